@@ -1,0 +1,2 @@
+console.error("rxetcd: the server is not built yet");
+process.exit(1);
