@@ -42,6 +42,13 @@ export interface ClientWatchStream {
   close(): void;
 }
 
+/** A consistent copy of the backend file at one revision. */
+export interface BackendSnapshot {
+  readonly size: number;
+  readonly revision: number;
+  readonly chunks: AsyncIterable<Buffer>;
+}
+
 /** A lease keep-alive answer: TTL 0 when the lease is unknown or expired (no error, as etcd). */
 export interface KeepAliveResult {
   header: ResponseHeader;
@@ -81,8 +88,8 @@ export interface ClientApi {
   hashKV(req: HashKVRequest): Promise<HashKVResponse>;
   defragment(): Promise<void>;
   moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse>;
-  /** A consistent copy of the backend, as chunks; the API adds etcd's trailing SHA-256 message. */
-  snapshot(): AsyncIterable<Buffer> & { readonly size: number; readonly revision: number };
+  /** A consistent copy of the backend; the API sends it in 32 KiB chunks with etcd's trailing SHA-256 message. */
+  snapshot(): Promise<BackendSnapshot>;
 
   /** true when this member knows a leader and has no alarm that makes it unhealthy. */
   health(): Promise<{ health: boolean; reason?: string }>;
