@@ -72,6 +72,7 @@ test("parseFile reads comments, continuations, inputs, outputs and the double se
       { key: "voters", vals: ["1", "2"] },
       { key: "index", vals: ["3"] },
     ],
+    directive: "add-nodes 2  voters=(1, 2) index=3",
     input: "",
     expected: "line one\n  line two\n",
   });

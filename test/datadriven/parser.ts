@@ -20,6 +20,8 @@ export interface TestCase {
   pos: string;
   cmd: string;
   args: CmdArg[];
+  /** The directive line as written (continuations joined). */
+  directive: string;
   /** Lines between the directive and "----", trimmed as a whole. */
   input: string;
   /** The expected output, every line ending in "\n" ("" when the block is empty). */
@@ -128,7 +130,7 @@ export function parseFile(text: string, sourceName = "<input>"): TestCase[] {
     }
     const input = inputLines.length === 0 ? "" : `${inputLines.join("\n")}\n`.trim();
     const expected = separator ? readExpected() : "";
-    cases.push({ pos, cmd: parsed.cmd, args: parsed.args, input, expected });
+    cases.push({ pos, cmd: parsed.cmd, args: parsed.args, directive: line.trim(), input, expected });
   }
   return cases;
 

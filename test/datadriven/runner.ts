@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { test } from "node:test";
-import { describeDirective, parseFile, type TestCase } from "./parser.js";
+import { parseFile, type TestCase } from "./parser.js";
 
 /** Produces the actual output of one block. State shared between blocks lives in the handler's closure. */
 export type DataDrivenHandler = (tc: TestCase) => string;
@@ -51,7 +51,7 @@ export function checkDataDriven(
     const want = normalize(tc.expected);
     const got = normalize(actual);
     if (want !== got) {
-      const directive = describeDirective(tc);
+      const directive = tc.directive;
       const message = [
         `${tc.pos}: output mismatch for: ${directive}`,
         tc.input === "" ? "" : `input:\n${tc.input}\n`,
