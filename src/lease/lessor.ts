@@ -1,0 +1,166 @@
+import { Errors, EtcdError } from "../rpctypes/errors.js";
+
+/** etcd's upper bound on a lease TTL, in seconds. */
+export const MAX_LEASE_TTL = 9_000_000_000;
+/** Expiry for leases on a member that is not the leader: they only expire through the leader. */
+const FOREVER = Number.POSITIVE_INFINITY;
+
+export interface LeaseRecord {
+  readonly id: bigint;
+  /** Granted TTL in seconds (after the minimum TTL was applied). */
+  readonly ttl: number;
+}
+
+class Lease {
+  expiryMs = FOREVER;
+  readonly keys = new Set<string>();
+  constructor(
+    readonly id: bigint,
+    readonly ttl: number,
+  ) {}
+}
+
+export interface LessorOptions {
+  /** The smallest TTL granted (etcd: ceil(1.5 x election timeout) seconds, 2 s with defaults). */
+  minTtlSeconds: number;
+  /** Milliseconds since some fixed origin; injected so tests control time. */
+  now: () => number;
+}
+
+/**
+ * The lease table of a member: grants, revocations, key attachments and expiry.
+ * It holds no storage: the apply loop persists lease records in the same transaction as the
+ * entry that changed them, and reloads them with `restore`. Only the leader lets leases expire;
+ * everyone else keeps them forever until the leader's revoke arrives through Raft.
+ */
+export class Lessor {
+  private readonly leases = new Map<bigint, Lease>();
+  private primary = false;
+
+  constructor(private readonly opts: LessorOptions) {}
+
+  get minTtl(): number {
+    return this.opts.minTtlSeconds;
+  }
+
+  /** Validates a grant before it is proposed, with etcd's errors. */
+  checkGrant(id: bigint, ttl: number): void {
+    if (ttl > MAX_LEASE_TTL) throw Errors.LeaseTTLTooLarge;
+    if (id !== 0n && this.leases.has(id)) throw Errors.LeaseExist;
+  }
+
+  /** Applies a grant; returns the TTL actually granted. */
+  grant(id: bigint, ttl: number): LeaseRecord {
+    if (id === 0n) throw new EtcdError(3, "etcdserver: lease id 0 is reserved");
+    if (ttl > MAX_LEASE_TTL) throw Errors.LeaseTTLTooLarge;
+    if (this.leases.has(id)) throw Errors.LeaseExist;
+    const granted = Math.max(ttl, this.opts.minTtlSeconds);
+    const lease = new Lease(id, granted);
+    if (this.primary) lease.expiryMs = this.opts.now() + granted * 1000;
+    this.leases.set(id, lease);
+    return { id, ttl: granted };
+  }
+
+  /** Removes a lease and returns the keys it held (the caller deletes them in one revision). */
+  revoke(id: bigint): Buffer[] {
+    const lease = this.leases.get(id);
+    if (!lease) throw Errors.LeaseNotFound;
+    this.leases.delete(id);
+    return [...lease.keys].sort().map((k) => Buffer.from(k, "latin1"));
+  }
+
+  /** Resets a lease to its granted TTL (leader only); returns that TTL, or throws when unknown or expired. */
+  renew(id: bigint): number {
+    const lease = this.leases.get(id);
+    if (!lease) throw Errors.LeaseNotFound;
+    if (!this.primary) throw Errors.NotLeader;
+    if (lease.expiryMs <= this.opts.now()) throw Errors.LeaseNotFound;
+    lease.expiryMs = this.opts.now() + lease.ttl * 1000;
+    return lease.ttl;
+  }
+
+  has(id: bigint): boolean {
+    return this.leases.has(id);
+  }
+
+  attach(id: bigint, key: Buffer): void {
+    this.leases.get(id)?.keys.add(key.toString("latin1"));
+  }
+
+  detach(id: bigint, key: Buffer): void {
+    this.leases.get(id)?.keys.delete(key.toString("latin1"));
+  }
+
+  /** Remaining whole seconds (etcd truncates), the granted TTL and the keys; undefined when unknown. */
+  timeToLive(id: bigint): { ttl: number; grantedTtl: number; keys: Buffer[] } | undefined {
+    const lease = this.leases.get(id);
+    if (!lease) return undefined;
+    const remaining =
+      lease.expiryMs === FOREVER
+        ? lease.ttl
+        : Math.max(0, Math.floor((lease.expiryMs - this.opts.now()) / 1000));
+    return {
+      ttl: remaining,
+      grantedTtl: lease.ttl,
+      keys: [...lease.keys].sort().map((k) => Buffer.from(k, "latin1")),
+    };
+  }
+
+  ids(): bigint[] {
+    return [...this.leases.keys()];
+  }
+
+  /** Becoming leader: every lease gets a full TTL from now (plus `extendMs`), as etcd's Promote does. */
+  promote(extendMs = 0): void {
+    this.primary = true;
+    const now = this.opts.now();
+    for (const lease of this.leases.values()) lease.expiryMs = now + extendMs + lease.ttl * 1000;
+  }
+
+  /** Losing leadership: nothing expires here any more. */
+  demote(): void {
+    this.primary = false;
+    for (const lease of this.leases.values()) lease.expiryMs = FOREVER;
+  }
+
+  get isPrimary(): boolean {
+    return this.primary;
+  }
+
+  /** Leases whose time is up, oldest first, at most `limit` (the leader proposes their revocation). */
+  expired(limit: number): bigint[] {
+    if (!this.primary) return [];
+    const now = this.opts.now();
+    const out: Lease[] = [];
+    for (const lease of this.leases.values()) if (lease.expiryMs <= now) out.push(lease);
+    out.sort((a, b) => a.expiryMs - b.expiryMs);
+    return out.slice(0, limit).map((l) => l.id);
+  }
+
+  /** Reloads the table at start-up from the persisted records. */
+  restore(records: Iterable<LeaseRecord>): void {
+    this.leases.clear();
+    for (const r of records) this.leases.set(r.id, new Lease(r.id, r.ttl));
+  }
+}
+
+/** A lease record as persisted: 8-byte big-endian id key, and a 16-byte value (id, ttl). */
+export function encodeLeaseRecord(r: LeaseRecord): { key: Buffer; value: Buffer } {
+  const key = Buffer.alloc(8);
+  key.writeBigInt64BE(r.id);
+  const value = Buffer.alloc(16);
+  value.writeBigInt64BE(r.id, 0);
+  value.writeBigInt64BE(BigInt(r.ttl), 8);
+  return { key, value };
+}
+
+export function decodeLeaseRecord(value: Buffer): LeaseRecord {
+  if (value.length !== 16) throw new Error(`lease record has ${value.length} bytes, expected 16`);
+  return { id: value.readBigInt64BE(0), ttl: Number(value.readBigInt64BE(8)) };
+}
+
+export function leaseKey(id: bigint): Buffer {
+  const key = Buffer.alloc(8);
+  key.writeBigInt64BE(id);
+  return key;
+}

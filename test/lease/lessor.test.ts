@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decodeLeaseRecord, encodeLeaseRecord, Lessor, MAX_LEASE_TTL } from "../../src/lease/lessor.js";
+
+function clock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+test("grant applies the minimum TTL and refuses duplicates and huge TTLs with etcd's errors", () => {
+  const c = clock();
+  const l = new Lessor({ minTtlSeconds: 2, now: c.now });
+  assert.equal(l.grant(1n, 1).ttl, 2);
+  assert.equal(l.grant(2n, 60).ttl, 60);
+  assert.throws(() => l.grant(1n, 5), { message: "etcdserver: lease already exists", code: 9 } as object);
+  assert.throws(() => l.checkGrant(3n, MAX_LEASE_TTL + 1), { message: "etcdserver: too large lease TTL" });
+  assert.throws(() => l.revoke(99n), { message: "etcdserver: requested lease not found", code: 5 } as object);
+});
+
+test("only the primary lets leases expire; renew resets the clock", () => {
+  const c = clock();
+  const l = new Lessor({ minTtlSeconds: 2, now: c.now });
+  l.grant(1n, 5);
+  c.advance(10_000);
+  assert.deepEqual(l.expired(10), [], "a follower never expires leases");
+  l.promote();
+  c.advance(4_000);
+  assert.deepEqual(l.expired(10), []);
+  assert.equal(l.renew(1n), 5);
+  c.advance(4_000);
+  assert.deepEqual(l.expired(10), []);
+  c.advance(1_001);
+  assert.deepEqual(l.expired(10), [1n]);
+  assert.throws(() => l.renew(1n), { message: "etcdserver: requested lease not found" });
+  l.demote();
+  assert.deepEqual(l.expired(10), []);
+});
+
+test("expired returns the oldest first and at most limit", () => {
+  const c = clock();
+  const l = new Lessor({ minTtlSeconds: 1, now: c.now });
+  l.promote();
+  l.grant(3n, 3);
+  l.grant(1n, 1);
+  l.grant(2n, 2);
+  c.advance(10_000);
+  assert.deepEqual(l.expired(2), [1n, 2n]);
+});
+
+test("revoke hands back the attached keys; time-to-live reports truncated seconds", () => {
+  const c = clock();
+  const l = new Lessor({ minTtlSeconds: 2, now: c.now });
+  l.promote();
+  l.grant(7n, 10);
+  l.attach(7n, Buffer.from("b"));
+  l.attach(7n, Buffer.from([0, 255]));
+  l.attach(7n, Buffer.from("a"));
+  l.detach(7n, Buffer.from("a"));
+  c.advance(2_500);
+  const ttl = l.timeToLive(7n)!;
+  assert.equal(ttl.ttl, 7);
+  assert.equal(ttl.grantedTtl, 10);
+  assert.deepEqual(ttl.keys, [Buffer.from([0, 255]), Buffer.from("b")]);
+  assert.deepEqual(l.revoke(7n), [Buffer.from([0, 255]), Buffer.from("b")]);
+  assert.equal(l.timeToLive(7n), undefined);
+});
+
+test("lease records round-trip, including ids above 2^53", () => {
+  const r = { id: 0x694d_0000_1234_5678n, ttl: 3600 };
+  const { value } = encodeLeaseRecord(r);
+  assert.deepEqual(decodeLeaseRecord(value), r);
+  assert.throws(() => decodeLeaseRecord(Buffer.alloc(3)), /lease record has 3 bytes/);
+});
