@@ -35,9 +35,7 @@ export class JointConfig {
 
   /** The largest index committed in both halves. */
   committedIndex(l: AckedIndexer): number {
-    const a = this.incoming.committedIndex(l);
-    const b = this.outgoing.committedIndex(l);
-    return a < b ? a : b;
+    return Math.min(this.incoming.committedIndex(l), this.outgoing.committedIndex(l));
   }
 
   /** Won only when both halves won; lost as soon as either half lost. */
