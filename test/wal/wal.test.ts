@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { WAL, WalInputError, WalStateError } from "../../src/wal/index.js";
+import { entries, entry, hardState, payloadFor, snapshot, tempDir } from "./helpers.js";
+
+const METADATA = Buffer.from("member=1 cluster=7");
+
+function walDir(): string {
+  return join(tempDir(), "member", "wal");
+}
+
+describe("WAL create / exists / open", () => {
+  test("a new WAL exists, carries its metadata and opens empty", async () => {
+    const dir = walDir();
+    assert.equal(WAL.exists(dir), false);
+    const wal = await WAL.create(dir, METADATA);
+    assert.equal(WAL.exists(dir), true);
+    assert.equal(existsSync(`${dir}.tmp`), false);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.metadata, METADATA);
+    assert.equal(opened.snapshot, undefined);
+    assert.deepEqual(opened.entries, []);
+    assert.deepEqual(opened.hardState, { term: 0, vote: 0n, commit: 0 });
+    await opened.wal.close();
+  });
+
+  test("create refuses an existing WAL and open refuses a missing one", async () => {
+    const dir = walDir();
+    await assert.rejects(WAL.open(dir), (e: Error) => e instanceof WalStateError && e.message.includes(dir));
+    const wal = await WAL.create(dir, METADATA);
+    await wal.close();
+    await assert.rejects(WAL.create(dir, METADATA), /already exists/);
+  });
+
+  test("a directory with a dot in its name is still a directory", async () => {
+    const dir = join(tempDir(), "node1.etcd", "member", "wal.v1");
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 1), entries(1, 1, 1));
+    await wal.close();
+    assert.equal(existsSync(join(dir, "data.mdb")), true);
+    const opened = await WAL.open(dir);
+    assert.equal(opened.entries.length, 1);
+    await opened.wal.close();
+  });
+});
+
+describe("WAL save", () => {
+  test("round trip: hard state and entries come back exactly", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 0), entries(1, 10, 1));
+    await wal.save(hardState(2, 8, 3n), entries(11, 20, 2));
+    await wal.save(undefined, [entry(21, 2, Buffer.alloc(0))]);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.hardState, { term: 2, vote: 3n, commit: 8 });
+    assert.deepEqual(opened.entries, [
+      ...entries(1, 10, 1),
+      ...entries(11, 20, 2),
+      entry(21, 2, Buffer.alloc(0)),
+    ]);
+    assert.equal(opened.wal.lastIndex(), 21);
+    await opened.wal.close();
+  });
+
+  test("an overwritten suffix is replaced and nothing of it is left behind", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 3), entries(1, 10, 1));
+    // A new leader of term 2 overwrites from index 5 with a shorter log.
+    await wal.save(hardState(2, 3), entries(5, 7, 2));
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.entries, [...entries(1, 4, 1), ...entries(5, 7, 2)]);
+    assert.equal(opened.wal.lastIndex(), 7);
+    // Appending after the overwrite continues at 8.
+    await opened.wal.save(undefined, entries(8, 9, 2));
+    await opened.wal.close();
+    const again = await WAL.open(dir);
+    assert.deepEqual(
+      again.entries.map((e) => [e.index, e.term]),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => [i, i <= 4 ? 1 : 2]),
+    );
+    await again.wal.close();
+  });
+
+  test("group commit: concurrent saves share transactions and are all durable", async () => {
+    const dir = walDir();
+    const commits: number[] = [];
+    const wal = await WAL.create(dir, METADATA, { onCommit: (c) => commits.push(c.saves) });
+    const saves: Promise<void>[] = [];
+    for (let i = 1; i <= 200; i++) saves.push(wal.save(hardState(1, i - 1), [entry(i, 1)]));
+    // Saves issued while the first transaction is in flight join the next one.
+    await saves[0];
+    for (let i = 201; i <= 300; i++) saves.push(wal.save(hardState(1, i - 1), [entry(i, 1)]));
+    await Promise.all(saves);
+    const stats = wal.stats();
+    assert.equal(stats.saves, 300);
+    assert.equal(stats.entriesWritten, 300);
+    assert.ok(
+      stats.transactions < 300 / 4,
+      `expected far fewer transactions than saves, got ${stats.transactions}`,
+    );
+    assert.equal(
+      commits.reduce((a, b) => a + b, 0),
+      300,
+    );
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.equal(opened.entries.length, 300);
+    assert.deepEqual(opened.entries, entries(1, 300, 1));
+    assert.equal(opened.hardState.commit, 299);
+    await opened.wal.close();
+  });
+
+  test("saves resolve in the order they were issued", async () => {
+    const wal = await WAL.create(walDir(), METADATA);
+    const order: number[] = [];
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((i) => wal.save(hardState(1, 0), [entry(i, 1)]).then(() => order.push(i))),
+    );
+    assert.deepEqual(order, [1, 2, 3, 4, 5, 6]);
+    await wal.close();
+  });
+
+  test("close waits for queued saves and later saves are refused", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    const pending = wal.save(hardState(1, 0), entries(1, 5, 1));
+    await wal.close();
+    await pending;
+    await assert.rejects(wal.save(undefined, [entry(6, 1)]), WalStateError);
+    const opened = await WAL.open(dir);
+    assert.equal(opened.entries.length, 5);
+    await opened.wal.close();
+  });
+
+  test("0-byte entries and 1.5 MiB entries are stored exactly", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    const big = payloadFor(2, 1, 1.5 * 1024 * 1024);
+    const bigger = payloadFor(4, 1, 1.5 * 1024 * 1024 + 1);
+    await wal.save(hardState(1, 0), [entry(1, 1, Buffer.alloc(0)), entry(2, 1, big)]);
+    await wal.save(hardState(1, 2), [entry(3, 1, Buffer.alloc(0)), entry(4, 1, bigger), entry(5, 1)]);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(
+      opened.entries.map((e) => e.data.length),
+      [0, big.length, 0, bigger.length, entry(5, 1).data.length],
+    );
+    assert.ok(opened.entries[1].data.equals(big));
+    assert.ok(opened.entries[3].data.equals(bigger));
+    await opened.wal.close();
+  });
+
+  describe("refuses what Raft never asks for, without writing any of it", () => {
+    const cases: [string, (wal: WAL) => Promise<void>, RegExp][] = [
+      ["a gap after the last index", (w) => w.save(undefined, [entry(12, 2)]), /gap after the last index 10/],
+      ["non-contiguous entries", (w) => w.save(undefined, [entry(11, 2), entry(13, 2)]), /not contiguous/],
+      ["a term going down inside a batch", (w) => w.save(undefined, [entry(11, 3), entry(12, 2)]), /lowers/],
+      ["a term below the previous entry", (w) => w.save(undefined, [entry(11, 1)]), /lower than term 2/],
+      [
+        "overwriting a committed entry",
+        (w) => w.save(undefined, [entry(4, 3)]),
+        /committed entry \(commit 5\)/,
+      ],
+      [
+        "a commit past the log",
+        (w) => w.save(hardState(2, 11), []),
+        /commit 11 would be beyond the last index 10/,
+      ],
+      ["index 0", (w) => w.save(undefined, [entry(0, 2)]), /at or below the snapshot index 0/],
+    ];
+    for (const [name, act, message] of cases) {
+      test(name, async () => {
+        const dir = walDir();
+        const wal = await WAL.create(dir, METADATA);
+        await wal.save(hardState(2, 5), [...entries(1, 5, 1), ...entries(6, 10, 2)]);
+        await assert.rejects(act(wal), (e: Error) => e instanceof WalInputError && message.test(e.message));
+        // The WAL stays usable after a refused save.
+        await wal.save(hardState(2, 6), [entry(11, 2)]);
+        await wal.close();
+        const opened = await WAL.open(dir);
+        assert.deepEqual(opened.entries, [...entries(1, 5, 1), ...entries(6, 10, 2), entry(11, 2)]);
+        assert.equal(opened.hardState.commit, 6);
+        await opened.wal.close();
+      });
+    }
+  });
+});
+
+describe("WAL snapshots and purge", () => {
+  test("open returns the newest snapshot and only the entries after it", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(2, 30), [...entries(1, 20, 1), ...entries(21, 40, 2)]);
+    await wal.saveSnapshot(snapshot(10, 1));
+    await wal.saveSnapshot(snapshot(25, 2));
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.snapshot, snapshot(25, 2));
+    assert.deepEqual(opened.entries, entries(26, 40, 2));
+    await opened.wal.close();
+  });
+
+  test("a snapshot and entries saved together (one Ready) replace a log that does not hold it", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 3), entries(1, 8, 1));
+    // Leader sends a snapshot at 100 (term 3): the old log is from another history and is dropped.
+    await wal.save(hardState(3, 100), entries(101, 103, 3), snapshot(100, 3));
+    assert.equal(wal.firstIndex(), 101);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.snapshot?.metadata?.index, 100);
+    assert.deepEqual(opened.entries, entries(101, 103, 3));
+    assert.equal(opened.hardState.commit, 100);
+    await opened.wal.close();
+  });
+
+  test("purge keeps catch-up entries before the newest snapshot and the newest snapshots", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 100), entries(1, 120, 1));
+    for (const index of [20, 40, 60, 80, 100]) await wal.saveSnapshot(snapshot(index, 1));
+    const result = await wal.purge({ catchUpEntries: 30, maxSnapshots: 2 });
+    assert.deepEqual(result, { entriesRemoved: 69, snapshotsRemoved: 3 });
+    assert.equal(wal.firstIndex(), 70);
+    // Appends continue normally after a purge.
+    await wal.save(hardState(1, 121), [entry(121, 1)]);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.equal(opened.snapshot?.metadata?.index, 100);
+    assert.deepEqual(opened.entries, entries(101, 121, 1));
+    await opened.wal.close();
+    // Only snapshots 80 and 100 and entries 70.. remain on disk.
+    const { openStore } = await import("../../src/wal/store.js");
+    const store = openStore(dir);
+    const snapKeys = [...store.snapshots.getKeys({})].map((k) => Number((k as Buffer).readBigUInt64BE(0)));
+    const entryKeys = [...store.entries.getKeys({})].map((k) => Number((k as Buffer).readBigUInt64BE(0)));
+    await store.env.close();
+    assert.deepEqual(snapKeys, [80, 100]);
+    assert.equal(entryKeys[0], 70);
+    assert.equal(entryKeys.length, 52);
+  });
+
+  test("purge with the defaults keeps 5000 entries and 5 snapshots", async () => {
+    const wal = await WAL.create(walDir(), METADATA);
+    await wal.save(hardState(1, 6000), entries(1, 6000, 1));
+    for (let i = 1; i <= 7; i++) await wal.saveSnapshot(snapshot(i * 800, 1));
+    assert.deepEqual(await wal.purge(), { entriesRemoved: 599, snapshotsRemoved: 2 });
+    assert.equal(wal.firstIndex(), 600);
+    await assert.rejects(wal.purge({ maxSnapshots: 0 }), WalInputError);
+    await wal.close();
+  });
+});
