@@ -1,0 +1,205 @@
+// One client watch stream: many watchers multiplexed by watch id, requests in, responses out, shaped so that the
+// gRPC Watch service maps WatchRequest / WatchResponse onto it almost one to one (it only adds the header).
+import { Subject, type Subscription } from "rxjs";
+import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../gen/etcdserverpb/rpc.js";
+import { Errors } from "../rpctypes/errors.js";
+import { type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
+import type { Watcher } from "./watcher.js";
+
+/** A WatchResponse without its header; `revision` is the header's revision. */
+export type WatchStreamResponse = Omit<WatchResponse, "header"> & {
+  revision: number;
+  /** A progress notification (periodic for one watcher, or the answer to a progress request, watchId -1). */
+  progress: boolean;
+};
+
+/** clientv3.AutoWatchID: the server picks the id. */
+export const AUTO_WATCH_ID = 0;
+/** clientv3.InvalidWatchID: the id of replies that belong to no watcher. */
+export const INVALID_WATCH_ID = -1;
+/** etcd's ErrWatcherDuplicateID text. */
+export const DUPLICATE_WATCH_ID = "mvcc: duplicate watch ID provided on the WatchStream";
+
+interface StreamWatcher {
+  readonly watcher: Watcher;
+  readonly subscription: Subscription;
+}
+
+export class WatchStream {
+  private readonly out = new Subject<WatchStreamResponse>();
+  /** Every response of the stream, in order. Subscribe before sending requests. */
+  readonly responses$ = this.out.asObservable();
+
+  private readonly watchers = new Map<number, StreamWatcher>();
+  private nextId = 0;
+  private progressRequested = false;
+  private waitingForCommit = false;
+  private paused = false;
+  private closed = false;
+
+  constructor(private readonly store: WatchableStore) {}
+
+  /** Dispatches one WatchRequest (create, cancel or progress). */
+  request(req: Partial<WatchRequest>): void {
+    if (req.createRequest !== undefined) this.create(req.createRequest);
+    else if (req.cancelRequest !== undefined) this.cancel(req.cancelRequest.watchId);
+    else if (req.progressRequest !== undefined) this.requestProgress();
+  }
+
+  /**
+   * Creates a watcher and answers `created` before any of its events. Returns its watch id, or -1 when the
+   * request was refused (the reply then has created and canceled set, with the reason).
+   */
+  create(req: Partial<WatchCreateRequest>): number {
+    if (this.closed) return INVALID_WATCH_ID;
+    const revision = this.store.revision;
+    const refuse = (reason: string): number => {
+      this.emit({ watchId: INVALID_WATCH_ID, created: true, canceled: true, cancelReason: reason, revision });
+      return INVALID_WATCH_ID;
+    };
+    const startRev = req.startRevision ?? 0;
+    if (startRev < 0) return refuse(Errors.Compacted.message);
+    // An empty key means "\0", the smallest key.
+    const key = req.key !== undefined && req.key.length > 0 ? req.key : Buffer.from([0]);
+    let id = req.watchId ?? AUTO_WATCH_ID;
+    if (id === AUTO_WATCH_ID) {
+      while (this.watchers.has(this.nextId)) this.nextId++;
+      id = this.nextId++;
+    } else if (this.watchers.has(id)) {
+      return refuse(DUPLICATE_WATCH_ID);
+    }
+    let watcher: Watcher;
+    try {
+      watcher = this.store.watch({
+        key,
+        rangeEnd: req.rangeEnd,
+        startRev,
+        filters: req.filters,
+        prevKv: req.prevKv,
+        progressNotify: req.progressNotify,
+      });
+    } catch (err) {
+      if (err instanceof WatchRangeEmptyError) return refuse(err.message);
+      throw err;
+    }
+    if (this.paused) watcher.pause();
+    this.emit({ watchId: id, created: true, revision });
+    const watchId = id;
+    const subscription = watcher.events$.subscribe({
+      next: (batch) =>
+        this.emit({
+          watchId,
+          revision: batch.revision,
+          events: batch.events,
+          canceled: batch.canceled === true,
+          compactRevision: batch.compactRevision ?? 0,
+          progress: batch.progress === true,
+        }),
+      complete: () => this.forget(watchId, watcher),
+      error: () => {
+        // History could not be read: tell the client this watcher is gone rather than leave it silent.
+        this.emit({ watchId, canceled: true, revision: this.store.revision });
+        this.forget(watchId, watcher);
+      },
+    });
+    if (watcher.state !== "done") {
+      this.watchers.set(id, { watcher, subscription });
+      watcher.onSettle(() => this.answerProgressIfSettled());
+    }
+    return id;
+  }
+
+  /** Cancels a watcher of this stream; answers `canceled`. Unknown ids are ignored, as etcd does. */
+  cancel(watchId: number): boolean {
+    const entry = this.watchers.get(watchId);
+    if (entry === undefined || this.closed) return false;
+    this.watchers.delete(watchId);
+    entry.watcher.onSettle(undefined);
+    entry.subscription.unsubscribe();
+    entry.watcher.cancel();
+    this.emit({ watchId, canceled: true, revision: this.store.revision });
+    this.answerProgressIfSettled();
+    return true;
+  }
+
+  /**
+   * Asks for a progress notification (watchId -1, revision R: every event <= R of every watcher on the stream
+   * has been sent). Answered when every watcher of the stream is synced and has handed out all it holds; until
+   * then the answer waits.
+   */
+  requestProgress(): void {
+    if (this.closed) return;
+    this.progressRequested = true;
+    this.answerProgressIfSettled();
+  }
+
+  /** Holds event delivery (the transport is full); control replies still go out. */
+  pause(): void {
+    this.paused = true;
+    for (const { watcher } of this.watchers.values()) watcher.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const { watcher } of this.watchers.values()) watcher.resume();
+  }
+
+  /** The ids of the live watchers of this stream. */
+  watchIds(): number[] {
+    return [...this.watchers.keys()];
+  }
+
+  /** Cancels every watcher and completes responses$. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const { watcher, subscription } of this.watchers.values()) {
+      watcher.onSettle(undefined);
+      subscription.unsubscribe();
+      watcher.cancel();
+    }
+    this.watchers.clear();
+    this.out.complete();
+  }
+
+  private forget(watchId: number, watcher: Watcher): void {
+    const entry = this.watchers.get(watchId);
+    if (entry?.watcher === watcher) this.watchers.delete(watchId);
+    this.answerProgressIfSettled();
+  }
+
+  private answerProgressIfSettled(): void {
+    if (!this.progressRequested || this.closed) return;
+    const rev = this.store.revision;
+    for (const { watcher } of this.watchers.values()) {
+      if (!watcher.isSettledAt(rev)) {
+        // A watcher starting at a future revision settles by commits alone, without an event of its own.
+        if (!this.waitingForCommit) {
+          this.waitingForCommit = true;
+          this.store.afterNextCommit(() => {
+            this.waitingForCommit = false;
+            this.answerProgressIfSettled();
+          });
+        }
+        return;
+      }
+    }
+    this.progressRequested = false;
+    this.emit({ watchId: INVALID_WATCH_ID, revision: rev, progress: true });
+  }
+
+  private emit(r: Partial<WatchStreamResponse> & { watchId: number; revision: number }): void {
+    if (this.closed) return;
+    this.out.next({
+      watchId: r.watchId,
+      revision: r.revision,
+      created: r.created ?? false,
+      canceled: r.canceled ?? false,
+      compactRevision: r.compactRevision ?? 0,
+      cancelReason: r.cancelReason ?? "",
+      fragment: false,
+      events: r.events ?? [],
+      progress: r.progress ?? false,
+    });
+  }
+}

@@ -1,0 +1,378 @@
+// The watchable store: watchers on keys and ranges over a revisioned KV store, as etcd's watchable_store.go
+// behaves. Two groups: synced watchers are fed each committed revision as it happens; unsynced watchers (new
+// watchers starting in the past, and watchers whose subscriber fell behind) are caught up from history in
+// bounded slices between writes, then join the synced group. Nothing is dropped: a watcher that cannot take a
+// batch leaves the synced group and reads that revision again from history later, or is cancelled with the
+// compact revision when that history is gone.
+
+import { WatchCreateRequest_FilterType } from "../gen/etcdserverpb/rpc.js";
+import type { Event, KeyValue } from "../gen/mvccpb/kv.js";
+import { KeyRange } from "./watch-range.js";
+import { isCompactedError, type WatchableSource } from "./watchable-source.js";
+import { Watcher, type WatcherHost } from "./watcher.js";
+import { WatcherGroup } from "./watcher-group.js";
+
+export type { WatchableSource } from "./watchable-source.js";
+export type { WatchBatch, WatcherState } from "./watcher.js";
+export { Watcher } from "./watcher.js";
+
+/** etcd's --watch-progress-notify-interval default. */
+export const DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS = 10 * 60 * 1000;
+/** etcd refuses shorter progress intervals (v3rpc minWatchProgressInterval). */
+export const MIN_PROGRESS_NOTIFY_INTERVAL_MS = 100;
+
+export interface WatchableStoreOptions {
+  /** Per-watcher outbox bound: batches queued for a subscriber that has not taken them (etcd: chanBufLen 128). */
+  maxPendingBatches?: number;
+  /** Unsynced watchers served per catch-up pass (etcd: maxWatchersPerSync 512). */
+  maxWatchersPerSync?: number;
+  /** Events per history batch (a single revision larger than this is still sent whole). */
+  maxEventsPerBatch?: number;
+  /** Revisions scanned per history read, bounding the work of one read between writes. */
+  maxRevisionsPerRead?: number;
+  /** Period of progress notifications for idle synced watchers that asked for them. */
+  progressNotifyIntervalMs?: number;
+}
+
+export interface WatchOptions {
+  key: Buffer;
+  /** undefined or empty = the key alone; [0] = every key >= key; otherwise [key, rangeEnd). */
+  rangeEnd?: Buffer;
+  /** First revision to report; undefined or 0 = the next revision committed. */
+  startRev?: number;
+  filters?: readonly WatchCreateRequest_FilterType[];
+  prevKv?: boolean;
+  progressNotify?: boolean;
+}
+
+/** etcd's ErrEmptyWatcherRange text. */
+export const WATCHER_RANGE_EMPTY = "mvcc: watcher range is empty";
+
+export class WatchRangeEmptyError extends Error {
+  constructor() {
+    super(WATCHER_RANGE_EMPTY);
+    this.name = "WatchRangeEmptyError";
+  }
+}
+
+export interface WatchableStoreStats {
+  synced: number;
+  unsynced: number;
+  /** Revision up to which synced watchers have been fed. */
+  revision: number;
+}
+
+interface HistorySlice {
+  events: Event[];
+  /** Every event up to and including this revision is in `events` (or before the slice). */
+  throughRev: number;
+}
+
+export class WatchableStore {
+  private readonly maxPendingBatches: number;
+  private readonly maxWatchersPerSync: number;
+  private readonly maxEventsPerBatch: number;
+  private readonly maxRevisionsPerRead: number;
+  private readonly progressNotifyMs: number;
+
+  private readonly synced = new WatcherGroup<Watcher>();
+  private readonly unsynced = new WatcherGroup<Watcher>();
+  private readonly host: WatcherHost;
+  private readonly unsubscribe: Array<() => void>;
+  /** Revision up to which commits have been handed to synced watchers; history beyond it is not read. */
+  private fedRev: number;
+  private nextWatcherId = 1;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncImmediate: NodeJS.Immediate | undefined;
+  private closed = false;
+  private commitWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly source: WatchableSource,
+    options: WatchableStoreOptions = {},
+  ) {
+    this.maxPendingBatches = positive(options.maxPendingBatches ?? 128, "maxPendingBatches");
+    this.maxWatchersPerSync = positive(options.maxWatchersPerSync ?? 512, "maxWatchersPerSync");
+    this.maxEventsPerBatch = positive(options.maxEventsPerBatch ?? 1000, "maxEventsPerBatch");
+    this.maxRevisionsPerRead = positive(options.maxRevisionsPerRead ?? 10_000, "maxRevisionsPerRead");
+    this.progressNotifyMs = Math.max(
+      MIN_PROGRESS_NOTIFY_INTERVAL_MS,
+      options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
+    );
+    this.fedRev = source.currentRev();
+    this.host = {
+      readPrevKv: (key, atRev) => this.readPrevKv(key, atRev),
+      revision: () => this.fedRev,
+      roomAvailable: (w) => {
+        if (w.state === "unsynced") this.scheduleSync(true);
+      },
+      detach: (w) => {
+        this.synced.delete(w);
+        this.unsynced.delete(w);
+      },
+    };
+    this.unsubscribe = [
+      source.onCommit((events, rev) => this.committed(events, rev)),
+      source.onCompact(() => {
+        if (this.unsynced.size > 0) this.scheduleSync(true);
+      }),
+    ];
+  }
+
+  /** The revision up to which synced watchers have been fed: a watch created now reports revisions after it. */
+  get revision(): number {
+    return this.fedRev;
+  }
+
+  stats(): WatchableStoreStats {
+    return { synced: this.synced.size, unsynced: this.unsynced.size, revision: this.fedRev };
+  }
+
+  /** Calls `fn` once, after the next revision has been handed to the synced watchers. */
+  afterNextCommit(fn: () => void): void {
+    this.commitWaiters.push(fn);
+  }
+
+  /** Creates a watcher. Throws WatchRangeEmptyError for an interval that ends at or before its start. */
+  watch(options: WatchOptions): Watcher {
+    if (this.closed) throw new Error("watchable store is closed");
+    const range = new KeyRange(options.key, options.rangeEnd);
+    if (range.isEmpty()) throw new WatchRangeEmptyError();
+    const filters = options.filters ?? [];
+    const startRev = options.startRev ?? 0;
+    // Starting now or in the future: commits feed it. Starting in the past: history first.
+    const fromNow = startRev <= 0 || startRev > this.fedRev;
+    const nextRev = fromNow ? Math.max(this.fedRev + 1, startRev) : startRev;
+    const w = new Watcher(
+      this.nextWatcherId++,
+      range,
+      fromNow ? "synced" : "unsynced",
+      nextRev,
+      {
+        noPut: filters.includes(WatchCreateRequest_FilterType.NOPUT),
+        noDelete: filters.includes(WatchCreateRequest_FilterType.NODELETE),
+        prevKv: options.prevKv === true,
+        progressNotifyMs: options.progressNotify === true ? this.progressNotifyMs : undefined,
+        maxPendingBatches: this.maxPendingBatches,
+      },
+      this.host,
+    );
+    if (fromNow) {
+      this.synced.add(w);
+    } else {
+      this.unsynced.add(w);
+      this.scheduleSync(true);
+    }
+    return w;
+  }
+
+  /**
+   * Re-reads history for every watcher instead of trusting commit continuity: call after the KV store was
+   * replaced wholesale (snapshot restore).
+   */
+  resync(): void {
+    for (const w of [...this.synced.values()]) this.demote(w, w.nextRev);
+    this.fedRev = this.source.currentRev();
+    this.scheduleSync(true);
+  }
+
+  /** Stops every watcher (their events$ complete) and detaches from the KV store. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const off of this.unsubscribe) off();
+    this.clearSyncSchedule();
+    for (const w of [...this.synced.values(), ...this.unsynced.values()]) w.cancel();
+  }
+
+  // ---- commits: feed the synced group ----
+
+  private committed(events: Event[], rev: number): void {
+    if (rev <= this.fedRev) return; // already seen
+    this.feed(events, rev);
+    if (this.commitWaiters.length > 0) {
+      const waiters = this.commitWaiters;
+      this.commitWaiters = [];
+      for (const fn of waiters) fn();
+    }
+  }
+
+  private feed(events: Event[], rev: number): void {
+    if (rev !== this.fedRev + 1) {
+      // A revision was never announced: nobody can be trusted to be in sync any more; history has it all.
+      for (const w of [...this.synced.values()]) this.demote(w, w.nextRev);
+      this.fedRev = rev;
+      this.scheduleSync(true);
+      return;
+    }
+    this.fedRev = rev;
+    if (this.synced.size === 0) return;
+    const perWatcher = new Map<Watcher, Event[]>();
+    for (const ev of events) {
+      const key = ev.kv?.key;
+      if (key === undefined) continue;
+      this.synced.forEachWatching(key, (w) => {
+        if (rev < w.nextRev) return; // starts later
+        const list = perWatcher.get(w);
+        if (list === undefined) perWatcher.set(w, [ev]);
+        else list.push(ev);
+      });
+    }
+    for (const [w, evs] of perWatcher) {
+      if (w.offerCommitted(evs, rev)) {
+        w.nextRev = rev + 1;
+      } else {
+        // The subscriber is behind by a full outbox: stop feeding it live, read this revision from history later.
+        this.demote(w, rev);
+      }
+    }
+  }
+
+  private demote(w: Watcher, nextRev: number): void {
+    this.synced.delete(w);
+    w.state = "unsynced";
+    w.nextRev = nextRev;
+    this.unsynced.add(w);
+    this.scheduleSync(false);
+  }
+
+  // ---- catch-up: feed the unsynced group from history, a bounded slice at a time ----
+
+  private scheduleSync(soon: boolean): void {
+    if (this.closed || this.syncImmediate !== undefined) return;
+    if (soon) {
+      if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
+      this.syncTimer = undefined;
+      this.syncImmediate = setImmediate(() => {
+        this.syncImmediate = undefined;
+        this.syncPass();
+      });
+      return;
+    }
+    if (this.syncTimer !== undefined) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.syncPass();
+    }, 1);
+  }
+
+  private clearSyncSchedule(): void {
+    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
+    if (this.syncImmediate !== undefined) clearImmediate(this.syncImmediate);
+    this.syncTimer = undefined;
+    this.syncImmediate = undefined;
+  }
+
+  /** One pass over at most maxWatchersPerSync unsynced watchers, one history slice each. */
+  private syncPass(): void {
+    if (this.closed || this.unsynced.size === 0) return;
+    const started = performance.now();
+    const chosen: Watcher[] = [];
+    for (const w of this.unsynced.values()) {
+      if (chosen.length >= this.maxWatchersPerSync) break;
+      chosen.push(w);
+    }
+    let moreWork = false;
+    for (const w of chosen) {
+      if (w.state !== "unsynced") continue;
+      if (this.catchUp(w) && w.state === "unsynced") {
+        // Served but not done: go to the back of the line so every watcher gets its turn.
+        this.unsynced.delete(w);
+        this.unsynced.add(w);
+        moreWork = true;
+      }
+    }
+    if (!moreWork && this.unsynced.size > chosen.length) moreWork = true;
+    if (moreWork) {
+      // Like etcd, yield to writers for about as long as this pass took before the next one.
+      const took = performance.now() - started;
+      this.syncTimer = setTimeout(
+        () => {
+          this.syncTimer = undefined;
+          this.syncPass();
+        },
+        Math.max(1, Math.ceil(took)),
+      );
+    }
+  }
+
+  /** Serves one slice of history to the watcher. True when it made progress and may need more. */
+  private catchUp(w: Watcher): boolean {
+    const compactRev = this.source.compactRev();
+    if (w.nextRev < compactRev) {
+      this.cancelCompacted(w, compactRev);
+      return false;
+    }
+    if (w.nextRev > this.fedRev) {
+      this.promote(w);
+      return false;
+    }
+    if (!w.hasRoom()) return false; // its subscriber is behind; it tells us when there is room again
+    let slice: HistorySlice;
+    try {
+      slice = this.readHistory(w.range, w.nextRev, this.fedRev);
+    } catch (err) {
+      if (isCompactedError(err)) {
+        // The store refuses this revision: the oldest it serves is after its compact revision.
+        const now = this.source.compactRev();
+        this.cancelCompacted(w, w.nextRev < now ? now : now + 1);
+      } else {
+        this.unsynced.delete(w);
+        w.fail(err);
+      }
+      return false;
+    }
+    w.offerHistory(slice.events, slice.throughRev);
+    w.nextRev = slice.throughRev + 1;
+    if (w.nextRev > this.fedRev) {
+      this.promote(w);
+      return false;
+    }
+    return true;
+  }
+
+  /** Reads the next history slice, cut at a revision boundary so that no revision is split across batches. */
+  private readHistory(range: KeyRange, fromRev: number, toRev: number): HistorySlice {
+    const lastRev = Math.min(toRev, fromRev + this.maxRevisionsPerRead - 1);
+    const limit = this.maxEventsPerBatch;
+    const events = this.source.eventsBetween(range.key, range.end, fromRev, lastRev, limit);
+    if (events.length < limit) return { events, throughRev: lastRev };
+    // Possibly truncated inside the last revision read: keep only whole revisions.
+    const tailRev = eventRev(events[events.length - 1]);
+    let cut = events.length;
+    while (cut > 0 && eventRev(events[cut - 1]) === tailRev) cut--;
+    if (cut > 0) return { events: events.slice(0, cut), throughRev: tailRev - 1 };
+    // One revision holds at least `limit` events: it goes out whole, as etcd never splits a revision.
+    return { events: this.source.eventsBetween(range.key, range.end, tailRev, tailRev), throughRev: tailRev };
+  }
+
+  private promote(w: Watcher): void {
+    this.unsynced.delete(w);
+    this.synced.add(w);
+    w.markSynced();
+  }
+
+  private cancelCompacted(w: Watcher, compactRevision: number): void {
+    this.unsynced.delete(w);
+    w.endCompacted(compactRevision, this.fedRev);
+  }
+
+  private readPrevKv(key: Buffer, atRev: number): KeyValue | undefined {
+    if (atRev <= 0) return undefined;
+    try {
+      return this.source.get(key, atRev);
+    } catch (err) {
+      if (isCompactedError(err)) return undefined; // etcd omits prev_kv when it is compacted
+      throw err;
+    }
+  }
+}
+
+function eventRev(ev: Event): number {
+  return ev.kv?.modRevision ?? 0;
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
