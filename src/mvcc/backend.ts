@@ -1,0 +1,218 @@
+// The LMDB environment that holds the applied key-value state: the revision-keyed history
+// table and a small meta table (consistent index, compaction marks, schema version).
+// etcd keeps the same state in bbolt at <data-dir>/member/snap/db; this file is its LMDB twin.
+
+import { randomBytes } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { ABORT, type Database, open, type RootDatabase } from "lmdb";
+
+/** Current on-disk layout of the backend; bumped on any incompatible change. */
+export const BACKEND_SCHEMA_VERSION = 1;
+
+/**
+ * How a write transaction reaches the disk.
+ * - "sync": the commit is flushed before the write returns.
+ * - "overlapping": the commit is visible at once and flushed in the background; a crash can lose
+ *   the newest commits but never corrupts the file (the WAL replays what was lost, guarded by the
+ *   consistent index). This is the default, like etcd's batched backend commits.
+ */
+export type Durability = "sync" | "overlapping";
+
+export interface BackendOptions {
+  durability?: Durability;
+  /** Upper bound of the memory map (and so of the file), bytes. */
+  mapSize?: number;
+}
+
+/** Meta keys (strings in the meta table). */
+export const MetaKey = {
+  schemaVersion: "schemaVersion",
+  consistentIndex: "consistent_index",
+  currentRev: "currentRev",
+  scheduledCompactRev: "scheduledCompactRev",
+  finishedCompactRev: "finishedCompactRev",
+} as const;
+export type MetaKeyName = (typeof MetaKey)[keyof typeof MetaKey];
+
+const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
+const TXN_NO_SYNC_FLUSH = 0x10000;
+const DEFAULT_MAP_SIZE = 64 * 1024 * 1024 * 1024;
+
+/** The default path of the backend file inside a data dir (as etcd's). */
+export function backendPath(dataDir: string): string {
+  return path.join(dataDir, "member", "snap", "db");
+}
+
+export class Backend {
+  readonly file: string;
+  private readonly options: Required<BackendOptions>;
+  private env!: RootDatabase;
+  private historyDb!: Database<Buffer, Buffer>;
+  private metaDb!: Database<Buffer, string>;
+  private closed = false;
+
+  private constructor(file: string, options: BackendOptions) {
+    this.file = file;
+    this.options = {
+      durability: options.durability ?? "overlapping",
+      mapSize: options.mapSize ?? DEFAULT_MAP_SIZE,
+    };
+    this.openEnv();
+  }
+
+  /** Opens (creating if needed) the backend file at `file`. */
+  static open(file: string, options: BackendOptions = {}): Backend {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const backend = new Backend(file, options);
+    const schema = backend.getMetaNumber(MetaKey.schemaVersion);
+    if (schema === 0) {
+      backend.write(() => backend.putMetaNumber(MetaKey.schemaVersion, BACKEND_SCHEMA_VERSION));
+    } else if (schema !== BACKEND_SCHEMA_VERSION) {
+      backend.env.close();
+      throw new Error(`backend ${file}: unsupported schema version ${schema}`);
+    }
+    return backend;
+  }
+
+  private openEnv(): void {
+    this.env = open({
+      path: this.file,
+      noSubdir: true,
+      maxDbs: 4,
+      mapSize: this.options.mapSize,
+      overlappingSync: this.options.durability === "overlapping",
+    });
+    this.historyDb = this.env.openDB<Buffer, Buffer>({
+      name: "key",
+      keyEncoding: "binary",
+      encoding: "binary",
+    });
+    this.metaDb = this.env.openDB<Buffer, string>({ name: "meta", encoding: "binary" });
+  }
+
+  /** Revision-keyed history table (17/18-byte revision keys -> encoded mvccpb.KeyValue). */
+  get history(): Database<Buffer, Buffer> {
+    this.assertOpen();
+    return this.historyDb;
+  }
+
+  get meta(): Database<Buffer, string> {
+    this.assertOpen();
+    return this.metaDb;
+  }
+
+  /**
+   * Runs `fn` in one LMDB write transaction; reads inside see its writes. Returning `ABORT_WRITE`
+   * aborts the transaction (used when a write turned out to change nothing).
+   */
+  write<T>(fn: () => T | typeof ABORT_WRITE): T | typeof ABORT_WRITE {
+    this.assertOpen();
+    const flags =
+      this.options.durability === "overlapping"
+        ? TXN_ABORTABLE_SYNC_COMMIT | TXN_NO_SYNC_FLUSH
+        : TXN_ABORTABLE_SYNC_COMMIT;
+    return this.env.transactionSync(fn, flags) as T | typeof ABORT_WRITE;
+  }
+
+  getMetaNumber(key: MetaKeyName): number {
+    const raw = this.meta.getBinary(key);
+    if (raw === undefined || raw.length !== 8) return 0;
+    return raw.readUInt32BE(0) * 0x1_0000_0000 + raw.readUInt32BE(4);
+  }
+
+  /** Must be called inside `write`. */
+  putMetaNumber(key: MetaKeyName, value: number): void {
+    const raw = Buffer.allocUnsafe(8);
+    raw.writeUInt32BE(Math.floor(value / 0x1_0000_0000), 0);
+    raw.writeUInt32BE(value % 0x1_0000_0000, 4);
+    this.meta.put(key, raw);
+  }
+
+  /** Bytes of the backend file. */
+  size(): number {
+    return statSync(this.file).size;
+  }
+
+  /** Bytes of pages that hold live data (file size minus free pages). */
+  sizeInUse(): number {
+    this.assertOpen();
+    const pageStats = (s: unknown): number => {
+      const st = s as { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+      return st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages;
+    };
+    const envStats = this.env.getStats() as { pageSize: number; root: unknown };
+    const pages =
+      2 + pageStats(envStats.root) + pageStats(this.historyDb.getStats()) + pageStats(this.metaDb.getStats());
+    return pages * envStats.pageSize;
+  }
+
+  /** Resolves when every committed write is on disk. */
+  async sync(): Promise<void> {
+    this.assertOpen();
+    await this.env.flushed;
+  }
+
+  /** Writes a consistent copy of the whole backend to `target` (compacted copy, no free pages). */
+  async copyTo(target: string): Promise<void> {
+    this.assertOpen();
+    await this.env.backup(target, true);
+  }
+
+  /**
+   * A consistent copy of the backend as a stream of chunks (for the Maintenance Snapshot RPC).
+   * `totalBytes` is the size of the copy; the copy is removed when the stream ends or is abandoned.
+   */
+  async snapshot(chunkSize = 32 * 1024): Promise<{ totalBytes: number; chunks: AsyncIterable<Buffer> }> {
+    const tmp = `${this.file}.snapshot-${randomBytes(6).toString("hex")}`;
+    await this.copyTo(tmp);
+    const totalBytes = statSync(tmp).size;
+    async function* read(): AsyncIterable<Buffer> {
+      try {
+        for await (const chunk of createReadStream(tmp, { highWaterMark: chunkSize })) {
+          yield chunk as Buffer;
+        }
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+    }
+    return { totalBytes, chunks: read() };
+  }
+
+  /**
+   * Rewrites the file without free pages (etcd's defragment). Callers must not read or write
+   * while this runs; database handles obtained before are invalid afterwards.
+   */
+  async defragment(): Promise<void> {
+    this.assertOpen();
+    const tmp = `${this.file}.defrag`;
+    rmSync(tmp, { force: true });
+    await this.env.flushed;
+    await this.env.backup(tmp, true);
+    await this.env.close();
+    renameSync(tmp, this.file);
+    this.openEnv();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.close();
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("backend is closed");
+  }
+}
+
+/** Returned from a `Backend.write` callback to abort its transaction. */
+export const ABORT_WRITE: unique symbol = ABORT as never;
+
+/** True when a backend file exists at `file`. */
+export function backendExists(file: string): boolean {
+  return existsSync(file);
+}

@@ -1,0 +1,531 @@
+// The revisioned key-value store: etcd's mvcc store over LMDB. One global revision, bumped
+// once per write that changes something; every change is a history record keyed by its
+// revision; an in-memory key index maps keys to their revisions. The consistent index (last
+// applied raft index) is written in the same LMDB transaction as the change it belongs to.
+
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
+import { ABORT_WRITE, Backend, type BackendOptions, MetaKey } from "./backend.js";
+import { CompactedError, FutureRevError, StoreFatalError } from "./errors.js";
+import { Crc32c } from "./hash.js";
+import {
+  type IndexedRev,
+  inKeyRange,
+  KeyIndex,
+  type KeyRange,
+  keyBytes,
+  keyString,
+  type RevSet,
+  toKeyRange,
+} from "./keyindex.js";
+import { decodeKeyValue, encodeKeyValue, scanIndexFields } from "./kvcodec.js";
+import { isTombstoneKey, REV_KEY_LEN, revKey, revKeyMain, revKeySub } from "./revision.js";
+
+export interface KVStoreOptions extends BackendOptions {
+  /** History records deleted per LMDB transaction by physical compaction (etcd: 1000). */
+  compactionBatchLimit?: number;
+  /** Called when a commit or compaction listener throws; the write itself has committed. */
+  onListenerError?: (err: unknown) => void;
+}
+
+export interface RangeOptions {
+  /** Revision to read at; <= 0 = the newest. */
+  rev?: number;
+  /** Maximum number of key-values returned; <= 0 = no limit. */
+  limit?: number;
+  /** Count only, return no key-values. */
+  countOnly?: boolean;
+}
+
+export interface RangeResult {
+  kvs: KeyValue[];
+  /** Number of keys in the range at the read revision (not affected by limit). */
+  count: number;
+  /** The store revision the read was served at (the newest revision, as etcd reports it). */
+  rev: number;
+}
+
+/** A lease gaining or losing a key, reported after the write that caused it has committed. */
+export interface LeaseChange {
+  lease: bigint;
+  key: Buffer;
+  kind: "attach" | "detach";
+}
+
+export interface HashKVResult {
+  hash: number;
+  compactRevision: number;
+  currentRevision: number;
+}
+
+/** The operations available inside one write (all of them share one new revision). */
+export interface WriteTxn {
+  /** Revision before this write. */
+  readonly beginRev: number;
+  /** Reads see this write's earlier changes. */
+  range(key: Buffer, end: Buffer | undefined, options?: RangeOptions): RangeResult;
+  /** Returns the revision the put is at (beginRev + 1). */
+  put(key: Buffer, value: Buffer, lease: bigint): number;
+  /** Deletes every live key in the range; returns how many and the revision of the write so far. */
+  deleteRange(key: Buffer, end: Buffer | undefined): { deleted: number; rev: number };
+  /** Number of changes made so far. */
+  readonly changeCount: number;
+}
+
+type CommitListener = (events: Event[], rev: number) => void;
+type CompactListener = (compactRev: number) => void;
+type LeaseListener = (changes: LeaseChange[]) => void;
+
+const DEFAULT_COMPACTION_BATCH_LIMIT = 1000;
+
+export class KVStore {
+  readonly backend: Backend;
+  private readonly index = new KeyIndex();
+  private readonly options: Required<Pick<KVStoreOptions, "compactionBatchLimit" | "onListenerError">>;
+  private rev = 1;
+  private compactMainRev = 0;
+  private appliedIndex = 0;
+  private readonly commitListeners = new Set<CommitListener>();
+  private readonly compactListeners = new Set<CompactListener>();
+  private readonly leaseListeners = new Set<LeaseListener>();
+  private compaction: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private closing = false;
+
+  private constructor(backend: Backend, options: KVStoreOptions) {
+    this.backend = backend;
+    this.options = {
+      compactionBatchLimit: options.compactionBatchLimit ?? DEFAULT_COMPACTION_BATCH_LIMIT,
+      onListenerError:
+        options.onListenerError ??
+        ((err) => process.emitWarning(`mvcc listener failed: ${String(err)}`, "MvccListenerWarning")),
+    };
+  }
+
+  /** Opens the store in the backend file `file` (see `backendPath`), rebuilding the key index. */
+  static open(file: string, options: KVStoreOptions = {}): KVStore {
+    const store = new KVStore(Backend.open(file, options), options);
+    store.restore();
+    return store;
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  currentRev(): number {
+    return this.rev;
+  }
+
+  /** Revision of the last compaction, 0 when never compacted. */
+  compactRev(): number {
+    return this.compactMainRev;
+  }
+
+  /** The raft index of the last applied entry; entries at or below it are not applied again. */
+  consistentIndex(): number {
+    return this.appliedIndex;
+  }
+
+  /** True when the entry at `raftIndex` has been applied already (0 = not from raft: never). */
+  isApplied(raftIndex: number): boolean {
+    return raftIndex > 0 && raftIndex <= this.appliedIndex;
+  }
+
+  /** Number of keys known to the index (live or with history). */
+  indexedKeys(): number {
+    return this.index.size;
+  }
+
+  // ---- listeners ---------------------------------------------------------------------------
+
+  /** Called synchronously after each committed write that bumped the revision, in order. */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  onCompact(listener: CompactListener): () => void {
+    this.compactListeners.add(listener);
+    return () => this.compactListeners.delete(listener);
+  }
+
+  /** Keys attached to / detached from leases by puts and deletes, after each commit. */
+  onLeaseChange(listener: LeaseListener): () => void {
+    this.leaseListeners.add(listener);
+    return () => this.leaseListeners.delete(listener);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  /** Range read at the newest committed revision (or `options.rev`). */
+  range(key: Buffer, end: Buffer | undefined, options: RangeOptions = {}): RangeResult {
+    this.assertUsable();
+    return this.rangeAt(this.rev, toKeyRange(key, end), options);
+  }
+
+  /** The key as of `atRev`; undefined when it did not exist then or that history is compacted. */
+  get(key: Buffer, atRev: number): KeyValue | undefined {
+    this.assertUsable();
+    if (atRev < this.compactMainRev || atRev > this.rev) return undefined;
+    const at = this.index.get(keyString(key), atRev);
+    return at === undefined ? undefined : this.readRecord(at);
+  }
+
+  /**
+   * Every event on the key range with fromRev <= revision <= toRev, in (revision, sub) order,
+   * read from the history table. Throws CompactedError when fromRev < compactRev (etcd's watch
+   * rule: a watcher may start at the compaction revision itself).
+   */
+  eventsBetween(
+    key: Buffer,
+    end: Buffer | undefined,
+    fromRev: number,
+    toRev: number,
+    limit?: number,
+  ): Event[] {
+    this.assertUsable();
+    if (fromRev > 0 && fromRev < this.compactMainRev) throw new CompactedError();
+    const range = toKeyRange(key, end);
+    const events: Event[] = [];
+    const from = Math.max(fromRev, 1);
+    if (toRev < from) return events;
+    for (const { key: rk, value } of this.backend.history.getRange({
+      start: revKey(from, 0),
+      end: revKey(toRev + 1, 0),
+    })) {
+      const kv = decodeKeyValue(value);
+      if (!inKeyRange(keyString(kv.key), range)) continue;
+      if (isTombstoneKey(rk)) {
+        events.push({
+          type: Event_EventType.DELETE,
+          kv: deletedKeyValue(kv.key, revKeyMain(rk)),
+          prevKv: undefined,
+        });
+      } else {
+        events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
+      }
+      if (limit !== undefined && limit > 0 && events.length >= limit) break;
+    }
+    return events;
+  }
+
+  /** Every live key with a lease, with its lease (for the lessor to rebuild its key sets). */
+  *leasedKeys(): IterableIterator<{ lease: bigint; key: Buffer }> {
+    for (const [, ki] of this.index.all()) {
+      const at = ki.get(this.rev);
+      if (at === undefined) continue;
+      const kv = this.readRecord(at);
+      if (kv.lease !== 0n) yield { lease: kv.lease, key: kv.key };
+    }
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` as one write at revision currentRev()+1 and commits it together with `raftIndex`
+   * as the consistent index. Returns undefined without running `fn` when `raftIndex` was
+   * applied already. `fn` must validate before it changes anything: an exception after a
+   * change leaves the store failed (as etcd panics there).
+   */
+  write<T>(raftIndex: number, fn: (tx: WriteTxn) => T): T | undefined {
+    this.assertUsable();
+    if (this.isApplied(raftIndex)) return undefined;
+    const tx = new StoreWriteTxn(this, this.rev);
+    let result: T | undefined;
+    try {
+      this.backend.write(() => {
+        result = fn(tx);
+        if (tx.events.length === 0) return ABORT_WRITE;
+        this.backend.putMetaNumber(MetaKey.currentRev, this.rev + 1);
+        if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+        return undefined;
+      });
+    } catch (err) {
+      if (tx.events.length > 0) this.fail(err);
+      throw err;
+    }
+    if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
+    if (tx.events.length > 0) {
+      this.rev++;
+      if (tx.leaseChanges.length > 0) this.notify(this.leaseListeners, (l) => l(tx.leaseChanges));
+      const rev = this.rev;
+      this.notify(this.commitListeners, (l) => l(tx.events, rev));
+    }
+    return result;
+  }
+
+  /** Records `raftIndex` as applied for an entry that changed no key (persisted at once). */
+  setConsistentIndex(raftIndex: number): void {
+    this.assertUsable();
+    if (raftIndex <= this.appliedIndex) return;
+    this.backend.write(() => this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex));
+    this.appliedIndex = raftIndex;
+  }
+
+  /**
+   * Compacts history at `rev`: the compaction mark is committed (with `raftIndex`), the index is
+   * compacted at once, and history records are removed from LMDB in batches afterwards; `done`
+   * resolves when that removal has finished. Throws CompactedError when rev <= compactRev()
+   * and FutureRevError when rev > currentRev(). Returns undefined when already applied.
+   */
+  compact(rev: number, raftIndex = 0): { done: Promise<void> } | undefined {
+    this.assertUsable();
+    if (this.isApplied(raftIndex)) return undefined;
+    if (rev <= this.compactMainRev) throw new CompactedError();
+    if (rev > this.rev) throw new FutureRevError();
+    this.backend.write(() => {
+      this.backend.putMetaNumber(MetaKey.scheduledCompactRev, rev);
+      if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+    });
+    if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
+    return { done: this.scheduleCompaction(rev) };
+  }
+
+  /** Resolves when every scheduled physical compaction has finished. */
+  compactionsDone(): Promise<void> {
+    return this.compaction;
+  }
+
+  /**
+   * etcd's HashByRev: CRC-32C over the history table up to `rev` (0 = newest), skipping
+   * compacted revisions, so two stores that applied the same log agree.
+   */
+  hashKV(rev = 0): HashKVResult {
+    this.assertUsable();
+    const compactRevision = this.compactMainRev;
+    const currentRevision = this.rev;
+    if (rev > 0 && rev <= compactRevision) throw new CompactedError();
+    if (rev > 0 && rev > currentRevision) throw new FutureRevError();
+    const atRev = rev === 0 ? currentRevision : rev;
+    const keep = this.index.keep(atRev);
+    const h = new Crc32c();
+    h.update(HISTORY_TABLE_NAME);
+    for (const { key, value } of this.backend.history.getRange({ end: revKey(atRev + 1, 0) })) {
+      const main = revKeyMain(key);
+      if (main <= compactRevision && keep.size > 0 && !keep.has(main, revKeySub(key))) continue;
+      h.update(key);
+      h.update(value);
+    }
+    return { hash: h.digest(), compactRevision, currentRevision };
+  }
+
+  /** Resolves when every committed write is on disk. */
+  sync(): Promise<void> {
+    return this.backend.sync();
+  }
+
+  /** Stops compaction work and closes the backend. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.compaction.catch(() => undefined);
+    await this.backend.close();
+  }
+
+  // ---- internals shared with the write transaction -----------------------------------------
+
+  /** @internal */
+  rangeAt(curRev: number, range: KeyRange, options: RangeOptions): RangeResult {
+    let rev = options.rev ?? 0;
+    if (rev > curRev) throw new FutureRevError();
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMainRev) throw new CompactedError();
+    const { revs } = this.index.revisions(range, rev);
+    if (revs.length === 0 || options.countOnly) return { kvs: [], count: revs.length, rev: curRev };
+    const limit =
+      options.limit !== undefined && options.limit > 0 && options.limit < revs.length
+        ? options.limit
+        : revs.length;
+    const kvs = new Array<KeyValue>(limit);
+    for (let i = 0; i < limit; i++) kvs[i] = this.readRecord(revs[i]);
+    return { kvs, count: revs.length, rev: curRev };
+  }
+
+  /** @internal */
+  readRecord(at: { main: number; sub: number }): KeyValue {
+    const raw = this.backend.history.getBinaryFast(revKey(at.main, at.sub));
+    if (raw === undefined) {
+      this.fail(new Error(`history record ${at.main}/${at.sub} is missing`));
+      throw this.failure;
+    }
+    return decodeKeyValue(raw);
+  }
+
+  /** @internal */
+  get keyIndex(): KeyIndex {
+    return this.index;
+  }
+
+  /** @internal */
+  hasLeaseListeners(): boolean {
+    return this.leaseListeners.size > 0;
+  }
+
+  // ---- private -----------------------------------------------------------------------------
+
+  private restore(): void {
+    const b = this.backend;
+    const finished = b.getMetaNumber(MetaKey.finishedCompactRev);
+    const scheduled = b.getMetaNumber(MetaKey.scheduledCompactRev);
+    this.compactMainRev = finished;
+    this.appliedIndex = b.getMetaNumber(MetaKey.consistentIndex);
+    let newest = 1;
+    for (const { key: rk, value } of b.history.getRange({})) {
+      const main = revKeyMain(rk);
+      const sub = revKeySub(rk);
+      const fields = scanIndexFields(value);
+      const ki = this.index.history(fields.key);
+      newest = main;
+      if (ki !== undefined) {
+        if (isTombstoneKey(rk)) ki.tombstone(main, sub);
+        else ki.put(main, sub);
+      } else if (!isTombstoneKey(rk)) {
+        this.index.restore(fields.key, fields.createRevision, main, sub, fields.version);
+      }
+    }
+    this.rev = Math.max(newest, b.getMetaNumber(MetaKey.currentRev), this.compactMainRev, 1);
+    if (scheduled > finished) {
+      // A compaction was committed but its physical part did not finish: run it again.
+      this.compactMainRev = scheduled;
+      void this.scheduleCompaction(scheduled);
+    }
+  }
+
+  private scheduleCompaction(rev: number): Promise<void> {
+    this.compactMainRev = rev;
+    const keep = this.index.compact(rev);
+    this.notify(this.compactListeners, (l) => l(rev));
+    this.compaction = this.compaction.then(() => this.removeCompacted(rev, keep));
+    return this.compaction;
+  }
+
+  private async removeCompacted(compactRev: number, keep: RevSet): Promise<void> {
+    const limit = this.options.compactionBatchLimit;
+    const end = revKey(compactRev + 1, 0);
+    let start: Buffer = Buffer.alloc(REV_KEY_LEN);
+    for (;;) {
+      if (this.closing || this.failure !== undefined) return;
+      let scanned = 0;
+      let next: Buffer | undefined;
+      this.backend.write(() => {
+        for (const key of this.backend.history.getKeys({ start, end, limit })) {
+          scanned++;
+          const k = Buffer.from(key);
+          next = k;
+          if (!keep.has(revKeyMain(k), revKeySub(k))) this.backend.history.remove(k);
+        }
+        if (scanned < limit) this.backend.putMetaNumber(MetaKey.finishedCompactRev, compactRev);
+      });
+      if (scanned < limit || next === undefined) return;
+      start = revKey(revKeyMain(next), revKeySub(next) + 1);
+      await yieldToLoop();
+    }
+  }
+
+  private notify<L>(listeners: Set<L>, call: (l: L) => void): void {
+    for (const l of listeners) {
+      try {
+        call(l);
+      } catch (err) {
+        this.options.onListenerError(err);
+      }
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure === undefined) {
+      this.failure = new StoreFatalError(`mvcc store failed, restart required: ${String(err)}`);
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closing) throw new Error("mvcc store is closed");
+  }
+}
+
+/** etcd hashes its bucket name first. */
+const HISTORY_TABLE_NAME = Buffer.from("key");
+
+function deletedKeyValue(key: Buffer, modRevision: number): KeyValue {
+  return { key, createRevision: 0, modRevision, version: 0, value: Buffer.alloc(0), lease: 0n };
+}
+
+/** One write in progress: changes go to LMDB (same transaction) and to the key index at once. */
+class StoreWriteTxn implements WriteTxn {
+  readonly beginRev: number;
+  readonly events: Event[] = [];
+  readonly leaseChanges: LeaseChange[] = [];
+  private readonly store: KVStore;
+
+  constructor(store: KVStore, beginRev: number) {
+    this.store = store;
+    this.beginRev = beginRev;
+  }
+
+  get changeCount(): number {
+    return this.events.length;
+  }
+
+  private readRev(): number {
+    return this.events.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  range(key: Buffer, end: Buffer | undefined, options: RangeOptions = {}): RangeResult {
+    return this.store.rangeAt(this.readRev(), toKeyRange(key, end), options);
+  }
+
+  put(key: Buffer, value: Buffer, lease: bigint): number {
+    const rev = this.beginRev + 1;
+    const k = keyString(key);
+    const index = this.store.keyIndex;
+    const prev = index.get(k, rev);
+    const sub = this.events.length;
+    const kv: KeyValue = {
+      key: Buffer.from(key),
+      value: Buffer.from(value),
+      createRevision: prev === undefined ? rev : prev.created,
+      modRevision: rev,
+      version: prev === undefined ? 1 : prev.version + 1,
+      lease,
+    };
+    if (prev !== undefined && this.store.hasLeaseListeners()) {
+      const oldLease = this.store.readRecord(prev).lease;
+      if (oldLease !== 0n) this.leaseChanges.push({ lease: oldLease, key: kv.key, kind: "detach" });
+    }
+    this.store.backend.history.put(revKey(rev, sub), Buffer.from(encodeKeyValue(kv)));
+    index.put(k, rev, sub);
+    this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
+    if (lease !== 0n) this.leaseChanges.push({ lease, key: kv.key, kind: "attach" });
+    return rev;
+  }
+
+  deleteRange(key: Buffer, end: Buffer | undefined): { deleted: number; rev: number } {
+    const index = this.store.keyIndex;
+    const { keys, revs } = index.revisions(toKeyRange(key, end), this.readRev());
+    for (let i = 0; i < keys.length; i++) this.deleteKey(keys[i], revs[i]);
+    return { deleted: keys.length, rev: this.readRev() };
+  }
+
+  private deleteKey(k: string, live: IndexedRev): void {
+    const rev = this.beginRev + 1;
+    const sub = this.events.length;
+    const key = keyBytes(k);
+    if (this.store.hasLeaseListeners()) {
+      const oldLease = this.store.readRecord(live).lease;
+      if (oldLease !== 0n) this.leaseChanges.push({ lease: oldLease, key, kind: "detach" });
+    }
+    const record = encodeKeyValue({
+      key,
+      createRevision: 0,
+      modRevision: 0,
+      version: 0,
+      value: Buffer.alloc(0),
+      lease: 0n,
+    });
+    this.store.backend.history.put(revKey(rev, sub, true), Buffer.from(record));
+    if (!this.store.keyIndex.tombstone(k, rev, sub)) {
+      throw new StoreFatalError(`key index: tombstone of a key that is not live`);
+    }
+    this.events.push({ type: Event_EventType.DELETE, kv: deletedKeyValue(key, rev), prevKv: undefined });
+  }
+}
