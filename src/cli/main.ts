@@ -1,2 +1,22 @@
-console.error("rxetcd: the server is not built yet");
-process.exit(1);
+// Entry point of the `rxetcd` command (bin/rxetcd.js and `npm start`).
+
+import { importOptional, runCli, type StartServer } from "./run.js";
+
+function pickStarter(name: string) {
+  return (mod: Record<string, unknown>): StartServer | undefined => {
+    const fn = mod[name];
+    return typeof fn === "function" ? (fn as StartServer) : undefined;
+  };
+}
+
+const code = await runCli(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  loadServer: () => importOptional(new URL("../embed/index.js", import.meta.url), pickStarter("startEtcd")),
+  loadProxy: () => importOptional(new URL("../proxy/index.js", import.meta.url), pickStarter("startProxy")),
+});
+process.exitCode = code;
+// Handles left open by a closed server (sockets, timers) must not keep a finished command alive;
+// the timer is unref'd so a command with nothing left open exits at once, output flushed.
+setTimeout(() => process.exit(code), 1000).unref();

@@ -1,0 +1,160 @@
+// The `rxetcd` command from argv to exit code: configuration, help and version, logger,
+// data-dir identification, then the server (embed) or the v2 proxy, signals and systemd.
+
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import { type Config, helpText, loadConfig, versionText } from "../config/index.js";
+import { DataDirError, type DataDirType, identifyDataDir } from "./data-dir.js";
+import { createLogger } from "./logger.js";
+import { handleShutdownSignals } from "./signals.js";
+import { notifySystemdReady } from "./systemd.js";
+
+/** What the command needs of a started server (embed's Etcd handle, structurally). */
+export interface RunningServer {
+  close(): Promise<void> | void;
+  /** Resolves once the server has joined the cluster and serves clients. */
+  ready?: Promise<unknown>;
+  /** Resolves (or rejects with the fatal error) once the server has stopped. */
+  stopped?: Promise<unknown>;
+}
+
+export type StartServer = (config: Config, extras: { logger: Logger }) => Promise<RunningServer>;
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  /** embed's startEtcd, or undefined when this build has no server. */
+  loadServer(): Promise<StartServer | undefined>;
+  /** The v2 proxy's starter, or undefined when this build has none. */
+  loadProxy(): Promise<StartServer | undefined>;
+}
+
+export function rxetcdVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version?: string;
+  };
+  return pkg.version ?? "unknown";
+}
+
+/** A dynamic import that yields undefined when the module itself is absent from this build. */
+export async function importOptional<T>(
+  specifier: URL,
+  pick: (mod: Record<string, unknown>) => T | undefined,
+) {
+  try {
+    const mod = (await import(specifier.href)) as Record<string, unknown>;
+    return pick(mod);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { url?: string };
+    const missing = e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND";
+    const target = specifier.pathname.replace(/\.js$/, "");
+    if (missing && (e.url ?? e.message).includes(target)) return undefined;
+    throw err;
+  }
+}
+
+function errorLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0];
+}
+
+/** Runs the command; resolves to the process exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const loaded = loadConfig(argv, io.env);
+  switch (loaded.kind) {
+    case "help":
+      io.stdout(helpText());
+      return 0;
+    case "version":
+      io.stdout(
+        versionText({
+          rxetcdVersion: rxetcdVersion(),
+          nodeVersion: process.version,
+          platform: process.platform,
+          arch: process.arch,
+        }),
+      );
+      return 0;
+    case "error":
+      for (const w of loaded.warnings) io.stderr(`rxetcd: warning: ${w}\n`);
+      if (loaded.exitCode === 2) io.stderr(`rxetcd: ${loaded.message}. See 'rxetcd --help'.\n`);
+      else io.stderr(`rxetcd: error verifying flags, ${loaded.message}. See 'rxetcd --help'.\n`);
+      return loaded.exitCode;
+    case "config":
+      break;
+  }
+  const config = loaded.config;
+
+  let logger: Logger;
+  try {
+    const made = createLogger(config);
+    logger = made.logger;
+    for (const w of made.warnings) logger.warn(w);
+  } catch (err) {
+    io.stderr(`rxetcd: cannot open log output: ${errorLine(err)}\n`);
+    return 1;
+  }
+  for (const n of loaded.notices) logger.info(n);
+  for (const w of loaded.warnings) logger.warn(w);
+
+  let dirType: DataDirType;
+  try {
+    const identity = identifyDataDir(config.dataDir);
+    for (const w of identity.warnings) logger.warn({ "data-dir": config.dataDir }, w);
+    dirType = identity.type;
+  } catch (err) {
+    if (!(err instanceof DataDirError)) throw err;
+    logger.fatal({ "data-dir": config.dataDir }, err.message);
+    io.stderr(`rxetcd: ${err.message}\n`);
+    return 1;
+  }
+  if (dirType !== "empty") {
+    logger.info({ "data-dir": config.dataDir, "dir-type": dirType }, "server has been already initialized");
+  }
+  // A member directory always starts a member; an empty one starts a proxy only in proxy mode.
+  // (Falling back to a proxy when discovery finds the cluster full is the server's decision.)
+  const asProxy = dirType === "proxy" || (dirType === "empty" && config.proxy !== "off");
+
+  const start = asProxy ? await io.loadProxy() : await io.loadServer();
+  if (!start) {
+    const what = asProxy ? "proxy" : "server";
+    io.stderr(`rxetcd: ${what} not available in this build\n`);
+    return 1;
+  }
+
+  let server: RunningServer;
+  try {
+    server = await start(config, { logger });
+  } catch (err) {
+    logger.error({ err }, "failed to start");
+    io.stderr(`rxetcd: ${errorLine(err)}\n`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    const uninstall = handleShutdownSignals({
+      close: () => server.close(),
+      logger,
+      exit: (code) => {
+        uninstall();
+        resolve(code);
+      },
+    });
+    void (server.ready ?? Promise.resolve()).then(
+      () => notifySystemdReady({ env: io.env, logger }),
+      () => undefined,
+    );
+    server.stopped?.then(
+      () => {
+        uninstall();
+        resolve(0);
+      },
+      (err: unknown) => {
+        logger.fatal({ err }, "server stopped with an error");
+        io.stderr(`rxetcd: ${errorLine(err)}\n`);
+        uninstall();
+        resolve(1);
+      },
+    );
+  });
+}
