@@ -2,8 +2,6 @@
 // files and the logs use these).
 import {
   ConfChange,
-  type ConfChangeSingle,
-  ConfChangeType,
   ConfChangeV2,
   type ConfState,
   type Entry,
@@ -13,6 +11,7 @@ import {
   MessageType,
   type Snapshot,
 } from "../gen/raftpb/raft.js";
+import { asV2, confChangesToString } from "./confchange/conv.js";
 import type { ReadState } from "./read_only.js";
 import { type StateType, stateTypeName } from "./state.js";
 import { isEmptyHardState, isEmptySnap } from "./util.js";
@@ -136,38 +135,12 @@ export function goQuote(b: Buffer): string {
 /** The default entry formatter: Go's %q of the payload. */
 export const defaultEntryFormatter: EntryFormatter = goQuote;
 
-function changeLetter(t: ConfChangeType): string {
-  switch (t) {
-    case ConfChangeType.ConfChangeAddNode:
-      return "v";
-    case ConfChangeType.ConfChangeAddLearnerNode:
-      return "l";
-    case ConfChangeType.ConfChangeRemoveNode:
-      return "r";
-    case ConfChangeType.ConfChangeUpdateNode:
-      return "u";
-    default:
-      return "unknown";
-  }
-}
-
-/** "v1 l2 r3 u4": the compact form of a list of single changes. */
-function formatChanges(ccs: readonly ConfChangeSingle[]): string {
-  let s = "";
-  for (let k = 0; k < ccs.length; k++) {
-    if (k > 0) s += " ";
-    s += changeLetter(ccs[k].type) + ccs[k].nodeId.toString(10);
-  }
-  return s;
-}
-
 function formatConfChangeEntry(e: Entry): string {
   try {
     if (e.type === EntryType.EntryConfChange) {
-      const cc = ConfChange.decode(e.data);
-      return formatChanges([{ type: cc.type, nodeId: cc.nodeId }]);
+      return confChangesToString(asV2(ConfChange.decode(e.data)).changes);
     }
-    return formatChanges(ConfChangeV2.decode(e.data).changes);
+    return confChangesToString(ConfChangeV2.decode(e.data).changes);
   } catch (err) {
     return (err as Error).message;
   }
