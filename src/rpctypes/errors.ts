@@ -32,6 +32,25 @@ export class EtcdError extends Error {
     super(message);
     this.name = "EtcdError";
   }
+
+  /** The text a client receives (the same as `message` here; lower layers may keep a shorter `message`). */
+  get grpcMessage(): string {
+    return this.message;
+  }
+}
+
+/** Any error that carries a gRPC status for the client: this module's EtcdError or a lower layer's. */
+export interface ClientVisibleError {
+  readonly code: number;
+  readonly grpcMessage: string;
+}
+
+export function isClientVisibleError(err: unknown): err is ClientVisibleError {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<ClientVisibleError>).code === "number" &&
+    typeof (err as Partial<ClientVisibleError>).grpcMessage === "string"
+  );
 }
 
 const e = (code: GrpcCode, text: string) => new EtcdError(code, `etcdserver: ${text}`);
