@@ -24,7 +24,7 @@ const terms = new Map<number, number>(opened.entries.map((e) => [e.index, e.term
 let snapIndex = opened.snapshot?.metadata?.index ?? 0;
 const snapTerm = opened.snapshot?.metadata?.term ?? 0;
 let lastIndex = wal.lastIndex();
-let lastTerm = opened.entries.at(-1)?.term ?? snapTerm;
+const lastTerm = opened.entries.at(-1)?.term ?? snapTerm;
 let term = Math.max(opened.hardState.term, lastTerm, 1);
 let commit = opened.hardState.commit;
 
@@ -51,7 +51,6 @@ function plan(op: CrashOp): void {
     for (let i = op.first; i <= lastIndex; i++) terms.delete(i);
     for (let i = op.first; i <= op.last; i++) terms.set(i, op.term);
     lastIndex = op.last;
-    lastTerm = op.term;
     term = op.hsTerm;
     commit = op.commit;
   } else if (op.kind === "snap") {
@@ -59,7 +58,7 @@ function plan(op: CrashOp): void {
   }
 }
 
-function issue(seq: number, op: CrashOp): Promise<void> {
+function issue(op: CrashOp): Promise<void> {
   if (op.kind === "save") {
     const entries: Entry[] = [];
     for (let i = op.first; i <= op.last; i++) {
@@ -94,7 +93,7 @@ for (;;) {
     const mySeq = ++seq;
     process.stdout.write(`${formatOp(mySeq, op)}\n`); // pipes are written synchronously on Linux
     plan(op);
-    const done: Promise<void> = issue(mySeq, op).then(
+    const done: Promise<void> = issue(op).then(
       () => {
         process.stdout.write(`A ${mySeq} ${wal.lastIndex()}\n`);
         inFlight.delete(done);
