@@ -430,6 +430,16 @@ export const FLAGS: readonly FlagDef[] = [
     },
   ),
 
+  boolFlag(
+    "enable-grpc-gateway",
+    "Member",
+    "true",
+    "Serve the JSON gateway (/v3/...) on the client URLs.",
+    (c, v) => {
+      c.enableGrpcGateway = v;
+    },
+  ),
+
   // Clustering
   urlsFlag(
     "initial-advertise-peer-urls",

@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  type HostResolver,
+  initialClusterOf,
+  parseInitialCluster,
+  verifyInitialCluster,
+} from "../../src/config/cluster.js";
+import { config } from "./helpers.js";
+
+const hosts: Record<string, string> = { localhost: "127.0.0.1", "node1.example": "10.0.0.1" };
+const resolve: HostResolver = async (h) => {
+  const ip = hosts[h];
+  if (!ip) throw new Error(`lookup ${h}: no such host`);
+  return ip;
+};
+
+async function problem(argv: string[]): Promise<string> {
+  const c = config(argv);
+  const cluster = initialClusterOf(c);
+  assert.equal(cluster.kind, "static");
+  if (cluster.kind !== "static") return "";
+  try {
+    await verifyInitialCluster(c, cluster.members, resolve);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return "ok";
+}
+
+describe("initial cluster checks for a member without data", () => {
+  test("the default single-member cluster is fine", async () => {
+    assert.equal(await problem([]), "ok");
+    assert.equal(await problem(["--name=n1"]), "ok");
+  });
+  test("this member's name must be in the initial cluster", async () => {
+    assert.equal(
+      await problem(["--name=n3", "--initial-cluster=n1=http://10.0.0.1:2380"]),
+      `couldn't find local name "n3" in the initial cluster configuration`,
+    );
+  });
+  test("the cluster's URLs for this member must be the advertised peer URLs", async () => {
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://10.0.0.1:2380",
+        "--initial-cluster=n1=http://10.0.0.9:2380",
+      ]),
+      '--initial-cluster has n1=http://10.0.0.9:2380 but missing from --initial-advertise-peer-urls=http://10.0.0.1:2380 (resolved urls: "http://10.0.0.1:2380" != "http://10.0.0.9:2380")',
+    );
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://10.0.0.1:2380,http://10.0.0.2:2380",
+        "--initial-cluster=n1=http://10.0.0.1:2380",
+      ]),
+      "--initial-advertise-peer-urls has http://10.0.0.2:2380 but missing from --initial-cluster=n1=http://10.0.0.1:2380,n1=http://10.0.0.2:2380",
+    );
+  });
+  test("hostnames and addresses that resolve alike match", async () => {
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://127.0.0.1:2380",
+        "--initial-cluster=n1=http://localhost:2380",
+      ]),
+      "ok",
+    );
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://node1.example:2380",
+        "--initial-cluster=n1=http://10.0.0.1:2380",
+      ]),
+      "ok",
+    );
+  });
+  test("a peer URL may not appear twice", async () => {
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://10.0.0.1:2380",
+        "--initial-cluster=n1=http://10.0.0.1:2380,n2=http://10.0.0.1:2380",
+      ]),
+      "initial cluster n1=http://10.0.0.1:2380,n2=http://10.0.0.1:2380 has duplicate url",
+    );
+  });
+  test("joining an existing cluster only needs this member listed once", async () => {
+    assert.equal(
+      await problem([
+        "--name=n2",
+        "--initial-cluster-state=existing",
+        "--initial-cluster=n1=http://10.0.0.1:2380,n2=http://10.0.0.2:2380",
+      ]),
+      "ok",
+    );
+    assert.equal(
+      await problem([
+        "--name=n2",
+        "--initial-cluster-state=existing",
+        "--initial-cluster=n1=http://10.0.0.1:2380",
+      ]),
+      `couldn't find local name "n2" in the initial cluster configuration`,
+    );
+  });
+  test("discovery starts from this member alone with the discovery URL as token", () => {
+    const c = config(["--name=n1", "--discovery=https://d.example/abc"]);
+    const cluster = initialClusterOf(c);
+    assert.equal(cluster.kind, "static");
+    if (cluster.kind !== "static") return;
+    assert.equal(cluster.token, "https://d.example/abc");
+    assert.deepEqual(
+      cluster.members.get("n1")?.map((u) => u.href),
+      ["http://localhost:2380"],
+    );
+    assert.deepEqual(initialClusterOf(config(["--discovery-srv=example.com"])), {
+      kind: "srv",
+      domain: "example.com",
+      serviceName: "",
+      token: "etcd-cluster",
+    });
+  });
+  test("a malformed initial cluster is reported when it is read", () => {
+    assert.throws(
+      () => parseInitialCluster("n1=10.0.0.1:2380"),
+      /^Error: error setting up initial cluster: parse "10.0.0.1:2380": first path segment in URL cannot contain colon$/,
+    );
+  });
+});
