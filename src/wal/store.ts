@@ -27,11 +27,11 @@ export function openStore(dir: string): WalStore {
     // Durability is the whole point of a WAL: every commit must reach the disk before save()
     // resolves. noSync would skip fdatasync entirely.
     noSync: false,
-    // With overlappingSync (lmdb-js's default on Linux) a commit promise resolves when the
-    // transaction is visible, and the flush to disk completes later; a crash in between loses a
-    // write Raft already counted as persisted. Off: the commit promise resolves only after LMDB has
-    // fdatasync'ed the data pages and written the meta page through its O_DSYNC descriptor
-    // (checked with strace on Linux).
+    // With overlappingSync (lmdb-js's default on Linux) the documented contract is that a commit
+    // promise resolves once the transaction is visible while its flush to disk may finish later;
+    // a power loss in between would lose a write Raft already counted as persisted. Off, a commit
+    // resolves only after LMDB fdatasync'ed the data pages and wrote the meta page through its
+    // O_DSYNC descriptor. test/wal/sync.test.ts checks that order in an strace of real saves.
     overlappingSync: false,
     // Records are protobuf bytes sealed with a checksum; keys are fixed-width big-endian integers
     // so LMDB's byte order is index order. No msgpack, no key re-encoding.
