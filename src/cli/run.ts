@@ -76,7 +76,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       );
       return 0;
     case "error":
-      for (const w of loaded.warnings) io.stderr(`rxetcd: warning: ${w}\n`);
+      // One line only: warnings gathered before the failure would bury it.
       if (loaded.exitCode === 2) io.stderr(`rxetcd: ${loaded.message}. See 'rxetcd --help'.\n`);
       else io.stderr(`rxetcd: error verifying flags, ${loaded.message}. See 'rxetcd --help'.\n`);
       return loaded.exitCode;

@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import {
+  type CliIo,
+  importOptional,
+  type RunningServer,
+  runCli,
+  type StartServer,
+} from "../../src/cli/run.js";
+import type { Config } from "../../src/config/codec.js";
+
+const root = mkdtempSync(join(tmpdir(), "rxetcd-run-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+interface Harness {
+  io: CliIo;
+  out: string[];
+  err: string[];
+  started: Config[];
+  proxied: Config[];
+}
+
+function harness(
+  opts: { server?: StartServer; proxy?: StartServer; env?: Record<string, string> } = {},
+): Harness {
+  const h: Harness = {
+    out: [],
+    err: [],
+    started: [],
+    proxied: [],
+    io: {
+      stdout: (t) => h.out.push(t),
+      stderr: (t) => h.err.push(t),
+      env: opts.env ?? {},
+      loadServer: async () =>
+        opts.server
+          ? async (c, extras) => {
+              h.started.push(c);
+              return (opts.server as StartServer)(c, extras);
+            }
+          : undefined,
+      loadProxy: async () =>
+        opts.proxy
+          ? async (c, extras) => {
+              h.proxied.push(c);
+              return (opts.proxy as StartServer)(c, extras);
+            }
+          : undefined,
+    },
+  };
+  return h;
+}
+
+/** Flags for a quiet run in a fresh data dir: logs go to a file. */
+function quiet(...more: string[]): string[] {
+  const dir = join(root, `run${n++}`);
+  mkdirSync(dir);
+  return ["--data-dir", join(dir, "data"), "--logger=zap", `--log-outputs=${join(dir, "log")}`, ...more];
+}
+
+function stoppedServer(): { server: RunningServer; stop: () => void; closed: () => number } {
+  let stop = () => {};
+  let closes = 0;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  return {
+    server: {
+      close: () => {
+        closes++;
+        stop();
+      },
+      ready: Promise.resolve(),
+      stopped,
+    },
+    stop: () => stop(),
+    closed: () => closes,
+  };
+}
+
+describe("the rxetcd command", () => {
+  test("--help prints the help to stdout and exits 0", async () => {
+    const h = harness();
+    assert.equal(await runCli(["--help"], h.io), 0);
+    assert.match(h.out.join(""), /^Usage:/);
+    assert.match(h.out.join(""), /\nClustering:\n/);
+    assert.deepEqual(h.err, []);
+  });
+  test("--version prints versions and exits 0", async () => {
+    const h = harness();
+    assert.equal(await runCli(["--version"], h.io), 0);
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    assert.match(
+      h.out.join(""),
+      new RegExp(`^rxetcd Version: ${pkg.version.replaceAll(".", "\\.")}\netcd Version: 3\\.4\\.23\n`),
+    );
+  });
+  test("a malformed command line is one line on stderr and exit code 2", async () => {
+    const h = harness();
+    assert.equal(await runCli(["--bogus"], h.io), 2);
+    assert.deepEqual(h.err, ["rxetcd: flag provided but not defined: -bogus. See 'rxetcd --help'.\n"]);
+    assert.deepEqual(h.out, []);
+  });
+  test("an invalid configuration is one line on stderr and exit code 1", async () => {
+    const h = harness();
+    assert.equal(await runCli(["--heartbeat-interval=0", "--logger=zap"], h.io), 1);
+    assert.deepEqual(h.err, [
+      "rxetcd: error verifying flags, --heartbeat-interval must be >0 (set to 0ms). See 'rxetcd --help'.\n",
+    ]);
+  });
+  test("without a server in the build, says so and exits 1", async () => {
+    const h = harness();
+    assert.equal(await runCli(quiet(), h.io), 1);
+    assert.deepEqual(h.err, ["rxetcd: server not available in this build\n"]);
+  });
+  test("starts the server with the loaded Config and exits 0 when it stops", async () => {
+    const s = stoppedServer();
+    const h = harness({ server: async () => s.server });
+    const running = runCli(quiet("--name=n1"), h.io);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(h.started.length, 1);
+    assert.equal(h.started[0].name, "n1");
+    s.stop();
+    assert.equal(await running, 0);
+  });
+  test("SIGTERM closes the server and exits 0", async () => {
+    const s = stoppedServer();
+    const h = harness({ server: async () => ({ close: s.server.close, ready: s.server.ready }) });
+    const running = runCli(quiet(), h.io);
+    await new Promise((r) => setTimeout(r, 20));
+    process.emit("SIGTERM", "SIGTERM");
+    assert.equal(await running, 0);
+    assert.equal(s.closed(), 1);
+    assert.equal(process.listenerCount("SIGTERM"), 0, "handlers removed afterwards");
+  });
+  test("a server that fails to start is one line on stderr and exit code 1", async () => {
+    const h = harness({
+      server: async () => {
+        throw new Error("listen EADDRINUSE: address already in use 127.0.0.1:2379\nmore detail");
+      },
+    });
+    assert.equal(await runCli(quiet(), h.io), 1);
+    assert.deepEqual(h.err, ["rxetcd: listen EADDRINUSE: address already in use 127.0.0.1:2379\n"]);
+  });
+  test("a server that stops with an error exits 1", async () => {
+    const h = harness({
+      server: async () => ({ close: () => {}, stopped: Promise.reject(new Error("disk full")) }),
+    });
+    assert.equal(await runCli(quiet(), h.io), 1);
+    assert.deepEqual(h.err, ["rxetcd: disk full\n"]);
+  });
+  test("a data dir with both member and proxy is refused", async () => {
+    const argv = quiet();
+    const dataDir = argv[1];
+    mkdirSync(join(dataDir, "member"), { recursive: true });
+    mkdirSync(join(dataDir, "proxy"));
+    const h = harness({ server: async () => stoppedServer().server });
+    assert.equal(await runCli(argv, h.io), 1);
+    assert.deepEqual(h.err, ["rxetcd: invalid datadir. Both member and proxy directories exist.\n"]);
+    assert.equal(h.started.length, 0);
+  });
+  test("proxy mode and proxy data dirs start the proxy; member dirs start a member even in proxy mode", async () => {
+    const proxyRun = harness({ server: async () => stoppedServer().server });
+    assert.equal(await runCli(quiet("--proxy=on"), proxyRun.io), 1);
+    assert.deepEqual(proxyRun.err, ["rxetcd: proxy not available in this build\n"]);
+    assert.equal(proxyRun.started.length, 0);
+
+    const argv = quiet();
+    mkdirSync(join(argv[1], "proxy"), { recursive: true });
+    const s = stoppedServer();
+    const fromDir = harness({ proxy: async () => s.server });
+    const running = runCli(argv, fromDir.io);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fromDir.proxied.length, 1);
+    s.stop();
+    assert.equal(await running, 0);
+
+    const memberArgv = quiet("--proxy=on");
+    mkdirSync(join(memberArgv[1], "member"), { recursive: true });
+    const m = stoppedServer();
+    const member = harness({ server: async () => m.server });
+    const memberRun = runCli(memberArgv, member.io);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(member.started.length, 1);
+    m.stop();
+    assert.equal(await memberRun, 0);
+  });
+  test("readiness is reported to systemd once the server is ready", async () => {
+    const bin = join(root, "bin");
+    mkdirSync(bin, { recursive: true });
+    const marker = join(root, "notified.txt");
+    writeFileSync(join(bin, "systemd-notify"), `#!/bin/sh\necho "$@" > ${JSON.stringify(marker)}\n`);
+    chmodSync(join(bin, "systemd-notify"), 0o755);
+    const s = stoppedServer();
+    const h = harness({ server: async () => s.server, env: { NOTIFY_SOCKET: "/run/x.sock", PATH: bin } });
+    const running = runCli(quiet(), h.io);
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        if (readFileSync(marker, "utf8").includes("--ready")) break;
+      } catch {}
+    }
+    assert.match(readFileSync(marker, "utf8"), /^--ready --pid=\d+/);
+    s.stop();
+    assert.equal(await running, 0);
+  });
+});
+
+describe("optional modules", () => {
+  test("a module absent from the build yields undefined", async () => {
+    const got = await importOptional(pathToFileURL(join(root, "nowhere", "index.js")), () => "found");
+    assert.equal(got, undefined);
+  });
+  test("a present module is picked from", async () => {
+    const dir = join(root, "present");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "index.mjs"), "export function startEtcd() { return 1; }\n");
+    const got = await importOptional(pathToFileURL(join(dir, "index.mjs")), (m) =>
+      typeof m.startEtcd === "function" ? "yes" : "no",
+    );
+    assert.equal(got, "yes");
+  });
+  test("a present module with a broken import is an error, not 'absent'", async () => {
+    const dir = join(root, "broken");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "index.mjs"), 'import "./missing-dependency.mjs";\nexport const x = 1;\n');
+    await assert.rejects(
+      importOptional(pathToFileURL(join(dir, "index.mjs")), () => "found"),
+      /missing-dependency/,
+    );
+  });
+});
