@@ -202,6 +202,39 @@ export class KeyHistory {
     }
   }
 
+  /**
+   * Removes every revision with this main revision (a write being rolled back). Returns false
+   * when the key has no revisions left.
+   */
+  undo(main: number): boolean {
+    for (;;) {
+      const last = this.gens[this.gens.length - 1];
+      if (last === undefined) break;
+      if (last.isEmpty()) {
+        const prev = this.gens[this.gens.length - 2];
+        // An empty generation opened by a tombstone of this write goes away with it.
+        if (prev !== undefined && prev.main(prev.length - 1) === main) {
+          this.gens.pop();
+          continue;
+        }
+        break;
+      }
+      if (last.main(last.length - 1) !== main) break;
+      last.revs.length -= 2;
+      last.ver--;
+      if (last.isEmpty() && this.gens.length === 1) this.gens.pop();
+    }
+    const g = this.gens.length > 0 ? this.newestNonEmpty() : undefined;
+    this.modMain = g === undefined ? 0 : g.main(g.length - 1);
+    this.modSub = g === undefined ? 0 : g.sub(g.length - 1);
+    return this.gens.length > 0;
+  }
+
+  private newestNonEmpty(): Generation | undefined {
+    for (let i = this.gens.length - 1; i >= 0; i--) if (!this.gens[i].isEmpty()) return this.gens[i];
+    return undefined;
+  }
+
   /** Every (main, sub) this key has in [fromRev, ∞), in order (used by tests and tools). */
   revisionsSince(fromRev: number): RevPair[] {
     const out: RevPair[] = [];
@@ -308,6 +341,14 @@ export class KeyIndex {
     const ki = this.tree.get(key);
     if (ki === undefined) return false;
     return ki.tombstone(main, sub);
+  }
+
+  /** Rolls back every change at revision `main` of the given keys (an aborted write). */
+  undo(keys: Iterable<string>, main: number): void {
+    for (const key of keys) {
+      const ki = this.tree.get(key);
+      if (ki !== undefined && !ki.undo(main)) this.tree.delete(key);
+    }
   }
 
   /** Visits every key history in the range, ascending; return false from `fn` to stop. */

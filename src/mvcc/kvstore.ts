@@ -223,8 +223,8 @@ export class KVStore {
   /**
    * Runs `fn` as one write at revision currentRev()+1 and commits it together with `raftIndex`
    * as the consistent index. Returns undefined without running `fn` when `raftIndex` was
-   * applied already. `fn` must validate before it changes anything: an exception after a
-   * change leaves the store failed (as etcd panics there).
+   * applied already. An exception thrown by `fn` aborts the whole write (LMDB transaction and
+   * key index), as if it had not run.
    */
   write<T>(raftIndex: number, fn: (tx: WriteTxn) => T): T | undefined {
     this.assertUsable();
@@ -240,7 +240,8 @@ export class KVStore {
         return undefined;
       });
     } catch (err) {
-      if (tx.events.length > 0) this.fail(err);
+      // LMDB has aborted the transaction; take this write's changes out of the key index too.
+      if (tx.events.length > 0) this.index.undo(tx.touchedKeys, this.rev + 1);
       throw err;
     }
     if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
@@ -455,6 +456,8 @@ class StoreWriteTxn implements WriteTxn {
   readonly beginRev: number;
   readonly events: Event[] = [];
   readonly leaseChanges: LeaseChange[] = [];
+  /** Keys whose index entry this write changed (to undo on abort). */
+  readonly touchedKeys = new Set<string>();
   private readonly store: KVStore;
 
   constructor(store: KVStore, beginRev: number) {
@@ -493,6 +496,7 @@ class StoreWriteTxn implements WriteTxn {
       if (oldLease !== 0n) this.leaseChanges.push({ lease: oldLease, key: kv.key, kind: "detach" });
     }
     this.store.backend.history.put(revKey(rev, sub), Buffer.from(encodeKeyValue(kv)));
+    this.touchedKeys.add(k);
     index.put(k, rev, sub);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
     if (lease !== 0n) this.leaseChanges.push({ lease, key: kv.key, kind: "attach" });
@@ -523,6 +527,7 @@ class StoreWriteTxn implements WriteTxn {
       lease: 0n,
     });
     this.store.backend.history.put(revKey(rev, sub, true), Buffer.from(record));
+    this.touchedKeys.add(k);
     if (!this.store.keyIndex.tombstone(k, rev, sub)) {
       throw new StoreFatalError(`key index: tombstone of a key that is not live`);
     }
