@@ -167,9 +167,12 @@ export class RawNode {
   /** Whether ready() would return anything. */
   hasReady(): boolean {
     const r = this.raft;
-    if (!softStateEqual(r.softState(), this.prevSoftSt)) return true;
-    const hs = r.hardState();
-    if (!isEmptyHardState(hs) && !isHardStateEqual(hs, this.prevHardSt)) return true;
+    // Compared field by field: this runs on every loop of the application, so allocate nothing.
+    if (r.lead !== this.prevSoftSt.lead || r.state !== this.prevSoftSt.raftState) return true;
+    const prev = this.prevHardSt;
+    const committed = r.raftLog.committed;
+    const hsEmpty = r.term === 0 && r.vote === None && committed === 0;
+    if (!hsEmpty && (r.term !== prev.term || r.vote !== prev.vote || committed !== prev.commit)) return true;
     const snap = r.raftLog.unstable.snapshot;
     if (snap !== undefined && !isEmptySnap(snap)) return true;
     if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextEnts()) return true;
