@@ -5,6 +5,7 @@ import { ABORT } from "lmdb";
 import { Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { checkDataFile } from "./data-file.js";
 import { WalCorruptError, WalError, WalInputError, WalStateError } from "./errors.js";
+import { lockWal } from "./lock.js";
 import { encodeMeta, HARD_STATE_KEY, META_KEY } from "./meta.js";
 import { indexKey, RecordKind, seal, unseal } from "./record.js";
 import { type LogBounds, recover, type WalContents } from "./recover.js";
@@ -97,6 +98,7 @@ export class WAL {
     readonly dir: string,
     private readonly store: WalStore,
     private readonly bounds: LogBounds,
+    private readonly unlock: () => void,
     private readonly options: WalOptions,
   ) {}
 
@@ -136,19 +138,21 @@ export class WAL {
   static async open(dir: string, options: WalOptions = {}): Promise<OpenedWal> {
     dir = resolve(dir);
     if (!WAL.exists(dir)) throw new WalStateError(`wal: ${dir} does not exist`);
-    const fileProblem = checkDataFile(dataFilePath(dir));
-    if (fileProblem !== undefined) throw new WalCorruptError(dir, fileProblem);
-    let store: WalStore;
+    const unlock = lockWal(dir);
+    let store: WalStore | undefined;
     try {
-      store = openStore(dir);
-    } catch (error) {
-      throw new WalCorruptError(dir, `cannot open the LMDB environment: ${(error as Error).message}`);
-    }
-    try {
+      const fileProblem = checkDataFile(dataFilePath(dir));
+      if (fileProblem !== undefined) throw new WalCorruptError(dir, fileProblem);
+      try {
+        store = openStore(dir);
+      } catch (error) {
+        throw new WalCorruptError(dir, `cannot open the LMDB environment: ${(error as Error).message}`);
+      }
       const { contents, bounds } = recover(dir, store);
-      return { ...contents, wal: new WAL(dir, store, bounds, options) };
+      return { ...contents, wal: new WAL(dir, store, bounds, unlock, options) };
     } catch (error) {
-      await store.env.close();
+      await store?.env.close();
+      unlock();
       if (error instanceof WalError) throw error;
       throw new WalCorruptError(dir, `cannot read the LMDB environment: ${(error as Error).message}`);
     }
@@ -207,6 +211,7 @@ export class WAL {
         });
       }
       await this.store.env.close();
+      this.unlock();
     })();
     return this.closing;
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { WAL, WalInputError, WalStateError } from "../../src/wal/index.js";
@@ -44,6 +46,34 @@ describe("WAL create / exists / open", () => {
     const opened = await WAL.open(dir);
     assert.equal(opened.entries.length, 1);
     await opened.wal.close();
+  });
+});
+
+describe("WAL lock: one writer per directory", () => {
+  test("a second open in the same process is refused until the first closes", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await assert.rejects(WAL.open(dir), /is already open in this process/);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    await opened.wal.close();
+  });
+
+  test("a lock held by a running process is refused; a stale one is taken over", async () => {
+    const dir = walDir();
+    await (await WAL.create(dir, METADATA)).close();
+    const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(dir, "rxetcd.lock"), `${other.pid}\n`);
+      await assert.rejects(WAL.open(dir), new RegExp(`is in use by process ${other.pid}`));
+    } finally {
+      other.kill("SIGKILL");
+      await once(other, "exit");
+    }
+    const opened = await WAL.open(dir);
+    assert.equal(readFileSync(join(dir, "rxetcd.lock"), "utf8"), `${process.pid}\n`);
+    await opened.wal.close();
+    assert.equal(existsSync(join(dir, "rxetcd.lock")), false);
   });
 });
 
