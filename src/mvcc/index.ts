@@ -1,5 +1,6 @@
 // Public surface of the mvcc module.
 
+export { KVApplier, type KVApplierOptions } from "./apply.js";
 export {
   BACKEND_SCHEMA_VERSION,
   Backend,
@@ -8,6 +9,14 @@ export {
   backendPath,
   type Durability,
 } from "./backend.js";
+export {
+  checkDeleteRangeRequest,
+  checkPutRequest,
+  checkRangeRequest,
+  checkTxn,
+  checkTxnRequest,
+  DEFAULT_MAX_TXN_OPS,
+} from "./checks.js";
 export {
   CompactedError,
   EtcdError,
