@@ -24,11 +24,12 @@ export {
   type UrlScheme,
 } from "./codec.js";
 export { CONFIG_FILE_KEYS, ConfigFileError } from "./config-file.js";
+export { type DefaultHostDetector, detectDefaultHost } from "./default-host.js";
 export * from "./defaults.js";
 export type { Environment } from "./env.js";
 export { FLAGS, type FlagDef, flagToEnv, HELP_GROUPS, type HelpGroup } from "./flags.js";
 export { flagsHelp, helpText, USAGE, type VersionInfo, versionText } from "./help.js";
-export { initialClusterFromName, type LoadResult, loadConfig, mayBeProxy } from "./load.js";
+export { initialClusterFromName, type LoadOptions, type LoadResult, loadConfig, mayBeProxy } from "./load.js";
 export { parseEtcdUrl, parseUrlList, UrlListError, urlListText } from "./urls.js";
 export {
   type AuthTokenSpec,

@@ -6,10 +6,13 @@ import { isLeft } from "fp-ts/lib/Either.js";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { type Config, ConfigCodec } from "./codec.js";
 import { applyConfigFile, ConfigFileError } from "./config-file.js";
+import { type DefaultHostDetector, detectDefaultHost } from "./default-host.js";
 import {
   BCRYPT_DEFAULT_COST,
   BCRYPT_MAX_COST,
   BCRYPT_MIN_COST,
+  DEFAULT_ADVERTISE_CLIENT_URLS,
+  DEFAULT_INITIAL_ADVERTISE_PEER_URLS,
   DEFAULT_INITIAL_CLUSTER,
   DEFAULT_NAME,
   DEFAULT_SNAPSHOT_COUNT,
@@ -18,6 +21,7 @@ import {
 import { applyEnvironment, type Environment } from "./env.js";
 import type { FlagState } from "./flags.js";
 import { parseArgs } from "./parse-args.js";
+import { parseUrlList } from "./urls.js";
 import {
   reconcileLogOutputs,
   UNSET_ADVERTISE_CLIENT_URLS,
@@ -68,11 +72,16 @@ export function initialClusterFromName(config: Config): string {
   return config.initialAdvertisePeerUrls.map((u) => `${name}=${u.href}`).join(",");
 }
 
+export interface LoadOptions {
+  /** Finds the machine's default host (injectable for tests). */
+  defaultHost?: DefaultHostDetector;
+}
+
 /**
  * Loads the configuration from the command line (without the program name), the environment
  * and, when named, a config file.
  */
-export function loadConfig(argv: readonly string[], env: Environment): LoadResult {
+export function loadConfig(argv: readonly string[], env: Environment, options: LoadOptions = {}): LoadResult {
   const cli = freshState();
   const args = parseArgs(argv, cli);
   if (args.kind === "help") return { kind: "help" };
@@ -93,7 +102,7 @@ export function loadConfig(argv: readonly string[], env: Environment): LoadResul
   if ("error" in state) {
     return { kind: "error", exitCode: 1, message: state.error, warnings: state.warnings };
   }
-  finishDefaults(state);
+  finishDefaults(state, options.defaultHost ?? detectDefaultHost);
   const decoded = ConfigCodec.decode(state.config);
   if (isLeft(decoded)) {
     const why = PathReporter.report(decoded).join("; ");
@@ -156,8 +165,30 @@ function fromFlagsAndEnv(state: FlagState, env: Environment): Loaded {
 }
 
 /** Defaults etcd derives after validation, and the "0 means default" values made explicit. */
-function finishDefaults(state: FlagState): void {
+function finishDefaults(state: FlagState, defaultHost: DefaultHostDetector): void {
   const c = state.config;
+  // Listening on 0.0.0.0 while advertising the default localhost URL: advertise the machine's
+  // default host at the listen port instead, as etcd does.
+  const lp = c.listenPeerUrls[0];
+  const lc = c.listenClientUrls[0];
+  const peerNeedsHost =
+    lp?.hostname === "0.0.0.0" &&
+    c.initialAdvertisePeerUrls.length === 1 &&
+    c.initialAdvertisePeerUrls[0].href === DEFAULT_INITIAL_ADVERTISE_PEER_URLS;
+  const clientNeedsHost =
+    lc?.hostname === "0.0.0.0" &&
+    c.advertiseClientUrls.length === 1 &&
+    c.advertiseClientUrls[0].href === DEFAULT_ADVERTISE_CLIENT_URLS;
+  const host = peerNeedsHost || clientNeedsHost ? defaultHost() : undefined;
+  if (host !== undefined) {
+    if (peerNeedsHost)
+      c.initialAdvertisePeerUrls = parseUrlList(
+        `${c.initialAdvertisePeerUrls[0].scheme}://${host}:${lp.port}`,
+      );
+    if (clientNeedsHost)
+      c.advertiseClientUrls = parseUrlList(`${c.advertiseClientUrls[0].scheme}://${host}:${lc.port}`);
+    state.notices.push(`detected default host for advertise: ${host}`);
+  }
   if (c.name !== DEFAULT_NAME && c.initialCluster === DEFAULT_INITIAL_CLUSTER) {
     c.initialCluster = initialClusterFromName(c);
   }
