@@ -189,17 +189,12 @@ export class Raft {
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
 
-  // Visitors passed to prs.visit, allocated once per node rather than per broadcast.
-  private readonly appendVisitor = (id: bigint): void => {
-    if (id !== this.id) this.sendAppend(id);
-  };
+  // Passed to prs.visit; allocated once per node rather than per call.
   private readonly probeVisitor = (id: bigint): void => {
     this.maybeSendAppend(id, false);
   };
-  private heartbeatCtx: Buffer = emptyBuffer;
-  private readonly heartbeatVisitor = (id: bigint): void => {
-    if (id !== this.id) this.sendHeartbeat(id, this.heartbeatCtx);
-  };
+  private sortedIds: bigint[] = [];
+  private sortedIdsOf: ProgressMap | undefined = undefined;
 
   constructor(c: Config) {
     validate(c);
@@ -370,7 +365,21 @@ export class Raft {
 
   /** Sends appends to every other member, ascending by id. */
   bcastAppend(): void {
-    this.prs.visit(this.appendVisitor);
+    const ids = this.sortedPeerIds();
+    for (let k = 0; k < ids.length; k++) if (ids[k] !== this.id) this.sendAppend(ids[k]);
+  }
+
+  /**
+   * The ids of the progress map, ascending, cached per map: broadcasts run for every proposal and
+   * the map only changes when a configuration is installed (a new map) or in tests (size changes).
+   */
+  private sortedPeerIds(): bigint[] {
+    const progress = this.prs.progress;
+    if (this.sortedIdsOf !== progress || this.sortedIds.length !== progress.size) {
+      this.sortedIds = [...progress.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.sortedIdsOf = progress;
+    }
+    return this.sortedIds;
   }
 
   /** Heartbeats to every other member, carrying the newest pending read's context. */
@@ -380,9 +389,8 @@ export class Raft {
   }
 
   private bcastHeartbeatWithCtx(ctx: Buffer): void {
-    this.heartbeatCtx = ctx;
-    this.prs.visit(this.heartbeatVisitor);
-    this.heartbeatCtx = emptyBuffer;
+    const ids = this.sortedPeerIds();
+    for (let k = 0; k < ids.length; k++) if (ids[k] !== this.id) this.sendHeartbeat(ids[k], ctx);
   }
 
   /**
