@@ -68,11 +68,11 @@ describe("request checks (etcd's exact errors)", () => {
     );
     assert.equal(checkPutRequest(put("k", "", { ignoreValue: true, ignoreLease: true })), undefined);
     assert.equal(
-      checkRangeRequest(range("k", "", { sortOrder: 7 }))?.message,
+      checkRangeRequest(range("k", "", { sortOrder: 7 as RangeRequest_SortOrder }))?.message,
       "etcdserver: invalid sort option",
     );
     assert.equal(
-      checkRangeRequest(range("k", "", { sortTarget: 9 }))?.message,
+      checkRangeRequest(range("k", "", { sortTarget: 9 as RangeRequest_SortTarget }))?.message,
       "etcdserver: invalid sort option",
     );
     assert.equal(checkRangeRequest(range("k")), undefined);
