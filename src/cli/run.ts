@@ -60,6 +60,11 @@ function errorLine(err: unknown): string {
 
 /** Runs the command; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const sub = argv[0];
+  if (sub === "gateway" || sub === "grpc-proxy") {
+    io.stderr(`rxetcd: etcd's "${sub}" command is not available in rxetcd\n`);
+    return 1;
+  }
   const loaded = loadConfig(argv, io.env);
   switch (loaded.kind) {
     case "help":

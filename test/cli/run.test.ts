@@ -115,6 +115,13 @@ describe("the rxetcd command", () => {
       "rxetcd: error verifying flags, --heartbeat-interval must be >0 (set to 0ms). See 'rxetcd --help'.\n",
     ]);
   });
+  test("etcd's gateway and grpc-proxy commands are refused in one line", async () => {
+    for (const sub of ["gateway", "grpc-proxy"]) {
+      const h = harness();
+      assert.equal(await runCli([sub, "start"], h.io), 1);
+      assert.deepEqual(h.err, [`rxetcd: etcd's "${sub}" command is not available in rxetcd\n`]);
+    }
+  });
   test("without a server in the build, says so and exits 1", async () => {
     const h = harness();
     assert.equal(await runCli(quiet(), h.io), 1);
