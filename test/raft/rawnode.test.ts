@@ -1020,3 +1020,106 @@ describe("RawNode", () => {
     );
   });
 });
+
+describe("more roles and limits", () => {
+  it("a transfer forces the vote even inside the leader lease (check-quorum)", () => {
+    const nt = new Network([undefined, undefined, undefined], (c) => {
+      c.checkQuorum = true;
+    });
+    for (let id = 1; id <= 3; id++) nt.raft(id).randomizedElectionTimeout = nt.raft(id).electionTimeout + id;
+    const f = nt.raft(2);
+    for (let k = 0; k < f.electionTimeout; k++) f.tick();
+    nt.send(hup(1));
+    const lead = nt.raft(1);
+    assert.equal(lead.lead, 1n);
+    nt.send(msg(MessageType.MsgTransferLeader, 2, 1));
+    assert.equal(lead.state, StateType.StateFollower);
+    assert.equal(lead.lead, 2n);
+    nt.send(prop(1));
+    nt.send(msg(MessageType.MsgTransferLeader, 1, 2));
+    assert.equal(lead.state, StateType.StateLeader);
+    assert.equal(lead.lead, 1n);
+  });
+
+  it("a promoted learner can become leader", () => {
+    const { r: n1 } = newTestRaft(1, [1], { learners: [2] });
+    const { r: n2 } = newTestRaft(2, [1], { learners: [2] });
+    n1.becomeFollower(1, 0n);
+    n2.becomeFollower(1, 0n);
+    const nt = new Network([n1, n2]);
+    n1.randomizedElectionTimeout = n1.electionTimeout;
+    for (let k = 0; k < n1.electionTimeout; k++) n1.tick();
+    nt.send(...readMessages(n1));
+    assert.equal(n1.state, StateType.StateLeader);
+    assert.equal(n2.state, StateType.StateFollower);
+    nt.send(msg(MessageType.MsgBeat, 1, 1));
+    const promote = {
+      transition: 0,
+      changes: [{ type: ConfChangeType.ConfChangeAddNode, nodeId: 2n }],
+      context: emptyBuffer,
+    };
+    n1.applyConfChange(promote);
+    n2.applyConfChange(promote);
+    assert.equal(n2.isLearner, false);
+    n2.randomizedElectionTimeout = n2.electionTimeout;
+    for (let k = 0; k < n2.electionTimeout; k++) n2.tick();
+    nt.send(msg(MessageType.MsgBeat, 2, 2));
+    assert.equal(n1.state, StateType.StateFollower);
+    assert.equal(n2.state, StateType.StateLeader);
+  });
+
+  it("followers forward proposals unless forwarding is disabled", () => {
+    for (const disabled of [false, true]) {
+      const nt = new Network([undefined, undefined, undefined], (c) => {
+        c.disableProposalForwarding = disabled;
+      });
+      nt.send(hup(1));
+      const f = nt.raft(2);
+      if (disabled) {
+        assert.throws(() => f.step(prop(2, "x")), ProposalDroppedError);
+        assert.equal(readMessages(f).length, 0);
+      } else {
+        f.step(prop(2, "x"));
+        const ms = readMessages(f);
+        assert.equal(ms.length, 1);
+        assert.equal(ms[0].type, MessageType.MsgProp);
+        assert.equal(ms[0].to, 1n);
+        assert.equal(ms[0].from, 2n);
+        assert.equal(ms[0].term, 0, "forwarded proposals carry no term");
+      }
+    }
+  });
+
+  it("an unreachable follower in replicate state drops back to probe", () => {
+    const { r } = newTestRaft(1, [1, 2]);
+    r.becomeCandidate();
+    r.becomeLeader();
+    const pr = r.prs.progress.get(2n)!;
+    pr.becomeReplicate();
+    r.step(msg(MessageType.MsgUnreachable, 2, 1));
+    assert.equal(pr.state, ProgressState.StateProbe);
+    assert.equal(pr.next, pr.match + 1);
+  });
+
+  it("maxCommittedSizePerReady pages committed entries across Readies", () => {
+    const s = new MemoryStorage();
+    s.applySnapshot({ data: emptyBuffer, metadata: { index: 1, term: 1, confState: confState([1]) } });
+    const data = Buffer.alloc(100, 1);
+    for (let i = 2; i <= 11; i++) s.append([{ type: EntryType.EntryNormal, term: 1, index: i, data }]);
+    s.setHardState({ term: 1, vote: 1n, commit: 11 });
+    const rn = new RawNode({ ...testConfig(1, s), applied: 1, maxCommittedSizePerReady: 250 });
+    const pages: number[][] = [];
+    while (rn.hasReady()) {
+      const rd = rn.ready();
+      pages.push(rd.committedEntries.map((e) => e.index));
+      rn.advance(rd);
+    }
+    assert.deepEqual(pages, [
+      [2, 3],
+      [4, 5],
+      [6, 7],
+      [8, 9],
+      [10, 11],
+    ]);
+  });
+});
