@@ -6,6 +6,7 @@
  *
  * Without --nodes, seeds alternate between 3 and 5 nodes (odd seeds 3, even seeds 5), as the CI test does.
  * `--fault forget-vote|lose-last-entry` switches on a deliberate harness fault (the checker must then fail).
+ * `--crash-factor F` multiplies the crash rate (the mutation check uses 5).
  * `--open-snapshot-window` lets a node tick between receiving a snapshot and advancing past it (etcd 3.4 panics).
  */
 import { parseArgs } from "node:util";
@@ -33,6 +34,7 @@ function main(): number {
       fault: { type: "string", multiple: true },
       trace: { type: "boolean" },
       "open-snapshot-window": { type: "boolean" },
+      "crash-factor": { type: "string" },
       "keep-going": { type: "boolean" },
     },
   });
@@ -55,6 +57,7 @@ function main(): number {
         steps,
         faults,
         openSnapshotWindow: values["open-snapshot-window"],
+        crashRateFactor: Number(values["crash-factor"] ?? 1),
         trace: values.trace ? (line) => console.log(line) : undefined,
       });
       totalSteps += steps;

@@ -146,7 +146,7 @@ export class InvariantChecker {
       }
       if (hs.term === prev.term && prev.vote !== 0n && hs.vote !== prev.vote) {
         throw new InvariantViolation(
-          "vote once per term",
+          "durable vote",
           `node ${node} changed its durable vote in term ${hs.term} from ${prev.vote} to ${hs.vote}`,
         );
       }

@@ -35,7 +35,7 @@ import {
 export interface HarnessFaults {
   /** A restarted node comes back with vote = 0 in its durable hard state. */
   forgetVoteOnRestart?: boolean;
-  /** A restarted node comes back without the last entry of its durable log (a lost fsync). */
+  /** A restarted node comes back without the last entry of its durable log when that entry is past its commit index (a lost fsync of an acknowledged append). */
   loseLastEntryOnRestart?: boolean;
 }
 
@@ -176,8 +176,14 @@ function encodeAppState(index: number, hash: number): Buffer {
   return b;
 }
 
-export function faultsFlag(f: HarnessFaults | undefined, openSnapshotWindow = false): string {
+/** The command-line flags that reproduce a run's harness settings (appended to its replay command). */
+export function faultsFlag(
+  f: HarnessFaults | undefined,
+  openSnapshotWindow = false,
+  crashRateFactor = 1,
+): string {
   let s = openSnapshotWindow ? " --open-snapshot-window" : "";
+  if (crashRateFactor !== 1) s += ` --crash-factor ${crashRateFactor}`;
   if (f?.forgetVoteOnRestart) s += " --fault forget-vote";
   if (f?.loseLastEntryOnRestart) s += " --fault lose-last-entry";
   return s;
@@ -258,7 +264,7 @@ export class Simulation {
         this.opts.steps,
         this.step,
         err,
-        faultsFlag(this.opts.faults, this.opts.openSnapshotWindow),
+        faultsFlag(this.opts.faults, this.opts.openSnapshotWindow, this.opts.crashRateFactor),
       );
     }
   }
@@ -730,9 +736,13 @@ export class Simulation {
     let ents: Entry[] =
       old.lastIndex() >= old.firstIndex() ? old.entries(old.firstIndex(), old.lastIndex() + 1, Infinity) : [];
     if (this.opts.faults?.forgetVoteOnRestart) hs.vote = 0n;
-    if (this.opts.faults?.loseLastEntryOnRestart && ents.length > 0) {
+    if (
+      this.opts.faults?.loseLastEntryOnRestart &&
+      ents.length > 0 &&
+      ents[ents.length - 1].index > hs.commit
+    ) {
+      // An acknowledged entry beyond the node's own commit index vanishes (the fsync "lost" it).
       ents = ents.slice(0, -1);
-      hs.commit = Math.min(hs.commit, ents.at(-1)?.index ?? st.lastIndex());
     }
     st.append(ents);
     st.setHardState(hs);
