@@ -17,7 +17,8 @@ import { tempDir } from "./helpers.js";
  */
 const seed = Number(process.env.RXETCD_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const kills = Number(process.env.RXETCD_CRASH_KILLS ?? 50);
-const BUDGET_MS = 60_000;
+// About 25 s on an idle 2-core machine; the limit only guards a machine so loaded that it never ends.
+const LIMIT_MS = 150_000;
 const LANES = 3;
 const WRITER = fileURLToPath(new URL("./crash-writer.ts", import.meta.url));
 
@@ -28,8 +29,11 @@ interface Run {
   exit: NodeJS.Signals | number | null;
 }
 
-/** Runs the writer until delayMs after its first acknowledgement, then SIGKILLs it. */
-function runAndKill(dir: string, childSeed: number, delayMs: number): Promise<Run> {
+/**
+ * Runs the writer and SIGKILLs it delayMs after its first acknowledgement, or, with earlyMs set,
+ * earlyMs after its start whatever it is doing (creating or opening the WAL, first saves).
+ */
+function runAndKill(dir: string, childSeed: number, delayMs: number, earlyMs?: number): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", WRITER, dir, String(childSeed)], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -37,7 +41,7 @@ function runAndKill(dir: string, childSeed: number, delayMs: number): Promise<Ru
     const run: Run = { intents: new Map(), acked: 0, stderr: "", exit: null };
     let buffered = "";
     let timer: NodeJS.Timeout | undefined;
-    const guard = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const guard = setTimeout(() => child.kill("SIGKILL"), earlyMs ?? 20_000);
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
       buffered += chunk;
@@ -102,14 +106,22 @@ async function crashLane(lane: number, kills: number, deadline: number) {
   const counts = { kills: 0, acknowledged: 0, inFlightApplied: 0, lastIndex: 0 };
   for (let k = 0; k < kills && Date.now() < deadline; k++) {
     const delayMs = random() < 0.2 ? 0 : Math.floor(random() * 120);
-    const run = await runAndKill(dir, seed + lane * 100_003 + k, delayMs);
-    const context = `lane ${lane} kill ${k} (seed ${seed}, delay ${delayMs} ms); replay: ${replay}`;
+    // One kill in ten lands during start-up: inside WAL.create or WAL.open's recovery.
+    const earlyMs = random() < 0.1 ? 200 + Math.floor(random() * 700) : undefined;
+    const run = await runAndKill(dir, seed + lane * 100_003 + k, delayMs, earlyMs);
+    const when = earlyMs === undefined ? `${delayMs} ms after the first ack` : `${earlyMs} ms after start`;
+    const context = `lane ${lane} kill ${k} (seed ${seed}, ${when}); replay: ${replay}`;
     assert.equal(
       run.exit,
       "SIGKILL",
       `writer ended on its own (${run.exit}): ${run.stderr.trim()} — ${context}`,
     );
-    assert.ok(run.acked > 0, `writer acknowledged nothing — ${context}`);
+    if (earlyMs === undefined) assert.ok(run.acked > 0, `writer acknowledged nothing — ${context}`);
+    if (!WAL.exists(dir)) {
+      assert.equal(run.acked, 0, `the WAL vanished after acknowledged writes — ${context}`);
+      counts.kills++;
+      continue;
+    }
 
     const opened = await WAL.open(dir).catch((error: Error) => {
       throw new Error(`reopen failed after ${context}: ${error.message}`);
@@ -145,12 +157,12 @@ async function crashLane(lane: number, kills: number, deadline: number) {
   return counts;
 }
 
-test(`WAL survives SIGKILL at ${kills} random moments (seed ${seed})`, { timeout: 180_000 }, async (t) => {
+test(`WAL survives SIGKILL at ${kills} random moments (seed ${seed})`, { timeout: 200_000 }, async (t) => {
   const started = Date.now();
   // Independent directories in parallel: most of a round is process start-up, not disk.
   const perLane = Math.ceil(kills / LANES);
   const lanes = await Promise.all(
-    Array.from({ length: LANES }, (_, lane) => crashLane(lane, perLane, started + BUDGET_MS)),
+    Array.from({ length: LANES }, (_, lane) => crashLane(lane, perLane, started + LIMIT_MS)),
   );
   const total = lanes.reduce((a, b) => ({
     kills: a.kills + b.kills,
@@ -163,7 +175,7 @@ test(`WAL survives SIGKILL at ${kills} random moments (seed ${seed})`, { timeout
       `operations, ${total.inFlightApplied} unacknowledged ones found durable, highest index ${total.lastIndex}`,
   );
   assert.ok(
-    total.kills >= Math.min(kills, 50),
-    `only ${total.kills} kills fit in the time budget (seed ${seed})`,
+    total.kills >= kills,
+    `only ${total.kills} of ${kills} kills fit in ${LIMIT_MS} ms (seed ${seed})`,
   );
 });
