@@ -206,8 +206,9 @@ export class RaftLog {
   matchTerm(i: number, term: number): boolean {
     try {
       return this.term(i) === term;
-    } catch {
-      return false;
+    } catch (err) {
+      if (err instanceof CompactedError || err instanceof UnavailableError) return false;
+      throw err;
     }
   }
 

@@ -25,7 +25,12 @@ import { VoteResult } from "./quorum/types.js";
 import type { Rand } from "./rand.js";
 import { ctxFromKey, ReadOnly, ReadOnlyOption, type ReadState } from "./read_only.js";
 import { StateType, stateTypeName } from "./state.js";
-import { SnapshotTemporarilyUnavailableError, type Storage } from "./storage.js";
+import {
+  CompactedError,
+  SnapshotTemporarilyUnavailableError,
+  type Storage,
+  UnavailableError,
+} from "./storage.js";
 import { Inflights } from "./tracker/inflights.js";
 import type { Progress, ProgressMap } from "./tracker/progress.js";
 import { ProgressState, progressStateName } from "./tracker/state.js";
@@ -291,12 +296,14 @@ export class Raft {
     let failed = false;
     try {
       term = this.raftLog.term(pr.next - 1);
-    } catch {
+    } catch (err) {
+      if (!isLogGap(err)) throw err;
       failed = true;
     }
     try {
       ents = this.raftLog.entries(pr.next, this.maxMsgSize);
-    } catch {
+    } catch (err) {
+      if (!isLogGap(err)) throw err;
       failed = true;
     }
     if (ents.length === 0 && !sendIfEmpty) return false;
@@ -1353,6 +1360,11 @@ export class Raft {
       if (resp !== undefined) this.send(resp);
     }
   }
+}
+
+/** The log no longer (or not yet) holds the entry: the follower needs a snapshot instead. */
+function isLogGap(err: unknown): boolean {
+  return err instanceof CompactedError || err instanceof UnavailableError;
 }
 
 function countConfChanges(ents: readonly Entry[]): number {
