@@ -48,8 +48,9 @@ export async function importOptional<T>(
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { url?: string };
     const missing = e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND";
-    const target = specifier.pathname.replace(/\.js$/, "");
-    if (missing && (e.url ?? e.message).includes(target)) return undefined;
+    // Only the module itself being absent counts; a missing dependency of it is a real error.
+    const itself = e.url === specifier.href || e.message.includes(`'${specifier.pathname}'`);
+    if (missing && itself) return undefined;
     throw err;
   }
 }
