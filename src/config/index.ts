@@ -29,7 +29,15 @@ export * from "./defaults.js";
 export type { Environment } from "./env.js";
 export { FLAGS, type FlagDef, flagToEnv, HELP_GROUPS, type HelpGroup } from "./flags.js";
 export { flagsHelp, helpText, USAGE, type VersionInfo, versionText } from "./help.js";
-export { initialClusterFromName, type LoadOptions, type LoadResult, loadConfig, mayBeProxy } from "./load.js";
+export {
+  buildConfig,
+  ConfigError,
+  initialClusterFromName,
+  type LoadOptions,
+  type LoadResult,
+  loadConfig,
+  mayBeProxy,
+} from "./load.js";
 export { parseEtcdUrl, parseUrlList, UrlListError, urlListText } from "./urls.js";
 export {
   type AuthTokenSpec,

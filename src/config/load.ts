@@ -218,3 +218,28 @@ function finishDefaults(state: FlagState, defaultHost: DefaultHostDetector): voi
   }
   if (c.enableV2) state.warnings.push("--enable-v2 is accepted but rxetcd serves no v2 API");
 }
+
+export class ConfigError extends Error {}
+
+/**
+ * A Config for embedding (tests, demos, programs that start a server in-process): etcd's defaults
+ * with `overrides` on top, checked and completed as a loaded configuration would be.
+ * Throws ConfigError with the same one-line messages as the command.
+ */
+export function buildConfig(overrides: Partial<Config> = {}, options: LoadOptions = {}): Config {
+  const state: FlagState = {
+    config: { ...defaultConfig(), ...overrides },
+    deprecatedLogOutput: ["default"],
+    printVersion: false,
+    set: new Set(),
+    warnings: [],
+    notices: [],
+  };
+  const error = validateConfig(state.config, state.warnings);
+  if (error !== undefined) throw new ConfigError(error);
+  finishDefaults(state, options.defaultHost ?? (() => undefined));
+  const decoded = ConfigCodec.decode(state.config);
+  if (isLeft(decoded))
+    throw new ConfigError(`invalid configuration: ${PathReporter.report(decoded).join("; ")}`);
+  return decoded.right;
+}

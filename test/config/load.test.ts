@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ConfigCodec } from "../../src/config/codec.js";
 import { defaultConfig } from "../../src/config/defaults.js";
+import { buildConfig, ConfigError } from "../../src/config/load.js";
+import { parseUrlList } from "../../src/config/urls.js";
 import { config, failure, hrefs, load } from "./helpers.js";
 
 describe("defaults (etcd 3.4.23)", () => {
@@ -250,5 +252,29 @@ describe("ETCD_* environment variables", () => {
       failure(["--name=a"], { ETCD_NAME: "b", ETCD_MAX_WALS: "z" }),
       /^conflicting environment variable/,
     );
+  });
+});
+
+describe("buildConfig for embedding", () => {
+  test("defaults plus overrides, completed like a loaded configuration", () => {
+    const c = buildConfig({
+      name: "e1",
+      listenClientUrls: parseUrlList("http://127.0.0.1:0"),
+      advertiseClientUrls: parseUrlList("http://127.0.0.1:0"),
+      initialAdvertisePeerUrls: parseUrlList("http://127.0.0.1:12380"),
+    });
+    assert.equal(c.dataDir, "e1.etcd");
+    assert.equal(c.initialCluster, "e1=http://127.0.0.1:12380");
+    assert.equal(c.snapshotCount, 100000);
+  });
+  test("invalid overrides throw ConfigError with the command's message", () => {
+    assert.throws(
+      () => buildConfig({ heartbeatIntervalMs: 500 }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message ===
+          "--election-timeout[1000ms] should be at least as 5 times as --heartbeat-interval[500ms]",
+    );
+    assert.throws(() => buildConfig({ maxTxnOps: -1 }), ConfigError);
   });
 });
