@@ -49,11 +49,19 @@ export interface OpenedWal extends WalContents {
   readonly wal: WAL;
 }
 
+/** A record encoded and sealed when save() is called: later changes to the caller's objects cannot leak in. */
+interface SealedRecord {
+  readonly index: number;
+  readonly term: number;
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
 interface SaveJob {
   readonly kind: "save";
-  readonly hardState: HardState | undefined;
-  readonly entries: readonly Entry[];
-  readonly snapshot: Snapshot | undefined;
+  readonly hardState: { readonly commit: number; readonly value: Buffer } | undefined;
+  readonly entries: readonly SealedRecord[];
+  readonly snapshot: SealedRecord | undefined;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -164,9 +172,65 @@ export class WAL {
    * from i on (Raft overwriting a conflicting suffix).
    */
   save(hardState: HardState | undefined, entries: readonly Entry[], snapshot?: Snapshot): Promise<void> {
+    let sealed: Pick<SaveJob, "hardState" | "entries" | "snapshot">;
+    try {
+      sealed = this.seal(hardState, entries, snapshot);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<void>((resolve, reject) => {
-      this.enqueue({ kind: "save", hardState, entries, snapshot, resolve, reject });
+      this.enqueue({ kind: "save", ...sealed, resolve, reject });
     });
+  }
+
+  /** Encodes outside the write transaction, so the LMDB write lock is held only to copy bytes. */
+  private seal(
+    hardState: HardState | undefined,
+    entries: readonly Entry[],
+    snapshot: Snapshot | undefined,
+  ): Pick<SaveJob, "hardState" | "entries" | "snapshot"> {
+    const encodeFailed = (what: string, error: unknown) =>
+      new WalInputError(`wal: ${this.dir}: cannot encode ${what}: ${(error as Error).message}`);
+    let sealedSnapshot: SealedRecord | undefined;
+    if (snapshot !== undefined) {
+      const meta = snapshot.metadata;
+      if (meta === undefined || !Number.isSafeInteger(meta.index) || meta.index < 1) {
+        throw new WalInputError(`wal: ${this.dir}: snapshot without metadata or with index 0`);
+      }
+      const key = indexKey(meta.index);
+      try {
+        const value = seal(RecordKind.snapshot, key, Snapshot.encode(snapshot).finish());
+        sealedSnapshot = { index: meta.index, term: meta.term, key, value };
+      } catch (error) {
+        throw encodeFailed(`snapshot ${meta.index}`, error);
+      }
+    }
+    const sealedEntries = entries.map((entry): SealedRecord => {
+      if (!Number.isSafeInteger(entry.index) || entry.index < 1) {
+        throw new WalInputError(`wal: ${this.dir}: entry index ${entry.index} is not a positive integer`);
+      }
+      const key = indexKey(entry.index);
+      try {
+        return {
+          index: entry.index,
+          term: entry.term,
+          key,
+          value: seal(RecordKind.entry, key, Entry.encode(entry).finish()),
+        };
+      } catch (error) {
+        throw encodeFailed(`entry ${entry.index}`, error);
+      }
+    });
+    let sealedHardState: SaveJob["hardState"];
+    if (hardState !== undefined) {
+      try {
+        const value = seal(RecordKind.hardState, HARD_STATE_KEY, HardState.encode(hardState).finish());
+        sealedHardState = { commit: hardState.commit, value };
+      } catch (error) {
+        throw encodeFailed("hard state", error);
+      }
+    }
+    return { hardState: sealedHardState, entries: sealedEntries, snapshot: sealedSnapshot };
   }
 
   /** Persists a snapshot (raft metadata and data) durably. */
@@ -336,17 +400,13 @@ export class WAL {
     let dropLog = false;
 
     const snapshot = job.snapshot;
-    const snapMeta = snapshot?.metadata;
-    if (snapshot !== undefined) {
-      if (snapMeta === undefined || snapMeta.index < 1) refuse("snapshot without metadata or with index 0");
-      else if (snapMeta.index > snapshotIndex) {
-        // A newer snapshot keeps the stored log only if the log holds the snapshot's own entry;
-        // otherwise the stored entries belong to another history (or end before it) and go.
-        dropLog = lastIndex > 0 && this.storedTerm(snapMeta.index) !== snapMeta.term;
-        snapshotIndex = snapMeta.index;
-        snapshotTerm = snapMeta.term;
-        if (dropLog) lastIndex = lastTerm = 0;
-      }
+    if (snapshot !== undefined && snapshot.index > snapshotIndex) {
+      // A newer snapshot keeps the stored log only if the log holds the snapshot's own entry;
+      // otherwise the stored entries belong to another history (or end before it) and go.
+      dropLog = lastIndex > 0 && this.storedTerm(snapshot.index) !== snapshot.term;
+      snapshotIndex = snapshot.index;
+      snapshotTerm = snapshot.term;
+      if (dropLog) lastIndex = lastTerm = 0;
     }
 
     const entries = job.entries;
@@ -357,9 +417,7 @@ export class WAL {
         if (entries[k].index !== first + k) refuse(`entries are not contiguous at index ${entries[k].index}`);
         if (entries[k].term < entries[k - 1].term) refuse(`entry ${entries[k].index} lowers the term`);
       }
-      if (!Number.isSafeInteger(first) || first <= snapshotIndex) {
-        refuse(`entry ${first} is at or below the snapshot index ${snapshotIndex}`);
-      }
+      if (first <= snapshotIndex) refuse(`entry ${first} is at or below the snapshot index ${snapshotIndex}`);
       const end = Math.max(lastIndex, snapshotIndex);
       if (first > end + 1) refuse(`entry ${first} leaves a gap after the last index ${end}`);
       if (first <= lastIndex && first <= b.commit) {
@@ -384,11 +442,9 @@ export class WAL {
     if (commit > end) refuse(`hard state commit ${commit} would be beyond the last index ${end}`);
 
     // Everything checked: write.
-    if (snapshot !== undefined && snapMeta !== undefined) {
-      const key = indexKey(snapMeta.index);
-      const value = seal(RecordKind.snapshot, key, Snapshot.encode(snapshot).finish());
-      this.store.snapshots.putSync(key, value);
-      written.bytes += value.length;
+    if (snapshot !== undefined) {
+      this.store.snapshots.putSync(snapshot.key, snapshot.value);
+      written.bytes += snapshot.value.length;
       if (dropLog) {
         this.removeEntries(b.firstIndex, b.lastIndex);
         b.firstIndex = b.lastIndex = b.lastTerm = 0;
@@ -399,10 +455,8 @@ export class WAL {
     if (entries.length > 0) {
       if (overwriteFrom > 0) this.removeEntries(overwriteFrom, b.lastIndex);
       for (const entry of entries) {
-        const key = indexKey(entry.index);
-        const value = seal(RecordKind.entry, key, Entry.encode(entry).finish());
-        this.store.entries.putSync(key, value);
-        written.bytes += value.length;
+        this.store.entries.putSync(entry.key, entry.value);
+        written.bytes += entry.value.length;
       }
       written.entries += entries.length;
       if (b.firstIndex === 0 || overwriteFrom === b.firstIndex) b.firstIndex = entries[0].index;
@@ -410,9 +464,8 @@ export class WAL {
       b.lastTerm = lastTerm;
     }
     if (hardState !== undefined) {
-      const value = seal(RecordKind.hardState, HARD_STATE_KEY, HardState.encode(hardState).finish());
-      this.store.meta.putSync(HARD_STATE_KEY, value);
-      written.bytes += value.length;
+      this.store.meta.putSync(HARD_STATE_KEY, hardState.value);
+      written.bytes += hardState.value.length;
       b.commit = hardState.commit;
     }
   }

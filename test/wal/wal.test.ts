@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { Snapshot } from "../../src/gen/raftpb/raft.js";
 import { WAL, WalInputError, WalStateError } from "../../src/wal/index.js";
 import { entries, entry, hardState, payloadFor, snapshot, tempDir } from "./helpers.js";
 
@@ -202,7 +203,12 @@ describe("WAL save", () => {
         (w) => w.save(hardState(2, 11), []),
         /commit 11 would be beyond the last index 10/,
       ],
-      ["index 0", (w) => w.save(undefined, [entry(0, 2)]), /at or below the snapshot index 0/],
+      ["index 0", (w) => w.save(undefined, [entry(0, 2)]), /entry index 0 is not a positive integer/],
+      [
+        "a snapshot without metadata",
+        (w) => w.saveSnapshot(Snapshot.fromPartial({ data: Buffer.from("x") })),
+        /snapshot without metadata/,
+      ],
     ];
     for (const [name, act, message] of cases) {
       test(name, async () => {
@@ -220,6 +226,31 @@ describe("WAL save", () => {
       });
     }
   });
+});
+
+test("what is stored is what save() was given, even if the caller reuses its objects afterwards", async () => {
+  const dir = walDir();
+  const wal = await WAL.create(dir, METADATA);
+  const batch = entries(1, 3, 1);
+  const state = hardState(1, 2);
+  const pending = wal.save(state, batch);
+  batch[1].data = Buffer.from("changed");
+  batch[2].term = 9;
+  state.commit = 3;
+  await pending;
+  await wal.close();
+  const opened = await WAL.open(dir);
+  assert.deepEqual(opened.entries, entries(1, 3, 1));
+  assert.equal(opened.hardState.commit, 2);
+  await opened.wal.close();
+});
+
+test("entries at or below the snapshot index are refused", async () => {
+  const wal = await WAL.create(walDir(), METADATA);
+  await wal.save(hardState(1, 10), entries(1, 10, 1));
+  await wal.saveSnapshot(snapshot(8, 1));
+  await assert.rejects(wal.save(undefined, [entry(8, 2)]), /entry 8 is at or below the snapshot index 8/);
+  await wal.close();
 });
 
 describe("WAL snapshots and purge", () => {
