@@ -263,26 +263,30 @@ export class WatchableStore {
     this.syncImmediate = undefined;
   }
 
-  /** One pass over at most maxWatchersPerSync unsynced watchers, one history slice each. */
+  /**
+   * One pass: a history slice for each of at most maxWatchersPerSync unsynced watchers that can take one.
+   * Watchers whose outbox is full are skipped without counting (they call back when they have room).
+   */
   private syncPass(): void {
     if (this.closed || this.unsynced.size === 0) return;
     const started = performance.now();
-    const chosen: Watcher[] = [];
-    for (const w of this.unsynced.values()) {
-      if (chosen.length >= this.maxWatchersPerSync) break;
-      chosen.push(w);
-    }
-    let moreWork = false;
-    for (const w of chosen) {
+    let served = 0;
+    for (const w of [...this.unsynced.values()]) {
+      if (served >= this.maxWatchersPerSync) break;
       if (w.state !== "unsynced") continue;
-      if (this.catchUp(w) && w.state === "unsynced") {
-        // Served but not done: go to the back of the line so every watcher gets its turn.
+      if (!this.catchUp(w)) continue;
+      served++;
+      if (w.state === "unsynced") {
+        // Served but not done: to the back of the line, so that every watcher gets its turn.
         this.unsynced.delete(w);
         this.unsynced.add(w);
-        moreWork = true;
       }
     }
-    if (!moreWork && this.unsynced.size > chosen.length) moreWork = true;
+    let moreWork = false;
+    for (const w of this.unsynced.values()) {
+      if (w.hasRoom()) moreWork = true;
+      else w.wantRoom(); // resumes the passes when its subscriber has taken a batch
+    }
     if (moreWork) {
       // Like etcd, yield to writers for about as long as this pass took before the next one.
       const took = performance.now() - started;
@@ -296,18 +300,24 @@ export class WatchableStore {
     }
   }
 
-  /** Serves one slice of history to the watcher. True when it made progress and may need more. */
+  /**
+   * Serves the watcher: cancels it if its history is compacted, promotes it if it is current, otherwise hands
+   * it one history slice. False when it could not be served because its outbox is full.
+   */
   private catchUp(w: Watcher): boolean {
     const compactRev = this.source.compactRev();
     if (w.nextRev < compactRev) {
       this.cancelCompacted(w, compactRev);
-      return false;
+      return true;
     }
     if (w.nextRev > this.fedRev) {
       this.promote(w);
+      return true;
+    }
+    if (!w.hasRoom()) {
+      w.wantRoom(); // its subscriber is behind; it tells us when there is room again
       return false;
     }
-    if (!w.hasRoom()) return false; // its subscriber is behind; it tells us when there is room again
     let slice: HistorySlice;
     try {
       slice = this.readHistory(w.range, w.nextRev, this.fedRev);
@@ -320,14 +330,11 @@ export class WatchableStore {
         this.unsynced.delete(w);
         w.fail(err);
       }
-      return false;
+      return true;
     }
     w.offerHistory(slice.events, slice.throughRev);
     w.nextRev = slice.throughRev + 1;
-    if (w.nextRev > this.fedRev) {
-      this.promote(w);
-      return false;
-    }
+    if (w.nextRev > this.fedRev) this.promote(w);
     return true;
   }
 

@@ -61,7 +61,7 @@ export class Watcher {
   private paused = false;
   private drainQueued = false;
   private draining = false;
-  private refusedSinceDrain = false;
+  private roomWanted = false;
   private sentSinceProgressTick = false;
   private progressTimer: NodeJS.Timeout | undefined;
   private settleListener: (() => void) | undefined;
@@ -132,13 +132,7 @@ export class Watcher {
    * the condition for answering a progress request.
    */
   isSettledAt(rev: number): boolean {
-    return (
-      this.state === "synced" &&
-      this.outbox.length === 0 &&
-      !this.draining &&
-      !this.drainQueued &&
-      this.nextRev <= rev + 1
-    );
+    return this.state === "synced" && this.outbox.length === 0 && !this.draining && this.nextRev <= rev + 1;
   }
 
   /** Called after the watcher may have become settled (drained, synced) or ended. One listener. */
@@ -160,11 +154,16 @@ export class Watcher {
     const kept = this.applyFilters(events);
     if (kept.length === 0) return true;
     if (!this.hasRoom()) {
-      this.refusedSinceDrain = true;
+      this.roomWanted = true;
       return false;
     }
     this.enqueue({ events: kept, revision: rev });
     return true;
+  }
+
+  /** The store could not serve this watcher for lack of room: call roomAvailable once the subscriber drained. */
+  wantRoom(): void {
+    this.roomWanted = true;
   }
 
   /** Queues events read from history, complete through `throughRev`. The store checked hasRoom() first. */
@@ -260,8 +259,8 @@ export class Watcher {
       this.settleListener?.();
       return;
     }
-    if (this.refusedSinceDrain && this.hasRoom()) {
-      this.refusedSinceDrain = false;
+    if (this.roomWanted && this.hasRoom()) {
+      this.roomWanted = false;
       this.host.roomAvailable(this);
     }
     if (this.outbox.length === 0) this.settleListener?.();

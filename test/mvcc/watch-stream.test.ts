@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { WatchCreateRequest_FilterType } from "../../src/gen/etcdserverpb/rpc.js";
+import { DUPLICATE_WATCH_ID, WatchStream, type WatchStreamResponse } from "../../src/mvcc/watch-stream.js";
+import { WatchableStore } from "../../src/mvcc/watchable-store.js";
+import { describeEvents, MemoryWatchSource, settle, waitFor } from "./watch-source-memory.js";
+
+const b = (s: string) => Buffer.from(s);
+
+function setup(options = {}) {
+  const src = new MemoryWatchSource();
+  const store = new WatchableStore(src, options);
+  const stream = new WatchStream(store);
+  const out: WatchStreamResponse[] = [];
+  stream.responses$.subscribe((r) => out.push(r));
+  return { src, store, stream, out };
+}
+
+/** The responses in a short text form: "created 0 @1", "events 0 @3 PUT a=1@3", "canceled 0", "progress -1 @4". */
+function summary(out: WatchStreamResponse[]): string[] {
+  return out.map((r) => {
+    if (r.created && r.canceled) return `refused ${r.watchId} ${r.cancelReason}`;
+    if (r.created) return `created ${r.watchId} @${r.revision}`;
+    if (r.canceled && r.compactRevision > 0) return `compacted ${r.watchId} ${r.compactRevision}`;
+    if (r.canceled) return `canceled ${r.watchId}`;
+    if (r.progress) return `progress ${r.watchId} @${r.revision}`;
+    return `events ${r.watchId} @${r.revision} ${describeEvents(r.events).join(",")}`;
+  });
+}
+
+describe("watch stream", () => {
+  test("server-chosen ids count from 0 and skip ids the client took; created comes before events", async () => {
+    const { src, stream, out } = setup();
+    assert.equal(stream.create({ key: b("a"), watchId: 1 }), 1);
+    assert.equal(stream.create({ key: b("a") }), 0);
+    assert.equal(stream.create({ key: b("a") }), 2);
+    src.put("a", "1");
+    await settle();
+    assert.deepEqual(summary(out), [
+      "created 1 @1",
+      "created 0 @1",
+      "created 2 @1",
+      "events 1 @2 PUT a=1@2",
+      "events 0 @2 PUT a=1@2",
+      "events 2 @2 PUT a=1@2",
+    ]);
+    stream.close();
+  });
+
+  test("a history watch replies created with the current revision, then the replayed events", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "1"); // 2
+    src.put("a", "2"); // 3
+    stream.request({ createRequest: { key: b("a"), startRevision: 2 } as never });
+    await waitFor(() => out.length === 2);
+    assert.deepEqual(summary(out), ["created 0 @3", "events 0 @3 PUT a=1@2,PUT a=2@3"]);
+    stream.close();
+  });
+
+  test("a duplicate client id is refused with etcd's text and watch id -1", () => {
+    const { stream, out } = setup();
+    stream.create({ key: b("a"), watchId: 7 });
+    assert.equal(stream.create({ key: b("b"), watchId: 7 }), -1);
+    assert.deepEqual(summary(out), ["created 7 @1", `refused -1 ${DUPLICATE_WATCH_ID}`]);
+    assert.equal(DUPLICATE_WATCH_ID, "mvcc: duplicate watch ID provided on the WatchStream");
+    assert.deepEqual(stream.watchIds(), [7]);
+  });
+
+  test("a negative start revision is refused as compacted; an empty interval as an empty range", () => {
+    const { stream, out } = setup();
+    stream.create({ key: b("a"), startRevision: -5 });
+    stream.create({ key: b("b"), rangeEnd: b("a") });
+    assert.deepEqual(summary(out), [
+      "refused -1 etcdserver: mvcc: required revision has been compacted",
+      "refused -1 mvcc: watcher range is empty",
+    ]);
+    assert.equal(out[0].created && out[0].canceled, true);
+    assert.deepEqual(stream.watchIds(), []);
+  });
+
+  test("an empty key watches from the smallest key; range end \\0 means every key after", async () => {
+    const { src, stream, out } = setup();
+    stream.create({ key: Buffer.alloc(0), rangeEnd: Buffer.from([0]) });
+    src.put("x", "1");
+    await settle();
+    assert.deepEqual(summary(out), ["created 0 @1", "events 0 @2 PUT x=1@2"]);
+  });
+
+  test("cancel answers canceled and stops that watcher only; unknown ids get no answer", async () => {
+    const { src, stream, out } = setup();
+    stream.create({ key: b("a") });
+    stream.create({ key: b("a") });
+    stream.request({ cancelRequest: { watchId: 0 } });
+    stream.cancel(42);
+    src.put("a", "1");
+    await settle();
+    assert.deepEqual(summary(out), ["created 0 @1", "created 1 @1", "canceled 0", "events 1 @2 PUT a=1@2"]);
+  });
+
+  test("filters and prev_kv from the create request reach the watcher", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "0"); // 2
+    stream.create({ key: b("a"), filters: [WatchCreateRequest_FilterType.NOPUT], prevKv: true });
+    src.put("a", "1"); // 3
+    src.deleteRange("a"); // 4
+    await settle();
+    assert.deepEqual(summary(out), ["created 0 @2", "events 0 @4 DELETE a@4"]);
+    assert.equal(out[1].events[0].prevKv?.value.toString(), "1");
+  });
+
+  test("a watcher ended by compaction is announced with its compact revision and leaves the stream", async () => {
+    const { src, stream, out } = setup();
+    for (let i = 0; i < 5; i++) src.put("a", String(i)); // 2..6
+    src.compact(4);
+    stream.create({ key: b("a"), startRevision: 2 });
+    await waitFor(() => out.length === 2);
+    assert.deepEqual(summary(out), ["created 0 @6", "compacted 0 4"]);
+    assert.deepEqual(stream.watchIds(), []);
+  });
+
+  test("a progress request is answered at once when every watcher is synced", async () => {
+    const { src, stream, out } = setup();
+    stream.create({ key: b("a") });
+    src.put("b", "1"); // 2
+    stream.requestProgress();
+    assert.deepEqual(summary(out), ["created 0 @1", "progress -1 @2"]);
+  });
+
+  test("a progress request waits while a watcher catches up, and comes after its events", async () => {
+    const { src, stream, out } = setup({ maxPendingBatches: 2 });
+    for (let i = 0; i < 20; i++) src.put("a", String(i)); // 2..21
+    stream.create({ key: b("b") }); // synced
+    stream.create({ key: b("a"), startRevision: 2 }); // unsynced, catching up
+    stream.pause();
+    stream.request({ progressRequest: {} });
+    await settle(10);
+    assert.equal(
+      out.some((r) => r.progress),
+      false,
+      "no progress while a watcher is behind",
+    );
+    stream.resume();
+    await waitFor(() => out.some((r) => r.progress));
+    const progressAt = out.findIndex((r) => r.progress);
+    const events = out.slice(0, progressAt).flatMap((r) => r.events);
+    assert.equal(events.length, 20, "every event up to the progress revision came before it");
+    assert.deepEqual(summary([out[progressAt]]), ["progress -1 @21"]);
+    assert.equal(progressAt, out.length - 1);
+  });
+
+  test("a progress request with a watcher starting in the future waits for that revision", async () => {
+    const { src, stream, out } = setup();
+    stream.create({ key: b("a"), startRevision: 4 });
+    stream.requestProgress();
+    src.put("z", "1"); // 2
+    assert.equal(
+      out.some((r) => r.progress),
+      false,
+    );
+    src.put("z", "2"); // 3: the watcher's next revision (4) is now the next one
+    await settle();
+    assert.deepEqual(summary(out), ["created 0 @1", "progress -1 @3"]);
+  });
+
+  test("periodic progress_notify reaches idle watchers that asked for it, with their own id", async () => {
+    const { src, stream, out } = setup({ progressNotifyIntervalMs: 100 });
+    stream.create({ key: b("a"), progressNotify: true });
+    stream.create({ key: b("a") });
+    src.put("q", "1"); // 2
+    await waitFor(() => out.some((r) => r.progress), 2000, "progress notify");
+    const p = out.find((r) => r.progress)!;
+    assert.equal(p.watchId, 0);
+    assert.equal(p.revision, 2);
+    assert.deepEqual(p.events, []);
+    stream.close();
+  });
+
+  test("close cancels every watcher and completes the responses", async () => {
+    const { src, store, stream } = setup();
+    let completed = false;
+    stream.responses$.subscribe({ complete: () => (completed = true) });
+    stream.create({ key: b("a") });
+    stream.create({ key: b("b"), startRevision: 1 });
+    stream.close();
+    src.put("a", "1");
+    assert.equal(completed, true);
+    assert.deepEqual(store.stats(), { synced: 0, unsynced: 0, revision: 2 });
+  });
+});
