@@ -124,7 +124,10 @@ async function advertiseMatchesCluster(
   if (same.equal) return;
   const advertisedSet = new Set(advertised.map((u) => u.href));
   const clusterSet = new Set(inCluster.map((u) => u.href));
-  const apText = [...advertisedSet].sort().join(",");
+  const apText = advertised
+    .map((u) => u.href)
+    .sort()
+    .join(",");
   const missingFromAdvertised = [...clusterSet].filter((h) => !advertisedSet.has(h));
   if (missingFromAdvertised.length > 0) {
     const m = missingFromAdvertised.map((h) => `${config.name}=${h}`).join(",");

@@ -75,6 +75,34 @@ describe("initial cluster checks for a member without data", () => {
       "ok",
     );
   });
+  test("unresolvable or repeated URLs that cannot be matched", async () => {
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://nowhere.invalid:2380",
+        "--initial-cluster=n1=http://10.0.0.1:2380",
+      ]),
+      "--initial-cluster has n1=http://10.0.0.1:2380 but missing from --initial-advertise-peer-urls=http://nowhere.invalid:2380 (lookup nowhere.invalid: no such host)",
+    );
+    assert.equal(
+      await problem([
+        "--name=n1",
+        "--initial-advertise-peer-urls=http://10.0.0.1:2380,http://10.0.0.1:2380",
+        "--initial-cluster=n1=http://10.0.0.1:2380",
+      ]),
+      'failed to resolve http://10.0.0.1:2380,http://10.0.0.1:2380 to match --initial-cluster=n1=http://10.0.0.1:2380,n1=http://10.0.0.1:2380 (len(["http://10.0.0.1:2380" "http://10.0.0.1:2380"]) != len(["http://10.0.0.1:2380"]))',
+    );
+  });
+  test("joining an existing cluster through discovery is refused", async () => {
+    const c = config(["--name=n1", "--initial-cluster-state=existing", "--discovery=https://d.example/x"]);
+    const cluster = initialClusterOf(c);
+    assert.equal(cluster.kind, "static");
+    if (cluster.kind !== "static") return;
+    await assert.rejects(
+      verifyInitialCluster(c, cluster.members, resolve),
+      /^Error: discovery URL should not be set when joining existing initial cluster$/,
+    );
+  });
   test("a peer URL may not appear twice", async () => {
     assert.equal(
       await problem([

@@ -213,6 +213,17 @@ peer-transport-security:
       'unexpected clusterState "old"',
     );
   });
+  test("log outputs: both lists empty is an error; the old key alone is used with a warning", () => {
+    assert.equal(
+      failure(["--config-file", file("log-outputs: []\nlog-output: []\n")]),
+      "either '--log-output' or '--log-outputs' flag must be set",
+    );
+    const r = load(["--config-file", file("logger: zap\nlog-output: [stdout, stderr]\n")]);
+    assert.equal(r.kind, "config");
+    if (r.kind !== "config") return;
+    assert.deepEqual(r.config.logOutputs, ["stdout", "stderr"]);
+    assert.ok(r.warnings.includes("'--log-output' flag has been deprecated! Please use '--log-outputs'!"));
+  });
   test("the file's settings are validated like flags", () => {
     assert.equal(
       failure(["--config-file", file("heartbeat-interval: 500\n")]),

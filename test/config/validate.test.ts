@@ -101,6 +101,15 @@ describe("validation messages (etcd's texts)", () => {
     assert.deepEqual(r.config.logOutputs, ["/tmp/a", "/tmp/b"]);
     assert.ok(r.warnings.includes("'--log-output' flag has been deprecated! Please use '--log-outputs'!"));
   });
+  test("--log-output alone is only warned about (etcd 3.4 keeps --log-outputs then)", () => {
+    const r = load(["--log-output=stdout"]);
+    assert.equal(r.kind, "config");
+    if (r.kind !== "config") return;
+    assert.deepEqual(r.config.logOutputs, ["default"]);
+    assert.ok(
+      r.warnings.some((w) => w.startsWith(`[WARNING] Deprecated '--log-output' flag is set to ["stdout"]`)),
+    );
+  });
   test("deprecated logging flags are warned about", () => {
     const r = load(["--debug", "--log-package-levels=etcdmain=DEBUG"]);
     assert.equal(r.kind, "config");
