@@ -254,6 +254,27 @@ export class KVStore {
     return result;
   }
 
+  /**
+   * Runs several writes (each its own revision, e.g. one per raft entry) in one LMDB
+   * transaction: each `write` inside becomes a nested transaction, and the batch commits once.
+   * Listeners hear each write when it finishes; if the batch commit itself fails the store is
+   * failed (restart and replay from the WAL).
+   */
+  batch<T>(fn: () => T): T {
+    this.assertUsable();
+    let result: T | undefined;
+    const revBefore = this.rev;
+    try {
+      this.backend.write(() => {
+        result = fn();
+      });
+    } catch (err) {
+      if (this.rev !== revBefore) this.fail(err);
+      throw err;
+    }
+    return result as T;
+  }
+
   /** Records `raftIndex` as applied for an entry that changed no key (persisted at once). */
   setConsistentIndex(raftIndex: number): void {
     this.assertUsable();
