@@ -122,6 +122,28 @@ describe("the rxetcd command", () => {
       assert.deepEqual(h.err, [`rxetcd: etcd's "${sub}" command is not available in rxetcd\n`]);
     }
   });
+  test("a log output that cannot be opened is one line and exit code 1", async () => {
+    const h = harness({ server: async () => stoppedServer().server });
+    const argv = [
+      "--data-dir",
+      join(root, "lo"),
+      "--logger=zap",
+      `--log-outputs=${join(root, "no", "dir", "x.log")}`,
+    ];
+    assert.equal(await runCli(argv, h.io), 1);
+    assert.equal(h.err.length, 1);
+    assert.match(h.err[0], /^rxetcd: cannot open log output: .*ENOENT/);
+    assert.equal(h.started.length, 0);
+  });
+  test("configuration warnings and notices go to the server log", async () => {
+    const argv = quiet();
+    const logFile = argv[3].slice("--log-outputs=".length);
+    const h = harness({ env: { ETCD_UNKNOWN_THING: "1", ETCD_NAME: "n7" } });
+    assert.equal(await runCli(argv, h.io), 1);
+    const log = readFileSync(logFile, "utf8");
+    assert.match(log, /"level":40,.*"msg":"unrecognized environment variable ETCD_UNKNOWN_THING=1"/);
+    assert.match(log, /"level":30,.*"msg":"recognized and used environment variable ETCD_NAME=n7"/);
+  });
   test("without a server in the build, says so and exits 1", async () => {
     const h = harness();
     assert.equal(await runCli(quiet(), h.io), 1);
