@@ -5,12 +5,66 @@
 // once, and each batch's revision is a true bookmark.
 // Replay a failure: WATCH_PROP_SEED=<seed> WATCH_PROP_PATH=<path> node --import tsx --test test/mvcc/watch-property.test.ts
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
 import { WatchCreateRequest_FilterType } from "../../src/gen/etcdserverpb/rpc.js";
 import { type Event, Event_EventType, type KeyValue } from "../../src/gen/mvccpb/kv.js";
+import { KVStore } from "../../src/mvcc/kvstore.js";
+import type { WatchableSource } from "../../src/mvcc/watchable-source.js";
 import { WatchableStore, type WatchBatch, type Watcher } from "../../src/mvcc/watchable-store.js";
 import { inRange, type MemoryOp, MemoryWatchSource, waitFor } from "./watch-source-memory.js";
+
+/** The writes a scenario performs, on the in-memory source or on the LMDB-backed KV store. */
+interface Driver {
+  readonly source: WatchableSource;
+  put(key: string, value: string): void;
+  deleteRange(key: string, end?: string): void;
+  txn(ops: MemoryOp[]): void;
+  compact(rev: number): void;
+  close(): Promise<void>;
+}
+
+function memoryDriver(refuseCompactRev: boolean): Driver {
+  const src = new MemoryWatchSource({ refuseCompactRev });
+  return {
+    source: src,
+    put: (k, v) => src.put(k, v),
+    deleteRange: (k, e) => src.deleteRange(k, e),
+    txn: (ops) => src.txn(ops),
+    compact: (rev) => src.compact(rev),
+    close: async () => undefined,
+  };
+}
+
+const raw = (x: string | Buffer): Buffer => (typeof x === "string" ? Buffer.from(x) : x);
+
+function kvStoreDriver(): Driver {
+  const dir = mkdtempSync(path.join(tmpdir(), "rxetcd-watch-"));
+  const store = KVStore.open(path.join(dir, "db"));
+  return {
+    source: store,
+    put: (k, v) => store.write(0, (tx) => tx.put(raw(k), raw(v), 0n)),
+    deleteRange: (k, e) =>
+      store.write(0, (tx) => tx.deleteRange(raw(k), e === undefined ? undefined : raw(e))),
+    txn: (ops) =>
+      store.write(0, (tx) => {
+        for (const op of ops) {
+          if ("put" in op) tx.put(raw(op.put.key), raw(op.put.value), op.put.lease ?? 0n);
+          else tx.deleteRange(raw(op.del.key), op.del.end === undefined ? undefined : raw(op.del.end));
+        }
+      }),
+    compact: (rev) => {
+      store.compact(rev);
+    },
+    close: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 const KEYS = ["a", "ab", "b", "c", "d"];
 const RANGES: Array<[string, string | undefined]> = [
@@ -147,8 +201,8 @@ function modelPrev(
 
 const strip = (ev: Event): Event => ({ ...ev, prevKv: undefined });
 
-async function runScenario(config: ScenarioConfig, ops: Op[]): Promise<void> {
-  const src = new MemoryWatchSource({ refuseCompactRev: config.refuseCompactRev });
+async function runScenario(config: ScenarioConfig, ops: Op[], driver: Driver): Promise<void> {
+  const src = driver.source;
   const history: Array<{ rev: number; events: Event[] }> = [];
   src.onCommit((events, rev) => history.push({ rev, events }));
   const compactions: number[] = [];
@@ -158,11 +212,11 @@ async function runScenario(config: ScenarioConfig, ops: Op[]): Promise<void> {
     for (const op of ops) {
       switch (op.t) {
         case "put":
-          src.put(KEYS[op.key], String(op.value));
+          driver.put(KEYS[op.key], String(op.value));
           break;
         case "del":
-          if (op.range) src.deleteRange(KEYS[op.key], "\0");
-          else src.deleteRange(KEYS[op.key]);
+          if (op.range) driver.deleteRange(KEYS[op.key], "\0");
+          else driver.deleteRange(KEYS[op.key]);
           break;
         case "txn": {
           // Distinct keys, as etcd refuses duplicate keys in one transaction.
@@ -175,7 +229,7 @@ async function runScenario(config: ScenarioConfig, ops: Op[]): Promise<void> {
               o.del ? { del: { key: KEYS[o.key] } } : { put: { key: KEYS[o.key], value: String(o.value) } },
             );
           }
-          src.txn(txnOps);
+          driver.txn(txnOps);
           break;
         }
         case "compact": {
@@ -183,7 +237,7 @@ async function runScenario(config: ScenarioConfig, ops: Op[]): Promise<void> {
           const hi = src.currentRev();
           if (hi >= lo) {
             const at = lo + Math.floor(op.frac * (hi - lo));
-            src.compact(at);
+            driver.compact(at);
             compactions.push(at);
           }
           break;
@@ -342,30 +396,37 @@ async function runScenario(config: ScenarioConfig, ops: Op[]): Promise<void> {
     }
   } finally {
     store.close();
+    await driver.close();
   }
 }
 
-test("watch streams equal the model's filtered history under random writes, watchers, slow consumers and compactions", async () => {
+async function checkProperty(name: string, numRuns: number, makeDriver: (c: ScenarioConfig) => Driver) {
   const seed =
     process.env.WATCH_PROP_SEED === undefined
       ? Date.now() ^ (Math.random() * 0x7fffffff)
       : Number(process.env.WATCH_PROP_SEED);
   const path = process.env.WATCH_PROP_PATH;
-  const numRuns = Number(process.env.WATCH_PROP_RUNS ?? 150);
+  const runs = Number(process.env.WATCH_PROP_RUNS ?? numRuns);
   try {
     await fc.assert(
       fc.asyncProperty(configArb, fc.array(opArb, { minLength: 5, maxLength: 60 }), (config, ops) =>
-        runScenario(config, ops),
+        runScenario(config, ops, makeDriver(config)),
       ),
-      { seed, path, numRuns, endOnFailure: path !== undefined },
+      { seed, path, numRuns: runs, endOnFailure: path !== undefined },
     );
   } catch (err) {
     const m = /seed: (-?\d+), path: "([^"]*)"/.exec(String((err as Error).message));
     console.error(
-      `watch property failed; replay with:\n  WATCH_PROP_SEED=${m?.[1] ?? seed} WATCH_PROP_PATH=${m?.[2] ?? ""} node --import tsx --test test/mvcc/watch-property.test.ts`,
+      `watch property (${name}) failed; replay with:\n  WATCH_PROP_SEED=${m?.[1] ?? seed} WATCH_PROP_PATH=${m?.[2] ?? ""} node --import tsx --test --test-name-pattern="${name}" test/mvcc/watch-property.test.ts`,
     );
     const cause = (err as { cause?: unknown }).cause;
     if (cause !== undefined) console.error("first failure:", cause);
     throw err;
   }
-});
+}
+
+test("in-memory source: watch streams equal the model's filtered history under random writes, watchers, slow consumers and compactions", () =>
+  checkProperty("in-memory source", 150, (c) => memoryDriver(c.refuseCompactRev)));
+
+test("LMDB KV store: watch streams equal the model's filtered history under random writes, watchers, slow consumers and compactions", () =>
+  checkProperty("LMDB KV store", 40, () => kvStoreDriver()));
