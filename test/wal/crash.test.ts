@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { WAL } from "../../src/wal/index.js";
-import { type CrashOp, crashPayload, LogModel, parseOp, prng, snapshotData } from "./crash-model.js";
+import { type CrashOp, differenceFromModel, LogModel, parseOp, prng } from "./crash-model.js";
 import { tempDir } from "./helpers.js";
 
 /**
@@ -70,33 +70,6 @@ function runAndKill(dir: string, childSeed: number, delayMs: number, earlyMs?: n
   });
 }
 
-/** Describes how the reopened WAL differs from a model state, or undefined when it matches. */
-function difference(opened: Awaited<ReturnType<typeof WAL.open>>, model: LogModel): string | undefined {
-  const [snapIndex, snapTerm] = model.snapshots.at(-1) ?? [0, 0];
-  const meta = opened.snapshot?.metadata;
-  if ((meta?.index ?? 0) !== snapIndex || (meta?.term ?? 0) !== snapTerm) {
-    return `snapshot ${meta?.index}/${meta?.term}, expected ${snapIndex}/${snapTerm}`;
-  }
-  if (opened.snapshot !== undefined && !opened.snapshot.data.equals(snapshotData(snapIndex))) {
-    return `snapshot ${snapIndex} data differs`;
-  }
-  if (opened.hardState.term !== model.hsTerm || opened.hardState.commit !== model.commit) {
-    return `hard state term ${opened.hardState.term} commit ${opened.hardState.commit}, expected ${model.hsTerm}/${model.commit}`;
-  }
-  const expected = [...model.entries.entries()].filter(([i]) => i > snapIndex).sort((a, b) => a[0] - b[0]);
-  if (opened.entries.length !== expected.length) {
-    return `${opened.entries.length} entries after the snapshot, expected ${expected.length}`;
-  }
-  for (let k = 0; k < expected.length; k++) {
-    const [index, term] = expected[k];
-    const e = opened.entries[k];
-    if (e.index !== index || e.term !== term)
-      return `entry #${k} is ${e.index}/${e.term}, expected ${index}/${term}`;
-    if (!e.data.equals(crashPayload(index, term))) return `entry ${index} data differs`;
-  }
-  return undefined;
-}
-
 /** Kills and checks one WAL directory `kills` times; returns counts for the summary. */
 async function crashLane(lane: number, kills: number, deadline: number) {
   const dir = join(tempDir(`rxetcd-wal-crash-${lane}-`), "member", "wal");
@@ -133,7 +106,7 @@ async function crashLane(lane: number, kills: number, deadline: number) {
       const reasons: string[] = [];
       let matched: LogModel | undefined;
       for (let seq = run.acked; ; seq++) {
-        const why = difference(opened, candidate);
+        const why = differenceFromModel(opened, candidate);
         if (why === undefined) {
           matched = candidate;
           counts.inFlightApplied += seq - run.acked;
