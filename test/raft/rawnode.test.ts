@@ -13,6 +13,9 @@ import {
   MessageType,
 } from "../../src/gen/raftpb/raft.js";
 import {
+  describeMessage,
+  describeReady,
+  goQuote,
   type InitialState,
   MemoryStorage,
   newMessage,
@@ -1121,5 +1124,65 @@ describe("more roles and limits", () => {
       [8, 9],
       [10, 11],
     ]);
+  });
+});
+
+describe("text forms and helpers", () => {
+  it("goQuote escapes like Go's %q", () => {
+    const cases: [Buffer, string][] = [
+      [Buffer.from(""), '""'],
+      [Buffer.from("foo"), '"foo"'],
+      [Buffer.from('a"b\\c'), '"a\\"b\\\\c"'],
+      [Buffer.from("\n\t\r\x07\x00\x7f"), '"\\n\\t\\r\\a\\x00\\x7f"'],
+      [Buffer.from("héllo ✓"), '"héllo ✓"'],
+      [Buffer.from([0xff, 0x41]), '"\\xffA"'],
+    ];
+    for (const [b, want] of cases) assert.equal(goQuote(b), want);
+  });
+
+  it("describeMessage and describeReady print etcd's forms", () => {
+    const m = msg(MessageType.MsgAppResp, 2, 1, {
+      term: 3,
+      index: 5,
+      reject: true,
+      rejectHint: 4,
+      commit: 2,
+    });
+    assert.equal(describeMessage(m), "2->1 MsgAppResp Term:3 Log:0/5 Rejected (Hint: 4) Commit:2");
+    const app = msg(MessageType.MsgApp, 1, 0xab, {
+      term: 1,
+      logTerm: 1,
+      index: 2,
+      entries: [
+        { type: EntryType.EntryNormal, term: 1, index: 3, data: Buffer.from("x") },
+        confEntry(ConfChangeType.ConfChangeRemoveNode, 3),
+      ],
+    });
+    assert.equal(
+      describeMessage(app),
+      '1->ab MsgApp Term:1 Log:1/2 Entries:[1/3 EntryNormal "x", 0/0 EntryConfChange r3]',
+    );
+    const empty = { readStates: [], entries: [], committedEntries: [], messages: [], mustSync: false };
+    assert.equal(describeReady(empty), "<empty Ready>");
+    assert.equal(
+      describeReady({
+        ...empty,
+        softState: { lead: 2n, raftState: StateType.StateFollower },
+        hardState: { term: 2, vote: 0n, commit: 1 },
+        readStates: [{ index: 7, requestCtx: Buffer.from("ab") }],
+        mustSync: true,
+      }),
+      "Ready MustSync=true:\nLead:2 State:StateFollower\nHardState Term:2 Commit:1\nReadStates [{7 [97 98]}]\n",
+    );
+  });
+
+  it("SeededRand draws uniformly enough and rejects bad bounds", () => {
+    const r = new SeededRand(7n);
+    const counts = new Array<number>(5).fill(0);
+    for (let k = 0; k < 5000; k++) counts[r.intn(5)]++;
+    for (const c of counts) assert.ok(c > 850 && c < 1150, `counts ${counts}`);
+    assert.throws(() => r.intn(0), RangeError);
+    assert.throws(() => r.intn(1.5), RangeError);
+    assert.equal(new SeededRand(1).intn(1), 0);
   });
 });
