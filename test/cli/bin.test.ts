@@ -15,7 +15,7 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("bin/rxetcd.js as a child process", () => {
-  test("--version", () => {
+  test("--version", { timeout: 20_000 }, () => {
     const r = run(["--version"]);
     assert.equal(r.code, 0);
     const lines = r.stdout.trim().split("\n");
@@ -26,7 +26,7 @@ describe("bin/rxetcd.js as a child process", () => {
     assert.equal(lines[4], `Node OS/Arch: ${process.platform}/${process.arch}`);
     assert.equal(r.stderr, "");
   });
-  test("--help and -h", () => {
+  test("--help and -h", { timeout: 20_000 }, () => {
     for (const flag of ["--help", "-h"]) {
       const r = run([flag]);
       assert.equal(r.code, 0);
@@ -42,7 +42,7 @@ describe("bin/rxetcd.js as a child process", () => {
       }
     }
   });
-  test("an unknown flag: exit 2, one line", () => {
+  test("an unknown flag: exit 2, one line", { timeout: 20_000 }, () => {
     const r = run(["--listen-client-url=http://127.0.0.1:2379"]);
     assert.equal(r.code, 2);
     assert.equal(
@@ -51,7 +51,7 @@ describe("bin/rxetcd.js as a child process", () => {
     );
     assert.equal(r.stdout, "");
   });
-  test("an invalid value: exit 1, one line naming the flag", () => {
+  test("an invalid value: exit 1, one line naming the flag", { timeout: 20_000 }, () => {
     const r = run(["--election-timeout=60000"]);
     assert.equal(r.code, 1);
     assert.equal(
@@ -59,7 +59,7 @@ describe("bin/rxetcd.js as a child process", () => {
       "rxetcd: error verifying flags, --election-timeout[60000ms] is too long, and should be set less than 50000ms. See 'rxetcd --help'.\n",
     );
   });
-  test("an environment variable shadowed by a flag: exit 1", () => {
+  test("an environment variable shadowed by a flag: exit 1", { timeout: 20_000 }, () => {
     const r = run(["--name=a"], { ETCD_NAME: "b" });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /conflicting environment variable "ETCD_NAME"/);

@@ -84,14 +84,14 @@ function stoppedServer(): { server: RunningServer; stop: () => void; closed: () 
 }
 
 describe("the rxetcd command", () => {
-  test("--help prints the help to stdout and exits 0", async () => {
+  test("--help prints the help to stdout and exits 0", { timeout: 20_000 }, async () => {
     const h = harness();
     assert.equal(await runCli(["--help"], h.io), 0);
     assert.match(h.out.join(""), /^Usage:/);
     assert.match(h.out.join(""), /\nClustering:\n/);
     assert.deepEqual(h.err, []);
   });
-  test("--version prints versions and exits 0", async () => {
+  test("--version prints versions and exits 0", { timeout: 20_000 }, async () => {
     const h = harness();
     assert.equal(await runCli(["--version"], h.io), 0);
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -102,27 +102,27 @@ describe("the rxetcd command", () => {
       new RegExp(`^rxetcd Version: ${pkg.version.replaceAll(".", "\\.")}\netcd Version: 3\\.4\\.23\n`),
     );
   });
-  test("a malformed command line is one line on stderr and exit code 2", async () => {
+  test("a malformed command line is one line on stderr and exit code 2", { timeout: 20_000 }, async () => {
     const h = harness();
     assert.equal(await runCli(["--bogus"], h.io), 2);
     assert.deepEqual(h.err, ["rxetcd: flag provided but not defined: -bogus. See 'rxetcd --help'.\n"]);
     assert.deepEqual(h.out, []);
   });
-  test("an invalid configuration is one line on stderr and exit code 1", async () => {
+  test("an invalid configuration is one line on stderr and exit code 1", { timeout: 20_000 }, async () => {
     const h = harness();
     assert.equal(await runCli(["--heartbeat-interval=0", "--logger=zap"], h.io), 1);
     assert.deepEqual(h.err, [
       "rxetcd: error verifying flags, --heartbeat-interval must be >0 (set to 0ms). See 'rxetcd --help'.\n",
     ]);
   });
-  test("etcd's gateway and grpc-proxy commands are refused in one line", async () => {
+  test("etcd's gateway and grpc-proxy commands are refused in one line", { timeout: 20_000 }, async () => {
     for (const sub of ["gateway", "grpc-proxy"]) {
       const h = harness();
       assert.equal(await runCli([sub, "start"], h.io), 1);
       assert.deepEqual(h.err, [`rxetcd: etcd's "${sub}" command is not available in rxetcd\n`]);
     }
   });
-  test("a log output that cannot be opened is one line and exit code 1", async () => {
+  test("a log output that cannot be opened is one line and exit code 1", { timeout: 20_000 }, async () => {
     const h = harness({ server: async () => stoppedServer().server });
     const argv = [
       "--data-dir",
@@ -135,7 +135,7 @@ describe("the rxetcd command", () => {
     assert.match(h.err[0], /^rxetcd: cannot open log output: .*ENOENT/);
     assert.equal(h.started.length, 0);
   });
-  test("configuration warnings and notices go to the server log", async () => {
+  test("configuration warnings and notices go to the server log", { timeout: 20_000 }, async () => {
     const argv = quiet();
     const logFile = argv[3].slice("--log-outputs=".length);
     const h = harness({ env: { ETCD_UNKNOWN_THING: "1", ETCD_NAME: "n7" } });
@@ -144,12 +144,14 @@ describe("the rxetcd command", () => {
     assert.match(log, /"level":40,.*"msg":"unrecognized environment variable ETCD_UNKNOWN_THING=1"/);
     assert.match(log, /"level":30,.*"msg":"recognized and used environment variable ETCD_NAME=n7"/);
   });
-  test("without a server in the build, says so and exits 1", async () => {
+  test("without a server in the build, says so and exits 1", { timeout: 20_000 }, async () => {
     const h = harness();
     assert.equal(await runCli(quiet(), h.io), 1);
     assert.deepEqual(h.err, ["rxetcd: server not available in this build\n"]);
   });
-  test("starts the server with the loaded Config and exits 0 when it stops", async () => {
+  test("starts the server with the loaded Config and exits 0 when it stops", {
+    timeout: 20_000,
+  }, async () => {
     const s = stoppedServer();
     const h = harness({ server: async () => s.server });
     const running = runCli(quiet("--name=n1"), h.io);
@@ -159,7 +161,7 @@ describe("the rxetcd command", () => {
     s.stop();
     assert.equal(await running, 0);
   });
-  test("SIGTERM closes the server and exits 0", async () => {
+  test("SIGTERM closes the server and exits 0", { timeout: 20_000 }, async () => {
     const s = stoppedServer();
     const h = harness({ server: async () => ({ close: s.server.close, ready: s.server.ready }) });
     const running = runCli(quiet(), h.io);
@@ -169,7 +171,9 @@ describe("the rxetcd command", () => {
     assert.equal(s.closed(), 1);
     assert.equal(process.listenerCount("SIGTERM"), 0, "handlers removed afterwards");
   });
-  test("a server that fails to start is one line on stderr and exit code 1", async () => {
+  test("a server that fails to start is one line on stderr and exit code 1", {
+    timeout: 20_000,
+  }, async () => {
     const h = harness({
       server: async () => {
         throw new Error("listen EADDRINUSE: address already in use 127.0.0.1:2379\nmore detail");
@@ -178,14 +182,14 @@ describe("the rxetcd command", () => {
     assert.equal(await runCli(quiet(), h.io), 1);
     assert.deepEqual(h.err, ["rxetcd: listen EADDRINUSE: address already in use 127.0.0.1:2379\n"]);
   });
-  test("a server that stops with an error exits 1", async () => {
+  test("a server that stops with an error exits 1", { timeout: 20_000 }, async () => {
     const h = harness({
       server: async () => ({ close: () => {}, stopped: Promise.reject(new Error("disk full")) }),
     });
     assert.equal(await runCli(quiet(), h.io), 1);
     assert.deepEqual(h.err, ["rxetcd: disk full\n"]);
   });
-  test("a data dir with both member and proxy is refused", async () => {
+  test("a data dir with both member and proxy is refused", { timeout: 20_000 }, async () => {
     const argv = quiet();
     const dataDir = argv[1];
     mkdirSync(join(dataDir, "member"), { recursive: true });
@@ -195,7 +199,9 @@ describe("the rxetcd command", () => {
     assert.deepEqual(h.err, ["rxetcd: invalid datadir. Both member and proxy directories exist.\n"]);
     assert.equal(h.started.length, 0);
   });
-  test("proxy mode and proxy data dirs start the proxy; member dirs start a member even in proxy mode", async () => {
+  test("proxy mode and proxy data dirs start the proxy; member dirs start a member even in proxy mode", {
+    timeout: 20_000,
+  }, async () => {
     const proxyRun = harness({ server: async () => stoppedServer().server });
     assert.equal(await runCli(quiet("--proxy=on"), proxyRun.io), 1);
     assert.deepEqual(proxyRun.err, ["rxetcd: proxy not available in this build\n"]);
@@ -221,7 +227,7 @@ describe("the rxetcd command", () => {
     m.stop();
     assert.equal(await memberRun, 0);
   });
-  test("readiness is reported to systemd once the server is ready", async () => {
+  test("readiness is reported to systemd once the server is ready", { timeout: 20_000 }, async () => {
     const bin = join(root, "bin");
     mkdirSync(bin, { recursive: true });
     const marker = join(root, "notified.txt");
@@ -243,11 +249,11 @@ describe("the rxetcd command", () => {
 });
 
 describe("optional modules", () => {
-  test("a module absent from the build yields undefined", async () => {
+  test("a module absent from the build yields undefined", { timeout: 20_000 }, async () => {
     const got = await importOptional(pathToFileURL(join(root, "nowhere", "index.js")), () => "found");
     assert.equal(got, undefined);
   });
-  test("a present module is picked from", async () => {
+  test("a present module is picked from", { timeout: 20_000 }, async () => {
     const dir = join(root, "present");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "index.mjs"), "export function startEtcd() { return 1; }\n");
@@ -256,7 +262,7 @@ describe("optional modules", () => {
     );
     assert.equal(got, "yes");
   });
-  test("a present module with a broken import is an error, not 'absent'", async () => {
+  test("a present module with a broken import is an error, not 'absent'", { timeout: 20_000 }, async () => {
     const dir = join(root, "broken");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "index.mjs"), 'import "./index-helpers.mjs";\nexport const x = 1;\n');

@@ -19,7 +19,7 @@ function fakeProcess() {
 }
 
 describe("shutdown on signals", () => {
-  test("the first signal closes the server, then exits 0", async () => {
+  test("the first signal closes the server, then exits 0", { timeout: 20_000 }, async () => {
     const { emitter, target } = fakeProcess();
     const events: string[] = [];
     const exited = new Promise<number>((resolve) => {
@@ -36,7 +36,7 @@ describe("shutdown on signals", () => {
     assert.equal(await exited, 0);
     assert.deepEqual(events, ["close"]);
   });
-  test("a second signal while closing exits at once with 128+signal", async () => {
+  test("a second signal while closing exits at once with 128+signal", { timeout: 20_000 }, async () => {
     const { emitter, target } = fakeProcess();
     const codes: number[] = [];
     let closes = 0;
@@ -55,7 +55,7 @@ describe("shutdown on signals", () => {
     assert.deepEqual(codes, [130]);
     assert.equal(closes, 1);
   });
-  test("a failing close exits 1", async () => {
+  test("a failing close exits 1", { timeout: 20_000 }, async () => {
     const { emitter, target } = fakeProcess();
     const exited = new Promise<number>((resolve) => {
       handleShutdownSignals({
@@ -70,7 +70,7 @@ describe("shutdown on signals", () => {
     emitter.emit("SIGINT", "SIGINT");
     assert.equal(await exited, 1);
   });
-  test("the returned function removes the handlers", () => {
+  test("the returned function removes the handlers", { timeout: 20_000 }, () => {
     const { emitter, target } = fakeProcess();
     const remove = handleShutdownSignals({ close: () => {}, logger: silent, exit: () => {}, target });
     assert.equal(emitter.listenerCount("SIGTERM"), 1);
@@ -78,7 +78,7 @@ describe("shutdown on signals", () => {
     assert.equal(emitter.listenerCount("SIGTERM"), 0);
     assert.equal(emitter.listenerCount("SIGINT"), 0);
   });
-  test("signal exit codes", () => {
+  test("signal exit codes", { timeout: 20_000 }, () => {
     assert.equal(signalExitCode("SIGINT"), 130);
     assert.equal(signalExitCode("SIGTERM"), 143);
   });
@@ -86,7 +86,12 @@ describe("shutdown on signals", () => {
 
 describe("shutdown in a real process", () => {
   const dir = mkdtempSync(join(tmpdir(), "rxetcd-signals-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const children: Array<ReturnType<typeof spawn>> = [];
+  after(() => {
+    // A child left running by a failed test must not keep this file's process alive.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
   const signalsModule = fileURLToPath(new URL("../../src/cli/signals.ts", import.meta.url));
 
   function start(closeMs: number) {
@@ -117,14 +122,14 @@ console.log("ready");
     return { child, ready, exit, output: () => out };
   }
 
-  test("SIGTERM closes gracefully and exits 0", async () => {
+  test("SIGTERM closes gracefully and exits 0", { timeout: 20_000 }, async () => {
     const p = start(50);
     await p.ready;
     p.child.kill("SIGTERM");
     assert.equal(await p.exit, 0);
     assert.match(p.output(), /closed/);
   });
-  test("a second SIGINT forces exit with 130", async () => {
+  test("a second SIGINT forces exit with 130", { timeout: 20_000 }, async () => {
     const p = start(60_000);
     await p.ready;
     p.child.kill("SIGINT");

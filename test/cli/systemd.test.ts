@@ -20,13 +20,15 @@ function recorder() {
 }
 
 describe("systemd readiness", () => {
-  test("without NOTIFY_SOCKET nothing is run", async () => {
+  test("without NOTIFY_SOCKET nothing is run", { timeout: 20_000 }, async () => {
     const r = recorder();
     assert.equal(await notifySystemdReady({ env: {}, logger: r.logger, command: "/nonexistent" }), "skipped");
     assert.equal(await notifySystemdReady({ env: { NOTIFY_SOCKET: "" }, logger: r.logger }), "skipped");
     assert.deepEqual(r.lines, []);
   });
-  test("with NOTIFY_SOCKET, systemd-notify --ready is run with the socket in its environment", async () => {
+  test("with NOTIFY_SOCKET, systemd-notify --ready is run with the socket in its environment", {
+    timeout: 20_000,
+  }, async () => {
     const out = join(dir, "called.txt");
     const fake = join(dir, "fake-notify.sh");
     writeFileSync(fake, `#!/bin/sh\necho "$@ socket=$NOTIFY_SOCKET" > ${JSON.stringify(out)}\n`);
@@ -40,7 +42,7 @@ describe("systemd readiness", () => {
     assert.equal(outcome, "notified");
     assert.equal(readFileSync(out, "utf8").trim(), `--ready --pid=${process.pid} socket=/run/test.sock`);
   });
-  test("a missing or failing notifier is a warning, not an error", async () => {
+  test("a missing or failing notifier is a warning, not an error", { timeout: 20_000 }, async () => {
     const r = recorder();
     const missing = await notifySystemdReady({
       env: { NOTIFY_SOCKET: "/run/x.sock" },
