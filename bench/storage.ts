@@ -1,14 +1,19 @@
 /**
- * Storage benchmarks: `npm run bench:storage [-- --dir <path>] [--seconds <n>]`.
+ * Storage benchmarks: `npm run bench:storage [-- --dir <path>] [--seconds <n>] [--only wal|mvcc]`.
  * Measure on the disk the data dir will live on (--dir); /tmp may be memory-backed.
  */
 import { tmpdir } from "node:os";
 import { parseArgs } from "node:util";
+import { benchMvcc } from "./storage-mvcc.js";
 import { runWalBench } from "./storage-wal.js";
 
 const { values } = parseArgs({
-  options: { dir: { type: "string", default: tmpdir() }, seconds: { type: "string", default: "2" } },
+  options: {
+    dir: { type: "string", default: tmpdir() },
+    seconds: { type: "string", default: "2" },
+    only: { type: "string" },
+  },
 });
-const seconds = Number(values.seconds);
 
-await runWalBench({ dir: values.dir, seconds });
+if (values.only !== "mvcc") await runWalBench({ dir: values.dir, seconds: Number(values.seconds) });
+if (values.only !== "wal") await benchMvcc(values.dir);
