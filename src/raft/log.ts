@@ -4,7 +4,7 @@ import type { Entry, Snapshot } from "../gen/raftpb/raft.js";
 import { Unstable } from "./log_unstable.js";
 import type { RaftLogger } from "./logger.js";
 import { CompactedError, type Storage, UnavailableError } from "./storage.js";
-import { limitSize, noLimit } from "./util.js";
+import { entrySize, noLimit } from "./util.js";
 
 export class RaftLog {
   readonly storage: Storage;
@@ -253,15 +253,26 @@ export class RaftLog {
       // The storage stopped early because of the size limit: that is the answer.
       if (ents.length < storedHi - lo) return ents;
     }
-    if (hi > uoff) {
-      const tail = this.unstable.slice(Math.max(lo, uoff), hi);
-      if (ents !== undefined && ents.length > 0) {
-        for (let k = 0; k < tail.length; k++) ents.push(tail[k]);
-      } else {
-        ents = tail;
+    // Size of what is taken so far; a storage that ignored the limit is trimmed here.
+    let used = 0;
+    if (ents !== undefined && maxSize !== noLimit) {
+      for (let k = 0; k < ents.length; k++) {
+        used += entrySize(ents[k]);
+        if (used > maxSize && k > 0) {
+          ents.length = k;
+          return ents;
+        }
       }
     }
-    return limitSize(ents ?? [], maxSize);
+    if (hi > uoff) {
+      if (ents === undefined || ents.length === 0) {
+        return this.unstable.sliceWithinSize(Math.max(lo, uoff), hi, maxSize, 0, true);
+      }
+      // The stored part fit entirely: the unstable part gets what is left of the budget.
+      const tail = this.unstable.sliceWithinSize(uoff, hi, maxSize, used, false);
+      for (let k = 0; k < tail.length; k++) ents.push(tail[k]);
+    }
+    return ents ?? [];
   }
 
   private mustCheckOutOfBounds(lo: number, hi: number): void {

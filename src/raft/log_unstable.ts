@@ -2,6 +2,7 @@
 // the application reports them stable; `offset` is the log index of entries[0].
 import type { Entry, Snapshot } from "../gen/raftpb/raft.js";
 import type { RaftLogger } from "./logger.js";
+import { countWithinSize } from "./util.js";
 
 export class Unstable {
   /** An incoming snapshot not yet written to storage. */
@@ -83,6 +84,17 @@ export class Unstable {
   slice(lo: number, hi: number): Entry[] {
     this.mustCheckOutOfBounds(lo, hi);
     return this.entries.slice(lo - this.offset, hi - this.offset);
+  }
+
+  /**
+   * A copy of the entries in [lo, hi) that fit in maxSize bytes after `used` bytes already taken
+   * (at least one when `atLeastOne`).
+   */
+  sliceWithinSize(lo: number, hi: number, maxSize: number, used: number, atLeastOne: boolean): Entry[] {
+    this.mustCheckOutOfBounds(lo, hi);
+    const start = lo - this.offset;
+    const n = countWithinSize(this.entries, start, hi - this.offset, maxSize, used, atLeastOne);
+    return this.entries.slice(start, start + n);
   }
 
   private mustCheckOutOfBounds(lo: number, hi: number): void {

@@ -2,7 +2,7 @@
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { EntryType } from "../gen/raftpb/raft.js";
 import { RaftPanicError } from "./logger.js";
-import { emptyBuffer, emptyConfState, emptySnapshot, limitSize, None } from "./util.js";
+import { countWithinSize, emptyBuffer, emptyConfState, emptySnapshot, None } from "./util.js";
 
 /** The requested index is below the first available one (it went into a snapshot). */
 export class CompactedError extends Error {
@@ -84,7 +84,9 @@ export class MemoryStorage implements Storage {
       throw new RaftPanicError(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     }
     if (this.ents.length === 1) throw new UnavailableError();
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxSize);
+    const start = lo - offset;
+    const n = countWithinSize(this.ents, start, hi - offset, maxSize, 0, true);
+    return this.ents.slice(start, start + n);
   }
 
   term(i: number): number {

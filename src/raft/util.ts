@@ -91,6 +91,29 @@ export function entrySize(e: Entry): number {
  * Truncates `ents` in place so that its encoded size stays within `maxSize`; at least one entry is
  * always kept. Only call this on an array the caller owns.
  */
+/**
+ * How many entries of arr[start, end) fit in `budget` encoded bytes, counting `used` bytes already
+ * taken; when `atLeastOne`, the first entry is taken whatever its size. Lets callers copy only what
+ * they will send instead of a whole range.
+ */
+export function countWithinSize(
+  arr: readonly Entry[],
+  start: number,
+  end: number,
+  budget: number,
+  used: number,
+  atLeastOne: boolean,
+): number {
+  if (budget === noLimit) return end - start;
+  let size = used;
+  let k = start;
+  for (; k < end; k++) {
+    size += entrySize(arr[k]);
+    if (size > budget && !(atLeastOne && k === start)) break;
+  }
+  return k - start;
+}
+
 export function limitSize(ents: Entry[], maxSize: number): Entry[] {
   if (ents.length === 0 || maxSize === noLimit) return ents;
   let size = entrySize(ents[0]);

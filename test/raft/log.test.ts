@@ -662,3 +662,35 @@ describe("unstable", () => {
     }
   });
 });
+
+describe("raftLog.slice with a storage that ignores the size limit", () => {
+  class GreedyStorage extends MemoryStorage {
+    override entries(lo: number, hi: number): Entry[] {
+      return super.entries(lo, hi, noLimit);
+    }
+  }
+  it("trims the stored part and gives the unstable part only the remaining budget", () => {
+    const storage = new GreedyStorage();
+    storage.append(ents([1, 1], [2, 1], [3, 1]));
+    const log = newLog(storage);
+    log.append(ents([4, 1], [5, 1]));
+    const sz = entrySize(ent(1, 1));
+    assert.deepEqual(
+      log.slice(1, 6, 2 * sz).map((e) => e.index),
+      [1, 2],
+    );
+    assert.deepEqual(
+      log.slice(2, 6, 3 * sz).map((e) => e.index),
+      [2, 3, 4],
+    );
+    assert.deepEqual(
+      log.slice(1, 6, 0).map((e) => e.index),
+      [1],
+    );
+    assert.deepEqual(
+      log.slice(4, 6, 0).map((e) => e.index),
+      [4],
+    );
+    assert.equal(log.slice(1, 6, noLimit).length, 5);
+  });
+});
