@@ -10,6 +10,7 @@
 import {
   ConfChange,
   ConfChangeType,
+  ConfChangeV2,
   type ConfState,
   type Entry,
   EntryType,
@@ -47,9 +48,11 @@ export interface SimOptions {
   steps: number;
   faults?: HarnessFaults;
   /**
-   * Lets a node tick while a received snapshot is not yet applied and advanced. etcd 3.4's raft panics if such a
-   * node then campaigns (its MsgHup reads the unapplied entries, which the snapshot compacted); off by default,
-   * so a node that steps a MsgSnap finishes its Readys at once (see notes-raft).
+   * Opens two windows around a received snapshot that etcd 3.4's raft does not handle (see notes-raft):
+   * (1) the node ticks while the restored snapshot is not yet advanced past: a campaign then panics (MsgHup reads
+   * unapplied entries the snapshot compacted); (2) the snapshot arrives while an earlier Ready is being applied:
+   * its conf changes are then applied on top of the snapshot's newer configuration. Off by default: a node
+   * finishes its outstanding Ready before stepping a MsgSnap and handles the snapshot's Ready at once.
    */
   openSnapshotWindow?: boolean;
   /** Multiplies the crash rate (the mutation check uses a crash-heavy profile). */
@@ -125,6 +128,10 @@ interface Profile {
   maxSizePerMsg: number;
   compactRate: number;
   serialize: boolean;
+  /** etcd's server order: a leader sends a Ready's messages before persisting it (followers after). */
+  leaderSendsFirst: boolean;
+  /** Propose membership changes as ConfChangeV2 (simple, one change) instead of ConfChange. */
+  confChangeV2: boolean;
 }
 
 interface InFlight {
@@ -139,6 +146,7 @@ interface InFlight {
 interface PendingReady {
   rd: Ready;
   persisted: boolean;
+  sent: boolean;
 }
 
 class SimNode {
@@ -226,6 +234,8 @@ export class Simulation {
       maxSizePerMsg: p.pick([Number.POSITIVE_INFINITY, 64, 1024]),
       compactRate: p.pick([0, 0.005, 0.02]),
       serialize: p.chance(0.5),
+      leaderSendsFirst: p.chance(0.5),
+      confChangeV2: p.chance(0.3),
     };
     this.nextNodeId = BigInt(opts.nodes + 1);
   }
@@ -237,11 +247,18 @@ export class Simulation {
   run(): SimResult {
     try {
       this.bootstrap();
+      // Faults heal twice: halfway (then chaos resumes) and at the end.
+      let livenessTicks = 0;
+      const half = Math.floor(this.opts.steps / 2);
       for (this.step = 1; this.step <= this.opts.steps; this.step++) {
         this.chaosStep();
         this.afterStep();
+        if (this.step === half) {
+          livenessTicks = this.quietPeriod();
+          this.quiet = false;
+        }
       }
-      const livenessTicks = this.quietPeriod();
+      livenessTicks = Math.max(livenessTicks, this.quietPeriod());
       return {
         seed: this.opts.seed,
         nodes: this.opts.nodes,
@@ -271,7 +288,7 @@ export class Simulation {
 
   describeProfile(): string {
     const p = this.profile;
-    return `loss=${p.loss} dup=${p.duplicate} crash=${p.crashRate} preVote=${p.preVote} checkQuorum=${p.checkQuorum} maxInflight=${p.maxInflight} maxSizePerMsg=${p.maxSizePerMsg} compact=${p.compactRate} serialize=${p.serialize}`;
+    return `leaderSendsFirst=${p.leaderSendsFirst} confChangeV2=${p.confChangeV2} loss=${p.loss} dup=${p.duplicate} crash=${p.crashRate} preVote=${p.preVote} checkQuorum=${p.checkQuorum} maxInflight=${p.maxInflight} maxSizePerMsg=${p.maxSizePerMsg} compact=${p.compactRate} serialize=${p.serialize}`;
   }
 
   // ---- set-up -------------------------------------------------------------------------------------------
@@ -493,8 +510,12 @@ export class Simulation {
     const m = f.wire instanceof Uint8Array ? Message.decode(f.wire) : f.wire;
     this.stats.delivered++;
     if (this.opts.trace) this.trace(`deliver ${describeMessage(m)}`);
+    const guard = m.type === MessageType.MsgSnap && !this.opts.openSnapshotWindow;
+    // Closing the snapshot windows (see SimOptions.openSnapshotWindow): an outstanding Ready is finished before
+    // the snapshot is stepped, and the snapshot's Ready is handled at once.
+    if (guard && target.pending) this.handleReady(target, true);
     this.stepNode(target, m);
-    if (m.type === MessageType.MsgSnap && !this.opts.openSnapshotWindow) {
+    if (guard) {
       while (target.up && (target.pending || target.rn!.hasReady())) this.handleReady(target, true);
     }
   }
@@ -539,9 +560,13 @@ export class Simulation {
     if (node.pending === undefined) {
       if (!rn.hasReady()) return;
       const rd = rn.ready();
-      node.pending = { rd, persisted: false };
+      node.pending = { rd, persisted: false, sent: false };
       for (const rs of rd.readStates) {
         this.checker.observeReadAnswered(rs.requestCtx.toString("latin1"), node.id, rs.index);
+      }
+      if (this.profile.leaderSendsFirst && rn.basicStatus().softState.raftState === StateType.StateLeader) {
+        this.sendAll(node, rd);
+        node.pending.sent = true;
       }
       if (!complete) return;
     }
@@ -553,13 +578,18 @@ export class Simulation {
     }
     node.pending = undefined;
     const rd = pending.rd;
-    for (const m of rd.messages)
-      this.send(m.type === MessageType.MsgSnap ? this.mergedSnapshotMessage(node, m) : m);
+    if (!pending.sent) this.sendAll(node, rd);
     if (rd.snapshot !== undefined && (rd.snapshot.metadata?.index ?? 0) > 0)
       this.restoreApp(node, rd.snapshot);
     for (const e of rd.committedEntries) this.apply(node, e);
     rn.advance(rd);
     this.observe(node);
+  }
+
+  private sendAll(node: SimNode, rd: Ready): void {
+    for (const m of rd.messages) {
+      this.send(m.type === MessageType.MsgSnap ? this.mergedSnapshotMessage(node, m) : m);
+    }
   }
 
   /**
@@ -586,6 +616,9 @@ export class Simulation {
       const md = rd.snapshot.metadata!;
       this.checker.observeDurableSnapshot(node.id, md.index, md.term);
       st.applySnapshot(rd.snapshot);
+      this.trace(
+        `node ${node.id} persisted snapshot at ${md.index} with ${confStateKey(md.confState ?? emptyConfState())}`,
+      );
       this.stats.snapshotsInstalled++;
     }
     // Entries at or below the durable snapshot are already covered by it; storage ignores them too.
@@ -676,9 +709,23 @@ export class Simulation {
     this.checker.observeApply(node.id, e, hash);
     node.applied = e.index;
     node.appliedHash = hash;
-    if (e.type === EntryType.EntryConfChange) {
-      const cc = ConfChange.decode(e.data);
-      const cs = node.rn!.applyConfChange(cc);
+    if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) {
+      let cc: ConfChange;
+      let cs: ConfState;
+      if (e.type === EntryType.EntryConfChange) {
+        cc = ConfChange.decode(e.data);
+        cs = node.rn!.applyConfChange(cc);
+      } else {
+        // A simple V2 change: one change, its proposal id in the context.
+        const v2 = ConfChangeV2.decode(e.data);
+        cs = node.rn!.applyConfChange(v2);
+        const first = v2.changes[0];
+        cc = ConfChange.fromPartial({
+          id: v2.context.length === 8 ? v2.context.readBigUInt64BE(0) : 0n,
+          type: first?.type ?? ConfChangeType.ConfChangeUpdateNode,
+          nodeId: first?.nodeId ?? 0n,
+        });
+      }
       node.confState = cs;
       // The bootstrap entries are special: raft applied the whole initial configuration before they were
       // applied one by one, so a node replaying them after a restart sees intermediate configurations.
@@ -801,6 +848,7 @@ export class Simulation {
     const snapIndex = st.snapshot().metadata?.index ?? 0;
     if (node.applied <= snapIndex) return;
     st.createSnapshot(node.applied, node.confState, encodeAppState(node.applied, node.appliedHash));
+    this.trace(`node ${node.id} snapshot at ${node.applied} with ${confStateKey(node.confState)}`);
     const keep = this.prng.int(4);
     const compactTo = Math.max(snapIndex + 1, node.applied - keep);
     st.compact(compactTo);
@@ -848,7 +896,15 @@ export class Simulation {
       this.currentLeader() ?? (this.liveNodes().length > 0 ? p.pick(this.liveNodes()) : undefined);
     if (target === undefined) return;
     try {
-      target.rn!.proposeConfChange(cc);
+      if (this.profile.confChangeV2) {
+        const context = Buffer.alloc(8);
+        context.writeBigUInt64BE(cc.id, 0);
+        target.rn!.proposeConfChange(
+          ConfChangeV2.fromPartial({ changes: [{ type: cc.type, nodeId: cc.nodeId }], context }),
+        );
+      } else {
+        target.rn!.proposeConfChange(cc);
+      }
     } catch (err) {
       if (!isExpectedStepError(err)) throw err;
       return;
@@ -929,7 +985,7 @@ export class Simulation {
     this.partition = undefined;
     for (const n of this.nodes.values()) if (!n.up && !n.removed) this.restart(n);
     this.drain();
-    const probe = Buffer.from(`probe-${this.opts.seed}`);
+    const probe = Buffer.from(`probe-${this.opts.seed}-${this.step}`);
     let probeIndex = 0;
     const bound = this.profile.preVote ? LIVENESS_BOUND_TICKS : LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE;
     for (let t = 1; t <= bound; t++) {
