@@ -41,7 +41,7 @@ function runAndKill(dir: string, childSeed: number, delayMs: number, earlyMs?: n
     const run: Run = { intents: new Map(), acked: 0, stderr: "", exit: null };
     let buffered = "";
     let timer: NodeJS.Timeout | undefined;
-    const guard = setTimeout(() => child.kill("SIGKILL"), earlyMs ?? 20_000);
+    const guard = setTimeout(() => child.kill("SIGKILL"), earlyMs ?? 45_000);
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
       buffered += chunk;

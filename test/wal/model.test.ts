@@ -8,13 +8,14 @@ import { tempDir } from "./helpers.js";
 /**
  * Random Raft-shaped histories (appends, overwrites of uncommitted suffixes, snapshots, purges),
  * issued in bursts so they group-commit, checked against a model after every reopen.
- * RXETCD_WAL_MODEL_SEED replays one history exactly.
+ * RXETCD_WAL_MODEL_SEED replays one history exactly; RXETCD_WAL_MODEL_RUNS sets how many (default 12).
  */
 const fixedSeed = process.env.RXETCD_WAL_MODEL_SEED;
+const runs = Number(process.env.RXETCD_WAL_MODEL_RUNS ?? 12);
 const seeds =
   fixedSeed !== undefined
     ? [Number(fixedSeed)]
-    : Array.from({ length: 12 }, () => Math.floor(Math.random() * 2 ** 31));
+    : Array.from({ length: runs }, () => Math.floor(Math.random() * 2 ** 31));
 
 for (const seed of seeds) {
   test(`random history ${seed} reopens exactly as modelled`, async () => {
