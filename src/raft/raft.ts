@@ -1253,7 +1253,7 @@ export class Raft {
     this.logger.info(`${hexId(this.id)} switched to configuration ${configToString(this.prs.config)}`);
     const cs = this.prs.confState();
     const pr = this.prs.progress.get(this.id);
-    this.isLearner = pr !== undefined && pr.isLearner;
+    this.isLearner = pr?.isLearner === true;
 
     // A removed (or demoted) leader keeps leading until its term ends, but proposes nothing.
     if ((pr === undefined || this.isLearner) && this.state === StateType.StateLeader) return cs;
