@@ -1,0 +1,241 @@
+// The client API as protocol-neutral handlers: one per unary RPC, keyed by its gRPC path, plus the
+// streaming pieces. The gRPC services and the JSON gateway both call these, so a request behaves the
+// same whichever way it arrives. Behaviour of etcd 3.4's v3rpc layer: request checks, header filling,
+// TTL -1 for unknown leases, the snapshot stream framing, and answers for what ClientApi lacks.
+import { createHash } from "node:crypto";
+import {
+  AuthService,
+  ClusterService,
+  KVService,
+  type LeaseKeepAliveResponse,
+  LeaseService,
+  type LeaseTimeToLiveResponse,
+  MaintenanceService,
+  type ResponseHeader,
+  type SnapshotResponse,
+} from "../gen/etcdserverpb/rpc.js";
+import { ElectionService } from "../gen/v3electionpb/v3election.js";
+import { LockService } from "../gen/v3lockpb/v3lock.js";
+import { Errors, EtcdError, GrpcCode } from "../rpctypes/errors.js";
+import type { ClientApi } from "../server/client-api.js";
+import { checkDelete, checkPut, checkRange, checkTxn, isReadOnlyTxn } from "./request-checks.js";
+
+/** Limits the client API enforces itself. */
+export interface ClientLimits {
+  /** --max-request-bytes: a proposal larger than this fails with "request is too large". */
+  maxRequestBytes: number;
+  /** --max-txn-ops. */
+  maxTxnOps: number;
+}
+
+export const defaultClientLimits: ClientLimits = { maxRequestBytes: 1.5 * 1024 * 1024, maxTxnOps: 128 };
+
+/** The part of a generated method definition the handlers need. */
+export interface MethodDefinition<Req, Res> {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  requestSerialize(value: Req): Buffer;
+  requestDeserialize(value: Buffer): Req;
+  responseSerialize(value: Res): Buffer;
+  responseDeserialize(value: Buffer): Res;
+}
+
+/** A unary RPC: its generated definition and what answers it. */
+export interface UnaryHandler<Req = unknown, Res = unknown> {
+  readonly definition: MethodDefinition<Req, Res>;
+  handle(request: Req): Promise<Res>;
+}
+
+/** The header every v3rpc handler fills: this member's ids and term; the revision only when unset. */
+export function headerFiller(api: ClientApi): (h: ResponseHeader | undefined) => ResponseHeader {
+  return (h) => {
+    const now = api.header();
+    return {
+      clusterId: api.clusterId,
+      memberId: api.memberId,
+      raftTerm: now.raftTerm,
+      revision: h?.revision ? h.revision : now.revision,
+    };
+  };
+}
+
+/** One LeaseKeepAlive answer: an unknown or expired lease answers TTL 0, not an error. */
+export async function keepAliveResponse(api: ClientApi, id: bigint): Promise<LeaseKeepAliveResponse> {
+  const fill = headerFiller(api);
+  try {
+    const r = await api.leaseKeepAlive(id);
+    return { header: fill(r.header), ID: id, TTL: r.ttl };
+  } catch (err) {
+    if (!(err instanceof EtcdError) || err.message !== Errors.LeaseNotFound.message) throw err;
+    return { header: fill(undefined), ID: id, TTL: 0 };
+  }
+}
+
+/** etcd's answer for an RPC this member does not serve (the text grpc-go gives an unknown method). */
+export function unimplemented(path: string): EtcdError {
+  const [, service, method] = path.split("/");
+  return new EtcdError(GrpcCode.Unimplemented, `unknown method ${method} for service ${service}`);
+}
+
+/** Every unary RPC of the client port, by gRPC path ("/etcdserverpb.KV/Range"). */
+export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string, UnaryHandler> {
+  const table = new Map<string, UnaryHandler>();
+  const add = <Req, Res>(definition: MethodDefinition<Req, Res>, handle: (req: Req) => Promise<Res>) => {
+    table.set(definition.path, { definition, handle } as UnaryHandler);
+  };
+
+  const fill = headerFiller(api);
+  const withHeader = async <R extends { header: ResponseHeader | undefined }>(p: Promise<R>): Promise<R> => {
+    const resp = await p;
+    resp.header = fill(resp.header);
+    return resp;
+  };
+  const tooLarge = <Req>(definition: MethodDefinition<Req, unknown>, req: Req) => {
+    if (definition.requestSerialize(req).length > limits.maxRequestBytes) throw Errors.RequestTooLarge;
+  };
+
+  add(KVService.range, async (req) => {
+    checkRange(req);
+    return withHeader(api.range(req));
+  });
+  add(KVService.put, async (req) => {
+    checkPut(req);
+    tooLarge(KVService.put, req);
+    return withHeader(api.put(req));
+  });
+  add(KVService.deleteRange, async (req) => {
+    checkDelete(req);
+    tooLarge(KVService.deleteRange, req);
+    return withHeader(api.deleteRange(req));
+  });
+  add(KVService.txn, async (req) => {
+    checkTxn(req, limits.maxTxnOps);
+    if (!isReadOnlyTxn(req)) tooLarge(KVService.txn, req);
+    return withHeader(api.txn(req));
+  });
+  add(KVService.compact, async (req) => withHeader(api.compact(req)));
+
+  add(LeaseService.leaseGrant, async (req) => withHeader(api.leaseGrant(req)));
+  add(LeaseService.leaseRevoke, async (req) => withHeader(api.leaseRevoke(req)));
+  add(LeaseService.leaseTimeToLive, async (req) => {
+    let resp: LeaseTimeToLiveResponse;
+    try {
+      resp = await api.leaseTimeToLive(req);
+    } catch (err) {
+      if (!(err instanceof EtcdError) || err.message !== Errors.LeaseNotFound.message) throw err;
+      resp = { header: undefined, ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+    }
+    resp.header = fill(resp.header);
+    return resp;
+  });
+  add(LeaseService.leaseLeases, async () => withHeader(api.leaseLeases()));
+
+  // Cluster answers carry ids and term but no revision (etcd's ClusterServer.header()).
+  add(ClusterService.memberList, async () => {
+    const resp = await api.memberList();
+    resp.header = { ...fill(undefined), revision: 0 };
+    return resp;
+  });
+  for (const d of [
+    ClusterService.memberAdd,
+    ClusterService.memberRemove,
+    ClusterService.memberUpdate,
+    ClusterService.memberPromote,
+  ]) {
+    add(d as MethodDefinition<unknown, unknown>, async () => {
+      throw unimplemented(d.path);
+    });
+  }
+
+  add(MaintenanceService.status, async () => withHeader(api.status()));
+  // etcd 3.4 answers Alarm, Defragment and MoveLeader without filling a header.
+  add(MaintenanceService.alarm, async (req) => api.alarm(req));
+  add(MaintenanceService.hash, async () => withHeader(api.hash()));
+  add(MaintenanceService.hashKv, async (req) => withHeader(api.hashKV(req)));
+  add(MaintenanceService.defragment, async () => {
+    await api.defragment();
+    return { header: undefined };
+  });
+  add(MaintenanceService.moveLeader, async (req) => api.moveLeader(req));
+
+  addAuthAnswers(add, fill);
+
+  for (const d of [LockService.lock, LockService.unlock, ...Object.values(ElectionService)]) {
+    if (d.requestStream || d.responseStream) continue;
+    add(d as MethodDefinition<unknown, unknown>, async () => {
+      throw unimplemented(d.path);
+    });
+  }
+  return table;
+}
+
+/**
+ * Auth as a member without an auth store answers it: authentication is off, there are no users
+ * or roles, and anything that would create one is not served.
+ */
+function addAuthAnswers(
+  add: <Req, Res>(d: MethodDefinition<Req, Res>, h: (req: Req) => Promise<Res>) => void,
+  fill: (h: ResponseHeader | undefined) => ResponseHeader,
+): void {
+  const ok = async () => ({ header: fill(undefined) });
+  add(AuthService.authDisable, ok);
+  add(AuthService.authEnable, async () => {
+    throw Errors.RootUserNotExist;
+  });
+  add(AuthService.authenticate, async () => {
+    throw Errors.AuthNotEnabled;
+  });
+  add(AuthService.userList, async () => ({ header: fill(undefined), users: [] }));
+  add(AuthService.roleList, async () => ({ header: fill(undefined), roles: [] }));
+  const noUser = async (req: { name?: string; user?: string }) => {
+    if ((req.name ?? req.user) === "") throw Errors.UserEmpty;
+    throw Errors.UserNotFound;
+  };
+  add(AuthService.userGet, noUser);
+  add(AuthService.userDelete, noUser);
+  add(AuthService.userChangePassword, noUser);
+  add(AuthService.userGrantRole, noUser);
+  add(AuthService.userRevokeRole, noUser);
+  const noRole = async (req: { name?: string; role?: string }) => {
+    if ((req.role ?? req.name) === "") throw Errors.RoleEmpty;
+    throw Errors.RoleNotFound;
+  };
+  add(AuthService.roleGet, noRole);
+  add(AuthService.roleDelete, noRole);
+  add(AuthService.roleGrantPermission, noRole);
+  add(AuthService.roleRevokePermission, noRole);
+  for (const d of [AuthService.userAdd, AuthService.roleAdd]) {
+    add(d as MethodDefinition<unknown, unknown>, async () => {
+      throw unimplemented(d.path);
+    });
+  }
+}
+
+/** etcd's snapshot send buffer: every message but the last two carries exactly this much. */
+export const snapshotChunkBytes = 32 * 1024;
+
+/**
+ * The Snapshot stream as etcd 3.4 sends it: the backend in 32 KiB blobs with the bytes still to
+ * come, then one message whose blob is the SHA-256 of everything sent (remaining_bytes 0).
+ */
+export async function* snapshotMessages(api: ClientApi): AsyncGenerator<SnapshotResponse> {
+  const snap = await api.snapshot();
+  const sha = createHash("sha256");
+  let pending: Buffer = Buffer.alloc(0);
+  let sent = 0;
+  const message = (blob: Buffer): SnapshotResponse => {
+    sent += blob.length;
+    sha.update(blob);
+    return { header: undefined, remainingBytes: Math.max(0, snap.size - sent), blob };
+  };
+  for await (const chunk of snap.chunks) {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= snapshotChunkBytes) {
+      yield message(pending.subarray(0, snapshotChunkBytes));
+      pending = pending.subarray(snapshotChunkBytes);
+    }
+  }
+  if (pending.length > 0) yield message(pending);
+  yield { header: undefined, remainingBytes: 0, blob: sha.digest() };
+}

@@ -1,0 +1,326 @@
+// The HTTP/JSON gateway under /v3/: etcd 3.4's grpc-gateway, answering from the same handlers as
+// the gRPC services. Unary calls read the whole body; streaming calls read JSON values as they
+// arrive and write each answer as one chunk holding one line {"result":...}.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { StringDecoder } from "node:string_decoder";
+import type { DescMessage } from "@bufbuild/protobuf";
+import {
+  LeaseService,
+  MaintenanceService,
+  type WatchRequest,
+  type WatchResponse,
+  WatchService,
+} from "../../gen/etcdserverpb/rpc.js";
+import { GrpcCode } from "../../rpctypes/errors.js";
+import type { ClientApi } from "../../server/client-api.js";
+import {
+  type ClientLimits,
+  keepAliveResponse,
+  type MethodDefinition,
+  snapshotMessages,
+  type UnaryHandler,
+  unimplemented,
+} from "../client-handlers.js";
+import { grpcOverheadBytes } from "../grpc/grpc-services.js";
+import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
+import { JsonIncomplete, type JsonValue, JsonValueReader } from "./go-json.js";
+import {
+  errorBody,
+  goJsonEscape,
+  httpStatusOf,
+  plainError,
+  replyDecodeError,
+  replyJson,
+  replyRpcError,
+  streamErrorLine,
+} from "./http-replies.js";
+import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
+import { gatewayRoutes } from "./routes.js";
+
+interface MethodDescs {
+  input: DescMessage;
+  output: DescMessage;
+}
+
+/** Input and output message descriptors of a gRPC path ("/pkg.Service/Method"). */
+function methodDescs(grpcPath: string): MethodDescs {
+  const [, service, method] = grpcPath.split("/");
+  const m = protoRegistry.getService(service)?.methods.find((x) => x.name === method);
+  if (!m) throw new Error(`no descriptor for ${grpcPath}`);
+  return { input: m.input, output: m.output };
+}
+
+export type GatewayHandler = (req: IncomingMessage, res: ServerResponse, path: string) => void;
+
+export function createGateway(
+  api: ClientApi,
+  handlers: Map<string, UnaryHandler>,
+  limits: ClientLimits,
+): GatewayHandler {
+  const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
+  // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
+  const maxBodyBytes = 4 * maxMessageBytes;
+  const tooBig = (size: number): RpcStatus => ({
+    code: GrpcCode.ResourceExhausted,
+    message: `grpc: received message larger than max (${size} vs. ${maxMessageBytes})`,
+  });
+
+  const unary = (req: IncomingMessage, res: ServerResponse, handler: UnaryHandler, descs: MethodDescs) => {
+    readWholeBody(req, maxBodyBytes).then(
+      async (body) => {
+        if (body === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+        let wire: Uint8Array;
+        try {
+          wire = parseBody(descs.input, body);
+        } catch (err) {
+          return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+        }
+        if (wire.length > maxMessageBytes) return replyRpcError(res, tooBig(wire.length));
+        try {
+          const def = handler.definition as MethodDefinition<unknown, unknown>;
+          const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)));
+          replyJson(res, goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp))));
+        } catch (err) {
+          replyRpcError(res, toRpcStatus(err));
+        }
+      },
+      () => res.destroy(),
+    );
+  };
+
+  return (req, res, path) => {
+    const grpcPath = gatewayRoutes.get(path);
+    if (grpcPath === undefined) return plainError(res, 404, "Not Found");
+    if (req.method !== "POST") return plainError(res, 405, "Method Not Allowed");
+    const descs = methodDescs(grpcPath);
+    const handler = handlers.get(grpcPath);
+    if (handler) return unary(req, res, handler, descs);
+    const lines = new LineWriter(res);
+    if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs);
+    if (grpcPath === LeaseService.leaseKeepAlive.path) return gatewayKeepAlive(api, req, lines, descs);
+    if (grpcPath === MaintenanceService.snapshot.path) {
+      readWholeBody(req, maxBodyBytes).then(
+        (body) => {
+          try {
+            parseBody(descs.input, body ?? "");
+          } catch (err) {
+            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+          }
+          void lines.pipe(snapshotMessages(api), MaintenanceService.snapshot.responseSerialize, descs.output);
+        },
+        () => res.destroy(),
+      );
+      return;
+    }
+    lines.fail(toRpcStatus(unimplemented(grpcPath)));
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The whole body as text, or undefined when it exceeds `limit` bytes. */
+function readWholeBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) over = true;
+      else parts.push(chunk);
+    });
+    req.on("end", () => resolve(over ? undefined : Buffer.concat(parts).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** Writes a gateway response stream: headers with the first line, one chunk per message. */
+class LineWriter {
+  private started = false;
+  constructor(readonly res: ServerResponse) {}
+
+  get closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  private start(status: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.res.writeHead(status, {
+      "Content-Type": "application/json",
+      "Grpc-Metadata-Content-Type": "application/grpc",
+    });
+  }
+
+  result(json: string): void {
+    if (this.closed) return;
+    this.start(200);
+    this.res.write(`{"result":${goJsonEscape(json)}}\n`);
+  }
+
+  /** The stream ended normally. */
+  end(): void {
+    if (this.closed) return;
+    this.start(200);
+    this.res.end();
+  }
+
+  /** The RPC failed: an error line, with the mapped status if nothing was sent yet. */
+  fail(status: RpcStatus): void {
+    if (this.closed) return;
+    this.start(httpStatusOf(status.code));
+    this.res.end(streamErrorLine(status));
+  }
+
+  /** The first request message could not be read: the gateway answers 500 with code Unknown. */
+  badFirstMessage(message: string): void {
+    if (this.closed || this.started) return;
+    this.started = true;
+    const body = errorBody({ code: GrpcCode.Unknown, message });
+    this.res.writeHead(500, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(body),
+    });
+    this.res.end(body);
+  }
+
+  async pipe<T>(messages: AsyncIterable<T>, serialize: (m: T) => Buffer, desc: DescMessage): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.closed) return;
+        this.result(wireToJson(desc, serialize(m)));
+      }
+      this.end();
+    } catch (err) {
+      this.fail(toRpcStatus(err));
+    }
+  }
+}
+
+/**
+ * Reads the JSON values of a streaming request body as they arrive. A bad first value is reported
+ * through `onBadFirst`; a bad later value ends the client's side quietly, as grpc-gateway does.
+ */
+function readBodyMessages(
+  req: IncomingMessage,
+  input: DescMessage,
+  onMessage: (wire: Uint8Array) => void,
+  onBadFirst: (message: string) => void,
+  onEnd: () => void,
+): void {
+  const decoder = new StringDecoder("utf8");
+  let text = "";
+  let count = 0;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    onEnd();
+  };
+  const fail = (message: string) => {
+    if (done) return;
+    if (count === 0) {
+      done = true;
+      onBadFirst(message);
+    } else finish();
+  };
+  const drain = (atEnd: boolean) => {
+    while (!done) {
+      const reader = new JsonValueReader(text);
+      let value: JsonValue | undefined;
+      try {
+        value = reader.next();
+      } catch (err) {
+        if (err instanceof JsonIncomplete && !atEnd) return;
+        return fail(errorText(err));
+      }
+      if (value === undefined) {
+        text = "";
+        return;
+      }
+      text = text.slice(reader.offset);
+      let wire: Uint8Array;
+      try {
+        wire = jsonToWire(input, value);
+      } catch (err) {
+        return fail(errorText(err));
+      }
+      count++;
+      onMessage(wire);
+    }
+  };
+  req.on("data", (chunk: Buffer) => {
+    text += decoder.write(chunk);
+    drain(false);
+  });
+  req.on("end", () => {
+    text += decoder.end();
+    drain(true);
+    finish();
+  });
+  req.on("error", finish);
+}
+
+function gatewayWatch(api: ClientApi, req: IncomingMessage, lines: LineWriter, descs: MethodDescs): void {
+  const stream = api.watchStream();
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    stream.close();
+  };
+  stream.onResponse((resp: WatchResponse) => {
+    if (open) lines.result(wireToJson(descs.output, WatchService.watch.responseSerialize(resp)));
+  });
+  readBodyMessages(
+    req,
+    descs.input,
+    (wire) => {
+      if (!open) return;
+      try {
+        const request: WatchRequest = WatchService.watch.requestDeserialize(Buffer.from(wire));
+        stream.request(request);
+      } catch (err) {
+        close();
+        lines.fail(toRpcStatus(err));
+      }
+    },
+    (message) => {
+      close();
+      lines.badFirstMessage(message);
+    },
+    // The end of the request body only half-closes the watch: events keep coming.
+    () => {},
+  );
+  lines.res.on("close", close);
+}
+
+function gatewayKeepAlive(api: ClientApi, req: IncomingMessage, lines: LineWriter, descs: MethodDescs): void {
+  let queue: Promise<void> = Promise.resolve();
+  let failed = false;
+  readBodyMessages(
+    req,
+    descs.input,
+    (wire) => {
+      queue = queue.then(async () => {
+        if (failed || lines.closed) return;
+        try {
+          const { ID } = LeaseService.leaseKeepAlive.requestDeserialize(Buffer.from(wire));
+          const resp = await keepAliveResponse(api, ID);
+          lines.result(wireToJson(descs.output, LeaseService.leaseKeepAlive.responseSerialize(resp)));
+        } catch (err) {
+          failed = true;
+          lines.fail(toRpcStatus(err));
+        }
+      });
+    },
+    (message) => lines.badFirstMessage(message),
+    () => {
+      void queue.then(() => {
+        if (!failed) lines.end();
+      });
+    },
+  );
+}

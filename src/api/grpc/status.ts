@@ -1,0 +1,20 @@
+// Errors leave the client API as gRPC statuses: an EtcdError keeps its code and exact text, anything
+// else becomes Unknown with its raw text (etcd's togRPCError does the same).
+import { EtcdError, GrpcCode } from "../../rpctypes/errors.js";
+
+/** The status a failed request ends with. */
+export interface RpcStatus {
+  code: GrpcCode;
+  message: string;
+}
+
+export function toRpcStatus(err: unknown): RpcStatus {
+  if (err instanceof EtcdError) return { code: err.code, message: err.message };
+  return { code: GrpcCode.Unknown, message: err instanceof Error ? err.message : String(err) };
+}
+
+/** The object grpc-js turns into the call's status (code + details = message). */
+export function toServiceError(err: unknown): Error & { code: number; details: string } {
+  const s = toRpcStatus(err);
+  return Object.assign(new Error(s.message), { code: s.code, details: s.message });
+}

@@ -1,0 +1,11 @@
+// The client side of a member: gRPC, the JSON gateway and the plain HTTP endpoints on one port.
+export { type ClientLimits, defaultClientLimits, snapshotChunkBytes } from "./client-handlers.js";
+export { grpcOverheadBytes } from "./grpc/grpc-services.js";
+export { versions } from "./http/http-handler.js";
+export {
+  type ApiLogger,
+  type ClientListeners,
+  type ClientTls,
+  type ServeClientsOptions,
+  serveClients,
+} from "./serve.js";

@@ -1,0 +1,172 @@
+// One client port for every protocol, as etcd 3.4 serves it: each connection is sorted by its first
+// bytes (the HTTP/2 preface goes to gRPC, anything else to HTTP/1.1: gateway, /health, /metrics...).
+// With TLS the ALPN choice sorts it ("h2" -> gRPC); without ALPN the decrypted bytes are sniffed.
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { ServerCredentials } from "@grpc/grpc-js";
+import type { ClientApi } from "../server/client-api.js";
+import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
+import { createGateway } from "./gateway/gateway.js";
+import { createGrpcServer } from "./grpc/grpc-services.js";
+import { createHttpHandler } from "./http/http-handler.js";
+
+/** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
+export interface ClientTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+  trustedCa?: string | Buffer;
+  clientCertAuth?: boolean;
+}
+
+/** The few logger methods used here (a pino logger fits). */
+export interface ApiLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface ServeClientsOptions {
+  api: ClientApi;
+  /** --listen-client-urls; http:// or https://, port 0 picks a free port. */
+  listenUrls: URL[];
+  tls?: ClientTls;
+  /** --max-request-bytes (default 1.5 MiB). */
+  maxRequestBytes?: number;
+  /** --max-txn-ops (default 128). */
+  maxTxnOps?: number;
+  logger?: ApiLogger;
+}
+
+export interface ClientListeners {
+  /** The URLs actually bound (port 0 replaced by the chosen port), in the order given. */
+  readonly urls: URL[];
+  close(): Promise<void>;
+}
+
+const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Waits for enough bytes to tell the HTTP/2 preface from anything else, puts them back, and
+ * reports the choice. Bytes that differ from the preface settle it at once (a short HTTP/1 request
+ * never waits).
+ */
+function sniffHttp2(socket: Socket, decide: (http2: boolean) => void): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, http2Preface.length);
+    const matches = seen.subarray(0, n).equals(http2Preface.subarray(0, n));
+    if (matches && seen.length < http2Preface.length) return;
+    socket.off("data", onData);
+    socket.pause();
+    socket.unshift(seen);
+    decide(matches);
+  };
+  socket.on("data", onData);
+}
+
+/** Starts serving the client API on every listen URL. */
+export async function serveClients(options: ServeClientsOptions): Promise<ClientListeners> {
+  const { api, logger } = options;
+  const limits: ClientLimits = {
+    maxRequestBytes: options.maxRequestBytes ?? defaultClientLimits.maxRequestBytes,
+    maxTxnOps: options.maxTxnOps ?? defaultClientLimits.maxTxnOps,
+  };
+  const handlers = unaryHandlers(api, limits);
+  const grpcServer = createGrpcServer(api, handlers, limits);
+  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  const httpServer: HttpServer = createHttpServer(
+    createHttpHandler(api, createGateway(api, handlers, limits)),
+  );
+
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    // A peer that resets mid-sniff must not take the process down.
+    socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
+  };
+  const route = (socket: Socket, http2: boolean) => {
+    if (http2) injector.injectConnection(socket);
+    else {
+      httpServer.emit("connection", socket);
+      // The HTTP parser reads through stream events; the sniffer left the socket paused.
+      socket.resume();
+    }
+  };
+
+  const listeners: NetServer[] = [];
+  const urls: URL[] = [];
+  try {
+    for (const url of options.listenUrls) {
+      const secure = url.protocol === "https:";
+      if (!secure && url.protocol !== "http:")
+        throw new Error(`unsupported client URL scheme ${url.protocol}`);
+      if (secure && !options.tls)
+        throw new Error(`TLS is required for ${url.href} but no cert/key was given`);
+      let listener: NetServer;
+      if (secure && options.tls) {
+        const tls = options.tls;
+        listener = createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ca: tls.trustedCa,
+            requestCert: tls.clientCertAuth ?? false,
+            rejectUnauthorized: tls.clientCertAuth ?? false,
+            ALPNProtocols: ["h2", "http/1.1"],
+          },
+          (socket: TLSSocket) => {
+            track(socket);
+            if (socket.alpnProtocol === "h2") route(socket, true);
+            else if (socket.alpnProtocol === "http/1.1") route(socket, false);
+            else sniffHttp2(socket, (h2) => route(socket, h2));
+          },
+        );
+        listener.on("tlsClientError", (err) =>
+          logger?.warn({ err: err.message }, "client TLS handshake failed"),
+        );
+      } else {
+        listener = createNetServer((socket) => {
+          track(socket);
+          sniffHttp2(socket, (h2) => route(socket, h2));
+        });
+      }
+      const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+      await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(Number(url.port || (secure ? 443 : 80)), host, () => {
+          listener.off("error", reject);
+          resolve();
+        });
+      });
+      listeners.push(listener);
+      const address = listener.address();
+      const bound = new URL(url.href);
+      if (address && typeof address === "object") bound.port = String(address.port);
+      urls.push(bound);
+      logger?.info({ address: bound.href }, "serving client traffic");
+    }
+  } catch (err) {
+    for (const l of listeners) l.close();
+    injector.destroy();
+    grpcServer.forceShutdown();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    urls,
+    close() {
+      closing ??= (async () => {
+        const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+        injector.destroy();
+        grpcServer.forceShutdown();
+        httpServer.closeAllConnections();
+        for (const s of sockets) s.destroy();
+        await Promise.all(stopped);
+      })();
+      return closing;
+    },
+  };
+}
