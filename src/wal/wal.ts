@@ -135,6 +135,7 @@ export class WAL {
     try {
       renameSync(staging, dir);
     } catch (error) {
+      rmSync(staging, { recursive: true, force: true });
       throw new WalStateError(`wal: cannot create ${dir}: ${(error as Error).message}`);
     }
     fsyncDirectory(dirname(dir));

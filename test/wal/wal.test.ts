@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Snapshot } from "../../src/gen/raftpb/raft.js";
@@ -36,6 +36,26 @@ describe("WAL create / exists / open", () => {
     const wal = await WAL.create(dir, METADATA);
     await wal.close();
     await assert.rejects(WAL.create(dir, METADATA), /already exists/);
+  });
+
+  test("create into a non-empty directory that is not a WAL fails and leaves nothing behind", async () => {
+    const dir = walDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "unrelated"), "x");
+    await assert.rejects(
+      WAL.create(dir, METADATA),
+      (e: Error) => e instanceof WalStateError && /cannot create/.test(e.message),
+    );
+    assert.equal(existsSync(`${dir}.tmp`), false);
+    assert.equal(WAL.exists(dir), false);
+  });
+
+  test("create into an existing empty directory (a pre-made --wal-dir) works", async () => {
+    const dir = walDir();
+    mkdirSync(dir, { recursive: true });
+    const wal = await WAL.create(dir, METADATA);
+    await wal.close();
+    assert.equal(WAL.exists(dir), true);
   });
 
   test("a directory with a dot in its name is still a directory", async () => {
