@@ -77,14 +77,23 @@ export class RevSet {
   }
 }
 
+/** No revisions: shared by every empty generation (never mutated; replaced on first put). */
+const NO_REVS: number[] = [];
+
 /** One life of a key: revisions from its creation up to and including its tombstone. */
 class Generation {
   /** Main revision of the put that created the key. */
-  created = 0;
+  created: number;
   /** Version of the key after the last revision in `revs`. */
-  ver = 0;
-  /** Flat (main, sub) pairs in ascending order. */
-  revs: number[] = [];
+  ver: number;
+  /** Flat (main, sub) pairs in ascending order, sized exactly (memory matters at 1M keys). */
+  revs: number[];
+
+  constructor(created = 0, ver = 0, revs: number[] = NO_REVS) {
+    this.created = created;
+    this.ver = ver;
+    this.revs = revs;
+  }
 
   get length(): number {
     return this.revs.length >> 1;
@@ -102,6 +111,16 @@ class Generation {
     return this.revs[(i << 1) + 1];
   }
 
+  append(main: number, sub: number): void {
+    if (this.revs.length === 0) {
+      this.created = main;
+      this.revs = [main, sub];
+    } else {
+      this.revs.push(main, sub);
+    }
+    this.ver++;
+  }
+
   /** Index of the newest revision whose main <= atRev, or -1. */
   newestAtOrBefore(atRev: number): number {
     for (let i = this.length - 1; i >= 0; i--) {
@@ -111,57 +130,52 @@ class Generation {
   }
 }
 
-/** The full revision history of one key. */
+/**
+ * The full revision history of one key: the current generation (empty after a delete) and the
+ * ended ones before it. Same semantics as etcd's keyIndex, whose `generations` list is
+ * `[...past, current]` here.
+ */
 export class KeyHistory {
   readonly key: string;
-  private modMain = 0;
-  private modSub = 0;
-  private gens: Generation[] = [];
+  private current: Generation;
+  private past: Generation[] | undefined;
 
-  constructor(key: string) {
+  constructor(key: string, current: Generation = new Generation()) {
     this.key = key;
+    this.current = current;
+  }
+
+  /** The newest change (main, sub), or (0, 0). */
+  private lastChange(): [number, number] {
+    let g: Generation | undefined = this.current;
+    if (g.isEmpty()) g = this.past?.[this.past.length - 1];
+    if (g === undefined || g.isEmpty()) return [0, 0];
+    return [g.main(g.length - 1), g.sub(g.length - 1)];
   }
 
   put(main: number, sub: number): void {
-    if (!(main > this.modMain || (main === this.modMain && sub > this.modSub))) {
-      throw new Error(
-        `key index: put at ${main}/${sub} is not after the last change ${this.modMain}/${this.modSub}`,
-      );
+    const [lastMain, lastSub] = this.lastChange();
+    if (!(main > lastMain || (main === lastMain && sub > lastSub))) {
+      throw new Error(`key index: put at ${main}/${sub} is not after the last change ${lastMain}/${lastSub}`);
     }
-    if (this.gens.length === 0) this.gens.push(new Generation());
-    const g = this.gens[this.gens.length - 1];
-    if (g.isEmpty()) g.created = main;
-    g.revs.push(main, sub);
-    g.ver++;
-    this.modMain = main;
-    this.modSub = sub;
-  }
-
-  /** Re-creates the index of a key whose older revisions were compacted away. */
-  restore(created: number, main: number, sub: number, version: number): void {
-    if (this.gens.length !== 0) throw new Error("key index: restore into a non-empty key");
-    const g = new Generation();
-    g.created = created;
-    g.ver = version;
-    g.revs.push(main, sub);
-    this.gens.push(g);
-    this.modMain = main;
-    this.modSub = sub;
+    this.current.append(main, sub);
   }
 
   /** Ends the current generation; false when the key is not live. */
   tombstone(main: number, sub: number): boolean {
     if (this.isEmpty()) throw new Error(`key index: tombstone on an empty key ${this.key}`);
-    if (this.gens[this.gens.length - 1].isEmpty()) return false;
+    if (this.current.isEmpty()) return false;
     this.put(main, sub);
-    this.gens.push(new Generation());
+    if (this.past === undefined) this.past = [this.current];
+    else this.past.push(this.current);
+    this.current = new Generation();
     return true;
   }
 
   /** The revision of the key visible at `atRev`, or undefined when it did not exist then. */
   get(atRev: number): IndexedRev | undefined {
     const g = this.findGeneration(atRev);
-    if (g === undefined || g.isEmpty()) return undefined;
+    if (g === undefined) return undefined;
     const n = g.newestAtOrBefore(atRev);
     if (n === -1) return undefined;
     return { main: g.main(n), sub: g.sub(n), created: g.created, version: g.ver - (g.length - n - 1) };
@@ -169,35 +183,37 @@ export class KeyHistory {
 
   /** True when the key is live at the newest revision. */
   isLive(): boolean {
-    return this.gens.length > 0 && !this.gens[this.gens.length - 1].isEmpty();
+    return !this.current.isEmpty();
   }
 
   isEmpty(): boolean {
-    return this.gens.length === 1 && this.gens[0].isEmpty();
+    return (this.past === undefined || this.past.length === 0) && this.current.isEmpty();
   }
 
   /** Drops history before `atRev`, adding the revisions that stay on disk to `keep`. */
   compact(atRev: number, keep: RevSet): void {
     if (this.isEmpty()) throw new Error(`key index: compact on an empty key ${this.key}`);
-    let [genIdx, revIdx] = this.compactPoint(atRev, keep);
-    const g = this.gens[genIdx];
+    const gens = this.generations();
+    let [genIdx, revIdx] = compactPoint(gens, atRev, keep);
+    const g = gens[genIdx];
     if (!g.isEmpty()) {
       if (revIdx !== -1) g.revs = g.revs.slice(revIdx << 1);
       // Only the tombstone of an ended generation is left: drop the whole generation.
-      if (g.length === 1 && genIdx !== this.gens.length - 1) {
+      if (g.length === 1 && genIdx !== gens.length - 1) {
         keep.delete(g.main(0), g.sub(0));
         genIdx++;
       }
     }
-    this.gens = this.gens.slice(genIdx);
+    this.setGenerations(gens.slice(genIdx));
   }
 
   /** Adds to `keep` what a compaction at `atRev` would keep for this key, changing nothing. */
   keep(atRev: number, keep: RevSet): void {
     if (this.isEmpty()) return;
-    const [genIdx, revIdx] = this.compactPoint(atRev, keep);
-    const g = this.gens[genIdx];
-    if (!g.isEmpty() && revIdx === g.length - 1 && genIdx !== this.gens.length - 1) {
+    const gens = this.generations();
+    const [genIdx, revIdx] = compactPoint(gens, atRev, keep);
+    const g = gens[genIdx];
+    if (!g.isEmpty() && revIdx === g.length - 1 && genIdx !== gens.length - 1) {
       keep.delete(g.main(revIdx), g.sub(revIdx));
     }
   }
@@ -207,38 +223,33 @@ export class KeyHistory {
    * when the key has no revisions left.
    */
   undo(main: number): boolean {
+    const gens = this.generations();
     for (;;) {
-      const last = this.gens[this.gens.length - 1];
+      const last = gens[gens.length - 1];
       if (last === undefined) break;
       if (last.isEmpty()) {
-        const prev = this.gens[this.gens.length - 2];
+        const prev = gens[gens.length - 2];
         // An empty generation opened by a tombstone of this write goes away with it.
         if (prev !== undefined && prev.main(prev.length - 1) === main) {
-          this.gens.pop();
+          gens.pop();
           continue;
         }
         break;
       }
       if (last.main(last.length - 1) !== main) break;
-      last.revs.length -= 2;
+      last.revs = last.revs.slice(0, -2);
       last.ver--;
-      if (last.isEmpty() && this.gens.length === 1) this.gens.pop();
+      if (last.isEmpty() && gens.length === 1) gens.pop();
     }
-    const g = this.gens.length > 0 ? this.newestNonEmpty() : undefined;
-    this.modMain = g === undefined ? 0 : g.main(g.length - 1);
-    this.modSub = g === undefined ? 0 : g.sub(g.length - 1);
-    return this.gens.length > 0;
-  }
-
-  private newestNonEmpty(): Generation | undefined {
-    for (let i = this.gens.length - 1; i >= 0; i--) if (!this.gens[i].isEmpty()) return this.gens[i];
-    return undefined;
+    if (gens.length === 0) return false;
+    this.setGenerations(gens);
+    return true;
   }
 
   /** Every (main, sub) this key has in [fromRev, ∞), in order (used by tests and tools). */
   revisionsSince(fromRev: number): RevPair[] {
     const out: RevPair[] = [];
-    for (const g of this.gens) {
+    for (const g of this.generations()) {
       for (let i = 0; i < g.length; i++) {
         if (g.main(i) >= fromRev) out.push({ main: g.main(i), sub: g.sub(i) });
       }
@@ -246,34 +257,54 @@ export class KeyHistory {
     return out;
   }
 
-  private compactPoint(atRev: number, keep: RevSet): [number, number] {
-    let genIdx = 0;
-    while (genIdx < this.gens.length - 1) {
-      const g = this.gens[genIdx];
-      if (g.main(g.length - 1) > atRev) break;
-      genIdx++;
-    }
-    const g = this.gens[genIdx];
-    const revIdx = g.newestAtOrBefore(atRev);
-    if (revIdx !== -1) keep.add(g.main(revIdx), g.sub(revIdx));
-    return [genIdx, revIdx];
+  /** Creates the history of a key whose older revisions were compacted away. */
+  static restored(key: string, created: number, main: number, sub: number, version: number): KeyHistory {
+    return new KeyHistory(key, new Generation(created, version, [main, sub]));
+  }
+
+  private generations(): Generation[] {
+    return this.past === undefined ? [this.current] : [...this.past, this.current];
+  }
+
+  private setGenerations(gens: Generation[]): void {
+    this.current = gens[gens.length - 1];
+    this.past = gens.length > 1 ? gens.slice(0, -1) : undefined;
   }
 
   private findGeneration(atRev: number): Generation | undefined {
-    const last = this.gens.length - 1;
-    for (let i = last; i >= 0; i--) {
-      const g = this.gens[i];
+    const cur = this.current;
+    if (!cur.isEmpty() && cur.main(0) <= atRev) return cur;
+    const past = this.past;
+    if (past === undefined) return undefined;
+    for (let i = past.length - 1; i >= 0; i--) {
+      const g = past[i];
       if (g.isEmpty()) continue;
       // An ended generation whose tombstone is at or before atRev: the key was deleted then.
-      if (i !== last && g.main(g.length - 1) <= atRev) return undefined;
+      if (g.main(g.length - 1) <= atRev) return undefined;
       if (g.main(0) <= atRev) return g;
     }
     return undefined;
   }
 }
 
-/** Key bytes as the index's string form, and back. */
+/** etcd's doCompact: the generation holding `atRev` and the newest revision <= atRev in it. */
+function compactPoint(gens: Generation[], atRev: number, keep: RevSet): [number, number] {
+  let genIdx = 0;
+  while (genIdx < gens.length - 1) {
+    const g = gens[genIdx];
+    if (g.main(g.length - 1) > atRev) break;
+    genIdx++;
+  }
+  const g = gens[genIdx];
+  const revIdx = g.newestAtOrBefore(atRev);
+  if (revIdx !== -1) keep.add(g.main(revIdx), g.sub(revIdx));
+  return [genIdx, revIdx];
+}
+
+/** Key bytes as the index's string form (latin1: one char per byte), and back. */
 export function keyString(key: Uint8Array): string {
+  // Short keys: building the string in JS is cheaper than a call into Buffer's C++ decoder.
+  if (key.length <= 64) return String.fromCharCode.apply(null, key as unknown as number[]);
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 }
 
@@ -331,9 +362,7 @@ export class KeyIndex {
 
   /** Restores a key first seen while loading (older history compacted away). */
   restore(key: string, created: number, main: number, sub: number, version: number): void {
-    const ki = new KeyHistory(key);
-    ki.restore(created, main, sub, version);
-    this.tree.set(key, ki);
+    this.tree.set(key, KeyHistory.restored(key, created, main, sub, version));
   }
 
   /** False when the key is not live (etcd's ErrRevisionNotFound). */

@@ -3,6 +3,7 @@
 // needs key, create_revision and version, which `scanIndexFields` reads without copying values.
 
 import { KeyValue } from "../gen/mvccpb/kv.js";
+import { keyString } from "./keyindex.js";
 
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
   return KeyValue.encode(kv).finish();
@@ -42,7 +43,7 @@ export function scanIndexFields(buf: Buffer): IndexFields {
     const wire = tag & 7;
     if (wire === 2) {
       const len = varint();
-      if (field === 1) key = buf.toString("latin1", pos, pos + len);
+      if (field === 1) key = keyString(buf.subarray(pos, pos + len));
       pos += len;
     } else if (wire === 0) {
       const v = varint();

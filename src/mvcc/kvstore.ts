@@ -91,6 +91,7 @@ export class KVStore {
   private compaction: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closing = false;
+  private batchDepth = 0;
 
   private constructor(backend: Backend, options: KVStoreOptions) {
     this.backend = backend;
@@ -231,16 +232,27 @@ export class KVStore {
     if (this.isApplied(raftIndex)) return undefined;
     const tx = new StoreWriteTxn(this, this.rev);
     let result: T | undefined;
+    const body = (): undefined | typeof ABORT_WRITE => {
+      result = fn(tx);
+      if (tx.events.length === 0) return ABORT_WRITE;
+      this.backend.putMetaNumber(MetaKey.currentRev, this.rev + 1);
+      if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+      return undefined;
+    };
     try {
-      this.backend.write(() => {
-        result = fn(tx);
-        if (tx.events.length === 0) return ABORT_WRITE;
-        this.backend.putMetaNumber(MetaKey.currentRev, this.rev + 1);
-        if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
-        return undefined;
-      });
+      if (this.batchDepth > 0) {
+        // Inside a batch the LMDB transaction is shared: undo this write's records by hand.
+        try {
+          body();
+        } catch (err) {
+          tx.removeRecords();
+          throw err;
+        }
+      } else {
+        this.backend.write(body);
+      }
     } catch (err) {
-      // LMDB has aborted the transaction; take this write's changes out of the key index too.
+      // The records are gone (transaction aborted or removed); take the changes out of the index.
       if (tx.events.length > 0) this.index.undo(tx.touchedKeys, this.rev + 1);
       throw err;
     }
@@ -256,7 +268,7 @@ export class KVStore {
 
   /**
    * Runs several writes (each its own revision, e.g. one per raft entry) in one LMDB
-   * transaction: each `write` inside becomes a nested transaction, and the batch commits once.
+   * transaction that commits (and flushes) once at the end.
    * Listeners hear each write when it finishes; if the batch commit itself fails the store is
    * failed (restart and replay from the WAL).
    */
@@ -264,6 +276,7 @@ export class KVStore {
     this.assertUsable();
     let result: T | undefined;
     const revBefore = this.rev;
+    this.batchDepth++;
     try {
       this.backend.write(() => {
         result = fn();
@@ -271,6 +284,8 @@ export class KVStore {
     } catch (err) {
       if (this.rev !== revBefore) this.fail(err);
       throw err;
+    } finally {
+      this.batchDepth--;
     }
     return result as T;
   }
@@ -391,9 +406,14 @@ export class KVStore {
     this.compactMainRev = finished;
     this.appliedIndex = b.getMetaNumber(MetaKey.consistentIndex);
     let newest = 1;
-    for (const { key: rk, value } of b.history.getRange({})) {
+    const history = b.history;
+    // Keys, then each value through the zero-copy read (valid until the next read): about twice
+    // as fast as iterating key-value pairs, which copies every value.
+    for (const rk of history.getKeys({})) {
       const main = revKeyMain(rk);
       const sub = revKeySub(rk);
+      const value = history.getBinaryFast(rk);
+      if (value === undefined) throw new Error(`history record ${main}/${sub} vanished while loading`);
       const fields = scanIndexFields(value);
       const ki = this.index.history(fields.key);
       newest = main;
@@ -488,6 +508,14 @@ class StoreWriteTxn implements WriteTxn {
 
   get changeCount(): number {
     return this.events.length;
+  }
+
+  /** Deletes the history records this write put (when a shared transaction cannot abort). */
+  removeRecords(): void {
+    const rev = this.beginRev + 1;
+    this.events.forEach((e, sub) => {
+      this.store.backend.history.remove(revKey(rev, sub, e.type === Event_EventType.DELETE));
+    });
   }
 
   private readRev(): number {

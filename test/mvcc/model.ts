@@ -76,7 +76,15 @@ export class KVModel {
     const { kvs: all, rev } = this.rawRange(r.key, r.rangeEnd, r.revision);
     const count = all.length;
     if (r.countOnly) return { header: hdr(rev), kvs: [], more: false, count };
-    let kvs = all.filter(
+    // etcd 3.4 quirk: the default ASCEND for a non-KEY target is decided after fetching, so with
+    // order NONE, no filters and a limit, only the first limit+1 keys (key order) get sorted.
+    const fetchAll =
+      r.sortOrder !== RangeRequest_SortOrder.NONE ||
+      r.minModRevision !== 0 ||
+      r.maxModRevision !== 0 ||
+      r.minCreateRevision !== 0 ||
+      r.maxCreateRevision !== 0;
+    let kvs = (!fetchAll && r.limit > 0 ? all.slice(0, r.limit + 1) : all).filter(
       (kv) =>
         (r.maxModRevision === 0 || kv.modRevision <= r.maxModRevision) &&
         (r.minModRevision === 0 || kv.modRevision >= r.minModRevision) &&
