@@ -405,6 +405,13 @@ export class WAL {
       // A newer snapshot keeps the stored log only if the log holds the snapshot's own entry;
       // otherwise the stored entries belong to another history (or end before it) and go.
       dropLog = lastIndex > 0 && this.storedTerm(snapshot.index) !== snapshot.term;
+      // Raft only restores a snapshot above its commit index; below it, a term mismatch means the
+      // caller got the term wrong, and dropping the log would lose committed entries.
+      if (dropLog && snapshot.index <= b.commit) {
+        refuse(
+          `snapshot ${snapshot.index} (term ${snapshot.term}) does not match the stored entry at or below commit ${b.commit}`,
+        );
+      }
       snapshotIndex = snapshot.index;
       snapshotTerm = snapshot.term;
       if (dropLog) lastIndex = lastTerm = 0;

@@ -225,6 +225,11 @@ describe("WAL save", () => {
       ],
       ["index 0", (w) => w.save(undefined, [entry(0, 2)]), /entry index 0 is not a positive integer/],
       [
+        "a snapshot whose term does not match a committed entry",
+        (w) => w.saveSnapshot(snapshot(4, 2)),
+        /snapshot 4 \(term 2\) does not match the stored entry at or below commit 5/,
+      ],
+      [
         "a snapshot without metadata",
         (w) => w.saveSnapshot(Snapshot.fromPartial({ data: Buffer.from("x") })),
         /snapshot without metadata/,
