@@ -977,7 +977,7 @@ export class Simulation {
 
   /**
    * Heals every fault (network whole, lossless, all members up) and counts the ticks until a leader exists and
-   * a fresh proposal is applied by every member. Exceeding the bound (LIVENESS_BOUND_TICKS with pre-vote,
+   * two fresh proposals (one made at the leader, one at a follower) are committed and applied by every member. Exceeding the bound (LIVENESS_BOUND_TICKS with pre-vote,
    * LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE without) is a failure.
    */
   private quietPeriod(): number {
@@ -985,37 +985,50 @@ export class Simulation {
     this.partition = undefined;
     for (const n of this.nodes.values()) if (!n.up && !n.removed) this.restart(n);
     this.drain();
-    const probe = Buffer.from(`probe-${this.opts.seed}-${this.step}`);
-    let probeIndex = 0;
+    // Two fresh proposals: one at the leader, one at a follower (forwarded to the leader).
+    const probes = [false, true].map((viaFollower) => ({
+      key: `probe-${this.step}-${viaFollower ? "follower" : "leader"}`,
+      viaFollower,
+      /** 0: not proposed yet, -1: proposed, > 0: its committed index. */
+      index: 0,
+      proposedAt: 0,
+    }));
+    const committedAtStart = this.checker.committedIndex();
     const bound = this.profile.preVote ? LIVENESS_BOUND_TICKS : LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE;
     for (let t = 1; t <= bound; t++) {
       for (const n of this.liveNodes()) this.tick(n);
       this.drain();
       const leader = this.currentLeader();
-      if (leader !== undefined && probeIndex === 0) {
+      for (const probe of probes) {
+        if (leader === undefined || probe.index !== 0) continue;
+        const followers = this.members().filter(
+          (n) => n !== leader && n.up && n.rn!.basicStatus().softState.lead === leader.id,
+        );
+        const at = probe.viaFollower && followers.length > 0 ? this.prng.pick(followers) : leader;
         try {
-          leader.rn!.propose(probe);
-          probeIndex = -1;
+          at.rn!.propose(Buffer.from(probe.key, "latin1"));
+          probe.index = -1;
+          probe.proposedAt = t;
         } catch (err) {
           if (!isExpectedStepError(err)) throw err;
         }
         this.drain();
       }
-      if (probeIndex === -1) {
-        // Find where the probe landed in the committed log.
-        const key = probe.toString("latin1");
-        for (let i = this.checker.committedIndex(); i > 0; i--) {
-          const k = this.checker.committedKey(i);
-          if (k?.endsWith(`/${EntryType.EntryNormal}/${key}`)) {
-            probeIndex = i;
+      for (const probe of probes) {
+        if (probe.index !== -1) continue;
+        for (let i = this.checker.committedIndex(); i > committedAtStart; i--) {
+          if (this.checker.committedKey(i)?.endsWith(`/${EntryType.EntryNormal}/${probe.key}`)) {
+            probe.index = i;
             break;
           }
         }
+        // A proposal may be dropped on the way (a leader change): propose it again.
+        if (probe.index === -1 && t - probe.proposedAt >= 4 * ELECTION_TICK) probe.index = 0;
       }
-      if (probeIndex > 0 && this.members().every((n) => n.up && n.applied >= probeIndex)) {
+      const last = Math.max(...probes.map((p) => p.index));
+      if (probes.every((p) => p.index > 0) && this.members().every((n) => n.up && n.applied >= last)) {
         return t;
       }
-      if (probeIndex === -1 && t % 40 === 0) probeIndex = 0; // the proposal was dropped: propose again
     }
     const states = [...this.nodes.values()]
       .map((n) => {
