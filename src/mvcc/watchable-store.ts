@@ -26,10 +26,17 @@ export interface WatchableStoreOptions {
   maxPendingBatches?: number;
   /** Unsynced watchers served per catch-up pass (etcd: maxWatchersPerSync 512). */
   maxWatchersPerSync?: number;
-  /** Events per history batch (a single revision larger than this is still sent whole). */
+  /** Events per history batch of one watcher (a single revision larger than this is still sent whole). */
   maxEventsPerBatch?: number;
-  /** Revisions scanned per history read, bounding the work of one read between writes. */
+  /** Revisions per catch-up pass: one shared history read covers at most this many (etcd: 1000 per batch). */
   maxRevisionsPerRead?: number;
+  /** Events per catch-up pass (a single revision larger than this is still read whole). */
+  maxEventsPerRead?: number;
+  /**
+   * Target duration of one catch-up pass: the revisions read per pass adapt (between 1 and maxRevisionsPerRead)
+   * so that a pass takes about this long, whatever the store's read speed; writes wait at most about this.
+   */
+  syncPassBudgetMs?: number;
   /** Period of progress notifications for idle synced watchers that asked for them. */
   progressNotifyIntervalMs?: number;
 }
@@ -73,6 +80,10 @@ export class WatchableStore {
   private readonly maxWatchersPerSync: number;
   private readonly maxEventsPerBatch: number;
   private readonly maxRevisionsPerRead: number;
+  private readonly maxEventsPerRead: number;
+  private readonly syncPassBudgetMs: number;
+  /** Revisions the next catch-up read covers, adapted to syncPassBudgetMs. */
+  private readSpan: number;
   private readonly progressNotifyMs: number;
 
   private readonly synced = new WatcherGroup<Watcher>();
@@ -94,7 +105,10 @@ export class WatchableStore {
     this.maxPendingBatches = positive(options.maxPendingBatches ?? 128, "maxPendingBatches");
     this.maxWatchersPerSync = positive(options.maxWatchersPerSync ?? 512, "maxWatchersPerSync");
     this.maxEventsPerBatch = positive(options.maxEventsPerBatch ?? 1000, "maxEventsPerBatch");
-    this.maxRevisionsPerRead = positive(options.maxRevisionsPerRead ?? 10_000, "maxRevisionsPerRead");
+    this.maxRevisionsPerRead = positive(options.maxRevisionsPerRead ?? 1000, "maxRevisionsPerRead");
+    this.maxEventsPerRead = positive(options.maxEventsPerRead ?? 1000, "maxEventsPerRead");
+    this.syncPassBudgetMs = positive(options.syncPassBudgetMs ?? 10, "syncPassBudgetMs");
+    this.readSpan = Math.min(this.maxRevisionsPerRead, 64);
     this.progressNotifyMs = Math.max(
       MIN_PROGRESS_NOTIFY_INTERVAL_MS,
       options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -264,23 +278,28 @@ export class WatchableStore {
   }
 
   /**
-   * One pass: a history slice for each of at most maxWatchersPerSync unsynced watchers that can take one.
-   * Watchers whose outbox is full are skipped without counting (they call back when they have room).
+   * One catch-up pass, as etcd's syncWatchers: choose up to maxWatchersPerSync unsynced watchers that can take
+   * a batch, read one bounded slice of history starting at the lowest revision any of them needs, and hand each
+   * its part. Watchers whose outbox is full are skipped (they call back when they have room).
    */
   private syncPass(): void {
     if (this.closed || this.unsynced.size === 0) return;
     const started = performance.now();
-    let served = 0;
+    const compactRev = this.source.compactRev();
+    const chosen: Watcher[] = [];
     for (const w of [...this.unsynced.values()]) {
-      if (served >= this.maxWatchersPerSync) break;
+      if (chosen.length >= this.maxWatchersPerSync) break;
+      if (w.nextRev < compactRev) this.cancelCompacted(w, compactRev);
+      else if (w.nextRev > this.fedRev) this.promote(w);
+      else if (!w.hasRoom()) w.wantRoom();
+      else chosen.push(w);
+    }
+    if (chosen.length > 0) this.serveFromHistory(chosen);
+    for (const w of chosen) {
       if (w.state !== "unsynced") continue;
-      if (!this.catchUp(w)) continue;
-      served++;
-      if (w.state === "unsynced") {
-        // Served but not done: to the back of the line, so that every watcher gets its turn.
-        this.unsynced.delete(w);
-        this.unsynced.add(w);
-      }
+      // Served but not done: to the back of the line, so that every watcher gets its turn.
+      this.unsynced.delete(w);
+      this.unsynced.add(w);
     }
     let moreWork = false;
     for (const w of this.unsynced.values()) {
@@ -300,50 +319,56 @@ export class WatchableStore {
     }
   }
 
-  /**
-   * Serves the watcher: cancels it if its history is compacted, promotes it if it is current, otherwise hands
-   * it one history slice. False when it could not be served because its outbox is full.
-   */
-  private catchUp(w: Watcher): boolean {
-    const compactRev = this.source.compactRev();
-    if (w.nextRev < compactRev) {
-      this.cancelCompacted(w, compactRev);
-      return true;
-    }
-    if (w.nextRev > this.fedRev) {
-      this.promote(w);
-      return true;
-    }
-    if (!w.hasRoom()) {
-      w.wantRoom(); // its subscriber is behind; it tells us when there is room again
-      return false;
-    }
+  /** Reads one shared slice of history and gives each chosen watcher the part it needs. */
+  private serveFromHistory(chosen: Watcher[]): void {
+    let fromRev = chosen[0].nextRev;
+    for (const w of chosen) fromRev = Math.min(fromRev, w.nextRev);
+    // One watcher (or several on the same range): let the store filter; otherwise read every key once.
+    const range = chosen.every((w) => sameRange(w.range, chosen[0].range)) ? chosen[0].range : ALL_KEYS;
     let slice: HistorySlice;
+    const toRev = Math.min(this.fedRev, fromRev + this.readSpan - 1);
     try {
-      slice = this.readHistory(w.range, w.nextRev, this.fedRev);
+      const started = performance.now();
+      slice = this.readHistory(range, fromRev, toRev);
+      this.adaptReadSpan(performance.now() - started, toRev - fromRev + 1);
     } catch (err) {
-      if (isCompactedError(err)) {
-        // The store refuses this revision: the oldest it serves is after its compact revision.
-        const now = this.source.compactRev();
-        this.cancelCompacted(w, w.nextRev < now ? now : now + 1);
-      } else {
-        this.unsynced.delete(w);
-        w.fail(err);
+      const compactRev = this.source.compactRev();
+      for (const w of chosen) {
+        if (!isCompactedError(err)) {
+          this.unsynced.delete(w);
+          w.fail(err);
+        } else if (w.nextRev <= compactRev) {
+          // The store refuses this revision: the oldest it serves is after its compact revision.
+          this.cancelCompacted(w, w.nextRev < compactRev ? compactRev : compactRev + 1);
+        }
       }
-      return true;
+      return;
     }
-    w.offerHistory(slice.events, slice.throughRev);
-    w.nextRev = slice.throughRev + 1;
-    if (w.nextRev > this.fedRev) this.promote(w);
-    return true;
+    for (const w of chosen) {
+      if (w.nextRev > slice.throughRev) continue; // ahead of this slice; its turn comes
+      const mine = slice.events.filter((ev) => eventRev(ev) >= w.nextRev && w.range.contains(ev.kv!.key));
+      const cut = wholeRevisionsWithin(mine, this.maxEventsPerBatch);
+      const throughRev = cut < mine.length ? eventRev(mine[cut]) - 1 : slice.throughRev;
+      w.offerHistory(cut < mine.length ? mine.slice(0, cut) : mine, throughRev);
+      w.nextRev = throughRev + 1;
+      if (w.nextRev > this.fedRev) this.promote(w);
+    }
+  }
+
+  /** Halves the read span after a read over budget; doubles it after a full-span read well under budget. */
+  private adaptReadSpan(tookMs: number, span: number): void {
+    if (tookMs > this.syncPassBudgetMs) {
+      this.readSpan = Math.max(1, Math.floor(this.readSpan / 2));
+    } else if (tookMs < this.syncPassBudgetMs / 2 && span >= this.readSpan) {
+      this.readSpan = Math.min(this.maxRevisionsPerRead, this.readSpan * 2);
+    }
   }
 
   /** Reads the next history slice, cut at a revision boundary so that no revision is split across batches. */
   private readHistory(range: KeyRange, fromRev: number, toRev: number): HistorySlice {
-    const lastRev = Math.min(toRev, fromRev + this.maxRevisionsPerRead - 1);
-    const limit = this.maxEventsPerBatch;
-    const events = this.source.eventsBetween(range.key, range.end, fromRev, lastRev, limit);
-    if (events.length < limit) return { events, throughRev: lastRev };
+    const limit = this.maxEventsPerRead;
+    const events = this.source.eventsBetween(range.key, range.end, fromRev, toRev, limit);
+    if (events.length < limit) return { events, throughRev: toRev };
     // Possibly truncated inside the last revision read: keep only whole revisions.
     const tailRev = eventRev(events[events.length - 1]);
     let cut = events.length;
@@ -373,6 +398,30 @@ export class WatchableStore {
       throw err;
     }
   }
+}
+
+/** Every key: the range a shared history read covers. */
+const ALL_KEYS = new KeyRange(Buffer.from([0]), Buffer.from([0]));
+
+function sameRange(a: KeyRange, b: KeyRange): boolean {
+  if (a.kind !== b.kind || !a.key.equals(b.key)) return false;
+  if (a.end === undefined || b.end === undefined) return a.end === b.end;
+  return a.end.equals(b.end);
+}
+
+/**
+ * How many leading events to send so that at most `max` go out without splitting a revision; at least the
+ * whole first revision.
+ */
+function wholeRevisionsWithin(events: Event[], max: number): number {
+  if (events.length <= max) return events.length;
+  let cut = max;
+  // events[cut] is the first left out: back up to the start of its revision.
+  while (cut > 0 && eventRev(events[cut - 1]) === eventRev(events[cut])) cut--;
+  if (cut > 0) return cut;
+  let end = 1;
+  while (end < events.length && eventRev(events[end]) === eventRev(events[0])) end++;
+  return end;
 }
 
 function eventRev(ev: Event): number {

@@ -147,6 +147,7 @@ const configArb = fc.record({
   maxPendingBatches: fc.integer({ min: 1, max: 4 }),
   maxEventsPerBatch: fc.integer({ min: 1, max: 5 }),
   maxRevisionsPerRead: fc.integer({ min: 1, max: 8 }),
+  maxEventsPerRead: fc.integer({ min: 1, max: 8 }),
   maxWatchersPerSync: fc.integer({ min: 1, max: 3 }),
   refuseCompactRev: fc.boolean(),
 });
