@@ -1,0 +1,142 @@
+import type { Logger } from "pino";
+import { parseInitialCluster } from "../config/cluster.js";
+import type { Config } from "../config/codec.js";
+import { memberPaths } from "../server/bootstrap.js";
+import { EtcdServer, type ServerConfig } from "../server/etcd-server.js";
+import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
+
+/** A running member with its listeners, like etcd's embed.Etcd. */
+export interface Etcd {
+  readonly server: EtcdServer;
+  /** The client URLs actually bound (port 0 in the config is replaced by the chosen port). */
+  readonly clientUrls: URL[];
+  readonly peerUrls: URL[];
+  readonly metricsUrls: URL[];
+  /** Resolves once the member serves clients (it has a leader and has applied its start-up entries). */
+  readonly ready: Promise<void>;
+  /** Resolves once the member has stopped (rejects with the fatal error when it stopped on one). */
+  readonly stopped: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+}
+
+type ServeClients = (opts: {
+  api: EtcdServer;
+  listenUrls: URL[];
+  maxRequestBytes: number;
+  logger: Logger;
+  tls?: { certFile: string; keyFile: string; trustedCaFile: string; clientCertAuth: boolean };
+}) => Promise<{ urls: URL[]; close(): Promise<void> }>;
+
+function toUrl(u: { href: string }): URL {
+  return new URL(u.href);
+}
+
+/** Starts a member from a validated configuration (etcd's embed.StartEtcd). */
+export async function startEtcd(config: Config, opts: StartOptions): Promise<Etcd> {
+  const logger = opts.logger;
+  const initial = parseInitialCluster(config.initialCluster);
+  const initialCluster = new Map([...initial].map(([name, urls]) => [name, urls.map((u) => u.href)]));
+  const serverConfig: ServerConfig = {
+    paths: memberPaths(config.dataDir, config.walDir),
+    name: config.name,
+    initialCluster,
+    initialClusterToken: config.initialClusterToken,
+    initialClusterState: config.initialClusterState,
+    tickMs: config.heartbeatIntervalMs,
+    electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
+    snapshotCount: config.snapshotCount,
+    snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+    maxSnapshots: config.maxSnapshots,
+    maxTxnOps: config.maxTxnOps,
+    maxRequestBytes: config.maxRequestBytes,
+    quotaBackendBytes: config.quotaBackendBytes,
+    preVote: config.preVote,
+    clientUrls: config.advertiseClientUrls.map((u) => u.href),
+    logger,
+  };
+
+  const listeners: Array<{ close(): Promise<void> }> = [];
+  const closeAll = async () => {
+    for (const l of listeners.splice(0).reverse()) await l.close().catch(() => {});
+  };
+
+  let server: EtcdServer | undefined;
+  try {
+    // peers first, as etcd opens them before building the server
+    const peers: Listening[] = [];
+    const handler = peerHandler({
+      clusterId: () => server?.clusterId ?? 0n,
+      members: () => server?.clusterMembers() ?? [],
+    });
+    for (const u of config.listenPeerUrls) {
+      const l = await listenHttp(toUrl(u), handler);
+      peers.push(l);
+      listeners.push(l);
+      logger.info({ address: l.url.href }, "listening for peers");
+    }
+
+    server = await EtcdServer.start(serverConfig);
+    const started = server;
+
+    const { serveClients } = (await import("../api/index.js")) as { serveClients: ServeClients };
+    const tls = config.clientTls.certFile
+      ? {
+          certFile: config.clientTls.certFile,
+          keyFile: config.clientTls.keyFile,
+          trustedCaFile: config.clientTls.trustedCaFile,
+          clientCertAuth: config.clientTls.clientCertAuth,
+        }
+      : undefined;
+    const clients = await serveClients({
+      api: server,
+      listenUrls: config.listenClientUrls.map(toUrl),
+      maxRequestBytes: config.maxRequestBytes,
+      logger,
+      ...(tls ? { tls } : {}),
+    });
+    listeners.push(clients);
+    for (const u of clients.urls) logger.info({ address: u.href }, "serving client traffic");
+
+    const metricsUrls: URL[] = [];
+    for (const u of config.listenMetricsUrls) {
+      const l = await listenHttp(toUrl(u), (req, res) => {
+        if ((req.url ?? "").startsWith("/metrics")) {
+          void started.metrics.metrics().then((text) => {
+            res.writeHead(200, { "Content-Type": started.metrics.contentType });
+            res.end(text);
+          });
+          return;
+        }
+        res.writeHead(404);
+        res.end("404 page not found\n");
+      });
+      listeners.push(l);
+      metricsUrls.push(l.url);
+    }
+
+    const stopped = new Promise<void>((resolve, reject) => {
+      started.stopped$.subscribe((err) => (err ? reject(err) : resolve()));
+    });
+    stopped.catch(() => {});
+    return {
+      server: started,
+      clientUrls: clients.urls,
+      peerUrls: peers.map((p) => p.url),
+      metricsUrls,
+      ready: started.waitReady(),
+      stopped,
+      close: async () => {
+        await closeAll();
+        await started.stop();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    await server?.stop().catch(() => {});
+    throw err;
+  }
+}

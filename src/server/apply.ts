@@ -1,0 +1,225 @@
+import type { Logger } from "pino";
+import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
+import {
+  type AlarmMember,
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  AlarmType,
+  type ResponseHeader,
+} from "../gen/etcdserverpb/rpc.js";
+import { ConfChange, ConfChangeType, type Entry, EntryType } from "../gen/raftpb/raft.js";
+import { encodeLeaseRecord, type Lessor, leaseKey } from "../lease/lessor.js";
+import { decodeMember, encodeMember, type RaftCluster } from "../membership/cluster.js";
+import { formatId } from "../membership/ids.js";
+import type { KVStore } from "../mvcc/kvstore.js";
+import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
+import type { KvRequests } from "./kv-requests.js";
+import type { RaftNode } from "./raft-node.js";
+import { type RecordChange, ServerRecords } from "./records.js";
+
+/** The outcome of one applied entry, handed to the proposer waiting on `id`. */
+export interface ApplyResult {
+  id?: bigint;
+  resp?: unknown;
+  err?: Error;
+  /** Physical compaction finishing, for `compact --physical`. */
+  done?: Promise<void>;
+}
+
+export interface ApplierDeps {
+  store: KVStore;
+  lessor: Lessor;
+  cluster: RaftCluster;
+  kv: KvRequests;
+  raft: RaftNode;
+  log: Logger;
+  /** Backend size above which writes fail with NOSPACE. */
+  quota: () => number;
+}
+
+const zeroHeader = (revision: number): ResponseHeader => ({
+  clusterId: 0n,
+  memberId: 0n,
+  revision,
+  raftTerm: 0,
+});
+
+/**
+ * Applies committed raft entries to the member's state, in log order, each exactly once:
+ * an entry at or below the store's consistent index was applied before a restart and is skipped
+ * (conf changes still reach raft, which needs every one of them).
+ */
+export class EntryApplier {
+  private readonly alarmList: AlarmMember[] = [];
+  private readonly records: ServerRecords;
+
+  constructor(private readonly d: ApplierDeps) {
+    this.records = new ServerRecords(d.store);
+    for (const [, value] of this.records.list("alarm")) {
+      this.alarmList.push({ memberID: value.readBigUInt64BE(0), alarm: value.readInt32BE(8) as AlarmType });
+    }
+  }
+
+  alarms(): AlarmMember[] {
+    return [...this.alarmList];
+  }
+
+  apply(entry: Entry): ApplyResult {
+    switch (entry.type) {
+      case EntryType.EntryNormal:
+        return this.applyNormal(entry);
+      case EntryType.EntryConfChange:
+        return this.applyConfChange(entry);
+      default:
+        this.d.log.warn({ index: entry.index, type: entry.type }, "ignoring entry of an unsupported type");
+        this.d.store.setConsistentIndex(entry.index);
+        return {};
+    }
+  }
+
+  private applyNormal(entry: Entry): ApplyResult {
+    const { store } = this.d;
+    if (entry.data.length === 0) {
+      // the empty entry a new leader appends
+      store.setConsistentIndex(entry.index);
+      return {};
+    }
+    const req = InternalRaftRequest.decode(entry.data);
+    const id = req.header?.ID ?? req.ID;
+    if (store.isApplied(entry.index)) return { id };
+    try {
+      return { id, ...this.dispatch(req, entry.index) };
+    } catch (err) {
+      if (isClientVisibleError(err)) {
+        // a request the state machine refuses: nothing changed, the index still counts as applied
+        store.setConsistentIndex(entry.index);
+        return { id, err: err as unknown as Error };
+      }
+      throw err;
+    }
+  }
+
+  private noSpace(req: InternalRaftRequest): boolean {
+    const writes = req.put !== undefined || req.txn !== undefined || req.leaseGrant !== undefined;
+    return writes && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
+  }
+
+  private dispatch(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
+    const { kv, store, lessor } = this.d;
+    if (this.noSpace(req)) throw Errors.NoSpace;
+    if (req.put) return { resp: kv.applier.put(req.put, index) };
+    if (req.deleteRange) return { resp: kv.applier.deleteRange(req.deleteRange, index) };
+    if (req.txn) return { resp: kv.applier.txn(req.txn, index) };
+    if (req.compaction) {
+      const r = kv.applier.compact(req.compaction, index);
+      return r ? { resp: r.response, done: r.done } : {};
+    }
+    if (req.leaseGrant) {
+      const granted = lessor.grant(req.leaseGrant.ID, req.leaseGrant.TTL);
+      const rec = encodeLeaseRecord(granted);
+      this.writeRecords(index, [["lease", rec.key, rec.value]]);
+      return {
+        resp: { header: zeroHeader(store.currentRev()), ID: granted.id, TTL: granted.ttl, error: "" },
+      };
+    }
+    if (req.leaseRevoke) {
+      const keys = lessor.revoke(req.leaseRevoke.ID);
+      const record: RecordChange[] = [["lease", leaseKey(req.leaseRevoke.ID), undefined]];
+      // the keys and the lease record go in one transaction; with no key left, the record alone
+      let deleted = 0;
+      store.write(index, (tx) => {
+        for (const k of keys) deleted += tx.deleteRange(k, undefined).deleted;
+        this.records.stage(record);
+      });
+      if (deleted === 0) this.writeRecords(index, record);
+      return { resp: { header: zeroHeader(store.currentRev()) } };
+    }
+    if (req.alarm) return { resp: this.applyAlarm(req.alarm, index) };
+    if (req.v2) {
+      this.applyV2(req.v2.Method ?? "", req.v2.Path ?? "", req.v2.Val ?? "");
+      store.setConsistentIndex(index);
+      return {};
+    }
+    this.d.log.warn({ index }, "ignoring a request this member does not know");
+    store.setConsistentIndex(index);
+    return {};
+  }
+
+  private applyAlarm(a: AlarmRequest, index: number) {
+    const key = Buffer.alloc(12);
+    key.writeBigUInt64BE(a.memberID, 0);
+    key.writeInt32BE(a.alarm, 8);
+    const at = this.alarmList.findIndex((x) => x.memberID === a.memberID && x.alarm === a.alarm);
+    const changed: AlarmMember[] = [];
+    if (a.action === AlarmRequest_AlarmAction.ACTIVATE && a.alarm !== AlarmType.NONE) {
+      if (at < 0) {
+        this.alarmList.push({ memberID: a.memberID, alarm: a.alarm });
+        this.d.log.warn({ "member-id": formatId(a.memberID), alarm: AlarmType[a.alarm] }, "alarm raised");
+      }
+      changed.push({ memberID: a.memberID, alarm: a.alarm });
+      this.writeRecords(index, [["alarm", key, key]]);
+    } else if (a.action === AlarmRequest_AlarmAction.DEACTIVATE) {
+      if (at >= 0) {
+        const [removed] = this.alarmList.splice(at, 1);
+        changed.push(removed);
+        this.d.log.info({ "member-id": formatId(a.memberID), alarm: AlarmType[a.alarm] }, "alarm cleared");
+      }
+      this.writeRecords(index, [["alarm", key, undefined]]);
+    } else {
+      this.d.store.setConsistentIndex(index);
+    }
+    return { header: zeroHeader(this.d.store.currentRev()), alarms: changed };
+  }
+
+  /** etcd 3.4 publishes member attributes as a v2 PUT of /0/members/<id>/attributes. */
+  private applyV2(method: string, path: string, val: string): void {
+    const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(path);
+    if (method !== "PUT" || !m) return;
+    const attrs = JSON.parse(val) as { name?: string; clientURLs?: string[] };
+    const id = BigInt(`0x${m[1]}`);
+    this.d.cluster.setAttributes(id, attrs.name ?? "", attrs.clientURLs ?? []);
+  }
+
+  private applyConfChange(entry: Entry): ApplyResult {
+    const cc = ConfChange.decode(entry.data);
+    const { cluster, raft, store, log } = this.d;
+    raft.confState = raft.node.applyConfChange(cc);
+    const applied = store.isApplied(entry.index);
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+      case ConfChangeType.ConfChangeAddLearnerNode: {
+        if (cc.context.length > 0) {
+          const m = decodeMember(cc.context);
+          m.isLearner = cc.type === ConfChangeType.ConfChangeAddLearnerNode;
+          const known = cluster.member(m.id);
+          if (known) known.isLearner = m.isLearner;
+          else cluster.add(m);
+          if (!applied)
+            this.writeRecords(entry.index, [["members", idKey(m.id), encodeMember(cluster.member(m.id)!)]]);
+          log.info({ "added-member-id": formatId(m.id), "peer-urls": m.peerUrls }, "added member");
+        }
+        break;
+      }
+      case ConfChangeType.ConfChangeRemoveNode:
+        cluster.remove(cc.nodeId);
+        if (!applied) this.writeRecords(entry.index, [["members", idKey(cc.nodeId), undefined]]);
+        log.info({ "removed-member-id": formatId(cc.nodeId) }, "removed member");
+        break;
+      default:
+        break;
+    }
+    if (!applied) store.setConsistentIndex(entry.index);
+    return { id: cc.id };
+  }
+
+  /** Server records (leases, members, alarms) committed with the entry's consistent index. */
+  private writeRecords(index: number, changes: RecordChange[]): void {
+    this.records.write(index, changes);
+  }
+}
+
+function idKey(id: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(id);
+  return b;
+}

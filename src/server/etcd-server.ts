@@ -1,0 +1,640 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import {
+  distinctUntilChanged,
+  filter,
+  firstValueFrom,
+  interval,
+  map,
+  merge,
+  mergeMap,
+  type Observable,
+  Subject,
+  type Subscription,
+  share,
+  takeUntil,
+  tap,
+} from "rxjs";
+import { batchWhileBusy } from "../../streams/operators/batch-while-busy.js";
+import { inOrder } from "../../streams/operators/in-order.js";
+import { ticks } from "../../streams/sources/ticks.js";
+import { ETCD_VERSION } from "../config/defaults.js";
+import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
+import {
+  type AlarmMember,
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type AlarmResponse,
+  AlarmType,
+  type CompactionRequest,
+  type CompactionResponse,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type HashKVRequest,
+  type HashKVResponse,
+  type HashResponse,
+  type LeaseGrantRequest,
+  type LeaseGrantResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeRequest,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
+  type MemberListResponse,
+  type MoveLeaderRequest,
+  type MoveLeaderResponse,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type ResponseHeader,
+  type StatusResponse,
+  type TxnRequest,
+  type TxnResponse,
+  type WatchResponse,
+} from "../gen/etcdserverpb/rpc.js";
+import { ConfChange, ConfChangeType, type Entry, EntryType, type Message } from "../gen/raftpb/raft.js";
+import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
+import { decodeMember, type Member, type RaftCluster } from "../membership/cluster.js";
+import { IdGenerator } from "../membership/id-generator.js";
+import { formatId } from "../membership/ids.js";
+import { KVStore } from "../mvcc/kvstore.js";
+import { WatchStream } from "../mvcc/watch-stream.js";
+import { WatchableStore } from "../mvcc/watchable-store.js";
+import type { RaftLogger } from "../raft/logger.js";
+import { ProposalDroppedError } from "../raft/raft.js";
+import { SeededRand } from "../raft/rand.js";
+import { RawNode } from "../raft/rawnode.js";
+import { Errors, EtcdError } from "../rpctypes/errors.js";
+import type { WAL } from "../wal/wal.js";
+import { type ApplyResult, EntryApplier } from "./apply.js";
+import { type BootstrapInput, bootstrapRaft } from "./bootstrap.js";
+import type { BackendSnapshot, ClientApi, ClientWatchStream, KeepAliveResult } from "./client-api.js";
+import { KvRequests } from "./kv-requests.js";
+import { ServerMetrics } from "./metrics.js";
+import { type ApplyBatch, RaftNode } from "./raft-node.js";
+import { LinearizableReads } from "./read-index.js";
+import { ServerRecords } from "./records.js";
+import { Snapshotter } from "./snapshotter.js";
+import { IndexWaiter, WaitRegistry } from "./wait.js";
+
+export interface ServerConfig extends BootstrapInput {
+  tickMs: number;
+  electionTicks: number;
+  snapshotCount: number;
+  snapshotCatchUpEntries: number;
+  maxSnapshots: number;
+  maxTxnOps: number;
+  maxRequestBytes: number;
+  quotaBackendBytes: number;
+  preVote: boolean;
+  clientUrls: string[];
+  logger: Logger;
+  /** Milliseconds clock, injectable for tests. */
+  now?: () => number;
+}
+
+/** etcd's request timeout: 5 s plus two election timeouts. */
+function requestTimeoutMs(c: ServerConfig): number {
+  return 5000 + 2 * c.electionTicks * c.tickMs;
+}
+
+const LEASE_EXPIRY_CHECK_MS = 500;
+/** etcd revokes at most 1000 leases per second: half of that every 500 ms check. */
+const LEASE_REVOKES_PER_CHECK = 500;
+const MAX_PENDING_REVOKES = 16;
+const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
+
+function raftLogger(log: Logger): RaftLogger {
+  return {
+    debug: (m) => log.debug(m),
+    info: (m) => log.info(m),
+    warning: (m) => log.warn(m),
+    error: (m) => log.error(m),
+    panic: (m) => {
+      log.fatal(m);
+      throw new Error(m);
+    },
+  };
+}
+
+/**
+ * One member: the raft node, the durable log, the key-value store, leases and the cluster,
+ * driven by one merged pipeline of streams (see `run`). Implements what the client API needs.
+ */
+export class EtcdServer implements ClientApi {
+  readonly serverMetrics: ServerMetrics;
+  readonly clusterId: bigint;
+  readonly memberId: bigint;
+  readonly raft: RaftNode;
+  readonly store: KVStore;
+  readonly watchable: WatchableStore;
+  readonly lessor: Lessor;
+  /** Every batch of entries once applied, with the applied index: for observers and the feed. */
+  readonly applied$ = new Subject<{ index: number; entries: Entry[] }>();
+  /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
+  readonly stopped$ = new Subject<Error | undefined>();
+
+  private readonly wait = new WaitRegistry<ApplyResult>();
+  private readonly appliedIndex: IndexWaiter;
+  private readonly idGen: IdGenerator;
+  private readonly reads: LinearizableReads;
+  private readonly applier: EntryApplier;
+  private readonly kv: KvRequests;
+  private readonly stop$ = new Subject<void>();
+  private readonly errors$ = new Subject<Error>();
+  private subscription: Subscription | undefined;
+  private readonly now: () => number;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly cfg: ServerConfig,
+    private readonly wal: WAL,
+    raft: RaftNode,
+    store: KVStore,
+    private readonly log: Logger,
+    private readonly cluster: RaftCluster,
+  ) {
+    this.now = cfg.now ?? Date.now;
+    this.raft = raft;
+    this.store = store;
+    this.clusterId = cluster.id;
+    this.memberId = cluster.localId;
+    this.serverMetrics = new ServerMetrics(formatId(this.memberId));
+    this.watchable = new WatchableStore(store);
+    this.lessor = new Lessor({
+      minTtlSeconds: Math.ceil((3 * cfg.electionTicks * cfg.tickMs) / 2 / 1000),
+      now: this.now,
+    });
+    this.idGen = new IdGenerator(this.memberId, this.now());
+    this.appliedIndex = new IndexWaiter(store.consistentIndex());
+    this.kv = new KvRequests(store, this.lessor, { maxTxnOps: cfg.maxTxnOps });
+    this.applier = new EntryApplier({
+      store,
+      lessor: this.lessor,
+      cluster,
+      kv: this.kv,
+      raft,
+      log,
+      quota: () => (cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA),
+    });
+    this.reads = new LinearizableReads({
+      requestReadIndex: (ctx) => raft.readIndex(ctx),
+      readStates$: raft.readStates$,
+      applied: this.appliedIndex,
+      timeoutMs: requestTimeoutMs(cfg),
+      nextId: () => this.idGen.next(),
+    });
+  }
+
+  /** Bootstraps (new cluster or restart from the WAL) and starts the run pipeline. */
+  static async start(cfg: ServerConfig): Promise<EtcdServer> {
+    const log = cfg.logger;
+    const boot = await bootstrapRaft(cfg);
+    const store = KVStore.open(cfg.paths.backendFile, { durability: "overlapping" });
+    try {
+      // the cluster and the leases as the backend last saw them; the WAL replay brings them forward
+      const records = new ServerRecords(store);
+      for (const [, value] of records.list("members")) boot.cluster.add(decodeMember(value));
+      const node = new RawNode({
+        id: boot.id,
+        electionTick: cfg.electionTicks,
+        heartbeatTick: 1,
+        storage: boot.storage,
+        applied: boot.snapshot?.metadata?.index ?? 0,
+        maxSizePerMsg: 1024 * 1024,
+        maxInflightMsgs: 512,
+        checkQuorum: true,
+        preVote: cfg.preVote,
+        logger: raftLogger(log.child({ component: "raft" })),
+        rand: new SeededRand(
+          BigInt.asUintN(64, boot.id ^ BigInt(Date.now()) ^ randomBytes(8).readBigUInt64BE()),
+        ),
+      });
+      if (boot.case === "new-cluster") node.bootstrap(boot.bootstrapPeers);
+      const sender = { send: (_msgs: Message[]) => {} };
+      const raft = new RaftNode(node, boot.storage, boot.wal, sender, boot.confState);
+      const server = new EtcdServer(cfg, boot.wal, raft, store, log, boot.cluster);
+      server.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
+      for (const { lease, key } of store.leasedKeys()) server.lessor.attach(lease, key);
+      log.info(
+        {
+          "local-member-id": formatId(server.memberId),
+          "cluster-id": formatId(server.clusterId),
+          case: boot.case,
+          "consistent-index": store.consistentIndex(),
+        },
+        "starting server",
+      );
+      server.run();
+      // a single voter need not wait an election timeout to lead
+      if (boot.cluster.voterIds().length === 1 && boot.cluster.voterIds()[0] === boot.id) {
+        node.campaign();
+        raft.kick();
+      }
+      return server;
+    } catch (err) {
+      await store.close().catch(() => {});
+      await boot.wal.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * The run pipeline: every input of the member is a stream, merged and run until stop.
+   * ticks -> node.tick; ready -> the raft loop; applies -> FIFO apply; lease expiries -> revoke
+   * proposals (leader only); sync timers -> housekeeping; errors -> stop.
+   */
+  private run(): void {
+    const stop$ = this.stop$;
+    const ticks$ = ticks(this.cfg.tickMs).pipe(tap(() => this.raft.tick()));
+    const ready$ = this.raft.kicks$.pipe(batchWhileBusy(() => this.raft.drain()));
+    const applies$ = this.raft.applies$.pipe(inOrder((batch) => this.applyAll(batch)));
+    const leadership$ = this.raft.leadership$.pipe(
+      map((l) => l.isLeader),
+      distinctUntilChanged(),
+      tap((isLeader) => this.onLeadership(isLeader)),
+    );
+    const hasLeader$ = this.raft.leadership$.pipe(
+      map((l) => l.lead),
+      distinctUntilChanged(),
+      tap((lead) => {
+        this.serverMetrics.hasLeader.set(lead === 0n ? 0 : 1);
+        if (lead !== 0n) {
+          this.serverMetrics.leaderChanges.inc();
+          this.log.info({ leader: formatId(lead), term: this.raft.leadership$.value.term }, "leader elected");
+        }
+      }),
+    );
+    const leaseExpiries$ = interval(LEASE_EXPIRY_CHECK_MS).pipe(
+      filter(() => this.raft.leadership$.value.isLeader),
+      mergeMap(() => this.lessor.expired(LEASE_REVOKES_PER_CHECK)),
+      mergeMap((id) => this.revokeExpired(id), MAX_PENDING_REVOKES),
+    );
+    const syncTimers$ = interval(5_000).pipe(tap(() => this.refreshSizeMetrics()));
+    const errors$ = this.errors$.pipe(
+      tap((err) => {
+        this.log.error({ err, "data-dir": this.cfg.paths.walDir }, "fatal error, stopping the member");
+        void this.stop(err);
+      }),
+    );
+    const all$: Observable<unknown> = merge(
+      ticks$,
+      ready$,
+      applies$,
+      leadership$,
+      hasLeader$,
+      leaseExpiries$,
+      syncTimers$,
+      errors$,
+    ).pipe(takeUntil(stop$), share());
+    this.subscription = all$.subscribe({
+      error: (err: unknown) => {
+        this.log.error({ err }, "run pipeline failed");
+        void this.stop(err instanceof Error ? err : new Error(String(err)));
+      },
+    });
+  }
+
+  private onLeadership(isLeader: boolean): void {
+    this.serverMetrics.isLeader.set(isLeader ? 1 : 0);
+    if (isLeader) this.lessor.promote(this.cfg.electionTicks * this.cfg.tickMs);
+    else this.lessor.demote();
+  }
+
+  private async revokeExpired(id: bigint): Promise<void> {
+    try {
+      await this.leaseRevoke({ ID: id });
+      this.log.info({ "lease-id": formatId(id) }, "revoked expired lease");
+    } catch (err) {
+      if (!(err instanceof EtcdError && err.message === Errors.LeaseNotFound.message)) {
+        this.log.warn({ err, "lease-id": formatId(id) }, "failed to revoke expired lease");
+      }
+    }
+  }
+
+  private async applyAll(batch: ApplyBatch): Promise<void> {
+    await batch.persisted;
+    try {
+      let last = this.appliedIndex.index;
+      const started = performance.now();
+      for (const entry of batch.entries) {
+        const result = this.applier.apply(entry);
+        if (result.id !== undefined) this.wait.trigger(result.id, result);
+        last = entry.index;
+      }
+      const took = performance.now() - started;
+      if (took > 100 * Math.max(1, batch.entries.length)) this.serverMetrics.slowApplies.inc();
+      this.serverMetrics.proposalsApplied.set(last);
+      this.appliedIndex.trigger(last);
+      this.applied$.next({ index: last, entries: batch.entries });
+      await this.maybeSnapshot(last);
+    } catch (err) {
+      this.errors$.next(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      batch.applied();
+    }
+  }
+
+  private readonly snapshotter = new Snapshotter();
+
+  private async maybeSnapshot(applied: number): Promise<void> {
+    await this.snapshotter.maybeSnapshot({
+      applied,
+      snapshotCount: this.cfg.snapshotCount,
+      catchUpEntries: this.cfg.snapshotCatchUpEntries,
+      maxSnapshots: this.cfg.maxSnapshots,
+      raft: this.raft,
+      wal: this.wal,
+      store: this.store,
+      log: this.log,
+      data: () => Buffer.from(JSON.stringify(this.cluster.list().map((m) => ({ ...m, id: formatId(m.id) })))),
+    });
+  }
+
+  private refreshSizeMetrics(): void {
+    try {
+      this.serverMetrics.dbSize.set(this.store.backend.size());
+      this.serverMetrics.dbSizeInUse.set(this.store.backend.sizeInUse());
+    } catch {
+      // closing
+    }
+  }
+
+  // ---- proposals -----------------------------------------------------------------------------
+
+  /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
+  private async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
+    if (this.stopping) throw Errors.Stopped;
+    const id = this.idGen.next();
+    const msg = InternalRaftRequest.fromPartial({
+      ...req,
+      header: { ID: id, username: "", authRevision: 0 },
+    });
+    const data = Buffer.from(InternalRaftRequest.encode(msg).finish());
+    if (data.length > this.cfg.maxRequestBytes) throw Errors.RequestTooLarge;
+    const result = this.wait.register(id);
+    this.serverMetrics.proposalsPending.inc();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      try {
+        this.raft.propose(data);
+      } catch (err) {
+        if (err instanceof ProposalDroppedError) {
+          this.wait.fail(id, Errors.NoLeader);
+        } else throw err;
+      }
+      const timeout = new Promise<never>(() => {
+        timer = setTimeout(() => {
+          this.wait.fail(id, this.raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail);
+        }, requestTimeoutMs(this.cfg));
+      });
+      const r = await Promise.race([result, timeout]);
+      if (r.err) throw r.err;
+      return r;
+    } catch (err) {
+      this.serverMetrics.proposalsFailed.inc();
+      throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.serverMetrics.proposalsPending.dec();
+    }
+  }
+
+  header(revision = this.store.currentRev()): ResponseHeader {
+    return {
+      clusterId: this.clusterId,
+      memberId: this.memberId,
+      revision,
+      raftTerm: this.raft.leadership$.value.term,
+    };
+  }
+
+  private withHeader<T extends { header: ResponseHeader | undefined }>(resp: T): T {
+    const rev = resp.header?.revision ?? this.store.currentRev();
+    resp.header = this.header(rev);
+    return resp;
+  }
+
+  // ---- KV ------------------------------------------------------------------------------------
+
+  async range(req: RangeRequest): Promise<RangeResponse> {
+    this.kv.checkRange(req);
+    if (!req.serializable) await this.reads.waitReadable();
+    return this.withHeader(this.kv.range(req));
+  }
+
+  async put(req: PutRequest): Promise<PutResponse> {
+    this.kv.checkPut(req);
+    const r = await this.propose({ put: req });
+    return this.withHeader(r.resp as PutResponse);
+  }
+
+  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    this.kv.checkDeleteRange(req);
+    const r = await this.propose({ deleteRange: req });
+    return this.withHeader(r.resp as DeleteRangeResponse);
+  }
+
+  async txn(req: TxnRequest): Promise<TxnResponse> {
+    this.kv.checkTxn(req);
+    if (this.kv.isReadOnlyTxn(req)) {
+      if (!this.kv.isSerializableTxn(req)) await this.reads.waitReadable();
+      return this.withHeader(this.kv.readOnlyTxn(req));
+    }
+    const r = await this.propose({ txn: req });
+    return this.withHeader(r.resp as TxnResponse);
+  }
+
+  async compact(req: CompactionRequest): Promise<CompactionResponse> {
+    const r = await this.propose({ compaction: req });
+    if (req.physical && r.done) await r.done;
+    return this.withHeader(r.resp as CompactionResponse);
+  }
+
+  // ---- leases --------------------------------------------------------------------------------
+
+  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    let id = req.ID;
+    while (id === 0n) id = BigInt.asIntN(64, this.idGen.next() & ((1n << 63n) - 1n));
+    this.lessor.checkGrant(id, req.TTL);
+    const r = await this.propose({ leaseGrant: { TTL: req.TTL, ID: id } });
+    return this.withHeader(r.resp as LeaseGrantResponse);
+  }
+
+  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    if (!this.lessor.has(req.ID)) throw Errors.LeaseNotFound;
+    const r = await this.propose({ leaseRevoke: req });
+    return this.withHeader(r.resp as LeaseRevokeResponse);
+  }
+
+  async leaseKeepAlive(id: bigint): Promise<KeepAliveResult> {
+    if (!this.raft.leadership$.value.isLeader) {
+      if (!this.raft.hasLeader) throw Errors.NoLeader;
+      throw Errors.NotLeader;
+    }
+    let ttl = 0;
+    try {
+      ttl = this.lessor.renew(id);
+    } catch (err) {
+      if (!(err instanceof EtcdError && err.message === Errors.LeaseNotFound.message)) throw err;
+    }
+    return { header: this.header(), id, ttl };
+  }
+
+  async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    const t = this.lessor.timeToLive(req.ID);
+    if (!t) return { header: this.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+    return {
+      header: this.header(),
+      ID: req.ID,
+      TTL: t.ttl,
+      grantedTTL: t.grantedTtl,
+      keys: req.keys ? t.keys : [],
+    };
+  }
+
+  async leaseLeases(): Promise<LeaseLeasesResponse> {
+    return { header: this.header(), leases: this.lessor.ids().map((ID) => ({ ID })) };
+  }
+
+  // ---- watch ---------------------------------------------------------------------------------
+
+  watchStream(): ClientWatchStream {
+    const ws = new WatchStream(this.watchable);
+    let sub: Subscription | undefined;
+    return {
+      request: (req) => ws.request(req),
+      onResponse: (listener) => {
+        sub?.unsubscribe();
+        sub = ws.responses$.subscribe((r) => {
+          const { revision, progress: _progress, ...rest } = r;
+          const resp: WatchResponse = { ...rest, header: this.header(revision) };
+          listener(resp);
+        });
+      },
+      close: () => {
+        sub?.unsubscribe();
+        ws.close();
+      },
+    };
+  }
+
+  // ---- cluster and maintenance ---------------------------------------------------------------
+
+  clusterMembers(): Member[] {
+    return this.cluster.list();
+  }
+
+  /** Resolves once a leader is known and the entries committed at start-up are applied. */
+  async waitReady(): Promise<void> {
+    await firstValueFrom(this.raft.leadership$.pipe(filter((l) => l.lead !== 0n)));
+    await this.reads.waitReadable();
+  }
+
+  async memberList(): Promise<MemberListResponse> {
+    return { header: this.header(), members: this.cluster.toProto() };
+  }
+
+  async status(): Promise<StatusResponse> {
+    const st = this.raft.node.basicStatus();
+    return {
+      header: this.header(),
+      version: ETCD_VERSION,
+      dbSize: this.store.backend.size(),
+      leader: st.softState.lead,
+      raftIndex: st.hardState.commit,
+      raftTerm: st.hardState.term,
+      raftAppliedIndex: this.appliedIndex.index,
+      errors: this.applier.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      dbSizeInUse: this.store.backend.sizeInUse(),
+      isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
+    };
+  }
+
+  async alarm(req: AlarmRequest): Promise<AlarmResponse> {
+    if (req.action === AlarmRequest_AlarmAction.GET) {
+      const alarms: AlarmMember[] = this.applier
+        .alarms()
+        .filter(
+          (a) =>
+            (req.memberID === 0n || a.memberID === req.memberID) &&
+            (req.alarm === AlarmType.NONE || a.alarm === req.alarm),
+        );
+      return { header: this.header(), alarms };
+    }
+    const r = await this.propose({ alarm: req });
+    return this.withHeader(r.resp as AlarmResponse);
+  }
+
+  async hash(): Promise<HashResponse> {
+    return { header: this.header(), hash: this.store.hashKV(0).hash };
+  }
+
+  async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
+    const h = this.store.hashKV(req.revision);
+    return { header: this.header(h.currentRevision), hash: h.hash, compactRevision: h.compactRevision };
+  }
+
+  async defragment(): Promise<void> {
+    await this.store.backend.defragment();
+  }
+
+  async moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+    if (!this.raft.leadership$.value.isLeader) throw Errors.NotLeader;
+    if (!this.cluster.member(req.targetID) || req.targetID === 0n) throw Errors.BadLeaderTransferee;
+    if (req.targetID !== this.memberId) {
+      this.raft.node.transferLeader(req.targetID);
+      this.raft.kick();
+    }
+    return { header: this.header() };
+  }
+
+  async snapshot(): Promise<BackendSnapshot> {
+    const revision = this.store.currentRev();
+    await this.store.sync();
+    const snap = await this.store.backend.snapshot();
+    return { size: snap.totalBytes, revision, chunks: snap.chunks };
+  }
+
+  async health(): Promise<{ health: boolean; reason?: string }> {
+    if (this.applier.alarms().length > 0) return { health: false, reason: "ALARM" };
+    if (!this.raft.hasLeader) return { health: false, reason: "RAFT NO LEADER" };
+    try {
+      await this.reads.waitReadable();
+      return { health: true };
+    } catch {
+      return { health: false, reason: "QGET ERROR" };
+    }
+  }
+
+  get metrics(): Registry {
+    return this.serverMetrics.registry;
+  }
+
+  // ---- stop ------------------------------------------------------------------------------------
+
+  /** Stops the member: pending applies drain, waiters fail with "server stopped", storage closes cleanly. */
+  stop(cause?: Error): Promise<void> {
+    if (!this.stopping) this.stopping = this.doStop(cause);
+    return this.stopping;
+  }
+
+  private async doStop(cause?: Error): Promise<void> {
+    this.stop$.next();
+    this.stop$.complete();
+    this.subscription?.unsubscribe();
+    this.reads.close();
+    this.wait.failAll(Errors.Stopped);
+    this.watchable.close?.();
+    try {
+      await this.store.close();
+    } finally {
+      await this.wal.close();
+    }
+    this.log.info({ "local-member-id": formatId(this.memberId) }, "stopped server");
+    this.stopped$.next(cause);
+    this.stopped$.complete();
+  }
+}

@@ -1,0 +1,164 @@
+import { BehaviorSubject, Subject } from "rxjs";
+import {
+  type ConfState,
+  type Entry,
+  EntryType,
+  type HardState,
+  type Message,
+  type Snapshot,
+} from "../gen/raftpb/raft.js";
+import type { RawNode, Ready } from "../raft/rawnode.js";
+import type { ReadState } from "../raft/read_only.js";
+import { StateType } from "../raft/state.js";
+import type { MemoryStorage } from "../raft/storage.js";
+import { isEmptySnap, None } from "../raft/util.js";
+
+/** Where the raft loop makes its state durable (the WAL). */
+export interface DurableLog {
+  save(hardState: HardState | undefined, entries: Entry[]): Promise<void>;
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+}
+
+/** Where the raft loop sends messages for other members; a single member sends nothing. */
+export interface MessageSender {
+  send(messages: Message[]): void;
+}
+
+/** Who leads, as this member sees it. */
+export interface Leadership {
+  readonly lead: bigint;
+  readonly isLeader: boolean;
+  readonly term: number;
+}
+
+/** A batch of committed entries for the apply loop, with a promise that the batch's Ready is on disk. */
+export interface ApplyBatch {
+  readonly entries: Entry[];
+  readonly snapshot: Snapshot | undefined;
+  /** Resolves once the Ready that carried this batch was persisted (entries may not be applied before). */
+  readonly persisted: Promise<void>;
+  /** Resolved by the apply loop after the batch is applied (a follower's conf change waits for it). */
+  readonly applied: () => void;
+}
+
+/**
+ * The raft half of a member: the RawNode, its in-memory log, and the Ready loop that makes
+ * each batch durable, hands committed entries to the apply loop and sends messages, in etcd's order.
+ * Inputs (ticks, peer messages, proposals) step the node and then `kick()` the loop; the loop
+ * itself runs one Ready at a time (the server drives it through `batchWhileBusy`).
+ */
+export class RaftNode {
+  readonly leadership$: BehaviorSubject<Leadership>;
+  readonly readStates$ = new Subject<ReadState>();
+  readonly applies$ = new Subject<ApplyBatch>();
+  /** Emits whenever the node may have a Ready; the server's pipeline drains it. */
+  readonly kicks$ = new Subject<void>();
+  confState: ConfState;
+
+  constructor(
+    readonly node: RawNode,
+    readonly storage: MemoryStorage,
+    private readonly log: DurableLog,
+    private readonly sender: MessageSender,
+    confState: ConfState,
+  ) {
+    this.confState = confState;
+    const st = node.basicStatus();
+    this.leadership$ = new BehaviorSubject<Leadership>({
+      lead: st.softState.lead,
+      isLeader: st.softState.raftState === StateType.StateLeader,
+      term: st.hardState.term,
+    });
+  }
+
+  kick(): void {
+    this.kicks$.next();
+  }
+
+  tick(): void {
+    this.node.tick();
+    this.kick();
+  }
+
+  step(m: Message): void {
+    this.node.step(m);
+    this.kick();
+  }
+
+  propose(data: Buffer): void {
+    this.node.propose(data);
+    this.kick();
+  }
+
+  readIndex(ctx: Buffer): void {
+    this.node.readIndex(ctx);
+    this.kick();
+  }
+
+  /** Handles every Ready the node has, one after the other. */
+  async drain(): Promise<void> {
+    while (this.node.hasReady()) {
+      const rd = this.node.ready();
+      await this.handle(rd);
+      this.node.advance(rd);
+    }
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    // 1. leadership and read states first: waiters react before the batch lands
+    if (rd.softState) {
+      const term = rd.hardState?.term ?? this.leadership$.value.term;
+      this.leadership$.next({
+        lead: rd.softState.lead,
+        isLeader: rd.softState.raftState === StateType.StateLeader,
+        term,
+      });
+    } else if (rd.hardState && rd.hardState.term !== this.leadership$.value.term) {
+      this.leadership$.next({ ...this.leadership$.value, term: rd.hardState.term });
+    }
+    for (const rs of rd.readStates) this.readStates$.next(rs);
+
+    // 2. committed entries go to the apply loop now; it waits for `persisted` before applying
+    let markPersisted!: () => void;
+    const persisted = new Promise<void>((resolve) => (markPersisted = resolve));
+    let markApplied!: () => void;
+    const appliedPromise = new Promise<void>((resolve) => (markApplied = resolve));
+    const hasWork = rd.committedEntries.length > 0 || !isEmptySnap(rd.snapshot);
+    if (hasWork) {
+      this.applies$.next({
+        entries: rd.committedEntries,
+        snapshot: rd.snapshot,
+        persisted,
+        applied: markApplied,
+      });
+    }
+
+    // 3. the leader sends before its own disk write, so replication overlaps it
+    const isLeader = this.leadership$.value.isLeader;
+    if (isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
+
+    // 4. durable: hard state + entries (+ snapshot) in one write, synced before going on
+    if (rd.snapshot && !isEmptySnap(rd.snapshot)) {
+      await this.log.saveSnapshot(rd.snapshot);
+      this.storage.applySnapshot(rd.snapshot);
+    }
+    if (rd.hardState || rd.entries.length > 0) await this.log.save(rd.hardState, rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+
+    // 5. the in-memory log follows the durable one
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    markPersisted();
+
+    // 6. a follower answers only once durable; a conf change is applied before the next Ready
+    if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
+    if (hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal)) await appliedPromise;
+  }
+
+  get lead(): bigint {
+    return this.leadership$.value.lead;
+  }
+
+  get hasLeader(): boolean {
+    return this.leadership$.value.lead !== None;
+  }
+}

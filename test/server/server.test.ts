@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { pino } from "pino";
+import { memberPaths } from "../../src/server/bootstrap.js";
+import { EtcdServer, type ServerConfig } from "../../src/server/etcd-server.js";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function config(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    paths: memberPaths(dataDir, ""),
+    name: "default",
+    initialCluster: new Map([["default", ["http://localhost:2380"]]]),
+    initialClusterToken: "etcd-cluster",
+    initialClusterState: "new",
+    tickMs: 10,
+    electionTicks: 10,
+    snapshotCount: 100_000,
+    snapshotCatchUpEntries: 5000,
+    maxSnapshots: 5,
+    maxTxnOps: 128,
+    maxRequestBytes: 1.5 * 1024 * 1024,
+    quotaBackendBytes: 0,
+    preVote: false,
+    clientUrls: ["http://localhost:2379"],
+    logger: pino({ level: "silent" }),
+    ...overrides,
+  };
+}
+
+function freshDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "rxetcd-server-"));
+  dirs.push(d);
+  return d;
+}
+
+const put = (key: string, value: string, lease = 0n) => ({
+  key: Buffer.from(key),
+  value: Buffer.from(value),
+  lease,
+  prevKv: false,
+  ignoreValue: false,
+  ignoreLease: false,
+});
+const range = (key: string, serializable = false) => ({
+  key: Buffer.from(key),
+  rangeEnd: Buffer.alloc(0),
+  limit: 0,
+  revision: 0,
+  sortOrder: 0,
+  sortTarget: 0,
+  serializable,
+  keysOnly: false,
+  countOnly: false,
+  minModRevision: 0,
+  maxModRevision: 0,
+  minCreateRevision: 0,
+  maxCreateRevision: 0,
+});
+
+test("a new single member elects itself, writes go through raft and reads see them", async () => {
+  const dir = freshDir();
+  const s = await EtcdServer.start(config(dir));
+  try {
+    await s.waitReady();
+    assert.equal(s.memberId.toString(16), "8e9e05c52164694d");
+    const p1 = await s.put(put("foo", "bar"));
+    assert.equal(p1.header?.revision, 2, "an empty store is at revision 1, the first write makes 2");
+    assert.equal(p1.header?.memberId, s.memberId);
+    const r = await s.range(range("foo"));
+    assert.equal(r.kvs.length, 1);
+    assert.equal(r.kvs[0].value.toString(), "bar");
+    assert.equal(r.header?.revision, 2);
+    const rs = await s.range(range("foo", true));
+    assert.equal(rs.kvs[0].value.toString(), "bar");
+    await assert.rejects(s.put(put("", "x")), { message: "etcdserver: key is not provided" });
+    await assert.rejects(s.put(put("k", "v", 123n)), { message: "etcdserver: requested lease not found" });
+    // the refused requests changed nothing
+    const after = await s.put(put("foo", "baz"));
+    assert.equal(after.header?.revision, 3);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("a restarted member keeps every acknowledged write and continues the revision", async () => {
+  const dir = freshDir();
+  let s = await EtcdServer.start(config(dir));
+  await s.waitReady();
+  for (let i = 0; i < 50; i++) await s.put(put(`k${i}`, `v${i}`));
+  await s.stop();
+  s = await EtcdServer.start(config(dir));
+  try {
+    await s.waitReady();
+    const r = await s.range({ ...range("k"), rangeEnd: Buffer.from("l") });
+    assert.equal(r.count, 50);
+    assert.equal(r.header?.revision, 51);
+    const p = await s.put(put("k0", "again"));
+    assert.equal(p.header?.revision, 52);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("leases: grant with the minimum TTL, attach keys, revoke deletes them in one revision", async () => {
+  const s = await EtcdServer.start(config(freshDir()));
+  try {
+    await s.waitReady();
+    const g = await s.leaseGrant({ TTL: 1, ID: 0n });
+    assert.ok(g.ID > 0n);
+    assert.equal(g.TTL, 1 < s.lessor.minTtl ? s.lessor.minTtl : 1);
+    await s.put(put("a", "1", g.ID));
+    await s.put(put("b", "2", g.ID));
+    const ttl = await s.leaseTimeToLive({ ID: g.ID, keys: true });
+    assert.deepEqual(
+      ttl.keys.map((k) => k.toString()),
+      ["a", "b"],
+    );
+    const before = (await s.range(range("a"))).header!.revision;
+    await s.leaseRevoke({ ID: g.ID });
+    const r = await s.range({ ...range("a"), rangeEnd: Buffer.from("c") });
+    assert.equal(r.count, 0);
+    assert.equal(r.header?.revision, before + 1);
+    assert.equal((await s.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1);
+    await assert.rejects(s.leaseRevoke({ ID: g.ID }), { message: "etcdserver: requested lease not found" });
+    assert.equal((await s.leaseKeepAlive(g.ID)).ttl, 0);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("leases, their keys and the cluster survive a restart", async () => {
+  const dir = freshDir();
+  let s = await EtcdServer.start(config(dir));
+  await s.waitReady();
+  const g = await s.leaseGrant({ TTL: 600, ID: 0n });
+  await s.put(put("leased", "v", g.ID));
+  const gone = await s.leaseGrant({ TTL: 600, ID: 0n });
+  await s.leaseRevoke({ ID: gone.ID });
+  await s.stop();
+  s = await EtcdServer.start(config(dir));
+  try {
+    await s.waitReady();
+    const leases = (await s.leaseLeases()).leases.map((l) => l.ID);
+    assert.deepEqual(leases, [g.ID]);
+    const ttl = await s.leaseTimeToLive({ ID: g.ID, keys: true });
+    assert.equal(ttl.grantedTTL, 600);
+    assert.deepEqual(
+      ttl.keys.map((k) => k.toString()),
+      ["leased"],
+    );
+    const members = (await s.memberList()).members;
+    assert.equal(members.length, 1);
+    assert.equal(members[0].ID, s.memberId);
+    assert.deepEqual(members[0].peerURLs, ["http://localhost:2380"]);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("an expired lease is revoked by the leader and its keys deleted", async () => {
+  const s = await EtcdServer.start(config(freshDir(), { tickMs: 10, electionTicks: 10 }));
+  try {
+    await s.waitReady();
+    const g = await s.leaseGrant({ TTL: 1, ID: 0n });
+    await s.put(put("short", "lived", g.ID));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await s.range(range("short"))).count > 0) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await s.range(range("short"))).count, 0, "the key went with its lease");
+    assert.equal((await s.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1);
+  } finally {
+    await s.stop();
+  }
+});
