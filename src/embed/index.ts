@@ -82,6 +82,8 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     server = await EtcdServer.start(serverConfig);
     const started = server;
 
+    // as etcd, clients are served once the member is ready (a leader is known, start-up entries applied)
+    await started.waitReady();
     const { serveClients } = (await import("../api/index.js")) as { serveClients: ServeClients };
     const tls = config.clientTls.certFile
       ? {
@@ -127,7 +129,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       clientUrls: clients.urls,
       peerUrls: peers.map((p) => p.url),
       metricsUrls,
-      ready: started.waitReady(),
+      ready: Promise.resolve(),
       stopped,
       close: async () => {
         await closeAll();

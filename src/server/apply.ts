@@ -136,9 +136,11 @@ export class EntryApplier {
     }
     if (req.alarm) return { resp: this.applyAlarm(req.alarm, index) };
     if (req.v2) {
-      this.applyV2(req.v2.Method ?? "", req.v2.Path ?? "", req.v2.Val ?? "");
-      store.setConsistentIndex(index);
-      return {};
+      const id = this.applyV2(req.v2.Method ?? "", req.v2.Path ?? "", req.v2.Val ?? "");
+      const m = id === undefined ? undefined : this.d.cluster.member(id);
+      if (m) this.writeRecords(index, [["members", idKey(m.id), encodeMember(m)]]);
+      else store.setConsistentIndex(index);
+      return { resp: {} };
     }
     this.d.log.warn({ index }, "ignoring a request this member does not know");
     store.setConsistentIndex(index);
@@ -172,12 +174,13 @@ export class EntryApplier {
   }
 
   /** etcd 3.4 publishes member attributes as a v2 PUT of /0/members/<id>/attributes. */
-  private applyV2(method: string, path: string, val: string): void {
+  private applyV2(method: string, path: string, val: string): bigint | undefined {
     const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(path);
-    if (method !== "PUT" || !m) return;
+    if (method !== "PUT" || !m) return undefined;
     const attrs = JSON.parse(val) as { name?: string; clientURLs?: string[] };
     const id = BigInt(`0x${m[1]}`);
     this.d.cluster.setAttributes(id, attrs.name ?? "", attrs.clientURLs ?? []);
+    return id;
   }
 
   private applyConfChange(entry: Entry): ApplyResult {

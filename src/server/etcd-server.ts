@@ -527,10 +527,37 @@ export class EtcdServer implements ClientApi {
     return this.cluster.list();
   }
 
-  /** Resolves once a leader is known and the entries committed at start-up are applied. */
-  async waitReady(): Promise<void> {
-    await firstValueFrom(this.raft.leadership$.pipe(filter((l) => l.lead !== 0n)));
-    await this.reads.waitReadable();
+  private published: Promise<void> | undefined;
+
+  /**
+   * Resolves once this member has published its name and client URLs through raft (etcd's
+   * ReadyNotify): a leader is known and everything committed before it is applied.
+   */
+  waitReady(): Promise<void> {
+    if (!this.published) this.published = this.publish();
+    return this.published;
+  }
+
+  /** etcd 3.4's publish: a v2 PUT of /0/members/<id>/attributes, retried until it is applied. */
+  private async publish(): Promise<void> {
+    const attrs = JSON.stringify({ name: this.cfg.name, clientURLs: this.cfg.clientUrls });
+    for (;;) {
+      if (this.stopping) throw Errors.Stopped;
+      await firstValueFrom(this.raft.leadership$.pipe(filter((l) => l.lead !== 0n)));
+      try {
+        await this.propose({
+          v2: { Method: "PUT", Path: `/0/members/${formatId(this.memberId)}/attributes`, Val: attrs },
+        });
+        this.log.info(
+          { "local-member-id": formatId(this.memberId), "client-urls": this.cfg.clientUrls },
+          "published local member to cluster through raft",
+        );
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.log.warn({ err }, "failed to publish local member to cluster through raft");
+      }
+    }
   }
 
   async memberList(): Promise<MemberListResponse> {
