@@ -137,13 +137,14 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     resp.header = { ...fill(undefined), revision: 0 };
     return resp;
   });
-  for (const d of [
-    ClusterService.memberAdd,
-    ClusterService.memberRemove,
-    ClusterService.memberUpdate,
-    ClusterService.memberPromote,
-  ]) {
-    add(d as MethodDefinition<unknown, unknown>, async () => {
+  add(ClusterService.memberAdd, async () => {
+    throw unimplemented(ClusterService.memberAdd.path);
+  });
+  // An unknown member fails as in etcd; changing a known one is not served yet.
+  for (const d of [ClusterService.memberRemove, ClusterService.memberUpdate, ClusterService.memberPromote]) {
+    add(d as MethodDefinition<{ ID: bigint }, unknown>, async (req) => {
+      const { members } = await api.memberList();
+      if (!members.some((m) => m.ID === req.ID)) throw Errors.MemberNotFound;
       throw unimplemented(d.path);
     });
   }

@@ -209,10 +209,15 @@ export class MemoryClientApi implements ClientApi {
   private applyTxn(req: TxnRequest, rev: number, events: Event[]): TxnResponse {
     const succeeded = req.compare.every((c) => this.compare(c));
     const responses: ResponseOp[] = (succeeded ? req.success : req.failure).map((op: RequestOp) => {
-      if (op.requestRange) return { responseRange: this.rangeAt(op.requestRange) };
-      if (op.requestPut) return { responsePut: this.applyPut(op.requestPut, rev, events) };
+      // Nested answers carry only a revision, as etcd's do.
+      const nested = <T extends { header: ResponseHeader | undefined }>(r: T): T => ({
+        ...r,
+        header: { clusterId: 0n, memberId: 0n, raftTerm: 0, revision: r.header?.revision ?? 0 },
+      });
+      if (op.requestRange) return { responseRange: nested(this.rangeAt(op.requestRange)) };
+      if (op.requestPut) return { responsePut: nested(this.applyPut(op.requestPut, rev, events)) };
       if (op.requestDeleteRange)
-        return { responseDeleteRange: this.applyDelete(op.requestDeleteRange, rev, events) };
+        return { responseDeleteRange: nested(this.applyDelete(op.requestDeleteRange, rev, events)) };
       return { responseTxn: this.applyTxn(op.requestTxn as TxnRequest, rev, events) };
     });
     return { header: this.hdr(events.length > 0 ? rev : this.rev), succeeded, responses };

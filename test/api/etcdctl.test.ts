@@ -1,0 +1,158 @@
+// Debian's etcdctl (3.4) against the client port, plain and over TLS with a self-signed certificate
+// made by openssl. Both tools are required: CI installs them (apt-get install etcd-client openssl).
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { credentials } from "@grpc/grpc-js";
+import { KVClient, RangeRequest, type RangeResponse } from "../../src/gen/etcdserverpb/rpc.js";
+import { type Harness, http, startHarness, unary } from "./harness.js";
+
+function requireTool(name: string, install: string): void {
+  try {
+    execFileSync("which", [name], { stdio: "ignore" });
+  } catch {
+    assert.fail(`${name} is not on the PATH: run \`${install}\` (CI installs it)`);
+  }
+}
+
+function etcdctl(endpoint: string, args: string[], extra: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "etcdctl",
+      [`--endpoints=${endpoint}`, "--dial-timeout=3s", "--command-timeout=5s", ...extra, ...args],
+      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 15_000 },
+      // Some commands (endpoint health) report on stderr.
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout + stderr),
+    );
+  });
+}
+
+describe("etcdctl against the client port", () => {
+  let h: Harness;
+  let endpoint: string;
+  let dir: string;
+  before(async () => {
+    requireTool("etcdctl", "apt-get install etcd-client");
+    h = await startHarness();
+    endpoint = `http://${h.hostPort}`;
+    dir = mkdtempSync(join(tmpdir(), "api-etcdctl-"));
+  });
+  after(async () => {
+    await h?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("puts, gets and deletes with -w json", async () => {
+    assert.equal((await etcdctl(endpoint, ["put", "foo", "bar"])).trim(), "OK");
+    const raw = await etcdctl(endpoint, ["get", "foo", "-w", "json"]);
+    const got = JSON.parse(raw);
+    assert.equal(Buffer.from(got.kvs[0].key, "base64").toString(), "foo");
+    assert.equal(Buffer.from(got.kvs[0].value, "base64").toString(), "bar");
+    assert.equal(got.count, 1);
+    assert.match(raw, new RegExp(`"cluster_id":${h.api.clusterId}\\b`));
+    const del = JSON.parse(await etcdctl(endpoint, ["del", "foo", "-w", "json"]));
+    assert.equal(del.deleted, 1);
+    assert.equal((await etcdctl(endpoint, ["get", "foo"])).trim(), "");
+  });
+
+  it("shows etcd's error text for a failed request", async () => {
+    await assert.rejects(etcdctl(endpoint, ["put", "k", "v", "--lease=1234"]), /requested lease not found/);
+  });
+
+  it("reports endpoint health and lists members", async () => {
+    assert.match(await etcdctl(endpoint, ["endpoint", "health"]), /is healthy/);
+    const members = JSON.parse(await etcdctl(endpoint, ["member", "list", "-w", "json"]));
+    assert.equal(members.members[0].name, "default");
+  });
+
+  it("reports endpoint status", {
+    todo: "etcdctl dials one endpoint with :authority 'http://host:port'; Node's HTTP/2 (nghttp2) resets such streams",
+  }, async () => {
+    const status = JSON.parse(await etcdctl(endpoint, ["endpoint", "status", "-w", "json"]));
+    assert.equal(status[0].Status.version, "3.4.23");
+  });
+
+  it("saves a snapshot: the 32 KiB blobs and the SHA-256 trailer, byte for byte as etcd 3.4 sends them", async () => {
+    const data = Buffer.alloc(70 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13) & 0xff;
+    h.api.snapshotBytes = data;
+    const file = join(dir, "snap.db");
+    assert.match(await etcdctl(endpoint, ["snapshot", "save", file]), /Snapshot saved at/);
+    // etcdctl 3.4 writes every blob it receives, the digest message included.
+    const expected = Buffer.concat([data, createHash("sha256").update(data).digest()]);
+    assert.ok(readFileSync(file).equals(expected));
+  });
+});
+
+describe("TLS on the client port", () => {
+  let h: Harness;
+  let dir: string;
+  let cert: Buffer;
+  before(async () => {
+    requireTool("openssl", "apt-get install openssl");
+    requireTool("etcdctl", "apt-get install etcd-client");
+    dir = mkdtempSync(join(tmpdir(), "api-tls-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      ],
+      { stdio: "ignore" },
+    );
+    cert = readFileSync(join(dir, "cert.pem"));
+    h = await startHarness({
+      listenUrls: [new URL("https://127.0.0.1:0")],
+      tls: { cert, key: readFileSync(join(dir, "key.pem")) },
+    });
+  });
+  after(async () => {
+    await h?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves etcdctl (gRPC over h2) and the gateway (HTTP/1.1) on one TLS port", async () => {
+    const endpoint = `https://${h.hostPort}`;
+    const extra = [`--cacert=${join(dir, "cert.pem")}`];
+    assert.equal((await etcdctl(endpoint, ["put", "secure", "yes"], extra)).trim(), "OK");
+    const got = JSON.parse(await etcdctl(endpoint, ["get", "secure", "-w", "json"], extra));
+    assert.equal(Buffer.from(got.kvs[0].value, "base64").toString(), "yes");
+
+    const viaHttp = await http(h.url, "/v3/kv/range", {
+      body: `{"key":"${Buffer.from("secure").toString("base64")}"}`,
+      ca: cert,
+    });
+    assert.equal(viaHttp.status, 200);
+    assert.match(viaHttp.body, /"value":"eWVz"/);
+    assert.equal((await http(h.url, "/health", { ca: cert })).body, '{"health":"true"}');
+
+    const kv = new KVClient(h.hostPort, credentials.createSsl(cert));
+    try {
+      const resp = await unary<RangeRequest, RangeResponse>(
+        kv.range.bind(kv),
+        RangeRequest.fromPartial({ key: Buffer.from("secure") }),
+      );
+      assert.equal(resp.count, 1);
+    } finally {
+      kv.close();
+    }
+  });
+});

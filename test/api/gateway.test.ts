@@ -1,0 +1,281 @@
+// The HTTP side of the client port, checked against answers recorded from Debian's etcd 3.4.23
+// (curl against both servers): gateway JSON, error bodies and statuses, streams, plain endpoints,
+// and gRPC on the same port as HTTP.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Etcd3 } from "etcd3";
+import { type Harness, http, startHarness } from "./harness.js";
+
+// The test double uses the ids of the recorded etcd member, so whole bodies can be compared.
+const header = (rev: number) =>
+  `"header":{"cluster_id":"324952591200643719","member_id":"3319814642761637952","revision":"${rev}","raft_term":"2"}`;
+
+describe("client port over HTTP/1.1", () => {
+  let h: Harness;
+  const post = (path: string, body: string) => http(h.url, path, { body });
+  before(async () => {
+    h = await startHarness({ maxRequestBytes: 64 * 1024 });
+  });
+  after(() => h.close());
+
+  it("answers put, range, txn and deleterange as etcd 3.4's gateway does", async () => {
+    const put = await post("/v3/kv/put", '{"key":"Zm9v","value":"YmFy"}');
+    assert.equal(put.status, 200);
+    assert.equal(put.headers["content-type"], "application/json");
+    assert.equal(put.headers["grpc-metadata-content-type"], "application/grpc");
+    assert.equal(put.body, `{${header(2)}}`);
+
+    const prev = await post("/v3/kv/put", '{"key":"Zm9v","value":"YmF6","prev_kv":true}');
+    assert.equal(
+      prev.body,
+      `{${header(3)},"prev_kv":{"key":"Zm9v","create_revision":"2","mod_revision":"2","version":"1","value":"YmFy"}}`,
+    );
+    const range = await post("/v3/kv/range", '{"key":"Zm9v"}');
+    assert.equal(
+      range.body,
+      `{${header(3)},"kvs":[{"key":"Zm9v","create_revision":"2","mod_revision":"3","version":"2","value":"YmF6"}],"count":"1"}`,
+    );
+    // camelCase names are accepted too, unknown fields are ignored, and so is text after the object.
+    const keysOnly = await post("/v3/kv/range", '{"key":"Zm9v","keysOnly":true,"bogus":1} trailing');
+    assert.equal(
+      keysOnly.body,
+      `{${header(3)},"kvs":[{"key":"Zm9v","create_revision":"2","mod_revision":"3","version":"2"}],"count":"1"}`,
+    );
+    const countOnly = await post("/v3/kv/range", '{"key":"AA==","range_end":"AA==","count_only":true}');
+    assert.equal(countOnly.body, `{${header(3)},"count":"1"}`);
+    const beta = await post("/v3beta/kv/range", '{"key":"bm9uZQ=="}');
+    assert.equal(beta.body, `{${header(3)}}`);
+
+    const del = await post("/v3/kv/deleterange", '{"key":"Zm9v","prev_kv":true}');
+    assert.equal(
+      del.body,
+      `{${header(4)},"deleted":"1","prev_kvs":[{"key":"Zm9v","create_revision":"2","mod_revision":"3","version":"2","value":"YmF6"}]}`,
+    );
+    const txn = await post(
+      "/v3/kv/txn",
+      '{"compare":[{"key":"Zm9v","target":"VERSION","result":"EQUAL","version":"0"}],"success":[{"request_put":{"key":"Zm9v","value":"MQ=="}}],"failure":[{"request_range":{"key":"Zm9v"}}]}',
+    );
+    assert.equal(
+      txn.body,
+      `{${header(5)},"succeeded":true,"responses":[{"response_put":{"header":{"revision":"5"}}}]}`,
+    );
+  });
+
+  it("keeps 64-bit lease IDs given as bare JSON numbers", async () => {
+    const grant = await post("/v3/lease/grant", '{"TTL":60,"ID":7614357804668751113}');
+    assert.match(grant.body, /"ID":"7614357804668751113","TTL":"60"\}$/);
+    const ttl = await post("/v3/kv/lease/timetolive", '{"ID":"1"}');
+    assert.match(ttl.body, /"ID":"1","TTL":"-1"\}$/);
+    const leases = await post("/v3/lease/leases", "{}");
+    assert.match(leases.body, /"leases":\[\{"ID":"7614357804668751113"\}\]\}$/);
+  });
+
+  it("answers failed RPCs with etcd's error body, HTTP status and gRPC trailer", async () => {
+    const cases: [string, string, number, string][] = [
+      [
+        "/v3/kv/range",
+        "{}",
+        400,
+        '{"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3}',
+      ],
+      [
+        "/v3/kv/range",
+        '{"key":"Zm9v","revision":"1000"}',
+        400,
+        '{"error":"etcdserver: mvcc: required revision is a future revision","message":"etcdserver: mvcc: required revision is a future revision","code":11}',
+      ],
+      [
+        "/v3/lease/revoke",
+        '{"ID":"1"}',
+        404,
+        '{"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5}',
+      ],
+      [
+        "/v3/lease/grant",
+        '{"TTL":60,"ID":7614357804668751113}',
+        412,
+        '{"error":"etcdserver: lease already exists","message":"etcdserver: lease already exists","code":9}',
+      ],
+      [
+        "/v3/kv/txn",
+        '{"success":[{}]}',
+        400,
+        '{"error":"etcdserver: key not found","message":"etcdserver: key not found","code":3}',
+      ],
+      [
+        "/v3/maintenance/transfer-leadership",
+        '{"targetID":"1"}',
+        412,
+        '{"error":"etcdserver: bad leader transferee","message":"etcdserver: bad leader transferee","code":9}',
+      ],
+      [
+        "/v3/auth/authenticate",
+        '{"name":"root","password":"x"}',
+        412,
+        '{"error":"etcdserver: authentication is not enabled","message":"etcdserver: authentication is not enabled","code":9}',
+      ],
+      [
+        "/v3/cluster/member/remove",
+        '{"ID":"1"}',
+        404,
+        '{"error":"etcdserver: member not found","message":"etcdserver: member not found","code":5}',
+      ],
+    ];
+    for (const [path, body, status, expected] of cases) {
+      const r = await post(path, body);
+      assert.equal(r.status, status, `${path} ${body}`);
+      assert.equal(r.body, expected, `${path} ${body}`);
+      assert.equal(r.headers.trailer, "Grpc-Trailer-Content-Type");
+      assert.equal(r.trailers["grpc-trailer-content-type"], "application/grpc");
+    }
+  });
+
+  it("rejects bodies that are not the request message with Go's texts (400, code 3)", async () => {
+    const cases: [string, string][] = [
+      ['{"key":"Zm9v"', "unexpected EOF"],
+      ["not json", "invalid character 'o' in literal null (expecting 'u')"],
+      ['{"key":"!!!"}', "illegal base64 data at input byte 0"],
+      ['{"key":"Zm9v_-"}', "illegal base64 data at input byte 4"],
+      ['{"key":123}', "json: cannot unmarshal number into Go value of type []uint8"],
+      ['{"key":"Zm9v","limit":"abc"}', "invalid character 'a' looking for beginning of value"],
+      ['{"key":"Zm9v","limit":1.5}', "json: cannot unmarshal number 1.5 into Go value of type int64"],
+      [
+        '{"key":"Zm9v","limit":"99999999999999999999"}',
+        "json: cannot unmarshal number 99999999999999999999 into Go value of type int64",
+      ],
+      ['{"key":"Zm9v","keys_only":"true"}', "json: cannot unmarshal string into Go value of type bool"],
+      [
+        '{"key":"Zm9v","sort_order":"BAD"}',
+        'unknown value "BAD" for enum etcdserverpb.RangeRequest_SortOrder',
+      ],
+      ["[1,2]", "json: cannot unmarshal array into Go value of type map[string]json.RawMessage"],
+    ];
+    for (const [body, message] of cases) {
+      const r = await post("/v3/kv/range", body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.headers["content-length"], String(Buffer.byteLength(r.body)));
+      assert.deepEqual(JSON.parse(r.body), { error: message, message, code: 3 }, body);
+    }
+    // An empty body is an empty request, which then fails in the RPC.
+    assert.equal((await post("/v3/kv/range", "")).body.includes("key is not provided"), true);
+  });
+
+  it("answers wrong paths and methods like etcd's muxes (404/405/301)", async () => {
+    const gw404 = await post("/v3/kv/nothing", "{}");
+    assert.equal(gw404.status, 404);
+    assert.equal(gw404.body, "Not Found\n");
+    assert.equal(gw404.headers["x-content-type-options"], "nosniff");
+    const gw405 = await http(h.url, "/v3/kv/range", { method: "GET" });
+    assert.equal(gw405.status, 405);
+    assert.equal(gw405.body, "Method Not Allowed\n");
+    const root404 = await http(h.url, "/v3alpha/kv/range", { body: "{}" });
+    assert.equal(root404.status, 404);
+    assert.equal(root404.body, "404 page not found\n");
+    const hashkv = await post("/v3/maintenance/hashkv", "{}");
+    assert.equal(hashkv.status, 404);
+    const moved = await post("/v3//kv/range", "{}");
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.location, "/v3/kv/range");
+    const options = await http(h.url, "/v3/kv/range", { method: "OPTIONS" });
+    assert.equal(options.status, 200);
+    assert.equal(options.headers["access-control-allow-origin"], "*");
+  });
+
+  it('streams watch answers as one {"result":...} line per chunk', async () => {
+    const watching = http(h.url, "/v3/watch", {
+      body: '{"create_request":{"key":"dw==","prev_kv":true}}',
+      stopAfterChunks: 4,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    await post("/v3/kv/put", '{"key":"dw==","value":"MQ=="}');
+    await post("/v3/kv/put", '{"key":"dw==","value":"Mg=="}');
+    await post("/v3/kv/deleterange", '{"key":"dw=="}');
+    const w = await watching;
+    assert.equal(w.status, 200);
+    assert.equal(w.headers["transfer-encoding"], "chunked");
+    for (const chunk of w.chunks) assert.match(chunk, /^\{"result":.*\}\n$/);
+    const rev = (await post("/v3/kv/range", '{"key":"eA=="}')).body.match(/"revision":"(\d+)"/)?.[1];
+    const r = Number(rev);
+    assert.equal(w.chunks[0], `{"result":{${header(r - 3)},"created":true}}\n`);
+    assert.equal(
+      w.chunks[3],
+      `{"result":{${header(r)},"events":[{"type":"DELETE","kv":{"key":"dw==","mod_revision":"${r}"},"prev_kv":{"key":"dw==","create_revision":"${r - 2}","mod_revision":"${r - 1}","version":"2","value":"Mg=="}}]}}\n`,
+    );
+  });
+
+  it("answers a bad first stream message with 500 code 2, and keep-alives line by line", async () => {
+    const bad = await post("/v3/watch", "garbage");
+    assert.equal(bad.status, 500);
+    assert.equal(
+      bad.body,
+      `{"error":"invalid character 'g' looking for beginning of value","message":"invalid character 'g' looking for beginning of value","code":2}`,
+    );
+    const ka = await post("/v3/lease/keepalive", '{"ID":"1"}{"ID":"2"}');
+    assert.equal(ka.status, 200);
+    const lines = ka.body.split("\n").filter(Boolean);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).result.ID),
+      ["1", "2"],
+    );
+  });
+
+  it("streams a snapshot over the gateway", async () => {
+    h.api.snapshotBytes = Buffer.alloc(40 * 1024, 9);
+    const snap = await post("/v3/maintenance/snapshot", "{}");
+    const lines = snap.body
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).result);
+    assert.deepEqual(
+      lines.map((m) => [Buffer.from(m.blob, "base64").length, m.remaining_bytes]),
+      [
+        [32768, "8192"],
+        [8192, undefined],
+        [32, undefined],
+      ],
+    );
+  });
+
+  it("serves /health, /version and /metrics like etcd 3.4", async () => {
+    const ok = await http(h.url, "/health");
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, '{"health":"true"}');
+    assert.equal((await http(h.url, "/health", { method: "POST" })).status, 405);
+    h.api.healthy = false;
+    const sick = await http(h.url, "/health");
+    h.api.healthy = true;
+    assert.equal(sick.status, 503);
+    assert.equal(sick.body, '{"health":"false"}\n');
+    const version = await http(h.url, "/version");
+    assert.equal(version.body, '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}');
+    assert.equal(version.headers["content-type"], "application/json");
+    const metrics = await http(h.url, "/metrics");
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /^etcd_server_health_success 1$/m);
+    assert.match(metrics.body, /^etcd_server_health_failures 1$/m);
+  });
+
+  it("serves gRPC and HTTP on the same port at once", async () => {
+    const etcd = new Etcd3({ hosts: `http://${h.hostPort}` });
+    try {
+      await etcd.put("both").value("ways");
+      const viaHttp = await post("/v3/kv/range", `{"key":"${Buffer.from("both").toString("base64")}"}`);
+      assert.match(viaHttp.body, new RegExp(`"value":"${Buffer.from("ways").toString("base64")}"`));
+      await post(
+        "/v3/kv/put",
+        `{"key":"${Buffer.from("back").toString("base64")}","value":"${Buffer.from("again").toString("base64")}"}`,
+      );
+      assert.equal(await etcd.get("back").string(), "again");
+    } finally {
+      etcd.close();
+    }
+  });
+
+  it("answers an oversized gateway request with 'request is too large' and keeps serving", async () => {
+    const value = Buffer.alloc(65 * 1024, 1).toString("base64");
+    const r = await post("/v3/kv/put", `{"key":"Yg==","value":"${value}"}`);
+    assert.equal(r.status, 400);
+    assert.equal(JSON.parse(r.body).message, "etcdserver: request is too large");
+    assert.equal((await http(h.url, "/version")).status, 200);
+  });
+});
