@@ -2,6 +2,7 @@
 // gRPC Watch service maps WatchRequest / WatchResponse onto it almost one to one (it only adds the header).
 import { Subject, type Subscription } from "rxjs";
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../gen/etcdserverpb/rpc.js";
+import { Event } from "../gen/mvccpb/kv.js";
 import { Errors } from "../rpctypes/errors.js";
 import { type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
 import type { Watcher } from "./watcher.js";
@@ -20,6 +21,14 @@ export const INVALID_WATCH_ID = -1;
 /** etcd's ErrWatcherDuplicateID text. */
 export const DUPLICATE_WATCH_ID = "mvcc: duplicate watch ID provided on the WatchStream";
 
+/** etcd's default --max-request-bytes (1.5 MiB) plus its gRPC overhead allowance (512 KiB). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 1.5 * 1024 * 1024 + 512 * 1024;
+
+export interface WatchStreamOptions {
+  /** Responses of watchers created with `fragment` are split above this size (etcd: max-request-bytes + 512 KiB). */
+  maxResponseBytes?: number;
+}
+
 interface StreamWatcher {
   readonly watcher: Watcher;
   readonly subscription: Subscription;
@@ -37,7 +46,14 @@ export class WatchStream {
   private paused = false;
   private closed = false;
 
-  constructor(private readonly store: WatchableStore) {}
+  private readonly maxResponseBytes: number;
+
+  constructor(
+    private readonly store: WatchableStore,
+    options: WatchStreamOptions = {},
+  ) {
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  }
 
   /** Dispatches one WatchRequest (create, cancel or progress). */
   request(req: Partial<WatchRequest>): void {
@@ -85,16 +101,22 @@ export class WatchStream {
     if (this.paused) watcher.pause();
     this.emit({ watchId: id, created: true, revision });
     const watchId = id;
+    const fragment = req.fragment === true;
     const subscription = watcher.events$.subscribe({
-      next: (batch) =>
-        this.emit({
-          watchId,
-          revision: batch.revision,
-          events: batch.events,
-          canceled: batch.canceled === true,
-          compactRevision: batch.compactRevision ?? 0,
-          progress: batch.progress === true,
-        }),
+      next: (batch) => {
+        const parts = fragment ? fragments(batch.events, this.maxResponseBytes) : [batch.events];
+        for (const [i, events] of parts.entries()) {
+          this.emit({
+            watchId,
+            revision: batch.revision,
+            events,
+            canceled: batch.canceled === true,
+            compactRevision: batch.compactRevision ?? 0,
+            progress: batch.progress === true,
+            fragment: i < parts.length - 1,
+          });
+        }
+      },
       complete: () => this.forget(watchId, watcher),
       error: () => {
         // History could not be read: tell the client this watcher is gone rather than leave it silent.
@@ -197,9 +219,47 @@ export class WatchStream {
       canceled: r.canceled ?? false,
       compactRevision: r.compactRevision ?? 0,
       cancelReason: r.cancelReason ?? "",
-      fragment: false,
+      fragment: r.fragment ?? false,
       events: r.events ?? [],
       progress: r.progress ?? false,
     });
   }
+}
+
+/**
+ * Splits events into parts each encoding below maxBytes (a part holds at least one event), as etcd's
+ * sendFragments; one part when everything fits or there is a single event.
+ */
+export function fragments(events: Event[], maxBytes: number): Event[][] {
+  if (events.length < 2) return [events];
+  const sizes = events.map((ev) => {
+    const n = Event.encode(ev).finish().length;
+    return n + 1 + varintLength(n); // field tag and length prefix
+  });
+  // Room for the header, watch id, flags and revisions of the response itself.
+  const overhead = 64;
+  if (sizes.reduce((a, b) => a + b, overhead) < maxBytes) return [events];
+  const parts: Event[][] = [];
+  let current: Event[] = [];
+  let size = overhead;
+  events.forEach((ev, i) => {
+    if (current.length > 0 && size + sizes[i] >= maxBytes) {
+      parts.push(current);
+      current = [];
+      size = overhead;
+    }
+    current.push(ev);
+    size += sizes[i];
+  });
+  parts.push(current);
+  return parts;
+}
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    len++;
+  }
+  return len;
 }

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WatchCreateRequest_FilterType } from "../../src/gen/etcdserverpb/rpc.js";
-import { DUPLICATE_WATCH_ID, WatchStream, type WatchStreamResponse } from "../../src/mvcc/watch-stream.js";
+import { Event } from "../../src/gen/mvccpb/kv.js";
+import {
+  DUPLICATE_WATCH_ID,
+  fragments,
+  WatchStream,
+  type WatchStreamResponse,
+} from "../../src/mvcc/watch-stream.js";
 import { WatchableStore } from "../../src/mvcc/watchable-store.js";
 import { describeEvents, MemoryWatchSource, settle, waitFor } from "./watch-source-memory.js";
 
@@ -185,5 +191,57 @@ describe("watch stream", () => {
     src.put("a", "1");
     assert.equal(completed, true);
     assert.deepEqual(store.stats(), { synced: 0, unsynced: 0, revision: 2 });
+  });
+});
+
+describe("watch stream fragments", () => {
+  test("with fragment, a response over the size limit is split; all parts but the last say fragment", async () => {
+    const src = new MemoryWatchSource();
+    const store = new WatchableStore(src);
+    const stream = new WatchStream(store, { maxResponseBytes: 300 });
+    const out: WatchStreamResponse[] = [];
+    stream.responses$.subscribe((r) => out.push(r));
+    stream.create({ key: b("k"), rangeEnd: b("l"), fragment: true });
+    stream.create({ key: b("k"), rangeEnd: b("l") });
+    src.txn(Array.from({ length: 6 }, (_, i) => ({ put: { key: `k${i}`, value: "x".repeat(60) } })));
+    await settle();
+    const parts = out.filter((r) => r.watchId === 0 && r.events.length > 0);
+    const whole = out.filter((r) => r.watchId === 1 && r.events.length > 0);
+    assert.equal(whole.length, 1);
+    assert.equal(whole[0].fragment, false);
+    assert.ok(parts.length > 1, "split into several responses");
+    assert.deepEqual(
+      parts.map((r) => r.fragment),
+      [...parts.slice(1).map(() => true), false],
+    );
+    assert.deepEqual(
+      parts.flatMap((r) => r.events),
+      whole[0].events,
+    );
+    for (const r of parts) assert.equal(r.revision, 2);
+    stream.close();
+  });
+
+  test("fragments() keeps every part under the limit unless it holds a single event", () => {
+    const ev = (n: number) => ({
+      type: 0,
+      kv: {
+        key: Buffer.from(`k${n}`),
+        value: Buffer.alloc(n * 10),
+        createRevision: 2,
+        modRevision: 2,
+        version: 1,
+        lease: 0n,
+      },
+      prevKv: undefined,
+    });
+    const events = [1, 50, 2, 3, 40, 1].map(ev);
+    const parts = fragments(events, 200);
+    assert.deepEqual(parts.flat(), events);
+    for (const p of parts) {
+      const size = p.reduce((a, e) => a + Event.encode(e).finish().length + 2, 64);
+      assert.ok(p.length === 1 || size < 200, `part of ${p.length} events is ${size} bytes`);
+    }
+    assert.deepEqual(fragments(events, 1_000_000), [events]);
   });
 });
