@@ -15,12 +15,13 @@ import {
   type Entry,
   EntryType,
   type HardState,
-  Message,
+  type Message,
   MessageType,
   type Snapshot,
 } from "../../../src/gen/raftpb/raft.js";
 import { describeMessage } from "../../../src/raft/describe.js";
 import { chainHash, confStateKey, entryKey, InvariantChecker, InvariantViolation } from "./invariants.js";
+import { type InFlight, SimNetwork } from "./network.js";
 import { Prng } from "./prng.js";
 import {
   discardLogger,
@@ -134,15 +135,6 @@ interface Profile {
   confChangeV2: boolean;
 }
 
-interface InFlight {
-  from: bigint;
-  to: bigint;
-  type: MessageType;
-  /** The message as encoded on the wire, or the object itself when the run does not serialize. */
-  wire: Uint8Array | Message;
-  notBefore: number;
-}
-
 interface PendingReady {
   rd: Ready;
   persisted: boolean;
@@ -202,11 +194,8 @@ export class Simulation {
   private readonly profile: Profile;
   private readonly checker = new InvariantChecker();
   private readonly nodes = new Map<bigint, SimNode>();
-  private network: InFlight[] = [];
-  /** Partition side of each node; undefined when the network is whole. */
-  private partition: Map<bigint, number> | undefined;
+  private readonly network: SimNetwork;
   private step = 0;
-  private quiet = false;
   private nextNodeId: bigint;
   private proposalSeq = 0;
   private readSeq = 0;
@@ -237,6 +226,7 @@ export class Simulation {
       leaderSendsFirst: p.chance(0.5),
       confChangeV2: p.chance(0.3),
     };
+    this.network = new SimNetwork(p, this.profile);
     this.nextNodeId = BigInt(opts.nodes + 1);
   }
 
@@ -255,7 +245,7 @@ export class Simulation {
         this.afterStep();
         if (this.step === half) {
           livenessTicks = this.quietPeriod();
-          this.quiet = false;
+          this.network.quiet = false;
         }
       }
       livenessTicks = Math.max(livenessTicks, this.quietPeriod());
@@ -362,7 +352,7 @@ export class Simulation {
   }
 
   actDeliver(): void {
-    if (this.network.length > 0) this.deliverOne();
+    if (this.network.size > 0) this.deliver(this.network.takeRandom(this.step));
     else this.tickRandom();
   }
 
@@ -450,24 +440,13 @@ export class Simulation {
 
   // ---- network ------------------------------------------------------------------------------------------
 
-  private connected(a: bigint, b: bigint): boolean {
-    if (this.partition === undefined) return true;
-    return (this.partition.get(a) ?? 0) === (this.partition.get(b) ?? 0);
-  }
-
   private send(m: Message): void {
-    if (m.type === MessageType.MsgVoteResp && !m.reject)
+    if (m.type === MessageType.MsgVoteResp && !m.reject) {
       this.checker.observeVoteGranted(m.from, m.term, m.to);
-    const p = this.prng;
-    if (!this.quiet && p.chance(this.profile.loss)) {
-      if (m.type === MessageType.MsgSnap) this.reportSnapshot(m.from, m.to, SnapshotStatus.SnapshotFailure);
-      return;
     }
-    const wire = this.profile.serialize ? Message.encode(m).finish() : m;
-    const copies = !this.quiet && p.chance(this.profile.duplicate) ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const delay = this.quiet ? 0 : p.chance(0.1) ? p.range(1, 60) : 0;
-      this.network.push({ from: m.from, to: m.to, type: m.type, wire, notBefore: this.step + delay });
+    const sent = this.network.send(m, this.step);
+    if (!sent && m.type === MessageType.MsgSnap) {
+      this.reportSnapshot(m.from, m.to, SnapshotStatus.SnapshotFailure);
     }
   }
 
@@ -478,22 +457,9 @@ export class Simulation {
     this.observe(sender);
   }
 
-  /** Delivers one random in-flight message (random choice = reordering); delayed ones wait their turn. */
-  private deliverOne(): void {
-    const p = this.prng;
-    let at = p.int(this.network.length);
-    for (let tries = 0; tries < 3 && this.network[at].notBefore > this.step; tries++) {
-      at = p.int(this.network.length);
-    }
-    const f = this.network[at];
-    this.network[at] = this.network[this.network.length - 1];
-    this.network.pop();
-    this.deliver(f);
-  }
-
   private deliver(f: InFlight): void {
     const target = this.nodes.get(f.to);
-    const reachable = target?.rn !== undefined && !target.removed && this.connected(f.from, f.to);
+    const reachable = target?.rn !== undefined && !target.removed && this.network.connected(f.from, f.to);
     if (f.type === MessageType.MsgSnap) {
       this.reportSnapshot(
         f.from,
@@ -507,7 +473,7 @@ export class Simulation {
       if (sender?.rn && this.prng.chance(0.3)) sender.rn.reportUnreachable(f.to);
       return;
     }
-    const m = f.wire instanceof Uint8Array ? Message.decode(f.wire) : f.wire;
+    const m = SimNetwork.open(f);
     this.stats.delivered++;
     if (this.opts.trace) this.trace(`deliver ${describeMessage(m)}`);
     const guard = m.type === MessageType.MsgSnap && !this.opts.openSnapshotWindow;
@@ -531,22 +497,12 @@ export class Simulation {
   }
 
   private partitionOrHeal(): void {
-    const p = this.prng;
-    if (this.partition !== undefined) {
-      this.partition = undefined;
+    if (this.network.partitioned) {
+      this.network.heal();
       this.trace("partition healed");
-      return;
-    }
-    const sides = new Map<bigint, number>();
-    const ids = [...this.nodes.keys()];
-    if (p.chance(0.5)) {
-      const lonely = p.pick(ids);
-      for (const id of ids) sides.set(id, id === lonely ? 1 : 0);
     } else {
-      for (const id of ids) sides.set(id, p.int(2));
+      this.trace(`partition ${this.network.partition([...this.nodes.keys()])}`);
     }
-    this.partition = sides;
-    this.trace(`partition ${[...sides].map(([id, s]) => `${id}:${s}`).join(" ")}`);
   }
 
   // ---- Ready handling ------------------------------------------------------------------------------------
@@ -963,10 +919,8 @@ export class Simulation {
         }
         this.afterStep();
       }
-      if (this.network.length > 0) {
-        const batch = this.network;
-        this.network = [];
-        for (const f of batch) this.deliver(f);
+      if (this.network.size > 0) {
+        for (const f of this.network.takeAll()) this.deliver(f);
         moved = true;
         this.afterStep();
       }
@@ -981,8 +935,8 @@ export class Simulation {
    * LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE without) is a failure.
    */
   private quietPeriod(): number {
-    this.quiet = true;
-    this.partition = undefined;
+    this.network.quiet = true;
+    this.network.heal();
     for (const n of this.nodes.values()) if (!n.up && !n.removed) this.restart(n);
     this.drain();
     // Two fresh proposals: one at the leader, one at a follower (forwarded to the leader).
