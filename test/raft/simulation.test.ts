@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { nodesForSeed, runJobs, type SeedJob } from "./sim/batch.js";
-import { LIVENESS_BOUND_TICKS, LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE } from "./sim/simulation.js";
+import {
+  LIVENESS_BOUND_TICKS,
+  LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE,
+  runSimulation,
+} from "./sim/simulation.js";
 
 const RUNS = 500;
 const STEPS = 10_000;
@@ -39,4 +43,12 @@ test(`raft simulation: ${RUNS} seeded runs x ${STEPS} steps, 3 and 5 nodes, inva
     s.crashes > RUNS && s.confChanges > RUNS && s.readsAnswered > RUNS,
     "faults, membership changes and reads all happened",
   );
+});
+
+test("raft simulation: a seed replays exactly (same choices, same outcome), another seed differs", () => {
+  const a = runSimulation({ seed: 7, nodes: 5, steps: 3000 });
+  const b = runSimulation({ seed: 7, nodes: 5, steps: 3000 });
+  const c = runSimulation({ seed: 8, nodes: 5, steps: 3000 });
+  assert.deepEqual(a, b);
+  assert.notDeepEqual({ ...a, seed: 0 }, { ...c, seed: 0 });
 });
