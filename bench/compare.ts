@@ -80,6 +80,8 @@ async function startMember(kind: "rxetcd" | "etcd"): Promise<Member> {
     peer,
     "--initial-cluster",
     `bench=${peer}`,
+    "--logger",
+    "zap",
     "--log-level",
     "error",
   ];
