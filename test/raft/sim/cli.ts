@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { nodesForSeed } from "./batch.js";
-import { type HarnessFaults, runSimulation, SimulationFailure } from "./simulation.js";
+import { type HarnessFaults, runSimulation, Simulation, SimulationFailure } from "./simulation.js";
 
 function parseFaults(names: string[] | undefined): HarnessFaults {
   const faults: HarnessFaults = {};
@@ -50,6 +50,7 @@ function main(): number {
   let totalSteps = 0;
   for (let seed = first; seed < first + count; seed++) {
     const nodes = fixedNodes ?? nodesForSeed(seed);
+    if (values.trace) console.log(`profile: ${new Simulation({ seed, nodes, steps }).describeProfile()}`);
     try {
       const r = runSimulation({
         seed,
