@@ -35,3 +35,26 @@ export {
   type RangeResult,
   type WriteTxn,
 } from "./kvstore.js";
+export {
+  AUTO_WATCH_ID,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DUPLICATE_WATCH_ID,
+  INVALID_WATCH_ID,
+  WatchStream,
+  type WatchStreamOptions,
+  type WatchStreamResponse,
+} from "./watch-stream.js";
+export { isCompactedError, type WatchableSource } from "./watchable-source.js";
+export {
+  DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
+  MIN_PROGRESS_NOTIFY_INTERVAL_MS,
+  WATCHER_RANGE_EMPTY,
+  WatchableStore,
+  type WatchableStoreOptions,
+  type WatchableStoreStats,
+  type WatchBatch,
+  Watcher,
+  type WatcherState,
+  type WatchOptions,
+  WatchRangeEmptyError,
+} from "./watchable-store.js";
