@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { type ClientTls, serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
 import { memberPaths } from "../server/bootstrap.js";
@@ -23,13 +25,23 @@ export interface StartOptions {
   logger: Logger;
 }
 
-type ServeClients = (opts: {
-  api: EtcdServer;
-  listenUrls: URL[];
-  maxRequestBytes: number;
-  logger: Logger;
-  tls?: { certFile: string; keyFile: string; trustedCaFile: string; clientCertAuth: boolean };
-}) => Promise<{ urls: URL[]; close(): Promise<void> }>;
+/** The client TLS files, read once at start-up (a missing file stops start-up naming it). */
+function readClientTls(config: Config): ClientTls {
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${flag} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const t = config.clientTls;
+  return {
+    cert: read("--cert-file", t.certFile),
+    key: read("--key-file", t.keyFile),
+    ...(t.trustedCaFile ? { trustedCa: read("--trusted-ca-file", t.trustedCaFile) } : {}),
+    clientCertAuth: t.clientCertAuth,
+  };
+}
 
 function toUrl(u: { href: string }): URL {
   return new URL(u.href);
@@ -84,19 +96,12 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     // as etcd, clients are served once the member is ready (a leader is known, start-up entries applied)
     await started.waitReady();
-    const { serveClients } = (await import("../api/index.js")) as { serveClients: ServeClients };
-    const tls = config.clientTls.certFile
-      ? {
-          certFile: config.clientTls.certFile,
-          keyFile: config.clientTls.keyFile,
-          trustedCaFile: config.clientTls.trustedCaFile,
-          clientCertAuth: config.clientTls.clientCertAuth,
-        }
-      : undefined;
+    const tls = config.clientTls.certFile ? readClientTls(config) : undefined;
     const clients = await serveClients({
       api: server,
       listenUrls: config.listenClientUrls.map(toUrl),
       maxRequestBytes: config.maxRequestBytes,
+      maxTxnOps: config.maxTxnOps,
       logger,
       ...(tls ? { tls } : {}),
     });

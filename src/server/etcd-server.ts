@@ -13,6 +13,7 @@ import {
   Subject,
   type Subscription,
   share,
+  take,
   takeUntil,
   tap,
 } from "rxjs";
@@ -230,10 +231,17 @@ export class EtcdServer implements ClientApi {
         "starting server",
       );
       server.run();
-      // a single voter need not wait an election timeout to lead
+      // a single voter need not wait an election timeout to lead: it campaigns as soon as its
+      // configuration is applied (raft refuses while a conf change is pending)
       if (boot.cluster.voterIds().length === 1 && boot.cluster.voterIds()[0] === boot.id) {
-        node.campaign();
-        raft.kick();
+        const campaign = () => {
+          if (!raft.hasLeader) {
+            node.campaign();
+            raft.kick();
+          }
+        };
+        if (boot.case === "new-cluster") server.applied$.pipe(take(1)).subscribe(campaign);
+        else campaign();
       }
       return server;
     } catch (err) {
