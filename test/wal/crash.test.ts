@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -51,7 +52,8 @@ function runAndKill(dir: string, childSeed: number, delayMs: number, earlyMs?: n
         const fields = line.split(" ");
         if (fields[0] === "I") run.intents.set(Number(fields[1]), parseOp(fields.slice(2)));
         else if (fields[0] === "A") {
-          run.acked = Number(fields[1]);
+          // Operations of one transaction may print their acknowledgements out of order.
+          run.acked = Math.max(run.acked, Number(fields[1]));
           timer ??= setTimeout(() => child.kill("SIGKILL"), delayMs);
         }
       }
@@ -118,7 +120,21 @@ async function crashLane(lane: number, kills: number, deadline: number) {
         candidate = candidate.clone();
         candidate.apply(next);
       }
-      assert.ok(matched, `reopened WAL matches no acknowledged state — ${context}\n${reasons.join("\n")}`);
+      if (matched === undefined) {
+        // Keep the evidence: the directory survives the test's clean-up.
+        const kept = `${dir}-failed-${seed}-${lane}-${k}`;
+        cpSync(dir, kept, { recursive: true });
+        const last = opened.entries.at(-1);
+        const pending = [...run.intents.entries()]
+          .filter(([seq]) => seq > run.acked - 3)
+          .map(([seq, op]) => `${seq}: ${JSON.stringify(op)}`);
+        assert.fail(
+          `reopened WAL matches no acknowledged state — ${context}\n` +
+            `read back: snapshot ${opened.snapshot?.metadata?.index ?? 0}, hard state ${opened.hardState.term}/${opened.hardState.commit}, ` +
+            `entries ${opened.entries[0]?.index ?? "-"}..${last?.index ?? "-"} (last term ${last?.term ?? "-"}), first stored ${opened.wal.firstIndex()}\n` +
+            `acknowledged up to ${run.acked}; operations around it:\n${pending.join("\n")}\n${reasons.join("\n")}\nkept in ${kept}`,
+        );
+      }
       model = matched;
       counts.acknowledged += run.acked;
     } finally {
