@@ -1,5 +1,6 @@
 // A set of watchers indexed by what they watch, so a committed event finds its watchers without a full scan:
-// single-key watchers by key, range watchers in a list checked one by one.
+// single-key watchers by key; range watchers grouped by identical range (many clients often watch the same
+// prefix), each distinct range checked once per event.
 import type { KeyRange } from "./watch-range.js";
 
 export interface RangedMember {
@@ -9,7 +10,7 @@ export interface RangedMember {
 export class WatcherGroup<W extends RangedMember> {
   private readonly all = new Set<W>();
   private readonly byKey = new Map<string, Set<W>>();
-  private readonly ranges = new Set<W>();
+  private readonly ranges = new Map<string, { range: KeyRange; members: Set<W> }>();
 
   get size(): number {
     return this.all.size;
@@ -23,7 +24,13 @@ export class WatcherGroup<W extends RangedMember> {
     if (this.all.has(w)) throw new Error("watcher added to a group twice");
     this.all.add(w);
     if (w.range.kind !== "key") {
-      this.ranges.add(w);
+      const id = rangeId(w.range);
+      let entry = this.ranges.get(id);
+      if (entry === undefined) {
+        entry = { range: w.range, members: new Set() };
+        this.ranges.set(id, entry);
+      }
+      entry.members.add(w);
       return;
     }
     const k = w.range.key.toString("latin1");
@@ -39,7 +46,10 @@ export class WatcherGroup<W extends RangedMember> {
   delete(w: W): boolean {
     if (!this.all.delete(w)) return false;
     if (w.range.kind !== "key") {
-      this.ranges.delete(w);
+      const id = rangeId(w.range);
+      const entry = this.ranges.get(id);
+      entry?.members.delete(w);
+      if (entry?.members.size === 0) this.ranges.delete(id);
       return true;
     }
     const k = w.range.key.toString("latin1");
@@ -53,11 +63,17 @@ export class WatcherGroup<W extends RangedMember> {
   forEachWatching(key: Buffer, visit: (w: W) => void): void {
     const exact = this.byKey.get(key.toString("latin1"));
     if (exact !== undefined) for (const w of exact) visit(w);
-    for (const w of this.ranges) if (w.range.contains(key)) visit(w);
+    for (const { range, members } of this.ranges.values()) {
+      if (range.contains(key)) for (const w of members) visit(w);
+    }
   }
 
   /** Members in insertion order (a member deleted and re-added moves to the end). */
   values(): IterableIterator<W> {
     return this.all.values();
   }
+}
+
+function rangeId(r: KeyRange): string {
+  return `${r.kind}:${r.key.toString("hex")}:${r.end?.toString("hex") ?? ""}`;
 }

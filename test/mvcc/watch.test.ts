@@ -317,3 +317,40 @@ test("the KV store's commit revisions must be contiguous; a gap is recovered fro
   );
   store.close();
 });
+
+test("resync re-reads history for every watcher without duplicating or losing events", async () => {
+  const { src, store } = setup();
+  const seen = collect(store.watch({ key: b("a"), rangeEnd: b("b") }).events$);
+  src.put("a1", "1"); // 2
+  await settle();
+  store.resync();
+  assert.equal(store.stats().unsynced, 1);
+  src.put("a2", "2"); // 3
+  await waitFor(() => store.stats().unsynced === 0);
+  src.put("a3", "3"); // 4
+  await settle();
+  assert.deepEqual(
+    flat(seen.batches).map((e) => e.kv!.modRevision),
+    [2, 3, 4],
+  );
+  store.close();
+});
+
+test("many watchers on the same prefix each get every event once", async () => {
+  const { src, store } = setup();
+  const all = Array.from({ length: 50 }, () =>
+    collect(store.watch({ key: b("p/"), rangeEnd: b("p0") }).events$),
+  );
+  const other = collect(store.watch({ key: b("p/x"), rangeEnd: b("p/y") }).events$);
+  all[3].stop();
+  src.put("p/a", "1");
+  src.put("p/x1", "2");
+  src.put("q", "3");
+  await settle();
+  for (const [i, c] of all.entries()) {
+    assert.deepEqual(describeEvents(flat(c.batches)), i === 3 ? [] : ["PUT p/a=1@2", "PUT p/x1=2@3"]);
+  }
+  assert.deepEqual(describeEvents(flat(other.batches)), ["PUT p/x1=2@3"]);
+  assert.equal(store.stats().synced, 50);
+  store.close();
+});
