@@ -240,7 +240,9 @@ export class EtcdServer implements ClientApi {
             raft.kick();
           }
         };
-        if (boot.case === "new-cluster") server.applied$.pipe(take(1)).subscribe(campaign);
+        // after the apply batch, raft's own applied index moves on advance(): campaign after that
+        if (boot.case === "new-cluster")
+          server.applied$.pipe(take(1)).subscribe(() => setTimeout(campaign, 0));
         else campaign();
       }
       return server;
