@@ -8,6 +8,7 @@ import { ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { createGateway } from "./gateway/gateway.js";
+import { withAuthorityRepair } from "./grpc/authority-repair.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
 import { createHttpHandler } from "./http/http-handler.js";
 
@@ -81,13 +82,15 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
 
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
+    // small request/response frames must not wait for Nagle and delayed ACKs (40 ms each)
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     // A peer that resets mid-sniff must not take the process down.
     socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
   };
   const route = (socket: Socket, http2: boolean) => {
-    if (http2) injector.injectConnection(socket);
+    if (http2) injector.injectConnection(withAuthorityRepair(socket));
     else {
       httpServer.emit("connection", socket);
       // The HTTP parser reads through stream events; the sniffer left the socket paused.
