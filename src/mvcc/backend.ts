@@ -56,6 +56,7 @@ export class Backend {
   private historyDb!: Database<Buffer, Buffer>;
   private metaDb!: Database<Buffer, string>;
   private closed = false;
+  private defragmenting: Promise<void> | undefined;
 
   private constructor(file: string, options: BackendOptions) {
     this.file = file;
@@ -114,6 +115,8 @@ export class Backend {
    */
   write<T>(fn: () => T | typeof ABORT_WRITE): T | typeof ABORT_WRITE {
     this.assertOpen();
+    // A write now would be missing from the defragmented copy: callers must wait for `idle()`.
+    if (this.defragmenting !== undefined) throw new Error("backend: write during defragmentation");
     const flags =
       this.options.durability === "overlapping"
         ? TXN_ABORTABLE_SYNC_COMMIT | TXN_NO_SYNC_FLUSH
@@ -192,18 +195,31 @@ export class Backend {
   }
 
   /**
-   * Rewrites the file without free pages (etcd's defragment). Callers must not read or write
-   * while this runs; database handles obtained before are invalid afterwards.
+   * Rewrites the file without free pages (etcd's defragment). Writes throw while it runs (wait
+   * for `idle()`), reads may fail while the file is swapped; database handles obtained before
+   * are invalid afterwards (use the `history`/`meta` getters each time).
    */
   async defragment(): Promise<void> {
     this.assertOpen();
-    const tmp = `${this.file}.defrag`;
-    rmSync(tmp, { force: true });
-    await this.env.flushed;
-    await this.env.backup(tmp, true);
-    await this.env.close();
-    renameSync(tmp, this.file);
-    this.openEnv();
+    if (this.defragmenting !== undefined) return this.defragmenting;
+    const run = async (): Promise<void> => {
+      const tmp = `${this.file}.defrag`;
+      rmSync(tmp, { force: true });
+      await this.sync();
+      await this.env.backup(tmp, true);
+      await this.env.close();
+      renameSync(tmp, this.file);
+      this.openEnv();
+    };
+    this.defragmenting = run().finally(() => {
+      this.defragmenting = undefined;
+    });
+    return this.defragmenting;
+  }
+
+  /** Resolves when no defragmentation is running (writes are allowed again). */
+  async idle(): Promise<void> {
+    while (this.defragmenting !== undefined) await this.defragmenting.catch(() => undefined);
   }
 
   async close(): Promise<void> {

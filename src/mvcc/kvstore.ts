@@ -15,7 +15,7 @@ import {
   type KeyRange,
   keyBytes,
   keyString,
-  type RevSet,
+  RevSet,
   toKeyRange,
 } from "./keyindex.js";
 import { decodeKeyValue, encodeKeyValue, scanIndexFields } from "./kvcodec.js";
@@ -333,12 +333,16 @@ export class KVStore {
     if (rev > 0 && rev <= compactRevision) throw new CompactedError();
     if (rev > 0 && rev > currentRevision) throw new FutureRevError();
     const atRev = rev === 0 ? currentRevision : rev;
-    const keep = this.index.keep(atRev);
+    // Only records at or below the compaction revision consult the keep set.
+    const keep = compactRevision > 0 ? this.index.keep(atRev) : new RevSet();
     const h = new Crc32c();
     h.update(HISTORY_TABLE_NAME);
-    for (const { key, value } of this.backend.history.getRange({ end: revKey(atRev + 1, 0) })) {
+    const history = this.backend.history;
+    for (const key of history.getKeys({ end: revKey(atRev + 1, 0) })) {
       const main = revKeyMain(key);
       if (main <= compactRevision && keep.size > 0 && !keep.has(main, revKeySub(key))) continue;
+      const value = history.getBinaryFast(key);
+      if (value === undefined) continue;
       h.update(key);
       h.update(value);
     }
@@ -445,6 +449,7 @@ export class KVStore {
     const end = revKey(compactRev + 1, 0);
     let start: Buffer = Buffer.alloc(REV_KEY_LEN);
     for (;;) {
+      await this.backend.idle();
       if (this.closing || this.failure !== undefined) return;
       let scanned = 0;
       let next: Buffer | undefined;
