@@ -16,6 +16,7 @@ import {
   eventually,
   Member,
   maskVolatile,
+  needsDebianEtcd,
   startMembersOnce,
   streamLines,
 } from "./harness.js";
@@ -81,6 +82,33 @@ describe("etcdctl against rxetcd", () => {
     assert.equal(r.code, 0, r.stderr);
     return Number(JSON.parse(r.stdout).header.revision);
   }
+
+  // first, while both members are fresh: the same writes must give the same KV hash as etcd's (bbolt-independent)
+  e2eTest("endpoint hashkv equals etcd's for the same history", { skip: needsDebianEtcd }, async () => {
+    for (const args of [
+      ["put", "hh/a", "1"],
+      ["put", "hh/b", "2"],
+      ["del", "hh/a"],
+      ["put", "hh/b", "3"],
+    ])
+      await ok(args);
+    const hash = async (m: Member, rev: string) => {
+      const r = await m.etcdctl(["endpoint", "hashkv", "--rev", rev, "-w", "json"]);
+      assert.equal(r.code, 0, r.stderr);
+      return /"hash":(\d+)/.exec(r.stdout)?.[1];
+    };
+    assert.equal(await hash(rx, "0"), await hash(ref!, "0"), "HashKV at the latest revision");
+    assert.equal(await hash(rx, "3"), await hash(ref!, "3"), "HashKV at revision 3");
+  });
+
+  e2eTest(
+    "endpoint hashkv reports compact_revision -1 before any compaction",
+    { todo: "notes-server.md E3: HashKV compact_revision is 0 (omitted) instead of -1" },
+    async () => {
+      const r = await rx.etcdctl(["endpoint", "hashkv", "-w", "json"]);
+      assert.match(r.stdout, /"compact_revision":-1/);
+    },
+  );
 
   e2eTest("put and get a single key", {}, async () => {
     assert.equal(await ok(["put", "pg/a", "1"]), "OK\n");
