@@ -61,7 +61,7 @@ test("watchers catching up from a long LMDB history do not stall concurrent writ
   const dir = mkdtempSync(path.join(tmpdir(), "rxetcd-watch-latency-"));
   const kv = KVStore.open(path.join(dir, "db"), { durability: "overlapping" });
   try {
-    const HISTORY = 20_000;
+    const HISTORY = 40_000;
     const WRITES = 300;
     kv.batch(() => {
       for (let i = 0; i < HISTORY; i++) {
@@ -99,9 +99,9 @@ test("watchers catching up from a long LMDB history do not stall concurrent writ
     t.diagnostic(
       `${WRITES} writes during the catch-up of ${HISTORY} revisions by 8 watchers: wait before a write p50 ${quantile(waits, 0.5).toFixed(2)} ms, p99 ${quantile(waits, 0.99).toFixed(2)} ms, max ${Math.max(...waits).toFixed(2)} ms (the writes themselves: p50 ${quantile(writeTimes, 0.5).toFixed(2)} ms, max ${Math.max(...writeTimes).toFixed(2)} ms)`,
     );
-    // Reading the whole history in one go takes about half a second on this store: a write must never wait
-    // for that, and the typical write must not wait at all. (The bounds leave room for a loaded machine.)
-    assert.ok(Math.max(...waits) < 250, `a write waited ${Math.max(...waits)} ms for watchers`);
+    // Reading the whole history in one go takes about a second on this store: no write may wait for anything
+    // like that, and the typical write must not wait at all. (The bounds leave room for a loaded machine.)
+    assert.ok(Math.max(...waits) < 400, `a write waited ${Math.max(...waits)} ms for watchers`);
     assert.ok(quantile(waits, 0.5) < 2, `writes typically waited ${quantile(waits, 0.5)} ms`);
     assert.ok(stalled.pendingBatches <= 128);
     // Every running watcher got the whole history and the live writes, in order, exactly once.
