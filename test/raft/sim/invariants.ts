@@ -47,6 +47,7 @@ interface LogPoint {
 interface PendingRead {
   floor: number;
   node: bigint;
+  answered: boolean;
 }
 
 export class InvariantChecker {
@@ -296,18 +297,24 @@ export class InvariantChecker {
 
   /** A read issued now must not be answered below what is committed now. */
   observeReadIssued(ctx: string, node: bigint): void {
-    this.reads.set(ctx, { floor: this.committedIndex(), node });
+    this.reads.set(ctx, { floor: this.committedIndex(), node, answered: false });
   }
 
   observeReadAnswered(ctx: string, node: bigint, index: number): void {
     const r = this.reads.get(ctx);
-    if (r === undefined) return; // a duplicate answer of a read already checked, or a context from elsewhere
+    if (r === undefined) return; // a context the checker did not issue
     if (index < r.floor) {
       throw new InvariantViolation(
         "linearizable ReadIndex",
         `read ${JSON.stringify(ctx)} issued at node ${r.node} after index ${r.floor} was committed was answered at node ${node} with index ${index}`,
       );
     }
-    this.readsAnswered++;
+    // A duplicated request can be answered twice; count it once.
+    if (!r.answered) this.readsAnswered++;
+    r.answered = true;
+  }
+
+  readAnswered(ctx: string): boolean {
+    return this.reads.get(ctx)?.answered ?? false;
   }
 }

@@ -931,7 +931,8 @@ export class Simulation {
 
   /**
    * Heals every fault (network whole, lossless, all members up) and counts the ticks until a leader exists and
-   * two fresh proposals (one made at the leader, one at a follower) are committed and applied by every member. Exceeding the bound (LIVENESS_BOUND_TICKS with pre-vote,
+   * two fresh proposals (one made at the leader, one at a follower) are committed and applied by every member,
+   * and a ReadIndex request made at a member is answered. Exceeding the bound (LIVENESS_BOUND_TICKS with pre-vote,
    * LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE without) is a failure.
    */
   private quietPeriod(): number {
@@ -948,6 +949,7 @@ export class Simulation {
       proposedAt: 0,
     }));
     const committedAtStart = this.checker.committedIndex();
+    const read = { ctx: "", issuedAt: 0 };
     const bound = this.profile.preVote ? LIVENESS_BOUND_TICKS : LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE;
     for (let t = 1; t <= bound; t++) {
       for (const n of this.liveNodes()) this.tick(n);
@@ -980,9 +982,21 @@ export class Simulation {
         if (probe.index === -1 && t - probe.proposedAt >= 4 * ELECTION_TICK) probe.index = 0;
       }
       const last = Math.max(...probes.map((p) => p.index));
-      if (probes.every((p) => p.index > 0) && this.members().every((n) => n.up && n.applied >= last)) {
-        return t;
+      if (!probes.every((p) => p.index > 0) || !this.members().every((n) => n.up && n.applied >= last))
+        continue;
+      // Then a ReadIndex at a member must be answered too (issued again if its request was dropped).
+      if (
+        read.ctx === "" ||
+        (!this.checker.readAnswered(read.ctx) && t - read.issuedAt >= 4 * ELECTION_TICK)
+      ) {
+        const node = this.prng.pick(this.members());
+        read.ctx = `quiet-read-${this.step}-${t}`;
+        read.issuedAt = t;
+        this.checker.observeReadIssued(read.ctx, node.id);
+        node.rn!.readIndex(Buffer.from(read.ctx, "latin1"));
+        this.drain();
       }
+      if (this.checker.readAnswered(read.ctx)) return t;
     }
     const states = [...this.nodes.values()]
       .map((n) => {
