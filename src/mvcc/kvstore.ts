@@ -189,12 +189,13 @@ export class KVStore {
     const events: Event[] = [];
     const from = Math.max(fromRev, 1);
     if (toRev < from) return events;
-    for (const { key: rk, value } of this.backend.history.getRange({
-      start: revKey(from, 0),
-      end: revKey(toRev + 1, 0),
-    })) {
-      const kv = decodeKeyValue(value);
-      if (!inKeyRange(keyString(kv.key), range)) continue;
+    const history = this.backend.history;
+    for (const rk of history.getKeys({ start: revKey(from, 0), end: revKey(toRev + 1, 0) })) {
+      const raw = history.getBinaryFast(rk);
+      if (raw === undefined) continue;
+      // Check the key before decoding the whole record: most records are usually elsewhere.
+      if (!inKeyRange(scanIndexFields(raw).key, range)) continue;
+      const kv = decodeKeyValue(raw);
       if (isTombstoneKey(rk)) {
         events.push({
           type: Event_EventType.DELETE,
