@@ -185,7 +185,7 @@ export class WatchableStore {
    * replaced wholesale (snapshot restore).
    */
   resync(): void {
-    for (const w of [...this.synced.values()]) this.demote(w, w.nextRev);
+    this.demoteAllSynced();
     this.fedRev = this.source.currentRev();
     this.scheduleSync(true);
   }
@@ -214,7 +214,7 @@ export class WatchableStore {
   private feed(events: Event[], rev: number): void {
     if (rev !== this.fedRev + 1) {
       // A revision was never announced: nobody can be trusted to be in sync any more; history has it all.
-      for (const w of [...this.synced.values()]) this.demote(w, w.nextRev);
+      this.demoteAllSynced();
       this.fedRev = rev;
       this.scheduleSync(true);
       return;
@@ -240,6 +240,11 @@ export class WatchableStore {
         this.demote(w, rev);
       }
     }
+  }
+
+  /** Every synced watcher has had everything up to fedRev: from there on, history serves them. */
+  private demoteAllSynced(): void {
+    for (const w of [...this.synced.values()]) this.demote(w, Math.max(w.nextRev, this.fedRev + 1));
   }
 
   private demote(w: Watcher, nextRev: number): void {
