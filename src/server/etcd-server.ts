@@ -261,8 +261,8 @@ export class EtcdServer implements ClientApi {
   private run(): void {
     const stop$ = this.stop$;
     const ticks$ = ticks(this.cfg.tickMs).pipe(tap(() => this.raft.tick()));
-    const ready$ = this.raft.kicks$.pipe(batchWhileBusy(() => this.raft.drain()));
-    const applies$ = this.raft.applies$.pipe(inOrder((batch) => this.applyAll(batch)));
+    const ready$ = this.raft.kicks$.pipe(batchWhileBusy(() => this.track(this.raft.drain())));
+    const applies$ = this.raft.applies$.pipe(inOrder((batch) => this.track(this.applyAll(batch))));
     const leadership$ = this.raft.leadership$.pipe(
       map((l) => l.isLeader),
       distinctUntilChanged(),
@@ -307,6 +307,16 @@ export class EtcdServer implements ClientApi {
         void this.stop(err instanceof Error ? err : new Error(String(err)));
       },
     });
+  }
+
+  /** Work that touches storage; stop waits for it before closing LMDB. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   private onLeadership(isLeader: boolean): void {
@@ -664,6 +674,12 @@ export class EtcdServer implements ClientApi {
     this.stop$.complete();
     this.subscription?.unsubscribe();
     this.reads.close();
+    // the Ready being handled and the batch being applied finish before storage closes
+    // (bounded: a Ready waiting for a conf change whose apply was dropped must not hold the stop)
+    const deadline = Date.now() + 10_000;
+    while (this.inflight.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
+    }
     this.wait.failAll(Errors.Stopped);
     this.watchable.close?.();
     try {

@@ -180,3 +180,24 @@ test("an expired lease is revoked by the leader and its keys deleted", async () 
     await s.stop();
   }
 });
+
+test("snapshots every snapshot-count entries compact the log, and a restart starts from the newest one", async () => {
+  const dir = freshDir();
+  const cfg = config(dir, { snapshotCount: 10, snapshotCatchUpEntries: 5, maxSnapshots: 2 });
+  let s = await EtcdServer.start(cfg);
+  await s.waitReady();
+  for (let i = 0; i < 60; i++) await s.put(put(`s${i}`, `v${i}`));
+  const first = s.raft.storage.firstIndex();
+  assert.ok(first > 40, `the in-memory log was compacted (first index ${first})`);
+  await s.stop();
+  s = await EtcdServer.start(cfg);
+  try {
+    await s.waitReady();
+    const r = await s.range({ ...range("s"), rangeEnd: Buffer.from("t") });
+    assert.equal(r.count, 60);
+    assert.equal((await s.put(put("after", "restart"))).header?.revision, 62);
+    assert.equal((await s.memberList()).members[0].name, "default");
+  } finally {
+    await s.stop();
+  }
+});
