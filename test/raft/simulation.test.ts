@@ -30,7 +30,7 @@ test(`raft simulation: ${RUNS} seeded runs x ${STEPS} steps, 3 and 5 nodes, inva
   t.diagnostic(
     `committed ${s.committed} entries, delivered ${s.delivered} messages, ${s.crashes} crashes, ` +
       `${s.confChanges} conf changes applied, ${s.snapshotsInstalled} snapshots installed, ${s.readsAnswered} reads answered, ` +
-      `worst ticks from healing to a leader with a fresh entry applied everywhere: ${s.maxLivenessTicks} with pre-vote ` +
+      `worst ticks from healing until a leader exists, two fresh entries are applied everywhere and a read is answered: ${s.maxLivenessTicks} with pre-vote ` +
       `(bound ${LIVENESS_BOUND_TICKS}), ${s.maxLivenessTicksWithoutPreVote} without (bound ${LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE})`,
   );
   for (const f of s.failures) t.diagnostic(`FAIL ${f}`);

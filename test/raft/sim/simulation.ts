@@ -45,7 +45,7 @@ export interface SimOptions {
   seed: number;
   /** Initial voters: 3 or 5. */
   nodes: number;
-  /** Chaos steps before the final quiet period. */
+  /** Chaos steps; every fault heals for a quiet period halfway through and again at the end. */
   steps: number;
   faults?: HarnessFaults;
   /**
@@ -72,7 +72,7 @@ export interface SimResult {
   confChanges: number;
   snapshotsInstalled: number;
   readsAnswered: number;
-  /** Ticks of the final quiet period until a leader was elected and a fresh proposal was applied everywhere. */
+  /** The longer of the two quiet periods: ticks until a leader, two fresh entries applied everywhere, a read answered. */
   livenessTicks: number;
   preVote: boolean;
 }
