@@ -1,6 +1,6 @@
 // Errors leave the client API as gRPC statuses: an EtcdError keeps its code and exact text, anything
 // else becomes Unknown with its raw text (etcd's togRPCError does the same).
-import { EtcdError, GrpcCode } from "../../rpctypes/errors.js";
+import { GrpcCode, isClientVisibleError } from "../../rpctypes/errors.js";
 
 /** The status a failed request ends with. */
 export interface RpcStatus {
@@ -9,7 +9,8 @@ export interface RpcStatus {
 }
 
 export function toRpcStatus(err: unknown): RpcStatus {
-  if (err instanceof EtcdError) return { code: err.code, message: err.message };
+  // this layer's EtcdError and the store's both carry the client's code and text
+  if (isClientVisibleError(err)) return { code: err.code as GrpcCode, message: err.grpcMessage };
   return { code: GrpcCode.Unknown, message: err instanceof Error ? err.message : String(err) };
 }
 
