@@ -18,6 +18,7 @@ import { ElectionService } from "../gen/v3electionpb/v3election.js";
 import { LockService } from "../gen/v3lockpb/v3lock.js";
 import { Errors, EtcdError, GrpcCode } from "../rpctypes/errors.js";
 import type { ClientApi } from "../server/client-api.js";
+import { lockElection } from "./lock-election.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isReadOnlyTxn } from "./request-checks.js";
 
 /** Limits the client API enforces itself. */
@@ -44,7 +45,8 @@ export interface MethodDefinition<Req, Res> {
 /** A unary RPC: its generated definition and what answers it. */
 export interface UnaryHandler<Req = unknown, Res = unknown> {
   readonly definition: MethodDefinition<Req, Res>;
-  handle(request: Req): Promise<Res>;
+  /** `signal` aborts when the client goes away (only long waits, such as Lock, listen to it). */
+  handle(request: Req, signal?: AbortSignal): Promise<Res>;
 }
 
 /** The header every v3rpc handler fills: this member's ids and term; the revision only when unset. */
@@ -81,7 +83,10 @@ export function unimplemented(path: string): EtcdError {
 /** Every unary RPC of the client port, by gRPC path ("/etcdserverpb.KV/Range"). */
 export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string, UnaryHandler> {
   const table = new Map<string, UnaryHandler>();
-  const add = <Req, Res>(definition: MethodDefinition<Req, Res>, handle: (req: Req) => Promise<Res>) => {
+  const add = <Req, Res>(
+    definition: MethodDefinition<Req, Res>,
+    handle: (req: Req, signal?: AbortSignal) => Promise<Res>,
+  ) => {
     table.set(definition.path, { definition, handle } as UnaryHandler);
   };
 
@@ -162,12 +167,22 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
 
   addAuthAnswers(add, fill);
 
-  for (const d of [LockService.lock, LockService.unlock, ...Object.values(ElectionService)]) {
-    if (d.requestStream || d.responseStream) continue;
-    add(d as MethodDefinition<unknown, unknown>, async () => {
-      throw unimplemented(d.path);
-    });
-  }
+  // Lock and Election use the KV handlers above, so their headers are filled like any KV answer.
+  const call =
+    <Req, Res>(d: MethodDefinition<Req, Res>) =>
+    (req: Req) =>
+      (table.get(d.path) as UnaryHandler<Req, Res>).handle(req);
+  const recipes = lockElection(api, {
+    range: call(KVService.range),
+    txn: call(KVService.txn),
+    deleteRange: call(KVService.deleteRange),
+  });
+  add(LockService.lock, recipes.lock);
+  add(LockService.unlock, recipes.unlock);
+  add(ElectionService.campaign, recipes.campaign);
+  add(ElectionService.proclaim, recipes.proclaim);
+  add(ElectionService.leader, recipes.leader);
+  add(ElectionService.resign, recipes.resign);
   return table;
 }
 

@@ -30,6 +30,7 @@ import {
   type PutRequest,
   type PutResponse,
   type RangeRequest,
+  RangeRequest_SortOrder,
   type RangeResponse,
   type RequestOp,
   type ResponseHeader,
@@ -92,9 +93,25 @@ export class MemoryClientApi implements ClientApi {
   private rangeAt(req: RangeRequest): RangeResponse {
     if (req.revision > this.rev) throw Errors.FutureRev;
     if (req.revision > 0 && req.revision <= this.compacted) throw Errors.Compacted;
-    const all = [...this.kvs.values()]
-      .filter((kv) => inRange(kv.key, req.key, req.rangeEnd))
-      .sort((a, b) => Buffer.compare(a.key, b.key));
+    const inKeyRange = [...this.kvs.values()].filter((kv) => inRange(kv.key, req.key, req.rangeEnd));
+    const all = inKeyRange
+      .filter(
+        (kv) =>
+          (req.minCreateRevision === 0 || kv.createRevision >= req.minCreateRevision) &&
+          (req.maxCreateRevision === 0 || kv.createRevision <= req.maxCreateRevision) &&
+          (req.minModRevision === 0 || kv.modRevision >= req.minModRevision) &&
+          (req.maxModRevision === 0 || kv.modRevision <= req.maxModRevision),
+      )
+      .sort((a, b) => {
+        const byTarget = [
+          Buffer.compare(a.key, b.key),
+          a.version - b.version,
+          a.createRevision - b.createRevision,
+          a.modRevision - b.modRevision,
+          Buffer.compare(a.value, b.value),
+        ][req.sortTarget];
+        return req.sortOrder === RangeRequest_SortOrder.DESCEND ? -byTarget : byTarget;
+      });
     const limited = req.limit > 0 ? all.slice(0, req.limit) : all;
     const kvs = req.countOnly
       ? []

@@ -78,7 +78,9 @@ export function createGateway(
         if (wire.length > maxMessageBytes) return replyRpcError(res, tooBig(wire.length));
         try {
           const def = handler.definition as MethodDefinition<unknown, unknown>;
-          const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)));
+          const gone = new AbortController();
+          res.on("close", () => gone.abort());
+          const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), gone.signal);
           replyJson(res, goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp))));
         } catch (err) {
           replyRpcError(res, toRpcStatus(err));

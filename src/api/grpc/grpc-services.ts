@@ -89,9 +89,11 @@ export function createGrpcServer(
 
 function unaryCall(handler: UnaryHandler) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const gone = new AbortController();
+    call.on("cancelled", () => gone.abort());
     let answer: Promise<unknown>;
     try {
-      answer = handler.handle(call.request);
+      answer = handler.handle(call.request, gone.signal);
     } catch (err) {
       answer = Promise.reject(err);
     }
