@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { encodeMember, RaftCluster } from "../membership/cluster.js";
 import { MemoryStorage } from "../raft/storage.js";
-import { WAL } from "../wal/wal.js";
+import { WAL, type WalCommit } from "../wal/wal.js";
 
 /** Which of etcd's start-up cases applies to this data dir. */
 export type BootstrapCase = "new-cluster" | "join-existing" | "restart";
@@ -40,6 +40,8 @@ export function memberPaths(dataDir: string, walDir: string): MemberPaths {
 
 export interface BootstrapInput {
   paths: MemberPaths;
+  /** Told of every WAL commit (its fsync time feeds etcd_disk_wal_fsync_duration_seconds). */
+  onWalCommit?: (commit: WalCommit) => void;
   name: string;
   initialCluster: ReadonlyMap<string, readonly string[]>;
   initialClusterToken: string;
@@ -70,7 +72,8 @@ export interface BootstrappedRaft {
 export async function bootstrapRaft(input: BootstrapInput): Promise<BootstrappedRaft> {
   const { paths } = input;
   if (WAL.exists(paths.walDir)) {
-    const opened = await WAL.open(paths.walDir);
+    const walOptions = input.onWalCommit ? { onCommit: input.onWalCommit } : {};
+    const opened = await WAL.open(paths.walDir, walOptions);
     const meta = decodeWalMetadata(opened.metadata, paths.walDir);
     const storage = new MemoryStorage();
     if (opened.snapshot) storage.applySnapshot(opened.snapshot);

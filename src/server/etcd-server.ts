@@ -156,13 +156,15 @@ export class EtcdServer implements ClientApi {
     store: KVStore,
     private readonly log: Logger,
     private readonly cluster: RaftCluster,
+    metrics: ServerMetrics,
   ) {
     this.now = cfg.now ?? Date.now;
     this.raft = raft;
     this.store = store;
     this.clusterId = cluster.id;
     this.memberId = cluster.localId;
-    this.serverMetrics = new ServerMetrics(formatId(this.memberId));
+    this.serverMetrics = metrics;
+    metrics.setMemberId(formatId(this.memberId));
     this.watchable = new WatchableStore(store);
     this.lessor = new Lessor({
       minTtlSeconds: Math.ceil((3 * cfg.electionTicks * cfg.tickMs) / 2 / 1000),
@@ -192,7 +194,11 @@ export class EtcdServer implements ClientApi {
   /** Bootstraps (new cluster or restart from the WAL) and starts the run pipeline. */
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
     const log = cfg.logger;
-    const boot = await bootstrapRaft(cfg);
+    const metrics = new ServerMetrics();
+    const boot = await bootstrapRaft({
+      ...cfg,
+      onWalCommit: (c) => metrics.walFsync.observe(c.durationMs / 1000),
+    });
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
     const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
@@ -218,7 +224,7 @@ export class EtcdServer implements ClientApi {
       if (boot.case === "new-cluster") node.bootstrap(boot.bootstrapPeers);
       const sender = { send: (_msgs: Message[]) => {} };
       const raft = new RaftNode(node, boot.storage, boot.wal, sender, boot.confState);
-      const server = new EtcdServer(cfg, boot.wal, raft, store, log, boot.cluster);
+      const server = new EtcdServer(cfg, boot.wal, raft, store, log, boot.cluster, metrics);
       server.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
       for (const { lease, key } of store.leasedKeys()) server.lessor.attach(lease, key);
       log.info(
@@ -343,11 +349,15 @@ export class EtcdServer implements ClientApi {
       const started = performance.now();
       // one LMDB transaction for the whole batch; waiters hear their results once it committed
       const results = this.store.batch(() => batch.entries.map((entry) => this.applier.apply(entry)));
+      this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
       const took = performance.now() - started;
       if (took > 100 * Math.max(1, batch.entries.length)) this.serverMetrics.slowApplies.inc();
       this.serverMetrics.proposalsApplied.set(last);
+      this.serverMetrics.proposalsCommitted.set(
+        Math.max(last, this.raft.node.basicStatus().hardState.commit),
+      );
       this.appliedIndex.trigger(last);
       this.applied$.next({ index: last, entries: batch.entries });
       await this.maybeSnapshot(last);
@@ -622,7 +632,9 @@ export class EtcdServer implements ClientApi {
 
   async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
     const h = this.store.hashKV(req.revision);
-    return { header: this.header(h.currentRevision), hash: h.hash, compactRevision: h.compactRevision };
+    // etcd reports -1 until the first compaction
+    const compactRevision = h.compactRevision === 0 ? -1 : h.compactRevision;
+    return { header: this.header(h.currentRevision), hash: h.hash, compactRevision };
   }
 
   async defragment(): Promise<void> {

@@ -93,10 +93,13 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  constructor(memberIdHex: string) {
-    this.serverId.set({ server_id: memberIdHex }, 1);
+  constructor() {
     this.version.set({ server_version: ETCD_VERSION }, 1);
     this.clusterVersion.set({ cluster_version: "3.4" }, 1);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  setMemberId(memberIdHex: string): void {
+    this.serverId.set({ server_id: memberIdHex }, 1);
   }
 }
