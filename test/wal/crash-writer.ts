@@ -1,6 +1,7 @@
 /**
  * Child process of the crash test: appends to a WAL until it is killed.
  *   node --import tsx test/wal/crash-writer.ts <wal-dir> <seed>
+ *   node --import tsx test/wal/crash-writer.ts <wal-dir> read     (prints what it reads back)
  * Prints "I <seq> <op>" before issuing an operation and "A <seq> <lastIndex>" once it resolved
  * (durable). Up to four operations are in flight, so kills also land inside group commits.
  */
@@ -8,6 +9,17 @@ import { WAL } from "../../src/wal/index.js";
 import { formatOp, issueOp, OpPlanner, planStartOf, prng } from "./crash-model.js";
 
 const [dir, seedText] = process.argv.slice(2);
+if (seedText === "read") {
+  // Diagnostic mode: print what a fresh process reads from the WAL, then exit.
+  const read = await WAL.open(dir);
+  const last = read.entries.at(-1);
+  process.stdout.write(
+    `snapshot ${read.snapshot?.metadata?.index ?? 0}, hard state ${read.hardState.term}/${read.hardState.commit}, ` +
+      `entries ${read.entries[0]?.index ?? "-"}..${last?.index ?? "-"} (last term ${last?.term ?? "-"}), first stored ${read.wal.firstIndex()}\n`,
+  );
+  await read.wal.close();
+  process.exit(0);
+}
 const random = prng(Number(seedText));
 
 const opened = WAL.exists(dir) ? await WAL.open(dir) : undefined;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { cpSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -122,8 +123,13 @@ async function crashLane(lane: number, kills: number, deadline: number) {
       }
       if (matched === undefined) {
         // Keep the evidence: the directory survives the test's clean-up.
-        const kept = `${dir}-failed-${seed}-${lane}-${k}`;
+        const kept = join(tmpdir(), `rxetcd-wal-crash-failed-${seed}-${lane}-${k}`);
         cpSync(dir, kept, { recursive: true });
+        rmSync(join(kept, "rxetcd.lock"), { force: true }); // held by this process's open handle
+        const inode = (file: string) => statSync(join(dir, file)).ino;
+        const fresh = spawnSync(process.execPath, ["--import", "tsx", WRITER, kept, "read"], {
+          encoding: "utf8",
+        });
         const last = opened.entries.at(-1);
         const pending = [...run.intents.entries()]
           .filter(([seq]) => seq > run.acked - 3)
@@ -132,6 +138,8 @@ async function crashLane(lane: number, kills: number, deadline: number) {
           `reopened WAL matches no acknowledged state — ${context}\n` +
             `read back: snapshot ${opened.snapshot?.metadata?.index ?? 0}, hard state ${opened.hardState.term}/${opened.hardState.commit}, ` +
             `entries ${opened.entries[0]?.index ?? "-"}..${last?.index ?? "-"} (last term ${last?.term ?? "-"}), first stored ${opened.wal.firstIndex()}\n` +
+            `a fresh process reads: ${fresh.stdout.trim()}${fresh.stderr.trim()}\n` +
+            `lock.mdb inode ${inode("lock.mdb")}, data.mdb inode ${inode("data.mdb")}\n` +
             `acknowledged up to ${run.acked}; operations around it:\n${pending.join("\n")}\n${reasons.join("\n")}\nkept in ${kept}`,
         );
       }
