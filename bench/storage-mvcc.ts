@@ -51,7 +51,13 @@ function benchPuts(dir: string, options: KVStoreOptions, n: number, perLmdbTxn: 
 }
 
 /** Memory and open time measured in a fresh process (`--open <file>`), printed as JSON. */
-function measureOpen(file: string): { openMs: number; heapBytes: number; rssBytes: number; keys: number } {
+function measureOpen(file: string): {
+  openMs: number;
+  heapBytes: number;
+  rssBytes: number;
+  keys: number;
+  pointRangesPerSec: number;
+} {
   const out = execFileSync(
     process.execPath,
     ["--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url), "--open", file],
@@ -70,12 +76,17 @@ async function openOnly(file: string): Promise<void> {
   const openMs = performance.now() - t0;
   gc?.();
   const m = process.memoryUsage();
+  const reads = 100_000;
+  const readMs = timed(() => {
+    for (let i = 0; i < reads; i++) store.range(key((i * 7919) % MILLION), undefined);
+  });
   console.log(
     JSON.stringify({
       openMs,
       heapBytes: m.heapUsed - heap0,
       rssBytes: m.rss - rss0,
       keys: store.indexedKeys(),
+      pointRangesPerSec: Math.round((reads * 1000) / readMs),
     }),
   );
   await store.close();
@@ -141,6 +152,9 @@ export async function benchMvcc(dir: string): Promise<void> {
     const open = measureOpen(file);
     console.log(
       `  open with 1,000,000 keys: ${open.openMs.toFixed(0)} ms; index memory: heap +${mib(open.heapBytes)}, rss +${mib(open.rssBytes)} (${open.keys.toLocaleString("en-US")} keys, ${Math.round(open.heapBytes / open.keys)} B/key heap)`,
+    );
+    console.log(
+      `  point range after a fresh open:                        ${open.pointRangesPerSec.toLocaleString("en-US")}/s`,
     );
   } finally {
     rmSync(root, { recursive: true, force: true });
