@@ -409,6 +409,7 @@ export function maskVolatile(text: string): string {
       /"(cluster_id|member_id|ID|id|raft_term|revision|create_revision|mod_revision|header)":\s*"?\d+"?/g,
       '"$1":N',
     )
+    .replace(/"(ClusterID|MemberID|RaftTerm|Revision|CreateRevision|ModRevision|ID)" : \d+/g, '"$1" : N')
     .replace(/\b[0-9a-f]{16}\b/g, "<hex-id>")
     .replace(/took = [^\n]*/g, "took = <t>");
 }
