@@ -10,11 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Entry, EntryType, Message } from "../src/gen/raftpb/raft.js";
-import { discardLogger } from "../src/raft/logger.js";
-import { SeededRand } from "../src/raft/rand.js";
-import { RawNode } from "../src/raft/rawnode.js";
-import { StateType } from "../src/raft/state.js";
-import { MemoryStorage } from "../src/raft/storage.js";
+import { discardLogger, MemoryStorage, RawNode, SeededRand, StateType } from "../src/raft/index.js";
 
 const ENTRY_BYTES = 256;
 /** One tick per this many iterations (heartbeats; elections never fire once a leader exists). */

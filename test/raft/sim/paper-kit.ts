@@ -10,7 +10,14 @@ import {
   Message,
   type MessageType,
 } from "../../../src/gen/raftpb/raft.js";
-import { discardLogger, MemoryStorage, Raft, type ReadOnlyOption, SeededRand } from "./raft-api.js";
+import {
+  discardLogger,
+  MemoryStorage,
+  ProposalDroppedError,
+  Raft,
+  type ReadOnlyOption,
+  SeededRand,
+} from "./raft-api.js";
 
 export const ELECTION = 10;
 export const HEARTBEAT = 1;
@@ -109,7 +116,7 @@ export function stepQuiet(r: Raft, m: Message): void {
   try {
     r.step(m);
   } catch (err) {
-    if (!(err instanceof Error && err.message === "raft proposal dropped")) throw err;
+    if (!(err instanceof ProposalDroppedError)) throw err;
   }
 }
 
