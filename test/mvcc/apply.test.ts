@@ -319,6 +319,11 @@ describe("KVApplier", () => {
       for (const k of keys) a.put(PutRequest.fromPartial({ key: k, value: Buffer.alloc(0) }), ++i);
       a.put(PutRequest.fromPartial({ key: b("big"), value: big }), ++i);
       assert.deepEqual(a.range(RangeRequest.fromPartial({ key: b("big") })).kvs[0].value, big);
+      // A key of the maximum request size works too (and is removed again).
+      const bigKey = Buffer.alloc(1024 * 1024 + 512 * 1024 - 64, 0x6b);
+      a.put(PutRequest.fromPartial({ key: bigKey, value: b("v") }), ++i);
+      assert.deepEqual(a.range(RangeRequest.fromPartial({ key: bigKey })).kvs[0].key, bigKey);
+      assert.equal(a.deleteRange(DeleteRangeRequest.fromPartial({ key: bigKey }), ++i)?.deleted, 1);
       const all = a.range(RangeRequest.fromPartial({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]) }));
       assert.deepEqual(
         all.kvs.map((kv) => kv.key),
@@ -341,6 +346,6 @@ describe("KVApplier", () => {
         ++i,
       );
       assert.equal(gone?.deleted, 5);
-      assert.equal(gone?.header?.revision, 7);
+      assert.equal(gone?.header?.revision, 9);
     }));
 });

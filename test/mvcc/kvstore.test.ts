@@ -115,6 +115,40 @@ describe("KVStore revisions and hooks", () => {
     }
   });
 
+  it("reports lease attachments after commit and lists leased keys for the lessor", async () => {
+    const t = openTempStore();
+    try {
+      const s = t.store;
+      const changes: string[] = [];
+      s.onLeaseChange((cs) => {
+        for (const c of cs) changes.push(`${c.kind} ${c.lease} ${c.key.toString()}`);
+      });
+      s.write(1, (tx) => {
+        tx.put(b("a"), b("1"), 3n);
+        tx.put(b("b"), b("2"), 4n);
+        tx.put(b("c"), b("3"), 0n);
+      });
+      s.write(2, (tx) => tx.put(b("a"), b("1"), 0n));
+      s.write(3, (tx) => tx.deleteRange(b("b"), undefined));
+      s.write(4, (tx) => tx.put(b("c"), b("3"), 5n));
+      assert.deepEqual(changes, ["attach 3 a", "attach 4 b", "detach 3 a", "detach 4 b", "attach 5 c"]);
+      const leased = [...s.leasedKeys()].map((x) => `${x.lease} ${x.key.toString()}`);
+      assert.deepEqual(leased, ["5 c"]);
+      // An aborted write reports nothing.
+      assert.throws(() =>
+        s.write(5, (tx) => {
+          tx.put(b("d"), b("4"), 6n);
+          throw new Error("abort");
+        }),
+      );
+      assert.equal(changes.length, 5);
+      assert.equal(s.range(b("d"), undefined).count, 0);
+      assert.equal(s.currentRev(), 5);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it("reopens with the same revision, data, compaction and consistent index", async () => {
     const t = openTempStore();
     try {
