@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { type ClientTls, serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
+import { parseCompactionRetention } from "../config/index.js";
 import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer, type ServerConfig } from "../server/etcd-server.js";
 import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
@@ -68,8 +69,13 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     quotaBackendBytes: config.quotaBackendBytes,
     preVote: config.preVote,
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
+    warningApplyMs: config.experimentalWarningApplyDurationMs,
     logger,
   };
+  const retention = parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention);
+  if ("error" in retention) throw new Error(retention.error);
+  if (retention.mode === "revision" && retention.revisions > 0) serverConfig.autoCompaction = retention;
+  if (retention.mode === "periodic" && retention.retentionMs > 0) serverConfig.autoCompaction = retention;
 
   const listeners: Array<{ close(): Promise<void> }> = [];
   const closeAll = async () => {

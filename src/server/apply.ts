@@ -112,7 +112,14 @@ export class EntryApplier {
     if (req.txn) return { resp: kv.applier.txn(req.txn, index) };
     if (req.compaction) {
       const r = kv.applier.compact(req.compaction, index);
-      return r ? { resp: r.response, done: r.done } : {};
+      if (!r) return {};
+      const rev = req.compaction.revision;
+      this.d.log.info({ "compact-revision": rev }, "scheduled compaction");
+      r.done.then(
+        () => this.d.log.info({ "compact-revision": rev }, "finished scheduled compaction"),
+        (err: unknown) => this.d.log.warn({ err, "compact-revision": rev }, "compaction failed"),
+      );
+      return { resp: r.response, done: r.done };
     }
     if (req.leaseGrant) {
       const granted = lessor.grant(req.leaseGrant.ID, req.leaseGrant.TTL);

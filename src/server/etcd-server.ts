@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
   distinctUntilChanged,
+  EMPTY,
   filter,
   firstValueFrom,
   interval,
@@ -67,11 +68,12 @@ import type { RaftLogger } from "../raft/logger.js";
 import { ProposalDroppedError } from "../raft/raft.js";
 import { SeededRand } from "../raft/rand.js";
 import { RawNode } from "../raft/rawnode.js";
-import { Errors, EtcdError } from "../rpctypes/errors.js";
+import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
 import type { WAL } from "../wal/wal.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { type BootstrapInput, bootstrapRaft } from "./bootstrap.js";
 import type { BackendSnapshot, ClientApi, ClientWatchStream, KeepAliveResult } from "./client-api.js";
+import { type CompactionPolicy, Compactor } from "./compactor.js";
 import { KvRequests } from "./kv-requests.js";
 import { ServerMetrics } from "./metrics.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
@@ -91,6 +93,10 @@ export interface ServerConfig extends BootstrapInput {
   quotaBackendBytes: number;
   preVote: boolean;
   clientUrls: string[];
+  /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */
+  autoCompaction?: CompactionPolicy;
+  /** --experimental-warning-apply-duration: applies slower than this are logged. */
+  warningApplyMs?: number;
   logger: Logger;
   /** Milliseconds clock, injectable for tests. */
   now?: () => number;
@@ -290,7 +296,10 @@ export class EtcdServer implements ClientApi {
       mergeMap(() => this.lessor.expired(LEASE_REVOKES_PER_CHECK)),
       mergeMap((id) => this.revokeExpired(id), MAX_PENDING_REVOKES),
     );
-    const syncTimers$ = interval(5_000).pipe(tap(() => this.refreshSizeMetrics()));
+    const syncTimers$ = merge(
+      interval(5_000).pipe(tap(() => this.refreshSizeMetrics())),
+      this.autoCompaction$(),
+    );
     const errors$ = this.errors$.pipe(
       tap((err) => {
         this.log.error({ err, "data-dir": this.cfg.paths.walDir }, "fatal error, stopping the member");
@@ -325,6 +334,37 @@ export class EtcdServer implements ClientApi {
     return p;
   }
 
+  /** Leader-only auto-compaction on etcd 3.4's schedule; empty when it is off. */
+  private autoCompaction$(): Observable<unknown> {
+    const policy = this.cfg.autoCompaction;
+    if (!policy) return EMPTY;
+    const compactor = new Compactor(policy, this.now());
+    this.log.info(
+      {
+        mode: policy.mode,
+        retention: policy.mode === "revision" ? policy.revisions : `${policy.retentionMs}ms`,
+      },
+      "auto-compaction enabled",
+    );
+    return interval(compactor.checkIntervalMs).pipe(
+      filter(() => this.raft.leadership$.value.isLeader),
+      mergeMap(async () => {
+        const rev = compactor.decide(this.now(), this.store.currentRev());
+        if (rev === undefined) return;
+        try {
+          await this.compact({ revision: rev, physical: false });
+          this.log.info({ revision: rev, mode: policy.mode }, "completed auto revision compaction");
+        } catch (err) {
+          if (!(isClientVisibleError(err) && err.grpcMessage === Errors.Compacted.message)) {
+            this.log.warn({ err, revision: rev }, "failed auto compaction");
+            return;
+          }
+        }
+        compactor.compacted(rev, this.now());
+      }, 1),
+    );
+  }
+
   private onLeadership(isLeader: boolean): void {
     this.serverMetrics.isLeader.set(isLeader ? 1 : 0);
     if (isLeader) this.lessor.promote(this.cfg.electionTicks * this.cfg.tickMs);
@@ -353,7 +393,14 @@ export class EtcdServer implements ClientApi {
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
       const took = performance.now() - started;
-      if (took > 100 * Math.max(1, batch.entries.length)) this.serverMetrics.slowApplies.inc();
+      const warnMs = this.cfg.warningApplyMs ?? 100;
+      if (took > warnMs * Math.max(1, batch.entries.length)) {
+        this.serverMetrics.slowApplies.inc();
+        this.log.warn(
+          { took: `${took.toFixed(1)}ms`, expected: `${warnMs}ms`, entries: batch.entries.length },
+          "apply request took too long",
+        );
+      }
       this.serverMetrics.proposalsApplied.set(last);
       this.serverMetrics.proposalsCommitted.set(
         Math.max(last, this.raft.node.basicStatus().hardState.commit),

@@ -201,3 +201,42 @@ test("snapshots every snapshot-count entries compact the log, and a restart star
     await s.stop();
   }
 });
+
+test("compaction makes old revisions unreadable with etcd's error, and HashKV reports it", async () => {
+  const s = await EtcdServer.start(config(freshDir()));
+  try {
+    await s.waitReady();
+    for (let i = 0; i < 20; i++) await s.put(put("ac", `v${i}`));
+    await s.compact({ revision: s.store.currentRev() - 5, physical: true });
+    await assert.rejects(s.range({ ...range("ac"), revision: 3 }), {
+      code: 11,
+      grpcMessage: "etcdserver: mvcc: required revision has been compacted",
+    } as object);
+    await assert.rejects(s.compact({ revision: 3, physical: false }), {
+      grpcMessage: "etcdserver: mvcc: required revision has been compacted",
+    } as object);
+    const h = await s.hashKV({ revision: 0 });
+    assert.equal(h.compactRevision, s.store.currentRev() - 5);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("periodic auto-compaction on the leader keeps one retention window of history", async () => {
+  const s = await EtcdServer.start(
+    config(freshDir(), { autoCompaction: { mode: "periodic", retentionMs: 600 } }),
+  );
+  try {
+    await s.waitReady();
+    const deadline = Date.now() + 15_000;
+    let i = 0;
+    while (s.store.compactRev() === 0 && Date.now() < deadline) {
+      await s.put(put("pc", `v${i++}`));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(s.store.compactRev() > 1, `compacted to ${s.store.compactRev()} after ${i} writes`);
+    assert.ok(s.store.compactRev() < s.store.currentRev(), "the newest revisions are kept");
+  } finally {
+    await s.stop();
+  }
+});
