@@ -42,6 +42,7 @@ export interface WatchableStoreOptions {
 }
 
 export interface WatchOptions {
+  /** Non-empty (the watch stream turns an empty key into "\0", the smallest key, as etcd does). */
   key: Buffer;
   /** undefined or empty = the key alone; [0] = every key >= key; otherwise [key, rangeEnd). */
   rangeEnd?: Buffer;
