@@ -56,7 +56,7 @@ import {
   type TxnResponse,
   type WatchResponse,
 } from "../gen/etcdserverpb/rpc.js";
-import { ConfChange, ConfChangeType, type Entry, EntryType, type Message } from "../gen/raftpb/raft.js";
+import type { Entry, Message } from "../gen/raftpb/raft.js";
 import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
 import { decodeMember, type Member, type RaftCluster } from "../membership/cluster.js";
 import { IdGenerator } from "../membership/id-generator.js";
