@@ -9,8 +9,73 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   return KeyValue.encode(kv).finish();
 }
 
+/**
+ * Decodes an encoded KeyValue (hand-written for the read path; the generated decoder is about
+ * three times slower). Copies key and value, so `bytes` may be a reused buffer.
+ */
 export function decodeKeyValue(bytes: Uint8Array): KeyValue {
-  return KeyValue.decode(bytes);
+  const buf = bytes;
+  let pos = 0;
+  const kv: KeyValue = {
+    key: EMPTY,
+    createRevision: 0,
+    modRevision: 0,
+    version: 0,
+    value: EMPTY,
+    lease: 0n,
+  };
+  while (pos < buf.length) {
+    const tag = buf[pos++];
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (tag >= 0x80 || (wire !== 0 && wire !== 2)) return KeyValue.decode(bytes); // not our layout
+    if (wire === 2) {
+      let len = 0;
+      let mul = 1;
+      for (;;) {
+        const byte = buf[pos++];
+        len += (byte & 0x7f) * mul;
+        if (byte < 0x80) break;
+        mul *= 128;
+      }
+      const copy = Buffer.allocUnsafe(len);
+      copy.set(buf.subarray(pos, pos + len));
+      pos += len;
+      if (field === 1) kv.key = copy;
+      else if (field === 5) kv.value = copy;
+      continue;
+    }
+    // Varint: numbers up to 2^53 directly; the lease (any int64) through BigInt.
+    const start = pos;
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const byte = buf[pos++];
+      n += (byte & 0x7f) * mul;
+      if (byte < 0x80) break;
+      mul *= 128;
+    }
+    if (field === 2) kv.createRevision = n;
+    else if (field === 3) kv.modRevision = n;
+    else if (field === 4) kv.version = n;
+    else if (field === 6) kv.lease = pos - start <= 7 ? BigInt(n) : varintToInt64(buf, start);
+  }
+  return kv;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function varintToInt64(buf: Uint8Array, start: number): bigint {
+  let result = 0n;
+  let shift = 0n;
+  let pos = start;
+  for (;;) {
+    const byte = buf[pos++];
+    result |= BigInt(byte & 0x7f) << shift;
+    if (byte < 0x80) break;
+    shift += 7n;
+  }
+  return BigInt.asIntN(64, result);
 }
 
 /** The fields of a record the key index is rebuilt from. */

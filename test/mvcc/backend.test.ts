@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { KeyValue } from "../../src/gen/mvccpb/kv.js";
 import { Backend, backendPath } from "../../src/mvcc/backend.js";
 import { crc32c } from "../../src/mvcc/hash.js";
+import { keyString } from "../../src/mvcc/keyindex.js";
+import { decodeKeyValue, encodeKeyValue, scanIndexFields } from "../../src/mvcc/kvcodec.js";
 import { KVStore } from "../../src/mvcc/kvstore.js";
 import { b, openTempStore, tempDir } from "./helpers.js";
 
@@ -19,6 +23,33 @@ describe("mvcc backend", () => {
       for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
     }
     assert.equal(crc32c(data), (c ^ 0xffffffff) >>> 0);
+  });
+
+  it("decodes history records exactly like the generated KeyValue codec", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.array(fc.nat(2 ** 45), { minLength: 3, maxLength: 3 }),
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        (key, value, [createRevision, modRevision, version], lease) => {
+          const kv = {
+            key: Buffer.from(key),
+            value: Buffer.from(value),
+            createRevision,
+            modRevision,
+            version,
+            lease,
+          };
+          const bytes = Buffer.from(encodeKeyValue(kv));
+          assert.deepEqual(decodeKeyValue(bytes), KeyValue.decode(bytes));
+          assert.deepEqual(decodeKeyValue(bytes), kv);
+          const fields = scanIndexFields(bytes);
+          assert.deepEqual(fields, { key: keyString(kv.key), createRevision, version });
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it("lives at <data-dir>/member/snap/db and refuses an unknown schema", async () => {
