@@ -20,7 +20,7 @@ export function memberId(peerUrls: readonly string[], clusterToken: string, unix
 export function clusterId(memberIds: readonly bigint[]): bigint {
   const sorted = [...memberIds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const buf = Buffer.alloc(8 * sorted.length);
-  sorted.forEach((id, i) => buf.writeBigUInt64BE(id, 8 * i));
+  for (const [i, id] of sorted.entries()) buf.writeBigUInt64BE(id, 8 * i);
   return sha1Id(buf);
 }
 
