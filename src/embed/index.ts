@@ -70,6 +70,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     preVote: config.preVote,
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
+    watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
     logger,
   };
   const retention = parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention);

@@ -95,6 +95,8 @@ export interface ServerConfig extends BootstrapInput {
   clientUrls: string[];
   /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */
   autoCompaction?: CompactionPolicy;
+  /** --experimental-watch-progress-notify-interval. */
+  watchProgressNotifyIntervalMs?: number;
   /** --experimental-warning-apply-duration: applies slower than this are logged. */
   warningApplyMs?: number;
   logger: Logger;
@@ -171,7 +173,12 @@ export class EtcdServer implements ClientApi {
     this.memberId = cluster.localId;
     this.serverMetrics = metrics;
     metrics.setMemberId(formatId(this.memberId));
-    this.watchable = new WatchableStore(store);
+    this.watchable = new WatchableStore(
+      store,
+      cfg.watchProgressNotifyIntervalMs
+        ? { progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs }
+        : {},
+    );
     this.lessor = new Lessor({
       minTtlSeconds: Math.ceil((3 * cfg.electionTicks * cfg.tickMs) / 2 / 1000),
       now: this.now,
