@@ -151,15 +151,11 @@ describe("bad input against rxetcd", () => {
     await stillServing();
   });
 
-  e2eTest(
-    "unknown lease: a gateway put answers 404 requested lease not found",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    async () => {
-      const put = await gateway("/v3/kv/put", { key: b64("lk"), value: b64("v"), lease: "1234567" });
-      assert.deepEqual(put, { status: 404, body: etcdError(5, "etcdserver: requested lease not found") });
-      await stillServing();
-    },
-  );
+  e2eTest("unknown lease: a gateway put answers 404 requested lease not found", {}, async () => {
+    const put = await gateway("/v3/kv/put", { key: b64("lk"), value: b64("v"), lease: "1234567" });
+    assert.deepEqual(put, { status: 404, body: etcdError(5, "etcdserver: requested lease not found") });
+    await stillServing();
+  });
 
   e2eTest("unknown lease: a gRPC put fails with requested lease not found", {}, async () => {
     await assert.rejects(client.put("lk").value("v").lease("1234567").exec(), (err: Error) => {
@@ -211,15 +207,11 @@ describe("bad input against rxetcd", () => {
     await stillServing();
   });
 
-  e2eTest(
-    "put with ignore_value on a missing key: key not found",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    async () => {
-      const gw = await gateway("/v3/kv/put", { key: b64("never-written"), ignore_value: true });
-      assert.deepEqual(gw, { status: 400, body: etcdError(3, "etcdserver: key not found") });
-      await stillServing();
-    },
-  );
+  e2eTest("put with ignore_value on a missing key: key not found", {}, async () => {
+    const gw = await gateway("/v3/kv/put", { key: b64("never-written"), ignore_value: true });
+    assert.deepEqual(gw, { status: 400, body: etcdError(3, "etcdserver: key not found") });
+    await stillServing();
+  });
 
   e2eTest("put with ignore_value and a value: value is provided", {}, async () => {
     const both = await gateway("/v3/kv/put", { key: b64("x"), value: b64("v"), ignore_value: true });
@@ -227,46 +219,38 @@ describe("bad input against rxetcd", () => {
     await stillServing();
   });
 
-  e2eTest(
-    "future revision: range and compaction",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    async () => {
-      const range = await gateway("/v3/kv/range", { key: b64("k"), revision: "100000" });
-      assert.deepEqual(range, {
-        status: 400,
-        body: etcdError(11, "etcdserver: mvcc: required revision is a future revision"),
-      });
-      const compact = await gateway("/v3/kv/compaction", { revision: "100000" });
-      assert.deepEqual(compact, {
-        status: 400,
-        body: etcdError(11, "etcdserver: mvcc: required revision is a future revision"),
-      });
-      await assert.rejects(client.get("k").revision(100000).exec(), GRPCOutOfRangeError);
-      await stillServing();
-    },
-  );
+  e2eTest("future revision: range and compaction", {}, async () => {
+    const range = await gateway("/v3/kv/range", { key: b64("k"), revision: "100000" });
+    assert.deepEqual(range, {
+      status: 400,
+      body: etcdError(11, "etcdserver: mvcc: required revision is a future revision"),
+    });
+    const compact = await gateway("/v3/kv/compaction", { revision: "100000" });
+    assert.deepEqual(compact, {
+      status: 400,
+      body: etcdError(11, "etcdserver: mvcc: required revision is a future revision"),
+    });
+    await assert.rejects(client.get("k").revision(100000).exec(), GRPCOutOfRangeError);
+    await stillServing();
+  });
 
-  e2eTest(
-    "compacted revision: range and compaction again",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    async () => {
-      const first = Number((await client.put("cmp/k").value("1").exec()).header.revision);
-      const now = Number((await client.put("cmp/k").value("2").exec()).header.revision);
-      await client.kv.compact({ revision: now });
-      const range = await rx.http("/v3/kv/range", { body: { key: b64("cmp/k"), revision: String(first) } });
-      assert.equal(range.status, 400);
-      assert.deepEqual(range.json(), etcdError(11, "etcdserver: mvcc: required revision has been compacted"));
-      const again = await rx.http("/v3/kv/compaction", { body: { revision: String(now) } });
-      assert.equal(again.status, 400);
-      assert.deepEqual(again.json(), etcdError(11, "etcdserver: mvcc: required revision has been compacted"));
-      await assert.rejects(client.get("cmp/k").revision(first).exec(), (err: Error) => {
-        assert.ok(err instanceof GRPCOutOfRangeError, String(err));
-        assert.match(err.message, /etcdserver: mvcc: required revision has been compacted/);
-        return true;
-      });
-      await stillServing();
-    },
-  );
+  e2eTest("compacted revision: range and compaction again", {}, async () => {
+    const first = Number((await client.put("cmp/k").value("1").exec()).header.revision);
+    const now = Number((await client.put("cmp/k").value("2").exec()).header.revision);
+    await client.kv.compact({ revision: now });
+    const range = await rx.http("/v3/kv/range", { body: { key: b64("cmp/k"), revision: String(first) } });
+    assert.equal(range.status, 400);
+    assert.deepEqual(range.json(), etcdError(11, "etcdserver: mvcc: required revision has been compacted"));
+    const again = await rx.http("/v3/kv/compaction", { body: { revision: String(now) } });
+    assert.equal(again.status, 400);
+    assert.deepEqual(again.json(), etcdError(11, "etcdserver: mvcc: required revision has been compacted"));
+    await assert.rejects(client.get("cmp/k").revision(first).exec(), (err: Error) => {
+      assert.ok(err instanceof GRPCOutOfRangeError, String(err));
+      assert.match(err.message, /etcdserver: mvcc: required revision has been compacted/);
+      return true;
+    });
+    await stillServing();
+  });
 
   e2eTest("revoking an unknown lease over gRPC", {}, async () => {
     const lease = client.lease(10, { autoKeepAlive: false });

@@ -132,6 +132,46 @@ describe("etcd3 npm client against rxetcd", () => {
     assert.equal(zero.succeeded, true);
   });
 
+  e2eTest("range: revision filters and serializable reads", {}, async () => {
+    const r1 = (await client.put("rf/1").value("a").exec()).header.revision;
+    const r2 = (await client.put("rf/2").value("b").exec()).header.revision;
+    await client.put("rf/3").value("c");
+    assert.deepEqual(await client.getAll().prefix("rf/").maxModRevision(r2).keys(), ["rf/1", "rf/2"]);
+    assert.deepEqual(await client.getAll().prefix("rf/").minModRevision(r2).keys(), ["rf/2", "rf/3"]);
+    assert.deepEqual(await client.getAll().prefix("rf/").minCreateRevision(r1).maxCreateRevision(r1).keys(), [
+      "rf/1",
+    ]);
+    const count = await client.getAll().prefix("rf/").minModRevision(r2).exec();
+    assert.equal(count.count, "3", "count ignores the filters");
+    assert.deepEqual(await client.getAll().prefix("rf/").serializable(true).keys(), ["rf/1", "rf/2", "rf/3"]);
+  });
+
+  e2eTest("STM: concurrent read-modify-write transactions lose no increment", {}, async () => {
+    await client.put("stm/counter").value("0");
+    const workers = 4;
+    const each = 5;
+    const increment = () =>
+      client.stm({ retries: 50 }).transact(async (tx) => {
+        const v = Number(await tx.get("stm/counter").string());
+        await tx.put("stm/counter").value(String(v + 1));
+      });
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        for (let i = 0; i < each; i++) await increment();
+      }),
+    );
+    assert.equal(await client.get("stm/counter").string(), String(workers * each));
+  });
+
+  e2eTest("namespace: keys are prefixed and isolated", {}, async () => {
+    const ns = client.namespace("tenant-a/");
+    await ns.put("k").value("1");
+    assert.equal(await client.get("tenant-a/k").string(), "1");
+    assert.deepEqual(await ns.getAll().keys(), ["k"]);
+    await ns.delete().all();
+    assert.equal(await client.get("tenant-a/k").string(), null);
+  });
+
   e2eTest("watch: live puts and deletes with prev_kv", {}, async () => {
     const w = await client.watch().prefix("wl/").withPreviousKV().create();
     try {
@@ -318,24 +358,21 @@ describe("etcd3 npm client against rxetcd", () => {
     }),
   );
 
-  e2eTest(
-    "errors: a future revision is OutOfRange 'required revision is a future revision'",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    () =>
-      withClient(async (c) => {
-        const now = await revisionNow();
-        await assert.rejects(
-          c
-            .get("x")
-            .revision(now + 100)
-            .exec(),
-          (err: Error) => {
-            assert.ok(err instanceof GRPCOutOfRangeError, String(err));
-            assert.match(err.message, /etcdserver: mvcc: required revision is a future revision/);
-            return true;
-          },
-        );
-      }),
+  e2eTest("errors: a future revision is OutOfRange 'required revision is a future revision'", {}, () =>
+    withClient(async (c) => {
+      const now = await revisionNow();
+      await assert.rejects(
+        c
+          .get("x")
+          .revision(now + 100)
+          .exec(),
+        (err: Error) => {
+          assert.ok(err instanceof GRPCOutOfRangeError, String(err));
+          assert.match(err.message, /etcdserver: mvcc: required revision is a future revision/);
+          return true;
+        },
+      );
+    }),
   );
 
   e2eTest("errors: a put with an unknown lease is EtcdLeaseInvalidError; nothing is written", {}, () =>
@@ -358,7 +395,7 @@ describe("etcd3 npm client against rxetcd", () => {
 
   e2eTest(
     "compaction: a read at a compacted revision is OutOfRange 'required revision has been compacted'",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
+    {},
     () =>
       withClient(async (c) => {
         await assert.rejects(c.get("cp/k").revision(beforeCompaction).exec(), (err: Error) => {

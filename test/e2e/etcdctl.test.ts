@@ -101,14 +101,10 @@ describe("etcdctl against rxetcd", () => {
     assert.equal(await hash(rx, "3"), await hash(ref!, "3"), "HashKV at revision 3");
   });
 
-  e2eTest(
-    "endpoint hashkv reports compact_revision -1 before any compaction",
-    { todo: "notes-server.md E3: HashKV compact_revision is 0 (omitted) instead of -1" },
-    async () => {
-      const r = await rx.etcdctl(["endpoint", "hashkv", "-w", "json"]);
-      assert.match(r.stdout, /"compact_revision":-1/);
-    },
-  );
+  e2eTest("endpoint hashkv reports compact_revision -1 before any compaction", {}, async () => {
+    const r = await rx.etcdctl(["endpoint", "hashkv", "-w", "json"]);
+    assert.match(r.stdout, /"compact_revision":-1/);
+  });
 
   e2eTest("put and get a single key", {}, async () => {
     assert.equal(await ok(["put", "pg/a", "1"]), "OK\n");
@@ -562,7 +558,7 @@ describe("etcdctl against rxetcd", () => {
 
   e2eTest(
     "/metrics: proposal counters and disk histograms move with writes",
-    { todo: "notes-server.md E2: proposals_committed_total stays 0, disk histograms never observed" },
+    { todo: "notes-server.md E2: WAL fsync histogram never observed" },
     async () => {
       await rx.etcdctl(["put", "mt/k", "v"]);
       const text = (await rx.http("/metrics")).text;
@@ -636,31 +632,23 @@ describe("etcdctl against rxetcd", () => {
     assert.equal((await rx.etcdctl(["get", "cp/k", "--print-value-only"])).stdout, "b\n");
   });
 
-  e2eTest(
-    "get --rev of a compacted revision fails with etcd's error",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    async () => {
-      const g = await rx.etcdctl(["get", "cp/k", "--rev", String(beforeCompaction)]);
-      assert.equal(g.code, 1);
-      assert.equal(errorLines(g.stderr), "Error: etcdserver: mvcc: required revision has been compacted");
-    },
-  );
+  e2eTest("get --rev of a compacted revision fails with etcd's error", {}, async () => {
+    const g = await rx.etcdctl(["get", "cp/k", "--rev", String(beforeCompaction)]);
+    assert.equal(g.code, 1);
+    assert.equal(errorLines(g.stderr), "Error: etcdserver: mvcc: required revision has been compacted");
+  });
 
-  e2eTest(
-    "compaction again, or of a future revision, fails with etcd's errors",
-    { todo: "notes-server.md E1: apply-path errors reach clients as Unknown" },
-    async () => {
-      const again = await rx.etcdctl(["compaction", String(compactedAt)]);
-      assert.equal(again.code, 1);
-      assert.equal(errorLines(again.stderr), "Error: etcdserver: mvcc: required revision has been compacted");
-      const future = await rx.etcdctl(["compaction", String(compactedAt + 1000)]);
-      assert.equal(future.code, 1);
-      assert.equal(
-        errorLines(future.stderr),
-        "Error: etcdserver: mvcc: required revision is a future revision",
-      );
-    },
-  );
+  e2eTest("compaction again, or of a future revision, fails with etcd's errors", {}, async () => {
+    const again = await rx.etcdctl(["compaction", String(compactedAt)]);
+    assert.equal(again.code, 1);
+    assert.equal(errorLines(again.stderr), "Error: etcdserver: mvcc: required revision has been compacted");
+    const future = await rx.etcdctl(["compaction", String(compactedAt + 1000)]);
+    assert.equal(future.code, 1);
+    assert.equal(
+      errorLines(future.stderr),
+      "Error: etcdserver: mvcc: required revision is a future revision",
+    );
+  });
 
   e2eTest("watch --rev of a compacted revision is cancelled by the server", {}, async () => {
     const w = await rx.etcdctl(["watch", "cp/k", "--rev", "1"], { timeoutMs: 10_000 });

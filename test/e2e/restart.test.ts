@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import { Etcd3 } from "etcd3";
-import { destroyAllMembers, e2eTest, Member, sleep, startMembersOnce } from "./harness.js";
+import { destroyAllMembers, e2eTest, eventually, Member, sleep, startMembersOnce } from "./harness.js";
 
 /** mulberry32: a small seeded PRNG, so a failing run replays with the same kill moments. */
 function prng(seed: number): () => number {
@@ -134,6 +134,36 @@ describe("restart after SIGKILL under write load, and after SIGTERM", () => {
       }
     },
   );
+
+  e2eTest("a watch resumes across a restart without gaps or duplicates", {}, async () => {
+    const client = newClient(m);
+    try {
+      const seen: number[] = [];
+      const watcher = await client.watch().prefix("resume/").create();
+      watcher.on("put", (kv) => seen.push(Number(kv.value.toString())));
+      for (let i = 1; i <= 5; i++) await client.put(`resume/${i}`).value(String(i));
+      await eventually("events before the restart", async () => (seen.length >= 5 ? true : undefined));
+      await m.stop();
+      await m.restart();
+      // the client reconnects its watch stream from the last revision it saw
+      const writer = newClient(m);
+      try {
+        for (let i = 6; i <= 10; i++) await writer.put(`resume/${i}`).value(String(i));
+      } finally {
+        writer.close();
+      }
+      await eventually(
+        "events after the restart",
+        async () => (seen.length >= 10 ? true : undefined),
+        20_000,
+      );
+      await sleep(200);
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await watcher.cancel();
+    } finally {
+      client.close();
+    }
+  });
 
   e2eTest("SIGTERM stops gracefully and a restart keeps everything", {}, async () => {
     const client = newClient(m);
