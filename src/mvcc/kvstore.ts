@@ -550,7 +550,7 @@ class StoreWriteTxn implements WriteTxn {
       const oldLease = this.store.readRecord(prev).lease;
       if (oldLease !== 0n) this.leaseChanges.push({ lease: oldLease, key: kv.key, kind: "detach" });
     }
-    this.store.backend.history.put(revKey(rev, sub), Buffer.from(encodeKeyValue(kv)));
+    this.store.backend.history.put(revKey(rev, sub), encodeKeyValue(kv));
     this.touchedKeys.add(k);
     index.put(k, rev, sub);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
@@ -581,7 +581,7 @@ class StoreWriteTxn implements WriteTxn {
       value: Buffer.alloc(0),
       lease: 0n,
     });
-    this.store.backend.history.put(revKey(rev, sub, true), Buffer.from(record));
+    this.store.backend.history.put(revKey(rev, sub, true), record);
     this.touchedKeys.add(k);
     if (!this.store.keyIndex.tombstone(k, rev, sub)) {
       throw new StoreFatalError(`key index: tombstone of a key that is not live`);

@@ -25,7 +25,7 @@ describe("mvcc backend", () => {
     assert.equal(crc32c(data), (c ^ 0xffffffff) >>> 0);
   });
 
-  it("decodes history records exactly like the generated KeyValue codec", () => {
+  it("encodes and decodes history records exactly like the generated KeyValue codec", () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ maxLength: 200 }),
@@ -41,7 +41,12 @@ describe("mvcc backend", () => {
             version,
             lease,
           };
-          const bytes = Buffer.from(encodeKeyValue(kv));
+          const bytes = encodeKeyValue(kv);
+          assert.deepEqual(
+            bytes,
+            Buffer.from(KeyValue.encode(kv).finish()),
+            "same bytes as the generated codec",
+          );
           assert.deepEqual(decodeKeyValue(bytes), KeyValue.decode(bytes));
           assert.deepEqual(decodeKeyValue(bytes), kv);
           const fields = scanIndexFields(bytes);
