@@ -5,82 +5,10 @@
 import { KeyValue } from "../gen/mvccpb/kv.js";
 import { keyString } from "./keyindex.js";
 
-/**
- * Encodes a KeyValue byte-for-byte as protobuf (and etcd's gogo codec) does: fields in number
- * order, zero values left out, int64 as varints (negative ones in ten bytes).
- */
+/** Encodes a KeyValue as protobuf (the same bytes as etcd's gogo codec writes). */
 export function encodeKeyValue(kv: KeyValue): Buffer {
-  const lease = kv.lease === 0n ? undefined : BigInt.asUintN(64, kv.lease);
-  const size =
-    bytesFieldSize(kv.key.length) +
-    numberFieldSize(kv.createRevision) +
-    numberFieldSize(kv.modRevision) +
-    numberFieldSize(kv.version) +
-    bytesFieldSize(kv.value.length) +
-    (lease === undefined ? 0 : 1 + bigVarintSize(lease));
-  const out = Buffer.allocUnsafe(size);
-  let pos = 0;
-  const varint = (n: number): void => {
-    while (n >= 0x80) {
-      out[pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    out[pos++] = n;
-  };
-  const bytesField = (tag: number, b: Buffer): void => {
-    if (b.length === 0) return;
-    out[pos++] = tag;
-    varint(b.length);
-    out.set(b, pos);
-    pos += b.length;
-  };
-  const numberField = (tag: number, n: number): void => {
-    if (n === 0) return;
-    if (n < 0 || !Number.isSafeInteger(n)) throw new Error(`history record: bad revision or version ${n}`);
-    out[pos++] = tag;
-    varint(n);
-  };
-  bytesField(0x0a, kv.key);
-  numberField(0x10, kv.createRevision);
-  numberField(0x18, kv.modRevision);
-  numberField(0x20, kv.version);
-  bytesField(0x2a, kv.value);
-  if (lease !== undefined) {
-    out[pos++] = 0x30;
-    let v = lease;
-    while (v >= 0x80n) {
-      out[pos++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    out[pos++] = Number(v);
-  }
-  return out;
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function bigVarintSize(n: bigint): number {
-  let size = 1;
-  while (n >= 0x80n) {
-    n >>= 7n;
-    size++;
-  }
-  return size;
-}
-
-function bytesFieldSize(len: number): number {
-  return len === 0 ? 0 : 1 + varintSize(len) + len;
-}
-
-function numberFieldSize(n: number): number {
-  return n === 0 ? 0 : 1 + varintSize(n);
+  const bytes = KeyValue.encode(kv).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
