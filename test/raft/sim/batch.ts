@@ -27,6 +27,8 @@ export interface BatchSummary {
   /** Worst ticks from healing to a leader with a fresh entry applied everywhere, with and without pre-vote. */
   maxLivenessTicks: number;
   maxLivenessTicksWithoutPreVote: number;
+  /** Quiet periods without pre-vote that had not recovered when the simulator stopped watching. */
+  slowRecoveries: number;
   failures: string[];
 }
 
@@ -43,29 +45,8 @@ export function emptySummary(): BatchSummary {
     readsAnswered: 0,
     maxLivenessTicks: 0,
     maxLivenessTicksWithoutPreVote: 0,
+    slowRecoveries: 0,
     failures: [],
-  };
-}
-
-export function mergeSummaries(a: BatchSummary, b: BatchSummary): BatchSummary {
-  const runsByNodes = { ...a.runsByNodes };
-  for (const [k, v] of Object.entries(b.runsByNodes)) runsByNodes[k] = (runsByNodes[k] ?? 0) + v;
-  return {
-    runs: a.runs + b.runs,
-    steps: a.steps + b.steps,
-    runsByNodes,
-    committed: a.committed + b.committed,
-    delivered: a.delivered + b.delivered,
-    crashes: a.crashes + b.crashes,
-    confChanges: a.confChanges + b.confChanges,
-    snapshotsInstalled: a.snapshotsInstalled + b.snapshotsInstalled,
-    readsAnswered: a.readsAnswered + b.readsAnswered,
-    maxLivenessTicks: Math.max(a.maxLivenessTicks, b.maxLivenessTicks),
-    maxLivenessTicksWithoutPreVote: Math.max(
-      a.maxLivenessTicksWithoutPreVote,
-      b.maxLivenessTicksWithoutPreVote,
-    ),
-    failures: [...a.failures, ...b.failures],
   };
 }
 
@@ -84,6 +65,7 @@ export function runJobs(jobs: readonly SeedJob[]): BatchSummary {
       s.confChanges += r.confChanges;
       s.snapshotsInstalled += r.snapshotsInstalled;
       s.readsAnswered += r.readsAnswered;
+      s.slowRecoveries += r.slowRecoveries;
       if (r.preVote) s.maxLivenessTicks = Math.max(s.maxLivenessTicks, r.livenessTicks);
       else s.maxLivenessTicksWithoutPreVote = Math.max(s.maxLivenessTicksWithoutPreVote, r.livenessTicks);
     } catch (err) {

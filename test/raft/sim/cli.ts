@@ -66,7 +66,8 @@ function main(): number {
         console.log(
           `seed ${seed} nodes ${nodes}: ok (committed ${r.committed}, delivered ${r.delivered}, ticks ${r.ticks}, ` +
             `crashes ${r.crashes}, conf changes ${r.confChanges}, snapshots ${r.snapshotsInstalled}, ` +
-            `reads ${r.readsAnswered}, leader+probe after ${r.livenessTicks} ticks)` +
+            `reads ${r.readsAnswered}, recovered after ${r.livenessTicks} ticks` +
+            `${r.slowRecoveries > 0 ? `, ${r.slowRecoveries} slow recoveries without pre-vote` : ""})` +
             (count > 1
               ? ` [${seed - first + 1}/${count}, ${((Date.now() - started) / 1000).toFixed(1)}s]`
               : ""),

