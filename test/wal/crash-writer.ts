@@ -5,6 +5,7 @@
  * Prints "I <seq> <op>" before issuing an operation and "A <seq> <lastIndex>" once it resolved
  * (durable). Up to four operations are in flight, so kills also land inside group commits.
  */
+import { writeSync } from "node:fs";
 import { WAL } from "../../src/wal/index.js";
 import { formatOp, issueOp, OpPlanner, planStartOf, prng } from "./crash-model.js";
 
@@ -22,6 +23,25 @@ if (seedText === "read") {
 }
 const random = prng(Number(seedText));
 
+/**
+ * Writes one line to fd 1 before returning. process.stdout queues writes in memory when the pipe
+ * is full (the parent reads slowly under load), and a SIGKILL would lose what is queued: the test
+ * would then not know about operations that were issued and may be durable.
+ */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+function emit(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(1, bytes, offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
+
 const opened = WAL.exists(dir) ? await WAL.open(dir) : undefined;
 const wal = opened?.wal ?? (await WAL.create(dir, Buffer.from("crash-test")));
 const planner = new OpPlanner(
@@ -37,10 +57,10 @@ for (;;) {
   while (inFlight.size < 1 + Math.floor(random() * 4)) {
     const op = planner.next();
     const mySeq = ++seq;
-    process.stdout.write(`${formatOp(mySeq, op)}\n`); // pipes are written synchronously on Linux
+    emit(formatOp(mySeq, op)); // on the pipe before the operation starts
     const done: Promise<void> = issueOp(wal, op).then(
       () => {
-        process.stdout.write(`A ${mySeq} ${wal.lastIndex()}\n`);
+        emit(`A ${mySeq} ${wal.lastIndex()}`);
         inFlight.delete(done);
       },
       (error: Error) => {

@@ -74,13 +74,25 @@ function runAndKill(dir: string, childSeed: number, delayMs: number, earlyMs?: n
 }
 
 /** Kills and checks one WAL directory `kills` times; returns counts for the summary. */
+/** Set by the first lane that fails, so the others stop before the directories are removed. */
+const stopAll = { failed: false };
+
 async function crashLane(lane: number, kills: number, deadline: number) {
+  try {
+    return await runLane(lane, kills, deadline);
+  } catch (error) {
+    stopAll.failed = true;
+    throw error;
+  }
+}
+
+async function runLane(lane: number, kills: number, deadline: number) {
   const dir = join(tempDir(`rxetcd-wal-crash-${lane}-`), "member", "wal");
   const random = prng(seed + lane * 7919);
   const replay = `RXETCD_CRASH_SEED=${seed} node --import tsx --test test/wal/crash.test.ts`;
   let model = new LogModel();
   const counts = { kills: 0, acknowledged: 0, inFlightApplied: 0, lastIndex: 0 };
-  for (let k = 0; k < kills && Date.now() < deadline; k++) {
+  for (let k = 0; k < kills && Date.now() < deadline && !stopAll.failed; k++) {
     const delayMs = random() < 0.2 ? 0 : Math.floor(random() * 120);
     // One kill in ten lands during start-up: inside WAL.create or WAL.open's recovery.
     const earlyMs = random() < 0.1 ? 200 + Math.floor(random() * 700) : undefined;
@@ -158,8 +170,12 @@ test(`WAL survives SIGKILL at ${kills} random moments (seed ${seed})`, { timeout
   const started = Date.now();
   // Independent directories in parallel: most of a round is process start-up, not disk.
   const perLane = Math.ceil(kills / LANES);
-  const lanes = await Promise.all(
+  const settled = await Promise.allSettled(
     Array.from({ length: LANES }, (_, lane) => crashLane(lane, perLane, started + LIMIT_MS)),
+  );
+  for (const result of settled) if (result.status === "rejected") throw result.reason;
+  const lanes = settled.map(
+    (result) => (result as PromiseFulfilledResult<Awaited<ReturnType<typeof runLane>>>).value,
   );
   const total = lanes.reduce((a, b) => ({
     kills: a.kills + b.kills,
