@@ -389,7 +389,20 @@ export class EtcdServer implements ClientApi {
     }
   }
 
-  private async applyAll(batch: ApplyBatch): Promise<void> {
+  /** Applies and defragmentation take turns: the backend refuses writes while it is rebuilt. */
+  private backendTurn: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.backendTurn.then(work, work);
+    this.backendTurn = run.catch(() => {});
+    return run;
+  }
+
+  private applyAll(batch: ApplyBatch): Promise<void> {
+    return this.exclusive(() => this.applyBatch(batch));
+  }
+
+  private async applyBatch(batch: ApplyBatch): Promise<void> {
     await batch.persisted;
     try {
       let last = this.appliedIndex.index;
@@ -692,7 +705,12 @@ export class EtcdServer implements ClientApi {
   }
 
   async defragment(): Promise<void> {
-    await this.store.backend.defragment();
+    const started = performance.now();
+    await this.exclusive(() => this.store.backend.defragment());
+    this.log.info(
+      { took: `${(performance.now() - started).toFixed(1)}ms` },
+      "finished defragmenting the backend",
+    );
   }
 
   async moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse> {

@@ -241,3 +241,17 @@ test("periodic auto-compaction on the leader keeps one retention window of histo
     await s.stop();
   }
 });
+
+test("defragment while writes keep coming loses nothing", async () => {
+  const s = await EtcdServer.start(config(freshDir()));
+  try {
+    await s.waitReady();
+    for (let i = 0; i < 50; i++) await s.put(put(`d${i}`, "x".repeat(1000)));
+    const writes = Array.from({ length: 50 }, (_, i) => s.put(put(`w${i}`, "y")));
+    await Promise.all([s.defragment(), ...writes]);
+    const r = await s.range({ ...range("d"), rangeEnd: Buffer.from("x") });
+    assert.equal(r.count, 100);
+  } finally {
+    await s.stop();
+  }
+});
