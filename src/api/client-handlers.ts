@@ -16,7 +16,7 @@ import {
 } from "../gen/etcdserverpb/rpc.js";
 import { ElectionService } from "../gen/v3electionpb/v3election.js";
 import { LockService } from "../gen/v3lockpb/v3lock.js";
-import { Errors, EtcdError, GrpcCode } from "../rpctypes/errors.js";
+import { Errors, EtcdError, GrpcCode, isClientVisibleError } from "../rpctypes/errors.js";
 import type { ClientApi } from "../server/client-api.js";
 import { lockElection } from "./lock-election.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isReadOnlyTxn } from "./request-checks.js";
@@ -49,6 +49,11 @@ export interface UnaryHandler<Req = unknown, Res = unknown> {
   handle(request: Req, signal?: AbortSignal): Promise<Res>;
 }
 
+/** Lease-not-found from any layer (the API answers it with TTL 0 / -1 instead of an error). */
+function isLeaseNotFound(err: unknown): boolean {
+  return isClientVisibleError(err) && err.grpcMessage === Errors.LeaseNotFound.grpcMessage;
+}
+
 /** The header every v3rpc handler fills: this member's ids and term; the revision only when unset. */
 export function headerFiller(api: ClientApi): (h: ResponseHeader | undefined) => ResponseHeader {
   return (h) => {
@@ -69,7 +74,7 @@ export async function keepAliveResponse(api: ClientApi, id: bigint): Promise<Lea
     const r = await api.leaseKeepAlive(id);
     return { header: fill(r.header), ID: id, TTL: r.ttl };
   } catch (err) {
-    if (!(err instanceof EtcdError) || err.message !== Errors.LeaseNotFound.message) throw err;
+    if (!isLeaseNotFound(err)) throw err;
     return { header: fill(undefined), ID: id, TTL: 0 };
   }
 }
@@ -128,7 +133,7 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     try {
       resp = await api.leaseTimeToLive(req);
     } catch (err) {
-      if (!(err instanceof EtcdError) || err.message !== Errors.LeaseNotFound.message) throw err;
+      if (!isLeaseNotFound(err)) throw err;
       resp = { header: undefined, ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     }
     resp.header = fill(resp.header);

@@ -27,7 +27,7 @@ import type {
   ResignResponse,
 } from "../gen/v3electionpb/v3election.js";
 import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from "../gen/v3lockpb/v3lock.js";
-import { Errors, EtcdError, GrpcCode } from "../rpctypes/errors.js";
+import { Errors, EtcdError, GrpcCode, isClientVisibleError } from "../rpctypes/errors.js";
 import type { ClientApi } from "../server/client-api.js";
 
 /** The KV calls the recipes use, with headers filled as clients see them. */
@@ -246,8 +246,8 @@ export function lockElection(api: ClientApi, kv: KvCalls) {
       try {
         return await fn(req, signal);
       } catch (err) {
-        if (err instanceof EtcdError && err.code !== GrpcCode.Canceled && err.code !== GrpcCode.Unknown) {
-          throw new EtcdError(GrpcCode.Unknown, err.message);
+        if (isClientVisibleError(err) && err.code !== GrpcCode.Canceled && err.code !== GrpcCode.Unknown) {
+          throw new EtcdError(GrpcCode.Unknown, err.grpcMessage);
         }
         throw err;
       }

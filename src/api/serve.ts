@@ -1,10 +1,23 @@
 // One client port for every protocol, as etcd 3.4 serves it: each connection is sorted by its first
 // bytes (the HTTP/2 preface goes to gRPC, anything else to HTTP/1.1: gateway, /health, /metrics...).
 // With TLS the ALPN choice sorts it ("h2" -> gRPC); without ALPN the decrypted bytes are sniffed.
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type RequestListener,
+  type ServerResponse,
+} from "node:http";
+import {
+  type Http2Server,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { ServerCredentials } from "@grpc/grpc-js";
+import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { createGateway } from "./gateway/gateway.js";
@@ -66,6 +79,46 @@ function sniffHttp2(socket: Socket, decide: (http2: boolean) => void): void {
   socket.on("data", onData);
 }
 
+type StreamListener = (
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  flags: number,
+  raw: string[],
+) => void;
+
+/**
+ * A grpc-js connection injector whose HTTP/2 streams that are not gRPC (curl over TLS negotiates h2)
+ * reach the HTTP handler instead of grpc-js's 415, as etcd's TLS listener routes them. grpc-js keeps
+ * its HTTP/2 server private, so it is found as the one the injector added.
+ */
+function injectorServingHttp(
+  grpcServer: Server,
+  httpHandler: RequestListener,
+  logger?: ApiLogger,
+): ConnectionInjector {
+  const servers = (grpcServer as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  const known = new Set(servers?.keys() ?? []);
+  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  const h2 = [...(servers?.keys() ?? [])].find((x) => !known.has(x));
+  if (!h2) {
+    logger?.warn({}, "HTTP over HTTP/2 is not served: grpc-js internals changed");
+    return injector;
+  }
+  const grpcListeners = h2.listeners("stream") as StreamListener[];
+  h2.removeAllListeners("stream");
+  h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
+    const contentType = headers["content-type"];
+    if (typeof contentType === "string" && contentType.startsWith("application/grpc")) {
+      for (const listener of grpcListeners) listener.call(h2, stream, headers, flags, raw);
+      return;
+    }
+    const req = new Http2ServerRequest(stream, headers, {}, raw);
+    const res = new Http2ServerResponse(stream);
+    httpHandler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  });
+  return injector;
+}
+
 /** Starts serving the client API on every listen URL. */
 export async function serveClients(options: ServeClientsOptions): Promise<ClientListeners> {
   const { api, logger } = options;
@@ -75,10 +128,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   };
   const handlers = unaryHandlers(api, limits);
   const grpcServer = createGrpcServer(api, handlers, limits);
-  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
-  const httpServer: HttpServer = createHttpServer(
-    createHttpHandler(api, createGateway(api, handlers, limits)),
-  );
+  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits));
+  const injector = injectorServingHttp(grpcServer, httpHandler, logger);
+  const httpServer: HttpServer = createHttpServer(httpHandler);
 
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -143,6 +144,40 @@ describe("TLS on the client port", () => {
     assert.equal(viaHttp.status, 200);
     assert.match(viaHttp.body, /"value":"eWVz"/);
     assert.equal((await http(h.url, "/health", { ca: cert })).body, '{"health":"true"}');
+
+    // curl negotiates h2 over TLS: plain HTTP requests on HTTP/2 reach the HTTP handler too.
+    const h2 = await new Promise<{ status: number; body: string }[]>((resolve, reject) => {
+      const session = connect(h.url.href, { ca: cert });
+      session.on("error", reject);
+      const get = (path: string, body?: string) =>
+        new Promise<{ status: number; body: string }>((res, rej) => {
+          const req = session.request({ ":method": body ? "POST" : "GET", ":path": path });
+          let status = 0;
+          const parts: Buffer[] = [];
+          req.on("response", (hd) => {
+            status = Number(hd[":status"]);
+          });
+          req.on("data", (c: Buffer) => parts.push(c));
+          req.on("end", () => res({ status, body: Buffer.concat(parts).toString() }));
+          req.on("error", rej);
+          req.end(body);
+        });
+      Promise.all([
+        get("/health"),
+        get("/v3/kv/range", `{"key":"${Buffer.from("secure").toString("base64")}"}`),
+        get("/v3/kv/range", "{}"),
+      ])
+        .then((r) => {
+          session.close();
+          resolve(r);
+        })
+        .catch(reject);
+    });
+    assert.deepEqual(h2[0], { status: 200, body: '{"health":"true"}' });
+    assert.equal(h2[1].status, 200);
+    assert.match(h2[1].body, /"value":"eWVz"/);
+    assert.equal(h2[2].status, 400);
+    assert.match(h2[2].body, /key is not provided/);
 
     const kv = new KVClient(h.hostPort, credentials.createSsl(cert));
     try {
