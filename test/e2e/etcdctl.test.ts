@@ -210,7 +210,13 @@ describe("etcdctl against rxetcd", () => {
     assert.equal((await rx.etcdctl(["get", "iv/k", "--print-value-only"])).stdout, "orig\n");
     assert.equal((await rx.etcdctl(["put", "iv/k", "new", "--ignore-lease"])).stdout, "OK\n");
     const j = (await rx.etcdctl(["get", "iv/k", "-w", "json"])).stdout;
-    assert.equal(BigInt(/"lease":(\d+)/.exec(j)?.[1] ?? "0").toString(16), id, "lease kept");
+    assert.equal(
+      BigInt(/"lease":(\d+)/.exec(j)?.[1] ?? "0")
+        .toString(16)
+        .padStart(16, "0"),
+      id,
+      "lease kept",
+    );
     assert.match(j, new RegExp(`"value":"${b64("new")}"`));
     await rx.etcdctl(["lease", "revoke", id]);
     // etcdctl refuses --ignore-value with a value itself; the missing-key case is the server's
@@ -359,7 +365,12 @@ describe("etcdctl against rxetcd", () => {
     assert.ok(ttlJson.ttl > 50 && ttlJson.ttl <= 60);
     assert.deepEqual(ttlJson.keys, [b64("ls/k")]);
     // the id is a uint64 beyond 2^53: read it from the text, not through JSON.parse
-    assert.equal(BigInt(/"id":(\d+)/.exec(ttlText)?.[1] ?? "0").toString(16), id);
+    assert.equal(
+      BigInt(/"id":(\d+)/.exec(ttlText)?.[1] ?? "0")
+        .toString(16)
+        .padStart(16, "0"),
+      id,
+    );
     const ka = await rx.etcdctl(["lease", "keep-alive", "--once", id]);
     assert.equal(ka.stdout, `lease ${id} keepalived with TTL(60)\n`);
     const list = await rx.etcdctl(["lease", "list"]);
