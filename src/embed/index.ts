@@ -8,6 +8,9 @@ import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer, type ServerConfig } from "../server/etcd-server.js";
 import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
 
+/** etcd's defaultLeaseCheckpointInterval. */
+const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
+
 /** A running member with its listeners, like etcd's embed.Etcd. */
 export interface Etcd {
   readonly server: EtcdServer;
@@ -71,6 +74,14 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
+    ...(config.experimentalEnableLeaseCheckpoint
+      ? {
+          leaseCheckpoint: {
+            intervalMs: LEASE_CHECKPOINT_INTERVAL_MS,
+            persist: config.experimentalEnableLeaseCheckpointPersist,
+          },
+        }
+      : {}),
     logger,
   };
   const retention = parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention);

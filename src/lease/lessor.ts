@@ -9,10 +9,14 @@ export interface LeaseRecord {
   readonly id: bigint;
   /** Granted TTL in seconds (after the minimum TTL was applied). */
   readonly ttl: number;
+  /** The TTL left at the last checkpoint, 0 when none (then a new leader grants the full TTL). */
+  readonly remainingTtl?: number;
 }
 
 class Lease {
   expiryMs = FOREVER;
+  /** Seconds left at the last applied checkpoint; 0 = none. */
+  remainingTtl = 0;
   readonly keys = new Set<string>();
   constructor(
     readonly id: bigint,
@@ -76,6 +80,7 @@ export class Lessor {
     if (!this.primary) throw Errors.NotLeader;
     if (lease.expiryMs <= this.opts.now()) throw Errors.LeaseNotFound;
     lease.expiryMs = this.opts.now() + lease.ttl * 1000;
+    lease.remainingTtl = 0;
     return lease.ttl;
   }
 
@@ -110,11 +115,38 @@ export class Lessor {
     return [...this.leases.keys()];
   }
 
-  /** Becoming leader: every lease gets a full TTL from now (plus `extendMs`), as etcd's Promote does. */
+  /**
+   * Becoming leader: every lease gets its checkpointed remaining TTL, or else its full TTL, from now
+   * (plus `extendMs`), as etcd's Promote does.
+   */
   promote(extendMs = 0): void {
     this.primary = true;
     const now = this.opts.now();
-    for (const lease of this.leases.values()) lease.expiryMs = now + extendMs + lease.ttl * 1000;
+    for (const lease of this.leases.values()) {
+      const seconds = lease.remainingTtl > 0 ? lease.remainingTtl : lease.ttl;
+      lease.expiryMs = now + extendMs + seconds * 1000;
+    }
+  }
+
+  /** Applies a checkpoint: the TTL a lease had left when the leader took it. */
+  checkpoint(id: bigint, remainingTtl: number): LeaseRecord | undefined {
+    const lease = this.leases.get(id);
+    if (!lease) return undefined;
+    lease.remainingTtl = Math.max(0, remainingTtl);
+    return { id, ttl: lease.ttl, remainingTtl: lease.remainingTtl };
+  }
+
+  /** What the leader checkpoints: every lease's remaining whole seconds, at most `limit` of them. */
+  checkpoints(limit: number): Array<{ id: bigint; remainingTtl: number }> {
+    if (!this.primary) return [];
+    const now = this.opts.now();
+    const out: Array<{ id: bigint; remainingTtl: number }> = [];
+    for (const lease of this.leases.values()) {
+      if (out.length >= limit) break;
+      if (lease.expiryMs === FOREVER || lease.expiryMs <= now) continue;
+      out.push({ id: lease.id, remainingTtl: Math.ceil((lease.expiryMs - now) / 1000) });
+    }
+    return out;
   }
 
   /** Losing leadership: nothing expires here any more. */
@@ -140,23 +172,32 @@ export class Lessor {
   /** Reloads the table at start-up from the persisted records. */
   restore(records: Iterable<LeaseRecord>): void {
     this.leases.clear();
-    for (const r of records) this.leases.set(r.id, new Lease(r.id, r.ttl));
+    for (const r of records) {
+      const lease = new Lease(r.id, r.ttl);
+      lease.remainingTtl = r.remainingTtl ?? 0;
+      this.leases.set(r.id, lease);
+    }
   }
 }
 
-/** A lease record as persisted: 8-byte big-endian id key, and a 16-byte value (id, ttl). */
+/** A lease record as persisted: 8-byte big-endian id key, and a 24-byte value (id, ttl, remaining ttl). */
 export function encodeLeaseRecord(r: LeaseRecord): { key: Buffer; value: Buffer } {
   const key = Buffer.alloc(8);
   key.writeBigInt64BE(r.id);
-  const value = Buffer.alloc(16);
+  const value = Buffer.alloc(24);
   value.writeBigInt64BE(r.id, 0);
   value.writeBigInt64BE(BigInt(r.ttl), 8);
+  value.writeBigInt64BE(BigInt(r.remainingTtl ?? 0), 16);
   return { key, value };
 }
 
 export function decodeLeaseRecord(value: Buffer): LeaseRecord {
-  if (value.length !== 16) throw new Error(`lease record has ${value.length} bytes, expected 16`);
-  return { id: value.readBigInt64BE(0), ttl: Number(value.readBigInt64BE(8)) };
+  if (value.length !== 24) throw new Error(`lease record has ${value.length} bytes, expected 24`);
+  return {
+    id: value.readBigInt64BE(0),
+    ttl: Number(value.readBigInt64BE(8)),
+    remainingTtl: Number(value.readBigInt64BE(16)),
+  };
 }
 
 export function leaseKey(id: bigint): Buffer {

@@ -35,6 +35,8 @@ export interface ApplierDeps {
   log: Logger;
   /** Backend size above which writes fail with NOSPACE. */
   quota: () => number;
+  /** Whether applied lease checkpoints are written to the backend (else they live in memory only, as 3.4). */
+  persistLeaseCheckpoints: boolean;
 }
 
 const zeroHeader = (revision: number): ResponseHeader => ({
@@ -142,6 +144,19 @@ export class EntryApplier {
       return { resp: { header: zeroHeader(store.currentRev()) } };
     }
     if (req.alarm) return { resp: this.applyAlarm(req.alarm, index) };
+    if (req.leaseCheckpoint) {
+      const changes: RecordChange[] = [];
+      for (const cp of req.leaseCheckpoint.checkpoints) {
+        const rec = lessor.checkpoint(cp.ID, cp.remainingTTL);
+        if (rec && this.d.persistLeaseCheckpoints) {
+          const { key, value } = encodeLeaseRecord(rec);
+          changes.push(["lease", key, value]);
+        }
+      }
+      if (changes.length > 0) this.writeRecords(index, changes);
+      else store.setConsistentIndex(index);
+      return { resp: { header: zeroHeader(store.currentRev()) } };
+    }
     if (req.v2) {
       const id = this.applyV2(req.v2.Method ?? "", req.v2.Path ?? "", req.v2.Val ?? "");
       const m = id === undefined ? undefined : this.d.cluster.member(id);

@@ -95,6 +95,8 @@ export interface ServerConfig extends BootstrapInput {
   clientUrls: string[];
   /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */
   autoCompaction?: CompactionPolicy;
+  /** --experimental-enable-lease-checkpoint (and -persist): the leader records remaining TTLs through raft. */
+  leaseCheckpoint?: { intervalMs: number; persist: boolean };
   /** --experimental-watch-progress-notify-interval. */
   watchProgressNotifyIntervalMs?: number;
   /** --experimental-warning-apply-duration: applies slower than this are logged. */
@@ -113,6 +115,8 @@ const LEASE_EXPIRY_CHECK_MS = 500;
 /** etcd revokes at most 1000 leases per second: half of that every 500 ms check. */
 const LEASE_REVOKES_PER_CHECK = 500;
 const MAX_PENDING_REVOKES = 16;
+/** etcd's maxLeaseCheckpointBatchSize. */
+const LEASE_CHECKPOINTS_PER_BATCH = 1000;
 const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
 
 function raftLogger(log: Logger): RaftLogger {
@@ -194,6 +198,7 @@ export class EtcdServer implements ClientApi {
       raft,
       log,
       quota: () => (cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA),
+      persistLeaseCheckpoints: cfg.leaseCheckpoint?.persist ?? false,
     });
     this.reads = new LinearizableReads({
       requestReadIndex: (ctx) => raft.readIndex(ctx),
@@ -306,6 +311,7 @@ export class EtcdServer implements ClientApi {
     const syncTimers$ = merge(
       interval(5_000).pipe(tap(() => this.refreshSizeMetrics())),
       this.autoCompaction$(),
+      this.leaseCheckpoints$(),
     );
     const errors$ = this.errors$.pipe(
       tap((err) => {
@@ -339,6 +345,26 @@ export class EtcdServer implements ClientApi {
     const done = () => this.inflight.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  /** Leader-only lease checkpoints (remaining TTLs through raft), when enabled. */
+  private leaseCheckpoints$(): Observable<unknown> {
+    const cp = this.cfg.leaseCheckpoint;
+    if (!cp) return EMPTY;
+    return interval(cp.intervalMs).pipe(
+      filter(() => this.raft.leadership$.value.isLeader),
+      mergeMap(async () => {
+        const batch = this.lessor.checkpoints(LEASE_CHECKPOINTS_PER_BATCH);
+        if (batch.length === 0) return;
+        try {
+          await this.propose({
+            leaseCheckpoint: { checkpoints: batch.map((c) => ({ ID: c.id, remainingTTL: c.remainingTtl })) },
+          });
+        } catch (err) {
+          this.log.warn({ err, leases: batch.length }, "failed to checkpoint leases");
+        }
+      }, 1),
+    );
   }
 
   /** Leader-only auto-compaction on etcd 3.4's schedule; empty when it is off. */

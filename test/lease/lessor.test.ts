@@ -66,8 +66,33 @@ test("revoke hands back the attached keys; time-to-live reports truncated second
 });
 
 test("lease records round-trip, including ids above 2^53", () => {
-  const r = { id: 0x694d_0000_1234_5678n, ttl: 3600 };
+  const r = { id: 0x694d_0000_1234_5678n, ttl: 3600, remainingTtl: 1200 };
   const { value } = encodeLeaseRecord(r);
   assert.deepEqual(decodeLeaseRecord(value), r);
   assert.throws(() => decodeLeaseRecord(Buffer.alloc(3)), /lease record has 3 bytes/);
+});
+
+test("checkpoints carry the remaining TTL to the next leader; a renew clears it", () => {
+  const c = clock();
+  const l = new Lessor({ minTtlSeconds: 2, now: c.now });
+  l.promote();
+  l.grant(9n, 100);
+  c.advance(30_000);
+  assert.deepEqual(l.checkpoints(10), [{ id: 9n, remainingTtl: 70 }]);
+  assert.deepEqual(l.checkpoint(9n, 70), { id: 9n, ttl: 100, remainingTtl: 70 });
+  assert.equal(l.checkpoint(404n, 1), undefined);
+  l.demote();
+  assert.deepEqual(l.checkpoints(10), [], "only the leader checkpoints");
+  l.promote();
+  c.advance(69_000);
+  assert.deepEqual(l.expired(10), [], "70 s from the promotion, not 100");
+  c.advance(1_000);
+  assert.deepEqual(l.expired(10), [9n]);
+  l.grant(10n, 50);
+  l.checkpoint(10n, 5);
+  l.renew(10n);
+  l.demote();
+  l.promote();
+  c.advance(49_000);
+  assert.ok(!l.expired(10).includes(10n), "a renewed lease starts from its full TTL again");
 });

@@ -255,3 +255,22 @@ test("defragment while writes keep coming loses nothing", async () => {
     await s.stop();
   }
 });
+
+test("lease checkpoints persist the remaining TTL, which a restarted leader honours", async () => {
+  const dir = freshDir();
+  const cfg = config(dir, { leaseCheckpoint: { intervalMs: 100, persist: true } });
+  let s = await EtcdServer.start(cfg);
+  await s.waitReady();
+  const g = await s.leaseGrant({ TTL: 600, ID: 0n });
+  await new Promise((r) => setTimeout(r, 1500));
+  await s.stop();
+  s = await EtcdServer.start(cfg);
+  try {
+    await s.waitReady();
+    const ttl = await s.leaseTimeToLive({ ID: g.ID, keys: false });
+    assert.equal(ttl.grantedTTL, 600);
+    assert.ok(ttl.TTL < 600 && ttl.TTL >= 590, `remaining ${ttl.TTL} s continues from the checkpoint`);
+  } finally {
+    await s.stop();
+  }
+});
