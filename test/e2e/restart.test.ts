@@ -135,7 +135,7 @@ describe("restart after SIGKILL under write load, and after SIGTERM", () => {
     },
   );
 
-  e2eTest("a watch resumes across a restart without gaps or duplicates", {}, async () => {
+  e2eTest("a watch resumes across a restart without gaps or duplicates", { timeout: 90_000 }, async () => {
     const client = newClient(m);
     try {
       const seen: number[] = [];
@@ -155,7 +155,8 @@ describe("restart after SIGKILL under write load, and after SIGTERM", () => {
       await eventually(
         "events after the restart",
         async () => (seen.length >= 10 ? true : undefined),
-        20_000,
+        // the client's reconnect backoff grows while the member is down (exponential, jittered)
+        45_000,
       );
       await sleep(200);
       assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
