@@ -22,6 +22,7 @@ import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { createGateway } from "./gateway/gateway.js";
 import { withAuthorityRepair } from "./grpc/authority-repair.js";
+import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
 import { createHttpHandler } from "./http/http-handler.js";
 
@@ -127,8 +128,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     maxTxnOps: options.maxTxnOps ?? defaultClientLimits.maxTxnOps,
   };
   const handlers = unaryHandlers(api, limits);
-  const grpcServer = createGrpcServer(api, handlers, limits);
-  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits));
+  const metrics = new GrpcMetrics(api.metrics);
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics);
+  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics));
   const injector = injectorServingHttp(grpcServer, httpHandler, logger);
   const httpServer: HttpServer = createHttpServer(httpHandler);
 

@@ -253,6 +253,16 @@ describe("client port over HTTP/1.1", () => {
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^etcd_server_health_success 1$/m);
     assert.match(metrics.body, /^etcd_server_health_failures 1$/m);
+    // gRPC server metrics count gateway calls too, with zero series for every method and code.
+    assert.match(
+      metrics.body,
+      /^grpc_server_handled_total\{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Range",grpc_code="InvalidArgument"\} [1-9]\d*$/m,
+    );
+    assert.match(
+      metrics.body,
+      /^grpc_server_handled_total\{grpc_type="bidi_stream",grpc_service="etcdserverpb.Watch",grpc_method="Watch",grpc_code="DataLoss"\} 0$/m,
+    );
+    assert.match(metrics.body, /^# HELP grpc_server_started_total Total number of RPCs started on the server\.$/m);
   });
 
   it("serves gRPC and HTTP on the same port at once", async () => {

@@ -21,6 +21,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
 import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
 import { JsonIncomplete, type JsonValue, JsonValueReader } from "./go-json.js";
@@ -56,6 +57,7 @@ export function createGateway(
   api: ClientApi,
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
+  metrics: GrpcMetrics,
 ): GatewayHandler {
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
@@ -76,14 +78,21 @@ export function createGateway(
           return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
         }
         if (wire.length > maxMessageBytes) return replyRpcError(res, tooBig(wire.length));
+        const meter = metrics.start(handler.definition.path, "unary");
+        meter.received();
         try {
           const def = handler.definition as MethodDefinition<unknown, unknown>;
           const gone = new AbortController();
           res.on("close", () => gone.abort());
           const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), gone.signal);
-          replyJson(res, goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp))));
+          const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));
+          meter.sent();
+          meter.handled(GrpcCode.OK);
+          replyJson(res, json);
         } catch (err) {
-          replyRpcError(res, toRpcStatus(err));
+          const status = toRpcStatus(err);
+          meter.handled(status.code);
+          replyRpcError(res, status);
         }
       },
       () => res.destroy(),

@@ -26,6 +26,7 @@ import {
 } from "../../gen/etcdserverpb/rpc.js";
 import { ElectionService } from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
+import { GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi } from "../../server/client-api.js";
 import {
   type ClientLimits,
@@ -35,6 +36,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
 
@@ -48,6 +50,7 @@ export function createGrpcServer(
   api: ClientApi,
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
+  metrics: GrpcMetrics,
 ): Server {
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxRequestBytes + grpcOverheadBytes,
@@ -55,12 +58,25 @@ export function createGrpcServer(
   });
   const streams: Record<string, UntypedServiceImplementation[string]> = {
     [WatchService.watch.path]: ((call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
-      serveWatch(api, call)) as UntypedServiceImplementation[string],
+      serveWatch(
+        api,
+        call,
+        metrics.start(WatchService.watch.path, "bidi_stream"),
+      )) as UntypedServiceImplementation[string],
     [LeaseService.leaseKeepAlive.path]: ((
       call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
-    ) => serveKeepAlive(api, call)) as UntypedServiceImplementation[string],
+    ) =>
+      serveKeepAlive(
+        api,
+        call,
+        metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
+      )) as UntypedServiceImplementation[string],
     [MaintenanceService.snapshot.path]: ((call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
-      void serveSnapshot(api, call)) as UntypedServiceImplementation[string],
+      void serveSnapshot(
+        api,
+        call,
+        metrics.start(MaintenanceService.snapshot.path, "server_stream"),
+      )) as UntypedServiceImplementation[string],
   };
   const services: Record<string, AnyDefinition>[] = [
     KVService,
@@ -77,18 +93,22 @@ export function createGrpcServer(
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
       const stream = streams[definition.path];
-      if (unary) impl[name] = unaryCall(unary);
+      if (unary) impl[name] = unaryCall(unary, metrics);
       else if (stream) impl[name] = stream;
-      else impl[name] = notServed(definition);
+      else impl[name] = notServed(definition, metrics);
     }
     server.addService(service as unknown as ServiceDefinition, impl);
   }
   server.addService(HealthService as unknown as ServiceDefinition, healthImplementation());
+  // Lock and Election are left out, as in etcd (registered after the metrics were).
+  metrics.preRegister([...services.slice(0, 6), HealthService].flatMap((svc) => Object.values(svc)));
   return server;
 }
 
-function unaryCall(handler: UnaryHandler) {
+function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const meter = metrics.start(handler.definition.path, "unary");
+    meter.received();
     const gone = new AbortController();
     call.on("cancelled", () => gone.abort());
     let answer: Promise<unknown>;
@@ -98,36 +118,54 @@ function unaryCall(handler: UnaryHandler) {
       answer = Promise.reject(err);
     }
     answer.then(
-      (resp) => callback(null, resp),
-      (err) => callback(toServiceError(err)),
+      (resp) => {
+        meter.sent();
+        meter.handled(GrpcCode.OK);
+        callback(null, resp);
+      },
+      (err) => {
+        const error = toServiceError(err);
+        meter.handled(error.code);
+        callback(error);
+      },
     );
   };
 }
 
 /** Streaming RPCs with no implementation end with Unimplemented right away. */
-function notServed(definition: AnyDefinition) {
+function notServed(definition: AnyDefinition, metrics: GrpcMetrics) {
+  const fail = () => {
+    metrics.start(definition.path, grpcTypeOf(definition)).handled(GrpcCode.Unimplemented);
+    return toServiceError(unimplemented(definition.path));
+  };
   if (!definition.requestStream && !definition.responseStream) {
-    return (_call: unknown, callback: sendUnaryData<unknown>) =>
-      callback(toServiceError(unimplemented(definition.path)));
+    return (_call: unknown, callback: sendUnaryData<unknown>) => callback(fail());
   }
-  return (call: ServerWritableStream<unknown, unknown>) =>
-    call.emit("error", toServiceError(unimplemented(definition.path)));
+  return (call: ServerWritableStream<unknown, unknown>) => call.emit("error", fail());
 }
 
 /** One gRPC Watch stream = one ClientApi watch stream, both ways, until the client leaves. */
-function serveWatch(api: ClientApi, call: ServerDuplexStream<WatchRequest, WatchResponse>): void {
+function serveWatch(
+  api: ClientApi,
+  call: ServerDuplexStream<WatchRequest, WatchResponse>,
+  meter: RpcMeter,
+): void {
   const stream = api.watchStream();
   let open = true;
   const close = () => {
     if (!open) return;
     open = false;
+    meter.handled(GrpcCode.Canceled);
     stream.close();
   };
   stream.onResponse((resp) => {
-    if (open) call.write(resp);
+    if (!open) return;
+    meter.sent();
+    call.write(resp);
   });
   call.on("data", (req: WatchRequest) => {
     if (!open) return;
+    meter.received();
     try {
       stream.request(req);
     } catch (err) {
@@ -145,39 +183,57 @@ function serveWatch(api: ClientApi, call: ServerDuplexStream<WatchRequest, Watch
 function serveKeepAlive(
   api: ClientApi,
   call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
+  meter: RpcMeter,
 ): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
   call.on("data", (req: LeaseKeepAliveRequest) => {
+    meter.received();
     queue = queue.then(async () => {
       if (failed || call.cancelled) return;
       try {
         call.write(await keepAliveResponse(api, req.ID));
+        meter.sent();
       } catch (err) {
         failed = true;
-        call.emit("error", toServiceError(err));
+        const error = toServiceError(err);
+        meter.handled(error.code);
+        call.emit("error", error);
       }
     });
   });
+  call.on("cancelled", () => meter.handled(GrpcCode.Canceled));
   call.on("end", () => {
     void queue.then(() => {
-      if (!failed && !call.cancelled) call.end();
+      if (failed || call.cancelled) return;
+      meter.handled(GrpcCode.OK);
+      call.end();
     });
   });
 }
 
-async function serveSnapshot(api: ClientApi, call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) {
+async function serveSnapshot(
+  api: ClientApi,
+  call: ServerWritableStream<SnapshotRequest, SnapshotResponse>,
+  meter: RpcMeter,
+) {
+  meter.received();
   let gone = false;
   call.on("cancelled", () => {
     gone = true;
+    meter.handled(GrpcCode.Canceled);
   });
   try {
     for await (const message of snapshotMessages(api)) {
       if (gone) return;
+      meter.sent();
       if (!call.write(message)) await Promise.race([once(call, "drain"), once(call, "cancelled")]);
     }
+    meter.handled(GrpcCode.OK);
     call.end();
   } catch (err) {
-    if (!gone) call.emit("error", toServiceError(err));
+    const error = toServiceError(err);
+    meter.handled(error.code);
+    if (!gone) call.emit("error", error);
   }
 }
