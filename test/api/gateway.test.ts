@@ -262,7 +262,10 @@ describe("client port over HTTP/1.1", () => {
       metrics.body,
       /^grpc_server_handled_total\{grpc_type="bidi_stream",grpc_service="etcdserverpb.Watch",grpc_method="Watch",grpc_code="DataLoss"\} 0$/m,
     );
-    assert.match(metrics.body, /^# HELP grpc_server_started_total Total number of RPCs started on the server\.$/m);
+    assert.match(
+      metrics.body,
+      /^# HELP grpc_server_started_total Total number of RPCs started on the server\.$/m,
+    );
   });
 
   it("serves gRPC and HTTP on the same port at once", async () => {
