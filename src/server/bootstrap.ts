@@ -107,6 +107,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
   const wal = await WAL.create(
     paths.walDir,
     encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),
+    input.onWalCommit ? { onCommit: input.onWalCommit } : {},
   );
   return {
     case: "new-cluster",

@@ -274,3 +274,21 @@ test("lease checkpoints persist the remaining TTL, which a restarted leader hono
     await s.stop();
   }
 });
+
+test("metrics: WAL fsyncs and backend commits are observed, proposals counted", async () => {
+  const s = await EtcdServer.start(config(freshDir()));
+  try {
+    await s.waitReady();
+    for (let i = 0; i < 5; i++) await s.put(put(`m${i}`, "v"));
+    const text = await s.metrics.metrics();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    assert.ok(value("etcd_disk_wal_fsync_duration_seconds_count") >= 5);
+    assert.ok(value("etcd_disk_backend_commit_duration_seconds_count") >= 5);
+    assert.ok(value("etcd_server_proposals_committed_total") >= value("etcd_server_proposals_applied_total"));
+    assert.ok(value("etcd_server_proposals_applied_total") >= 5);
+    assert.equal(value("etcd_server_has_leader"), 1);
+    assert.equal(value("etcd_server_is_leader"), 1);
+  } finally {
+    await s.stop();
+  }
+});
