@@ -713,10 +713,11 @@ export class EtcdServer implements ClientApi {
             (req.memberID === 0n || a.memberID === req.memberID) &&
             (req.alarm === AlarmType.NONE || a.alarm === req.alarm),
         );
-      return { header: this.header(), alarms };
+      // etcd 3.4 answers alarm requests without a response header
+      return { header: undefined, alarms };
     }
     const r = await this.propose({ alarm: req });
-    return this.withHeader(r.resp as AlarmResponse);
+    return { ...(r.resp as AlarmResponse), header: undefined };
   }
 
   async hash(): Promise<HashResponse> {
