@@ -233,6 +233,19 @@ function addAuthAnswers(
   }
 }
 
+/** Election.Observe over the KV handlers (headers filled like any KV answer). */
+export function leaderObserver(api: ClientApi, handlers: Map<string, UnaryHandler>) {
+  const call =
+    <Req, Res>(d: MethodDefinition<Req, Res>) =>
+    (req: Req) =>
+      (handlers.get(d.path) as UnaryHandler<Req, Res>).handle(req);
+  return lockElection(api, {
+    range: call(KVService.range),
+    txn: call(KVService.txn),
+    deleteRange: call(KVService.deleteRange),
+  }).observe;
+}
+
 /** etcd's snapshot send buffer: every message but the last two carries exactly this much. */
 export const snapshotChunkBytes = 32 * 1024;
 

@@ -13,6 +13,7 @@ import {
   type ResponseHeader,
   TxnRequest,
   type TxnResponse,
+  type WatchResponse,
 } from "../gen/etcdserverpb/rpc.js";
 import { Event_EventType } from "../gen/mvccpb/kv.js";
 import type {
@@ -238,6 +239,93 @@ export function lockElection(api: ClientApi, kv: KvCalls) {
     return { header: await resignAs(req.leader) };
   }
 
+  /** The answers of one watch, as an async sequence that ends when `signal` aborts. */
+  async function* watchAnswers(key: Buffer, rangeEnd: Buffer, startRevision: number, signal: AbortSignal) {
+    const stream = api.watchStream();
+    const queue: WatchResponse[] = [];
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    stream.onResponse((resp) => {
+      queue.push(resp);
+      notify();
+    });
+    signal.addEventListener("abort", notify);
+    stream.request({
+      createRequest: {
+        key,
+        rangeEnd,
+        startRevision,
+        progressNotify: false,
+        filters: [],
+        prevKv: false,
+        watchId: 0,
+        fragment: false,
+      },
+    });
+    try {
+      while (!signal.aborted) {
+        const next = queue.shift();
+        if (!next) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        if (next.canceled) return;
+        yield next;
+      }
+    } finally {
+      signal.removeEventListener("abort", notify);
+      stream.close();
+    }
+  }
+
+  /**
+   * Election.Observe: the current leader, then every change of its value; when it resigns, the next
+   * leader (waiting for one if there is none), until the client leaves.
+   */
+  async function* observe(req: LeaderRequest, signal: AbortSignal): AsyncGenerator<LeaderResponse> {
+    const prefix = withSlash(req.name);
+    while (!signal.aborted) {
+      const resp = await kv.range(firstCreated(prefix));
+      let header = resp.header;
+      let current = resp.kvs[0];
+      if (!current) {
+        for await (const answer of watchAnswers(
+          prefix,
+          prefixEnd(prefix),
+          resp.header?.revision ?? 0,
+          signal,
+        )) {
+          const put = answer.events.find((e) => e.type === Event_EventType.PUT);
+          if (put?.kv) {
+            current = put.kv;
+            header = answer.header && { ...answer.header, revision: put.kv.modRevision };
+            break;
+          }
+        }
+        if (!current) return;
+      }
+      yield { header, kv: current };
+      const from = (header?.revision ?? 0) + 1;
+      let deleted = false;
+      for await (const answer of watchAnswers(current.key, Buffer.alloc(0), from, signal)) {
+        for (const event of answer.events) {
+          if (event.type === Event_EventType.DELETE) {
+            deleted = true;
+            break;
+          }
+          yield { header: answer.header, kv: event.kv };
+        }
+        if (deleted) break;
+      }
+      if (!deleted) return;
+    }
+  }
+
   // etcd serves these through an internal client; a failed inner call reaches the caller as
   // Unknown with the inner error's text.
   const inner =
@@ -259,5 +347,6 @@ export function lockElection(api: ClientApi, kv: KvCalls) {
     proclaim: inner(proclaim),
     leader: inner(leader),
     resign: inner(resign),
+    observe,
   };
 }

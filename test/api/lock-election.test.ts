@@ -65,6 +65,26 @@ describe("Lock and Election", () => {
     assert.equal((await post("/v3/election/leader", `{"name":"${b64("el")}"}`)).status, 500);
   });
 
+  it("observes the leader: first leader, its new value, then the next leader after a resign", async () => {
+    const watching = http(h.url, "/v3/election/observe", {
+      body: `{"name":"${b64("ob")}"}`,
+      stopAfterChunks: 3,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const won = JSON.parse(
+      (await post("/v3/election/campaign", `{"name":"${b64("ob")}","lease":"4096","value":"${b64("a")}"}`))
+        .body,
+    );
+    await post("/v3/election/proclaim", `{"leader":${JSON.stringify(won.leader)},"value":"${b64("b")}"}`);
+    await post("/v3/election/resign", `{"leader":${JSON.stringify(won.leader)}}`);
+    await post("/v3/election/campaign", `{"name":"${b64("ob")}","lease":"8192","value":"${b64("c")}"}`);
+    const seen = (await watching).chunks.map((c) => {
+      const kv = JSON.parse(c).result.kv;
+      return `${Buffer.from(kv.key, "base64")}=${Buffer.from(kv.value, "base64")}`;
+    });
+    assert.deepEqual(seen, ["ob/1000=a", "ob/1000=b", "ob/2000=c"]);
+  });
+
   it("hands a lock to the next waiter when its owner unlocks", async () => {
     const first = JSON.parse((await post("/v3/lock/lock", `{"name":"${b64("lk")}","lease":"4096"}`)).body);
     assert.equal(first.key, b64("lk/1000"));

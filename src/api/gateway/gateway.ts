@@ -11,11 +11,13 @@ import {
   type WatchResponse,
   WatchService,
 } from "../../gen/etcdserverpb/rpc.js";
+import { ElectionService } from "../../gen/v3electionpb/v3election.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi } from "../../server/client-api.js";
 import {
   type ClientLimits,
   keepAliveResponse,
+  leaderObserver,
   type MethodDefinition,
   snapshotMessages,
   type UnaryHandler,
@@ -99,6 +101,8 @@ export function createGateway(
     );
   };
 
+  const observe = leaderObserver(api, handlers);
+
   return (req, res, path) => {
     const grpcPath = gatewayRoutes.get(path);
     if (grpcPath === undefined) return plainError(res, 404, "Not Found");
@@ -118,6 +122,28 @@ export function createGateway(
             return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
           }
           void lines.pipe(snapshotMessages(api), MaintenanceService.snapshot.responseSerialize, descs.output);
+        },
+        () => res.destroy(),
+      );
+      return;
+    }
+    if (grpcPath === ElectionService.observe.path) {
+      readWholeBody(req, maxBodyBytes).then(
+        (body) => {
+          let wire: Uint8Array;
+          try {
+            wire = parseBody(descs.input, body ?? "");
+          } catch (err) {
+            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+          }
+          const gone = new AbortController();
+          res.on("close", () => gone.abort());
+          const request = ElectionService.observe.requestDeserialize(Buffer.from(wire));
+          void lines.pipe(
+            observe(request, gone.signal),
+            ElectionService.observe.responseSerialize,
+            descs.output,
+          );
         },
         () => res.destroy(),
       );

@@ -24,13 +24,18 @@ import {
   type WatchResponse,
   WatchService,
 } from "../../gen/etcdserverpb/rpc.js";
-import { ElectionService } from "../../gen/v3electionpb/v3election.js";
+import {
+  ElectionService,
+  type LeaderRequest,
+  type LeaderResponse,
+} from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi } from "../../server/client-api.js";
 import {
   type ClientLimits,
   keepAliveResponse,
+  leaderObserver,
   type MethodDefinition,
   snapshotMessages,
   type UnaryHandler,
@@ -78,6 +83,13 @@ export function createGrpcServer(
         metrics.start(MaintenanceService.snapshot.path, "server_stream"),
       )) as UntypedServiceImplementation[string],
   };
+  const observe = leaderObserver(api, handlers);
+  streams[ElectionService.observe.path] = ((call: ServerWritableStream<LeaderRequest, LeaderResponse>) =>
+    void serveObserve(
+      observe,
+      call,
+      metrics.start(ElectionService.observe.path, "server_stream"),
+    )) as UntypedServiceImplementation[string];
   const services: Record<string, AnyDefinition>[] = [
     KVService,
     WatchService,
@@ -235,5 +247,32 @@ async function serveSnapshot(
     const error = toServiceError(err);
     meter.handled(error.code);
     if (!gone) call.emit("error", error);
+  }
+}
+
+async function serveObserve(
+  observe: ReturnType<typeof leaderObserver>,
+  call: ServerWritableStream<LeaderRequest, LeaderResponse>,
+  meter: RpcMeter,
+) {
+  meter.received();
+  const gone = new AbortController();
+  call.on("cancelled", () => {
+    gone.abort();
+    meter.handled(GrpcCode.Canceled);
+  });
+  try {
+    for await (const answer of observe(call.request, gone.signal)) {
+      meter.sent();
+      call.write(answer);
+    }
+    if (!gone.signal.aborted) {
+      meter.handled(GrpcCode.OK);
+      call.end();
+    }
+  } catch (err) {
+    const error = toServiceError(err);
+    meter.handled(error.code);
+    if (!gone.signal.aborted) call.emit("error", error);
   }
 }
