@@ -15,8 +15,8 @@ import { isEmptySnap, None } from "../raft/util.js";
 
 /** Where the raft loop makes its state durable (the WAL). */
 export interface DurableLog {
-  save(hardState: HardState | undefined, entries: Entry[]): Promise<void>;
-  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Persists a Ready: its snapshot (when given) first, then hard state and entries, in one synced write. */
+  save(hardState: HardState | undefined, entries: Entry[], snapshot?: Snapshot): Promise<void>;
 }
 
 /** Where the raft loop sends messages for other members; a single member sends nothing. */
@@ -138,11 +138,10 @@ export class RaftNode {
     if (isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
 
     // 4. durable: hard state + entries (+ snapshot) in one write, synced before going on
-    if (rd.snapshot && !isEmptySnap(rd.snapshot)) {
-      await this.log.saveSnapshot(rd.snapshot);
-      this.storage.applySnapshot(rd.snapshot);
-    }
-    if (rd.hardState || rd.entries.length > 0) await this.log.save(rd.hardState, rd.entries);
+    const snapshot = rd.snapshot && !isEmptySnap(rd.snapshot) ? rd.snapshot : undefined;
+    if (snapshot || rd.hardState || rd.entries.length > 0)
+      await this.log.save(rd.hardState, rd.entries, snapshot);
+    if (snapshot) this.storage.applySnapshot(snapshot);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
 
     // 5. the in-memory log follows the durable one
