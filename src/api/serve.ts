@@ -197,6 +197,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
           resolve();
         });
       });
+      listener.on("error", (err) => logger?.warn({ err: err.message }, "client listener error"));
       listeners.push(listener);
       const address = listener.address();
       const bound = new URL(url.href);

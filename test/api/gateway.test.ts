@@ -284,6 +284,23 @@ describe("client port over HTTP/1.1", () => {
     }
   });
 
+  it("survives hostile input on every kind of path", async () => {
+    const huge = await post("/v3/kv/range", '{"key":"Zm9v","revision":"9223372036854775807"}');
+    assert.ok(huge.status >= 400);
+    assert.equal((await post("/v3/election/observe", '{"name":7}')).status, 400);
+    assert.equal((await post("/v3/maintenance/snapshot", "[")).status, 400);
+    const watch = await post(
+      "/v3/watch",
+      '{"create_request":{"key":"eA==","start_revision":"99999999999999999999"}}',
+    );
+    assert.equal(watch.status, 500);
+    const ka = await post("/v3/lease/keepalive", '{"ID":"1"} {"ID":"x"}');
+    assert.equal(ka.body.split("\n").filter(Boolean).length, 1);
+    const raw = await http(h.url, "/v3/kv/put", { body: "\u0000\u0001\u0002" });
+    assert.equal(raw.status, 400);
+    assert.equal((await http(h.url, "/version")).status, 200);
+  });
+
   it("answers an oversized gateway request with 'request is too large' and keeps serving", async () => {
     const value = Buffer.alloc(65 * 1024, 1).toString("base64");
     const r = await post("/v3/kv/put", `{"key":"Yg==","value":"${value}"}`);

@@ -11,7 +11,7 @@ import {
   type WatchResponse,
   WatchService,
 } from "../../gen/etcdserverpb/rpc.js";
-import { ElectionService } from "../../gen/v3electionpb/v3election.js";
+import { ElectionService, type LeaderRequest } from "../../gen/v3electionpb/v3election.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi } from "../../server/client-api.js";
 import {
@@ -70,35 +70,37 @@ export function createGateway(
   });
 
   const unary = (req: IncomingMessage, res: ServerResponse, handler: UnaryHandler, descs: MethodDescs) => {
-    readWholeBody(req, maxBodyBytes).then(
-      async (body) => {
-        if (body === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
-        let wire: Uint8Array;
-        try {
-          wire = parseBody(descs.input, body);
-        } catch (err) {
-          return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
-        }
-        if (wire.length > maxMessageBytes) return replyRpcError(res, tooBig(wire.length));
-        const meter = metrics.start(handler.definition.path, "unary");
-        meter.received();
-        try {
-          const def = handler.definition as MethodDefinition<unknown, unknown>;
-          const gone = new AbortController();
-          res.on("close", () => gone.abort());
-          const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), gone.signal);
-          const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));
-          meter.sent();
-          meter.handled(GrpcCode.OK);
-          replyJson(res, json);
-        } catch (err) {
-          const status = toRpcStatus(err);
-          meter.handled(status.code);
-          replyRpcError(res, status);
-        }
-      },
-      () => res.destroy(),
-    );
+    readWholeBody(req, maxBodyBytes)
+      .then(
+        async (body) => {
+          if (body === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+          let wire: Uint8Array;
+          try {
+            wire = parseBody(descs.input, body);
+          } catch (err) {
+            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+          }
+          if (wire.length > maxMessageBytes) return replyRpcError(res, tooBig(wire.length));
+          const meter = metrics.start(handler.definition.path, "unary");
+          meter.received();
+          try {
+            const def = handler.definition as MethodDefinition<unknown, unknown>;
+            const gone = new AbortController();
+            res.on("close", () => gone.abort());
+            const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), gone.signal);
+            const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));
+            meter.sent();
+            meter.handled(GrpcCode.OK);
+            replyJson(res, json);
+          } catch (err) {
+            const status = toRpcStatus(err);
+            meter.handled(status.code);
+            replyRpcError(res, status);
+          }
+        },
+        () => res.destroy(),
+      )
+      .catch((err) => failRequest(res, err));
   };
 
   const observe = leaderObserver(api, handlers);
@@ -114,43 +116,62 @@ export function createGateway(
     if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs);
     if (grpcPath === LeaseService.leaseKeepAlive.path) return gatewayKeepAlive(api, req, lines, descs);
     if (grpcPath === MaintenanceService.snapshot.path) {
-      readWholeBody(req, maxBodyBytes).then(
-        (body) => {
-          try {
-            parseBody(descs.input, body ?? "");
-          } catch (err) {
-            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
-          }
-          void lines.pipe(snapshotMessages(api), MaintenanceService.snapshot.responseSerialize, descs.output);
-        },
-        () => res.destroy(),
-      );
+      readWholeBody(req, maxBodyBytes)
+        .then(
+          (body) => {
+            try {
+              parseBody(descs.input, body ?? "");
+            } catch (err) {
+              return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+            }
+            void lines.pipe(
+              snapshotMessages(api),
+              MaintenanceService.snapshot.responseSerialize,
+              descs.output,
+            );
+          },
+          () => res.destroy(),
+        )
+        .catch((err) => failRequest(res, err));
       return;
     }
     if (grpcPath === ElectionService.observe.path) {
-      readWholeBody(req, maxBodyBytes).then(
-        (body) => {
-          let wire: Uint8Array;
-          try {
-            wire = parseBody(descs.input, body ?? "");
-          } catch (err) {
-            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
-          }
-          const gone = new AbortController();
-          res.on("close", () => gone.abort());
-          const request = ElectionService.observe.requestDeserialize(Buffer.from(wire));
-          void lines.pipe(
-            observe(request, gone.signal),
-            ElectionService.observe.responseSerialize,
-            descs.output,
-          );
-        },
-        () => res.destroy(),
-      );
+      readWholeBody(req, maxBodyBytes)
+        .then(
+          (body) => {
+            let wire: Uint8Array;
+            try {
+              wire = parseBody(descs.input, body ?? "");
+            } catch (err) {
+              return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+            }
+            const gone = new AbortController();
+            res.on("close", () => gone.abort());
+            let request: LeaderRequest;
+            try {
+              request = ElectionService.observe.requestDeserialize(Buffer.from(wire));
+            } catch (err) {
+              return replyRpcError(res, toRpcStatus(err));
+            }
+            void lines.pipe(
+              observe(request, gone.signal),
+              ElectionService.observe.responseSerialize,
+              descs.output,
+            );
+          },
+          () => res.destroy(),
+        )
+        .catch((err) => failRequest(res, err));
       return;
     }
     lines.fail(toRpcStatus(unimplemented(grpcPath)));
   };
+}
+
+/** Last resort for an unexpected failure: answer it if nothing was sent yet, never take the server down. */
+function failRequest(res: ServerResponse, err: unknown): void {
+  if (!res.headersSent) replyRpcError(res, toRpcStatus(err));
+  else res.destroy();
 }
 
 function errorText(err: unknown): string {
