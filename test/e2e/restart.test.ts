@@ -49,6 +49,13 @@ async function verifyAcked(client: Etcd3, acked: Ack[], context: string): Promis
     else if (kv.value.toString() !== a.value || Number(kv.mod_revision) !== a.revision)
       lost.push(`${a.key}: acked ${a.value}@${a.revision}, stored ${kv.value}@${kv.mod_revision}`);
   }
+  // whatever landed (acknowledged or not) has distinct revisions no later than the store's
+  const modRevs = res.kvs.map((kv) => Number(kv.mod_revision));
+  assert.equal(new Set(modRevs).size, modRevs.length, `${context}: two stored keys share a put revision`);
+  assert.ok(
+    modRevs.every((r) => r <= Number(res.header.revision)),
+    `${context}: a stored key is newer than the store revision`,
+  );
   assert.deepEqual(
     lost.slice(0, 10),
     [],
@@ -163,6 +170,43 @@ describe("restart after SIGKILL under write load, and after SIGTERM", () => {
       await watcher.cancel();
     } finally {
       client.close();
+    }
+  });
+
+  e2eTest("leases survive kill -9: a long lease keeps its key, a short one still expires", {}, async () => {
+    const client = newClient(m);
+    let shortId = "";
+    let longId = "";
+    try {
+      shortId = await client.lease(3, { autoKeepAlive: false }).grant();
+      longId = await client.lease(600, { autoKeepAlive: false }).grant();
+      await client.put("lease-crash/short").value("s").lease(shortId);
+      await client.put("lease-crash/long").value("l").lease(longId);
+    } finally {
+      client.close();
+    }
+    await m.kill();
+    await m.restart();
+    const after = newClient(m);
+    try {
+      const long = await after.leaseClient.leaseTimeToLive({ ID: longId, keys: true });
+      assert.equal(long.grantedTTL, "600");
+      assert.ok(Number(long.TTL) > 500, `long lease TTL after restart: ${long.TTL}`);
+      assert.deepEqual(
+        long.keys.map((k) => k.toString()),
+        ["lease-crash/long"],
+      );
+      // a restarted leader refreshes remaining TTLs to the granted TTL, so the short lease ends within ~3 s
+      await eventually(
+        "short lease expiry after restart",
+        async () => ((await after.get("lease-crash/short").string()) === null ? true : undefined),
+        15_000,
+      );
+      const short = await after.leaseClient.leaseTimeToLive({ ID: shortId });
+      assert.equal(short.TTL, "-1", "expired lease is gone");
+      assert.equal(await after.get("lease-crash/long").string(), "l");
+    } finally {
+      after.close();
     }
   });
 
