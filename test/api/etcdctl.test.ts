@@ -33,7 +33,7 @@ function etcdctl(endpoint: string, args: string[], extra: string[] = []): Promis
   });
 }
 
-describe("etcdctl against the client port", () => {
+describe("etcdctl against the client port", { timeout: 60_000 }, () => {
   let h: Harness;
   let endpoint: string;
   let dir: string;
@@ -90,7 +90,7 @@ describe("etcdctl against the client port", () => {
   });
 });
 
-describe("TLS on the client port", () => {
+describe("TLS on the client port", { timeout: 60_000 }, () => {
   let h: Harness;
   let dir: string;
   let cert: Buffer;

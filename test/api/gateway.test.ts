@@ -10,7 +10,7 @@ import { type Harness, http, startHarness } from "./harness.js";
 const header = (rev: number) =>
   `"header":{"cluster_id":"324952591200643719","member_id":"3319814642761637952","revision":"${rev}","raft_term":"2"}`;
 
-describe("client port over HTTP/1.1", () => {
+describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
   let h: Harness;
   const post = (path: string, body: string) => http(h.url, path, { body });
   before(async () => {
@@ -182,11 +182,16 @@ describe("client port over HTTP/1.1", () => {
   });
 
   it('streams watch answers as one {"result":...} line per chunk', async () => {
+    let created!: () => void;
+    const isCreated = new Promise<void>((r) => {
+      created = r;
+    });
     const watching = http(h.url, "/v3/watch", {
       body: '{"create_request":{"key":"dw==","prev_kv":true}}',
       stopAfterChunks: 4,
+      onChunk: () => created(),
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await isCreated;
     await post("/v3/kv/put", '{"key":"dw==","value":"MQ=="}');
     await post("/v3/kv/put", '{"key":"dw==","value":"Mg=="}');
     await post("/v3/kv/deleterange", '{"key":"dw=="}');

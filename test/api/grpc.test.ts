@@ -17,7 +17,7 @@ import {
 } from "../../src/gen/etcdserverpb/rpc.js";
 import { type Harness, kvClient, startHarness, unary } from "./harness.js";
 
-describe("client port over gRPC", () => {
+describe("client port over gRPC", { timeout: 60_000 }, () => {
   let h: Harness;
   let etcd: Etcd3;
   before(async () => {

@@ -43,6 +43,8 @@ export interface HttpCall {
   ca?: string | Buffer;
   /** Resolve once this many body chunks arrived, then drop the connection (for endless streams). */
   stopAfterChunks?: number;
+  /** Called with each body chunk as it arrives. */
+  onChunk?: (chunk: string) => void;
 }
 
 /** One HTTP/1.1 request, like curl. */
@@ -70,6 +72,7 @@ export function http(base: URL, path: string, call: HttpCall = {}): Promise<Http
           });
         res.on("data", (c: Buffer) => {
           chunks.push(c.toString("utf8"));
+          call.onChunk?.(c.toString("utf8"));
           if (call.stopAfterChunks !== undefined && chunks.length >= call.stopAfterChunks) {
             done();
             res.destroy();

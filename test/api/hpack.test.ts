@@ -7,7 +7,7 @@ import { repairAuthorityValue } from "../../src/api/grpc/authority-repair.js";
 import { encodeLiterals, HpackDecoder } from "../../src/api/grpc/hpack.js";
 import { type Harness, startHarness } from "./harness.js";
 
-describe("HPACK reader", () => {
+describe("HPACK reader", { timeout: 60_000 }, () => {
   it("decodes RFC 7541 C.4 (requests with Huffman coding) across a shared dynamic table", () => {
     const d = new HpackDecoder();
     assert.deepEqual(d.decode(Buffer.from("828684418cf1e3c2e5f23a6ba0ab90f4ff", "hex")), [
@@ -47,7 +47,7 @@ describe("HPACK reader", () => {
   });
 });
 
-describe(":authority repair on the client port", () => {
+describe(":authority repair on the client port", { timeout: 60_000 }, () => {
   let h: Harness;
   before(async () => {
     h = await startHarness();

@@ -8,7 +8,7 @@ import { type Harness, http, startHarness } from "./harness.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
-describe("Lock and Election", () => {
+describe("Lock and Election", { timeout: 60_000 }, () => {
   let h: Harness;
   const post = (path: string, body: string) => http(h.url, path, { body });
   before(async () => {
@@ -66,15 +66,21 @@ describe("Lock and Election", () => {
   });
 
   it("observes the leader: first leader, its new value, then the next leader after a resign", async () => {
-    const watching = http(h.url, "/v3/election/observe", {
-      body: `{"name":"${b64("ob")}"}`,
-      stopAfterChunks: 3,
-    });
-    await new Promise((r) => setTimeout(r, 100));
     const won = JSON.parse(
       (await post("/v3/election/campaign", `{"name":"${b64("ob")}","lease":"4096","value":"${b64("a")}"}`))
         .body,
     );
+    // Observe once the first leader exists, so its first answer is certain.
+    let first!: () => void;
+    const sawLeader = new Promise<void>((r) => {
+      first = r;
+    });
+    const watching = http(h.url, "/v3/election/observe", {
+      body: `{"name":"${b64("ob")}"}`,
+      stopAfterChunks: 3,
+      onChunk: () => first(),
+    });
+    await sawLeader;
     await post("/v3/election/proclaim", `{"leader":${JSON.stringify(won.leader)},"value":"${b64("b")}"}`);
     await post("/v3/election/resign", `{"leader":${JSON.stringify(won.leader)}}`);
     await post("/v3/election/campaign", `{"name":"${b64("ob")}","lease":"8192","value":"${b64("c")}"}`);

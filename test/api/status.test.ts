@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { toRpcStatus } from "../../src/api/grpc/status.js";
 import { Errors } from "../../src/rpctypes/errors.js";
 
-describe("error -> gRPC status", () => {
+describe("error -> gRPC status", { timeout: 60_000 }, () => {
   it("keeps an EtcdError's code and text", () => {
     assert.deepEqual(toRpcStatus(Errors.Compacted), {
       code: 11,
