@@ -12,6 +12,7 @@ import {
   type Watcher,
 } from "etcd3";
 import {
+  cappedWatchBackoff,
   destroyAllMembers,
   e2eTest,
   eventually,
@@ -48,7 +49,7 @@ describe("etcd3 npm client against rxetcd", () => {
   startMembersOnce(async () => {
     // a short election timeout makes the minimum lease TTL 1 s, so expiry is observable quickly
     m = await Member.start({ extraArgs: ["--election-timeout", "500", "--heartbeat-interval", "50"] });
-    client = new Etcd3({ hosts: m.clientUrl });
+    client = new Etcd3({ hosts: m.clientUrl, faultHandling: { watchBackoff: cappedWatchBackoff() } });
   });
   after(async () => {
     client?.close();

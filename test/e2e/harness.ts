@@ -456,6 +456,20 @@ export function e2eTest(
   });
 }
 
+/** A retry delay schedule in the shape the etcd3 client's `faultHandling.watchBackoff` takes. */
+export interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+
+/**
+ * Watch reconnect backoff for tests: doubles from 50 ms up to 500 ms. The client's default grows to 30 s while a
+ * member is down, and a reconnect timer still pending after `close()` keeps the test process alive that long.
+ */
+export function cappedWatchBackoff(ms = 50): Backoff {
+  return { duration: ms, next: () => cappedWatchBackoff(Math.min(ms * 2, 500)) };
+}
+
 /** Polls `probe` until it returns a value other than undefined. */
 export async function eventually<T>(
   what: string,

@@ -4,7 +4,15 @@
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import { Etcd3 } from "etcd3";
-import { destroyAllMembers, e2eTest, eventually, Member, sleep, startMembersOnce } from "./harness.js";
+import {
+  cappedWatchBackoff,
+  destroyAllMembers,
+  e2eTest,
+  eventually,
+  Member,
+  sleep,
+  startMembersOnce,
+} from "./harness.js";
 
 /** mulberry32: a small seeded PRNG, so a failing run replays with the same kill moments. */
 function prng(seed: number): () => number {
@@ -33,6 +41,7 @@ const WRITERS = 4;
 function newClient(m: Member): Etcd3 {
   return new Etcd3({
     hosts: m.clientUrl,
+    faultHandling: { watchBackoff: cappedWatchBackoff() },
     dialTimeout: 3000,
     defaultCallOptions: () => ({ deadline: Date.now() + 3000 }),
   });
@@ -69,7 +78,8 @@ describe("restart after SIGKILL under write load, and after SIGTERM", () => {
 
   startMembersOnce(async () => {
     console.log(`restart test seed ${seed}; replay: ${replay}`);
-    m = await Member.start();
+    // a short election timeout shortens every restart (the member must elect itself before it serves)
+    m = await Member.start({ extraArgs: ["--election-timeout", "500", "--heartbeat-interval", "50"] });
   });
   after(async () => {
     await destroyAllMembers();
