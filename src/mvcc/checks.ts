@@ -5,7 +5,6 @@ import {
   type DeleteRangeRequest,
   type PutRequest,
   type RangeRequest,
-  RangeRequest_SortOrder,
   RangeRequest_SortTarget,
   type RequestOp,
   type TxnRequest,
