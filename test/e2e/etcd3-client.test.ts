@@ -220,6 +220,34 @@ describe("etcd3 npm client against rxetcd", () => {
     }
   });
 
+  e2eTest("watch under concurrent writes: every write once, in revision order, no gaps", {}, async () => {
+    const start = (await revisionNow()) + 1;
+    const w = await client.watch().prefix("ws/").startRevision(String(start)).create();
+    try {
+      const revs: number[] = [];
+      w.on("data", (res: IWatchResponse) => {
+        for (const ev of res.events) revs.push(Number(ev.kv.mod_revision));
+      });
+      const acked: number[] = [];
+      await Promise.all(
+        Array.from({ length: 4 }, async (_, writer) => {
+          for (let i = 0; i < 25; i++) {
+            const res = await client.put(`ws/${writer}/${i}`).value(String(i)).exec();
+            acked.push(Number(res.header.revision));
+          }
+        }),
+      );
+      await eventually("all events", async () => (revs.length >= acked.length ? true : undefined));
+      await sleep(200);
+      acked.sort((x, y) => x - y);
+      assert.deepEqual(revs, acked, "the watch delivers exactly the acknowledged revisions, ascending");
+      // only ws/ keys were written meanwhile, so the revisions are contiguous
+      assert.equal(acked[acked.length - 1] - acked[0] + 1, acked.length);
+    } finally {
+      await w.cancel();
+    }
+  });
+
   e2eTest("watch: filters (only put / only delete)", {}, async () => {
     const puts = await client.watch().prefix("wf/").only("put").create();
     const dels = await client.watch().prefix("wf/").only("delete").create();
