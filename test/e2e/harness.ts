@@ -414,12 +414,6 @@ export function maskVolatile(text: string): string {
     .replace(/took = [^\n]*/g, "took = <t>");
 }
 
-/**
- * Why every e2e test against rxetcd is a todo for now (false once the server starts); the reason names the note in
- * the team's server notes that tracks it.
- */
-export const serverPending: string | false = false;
-
 let setup: (() => Promise<void>) | undefined;
 let setupDone: Promise<void> | undefined;
 
@@ -441,8 +435,7 @@ export function e2eTest(
   options: { todo?: string | boolean; skip?: string | boolean; timeout?: number },
   fn: () => Promise<void>,
 ): void {
-  const todo = options.todo || serverPending || undefined;
-  test(name, { timeout: 60_000, ...options, ...(todo ? { todo } : {}) }, async () => {
+  test(name, { timeout: 60_000, ...options }, async () => {
     try {
       if (setup) {
         setupDone ??= setup();
