@@ -110,6 +110,16 @@ describe("bad input against rxetcd", () => {
     await stillServing();
   });
 
+  e2eTest("a range answer over 4 MiB reaches etcdctl (gRPC send limit is not 4 MiB)", {}, async () => {
+    const v = Buffer.alloc(1_200_000, "r");
+    for (let i = 0; i < 4; i++) await client.put(`large/${i}`).value(v).exec();
+    const r = await rx.etcdctl(["get", "large/", "--prefix", "--print-value-only"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.length, 4 * (v.length + 1));
+    await client.delete().prefix("large/").exec();
+    await stillServing();
+  });
+
   e2eTest("129 operations in a txn: too many operations (128 is fine)", {}, async () => {
     const ops = (count: number) =>
       Array.from({ length: count }, (_, i) => ({ request_put: { key: b64(`ops/${i}`), value: b64("x") } }));
