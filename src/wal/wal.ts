@@ -2,6 +2,10 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSy
 import { dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { ABORT } from "lmdb";
+
+/** lmdb-js transactionSync flags: abortable (the body may return ABORT) and a synced commit. */
+const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
+
 import { Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { checkDataFile } from "./data-file.js";
 import { WalCorruptError, WalError, WalInputError, WalStateError } from "./errors.js";
@@ -306,48 +310,58 @@ export class WAL {
     const written = { entries: 0, bytes: 0 };
     let broken: Error | undefined;
     let started = 0;
-    this.store.env
-      .transaction(() => {
-        started = performance.now();
-        batch = this.pending;
-        this.pending = [];
-        try {
-          for (const job of batch) outcomes.push(this.apply(job, written));
-        } catch (error) {
-          // Unexpected (LMDB) failure half way through a job: abort the whole transaction.
-          broken = error as Error;
-          return ABORT;
+    // The batch is collected on a microtask, so every save of this event-loop turn joins one commit,
+    // and committed synchronously: lmdb-js's synchronous, synced commit (fdatasync of the data pages,
+    // then the meta page) skips the worker-thread round trip of an asynchronous transaction, which
+    // measured about twice its latency here.
+    const body = () => {
+      started = performance.now();
+      batch = this.pending;
+      this.pending = [];
+      try {
+        for (const job of batch) outcomes.push(this.apply(job, written));
+      } catch (error) {
+        // Unexpected (LMDB) failure half way through a job: abort the whole transaction.
+        broken = error as Error;
+        return ABORT;
+      }
+      return undefined;
+    };
+    const succeeded = () => {
+      if (broken !== undefined) return this.fail(batch, broken);
+      this.counters.transactions++;
+      this.counters.entriesWritten += written.entries;
+      this.counters.bytesWritten += written.bytes;
+      const durationMs = performance.now() - started;
+      let saves = 0;
+      batch.forEach((job, i) => {
+        const outcome = outcomes[i];
+        if (!outcome.ok) {
+          job.reject(outcome.error);
+          return;
         }
-        return undefined;
-      })
-      .then(
-        () => {
-          if (broken !== undefined) return this.fail(batch, broken);
-          this.counters.transactions++;
-          this.counters.entriesWritten += written.entries;
-          this.counters.bytesWritten += written.bytes;
-          const durationMs = performance.now() - started;
-          let saves = 0;
-          batch.forEach((job, i) => {
-            const outcome = outcomes[i];
-            if (!outcome.ok) {
-              job.reject(outcome.error);
-              return;
-            }
-            saves++;
-            if (job.kind === "purge")
-              job.resolve(outcome.value ?? { entriesRemoved: 0, snapshotsRemoved: 0 });
-            else job.resolve();
-          });
-          this.counters.saves += saves;
-          this.options.onCommit?.({ saves, entries: written.entries, bytes: written.bytes, durationMs });
-        },
-        (error: Error) => this.fail(batch, error),
-      )
-      .finally(() => {
+        saves++;
+        if (job.kind === "purge") job.resolve(outcome.value ?? { entriesRemoved: 0, snapshotsRemoved: 0 });
+        else job.resolve();
+      });
+      this.counters.saves += saves;
+      this.options.onCommit?.({ saves, entries: written.entries, bytes: written.bytes, durationMs });
+    };
+    queueMicrotask(() => {
+      let failed: Error | undefined;
+      try {
+        this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);
+      } catch (error) {
+        failed = error as Error;
+      }
+      try {
+        if (failed !== undefined) this.fail(batch, failed);
+        else succeeded();
+      } finally {
         this.committing = false;
         this.commitNext();
-      });
+      }
+    });
   }
 
   /** A failed commit leaves memory and disk possibly apart: every later write is refused. */
