@@ -56,6 +56,7 @@ import {
   type TxnResponse,
   type WatchResponse,
 } from "../gen/etcdserverpb/rpc.js";
+import type { Event } from "../gen/mvccpb/kv.js";
 import type { Entry, Message } from "../gen/raftpb/raft.js";
 import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
 import { decodeMember, type Member, type RaftCluster } from "../membership/cluster.js";
@@ -146,6 +147,8 @@ export class EtcdServer implements ClientApi {
   readonly lessor: Lessor;
   /** Every batch of entries once applied, with the applied index: for observers and the feed. */
   readonly applied$ = new Subject<{ index: number; entries: Entry[] }>();
+  /** Every applied key-value change, one emission per revision, in revision order. */
+  readonly events$ = new Subject<{ revision: number; events: Event[] }>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
   readonly stopped$ = new Subject<Error | undefined>();
 
@@ -188,6 +191,9 @@ export class EtcdServer implements ClientApi {
       now: this.now,
     });
     this.idGen = new IdGenerator(this.memberId, this.now());
+    store.onCommit((events, revision) => {
+      if (this.events$.observed) this.events$.next({ revision, events });
+    });
     this.appliedIndex = new IndexWaiter(store.consistentIndex());
     this.kv = new KvRequests(store, this.lessor, { maxTxnOps: cfg.maxTxnOps });
     this.applier = new EntryApplier({

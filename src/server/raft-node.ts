@@ -31,6 +31,17 @@ export interface Leadership {
   readonly term: number;
 }
 
+/** What one Ready carried, without the payloads. */
+export interface ReadySummary {
+  readonly term: number;
+  readonly commit: number;
+  readonly entries: number;
+  readonly committedEntries: number;
+  readonly messages: number;
+  readonly snapshotIndex: number | undefined;
+  readonly persistMs: number;
+}
+
 /** A batch of committed entries for the apply loop, with a promise that the batch's Ready is on disk. */
 export interface ApplyBatch {
   readonly entries: Entry[];
@@ -51,6 +62,8 @@ export class RaftNode {
   readonly leadership$: BehaviorSubject<Leadership>;
   readonly readStates$ = new Subject<ReadState>();
   readonly applies$ = new Subject<ApplyBatch>();
+  /** A summary of every Ready handled, for observers (the feed, dashboards, tests). */
+  readonly readyBatches$ = new Subject<ReadySummary>();
   /** Emits whenever the node may have a Ready; the server's pipeline drains it. */
   readonly kicks$ = new Subject<void>();
   confState: ConfState;
@@ -139,8 +152,10 @@ export class RaftNode {
 
     // 4. durable: hard state + entries (+ snapshot) in one write, synced before going on
     const snapshot = rd.snapshot && !isEmptySnap(rd.snapshot) ? rd.snapshot : undefined;
+    const persistStarted = performance.now();
     if (snapshot || rd.hardState || rd.entries.length > 0)
       await this.log.save(rd.hardState, rd.entries, snapshot);
+    const persistMs = performance.now() - persistStarted;
     if (snapshot) this.storage.applySnapshot(snapshot);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
 
@@ -151,6 +166,17 @@ export class RaftNode {
     // 6. a follower answers only once durable; a conf change is applied before the next Ready
     if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
     if (hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal)) await appliedPromise;
+    if (this.readyBatches$.observed) {
+      this.readyBatches$.next({
+        term: this.leadership$.value.term,
+        commit: rd.hardState?.commit ?? this.storage.initialState().hardState.commit,
+        entries: rd.entries.length,
+        committedEntries: rd.committedEntries.length,
+        messages: rd.messages.length,
+        snapshotIndex: snapshot?.metadata?.index,
+        persistMs,
+      });
+    }
   }
 
   get lead(): bigint {

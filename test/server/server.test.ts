@@ -292,3 +292,28 @@ test("metrics: WAL fsyncs and backend commits are observed, proposals counted", 
     await s.stop();
   }
 });
+
+test("observers see every applied change on events$ and every Ready on readyBatches$", async () => {
+  const s = await EtcdServer.start(config(freshDir()));
+  try {
+    await s.waitReady();
+    const seen: number[] = [];
+    const readies: number[] = [];
+    const subs = [
+      s.events$.subscribe((e) => seen.push(e.revision)),
+      s.raft.readyBatches$.subscribe((r) => readies.push(r.committedEntries)),
+    ];
+    await s.put(put("e1", "a"));
+    await s.txn({
+      compare: [],
+      success: [{ requestPut: put("e2", "b") }, { requestPut: put("e3", "c") }],
+      failure: [],
+    });
+    await s.deleteRange({ key: Buffer.from("e1"), rangeEnd: Buffer.alloc(0), prevKv: false });
+    for (const sub of subs) sub.unsubscribe();
+    assert.deepEqual(seen, [2, 3, 4], "one emission per revision, in order");
+    assert.ok(readies.reduce((a, b) => a + b, 0) >= 3, "the three proposals were committed through Readys");
+  } finally {
+    await s.stop();
+  }
+});
