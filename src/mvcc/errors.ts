@@ -1,21 +1,10 @@
 // Errors the KV layer raises, each carrying the gRPC status code and the exact text
 // etcd clients match on (the Go client maps messages back to typed errors by string).
 
-/** gRPC status codes used by the KV API. */
-export const GrpcCode = {
-  Canceled: 1,
-  Unknown: 2,
-  InvalidArgument: 3,
-  DeadlineExceeded: 4,
-  NotFound: 5,
-  PermissionDenied: 7,
-  ResourceExhausted: 8,
-  FailedPrecondition: 9,
-  OutOfRange: 11,
-  Unavailable: 14,
-  DataLoss: 15,
-  Unauthenticated: 16,
-} as const;
+import { GrpcCode } from "../rpctypes/errors.js";
+
+// one table of gRPC codes for every layer
+export { GrpcCode };
 
 /** An error with a gRPC status code; `grpcMessage` is the text a client receives. */
 export class EtcdError extends Error {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { encodeMember, RaftCluster } from "../membership/cluster.js";
 import { MemoryStorage } from "../raft/storage.js";
+import { emptyConfState } from "../raft/util.js";
 import { WAL, type WalCommit } from "../wal/wal.js";
 
 /** Which of etcd's start-up cases applies to this data dir. */
@@ -88,13 +89,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
       id: meta.memberId,
       snapshot: opened.snapshot,
       hardState: opened.hardState,
-      confState: opened.snapshot?.metadata?.confState ?? {
-        voters: [],
-        learners: [],
-        votersOutgoing: [],
-        learnersNext: [],
-        autoLeave: false,
-      },
+      confState: opened.snapshot?.metadata?.confState ?? emptyConfState(),
       bootstrapPeers: [],
     };
   }
@@ -117,7 +112,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
     id: cluster.localId,
     snapshot: undefined,
     hardState: undefined,
-    confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+    confState: emptyConfState(),
     bootstrapPeers: cluster.list().map((m) => ({ id: m.id, context: encodeMember(m) })),
   };
 }
