@@ -147,17 +147,15 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     resp.header = { ...fill(undefined), revision: 0 };
     return resp;
   });
-  add(ClusterService.memberAdd, async () => {
-    throw unimplemented(ClusterService.memberAdd.path);
-  });
-  // An unknown member fails as in etcd; changing a known one is not served yet.
-  for (const d of [ClusterService.memberRemove, ClusterService.memberUpdate, ClusterService.memberPromote]) {
-    add(d as MethodDefinition<{ ID: bigint }, unknown>, async (req) => {
-      const { members } = await api.memberList();
-      if (!members.some((m) => m.ID === req.ID)) throw Errors.MemberNotFound;
-      throw unimplemented(d.path);
-    });
-  }
+  const clusterHeader = async <R extends { header: ResponseHeader | undefined }>(p: Promise<R>) => {
+    const resp = await p;
+    resp.header = { ...fill(undefined), revision: 0 };
+    return resp;
+  };
+  add(ClusterService.memberAdd, async (req) => clusterHeader(api.memberAdd(req)));
+  add(ClusterService.memberRemove, async (req) => clusterHeader(api.memberRemove(req)));
+  add(ClusterService.memberUpdate, async (req) => clusterHeader(api.memberUpdate(req)));
+  add(ClusterService.memberPromote, async (req) => clusterHeader(api.memberPromote(req)));
 
   add(MaintenanceService.status, async () => withHeader(api.status()));
   // etcd 3.4 answers Alarm, Defragment and MoveLeader without filling a header.

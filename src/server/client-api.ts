@@ -17,7 +17,15 @@ import type {
   LeaseRevokeResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  MemberAddRequest,
+  MemberAddResponse,
   MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
   MoveLeaderRequest,
   MoveLeaderResponse,
   PutRequest,
@@ -81,6 +89,14 @@ export interface ClientApi {
   watchStream(): ClientWatchStream;
 
   memberList(): Promise<MemberListResponse>;
+  memberAdd(req: MemberAddRequest): Promise<MemberAddResponse>;
+  memberRemove(req: MemberRemoveRequest): Promise<MemberRemoveResponse>;
+  memberUpdate(req: MemberUpdateRequest): Promise<MemberUpdateResponse>;
+  memberPromote(req: MemberPromoteRequest): Promise<MemberPromoteResponse>;
+  /** true while this member is a learner (it then serves only serializable ranges and status). */
+  isLearner(): boolean;
+  /** true when this member knows a leader (clientv3's `hasleader` metadata requires one). */
+  hasLeader(): boolean;
 
   status(): Promise<StatusResponse>;
   alarm(req: AlarmRequest): Promise<AlarmResponse>;

@@ -71,6 +71,10 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for /health; default 30 s. */
   startTimeoutMs?: number;
+  /** --initial-cluster; default: this member alone. */
+  initialCluster?: string;
+  /** Flags of a cluster member (--initial-cluster-state, --initial-cluster-token ...), kept across restarts. */
+  clusterArgs?: string[];
 }
 
 export interface CtlResult {
@@ -107,6 +111,9 @@ export class Member {
   readonly peerPort: number;
   private readonly extraArgs: string[];
   private readonly startTimeoutMs: number;
+  /** --initial-cluster, settable until the first launch (a cluster knows every member's ports only then). */
+  initialCluster: string | undefined;
+  private readonly clusterArgs: string[];
   private child: ChildProcess | undefined;
   private exited: Promise<ExitStatus> | undefined;
   private starts = 0;
@@ -116,6 +123,8 @@ export class Member {
     this.name = opts.name ?? "e2e";
     this.extraArgs = opts.extraArgs ?? [];
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+    this.initialCluster = opts.initialCluster;
+    this.clusterArgs = opts.clusterArgs ?? [];
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = join(workDir, "data");
@@ -124,10 +133,16 @@ export class Member {
 
   /** Starts a fresh member (new temp data dir, free ports) and waits until /health says true. */
   static async start(opts: MemberOptions = {}): Promise<Member> {
+    const m = await Member.create(opts);
+    await m.launch();
+    return m;
+  }
+
+  /** A member with its ports and data dir chosen, not started yet (see `launch`). */
+  static async create(opts: MemberOptions = {}): Promise<Member> {
     const workDir = mkdtempSync(join(tmpdir(), `e2e-${opts.binary ?? target}-`));
     const m = new Member(opts, await freePort(), await freePort(), workDir);
     allMembers.add(m);
-    await m.launch();
     return m;
   }
 
@@ -163,13 +178,15 @@ export class Member {
       "--initial-advertise-peer-urls",
       this.peerUrl,
       "--initial-cluster",
-      `${this.name}=${this.peerUrl}`,
+      this.initialCluster ?? `${this.name}=${this.peerUrl}`,
+      ...this.clusterArgs,
       ...(this.binary === "etcd" ? ["--logger", "zap", "--log-outputs", "stderr"] : []),
       ...this.extraArgs,
     ];
   }
 
-  private async launch(): Promise<void> {
+  /** Starts the process and waits until /health says true. */
+  async launch(): Promise<void> {
     this.starts++;
     const fd = openSync(this.logFile, "a");
     const [cmd, argv] =

@@ -1,0 +1,131 @@
+// Three-member clusters of real processes on loopback, driven by Debian's etcdctl and the etcd3 client:
+// election, replication, linearizable reads on every member, and a leader killed under write load.
+import assert from "node:assert/strict";
+import { after, describe } from "node:test";
+import { Etcd3 } from "etcd3";
+import { Cluster, endpointStatus } from "./cluster-harness.js";
+import { cappedWatchBackoff, destroyAllMembers, e2eTest, eventually, type Member, sleep } from "./harness.js";
+
+interface MemberListJson {
+  members: Array<{ ID: number | string; name: string; peerURLs: string[]; clientURLs?: string[] }>;
+}
+
+/** HashKV of every running member at the latest revision: { revision, hash } per member. */
+async function hashes(members: Member[]): Promise<Array<{ revision: number; hash: number }>> {
+  return Promise.all(
+    members.map(async (m) => {
+      const r = await m.etcdctl(["endpoint", "hashkv", "-w", "json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const [h] = JSON.parse(r.stdout) as Array<{ HashKV: { header: { revision: number }; hash: number } }>;
+      return { revision: h.HashKV.header.revision, hash: h.HashKV.hash };
+    }),
+  );
+}
+
+describe("a three-member cluster", { timeout: 240_000 }, () => {
+  let cluster: Cluster;
+  after(destroyAllMembers);
+
+  e2eTest("three members elect one leader and list three started members", { timeout: 90_000 }, async () => {
+    cluster = await Cluster.start({ size: 3 });
+    const leader = await cluster.leader();
+    assert.ok(cluster.members.includes(leader));
+    const r = await cluster.members[0].etcdctl(["member", "list", "-w", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const list = JSON.parse(r.stdout) as MemberListJson;
+    assert.deepEqual(list.members.map((m) => m.name).sort(), ["m1", "m2", "m3"]);
+    for (const m of cluster.members) {
+      const entry = list.members.find((x) => x.name === m.name);
+      assert.deepEqual(entry?.peerURLs, [m.peerUrl]);
+      assert.deepEqual(entry?.clientURLs, [m.clientUrl], `${m.name} published its client URL`);
+    }
+    const table = await cluster.members[1].etcdctl(["member", "list"]);
+    assert.equal(table.stdout.trim().split("\n").length, 3);
+    assert.match(table.stdout, /started/);
+  });
+
+  e2eTest("a write through a follower is read linearizably on every member", {}, async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.members.find((m) => m !== leader) as Member;
+    const put = await follower.etcdctl(["put", "through-follower", "v1"]);
+    assert.equal(put.code, 0, put.stderr);
+    for (const m of cluster.members) {
+      const r = await m.etcdctl(["get", "through-follower", "--print-value-only"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "v1", `linearizable read on ${m.name}`);
+    }
+    // every member reports the same revision in its answers once it applied the write
+    const revs = await Promise.all(
+      cluster.members.map(async (m) => {
+        const r = await m.etcdctl(["get", "through-follower", "-w", "json"]);
+        return (JSON.parse(r.stdout) as { header: { revision: number } }).header.revision;
+      }),
+    );
+    assert.equal(new Set(revs).size, 1, `revisions ${revs}`);
+  });
+
+  e2eTest(
+    "the leader killed under write load: a new leader, no acknowledged write lost, the old one catches up",
+    { timeout: 150_000 },
+    async () => {
+      const oldLeader = await cluster.leader();
+      const client = new Etcd3({
+        hosts: cluster.members.map((m) => m.clientUrl),
+        faultHandling: { watchBackoff: cappedWatchBackoff() },
+        dialTimeout: 3000,
+        defaultCallOptions: () => ({ deadline: Date.now() + 5000 }),
+      });
+      const acked = new Map<string, string>();
+      let stop = false;
+      let n = 0;
+      const writer = async (w: number) => {
+        while (!stop) {
+          const key = `load/${w}/${n++}`;
+          try {
+            await client.put(key).value(key);
+            acked.set(key, key);
+          } catch {
+            await sleep(50);
+          }
+        }
+      };
+      const writers = [0, 1, 2, 3].map(writer);
+      try {
+        await eventually("writes before the kill", async () => (acked.size >= 50 ? true : undefined), 30_000);
+        const killedAt = Date.now();
+        await oldLeader.kill();
+        const newLeader = await cluster.leader(30_000);
+        assert.notEqual(newLeader, oldLeader);
+        const before = acked.size;
+        await eventually("writes after the new leader", async () => (acked.size >= before + 50 ? true : undefined), 30_000);
+        console.log(`new leader ${newLeader.name} in ${Date.now() - killedAt} ms after the kill`);
+      } finally {
+        stop = true;
+        await Promise.all(writers);
+        client.close();
+      }
+      const survivors = cluster.members.filter((m) => m.running);
+      for (const m of survivors) {
+        const got = new Map<string, string>();
+        const r = await m.etcdctl(["get", "load/", "--prefix"], { timeoutMs: 30_000 });
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stdout.split("\n");
+        for (let i = 0; i + 1 < lines.length; i += 2) got.set(lines[i], lines[i + 1]);
+        const lost = [...acked.keys()].filter((k) => got.get(k) !== k);
+        assert.deepEqual(lost, [], `${m.name} lost acknowledged writes`);
+      }
+      await oldLeader.restart();
+      await eventually(
+        "equal HashKV on all three members",
+        async () => {
+          const hs = await hashes(cluster.members);
+          const same = hs.every((h) => h.revision === hs[0].revision && h.hash === hs[0].hash);
+          return same ? hs : undefined;
+        },
+        60_000,
+      );
+      const st = await endpointStatus(oldLeader);
+      assert.ok(st && st.leader !== "0", "the restarted member knows the leader");
+    },
+  );
+});
