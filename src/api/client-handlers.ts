@@ -79,6 +79,19 @@ export async function keepAliveResponse(api: ClientApi, id: bigint): Promise<Lea
   }
 }
 
+/** A learner serves only Status and serializable Range (etcd's isRPCSupportedForLearner); no stream at all. */
+export function checkLearner(api: ClientApi, path: string, req: unknown): void {
+  if (!api.isLearner()) return;
+  if (path === MaintenanceService.status.path) return;
+  if (path === KVService.range.path && (req as { serializable?: boolean }).serializable === true) return;
+  throw Errors.NotSupportedForLearner;
+}
+
+/** clientv3's `hasleader` metadata: the request needs a member that knows a leader. */
+export function checkRequireLeader(api: ClientApi, requireLeader: boolean): void {
+  if (requireLeader && !api.hasLeader()) throw Errors.NoLeader;
+}
+
 /** etcd's answer for an RPC this member does not serve (the text grpc-go gives an unknown method). */
 export function unimplemented(path: string): EtcdError {
   const [, service, method] = path.split("/");
@@ -92,7 +105,11 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     definition: MethodDefinition<Req, Res>,
     handle: (req: Req, signal?: AbortSignal) => Promise<Res>,
   ) => {
-    table.set(definition.path, { definition, handle } as UnaryHandler);
+    const checked = async (req: Req, signal?: AbortSignal) => {
+      checkLearner(api, definition.path, req);
+      return handle(req, signal);
+    };
+    table.set(definition.path, { definition, handle: checked } as UnaryHandler);
   };
 
   const fill = headerFiller(api);

@@ -2,6 +2,7 @@
 // (connections are injected by the port splitter).
 import { once } from "node:events";
 import {
+  type Metadata,
   Server,
   type ServerDuplexStream,
   type ServerUnaryCall,
@@ -30,10 +31,11 @@ import {
   type LeaderResponse,
 } from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
-import { GrpcCode } from "../../rpctypes/errors.js";
+import { Errors, GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi } from "../../server/client-api.js";
 import {
   type ClientLimits,
+  checkRequireLeader,
   keepAliveResponse,
   leaderObserver,
   type MethodDefinition,
@@ -62,26 +64,30 @@ export function createGrpcServer(
     "grpc.max_send_message_length": 2 ** 31 - 1,
   });
   const streams: Record<string, UntypedServiceImplementation[string]> = {
-    [WatchService.watch.path]: ((call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
-      serveWatch(
-        api,
-        call,
-        metrics.start(WatchService.watch.path, "bidi_stream"),
-      )) as UntypedServiceImplementation[string],
-    [LeaseService.leaseKeepAlive.path]: ((
-      call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
-    ) =>
-      serveKeepAlive(
-        api,
-        call,
-        metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
-      )) as UntypedServiceImplementation[string],
-    [MaintenanceService.snapshot.path]: ((call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
-      void serveSnapshot(
-        api,
-        call,
-        metrics.start(MaintenanceService.snapshot.path, "server_stream"),
-      )) as UntypedServiceImplementation[string],
+    [WatchService.watch.path]: checked(
+      api,
+      WatchService.watch.path,
+      "bidi_stream",
+      metrics,
+      (call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
+        serveWatch(api, call, metrics.start(WatchService.watch.path, "bidi_stream")),
+    ),
+    [LeaseService.leaseKeepAlive.path]: checked(
+      api,
+      LeaseService.leaseKeepAlive.path,
+      "bidi_stream",
+      metrics,
+      (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) =>
+        serveKeepAlive(api, call, metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream")),
+    ),
+    [MaintenanceService.snapshot.path]: checked(
+      api,
+      MaintenanceService.snapshot.path,
+      "server_stream",
+      metrics,
+      (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
+        void serveSnapshot(api, call, metrics.start(MaintenanceService.snapshot.path, "server_stream")),
+    ),
   };
   const observe = leaderObserver(api, handlers);
   streams[ElectionService.observe.path] = ((call: ServerWritableStream<LeaderRequest, LeaderResponse>) =>
@@ -105,7 +111,7 @@ export function createGrpcServer(
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
       const stream = streams[definition.path];
-      if (unary) impl[name] = unaryCall(unary, metrics);
+      if (unary) impl[name] = unaryCall(api, unary, metrics);
       else if (stream) impl[name] = stream;
       else impl[name] = notServed(definition, metrics);
     }
@@ -117,7 +123,39 @@ export function createGrpcServer(
   return server;
 }
 
-function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
+/** clientv3 marks requests that must reach a member with a leader (WithRequireLeader). */
+function requiresLeader(md: Metadata): boolean {
+  return md.get("hasleader").some((v) => String(v) === "true");
+}
+
+/** etcd's stream interceptor: learners serve no stream; `hasleader` streams need a leader to start. */
+function checkStream(api: ClientApi, md: Metadata): void {
+  if (api.isLearner()) throw Errors.NotSupportedForLearner;
+  checkRequireLeader(api, requiresLeader(md));
+}
+
+/** A stream handler that first passes etcd's stream checks; a refused stream ends with the error. */
+function checked<C extends { metadata: Metadata; emit(event: "error", err: unknown): boolean }>(
+  api: ClientApi,
+  path: string,
+  type: "bidi_stream" | "server_stream",
+  metrics: GrpcMetrics,
+  serve: (call: C) => void,
+) {
+  return ((call: C) => {
+    try {
+      checkStream(api, call.metadata);
+    } catch (err) {
+      const error = toServiceError(err);
+      metrics.start(path, type).handled(error.code);
+      call.emit("error", error);
+      return;
+    }
+    serve(call);
+  }) as unknown as UntypedServiceImplementation[string];
+}
+
+function unaryCall(api: ClientApi, handler: UnaryHandler, metrics: GrpcMetrics) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const meter = metrics.start(handler.definition.path, "unary");
     meter.received();
@@ -125,6 +163,7 @@ function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
     call.on("cancelled", () => gone.abort());
     let answer: Promise<unknown>;
     try {
+      checkRequireLeader(api, requiresLeader(call.metadata));
       answer = handler.handle(call.request, gone.signal);
     } catch (err) {
       answer = Promise.reject(err);

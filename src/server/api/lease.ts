@@ -9,7 +9,8 @@ import type {
 } from "../../gen/etcdserverpb/rpc.js";
 import { Errors, EtcdError } from "../../rpctypes/errors.js";
 import type { KeepAliveResult } from "../client-api.js";
-import { type ServerCore, withHeader } from "../server-core.js";
+import { forwardLeaseRenew, forwardLeaseTimeToLive } from "../../transport/peer-client.js";
+import { requestTimeoutMs, type ServerCore, withHeader } from "../server-core.js";
 
 /** Leases: grants and revokes go through raft; keep-alives and TTL queries are the leader's to answer. */
 export class LeaseApi {
@@ -30,11 +31,20 @@ export class LeaseApi {
     return withHeader(this.core, r.resp as LeaseRevokeResponse);
   }
 
+  /** The leader's peer URLs, or etcd's no-leader error. */
+  private leaderUrls(): string[] {
+    const { core } = this;
+    const leader = core.raft.hasLeader ? core.cluster.member(core.raft.lead) : undefined;
+    if (!leader) throw Errors.NoLeader;
+    return leader.peerUrls;
+  }
+
   async leaseKeepAlive(id: bigint): Promise<KeepAliveResult> {
     const { core } = this;
     if (!core.raft.leadership$.value.isLeader) {
-      if (!core.raft.hasLeader) throw Errors.NoLeader;
-      throw Errors.NotLeader;
+      // keep-alives are not replicated: a follower asks the leader, which holds the expiry clocks
+      const ttl = await forwardLeaseRenew(this.leaderUrls(), id, requestTimeoutMs(core.cfg), core.cfg.peerTls);
+      return { header: core.header(), id, ttl };
     }
     let ttl = 0;
     try {
@@ -47,6 +57,17 @@ export class LeaseApi {
 
   async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
     const { core } = this;
+    if (!core.raft.leadership$.value.isLeader) {
+      // the remaining TTL is the leader's: ask it (etcd forwards over the peer port's /leases/internal)
+      const t = await forwardLeaseTimeToLive(
+        this.leaderUrls(),
+        req.ID,
+        req.keys,
+        requestTimeoutMs(core.cfg),
+        core.cfg.peerTls,
+      );
+      return { header: core.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.grantedTtl, keys: t.keys };
+    }
     const t = core.lessor.timeToLive(req.ID);
     if (!t) return { header: core.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     return {
