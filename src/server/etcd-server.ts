@@ -25,7 +25,7 @@ import { ticks } from "../../streams/sources/ticks.js";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Event } from "../gen/mvccpb/kv.js";
-import { type ConfChange, type Entry, type Message, MessageType } from "../gen/raftpb/raft.js";
+import { type ConfChange, type Entry, EntryType, type Message, MessageType } from "../gen/raftpb/raft.js";
 import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
 import type { Member, MembershipChange, RaftCluster } from "../membership/cluster.js";
 import { IdGenerator } from "../membership/id-generator.js";
@@ -45,6 +45,7 @@ import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
 import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { ClusterOps } from "./cluster-ops.js";
+import { clusterVersion$ } from "./cluster-version.js";
 import { sendMergedSnapshot } from "./merged-snapshot.js";
 import { createPeerServices } from "./peer-services.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
@@ -108,6 +109,8 @@ export class EtcdServer implements ServerCore {
   readonly applied$ = new Subject<{ index: number; entries: Entry[] }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
+  /** Emits when the first entry of a leader's term is applied here (etcd's FirstCommitInTermNotify). */
+  readonly firstCommitInTerm$ = new Subject<number>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
   readonly stopped$ = new Subject<Error | undefined>();
 
@@ -321,6 +324,12 @@ export class EtcdServer implements ServerCore {
     const syncTimers$ = merge(
       interval(5_000).pipe(tap(() => this.refreshSizeMetrics())),
       this.autoCompaction$(),
+      clusterVersion$({
+        core: this,
+        firstCommitInTerm$: this.firstCommitInTerm$,
+        proposeV2: (id, data) => this.proposeAndWait(id, () => this.raft.propose(data)),
+        peerTimeoutMs: requestTimeoutMs(this.cfg),
+      }),
       this.leaseCheckpoints$(),
     );
     const errors$ = this.errors$.pipe(
@@ -530,6 +539,9 @@ export class EtcdServer implements ServerCore {
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
+      const term = this.raft.leadership$.value.term;
+      if (batch.entries.some((e) => e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0))
+        this.firstCommitInTerm$.next(term);
       const took = performance.now() - started;
       const warnMs = this.cfg.warningApplyMs ?? 100;
       if (took > warnMs * Math.max(1, batch.entries.length)) {
