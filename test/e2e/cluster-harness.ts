@@ -1,6 +1,7 @@
 // Clusters of real member processes on loopback: every member's ports are chosen first, so that one
 // --initial-cluster names them all, then the members start together (each waits for a leader).
 import { type Binary, etcdctl, Member, type MemberOptions, sleep, target } from "./harness.js";
+import { PeerProxy } from "./peer-proxy.js";
 
 export interface ClusterOptions {
   binary?: Binary;
@@ -9,6 +10,8 @@ export interface ClusterOptions {
   /** Extra flags for every member. */
   extraArgs?: string[];
   startTimeoutMs?: number;
+  /** Put a cuttable proxy in front of every member's peer port (see PeerProxy). */
+  peerProxies?: boolean;
 }
 
 /** Fast elections for tests on a loaded machine: 100 ms heartbeats, 1 s election timeout. */
@@ -33,6 +36,8 @@ export class Cluster {
   private constructor(
     readonly members: Member[],
     readonly token: string,
+    /** The proxy in front of each member's peer port, when started with peerProxies. */
+    readonly proxies: Map<Member, PeerProxy>,
   ) {}
 
   /** Starts `size` members of a new cluster and waits until every one is healthy. */
@@ -50,10 +55,34 @@ export class Cluster {
       };
       members.push(await Member.create(memberOpts));
     }
-    const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+    const proxies = new Map<Member, PeerProxy>();
+    if (opts.peerProxies) {
+      for (const m of members) {
+        const p = await PeerProxy.start(m.peerPort);
+        proxies.set(m, p);
+        m.advertisedPeerUrl = p.url;
+      }
+    }
+    const initial = members.map((m) => `${m.name}=${m.advertisedPeerUrl ?? m.peerUrl}`).join(",");
     for (const m of members) m.initialCluster = initial;
     await Promise.all(members.map((m) => m.launch()));
-    return new Cluster(members, token);
+    return new Cluster(members, token, proxies);
+  }
+
+  /** Cuts one member off from the others (both ways) at the proxies; `heal` undoes it. */
+  partition(m: Member, memberIdHex: string): void {
+    for (const [other, proxy] of this.proxies) {
+      if (other === m) proxy.cutAll();
+      else proxy.cutFrom(memberIdHex);
+    }
+  }
+
+  heal(): void {
+    for (const p of this.proxies.values()) p.heal();
+  }
+
+  async closeProxies(): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((p) => p.close()));
   }
 
   /** etcdctl's --endpoints for every member (or the given ones). */

@@ -129,3 +129,60 @@ describe("a three-member cluster", { timeout: 240_000 }, () => {
     },
   );
 });
+
+describe("a partitioned member", { timeout: 240_000 }, () => {
+  let cluster: Cluster;
+  after(async () => {
+    await cluster?.closeProxies();
+    await destroyAllMembers();
+  });
+
+  e2eTest(
+    "the majority keeps committing, the minority's linearizable read fails with etcd's timeout, and it catches up after healing",
+    { timeout: 200_000 },
+    async () => {
+      cluster = await Cluster.start({ size: 3, peerProxies: true });
+      const leader = await cluster.leader();
+      const minority = cluster.members.find((m) => m !== leader) as Member;
+      const status = await endpointStatus(minority);
+      assert.ok(status);
+      const idHex = BigInt(status.memberId).toString(16);
+      assert.equal((await leader.etcdctl(["put", "part", "before"])).code, 0);
+      await eventually("the minority applied the first write", async () => {
+        const r = await minority.etcdctl(["get", "part", "--print-value-only", "--consistency=s"]);
+        return r.stdout.trim() === "before" ? true : undefined;
+      });
+
+      cluster.partition(minority, idHex);
+      const majority = cluster.members.filter((m) => m !== minority);
+      // the majority commits (a new leader among them if the minority led)
+      await eventually(
+        "a write on the majority",
+        async () => ((await majority[0].etcdctl(["put", "part", "during"])).code === 0 ? true : undefined),
+        30_000,
+      );
+      for (const m of majority) {
+        const r = await m.etcdctl(["get", "part", "--print-value-only"]);
+        assert.equal(r.stdout.trim(), "during", `${m.name} reads the majority's write`);
+      }
+      // the minority must not answer a linearizable read with what it has
+      const read = await minority.etcdctl(["get", "part", "--print-value-only", "--command-timeout=20s"], {
+        timeoutMs: 30_000,
+      });
+      assert.notEqual(read.code, 0, `stale linearizable read answered: ${read.stdout}`);
+      assert.match(read.stderr, /etcdserver: request timed out/);
+      const stale = await minority.etcdctl(["get", "part", "--print-value-only", "--consistency=s"]);
+      assert.equal(stale.stdout.trim(), "before", "a serializable read shows the minority's own state");
+
+      cluster.heal();
+      await eventually(
+        "the healed member reads the majority's write",
+        async () => {
+          const r = await minority.etcdctl(["get", "part", "--print-value-only"]);
+          return r.code === 0 && r.stdout.trim() === "during" ? true : undefined;
+        },
+        60_000,
+      );
+    },
+  );
+});

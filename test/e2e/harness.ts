@@ -113,6 +113,8 @@ export class Member {
   private readonly startTimeoutMs: number;
   /** --initial-cluster, settable until the first launch (a cluster knows every member's ports only then). */
   initialCluster: string | undefined;
+  /** The peer URL other members dial, when it is not the listening one (a proxy in front of it). */
+  advertisedPeerUrl: string | undefined;
   private readonly clusterArgs: string[];
   private child: ChildProcess | undefined;
   private exited: Promise<ExitStatus> | undefined;
@@ -176,7 +178,7 @@ export class Member {
       "--listen-peer-urls",
       this.peerUrl,
       "--initial-advertise-peer-urls",
-      this.peerUrl,
+      this.advertisedPeerUrl ?? this.peerUrl,
       "--initial-cluster",
       this.initialCluster ?? `${this.name}=${this.peerUrl}`,
       ...this.clusterArgs,
