@@ -29,7 +29,9 @@ const members: DemoMember[] = [1, 2, 3].map((i) => {
 });
 const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
 const endpoints = members.map((m) => m.client.replace("http://", "")).join(",");
-const dataRoot = once ? mkdtempSync(join(tmpdir(), "rxetcd-demo-cluster-")) : join(process.cwd(), "demo-cluster");
+const dataRoot = once
+  ? mkdtempSync(join(tmpdir(), "rxetcd-demo-cluster-"))
+  : join(process.cwd(), "demo-cluster");
 mkdirSync(dataRoot, { recursive: true });
 
 function start(m: DemoMember): void {
@@ -107,7 +109,9 @@ if (once) {
     console.log(etcdctl("endpoint", "status", "-w", "table").trim());
   } finally {
     stopAll();
-    await Promise.all(members.map((m) => new Promise((r) => (m.proc?.exitCode !== null ? r(0) : m.proc?.on("exit", r)))));
+    await Promise.all(
+      members.map((m) => new Promise((r) => (m.proc?.exitCode !== null ? r(0) : m.proc?.on("exit", r)))),
+    );
     rmSync(dataRoot, { recursive: true, force: true });
   }
 }

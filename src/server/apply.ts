@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
+import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import {
   type AlarmMember,
   type AlarmRequest,
@@ -10,8 +10,8 @@ import {
 import { ConfChange, ConfChangeType, type Entry, EntryType } from "../gen/raftpb/raft.js";
 import { encodeLeaseRecord, type Lessor, leaseKey } from "../lease/lessor.js";
 import type { MembershipChange, RaftCluster } from "../membership/cluster.js";
-import { decodeEntryData, type V2Request } from "../membership/v2-request.js";
 import { formatId } from "../membership/ids.js";
+import { decodeEntryData, type V2Request } from "../membership/v2-request.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
 import { membershipError } from "./cluster-ops.js";
@@ -201,7 +201,11 @@ export class EntryApplier {
     const r = this.d.cluster.applyV2(req);
     if (r.kind === "attributes" && r.id !== undefined) {
       const m = this.d.cluster.member(r.id);
-      if (m) this.d.log.info({ "member-id": formatId(m.id), name: m.name, "client-urls": m.clientUrls }, "member published its attributes");
+      if (m)
+        this.d.log.info(
+          { "member-id": formatId(m.id), name: m.name, "client-urls": m.clientUrls },
+          "member published its attributes",
+        );
     }
     if (r.kind === "version") this.d.log.info({ "cluster-version": r.version }, "set the cluster version");
     if (!this.d.store.isApplied(index)) {
@@ -223,7 +227,10 @@ export class EntryApplier {
     if (verdict !== undefined) {
       raft.confState = raft.node.applyConfChange({ ...cc, nodeId: 0n });
       if (!applied) store.setConsistentIndex(entry.index);
-      log.warn({ "node-id": formatId(cc.nodeId), type: ConfChangeType[cc.type], verdict }, "refused a membership change");
+      log.warn(
+        { "node-id": formatId(cc.nodeId), type: ConfChangeType[cc.type], verdict },
+        "refused a membership change",
+      );
       return { id: cc.id, err: membershipError(verdict) ?? new Error(verdict) };
     }
     raft.confState = raft.node.applyConfChange(cc);
@@ -245,4 +252,3 @@ export class EntryApplier {
     this.records.write(index, changes);
   }
 }
-

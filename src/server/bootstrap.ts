@@ -162,7 +162,8 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
 async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<BootstrappedRaft> {
   const { paths } = input;
   const others = otherPeerUrls(local);
-  const remote = others.length > 0 && input.fetchMembers ? await input.fetchMembers(others, 10_000) : undefined;
+  const remote =
+    others.length > 0 && input.fetchMembers ? await input.fetchMembers(others, 10_000) : undefined;
   if (!remote)
     throw new Error(
       "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs",

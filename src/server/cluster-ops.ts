@@ -49,7 +49,11 @@ function validPeerUrls(urls: string[]): boolean {
   return urls.every((u) => {
     try {
       const p = new URL(u);
-      return ["http:", "https:", "unix:", "unixs:"].includes(p.protocol) && p.host !== "" && (p.pathname === "" || p.pathname === "/");
+      return (
+        ["http:", "https:", "unix:", "unixs:"].includes(p.protocol) &&
+        p.host !== "" &&
+        (p.pathname === "" || p.pathname === "/")
+      );
     } catch {
       return false;
     }
@@ -130,7 +134,11 @@ export class ClusterOps {
   async remove(id: bigint): Promise<Member[]> {
     this.mayRemoveMember(id);
     await this.d.configure(
-      ConfChange.fromPartial({ id: this.d.core.idGen.next(), type: ConfChangeType.ConfChangeRemoveNode, nodeId: id }),
+      ConfChange.fromPartial({
+        id: this.d.core.idGen.next(),
+        type: ConfChangeType.ConfChangeRemoveNode,
+        nodeId: id,
+      }),
     );
     return this.cluster.list();
   }

@@ -1,7 +1,7 @@
 // The leader's cluster-version duty (etcd's monitorVersions): every 4 s, and at the first commit of
 // its term, ask every member its server version and propose the cluster version they all support.
 // The cluster version only goes up, and never above 3.4: a higher one would make etcd 3.4 members exit.
-import { filter, merge, mergeMap, type Observable, interval } from "rxjs";
+import { filter, interval, merge, mergeMap, type Observable } from "rxjs";
 import { ETCD_VERSION } from "../config/defaults.js";
 import { clusterVersionRequest, encodeV2Request } from "../membership/v2-request.js";
 import { decideClusterVersion } from "../membership/versions.js";

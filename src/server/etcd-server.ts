@@ -30,30 +30,30 @@ import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
 import type { Member, MembershipChange, RaftCluster } from "../membership/cluster.js";
 import { IdGenerator } from "../membership/id-generator.js";
 import { formatId } from "../membership/ids.js";
+import type { MemberJson } from "../membership/member-json.js";
+import { encodeV2Request, publishRequest } from "../membership/v2-request.js";
+import { exportBbolt } from "../mvcc/bbolt-export.js";
 import { KVStore } from "../mvcc/kvstore.js";
 import { WatchableStore } from "../mvcc/watchable-store.js";
 import type { RaftLogger } from "../raft/logger.js";
 import { ProposalDroppedError } from "../raft/raft.js";
 import { SeededRand } from "../raft/rand.js";
 import { RawNode, SnapshotStatus } from "../raft/rawnode.js";
+import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
 import { fetchMembers } from "../transport/peer-client.js";
 import { Transport } from "../transport/transport.js";
-import { exportBbolt } from "../mvcc/bbolt-export.js";
-import type { MemberJson } from "../membership/member-json.js";
-import { encodeV2Request, publishRequest } from "../membership/v2-request.js";
-import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
 import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
-import { ClusterOps } from "./cluster-ops.js";
-import { clusterVersion$ } from "./cluster-version.js";
-import { sendMergedSnapshot } from "./merged-snapshot.js";
-import { createPeerServices } from "./peer-services.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { bootstrapRaft } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
+import { ClusterOps } from "./cluster-ops.js";
+import { clusterVersion$ } from "./cluster-version.js";
 import { Compactor } from "./compactor.js";
 import { KvRequests } from "./kv-requests.js";
+import { sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
+import { createPeerServices } from "./peer-services.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
@@ -441,7 +441,10 @@ export class EtcdServer implements ServerCore {
     try {
       this.raft.step(m);
     } catch (err) {
-      this.log.debug({ err, type: MessageType[m.type], from: formatId(m.from) }, "raft refused a peer message");
+      this.log.debug(
+        { err, type: MessageType[m.type], from: formatId(m.from) },
+        "raft refused a peer message",
+      );
     }
   }
 
@@ -455,7 +458,10 @@ export class EtcdServer implements ServerCore {
     }
     this.snapshotsInFlight.add(m.to);
     void this.track(
-      sendMergedSnapshot({ core: this, transport: this.transport, exportBackend: () => exportBbolt(this.store) }, m)
+      sendMergedSnapshot(
+        { core: this, transport: this.transport, exportBackend: () => exportBbolt(this.store) },
+        m,
+      )
         .catch((err: unknown) => {
           this.log.warn({ err, to: formatId(m.to) }, "failed to send a merged snapshot");
         })
@@ -540,7 +546,9 @@ export class EtcdServer implements ServerCore {
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
       const term = this.raft.leadership$.value.term;
-      if (batch.entries.some((e) => e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0))
+      if (
+        batch.entries.some((e) => e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0)
+      )
         this.firstCommitInTerm$.next(term);
       const took = performance.now() - started;
       const warnMs = this.cfg.warningApplyMs ?? 100;

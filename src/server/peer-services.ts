@@ -5,7 +5,7 @@ import { ETCD_VERSION } from "../config/defaults.js";
 import type { Message } from "../gen/raftpb/raft.js";
 import type { MemberJson } from "../membership/member-json.js";
 import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
-import { type PeerServices, PeerServiceError } from "../transport/transport.js";
+import { PeerServiceError, type PeerServices } from "../transport/transport.js";
 import type { ServerCore } from "./server-core.js";
 
 export interface PeerServicesDeps {

@@ -19,7 +19,11 @@ export const fastElections = ["--heartbeat-interval", "100", "--election-timeout
 
 interface EndpointStatus {
   Endpoint: string;
-  Status: { header: { member_id: number | string; raft_term: number }; leader: number | string; raftIndex: number };
+  Status: {
+    header: { member_id: number | string; raft_term: number };
+    leader: number | string;
+    raftIndex: number;
+  };
 }
 
 /** A member's status as etcdctl reports it (ids as decimal strings, which JSON numbers above 2^53 are not). */

@@ -97,7 +97,11 @@ describe("a three-member cluster", { timeout: 240_000 }, () => {
         const newLeader = await cluster.leader(30_000);
         assert.notEqual(newLeader, oldLeader);
         const before = acked.size;
-        await eventually("writes after the new leader", async () => (acked.size >= before + 50 ? true : undefined), 30_000);
+        await eventually(
+          "writes after the new leader",
+          async () => (acked.size >= before + 50 ? true : undefined),
+          30_000,
+        );
         console.log(`new leader ${newLeader.name} in ${Date.now() - killedAt} ms after the kill`);
       } finally {
         stop = true;

@@ -189,6 +189,12 @@ export class Member {
 
   /** Starts the process and waits until /health says true. */
   async launch(): Promise<void> {
+    this.spawnProcess();
+    await this.waitHealthy(this.startTimeoutMs);
+  }
+
+  /** Starts the process without waiting for it (for members expected to fail or to wait for others). */
+  spawnProcess(): void {
     this.starts++;
     const fd = openSync(this.logFile, "a");
     const [cmd, argv] =
@@ -202,7 +208,13 @@ export class Member {
       child.on("exit", (code, signal) => res({ code, signal }));
       child.on("error", () => res({ code: -1, signal: null }));
     });
-    await this.waitHealthy(this.startTimeoutMs);
+  }
+
+  /** Waits for the process to end by itself; undefined when it still runs after timeoutMs. */
+  async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
+    if (!this.exited) throw new Error("member was never started");
+    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref());
+    return Promise.race([this.exited, timer]);
   }
 
   /** Polls GET /health until it answers 200 {"health":"true"}; fails early when the process exits. */

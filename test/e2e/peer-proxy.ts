@@ -3,7 +3,7 @@
 // X-Server-From header of each connection's first request, which lets the proxy also refuse one
 // sender only: cutting member C off means C's own proxy refuses everyone and every other proxy
 // refuses C.
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { freePort } from "./harness.js";
 
 /** Header bytes kept while looking for the end of a connection's first request head. */

@@ -1,8 +1,8 @@
 import type {
-  Member as MemberPb,
   MemberAddRequest,
   MemberAddResponse,
   MemberListResponse,
+  Member as MemberPb,
   MemberPromoteRequest,
   MemberPromoteResponse,
   MemberRemoveRequest,
@@ -43,7 +43,13 @@ export class ClusterApi {
     return {
       header: this.core.header(),
       // etcd answers with the new member's raft attributes only
-      member: { ID: member.id, name: "", peerURLs: [...member.peerUrls], clientURLs: [], isLearner: member.isLearner },
+      member: {
+        ID: member.id,
+        name: "",
+        peerURLs: [...member.peerUrls],
+        clientURLs: [],
+        isLearner: member.isLearner,
+      },
       members: members.map(toProto),
     };
   }

@@ -8,8 +8,8 @@ import type {
   LeaseTimeToLiveResponse,
 } from "../../gen/etcdserverpb/rpc.js";
 import { Errors, EtcdError } from "../../rpctypes/errors.js";
-import type { KeepAliveResult } from "../client-api.js";
 import { forwardLeaseRenew, forwardLeaseTimeToLive } from "../../transport/peer-client.js";
+import type { KeepAliveResult } from "../client-api.js";
 import { requestTimeoutMs, type ServerCore, withHeader } from "../server-core.js";
 
 /** Leases: grants and revokes go through raft; keep-alives and TTL queries are the leader's to answer. */
@@ -43,7 +43,12 @@ export class LeaseApi {
     const { core } = this;
     if (!core.raft.leadership$.value.isLeader) {
       // keep-alives are not replicated: a follower asks the leader, which holds the expiry clocks
-      const ttl = await forwardLeaseRenew(this.leaderUrls(), id, requestTimeoutMs(core.cfg), core.cfg.peerTls);
+      const ttl = await forwardLeaseRenew(
+        this.leaderUrls(),
+        id,
+        requestTimeoutMs(core.cfg),
+        core.cfg.peerTls,
+      );
       return { header: core.header(), id, ttl };
     }
     let ttl = 0;
