@@ -5,7 +5,8 @@ import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
 import { memberPaths } from "../server/bootstrap.js";
-import { EtcdServer, type ServerConfig } from "../server/etcd-server.js";
+import { EtcdServer } from "../server/etcd-server.js";
+import type { ServerConfig } from "../server/server-config.js";
 import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
@@ -116,7 +117,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     await started.waitReady();
     const tls = config.clientTls.certFile ? readClientTls(config) : undefined;
     const clients = await serveClients({
-      api: server,
+      api: server.api,
       listenUrls: config.listenClientUrls.map(toUrl),
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
