@@ -6,7 +6,8 @@ import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
 import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { memberPaths } from "../server/bootstrap.js";
-import { EtcdServer, type ServerConfig } from "../server/etcd-server.js";
+import { EtcdServer } from "../server/etcd-server.js";
+import type { ServerConfig } from "../server/server-config.js";
 import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
@@ -130,7 +131,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     if (feed) listeners.push(feed);
     const tls = config.clientTls.certFile ? readClientTls(config) : undefined;
     const clients = await serveClients({
-      api: server,
+      api: server.api,
       listenUrls: config.listenClientUrls.map(toUrl),
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
