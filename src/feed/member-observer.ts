@@ -123,14 +123,9 @@ export class MemberObserver {
     this.lastSnapshotIndex = server.raft.storage.snapshot().metadata?.index ?? 0;
   }
 
-  /** Loads what is only known asynchronously (the alarms) and starts listening. */
+  /** Starts listening, with the alarms in force as the starting state. */
   async start(): Promise<void> {
-    const { alarms } = await this.server.alarm({
-      action: AlarmRequest_AlarmAction.GET,
-      memberID: 0n,
-      alarm: 0,
-    });
-    this.alarmList = alarms.map((a) => ({
+    this.alarmList = this.server.alarms().map((a) => ({
       memberId: formatId(a.memberID),
       alarm: AlarmType[a.alarm] ?? String(a.alarm),
     }));

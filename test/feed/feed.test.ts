@@ -6,7 +6,7 @@ import { AlarmRequest_AlarmAction, AlarmType } from "../../src/gen/etcdserverpb/
 import { events, is, nextEvent, startMember, type TestMember } from "./harness.js";
 
 const put = (m: TestMember, key: string, value: string, lease = 0n) =>
-  m.etcd.server.put({
+  m.etcd.server.api.put({
     key: Buffer.from(key),
     value: Buffer.from(value),
     lease,
@@ -105,7 +105,11 @@ describe("the event feed on one member", { timeout: 120_000 }, () => {
   test("a start revision replays the range's past changes before the live ones", async () => {
     const rev = (await put(m, "hist/k", "v1")).header!.revision;
     await put(m, "hist/k", "v2");
-    await m.etcd.server.deleteRange({ key: Buffer.from("hist/k"), rangeEnd: Buffer.alloc(0), prevKv: false });
+    await m.etcd.server.api.deleteRange({
+      key: Buffer.from("hist/k"),
+      rangeEnd: Buffer.alloc(0),
+      prevKv: false,
+    });
     const c = m.connect({
       subscription: { topics: [], keys: [{ key: "hist/", prefix: true, startRevision: rev }] },
     });
@@ -153,9 +157,9 @@ describe("the event feed on one member", { timeout: 120_000 }, () => {
     const c = m.connect({ subscription: { topics: ["leases"] } });
     await firstBatch(c);
     const seen = events(c.events$, is("lease"), 3, "lease events");
-    const { ID } = await m.etcd.server.leaseGrant({ ID: 0n, TTL: 30 });
-    await m.etcd.server.leaseKeepAlive(ID);
-    await m.etcd.server.leaseRevoke({ ID });
+    const { ID } = await m.etcd.server.api.leaseGrant({ ID: 0n, TTL: 30 });
+    await m.etcd.server.api.leaseKeepAlive(ID);
+    await m.etcd.server.api.leaseRevoke({ ID });
     const got = await seen;
     assert.deepEqual(
       got.map((e) => [e.action, e.id, e.ttl]),
@@ -174,14 +178,14 @@ describe("the event feed on one member", { timeout: 120_000 }, () => {
     const compaction = nextEvent(c.events$, is("compaction"), "a compaction event");
     const alarm = events(c.events$, is("alarm"), 2, "alarm events");
     const rev = m.etcd.server.store.currentRev();
-    await m.etcd.server.compact({ revision: rev, physical: false });
+    await m.etcd.server.api.compact({ revision: rev, physical: false });
     const memberID = m.etcd.server.memberId;
-    await m.etcd.server.alarm({
+    await m.etcd.server.api.alarm({
       action: AlarmRequest_AlarmAction.ACTIVATE,
       memberID,
       alarm: AlarmType.NOSPACE,
     });
-    await m.etcd.server.alarm({
+    await m.etcd.server.api.alarm({
       action: AlarmRequest_AlarmAction.DEACTIVATE,
       memberID,
       alarm: AlarmType.NOSPACE,
