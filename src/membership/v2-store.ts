@@ -361,6 +361,7 @@ export class V2Store {
     }
     const top = StoreDoc.decode(doc);
     if (top._tag === "Left") throw new V2StoreFormatError(`v2 store: ${describe(top.left)}`);
+    if (!isJsonObject(doc)) throw new V2StoreFormatError("v2 store: not a JSON object");
     const store = V2Store.fresh();
     const { Root, CurrentIndex } = top.right;
     if (CurrentIndex !== undefined && CurrentIndex !== null)
@@ -421,6 +422,10 @@ function describe(errors: t.Errors): string {
   return `invalid document${path ? ` at ${path}` : ""}`;
 }
 
+/** A JSON object (lossless-json also parses numbers into objects). */
+const isJsonObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u) && !isLosslessNumber(u);
+
 function toIndex(u: unknown, where: string): number {
   if (u === null) return 0;
   if (!isLosslessNumber(u) || !isInteger(u.value))
@@ -434,8 +439,7 @@ function toIndex(u: unknown, where: string): number {
 /** Decodes one node document into `target` (fields absent in the document keep their value). */
 function applyNodeDoc(target: V2Node, u: unknown, where: string): void {
   const r = NodeDocCodec.decode(u);
-  if (r._tag === "Left" || typeof u !== "object" || u === null || Array.isArray(u))
-    throw new V2StoreFormatError(`v2 store: ${where} is not a node`);
+  if (r._tag === "Left" || !isJsonObject(u)) throw new V2StoreFormatError(`v2 store: ${where} is not a node`);
   const d = r.right;
   if (d.Path !== undefined && d.Path !== null) target.path = d.Path;
   if (d.CreatedIndex !== undefined) target.createdIndex = toIndex(d.CreatedIndex, `${where}.CreatedIndex`);
