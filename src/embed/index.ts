@@ -4,6 +4,7 @@ import { type ClientTls, serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
+import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { ServerConfig } from "../server/server-config.js";
@@ -21,6 +22,8 @@ export interface Etcd {
   readonly clientUrls: URL[];
   readonly peerUrls: URL[];
   readonly metricsUrls: URL[];
+  /** The socket.io event feed on the client port (undefined when turned off). */
+  readonly feed: Feed | undefined;
   /** Resolves once the member serves clients (it has a leader and has applied its start-up entries). */
   readonly ready: Promise<void>;
   /** Resolves once the member has stopped (rejects with the fatal error when it stopped on one). */
@@ -30,6 +33,8 @@ export interface Etcd {
 
 export interface StartOptions {
   logger: Logger;
+  /** The event feed's options; false turns the feed off. */
+  feed?: EventFeedOptions | false;
 }
 
 /** Peers reaching this member before its server is built are told to come back (they redial). */
@@ -145,6 +150,15 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     // as etcd, clients are served once the member is ready (a leader is known, start-up entries applied)
     await started.waitReady();
+    const feed =
+      opts.feed === false
+        ? undefined
+        : await startFeed(started, {
+            warningApplyMs: config.experimentalWarningApplyDurationMs,
+            logger,
+            ...opts.feed,
+          });
+    if (feed) listeners.push(feed);
     const tls = config.clientTls.certFile ? readClientTls(config) : undefined;
     const clients = await serveClients({
       api: server.api,
@@ -153,6 +167,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       maxTxnOps: config.maxTxnOps,
       logger,
       ...(tls ? { tls } : {}),
+      http: feed?.http ?? [],
     });
     listeners.push(clients);
     for (const u of clients.urls) logger.info({ address: u.href }, "serving client traffic");
@@ -183,6 +198,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       clientUrls: clients.urls,
       peerUrls: peers.map((p) => p.url),
       metricsUrls,
+      feed,
       ready: Promise.resolve(),
       stopped,
       close: async () => {
