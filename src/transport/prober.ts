@@ -68,7 +68,9 @@ export class Prober {
       );
     }
     this.ctx.metrics.roundTripSeconds.observe({ To: formatId(this.peerId) }, this.srttMs / 1000);
-    this.monitorTimer = this.scheduleMonitor(this.healthy ? this.ctx.timings.probeReportMs : this.unhealthyInterval());
+    this.monitorTimer = this.scheduleMonitor(
+      this.healthy ? this.ctx.timings.probeReportMs : this.unhealthyInterval(),
+    );
   }
 
   private unhealthyInterval(): number {
