@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { type ClientTls, serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
@@ -7,9 +8,7 @@ import { parseCompactionRetention } from "../config/index.js";
 import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer } from "../server/etcd-server.js";
-import type { ServerConfig } from "../server/server-config.js";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { PeerTlsFiles } from "../server/server-config.js";
+import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, listenHttp } from "../transport/peer-http.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */

@@ -3,8 +3,8 @@
 // The cluster version only goes up, and never above 3.4: a higher one would make etcd 3.4 members exit.
 import { filter, interval, merge, mergeMap, type Observable } from "rxjs";
 import { ETCD_VERSION } from "../config/defaults.js";
+import { clusterVersionToPropose, decideClusterVersion } from "../membership/cluster-version.js";
 import { clusterVersionRequest, encodeV2Request } from "../membership/v2-request.js";
-import { decideClusterVersion } from "../membership/versions.js";
 import { fetchVersion } from "../transport/peer-client.js";
 import type { ServerCore } from "./server-core.js";
 
@@ -18,16 +18,6 @@ export interface ClusterVersionDeps {
   /** Proposes bare v2 request bytes under an id and waits until applied. */
   proposeV2(id: bigint, data: Buffer): Promise<unknown>;
   peerTimeoutMs: number;
-}
-
-/** "3.4.1" -> [3, 4]; undefined when not a version. */
-function majorMinor(v: string | undefined): [number, number] | undefined {
-  const m = /^(\d+)\.(\d+)\./.exec(v ?? "");
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
-}
-
-function lessThan(a: [number, number], b: [number, number]): boolean {
-  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 }
 
 export function clusterVersion$(d: ClusterVersionDeps): Observable<unknown> {
@@ -46,13 +36,7 @@ export function clusterVersion$(d: ClusterVersionDeps): Observable<unknown> {
         }),
       );
       const decided = decideClusterVersion(ETCD_VERSION, peers);
-      const current = core.cluster.version();
-      let next: string | undefined;
-      if (current === undefined) next = decided ?? "3.0.0";
-      else {
-        const [c, n] = [majorMinor(current), majorMinor(decided)];
-        if (c && n && lessThan(c, n)) next = decided;
-      }
+      const next = clusterVersionToPropose(core.cluster.version(), decided);
       if (next === undefined) return;
       const id = core.idGen.next();
       try {

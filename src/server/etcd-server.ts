@@ -32,7 +32,6 @@ import { IdGenerator } from "../membership/id-generator.js";
 import { formatId } from "../membership/ids.js";
 import type { MemberJson } from "../membership/member-json.js";
 import { encodeV2Request, publishRequest } from "../membership/v2-request.js";
-import { exportBbolt } from "../mvcc/bbolt-export.js";
 import { KVStore } from "../mvcc/kvstore.js";
 import { WatchableStore } from "../mvcc/watchable-store.js";
 import type { RaftLogger } from "../raft/logger.js";
@@ -51,7 +50,7 @@ import { ClusterOps } from "./cluster-ops.js";
 import { clusterVersion$ } from "./cluster-version.js";
 import { Compactor } from "./compactor.js";
 import { KvRequests } from "./kv-requests.js";
-import { sendMergedSnapshot } from "./merged-snapshot.js";
+import { exportBbolt, sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
 import { createPeerServices } from "./peer-services.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
@@ -464,6 +463,8 @@ export class EtcdServer implements ServerCore {
       )
         .catch((err: unknown) => {
           this.log.warn({ err, to: formatId(m.to) }, "failed to send a merged snapshot");
+          this.raft.node.reportSnapshot(m.to, SnapshotStatus.SnapshotFailure);
+          this.raft.kick();
         })
         .finally(() => this.snapshotsInFlight.delete(m.to)),
     );
