@@ -46,7 +46,7 @@ function start(m: DemoMember): void {
     ["--initial-cluster", initialCluster],
     ["--initial-cluster-token", "demo-cluster"],
     ["--initial-cluster-state", "new"],
-    ["--log-level", "warn"],
+    ["--logger", "zap", "--log-level", "warn"],
   ].flat();
   const proc = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [proc.stdout, proc.stderr]) {

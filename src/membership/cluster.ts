@@ -188,6 +188,82 @@ function idFromKey(key: string): bigint {
   return id;
 }
 
+/** The members etcd's validation sees: those of the v2 store, not the in-memory ones (membersFromStore). */
+function membersFromStore(store: V2Store): { members: Map<bigint, MemberRecord>; removed: Set<bigint> } {
+  const members = new Map<bigint, MemberRecord>();
+  const removed = new Set<bigint>();
+  const dir = must("failed to get members from store", () => store.find(MEMBERS_PREFIX));
+  if (!dir) return { members, removed };
+  for (const n of must("failed to get members from store", () => store.list(dir))) {
+    const m = nodeToMember(store, n);
+    members.set(m.id, m);
+  }
+  const removedDir = must("failed to get removed members from store", () => store.find(REMOVED_PREFIX));
+  for (const n of removedDir ? store.list(removedDir) : []) removed.add(idFromKey(n.path));
+  return { members, removed };
+}
+
+function nodeToMember(store: V2Store, n: V2Node): MemberRecord {
+  const id = idFromKey(n.path);
+  const raftKey = cleanPath(`${n.path}/raftAttributes`);
+  const attrKey = cleanPath(`${n.path}/attributes`);
+  let raft: string | undefined;
+  let attrs: string | undefined;
+  for (const child of store.list(n)) {
+    if (child.path !== raftKey && child.path !== attrKey)
+      throw new MembershipFatalError(
+        `nodeToMember should never fail: unknown key ${JSON.stringify(child.path)}`,
+      );
+    if (child.children)
+      throw new MembershipFatalError(`nodeToMember should never fail: ${child.path} is a directory`);
+    if (child.path === raftKey) raft = child.value;
+    else attrs = child.value;
+  }
+  if (raft === undefined)
+    throw new MembershipFatalError(
+      `nodeToMember should never fail: raftAttributes key doesn't exist under ${n.path}`,
+    );
+  try {
+    const ra = decodeRaftAttributesJson(raft, raftKey);
+    const a = attrs === undefined ? {} : decodeAttributesJson(attrs, attrKey);
+    return {
+      id,
+      peerURLs: ra.peerURLs,
+      isLearner: ra.isLearner === true,
+      name: a.name ?? "",
+      clientURLs: a.clientURLs ?? null,
+    };
+  } catch (err) {
+    throw fatal("nodeToMember should never fail", err);
+  }
+}
+
+/** A cluster version as etcd sets it: parsed, normalised, and not above this server's major.minor. */
+function checkedVersion(text: string): string {
+  let v: ReturnType<typeof parseSemVer>;
+  try {
+    v = parseSemVer(text);
+  } catch (err) {
+    if (err instanceof SemVerError) throw fatal(`invalid cluster version ${JSON.stringify(text)}`, err);
+    throw err;
+  }
+  const problem = downgradeProblem(v);
+  if (problem) throw new MembershipFatalError(problem);
+  return formatSemVer(v);
+}
+
+/** etcd's Recover: members, removed ids and version from a v2 store. */
+function recoveredState(store: V2Store): {
+  members: Map<bigint, MemberRecord>;
+  removed: Set<bigint>;
+  version: string | undefined;
+} {
+  const { members, removed } = membersFromStore(store);
+  const versionNode = must("failed to get cluster version from store", () => store.find(VERSION_KEY));
+  if (versionNode?.children) throw new MembershipFatalError(`${VERSION_KEY} is a directory in the v2 store`);
+  return { members, removed, version: versionNode ? checkedVersion(versionNode.value) : undefined };
+}
+
 /**
  * The cluster as this member knows it: id, members and their attributes, removed ids, the cluster
  * version. Changes arrive through applied raft entries only, so every member holds the same view at
@@ -285,23 +361,19 @@ export class RaftCluster {
    * Throws V2StoreFormatError or MembershipFatalError on data etcd could not recover from either.
    */
   static fromSnapshotData(localId: bigint, clusterId: bigint, data: Uint8Array): RaftCluster {
-    const cluster = new RaftCluster(clusterId, localId, V2Store.fromJson(Buffer.from(data).toString("utf8")));
-    cluster.recover();
+    const cluster = new RaftCluster(clusterId, localId);
+    cluster.restore(data);
     return cluster;
   }
 
   /** Replaces the whole state with a received snapshot's Data (etcd's applySnapshot: store, then Recover). */
   restore(data: Uint8Array): void {
     const store = V2Store.fromJson(Buffer.from(data).toString("utf8"));
-    const previous = this.store;
+    const state = recoveredState(store);
     this.store = store;
-    try {
-      this.recover();
-    } catch (err) {
-      this.store = previous;
-      this.recover();
-      throw err;
-    }
+    this.members = state.members;
+    this.removed = state.removed;
+    this.clusterVersion = state.version;
   }
 
   /** The raft snapshot Data: the v2 store as JSON (§8.2). */
@@ -382,94 +454,13 @@ export class RaftCluster {
     }));
   }
 
-  /** The members etcd's validation sees: those of the v2 store, not the in-memory ones (membersFromStore). */
-  private membersFromStore(): { members: Map<bigint, MemberRecord>; removed: Set<bigint> } {
-    const members = new Map<bigint, MemberRecord>();
-    const removed = new Set<bigint>();
-    const dir = must("failed to get members from store", () => this.store.find(MEMBERS_PREFIX));
-    if (!dir) return { members, removed };
-    for (const n of must("failed to get members from store", () => this.store.list(dir))) {
-      const m = this.nodeToMember(n);
-      members.set(m.id, m);
-    }
-    const removedDir = must("failed to get removed members from store", () =>
-      this.store.find(REMOVED_PREFIX),
-    );
-    for (const n of removedDir ? this.store.list(removedDir) : []) removed.add(idFromKey(n.path));
-    return { members, removed };
-  }
-
-  private nodeToMember(n: V2Node): MemberRecord {
-    const id = idFromKey(n.path);
-    const raftKey = cleanPath(`${n.path}/raftAttributes`);
-    const attrKey = cleanPath(`${n.path}/attributes`);
-    let raft: string | undefined;
-    let attrs: string | undefined;
-    for (const child of this.store.list(n)) {
-      if (child.path !== raftKey && child.path !== attrKey)
-        throw new MembershipFatalError(
-          `nodeToMember should never fail: unknown key ${JSON.stringify(child.path)}`,
-        );
-      if (child.children)
-        throw new MembershipFatalError(`nodeToMember should never fail: ${child.path} is a directory`);
-      if (child.path === raftKey) raft = child.value;
-      else attrs = child.value;
-    }
-    if (raft === undefined)
-      throw new MembershipFatalError(
-        `nodeToMember should never fail: raftAttributes key doesn't exist under ${n.path}`,
-      );
-    try {
-      const ra = decodeRaftAttributesJson(raft, `${raftKey}`);
-      const a = attrs === undefined ? {} : decodeAttributesJson(attrs, `${attrKey}`);
-      return {
-        id,
-        peerURLs: ra.peerURLs,
-        isLearner: ra.isLearner === true,
-        name: a.name ?? "",
-        clientURLs: a.clientURLs ?? null,
-      };
-    } catch (err) {
-      throw fatal("nodeToMember should never fail", err);
-    }
-  }
-
-  /** etcd's Recover: members, removed ids and version from the v2 store. */
-  private recover(): void {
-    const { members, removed } = this.membersFromStore();
-    const versionNode = must("failed to get cluster version from store", () => this.store.find(VERSION_KEY));
-    let version: string | undefined;
-    if (versionNode) {
-      if (versionNode.children)
-        throw new MembershipFatalError(`${VERSION_KEY} is a directory in the v2 store`);
-      version = this.checkedVersion(versionNode.value);
-    }
-    this.members = members;
-    this.removed = removed;
-    this.clusterVersion = version;
-  }
-
-  /** A cluster version as etcd sets it: parsed, normalised, and not above this server's major.minor. */
-  private checkedVersion(text: string): string {
-    let v: ReturnType<typeof parseSemVer>;
-    try {
-      v = parseSemVer(text);
-    } catch (err) {
-      if (err instanceof SemVerError) throw fatal(`invalid cluster version ${JSON.stringify(text)}`, err);
-      throw err;
-    }
-    const problem = downgradeProblem(v);
-    if (problem) throw new MembershipFatalError(problem);
-    return formatSemVer(v);
-  }
-
   /**
    * etcd's ValidateConfigurationChange: undefined when the change is valid, else the error text.
    * An invalid change is applied to raft with NodeID 0 (a no-op) by the caller; every member reaches
    * the same verdict. Throws MembershipFatalError where etcd panics (unreadable context, unknown type).
    */
   validateConfChange(cc: ConfChange): string | undefined {
-    const { members, removed } = this.membersFromStore();
+    const { members, removed } = membersFromStore(this.store);
     const id = cc.nodeId;
     if (removed.has(id)) return ErrIDRemoved;
     switch (cc.type) {
@@ -655,8 +646,8 @@ export class RaftCluster {
   }
 
   private updateAttributes(req: V2Request): V2ApplyResult {
-    const dir = cleanPath(req.Path).split("/").slice(0, -1).join("/");
-    const id = idFromKey(dir);
+    // Go's path.Dir: everything up to the last slash (then the id is its last element)
+    const id = idFromKey(req.Path.slice(0, req.Path.lastIndexOf("/") + 1));
     let attrs: ReturnType<typeof decodeAttributesJson>;
     try {
       attrs = decodeAttributesJson(req.Val, `attributes of ${formatId(id)}`);
@@ -681,7 +672,7 @@ export class RaftCluster {
   }
 
   private setVersion(text: string): V2ApplyResult {
-    const version = this.checkedVersion(text);
+    const version = checkedVersion(text);
     this.clusterVersion = version;
     must("save cluster version should never fail", () => this.store.set(VERSION_KEY, false, version));
     return { kind: "version", version, records: [[CLUSTER_BUCKET, utf8("clusterVersion"), utf8(version)]] };

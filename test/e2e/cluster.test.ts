@@ -64,6 +64,40 @@ describe("a three-member cluster", { timeout: 240_000 }, () => {
     assert.equal(new Set(revs).size, 1, `revisions ${revs}`);
   });
 
+  e2eTest("etcdctl reaches every member through --cluster", {}, async () => {
+    const health = await cluster.members[0].etcdctl(["endpoint", "health", "--cluster"]);
+    assert.equal(health.code, 0, health.stderr);
+    assert.equal(health.stdout.match(/is healthy/g)?.length ?? health.stderr.match(/is healthy/g)?.length, 3);
+    const status = await cluster.members[0].etcdctl(["endpoint", "status", "--cluster", "-w", "json"]);
+    assert.equal(status.code, 0, status.stderr);
+    const text = status.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"');
+    const rows = JSON.parse(text) as Array<{ Status: { header: { member_id: string }; leader: string } }>;
+    assert.equal(rows.length, 3);
+    assert.equal(new Set(rows.map((r) => r.Status.leader)).size, 1, "one leader for all");
+    assert.equal(rows.filter((r) => r.Status.header.member_id === r.Status.leader).length, 1);
+  });
+
+  e2eTest("a lease used through a follower is kept alive and timed by the leader", {}, async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.members.find((m) => m !== leader) as Member;
+    const grant = await follower.etcdctl(["lease", "grant", "30"]);
+    assert.equal(grant.code, 0, grant.stderr);
+    const id = /lease ([0-9a-f]+) granted/.exec(grant.stdout)?.[1];
+    assert.ok(id, grant.stdout);
+    assert.equal((await follower.etcdctl(["put", "leased", "v", `--lease=${id}`])).code, 0);
+    const ka = await follower.etcdctl(["lease", "keep-alive", "--once", id]);
+    assert.equal(ka.code, 0, ka.stderr);
+    assert.match(ka.stdout, new RegExp(`lease ${id} keepalived with TTL\\((\\d+)\\)`));
+    const ttl = await follower.etcdctl(["lease", "timetolive", id, "--keys"]);
+    assert.equal(ttl.code, 0, ttl.stderr);
+    assert.match(ttl.stdout, /granted with TTL\(30s\), remaining\(\d+s\), attached keys\(\[leased\]\)/);
+    const unknown = await follower.etcdctl(["lease", "timetolive", "1234abcd"]);
+    assert.match(unknown.stdout, /lease 1234abcd already expired/);
+    assert.equal((await follower.etcdctl(["lease", "revoke", id])).code, 0);
+    const gone = await leader.etcdctl(["get", "leased", "--count-only", "-w", "json"]);
+    assert.equal((JSON.parse(gone.stdout) as { count?: number }).count ?? 0, 0);
+  });
+
   e2eTest(
     "the leader killed under write load: a new leader, no acknowledged write lost, the old one catches up",
     { timeout: 150_000 },

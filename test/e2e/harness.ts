@@ -75,6 +75,8 @@ export interface MemberOptions {
   initialCluster?: string;
   /** Flags of a cluster member (--initial-cluster-state, --initial-cluster-token ...), kept across restarts. */
   clusterArgs?: string[];
+  /** Runs before the first start, while the data dir does not exist yet (e.g. to restore a snapshot into it). */
+  prepare?: (member: Member) => Promise<void>;
 }
 
 export interface CtlResult {
@@ -145,6 +147,7 @@ export class Member {
     const workDir = mkdtempSync(join(tmpdir(), `e2e-${opts.binary ?? target}-`));
     const m = new Member(opts, await freePort(), await freePort(), workDir);
     allMembers.add(m);
+    await opts.prepare?.(m);
     return m;
   }
 
