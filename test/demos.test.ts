@@ -27,5 +27,9 @@ test("demos/three-member-cluster.ts starts three members that elect a leader and
   );
   assert.match(stdout, /get greeting -> hello from three members/);
   assert.equal(stdout.match(/, started, infra\d,/g)?.length, 3, stdout);
-  assert.equal(stdout.match(/\|\s+true\s+\|\s+false\s+\|/g)?.length, 1, "one member reports itself as leader");
+  assert.equal(
+    stdout.match(/\|\s+true\s+\|\s+false\s+\|/g)?.length,
+    1,
+    "one member reports itself as leader",
+  );
 });

@@ -10,16 +10,28 @@ import {
   newMemberId,
 } from "../membership/cluster.js";
 import type { MemberJson } from "../membership/member-json.js";
+import {
+  ERR_LEARNER_NOT_READY,
+  ERR_NOT_ENOUGH_STARTED_MEMBERS,
+  ERR_UNHEALTHY,
+  isLearnerReady,
+  mayAddMember,
+  mayPromoteMember,
+  mayRemoveMember,
+  type ReconfigContext,
+} from "../membership/reconfig-checks.js";
 import { Errors, type EtcdError } from "../rpctypes/errors.js";
 import { forwardPromote } from "../transport/peer-client.js";
 import type { Transport } from "../transport/transport.js";
 import { membersJson } from "./peer-services.js";
 import { requestTimeoutMs, type ServerCore } from "./server-core.js";
 
-/** etcd's HealthInterval: a peer must have been connected this long to count as healthy. */
-const HEALTH_INTERVAL_MS = 5_000;
-/** etcd's readyPercent: a learner is promotable once its match index reaches this share of the leader's. */
-const LEARNER_READY_SHARE = 0.9;
+/** The strict reconfiguration checks' refusals, as the errors the client sees. */
+const checkErrors: Record<string, EtcdError> = {
+  [ERR_NOT_ENOUGH_STARTED_MEMBERS]: Errors.MemberNotEnoughStarted,
+  [ERR_UNHEALTHY]: Errors.Unhealthy,
+  [ERR_LEARNER_NOT_READY]: Errors.LearnerNotReady,
+};
 
 export interface ClusterOpsDeps {
   core: ServerCore;
@@ -67,51 +79,29 @@ export class ClusterOps {
     return this.d.core.cluster;
   }
 
-  private started(m: Member): boolean {
-    return m.name !== "";
+  /** What etcd's strict reconfiguration checks look at: the voters, and since when each is connected. */
+  private reconfigContext(): ReconfigContext {
+    const voters = this.cluster.list().filter((m) => !m.isLearner);
+    const activeSince = new Map<bigint, number>();
+    for (const m of voters) {
+      const t = m.id === this.d.core.memberId ? undefined : this.d.transport().activeSince(m.id);
+      if (t !== undefined) activeSince.set(m.id, t);
+    }
+    return { localId: this.d.core.memberId, voters, activeSince, nowMs: this.d.now() };
   }
 
-  /** Voting members connected to this one for at least the health interval (itself included). */
-  private connectedSince(ids: bigint[]): number {
-    const since = this.d.now() - HEALTH_INTERVAL_MS;
-    let n = 0;
-    for (const id of ids) {
-      if (id === this.d.core.memberId) {
-        n++;
-        continue;
-      }
-      const t = this.d.transport().activeSince(id);
-      if (t !== undefined && t <= since) n++;
-    }
-    return n;
+  private check(problem: string | undefined): void {
+    if (problem === undefined) return;
+    throw checkErrors[problem] ?? new Error(problem);
   }
 
   private mayAddMember(isLearner: boolean): void {
-    if (!this.d.core.cfg.strictReconfigCheck) return;
-    const voters = this.cluster.list().filter((m) => !m.isLearner);
-    if (!isLearner) {
-      const nmembers = voters.length + 1;
-      const nstarted = voters.filter((m) => this.started(m)).length;
-      // adding a second member to a one-member cluster is always allowed
-      const ready = (nstarted === 1 && nmembers === 2) || nstarted >= Math.floor(nmembers / 2) + 1;
-      if (!ready) throw Errors.MemberNotEnoughStarted;
-    }
-    const ids = voters.map((m) => m.id);
-    if (this.connectedSince(ids) !== ids.length) throw Errors.Unhealthy;
+    if (this.d.core.cfg.strictReconfigCheck) this.check(mayAddMember(this.reconfigContext(), isLearner));
   }
 
   private mayRemoveMember(id: bigint): void {
     if (!this.d.core.cfg.strictReconfigCheck) return;
-    const target = this.cluster.member(id);
-    if (target?.isLearner) return;
-    const voters = this.cluster.list().filter((m) => !m.isLearner);
-    const nmembers = voters.length - 1;
-    const nstarted = voters.filter((m) => m.id !== id && this.started(m)).length;
-    if (nstarted < Math.floor(nmembers / 2) + 1) throw Errors.MemberNotEnoughStarted;
-    // a member that is down is safe to remove: it is not part of the active quorum
-    if (id !== this.d.core.memberId && this.d.transport().activeSince(id) === undefined) return;
-    const active = this.connectedSince(voters.map((m) => m.id));
-    if (active - 1 < 1 + Math.floor((voters.length - 1) / 2)) throw Errors.Unhealthy;
+    this.check(mayRemoveMember(this.reconfigContext(), id, this.cluster.member(id)?.isLearner ?? false));
   }
 
   async add(peerUrls: string[], isLearner: boolean): Promise<{ member: Member; members: Member[] }> {
@@ -167,14 +157,11 @@ export class ClusterOps {
     }
     const st = core.raft.node.status();
     const learner = st.progress.get(id);
-    const own = st.progress.get(core.memberId);
-    if (learner && own && learner.match < own.match * LEARNER_READY_SHARE) throw Errors.LearnerNotReady;
-    if (core.cfg.strictReconfigCheck) {
-      const voters = this.cluster.list().filter((m) => !m.isLearner);
-      const nmembers = voters.length + 1;
-      const nstarted = voters.filter((m) => this.started(m)).length + 1;
-      if (nstarted < Math.floor(nmembers / 2) + 1) throw Errors.MemberNotEnoughStarted;
-    }
+    const leaderMatch = BigInt(st.progress.get(core.memberId)?.match ?? 0);
+    const learnerMatch = learner ? BigInt(learner.match) : undefined;
+    if (core.cfg.strictReconfigCheck)
+      this.check(mayPromoteMember(this.reconfigContext(), leaderMatch, learnerMatch));
+    else if (!isLearnerReady(leaderMatch, learnerMatch)) throw Errors.LearnerNotReady;
     await this.d.configure(
       ConfChange.fromPartial({
         id: core.idGen.next(),
