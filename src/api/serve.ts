@@ -24,6 +24,7 @@ import { createGateway } from "./gateway/gateway.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
+import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 
 /** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
@@ -50,6 +51,8 @@ export interface ServeClientsOptions {
   /** --max-txn-ops (default 128). */
   maxTxnOps?: number;
   logger?: ApiLogger;
+  /** More HTTP served on the port (the event feed and the dashboard). */
+  http?: readonly HttpExtension[];
 }
 
 export interface ClientListeners {
@@ -130,9 +133,11 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
   const grpcServer = createGrpcServer(api, handlers, limits, metrics);
-  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics));
+  const extensions = options.http ?? [];
+  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics), extensions);
   const injector = injectorServingHttp(grpcServer, httpHandler, logger);
   const httpServer: HttpServer = createHttpServer(httpHandler);
+  for (const ext of extensions) ext.attach?.(httpServer);
 
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {

@@ -21,41 +21,8 @@ import {
 import { batchWhileBusy } from "../../streams/operators/batch-while-busy.js";
 import { inOrder } from "../../streams/operators/in-order.js";
 import { ticks } from "../../streams/sources/ticks.js";
-import { ETCD_VERSION } from "../config/defaults.js";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
-import {
-  type AlarmMember,
-  type AlarmRequest,
-  AlarmRequest_AlarmAction,
-  type AlarmResponse,
-  AlarmType,
-  type CompactionRequest,
-  type CompactionResponse,
-  type DeleteRangeRequest,
-  type DeleteRangeResponse,
-  type HashKVRequest,
-  type HashKVResponse,
-  type HashResponse,
-  type LeaseGrantRequest,
-  type LeaseGrantResponse,
-  type LeaseLeasesResponse,
-  type LeaseRevokeRequest,
-  type LeaseRevokeResponse,
-  type LeaseTimeToLiveRequest,
-  type LeaseTimeToLiveResponse,
-  type MemberListResponse,
-  type MoveLeaderRequest,
-  type MoveLeaderResponse,
-  type PutRequest,
-  type PutResponse,
-  type RangeRequest,
-  type RangeResponse,
-  type ResponseHeader,
-  type StatusResponse,
-  type TxnRequest,
-  type TxnResponse,
-  type WatchResponse,
-} from "../gen/etcdserverpb/rpc.js";
+import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Event } from "../gen/mvccpb/kv.js";
 import type { Entry, Message } from "../gen/raftpb/raft.js";
 import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
@@ -63,7 +30,6 @@ import { decodeMember, type Member, type RaftCluster } from "../membership/clust
 import { IdGenerator } from "../membership/id-generator.js";
 import { formatId } from "../membership/ids.js";
 import { KVStore } from "../mvcc/kvstore.js";
-import { WatchStream } from "../mvcc/watch-stream.js";
 import { WatchableStore } from "../mvcc/watchable-store.js";
 import type { RaftLogger } from "../raft/logger.js";
 import { ProposalDroppedError } from "../raft/raft.js";
@@ -71,46 +37,20 @@ import { SeededRand } from "../raft/rand.js";
 import { RawNode } from "../raft/rawnode.js";
 import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
 import type { WAL } from "../wal/wal.js";
+import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
-import { type BootstrapInput, bootstrapRaft } from "./bootstrap.js";
-import type { BackendSnapshot, ClientApi, ClientWatchStream, KeepAliveResult } from "./client-api.js";
-import { type CompactionPolicy, Compactor } from "./compactor.js";
+import { bootstrapRaft } from "./bootstrap.js";
+import type { ClientApi } from "./client-api.js";
+import { Compactor } from "./compactor.js";
 import { KvRequests } from "./kv-requests.js";
 import { ServerMetrics } from "./metrics.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
+import type { ServerConfig } from "./server-config.js";
+import { requestTimeoutMs, type ServerCore } from "./server-core.js";
 import { Snapshotter } from "./snapshotter.js";
 import { IndexWaiter, WaitRegistry } from "./wait.js";
-
-export interface ServerConfig extends BootstrapInput {
-  tickMs: number;
-  electionTicks: number;
-  snapshotCount: number;
-  snapshotCatchUpEntries: number;
-  maxSnapshots: number;
-  maxTxnOps: number;
-  maxRequestBytes: number;
-  quotaBackendBytes: number;
-  preVote: boolean;
-  clientUrls: string[];
-  /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */
-  autoCompaction?: CompactionPolicy;
-  /** --experimental-enable-lease-checkpoint (and -persist): the leader records remaining TTLs through raft. */
-  leaseCheckpoint?: { intervalMs: number; persist: boolean };
-  /** --experimental-watch-progress-notify-interval. */
-  watchProgressNotifyIntervalMs?: number;
-  /** --experimental-warning-apply-duration: applies slower than this are logged. */
-  warningApplyMs?: number;
-  logger: Logger;
-  /** Milliseconds clock, injectable for tests. */
-  now?: () => number;
-}
-
-/** etcd's request timeout: 5 s plus two election timeouts. */
-function requestTimeoutMs(c: ServerConfig): number {
-  return 5000 + 2 * c.electionTicks * c.tickMs;
-}
 
 const LEASE_EXPIRY_CHECK_MS = 500;
 /** etcd revokes at most 1000 leases per second: half of that every 500 ms check. */
@@ -137,7 +77,7 @@ function raftLogger(log: Logger): RaftLogger {
  * One member: the raft node, the durable log, the key-value store, leases and the cluster,
  * driven by one merged pipeline of streams (see `run`). Implements what the client API needs.
  */
-export class EtcdServer implements ClientApi {
+export class EtcdServer implements ServerCore {
   readonly serverMetrics: ServerMetrics;
   readonly clusterId: bigint;
   readonly memberId: bigint;
@@ -145,19 +85,21 @@ export class EtcdServer implements ClientApi {
   readonly store: KVStore;
   readonly watchable: WatchableStore;
   readonly lessor: Lessor;
-  /** Every batch of entries once applied, with the applied index: for observers and the feed. */
-  readonly applied$ = new Subject<{ index: number; entries: Entry[] }>();
+  /** Every batch of entries once applied, with the applied index and how long its apply took. */
+  readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
   readonly stopped$ = new Subject<Error | undefined>();
 
   private readonly wait = new WaitRegistry<ApplyResult>();
-  private readonly appliedIndex: IndexWaiter;
-  private readonly idGen: IdGenerator;
-  private readonly reads: LinearizableReads;
+  readonly appliedIndex: IndexWaiter;
+  readonly idGen: IdGenerator;
+  readonly reads: LinearizableReads;
   private readonly applier: EntryApplier;
-  private readonly kv: KvRequests;
+  readonly kv: KvRequests;
+  /** The client API (gRPC services, gateway, /health) bound to this member. */
+  readonly api: ClientApi;
   private readonly stop$ = new Subject<void>();
   private readonly errors$ = new Subject<Error>();
   private subscription: Subscription | undefined;
@@ -165,12 +107,12 @@ export class EtcdServer implements ClientApi {
   private stopping: Promise<void> | undefined;
 
   private constructor(
-    private readonly cfg: ServerConfig,
+    readonly cfg: ServerConfig,
     private readonly wal: WAL,
     raft: RaftNode,
     store: KVStore,
-    private readonly log: Logger,
-    private readonly cluster: RaftCluster,
+    readonly log: Logger,
+    readonly cluster: RaftCluster,
     metrics: ServerMetrics,
   ) {
     this.now = cfg.now ?? Date.now;
@@ -206,6 +148,7 @@ export class EtcdServer implements ClientApi {
       quota: () => (cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA),
       persistLeaseCheckpoints: cfg.leaseCheckpoint?.persist ?? false,
     });
+    this.api = createClientApi(this);
     this.reads = new LinearizableReads({
       requestReadIndex: (ctx) => raft.readIndex(ctx),
       readStates$: raft.readStates$,
@@ -391,7 +334,7 @@ export class EtcdServer implements ClientApi {
         const rev = compactor.decide(this.now(), this.store.currentRev());
         if (rev === undefined) return;
         try {
-          await this.compact({ revision: rev, physical: false });
+          await this.api.compact({ revision: rev, physical: false });
           this.log.info({ revision: rev, mode: policy.mode }, "completed auto revision compaction");
         } catch (err) {
           if (!(isClientVisibleError(err) && err.grpcMessage === Errors.Compacted.message)) {
@@ -412,7 +355,7 @@ export class EtcdServer implements ClientApi {
 
   private async revokeExpired(id: bigint): Promise<void> {
     try {
-      await this.leaseRevoke({ ID: id });
+      await this.api.leaseRevoke({ ID: id });
       this.log.info({ "lease-id": formatId(id) }, "revoked expired lease");
     } catch (err) {
       if (!(err instanceof EtcdError && err.message === Errors.LeaseNotFound.message)) {
@@ -424,7 +367,7 @@ export class EtcdServer implements ClientApi {
   /** Applies and defragmentation take turns: the backend refuses writes while it is rebuilt. */
   private backendTurn: Promise<unknown> = Promise.resolve();
 
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
     const run = this.backendTurn.then(work, work);
     this.backendTurn = run.catch(() => {});
     return run;
@@ -458,7 +401,7 @@ export class EtcdServer implements ClientApi {
         Math.max(last, this.raft.node.basicStatus().hardState.commit),
       );
       this.appliedIndex.trigger(last);
-      this.applied$.next({ index: last, entries: batch.entries });
+      this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
       await this.maybeSnapshot(last);
     } catch (err) {
       this.errors$.next(err instanceof Error ? err : new Error(String(err)));
@@ -495,7 +438,7 @@ export class EtcdServer implements ClientApi {
   // ---- proposals -----------------------------------------------------------------------------
 
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
-  private async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
+  async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
     if (this.stopping) throw Errors.Stopped;
     const id = this.idGen.next();
     const msg = InternalRaftRequest.fromPartial({
@@ -532,122 +475,16 @@ export class EtcdServer implements ClientApi {
     }
   }
 
+  alarms(): AlarmMember[] {
+    return this.applier.alarms();
+  }
+
   header(revision = this.store.currentRev()): ResponseHeader {
     return {
       clusterId: this.clusterId,
       memberId: this.memberId,
       revision,
       raftTerm: this.raft.leadership$.value.term,
-    };
-  }
-
-  private withHeader<T extends { header: ResponseHeader | undefined }>(resp: T): T {
-    const rev = resp.header?.revision ?? this.store.currentRev();
-    resp.header = this.header(rev);
-    return resp;
-  }
-
-  // ---- KV ------------------------------------------------------------------------------------
-
-  async range(req: RangeRequest): Promise<RangeResponse> {
-    this.kv.checkRange(req);
-    if (!req.serializable) await this.reads.waitReadable();
-    return this.withHeader(this.kv.range(req));
-  }
-
-  async put(req: PutRequest): Promise<PutResponse> {
-    this.kv.checkPut(req);
-    const r = await this.propose({ put: req });
-    return this.withHeader(r.resp as PutResponse);
-  }
-
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    this.kv.checkDeleteRange(req);
-    const r = await this.propose({ deleteRange: req });
-    return this.withHeader(r.resp as DeleteRangeResponse);
-  }
-
-  async txn(req: TxnRequest): Promise<TxnResponse> {
-    this.kv.checkTxn(req);
-    if (this.kv.isReadOnlyTxn(req)) {
-      if (!this.kv.isSerializableTxn(req)) await this.reads.waitReadable();
-      return this.withHeader(this.kv.readOnlyTxn(req));
-    }
-    const r = await this.propose({ txn: req });
-    return this.withHeader(r.resp as TxnResponse);
-  }
-
-  async compact(req: CompactionRequest): Promise<CompactionResponse> {
-    const r = await this.propose({ compaction: req });
-    if (req.physical && r.done) await r.done;
-    return this.withHeader(r.resp as CompactionResponse);
-  }
-
-  // ---- leases --------------------------------------------------------------------------------
-
-  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    let id = req.ID;
-    while (id === 0n) id = BigInt.asIntN(64, this.idGen.next() & ((1n << 63n) - 1n));
-    this.lessor.checkGrant(id, req.TTL);
-    const r = await this.propose({ leaseGrant: { TTL: req.TTL, ID: id } });
-    return this.withHeader(r.resp as LeaseGrantResponse);
-  }
-
-  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    if (!this.lessor.has(req.ID)) throw Errors.LeaseNotFound;
-    const r = await this.propose({ leaseRevoke: req });
-    return this.withHeader(r.resp as LeaseRevokeResponse);
-  }
-
-  async leaseKeepAlive(id: bigint): Promise<KeepAliveResult> {
-    if (!this.raft.leadership$.value.isLeader) {
-      if (!this.raft.hasLeader) throw Errors.NoLeader;
-      throw Errors.NotLeader;
-    }
-    let ttl = 0;
-    try {
-      ttl = this.lessor.renew(id);
-    } catch (err) {
-      if (!(err instanceof EtcdError && err.message === Errors.LeaseNotFound.message)) throw err;
-    }
-    return { header: this.header(), id, ttl };
-  }
-
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    const t = this.lessor.timeToLive(req.ID);
-    if (!t) return { header: this.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
-    return {
-      header: this.header(),
-      ID: req.ID,
-      TTL: t.ttl,
-      grantedTTL: t.grantedTtl,
-      keys: req.keys ? t.keys : [],
-    };
-  }
-
-  async leaseLeases(): Promise<LeaseLeasesResponse> {
-    return { header: this.header(), leases: this.lessor.ids().map((ID) => ({ ID })) };
-  }
-
-  // ---- watch ---------------------------------------------------------------------------------
-
-  watchStream(): ClientWatchStream {
-    const ws = new WatchStream(this.watchable);
-    let sub: Subscription | undefined;
-    return {
-      request: (req) => ws.request(req),
-      onResponse: (listener) => {
-        sub?.unsubscribe();
-        sub = ws.responses$.subscribe((r) => {
-          const { revision, progress: _progress, ...rest } = r;
-          const resp: WatchResponse = { ...rest, header: this.header(revision) };
-          listener(resp);
-        });
-      },
-      close: () => {
-        sub?.unsubscribe();
-        ws.close();
-      },
     };
   }
 
@@ -690,90 +527,6 @@ export class EtcdServer implements ClientApi {
     }
   }
 
-  async memberList(): Promise<MemberListResponse> {
-    return { header: this.header(), members: this.cluster.toProto() };
-  }
-
-  async status(): Promise<StatusResponse> {
-    const st = this.raft.node.basicStatus();
-    return {
-      header: this.header(),
-      version: ETCD_VERSION,
-      dbSize: this.store.backend.size(),
-      leader: st.softState.lead,
-      raftIndex: st.hardState.commit,
-      raftTerm: st.hardState.term,
-      raftAppliedIndex: this.appliedIndex.index,
-      errors: this.applier.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
-      dbSizeInUse: this.store.backend.sizeInUse(),
-      isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
-    };
-  }
-
-  async alarm(req: AlarmRequest): Promise<AlarmResponse> {
-    if (req.action === AlarmRequest_AlarmAction.GET) {
-      const alarms: AlarmMember[] = this.applier
-        .alarms()
-        .filter(
-          (a) =>
-            (req.memberID === 0n || a.memberID === req.memberID) &&
-            (req.alarm === AlarmType.NONE || a.alarm === req.alarm),
-        );
-      // etcd 3.4 answers alarm requests without a response header
-      return { header: undefined, alarms };
-    }
-    const r = await this.propose({ alarm: req });
-    return { ...(r.resp as AlarmResponse), header: undefined };
-  }
-
-  async hash(): Promise<HashResponse> {
-    return { header: this.header(), hash: this.store.hashKV(0).hash };
-  }
-
-  async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
-    const h = this.store.hashKV(req.revision);
-    // etcd reports -1 until the first compaction
-    const compactRevision = h.compactRevision === 0 ? -1 : h.compactRevision;
-    return { header: this.header(h.currentRevision), hash: h.hash, compactRevision };
-  }
-
-  async defragment(): Promise<void> {
-    const started = performance.now();
-    await this.exclusive(() => this.store.backend.defragment());
-    this.log.info(
-      { took: `${(performance.now() - started).toFixed(1)}ms` },
-      "finished defragmenting the backend",
-    );
-  }
-
-  async moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse> {
-    if (!this.raft.leadership$.value.isLeader) throw Errors.NotLeader;
-    if (!this.cluster.member(req.targetID) || req.targetID === 0n) throw Errors.BadLeaderTransferee;
-    if (req.targetID !== this.memberId) {
-      this.raft.node.transferLeader(req.targetID);
-      this.raft.kick();
-    }
-    return { header: this.header() };
-  }
-
-  async snapshot(): Promise<BackendSnapshot> {
-    const revision = this.store.currentRev();
-    await this.store.sync();
-    const snap = await this.store.backend.snapshot();
-    return { size: snap.totalBytes, revision, chunks: snap.chunks };
-  }
-
-  async health(): Promise<{ health: boolean; reason?: string }> {
-    if (this.applier.alarms().length > 0) return { health: false, reason: "ALARM" };
-    if (!this.raft.hasLeader) return { health: false, reason: "RAFT NO LEADER" };
-    try {
-      await this.reads.waitReadable();
-      return { health: true };
-    } catch {
-      return { health: false, reason: "QGET ERROR" };
-    }
-  }
-
   get metrics(): Registry {
     return this.serverMetrics.registry;
   }
@@ -809,3 +562,4 @@ export class EtcdServer implements ClientApi {
     this.stopped$.complete();
   }
 }
+export type { ServerConfig } from "./server-config.js";

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { pino } from "pino";
 import { memberPaths } from "../../src/server/bootstrap.js";
-import { EtcdServer, type ServerConfig } from "../../src/server/etcd-server.js";
+import { EtcdServer } from "../../src/server/etcd-server.js";
+import type { ServerConfig } from "../../src/server/server-config.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -70,19 +71,21 @@ test("a new single member elects itself, writes go through raft and reads see th
   try {
     await s.waitReady();
     assert.equal(s.memberId.toString(16), "8e9e05c52164694d");
-    const p1 = await s.put(put("foo", "bar"));
+    const p1 = await s.api.put(put("foo", "bar"));
     assert.equal(p1.header?.revision, 2, "an empty store is at revision 1, the first write makes 2");
     assert.equal(p1.header?.memberId, s.memberId);
-    const r = await s.range(range("foo"));
+    const r = await s.api.range(range("foo"));
     assert.equal(r.kvs.length, 1);
     assert.equal(r.kvs[0].value.toString(), "bar");
     assert.equal(r.header?.revision, 2);
-    const rs = await s.range(range("foo", true));
+    const rs = await s.api.range(range("foo", true));
     assert.equal(rs.kvs[0].value.toString(), "bar");
-    await assert.rejects(s.put(put("", "x")), { message: "etcdserver: key is not provided" });
-    await assert.rejects(s.put(put("k", "v", 123n)), { message: "etcdserver: requested lease not found" });
+    await assert.rejects(s.api.put(put("", "x")), { message: "etcdserver: key is not provided" });
+    await assert.rejects(s.api.put(put("k", "v", 123n)), {
+      message: "etcdserver: requested lease not found",
+    });
     // the refused requests changed nothing
-    const after = await s.put(put("foo", "baz"));
+    const after = await s.api.put(put("foo", "baz"));
     assert.equal(after.header?.revision, 3);
   } finally {
     await s.stop();
@@ -93,15 +96,15 @@ test("a restarted member keeps every acknowledged write and continues the revisi
   const dir = freshDir();
   let s = await EtcdServer.start(config(dir));
   await s.waitReady();
-  for (let i = 0; i < 50; i++) await s.put(put(`k${i}`, `v${i}`));
+  for (let i = 0; i < 50; i++) await s.api.put(put(`k${i}`, `v${i}`));
   await s.stop();
   s = await EtcdServer.start(config(dir));
   try {
     await s.waitReady();
-    const r = await s.range({ ...range("k"), rangeEnd: Buffer.from("l") });
+    const r = await s.api.range({ ...range("k"), rangeEnd: Buffer.from("l") });
     assert.equal(r.count, 50);
     assert.equal(r.header?.revision, 51);
-    const p = await s.put(put("k0", "again"));
+    const p = await s.api.put(put("k0", "again"));
     assert.equal(p.header?.revision, 52);
   } finally {
     await s.stop();
@@ -112,24 +115,26 @@ test("leases: grant with the minimum TTL, attach keys, revoke deletes them in on
   const s = await EtcdServer.start(config(freshDir()));
   try {
     await s.waitReady();
-    const g = await s.leaseGrant({ TTL: 1, ID: 0n });
+    const g = await s.api.leaseGrant({ TTL: 1, ID: 0n });
     assert.ok(g.ID > 0n);
     assert.equal(g.TTL, Math.max(1, s.lessor.minTtl));
-    await s.put(put("a", "1", g.ID));
-    await s.put(put("b", "2", g.ID));
-    const ttl = await s.leaseTimeToLive({ ID: g.ID, keys: true });
+    await s.api.put(put("a", "1", g.ID));
+    await s.api.put(put("b", "2", g.ID));
+    const ttl = await s.api.leaseTimeToLive({ ID: g.ID, keys: true });
     assert.deepEqual(
       ttl.keys.map((k) => k.toString()),
       ["a", "b"],
     );
-    const before = (await s.range(range("a"))).header!.revision;
-    await s.leaseRevoke({ ID: g.ID });
-    const r = await s.range({ ...range("a"), rangeEnd: Buffer.from("c") });
+    const before = (await s.api.range(range("a"))).header!.revision;
+    await s.api.leaseRevoke({ ID: g.ID });
+    const r = await s.api.range({ ...range("a"), rangeEnd: Buffer.from("c") });
     assert.equal(r.count, 0);
     assert.equal(r.header?.revision, before + 1);
-    assert.equal((await s.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1);
-    await assert.rejects(s.leaseRevoke({ ID: g.ID }), { message: "etcdserver: requested lease not found" });
-    assert.equal((await s.leaseKeepAlive(g.ID)).ttl, 0);
+    assert.equal((await s.api.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1);
+    await assert.rejects(s.api.leaseRevoke({ ID: g.ID }), {
+      message: "etcdserver: requested lease not found",
+    });
+    assert.equal((await s.api.leaseKeepAlive(g.ID)).ttl, 0);
   } finally {
     await s.stop();
   }
@@ -139,23 +144,23 @@ test("leases, their keys and the cluster survive a restart", async () => {
   const dir = freshDir();
   let s = await EtcdServer.start(config(dir));
   await s.waitReady();
-  const g = await s.leaseGrant({ TTL: 600, ID: 0n });
-  await s.put(put("leased", "v", g.ID));
-  const gone = await s.leaseGrant({ TTL: 600, ID: 0n });
-  await s.leaseRevoke({ ID: gone.ID });
+  const g = await s.api.leaseGrant({ TTL: 600, ID: 0n });
+  await s.api.put(put("leased", "v", g.ID));
+  const gone = await s.api.leaseGrant({ TTL: 600, ID: 0n });
+  await s.api.leaseRevoke({ ID: gone.ID });
   await s.stop();
   s = await EtcdServer.start(config(dir));
   try {
     await s.waitReady();
-    const leases = (await s.leaseLeases()).leases.map((l) => l.ID);
+    const leases = (await s.api.leaseLeases()).leases.map((l) => l.ID);
     assert.deepEqual(leases, [g.ID]);
-    const ttl = await s.leaseTimeToLive({ ID: g.ID, keys: true });
+    const ttl = await s.api.leaseTimeToLive({ ID: g.ID, keys: true });
     assert.equal(ttl.grantedTTL, 600);
     assert.deepEqual(
       ttl.keys.map((k) => k.toString()),
       ["leased"],
     );
-    const members = (await s.memberList()).members;
+    const members = (await s.api.memberList()).members;
     assert.equal(members.length, 1);
     assert.equal(members[0].ID, s.memberId);
     assert.deepEqual(members[0].peerURLs, ["http://localhost:2380"]);
@@ -168,14 +173,14 @@ test("an expired lease is revoked by the leader and its keys deleted", async () 
   const s = await EtcdServer.start(config(freshDir(), { tickMs: 10, electionTicks: 10 }));
   try {
     await s.waitReady();
-    const g = await s.leaseGrant({ TTL: 1, ID: 0n });
-    await s.put(put("short", "lived", g.ID));
+    const g = await s.api.leaseGrant({ TTL: 1, ID: 0n });
+    await s.api.put(put("short", "lived", g.ID));
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await s.range(range("short"))).count > 0) {
+    while (Date.now() < deadline && (await s.api.range(range("short"))).count > 0) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.equal((await s.range(range("short"))).count, 0, "the key went with its lease");
-    assert.equal((await s.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1);
+    assert.equal((await s.api.range(range("short"))).count, 0, "the key went with its lease");
+    assert.equal((await s.api.leaseTimeToLive({ ID: g.ID, keys: false })).TTL, -1);
   } finally {
     await s.stop();
   }
@@ -186,17 +191,17 @@ test("snapshots every snapshot-count entries compact the log, and a restart star
   const cfg = config(dir, { snapshotCount: 10, snapshotCatchUpEntries: 5, maxSnapshots: 2 });
   let s = await EtcdServer.start(cfg);
   await s.waitReady();
-  for (let i = 0; i < 60; i++) await s.put(put(`s${i}`, `v${i}`));
+  for (let i = 0; i < 60; i++) await s.api.put(put(`s${i}`, `v${i}`));
   const first = s.raft.storage.firstIndex();
   assert.ok(first > 40, `the in-memory log was compacted (first index ${first})`);
   await s.stop();
   s = await EtcdServer.start(cfg);
   try {
     await s.waitReady();
-    const r = await s.range({ ...range("s"), rangeEnd: Buffer.from("t") });
+    const r = await s.api.range({ ...range("s"), rangeEnd: Buffer.from("t") });
     assert.equal(r.count, 60);
-    assert.equal((await s.put(put("after", "restart"))).header?.revision, 62);
-    assert.equal((await s.memberList()).members[0].name, "default");
+    assert.equal((await s.api.put(put("after", "restart"))).header?.revision, 62);
+    assert.equal((await s.api.memberList()).members[0].name, "default");
   } finally {
     await s.stop();
   }
@@ -206,16 +211,16 @@ test("compaction makes old revisions unreadable with etcd's error, and HashKV re
   const s = await EtcdServer.start(config(freshDir()));
   try {
     await s.waitReady();
-    for (let i = 0; i < 20; i++) await s.put(put("ac", `v${i}`));
-    await s.compact({ revision: s.store.currentRev() - 5, physical: true });
-    await assert.rejects(s.range({ ...range("ac"), revision: 3 }), {
+    for (let i = 0; i < 20; i++) await s.api.put(put("ac", `v${i}`));
+    await s.api.compact({ revision: s.store.currentRev() - 5, physical: true });
+    await assert.rejects(s.api.range({ ...range("ac"), revision: 3 }), {
       code: 11,
       grpcMessage: "etcdserver: mvcc: required revision has been compacted",
     } as object);
-    await assert.rejects(s.compact({ revision: 3, physical: false }), {
+    await assert.rejects(s.api.compact({ revision: 3, physical: false }), {
       grpcMessage: "etcdserver: mvcc: required revision has been compacted",
     } as object);
-    const h = await s.hashKV({ revision: 0 });
+    const h = await s.api.hashKV({ revision: 0 });
     assert.equal(h.compactRevision, s.store.currentRev() - 5);
   } finally {
     await s.stop();
@@ -232,7 +237,7 @@ test("periodic auto-compaction on the leader keeps one retention window of histo
     let i = 0;
     // the first compaction may reach back to the revision seen at start-up (1): wait for one past it
     while (s.store.compactRev() <= 1 && Date.now() < deadline) {
-      await s.put(put("pc", `v${i++}`));
+      await s.api.put(put("pc", `v${i++}`));
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(s.store.compactRev() > 1, `compacted to ${s.store.compactRev()} after ${i} writes`);
@@ -246,10 +251,10 @@ test("defragment while writes keep coming loses nothing", async () => {
   const s = await EtcdServer.start(config(freshDir()));
   try {
     await s.waitReady();
-    for (let i = 0; i < 50; i++) await s.put(put(`d${i}`, "x".repeat(1000)));
-    const writes = Array.from({ length: 50 }, (_, i) => s.put(put(`w${i}`, "y")));
-    await Promise.all([s.defragment(), ...writes]);
-    const r = await s.range({ ...range("d"), rangeEnd: Buffer.from("x") });
+    for (let i = 0; i < 50; i++) await s.api.put(put(`d${i}`, "x".repeat(1000)));
+    const writes = Array.from({ length: 50 }, (_, i) => s.api.put(put(`w${i}`, "y")));
+    await Promise.all([s.api.defragment(), ...writes]);
+    const r = await s.api.range({ ...range("d"), rangeEnd: Buffer.from("x") });
     assert.equal(r.count, 100);
   } finally {
     await s.stop();
@@ -261,13 +266,13 @@ test("lease checkpoints persist the remaining TTL, which a restarted leader hono
   const cfg = config(dir, { leaseCheckpoint: { intervalMs: 100, persist: true } });
   let s = await EtcdServer.start(cfg);
   await s.waitReady();
-  const g = await s.leaseGrant({ TTL: 600, ID: 0n });
+  const g = await s.api.leaseGrant({ TTL: 600, ID: 0n });
   await new Promise((r) => setTimeout(r, 1500));
   await s.stop();
   s = await EtcdServer.start(cfg);
   try {
     await s.waitReady();
-    const ttl = await s.leaseTimeToLive({ ID: g.ID, keys: false });
+    const ttl = await s.api.leaseTimeToLive({ ID: g.ID, keys: false });
     assert.equal(ttl.grantedTTL, 600);
     assert.ok(ttl.TTL < 600 && ttl.TTL >= 590, `remaining ${ttl.TTL} s continues from the checkpoint`);
   } finally {
@@ -279,7 +284,7 @@ test("metrics: WAL fsyncs and backend commits are observed, proposals counted", 
   const s = await EtcdServer.start(config(freshDir()));
   try {
     await s.waitReady();
-    for (let i = 0; i < 5; i++) await s.put(put(`m${i}`, "v"));
+    for (let i = 0; i < 5; i++) await s.api.put(put(`m${i}`, "v"));
     const text = await s.metrics.metrics();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
     assert.ok(value("etcd_disk_wal_fsync_duration_seconds_count") >= 5);
@@ -303,13 +308,13 @@ test("observers see every applied change on events$ and every Ready on readyBatc
       s.events$.subscribe((e) => seen.push(e.revision)),
       s.raft.readyBatches$.subscribe((r) => readies.push(r.committedEntries)),
     ];
-    await s.put(put("e1", "a"));
-    await s.txn({
+    await s.api.put(put("e1", "a"));
+    await s.api.txn({
       compare: [],
       success: [{ requestPut: put("e2", "b") }, { requestPut: put("e3", "c") }],
       failure: [],
     });
-    await s.deleteRange({ key: Buffer.from("e1"), rangeEnd: Buffer.alloc(0), prevKv: false });
+    await s.api.deleteRange({ key: Buffer.from("e1"), rangeEnd: Buffer.alloc(0), prevKv: false });
     for (const sub of subs) sub.unsubscribe();
     assert.deepEqual(seen, [2, 3, 4], "one emission per revision, in order");
     assert.ok(readies.reduce((a, b) => a + b, 0) >= 3, "the three proposals were committed through Readys");

@@ -1,0 +1,105 @@
+import { ETCD_VERSION } from "../../config/defaults.js";
+import {
+  type AlarmMember,
+  type AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type AlarmResponse,
+  AlarmType,
+  type HashKVRequest,
+  type HashKVResponse,
+  type HashResponse,
+  type MoveLeaderRequest,
+  type MoveLeaderResponse,
+  type StatusResponse,
+} from "../../gen/etcdserverpb/rpc.js";
+import { Errors } from "../../rpctypes/errors.js";
+import type { BackendSnapshot } from "../client-api.js";
+import type { ServerCore } from "../server-core.js";
+
+/** Maintenance: status, alarms, hashes, defragmentation, leader transfer, snapshots and health. */
+export class MaintenanceApi {
+  constructor(private readonly core: ServerCore) {}
+
+  async status(): Promise<StatusResponse> {
+    const { core } = this;
+    const st = core.raft.node.basicStatus();
+    return {
+      header: core.header(),
+      version: ETCD_VERSION,
+      dbSize: core.store.backend.size(),
+      leader: st.softState.lead,
+      raftIndex: st.hardState.commit,
+      raftTerm: st.hardState.term,
+      raftAppliedIndex: core.appliedIndex.index,
+      errors: core.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      dbSizeInUse: core.store.backend.sizeInUse(),
+      isLearner: core.cluster.member(core.memberId)?.isLearner ?? false,
+    };
+  }
+
+  async alarm(req: AlarmRequest): Promise<AlarmResponse> {
+    if (req.action === AlarmRequest_AlarmAction.GET) {
+      const alarms: AlarmMember[] = this.core
+        .alarms()
+        .filter(
+          (a) =>
+            (req.memberID === 0n || a.memberID === req.memberID) &&
+            (req.alarm === AlarmType.NONE || a.alarm === req.alarm),
+        );
+      // etcd 3.4 answers alarm requests without a response header
+      return { header: undefined, alarms };
+    }
+    const r = await this.core.propose({ alarm: req });
+    return { ...(r.resp as AlarmResponse), header: undefined };
+  }
+
+  async hash(): Promise<HashResponse> {
+    return { header: this.core.header(), hash: this.core.store.hashKV(0).hash };
+  }
+
+  async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
+    const h = this.core.store.hashKV(req.revision);
+    // etcd reports -1 until the first compaction
+    const compactRevision = h.compactRevision === 0 ? -1 : h.compactRevision;
+    return { header: this.core.header(h.currentRevision), hash: h.hash, compactRevision };
+  }
+
+  async defragment(): Promise<void> {
+    const started = performance.now();
+    await this.core.exclusive(() => this.core.store.backend.defragment());
+    this.core.log.info(
+      { took: `${(performance.now() - started).toFixed(1)}ms` },
+      "finished defragmenting the backend",
+    );
+  }
+
+  async moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+    const { core } = this;
+    if (!core.raft.leadership$.value.isLeader) throw Errors.NotLeader;
+    if (!core.cluster.member(req.targetID) || req.targetID === 0n) throw Errors.BadLeaderTransferee;
+    if (req.targetID !== core.memberId) {
+      core.raft.node.transferLeader(req.targetID);
+      core.raft.kick();
+    }
+    return { header: core.header() };
+  }
+
+  async snapshot(): Promise<BackendSnapshot> {
+    const revision = this.core.store.currentRev();
+    await this.core.store.sync();
+    const snap = await this.core.store.backend.snapshot();
+    return { size: snap.totalBytes, revision, chunks: snap.chunks };
+  }
+
+  async health(): Promise<{ health: boolean; reason?: string }> {
+    const { core } = this;
+    if (core.alarms().length > 0) return { health: false, reason: "ALARM" };
+    if (!core.raft.hasLeader) return { health: false, reason: "RAFT NO LEADER" };
+    try {
+      await core.reads.waitReadable();
+      return { health: true };
+    } catch {
+      return { health: false, reason: "QGET ERROR" };
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import type { Logger } from "pino";
+import type { BootstrapInput } from "./bootstrap.js";
+import type { CompactionPolicy } from "./compactor.js";
+
+export interface ServerConfig extends BootstrapInput {
+  tickMs: number;
+  electionTicks: number;
+  snapshotCount: number;
+  snapshotCatchUpEntries: number;
+  maxSnapshots: number;
+  maxTxnOps: number;
+  maxRequestBytes: number;
+  quotaBackendBytes: number;
+  preVote: boolean;
+  clientUrls: string[];
+  /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */
+  autoCompaction?: CompactionPolicy;
+  /** --experimental-enable-lease-checkpoint (and -persist): the leader records remaining TTLs through raft. */
+  leaseCheckpoint?: { intervalMs: number; persist: boolean };
+  /** --experimental-watch-progress-notify-interval. */
+  watchProgressNotifyIntervalMs?: number;
+  /** --experimental-warning-apply-duration: applies slower than this are logged. */
+  warningApplyMs?: number;
+  logger: Logger;
+  /** Milliseconds clock, injectable for tests. */
+  now?: () => number;
+}
