@@ -1,6 +1,7 @@
 // The socket.io event feed and the dashboard page, served on the client port.
 import type { HttpExtension } from "../api/http/http-extension.js";
 import type { EtcdServer } from "../server/etcd-server.js";
+import { dashboardHttp } from "./dashboard/serve.js";
 import { EventFeed, type EventFeedOptions } from "./event-feed.js";
 
 export { FeedClient, type FeedClientOptions } from "./client.js";
@@ -24,5 +25,5 @@ export async function startFeed(server: EtcdServer, options: EventFeedOptions = 
     handle: (req, res) => events.handle(req, res),
     attach: (http) => events.attach(http),
   };
-  return { events, http: [feedHttp], close: () => events.close() };
+  return { events, http: [feedHttp, dashboardHttp()], close: () => events.close() };
 }

@@ -646,8 +646,8 @@ export class RaftCluster {
   }
 
   private updateAttributes(req: V2Request): V2ApplyResult {
-    const dir = cleanPath(req.Path).split("/").slice(0, -1).join("/");
-    const id = idFromKey(dir);
+    // Go's path.Dir: everything up to the last slash (then the id is its last element)
+    const id = idFromKey(req.Path.slice(0, req.Path.lastIndexOf("/") + 1));
     let attrs: ReturnType<typeof decodeAttributesJson>;
     try {
       attrs = decodeAttributesJson(req.Val, `attributes of ${formatId(id)}`);

@@ -32,22 +32,57 @@ export class WireCursor {
     }
   }
 
+  /** A varint that fits in 28 bits read as a number (tags, lengths); longer ones take the bigint path. */
+  private smallVarint(): number {
+    const b = this.bytes;
+    let value = 0;
+    for (let i = 0; i < 4; i++) {
+      if (this.pos + i >= b.length) break;
+      const x = b[this.pos + i];
+      value |= (x & 0x7f) << (7 * i);
+      if (x < 0x80) {
+        this.pos += i + 1;
+        return value;
+      }
+    }
+    return Number(BigInt.asIntN(64, this.varint()));
+  }
+
+  /** Steps over a varint without computing it (same limits as varint()). */
+  skipVarint(): void {
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.bytes.length) throw new WireError("unexpected EOF");
+      if (this.bytes[this.pos++] < 0x80) return;
+    }
+    throw new WireError("integer overflow");
+  }
+
   /** A length prefix and the bytes it covers. */
   delimited(): Uint8Array {
-    const length = BigInt.asIntN(64, this.varint());
-    if (length < 0n) throw new WireError("negative length");
-    const end = BigInt(this.pos) + length;
-    if (end > BigInt(this.bytes.length)) throw new WireError("unexpected EOF");
-    const out = this.bytes.subarray(this.pos, Number(end));
-    this.pos = Number(end);
+    const length = this.smallVarint();
+    if (length < 0) throw new WireError("negative length");
+    const end = this.pos + length;
+    if (end > this.bytes.length) throw new WireError("unexpected EOF");
+    const out = this.bytes.subarray(this.pos, end);
+    this.pos = end;
     return out;
   }
 
   /** A field tag: field number and wire type, refusing what every gogo decoder refuses. */
   tag(message: string): { field: number; wireType: number } {
-    const wire = this.varint();
-    const wireType = Number(wire & 7n);
-    const field = Number(BigInt.asIntN(32, wire >> 3n));
+    const start = this.pos;
+    const small = this.smallVarint();
+    let wireType: number;
+    let field: number;
+    if (this.pos - start < 4) {
+      wireType = small & 7;
+      field = small >>> 3;
+    } else {
+      this.pos = start;
+      const wire = this.varint();
+      wireType = Number(wire & 7n);
+      field = Number(BigInt.asIntN(32, wire >> 3n));
+    }
     if (wireType === 4) throw new WireError(`${message}: wiretype end group for non-group`);
     if (field <= 0) throw new WireError(`${message}: illegal tag ${field} (wire type ${wireType})`);
     return { field, wireType };
@@ -57,7 +92,7 @@ export class WireCursor {
   skip(wireType: number): void {
     switch (wireType) {
       case 0:
-        this.varint();
+        this.skipVarint();
         return;
       case 1:
         this.advance(8);

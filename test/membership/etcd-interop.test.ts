@@ -79,6 +79,13 @@ function rootOf(data: string): string {
     .replace(/"ExpireTime":"([^"]+)"/g, (_, t: string) => `"ExpireTime":${parseGoTime(t)}`);
 }
 
+/** The id in etcdctl's "Member %16x added to cluster %16x" (space-padded below 16 digits). */
+function addedId(out: string): bigint {
+  const hexId = /Member\s+([0-9a-f]+) added/.exec(out)?.[1];
+  if (!hexId) assert.fail(`no member id in: ${out}`);
+  return BigInt(`0x${hexId}`);
+}
+
 const currentIndexOf = (data: string) => /"CurrentIndex":(\d+)/.exec(data)?.[1];
 
 test("a real etcd's WAL, snapshot and member list agree with RaftCluster, and etcd restarts from our Data", async () => {
@@ -109,14 +116,14 @@ test("a real etcd's WAL, snapshot and member list agree with RaftCluster, and et
   const t0 = Math.floor(Date.now() / 1000);
   const added = await ctl(etcd, ["member", "add", "lrn", "--learner", `--peer-urls=${learnerUrl}`]);
   const t1 = Math.ceil(Date.now() / 1000);
-  const learnerId = BigInt(`0x${/Member ([0-9a-f]+) added/.exec(added)?.[1] ?? assert.fail(added)}`);
+  const learnerId = addedId(added);
   await ctl(etcd, ["member", "update", formatId(learnerId), `--peer-urls=${movedUrl}`]);
   // etcd 3.4's quirk: the update replaced the raft attributes, so the learner is a voter now
   const afterUpdate = (await memberList(etcd)).find((m) => m.id === learnerId);
   assert.deepEqual([afterUpdate?.peerUrls, afterUpdate?.isLearner], [[movedUrl], false]);
   await ctl(etcd, ["member", "remove", formatId(learnerId)]);
   const added2 = await ctl(etcd, ["member", "add", "lrn2", "--learner", `--peer-urls=${learner2Url}`]);
-  const learner2Id = BigInt(`0x${/Member ([0-9a-f]+) added/.exec(added2)?.[1]}`);
+  const learner2Id = addedId(added2);
   for (let i = 0; i < 12; i++) await ctl(etcd, ["put", `later${i}`, `v${i}`]);
 
   const listed = await memberList(etcd);
