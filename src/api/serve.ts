@@ -21,7 +21,7 @@ import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/g
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { createGateway } from "./gateway/gateway.js";
-import { withAuthorityRepair } from "./grpc/authority-repair.js";
+import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
 import type { HttpExtension } from "./http/http-extension.js";
@@ -149,7 +149,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
   };
   const route = (socket: Socket, http2: boolean) => {
-    if (http2) injector.injectConnection(withAuthorityRepair(socket));
+    if (http2) gateHttp2Connection(socket, (connection) => injector.injectConnection(connection));
     else {
       httpServer.emit("connection", socket);
       // The HTTP parser reads through stream events; the sniffer left the socket paused.
