@@ -25,6 +25,7 @@ import { withAuthorityRepair } from "./grpc/authority-repair.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
 import { createHttpHandler } from "./http/http-handler.js";
+import { TlsIdentities } from "./request-context.js";
 
 /** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
 export interface ClientTls {
@@ -129,7 +130,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   };
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
-  const grpcServer = createGrpcServer(api, handlers, limits, metrics);
+  const identities = new TlsIdentities();
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities);
   const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics));
   const injector = injectorServingHttp(grpcServer, httpHandler, logger);
   const httpServer: HttpServer = createHttpServer(httpHandler);
@@ -144,8 +146,11 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
   };
   const route = (socket: Socket, http2: boolean) => {
-    if (http2) injector.injectConnection(withAuthorityRepair(socket));
-    else {
+    if (http2) {
+      const wrapped = withAuthorityRepair(socket);
+      identities.track(socket, wrapped);
+      injector.injectConnection(wrapped);
+    } else {
       httpServer.emit("connection", socket);
       // The HTTP parser reads through stream events; the sniffer left the socket paused.
       socket.resume();
