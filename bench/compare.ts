@@ -1,179 +1,125 @@
-// `npm run bench:compare`: the same workloads against rxetcd and Debian's etcd, side by side.
-// Both run as separate processes on free loopback ports with fresh data dirs; the table gives
-// rxetcd's figure over etcd's for every row.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import type { BenchOptions } from "./client/options.js";
-import { runBench } from "./client/run.js";
-import type { BenchSummary } from "./client/stats.js";
+// `npm run bench:compare`: the same workloads, driven by a Go clientv3 load generator, against rxetcd
+// and Debian's etcd in one run. Every row gets fresh deployments of both (fresh data dirs, free
+// loopback ports); repetitions rotate which server goes first, and the table gives medians.
+//
+//   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
+//                            [--cpu-prof DIR] [--against DIR]
+//
+// --members 3 runs the rows against 3-member clusters (load on the leader). rxetcd's side of those
+// rows needs multi-member clusters; where a deployment does not start the row says why.
+// --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
+// is measured before/after in the same run.
+import { mkdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { findLoadgen, type LoadgenSummary, runLoadgen } from "./compare/loadgen.js";
+import { type Deployment, type Kind, type StartOptions, startDeployment } from "./compare/members.js";
+import { WORKLOADS } from "./compare/rows.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function ensureEtcd(): string {
-  try {
-    return execFileSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).trim();
-  } catch {
-    console.log("etcd not found: installing Debian's etcd-server ...");
-    execFileSync(
-      "sh",
-      ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server"],
-      {
-        stdio: "inherit",
-      },
-    );
-    return execFileSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).trim();
-  }
-}
-
-async function waitHealthy(clientUrl: string, proc: ChildProcess, name: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode}`);
-    try {
-      const res = await fetch(`${clientUrl}/health`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} did not become healthy at ${clientUrl} within 30 s`);
-}
-
-interface Member {
-  name: string;
-  endpoint: string;
-  stop: () => Promise<void>;
-}
-
-async function startMember(kind: "rxetcd" | "etcd"): Promise<Member> {
-  const [cport, pport] = [await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), `${kind}-bench-`));
-  const client = `http://127.0.0.1:${cport}`;
-  const peer = `http://127.0.0.1:${pport}`;
-  const args = [
-    "--name",
-    "bench",
-    "--data-dir",
-    join(dir, "data"),
-    "--listen-client-urls",
-    client,
-    "--advertise-client-urls",
-    client,
-    "--listen-peer-urls",
-    peer,
-    "--initial-advertise-peer-urls",
-    peer,
-    "--initial-cluster",
-    `bench=${peer}`,
-    "--logger",
-    "zap",
-    "--log-level",
-    "error",
-  ];
-  const proc =
-    kind === "etcd"
-      ? spawn(ensureEtcd(), args, { stdio: ["ignore", "ignore", "inherit"] })
-      : spawn(process.execPath, [join(ROOT, "bin/rxetcd.js"), ...args], {
-          stdio: ["ignore", "ignore", "inherit"],
-        });
-  await waitHealthy(client, proc, kind);
-  return {
-    name: kind,
-    endpoint: `127.0.0.1:${cport}`,
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await new Promise((r) => (proc.exitCode !== null ? r(null) : proc.once("exit", r)));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-interface Row {
-  label: string;
-  opts: Omit<BenchOptions, "endpoints" | "progress">;
-}
-
-const base = {
-  conns: 1,
-  keySize: 8,
-  valSize: 256,
-  keySpaceSize: 100_000,
-  sequentialKeys: false,
-  consistency: "l" as const,
-};
 const quick = process.argv.includes("--quick");
-const scale = quick ? 0.2 : 1;
-const ROWS: Row[] = [
-  { label: "put, 1 client", opts: { ...base, workload: "put", clients: 1, total: Math.round(2000 * scale) } },
-  {
-    label: "put, 64 clients",
-    opts: { ...base, workload: "put", clients: 64, conns: 8, total: Math.round(20000 * scale) },
-  },
-  {
-    label: "txn-put, 64 clients",
-    opts: { ...base, workload: "txn-put", clients: 64, conns: 8, total: Math.round(10000 * scale) },
-  },
-  {
-    label: "range (linearizable), 64 clients",
-    opts: { ...base, workload: "range", clients: 64, conns: 8, total: Math.round(20000 * scale) },
-  },
-  {
-    label: "range (serializable), 64 clients",
-    opts: {
-      ...base,
-      workload: "range",
-      clients: 64,
-      conns: 8,
-      total: Math.round(20000 * scale),
-      consistency: "s",
-    },
-  },
-  {
-    label: "watch latency, 1 client",
-    opts: { ...base, workload: "watch-latency", clients: 1, total: Math.round(1000 * scale) },
-  },
-];
+const reps = Number(flag("--reps") ?? (quick ? 1 : 3));
+const sizes = (flag("--members") ?? "1").split(",").map(Number);
+const wanted = flag("--rows")?.split(",");
+const profileDir = flag("--cpu-prof");
+const against = flag("--against");
+const unknown = wanted?.filter((id) => !WORKLOADS.some((w) => w.id === id)) ?? [];
+if (unknown.length > 0 || !Number.isInteger(reps) || reps < 1 || sizes.some((n) => n !== 1 && n !== 3)) {
+  console.error(
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--cpu-prof DIR] [--against DIR]`,
+  );
+  process.exit(2);
+}
+const workloads = WORKLOADS.filter((w) => wanted === undefined || wanted.includes(w.id));
+if (profileDir) mkdirSync(resolve(profileDir), { recursive: true });
+const rxetcdNodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(profileDir)}`] : [];
 
-const results = new Map<string, { rx?: BenchSummary; etcd?: BenchSummary }>();
-for (const kind of ["rxetcd", "etcd"] as const) {
-  const m = await startMember(kind);
-  try {
-    for (const row of ROWS) {
-      const s = await runBench({ ...row.opts, endpoints: [m.endpoint], progress: false });
-      const r = results.get(row.label) ?? {};
-      if (kind === "rxetcd") r.rx = s;
-      else r.etcd = s;
-      results.set(row.label, r);
-      console.log(
-        `${kind.padEnd(7)} ${row.label.padEnd(34)} ${s.rps.toFixed(0).padStart(8)} req/s  p99 ${s.p99Ms.toFixed(2)} ms  errors ${s.errors}`,
-      );
+interface Contender {
+  readonly name: string;
+  readonly kind: Kind;
+  readonly options: StartOptions;
+}
+const contenders: Contender[] = [
+  { name: "rxetcd", kind: "rxetcd", options: { rxetcdNodeArgs } },
+  { name: "etcd", kind: "etcd", options: {} },
+];
+if (against) contenders.push({ name: "before", kind: "rxetcd", options: { rxetcdRoot: resolve(against) } });
+
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
+const loadgen = findLoadgen((line) => console.log(line));
+console.log(`loadgen: ${loadgen}; reps: ${reps}; load average at start: ${loadavg()}`);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+interface Result {
+  size: number;
+  label: string;
+  runs: Map<string, LoadgenSummary[]>;
+  failure?: string;
+}
+const results: Result[] = [];
+
+for (const size of sizes) {
+  for (const w of workloads) {
+    const result: Result = { size, label: w.label, runs: new Map(contenders.map((c) => [c.name, []])) };
+    results.push(result);
+    const deployments = new Map<string, Deployment>();
+    try {
+      for (const c of contenders) {
+        try {
+          deployments.set(c.name, await startDeployment(c.kind, size, c.options));
+        } catch (error) {
+          throw new Error(`${c.name}, ${size} member(s), did not start: ${(error as Error).message}`);
+        }
+        for (const p of w.prepare) await runLoadgen(loadgen, p, [deployments.get(c.name)!.leader]);
+      }
+      const total = Math.max(1, Math.round(w.total * (quick ? 0.2 : 1)));
+      for (let rep = 0; rep < reps; rep++) {
+        const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]);
+        for (const c of order) {
+          const s = await runLoadgen(loadgen, w.args(total), [deployments.get(c.name)!.leader]);
+          result.runs.get(c.name)!.push(s);
+          console.log(
+            `${size}m ${w.label.padEnd(40)} ${c.name.padEnd(6)} ${s.rps.toFixed(0).padStart(7)} req/s  ` +
+              `p50 ${s.p50_ms.toFixed(2)} ms  p99 ${s.p99_ms.toFixed(2)} ms  errors ${s.errors}  load ${loadavg()}`,
+          );
+        }
+      }
+    } catch (error) {
+      result.failure = (error as Error).message.split("\n")[0];
+      console.log(`${size}m ${w.label}: ${result.failure}`);
+    } finally {
+      await Promise.all([...deployments.values()].map((d) => d.stop()));
     }
-  } finally {
-    await m.stop();
   }
 }
 
-console.log("\n| workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |");
-console.log("|---|---:|---:|---:|---:|---:|");
-for (const row of ROWS) {
-  const r = results.get(row.label)!;
-  const ratio = r.rx && r.etcd && r.etcd.rps > 0 ? (r.rx.rps / r.etcd.rps).toFixed(2) : "n/a";
+console.log(`\nload average at end: ${loadavg()}; medians of ${reps} run(s) each\n`);
+const extra = against ? " before req/s | after/before |" : "";
+console.log(
+  `| members | workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |${extra}`,
+);
+console.log(`|---:|---|---:|---:|---:|---:|---:|${against ? "---:|---:|" : ""}`);
+for (const r of results) {
+  const runs = (name: string) => r.runs.get(name) ?? [];
+  if (r.failure !== undefined || contenders.some((c) => runs(c.name).length === 0)) {
+    console.log(
+      `| ${r.size} | ${r.label} | – | – | – | – | – |${against ? " – | – |" : ""}  ${r.failure ?? ""}`,
+    );
+    continue;
+  }
+  const rps = (name: string) => median(runs(name).map((s) => s.rps));
+  const p99 = (name: string) => median(runs(name).map((s) => s.p99_ms));
+  const [rx, et] = [rps("rxetcd"), rps("etcd")];
+  const tail = against ? ` ${rps("before").toFixed(0)} | ${(rx / rps("before")).toFixed(2)} |` : "";
   console.log(
-    `| ${row.label} | ${r.rx?.rps.toFixed(0)} | ${r.etcd?.rps.toFixed(0)} | ${ratio} | ${r.rx?.p99Ms.toFixed(2)} | ${r.etcd?.p99Ms.toFixed(2)} |`,
+    `| ${r.size} | ${r.label} | ${rx.toFixed(0)} | ${et.toFixed(0)} | ${(rx / et).toFixed(2)} | ${p99("rxetcd").toFixed(2)} | ${p99("etcd").toFixed(2)} |${tail}`,
   );
 }

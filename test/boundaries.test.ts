@@ -56,3 +56,16 @@ test("the checker sees a forbidden import (it can fail)", () => {
   const found = imports(join(root, "test/boundaries.test.ts")).map((i) => i.spec);
   assert.ok(found.includes("node:fs"));
 });
+
+test("src/bbolt is a pure codec: it imports only itself and Node's built-ins", () => {
+  const dir = join(root, "src/bbolt");
+  const bad: string[] = [];
+  for (const f of files(dir)) {
+    for (const { spec } of imports(f)) {
+      const target = spec.startsWith(".") ? resolve(dirname(f), spec) : spec;
+      if (!target.startsWith(dir) && !spec.startsWith("node:"))
+        bad.push(`${relative(root, f)} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});

@@ -1,6 +1,7 @@
 // The client side of a member: gRPC, the JSON gateway and the plain HTTP endpoints on one port.
 export { type ClientLimits, defaultClientLimits, snapshotChunkBytes } from "./client-handlers.js";
 export { grpcOverheadBytes } from "./grpc/grpc-services.js";
+export type { HttpExtension } from "./http/http-extension.js";
 export { versions } from "./http/http-handler.js";
 export {
   type ApiLogger,

@@ -21,9 +21,10 @@ import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/g
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { createGateway } from "./gateway/gateway.js";
-import { withAuthorityRepair } from "./grpc/authority-repair.js";
+import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
+import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { TlsIdentities } from "./request-context.js";
 
@@ -51,6 +52,8 @@ export interface ServeClientsOptions {
   /** --max-txn-ops (default 128). */
   maxTxnOps?: number;
   logger?: ApiLogger;
+  /** More HTTP served on the port (the event feed and the dashboard). */
+  http?: readonly HttpExtension[];
 }
 
 export interface ClientListeners {
@@ -132,9 +135,11 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const metrics = new GrpcMetrics(api.metrics);
   const identities = new TlsIdentities();
   const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities);
-  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics));
+  const extensions = options.http ?? [];
+  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics), extensions);
   const injector = injectorServingHttp(grpcServer, httpHandler, logger);
   const httpServer: HttpServer = createHttpServer(httpHandler);
+  for (const ext of extensions) ext.attach?.(httpServer);
 
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
@@ -147,9 +152,11 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   };
   const route = (socket: Socket, http2: boolean) => {
     if (http2) {
-      const wrapped = withAuthorityRepair(socket);
-      identities.track(socket, wrapped);
-      injector.injectConnection(wrapped);
+      gateHttp2Connection(socket, (connection) => {
+        // the caller's certificate name, found again by the peer name grpc-js gives its calls
+        identities.track(socket, connection);
+        injector.injectConnection(connection);
+      });
     } else {
       httpServer.emit("connection", socket);
       // The HTTP parser reads through stream events; the sniffer left the socket paused.

@@ -1,9 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import type { Observable } from "rxjs";
 import { type ClientTls, serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
+import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
+import { type AppliedRequest, type Operators, wireOperators } from "../operators/index.js";
 import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { ServerConfig } from "../server/server-config.js";
@@ -20,6 +23,10 @@ export interface Etcd {
   readonly clientUrls: URL[];
   readonly peerUrls: URL[];
   readonly metricsUrls: URL[];
+  /** The socket.io event feed on the client port (undefined when turned off). */
+  readonly feed: Feed | undefined;
+  /** What the apply operators emit (empty without them). */
+  readonly appliedResults$: Observable<AppliedRequest>;
   /** Resolves once the member serves clients (it has a leader and has applied its start-up entries). */
   readonly ready: Promise<void>;
   /** Resolves once the member has stopped (rejects with the fatal error when it stopped on one). */
@@ -29,6 +36,10 @@ export interface Etcd {
 
 export interface StartOptions {
   logger: Logger;
+  /** The event feed's options; false turns the feed off. */
+  feed?: EventFeedOptions | false;
+  /** User operators composed into the proposal, apply and feed paths (see src/operators/types.ts). */
+  operators?: Operators;
 }
 
 /** The client TLS files, read once at start-up (a missing file stops start-up naming it). */
@@ -117,14 +128,27 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     // as etcd, clients are served once the member is ready (a leader is known, start-up entries applied)
     await started.waitReady();
+    const ops = wireOperators(started, opts.operators, logger);
+    listeners.push(ops);
+    const feed =
+      opts.feed === false
+        ? undefined
+        : await startFeed(started, {
+            warningApplyMs: config.experimentalWarningApplyDurationMs,
+            logger,
+            ...opts.feed,
+            ...(ops.feed ? { operator: ops.feed } : {}),
+          });
+    if (feed) listeners.push(feed);
     const tls = config.clientTls.certFile ? readClientTls(config) : undefined;
     const clients = await serveClients({
-      api: server.api,
+      api: ops.api,
       listenUrls: config.listenClientUrls.map(toUrl),
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
       logger,
       ...(tls ? { tls } : {}),
+      http: feed?.http ?? [],
     });
     listeners.push(clients);
     for (const u of clients.urls) logger.info({ address: u.href }, "serving client traffic");
@@ -155,6 +179,8 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       clientUrls: clients.urls,
       peerUrls: peers.map((p) => p.url),
       metricsUrls,
+      feed,
+      appliedResults$: ops.appliedResults$,
       ready: Promise.resolve(),
       stopped,
       close: async () => {

@@ -1,3 +1,4 @@
+import { Subject } from "rxjs";
 import { Errors, EtcdError } from "../rpctypes/errors.js";
 
 /** etcd's upper bound on a lease TTL, in seconds. */
@@ -13,8 +14,19 @@ export interface LeaseRecord {
   readonly remainingTtl?: number;
 }
 
+/** A change to the lease table, for observers (the feed); `ttl` is the granted TTL in seconds. */
+export interface LeaseChange {
+  readonly action: "grant" | "revoke" | "keepalive" | "checkpoint" | "expire";
+  readonly id: bigint;
+  readonly ttl: number;
+  /** Seconds left: the full TTL after a grant or keep-alive, the checkpointed TTL, 0 once expired. */
+  readonly remainingTtl: number;
+}
+
 class Lease {
   expiryMs = FOREVER;
+  /** Whether observers heard of this lease's expiry (the leader revokes it through Raft later). */
+  expiryReported = false;
   /** Seconds left at the last applied checkpoint; 0 = none. */
   remainingTtl = 0;
   readonly keys = new Set<string>();
@@ -40,6 +52,8 @@ export interface LessorOptions {
 export class Lessor {
   private readonly leases = new Map<bigint, Lease>();
   private primary = false;
+  /** Every grant, revoke, keep-alive, checkpoint and expiry, as it happens on this member. */
+  readonly changes$ = new Subject<LeaseChange>();
 
   constructor(private readonly opts: LessorOptions) {}
 
@@ -62,6 +76,7 @@ export class Lessor {
     const lease = new Lease(id, granted);
     if (this.primary) lease.expiryMs = this.opts.now() + granted * 1000;
     this.leases.set(id, lease);
+    this.report("grant", lease, granted);
     return { id, ttl: granted };
   }
 
@@ -70,6 +85,7 @@ export class Lessor {
     const lease = this.leases.get(id);
     if (!lease) throw Errors.LeaseNotFound;
     this.leases.delete(id);
+    this.report("revoke", lease, 0);
     return [...lease.keys].sort().map((k) => Buffer.from(k, "latin1"));
   }
 
@@ -81,6 +97,8 @@ export class Lessor {
     if (lease.expiryMs <= this.opts.now()) throw Errors.LeaseNotFound;
     lease.expiryMs = this.opts.now() + lease.ttl * 1000;
     lease.remainingTtl = 0;
+    lease.expiryReported = false;
+    this.report("keepalive", lease, lease.ttl);
     return lease.ttl;
   }
 
@@ -133,6 +151,7 @@ export class Lessor {
     const lease = this.leases.get(id);
     if (!lease) return undefined;
     lease.remainingTtl = Math.max(0, remainingTtl);
+    this.report("checkpoint", lease, lease.remainingTtl);
     return { id, ttl: lease.ttl, remainingTtl: lease.remainingTtl };
   }
 
@@ -166,7 +185,17 @@ export class Lessor {
     const out: Lease[] = [];
     for (const lease of this.leases.values()) if (lease.expiryMs <= now) out.push(lease);
     out.sort((a, b) => a.expiryMs - b.expiryMs);
-    return out.slice(0, limit).map((l) => l.id);
+    const due = out.slice(0, limit);
+    for (const lease of due) {
+      if (lease.expiryReported) continue;
+      lease.expiryReported = true;
+      this.report("expire", lease, 0);
+    }
+    return due.map((l) => l.id);
+  }
+
+  private report(action: LeaseChange["action"], lease: Lease, remainingTtl: number): void {
+    if (this.changes$.observed) this.changes$.next({ action, id: lease.id, ttl: lease.ttl, remainingTtl });
   }
 
   /** Reloads the table at start-up from the persisted records. */

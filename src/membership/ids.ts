@@ -34,3 +34,15 @@ export function parseId(text: string): bigint | undefined {
   if (!/^[0-9a-fA-F]{1,16}$/.test(text)) return undefined;
   return BigInt(`0x${text}`);
 }
+
+/** The id of a member added at run time (MemberAdd): no cluster token, the Unix time in seconds. */
+export function newMemberId(peerUrls: readonly string[], nowUnixSeconds: number): bigint {
+  return memberId(peerUrls, "", Math.floor(nowUnixSeconds));
+}
+
+/** Go's types.IDFromString (strconv.ParseUint(s, 16, 64)): any number of hex digits, below 2^64. */
+export function parseIdLikeGo(text: string): bigint | undefined {
+  if (!/^[0-9a-fA-F]+$/.test(text)) return undefined;
+  const v = BigInt(`0x${text}`);
+  return v < 1n << 64n ? v : undefined;
+}

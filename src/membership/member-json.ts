@@ -25,6 +25,30 @@ export function goQuote(s: string): string {
 
 const quoteList = (l: readonly string[]) => `[${l.map(goQuote).join(",")}]`;
 
+/** The raft part of a member (v2 store `raftAttributes`): peer URLs (`null` for Go's nil) and the learner flag. */
+export interface RaftAttributesJson {
+  peerURLs: string[] | null;
+  isLearner?: boolean;
+}
+
+/** The published part of a member (v2 store `attributes`, the value of a publish request). */
+export interface AttributesJson {
+  name?: string;
+  clientURLs?: string[] | null;
+}
+
+export function encodeRaftAttributesJson(a: RaftAttributesJson): string {
+  return `{"peerURLs":${a.peerURLs === null ? "null" : quoteList(a.peerURLs)}${a.isLearner ? ',"isLearner":true' : ""}}`;
+}
+
+/** Both fields are omitted when empty, so a member without them is `{}`. */
+export function encodeAttributesJson(a: AttributesJson): string {
+  const parts: string[] = [];
+  if (a.name) parts.push(`"name":${goQuote(a.name)}`);
+  if (a.clientURLs && a.clientURLs.length > 0) parts.push(`"clientURLs":${quoteList(a.clientURLs)}`);
+  return `{${parts.join(",")}}`;
+}
+
 /** One member in etcd's key order: id, peerURLs, isLearner, name, clientURLs (omitempty), isPromote. */
 export function encodeMemberJson(m: MemberJson): string {
   let out = `{"id":${BigInt.asUintN(64, m.id).toString(10)},"peerURLs":${m.peerURLs === null ? "null" : quoteList(m.peerURLs)}`;
@@ -56,8 +80,10 @@ const Uint64 = new t.Type<bigint, LosslessNumber, unknown>(
 const StringList = t.array(t.string);
 
 const MemberJsonCodec = t.intersection([
-  t.type({ id: Uint64, peerURLs: t.union([StringList, t.null]) }),
+  t.type({ id: t.union([Uint64, t.undefined]) }),
   t.partial({
+    // absent or null: Go's nil slice
+    peerURLs: t.union([StringList, t.null]),
     isLearner: t.boolean,
     name: t.string,
     clientURLs: t.union([StringList, t.null]),
@@ -88,12 +114,47 @@ function fromCodec(u: unknown, what: string): MemberJson {
   }
   const v = r.right;
   return {
-    id: v.id,
-    peerURLs: v.peerURLs,
+    // absent: Go's zero value
+    id: v.id ?? 0n,
+    peerURLs: v.peerURLs ?? null,
     ...(v.isLearner !== undefined ? { isLearner: v.isLearner } : {}),
     ...(v.name !== undefined ? { name: v.name } : {}),
     ...(v.clientURLs ? { clientURLs: v.clientURLs } : {}),
     ...(v.isPromote !== undefined ? { isPromote: v.isPromote } : {}),
+  };
+}
+
+const RaftAttributesCodec = t.partial({
+  peerURLs: t.union([StringList, t.null]),
+  isLearner: t.union([t.boolean, t.null]),
+});
+
+const AttributesCodec = t.partial({
+  name: t.union([t.string, t.null]),
+  clientURLs: t.union([StringList, t.null]),
+});
+
+function decodeWith<A>(codec: t.Decoder<unknown, A>, text: string, what: string): A {
+  const r = codec.decode(parseLossless(text, what));
+  if (r._tag === "Left") {
+    const field = r.left[0]?.context[1]?.key;
+    throw new MemberJsonError(`${what}: invalid document${field ? ` field ${field}` : ""}`);
+  }
+  return r.right;
+}
+
+/** A `raftAttributes` value; absent or null fields are Go's zero values, as json.Unmarshal leaves them. */
+export function decodeRaftAttributesJson(text: string, what = "raftAttributes"): RaftAttributesJson {
+  const v = decodeWith(RaftAttributesCodec, text, what);
+  return { peerURLs: v.peerURLs ?? null, ...(v.isLearner ? { isLearner: true } : {}) };
+}
+
+/** An `attributes` value (also the value of a publish request). */
+export function decodeAttributesJson(text: string, what = "attributes"): AttributesJson {
+  const v = decodeWith(AttributesCodec, text, what);
+  return {
+    ...(v.name ? { name: v.name } : {}),
+    ...(v.clientURLs ? { clientURLs: v.clientURLs } : {}),
   };
 }
 

@@ -88,8 +88,8 @@ export class EtcdServer implements ServerCore {
   readonly watchable: WatchableStore;
   readonly lessor: Lessor;
   readonly auth: AuthStore;
-  /** Every batch of entries once applied, with the applied index: for observers and the feed. */
-  readonly applied$ = new Subject<{ index: number; entries: Entry[] }>();
+  /** Every batch of entries once applied, with the applied index and how long its apply took. */
+  readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
@@ -415,7 +415,7 @@ export class EtcdServer implements ServerCore {
         Math.max(last, this.raft.node.basicStatus().hardState.commit),
       );
       this.appliedIndex.trigger(last);
-      this.applied$.next({ index: last, entries: batch.entries });
+      this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
       await this.maybeSnapshot(last);
     } catch (err) {
       this.errors$.next(err instanceof Error ? err : new Error(String(err)));

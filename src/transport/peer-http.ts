@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ETCD_VERSION } from "../config/defaults.js";
 import type { Member } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
+import { encodeMemberListJson } from "../membership/member-json.js";
 
 export interface PeerHttpDeps {
   clusterId: () => bigint;
@@ -10,8 +12,8 @@ export interface PeerHttpDeps {
 }
 
 /**
- * The peer listener's HTTP endpoints that do not carry raft traffic: `/version` and `/members`,
- * which joining members and tools read. Raft message streams are not served yet.
+ * The peer listener's `/version` and `/members` for a member without a Transport (a single member
+ * before the server wires one in); Transport.handler serves every peer endpoint.
  */
 export function peerHandler(deps: PeerHttpDeps) {
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -27,17 +29,20 @@ export function peerHandler(deps: PeerHttpDeps) {
       return;
     }
     if (path === "/members") {
-      const body = deps.members().map((m) => ({
-        id: formatId(m.id),
-        name: m.name,
-        peerURLs: m.peerUrls,
-        clientURLs: m.clientUrls,
-      }));
+      const body = encodeMemberListJson(
+        deps.members().map((m) => ({
+          id: m.id,
+          peerURLs: m.peerUrls,
+          ...(m.isLearner ? { isLearner: true } : {}),
+          name: m.name,
+          clientURLs: m.clientUrls,
+        })),
+      );
       res.writeHead(200, {
         "Content-Type": "application/json",
         "X-Etcd-Cluster-ID": formatId(deps.clusterId()),
       });
-      res.end(JSON.stringify(body));
+      res.end(`${body}\n`);
       return;
     }
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
@@ -50,13 +55,39 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listens on one http URL (port 0 picks a free port) with the given handler. */
+/** Server certificate (and client CAs) of an https listener. */
+export interface ListenTls {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  /** Ask for and verify client certificates (peer client-cert-auth). */
+  requestCert?: boolean;
+}
+
+/**
+ * Listens on one http(s) URL (port 0 picks a free port) with the given handler. Requests have no
+ * overall time limit: peer streams and snapshot uploads last as long as they need.
+ */
 export function listenHttp(
   url: URL,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  tls?: ListenTls,
 ): Promise<Listening> {
   return new Promise((resolve, reject) => {
-    const server: Server = createServer(handler);
+    const server: Server =
+      url.protocol === "https:" && tls
+        ? createTlsServer(
+            {
+              cert: tls.cert,
+              key: tls.key,
+              ...(tls.ca ? { ca: tls.ca } : {}),
+              requestCert: tls.requestCert ?? false,
+              rejectUnauthorized: tls.requestCert ?? false,
+            },
+            handler,
+          )
+        : createServer(handler);
+    server.requestTimeout = 0;
     server.once("error", reject);
     server.listen(Number(url.port || 80), url.hostname.replace(/^\[|\]$/g, ""), () => {
       server.off("error", reject);

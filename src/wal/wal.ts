@@ -310,10 +310,12 @@ export class WAL {
     const written = { entries: 0, bytes: 0 };
     let broken: Error | undefined;
     let started = 0;
-    // The batch is collected on a microtask, so every save of this event-loop turn joins one commit,
-    // and committed synchronously: lmdb-js's synchronous, synced commit (fdatasync of the data pages,
-    // then the meta page) skips the worker-thread round trip of an asynchronous transaction, which
-    // measured about twice its latency here.
+    // The batch is collected in the event loop's check phase (setImmediate), after every I/O callback
+    // of this turn, so all the saves they cause join one commit. A microtask is too early: Node drains
+    // microtasks after each callback from native code (each HTTP/2 stream's data is one), and the
+    // synchronous commit would then block the loop once per request. The commit is synchronous:
+    // lmdb-js's synchronous, synced commit (fdatasync of the data pages, then the meta page) skips the
+    // worker-thread round trip of an asynchronous transaction, which measured about twice its latency.
     const body = () => {
       started = performance.now();
       batch = this.pending;
@@ -347,7 +349,7 @@ export class WAL {
       this.counters.saves += saves;
       this.options.onCommit?.({ saves, entries: written.entries, bytes: written.bytes, durationMs });
     };
-    queueMicrotask(() => {
+    setImmediate(() => {
       let failed: Error | undefined;
       try {
         this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);

@@ -71,6 +71,8 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for /health; default 30 s. */
   startTimeoutMs?: number;
+  /** Runs before the first start, while the data dir does not exist yet (e.g. to restore a snapshot into it). */
+  prepare?: (member: Member) => Promise<void>;
 }
 
 export interface CtlResult {
@@ -127,6 +129,7 @@ export class Member {
     const workDir = mkdtempSync(join(tmpdir(), `e2e-${opts.binary ?? target}-`));
     const m = new Member(opts, await freePort(), await freePort(), workDir);
     allMembers.add(m);
+    await opts.prepare?.(m);
     await m.launch();
     return m;
   }

@@ -96,3 +96,25 @@ test("checkpoints carry the remaining TTL to the next leader; a renew clears it"
   c.advance(49_000);
   assert.ok(!l.expired(10).includes(10n), "a renewed lease starts from its full TTL again");
 });
+
+test("changes$ reports grants, keep-alives, checkpoints, one expiry per lease and revokes", () => {
+  const c = clock();
+  const l = new Lessor({ minTtlSeconds: 2, now: c.now });
+  const seen: string[] = [];
+  l.changes$.subscribe((ch) => seen.push(`${ch.action} ${ch.id} ttl=${ch.ttl} left=${ch.remainingTtl}`));
+  l.grant(7n, 5);
+  l.promote();
+  l.renew(7n);
+  l.checkpoint(7n, 3);
+  c.advance(6_000);
+  l.expired(10);
+  l.expired(10); // the leader asks again before its revoke is applied: reported once
+  l.revoke(7n);
+  assert.deepEqual(seen, [
+    "grant 7 ttl=5 left=5",
+    "keepalive 7 ttl=5 left=5",
+    "checkpoint 7 ttl=5 left=3",
+    "expire 7 ttl=5 left=0",
+    "revoke 7 ttl=5 left=0",
+  ]);
+});

@@ -4,19 +4,24 @@
 // it reads the connection's first header block, and when its authority is not a valid authority it
 // rewrites every header block of that connection with the authority reduced to host:port (as plain
 // literals, so Node's HPACK table stays empty). A connection whose first block is fine is passed
-// through untouched from then on.
+// through untouched from then on. Every byte of a wrapped connection crosses JavaScript, so the
+// client port wraps only the connections that need it (authority-gate.ts).
 import { Duplex } from "node:stream";
 import { encodeLiterals, type HeaderField, HpackDecoder } from "./hpack.js";
+import {
+  Flag,
+  FrameType,
+  frameHeaderLength,
+  headersFragment,
+  isSettingsAck,
+  prefaceLength,
+} from "./http2-frames.js";
 
-const prefaceLength = 24;
-const frameHeaderLength = 9;
-const FrameType = { HEADERS: 0x1, CONTINUATION: 0x9 } as const;
-const Flag = { END_STREAM: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
 /** HTTP/2's default SETTINGS_MAX_FRAME_SIZE; rewritten blocks are split to fit it. */
 const maxFramePayload = 16384;
 
 // nghttp2's authority check: unreserved, sub-delims, ":", "%", "@", "[", "]".
-const validAuthority = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]*$/;
+export const validAuthority = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]*$/;
 
 export function repairAuthorityValue(value: string): string {
   if (validAuthority.test(value)) return value;
@@ -29,9 +34,15 @@ export function repairAuthorityValue(value: string): string {
 
 type Mode = "preface" | "first" | "rewrite" | "pass";
 
+export interface RepairOptions {
+  /** The gate sent its own SETTINGS: drop the client's first SETTINGS ACK, which Node never asked for. */
+  readonly settingsAckPending?: boolean;
+}
+
 /** Wraps a client connection (plain or TLS) for Node's HTTP/2 server. */
-export function withAuthorityRepair(socket: Duplex): Duplex {
+export function withAuthorityRepair(socket: Duplex, options: RepairOptions = {}): Duplex {
   let mode: Mode = "preface";
+  let ackPending = options.settingsAckPending ?? false;
   let pending: Buffer = Buffer.alloc(0);
   const decoder = new HpackDecoder();
   // A header block in progress: its first frame's flags, stream, and fragments so far.
@@ -102,19 +113,16 @@ export function withAuthorityRepair(socket: Duplex): Duplex {
   };
 
   const onFrame = (frame: Buffer) => {
+    if (ackPending && isSettingsAck(frame)) {
+      ackPending = false;
+      return;
+    }
+    if (mode === "pass") return forward(frame);
     const type = frame[3];
     const flags = frame[4];
     const stream = frame.readUInt32BE(5) & 0x7fffffff;
     if (type === FrameType.HEADERS) {
-      let payload = frame.subarray(frameHeaderLength);
-      let padding = 0;
-      if (flags & Flag.PADDED) {
-        padding = payload[0];
-        payload = payload.subarray(1);
-      }
-      if (flags & Flag.PRIORITY) payload = payload.subarray(5);
-      payload = payload.subarray(0, payload.length - padding);
-      block = { stream, flags, raw: [frame], fragments: [payload] };
+      block = { stream, flags, raw: [frame], fragments: [headersFragment(frame)] };
       if (flags & Flag.END_HEADERS) finishBlock();
       return;
     }
@@ -128,7 +136,7 @@ export function withAuthorityRepair(socket: Duplex): Duplex {
   };
 
   socket.on("data", (chunk: Buffer) => {
-    if (mode === "pass") return forward(chunk);
+    if (mode === "pass" && !ackPending) return forward(chunk);
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     if (mode === "preface") {
       if (pending.length < prefaceLength) return;
@@ -136,14 +144,14 @@ export function withAuthorityRepair(socket: Duplex): Duplex {
       pending = pending.subarray(prefaceLength);
       mode = "first";
     }
-    while ((mode as Mode) !== "pass" && pending.length >= frameHeaderLength) {
+    while (((mode as Mode) !== "pass" || ackPending) && pending.length >= frameHeaderLength) {
       const total = frameHeaderLength + pending.readUIntBE(0, 3);
       if (pending.length < total) return;
       const frame = pending.subarray(0, total);
       pending = pending.subarray(total);
       onFrame(frame);
     }
-    if ((mode as Mode) === "pass" && pending.length > 0) {
+    if ((mode as Mode) === "pass" && !ackPending && pending.length > 0) {
       forward(pending);
       pending = Buffer.alloc(0);
     }

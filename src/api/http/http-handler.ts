@@ -8,6 +8,7 @@ import promClient from "prom-client";
 import type { ClientApi } from "../../server/client-api.js";
 import type { GatewayHandler } from "../gateway/gateway.js";
 import { plainError } from "../gateway/http-replies.js";
+import type { HttpExtension } from "./http-extension.js";
 
 /** What /version reports; gateway clients pick the /v3/ prefix from a 3.4 server version. */
 export const versions = { etcdserver: "3.4.23", etcdcluster: "3.4.0" } as const;
@@ -32,7 +33,11 @@ function healthCounters(api: ClientApi): { success: Counter; failures: Counter }
   };
 }
 
-export function createHttpHandler(api: ClientApi, gateway: GatewayHandler): RequestListener {
+export function createHttpHandler(
+  api: ClientApi,
+  gateway: GatewayHandler,
+  extensions: readonly HttpExtension[] = [],
+): RequestListener {
   const counters = healthCounters(api);
   const allow = (req: IncomingMessage, res: ServerResponse, method: string): boolean => {
     if (req.method === method) return true;
@@ -93,6 +98,7 @@ export function createHttpHandler(api: ClientApi, gateway: GatewayHandler): Requ
   };
 
   return (req, res) => {
+    for (const ext of extensions) if (ext.handle(req, res)) return;
     const url = new URL(req.url ?? "/", "http://client.invalid");
     let path = url.pathname;
     if (path.startsWith("/v3beta/")) path = `/v3/${path.slice("/v3beta/".length)}`;

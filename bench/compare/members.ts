@@ -1,0 +1,150 @@
+// Members for bench:compare: rxetcd or Debian's etcd, one member or a cluster on loopback, each with
+// fresh data dirs on free ports. Load goes to the leader.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as t from "io-ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+export type Kind = "rxetcd" | "etcd";
+
+export interface Deployment {
+  readonly kind: Kind;
+  readonly size: number;
+  /** host:port of the leader's client URL: where the load goes. */
+  readonly leader: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Extra node flags for rxetcd (e.g. --cpu-prof --cpu-prof-dir=...). */
+  readonly rxetcdNodeArgs?: readonly string[];
+  /** Another rxetcd checkout to run instead of this one (bench:compare --against). */
+  readonly rxetcdRoot?: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function etcdBinary(): string {
+  try {
+    return execFileSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).trim();
+  } catch {
+    throw new Error("bench:compare compares with Debian's etcd: apt-get install etcd-server");
+  }
+}
+
+/** How rxetcd is started: the package's own command. */
+function rxetcdCommand(nodeArgs: readonly string[], root = ROOT): [string, string[]] {
+  return [process.execPath, [...nodeArgs, join(root, "bin/rxetcd.js")]];
+}
+
+async function waitHealthy(clientUrl: string, proc: ChildProcess, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode}`);
+    try {
+      const res = await fetch(`${clientUrl}/health`);
+      if (res.ok && ((await res.json()) as { health?: string }).health === "true") return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${name} did not become healthy at ${clientUrl} within 60 s`);
+}
+
+/** The gateway's answer to /v3/maintenance/status: uint64s as decimal strings. */
+const StatusReply = t.type({
+  header: t.type({ member_id: t.string }),
+  leader: t.string,
+});
+
+async function isLeader(clientUrl: string): Promise<boolean> {
+  const res = await fetch(`${clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}" });
+  const decoded = StatusReply.decode(await res.json());
+  return decoded._tag === "Right" && decoded.right.header.member_id === decoded.right.leader;
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once("exit", r));
+  proc.kill("SIGTERM");
+  const killed = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(killed);
+}
+
+/**
+ * Starts `size` members of `kind` as one new cluster and waits until every member is healthy and
+ * one of them leads. One member is the usual row; three are the cluster rows.
+ */
+export async function startDeployment(
+  kind: Kind,
+  size: number,
+  options: StartOptions = {},
+): Promise<Deployment> {
+  const dir = mkdtempSync(join(tmpdir(), `${kind}-bench-`));
+  const token = `bench-${process.pid}-${Date.now()}`;
+  const members = [];
+  for (let i = 0; i < size; i++) {
+    const [cport, pport] = [await freePort(), await freePort()];
+    members.push({
+      name: `m${i}`,
+      client: `http://127.0.0.1:${cport}`,
+      peer: `http://127.0.0.1:${pport}`,
+    });
+  }
+  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
+  const procs: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map(stopProcess));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const m of members) {
+      const args = [
+        ["--name", m.name],
+        ["--data-dir", join(dir, m.name)],
+        ["--listen-client-urls", m.client],
+        ["--advertise-client-urls", m.client],
+        ["--listen-peer-urls", m.peer],
+        ["--initial-advertise-peer-urls", m.peer],
+        ["--initial-cluster", initialCluster],
+        ["--initial-cluster-token", token],
+        ["--logger", "zap"],
+        ["--log-level", "error"],
+      ].flat();
+      const [command, prefix] =
+        kind === "etcd"
+          ? [etcdBinary(), []]
+          : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot);
+      procs.push(spawn(command, [...prefix, ...args], { stdio: ["ignore", "ignore", "inherit"] }));
+    }
+    await Promise.all(members.map((m, i) => waitHealthy(m.client, procs[i], `${kind} ${m.name}`)));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      for (const m of members) {
+        if (await isLeader(m.client).catch(() => false)) {
+          return { kind, size, leader: new URL(m.client).host, stop };
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${kind}: no leader among ${size} members within 30 s`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,107 @@
+// A feed client for Node and the browser (the CLI, the dashboard and the tests use it): it
+// subscribes, decodes every batch with the protocol's codecs and acknowledges it.
+import { isLeft } from "fp-ts/lib/Either.js";
+import { PathReporter } from "io-ts/lib/PathReporter.js";
+import { mergeMap, type Observable, Subject } from "rxjs";
+import { io, type Socket } from "socket.io-client";
+import {
+  FEED_PATH,
+  FeedBatch,
+  FeedDropped,
+  FeedError,
+  type FeedEvent,
+  FeedMessages,
+  type Subscription,
+} from "./protocol.js";
+
+export interface FeedClientOptions {
+  subscription: Subscription;
+  /** An auth token, when the member has auth on. */
+  token?: string;
+  /** Acknowledge each batch once handled (default); false leaves it to `ack()`, as a slow client would. */
+  autoAck?: boolean;
+  transports?: Array<"polling" | "websocket">;
+  /** Reconnect after a lost connection (default true); never after being dropped. */
+  reconnection?: boolean;
+}
+
+export class FeedClient {
+  readonly batches$ = new Subject<FeedBatch>();
+  readonly events$: Observable<FeedEvent>;
+  readonly errors$ = new Subject<FeedError>();
+  readonly dropped$ = new Subject<FeedDropped>();
+  readonly socket: Socket;
+  private subscription: Subscription;
+  private received = 0;
+  private handled = 0;
+
+  /** `url` is a member's client URL, e.g. http://127.0.0.1:2379 (the feed is under /socket.io). */
+  constructor(url: string, options: FeedClientOptions) {
+    this.subscription = options.subscription;
+    this.events$ = this.batches$.pipe(mergeMap((b) => b.events));
+    this.socket = io(url, {
+      path: FEED_PATH,
+      transports: options.transports ?? ["websocket", "polling"],
+      reconnection: options.reconnection ?? true,
+      auth: options.token === undefined ? {} : { token: options.token },
+      forceNew: true,
+    });
+    this.socket.on("connect", () => {
+      this.received = 0;
+      this.handled = 0;
+      this.socket.emit(FeedMessages.subscribe, this.subscription);
+    });
+    this.socket.on("connect_error", (err: Error) => {
+      this.errors$.next({ code: "connect", message: err.message });
+    });
+    this.socket.on(FeedMessages.batch, (json: unknown) => {
+      this.received++;
+      const decoded = FeedBatch.decode(typeof json === "string" ? safeParse(json) : json);
+      if (isLeft(decoded)) {
+        this.errors$.next({
+          code: "bad-batch",
+          message: PathReporter.report(decoded).slice(0, 3).join("; "),
+        });
+      } else {
+        this.batches$.next(decoded.right);
+      }
+      if (options.autoAck ?? true) this.ack();
+    });
+    this.socket.on(FeedMessages.error, (e: unknown) => {
+      const decoded = FeedError.decode(e);
+      this.errors$.next(isLeft(decoded) ? { code: "bad-error", message: String(e) } : decoded.right);
+    });
+    this.socket.on(FeedMessages.dropped, (d: unknown) => {
+      const decoded = FeedDropped.decode(d);
+      if (!isLeft(decoded)) this.dropped$.next(decoded.right);
+    });
+  }
+
+  /** Replaces the subscription; the next batch is the new initial state. */
+  subscribe(subscription: Subscription): void {
+    this.subscription = subscription;
+    if (this.socket.connected) this.socket.emit(FeedMessages.subscribe, subscription);
+  }
+
+  /** Acknowledges every batch received so far. */
+  ack(): void {
+    if (this.handled === this.received) return;
+    this.handled = this.received;
+    this.socket.emit(FeedMessages.ack, this.handled);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+    this.batches$.complete();
+    this.errors$.complete();
+    this.dropped$.complete();
+  }
+}
+
+function safeParse(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,506 @@
+// The socket.io event feed of one member: connections, subscriptions, the send loop and its bounds.
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
+import { isLeft } from "fp-ts/lib/Either.js";
+import { PathReporter } from "io-ts/lib/PathReporter.js";
+import { type OperatorFunction, Subject, type Subscription } from "rxjs";
+import { type Socket, Server as SocketServer } from "socket.io";
+import { contained } from "../../streams/operators/contained.js";
+import { formatId } from "../membership/ids.js";
+import { CompactedError } from "../mvcc/errors.js";
+import type { EtcdServer } from "../server/etcd-server.js";
+import { fromBytes } from "./bytes.js";
+import { type FeedConnection, type FeedUser, type GroupRange, SubscriptionGroup } from "./group.js";
+import { storeRangeEnd, toByteRange } from "./key-range.js";
+import { defaultFeedLimits, type FeedLimits } from "./limits.js";
+import { keyValueProps, MemberObserver, type PeerHealth, type Published } from "./member-observer.js";
+import {
+  type EventOf,
+  FEED_PATH,
+  type FeedBatch,
+  type FeedDropped,
+  type FeedError,
+  type FeedEvent,
+  FeedMessages,
+  Subscription as SubscriptionCodec,
+  type Topic,
+} from "./protocol.js";
+
+/** Checks a connection's credentials (token from the handshake, client certificate) when auth is on. */
+export type FeedAuthenticator = (credentials: {
+  token: string | undefined;
+  certificateCommonName: string | undefined;
+}) => Promise<FeedUser>;
+
+export interface FeedLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface EventFeedOptions {
+  limits?: Partial<FeedLimits>;
+  /** Feed operators: filter, map, redact or sample what observers see (each event on its own, contained). */
+  operator?: OperatorFunction<FeedEvent, FeedEvent>;
+  /** Auth on: every connection presents a token (or a client certificate) and sees only what its user may read. */
+  authenticate?: FeedAuthenticator;
+  /** etcd's --experimental-warning-apply-duration, for apply.slow events. */
+  warningApplyMs?: number;
+  peerHealth?: PeerHealth;
+  logger?: FeedLogger;
+}
+
+/** What a subscription names, checked. */
+interface CheckedSubscription {
+  topics: Set<Topic>;
+  ranges: Array<GroupRange & { startRevision: number | undefined; key: string }>;
+}
+
+class SubscriptionRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The event feed: socket.io under /socket.io on the client port. Clients subscribe to topics and
+ * key ranges, get the current state at once, then batches of events every `flushIntervalMs`, and
+ * acknowledge each batch; one that leaves `maxUnackedBatches` unacknowledged is told and dropped.
+ */
+export class EventFeed {
+  readonly limits: FeedLimits;
+  readonly io: SocketServer;
+  readonly observer: MemberObserver;
+  /** Every client dropped for falling behind, for tests and logs. */
+  readonly drops$ = new Subject<{ id: string; dropped: FeedDropped }>();
+  private readonly connections = new Map<string, FeedConnection>();
+  private readonly groups = new Map<string, SubscriptionGroup>();
+  private readonly sockets = new Map<string, Socket>();
+  private readonly subscriptions: Subscription[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly operatorInput: Subject<FeedEvent> | undefined;
+  private readonly attached = new Set<HttpServer>();
+  private closed = false;
+
+  constructor(
+    private readonly server: EtcdServer,
+    private readonly options: EventFeedOptions = {},
+  ) {
+    this.limits = { ...defaultFeedLimits, ...options.limits };
+    this.observer = new MemberObserver(server, {
+      warningApplyMs: options.warningApplyMs ?? 100,
+      ...(options.peerHealth ? { peerHealth: options.peerHealth } : {}),
+    });
+    this.io = new SocketServer({
+      path: FEED_PATH,
+      serveClient: false,
+      // as etcd's --cors default: any origin (the dashboard of one member reads every member's feed)
+      cors: { origin: "*" },
+      maxHttpBufferSize: this.limits.maxMessageBytes,
+      transports: ["polling", "websocket"],
+    });
+    if (options.operator) {
+      const input = new Subject<FeedEvent>();
+      this.operatorInput = input;
+      this.subscriptions.push(
+        input
+          .pipe(
+            contained(options.operator, {
+              timeoutMs: this.limits.operatorTimeoutMs,
+              maxPending: this.limits.maxOperatorPending,
+              onFailure: (f) =>
+                this.options.logger?.warn(
+                  {
+                    reason: f.reason,
+                    event: f.value.type,
+                    err: f.reason === "error" ? String(f.error) : undefined,
+                  },
+                  "feed operator failed on an event; the event is not delivered",
+                ),
+            }),
+          )
+          .subscribe((e) => this.route(e, undefined)),
+      );
+    }
+    this.io.use(
+      (socket, next) =>
+        void this.admit(socket).then(
+          () => next(),
+          (err: Error) => next(err),
+        ),
+    );
+    this.io.on("connection", (socket) => this.onConnection(socket));
+  }
+
+  /** Starts observing the member and sending. */
+  async start(): Promise<void> {
+    await this.observer.start();
+    this.subscriptions.push(this.observer.published$.subscribe((p) => this.onPublished(p)));
+    this.timers.push(setInterval(() => this.flush(), this.limits.flushIntervalMs));
+    this.timers.push(setInterval(() => void this.sample(), this.limits.sampleIntervalMs));
+    for (const t of this.timers) t.unref();
+    this.subscriptions.push(this.server.stopped$.subscribe(() => void this.close()));
+  }
+
+  get clientCount(): number {
+    return this.connections.size;
+  }
+
+  /** Receives the client port's HTTP/1.1 server: socket.io takes its requests and WebSocket upgrades. */
+  attach(http: HttpServer): void {
+    if (this.attached.has(http)) return;
+    this.attached.add(http);
+    this.io.attach(http);
+  }
+
+  /** Serves a feed request that reached the port's handler directly (HTTP/2 over TLS). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const path = req.url ?? "";
+    if (!path.startsWith(`${FEED_PATH}/`)) return false;
+    (
+      this.io.engine as unknown as { handleRequest(q: IncomingMessage, s: ServerResponse): void }
+    ).handleRequest(req, res);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.observer.stop();
+    this.drops$.complete();
+    for (const socket of this.sockets.values()) socket.disconnect(true);
+    await new Promise<void>((resolve) => {
+      // the http servers belong to the client listeners: only the engine closes here
+      this.io.engine?.close();
+      resolve();
+    });
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  private async admit(socket: Socket): Promise<void> {
+    if (this.closed) throw new Error("feed: the member is stopping");
+    if (this.connections.size >= this.limits.maxClients)
+      throw new Error(`feed: too many clients (limit maxClients=${this.limits.maxClients})`);
+    const auth = this.options.authenticate;
+    if (!auth) return;
+    const handshakeAuth = socket.handshake.auth as { token?: unknown };
+    const token = typeof handshakeAuth.token === "string" ? handshakeAuth.token : undefined;
+    const peer = (
+      socket.request.socket as { getPeerCertificate?: () => { subject?: { CN?: string } } }
+    ).getPeerCertificate?.();
+    const user = await auth({ token, certificateCommonName: peer?.subject?.CN });
+    (socket.data as { user?: FeedUser }).user = user;
+  }
+
+  private onConnection(socket: Socket): void {
+    const conn: FeedConnection = {
+      id: socket.id,
+      user: (socket.data as { user?: FeedUser }).user,
+      group: undefined,
+      sent: 0,
+      acked: 0,
+    };
+    this.connections.set(socket.id, conn);
+    this.sockets.set(socket.id, socket);
+    this.observer.feedClients = this.connections.size;
+    socket.on(FeedMessages.subscribe, (input: unknown) => this.onSubscribe(socket, conn, input));
+    socket.on(FeedMessages.ack, (n: unknown) => {
+      if (typeof n === "number" && Number.isInteger(n) && n <= conn.sent)
+        conn.acked = Math.max(conn.acked, n);
+    });
+    socket.on("disconnect", () => {
+      this.leave(socket, conn);
+      this.connections.delete(socket.id);
+      this.sockets.delete(socket.id);
+      this.observer.feedClients = this.connections.size;
+    });
+  }
+
+  private refuse(socket: Socket, code: string, message: string): void {
+    const err: FeedError = { code, message };
+    socket.emit(FeedMessages.error, err);
+  }
+
+  private onSubscribe(socket: Socket, conn: FeedConnection, input: unknown): void {
+    let checked: CheckedSubscription;
+    let initial: FeedEvent[];
+    try {
+      checked = this.check(input);
+      initial = this.initialState(checked, conn.user);
+    } catch (err) {
+      // bad input, or a store that cannot answer (closing): the client is told, the member goes on
+      if (err instanceof SubscriptionRefused) this.refuse(socket, err.code, err.message);
+      else this.refuse(socket, "unavailable", `feed: cannot read the initial state: ${String(err)}`);
+      return;
+    }
+    this.leave(socket, conn);
+    const group = this.groupFor(checked, conn.user);
+    // what the group has queued happened before the initial state was read: send it to the others first
+    this.flushGroup(group);
+    this.send(
+      socket,
+      conn,
+      JSON.stringify({ initial: true, events: this.applyOperatorNow(initial) } satisfies FeedBatch),
+    );
+    group.clients.add(conn);
+    conn.group = group;
+    void socket.join(group.id);
+  }
+
+  private leave(socket: Socket, conn: FeedConnection): void {
+    const group = conn.group;
+    if (!group) return;
+    group.clients.delete(conn);
+    void socket.leave(group.id);
+    conn.group = undefined;
+    if (group.clients.size === 0) this.groups.delete(group.id);
+  }
+
+  private check(input: unknown): CheckedSubscription {
+    const decoded = SubscriptionCodec.decode(input);
+    if (isLeft(decoded))
+      throw new SubscriptionRefused(
+        "bad-subscription",
+        `feed: bad subscription: ${PathReporter.report(decoded).join("; ")}`,
+      );
+    const sub = decoded.right;
+    const keys = sub.keys ?? [];
+    if (keys.length > this.limits.maxKeyRanges)
+      throw new SubscriptionRefused(
+        "too-many-ranges",
+        `feed: ${keys.length} key ranges (limit maxKeyRanges=${this.limits.maxKeyRanges})`,
+      );
+    const topics = new Set(sub.topics);
+    if (keys.length > 0) topics.add("kv");
+    const ranges = keys.map((k, i) => {
+      const r = toByteRange(k);
+      if ("error" in r) throw new SubscriptionRefused("bad-range", `feed: key range ${i}: ${r.error}`);
+      if (k.startRevision !== undefined && !(Number.isInteger(k.startRevision) && k.startRevision > 0))
+        throw new SubscriptionRefused(
+          "bad-range",
+          `feed: key range ${i}: startRevision must be a positive integer`,
+        );
+      return { range: r, prevKv: k.prevKv ?? false, startRevision: k.startRevision, key: k.key };
+    });
+    return { topics, ranges };
+  }
+
+  private groupFor(sub: CheckedSubscription, user: FeedUser | undefined): SubscriptionGroup {
+    const signature = JSON.stringify({
+      t: [...sub.topics].sort(),
+      r: sub.ranges.map((r) => [
+        r.range.start.toString("hex"),
+        r.range.end?.toString("hex") ?? null,
+        r.prevKv,
+      ]),
+      u: user?.name ?? null,
+    });
+    let group = this.groups.get(signature);
+    if (!group) {
+      group = new SubscriptionGroup(signature, sub.topics, sub.ranges, user);
+      this.groups.set(signature, group);
+    }
+    return group;
+  }
+
+  /** The current state of everything subscribed, read in one turn of the event loop. */
+  private initialState(sub: CheckedSubscription, user: FeedUser | undefined): FeedEvent[] {
+    const o = this.observer;
+    const out: FeedEvent[] = [];
+    const t = sub.topics;
+    if (t.has("raft")) out.push(o.raftState());
+    if (t.has("members")) out.push(o.members());
+    if (t.has("peers")) out.push(o.peers());
+    if (t.has("leases")) out.push(o.leases());
+    if (t.has("alarms")) out.push(o.alarms());
+    const metrics = o.metrics();
+    if (t.has("metrics") && metrics) out.push(metrics);
+    const store = this.server.store;
+    const member = formatId(this.server.memberId);
+    const at = Date.now();
+    sub.ranges.forEach((r, i) => {
+      const end = storeRangeEnd(r.range);
+      const readable = (key: Uint8Array) => !user || user.canRead(key);
+      if (r.startRevision === undefined) {
+        const res = store.range(r.range.start, end, { limit: this.limits.maxInitialKeys });
+        const rev = res.rev;
+        out.push({
+          type: "kv.snapshot",
+          at,
+          member,
+          range: i,
+          revision: rev,
+          kvs: res.kvs.filter((kv) => readable(kv.key)).map(keyValueProps),
+          more: res.count > res.kvs.length,
+        });
+        return;
+      }
+      let events: ReturnType<typeof store.eventsBetween>;
+      try {
+        events = store.eventsBetween(
+          r.range.start,
+          end,
+          r.startRevision,
+          store.currentRev(),
+          this.limits.maxReplayEvents + 1,
+        );
+      } catch (err) {
+        if (err instanceof CompactedError)
+          throw new SubscriptionRefused(
+            "compacted",
+            `feed: key range ${i}: required revision ${r.startRevision} has been compacted (compact revision ${store.compactRev()})`,
+          );
+        throw err;
+      }
+      if (events.length > this.limits.maxReplayEvents)
+        throw new SubscriptionRefused(
+          "replay-too-long",
+          `feed: key range ${i}: more than ${this.limits.maxReplayEvents} changes since revision ${r.startRevision} (limit maxReplayEvents)`,
+        );
+      for (const e of events) {
+        const kv = e.kv;
+        if (!kv || !readable(kv.key)) continue;
+        const rev = kv.modRevision;
+        const ev: EventOf<"kv"> = {
+          type: "kv",
+          at,
+          member,
+          revision: rev,
+          kind: e.type === 0 ? "put" : "delete",
+          ...keyValueProps(kv),
+        };
+        if (r.prevKv) {
+          const prev = store.get(kv.key, rev - 1);
+          if (prev) ev.prev = keyValueProps(prev);
+        }
+        out.push(ev);
+      }
+    });
+    return out;
+  }
+
+  // ---- routing -----------------------------------------------------------------------------------
+
+  private onPublished(p: Published): void {
+    if (this.groups.size === 0) return;
+    if (p.kind === "event") {
+      if (this.operatorInput) this.operatorInput.next(p.event);
+      else this.route(p.event, p.coalesce);
+      return;
+    }
+    const change = p.change;
+    if (this.operatorInput) {
+      let wantsPrev = false;
+      for (const g of this.groups.values()) if (g.rangeFor(change.key)?.prevKv) wantsPrev = true;
+      this.operatorInput.next(wantsPrev ? change.eventWithPrev() : change.event());
+      return;
+    }
+    for (const g of this.groups.values()) {
+      const r = g.rangeFor(change.key);
+      if (r) g.offer(r.prevKv ? change.eventWithPrev() : change.event());
+    }
+  }
+
+  /** Offers an event to every group that wants it (kv events by their key). */
+  private route(e: FeedEvent, coalesce: string | undefined): void {
+    if (e.type === "kv") {
+      const key = fromBytes(e.key);
+      for (const g of this.groups.values()) {
+        const r = g.rangeFor(key);
+        if (!r) continue;
+        if (r.prevKv || e.prev === undefined) g.offer(e);
+        else {
+          const { prev: _prev, ...plain } = e;
+          g.offer(plain);
+        }
+      }
+      return;
+    }
+    const key =
+      coalesce ?? (e.type === "lease" && e.action === "keepalive" ? `lease.keepalive:${e.id}` : undefined);
+    for (const g of this.groups.values()) if (g.wantsTopic(e)) g.offer(e, key);
+  }
+
+  /** Runs initial-state events through the feed operator; only what it answers at once is sent. */
+  private applyOperatorNow(events: FeedEvent[]): FeedEvent[] {
+    const op = this.options.operator;
+    if (!op) return events;
+    const out: FeedEvent[] = [];
+    const input = new Subject<FeedEvent>();
+    const sub = input
+      .pipe(contained(op, { timeoutMs: this.limits.operatorTimeoutMs, maxPending: 0 }))
+      .subscribe((e) => out.push(e));
+    for (const e of events) input.next(e);
+    sub.unsubscribe();
+    return out;
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  private flush(): void {
+    if (this.groups.size === 0) {
+      // keep the window state current so the first subscriber does not get a stale burst
+      this.observer.windowEvents(this.limits.flushIntervalMs);
+      return;
+    }
+    for (const { event, coalesce } of this.observer.windowEvents(this.limits.flushIntervalMs)) {
+      this.onPublished(
+        coalesce === undefined ? { kind: "event", event } : { kind: "event", event, coalesce },
+      );
+    }
+    for (const group of [...this.groups.values()]) this.flushGroup(group);
+  }
+
+  private async sample(): Promise<void> {
+    try {
+      const metrics = await this.observer.sampleMetrics();
+      if (this.closed || this.groups.size === 0) return;
+      this.onPublished({ kind: "event", event: metrics, coalesce: "metrics" });
+      this.onPublished({ kind: "event", event: this.observer.peers(), coalesce: "peers" });
+    } catch (err) {
+      if (!this.closed) this.options.logger?.warn({ err: String(err) }, "feed: metrics sample failed");
+    }
+  }
+
+  private flushGroup(group: SubscriptionGroup): void {
+    if (group.queued === 0) return;
+    const events = group.take();
+    if (events.length > this.limits.maxQueuedEvents) {
+      for (const conn of [...group.clients])
+        this.drop(conn, { reason: "too many events queued", limit: "maxQueuedEvents", value: events.length });
+      return;
+    }
+    for (const conn of [...group.clients]) {
+      const behind = conn.sent - conn.acked;
+      if (behind >= this.limits.maxUnackedBatches)
+        this.drop(conn, { reason: "client is not keeping up", limit: "maxUnackedBatches", value: behind });
+    }
+    if (group.clients.size === 0) return;
+    for (let i = 0; i < events.length; i += this.limits.maxBatchEvents) {
+      const batch: FeedBatch = { events: events.slice(i, i + this.limits.maxBatchEvents) };
+      // encoded once for every client of the group
+      this.io.to(group.id).emit(FeedMessages.batch, JSON.stringify(batch));
+      for (const conn of group.clients) conn.sent++;
+    }
+  }
+
+  private send(socket: Socket, conn: FeedConnection, json: string): void {
+    socket.emit(FeedMessages.batch, json);
+    conn.sent++;
+  }
+
+  private drop(conn: FeedConnection, dropped: FeedDropped): void {
+    const socket = this.sockets.get(conn.id);
+    this.options.logger?.warn({ client: conn.id, ...dropped }, "feed: dropping a slow client");
+    if (socket) {
+      this.leave(socket, conn);
+      socket.emit(FeedMessages.dropped, dropped);
+      socket.disconnect(true);
+    }
+    this.drops$.next({ id: conn.id, dropped });
+  }
+}

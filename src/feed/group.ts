@@ -1,0 +1,82 @@
+import { type ByteRange, inByteRange } from "./key-range.js";
+import { type FeedEvent, TOPIC_OF, type Topic } from "./protocol.js";
+
+/** Who is connected and may read what (auth on); undefined with auth off. */
+export interface FeedUser {
+  readonly name: string;
+  /** Whether the user may read the key (range permission). */
+  canRead(key: Uint8Array): boolean;
+}
+
+/** One connected feed client: its socket id and how far behind it is. */
+export interface FeedConnection {
+  readonly id: string;
+  readonly user: FeedUser | undefined;
+  group: SubscriptionGroup | undefined;
+  /** Batches sent since the connection opened. */
+  sent: number;
+  /** Batches the client said it handled. */
+  acked: number;
+}
+
+export interface GroupRange {
+  readonly range: ByteRange;
+  readonly prevKv: boolean;
+}
+
+/**
+ * The clients with the same subscription (topics, key ranges, user): they receive the same events,
+ * so each batch is built and encoded once for all of them. State events are coalesced: a newer one
+ * replaces the queued one with the same coalescing key.
+ */
+export class SubscriptionGroup {
+  readonly clients = new Set<FeedConnection>();
+  private queue: FeedEvent[] = [];
+  private readonly coalesced = new Map<string, number>();
+
+  constructor(
+    readonly id: string,
+    readonly topics: ReadonlySet<Topic>,
+    readonly ranges: readonly GroupRange[],
+    readonly user: FeedUser | undefined,
+  ) {}
+
+  get wantsPrev(): boolean {
+    return this.ranges.some((r) => r.prevKv);
+  }
+
+  wantsTopic(e: FeedEvent): boolean {
+    return this.topics.has(TOPIC_OF[e.type]);
+  }
+
+  /** The first matching range of a key the group may read, or undefined. */
+  rangeFor(key: Uint8Array): GroupRange | undefined {
+    if (!this.topics.has("kv")) return undefined;
+    if (this.user && !this.user.canRead(key)) return undefined;
+    return this.ranges.find((r) => inByteRange(key, r.range));
+  }
+
+  offer(event: FeedEvent, coalesce?: string): void {
+    if (coalesce !== undefined) {
+      const at = this.coalesced.get(coalesce);
+      if (at !== undefined) {
+        this.queue[at] = event;
+        return;
+      }
+      this.coalesced.set(coalesce, this.queue.length);
+    }
+    this.queue.push(event);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Takes the queued events, in order. */
+  take(): FeedEvent[] {
+    const out = this.queue;
+    this.queue = [];
+    this.coalesced.clear();
+    return out;
+  }
+}

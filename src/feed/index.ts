@@ -1,0 +1,29 @@
+// The socket.io event feed and the dashboard page, served on the client port.
+import type { HttpExtension } from "../api/http/http-extension.js";
+import type { EtcdServer } from "../server/etcd-server.js";
+import { dashboardHttp } from "./dashboard/serve.js";
+import { EventFeed, type EventFeedOptions } from "./event-feed.js";
+
+export { FeedClient, type FeedClientOptions } from "./client.js";
+export { EventFeed, type EventFeedOptions, type FeedAuthenticator } from "./event-feed.js";
+export type { FeedUser } from "./group.js";
+export { defaultFeedLimits, type FeedLimits } from "./limits.js";
+export * from "./protocol.js";
+
+/** A running feed: what the client port must serve for it, and how to stop it. */
+export interface Feed {
+  readonly events: EventFeed;
+  readonly http: readonly HttpExtension[];
+  close(): Promise<void>;
+}
+
+/** Starts the event feed of a member; serve `http` on its client listeners. */
+export async function startFeed(server: EtcdServer, options: EventFeedOptions = {}): Promise<Feed> {
+  const events = new EventFeed(server, options);
+  await events.start();
+  const feedHttp: HttpExtension = {
+    handle: (req, res) => events.handle(req, res),
+    attach: (http) => events.attach(http),
+  };
+  return { events, http: [feedHttp, dashboardHttp()], close: () => events.close() };
+}

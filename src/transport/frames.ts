@@ -1,0 +1,71 @@
+// What a pure frame decoder answers for the bytes seen so far: one whole frame, or how many bytes
+// (counted from the start of the frame) it needs at least before it can say more.
+export type FrameResult<T> =
+  | { readonly done: true; readonly value: T; readonly size: number }
+  | { readonly done: false; readonly need: number };
+
+export class FrameError extends Error {
+  override name = "FrameError";
+}
+
+/** Frames larger than this end the stream (etcd's readBytesLimit). */
+export const MAX_FRAME_BYTES = 512 * 1024 * 1024;
+
+/** A big-endian uint64 that must fit a JS number and stay under `limit`. */
+export function readLength(buf: Buffer, offset: number, limit: number, what: string): number {
+  const v = buf.readBigUInt64BE(offset);
+  if (v > BigInt(limit)) throw new FrameError(`${what} ${v} exceeds the limit of ${limit} bytes`);
+  return Number(v);
+}
+
+export function u64(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+/**
+ * Feeds chunks of a byte stream to a pure frame decoder and returns the frames they complete.
+ * Bytes are only joined once the decoder's announced minimum has arrived, so a large frame read in
+ * many small chunks is copied a bounded number of times.
+ */
+export class FrameReader<T> {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = 1;
+
+  constructor(private readonly decode: (buf: Buffer) => FrameResult<T>) {}
+
+  /** The frames completed by this chunk, in order; throws what the decoder throws. */
+  push(chunk: Buffer): T[] {
+    if (chunk.length === 0) return [];
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: T[] = [];
+    if (this.buffered < this.need) return out;
+    let buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+    let offset = 0;
+    for (;;) {
+      if (offset === buf.length) {
+        this.need = 1;
+        break;
+      }
+      const r = this.decode(offset === 0 ? buf : buf.subarray(offset));
+      if (!r.done) {
+        this.need = r.need;
+        break;
+      }
+      out.push(r.value);
+      offset += r.size;
+    }
+    buf = buf.subarray(offset);
+    this.chunks = buf.length > 0 ? [buf] : [];
+    this.buffered = buf.length;
+    return out;
+  }
+
+  /** Bytes received but not yet part of a whole frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+}

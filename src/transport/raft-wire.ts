@@ -1,0 +1,271 @@
+// Raft messages in the byte layout etcd 3.4's gogoproto marshaller produces: every non-nullable field
+// is written even when zero, in field-number order, and a Message always carries field 9 (snapshot).
+// Any valid protobuf decodes on the other side, but matching etcd's bytes keeps captures comparable
+// and lets the codec tests use the frames observed on the wire. Decoding goes through the generated
+// ts-proto reader, which accepts every valid encoding.
+import { type ConfState, Entry, Message, type Snapshot, type SnapshotMetadata } from "../gen/raftpb/raft.js";
+
+export class RaftWireError extends Error {
+  override name = "RaftWireError";
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function varintSizeBig(n: bigint): number {
+  if (n <= MAX_SAFE) return varintSize(Number(n));
+  let size = 1;
+  while (n >= 128n) {
+    n >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+/** A cursor over a buffer sized exactly for what is written into it. */
+class Out {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  byte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+
+  varint(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RaftWireError(`not a uint64: ${n}`);
+    while (n >= 128) {
+      this.buf[this.pos++] = (n % 128) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  varintBig(n: bigint): void {
+    if (n < 0n || n >= 1n << 64n) throw new RaftWireError(`not a uint64: ${n}`);
+    if (n <= MAX_SAFE) {
+      this.varint(Number(n));
+      return;
+    }
+    while (n >= 128n) {
+      this.buf[this.pos++] = Number(n & 0x7fn) | 0x80;
+      n >>= 7n;
+    }
+    this.buf[this.pos++] = Number(n);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+}
+
+// Sizes ------------------------------------------------------------------------------------------
+
+function confStateSize(c: ConfState | undefined): number {
+  let size = 2; // auto_leave is always written
+  if (c) {
+    for (const list of [c.voters, c.learners, c.votersOutgoing, c.learnersNext]) {
+      for (const id of list) size += 1 + varintSizeBig(id);
+    }
+  }
+  return size;
+}
+
+function metadataSize(m: SnapshotMetadata | undefined): number {
+  const cs = confStateSize(m?.confState);
+  return 1 + varintSize(cs) + cs + 1 + varintSize(m?.index ?? 0) + 1 + varintSize(m?.term ?? 0);
+}
+
+function snapshotSize(s: Snapshot | undefined): number {
+  let size = 0;
+  const data = s?.data;
+  if (data && data.length > 0) size += 1 + varintSize(data.length) + data.length;
+  const md = metadataSize(s?.metadata);
+  return size + 1 + varintSize(md) + md;
+}
+
+/** The encoded size of an entry in etcd's layout (type, term, index always; data when present). */
+export function entrySize(e: Entry): number {
+  let size = 1 + varintSize(e.type) + 1 + varintSize(e.term) + 1 + varintSize(e.index);
+  if (e.data && e.data.length > 0) size += 1 + varintSize(e.data.length) + e.data.length;
+  return size;
+}
+
+/** The encoded size of a message in etcd's layout. */
+export function messageSize(m: Message): number {
+  let size = 1 + varintSize(m.type);
+  size += 1 + varintSizeBig(m.to) + 1 + varintSizeBig(m.from);
+  size += 1 + varintSize(m.term) + 1 + varintSize(m.logTerm) + 1 + varintSize(m.index);
+  for (const e of m.entries) {
+    const es = entrySize(e);
+    size += 1 + varintSize(es) + es;
+  }
+  size += 1 + varintSize(m.commit);
+  const ss = snapshotSize(m.snapshot);
+  size += 1 + varintSize(ss) + ss;
+  size += 2 + 1 + varintSize(m.rejectHint);
+  if (m.context && m.context.length > 0) size += 1 + varintSize(m.context.length) + m.context.length;
+  return size;
+}
+
+// Writers ----------------------------------------------------------------------------------------
+
+function writeConfState(o: Out, c: ConfState | undefined): void {
+  if (c) {
+    const lists: Array<[number, bigint[]]> = [
+      [0x08, c.voters],
+      [0x10, c.learners],
+      [0x18, c.votersOutgoing],
+      [0x20, c.learnersNext],
+    ];
+    for (const [tag, list] of lists) {
+      for (const id of list) {
+        o.byte(tag);
+        o.varintBig(id);
+      }
+    }
+  }
+  o.byte(0x28);
+  o.byte(c?.autoLeave ? 1 : 0);
+}
+
+function writeMetadata(o: Out, m: SnapshotMetadata | undefined): void {
+  o.byte(0x0a);
+  o.varint(confStateSize(m?.confState));
+  writeConfState(o, m?.confState);
+  o.byte(0x10);
+  o.varint(m?.index ?? 0);
+  o.byte(0x18);
+  o.varint(m?.term ?? 0);
+}
+
+function writeSnapshot(o: Out, s: Snapshot | undefined): void {
+  const data = s?.data;
+  if (data && data.length > 0) {
+    o.byte(0x0a);
+    o.varint(data.length);
+    o.bytes(data);
+  }
+  o.byte(0x12);
+  o.varint(metadataSize(s?.metadata));
+  writeMetadata(o, s?.metadata);
+}
+
+function writeEntry(o: Out, e: Entry): void {
+  if (e.type < 0) throw new RaftWireError(`invalid entry type ${e.type}`);
+  o.byte(0x08);
+  o.varint(e.type);
+  o.byte(0x10);
+  o.varint(e.term);
+  o.byte(0x18);
+  o.varint(e.index);
+  if (e.data && e.data.length > 0) {
+    o.byte(0x22);
+    o.varint(e.data.length);
+    o.bytes(e.data);
+  }
+}
+
+function writeMessage(o: Out, m: Message): void {
+  if (m.type < 0) throw new RaftWireError(`invalid message type ${m.type}`);
+  o.byte(0x08);
+  o.varint(m.type);
+  o.byte(0x10);
+  o.varintBig(m.to);
+  o.byte(0x18);
+  o.varintBig(m.from);
+  o.byte(0x20);
+  o.varint(m.term);
+  o.byte(0x28);
+  o.varint(m.logTerm);
+  o.byte(0x30);
+  o.varint(m.index);
+  for (const e of m.entries) {
+    o.byte(0x3a);
+    o.varint(entrySize(e));
+    writeEntry(o, e);
+  }
+  o.byte(0x40);
+  o.varint(m.commit);
+  o.byte(0x4a);
+  o.varint(snapshotSize(m.snapshot));
+  writeSnapshot(o, m.snapshot);
+  o.byte(0x50);
+  o.byte(m.reject ? 1 : 0);
+  o.byte(0x58);
+  o.varint(m.rejectHint);
+  if (m.context && m.context.length > 0) {
+    o.byte(0x62);
+    o.varint(m.context.length);
+    o.bytes(m.context);
+  }
+}
+
+/** Writes a message into `target` at `offset` (exactly messageSize(m) bytes); returns the end offset. */
+export function writeMessageInto(m: Message, target: Buffer, offset: number): number {
+  const o = new Out(target);
+  o.pos = offset;
+  writeMessage(o, m);
+  return o.pos;
+}
+
+/** A message in etcd's byte layout. */
+export function encodeMessage(m: Message): Buffer {
+  const size = messageSize(m);
+  const o = new Out(Buffer.allocUnsafe(size));
+  writeMessage(o, m);
+  if (o.pos !== size) throw new RaftWireError(`message size ${size} but wrote ${o.pos}`);
+  return o.buf;
+}
+
+/** An entry in etcd's byte layout. */
+export function encodeEntry(e: Entry): Buffer {
+  const size = entrySize(e);
+  const o = new Out(Buffer.allocUnsafe(size));
+  writeEntry(o, e);
+  return o.buf;
+}
+
+/** Any valid protobuf encoding of a raft message; throws RaftWireError on malformed input. */
+export function decodeMessage(bytes: Uint8Array): Message {
+  try {
+    return Message.decode(bytes);
+  } catch (err) {
+    throw new RaftWireError(`malformed raft message: ${(err as Error).message}`);
+  }
+}
+
+/** Any valid protobuf encoding of an entry; throws RaftWireError on malformed input. */
+export function decodeEntry(bytes: Uint8Array): Entry {
+  try {
+    return Entry.decode(bytes);
+  } catch (err) {
+    throw new RaftWireError(`malformed raft entry: ${(err as Error).message}`);
+  }
+}
+
+/** A message of the given type with every other field zero (what etcd's `raftpb.Message{Type: t}` is). */
+export function emptyMessage(type: number): Message {
+  return {
+    type,
+    to: 0n,
+    from: 0n,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    snapshot: undefined,
+    reject: false,
+    rejectHint: 0,
+    context: Buffer.alloc(0),
+  };
+}

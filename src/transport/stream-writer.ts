@@ -1,0 +1,178 @@
+// The sending end of one stream to a peer: the peer dialed us (GET /raft/stream/<type>/<peer>) and we
+// keep writing frames into that answer. Messages wait in a bounded queue and are written in one batch
+// per turn of the event loop; a link heartbeat goes out every heartbeatMs so the dialer can tell a
+// quiet stream from a dead one. A write that cannot drain within writeTimeoutMs ends the stream.
+import type { ServerResponse } from "node:http";
+import type { Message } from "../gen/raftpb/raft.js";
+import { formatId } from "../membership/ids.js";
+import type { TransportContext } from "./context.js";
+import { encodeMessageFrame, LINK_HEARTBEAT } from "./message-codec.js";
+import { encodeMsgAppV2, INITIAL_MSGAPPV2_STATE, type MsgAppV2State } from "./msgappv2-codec.js";
+import type { PeerStatus } from "./peer-status.js";
+
+export type StreamType = "message" | "msgapp";
+
+/** Messages waiting for a stream writer (etcd's streamBufSize). */
+export const STREAM_QUEUE_LIMIT = 4096;
+
+/** Human names as etcd logs them. */
+export const STREAM_NAMES: Record<StreamType, string> = {
+  message: "stream Message",
+  msgapp: "stream MsgApp v2",
+};
+
+interface Connection {
+  readonly res: ServerResponse;
+  readonly encode: (m: Message) => Buffer;
+  readonly heartbeat: NodeJS.Timeout;
+  drainTimer: NodeJS.Timeout | undefined;
+}
+
+/** An encoder for one connection: msgappv2 keeps its (term, index) state per connection. */
+function encoderFor(type: StreamType): (m: Message) => Buffer {
+  if (type === "message") return encodeMessageFrame;
+  let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
+  return (m) => {
+    const r = encodeMsgAppV2(state, m);
+    state = r.state;
+    return r.bytes;
+  };
+}
+
+export class StreamWriter {
+  private conn: Connection | undefined;
+  private queue: Message[] = [];
+  private flushScheduled = false;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    private readonly peerId: bigint,
+    private readonly type: StreamType,
+    private readonly status: PeerStatus,
+  ) {}
+
+  /** Whether a connection is attached (peer.pick only uses working writers). */
+  get working(): boolean {
+    return this.conn !== undefined;
+  }
+
+  /** Queues a message; false when the queue is full (the caller drops it and tells raft). */
+  enqueue(m: Message): boolean {
+    if (!this.conn || this.queue.length >= STREAM_QUEUE_LIMIT) return false;
+    this.queue.push(m);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+    return true;
+  }
+
+  /** A new inbound stream for this (peer, type): it replaces the previous one. */
+  attach(res: ServerResponse): void {
+    if (this.stopped) {
+      res.end();
+      return;
+    }
+    const replaced = this.detach("end");
+    const conn: Connection = {
+      res,
+      encode: encoderFor(this.type),
+      heartbeat: setInterval(() => this.heartbeat(conn), this.ctx.timings.heartbeatMs),
+      drainTimer: undefined,
+    };
+    this.conn = conn;
+    res.once("close", () => {
+      if (this.conn === conn) this.fail(conn, "write", "connection closed by the remote peer");
+    });
+    res.on("error", () => {});
+    this.status.activate();
+    if (replaced) this.log("warn", "closed TCP streaming connection with remote peer");
+    this.log("info", "established TCP streaming connection with remote peer");
+  }
+
+  /** Ends the stream and drops what is queued. */
+  stop(): void {
+    this.stopped = true;
+    if (this.detach("end")) this.log("info", "closed TCP streaming connection with remote peer");
+  }
+
+  private heartbeat(conn: Connection): void {
+    if (this.conn !== conn || conn.drainTimer) return; // a blocked write is already being timed
+    this.write(conn, conn.encode(LINK_HEARTBEAT), "heartbeat");
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const conn = this.conn;
+    if (!conn || conn.drainTimer || this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (const m of batch) {
+      const b = conn.encode(m);
+      parts.push(b);
+      size += b.length;
+    }
+    if (this.write(conn, parts.length === 1 ? parts[0] : Buffer.concat(parts, size), "write")) {
+      this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, size);
+    } else {
+      this.ctx.raft.reportUnreachable(this.peerId);
+    }
+  }
+
+  /** Writes bytes; false when the connection failed. Waits for 'drain' when the socket is backed up. */
+  private write(conn: Connection, bytes: Buffer, action: string): boolean {
+    if (conn.res.destroyed || conn.res.writableEnded) {
+      this.fail(conn, action, "connection closed");
+      return false;
+    }
+    const more = conn.res.write(bytes);
+    if (!more) {
+      conn.drainTimer = setTimeout(
+        () => this.fail(conn, action, `write blocked for ${this.ctx.timings.writeTimeoutMs} ms`),
+        this.ctx.timings.writeTimeoutMs,
+      );
+      conn.res.once("drain", () => {
+        if (conn.drainTimer) clearTimeout(conn.drainTimer);
+        conn.drainTimer = undefined;
+        if (this.conn === conn && this.queue.length > 0) this.flush();
+      });
+    }
+    return true;
+  }
+
+  private fail(conn: Connection, action: string, reason: string): void {
+    if (this.conn !== conn) return;
+    this.status.deactivate(STREAM_NAMES[this.type], action, reason);
+    this.ctx.metrics.sentFailures.inc({ To: formatId(this.peerId) });
+    this.detach("destroy");
+    this.log("warn", "lost TCP streaming connection with remote peer");
+  }
+
+  /** Closes the current connection; pending messages are lost (raft hears the peer is unreachable). */
+  private detach(how: "end" | "destroy"): boolean {
+    const conn = this.conn;
+    if (!conn) return false;
+    this.conn = undefined;
+    clearInterval(conn.heartbeat);
+    if (conn.drainTimer) clearTimeout(conn.drainTimer);
+    if (how === "destroy") conn.res.destroy();
+    else conn.res.end();
+    if (this.queue.length > 0) this.ctx.raft.reportUnreachable(this.peerId);
+    this.queue = [];
+    return true;
+  }
+
+  private log(level: "info" | "warn", msg: string): void {
+    this.ctx.logger[level](
+      {
+        "stream-writer-type": STREAM_NAMES[this.type],
+        "local-member-id": formatId(this.ctx.localId),
+        "remote-peer-id": formatId(this.peerId),
+      },
+      msg,
+    );
+  }
+}

@@ -1,0 +1,92 @@
+// An embedded member with its feed, on free loopback ports and a fresh data dir, for the feed tests.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { filter, firstValueFrom, type Observable, take, timeout, toArray } from "rxjs";
+import { buildConfig, parseUrlList } from "../../src/config/index.js";
+import { type Etcd, type StartOptions, startEtcd } from "../../src/embed/index.js";
+import { FeedClient, type FeedClientOptions, type FeedEvent } from "../../src/feed/index.js";
+import { freePort } from "../e2e/harness.js";
+
+export interface TestMember {
+  etcd: Etcd;
+  /** The client URL, e.g. http://127.0.0.1:PORT. */
+  url: string;
+  connect(options: FeedClientOptions): FeedClient;
+  close(): Promise<void>;
+}
+
+export async function startMember(options: Omit<StartOptions, "logger"> = {}): Promise<TestMember> {
+  const dataDir = mkdtempSync(join(tmpdir(), "rxetcd-feed-"));
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const config = buildConfig({
+    name: "feed",
+    dataDir,
+    listenClientUrls: parseUrlList(client),
+    advertiseClientUrls: parseUrlList(client),
+    listenPeerUrls: parseUrlList(peer),
+    initialAdvertisePeerUrls: parseUrlList(peer),
+    initialCluster: `feed=${peer}`,
+  });
+  const etcd = await startEtcd(config, { logger: pino({ level: "silent" }), ...options });
+  const clients: FeedClient[] = [];
+  return {
+    etcd,
+    url: client,
+    connect(o) {
+      const c = new FeedClient(client, o);
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.close();
+      await etcd.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The first event matching `pred`, or a timeout error naming what was awaited. */
+export function nextEvent<T extends FeedEvent>(
+  events$: Observable<FeedEvent>,
+  pred: (e: FeedEvent) => e is T,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  return firstValueFrom(
+    events$.pipe(
+      filter(pred),
+      take(1),
+      timeout({ first: ms, with: () => Promise.reject(new Error(`no ${what} within ${ms} ms`)) }),
+    ),
+  );
+}
+
+/** The first `n` events matching `pred`. */
+export function events<T extends FeedEvent>(
+  events$: Observable<FeedEvent>,
+  pred: (e: FeedEvent) => e is T,
+  n: number,
+  what: string,
+  ms = 15_000,
+): Promise<T[]> {
+  return firstValueFrom(
+    events$.pipe(
+      filter(pred),
+      take(n),
+      toArray(),
+      timeout({
+        first: ms,
+        with: () => Promise.reject(new Error(`fewer than ${n} ${what} within ${ms} ms`)),
+      }),
+    ),
+  );
+}
+
+export const is =
+  <K extends FeedEvent["type"]>(type: K) =>
+  (e: FeedEvent): e is Extract<FeedEvent, { type: K }> =>
+    e.type === type;

@@ -1,0 +1,367 @@
+// Two (or three) Transports in one process on loopback ports: streams, pipeline, snapshots, redials,
+// bounded queues and removal, checked through what each side receives and what raft is told.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, request, type Server } from "node:http";
+import type { Socket } from "node:net";
+import { basename } from "node:path";
+import { after, test } from "node:test";
+import { EntryType, type Message, MessageType } from "../../src/gen/raftpb/raft.js";
+import { decodeMessageFrame } from "../../src/transport/message-codec.js";
+import {
+  decodeMsgAppV2,
+  INITIAL_MSGAPPV2_STATE,
+  type MsgAppV2State,
+} from "../../src/transport/msgappv2-codec.js";
+import { PIPELINE_QUEUE_LIMIT, PIPELINE_WORKERS } from "../../src/transport/pipeline.js";
+import { STREAM_QUEUE_LIMIT } from "../../src/transport/stream-writer.js";
+import { closeAll, msg, posts, sleep, startNode, streamsFrom, waitFor } from "./helpers.js";
+
+const CLUSTER = 0x512bcc7be0b351a4n;
+const A = 0x5a9ff2fd570cac50n;
+const B = 0x9f4776933e3fb72an; // above 2^63: ids must never go through a float
+const C = 0x52eb4f0d281b02ean;
+
+after(closeAll);
+
+async function connectedPair() {
+  const a = await startNode(A, CLUSTER);
+  const b = await startNode(B, CLUSTER);
+  a.transport.addPeer(B, [b.url]);
+  b.transport.addPeer(A, [a.url]);
+  await waitFor("streams in both directions", () => streamsFrom(a, B) >= 2 && streamsFrom(b, A) >= 2);
+  return { a, b };
+}
+
+test("messages travel over the streams once both sides know each other; MsgApp uses msgappv2", async () => {
+  const { a, b } = await connectedPair();
+  assert.ok(a.transport.activeSince(B) !== undefined, "A sees B active");
+  const postsBefore = posts(b);
+
+  const vote = msg({ type: MessageType.MsgVote, to: B, from: A, term: 3, logTerm: 2, index: 7 });
+  const apps = [1, 2, 3].map((i) =>
+    msg({
+      type: MessageType.MsgApp,
+      to: B,
+      from: A,
+      term: 3,
+      logTerm: 3,
+      index: 9 + i,
+      commit: 9 + i,
+      entries: [{ type: EntryType.EntryNormal, term: 3, index: 10 + i, data: Buffer.from(`put ${i}`) }],
+    }),
+  );
+  a.transport.send([vote, ...apps]);
+  await waitFor("4 messages at B", () => b.received.length >= 4);
+  // the vote and the appends travel on different streams: order holds per stream only
+  const got = (type: MessageType) =>
+    b.received.filter((m) => m.type === type).map((m) => [m.from, m.to, m.term, m.index]);
+  assert.deepEqual(got(MessageType.MsgVote), [[A, B, 3, 7]]);
+  assert.deepEqual(got(MessageType.MsgApp), [
+    [A, B, 3, 10],
+    [A, B, 3, 11],
+    [A, B, 3, 12],
+  ]);
+  assert.deepEqual(
+    b.received.filter((m) => m.type === MessageType.MsgApp)[2].entries[0].data,
+    Buffer.from("put 3"),
+  );
+  assert.equal(posts(b), postsBefore, "nothing went over the pipeline");
+
+  // and back
+  b.transport.send([msg({ type: MessageType.MsgVoteResp, to: A, from: B, term: 3 })]);
+  await waitFor("vote response at A", () => a.received.some((m) => m.type === MessageType.MsgVoteResp));
+  assert.deepEqual(a.raft.unreachable, []);
+});
+
+test("a peer without streams is reached over the pipeline, and the receiver adds the sender as a remote", async () => {
+  const a = await startNode(A, CLUSTER);
+  const b = await startNode(B, CLUSTER);
+  a.transport.addPeer(B, [b.url]); // b does not know a: a's stream dials get 404, b never dials a
+  a.transport.send([msg({ type: MessageType.MsgHeartbeat, to: B, from: A, term: 2, commit: 4 })]);
+  await waitFor("heartbeat at B", () => b.received.length === 1);
+  assert.equal(b.received[0].commit, 4);
+  assert.ok(posts(b) >= 1, "sent with POST /raft");
+  assert.deepEqual(b.transport.peerUrls(A), [a.url], "B learnt A's URL from X-PeerURLs");
+  // b answers through its remote (pipeline only)
+  b.transport.send([msg({ type: MessageType.MsgHeartbeatResp, to: A, from: B, term: 2 })]);
+  await waitFor("heartbeat response at A", () => a.received.length === 1);
+  assert.ok(posts(a) >= 1);
+});
+
+test("a killed stream is dialed again and carries messages again", async () => {
+  const { a, b } = await connectedPair();
+  const before = streamsFrom(a, B);
+  for (const r of a.requests.filter((r) => r.path.startsWith("/raft/stream/"))) r.res.socket?.destroy();
+  await waitFor("B redialed both streams", () => streamsFrom(a, B) >= before + 2);
+  const postsBefore = posts(b);
+  a.transport.send([msg({ type: MessageType.MsgHeartbeat, to: B, from: A, term: 5 })]);
+  await waitFor("heartbeat at B", () => b.received.some((m) => m.term === 5));
+  assert.equal(posts(b), postsBefore, "the message used the new stream");
+});
+
+test("a stream with no heartbeats is declared dead after the idle limit and redialed", async () => {
+  // A's writers send heartbeats every 10 s, B's readers give up after 300 ms of silence
+  const a = await startNode(A, CLUSTER, { timings: { heartbeatMs: 10_000, redialMs: 50, probeMs: 10_000 } });
+  const b = await startNode(B, CLUSTER, { timings: { streamIdleMs: 300, redialMs: 50, probeMs: 10_000 } });
+  a.transport.addPeer(B, [b.url]);
+  b.transport.addPeer(A, [a.url]);
+  await waitFor("first streams", () => streamsFrom(a, B) >= 2);
+  await waitFor("silent streams redialed", () => streamsFrom(a, B) >= 6, 15_000);
+});
+
+test("streams with heartbeats stay up while quiet", async () => {
+  const { a, b } = await connectedPair();
+  const dials = streamsFrom(a, B);
+  await sleep(2500); // longer than the 2 s idle limit of the test timings
+  assert.equal(streamsFrom(a, B), dials, "no redial while heartbeats flow");
+  assert.ok(b.transport.activeSince(A) !== undefined);
+});
+
+/** Dials `node`'s stream of `type` as member `from` with raw HTTP and collects the answer's bytes. */
+async function rawDial(node: { url: string }, type: "message" | "msgapp", from: bigint, to: bigint) {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = request(`${node.url}/raft/stream/${type}/${from.toString(16)}`, {
+      headers: {
+        "X-Server-From": from.toString(16),
+        "X-Server-Version": "3.4.23",
+        "X-Min-Cluster-Version": "3.0.0",
+        "X-Etcd-Cluster-ID": CLUSTER.toString(16),
+        "X-Raft-To": to.toString(16),
+      },
+    });
+    req.on("response", resolve).on("error", reject).end();
+  });
+  const chunks: Buffer[] = [];
+  res.on("data", (c: Buffer) => chunks.push(c));
+  return { res, bytes: () => Buffer.concat(chunks) };
+}
+
+/** A with B as a peer that is not running: only raw dials attach A's writers toward B. */
+async function lonelyA() {
+  const a = await startNode(A, CLUSTER);
+  a.transport.addPeer(B, ["http://127.0.0.1:1"]);
+  return a;
+}
+
+test("a new inbound stream replaces the old one for the same peer and type", async () => {
+  const a = await lonelyA();
+  const first = await rawDial(a, "message", B, A);
+  let firstEnded = false;
+  first.res.on("end", () => {
+    firstEnded = true;
+  });
+  const dial = await rawDial(a, "message", B, A);
+  assert.equal(dial.res.statusCode, 200);
+  assert.equal(dial.res.headers["x-server-version"], "3.4.23");
+  assert.equal(dial.res.headers["x-etcd-cluster-id"], CLUSTER.toString(16));
+  await waitFor("the old answer ended", () => firstEnded);
+  a.transport.send([msg({ type: MessageType.MsgHeartbeat, to: B, from: A, term: 9 })]);
+  await waitFor("the heartbeat on the new stream", () => dial.bytes().length >= 8 + 47);
+  const frame = decodeMessageFrame(dial.bytes());
+  assert.ok(frame.done);
+  assert.equal(frame.value.term, 9);
+  dial.res.destroy();
+});
+
+test("MsgApps on the msgapp stream are msgappv2 frames: a full one, then continuations without header", async () => {
+  const a = await lonelyA();
+  const dial = await rawDial(a, "msgapp", B, A);
+  assert.equal(dial.res.statusCode, 200);
+  const app = (index: number, n: number) =>
+    msg({
+      type: MessageType.MsgApp,
+      to: B,
+      from: A,
+      term: 4,
+      logTerm: 4,
+      index,
+      commit: index,
+      entries: Array.from({ length: n }, (_, i) => ({
+        type: EntryType.EntryNormal,
+        term: 4,
+        index: index + 1 + i,
+        data: Buffer.from("x"),
+      })),
+    });
+  a.transport.send([app(20, 2)]);
+  a.transport.send([app(22, 1)]);
+  // walk the frames (link heartbeats may be interleaved) and note each frame's type byte
+  const types: number[] = [];
+  const decoded: Message[] = [];
+  await waitFor("two MsgApp frames", () => {
+    types.length = 0;
+    decoded.length = 0;
+    let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
+    let buf = dial.bytes();
+    for (;;) {
+      const r = decodeMsgAppV2(state, buf, A, B);
+      if (!r.done) break;
+      if (buf[0] !== 0) {
+        types.push(buf[0]);
+        decoded.push(r.value.message);
+      }
+      state = r.value.state;
+      buf = buf.subarray(r.size);
+    }
+    return decoded.length === 2;
+  });
+  assert.deepEqual(types, [0x02, 0x01], "whole first, then a continuation without header");
+  assert.deepEqual(
+    decoded.map((m) => [m.index, m.logTerm, m.entries.map((e) => e.index)]),
+    [
+      [20, 4, [21, 22]],
+      [22, 4, [23]],
+    ],
+  );
+  dial.res.destroy();
+});
+
+test("full queues drop messages and tell raft the peer is unreachable, without growing", async () => {
+  // a peer that accepts connections and never answers: pipeline workers hang
+  const sockets = new Set<Socket>();
+  const hang: Server = createServer(() => {});
+  hang.on("connection", (s) => sockets.add(s));
+  await new Promise<void>((r) => hang.listen(0, "127.0.0.1", r));
+  const port = (hang.address() as { port: number }).port;
+  try {
+    const a = await startNode(A, CLUSTER, { timings: { dialTimeoutMs: 60_000, redialMs: 60_000 } });
+    a.transport.addPeer(C, [`http://127.0.0.1:${port}`]);
+    const n = 100;
+    a.transport.send(
+      Array.from({ length: n }, (_, i) =>
+        msg({ type: MessageType.MsgHeartbeat, to: C, from: A, term: 1, commit: i }),
+      ),
+    );
+    const accepted = PIPELINE_WORKERS + PIPELINE_QUEUE_LIMIT;
+    assert.equal(a.raft.unreachable.length, n - accepted);
+    assert.ok(a.raft.unreachable.every((id) => id === C));
+    await a.close();
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => hang.close(() => r()));
+  }
+});
+
+test("a stream writer holds at most its queue limit and reports the rest unreachable", async () => {
+  const { a } = await connectedPair();
+  const before = a.raft.unreachable.length;
+  const n = STREAM_QUEUE_LIMIT + 10;
+  a.transport.send(
+    Array.from({ length: n }, (_, i) =>
+      msg({ type: MessageType.MsgHeartbeat, to: B, from: A, term: 1, commit: i }),
+    ),
+  );
+  assert.equal(a.raft.unreachable.length - before, 10);
+});
+
+test("a removed member's stream dials get 410 and its transport reports the removal", async () => {
+  const a = await startNode(A, CLUSTER);
+  const b = await startNode(B, CLUSTER);
+  a.services.removed.add(B);
+  a.transport.addPeer(B, [b.url]);
+  b.transport.addPeer(A, [a.url]);
+  await waitFor("removed$ at B", () => b.removed.length === 1);
+  assert.match(b.removed[0], /permanently removed/);
+  const gone = a.requests.find((r) => r.path.startsWith("/raft/stream/") && r.res.statusCode === 410);
+  assert.ok(gone, "A answered 410 Gone");
+});
+
+test("a removed member's pipeline POST gets 403 and its transport reports the removal", async () => {
+  const a = await startNode(A, CLUSTER);
+  const b = await startNode(B, CLUSTER);
+  a.services.removed.add(B);
+  b.transport.addRemote(A, [a.url]);
+  b.transport.send([msg({ type: MessageType.MsgHeartbeatResp, to: A, from: B, term: 1 })]);
+  await waitFor("removed$ at B", () => b.removed.length === 1);
+  assert.equal(a.received.length, 0, "the message was not delivered");
+  assert.deepEqual(b.raft.unreachable, [A]);
+});
+
+test("a merged snapshot is saved as <index>.snap.db, handed over and acknowledged", async () => {
+  const { a, b } = await connectedPair();
+  const db = Buffer.alloc(200_000);
+  for (let i = 0; i < db.length; i++) db[i] = i % 251;
+  async function* chunks() {
+    for (let i = 0; i < db.length; i += 16_384) yield db.subarray(i, i + 16_384);
+  }
+  const snap = msg({
+    type: MessageType.MsgSnap,
+    to: B,
+    from: A,
+    term: 2,
+    snapshot: {
+      data: Buffer.from('{"Root":{}}'),
+      metadata: {
+        index: 0x1e,
+        term: 2,
+        confState: { voters: [A, B], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      },
+    },
+  });
+  await a.transport.sendSnapshot(B, snap, chunks());
+  assert.equal(b.services.snapshots.length, 1);
+  const got = b.services.snapshots[0];
+  assert.equal(basename(got.dbFile), "000000000000001e.snap.db");
+  assert.deepEqual(readFileSync(got.dbFile), db);
+  assert.equal(got.msg.snapshot?.metadata?.index, 0x1e);
+  assert.deepEqual(got.msg.snapshot?.metadata?.confState?.voters, [A, B]);
+  assert.deepEqual(a.raft.snapshots, [{ id: B, failed: false }]);
+  const req = b.requests.find((r) => r.path === "/raft/snapshot");
+  assert.equal(req?.req.headers["transfer-encoding"], "chunked");
+  assert.equal(req?.req.headers["content-type"], "application/octet-stream");
+});
+
+test("a failed snapshot tells raft (failure and unreachable) and rejects", async () => {
+  const a = await startNode(A, CLUSTER);
+  const b = await startNode(B, CLUSTER);
+  a.transport.addPeer(B, [b.url]);
+  b.services.receiveSnapshot = async () => {
+    throw new Error("raft refused");
+  };
+  async function* one() {
+    yield Buffer.from("db");
+  }
+  const snap = msg({ type: MessageType.MsgSnap, to: B, from: A, term: 2 });
+  await assert.rejects(
+    a.transport.sendSnapshot(B, snap, one()),
+    /failed to process raft message \(raft refused\)|500/,
+  );
+  assert.deepEqual(a.raft.snapshots, [{ id: B, failed: true }]);
+  assert.ok(a.raft.unreachable.includes(B));
+  assert.equal(a.transport.activeSince(B), undefined);
+});
+
+test("send() never sends a bare MsgSnap", async () => {
+  const { a, b } = await connectedPair();
+  a.transport.send([msg({ type: MessageType.MsgSnap, to: B, from: A, term: 1 })]);
+  await sleep(200);
+  assert.equal(b.received.length, 0);
+  assert.deepEqual(a.raft.snapshots, [{ id: B, failed: true }]);
+});
+
+test("the round-trip metric is published after probes", async () => {
+  const { a } = await connectedPair();
+  await waitFor(
+    "a round-trip sample",
+    () => (a.registry.getSingleMetric("etcd_network_peer_round_trip_time_seconds") as unknown) !== undefined,
+  );
+  let text = "";
+  await waitFor("a round-trip sample for B", () => {
+    void a.registry.metrics().then((t) => (text = t));
+    return text.includes(`etcd_network_peer_round_trip_time_seconds_count{To="${B.toString(16)}"}`);
+  });
+  assert.match(text, /etcd_network_active_peers\{Local="5a9ff2fd570cac50",Remote="9f4776933e3fb72a"\} 1/);
+});
+
+test("removing a peer stops its streams; activeSince is gone", async () => {
+  const { a, b } = await connectedPair();
+  a.transport.removePeer(B);
+  assert.equal(a.transport.activeSince(B), undefined);
+  assert.equal(a.transport.peerUrls(B), undefined);
+  // b keeps dialing a, which now answers 404 and learns b as a remote again
+  await waitFor("a 404 to b's dial", () =>
+    a.requests.some((r) => r.path.startsWith("/raft/stream/") && r.res.statusCode === 404),
+  );
+  void b;
+});
