@@ -32,7 +32,7 @@ import {
 } from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
 import { Errors, GrpcCode } from "../../rpctypes/errors.js";
-import type { ClientApi } from "../../server/client-api.js";
+import type { ClientApi, RequestContext } from "../../server/client-api.js";
 import {
   type ClientLimits,
   checkRequireLeader,
@@ -43,6 +43,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { grpcRequestContext, type TlsIdentities } from "../request-context.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
@@ -58,7 +59,11 @@ export function createGrpcServer(
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
+  identities?: TlsIdentities,
 ): Server {
+  // the caller's credentials: a token from the metadata, else a verified client certificate's name
+  const credentials = (call: { metadata: import("@grpc/grpc-js").Metadata; getPeer(): string }) =>
+    grpcRequestContext(call.metadata, identities?.commonNameOf(call));
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxRequestBytes + grpcOverheadBytes,
     "grpc.max_send_message_length": 2 ** 31 - 1,
@@ -70,7 +75,7 @@ export function createGrpcServer(
       "bidi_stream",
       metrics,
       (call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
-        serveWatch(api, call, metrics.start(WatchService.watch.path, "bidi_stream")),
+        serveWatch(api, call, metrics.start(WatchService.watch.path, "bidi_stream"), credentials(call)),
     ),
     [LeaseService.leaseKeepAlive.path]: checked(
       api,
@@ -78,7 +83,12 @@ export function createGrpcServer(
       "bidi_stream",
       metrics,
       (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) =>
-        serveKeepAlive(api, call, metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream")),
+        serveKeepAlive(
+          api,
+          call,
+          metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
+          credentials(call),
+        ),
     ),
     [MaintenanceService.snapshot.path]: checked(
       api,
@@ -86,7 +96,12 @@ export function createGrpcServer(
       "server_stream",
       metrics,
       (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
-        void serveSnapshot(api, call, metrics.start(MaintenanceService.snapshot.path, "server_stream")),
+        void serveSnapshot(
+          api,
+          call,
+          metrics.start(MaintenanceService.snapshot.path, "server_stream"),
+          credentials(call),
+        ),
     ),
   };
   const observe = leaderObserver(api, handlers);
@@ -95,6 +110,7 @@ export function createGrpcServer(
       observe,
       call,
       metrics.start(ElectionService.observe.path, "server_stream"),
+      credentials(call),
     )) as UntypedServiceImplementation[string];
   const services: Record<string, AnyDefinition>[] = [
     KVService,
@@ -111,7 +127,7 @@ export function createGrpcServer(
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
       const stream = streams[definition.path];
-      if (unary) impl[name] = unaryCall(api, unary, metrics);
+      if (unary) impl[name] = unaryCall(api, unary, metrics, credentials);
       else if (stream) impl[name] = stream;
       else impl[name] = notServed(definition, metrics);
     }
@@ -155,7 +171,12 @@ function checked<C extends { metadata: Metadata; emit(event: "error", err: unkno
   }) as unknown as UntypedServiceImplementation[string];
 }
 
-function unaryCall(api: ClientApi, handler: UnaryHandler, metrics: GrpcMetrics) {
+function unaryCall(
+  api: ClientApi,
+  handler: UnaryHandler,
+  metrics: GrpcMetrics,
+  credentials: (call: ServerUnaryCall<unknown, unknown>) => RequestContext | undefined,
+) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const meter = metrics.start(handler.definition.path, "unary");
     meter.received();
@@ -164,7 +185,7 @@ function unaryCall(api: ClientApi, handler: UnaryHandler, metrics: GrpcMetrics) 
     let answer: Promise<unknown>;
     try {
       checkRequireLeader(api, requiresLeader(call.metadata));
-      answer = handler.handle(call.request, gone.signal);
+      answer = handler.handle(call.request, gone.signal, credentials(call));
     } catch (err) {
       answer = Promise.reject(err);
     }
@@ -200,8 +221,9 @@ function serveWatch(
   api: ClientApi,
   call: ServerDuplexStream<WatchRequest, WatchResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ): void {
-  const stream = api.watchStream();
+  const stream = api.watchStream(ctx);
   let open = true;
   const close = () => {
     if (!open) return;
@@ -235,6 +257,7 @@ function serveKeepAlive(
   api: ClientApi,
   call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
@@ -243,7 +266,7 @@ function serveKeepAlive(
     queue = queue.then(async () => {
       if (failed || call.cancelled) return;
       try {
-        call.write(await keepAliveResponse(api, req.ID));
+        call.write(await keepAliveResponse(api, req.ID, ctx));
         meter.sent();
       } catch (err) {
         failed = true;
@@ -267,6 +290,7 @@ async function serveSnapshot(
   api: ClientApi,
   call: ServerWritableStream<SnapshotRequest, SnapshotResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ) {
   meter.received();
   let gone = false;
@@ -275,7 +299,7 @@ async function serveSnapshot(
     meter.handled(GrpcCode.Canceled);
   });
   try {
-    for await (const message of snapshotMessages(api)) {
+    for await (const message of snapshotMessages(api, ctx)) {
       if (gone) return;
       meter.sent();
       if (!call.write(message)) await Promise.race([once(call, "drain"), once(call, "cancelled")]);
@@ -293,6 +317,7 @@ async function serveObserve(
   observe: ReturnType<typeof leaderObserver>,
   call: ServerWritableStream<LeaderRequest, LeaderResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ) {
   meter.received();
   const gone = new AbortController();
@@ -301,7 +326,7 @@ async function serveObserve(
     meter.handled(GrpcCode.Canceled);
   });
   try {
-    for await (const answer of observe(call.request, gone.signal)) {
+    for await (const answer of observe(call.request, gone.signal, ctx)) {
       meter.sent();
       call.write(answer);
     }

@@ -12,7 +12,9 @@ import type {
 } from "../../gen/etcdserverpb/rpc.js";
 import type { Member } from "../../membership/cluster.js";
 import type { MemberJson } from "../../membership/member-json.js";
+import type { RequestContext } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
+import { withAuthInfo } from "./authorize.js";
 
 const toProto = (m: Member): MemberPb => ({
   ID: m.id,
@@ -34,11 +36,18 @@ const jsonToProto = (m: MemberJson): MemberPb => ({
 export class ClusterApi {
   constructor(private readonly core: ServerCore) {}
 
+  /** Membership changes need the root role when auth is on (etcd's checkMembershipOperationPermission). */
+  private async admin(ctx: RequestContext | undefined): Promise<void> {
+    if (this.core.auth.enabled)
+      await withAuthInfo(this.core, ctx, async (ai) => this.core.auth.checkAdmin(ai));
+  }
+
   async memberList(): Promise<MemberListResponse> {
     return { header: this.core.header(), members: this.core.cluster.toProto() };
   }
 
-  async memberAdd(req: MemberAddRequest): Promise<MemberAddResponse> {
+  async memberAdd(req: MemberAddRequest, ctx?: RequestContext): Promise<MemberAddResponse> {
+    await this.admin(ctx);
     const { member, members } = await this.core.clusterOps.add(req.peerURLs, req.isLearner);
     return {
       header: this.core.header(),
@@ -54,17 +63,20 @@ export class ClusterApi {
     };
   }
 
-  async memberRemove(req: MemberRemoveRequest): Promise<MemberRemoveResponse> {
+  async memberRemove(req: MemberRemoveRequest, ctx?: RequestContext): Promise<MemberRemoveResponse> {
+    await this.admin(ctx);
     const members = await this.core.clusterOps.remove(req.ID);
     return { header: this.core.header(), members: members.map(toProto) };
   }
 
-  async memberUpdate(req: MemberUpdateRequest): Promise<MemberUpdateResponse> {
+  async memberUpdate(req: MemberUpdateRequest, ctx?: RequestContext): Promise<MemberUpdateResponse> {
+    await this.admin(ctx);
     const members = await this.core.clusterOps.update(req.ID, req.peerURLs);
     return { header: this.core.header(), members: members.map(toProto) };
   }
 
-  async memberPromote(req: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+  async memberPromote(req: MemberPromoteRequest, ctx?: RequestContext): Promise<MemberPromoteResponse> {
+    await this.admin(ctx);
     const members = await this.core.clusterOps.promote(req.ID);
     return { header: this.core.header(), members: members.map(jsonToProto) };
   }
