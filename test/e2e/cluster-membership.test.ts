@@ -97,7 +97,7 @@ describe("membership changes", { timeout: 400_000 }, () => {
             "get",
             "bulk/",
             "--prefix",
-            "--count-only",
+            "--keys-only",
             "-w",
             "json",
             "--consistency=s",

@@ -94,8 +94,13 @@ describe("a three-member cluster", { timeout: 240_000 }, () => {
     const unknown = await follower.etcdctl(["lease", "timetolive", "1234abcd"]);
     assert.match(unknown.stdout, /lease 0*1234abcd already expired/);
     assert.equal((await follower.etcdctl(["lease", "revoke", id])).code, 0);
-    const gone = await leader.etcdctl(["get", "leased", "--count-only", "-w", "json"]);
-    assert.equal((JSON.parse(gone.stdout) as { count?: number }).count ?? 0, 0);
+    const gone = await leader.etcdctl(["get", "leased", "-w", "json"]);
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.equal(
+      (JSON.parse(gone.stdout) as { count?: number }).count ?? 0,
+      0,
+      "the key went with its lease",
+    );
   });
 
   e2eTest(
