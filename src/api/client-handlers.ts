@@ -45,7 +45,9 @@ export interface MethodDefinition<Req, Res> {
 /** A unary RPC: its generated definition and what answers it. */
 export interface UnaryHandler<Req = unknown, Res = unknown> {
   readonly definition: MethodDefinition<Req, Res>;
-  /** `signal` aborts when the client goes away (only long waits, such as Lock, listen to it). */
+  /** True for the long waits (Lock, Campaign): only they are given a `signal`. */
+  readonly waits: boolean;
+  /** `signal` aborts when the client goes away (given only to handlers that wait). */
   handle(request: Req, signal?: AbortSignal): Promise<Res>;
 }
 
@@ -91,8 +93,9 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   const add = <Req, Res>(
     definition: MethodDefinition<Req, Res>,
     handle: (req: Req, signal?: AbortSignal) => Promise<Res>,
+    waits = false,
   ) => {
-    table.set(definition.path, { definition, handle } as UnaryHandler);
+    table.set(definition.path, { definition, handle, waits } as UnaryHandler);
   };
 
   const fill = headerFiller(api);
@@ -182,9 +185,9 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     txn: call(KVService.txn),
     deleteRange: call(KVService.deleteRange),
   });
-  add(LockService.lock, recipes.lock);
+  add(LockService.lock, recipes.lock, true);
   add(LockService.unlock, recipes.unlock);
-  add(ElectionService.campaign, recipes.campaign);
+  add(ElectionService.campaign, recipes.campaign, true);
   add(ElectionService.proclaim, recipes.proclaim);
   add(ElectionService.leader, recipes.leader);
   add(ElectionService.resign, recipes.resign);

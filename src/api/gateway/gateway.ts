@@ -85,9 +85,13 @@ export function createGateway(
           meter.received();
           try {
             const def = handler.definition as MethodDefinition<unknown, unknown>;
-            const gone = new AbortController();
-            res.on("close", () => gone.abort());
-            const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), gone.signal);
+            let signal: AbortSignal | undefined;
+            if (handler.waits) {
+              const gone = new AbortController();
+              res.on("close", () => gone.abort());
+              signal = gone.signal;
+            }
+            const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), signal);
             const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));
             meter.sent();
             meter.handled(GrpcCode.OK);

@@ -118,14 +118,22 @@ export function createGrpcServer(
 }
 
 function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
+  const startMeter = metrics.method(handler.definition.path, "unary");
+  const waits = handler.waits;
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const meter = metrics.start(handler.definition.path, "unary");
+    const meter = startMeter();
     meter.received();
-    const gone = new AbortController();
-    call.on("cancelled", () => gone.abort());
+    // Only handlers that wait (Lock, Campaign) listen for the client leaving: grpc-js reports
+    // "cancelled" when any call's stream closes, so an AbortController per call costs every call.
+    let signal: AbortSignal | undefined;
+    if (waits) {
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
+      signal = gone.signal;
+    }
     let answer: Promise<unknown>;
     try {
-      answer = handler.handle(call.request, gone.signal);
+      answer = handler.handle(call.request, signal);
     } catch (err) {
       answer = Promise.reject(err);
     }
