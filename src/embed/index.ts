@@ -11,6 +11,7 @@ import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { ServerConfig } from "../server/server-config.js";
 import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
+import { serverAuthConfig } from "./auth-config.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
@@ -94,6 +95,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
           },
         }
       : {}),
+    auth: serverAuthConfig(config),
     logger,
   };
   const retention = parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention);

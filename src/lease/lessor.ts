@@ -1,4 +1,5 @@
 import { Subject } from "rxjs";
+import { Lease as LeasePb } from "../gen/leasepb/lease.js";
 import { Errors, EtcdError } from "../rpctypes/errors.js";
 
 /** etcd's upper bound on a lease TTL, in seconds. */
@@ -209,24 +210,24 @@ export class Lessor {
   }
 }
 
-/** A lease record as persisted: 8-byte big-endian id key, and a 24-byte value (id, ttl, remaining ttl). */
+/**
+ * A lease record as etcd persists it in its `lease` bucket: the id as an 8-byte big-endian key, and a
+ * leasepb.Lease protobuf value (ID, TTL, RemainingTTL; zero fields omitted).
+ */
 export function encodeLeaseRecord(r: LeaseRecord): { key: Buffer; value: Buffer } {
-  const key = Buffer.alloc(8);
-  key.writeBigInt64BE(r.id);
-  const value = Buffer.alloc(24);
-  value.writeBigInt64BE(r.id, 0);
-  value.writeBigInt64BE(BigInt(r.ttl), 8);
-  value.writeBigInt64BE(BigInt(r.remainingTtl ?? 0), 16);
-  return { key, value };
+  const bytes = LeasePb.encode({ ID: r.id, TTL: r.ttl, RemainingTTL: r.remainingTtl ?? 0 }).finish();
+  return { key: leaseKey(r.id), value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
 
 export function decodeLeaseRecord(value: Buffer): LeaseRecord {
-  if (value.length !== 24) throw new Error(`lease record has ${value.length} bytes, expected 24`);
-  return {
-    id: value.readBigInt64BE(0),
-    ttl: Number(value.readBigInt64BE(8)),
-    remainingTtl: Number(value.readBigInt64BE(16)),
-  };
+  let pb: LeasePb;
+  try {
+    pb = LeasePb.decode(value);
+  } catch (err) {
+    throw new Error(`lease record is not a leasepb.Lease (${value.length} bytes): ${(err as Error).message}`);
+  }
+  if (pb.ID === 0n) throw new Error(`lease record without a lease id (${value.length} bytes)`);
+  return { id: pb.ID, ttl: pb.TTL, remainingTtl: pb.RemainingTTL };
 }
 
 export function leaseKey(id: bigint): Buffer {

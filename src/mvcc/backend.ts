@@ -1,14 +1,21 @@
 // The LMDB environment that holds the applied key-value state: the revision-keyed history
-// table and a small meta table (consistent index, compaction marks, schema version).
+// table, a small meta table (consistent index, compaction marks, schema version) and one table
+// per etcd record bucket (leases, alarms, members, cluster, auth).
 // etcd keeps the same state in bbolt at <data-dir>/member/snap/db; this file is its LMDB twin.
 
 import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { ABORT, type Database, open, type RootDatabase } from "lmdb";
+import { migrateSchema1 } from "./migrate.js";
+import { RECORD_BUCKETS, type RecordBucket } from "./records.js";
 
-/** Current on-disk layout of the backend; bumped on any incompatible change. */
-export const BACKEND_SCHEMA_VERSION = 1;
+/**
+ * Current on-disk layout of the backend; bumped on any incompatible change.
+ * 1: records in the meta table under `rec/<bucket>/<hex key>`. 2: one table per record bucket,
+ * with etcd's bytes (schema 1 is migrated on open).
+ */
+export const BACKEND_SCHEMA_VERSION = 2;
 
 /**
  * How a write transaction reaches the disk.
@@ -55,6 +62,8 @@ export class Backend {
   private env!: RootDatabase;
   private historyDb!: Database<Buffer, Buffer>;
   private metaDb!: Database<Buffer, string>;
+  private recordDbs = new Map<RecordBucket, Database<Buffer, Buffer>>();
+  private writeDepth = 0;
   private closed = false;
   private defragmenting: Promise<void> | undefined;
 
@@ -74,6 +83,11 @@ export class Backend {
     const schema = backend.getMetaNumber(MetaKey.schemaVersion);
     if (schema === 0) {
       backend.write(() => backend.putMetaNumber(MetaKey.schemaVersion, BACKEND_SCHEMA_VERSION));
+    } else if (schema === 1) {
+      backend.write(() => {
+        migrateSchema1(backend.meta, (bucket) => backend.records(bucket));
+        backend.putMetaNumber(MetaKey.schemaVersion, BACKEND_SCHEMA_VERSION);
+      });
     } else if (schema !== BACKEND_SCHEMA_VERSION) {
       backend.env.close();
       throw new Error(`backend ${file}: unsupported schema version ${schema}`);
@@ -85,7 +99,7 @@ export class Backend {
     this.env = open({
       path: this.file,
       noSubdir: true,
-      maxDbs: 4,
+      maxDbs: 16,
       mapSize: this.options.mapSize,
       overlappingSync: this.options.durability === "overlapping",
       noSync: this.options.durability === "nosync",
@@ -96,6 +110,12 @@ export class Backend {
       encoding: "binary",
     });
     this.metaDb = this.env.openDB<Buffer, string>({ name: "meta", encoding: "binary" });
+    this.recordDbs = new Map(
+      RECORD_BUCKETS.map((bucket) => [
+        bucket,
+        this.env.openDB<Buffer, Buffer>({ name: bucket, keyEncoding: "binary", encoding: "binary" }),
+      ]),
+    );
   }
 
   /** Revision-keyed history table (17/18-byte revision keys -> encoded mvccpb.KeyValue). */
@@ -107,6 +127,19 @@ export class Backend {
   get meta(): Database<Buffer, string> {
     this.assertOpen();
     return this.metaDb;
+  }
+
+  /** The table of an etcd record bucket (keys and values as etcd stores them). */
+  records(bucket: RecordBucket): Database<Buffer, Buffer> {
+    this.assertOpen();
+    const db = this.recordDbs.get(bucket);
+    if (db === undefined) throw new Error(`backend: no record bucket ${bucket}`);
+    return db;
+  }
+
+  /** True while a `write` callback runs (changes made now commit or abort with it). */
+  inWrite(): boolean {
+    return this.writeDepth > 0;
   }
 
   /**
@@ -121,7 +154,15 @@ export class Backend {
       this.options.durability === "overlapping"
         ? TXN_ABORTABLE_SYNC_COMMIT | TXN_NO_SYNC_FLUSH
         : TXN_ABORTABLE_SYNC_COMMIT;
-    return this.env.transactionSync(fn, flags) as T | typeof ABORT_WRITE;
+    const counted = (): T | typeof ABORT_WRITE => {
+      this.writeDepth++;
+      try {
+        return fn();
+      } finally {
+        this.writeDepth--;
+      }
+    };
+    return this.env.transactionSync(counted, flags) as T | typeof ABORT_WRITE;
   }
 
   getMetaNumber(key: MetaKeyName): number {
@@ -151,8 +192,9 @@ export class Backend {
       return st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages;
     };
     const envStats = this.env.getStats() as { pageSize: number; root: unknown };
-    const pages =
+    let pages =
       2 + pageStats(envStats.root) + pageStats(this.historyDb.getStats()) + pageStats(this.metaDb.getStats());
+    for (const db of this.recordDbs.values()) pages += pageStats(db.getStats());
     return pages * envStats.pageSize;
   }
 

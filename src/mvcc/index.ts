@@ -35,6 +35,7 @@ export {
   type RangeResult,
   type WriteTxn,
 } from "./kvstore.js";
+export { isRecordBucket, RECORD_BUCKETS, type RecordBucket, type RecordChange } from "./records.js";
 export {
   AUTO_WATCH_ID,
   DEFAULT_MAX_RESPONSE_BYTES,

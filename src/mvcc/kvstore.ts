@@ -19,6 +19,7 @@ import {
   toKeyRange,
 } from "./keyindex.js";
 import { decodeKeyValue, encodeKeyValue, scanIndexFields } from "./kvcodec.js";
+import type { RecordBucket, RecordChange } from "./records.js";
 import { isTombstoneKey, REV_KEY_LEN, revKey, revKeyMain, revKeySub } from "./revision.js";
 
 export interface KVStoreOptions extends BackendOptions {
@@ -92,6 +93,8 @@ export class KVStore {
   private failure: Error | undefined;
   private closing = false;
   private batchDepth = 0;
+  /** The key write running now (record changes staged inside it are undone with it). */
+  private activeTxn: StoreWriteTxn | undefined;
 
   private constructor(backend: Backend, options: KVStoreOptions) {
     this.backend = backend;
@@ -234,7 +237,12 @@ export class KVStore {
     const tx = new StoreWriteTxn(this, this.rev);
     let result: T | undefined;
     const body = (): undefined | typeof ABORT_WRITE => {
-      result = fn(tx);
+      this.activeTxn = tx;
+      try {
+        result = fn(tx);
+      } finally {
+        this.activeTxn = undefined;
+      }
       if (tx.events.length === 0) return ABORT_WRITE;
       this.backend.putMetaNumber(MetaKey.currentRev, this.rev + 1);
       if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
@@ -244,9 +252,11 @@ export class KVStore {
       if (this.batchDepth > 0) {
         // Inside a batch the LMDB transaction is shared: undo this write's records by hand.
         try {
-          body();
+          // nothing changed: the write's staged records go too, as an aborted transaction would drop them
+          if (body() === ABORT_WRITE) tx.undoStagedRecords();
         } catch (err) {
           tx.removeRecords();
+          tx.undoStagedRecords();
           throw err;
         }
       } else {
@@ -289,6 +299,51 @@ export class KVStore {
       this.batchDepth--;
     }
     return result as T;
+  }
+
+  // ---- record buckets (leases, alarms, members, cluster, auth) ------------------------------
+
+  /** Every record of a bucket in key order, as etcd stores them. */
+  records(bucket: RecordBucket): Array<[Buffer, Buffer]> {
+    this.assertUsable();
+    const out: Array<[Buffer, Buffer]> = [];
+    for (const { key, value } of this.backend.records(bucket).getRange({})) {
+      out.push([Buffer.from(key), Buffer.from(value)]);
+    }
+    return out;
+  }
+
+  /**
+   * Applies record changes for an entry that changes no key, in one transaction with `raftIndex`
+   * as the consistent index. No-op when the entry was applied already.
+   */
+  writeRecords(raftIndex: number, changes: readonly RecordChange[]): void {
+    this.assertUsable();
+    if (this.isApplied(raftIndex)) return;
+    this.backend.write(() => {
+      this.putRecords(changes);
+      if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+    });
+    if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
+  }
+
+  /**
+   * Stages record changes inside a write that is running (`write`, `batch`), so they commit or
+   * abort with it. Throws when no write is running.
+   */
+  stageRecords(changes: readonly RecordChange[]): void {
+    this.assertUsable();
+    if (!this.backend.inWrite()) throw new Error("mvcc: record changes staged outside a write");
+    this.putRecords(changes, this.activeTxn);
+  }
+
+  private putRecords(changes: readonly RecordChange[], undoLog?: StoreWriteTxn): void {
+    for (const [bucket, key, value] of changes) {
+      const table = this.backend.records(bucket);
+      undoLog?.noteRecord(bucket, key, table.getBinary(key));
+      if (value === undefined) table.remove(key);
+      else table.put(key, value);
+    }
   }
 
   /** Records `raftIndex` as applied for an entry that changed no key (persisted at once). */
@@ -505,6 +560,7 @@ class StoreWriteTxn implements WriteTxn {
   readonly leaseChanges: LeaseChange[] = [];
   /** Keys whose index entry this write changed (to undo on abort). */
   readonly touchedKeys = new Set<string>();
+  private readonly recordUndo: RecordChange[] = [];
   private readonly store: KVStore;
 
   constructor(store: KVStore, beginRev: number) {
@@ -514,6 +570,26 @@ class StoreWriteTxn implements WriteTxn {
 
   get changeCount(): number {
     return this.events.length;
+  }
+
+  /** Notes a record's value before this write changed it (to undo when a shared transaction cannot abort). */
+  noteRecord(bucket: RecordBucket, key: Buffer, previous: Buffer | undefined): void {
+    this.recordUndo.push([
+      bucket,
+      Buffer.from(key),
+      previous === undefined ? undefined : Buffer.from(previous),
+    ]);
+  }
+
+  /** Puts back the records this write changed, newest change first. */
+  undoStagedRecords(): void {
+    for (let i = this.recordUndo.length - 1; i >= 0; i--) {
+      const [bucket, key, previous] = this.recordUndo[i];
+      const table = this.store.backend.records(bucket);
+      if (previous === undefined) table.remove(key);
+      else table.put(key, previous);
+    }
+    this.recordUndo.length = 0;
   }
 
   /** Deletes the history records this write put (when a shared transaction cannot abort). */

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { type AuthStore, applyAuthRequest, checkAppliedRequest, isAuthRequest } from "../auth/index.js";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import {
   type AlarmMember,
@@ -29,6 +30,7 @@ export interface ApplyResult {
 export interface ApplierDeps {
   store: KVStore;
   lessor: Lessor;
+  auth: AuthStore;
   cluster: RaftCluster;
   kv: KvRequests;
   raft: RaftNode;
@@ -109,6 +111,8 @@ export class EntryApplier {
   private dispatch(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
     const { kv, store, lessor } = this.d;
     if (this.noSpace(req)) throw Errors.NoSpace;
+    checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
+    if (isAuthRequest(req)) return this.applyAuth(req, index);
     if (req.put) return { resp: kv.applier.put(req.put, index) };
     if (req.deleteRange) return { resp: kv.applier.deleteRange(req.deleteRange, index) };
     if (req.txn) return { resp: kv.applier.txn(req.txn, index) };
@@ -167,6 +171,14 @@ export class EntryApplier {
     this.d.log.warn({ index }, "ignoring a request this member does not know");
     store.setConsistentIndex(index);
     return {};
+  }
+
+  /** Auth requests change only the auth records (or nothing: gets and lists go through raft too). */
+  private applyAuth(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
+    const applied = applyAuthRequest(this.d.auth, req, index);
+    if (applied.changes.length > 0) this.writeRecords(index, applied.changes);
+    else this.d.store.setConsistentIndex(index);
+    return { resp: { ...applied.resp, header: zeroHeader(this.d.store.currentRev()) } };
   }
 
   private applyAlarm(a: AlarmRequest, index: number) {

@@ -21,6 +21,7 @@ import {
 import { batchWhileBusy } from "../../streams/operators/batch-while-busy.js";
 import { inOrder } from "../../streams/operators/in-order.js";
 import { ticks } from "../../streams/sources/ticks.js";
+import { type AuthStore, internalRootContext } from "../auth/index.js";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Event } from "../gen/mvccpb/kv.js";
@@ -39,6 +40,7 @@ import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
 import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
+import { createAuthStore } from "./auth-setup.js";
 import { bootstrapRaft } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
 import { Compactor } from "./compactor.js";
@@ -85,6 +87,7 @@ export class EtcdServer implements ServerCore {
   readonly store: KVStore;
   readonly watchable: WatchableStore;
   readonly lessor: Lessor;
+  readonly auth: AuthStore;
   /** Every batch of entries once applied, with the applied index and how long its apply took. */
   readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
@@ -137,10 +140,21 @@ export class EtcdServer implements ServerCore {
       if (this.events$.observed) this.events$.next({ revision, events });
     });
     this.appliedIndex = new IndexWaiter(store.consistentIndex());
+    this.auth = createAuthStore(
+      cfg.auth,
+      {
+        appliedIndex: () => this.appliedIndex.index,
+        waitApplied: (i) => this.appliedIndex.wait(i),
+        applyWaitMs: requestTimeoutMs(cfg),
+      },
+      new ServerRecords(store),
+      log,
+    );
     this.kv = new KvRequests(store, this.lessor, { maxTxnOps: cfg.maxTxnOps });
     this.applier = new EntryApplier({
       store,
       lessor: this.lessor,
+      auth: this.auth,
       cluster,
       kv: this.kv,
       raft,
@@ -355,7 +369,7 @@ export class EtcdServer implements ServerCore {
 
   private async revokeExpired(id: bigint): Promise<void> {
     try {
-      await this.api.leaseRevoke({ ID: id });
+      await this.api.leaseRevoke({ ID: id }, internalRootContext);
       this.log.info({ "lease-id": formatId(id) }, "revoked expired lease");
     } catch (err) {
       if (!(err instanceof EtcdError && err.message === Errors.LeaseNotFound.message)) {
@@ -443,7 +457,8 @@ export class EtcdServer implements ServerCore {
     const id = this.idGen.next();
     const msg = InternalRaftRequest.fromPartial({
       ...req,
-      header: { ID: id, username: "", authRevision: 0 },
+      // the user and auth revision the request speaks for, checked when it is applied
+      header: { ID: id, username: req.header?.username ?? "", authRevision: req.header?.authRevision ?? 0 },
     });
     const data = Buffer.from(InternalRaftRequest.encode(msg).finish());
     if (data.length > this.cfg.maxRequestBytes) throw Errors.RequestTooLarge;
@@ -552,6 +567,7 @@ export class EtcdServer implements ServerCore {
     }
     this.wait.failAll(Errors.Stopped);
     this.watchable.close?.();
+    this.auth.close();
     try {
       await this.store.close();
     } finally {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ServerAuthConfig } from "./auth-setup.js";
 import type { BootstrapInput } from "./bootstrap.js";
 import type { CompactionPolicy } from "./compactor.js";
 
@@ -21,6 +22,8 @@ export interface ServerConfig extends BootstrapInput {
   watchProgressNotifyIntervalMs?: number;
   /** --experimental-warning-apply-duration: applies slower than this are logged. */
   warningApplyMs?: number;
+  /** --auth-token, --bcrypt-cost, --client-cert-auth (default: simple tokens, cost 10). */
+  auth?: ServerAuthConfig;
   logger: Logger;
   /** Milliseconds clock, injectable for tests. */
   now?: () => number;

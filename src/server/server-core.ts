@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AuthStore } from "../auth/store.js";
 import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Lessor } from "../lease/lessor.js";
@@ -26,6 +27,8 @@ export interface ServerCore {
   readonly store: KVStore;
   readonly watchable: WatchableStore;
   readonly lessor: Lessor;
+  /** Users, roles, permissions and tokens. */
+  readonly auth: AuthStore;
   readonly raft: RaftNode;
   readonly cluster: RaftCluster;
   readonly kv: KvRequests;

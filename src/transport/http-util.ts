@@ -135,10 +135,12 @@ export function startRequest(opts: RequestOptions): Promise<IncomingMessage> {
     if (opts.connectTimeoutMs !== undefined) {
       const ms = opts.connectTimeoutMs;
       req.once("socket", (socket) => {
-        if (!socket.connecting) return;
+        if (!socket.connecting) return; // a kept-alive connection
         const t = setTimeout(() => fail(new PeerRequestError(`dial timeout after ${ms} ms`)), ms);
         timers.push(t);
-        socket.once("connect", () => clearTimeout(t));
+        // with TLS the connection is up once the handshake is done
+        const up = "encrypted" in socket && socket.encrypted ? "secureConnect" : "connect";
+        socket.once(up, () => clearTimeout(t));
       });
     }
     if (opts.answerTimeoutMs !== undefined) {

@@ -122,6 +122,7 @@ export class Remote {
 
   send(m: Message): void {
     if (this.pipeline.enqueue(m)) return;
+    this.ctx.raft.reportUnreachable(m.to);
     this.ctx.logger.warn(
       { "message-type": MessageType[m.type], "remote-peer-id": formatId(this.id) },
       "dropped Raft message since sending buffer is full (overloaded network)",

@@ -69,7 +69,22 @@ test("lease records round-trip, including ids above 2^53", () => {
   const r = { id: 0x694d_0000_1234_5678n, ttl: 3600, remainingTtl: 1200 };
   const { value } = encodeLeaseRecord(r);
   assert.deepEqual(decodeLeaseRecord(value), r);
-  assert.throws(() => decodeLeaseRecord(Buffer.alloc(3)), /lease record has 3 bytes/);
+  assert.throws(
+    () => decodeLeaseRecord(Buffer.from([0x08])),
+    /lease record is not a leasepb.Lease \(1 bytes\)/,
+  );
+  assert.throws(() => decodeLeaseRecord(Buffer.from([0x10, 0x05])), /lease record without a lease id/);
+});
+
+test("lease records are etcd's: 8-byte big-endian id key, leasepb.Lease value", () => {
+  // a record from a Debian etcd 3.4.23 data dir: ID (field 1) and TTL 600 (field 2)
+  const etcdValue = Buffer.from("0889cc9ffd87c8a8862610d804", "hex");
+  const r = decodeLeaseRecord(etcdValue);
+  assert.deepEqual(r, { id: 0x260ca2407fa7e609n, ttl: 600, remainingTtl: 0 });
+  const { key, value } = encodeLeaseRecord(r);
+  assert.deepEqual(value, etcdValue);
+  assert.equal(key.toString("hex"), "260ca2407fa7e609");
+  assert.equal(encodeLeaseRecord({ id: 1n, ttl: 5, remainingTtl: 3 }).value.toString("hex"), "080110051803");
 });
 
 test("checkpoints carry the remaining TTL to the next leader; a renew clears it", () => {

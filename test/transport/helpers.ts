@@ -8,7 +8,7 @@ import pino from "pino";
 import { Registry } from "prom-client";
 import { type Message, MessageType } from "../../src/gen/raftpb/raft.js";
 import type { MemberJson } from "../../src/membership/member-json.js";
-import { type Listening, listenHttp } from "../../src/transport/peer-http.js";
+import { type Listening, type ListenTls, listenHttp } from "../../src/transport/peer-http.js";
 import { emptyMessage } from "../../src/transport/raft-wire.js";
 import {
   PeerServiceError,
@@ -143,18 +143,24 @@ export async function startNode(
   id: bigint,
   clusterId: bigint,
   extra: Partial<TransportOptions> = {},
+  listenTls?: ListenTls,
 ): Promise<Node> {
   let transport: Transport | undefined;
   const requests: RequestRecord[] = [];
-  const listening = await listenHttp(new URL("http://127.0.0.1:0"), (req, res) => {
-    if (!transport) {
-      res.writeHead(503);
-      res.end();
-      return;
-    }
-    transport.handler(req, res);
-    requests.push({ method: req.method ?? "", path: (req.url ?? "").split("?")[0], res, req });
-  });
+  const scheme = listenTls ? "https" : "http";
+  const listening = await listenHttp(
+    new URL(`${scheme}://127.0.0.1:0`),
+    (req, res) => {
+      if (!transport) {
+        res.writeHead(503);
+        res.end();
+        return;
+      }
+      transport.handler(req, res);
+      requests.push({ method: req.method ?? "", path: (req.url ?? "").split("?")[0], res, req });
+    },
+    listenTls,
+  );
   const url = listening.url.href.replace(/\/$/, "");
   const raft = new RecordingRaft();
   const services = new FakeServices(id, clusterId);

@@ -235,12 +235,37 @@ test("full queues drop messages and tell raft the peer is unreachable, without g
     );
     const accepted = PIPELINE_WORKERS + PIPELINE_QUEUE_LIMIT;
     assert.equal(a.raft.unreachable.length, n - accepted);
-    assert.ok(a.raft.unreachable.every((id) => id === C));
+    assert.equal(a.raft.unreachable.filter((id) => id !== C).length, 0);
+    // a remote (pipeline only) is bounded the same way
+    const D = 0xd0n;
+    a.transport.addRemote(D, [`http://127.0.0.1:${port}`]);
+    a.transport.send(
+      Array.from({ length: n }, (_, i) =>
+        msg({ type: MessageType.MsgHeartbeat, to: D, from: A, term: 1, commit: i }),
+      ),
+    );
+    assert.equal(a.raft.unreachable.filter((id) => id === D).length, n - accepted);
     await a.close();
   } finally {
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => hang.close(() => r()));
   }
+});
+
+test("stream dials are rate-limited to one per 100 ms per reader", async () => {
+  const a = await startNode(A, CLUSTER, { timings: { redialMs: 100 } });
+  const b = await startNode(B, CLUSTER); // does not know a: every dial gets 404 at once
+  a.transport.addPeer(B, [b.url]);
+  const dials = () => b.requests.filter((r) => r.path.startsWith("/raft/stream/")).length;
+  await waitFor("the first dials", () => dials() >= 2);
+  const start = dials();
+  const t0 = Date.now();
+  await sleep(1000);
+  const elapsed = Date.now() - t0;
+  const made = dials() - start;
+  // two readers, each at most one dial per 100 ms (plus the one in flight at each end)
+  assert.ok(made <= 2 * (Math.ceil(elapsed / 100) + 1), `${made} dials in ${elapsed} ms`);
+  assert.ok(made >= 2, "the readers keep dialing");
 });
 
 test("a stream writer holds at most its queue limit and reports the rest unreachable", async () => {
@@ -352,6 +377,26 @@ test("the round-trip metric is published after probes", async () => {
     return text.includes(`etcd_network_peer_round_trip_time_seconds_count{To="${B.toString(16)}"}`);
   });
   assert.match(text, /etcd_network_active_peers\{Local="5a9ff2fd570cac50",Remote="9f4776933e3fb72a"\} 1/);
+});
+
+test("peers on https: streams and the pipeline over TLS with the peer CA", async () => {
+  // a self-signed certificate for 127.0.0.1 that is its own CA (test fixture, valid for 100 years)
+  const cert = readFileSync(new URL("./fixtures/peer-cert.pem", import.meta.url));
+  const key = readFileSync(new URL("./fixtures/peer-key.pem", import.meta.url));
+  const a = await startNode(A, CLUSTER, { tls: { ca: cert } }, { cert, key });
+  const b = await startNode(B, CLUSTER, { tls: { ca: cert } }, { cert, key });
+  assert.match(a.url, /^https:/);
+  a.transport.addPeer(B, [b.url]);
+  b.transport.addPeer(A, [a.url]);
+  await waitFor("streams over TLS", () => streamsFrom(a, B) >= 2 && streamsFrom(b, A) >= 2);
+  a.transport.send([msg({ type: MessageType.MsgHeartbeat, to: B, from: A, term: 11 })]);
+  await waitFor("heartbeat at B", () => b.received.some((m) => m.term === 11));
+  // without the CA the dial fails and nothing is delivered
+  const c = await startNode(C, CLUSTER);
+  c.transport.addRemote(B, [b.url]);
+  c.transport.send([msg({ type: MessageType.MsgHeartbeat, to: B, from: C, term: 12 })]);
+  await waitFor("C's POST failed", () => c.raft.unreachable.includes(B));
+  assert.ok(!b.received.some((m) => m.term === 12));
 });
 
 test("removing a peer stops its streams; activeSince is gone", async () => {

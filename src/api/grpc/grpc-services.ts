@@ -31,7 +31,7 @@ import {
 } from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
-import type { ClientApi } from "../../server/client-api.js";
+import type { ClientApi, RequestContext } from "../../server/client-api.js";
 import {
   type ClientLimits,
   keepAliveResponse,
@@ -41,6 +41,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { grpcRequestContext, type TlsIdentities } from "../request-context.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
@@ -56,7 +57,11 @@ export function createGrpcServer(
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
+  identities?: TlsIdentities,
 ): Server {
+  // the caller's credentials: a token from the metadata, else a verified client certificate's name
+  const credentials = (call: { metadata: import("@grpc/grpc-js").Metadata; getPeer(): string }) =>
+    grpcRequestContext(call.metadata, identities?.commonNameOf(call));
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxRequestBytes + grpcOverheadBytes,
     "grpc.max_send_message_length": 2 ** 31 - 1,
@@ -67,6 +72,7 @@ export function createGrpcServer(
         api,
         call,
         metrics.start(WatchService.watch.path, "bidi_stream"),
+        credentials(call),
       )) as UntypedServiceImplementation[string],
     [LeaseService.leaseKeepAlive.path]: ((
       call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
@@ -75,12 +81,14 @@ export function createGrpcServer(
         api,
         call,
         metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
+        credentials(call),
       )) as UntypedServiceImplementation[string],
     [MaintenanceService.snapshot.path]: ((call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
       void serveSnapshot(
         api,
         call,
         metrics.start(MaintenanceService.snapshot.path, "server_stream"),
+        credentials(call),
       )) as UntypedServiceImplementation[string],
   };
   const observe = leaderObserver(api, handlers);
@@ -89,6 +97,7 @@ export function createGrpcServer(
       observe,
       call,
       metrics.start(ElectionService.observe.path, "server_stream"),
+      credentials(call),
     )) as UntypedServiceImplementation[string];
   const services: Record<string, AnyDefinition>[] = [
     KVService,
@@ -105,7 +114,7 @@ export function createGrpcServer(
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
       const stream = streams[definition.path];
-      if (unary) impl[name] = unaryCall(unary, metrics);
+      if (unary) impl[name] = unaryCall(unary, metrics, credentials);
       else if (stream) impl[name] = stream;
       else impl[name] = notServed(definition, metrics);
     }
@@ -117,7 +126,11 @@ export function createGrpcServer(
   return server;
 }
 
-function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
+function unaryCall(
+  handler: UnaryHandler,
+  metrics: GrpcMetrics,
+  credentials: (call: ServerUnaryCall<unknown, unknown>) => RequestContext | undefined,
+) {
   const startMeter = metrics.method(handler.definition.path, "unary");
   const waits = handler.waits;
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
@@ -133,7 +146,7 @@ function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
     }
     let answer: Promise<unknown>;
     try {
-      answer = handler.handle(call.request, signal);
+      answer = handler.handle(call.request, signal, credentials(call));
     } catch (err) {
       answer = Promise.reject(err);
     }
@@ -169,8 +182,9 @@ function serveWatch(
   api: ClientApi,
   call: ServerDuplexStream<WatchRequest, WatchResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ): void {
-  const stream = api.watchStream();
+  const stream = api.watchStream(ctx);
   let open = true;
   const close = () => {
     if (!open) return;
@@ -204,6 +218,7 @@ function serveKeepAlive(
   api: ClientApi,
   call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
@@ -212,7 +227,7 @@ function serveKeepAlive(
     queue = queue.then(async () => {
       if (failed || call.cancelled) return;
       try {
-        call.write(await keepAliveResponse(api, req.ID));
+        call.write(await keepAliveResponse(api, req.ID, ctx));
         meter.sent();
       } catch (err) {
         failed = true;
@@ -236,6 +251,7 @@ async function serveSnapshot(
   api: ClientApi,
   call: ServerWritableStream<SnapshotRequest, SnapshotResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ) {
   meter.received();
   let gone = false;
@@ -244,7 +260,7 @@ async function serveSnapshot(
     meter.handled(GrpcCode.Canceled);
   });
   try {
-    for await (const message of snapshotMessages(api)) {
+    for await (const message of snapshotMessages(api, ctx)) {
       if (gone) return;
       meter.sent();
       if (!call.write(message)) await Promise.race([once(call, "drain"), once(call, "cancelled")]);
@@ -262,6 +278,7 @@ async function serveObserve(
   observe: ReturnType<typeof leaderObserver>,
   call: ServerWritableStream<LeaderRequest, LeaderResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ) {
   meter.received();
   const gone = new AbortController();
@@ -270,7 +287,7 @@ async function serveObserve(
     meter.handled(GrpcCode.Canceled);
   });
   try {
-    for await (const answer of observe(call.request, gone.signal)) {
+    for await (const answer of observe(call.request, gone.signal, ctx)) {
       meter.sent();
       call.write(answer);
     }

@@ -1,5 +1,6 @@
 import type { ClientApi } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
+import { AuthApi } from "./auth.js";
 import { ClusterApi } from "./cluster.js";
 import { KvApi } from "./kv.js";
 import { LeaseApi } from "./lease.js";
@@ -17,26 +18,27 @@ export function createClientApi(core: ServerCore): ClientApi {
     clusterId: core.clusterId,
     memberId: core.memberId,
     header: () => core.header(),
-    range: (r) => kv.range(r),
-    put: (r) => kv.put(r),
-    deleteRange: (r) => kv.deleteRange(r),
-    txn: (r) => kv.txn(r),
-    compact: (r) => kv.compact(r),
-    leaseGrant: (r) => lease.leaseGrant(r),
-    leaseRevoke: (r) => lease.leaseRevoke(r),
+    range: (r, ctx) => kv.range(r, ctx),
+    put: (r, ctx) => kv.put(r, ctx),
+    deleteRange: (r, ctx) => kv.deleteRange(r, ctx),
+    txn: (r, ctx) => kv.txn(r, ctx),
+    compact: (r, ctx) => kv.compact(r, ctx),
+    leaseGrant: (r, ctx) => lease.leaseGrant(r, ctx),
+    leaseRevoke: (r, ctx) => lease.leaseRevoke(r, ctx),
     leaseKeepAlive: (id) => lease.leaseKeepAlive(id),
-    leaseTimeToLive: (r) => lease.leaseTimeToLive(r),
+    leaseTimeToLive: (r, ctx) => lease.leaseTimeToLive(r, ctx),
     leaseLeases: () => lease.leaseLeases(),
-    watchStream: () => watch.watchStream(),
+    watchStream: (ctx) => watch.watchStream(ctx),
     memberList: () => cluster.memberList(),
     status: () => maintenance.status(),
-    alarm: (r) => maintenance.alarm(r),
-    hash: () => maintenance.hash(),
-    hashKV: (r) => maintenance.hashKV(r),
-    defragment: () => maintenance.defragment(),
+    alarm: (r, ctx) => maintenance.alarm(r, ctx),
+    hash: (ctx) => maintenance.hash(ctx),
+    hashKV: (r, ctx) => maintenance.hashKV(r, ctx),
+    defragment: (ctx) => maintenance.defragment(ctx),
     moveLeader: (r) => maintenance.moveLeader(r),
-    snapshot: () => maintenance.snapshot(),
+    snapshot: (ctx) => maintenance.snapshot(ctx),
     health: () => maintenance.health(),
+    auth: new AuthApi(core),
     metrics: core.serverMetrics.registry,
   };
 }

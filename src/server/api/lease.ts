@@ -1,3 +1,4 @@
+import type { RequestContext } from "../../auth/context.js";
 import type {
   LeaseGrantRequest,
   LeaseGrantResponse,
@@ -10,24 +11,32 @@ import type {
 import { Errors, EtcdError } from "../../rpctypes/errors.js";
 import type { KeepAliveResult } from "../client-api.js";
 import { type ServerCore, withHeader } from "../server-core.js";
+import { proposer, withAuthInfo } from "./authorize.js";
 
-/** Leases: grants and revokes go through raft; keep-alives and TTL queries are the leader's to answer. */
+/**
+ * Leases: grants and revokes go through raft (a revoke is checked when applied: the user must be
+ * allowed to write every key of the lease); keep-alives and TTL queries are the leader's to answer.
+ */
 export class LeaseApi {
   constructor(private readonly core: ServerCore) {}
 
-  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+  async leaseGrant(req: LeaseGrantRequest, ctx?: RequestContext): Promise<LeaseGrantResponse> {
     const { core } = this;
     let id = req.ID;
     while (id === 0n) id = BigInt.asIntN(64, core.idGen.next() & ((1n << 63n) - 1n));
     core.lessor.checkGrant(id, req.TTL);
-    const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id } });
-    return withHeader(core, r.resp as LeaseGrantResponse);
+    return withAuthInfo(core, ctx, async (ai) => {
+      const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
+      return withHeader(core, r.resp as LeaseGrantResponse);
+    });
   }
 
-  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+  async leaseRevoke(req: LeaseRevokeRequest, ctx?: RequestContext): Promise<LeaseRevokeResponse> {
     if (!this.core.lessor.has(req.ID)) throw Errors.LeaseNotFound;
-    const r = await this.core.propose({ leaseRevoke: req });
-    return withHeader(this.core, r.resp as LeaseRevokeResponse);
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ leaseRevoke: req, ...proposer(ai) });
+      return withHeader(this.core, r.resp as LeaseRevokeResponse);
+    });
   }
 
   async leaseKeepAlive(id: bigint): Promise<KeepAliveResult> {
@@ -45,8 +54,19 @@ export class LeaseApi {
     return { header: core.header(), id, ttl };
   }
 
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+  /**
+   * With auth on, only a user who may read every key of the lease learns about it (etcd's fix for
+   * CVE-2023-32082, after 3.4.23: the key names leaked).
+   */
+  async leaseTimeToLive(req: LeaseTimeToLiveRequest, ctx?: RequestContext): Promise<LeaseTimeToLiveResponse> {
     const { core } = this;
+    if (core.auth.enabled) {
+      await withAuthInfo(core, ctx, async (ai) => {
+        if (!ai) throw Errors.UserEmpty;
+        for (const key of core.lessor.timeToLive(req.ID)?.keys ?? [])
+          core.auth.checkAccess(ai, key, Buffer.alloc(0), "read");
+      });
+    }
     const t = core.lessor.timeToLive(req.ID);
     if (!t) return { header: core.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     return {
