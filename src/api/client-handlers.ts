@@ -45,8 +45,10 @@ export interface MethodDefinition<Req, Res> {
 /** A unary RPC: its generated definition and what answers it. */
 export interface UnaryHandler<Req = unknown, Res = unknown> {
   readonly definition: MethodDefinition<Req, Res>;
+  /** True for the long waits (Lock, Campaign): only they are given a `signal`. */
+  readonly waits: boolean;
   /**
-   * `signal` aborts when the client goes away (only long waits, such as Lock, listen to it);
+   * `signal` aborts when the client goes away (given only to handlers that wait);
    * `ctx` carries the caller's credentials.
    */
   handle(request: Req, signal?: AbortSignal, ctx?: RequestContext): Promise<Res>;
@@ -111,12 +113,14 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   const add = <Req, Res>(
     definition: MethodDefinition<Req, Res>,
     handle: (req: Req, signal?: AbortSignal, ctx?: RequestContext) => Promise<Res>,
+    waits = false,
   ) => {
-    const checked = async (req: Req, signal?: AbortSignal) => {
+    // a learner serves only what etcd's interceptor lets through
+    const checked = async (req: Req, signal?: AbortSignal, ctx?: RequestContext) => {
       checkLearner(api, definition.path, req);
-      return handle(req, signal);
+      return handle(req, signal, ctx);
     };
-    table.set(definition.path, { definition, handle: checked } as UnaryHandler);
+    table.set(definition.path, { definition, handle: checked, waits } as UnaryHandler);
   };
 
   const fill = headerFiller(api);
@@ -216,6 +220,7 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   add(
     LockService.lock,
     recipe((r) => r.lock),
+    true,
   );
   add(
     LockService.unlock,
@@ -224,6 +229,7 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   add(
     ElectionService.campaign,
     recipe((r) => r.campaign),
+    true,
   );
   add(
     ElectionService.proclaim,

@@ -177,15 +177,23 @@ function unaryCall(
   metrics: GrpcMetrics,
   credentials: (call: ServerUnaryCall<unknown, unknown>) => RequestContext | undefined,
 ) {
+  const startMeter = metrics.method(handler.definition.path, "unary");
+  const waits = handler.waits;
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const meter = metrics.start(handler.definition.path, "unary");
+    const meter = startMeter();
     meter.received();
-    const gone = new AbortController();
-    call.on("cancelled", () => gone.abort());
+    // Only handlers that wait (Lock, Campaign) listen for the client leaving: grpc-js reports
+    // "cancelled" when any call's stream closes, so an AbortController per call costs every call.
+    let signal: AbortSignal | undefined;
+    if (waits) {
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
+      signal = gone.signal;
+    }
     let answer: Promise<unknown>;
     try {
       checkRequireLeader(api, requiresLeader(call.metadata));
-      answer = handler.handle(call.request, gone.signal, credentials(call));
+      answer = handler.handle(call.request, signal, credentials(call));
     } catch (err) {
       answer = Promise.reject(err);
     }
