@@ -111,6 +111,8 @@ export class EtcdServer implements ServerCore {
   readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
+  /** Every membership change applied here (add, promote, update, remove), as it is applied. */
+  readonly membership$ = new Subject<MembershipChange>();
   /** Emits when the first entry of a leader's term is applied here (etcd's FirstCommitInTermNotify). */
   readonly firstCommitInTerm$ = new Subject<number>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
@@ -518,6 +520,7 @@ export class EtcdServer implements ServerCore {
       default:
         break;
     }
+    this.membership$.next(change);
   }
 
   private onLeadership(isLeader: boolean): void {
