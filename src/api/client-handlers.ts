@@ -14,10 +14,10 @@ import {
   type ResponseHeader,
   type SnapshotResponse,
 } from "../gen/etcdserverpb/rpc.js";
-import { ElectionService } from "../gen/v3electionpb/v3election.js";
+import { ElectionService, type LeaderRequest } from "../gen/v3electionpb/v3election.js";
 import { LockService } from "../gen/v3lockpb/v3lock.js";
 import { Errors, EtcdError, GrpcCode, isClientVisibleError } from "../rpctypes/errors.js";
-import type { ClientApi } from "../server/client-api.js";
+import type { ClientApi, ClientAuthApi, RequestContext } from "../server/client-api.js";
 import { lockElection } from "./lock-election.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isReadOnlyTxn } from "./request-checks.js";
 
@@ -45,8 +45,13 @@ export interface MethodDefinition<Req, Res> {
 /** A unary RPC: its generated definition and what answers it. */
 export interface UnaryHandler<Req = unknown, Res = unknown> {
   readonly definition: MethodDefinition<Req, Res>;
-  /** `signal` aborts when the client goes away (only long waits, such as Lock, listen to it). */
-  handle(request: Req, signal?: AbortSignal): Promise<Res>;
+  /** True for the long waits (Lock, Campaign): only they are given a `signal`. */
+  readonly waits: boolean;
+  /**
+   * `signal` aborts when the client goes away (given only to handlers that wait);
+   * `ctx` carries the caller's credentials.
+   */
+  handle(request: Req, signal?: AbortSignal, ctx?: RequestContext): Promise<Res>;
 }
 
 /** Lease-not-found from any layer (the API answers it with TTL 0 / -1 instead of an error). */
@@ -68,15 +73,32 @@ export function headerFiller(api: ClientApi): (h: ResponseHeader | undefined) =>
 }
 
 /** One LeaseKeepAlive answer: an unknown or expired lease answers TTL 0, not an error. */
-export async function keepAliveResponse(api: ClientApi, id: bigint): Promise<LeaseKeepAliveResponse> {
+export async function keepAliveResponse(
+  api: ClientApi,
+  id: bigint,
+  ctx?: RequestContext,
+): Promise<LeaseKeepAliveResponse> {
   const fill = headerFiller(api);
   try {
-    const r = await api.leaseKeepAlive(id);
+    const r = await api.leaseKeepAlive(id, ctx);
     return { header: fill(r.header), ID: id, TTL: r.ttl };
   } catch (err) {
     if (!isLeaseNotFound(err)) throw err;
     return { header: fill(undefined), ID: id, TTL: 0 };
   }
+}
+
+/** A learner serves only Status and serializable Range (etcd's isRPCSupportedForLearner); no stream at all. */
+export function checkLearner(api: ClientApi, path: string, req: unknown): void {
+  if (!api.isLearner()) return;
+  if (path === MaintenanceService.status.path) return;
+  if (path === KVService.range.path && (req as { serializable?: boolean }).serializable === true) return;
+  throw Errors.NotSupportedForLearner;
+}
+
+/** clientv3's `hasleader` metadata: the request needs a member that knows a leader. */
+export function checkRequireLeader(api: ClientApi, requireLeader: boolean): void {
+  if (requireLeader && !api.hasLeader()) throw Errors.NoLeader;
 }
 
 /** etcd's answer for an RPC this member does not serve (the text grpc-go gives an unknown method). */
@@ -90,9 +112,15 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   const table = new Map<string, UnaryHandler>();
   const add = <Req, Res>(
     definition: MethodDefinition<Req, Res>,
-    handle: (req: Req, signal?: AbortSignal) => Promise<Res>,
+    handle: (req: Req, signal?: AbortSignal, ctx?: RequestContext) => Promise<Res>,
+    waits = false,
   ) => {
-    table.set(definition.path, { definition, handle } as UnaryHandler);
+    // a learner serves only what etcd's interceptor lets through
+    const checked = async (req: Req, signal?: AbortSignal, ctx?: RequestContext) => {
+      checkLearner(api, definition.path, req);
+      return handle(req, signal, ctx);
+    };
+    table.set(definition.path, { definition, handle: checked, waits } as UnaryHandler);
   };
 
   const fill = headerFiller(api);
@@ -105,33 +133,33 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     if (definition.requestSerialize(req).length > limits.maxRequestBytes) throw Errors.RequestTooLarge;
   };
 
-  add(KVService.range, async (req) => {
+  add(KVService.range, async (req, _signal, ctx) => {
     checkRange(req);
-    return withHeader(api.range(req));
+    return withHeader(api.range(req, ctx));
   });
-  add(KVService.put, async (req) => {
+  add(KVService.put, async (req, _signal, ctx) => {
     checkPut(req);
     tooLarge(KVService.put, req);
-    return withHeader(api.put(req));
+    return withHeader(api.put(req, ctx));
   });
-  add(KVService.deleteRange, async (req) => {
+  add(KVService.deleteRange, async (req, _signal, ctx) => {
     checkDelete(req);
     tooLarge(KVService.deleteRange, req);
-    return withHeader(api.deleteRange(req));
+    return withHeader(api.deleteRange(req, ctx));
   });
-  add(KVService.txn, async (req) => {
+  add(KVService.txn, async (req, _signal, ctx) => {
     checkTxn(req, limits.maxTxnOps);
     if (!isReadOnlyTxn(req)) tooLarge(KVService.txn, req);
-    return withHeader(api.txn(req));
+    return withHeader(api.txn(req, ctx));
   });
-  add(KVService.compact, async (req) => withHeader(api.compact(req)));
+  add(KVService.compact, async (req, _signal, ctx) => withHeader(api.compact(req, ctx)));
 
-  add(LeaseService.leaseGrant, async (req) => withHeader(api.leaseGrant(req)));
-  add(LeaseService.leaseRevoke, async (req) => withHeader(api.leaseRevoke(req)));
-  add(LeaseService.leaseTimeToLive, async (req) => {
+  add(LeaseService.leaseGrant, async (req, _signal, ctx) => withHeader(api.leaseGrant(req, ctx)));
+  add(LeaseService.leaseRevoke, async (req, _signal, ctx) => withHeader(api.leaseRevoke(req, ctx)));
+  add(LeaseService.leaseTimeToLive, async (req, _signal, ctx) => {
     let resp: LeaseTimeToLiveResponse;
     try {
-      resp = await api.leaseTimeToLive(req);
+      resp = await api.leaseTimeToLive(req, ctx);
     } catch (err) {
       if (!isLeaseNotFound(err)) throw err;
       resp = { header: undefined, ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
@@ -139,56 +167,115 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     resp.header = fill(resp.header);
     return resp;
   });
-  add(LeaseService.leaseLeases, async () => withHeader(api.leaseLeases()));
+  add(LeaseService.leaseLeases, async (_req, _signal, ctx) => withHeader(api.leaseLeases(ctx)));
 
   // Cluster answers carry ids and term but no revision (etcd's ClusterServer.header()).
-  add(ClusterService.memberList, async () => {
-    const resp = await api.memberList();
+  add(ClusterService.memberList, async (_req, _signal, ctx) => {
+    const resp = await api.memberList(ctx);
     resp.header = { ...fill(undefined), revision: 0 };
     return resp;
   });
-  add(ClusterService.memberAdd, async () => {
-    throw unimplemented(ClusterService.memberAdd.path);
-  });
-  // An unknown member fails as in etcd; changing a known one is not served yet.
-  for (const d of [ClusterService.memberRemove, ClusterService.memberUpdate, ClusterService.memberPromote]) {
-    add(d as MethodDefinition<{ ID: bigint }, unknown>, async (req) => {
-      const { members } = await api.memberList();
-      if (!members.some((m) => m.ID === req.ID)) throw Errors.MemberNotFound;
-      throw unimplemented(d.path);
-    });
-  }
+  const clusterHeader = async <R extends { header: ResponseHeader | undefined }>(p: Promise<R>) => {
+    const resp = await p;
+    resp.header = { ...fill(undefined), revision: 0 };
+    return resp;
+  };
+  add(ClusterService.memberAdd, async (req, _signal, ctx) => clusterHeader(api.memberAdd(req, ctx)));
+  add(ClusterService.memberRemove, async (req, _signal, ctx) => clusterHeader(api.memberRemove(req, ctx)));
+  add(ClusterService.memberUpdate, async (req, _signal, ctx) => clusterHeader(api.memberUpdate(req, ctx)));
+  add(ClusterService.memberPromote, async (req, _signal, ctx) => clusterHeader(api.memberPromote(req, ctx)));
 
-  add(MaintenanceService.status, async () => withHeader(api.status()));
+  add(MaintenanceService.status, async (_req, _signal, ctx) => withHeader(api.status(ctx)));
   // etcd 3.4 answers Alarm, Defragment and MoveLeader without filling a header.
-  add(MaintenanceService.alarm, async (req) => api.alarm(req));
-  add(MaintenanceService.hash, async () => withHeader(api.hash()));
-  add(MaintenanceService.hashKv, async (req) => withHeader(api.hashKV(req)));
-  add(MaintenanceService.defragment, async () => {
-    await api.defragment();
+  add(MaintenanceService.alarm, async (req, _signal, ctx) => api.alarm(req, ctx));
+  add(MaintenanceService.hash, async (_req, _signal, ctx) => withHeader(api.hash(ctx)));
+  add(MaintenanceService.hashKv, async (req, _signal, ctx) => withHeader(api.hashKV(req, ctx)));
+  add(MaintenanceService.defragment, async (_req, _signal, ctx) => {
+    await api.defragment(ctx);
     return { header: undefined };
   });
-  add(MaintenanceService.moveLeader, async (req) => api.moveLeader(req));
+  add(MaintenanceService.moveLeader, async (req, _signal, ctx) => api.moveLeader(req, ctx));
 
-  addAuthAnswers(add, fill);
+  if (api.auth) addAuthService(add, api.auth, fill);
+  else addAuthAnswers(add, fill);
 
-  // Lock and Election use the KV handlers above, so their headers are filled like any KV answer.
-  const call =
-    <Req, Res>(d: MethodDefinition<Req, Res>) =>
-    (req: Req) =>
-      (table.get(d.path) as UnaryHandler<Req, Res>).handle(req);
-  const recipes = lockElection(api, {
-    range: call(KVService.range),
-    txn: call(KVService.txn),
-    deleteRange: call(KVService.deleteRange),
-  });
-  add(LockService.lock, recipes.lock);
-  add(LockService.unlock, recipes.unlock);
-  add(ElectionService.campaign, recipes.campaign);
-  add(ElectionService.proclaim, recipes.proclaim);
-  add(ElectionService.leader, recipes.leader);
-  add(ElectionService.resign, recipes.resign);
+  // Lock and Election use the KV handlers above, so their headers are filled like any KV answer;
+  // the recipes act with the caller's credentials.
+  const recipes = (ctx?: RequestContext) => {
+    const call =
+      <Req, Res>(d: MethodDefinition<Req, Res>) =>
+      (req: Req) =>
+        (table.get(d.path) as UnaryHandler<Req, Res>).handle(req, undefined, ctx);
+    return lockElection(
+      api,
+      { range: call(KVService.range), txn: call(KVService.txn), deleteRange: call(KVService.deleteRange) },
+      ctx,
+    );
+  };
+  const anonymous = recipes();
+  const recipe =
+    <Req, Res>(pick: (r: ReturnType<typeof recipes>) => (req: Req, signal?: AbortSignal) => Promise<Res>) =>
+    (req: Req, signal?: AbortSignal, ctx?: RequestContext) =>
+      pick(ctx ? recipes(ctx) : anonymous)(req, signal);
+  add(
+    LockService.lock,
+    recipe((r) => r.lock),
+    true,
+  );
+  add(
+    LockService.unlock,
+    recipe((r) => r.unlock),
+  );
+  add(
+    ElectionService.campaign,
+    recipe((r) => r.campaign),
+    true,
+  );
+  add(
+    ElectionService.proclaim,
+    recipe((r) => r.proclaim),
+  );
+  add(
+    ElectionService.leader,
+    recipe((r) => r.leader),
+  );
+  add(
+    ElectionService.resign,
+    recipe((r) => r.resign),
+  );
   return table;
+}
+
+/** The Auth service of a member with an auth store; headers filled like every v3rpc answer. */
+function addAuthService(
+  add: <Req, Res>(
+    d: MethodDefinition<Req, Res>,
+    h: (req: Req, signal?: AbortSignal, ctx?: RequestContext) => Promise<Res>,
+  ) => void,
+  auth: ClientAuthApi,
+  fill: (h: ResponseHeader | undefined) => ResponseHeader,
+): void {
+  const filled = async <R extends { header: ResponseHeader | undefined }>(p: Promise<R>): Promise<R> => {
+    const resp = await p;
+    resp.header = fill(resp.header);
+    return resp;
+  };
+  add(AuthService.authEnable, (_req, _s, ctx) => filled(auth.authEnable(ctx)));
+  add(AuthService.authDisable, (_req, _s, ctx) => filled(auth.authDisable(ctx)));
+  add(AuthService.authenticate, (req, _s, ctx) => filled(auth.authenticate(req, ctx)));
+  add(AuthService.userAdd, (req, _s, ctx) => filled(auth.userAdd(req, ctx)));
+  add(AuthService.userGet, (req, _s, ctx) => filled(auth.userGet(req, ctx)));
+  add(AuthService.userList, (_req, _s, ctx) => filled(auth.userList(ctx)));
+  add(AuthService.userDelete, (req, _s, ctx) => filled(auth.userDelete(req, ctx)));
+  add(AuthService.userChangePassword, (req, _s, ctx) => filled(auth.userChangePassword(req, ctx)));
+  add(AuthService.userGrantRole, (req, _s, ctx) => filled(auth.userGrantRole(req, ctx)));
+  add(AuthService.userRevokeRole, (req, _s, ctx) => filled(auth.userRevokeRole(req, ctx)));
+  add(AuthService.roleAdd, (req, _s, ctx) => filled(auth.roleAdd(req, ctx)));
+  add(AuthService.roleGet, (req, _s, ctx) => filled(auth.roleGet(req, ctx)));
+  add(AuthService.roleList, (_req, _s, ctx) => filled(auth.roleList(ctx)));
+  add(AuthService.roleDelete, (req, _s, ctx) => filled(auth.roleDelete(req, ctx)));
+  add(AuthService.roleGrantPermission, (req, _s, ctx) => filled(auth.roleGrantPermission(req, ctx)));
+  add(AuthService.roleRevokePermission, (req, _s, ctx) => filled(auth.roleRevokePermission(req, ctx)));
 }
 
 /**
@@ -235,15 +322,17 @@ function addAuthAnswers(
 
 /** Election.Observe over the KV handlers (headers filled like any KV answer). */
 export function leaderObserver(api: ClientApi, handlers: Map<string, UnaryHandler>) {
-  const call =
-    <Req, Res>(d: MethodDefinition<Req, Res>) =>
-    (req: Req) =>
-      (handlers.get(d.path) as UnaryHandler<Req, Res>).handle(req);
-  return lockElection(api, {
-    range: call(KVService.range),
-    txn: call(KVService.txn),
-    deleteRange: call(KVService.deleteRange),
-  }).observe;
+  return (req: LeaderRequest, signal: AbortSignal, ctx?: RequestContext) => {
+    const call =
+      <Req, Res>(d: MethodDefinition<Req, Res>) =>
+      (r: Req) =>
+        (handlers.get(d.path) as UnaryHandler<Req, Res>).handle(r, undefined, ctx);
+    return lockElection(
+      api,
+      { range: call(KVService.range), txn: call(KVService.txn), deleteRange: call(KVService.deleteRange) },
+      ctx,
+    ).observe(req, signal);
+  };
 }
 
 /** etcd's snapshot send buffer: every message but the last two carries exactly this much. */
@@ -253,8 +342,11 @@ export const snapshotChunkBytes = 32 * 1024;
  * The Snapshot stream as etcd 3.4 sends it: the backend in 32 KiB blobs with the bytes still to
  * come, then one message whose blob is the SHA-256 of everything sent (remaining_bytes 0).
  */
-export async function* snapshotMessages(api: ClientApi): AsyncGenerator<SnapshotResponse> {
-  const snap = await api.snapshot();
+export async function* snapshotMessages(
+  api: ClientApi,
+  ctx?: RequestContext,
+): AsyncGenerator<SnapshotResponse> {
+  const snap = await api.snapshot(ctx);
   const sha = createHash("sha256");
   let pending: Buffer = Buffer.alloc(0);
   let sent = 0;

@@ -29,7 +29,7 @@ import type {
 } from "../gen/v3electionpb/v3election.js";
 import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from "../gen/v3lockpb/v3lock.js";
 import { Errors, EtcdError, GrpcCode, isClientVisibleError } from "../rpctypes/errors.js";
-import type { ClientApi } from "../server/client-api.js";
+import type { ClientApi, RequestContext } from "../server/client-api.js";
 
 /** The KV calls the recipes use, with headers filled as clients see them. */
 export interface KvCalls {
@@ -79,14 +79,15 @@ const createdAt = (key: Buffer, rev: number) => ({
   createRevision: BigInt(rev),
 });
 
-export function lockElection(api: ClientApi, kv: KvCalls) {
+/** The recipes for one caller: `kv` and the lease and watch calls act with the caller's credentials. */
+export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) {
   const sessionLease = async (lease: bigint) =>
-    lease !== 0n ? lease : (await api.leaseGrant({ TTL: sessionTtl, ID: 0n })).ID;
+    lease !== 0n ? lease : (await api.leaseGrant({ TTL: sessionTtl, ID: 0n }, ctx)).ID;
 
   /** Resolves when `key` is deleted at or after `rev`. */
   const waitDelete = (key: Buffer, rev: number, signal?: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
-      const stream = api.watchStream();
+      const stream = api.watchStream(ctx);
       let settled = false;
       const settle = (err?: Error) => {
         if (settled) return;
@@ -241,7 +242,7 @@ export function lockElection(api: ClientApi, kv: KvCalls) {
 
   /** The answers of one watch, as an async sequence that ends when `signal` aborts. */
   async function* watchAnswers(key: Buffer, rangeEnd: Buffer, startRevision: number, signal: AbortSignal) {
-    const stream = api.watchStream();
+    const stream = api.watchStream(ctx);
     const queue: WatchResponse[] = [];
     let wake: (() => void) | undefined;
     const notify = () => {

@@ -26,6 +26,7 @@ import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer } from "./grpc/grpc-services.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
+import { TlsIdentities } from "./request-context.js";
 
 /** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
 export interface ClientTls {
@@ -132,7 +133,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   };
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
-  const grpcServer = createGrpcServer(api, handlers, limits, metrics);
+  const identities = new TlsIdentities();
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities);
   const extensions = options.http ?? [];
   const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics), extensions);
   const injector = injectorServingHttp(grpcServer, httpHandler, logger);
@@ -149,8 +151,13 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
   };
   const route = (socket: Socket, http2: boolean) => {
-    if (http2) gateHttp2Connection(socket, (connection) => injector.injectConnection(connection));
-    else {
+    if (http2) {
+      gateHttp2Connection(socket, (connection) => {
+        // the caller's certificate name, found again by the peer name grpc-js gives its calls
+        identities.track(socket, connection);
+        injector.injectConnection(connection);
+      });
+    } else {
       httpServer.emit("connection", socket);
       // The HTTP parser reads through stream events; the sniffer left the socket paused.
       socket.resume();

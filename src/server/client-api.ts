@@ -1,8 +1,37 @@
 // What the client API (gRPC services, the JSON gateway, /health) needs from a running member.
 // src/api depends on this interface only; src/server's EtcdServer implements it.
+import type { RequestContext } from "../auth/context.js";
 import type {
   AlarmRequest,
   AlarmResponse,
+  AuthDisableResponse,
+  AuthEnableResponse,
+  AuthenticateRequest,
+  AuthenticateResponse,
+  AuthRoleAddRequest,
+  AuthRoleAddResponse,
+  AuthRoleDeleteRequest,
+  AuthRoleDeleteResponse,
+  AuthRoleGetRequest,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionRequest,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionRequest,
+  AuthRoleRevokePermissionResponse,
+  AuthUserAddRequest,
+  AuthUserAddResponse,
+  AuthUserChangePasswordRequest,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteRequest,
+  AuthUserDeleteResponse,
+  AuthUserGetRequest,
+  AuthUserGetResponse,
+  AuthUserGrantRoleRequest,
+  AuthUserGrantRoleResponse,
+  AuthUserListResponse,
+  AuthUserRevokeRoleRequest,
+  AuthUserRevokeRoleResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -17,7 +46,15 @@ import type {
   LeaseRevokeResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  MemberAddRequest,
+  MemberAddResponse,
   MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
   MoveLeaderRequest,
   MoveLeaderResponse,
   PutRequest,
@@ -31,6 +68,8 @@ import type {
   WatchRequest,
   WatchResponse,
 } from "../gen/etcdserverpb/rpc.js";
+
+export type { RequestContext } from "../auth/context.js";
 
 /** One client watch stream: requests in, responses out (the gRPC Watch bidi stream maps onto it 1:1). */
 export interface ClientWatchStream {
@@ -56,9 +95,41 @@ export interface KeepAliveResult {
   ttl: number;
 }
 
+/** The Auth service: every change goes through raft; only root may manage users and roles. */
+export interface ClientAuthApi {
+  authEnable(ctx?: RequestContext): Promise<AuthEnableResponse>;
+  authDisable(ctx?: RequestContext): Promise<AuthDisableResponse>;
+  /** Checks the password (bcrypt, off the apply loop) and issues a token through raft. */
+  authenticate(req: AuthenticateRequest, ctx?: RequestContext): Promise<AuthenticateResponse>;
+  userAdd(req: AuthUserAddRequest, ctx?: RequestContext): Promise<AuthUserAddResponse>;
+  userGet(req: AuthUserGetRequest, ctx?: RequestContext): Promise<AuthUserGetResponse>;
+  userList(ctx?: RequestContext): Promise<AuthUserListResponse>;
+  userDelete(req: AuthUserDeleteRequest, ctx?: RequestContext): Promise<AuthUserDeleteResponse>;
+  userChangePassword(
+    req: AuthUserChangePasswordRequest,
+    ctx?: RequestContext,
+  ): Promise<AuthUserChangePasswordResponse>;
+  userGrantRole(req: AuthUserGrantRoleRequest, ctx?: RequestContext): Promise<AuthUserGrantRoleResponse>;
+  userRevokeRole(req: AuthUserRevokeRoleRequest, ctx?: RequestContext): Promise<AuthUserRevokeRoleResponse>;
+  roleAdd(req: AuthRoleAddRequest, ctx?: RequestContext): Promise<AuthRoleAddResponse>;
+  roleGet(req: AuthRoleGetRequest, ctx?: RequestContext): Promise<AuthRoleGetResponse>;
+  roleList(ctx?: RequestContext): Promise<AuthRoleListResponse>;
+  roleDelete(req: AuthRoleDeleteRequest, ctx?: RequestContext): Promise<AuthRoleDeleteResponse>;
+  roleGrantPermission(
+    req: AuthRoleGrantPermissionRequest,
+    ctx?: RequestContext,
+  ): Promise<AuthRoleGrantPermissionResponse>;
+  roleRevokePermission(
+    req: AuthRoleRevokePermissionRequest,
+    ctx?: RequestContext,
+  ): Promise<AuthRoleRevokePermissionResponse>;
+}
+
 /**
  * The member as its client API sees it. Every method rejects with an `EtcdError`
  * (src/rpctypes/errors.ts) carrying etcd's gRPC code and text when the request fails.
+ * `ctx` carries the request's credentials (token or client certificate name); without it a
+ * request is anonymous, which auth, once enabled, refuses.
  */
 export interface ClientApi {
   readonly clusterId: bigint;
@@ -66,33 +137,44 @@ export interface ClientApi {
   /** The header for a response built outside the apply path (current revision and raft term). */
   header(): ResponseHeader;
 
-  range(req: RangeRequest): Promise<RangeResponse>;
-  put(req: PutRequest): Promise<PutResponse>;
-  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
-  txn(req: TxnRequest): Promise<TxnResponse>;
-  compact(req: CompactionRequest): Promise<CompactionResponse>;
+  range(req: RangeRequest, ctx?: RequestContext): Promise<RangeResponse>;
+  put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse>;
+  deleteRange(req: DeleteRangeRequest, ctx?: RequestContext): Promise<DeleteRangeResponse>;
+  txn(req: TxnRequest, ctx?: RequestContext): Promise<TxnResponse>;
+  compact(req: CompactionRequest, ctx?: RequestContext): Promise<CompactionResponse>;
 
-  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
-  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
-  leaseKeepAlive(id: bigint): Promise<KeepAliveResult>;
-  leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse>;
-  leaseLeases(): Promise<LeaseLeasesResponse>;
+  leaseGrant(req: LeaseGrantRequest, ctx?: RequestContext): Promise<LeaseGrantResponse>;
+  leaseRevoke(req: LeaseRevokeRequest, ctx?: RequestContext): Promise<LeaseRevokeResponse>;
+  leaseKeepAlive(id: bigint, ctx?: RequestContext): Promise<KeepAliveResult>;
+  leaseTimeToLive(req: LeaseTimeToLiveRequest, ctx?: RequestContext): Promise<LeaseTimeToLiveResponse>;
+  leaseLeases(ctx?: RequestContext): Promise<LeaseLeasesResponse>;
 
-  watchStream(): ClientWatchStream;
+  /** A watch stream; each create request is checked against the stream's credentials. */
+  watchStream(ctx?: RequestContext): ClientWatchStream;
 
-  memberList(): Promise<MemberListResponse>;
+  memberList(ctx?: RequestContext): Promise<MemberListResponse>;
+  memberAdd(req: MemberAddRequest, ctx?: RequestContext): Promise<MemberAddResponse>;
+  memberRemove(req: MemberRemoveRequest, ctx?: RequestContext): Promise<MemberRemoveResponse>;
+  memberUpdate(req: MemberUpdateRequest, ctx?: RequestContext): Promise<MemberUpdateResponse>;
+  memberPromote(req: MemberPromoteRequest, ctx?: RequestContext): Promise<MemberPromoteResponse>;
+  /** true while this member is a learner (it then serves only serializable ranges and status). */
+  isLearner(): boolean;
+  /** true when this member knows a leader (clientv3's `hasleader` metadata requires one). */
+  hasLeader(): boolean;
 
-  status(): Promise<StatusResponse>;
-  alarm(req: AlarmRequest): Promise<AlarmResponse>;
-  hash(): Promise<HashResponse>;
-  hashKV(req: HashKVRequest): Promise<HashKVResponse>;
-  defragment(): Promise<void>;
-  moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse>;
+  status(ctx?: RequestContext): Promise<StatusResponse>;
+  alarm(req: AlarmRequest, ctx?: RequestContext): Promise<AlarmResponse>;
+  hash(ctx?: RequestContext): Promise<HashResponse>;
+  hashKV(req: HashKVRequest, ctx?: RequestContext): Promise<HashKVResponse>;
+  defragment(ctx?: RequestContext): Promise<void>;
+  moveLeader(req: MoveLeaderRequest, ctx?: RequestContext): Promise<MoveLeaderResponse>;
   /** A consistent copy of the backend; the API sends it in 32 KiB chunks with etcd's trailing SHA-256 message. */
-  snapshot(): Promise<BackendSnapshot>;
+  snapshot(ctx?: RequestContext): Promise<BackendSnapshot>;
 
   /** true when this member knows a leader and has no alarm that makes it unhealthy. */
   health(): Promise<{ health: boolean; reason?: string }>;
+  /** The Auth service; a member without one answers as etcd with auth never enabled. */
+  readonly auth?: ClientAuthApi;
   /** The Prometheus registry holding this member's metrics (etcd's metric names). */
   readonly metrics: import("prom-client").Registry;
 }

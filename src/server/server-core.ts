@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { AuthStore } from "../auth/store.js";
 import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Lessor } from "../lease/lessor.js";
@@ -7,6 +8,7 @@ import type { IdGenerator } from "../membership/id-generator.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import type { WatchableStore } from "../mvcc/watchable-store.js";
 import type { ApplyResult } from "./apply.js";
+import type { ClusterOps } from "./cluster-ops.js";
 import type { KvRequests } from "./kv-requests.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { RaftNode } from "./raft-node.js";
@@ -26,6 +28,8 @@ export interface ServerCore {
   readonly store: KVStore;
   readonly watchable: WatchableStore;
   readonly lessor: Lessor;
+  /** Users, roles, permissions and tokens. */
+  readonly auth: AuthStore;
   readonly raft: RaftNode;
   readonly cluster: RaftCluster;
   readonly kv: KvRequests;
@@ -33,6 +37,7 @@ export interface ServerCore {
   readonly appliedIndex: IndexWaiter;
   readonly idGen: IdGenerator;
   readonly serverMetrics: ServerMetrics;
+  readonly clusterOps: ClusterOps;
   /** Raised alarms, as applied. */
   alarms(): AlarmMember[];
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */

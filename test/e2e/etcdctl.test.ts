@@ -677,34 +677,42 @@ describe("etcdctl against rxetcd", () => {
     );
   });
 
-  e2eTest(
-    "auth: users, roles, permissions, enable, then a user is limited to its keys",
-    { todo: "notes-server.md E4: Auth UserAdd/RoleAdd are Unimplemented" },
-    async () => {
-      const steps: Array<[string[], string]> = [
-        [["user", "add", "root:rootpw"], "User root created\n"],
-        [["role", "add", "r1"], "Role r1 created\n"],
-        [["role", "grant-permission", "r1", "readwrite", "au/", "--prefix"], "Role r1 updated\n"],
-        [["user", "add", "u1:u1pw"], "User u1 created\n"],
-        [["user", "grant-role", "u1", "r1"], "Role r1 is granted to user u1\n"],
-        [["user", "get", "u1"], "User: u1\nRoles: r1\n"],
-        [["auth", "enable"], "Authentication Enabled\n"],
-        [["--user", "u1:u1pw", "put", "au/k", "v"], "OK\n"],
-      ];
-      try {
-        for (const [args, out] of steps) {
-          const r = await rx.etcdctl(args);
-          assert.equal(r.stdout, out, `etcdctl ${args.join(" ")}: ${r.stderr}`);
-        }
-        const denied = await rx.etcdctl(["--user", "u1:u1pw", "put", "other", "v"]);
-        assert.equal(errorLines(denied.stderr), "Error: etcdserver: permission denied");
-        const anonymous = await rx.etcdctl(["get", "au/k"]);
-        assert.equal(errorLines(anonymous.stderr), "Error: etcdserver: user name is empty");
-      } finally {
-        await rx.etcdctl(["--user", "root:rootpw", "auth", "disable"]);
+  e2eTest("auth: users, roles, permissions, enable, then a user is limited to its keys", {}, async () => {
+    const steps: Array<[string[], string]> = [
+      [["user", "add", "root:rootpw"], "User root created\n"],
+      [["role", "add", "r1"], "Role r1 created\n"],
+      [["role", "grant-permission", "r1", "readwrite", "au/", "--prefix"], "Role r1 updated\n"],
+      [["user", "add", "u1:u1pw"], "User u1 created\n"],
+      [["user", "grant-role", "u1", "r1"], "Role r1 is granted to user u1\n"],
+      [["user", "get", "u1"], "User: u1\nRoles: r1\n"],
+      [["auth", "enable"], "Authentication Enabled\n"],
+      [["--user", "u1:u1pw", "put", "au/k", "v"], "OK\n"],
+    ];
+    try {
+      for (const [args, out] of steps) {
+        const r = await both(args);
+        assert.equal(r.stdout, out, `etcdctl ${args.join(" ")}: ${r.stderr}`);
       }
-    },
-  );
+      const denied = await both(["--user", "u1:u1pw", "put", "other", "v"]);
+      assert.equal(errorLines(denied.stderr), "Error: etcdserver: permission denied");
+      const anonymous = await both(["get", "au/k"]);
+      assert.equal(errorLines(anonymous.stderr), "Error: etcdserver: user name is empty");
+      const inside = await both(["--user", "u1:u1pw", "get", "au/k", "--print-value-only"]);
+      assert.equal(inside.stdout, "v\n");
+      const wrong = await both(["--user", "u1:nope", "get", "au/k"]);
+      assert.equal(
+        errorLines(wrong.stderr),
+        "Error: etcdserver: authentication failed, invalid user ID or password",
+      );
+      const notRoot = await both(["--user", "u1:u1pw", "user", "list"]);
+      assert.equal(errorLines(notRoot.stderr), "Error: etcdserver: permission denied");
+      const disable = await both(["--user", "root:rootpw", "auth", "disable"]);
+      assert.equal(disable.stdout, "Authentication Disabled\n");
+      assert.equal((await both(["get", "au/k", "--print-value-only"])).stdout, "v\n");
+    } finally {
+      await Promise.all([rx, ref].map((m) => m?.etcdctl(["--user", "root:rootpw", "auth", "disable"])));
+    }
+  });
 
   // compaction last: it discards the history the tests above read
   let beforeCompaction = 0;

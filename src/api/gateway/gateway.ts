@@ -13,7 +13,7 @@ import {
 } from "../../gen/etcdserverpb/rpc.js";
 import { ElectionService, type LeaderRequest } from "../../gen/v3electionpb/v3election.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
-import type { ClientApi } from "../../server/client-api.js";
+import type { ClientApi, RequestContext } from "../../server/client-api.js";
 import {
   type ClientLimits,
   keepAliveResponse,
@@ -26,6 +26,7 @@ import {
 import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
 import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
+import { httpRequestContext } from "../request-context.js";
 import { JsonIncomplete, type JsonValue, JsonValueReader } from "./go-json.js";
 import {
   errorBody,
@@ -85,9 +86,17 @@ export function createGateway(
           meter.received();
           try {
             const def = handler.definition as MethodDefinition<unknown, unknown>;
-            const gone = new AbortController();
-            res.on("close", () => gone.abort());
-            const resp = await handler.handle(def.requestDeserialize(Buffer.from(wire)), gone.signal);
+            let signal: AbortSignal | undefined;
+            if (handler.waits) {
+              const gone = new AbortController();
+              res.on("close", () => gone.abort());
+              signal = gone.signal;
+            }
+            const resp = await handler.handle(
+              def.requestDeserialize(Buffer.from(wire)),
+              signal,
+              httpRequestContext(req.headers),
+            );
             const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));
             meter.sent();
             meter.handled(GrpcCode.OK);
@@ -114,7 +123,9 @@ export function createGateway(
     if (handler) return unary(req, res, handler, descs);
     const lines = new LineWriter(res);
     if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs);
-    if (grpcPath === LeaseService.leaseKeepAlive.path) return gatewayKeepAlive(api, req, lines, descs);
+    // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
+    const ctx = httpRequestContext(req.headers);
+    if (grpcPath === LeaseService.leaseKeepAlive.path) return gatewayKeepAlive(api, req, lines, descs, ctx);
     if (grpcPath === MaintenanceService.snapshot.path) {
       readWholeBody(req, maxBodyBytes)
         .then(
@@ -125,7 +136,7 @@ export function createGateway(
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
             void lines.pipe(
-              snapshotMessages(api),
+              snapshotMessages(api, ctx),
               MaintenanceService.snapshot.responseSerialize,
               descs.output,
             );
@@ -154,7 +165,7 @@ export function createGateway(
               return replyRpcError(res, toRpcStatus(err));
             }
             void lines.pipe(
-              observe(request, gone.signal),
+              observe(request, gone.signal, ctx),
               ElectionService.observe.responseSerialize,
               descs.output,
             );
@@ -322,7 +333,7 @@ function readBodyMessages(
 }
 
 function gatewayWatch(api: ClientApi, req: IncomingMessage, lines: LineWriter, descs: MethodDescs): void {
-  const stream = api.watchStream();
+  const stream = api.watchStream(httpRequestContext(req.headers));
   let open = true;
   const close = () => {
     if (!open) return;
@@ -355,7 +366,13 @@ function gatewayWatch(api: ClientApi, req: IncomingMessage, lines: LineWriter, d
   lines.res.on("close", close);
 }
 
-function gatewayKeepAlive(api: ClientApi, req: IncomingMessage, lines: LineWriter, descs: MethodDescs): void {
+function gatewayKeepAlive(
+  api: ClientApi,
+  req: IncomingMessage,
+  lines: LineWriter,
+  descs: MethodDescs,
+  ctx: RequestContext | undefined,
+): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
   readBodyMessages(
@@ -366,7 +383,7 @@ function gatewayKeepAlive(api: ClientApi, req: IncomingMessage, lines: LineWrite
         if (failed || lines.closed) return;
         try {
           const { ID } = LeaseService.leaseKeepAlive.requestDeserialize(Buffer.from(wire));
-          const resp = await keepAliveResponse(api, ID);
+          const resp = await keepAliveResponse(api, ID, ctx);
           lines.result(wireToJson(descs.output, LeaseService.leaseKeepAlive.responseSerialize(resp)));
         } catch (err) {
           failed = true;

@@ -2,6 +2,7 @@
 // (connections are injected by the port splitter).
 import { once } from "node:events";
 import {
+  type Metadata,
   Server,
   type ServerDuplexStream,
   type ServerUnaryCall,
@@ -30,10 +31,11 @@ import {
   type LeaderResponse,
 } from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
-import { GrpcCode } from "../../rpctypes/errors.js";
-import type { ClientApi } from "../../server/client-api.js";
+import { Errors, GrpcCode } from "../../rpctypes/errors.js";
+import type { ClientApi, RequestContext } from "../../server/client-api.js";
 import {
   type ClientLimits,
+  checkRequireLeader,
   keepAliveResponse,
   leaderObserver,
   type MethodDefinition,
@@ -41,6 +43,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { grpcRequestContext, type TlsIdentities } from "../request-context.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
@@ -56,32 +59,50 @@ export function createGrpcServer(
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
+  identities?: TlsIdentities,
 ): Server {
+  // the caller's credentials: a token from the metadata, else a verified client certificate's name
+  const credentials = (call: { metadata: import("@grpc/grpc-js").Metadata; getPeer(): string }) =>
+    grpcRequestContext(call.metadata, identities?.commonNameOf(call));
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxRequestBytes + grpcOverheadBytes,
     "grpc.max_send_message_length": 2 ** 31 - 1,
   });
   const streams: Record<string, UntypedServiceImplementation[string]> = {
-    [WatchService.watch.path]: ((call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
-      serveWatch(
-        api,
-        call,
-        metrics.start(WatchService.watch.path, "bidi_stream"),
-      )) as UntypedServiceImplementation[string],
-    [LeaseService.leaseKeepAlive.path]: ((
-      call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
-    ) =>
-      serveKeepAlive(
-        api,
-        call,
-        metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
-      )) as UntypedServiceImplementation[string],
-    [MaintenanceService.snapshot.path]: ((call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
-      void serveSnapshot(
-        api,
-        call,
-        metrics.start(MaintenanceService.snapshot.path, "server_stream"),
-      )) as UntypedServiceImplementation[string],
+    [WatchService.watch.path]: checked(
+      api,
+      WatchService.watch.path,
+      "bidi_stream",
+      metrics,
+      (call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
+        serveWatch(api, call, metrics.start(WatchService.watch.path, "bidi_stream"), credentials(call)),
+    ),
+    [LeaseService.leaseKeepAlive.path]: checked(
+      api,
+      LeaseService.leaseKeepAlive.path,
+      "bidi_stream",
+      metrics,
+      (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) =>
+        serveKeepAlive(
+          api,
+          call,
+          metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
+          credentials(call),
+        ),
+    ),
+    [MaintenanceService.snapshot.path]: checked(
+      api,
+      MaintenanceService.snapshot.path,
+      "server_stream",
+      metrics,
+      (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
+        void serveSnapshot(
+          api,
+          call,
+          metrics.start(MaintenanceService.snapshot.path, "server_stream"),
+          credentials(call),
+        ),
+    ),
   };
   const observe = leaderObserver(api, handlers);
   streams[ElectionService.observe.path] = ((call: ServerWritableStream<LeaderRequest, LeaderResponse>) =>
@@ -89,6 +110,7 @@ export function createGrpcServer(
       observe,
       call,
       metrics.start(ElectionService.observe.path, "server_stream"),
+      credentials(call),
     )) as UntypedServiceImplementation[string];
   const services: Record<string, AnyDefinition>[] = [
     KVService,
@@ -105,7 +127,7 @@ export function createGrpcServer(
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
       const stream = streams[definition.path];
-      if (unary) impl[name] = unaryCall(unary, metrics);
+      if (unary) impl[name] = unaryCall(api, unary, metrics, credentials);
       else if (stream) impl[name] = stream;
       else impl[name] = notServed(definition, metrics);
     }
@@ -117,15 +139,61 @@ export function createGrpcServer(
   return server;
 }
 
-function unaryCall(handler: UnaryHandler, metrics: GrpcMetrics) {
+/** clientv3 marks requests that must reach a member with a leader (WithRequireLeader). */
+function requiresLeader(md: Metadata): boolean {
+  return md.get("hasleader").some((v) => String(v) === "true");
+}
+
+/** etcd's stream interceptor: learners serve no stream; `hasleader` streams need a leader to start. */
+function checkStream(api: ClientApi, md: Metadata): void {
+  if (api.isLearner()) throw Errors.NotSupportedForLearner;
+  checkRequireLeader(api, requiresLeader(md));
+}
+
+/** A stream handler that first passes etcd's stream checks; a refused stream ends with the error. */
+function checked<C extends { metadata: Metadata; emit(event: "error", err: unknown): boolean }>(
+  api: ClientApi,
+  path: string,
+  type: "bidi_stream" | "server_stream",
+  metrics: GrpcMetrics,
+  serve: (call: C) => void,
+) {
+  return ((call: C) => {
+    try {
+      checkStream(api, call.metadata);
+    } catch (err) {
+      const error = toServiceError(err);
+      metrics.start(path, type).handled(error.code);
+      call.emit("error", error);
+      return;
+    }
+    serve(call);
+  }) as unknown as UntypedServiceImplementation[string];
+}
+
+function unaryCall(
+  api: ClientApi,
+  handler: UnaryHandler,
+  metrics: GrpcMetrics,
+  credentials: (call: ServerUnaryCall<unknown, unknown>) => RequestContext | undefined,
+) {
+  const startMeter = metrics.method(handler.definition.path, "unary");
+  const waits = handler.waits;
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const meter = metrics.start(handler.definition.path, "unary");
+    const meter = startMeter();
     meter.received();
-    const gone = new AbortController();
-    call.on("cancelled", () => gone.abort());
+    // Only handlers that wait (Lock, Campaign) listen for the client leaving: grpc-js reports
+    // "cancelled" when any call's stream closes, so an AbortController per call costs every call.
+    let signal: AbortSignal | undefined;
+    if (waits) {
+      const gone = new AbortController();
+      call.on("cancelled", () => gone.abort());
+      signal = gone.signal;
+    }
     let answer: Promise<unknown>;
     try {
-      answer = handler.handle(call.request, gone.signal);
+      checkRequireLeader(api, requiresLeader(call.metadata));
+      answer = handler.handle(call.request, signal, credentials(call));
     } catch (err) {
       answer = Promise.reject(err);
     }
@@ -161,8 +229,9 @@ function serveWatch(
   api: ClientApi,
   call: ServerDuplexStream<WatchRequest, WatchResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ): void {
-  const stream = api.watchStream();
+  const stream = api.watchStream(ctx);
   let open = true;
   const close = () => {
     if (!open) return;
@@ -196,6 +265,7 @@ function serveKeepAlive(
   api: ClientApi,
   call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
@@ -204,7 +274,7 @@ function serveKeepAlive(
     queue = queue.then(async () => {
       if (failed || call.cancelled) return;
       try {
-        call.write(await keepAliveResponse(api, req.ID));
+        call.write(await keepAliveResponse(api, req.ID, ctx));
         meter.sent();
       } catch (err) {
         failed = true;
@@ -228,6 +298,7 @@ async function serveSnapshot(
   api: ClientApi,
   call: ServerWritableStream<SnapshotRequest, SnapshotResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ) {
   meter.received();
   let gone = false;
@@ -236,7 +307,7 @@ async function serveSnapshot(
     meter.handled(GrpcCode.Canceled);
   });
   try {
-    for await (const message of snapshotMessages(api)) {
+    for await (const message of snapshotMessages(api, ctx)) {
       if (gone) return;
       meter.sent();
       if (!call.write(message)) await Promise.race([once(call, "drain"), once(call, "cancelled")]);
@@ -254,6 +325,7 @@ async function serveObserve(
   observe: ReturnType<typeof leaderObserver>,
   call: ServerWritableStream<LeaderRequest, LeaderResponse>,
   meter: RpcMeter,
+  ctx: RequestContext | undefined,
 ) {
   meter.received();
   const gone = new AbortController();
@@ -262,7 +334,7 @@ async function serveObserve(
     meter.handled(GrpcCode.Canceled);
   });
   try {
-    for await (const answer of observe(call.request, gone.signal)) {
+    for await (const answer of observe(call.request, gone.signal, ctx)) {
       meter.sent();
       call.write(answer);
     }

@@ -680,7 +680,14 @@ export interface AuthenticateRequest {
 export interface AuthUserAddRequest {
   name: string;
   password: string;
-  options: UserAddOptions | undefined;
+  options:
+    | UserAddOptions
+    | undefined;
+  /**
+   * etcd 3.5's field: the bcrypt hash (base64) the API layer puts in place of the password, so the
+   * raft log never carries a password in clear.
+   */
+  hashedPassword: string;
 }
 
 export interface AuthUserGetRequest {
@@ -694,6 +701,8 @@ export interface AuthUserDeleteRequest {
 export interface AuthUserChangePasswordRequest {
   name: string;
   password: string;
+  /** etcd 3.5's field, as AuthUserAddRequest.hashedPassword. */
+  hashedPassword: string;
 }
 
 export interface AuthUserGrantRoleRequest {
@@ -7126,7 +7135,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
 };
 
 function createBaseAuthUserAddRequest(): AuthUserAddRequest {
-  return { name: "", password: "", options: undefined };
+  return { name: "", password: "", options: undefined, hashedPassword: "" };
 }
 
 export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
@@ -7139,6 +7148,9 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
     }
     if (message.options !== undefined) {
       UserAddOptions.encode(message.options, writer.uint32(26).fork()).join();
+    }
+    if (message.hashedPassword !== "") {
+      writer.uint32(34).string(message.hashedPassword);
     }
     return writer;
   },
@@ -7180,6 +7192,14 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
             message.options = UserAddOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hashedPassword = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7197,6 +7217,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       password: isSet(object.password) ? globalThis.String(object.password) : "",
       options: isSet(object.options) ? UserAddOptions.fromJSON(object.options) : undefined,
+      hashedPassword: isSet(object.hashedPassword) ? globalThis.String(object.hashedPassword) : "",
     };
   },
 
@@ -7211,6 +7232,9 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
     if (message.options !== undefined) {
       obj.options = UserAddOptions.toJSON(message.options);
     }
+    if (message.hashedPassword !== "") {
+      obj.hashedPassword = message.hashedPassword;
+    }
     return obj;
   },
 
@@ -7224,6 +7248,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? UserAddOptions.fromPartial(object.options)
       : undefined;
+    message.hashedPassword = object.hashedPassword ?? "";
     return message;
   },
 };
@@ -7363,7 +7388,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
 };
 
 function createBaseAuthUserChangePasswordRequest(): AuthUserChangePasswordRequest {
-  return { name: "", password: "" };
+  return { name: "", password: "", hashedPassword: "" };
 }
 
 export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordRequest> = {
@@ -7373,6 +7398,9 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
     }
     if (message.password !== "") {
       writer.uint32(18).string(message.password);
+    }
+    if (message.hashedPassword !== "") {
+      writer.uint32(26).string(message.hashedPassword);
     }
     return writer;
   },
@@ -7406,6 +7434,14 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
             message.password = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hashedPassword = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -7422,6 +7458,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       password: isSet(object.password) ? globalThis.String(object.password) : "",
+      hashedPassword: isSet(object.hashedPassword) ? globalThis.String(object.hashedPassword) : "",
     };
   },
 
@@ -7432,6 +7469,9 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
     }
     if (message.password !== "") {
       obj.password = message.password;
+    }
+    if (message.hashedPassword !== "") {
+      obj.hashedPassword = message.hashedPassword;
     }
     return obj;
   },
@@ -7445,6 +7485,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
     const message = createBaseAuthUserChangePasswordRequest();
     message.name = object.name ?? "";
     message.password = object.password ?? "";
+    message.hashedPassword = object.hashedPassword ?? "";
     return message;
   },
 };

@@ -1,3 +1,5 @@
+import type { RequestContext } from "../../auth/context.js";
+import { checkTxn } from "../../auth/request-permissions.js";
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -11,44 +13,76 @@ import type {
   TxnResponse,
 } from "../../gen/etcdserverpb/rpc.js";
 import { type ServerCore, withHeader } from "../server-core.js";
+import { proposer, serialized, withAuthInfo } from "./authorize.js";
 
-/** KV: reads answer locally (after a ReadIndex round unless serializable); writes go through raft. */
+/**
+ * KV: reads answer locally (after a ReadIndex round unless serializable) once the user may read
+ * the range; writes go through raft carrying the user, and are checked when applied.
+ */
 export class KvApi {
   constructor(private readonly core: ServerCore) {}
 
-  async range(req: RangeRequest): Promise<RangeResponse> {
+  async range(req: RangeRequest, ctx?: RequestContext): Promise<RangeResponse> {
     const { core } = this;
     core.kv.checkRange(req);
     if (!req.serializable) await core.reads.waitReadable();
-    return withHeader(core, core.kv.range(req));
+    return withAuthInfo(core, ctx, async (ai) =>
+      withHeader(
+        core,
+        serialized(
+          core,
+          ai,
+          () => core.auth.checkAccess(ai, req.key, req.rangeEnd, "read"),
+          () => core.kv.range(req),
+        ),
+      ),
+    );
   }
 
-  async put(req: PutRequest): Promise<PutResponse> {
+  async put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse> {
     this.core.kv.checkPut(req);
-    const r = await this.core.propose({ put: req });
-    return withHeader(this.core, r.resp as PutResponse);
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ put: req, ...proposer(ai) });
+      return withHeader(this.core, r.resp as PutResponse);
+    });
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+  async deleteRange(req: DeleteRangeRequest, ctx?: RequestContext): Promise<DeleteRangeResponse> {
     this.core.kv.checkDeleteRange(req);
-    const r = await this.core.propose({ deleteRange: req });
-    return withHeader(this.core, r.resp as DeleteRangeResponse);
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ deleteRange: req, ...proposer(ai) });
+      return withHeader(this.core, r.resp as DeleteRangeResponse);
+    });
   }
 
-  async txn(req: TxnRequest): Promise<TxnResponse> {
+  async txn(req: TxnRequest, ctx?: RequestContext): Promise<TxnResponse> {
     const { core } = this;
     core.kv.checkTxn(req);
     if (core.kv.isReadOnlyTxn(req)) {
       if (!core.kv.isSerializableTxn(req)) await core.reads.waitReadable();
-      return withHeader(core, core.kv.readOnlyTxn(req));
+      return withAuthInfo(core, ctx, async (ai) =>
+        withHeader(
+          core,
+          serialized(
+            core,
+            ai,
+            () => checkTxn(core.auth, ai, req),
+            () => core.kv.readOnlyTxn(req),
+          ),
+        ),
+      );
     }
-    const r = await core.propose({ txn: req });
-    return withHeader(core, r.resp as TxnResponse);
+    return withAuthInfo(core, ctx, async (ai) => {
+      const r = await core.propose({ txn: req, ...proposer(ai) });
+      return withHeader(core, r.resp as TxnResponse);
+    });
   }
 
-  async compact(req: CompactionRequest): Promise<CompactionResponse> {
-    const r = await this.core.propose({ compaction: req });
-    if (req.physical && r.done) await r.done;
-    return withHeader(this.core, r.resp as CompactionResponse);
+  async compact(req: CompactionRequest, ctx?: RequestContext): Promise<CompactionResponse> {
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ compaction: req, ...proposer(ai) });
+      if (req.physical && r.done) await r.done;
+      return withHeader(this.core, r.resp as CompactionResponse);
+    });
   }
 }

@@ -1,3 +1,4 @@
+import type { RequestContext } from "../../auth/context.js";
 import type {
   LeaseGrantRequest,
   LeaseGrantResponse,
@@ -8,33 +9,56 @@ import type {
   LeaseTimeToLiveResponse,
 } from "../../gen/etcdserverpb/rpc.js";
 import { Errors, EtcdError } from "../../rpctypes/errors.js";
+import { forwardLeaseRenew, forwardLeaseTimeToLive } from "../../transport/peer-client.js";
 import type { KeepAliveResult } from "../client-api.js";
-import { type ServerCore, withHeader } from "../server-core.js";
+import { requestTimeoutMs, type ServerCore, withHeader } from "../server-core.js";
+import { proposer, withAuthInfo } from "./authorize.js";
 
-/** Leases: grants and revokes go through raft; keep-alives and TTL queries are the leader's to answer. */
+/**
+ * Leases: grants and revokes go through raft (a revoke is checked when applied: the user must be
+ * allowed to write every key of the lease); keep-alives and TTL queries are the leader's to answer.
+ */
 export class LeaseApi {
   constructor(private readonly core: ServerCore) {}
 
-  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+  async leaseGrant(req: LeaseGrantRequest, ctx?: RequestContext): Promise<LeaseGrantResponse> {
     const { core } = this;
     let id = req.ID;
     while (id === 0n) id = BigInt.asIntN(64, core.idGen.next() & ((1n << 63n) - 1n));
     core.lessor.checkGrant(id, req.TTL);
-    const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id } });
-    return withHeader(core, r.resp as LeaseGrantResponse);
+    return withAuthInfo(core, ctx, async (ai) => {
+      const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
+      return withHeader(core, r.resp as LeaseGrantResponse);
+    });
   }
 
-  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+  async leaseRevoke(req: LeaseRevokeRequest, ctx?: RequestContext): Promise<LeaseRevokeResponse> {
     if (!this.core.lessor.has(req.ID)) throw Errors.LeaseNotFound;
-    const r = await this.core.propose({ leaseRevoke: req });
-    return withHeader(this.core, r.resp as LeaseRevokeResponse);
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ leaseRevoke: req, ...proposer(ai) });
+      return withHeader(this.core, r.resp as LeaseRevokeResponse);
+    });
+  }
+
+  /** The leader's peer URLs, or etcd's no-leader error. */
+  private leaderUrls(): string[] {
+    const { core } = this;
+    const leader = core.raft.hasLeader ? core.cluster.member(core.raft.lead) : undefined;
+    if (!leader) throw Errors.NoLeader;
+    return leader.peerUrls;
   }
 
   async leaseKeepAlive(id: bigint): Promise<KeepAliveResult> {
     const { core } = this;
     if (!core.raft.leadership$.value.isLeader) {
-      if (!core.raft.hasLeader) throw Errors.NoLeader;
-      throw Errors.NotLeader;
+      // keep-alives are not replicated: a follower asks the leader, which holds the expiry clocks
+      const ttl = await forwardLeaseRenew(
+        this.leaderUrls(),
+        id,
+        requestTimeoutMs(core.cfg),
+        core.cfg.peerTls,
+      );
+      return { header: core.header(), id, ttl };
     }
     let ttl = 0;
     try {
@@ -45,8 +69,30 @@ export class LeaseApi {
     return { header: core.header(), id, ttl };
   }
 
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+  /**
+   * With auth on, only a user who may read every key of the lease learns about it (etcd's fix for
+   * CVE-2023-32082, after 3.4.23: the key names leaked).
+   */
+  async leaseTimeToLive(req: LeaseTimeToLiveRequest, ctx?: RequestContext): Promise<LeaseTimeToLiveResponse> {
     const { core } = this;
+    if (core.auth.enabled) {
+      await withAuthInfo(core, ctx, async (ai) => {
+        if (!ai) throw Errors.UserEmpty;
+        for (const key of core.lessor.timeToLive(req.ID)?.keys ?? [])
+          core.auth.checkAccess(ai, key, Buffer.alloc(0), "read");
+      });
+    }
+    if (!core.raft.leadership$.value.isLeader) {
+      // the remaining TTL is the leader's: ask it (etcd forwards over the peer port's /leases/internal)
+      const t = await forwardLeaseTimeToLive(
+        this.leaderUrls(),
+        req.ID,
+        req.keys,
+        requestTimeoutMs(core.cfg),
+        core.cfg.peerTls,
+      );
+      return { header: core.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.grantedTtl, keys: t.keys };
+    }
     const t = core.lessor.timeToLive(req.ID);
     if (!t) return { header: core.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     return {

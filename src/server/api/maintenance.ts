@@ -1,3 +1,5 @@
+import type { RequestContext } from "../../auth/context.js";
+import { unmappedAuthError } from "../../auth/errors.js";
 import { ETCD_VERSION } from "../../config/defaults.js";
 import {
   type AlarmMember,
@@ -15,10 +17,22 @@ import {
 import { Errors } from "../../rpctypes/errors.js";
 import type { BackendSnapshot } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
+import { proposer, withAuthInfo } from "./authorize.js";
 
-/** Maintenance: status, alarms, hashes, defragmentation, leader transfer, snapshots and health. */
+/**
+ * Maintenance: status, alarms, hashes, defragmentation, leader transfer, snapshots and health.
+ * Hashes, defragmentation and snapshots are root's only (etcd 3.4's authMaintenanceServer).
+ */
 export class MaintenanceApi {
   constructor(private readonly core: ServerCore) {}
+
+  private async admin(ctx: RequestContext | undefined): Promise<void> {
+    try {
+      await withAuthInfo(this.core, ctx, async (ai) => this.core.auth.checkAdmin(ai));
+    } catch (err) {
+      throw unmappedAuthError(err);
+    }
+  }
 
   async status(): Promise<StatusResponse> {
     const { core } = this;
@@ -37,7 +51,7 @@ export class MaintenanceApi {
     };
   }
 
-  async alarm(req: AlarmRequest): Promise<AlarmResponse> {
+  async alarm(req: AlarmRequest, ctx?: RequestContext): Promise<AlarmResponse> {
     if (req.action === AlarmRequest_AlarmAction.GET) {
       const alarms: AlarmMember[] = this.core
         .alarms()
@@ -49,22 +63,27 @@ export class MaintenanceApi {
       // etcd 3.4 answers alarm requests without a response header
       return { header: undefined, alarms };
     }
-    const r = await this.core.propose({ alarm: req });
-    return { ...(r.resp as AlarmResponse), header: undefined };
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ alarm: req, ...proposer(ai) });
+      return { ...(r.resp as AlarmResponse), header: undefined };
+    });
   }
 
-  async hash(): Promise<HashResponse> {
+  async hash(ctx?: RequestContext): Promise<HashResponse> {
+    await this.admin(ctx);
     return { header: this.core.header(), hash: this.core.store.hashKV(0).hash };
   }
 
-  async hashKV(req: HashKVRequest): Promise<HashKVResponse> {
+  async hashKV(req: HashKVRequest, ctx?: RequestContext): Promise<HashKVResponse> {
+    await this.admin(ctx);
     const h = this.core.store.hashKV(req.revision);
     // etcd reports -1 until the first compaction
     const compactRevision = h.compactRevision === 0 ? -1 : h.compactRevision;
     return { header: this.core.header(h.currentRevision), hash: h.hash, compactRevision };
   }
 
-  async defragment(): Promise<void> {
+  async defragment(ctx?: RequestContext): Promise<void> {
+    await this.admin(ctx);
     const started = performance.now();
     await this.core.exclusive(() => this.core.store.backend.defragment());
     this.core.log.info(
@@ -84,7 +103,8 @@ export class MaintenanceApi {
     return { header: core.header() };
   }
 
-  async snapshot(): Promise<BackendSnapshot> {
+  async snapshot(ctx?: RequestContext): Promise<BackendSnapshot> {
+    await this.admin(ctx);
     const revision = this.core.store.currentRev();
     await this.core.store.sync();
     const snap = await this.core.store.backend.snapshot();

@@ -1,27 +1,105 @@
 import type { Subscription } from "rxjs";
-import type { WatchResponse } from "../../gen/etcdserverpb/rpc.js";
+import type { RequestContext } from "../../auth/context.js";
+import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../../gen/etcdserverpb/rpc.js";
 import { WatchStream } from "../../mvcc/watch-stream.js";
+import { Errors, isClientVisibleError } from "../../rpctypes/errors.js";
 import type { ClientWatchStream } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
+import { withAuthInfo } from "./authorize.js";
 
-/** Watch: one client stream multiplexes watchers on the watchable store; headers carry each event's revision. */
+/** clientv3.InvalidWatchID: the id of a watch refused at creation. */
+const INVALID_WATCH_ID = -1;
+
+/** The cancel reason etcd gives a watch refused by auth. */
+function cancelReason(err: unknown): string {
+  if (isClientVisibleError(err)) {
+    for (const known of [Errors.InvalidAuthToken, Errors.AuthOldRevision, Errors.UserEmpty]) {
+      if (err.grpcMessage === known.message) return known.message;
+    }
+  }
+  return Errors.PermissionDenied.message;
+}
+
+/**
+ * Watch: one client stream multiplexes watchers on the watchable store; headers carry each event's
+ * revision. With auth on (or credentials given), each create request needs read access to its
+ * range; a refused one is answered created and canceled at once, as etcd does.
+ */
 export class WatchApi {
   constructor(private readonly core: ServerCore) {}
 
-  watchStream(): ClientWatchStream {
-    const ws = new WatchStream(this.core.watchable);
+  watchStream(ctx?: RequestContext): ClientWatchStream {
+    const { core } = this;
+    const ws = new WatchStream(core.watchable);
     let sub: Subscription | undefined;
+    let listener: ((resp: WatchResponse) => void) | undefined;
+    // requests wait behind a create whose permission is being checked, so answers keep their order
+    let pending: Promise<void> | undefined;
+    let queued = 0;
+    let closed = false;
+
+    const credentials = ctx !== undefined && (ctx.token !== undefined || ctx.commonName !== undefined);
+    const needsCheck = (req: WatchRequest) =>
+      req.createRequest !== undefined && (core.auth.enabled || credentials);
+
+    const check = (create: WatchCreateRequest): Promise<void> =>
+      withAuthInfo(core, ctx, async (ai) => {
+        // as etcd's watch server: an empty key is "\0", the smallest key
+        const key = create.key.length === 0 ? Buffer.from([0]) : create.key;
+        core.auth.checkAccess(ai, key, create.rangeEnd, "read");
+      });
+
+    const handle = async (req: WatchRequest): Promise<void> => {
+      if (closed) return;
+      if (req.createRequest && needsCheck(req)) {
+        try {
+          await check(req.createRequest);
+        } catch (err) {
+          if (closed) return;
+          listener?.({
+            header: core.header(),
+            watchId: INVALID_WATCH_ID,
+            created: true,
+            canceled: true,
+            compactRevision: 0,
+            cancelReason: cancelReason(err),
+            fragment: false,
+            events: [],
+          });
+          return;
+        }
+      }
+      if (closed) return;
+      try {
+        ws.request(req);
+      } catch (err) {
+        core.log.warn({ err }, "watch request failed");
+      }
+    };
+
     return {
-      request: (req) => ws.request(req),
-      onResponse: (listener) => {
+      request: (req) => {
+        if (pending === undefined && !needsCheck(req)) {
+          ws.request(req);
+          return;
+        }
+        queued++;
+        const run = (pending ?? Promise.resolve()).then(() => handle(req));
+        pending = run.finally(() => {
+          if (--queued === 0) pending = undefined;
+        });
+      },
+      onResponse: (l) => {
+        listener = l;
         sub?.unsubscribe();
         sub = ws.responses$.subscribe((r) => {
           const { revision, progress: _progress, ...rest } = r;
-          const resp: WatchResponse = { ...rest, header: this.core.header(revision) };
-          listener(resp);
+          const resp: WatchResponse = { ...rest, header: core.header(revision) };
+          l(resp);
         });
       },
       close: () => {
+        closed = true;
         sub?.unsubscribe();
         ws.close();
       },

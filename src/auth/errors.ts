@@ -1,0 +1,32 @@
+// Auth errors etcd 3.4 returns outside its gRPC error table (they reach clients as code Unknown
+// with the auth package's text), and the one rxetcd adds where etcd 3.4 panics.
+import { EtcdError, GrpcCode } from "../rpctypes/errors.js";
+
+export const AuthErrors = {
+  /** A password given for a user created with --no-password. */
+  NoPasswordUser: new EtcdError(
+    GrpcCode.Unknown,
+    "auth: authentication failed, password was given for no password user",
+  ),
+  /** A JWT provider holding only a public key cannot sign tokens. */
+  VerifyOnly: new EtcdError(GrpcCode.Unknown, "auth: token signing attempted with verify-only key"),
+  /** RoleGrantPermission without a permission (etcd 3.4 panics; 3.5 answers this). */
+  PermissionNotGiven: new EtcdError(GrpcCode.InvalidArgument, "etcdserver: permission not given"),
+} as const;
+
+/**
+ * etcd 3.4's maintenance service (hashes, defragment, snapshot) returns the auth package's own
+ * errors unmapped: the client sees code Unknown and the "auth: ..." text.
+ */
+export function unmappedAuthError(err: unknown): unknown {
+  if (!(err instanceof EtcdError)) return err;
+  const text = UNMAPPED.get(err.message);
+  return text === undefined ? err : new EtcdError(GrpcCode.Unknown, text);
+}
+
+const UNMAPPED = new Map([
+  ["etcdserver: user name is empty", "auth: user name is empty"],
+  ["etcdserver: user name not found", "auth: user not found"],
+  ["etcdserver: permission denied", "auth: permission denied"],
+  ["etcdserver: invalid auth token", "auth: invalid auth token"],
+]);

@@ -1,0 +1,211 @@
+import type { AuthInfo, RequestContext } from "../../auth/context.js";
+import { AuthErrors } from "../../auth/errors.js";
+import type { InternalRaftRequest } from "../../gen/etcdserverpb/raft_internal.js";
+import type {
+  AuthDisableResponse,
+  AuthEnableResponse,
+  AuthenticateRequest,
+  AuthenticateResponse,
+  AuthRoleAddRequest,
+  AuthRoleAddResponse,
+  AuthRoleDeleteRequest,
+  AuthRoleDeleteResponse,
+  AuthRoleGetRequest,
+  AuthRoleGetResponse,
+  AuthRoleGrantPermissionRequest,
+  AuthRoleGrantPermissionResponse,
+  AuthRoleListResponse,
+  AuthRoleRevokePermissionRequest,
+  AuthRoleRevokePermissionResponse,
+  AuthUserAddRequest,
+  AuthUserAddResponse,
+  AuthUserChangePasswordRequest,
+  AuthUserChangePasswordResponse,
+  AuthUserDeleteRequest,
+  AuthUserDeleteResponse,
+  AuthUserGetRequest,
+  AuthUserGetResponse,
+  AuthUserGrantRoleRequest,
+  AuthUserGrantRoleResponse,
+  AuthUserListResponse,
+  AuthUserRevokeRoleRequest,
+  AuthUserRevokeRoleResponse,
+  ResponseHeader,
+} from "../../gen/etcdserverpb/rpc.js";
+import { Errors } from "../../rpctypes/errors.js";
+import type { ClientAuthApi } from "../client-api.js";
+import { type ServerCore, withHeader } from "../server-core.js";
+import { proposer, withAuthInfo } from "./authorize.js";
+
+/** Password checks running at once; bcrypt is CPU work, so a flood of logins queues instead of starving the member. */
+const CONCURRENT_PASSWORD_CHECKS = 2;
+/** Logins allowed to wait for a check; past this etcd's "too many requests" answers. */
+const MAX_WAITING_PASSWORD_CHECKS = 256;
+
+/** A small counting semaphore for the password checks. */
+class Gate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly limit: number,
+    private readonly maxWaiting: number,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) {
+      if (this.waiting.length >= this.maxWaiting) throw Errors.TooManyRequests;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running++;
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+/**
+ * The Auth service. Every request goes through raft, carrying its user (admin rights are checked
+ * when applied); passwords are hashed and checked here, before proposing, so the raft log holds
+ * only bcrypt hashes and the apply loop never waits on bcrypt.
+ */
+export class AuthApi implements ClientAuthApi {
+  private readonly gate = new Gate(CONCURRENT_PASSWORD_CHECKS, MAX_WAITING_PASSWORD_CHECKS);
+
+  constructor(private readonly core: ServerCore) {}
+
+  private propose<R extends { header: ResponseHeader | undefined }>(
+    ctx: RequestContext | undefined,
+    req: Partial<InternalRaftRequest>,
+  ): Promise<R> {
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const r = await this.core.propose({ ...req, ...proposer(ai) });
+      return withHeader(this.core, r.resp as R);
+    });
+  }
+
+  authEnable(ctx?: RequestContext): Promise<AuthEnableResponse> {
+    return this.propose(ctx, { authEnable: {} });
+  }
+
+  authDisable(ctx?: RequestContext): Promise<AuthDisableResponse> {
+    return this.propose(ctx, { authDisable: {} });
+  }
+
+  /**
+   * etcd's Authenticate: check the password against the store as of a linearizable read, then
+   * propose the token; when the auth store changed meanwhile, check again.
+   */
+  async authenticate(req: AuthenticateRequest): Promise<AuthenticateResponse> {
+    const { core } = this;
+    await core.reads.waitReadable();
+    for (;;) {
+      const checked = await this.gate.run(() => this.checkPassword(req.name, req.password));
+      const resp = await this.propose<AuthenticateResponse>(undefined, {
+        authenticate: { name: req.name, password: "", simpleToken: core.auth.tokens.genTokenPrefix() },
+      });
+      if (checked === core.auth.revision) return resp;
+      core.log.info({}, "revision when password checked became stale; retrying");
+    }
+  }
+
+  /** The auth revision the password was checked at; a failure takes one bcrypt comparison whatever its cause. */
+  private async checkPassword(name: string, password: string): Promise<number> {
+    const { auth } = this.core;
+    if (!auth.enabled) throw Errors.AuthNotEnabled;
+    const revision = auth.revision;
+    const stored = auth.passwordOf(name);
+    const ok = await auth.hasher.verify(password, stored.hash);
+    if (stored.noPassword) throw AuthErrors.NoPasswordUser;
+    if (!stored.exists || !ok) {
+      this.core.log.warn({ user: name }, "invalid authentication was requested");
+      throw Errors.AuthFailed;
+    }
+    return revision;
+  }
+
+  /** Root only; checked here too, so no one else makes the member spend a bcrypt hash. */
+  private async hashFor(ai: AuthInfo | undefined, password: string): Promise<string> {
+    this.core.auth.checkAdmin(ai);
+    return (await this.core.auth.hasher.hash(password)).toString("base64");
+  }
+
+  userAdd(req: AuthUserAddRequest, ctx?: RequestContext): Promise<AuthUserAddResponse> {
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const noPassword = req.options?.noPassword ?? false;
+      const hashedPassword = noPassword || req.name === "" ? "" : await this.hashFor(ai, req.password);
+      const r = await this.core.propose({
+        authUserAdd: { ...req, password: "", hashedPassword },
+        ...proposer(ai),
+      });
+      return withHeader(this.core, r.resp as AuthUserAddResponse);
+    });
+  }
+
+  userChangePassword(
+    req: AuthUserChangePasswordRequest,
+    ctx?: RequestContext,
+  ): Promise<AuthUserChangePasswordResponse> {
+    return withAuthInfo(this.core, ctx, async (ai) => {
+      const hashedPassword = await this.hashFor(ai, req.password);
+      const r = await this.core.propose({
+        authUserChangePassword: { name: req.name, password: "", hashedPassword },
+        ...proposer(ai),
+      });
+      return withHeader(this.core, r.resp as AuthUserChangePasswordResponse);
+    });
+  }
+
+  userGet(req: AuthUserGetRequest, ctx?: RequestContext): Promise<AuthUserGetResponse> {
+    return this.propose(ctx, { authUserGet: req });
+  }
+
+  userList(ctx?: RequestContext): Promise<AuthUserListResponse> {
+    return this.propose(ctx, { authUserList: {} });
+  }
+
+  userDelete(req: AuthUserDeleteRequest, ctx?: RequestContext): Promise<AuthUserDeleteResponse> {
+    return this.propose(ctx, { authUserDelete: req });
+  }
+
+  userGrantRole(req: AuthUserGrantRoleRequest, ctx?: RequestContext): Promise<AuthUserGrantRoleResponse> {
+    return this.propose(ctx, { authUserGrantRole: req });
+  }
+
+  userRevokeRole(req: AuthUserRevokeRoleRequest, ctx?: RequestContext): Promise<AuthUserRevokeRoleResponse> {
+    return this.propose(ctx, { authUserRevokeRole: req });
+  }
+
+  roleAdd(req: AuthRoleAddRequest, ctx?: RequestContext): Promise<AuthRoleAddResponse> {
+    return this.propose(ctx, { authRoleAdd: req });
+  }
+
+  roleGet(req: AuthRoleGetRequest, ctx?: RequestContext): Promise<AuthRoleGetResponse> {
+    return this.propose(ctx, { authRoleGet: req });
+  }
+
+  roleList(ctx?: RequestContext): Promise<AuthRoleListResponse> {
+    return this.propose(ctx, { authRoleList: {} });
+  }
+
+  roleDelete(req: AuthRoleDeleteRequest, ctx?: RequestContext): Promise<AuthRoleDeleteResponse> {
+    return this.propose(ctx, { authRoleDelete: req });
+  }
+
+  roleGrantPermission(
+    req: AuthRoleGrantPermissionRequest,
+    ctx?: RequestContext,
+  ): Promise<AuthRoleGrantPermissionResponse> {
+    return this.propose(ctx, { authRoleGrantPermission: req });
+  }
+
+  roleRevokePermission(
+    req: AuthRoleRevokePermissionRequest,
+    ctx?: RequestContext,
+  ): Promise<AuthRoleRevokePermissionResponse> {
+    return this.propose(ctx, { authRoleRevokePermission: req });
+  }
+}
