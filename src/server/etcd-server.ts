@@ -46,6 +46,7 @@ import type { ClientApi } from "./client-api.js";
 import { Compactor } from "./compactor.js";
 import { KvRequests } from "./kv-requests.js";
 import { ServerMetrics } from "./metrics.js";
+import { quotaBytes } from "./quota.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
@@ -55,12 +56,13 @@ import { Snapshotter } from "./snapshotter.js";
 import { IndexWaiter, WaitRegistry } from "./wait.js";
 
 const LEASE_EXPIRY_CHECK_MS = 500;
+/** etcd's maxGapBetweenApplyAndCommitIndex. */
+const MAX_APPLY_GAP = 5000;
 /** etcd revokes at most 1000 leases per second: half of that every 500 ms check. */
 const LEASE_REVOKES_PER_CHECK = 500;
 const MAX_PENDING_REVOKES = 16;
 /** etcd's maxLeaseCheckpointBatchSize. */
 const LEASE_CHECKPOINTS_PER_BATCH = 1000;
-const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
 
 function raftLogger(log: Logger): RaftLogger {
   return {
@@ -159,7 +161,7 @@ export class EtcdServer implements ServerCore {
       kv: this.kv,
       raft,
       log,
-      quota: () => (cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA),
+      quota: () => quotaBytes(cfg.quotaBackendBytes),
       persistLeaseCheckpoints: cfg.leaseCheckpoint?.persist ?? false,
     });
     this.api = createClientApi(this);
@@ -454,6 +456,9 @@ export class EtcdServer implements ServerCore {
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
   async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
     if (this.stopping) throw Errors.Stopped;
+    // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
+    if (this.raft.node.basicStatus().hardState.commit > this.appliedIndex.index + MAX_APPLY_GAP)
+      throw Errors.TooManyRequests;
     const id = this.idGen.next();
     const msg = InternalRaftRequest.fromPartial({
       ...req,
