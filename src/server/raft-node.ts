@@ -15,8 +15,16 @@ import { isEmptySnap, None } from "../raft/util.js";
 
 /** Where the raft loop makes its state durable (the WAL). */
 export interface DurableLog {
-  /** Persists a Ready: its snapshot (when given) first, then hard state and entries, in one synced write. */
-  save(hardState: HardState | undefined, entries: Entry[], snapshot?: Snapshot): Promise<void>;
+  /**
+   * Persists a Ready: its snapshot (when given) first, then hard state and entries, in one synced
+   * write. With `mustSync` false (only the commit index moved) the write need not be synced.
+   */
+  save(
+    hardState: HardState | undefined,
+    entries: Entry[],
+    snapshot?: Snapshot,
+    mustSync?: boolean,
+  ): Promise<void>;
 }
 
 /** Where the raft loop sends messages for other members; a single member sends nothing. */
@@ -154,7 +162,7 @@ export class RaftNode {
     const snapshot = rd.snapshot && !isEmptySnap(rd.snapshot) ? rd.snapshot : undefined;
     const persistStarted = performance.now();
     if (snapshot || rd.hardState || rd.entries.length > 0)
-      await this.log.save(rd.hardState, rd.entries, snapshot);
+      await this.log.save(rd.hardState, rd.entries, snapshot, this.mustSync(rd, snapshot));
     const persistMs = performance.now() - persistStarted;
     if (snapshot) this.storage.applySnapshot(snapshot);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
@@ -177,6 +185,13 @@ export class RaftNode {
         persistMs,
       });
     }
+  }
+
+  /** etcd's MustSync: new entries, a snapshot, or a new term or vote must be durable before going on. */
+  private mustSync(rd: Ready, snapshot: Snapshot | undefined): boolean {
+    if (snapshot || rd.entries.length > 0 || !rd.hardState) return true;
+    const prev = this.storage.initialState().hardState;
+    return rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote;
   }
 
   get lead(): bigint {

@@ -100,6 +100,8 @@ function fsyncDirectory(dir: string): void {
  */
 export class WAL {
   private pending: Job[] = [];
+  /** A hard state saved without MustSync, written with the next synced save (or on close). */
+  private deferredHardState: SaveJob["hardState"];
   private committing = false;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -176,12 +178,30 @@ export class WAL {
    * resolves once they are synced to disk. Entries starting at index i replace every stored entry
    * from i on (Raft overwriting a conflicting suffix).
    */
-  save(hardState: HardState | undefined, entries: readonly Entry[], snapshot?: Snapshot): Promise<void> {
+  save(
+    hardState: HardState | undefined,
+    entries: readonly Entry[],
+    snapshot?: Snapshot,
+    mustSync = true,
+  ): Promise<void> {
     let sealed: Pick<SaveJob, "hardState" | "entries" | "snapshot">;
     try {
       sealed = this.seal(hardState, entries, snapshot);
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (!mustSync && sealed.entries.length === 0 && sealed.snapshot === undefined) {
+      // etcd's MustSync: a hard state whose term and vote did not change (only the commit index
+      // moved) need not be durable now; it rides along with the next synced write or the close.
+      if (this.failure !== undefined) return Promise.reject(this.failure);
+      if (this.closing !== undefined) return Promise.reject(new WalStateError(`wal: ${this.dir} is closed`));
+      if (sealed.hardState !== undefined) this.deferredHardState = sealed.hardState;
+      return Promise.resolve();
+    }
+    if (sealed.hardState !== undefined) this.deferredHardState = undefined;
+    else if (this.deferredHardState !== undefined) {
+      sealed = { ...sealed, hardState: this.deferredHardState };
+      this.deferredHardState = undefined;
     }
     return new Promise<void>((resolve, reject) => {
       this.enqueue({ kind: "save", ...sealed, resolve, reject });
@@ -273,6 +293,19 @@ export class WAL {
 
   /** Waits for queued saves to commit, then closes the environment. Later saves are refused. */
   close(): Promise<void> {
+    const deferred = this.deferredHardState;
+    this.deferredHardState = undefined;
+    if (deferred !== undefined && this.closing === undefined && this.failure === undefined) {
+      this.pending.push({
+        kind: "save",
+        hardState: deferred,
+        entries: [],
+        snapshot: undefined,
+        resolve: () => {},
+        reject: () => {},
+      });
+      this.commitNext();
+    }
     this.closing ??= (async () => {
       if (this.committing || this.pending.length > 0) {
         await new Promise<void>((resolve) => {

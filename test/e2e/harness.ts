@@ -72,6 +72,10 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for /health; default 30 s. */
   startTimeoutMs?: number;
+  /** --initial-cluster; default: this member alone. */
+  initialCluster?: string;
+  /** Flags of a cluster member (--initial-cluster-state, --initial-cluster-token ...), kept across restarts. */
+  clusterArgs?: string[];
   /** Runs before the first start, while the data dir does not exist yet (e.g. to restore a snapshot into it). */
   prepare?: (member: Member) => Promise<void>;
   /** Serve clients over TLS with these files (and check /health with the client certificate). */
@@ -123,6 +127,11 @@ export class Member {
   private readonly extraArgs: string[];
   private readonly startTimeoutMs: number;
   readonly clientTls: ClientTlsFiles | undefined;
+  /** --initial-cluster, settable until the first launch (a cluster knows every member's ports only then). */
+  initialCluster: string | undefined;
+  /** The peer URL other members dial, when it is not the listening one (a proxy in front of it). */
+  advertisedPeerUrl: string | undefined;
+  private readonly clusterArgs: string[];
   private child: ChildProcess | undefined;
   private exited: Promise<ExitStatus> | undefined;
   private starts = 0;
@@ -133,6 +142,8 @@ export class Member {
     this.extraArgs = opts.extraArgs ?? [];
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.clientTls = opts.clientTls;
+    this.initialCluster = opts.initialCluster;
+    this.clusterArgs = opts.clusterArgs ?? [];
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = join(workDir, "data");
@@ -141,11 +152,17 @@ export class Member {
 
   /** Starts a fresh member (new temp data dir, free ports) and waits until /health says true. */
   static async start(opts: MemberOptions = {}): Promise<Member> {
+    const m = await Member.create(opts);
+    await m.launch();
+    return m;
+  }
+
+  /** A member with its ports and data dir chosen, not started yet (see `launch`). */
+  static async create(opts: MemberOptions = {}): Promise<Member> {
     const workDir = mkdtempSync(join(tmpdir(), `e2e-${opts.binary ?? target}-`));
     const m = new Member(opts, await freePort(), await freePort(), workDir);
     allMembers.add(m);
     await opts.prepare?.(m);
-    await m.launch();
     return m;
   }
 
@@ -179,9 +196,10 @@ export class Member {
       "--listen-peer-urls",
       this.peerUrl,
       "--initial-advertise-peer-urls",
-      this.peerUrl,
+      this.advertisedPeerUrl ?? this.peerUrl,
       "--initial-cluster",
-      `${this.name}=${this.peerUrl}`,
+      this.initialCluster ?? `${this.name}=${this.peerUrl}`,
+      ...this.clusterArgs,
       ...(this.binary === "etcd" ? ["--logger", "zap", "--log-outputs", "stderr"] : []),
       ...(this.clientTls
         ? [
@@ -198,7 +216,14 @@ export class Member {
     ];
   }
 
-  private async launch(): Promise<void> {
+  /** Starts the process and waits until /health says true. */
+  async launch(): Promise<void> {
+    this.spawnProcess();
+    await this.waitHealthy(this.startTimeoutMs);
+  }
+
+  /** Starts the process without waiting for it (for members expected to fail or to wait for others). */
+  spawnProcess(): void {
     this.starts++;
     const fd = openSync(this.logFile, "a");
     const [cmd, argv] =
@@ -212,7 +237,13 @@ export class Member {
       child.on("exit", (code, signal) => res({ code, signal }));
       child.on("error", () => res({ code: -1, signal: null }));
     });
-    await this.waitHealthy(this.startTimeoutMs);
+  }
+
+  /** Waits for the process to end by itself; undefined when it still runs after timeoutMs. */
+  async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
+    if (!this.exited) throw new Error("member was never started");
+    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref());
+    return Promise.race([this.exited, timer]);
   }
 
   /** Polls GET /health until it answers 200 {"health":"true"}; fails early when the process exits. */

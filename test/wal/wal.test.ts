@@ -189,6 +189,38 @@ describe("WAL save", () => {
     await opened.wal.close();
   });
 
+  test("MustSync: a commit-only hard state costs no transaction, rides with the next save, and close writes it", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 2), entries(1, 10, 1));
+    const before = wal.stats().transactions;
+    await wal.save(hardState(1, 5), [], undefined, false);
+    await wal.save(hardState(1, 7), [], undefined, false);
+    assert.equal(wal.stats().transactions, before, "an unsynced hard state waits for the next write");
+    // the next synced save without a hard state of its own carries the newest deferred one
+    await wal.save(undefined, [entry(11, 1)]);
+    assert.equal(wal.stats().transactions, before + 1);
+    // and one deferred at the end is written by close
+    await wal.save(hardState(1, 9), [], undefined, false);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.hardState, { term: 1, vote: 1n, commit: 9 });
+    assert.equal(opened.entries.length, 11);
+    await opened.wal.close();
+  });
+
+  test("MustSync: a deferred hard state is dropped for a newer one saved with entries", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 2), entries(1, 10, 1));
+    await wal.save(hardState(1, 8), [], undefined, false);
+    await wal.save(hardState(2, 9, 2n), [entry(11, 2)]);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.hardState, { term: 2, vote: 2n, commit: 9 });
+    await opened.wal.close();
+  });
+
   test("0-byte entries and 1.5 MiB entries are stored exactly", async () => {
     const dir = walDir();
     const wal = await WAL.create(dir, METADATA);

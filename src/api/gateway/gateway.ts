@@ -92,11 +92,15 @@ export function createGateway(
           meter.received();
           try {
             const def = handler.definition as MethodDefinition<unknown, unknown>;
-            const gone = new AbortController();
-            res.on("close", () => gone.abort());
+            let signal: AbortSignal | undefined;
+            if (handler.waits) {
+              const gone = new AbortController();
+              res.on("close", () => gone.abort());
+              signal = gone.signal;
+            }
             const resp = await handler.handle(
               def.requestDeserialize(Buffer.from(wire)),
-              gone.signal,
+              signal,
               httpRequestContext(req.headers),
             );
             const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));

@@ -30,12 +30,6 @@ const methodLabels = ["grpc_type", "grpc_service", "grpc_method"] as const;
 type MethodLabel = (typeof methodLabels)[number];
 type Labels = Record<MethodLabel, string>;
 
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter<L>({ name, help, labelNames, registers: [registry] });
-}
-
 export function grpcTypeOf(d: { requestStream: boolean; responseStream: boolean }): GrpcType {
   if (d.requestStream) return d.responseStream ? "bidi_stream" : "client_stream";
   return d.responseStream ? "server_stream" : "unary";
@@ -48,42 +42,97 @@ export interface RpcMeter {
   handled(code: number): void;
 }
 
+/** Plain counts for one method; prom-client sees them only when scraped. */
+class MethodCounts {
+  started = 0;
+  received = 0;
+  sent = 0;
+  readonly handled: number[] = codeNames.map(() => 0);
+  constructor(readonly labels: Labels) {}
+}
+
+class Meter implements RpcMeter {
+  private done = false;
+  constructor(private readonly counts: MethodCounts) {
+    counts.started++;
+  }
+  received(): void {
+    this.counts.received++;
+  }
+  sent(): void {
+    this.counts.sent++;
+  }
+  handled(code: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.counts.handled[code >= 0 && code < codeNames.length ? code : 2]++;
+  }
+}
+
+/** Every method's counts of one registry (several client listeners may share one). */
+const tables = new WeakMap<Registry, Map<string, MethodCounts>>();
+
+/**
+ * Counting an RPC is a few integer increments on the request path; the prom-client counters are
+ * filled from those counts when the registry is read (label hashing per request measured a few
+ * per cent of a serializable range's CPU).
+ */
 export class GrpcMetrics {
-  private readonly started;
-  private readonly handledTotal;
-  private readonly msgReceived;
-  private readonly msgSent;
+  private readonly methods: Map<string, MethodCounts>;
 
   constructor(registry: Registry) {
-    this.started = counter(
-      registry,
-      "grpc_server_started_total",
-      "Total number of RPCs started on the server.",
-      methodLabels,
-    );
-    this.handledTotal = counter(
-      registry,
-      "grpc_server_handled_total",
-      "Total number of RPCs completed on the server, regardless of success or failure.",
-      [...methodLabels, "grpc_code"] as const,
-    );
-    this.msgReceived = counter(
-      registry,
-      "grpc_server_msg_received_total",
-      "Total number of RPC stream messages received on the server.",
-      methodLabels,
-    );
-    this.msgSent = counter(
-      registry,
-      "grpc_server_msg_sent_total",
-      "Total number of gRPC stream messages sent by the server.",
-      methodLabels,
-    );
+    let methods = tables.get(registry);
+    if (methods === undefined) {
+      const table = new Map<string, MethodCounts>();
+      methods = table;
+      tables.set(registry, table);
+      const each = (fill: (c: Counter<string>, m: MethodCounts) => void) =>
+        function (this: Counter<string>) {
+          this.reset();
+          for (const m of table.values()) fill(this, m);
+        };
+      const counter = (name: string, help: string, labelNames: readonly string[], collect: () => void) =>
+        new Counter({ name, help, labelNames, registers: [registry], collect });
+      counter(
+        "grpc_server_started_total",
+        "Total number of RPCs started on the server.",
+        methodLabels,
+        each((c, m) => c.inc(m.labels, m.started)),
+      );
+      counter(
+        "grpc_server_handled_total",
+        "Total number of RPCs completed on the server, regardless of success or failure.",
+        [...methodLabels, "grpc_code"],
+        each((c, m) => {
+          for (let i = 0; i < codeNames.length; i++)
+            c.inc({ ...m.labels, grpc_code: codeNames[i] }, m.handled[i]);
+        }),
+      );
+      counter(
+        "grpc_server_msg_received_total",
+        "Total number of RPC stream messages received on the server.",
+        methodLabels,
+        each((c, m) => c.inc(m.labels, m.received)),
+      );
+      counter(
+        "grpc_server_msg_sent_total",
+        "Total number of gRPC stream messages sent by the server.",
+        methodLabels,
+        each((c, m) => c.inc(m.labels, m.sent)),
+      );
+    }
+    this.methods = methods;
   }
 
-  private static labels(path: string, type: GrpcType): Labels {
-    const [, service, method] = path.split("/");
-    return { grpc_type: type, grpc_service: service, grpc_method: method };
+  private counts(path: string, type: GrpcType): MethodCounts {
+    const key = `${type} ${path}`;
+    let counts = this.methods.get(key);
+    if (counts === undefined) {
+      const [, service, method] = path.split("/");
+      counts = new MethodCounts({ grpc_type: type, grpc_service: service, grpc_method: method });
+      this.methods.set(key, counts);
+    }
+    return counts;
   }
 
   /** Zero series for every method and code, as go-grpc-prometheus registers them. */
@@ -92,28 +141,20 @@ export class GrpcMetrics {
       Pick<MethodDefinition<unknown, unknown>, "path" | "requestStream" | "responseStream">
     >,
   ) {
-    for (const d of definitions) {
-      const labels = GrpcMetrics.labels(d.path, grpcTypeOf(d));
-      this.started.inc(labels, 0);
-      this.msgReceived.inc(labels, 0);
-      this.msgSent.inc(labels, 0);
-      for (const code of codeNames) this.handledTotal.inc({ ...labels, grpc_code: code }, 0);
-    }
+    for (const d of definitions) this.counts(d.path, grpcTypeOf(d));
+  }
+
+  /**
+   * The meter factory of one method: looked up on its first RPC (a method never called shows no
+   * series unless pre-registered, as in etcd), then without a map lookup.
+   */
+  method(path: string, type: GrpcType): () => RpcMeter {
+    let counts: MethodCounts | undefined;
+    return () => new Meter((counts ??= this.counts(path, type)));
   }
 
   /** Counts the start of an RPC and returns its meter. */
   start(path: string, type: GrpcType): RpcMeter {
-    const labels = GrpcMetrics.labels(path, type);
-    this.started.inc(labels);
-    let done = false;
-    return {
-      received: () => this.msgReceived.inc(labels),
-      sent: () => this.msgSent.inc(labels),
-      handled: (code) => {
-        if (done) return;
-        done = true;
-        this.handledTotal.inc({ ...labels, grpc_code: codeNames[code] ?? "Unknown" });
-      },
-    };
+    return new Meter(this.counts(path, type));
   }
 }
