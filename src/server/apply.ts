@@ -116,8 +116,21 @@ export class EntryApplier {
     return writes && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
   }
 
+  /** With CORRUPT raised, etcd's corrupt applier refuses every KV and lease request. */
+  private corrupt(req: InternalRaftRequest): boolean {
+    const kvOrLease =
+      req.put !== undefined ||
+      req.deleteRange !== undefined ||
+      req.txn !== undefined ||
+      req.compaction !== undefined ||
+      req.leaseGrant !== undefined ||
+      req.leaseRevoke !== undefined;
+    return kvOrLease && this.alarmList.some((a) => a.alarm === AlarmType.CORRUPT);
+  }
+
   private dispatch(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
     const { kv, store, lessor } = this.d;
+    if (this.corrupt(req)) throw Errors.Corrupt;
     if (this.noSpace(req)) throw Errors.NoSpace;
     checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
     if (isAuthRequest(req)) return this.applyAuth(req, index);

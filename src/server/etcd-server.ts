@@ -46,11 +46,12 @@ import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { createAuthStore } from "./auth-setup.js";
-import { bootstrapRaft } from "./bootstrap.js";
+import { type BootstrapCase, bootstrapRaft } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
 import { ClusterOps } from "./cluster-ops.js";
 import { clusterVersion$ } from "./cluster-version.js";
 import { Compactor } from "./compactor.js";
+import { corruptAlarm, periodicCorruptionCheck$ } from "./corruption-check.js";
 import { KvRequests } from "./kv-requests.js";
 import { exportBbolt, sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
@@ -123,6 +124,12 @@ export class EtcdServer implements ServerCore {
   private readonly applier: EntryApplier;
   readonly kv: KvRequests;
   readonly clusterOps: ClusterOps;
+  /** Which of etcd's start-up cases this member went through. */
+  bootCase: BootstrapCase = "new-cluster";
+  /** The commit index the WAL held at start-up: applied once the replay is over. */
+  private bootCommit = 0;
+  /** The last entry raft handed to the apply loop (re-delivered entries included). */
+  private readonly delivered = new IndexWaiter(0);
   /** The client API (gRPC services, gateway, /health) bound to this member. */
   readonly api: ClientApi;
   private readonly stop$ = new Subject<void>();
@@ -261,6 +268,8 @@ export class EtcdServer implements ServerCore {
         ...(cfg.peerTls ? { tls: cfg.peerTls } : {}),
       });
       server.transport = transport;
+      server.bootCase = boot.case;
+      server.bootCommit = boot.hardState?.commit ?? 0;
       for (const m of boot.cluster.list()) {
         if (m.id !== boot.id) transport.addPeer(m.id, m.peerUrls);
       }
@@ -337,6 +346,7 @@ export class EtcdServer implements ServerCore {
     const syncTimers$ = merge(
       interval(5_000).pipe(tap(() => this.refreshSizeMetrics())),
       this.autoCompaction$(),
+      this.corruptionCheck$(),
       clusterVersion$({
         core: this,
         firstCommitInTerm$: this.firstCommitInTerm$,
@@ -379,6 +389,20 @@ export class EtcdServer implements ServerCore {
     const done = () => this.inflight.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  /** The leader's periodic corruption check, when --experimental-corrupt-check-time is set. */
+  private corruptionCheck$(): Observable<unknown> {
+    const intervalMs = this.cfg.corruptCheckIntervalMs ?? 0;
+    if (intervalMs <= 0) return EMPTY;
+    return periodicCorruptionCheck$({
+      core: this,
+      intervalMs,
+      waitReadable: () => this.reads.waitReadable(),
+      raiseCorrupt: async () => {
+        await this.propose({ alarm: corruptAlarm });
+      },
+    });
   }
 
   /** Leader-only lease checkpoints (remaining TTLs through raft), when enabled. */
@@ -579,6 +603,7 @@ export class EtcdServer implements ServerCore {
         Math.max(last, this.raft.node.basicStatus().hardState.commit),
       );
       this.appliedIndex.trigger(last);
+      if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
       this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
       await this.maybeSnapshot(last);
     } catch (err) {
@@ -685,6 +710,11 @@ export class EtcdServer implements ServerCore {
 
   clusterMembers(): Member[] {
     return this.cluster.list();
+  }
+
+  /** Resolves once every entry committed before the restart is applied again (membership included). */
+  waitReplayed(): Promise<void> {
+    return this.delivered.wait(this.bootCommit);
   }
 
   private published: Promise<void> | undefined;
