@@ -14,6 +14,7 @@ import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
+import { feedAuthenticator } from "./feed-auth.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
@@ -174,6 +175,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
         : await startFeed(started, {
             warningApplyMs: config.experimentalWarningApplyDurationMs,
             logger,
+            authenticate: feedAuthenticator(started.auth),
             ...opts.feed,
             ...(ops.feed ? { operator: ops.feed } : {}),
           });

@@ -17,6 +17,7 @@ import type { KVStore } from "../mvcc/kvstore.js";
 import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
 import { membershipError } from "./cluster-ops.js";
 import type { KvRequests } from "./kv-requests.js";
+import { BackendQuota, requestCost } from "./quota.js";
 import type { RaftNode } from "./raft-node.js";
 import { type RecordChange, ServerRecords } from "./records.js";
 
@@ -60,9 +61,11 @@ const zeroHeader = (revision: number): ResponseHeader => ({
 export class EntryApplier {
   private readonly alarmList: AlarmMember[] = [];
   private readonly records: ServerRecords;
+  private readonly quota: BackendQuota;
 
   constructor(private readonly d: ApplierDeps) {
     this.records = new ServerRecords(d.store);
+    this.quota = new BackendQuota(d.quota, () => d.store.backend.size());
     for (const [, value] of this.records.list("alarm")) {
       this.alarmList.push({ memberID: value.readBigUInt64BE(0), alarm: value.readInt32BE(8) as AlarmType });
     }
@@ -111,9 +114,9 @@ export class EntryApplier {
     }
   }
 
+  /** While NOSPACE is raised, requests that add data are refused (etcd's capped applier). */
   private noSpace(req: InternalRaftRequest): boolean {
-    const writes = req.put !== undefined || req.txn !== undefined || req.leaseGrant !== undefined;
-    return writes && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
+    return requestCost(req) > 0 && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
   }
 
   /** With CORRUPT raised, etcd's corrupt applier refuses every KV and lease request. */
@@ -134,9 +137,12 @@ export class EntryApplier {
     if (this.noSpace(req)) throw Errors.NoSpace;
     checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
     if (isAuthRequest(req)) return this.applyAuth(req, index);
-    if (req.put) return { resp: kv.applier.put(req.put, index) };
+    // as etcd's quota applier: a write past the quota is applied, and answered "database space exceeded"
+    const fits = req.put || req.txn ? this.quota.available(req) : true;
+    const overQuota = fits ? {} : { err: Errors.NoSpace };
+    if (req.put) return { resp: kv.applier.put(req.put, index), ...overQuota };
     if (req.deleteRange) return { resp: kv.applier.deleteRange(req.deleteRange, index) };
-    if (req.txn) return { resp: kv.applier.txn(req.txn, index) };
+    if (req.txn) return { resp: kv.applier.txn(req.txn, index), ...overQuota };
     if (req.compaction) {
       const r = kv.applier.compact(req.compaction, index);
       if (!r) return {};

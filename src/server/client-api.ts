@@ -97,6 +97,8 @@ export interface KeepAliveResult {
 
 /** The Auth service: every change goes through raft; only root may manage users and roles. */
 export interface ClientAuthApi {
+  /** Whether auth is enabled now. */
+  readonly enabled: boolean;
   authEnable(ctx?: RequestContext): Promise<AuthEnableResponse>;
   authDisable(ctx?: RequestContext): Promise<AuthDisableResponse>;
   /** Checks the password (bcrypt, off the apply loop) and issues a token through raft. */

@@ -56,6 +56,7 @@ import { KvRequests } from "./kv-requests.js";
 import { exportBbolt, sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
 import { createPeerServices } from "./peer-services.js";
+import { quotaBytes } from "./quota.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
@@ -65,6 +66,8 @@ import { Snapshotter } from "./snapshotter.js";
 import { IndexWaiter, WaitRegistry } from "./wait.js";
 
 const LEASE_EXPIRY_CHECK_MS = 500;
+/** etcd's maxGapBetweenApplyAndCommitIndex. */
+const MAX_APPLY_GAP = 5000;
 /** etcd's maxInFlightMsgSnap: merged snapshots being sent at once. */
 const MAX_SNAPSHOTS_IN_FLIGHT = 16;
 
@@ -80,7 +83,6 @@ const LEASE_REVOKES_PER_CHECK = 500;
 const MAX_PENDING_REVOKES = 16;
 /** etcd's maxLeaseCheckpointBatchSize. */
 const LEASE_CHECKPOINTS_PER_BATCH = 1000;
-const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
 
 function raftLogger(log: Logger): RaftLogger {
   return {
@@ -112,6 +114,8 @@ export class EtcdServer implements ServerCore {
   readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
+  /** Every membership change applied here (add, promote, update, remove), as it is applied. */
+  readonly membership$ = new Subject<MembershipChange>();
   /** Emits when the first entry of a leader's term is applied here (etcd's FirstCommitInTermNotify). */
   readonly firstCommitInTerm$ = new Subject<number>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
@@ -190,7 +194,7 @@ export class EtcdServer implements ServerCore {
       kv: this.kv,
       raft,
       log,
-      quota: () => (cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA),
+      quota: () => quotaBytes(cfg.quotaBackendBytes),
       persistLeaseCheckpoints: cfg.leaseCheckpoint?.persist ?? false,
       onMembershipChange: (change) => this.onMembershipChange(change),
     });
@@ -542,6 +546,7 @@ export class EtcdServer implements ServerCore {
       default:
         break;
     }
+    this.membership$.next(change);
   }
 
   private onLeadership(isLeader: boolean): void {
@@ -643,6 +648,9 @@ export class EtcdServer implements ServerCore {
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
   async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
     if (this.stopping) throw Errors.Stopped;
+    // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
+    if (this.raft.node.basicStatus().hardState.commit > this.appliedIndex.index + MAX_APPLY_GAP)
+      throw Errors.TooManyRequests;
     const id = this.idGen.next();
     const msg = InternalRaftRequest.fromPartial({
       ...req,

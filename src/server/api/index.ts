@@ -5,12 +5,14 @@ import { ClusterApi } from "./cluster.js";
 import { KvApi } from "./kv.js";
 import { LeaseApi } from "./lease.js";
 import { MaintenanceApi } from "./maintenance.js";
+import { QuotaGuard } from "./quota-guard.js";
 import { WatchApi } from "./watch.js";
 
 /** The member's client API, one part per etcd service, each bound to the running member. */
 export function createClientApi(core: ServerCore): ClientApi {
-  const kv = new KvApi(core);
-  const lease = new LeaseApi(core);
+  const quota = new QuotaGuard(core);
+  const kv = new KvApi(core, quota);
+  const lease = new LeaseApi(core, quota);
   const watch = new WatchApi(core);
   const cluster = new ClusterApi(core);
   const maintenance = new MaintenanceApi(core);

@@ -13,23 +13,29 @@ import { forwardLeaseRenew, forwardLeaseTimeToLive } from "../../transport/peer-
 import type { KeepAliveResult } from "../client-api.js";
 import { requestTimeoutMs, type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
+import type { QuotaGuard } from "./quota-guard.js";
 
 /**
  * Leases: grants and revokes go through raft (a revoke is checked when applied: the user must be
  * allowed to write every key of the lease); keep-alives and TTL queries are the leader's to answer.
  */
 export class LeaseApi {
-  constructor(private readonly core: ServerCore) {}
+  constructor(
+    private readonly core: ServerCore,
+    private readonly quota: QuotaGuard,
+  ) {}
 
   async leaseGrant(req: LeaseGrantRequest, ctx?: RequestContext): Promise<LeaseGrantResponse> {
     const { core } = this;
     let id = req.ID;
     while (id === 0n) id = BigInt.asIntN(64, core.idGen.next() & ((1n << 63n) - 1n));
     core.lessor.checkGrant(id, req.TTL);
-    return withAuthInfo(core, ctx, async (ai) => {
-      const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
-      return withHeader(core, r.resp as LeaseGrantResponse);
-    });
+    return this.quota.run({ leaseGrant: req }, () =>
+      withAuthInfo(core, ctx, async (ai) => {
+        const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
+        return withHeader(core, r.resp as LeaseGrantResponse);
+      }),
+    );
   }
 
   async leaseRevoke(req: LeaseRevokeRequest, ctx?: RequestContext): Promise<LeaseRevokeResponse> {
