@@ -66,6 +66,12 @@ export class EntryApplier {
   constructor(private readonly d: ApplierDeps) {
     this.records = new ServerRecords(d.store);
     this.quota = new BackendQuota(d.quota, () => d.store.backend.size());
+    this.reloadAlarms();
+  }
+
+  /** Reads the raised alarms from the backend (at start, and after a snapshot replaced it). */
+  reloadAlarms(): void {
+    this.alarmList.splice(0);
     for (const [, value] of this.records.list("alarm")) {
       this.alarmList.push({ memberID: value.readBigUInt64BE(0), alarm: value.readInt32BE(8) as AlarmType });
     }
