@@ -110,7 +110,11 @@ describe("membership changes", { timeout: 400_000 }, () => {
       const linearizable = await learner.etcdctl(["get", "bulk/00001"]);
       assert.notEqual(linearizable.code, 0);
       assert.match(linearizable.stderr, /rpc not supported for learner/);
-      assert.match(learner.logText(200_000), /applied snapshot from the leader/, "the learner started from a snapshot");
+      assert.match(
+        learner.logText(200_000),
+        /applied snapshot from the leader/,
+        "the learner started from a snapshot",
+      );
 
       const id = entry.ID;
       await eventually(
