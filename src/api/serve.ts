@@ -136,7 +136,13 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const identities = new TlsIdentities();
   const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities);
   const extensions = options.http ?? [];
-  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics), extensions);
+  const httpHandler = createHttpHandler(
+    api,
+    createGateway(api, handlers, limits, metrics, {
+      clientCertAuth: options.tls?.clientCertAuth ?? false,
+    }),
+    extensions,
+  );
   const injector = injectorServingHttp(grpcServer, httpHandler, logger);
   const httpServer: HttpServer = createHttpServer(httpHandler);
   for (const ext of extensions) ext.attach?.(httpServer);

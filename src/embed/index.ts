@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
 import { type ClientTls, serveClients } from "../api/index.js";
@@ -9,9 +10,10 @@ import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { type AppliedRequest, type Operators, wireOperators } from "../operators/index.js";
 import { memberPaths } from "../server/bootstrap.js";
 import { EtcdServer } from "../server/etcd-server.js";
-import type { ServerConfig } from "../server/server-config.js";
-import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
+import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
+import { type Listening, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
+import { feedAuthenticator } from "./feed-auth.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
@@ -40,6 +42,31 @@ export interface StartOptions {
   feed?: EventFeedOptions | false;
   /** User operators composed into the proposal, apply and feed paths (see src/operators/types.ts). */
   operators?: Operators;
+}
+
+/** Peers reaching this member before its server is built are told to come back (they redial). */
+function notReadyHandler() {
+  return (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end("member is starting\n");
+  };
+}
+
+/** The peer TLS files for dialing https peers, read once at start-up. */
+function readPeerTls(config: Config): PeerTlsFiles {
+  const t = config.peerTls;
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${flag} ${path}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ...(t.trustedCaFile ? { ca: read("--peer-trusted-ca-file", t.trustedCaFile) } : {}),
+    ...(t.certFile ? { cert: read("--peer-cert-file", t.certFile) } : {}),
+    ...(t.keyFile ? { key: read("--peer-key-file", t.keyFile) } : {}),
+  };
 }
 
 /** The client TLS files, read once at start-up (a missing file stops start-up naming it). */
@@ -85,6 +112,9 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     quotaBackendBytes: config.quotaBackendBytes,
     preVote: config.preVote,
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
+    peerUrls: config.initialAdvertisePeerUrls.map((u) => u.href),
+    strictReconfigCheck: config.strictReconfigCheck,
+    ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
     ...(config.experimentalEnableLeaseCheckpoint
@@ -112,10 +142,10 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
   try {
     // peers first, as etcd opens them before building the server
     const peers: Listening[] = [];
-    const handler = peerHandler({
-      clusterId: () => server?.clusterId ?? 0n,
-      members: () => server?.clusterMembers() ?? [],
-    });
+    // until the server (and its transport) exists, peers wait: etcd serves them only once it is built
+    const early = notReadyHandler();
+    const handler = (req: IncomingMessage, res: ServerResponse) =>
+      server ? server.transport.handler(req, res) : early(req, res);
     for (const u of config.listenPeerUrls) {
       const l = await listenHttp(toUrl(u), handler);
       peers.push(l);
@@ -136,6 +166,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
         : await startFeed(started, {
             warningApplyMs: config.experimentalWarningApplyDurationMs,
             logger,
+            authenticate: feedAuthenticator(started.auth),
             ...opts.feed,
             ...(ops.feed ? { operator: ops.feed } : {}),
           });

@@ -1,18 +1,14 @@
 // The dashboard in a real browser: Debian's chromium driven by playwright-core.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { type BrowserContext, chromium } from "playwright-core";
 import { bundleDashboard } from "../../src/feed/dashboard/build.js";
 import { etcdctlPath } from "../e2e/harness.js";
+import { artifactPath, type Browser, launchChromium } from "./browser.js";
 import { startMember, type TestMember } from "./harness.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const artifacts = process.env.TEST_ARTIFACTS ?? join(tmpdir(), "rxetcd-test-artifacts");
 const run = promisify(execFile);
 
 test("the committed dashboard bundle is built from the current sources (npm run build:dashboard)", async () => {
@@ -28,38 +24,18 @@ test("the committed dashboard bundle is built from the current sources (npm run 
 
 describe("the dashboard in chromium", { timeout: 180_000 }, () => {
   let m: TestMember;
-  let browser: BrowserContext;
-  let profile: string;
+  let browser: Browser;
   before(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} not found: the browser tests need Debian's chromium (bash .ci/ensure-chromium, as root)`,
-      );
+    browser = await launchChromium();
     m = await startMember();
-    profile = mkdtempSync(join(tmpdir(), "rxetcd-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
   });
   after(async () => {
     await browser?.close();
     await m?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   test("the page loads, shows the member as leader and an etcdctl put within a second", async () => {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (err) => errors.push(err.message));
     await page.goto(`${m.url}/dashboard`);
@@ -82,8 +58,7 @@ describe("the dashboard in chromium", { timeout: 180_000 }, () => {
         timeout: 10_000,
       },
     );
-    mkdirSync(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+    await page.screenshot({ path: artifactPath("dashboard.png"), fullPage: true });
     if (process.env.DASHBOARD_SCREENSHOT)
       await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
     assert.deepEqual(errors, []);
