@@ -133,6 +133,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
     peerUrls: config.initialAdvertisePeerUrls.map((u) => u.href),
     strictReconfigCheck: config.strictReconfigCheck,
+    initialElectionTickAdvance: config.initialElectionTickAdvance,
     corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
     ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
