@@ -9,6 +9,7 @@ import { parseCompactionRetention } from "../config/index.js";
 import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { type AppliedRequest, type Operators, wireOperators } from "../operators/index.js";
 import { memberPaths } from "../server/bootstrap.js";
+import { checkInitialHashKV } from "../server/corruption-check.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, listenHttp } from "../transport/peer-http.js";
@@ -114,6 +115,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
     peerUrls: config.initialAdvertisePeerUrls.map((u) => u.href),
     strictReconfigCheck: config.strictReconfigCheck,
+    corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
     ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
@@ -155,6 +157,13 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     server = await EtcdServer.start(serverConfig);
     const started = server;
+    // a member restarting on its data compares its KV hash with its peers' before serving (etcd: only
+    // members that were initialized before)
+    if (config.experimentalInitialCorruptCheck && started.bootCase === "restart") {
+      // after the replay, so the membership (which etcd may not know yet without a snapshot) is complete
+      await started.waitReplayed();
+      await checkInitialHashKV(started);
+    }
 
     // as etcd, clients are served once the member is ready (a leader is known, start-up entries applied)
     await started.waitReady();

@@ -307,7 +307,7 @@ export const Subscription = t.intersection([
 ]);
 export type Subscription = t.TypeOf<typeof Subscription>;
 
-/** server -> client "batch" (sent as a JSON string): the events since the previous batch, in order. */
+/** server -> client "batch": the events since the previous batch, in order. */
 export const FeedBatch = t.intersection([
   t.type({ events: t.array(FeedEvent) }),
   t.partial({

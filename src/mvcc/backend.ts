@@ -300,6 +300,19 @@ export class Backend {
     return this.defragmenting;
   }
 
+  /**
+   * Swaps in another backend file (one built from a snapshot the leader sent), as defragmentation
+   * swaps in its copy: open views finish first, then the file replaces this one and is reopened.
+   */
+  async replaceFile(file: string): Promise<void> {
+    this.assertOpen();
+    await this.idle();
+    while (this.views.size > 0) await Promise.all([...this.views].map((v) => v.done));
+    await this.env.close();
+    renameSync(file, this.file);
+    this.openEnv();
+  }
+
   /** Resolves when no defragmentation is running (writes are allowed again). */
   async idle(): Promise<void> {
     while (this.defragmenting !== undefined) await this.defragmenting.catch(() => undefined);

@@ -223,13 +223,13 @@ export class Member {
   }
 
   /** Starts the process without waiting for it (for members expected to fail or to wait for others). */
-  spawnProcess(): void {
+  spawnProcess(extraArgs: string[] = []): void {
     this.starts++;
     const fd = openSync(this.logFile, "a");
     const [cmd, argv] =
       this.binary === "etcd"
-        ? [debianEtcd ?? "etcd", this.args()]
-        : [process.execPath, [rxetcdBin, ...this.args()]];
+        ? [debianEtcd ?? "etcd", [...this.args(), ...extraArgs]]
+        : [process.execPath, [rxetcdBin, ...this.args(), ...extraArgs]];
     const child = spawn(cmd, argv, { cwd: repoRoot, stdio: ["ignore", fd, fd], env: { ...process.env } });
     closeSync(fd);
     this.child = child;
