@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 const root = new URL("../", import.meta.url);
-const compiled = new URL("dist/src/cli/main.js", root);
+const compiled = new URL("dist/bundle/cli/main.js", root);
 const sources = new URL("src/cli/main.ts", root);
 
 /** When the last build started (ms), or -1 without one. */

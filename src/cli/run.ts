@@ -31,8 +31,9 @@ export interface CliIo {
 }
 
 export function rxetcdVersion(): string {
-  // src/cli/ in a checkout, dist/src/cli/ in the build: the package root is two or three levels up
-  for (const path of ["../../package.json", "../../../package.json"]) {
+  // src/cli/ in a checkout, dist/src/cli/ or a bundle file in dist/bundle/ in the build: the
+  // package root is a few levels up
+  for (const path of ["../package.json", "../../package.json", "../../../package.json"]) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as {
         name?: string;

@@ -75,19 +75,24 @@ describe("the built package", { timeout: 240_000 }, () => {
   });
 
   it("ships compiled JavaScript and declarations, not the TypeScript sources or the tests", () => {
-    for (const f of ["package.json", "bin/rxetcd.js", "dist/src/cli/main.js", "dist/src/embed/index.js"]) {
+    for (const f of [
+      "package.json",
+      "bin/rxetcd.js",
+      "dist/bundle/cli/main.js",
+      "dist/bundle/embed/index.js",
+    ]) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
     assert.ok(files.includes("dist/src/embed/index.d.ts"), "startEtcd's types are in the package");
     assert.ok(
-      files.includes("dist/src/feed/dashboard/assets/index.html"),
+      files.some((f) => f.startsWith("dist/bundle/") && f.endsWith("/assets/index.html")),
       "the dashboard's files are in the package",
     );
     const strays = files.filter((f) => (f.endsWith(".ts") && !f.endsWith(".d.ts")) || f.startsWith("test/"));
     assert.deepEqual(strays, []);
   });
 
-  it("starts a member from the compiled code that answers puts and ranges", async () => {
+  it("starts a member from the compiled code that answers puts and ranges and serves the dashboard", async () => {
     const [client, peer] = [await freePort(), await freePort()];
     const data = join(root, "member.etcd");
     const clientUrl = `http://127.0.0.1:${client}`;
@@ -136,6 +141,9 @@ describe("the built package", { timeout: 240_000 }, () => {
       await fetch(`${clientUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: b64("pkg") }) })
     ).json()) as { kvs: { value: string }[] };
     assert.equal(Buffer.from(range.kvs[0].value, "base64").toString(), "built");
+    const dashboard = await fetch(`${clientUrl}/dashboard/dashboard.js`);
+    assert.equal(dashboard.status, 200, "the bundle finds the dashboard's files");
+    assert.ok((await dashboard.text()).length > 1000);
     const exited = new Promise((r) => member?.once("exit", (code) => r(code)));
     member.kill("SIGTERM");
     assert.equal(await exited, 0, stderr);
