@@ -12,7 +12,7 @@ import { memberPaths } from "../server/bootstrap.js";
 import { checkInitialHashKV } from "../server/corruption-check.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
-import { type Listening, listenHttp } from "../transport/peer-http.js";
+import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
 import { feedAuthenticator } from "./feed-auth.js";
 
@@ -50,6 +50,24 @@ function notReadyHandler() {
   return (_req: IncomingMessage, res: ServerResponse): void => {
     res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("member is starting\n");
+  };
+}
+
+/** The peer listener's TLS, when the peer URLs are https. */
+function readPeerListenTls(config: Config): ListenTls | undefined {
+  const t = config.peerTls;
+  if (!config.listenPeerUrls.some((u) => u.href.startsWith("https://"))) return undefined;
+  if (!t.certFile || !t.keyFile) {
+    if (t.autoTls)
+      throw new Error("--peer-auto-tls is not supported: give --peer-cert-file and --peer-key-file");
+    throw new Error("https peer URLs need --peer-cert-file and --peer-key-file");
+  }
+  const files = readPeerTls(config);
+  return {
+    cert: files.cert as Buffer,
+    key: files.key as Buffer,
+    ...(files.ca ? { ca: files.ca } : {}),
+    requestCert: t.clientCertAuth,
   };
 }
 
@@ -115,6 +133,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
     peerUrls: config.initialAdvertisePeerUrls.map((u) => u.href),
     strictReconfigCheck: config.strictReconfigCheck,
+    initialElectionTickAdvance: config.initialElectionTickAdvance,
     corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
     ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
@@ -144,12 +163,15 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
   try {
     // peers first, as etcd opens them before building the server
     const peers: Listening[] = [];
+    // https peer URLs are served with --peer-cert-file/--peer-key-file (and client certificates
+    // required with --peer-client-cert-auth)
+    const peerListenTls = readPeerListenTls(config);
     // until the server (and its transport) exists, peers wait: etcd serves them only once it is built
     const early = notReadyHandler();
     const handler = (req: IncomingMessage, res: ServerResponse) =>
       server ? server.transport.handler(req, res) : early(req, res);
     for (const u of config.listenPeerUrls) {
-      const l = await listenHttp(toUrl(u), handler);
+      const l = await listenHttp(toUrl(u), handler, peerListenTls);
       peers.push(l);
       listeners.push(l);
       logger.info({ address: l.url.href }, "listening for peers");

@@ -26,6 +26,11 @@ export interface FeedClientOptions {
   subscription: Subscription;
   /** An auth token, when the member has auth on. */
   token?: string;
+  /**
+   * For an https:// member from Node: the CA to trust, and a client certificate, as PEM text (with auth on and
+   * --client-cert-auth, its Common Name names the user). Browsers use their own certificate store.
+   */
+  tls?: { ca?: string; cert?: string; key?: string };
   /** Acknowledge batches once handled (default); false leaves it to `ack()`, as a slow client would. */
   autoAck?: boolean;
   /**
@@ -59,6 +64,7 @@ export class FeedClient {
       reconnection: options.reconnection ?? true,
       auth: options.token === undefined ? {} : { token: options.token },
       forceNew: true,
+      ...options.tls,
     });
     this.socket.on("connect", () => {
       this.received = 0;

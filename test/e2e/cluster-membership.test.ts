@@ -163,6 +163,25 @@ describe("membership changes", { timeout: 400_000 }, () => {
   });
 
   e2eTest(
+    "a leader asked to remove itself hands leadership over first, then stops",
+    { timeout: 120_000 },
+    async () => {
+      const cluster = await running();
+      const leader = await cluster.leader();
+      const st = await endpointStatus(leader);
+      assert.ok(st);
+      const r = await leader.etcdctl(["member", "remove", hex(st.memberId)]);
+      assert.equal(r.code, 0, r.stderr);
+      const exit = await leader.waitExit(30_000);
+      assert.ok(exit, `the removed leader still runs\n${leader.logText()}`);
+      assert.match(leader.logText(200_000), /handing leadership over before removing this member/);
+      const next = await cluster.leader();
+      assert.notEqual(next, leader);
+      assert.equal((await next.etcdctl(["put", "after-leader-removal", "ok"])).code, 0);
+    },
+  );
+
+  e2eTest(
     "members of another cluster are refused and the running cluster does not change",
     { timeout: 120_000 },
     async () => {

@@ -64,3 +64,49 @@ describe("the dashboard in chromium", { timeout: 180_000 }, () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe("the dashboard with auth on, in chromium", { timeout: 180_000 }, () => {
+  let m: TestMember;
+  let browser: Browser;
+  const ctl = (...args: string[]) =>
+    run(etcdctlPath(), [`--endpoints=${m.url}`, ...args], { env: { ...process.env, ETCDCTL_API: "3" } });
+  before(async () => {
+    browser = await launchChromium();
+    m = await startMember();
+    await ctl("put", "app/visible", "to alice");
+    await ctl("put", "other/hidden", "from alice");
+    await ctl("user", "add", "root:rootpw");
+    await ctl("user", "grant-role", "root", "root");
+    await ctl("role", "add", "app-reader");
+    await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
+    await ctl("user", "add", "alice:alicepw");
+    await ctl("user", "grant-role", "alice", "app-reader");
+    await ctl("auth", "enable");
+  });
+  after(async () => {
+    await browser?.close();
+    await m?.close();
+  });
+
+  test("the page asks for a user; logged in as alice it shows only the keys alice may read", async () => {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (err) => errors.push(err.message));
+    await page.goto(`${m.url}/dashboard`);
+    await page.waitForSelector("#login:not([hidden])", { timeout: 15_000 });
+    assert.match((await page.textContent("#status")) ?? "", /user name is empty/);
+    await page.fill("#login-user", "alice");
+    await page.fill("#login-password", "alicepw");
+    await page.click("#login button");
+    await page.waitForSelector('[data-key="app/visible"]', { timeout: 15_000 });
+    assert.equal(await page.textContent("#status"), "live");
+    assert.equal(await page.$('[data-key="other/hidden"]'), null, "a key alice may not read");
+    // the hidden key first: had it reached the page, it would be there by the time the visible one is
+    await ctl("--user", "root:rootpw", "put", "other/later", "not for alice");
+    await ctl("--user", "root:rootpw", "put", "app/later", "live");
+    await page.waitForSelector('[data-key="app/later"]', { timeout: 5_000 });
+    assert.equal(await page.$('[data-key="other/later"]'), null);
+    await page.screenshot({ path: artifactPath("dashboard-auth.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+  });
+});

@@ -13,6 +13,19 @@ const text = (b: Bytes) => (typeof b === "string" ? b : `base64:${b.base64}`);
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const origin = window.location.origin;
+/** With auth on: the token this page logged in with (kept for the tab's life), sent with the feed and every request. */
+const TOKEN_KEY = "rxetcd-dashboard-token";
+const token = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+const withToken = token === undefined ? {} : { token };
+
+/** A JSON gateway call, with the token when logged in. */
+function call(url: string, path: string, body: object): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    ...(token === undefined ? {} : { headers: { Authorization: token } }),
+  });
+}
 /** The member the page's main feed (keys, charts, leases, log) comes from, and where writes go. */
 let feedUrl = origin;
 let members: EventOf<"members"> | undefined;
@@ -130,6 +143,7 @@ function followMembers(): void {
     const feed = new FeedClient(url, {
       subscription: { topics: ["raft", "peers"] },
       transports: ["websocket"],
+      ...withToken,
     });
     const view: MemberView = {
       feed,
@@ -178,9 +192,8 @@ document.addEventListener("click", (ev) => {
   if (!target) return;
   const leader = currentLeader();
   const leaderUrl = (leader && memberUrl(leader.id)) ?? feedUrl;
-  void fetch(`${leaderUrl}/v3/maintenance/transfer-leadership`, {
-    method: "POST",
-    body: JSON.stringify({ targetID: BigInt(`0x${target.dataset.move}`).toString() }),
+  void call(leaderUrl, "/v3/maintenance/transfer-leadership", {
+    targetID: BigInt(`0x${target.dataset.move}`).toString(),
   });
 });
 
@@ -227,17 +240,14 @@ $("put-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const key = ($("put-key") as HTMLInputElement).value;
   const value = ($("put-value") as HTMLInputElement).value;
-  void fetch(`${feedUrl}/v3/kv/put`, {
-    method: "POST",
-    body: JSON.stringify({ key: b64(key), value: b64(value) }),
-  });
+  void call(feedUrl, "/v3/kv/put", { key: b64(key), value: b64(value) });
 });
 
 document.addEventListener("click", (ev) => {
   const el = ev.target as HTMLElement;
   const del = el.dataset?.delete;
   if (del !== undefined) {
-    void fetch(`${feedUrl}/v3/kv/deleterange`, { method: "POST", body: JSON.stringify({ key: b64(del) }) });
+    void call(feedUrl, "/v3/kv/deleterange", { key: b64(del) });
   }
   const hist = el.dataset?.history;
   if (hist !== undefined) {
@@ -253,10 +263,7 @@ async function showHistory(key: string): Promise<void> {
   const lines: string[] = [];
   let prev: string | undefined;
   for (let rev = current.createRevision; rev <= current.modRevision; rev++) {
-    const res = await fetch(`${feedUrl}/v3/kv/range`, {
-      method: "POST",
-      body: JSON.stringify({ key: b64(key), revision: rev }),
-    });
+    const res = await call(feedUrl, "/v3/kv/range", { key: b64(key), revision: rev });
     const body = (await res.json()) as { kvs?: Array<{ value?: string; mod_revision?: string }> };
     const kv = body.kvs?.[0];
     if (!kv || Number(kv.mod_revision) !== rev) continue;
@@ -328,6 +335,7 @@ function connect(url: string): void {
   feedUrl = url;
   const c = new FeedClient(url, {
     subscription: { topics: [...ALL_TOPICS], keys: [{ key: prefix, prefix: true }] },
+    ...withToken,
   });
   feed = c;
   const status = $("status");
@@ -343,6 +351,9 @@ function connect(url: string): void {
   });
   c.errors$.subscribe((e) => {
     status.textContent = `feed error: ${e.message}`;
+    // auth is on and this page has no (valid) token: ask for a user
+    if (/user name is empty|invalid auth token|authentication failed/.test(e.message))
+      $("login").hidden = false;
   });
   c.events$.subscribe(onEvent);
 }
@@ -404,6 +415,31 @@ function onEvent(e: FeedEvent): void {
     default:
       break;
   }
+}
+
+// ---- auth ----------------------------------------------------------------------------------------
+
+$("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = ($("login-user") as HTMLInputElement).value;
+  const password = ($("login-password") as HTMLInputElement).value;
+  void fetch(`${feedUrl}/v3/auth/authenticate`, { method: "POST", body: JSON.stringify({ name, password }) })
+    .then((res) => res.json() as Promise<{ token?: string; message?: string }>)
+    .then((body) => {
+      if (!body.token) {
+        $("status").textContent = `log in: ${body.message ?? "refused"}`;
+        return;
+      }
+      sessionStorage.setItem(TOKEN_KEY, body.token);
+      window.location.reload();
+    });
+});
+if (token !== undefined) {
+  $("logout").hidden = false;
+  $("logout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    window.location.reload();
+  });
 }
 
 $("watch-form").addEventListener("submit", (ev) => {
