@@ -110,7 +110,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
           },
         }
       : {}),
-    auth: serverAuthConfig(config),
+    auth: serverAuthConfig(config, (message) => logger.warn({}, message)),
     logger,
   };
   const retention = parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention);

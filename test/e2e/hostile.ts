@@ -65,6 +65,7 @@ export function httpRaw(
     headers?: Record<string, string>;
     body?: string | Buffer;
     timeoutMs?: number;
+    bodyWaitMs?: number;
   } = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
@@ -72,12 +73,19 @@ export function httpRaw(
       { host: "127.0.0.1", port, path, method: opts.method ?? "POST", headers: opts.headers, agent: false },
       (res) => {
         let body = "";
+        const finish = () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, body });
+          res.destroy();
+        };
+        // a stream answer (watch, keep-alive) never ends: what came within a moment is enough
+        const timer = setTimeout(finish, opts.bodyWaitMs ?? 500);
         res.setEncoding("utf8");
         res.on("data", (d: string) => {
           if (body.length < 4096) body += d;
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on("error", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", finish);
+        res.on("error", finish);
       },
     );
     req.setTimeout(opts.timeoutMs ?? 10_000, () => req.destroy(new Error("timeout")));
