@@ -1,5 +1,7 @@
 // Three rxetcd members on this machine, as three processes talking etcd's peer protocol.
 // Run: npm run demo:cluster          (Ctrl-C stops all three; data in ./demo-cluster)
+//      then open a printed dashboard URL: every member, the leader, follower progress; kill the
+//      leader's pid and watch the leader move on the page within a second of the new election.
 //      npm run demo:cluster -- --once  (start, show the cluster working, stop: what the test runs)
 // Member i listens for clients on 127.0.0.1:<i>2379 and for peers on 127.0.0.1:<i>2380 (i = 1..3), as
 // etcd's own Procfile lays out a local cluster; --base-port P uses P, P+1 ... instead.
@@ -99,6 +101,8 @@ const tryThese = [
   "kill <pid of the leader>; etcdctl --endpoints=$ENDPOINTS endpoint status -w table  # a new leader",
 ];
 for (const line of tryThese) console.log(`  ${line}`);
+console.log("\ndashboards (each member serves one; kill the leader and watch the leader move on the page):");
+for (const m of members) console.log(`  ${m.name.padEnd(7)} ${m.client}/dashboard`);
 console.log(`\npids: ${members.map((m) => `${m.name}=${m.proc?.pid}`).join(" ")}\n`);
 
 if (once) {
@@ -107,6 +111,10 @@ if (once) {
     console.log(`get greeting -> ${etcdctl("get", "greeting", "--print-value-only").trim()}`);
     console.log(etcdctl("member", "list").trim());
     console.log(etcdctl("endpoint", "status", "-w", "table").trim());
+    for (const m of members) {
+      const page = await fetch(`${m.client}/dashboard`);
+      console.log(`dashboard of ${m.name}: HTTP ${page.status} ${page.headers.get("content-type")}`);
+    }
   } finally {
     stopAll();
     await Promise.all(

@@ -26,6 +26,11 @@ test("demos/three-member-cluster.ts starts three members that elect a leader and
     { cwd: root, timeout: 120_000 },
   );
   assert.match(stdout, /get greeting -> hello from three members/);
+  for (const i of [1, 2, 3]) {
+    const port = base + 2 * (i - 1);
+    assert.match(stdout, new RegExp(`infra${i}\\s+http://127\\.0\\.0\\.1:${port}/dashboard`));
+    assert.match(stdout, new RegExp(`dashboard of infra${i}: HTTP 200 text/html`));
+  }
   assert.equal(stdout.match(/, started, infra\d,/g)?.length, 3, stdout);
   assert.equal(
     stdout.match(/\|\s+true\s+\|\s+false\s+\|/g)?.length,

@@ -66,6 +66,12 @@ export class EntryApplier {
   constructor(private readonly d: ApplierDeps) {
     this.records = new ServerRecords(d.store);
     this.quota = new BackendQuota(d.quota, () => d.store.backend.size());
+    this.reloadAlarms();
+  }
+
+  /** Reads the raised alarms from the backend (at start, and after a snapshot replaced it). */
+  reloadAlarms(): void {
+    this.alarmList.splice(0);
     for (const [, value] of this.records.list("alarm")) {
       this.alarmList.push({ memberID: value.readBigUInt64BE(0), alarm: value.readInt32BE(8) as AlarmType });
     }
@@ -119,8 +125,21 @@ export class EntryApplier {
     return requestCost(req) > 0 && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
   }
 
+  /** With CORRUPT raised, etcd's corrupt applier refuses every KV and lease request. */
+  private corrupt(req: InternalRaftRequest): boolean {
+    const kvOrLease =
+      req.put !== undefined ||
+      req.deleteRange !== undefined ||
+      req.txn !== undefined ||
+      req.compaction !== undefined ||
+      req.leaseGrant !== undefined ||
+      req.leaseRevoke !== undefined;
+    return kvOrLease && this.alarmList.some((a) => a.alarm === AlarmType.CORRUPT);
+  }
+
   private dispatch(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
     const { kv, store, lessor } = this.d;
+    if (this.corrupt(req)) throw Errors.Corrupt;
     if (this.noSpace(req)) throw Errors.NoSpace;
     checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
     if (isAuthRequest(req)) return this.applyAuth(req, index);

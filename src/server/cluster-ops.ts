@@ -123,6 +123,7 @@ export class ClusterOps {
 
   async remove(id: bigint): Promise<Member[]> {
     this.mayRemoveMember(id);
+    if (id === this.d.core.memberId && this.d.core.raft.leadership$.value.isLeader) await this.stepDown();
     await this.d.configure(
       ConfChange.fromPartial({
         id: this.d.core.idGen.next(),
@@ -131,6 +132,33 @@ export class ClusterOps {
       }),
     );
     return this.cluster.list();
+  }
+
+  /**
+   * A leader that is asked to remove itself hands leadership to its most caught-up voter first, so
+   * the cluster does not wait an election timeout without a leader; the removal then goes through
+   * the new leader.
+   */
+  private async stepDown(): Promise<void> {
+    const { core } = this.d;
+    const st = core.raft.node.status();
+    let target: bigint | undefined;
+    let best = -1;
+    for (const m of this.cluster.list()) {
+      if (m.id === core.memberId || m.isLearner) continue;
+      const match = st.progress.get(m.id)?.match ?? -1;
+      if (match > best) {
+        best = match;
+        target = m.id;
+      }
+    }
+    if (target === undefined) return;
+    core.log.info({ transferee: target.toString(16) }, "handing leadership over before removing this member");
+    core.raft.node.transferLeader(target);
+    core.raft.kick();
+    const deadline = this.d.now() + core.cfg.electionTicks * core.cfg.tickMs * 2;
+    while (this.d.now() < deadline && core.raft.leadership$.value.isLeader)
+      await new Promise((r) => setTimeout(r, core.cfg.tickMs));
   }
 
   async update(id: bigint, peerUrls: string[]): Promise<Member[]> {

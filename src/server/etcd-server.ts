@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { dirname } from "node:path";
+import { existsSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
@@ -26,13 +27,21 @@ import { type AuthStore, internalRootContext } from "../auth/index.js";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Event } from "../gen/mvccpb/kv.js";
-import { type ConfChange, type Entry, EntryType, type Message, MessageType } from "../gen/raftpb/raft.js";
+import {
+  type ConfChange,
+  type Entry,
+  EntryType,
+  type Message,
+  MessageType,
+  type Snapshot,
+} from "../gen/raftpb/raft.js";
 import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
 import type { Member, MembershipChange, RaftCluster } from "../membership/cluster.js";
 import { IdGenerator } from "../membership/id-generator.js";
 import { formatId } from "../membership/ids.js";
 import type { MemberJson } from "../membership/member-json.js";
 import { encodeV2Request, publishRequest } from "../membership/v2-request.js";
+import { exportBbolt } from "../mvcc/bbolt-export.js";
 import { KVStore } from "../mvcc/kvstore.js";
 import { WatchableStore } from "../mvcc/watchable-store.js";
 import type { RaftLogger } from "../raft/logger.js";
@@ -46,13 +55,14 @@ import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { createAuthStore } from "./auth-setup.js";
-import { bootstrapRaft } from "./bootstrap.js";
+import { type BootstrapCase, bootstrapRaft } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
 import { ClusterOps } from "./cluster-ops.js";
 import { clusterVersion$ } from "./cluster-version.js";
 import { Compactor } from "./compactor.js";
+import { corruptAlarm, periodicCorruptionCheck$ } from "./corruption-check.js";
 import { KvRequests } from "./kv-requests.js";
-import { exportBbolt, sendMergedSnapshot } from "./merged-snapshot.js";
+import { sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
 import { createPeerServices } from "./peer-services.js";
 import { quotaBytes } from "./quota.js";
@@ -113,6 +123,8 @@ export class EtcdServer implements ServerCore {
   readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
+  /** Every membership change applied here (add, promote, update, remove), as it is applied. */
+  readonly membership$ = new Subject<MembershipChange>();
   /** Emits when the first entry of a leader's term is applied here (etcd's FirstCommitInTermNotify). */
   readonly firstCommitInTerm$ = new Subject<number>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
@@ -125,6 +137,12 @@ export class EtcdServer implements ServerCore {
   private readonly applier: EntryApplier;
   readonly kv: KvRequests;
   readonly clusterOps: ClusterOps;
+  /** Which of etcd's start-up cases this member went through. */
+  bootCase: BootstrapCase = "new-cluster";
+  /** The commit index the WAL held at start-up: applied once the replay is over. */
+  private bootCommit = 0;
+  /** The last entry raft handed to the apply loop (re-delivered entries included). */
+  private readonly delivered = new IndexWaiter(0);
   /** The client API (gRPC services, gateway, /health) bound to this member. */
   readonly api: ClientApi;
   private readonly stop$ = new Subject<void>();
@@ -218,6 +236,23 @@ export class EtcdServer implements ServerCore {
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
     const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
     try {
+      // a crash after a received snapshot was made durable but before its db replaced the backend:
+      // finish the job from the saved db, as etcd does
+      const snapIndex = boot.snapshot?.metadata?.index ?? 0;
+      if (snapIndex > 0 && store.consistentIndex() < snapIndex) {
+        const dbFile = join(
+          dirname(cfg.paths.backendFile),
+          `${snapIndex.toString(16).padStart(16, "0")}.snap.db`,
+        );
+        if (!existsSync(dbFile))
+          throw new Error(
+            `database file (${cfg.paths.backendFile} index ${store.consistentIndex()}) does not match with snapshot (index ${snapIndex})`,
+          );
+        await store.restoreFromBbolt(dbFile);
+        store.setConsistentIndex(snapIndex);
+        rmSync(dbFile, { force: true });
+        log.info({ "snapshot-index": snapIndex }, "recovered the backend from the snapshot's db");
+      }
       // the cluster and the leases as the backend last saw them; the WAL replay brings them forward
       const records = new ServerRecords(store);
       const node = new RawNode({
@@ -263,6 +298,8 @@ export class EtcdServer implements ServerCore {
         ...(cfg.peerTls ? { tls: cfg.peerTls } : {}),
       });
       server.transport = transport;
+      server.bootCase = boot.case;
+      server.bootCommit = boot.hardState?.commit ?? 0;
       for (const m of boot.cluster.list()) {
         if (m.id !== boot.id) transport.addPeer(m.id, m.peerUrls);
       }
@@ -292,6 +329,8 @@ export class EtcdServer implements ServerCore {
         if (boot.case === "new-cluster")
           server.applied$.pipe(take(1)).subscribe(() => setTimeout(campaign, 0));
         else campaign();
+      } else if (cfg.initialElectionTickAdvance && boot.cluster.list().length > 1) {
+        void server.advanceTicksWhenPeersUp();
       }
       return server;
     } catch (err) {
@@ -339,6 +378,7 @@ export class EtcdServer implements ServerCore {
     const syncTimers$ = merge(
       interval(5_000).pipe(tap(() => this.refreshSizeMetrics())),
       this.autoCompaction$(),
+      this.corruptionCheck$(),
       clusterVersion$({
         core: this,
         firstCommitInTerm$: this.firstCommitInTerm$,
@@ -381,6 +421,20 @@ export class EtcdServer implements ServerCore {
     const done = () => this.inflight.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  /** The leader's periodic corruption check, when --experimental-corrupt-check-time is set. */
+  private corruptionCheck$(): Observable<unknown> {
+    const intervalMs = this.cfg.corruptCheckIntervalMs ?? 0;
+    if (intervalMs <= 0) return EMPTY;
+    return periodicCorruptionCheck$({
+      core: this,
+      intervalMs,
+      waitReadable: () => this.reads.waitReadable(),
+      raiseCorrupt: async () => {
+        await this.propose({ alarm: corruptAlarm });
+      },
+    });
   }
 
   /** Leader-only lease checkpoints (remaining TTLs through raft), when enabled. */
@@ -437,6 +491,26 @@ export class EtcdServer implements ServerCore {
   // ---- peers ---------------------------------------------------------------------------------
 
   /**
+   * etcd's adjustTicks for a member of a multi-member cluster: once peers report connected (checked
+   * every 50 ms for up to 5 s), the election clock is moved to two ticks before its timeout, so a
+   * cluster without a leader elects one sooner than a full election timeout after start-up.
+   */
+  private async advanceTicksWhenPeersUp(): Promise<void> {
+    for (let waited = 0; waited < 5000 && !this.stopping; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (this.transport.activePeers() > 1) {
+        for (let i = 0; i < this.cfg.electionTicks - 2; i++) this.raft.node.tick();
+        this.raft.kick();
+        this.log.info(
+          { ticks: this.cfg.electionTicks - 2 },
+          "advanced the election clock: peers are connected",
+        );
+        return;
+      }
+    }
+  }
+
+  /**
    * Raft's outgoing messages: nothing goes to removed members, and a MsgSnap becomes a merged
    * snapshot (raft's snapshot metadata with this member's applied state and backend), as etcd sends it.
    */
@@ -474,7 +548,7 @@ export class EtcdServer implements ServerCore {
     this.snapshotsInFlight.add(m.to);
     void this.track(
       sendMergedSnapshot(
-        { core: this, transport: this.transport, exportBackend: () => exportBbolt(this.store) },
+        { core: this, transport: this.transport, exportBackend: () => exportBbolt(this.store.backend) },
         m,
       )
         .catch((err: unknown) => {
@@ -494,6 +568,50 @@ export class EtcdServer implements ServerCore {
     const index = msg.snapshot?.metadata?.index ?? 0;
     this.receivedDbs.set(index, dbFile);
     this.stepPeerMessage(msg);
+  }
+
+  /**
+   * A snapshot from the leader, as etcd applies one: the backend becomes the db that came with it,
+   * membership comes from its data, leases and alarms are read again, and the transport follows the
+   * new members. Entries after the snapshot index are then applied as usual.
+   */
+  private async applySnapshot(snap: Snapshot): Promise<void> {
+    const index = snap.metadata?.index ?? 0;
+    const dbFile =
+      this.receivedDbs.get(index) ??
+      join(dirname(this.cfg.paths.backendFile), `${index.toString(16).padStart(16, "0")}.snap.db`);
+    if (!existsSync(dbFile))
+      throw new Error(
+        `database snapshot file for index ${index} is missing (${dbFile}): the member cannot apply the snapshot`,
+      );
+    const started = performance.now();
+    const consistentIndex = await this.store.restoreFromBbolt(dbFile);
+    if (consistentIndex !== index)
+      this.log.warn(
+        { "snapshot-index": index, "consistent-index": consistentIndex },
+        "snapshot db does not describe its index",
+      );
+    this.store.setConsistentIndex(index);
+    rmSync(dbFile, { force: true });
+    this.receivedDbs.delete(index);
+    this.cluster.restore(snap.data);
+    const records = new ServerRecords(this.store);
+    this.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
+    for (const { lease, key } of this.store.leasedKeys()) this.lessor.attach(lease, key);
+    this.applier.reloadAlarms();
+    this.transport.removeAllPeers();
+    for (const m of this.cluster.list()) if (m.id !== this.memberId) this.transport.addPeer(m.id, m.peerUrls);
+    this.raft.confState = snap.metadata?.confState ?? this.raft.confState;
+    this.appliedIndex.trigger(index);
+    this.delivered.trigger(index);
+    this.log.info(
+      {
+        "snapshot-index": index,
+        revision: this.store.currentRev(),
+        took: `${(performance.now() - started).toFixed(1)}ms`,
+      },
+      "applied snapshot from the leader",
+    );
   }
 
   /** MemberPromote arriving on the peer port (forwarded by a member that is not the leader). */
@@ -520,6 +638,7 @@ export class EtcdServer implements ServerCore {
       default:
         break;
     }
+    this.membership$.next(change);
   }
 
   private onLeadership(isLeader: boolean): void {
@@ -555,6 +674,8 @@ export class EtcdServer implements ServerCore {
   private async applyBatch(batch: ApplyBatch): Promise<void> {
     await batch.persisted;
     try {
+      const snapIndex = batch.snapshot?.metadata?.index ?? 0;
+      if (batch.snapshot && snapIndex > this.appliedIndex.index) await this.applySnapshot(batch.snapshot);
       let last = this.appliedIndex.index;
       const started = performance.now();
       // one LMDB transaction for the whole batch; waiters hear their results once it committed
@@ -581,6 +702,7 @@ export class EtcdServer implements ServerCore {
         Math.max(last, this.raft.node.basicStatus().hardState.commit),
       );
       this.appliedIndex.trigger(last);
+      if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
       this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
       await this.maybeSnapshot(last);
     } catch (err) {
@@ -690,6 +812,11 @@ export class EtcdServer implements ServerCore {
 
   clusterMembers(): Member[] {
     return this.cluster.list();
+  }
+
+  /** Resolves once every entry committed before the restart is applied again (membership included). */
+  waitReplayed(): Promise<void> {
+    return this.delivered.wait(this.bootCommit);
   }
 
   private published: Promise<void> | undefined;

@@ -30,8 +30,3 @@ export async function sendMergedSnapshot(d: MergedSnapshotDeps, m: Message): Pro
   await d.transport.sendSnapshot(m.to, msg, db);
   core.log.info({ to: m.to.toString(16) }, "sent merged snapshot");
 }
-
-/** The backend as an etcd bbolt file (the bbolt writer is not wired in yet: sending fails, raft retries). */
-export function exportBbolt(_store: unknown): AsyncIterable<Buffer> {
-  throw new Error("sending the backend as a bbolt file is not available yet");
-}

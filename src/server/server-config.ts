@@ -25,6 +25,10 @@ export interface ServerConfig extends BootstrapInput {
   peerUrls: string[];
   /** --strict-reconfig-check: refuse membership changes that could cost the quorum. */
   strictReconfigCheck: boolean;
+  /** --initial-election-tick-advance: fast-forward the election clock once peers are connected. */
+  initialElectionTickAdvance?: boolean;
+  /** --experimental-corrupt-check-time: the leader's periodic KV-hash comparison; 0 = off. */
+  corruptCheckIntervalMs?: number;
   /** Certificates for dialing peers over https (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file). */
   peerTls?: PeerTlsFiles;
   /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */

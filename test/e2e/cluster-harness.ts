@@ -12,6 +12,8 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** Put a cuttable proxy in front of every member's peer port (see PeerProxy). */
   peerProxies?: boolean;
+  /** https peer URLs (the TLS flags go in extraArgs). */
+  peerScheme?: "http" | "https";
 }
 
 /** Fast elections for tests on a loaded machine: 100 ms heartbeats, 1 s election timeout. */
@@ -56,6 +58,7 @@ export class Cluster {
         extraArgs: [...fastElections, ...(opts.extraArgs ?? [])],
         startTimeoutMs: opts.startTimeoutMs ?? 60_000,
         clusterArgs: ["--initial-cluster-token", token, "--initial-cluster-state", "new"],
+        ...(opts.peerScheme ? { peerScheme: opts.peerScheme } : {}),
       };
       members.push(await Member.create(memberOpts));
     }

@@ -56,7 +56,6 @@ describe("membership changes", { timeout: 400_000 }, () => {
     "a learner added after 6,000 writes catches up through a snapshot, is promoted, and leads after move-leader",
     {
       timeout: 300_000,
-      todo: "merged snapshots wait for the backend's bbolt export (src/bbolt, in progress)",
     },
     async () => {
       const c = await Cluster.start({ size: 3, extraArgs: ["--snapshot-count", "1000"] });
@@ -111,7 +110,11 @@ describe("membership changes", { timeout: 400_000 }, () => {
       const linearizable = await learner.etcdctl(["get", "bulk/00001"]);
       assert.notEqual(linearizable.code, 0);
       assert.match(linearizable.stderr, /rpc not supported for learner/);
-      assert.match(learner.logText(200_000), /snapshot/i, "the learner started from a snapshot");
+      assert.match(
+        learner.logText(200_000),
+        /applied snapshot from the leader/,
+        "the learner started from a snapshot",
+      );
 
       const id = entry.ID;
       await eventually(
@@ -158,6 +161,25 @@ describe("membership changes", { timeout: 400_000 }, () => {
     assert.match(again.stderr, /member not found/);
     assert.equal((await leader.etcdctl(["put", "after-remove", "ok"])).code, 0);
   });
+
+  e2eTest(
+    "a leader asked to remove itself hands leadership over first, then stops",
+    { timeout: 120_000 },
+    async () => {
+      const cluster = await running();
+      const leader = await cluster.leader();
+      const st = await endpointStatus(leader);
+      assert.ok(st);
+      const r = await leader.etcdctl(["member", "remove", hex(st.memberId)]);
+      assert.equal(r.code, 0, r.stderr);
+      const exit = await leader.waitExit(30_000);
+      assert.ok(exit, `the removed leader still runs\n${leader.logText()}`);
+      assert.match(leader.logText(200_000), /handing leadership over before removing this member/);
+      const next = await cluster.leader();
+      assert.notEqual(next, leader);
+      assert.equal((await next.etcdctl(["put", "after-leader-removal", "ok"])).code, 0);
+    },
+  );
 
   e2eTest(
     "members of another cluster are refused and the running cluster does not change",

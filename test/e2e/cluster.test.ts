@@ -1,7 +1,9 @@
 // Three-member clusters of real processes on loopback, driven by Debian's etcdctl and the etcd3 client:
 // election, replication, linearizable reads on every member, and a leader killed under write load.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, describe } from "node:test";
+import { fileURLToPath } from "node:url";
 import { Etcd3 } from "etcd3";
 import { Cluster, endpointStatus } from "./cluster-harness.js";
 import { cappedWatchBackoff, destroyAllMembers, e2eTest, eventually, type Member, sleep } from "./harness.js";
@@ -226,6 +228,49 @@ describe("a partitioned member", { timeout: 240_000 }, () => {
         },
         60_000,
       );
+    },
+  );
+});
+
+describe("a cluster with TLS between its members", { timeout: 180_000 }, () => {
+  after(destroyAllMembers);
+
+  e2eTest(
+    "members talk over https with the peer certificate and refuse plain peers",
+    { timeout: 150_000 },
+    async () => {
+      const fixtures = fileURLToPath(new URL("../transport/fixtures/", import.meta.url));
+      const cert = `${fixtures}peer-cert.pem`;
+      const key = `${fixtures}peer-key.pem`;
+      const tls = await Cluster.start({
+        size: 3,
+        peerScheme: "https",
+        extraArgs: ["--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", cert],
+      });
+      const leader = await tls.leader();
+      assert.equal((await leader.etcdctl(["put", "over-tls", "yes"])).code, 0);
+      for (const m of tls.members) {
+        const r = await m.etcdctl(["get", "over-tls", "--print-value-only"]);
+        assert.equal(r.stdout.trim(), "yes", m.name);
+      }
+      // a plaintext request on a TLS peer port gets no raft answer
+      const plain = await fetch(`http://127.0.0.1:${leader.peerPort}/members`).then(
+        (res) => res.status,
+        () => 0,
+      );
+      assert.notEqual(plain, 200);
+      const viaTls = await import("node:https").then(
+        (https) =>
+          new Promise<number>((resolve) => {
+            https
+              .get(`https://127.0.0.1:${leader.peerPort}/members`, { ca: readFileSync(cert) }, (res) => {
+                res.resume();
+                resolve(res.statusCode ?? 0);
+              })
+              .on("error", () => resolve(0));
+          }),
+      );
+      assert.equal(viaTls, 200);
     },
   );
 });

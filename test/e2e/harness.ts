@@ -74,6 +74,8 @@ export interface MemberOptions {
   startTimeoutMs?: number;
   /** --initial-cluster; default: this member alone. */
   initialCluster?: string;
+  /** The peer URLs' scheme (https needs the --peer-* TLS flags in extraArgs). */
+  peerScheme?: "http" | "https";
   /** Flags of a cluster member (--initial-cluster-state, --initial-cluster-token ...), kept across restarts. */
   clusterArgs?: string[];
   /** Runs before the first start, while the data dir does not exist yet (e.g. to restore a snapshot into it). */
@@ -132,6 +134,7 @@ export class Member {
   /** The peer URL other members dial, when it is not the listening one (a proxy in front of it). */
   advertisedPeerUrl: string | undefined;
   private readonly clusterArgs: string[];
+  private readonly peerScheme: "http" | "https";
   private child: ChildProcess | undefined;
   private exited: Promise<ExitStatus> | undefined;
   private starts = 0;
@@ -143,6 +146,7 @@ export class Member {
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.clientTls = opts.clientTls;
     this.initialCluster = opts.initialCluster;
+    this.peerScheme = opts.peerScheme ?? "http";
     this.clusterArgs = opts.clusterArgs ?? [];
     this.clientPort = clientPort;
     this.peerPort = peerPort;
@@ -170,7 +174,7 @@ export class Member {
     return `${this.clientTls ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
   }
   get peerUrl(): string {
-    return `http://127.0.0.1:${this.peerPort}`;
+    return `${this.peerScheme}://127.0.0.1:${this.peerPort}`;
   }
   /** etcdctl's --endpoints value. */
   get endpoint(): string {
@@ -223,13 +227,13 @@ export class Member {
   }
 
   /** Starts the process without waiting for it (for members expected to fail or to wait for others). */
-  spawnProcess(): void {
+  spawnProcess(extraArgs: string[] = []): void {
     this.starts++;
     const fd = openSync(this.logFile, "a");
     const [cmd, argv] =
       this.binary === "etcd"
-        ? [debianEtcd ?? "etcd", this.args()]
-        : [process.execPath, [rxetcdBin, ...this.args()]];
+        ? [debianEtcd ?? "etcd", [...this.args(), ...extraArgs]]
+        : [process.execPath, [rxetcdBin, ...this.args(), ...extraArgs]];
     const child = spawn(cmd, argv, { cwd: repoRoot, stdio: ["ignore", fd, fd], env: { ...process.env } });
     closeSync(fd);
     this.child = child;
