@@ -84,7 +84,8 @@ export class KVStore {
   private readonly index = new KeyIndex();
   private readonly options: Required<Pick<KVStoreOptions, "compactionBatchLimit" | "onListenerError">>;
   private rev = 1;
-  private compactMainRev = 0;
+  /** etcd's compactMainRev: -1 until the first compaction (so Compact(0) is accepted once, as in etcd). */
+  private compactMainRev = -1;
   private appliedIndex = 0;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
@@ -119,7 +120,7 @@ export class KVStore {
     return this.rev;
   }
 
-  /** Revision of the last compaction, 0 when never compacted. */
+  /** Revision of the last compaction, -1 when never compacted (etcd's compactMainRev). */
   compactRev(): number {
     return this.compactMainRev;
   }
@@ -461,8 +462,11 @@ export class KVStore {
 
   private restore(): void {
     const b = this.backend;
-    const finished = b.getMetaNumber(MetaKey.finishedCompactRev);
-    const scheduled = b.getMetaNumber(MetaKey.scheduledCompactRev);
+    // an absent mark means never compacted (a compaction at 0 leaves a mark of 0)
+    const finished = b.hasMeta(MetaKey.finishedCompactRev) ? b.getMetaNumber(MetaKey.finishedCompactRev) : -1;
+    const scheduled = b.hasMeta(MetaKey.scheduledCompactRev)
+      ? b.getMetaNumber(MetaKey.scheduledCompactRev)
+      : -1;
     this.compactMainRev = finished;
     this.appliedIndex = b.getMetaNumber(MetaKey.consistentIndex);
     let newest = 1;

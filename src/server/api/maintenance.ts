@@ -76,10 +76,9 @@ export class MaintenanceApi {
 
   async hashKV(req: HashKVRequest, ctx?: RequestContext): Promise<HashKVResponse> {
     await this.admin(ctx);
+    // the store's compact revision is -1 until the first compaction, as etcd reports it
     const h = this.core.store.hashKV(req.revision);
-    // etcd reports -1 until the first compaction
-    const compactRevision = h.compactRevision === 0 ? -1 : h.compactRevision;
-    return { header: this.core.header(h.currentRevision), hash: h.hash, compactRevision };
+    return { header: this.core.header(h.currentRevision), hash: h.hash, compactRevision: h.compactRevision };
   }
 
   async defragment(ctx?: RequestContext): Promise<void> {
