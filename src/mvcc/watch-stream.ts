@@ -3,8 +3,8 @@
 import { Subject, type Subscription } from "rxjs";
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../gen/etcdserverpb/rpc.js";
 import { Event } from "../gen/mvccpb/kv.js";
-import { Errors } from "../rpctypes/errors.js";
-import { type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
+import { KeyRange } from "./watch-range.js";
+import { WATCHER_RANGE_EMPTY, type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
 import type { Watcher } from "./watcher.js";
 
 /** A WatchResponse without its header; `revision` is the header's revision. */
@@ -73,10 +73,12 @@ export class WatchStream {
       this.emit({ watchId: INVALID_WATCH_ID, created: true, canceled: true, cancelReason: reason, revision });
       return INVALID_WATCH_ID;
     };
+    // A negative start revision is not refused: the store ends such a watcher as compacted, as etcd 3.4 does.
     const startRev = req.startRevision ?? 0;
-    if (startRev < 0) return refuse(Errors.Compacted.message);
     // An empty key means "\0", the smallest key.
     const key = req.key !== undefined && req.key.length > 0 ? req.key : Buffer.from([0]);
+    // etcd checks the range before the watch id, so a refused range uses up no id.
+    if (new KeyRange(key, req.rangeEnd).isEmpty()) return refuse(WATCHER_RANGE_EMPTY);
     let id = req.watchId ?? AUTO_WATCH_ID;
     if (id === AUTO_WATCH_ID) {
       while (this.watchers.has(this.nextId)) this.nextId++;
