@@ -390,10 +390,12 @@ export class KVStore {
     if (rev > 0 && rev <= compactRevision) throw new CompactedError();
     if (rev > 0 && rev > currentRevision) throw new FutureRevError();
     const atRev = rev === 0 ? currentRevision : rev;
-    // Only records at or below the compaction revision consult the keep set.
-    const keep = compactRevision > 0 ? this.index.keep(atRev) : new RevSet();
     const h = new Crc32c();
     h.update(HISTORY_TABLE_NAME);
+    // A negative revision is below every record: etcd hashes its bucket name alone.
+    if (atRev < 0) return { hash: h.digest(), compactRevision, currentRevision };
+    // Only records at or below the compaction revision consult the keep set.
+    const keep = compactRevision > 0 ? this.index.keep(atRev) : new RevSet();
     const history = this.backend.history;
     for (const key of history.getKeys({ end: revKey(atRev + 1, 0) })) {
       const main = revKeyMain(key);

@@ -139,6 +139,24 @@ describe("KVStore revisions and hooks", () => {
     }
   });
 
+  it("hashes nothing but the bucket name at a negative revision, as etcd's HashByRev", async () => {
+    const t = openTempStore();
+    try {
+      const s = t.store;
+      const empty = s.hashKV(0);
+      s.write(1, (tx) => tx.put(b("k"), b("v"), 0n));
+      s.write(2, (tx) => tx.put(b("k"), b("w"), 0n));
+      assert.notEqual(s.hashKV(0).hash, empty.hash);
+      for (const rev of [-1, -2, -100]) {
+        assert.deepEqual(s.hashKV(rev), { hash: empty.hash, compactRevision: -1, currentRevision: 3 });
+      }
+      await s.compact(2, 3)?.done;
+      assert.equal(s.hashKV(-5).hash, empty.hash);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it("reports lease attachments after commit and lists leased keys for the lessor", async () => {
     const t = openTempStore();
     try {
