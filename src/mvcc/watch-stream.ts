@@ -110,7 +110,8 @@ export class WatchStream {
         for (const [i, events] of parts.entries()) {
           this.emit({
             watchId,
-            revision: batch.revision,
+            // etcd's compaction notice carries no revision: its header says 0
+            revision: batch.compactRevision !== undefined ? 0 : batch.revision,
             events,
             canceled: batch.canceled === true,
             compactRevision: batch.compactRevision ?? 0,

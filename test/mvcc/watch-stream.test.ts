@@ -81,6 +81,11 @@ describe("watch stream", () => {
     assert.equal(stream.create({ key: b("a"), startRevision: -1 }), 1);
     await settle();
     assert.deepEqual(summary(out), ["created 0 @2", "compacted 0 -1", "created 1 @2", "compacted 1 2"]);
+    // as in etcd, the compaction notice's header has revision 0
+    assert.deepEqual(
+      out.filter((r) => r.canceled).map((r) => r.revision),
+      [0, 0],
+    );
     assert.deepEqual(stream.watchIds(), []);
   });
 
