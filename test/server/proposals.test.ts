@@ -1,5 +1,5 @@
-// Alarm requests as etcd 3.4 serves them: every action, GET included, is a raft entry applied in order, and GET
-// lists the alarms of the type asked for (all for NONE) whichever member raised them.
+// Requests etcd 3.4 turns into raft entries even when they then fail or change nothing: every alarm action, GET
+// included, and lease grants and revokes (refused when applied, not before). Each moves the raft index by one.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,11 +10,16 @@ import { AlarmRequest_AlarmAction, AlarmType } from "../../src/gen/etcdserverpb/
 import { memberPaths } from "../../src/server/bootstrap.js";
 import { EtcdServer } from "../../src/server/etcd-server.js";
 
-const dir = mkdtempSync(join(tmpdir(), "rxetcd-alarm-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = mkdtempSync(join(tmpdir(), "rxetcd-proposals-"));
+let server: EtcdServer | undefined;
+after(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-test("an alarm GET is a raft entry, and filters by alarm type only", async () => {
-  const s = await EtcdServer.start({
+async function member(): Promise<EtcdServer> {
+  if (server) return server;
+  server = await EtcdServer.start({
     paths: memberPaths(dir, ""),
     name: "default",
     initialCluster: new Map([["default", ["http://localhost:2380"]]]),
@@ -32,8 +37,13 @@ test("an alarm GET is a raft entry, and filters by alarm type only", async () =>
     clientUrls: ["http://localhost:2379"],
     logger: pino({ level: "silent" }),
   });
-  try {
-    await s.waitReady();
+  await server.waitReady();
+  return server;
+}
+
+test("an alarm GET is a raft entry, and filters by alarm type only", async () => {
+  const s = await member();
+  {
     const get = (memberID: bigint, alarm: AlarmType) =>
       s.api.alarm({ action: AlarmRequest_AlarmAction.GET, memberID, alarm });
     const before = (await s.api.status()).raftIndex;
@@ -56,7 +66,32 @@ test("an alarm GET is a raft entry, and filters by alarm type only", async () =>
       alarm: AlarmType.NOSPACE,
     });
     assert.deepEqual((await get(0n, AlarmType.NONE)).alarms, []);
-  } finally {
-    await s.stop();
   }
+});
+
+test("lease grants and revokes are refused when applied, so even a refused one is a raft entry", async () => {
+  const s = await member();
+  const index = async () => (await s.api.status()).raftIndex;
+  const grows = async (what: string, request: () => Promise<unknown>, error: string) => {
+    const before = await index();
+    await assert.rejects(request(), { message: error }, what);
+    assert.equal(await index(), before + 1, `${what}: one raft entry`);
+  };
+  await grows(
+    "revoke of an unknown lease",
+    () => s.api.leaseRevoke({ ID: 4242n }),
+    "etcdserver: requested lease not found",
+  );
+  await s.api.leaseGrant({ ID: 77n, TTL: 3600 });
+  await grows(
+    "grant of a lease that exists",
+    () => s.api.leaseGrant({ ID: 77n, TTL: 60 }),
+    "etcdserver: lease already exists",
+  );
+  await grows(
+    "grant over the largest TTL",
+    () => s.api.leaseGrant({ ID: 78n, TTL: 9_000_000_001 }),
+    "etcdserver: too large lease TTL",
+  );
+  await s.api.leaseRevoke({ ID: 77n });
 });
