@@ -32,6 +32,11 @@ export interface WatchStreamOptions {
 interface StreamWatcher {
   readonly watcher: Watcher;
   readonly subscription: Subscription;
+  /**
+   * Ended by compaction. As in etcd, its id stays taken until the client cancels it (which is then answered):
+   * a server-chosen id skips it and a client-chosen one is a duplicate.
+   */
+  compacted?: boolean;
 }
 
 export class WatchStream {
@@ -106,6 +111,10 @@ export class WatchStream {
     const fragment = req.fragment === true;
     const subscription = watcher.events$.subscribe({
       next: (batch) => {
+        if (batch.compactRevision !== undefined) {
+          const entry = this.watchers.get(watchId);
+          if (entry?.watcher === watcher) entry.compacted = true;
+        }
         const parts = fragment ? fragments(batch.events, this.maxResponseBytes) : [batch.events];
         for (const [i, events] of parts.entries()) {
           this.emit({
@@ -169,7 +178,7 @@ export class WatchStream {
     for (const { watcher } of this.watchers.values()) watcher.resume();
   }
 
-  /** The ids of the live watchers of this stream. */
+  /** The ids taken on this stream: live watchers, and those ended by compaction and not yet cancelled. */
   watchIds(): number[] {
     return [...this.watchers.keys()];
   }
@@ -189,15 +198,15 @@ export class WatchStream {
 
   private forget(watchId: number, watcher: Watcher): void {
     const entry = this.watchers.get(watchId);
-    if (entry?.watcher === watcher) this.watchers.delete(watchId);
+    if (entry?.watcher === watcher && !entry.compacted) this.watchers.delete(watchId);
     this.answerProgressIfSettled();
   }
 
   private answerProgressIfSettled(): void {
     if (!this.progressRequested || this.closed) return;
     const rev = this.store.revision;
-    for (const { watcher } of this.watchers.values()) {
-      if (!watcher.isSettledAt(rev)) {
+    for (const { watcher, compacted } of this.watchers.values()) {
+      if (!compacted && !watcher.isSettledAt(rev)) {
         // A watcher starting at a future revision settles by commits alone, without an event of its own.
         if (!this.waitingForCommit) {
           this.waitingForCommit = true;

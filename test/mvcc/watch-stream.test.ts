@@ -81,12 +81,13 @@ describe("watch stream", () => {
     assert.equal(stream.create({ key: b("a"), startRevision: -1 }), 1);
     await settle();
     assert.deepEqual(summary(out), ["created 0 @2", "compacted 0 -1", "created 1 @2", "compacted 1 2"]);
+    // as in etcd, the ids of compacted watchers stay taken until the client cancels them
+    assert.deepEqual(stream.watchIds(), [0, 1]);
     // as in etcd, the compaction notice's header has revision 0
     assert.deepEqual(
       out.filter((r) => r.canceled).map((r) => r.revision),
       [0, 0],
     );
-    assert.deepEqual(stream.watchIds(), []);
   });
 
   test("start revision -1 on a store never compacted watches from now on, with no history (as etcd 3.4)", async () => {
@@ -97,6 +98,38 @@ describe("watch stream", () => {
     src.put("a", "2"); // 3
     await settle();
     assert.deepEqual(summary(out), ["created 0 @2", "events 0 @3 PUT a=2@3"]);
+  });
+
+  test("a watcher ended by compaction keeps its id until cancelled, as etcd's watch stream does", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "1"); // 2
+    src.put("a", "2"); // 3
+    src.compact(3);
+    assert.equal(stream.create({ key: b("a"), startRevision: 2, watchId: 3 }), 3);
+    await settle();
+    // the id is still taken: a server-chosen id skips it, a client-chosen one is a duplicate
+    assert.equal(stream.create({ key: b("a") }), 0);
+    assert.equal(stream.create({ key: b("a") }), 1);
+    assert.equal(stream.create({ key: b("a") }), 2);
+    assert.equal(stream.create({ key: b("a") }), 4);
+    assert.equal(stream.create({ key: b("b"), watchId: 3 }), -1);
+    // a progress request is not held up by it
+    stream.requestProgress();
+    await settle();
+    assert.equal(stream.cancel(3), true);
+    assert.equal(stream.create({ key: b("b"), watchId: 3 }), 3);
+    assert.deepEqual(summary(out), [
+      "created 3 @3",
+      "compacted 3 3",
+      "created 0 @3",
+      "created 1 @3",
+      "created 2 @3",
+      "created 4 @3",
+      `refused -1 ${DUPLICATE_WATCH_ID}`,
+      "progress -1 @3",
+      "canceled 3",
+      "created 3 @3",
+    ]);
   });
 
   test("an empty interval is refused before the watch id is looked at, and uses up no id", () => {
@@ -144,14 +177,15 @@ describe("watch stream", () => {
     assert.equal(out[1].events[0].prevKv?.value.toString(), "1");
   });
 
-  test("a watcher ended by compaction is announced with its compact revision and leaves the stream", async () => {
+  test("a watcher ended by compaction is announced with its compact revision and gets no more events", async () => {
     const { src, stream, out } = setup();
     for (let i = 0; i < 5; i++) src.put("a", String(i)); // 2..6
     src.compact(4);
     stream.create({ key: b("a"), startRevision: 2 });
     await waitFor(() => out.length === 2);
+    src.put("a", "later");
+    await settle();
     assert.deepEqual(summary(out), ["created 0 @6", "compacted 0 4"]);
-    assert.deepEqual(stream.watchIds(), []);
   });
 
   test("a progress request is answered at once when every watcher is synced", async () => {
