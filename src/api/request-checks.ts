@@ -99,11 +99,10 @@ function collectWrites(ops: RequestOp[]): { puts: Set<string>; dels: Deletion[] 
   return { puts, dels };
 }
 
-/** True when the txn writes nothing in either branch (etcd serves it as a read, not a proposal). */
+/**
+ * etcd's isTxnReadonly: every operation of both branches is a Range (a nested txn counts as a write, even one that
+ * only reads); such a txn is served as a read, not proposed.
+ */
 export function isReadOnlyTxn(r: TxnRequest): boolean {
-  const readOnly = (ops: RequestOp[]): boolean =>
-    ops.every(
-      (op) => op.requestRange !== undefined || (op.requestTxn !== undefined && isReadOnlyTxn(op.requestTxn)),
-    );
-  return readOnly(r.success) && readOnly(r.failure);
+  return [...r.success, ...r.failure].every((op) => op.requestRange !== undefined);
 }

@@ -1,8 +1,9 @@
-// The duplicate-key check of a Txn, as etcd 3.4's gRPC layer does it: a put may not meet another put or a delete of
-// the same branch, but a delete whose range end is "\0" (or at or below its key) covers no key in that check.
+// Txn checks as etcd 3.4 makes them. The duplicate-key check: a put may not meet another put or a delete of the same
+// branch, but a delete whose range end is "\0" (or at or below its key) covers no key in that check. Read-only:
+// only ranges, in both branches.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkTxn } from "../../src/api/request-checks.js";
+import { checkTxn, isReadOnlyTxn } from "../../src/api/request-checks.js";
 import { type RequestOp, TxnRequest } from "../../src/gen/etcdserverpb/rpc.js";
 
 const b = (s: string) => Buffer.from(s, "latin1");
@@ -50,4 +51,30 @@ test("puts inside a delete's range, or twice in one branch, are still duplicates
   assert.doesNotThrow(() => checkTxn(txn([del("a", "c"), put("c")]), 128));
   // then and else of one nested txn exclude each other
   assert.doesNotThrow(() => checkTxn(txn([nested([put("x")], [put("x")])]), 128));
+});
+
+test("a txn is read-only only when both branches hold nothing but ranges; a nested txn makes it a write", () => {
+  const range: RequestOp = {
+    requestRange: {
+      key: b("a"),
+      rangeEnd: b(""),
+      limit: 0,
+      revision: 0,
+      sortOrder: 0,
+      sortTarget: 0,
+      serializable: false,
+      keysOnly: false,
+      countOnly: false,
+      minModRevision: 0,
+      maxModRevision: 0,
+      minCreateRevision: 0,
+      maxCreateRevision: 0,
+    },
+  };
+  assert.equal(isReadOnlyTxn(txn([range], [range])), true);
+  assert.equal(isReadOnlyTxn(txn([])), true);
+  assert.equal(isReadOnlyTxn(txn([range, put("a")])), false);
+  assert.equal(isReadOnlyTxn(txn([range], [del("a")])), false);
+  assert.equal(isReadOnlyTxn(txn([range, nested([range])])), false);
+  assert.equal(isReadOnlyTxn(txn([], [nested([])])), false);
 });

@@ -1,5 +1,6 @@
 // Requests etcd 3.4 turns into raft entries even when they then fail or change nothing: every alarm action, GET
-// included, and lease grants and revokes (refused when applied, not before). Each moves the raft index by one.
+// included, lease grants and revokes (refused when applied, not before), and a txn with a nested txn even when it
+// only reads. Each moves the raft index by one.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -94,4 +95,38 @@ test("lease grants and revokes are refused when applied, so even a refused one i
     "etcdserver: too large lease TTL",
   );
   await s.api.leaseRevoke({ ID: 77n });
+});
+
+test("a txn holding a nested txn is proposed even when it only reads; one of ranges alone is not", async () => {
+  const s = await member();
+  const range = {
+    requestRange: {
+      key: Buffer.from("a"),
+      rangeEnd: Buffer.alloc(0),
+      limit: 0,
+      revision: 0,
+      sortOrder: 0,
+      sortTarget: 0,
+      serializable: false,
+      keysOnly: false,
+      countOnly: false,
+      minModRevision: 0,
+      maxModRevision: 0,
+      minCreateRevision: 0,
+      maxCreateRevision: 0,
+    },
+  };
+  const index = async () => (await s.api.status()).raftIndex;
+  let before = await index();
+  await s.api.txn({ compare: [], success: [range], failure: [range] });
+  assert.equal(await index(), before, "ranges alone are served as a read");
+  before = await index();
+  const r = await s.api.txn({
+    compare: [],
+    success: [range, { requestTxn: { compare: [], success: [range], failure: [] } }],
+    failure: [],
+  });
+  assert.equal(await index(), before + 1, "a nested txn makes it a proposal");
+  assert.equal(r.succeeded, true);
+  assert.equal(r.responses[1].responseTxn?.responses.length, 1);
 });
