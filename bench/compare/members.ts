@@ -16,6 +16,8 @@ export interface Deployment {
   readonly size: number;
   /** host:port of the leader's client URL: where the load goes. */
   readonly leader: string;
+  /** The leader's process id (bench:feed reads its CPU time). */
+  readonly leaderPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -135,9 +137,9 @@ export async function startDeployment(
     await Promise.all(members.map((m, i) => waitHealthy(m.client, procs[i], `${kind} ${m.name}`)));
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      for (const m of members) {
+      for (const [i, m] of members.entries()) {
         if (await isLeader(m.client).catch(() => false)) {
-          return { kind, size, leader: new URL(m.client).host, stop };
+          return { kind, size, leader: new URL(m.client).host, leaderPid: procs[i].pid, stop };
         }
       }
       await new Promise((r) => setTimeout(r, 100));

@@ -23,10 +23,11 @@ import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-
 import { createGateway } from "./gateway/gateway.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
-import { createGrpcServer } from "./grpc/grpc-services.js";
+import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
+import { unaryFastPath } from "./grpc/unary-fast-path.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
-import { TlsIdentities } from "./request-context.js";
+import { grpcRequestContext, TlsIdentities } from "./request-context.js";
 
 /** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
 export interface ClientTls {
@@ -99,6 +100,7 @@ type StreamListener = (
 function injectorServingHttp(
   grpcServer: Server,
   httpHandler: RequestListener,
+  fastUnary: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean,
   logger?: ApiLogger,
 ): ConnectionInjector {
   const servers = (grpcServer as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
@@ -114,6 +116,7 @@ function injectorServingHttp(
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
     const contentType = headers["content-type"];
     if (typeof contentType === "string" && contentType.startsWith("application/grpc")) {
+      if (fastUnary(stream, headers)) return;
       for (const listener of grpcListeners) listener.call(h2, stream, headers, flags, raw);
       return;
     }
@@ -136,8 +139,17 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const identities = new TlsIdentities();
   const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities);
   const extensions = options.http ?? [];
-  const httpHandler = createHttpHandler(api, createGateway(api, handlers, limits, metrics), extensions);
-  const injector = injectorServingHttp(grpcServer, httpHandler, logger);
+  const httpHandler = createHttpHandler(
+    api,
+    createGateway(api, handlers, limits, metrics, {
+      clientCertAuth: options.tls?.clientCertAuth ?? false,
+    }),
+    extensions,
+  );
+  const fastUnary = unaryFastPath(handlers, metrics, limits.maxRequestBytes + grpcOverheadBytes, (call) =>
+    grpcRequestContext(call.metadata, identities.commonNameOf(call)),
+  );
+  const injector = injectorServingHttp(grpcServer, httpHandler, fastUnary, logger);
   const httpServer: HttpServer = createHttpServer(httpHandler);
   for (const ext of extensions) ext.attach?.(httpServer);
 

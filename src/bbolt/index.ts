@@ -5,6 +5,7 @@ export { DEFAULT_PAGE_SIZE, type Meta } from "./format.js";
 export { type BboltEntry, BboltReader, type BucketPath } from "./reader.js";
 export {
   type BboltBucketSource,
+  type BboltEmitOptions,
   type BboltEntries,
   type BboltLayout,
   type BboltWriteEntry,

@@ -48,6 +48,14 @@ export interface BboltWriteOptions {
   txid?: bigint;
 }
 
+export interface BboltEmitOptions {
+  /**
+   * Bytes per chunk emitted, rounded down to whole pages; default 64 KiB. A chunk is shorter when
+   * the next page run does not fit in it, and a page run longer than a chunk is a chunk of its own.
+   */
+  chunkSize?: number;
+}
+
 /** Where everything landed: what the meta pages say. */
 export interface BboltLayout {
   pageSize: number;
@@ -71,7 +79,7 @@ export function* planBbolt(
   const pageSize = checkedPageSize(options.pageSize);
   const txid = options.txid ?? 1n;
   if (txid < 1n) throw new BboltError(`transaction id ${txid} must be at least 1`);
-  const tree = new TreeWriter(pageSize, false);
+  const tree = new TreeWriter(pageSize, undefined);
   const run = tree.root(rootEntries(buckets));
   let step = run.next();
   while (!step.done) {
@@ -83,12 +91,13 @@ export function* planBbolt(
 }
 
 /**
- * The file's bytes in order, page run by page run, for a layout from `planBbolt` on the same
+ * The file's bytes in order, in chunks of whole pages, for a layout from `planBbolt` on the same
  * buckets. Throws BboltError when the entries differ from those planned.
  */
 export function* emitBbolt(
   buckets: readonly BboltBucketSource[],
   layout: BboltLayout,
+  options: BboltEmitOptions = {},
 ): Generator<Buffer, void> {
   const { pageSize, txid } = layout;
   const meta = (pageId: number, id: bigint) =>
@@ -102,15 +111,18 @@ export function* emitBbolt(
     });
   // bbolt writes transaction T's meta to page T % 2; the older meta is the fallback
   const newer = Number(txid % 2n);
-  yield newer === 0 ? meta(0, txid) : meta(0, txid - 1n);
-  yield newer === 1 ? meta(1, txid) : meta(1, txid - 1n);
-  const tree = new TreeWriter(pageSize, true);
+  const chunkPages = Math.max(1, Math.floor((options.chunkSize ?? DEFAULT_CHUNK_SIZE) / pageSize));
+  const tree = new TreeWriter(pageSize, new ChunkArena(chunkPages * pageSize));
+  yield* tree.place(newer === 0 ? meta(0, txid) : meta(0, txid - 1n));
+  yield* tree.place(newer === 1 ? meta(1, txid) : meta(1, txid - 1n));
   const run = tree.root(rootEntries(buckets));
   let step = run.next();
   while (!step.done) {
     if (step.value !== undefined) yield step.value;
     step = run.next();
   }
+  const rest = tree.rest();
+  if (rest !== undefined) yield rest;
   if (step.value !== layout.root || tree.nextPgid !== layout.pages) {
     throw new BboltError(
       `the entries changed between planning and writing (planned ${layout.pages} pages with root ${layout.root}, ` +
@@ -119,7 +131,7 @@ export function* emitBbolt(
   }
 }
 
-/** Plans the file at once and returns its layout and its bytes as a lazy sequence of page runs. */
+/** Plans the file at once and returns its layout and its bytes as a lazy sequence of chunks. */
 export function encodeBbolt(
   buckets: readonly BboltBucketSource[],
   options: BboltWriteOptions = {},
@@ -142,6 +154,47 @@ export function writeBboltFile(
     closeSync(fd);
   }
   return layout;
+}
+
+const DEFAULT_CHUNK_SIZE = 64 * 1024;
+
+/**
+ * Where emitted pages are built: a zeroed buffer of whole pages handed out in order and emitted
+ * when the next page run does not fit (one copy per byte, no concatenation).
+ */
+class ChunkArena {
+  private buf: Buffer;
+  private used = 0;
+
+  constructor(private readonly size: number) {
+    this.buf = Buffer.alloc(size);
+  }
+
+  /** Room for `bytes` (at most the arena's size), and the chunk completed to make it (if any). */
+  take(bytes: number): { room: Buffer; done: Buffer | undefined } {
+    const done = this.used + bytes > this.buf.length ? this.rest() : undefined;
+    const room = this.buf.subarray(this.used, this.used + bytes);
+    this.used += bytes;
+    return { room, done };
+  }
+
+  get full(): boolean {
+    return this.used === this.buf.length;
+  }
+
+  /** True when a page run of `bytes` is built inside the arena (not in a buffer of its own). */
+  holds(bytes: number): boolean {
+    return bytes <= this.buf.length;
+  }
+
+  /** The pages built so far and not emitted; the arena starts over. */
+  rest(): Buffer | undefined {
+    if (this.used === 0) return undefined;
+    const out = this.buf.subarray(0, this.used);
+    this.buf = Buffer.alloc(this.size);
+    this.used = 0;
+    return out;
+  }
 }
 
 function drain<R>(gen: Generator<unknown, R>): R {
@@ -236,10 +289,13 @@ class PageFill {
     return Math.max(1, this.capacity / this.pageSize);
   }
 
-  /** The page image (`pages` × page size, or exactly its bytes when `exact`, for inline buckets). */
-  build(pgid: number, exact = false): Buffer {
+  /**
+   * The page image (`pages` × page size, or exactly its bytes when `exact`, for inline buckets),
+   * built in `into` (zeroed, of that size) when given.
+   */
+  build(pgid: number, exact = false, into?: Buffer): Buffer {
     const pages = this.pages;
-    const buf = Buffer.alloc(exact ? this.used : pages * this.pageSize);
+    const buf = into ?? Buffer.alloc(exact ? this.used : pages * this.pageSize);
     writePageHeader(buf, 0, pgid, this.flags, this.count, exact ? 0 : pages - 1);
     const esize = this.elementSize;
     let dataAt = PAGE_HEADER_SIZE + this.count * esize;
@@ -272,10 +328,29 @@ class TreeWriter {
   /** Next page to allocate; pages 0 and 1 are the metas. */
   nextPgid = 2;
 
+  /** True when building pages (emit pass), false when only laying them out (plan pass). */
+  private readonly emit: boolean;
+
   constructor(
     private readonly pageSize: number,
-    private readonly emit: boolean,
-  ) {}
+    private readonly arena: ChunkArena | undefined,
+  ) {
+    this.emit = arena !== undefined;
+  }
+
+  /** Places a ready page (a meta page) in the output. */
+  *place(page: Buffer): Generator<Buffer> {
+    const arena = this.arena!;
+    const { room, done } = arena.take(page.length);
+    if (done !== undefined) yield done;
+    page.copy(room);
+    if (arena.full) yield arena.rest()!;
+  }
+
+  /** What is built and not yet emitted (the end of the file). */
+  rest(): Buffer | undefined {
+    return this.arena?.rest();
+  }
 
   /** Writes the root bucket; returns its root page. */
   *root(entries: BboltEntries): Generator<Buffer | undefined, number> {
@@ -325,7 +400,7 @@ class TreeWriter {
         if (!this.emit) leaf = this.dropData(leaf);
       }
       if (!leaf.fits(size)) {
-        yield this.flush(leaf, children);
+        yield* this.flush(leaf, children);
         leaf = new PageFill("leaf", this.pageSize, this.emit);
       }
       leaf.add(key, value, flags);
@@ -334,7 +409,7 @@ class TreeWriter {
       const value = Buffer.alloc(BUCKET_HEADER_SIZE); // root 0 (inline), sequence 0
       return Buffer.concat([value, leaf.build(0, true)]);
     }
-    yield this.flush(leaf, children);
+    yield* this.flush(leaf, children);
     // branch levels until one page remains
     let level = children;
     while (level.length > 1) {
@@ -343,12 +418,12 @@ class TreeWriter {
       for (const c of level) {
         const size = BRANCH_ELEMENT_SIZE + c.key.length;
         if (!branch.fits(size)) {
-          yield this.flush(branch, parents);
+          yield* this.flush(branch, parents);
           branch = new PageFill("branch", this.pageSize, this.emit);
         }
         branch.add(c.key, EMPTY, 0, c.pgid);
       }
-      yield this.flush(branch, parents);
+      yield* this.flush(branch, parents);
       level = parents;
     }
     const value = Buffer.alloc(BUCKET_HEADER_SIZE);
@@ -366,12 +441,31 @@ class TreeWriter {
     return sizesOnly;
   }
 
-  private flush(fill: PageFill, parents: Array<{ key: Buffer; pgid: number }>): Buffer | undefined {
+  /** Allocates the fill's pages (and builds them when emitting); yields completed chunks, or undefined when planning. */
+  private *flush(
+    fill: PageFill,
+    parents: Array<{ key: Buffer; pgid: number }>,
+  ): Generator<Buffer | undefined> {
     const pgid = this.nextPgid;
     this.nextPgid += fill.pages;
     if (fill.firstKey !== undefined) parents.push({ key: fill.firstKey, pgid });
     else parents.push({ key: EMPTY, pgid }); // only an empty root bucket has an empty leaf
-    return this.emit ? fill.build(pgid) : undefined;
+    if (this.arena === undefined) {
+      yield undefined;
+      return;
+    }
+    const bytes = fill.pages * this.pageSize;
+    if (!this.arena.holds(bytes)) {
+      // a run longer than a chunk is a chunk of its own
+      const before = this.arena.rest();
+      if (before !== undefined) yield before;
+      yield fill.build(pgid);
+      return;
+    }
+    const { room, done } = this.arena.take(bytes);
+    if (done !== undefined) yield done;
+    fill.build(pgid, false, room);
+    if (this.arena.full) yield this.arena.rest();
   }
 
   private checkKey(key: Uint8Array, previous: Buffer | undefined, path: readonly Buffer[], n: number): void {

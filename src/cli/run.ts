@@ -31,10 +31,20 @@ export interface CliIo {
 }
 
 export function rxetcdVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version?: string;
-  };
-  return pkg.version ?? "unknown";
+  // src/cli/ in a checkout, dist/src/cli/ or a bundle file in dist/bundle/ in the build: the
+  // package root is a few levels up
+  for (const path of ["../package.json", "../../package.json", "../../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "rxetcd") return pkg.version ?? "unknown";
+    } catch {
+      // not here
+    }
+  }
+  return "unknown";
 }
 
 /** A dynamic import that yields undefined when the module itself is absent from this build. */

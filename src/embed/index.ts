@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
 import { type ClientTls, serveClients } from "../api/index.js";
@@ -8,10 +9,12 @@ import { parseCompactionRetention } from "../config/index.js";
 import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { type AppliedRequest, type Operators, wireOperators } from "../operators/index.js";
 import { memberPaths } from "../server/bootstrap.js";
+import { checkInitialHashKV } from "../server/corruption-check.js";
 import { EtcdServer } from "../server/etcd-server.js";
-import type { ServerConfig } from "../server/server-config.js";
-import { type Listening, listenHttp, peerHandler } from "../transport/peer-http.js";
+import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
+import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
+import { feedAuthenticator } from "./feed-auth.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
@@ -40,6 +43,49 @@ export interface StartOptions {
   feed?: EventFeedOptions | false;
   /** User operators composed into the proposal, apply and feed paths (see src/operators/types.ts). */
   operators?: Operators;
+}
+
+/** Peers reaching this member before its server is built are told to come back (they redial). */
+function notReadyHandler() {
+  return (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end("member is starting\n");
+  };
+}
+
+/** The peer listener's TLS, when the peer URLs are https. */
+function readPeerListenTls(config: Config): ListenTls | undefined {
+  const t = config.peerTls;
+  if (!config.listenPeerUrls.some((u) => u.href.startsWith("https://"))) return undefined;
+  if (!t.certFile || !t.keyFile) {
+    if (t.autoTls)
+      throw new Error("--peer-auto-tls is not supported: give --peer-cert-file and --peer-key-file");
+    throw new Error("https peer URLs need --peer-cert-file and --peer-key-file");
+  }
+  const files = readPeerTls(config);
+  return {
+    cert: files.cert as Buffer,
+    key: files.key as Buffer,
+    ...(files.ca ? { ca: files.ca } : {}),
+    requestCert: t.clientCertAuth,
+  };
+}
+
+/** The peer TLS files for dialing https peers, read once at start-up. */
+function readPeerTls(config: Config): PeerTlsFiles {
+  const t = config.peerTls;
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${flag} ${path}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    ...(t.trustedCaFile ? { ca: read("--peer-trusted-ca-file", t.trustedCaFile) } : {}),
+    ...(t.certFile ? { cert: read("--peer-cert-file", t.certFile) } : {}),
+    ...(t.keyFile ? { key: read("--peer-key-file", t.keyFile) } : {}),
+  };
 }
 
 /** The client TLS files, read once at start-up (a missing file stops start-up naming it). */
@@ -85,6 +131,11 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     quotaBackendBytes: config.quotaBackendBytes,
     preVote: config.preVote,
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
+    peerUrls: config.initialAdvertisePeerUrls.map((u) => u.href),
+    strictReconfigCheck: config.strictReconfigCheck,
+    initialElectionTickAdvance: config.initialElectionTickAdvance,
+    corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
+    ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
     ...(config.experimentalEnableLeaseCheckpoint
@@ -112,12 +163,15 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
   try {
     // peers first, as etcd opens them before building the server
     const peers: Listening[] = [];
-    const handler = peerHandler({
-      clusterId: () => server?.clusterId ?? 0n,
-      members: () => server?.clusterMembers() ?? [],
-    });
+    // https peer URLs are served with --peer-cert-file/--peer-key-file (and client certificates
+    // required with --peer-client-cert-auth)
+    const peerListenTls = readPeerListenTls(config);
+    // until the server (and its transport) exists, peers wait: etcd serves them only once it is built
+    const early = notReadyHandler();
+    const handler = (req: IncomingMessage, res: ServerResponse) =>
+      server ? server.transport.handler(req, res) : early(req, res);
     for (const u of config.listenPeerUrls) {
-      const l = await listenHttp(toUrl(u), handler);
+      const l = await listenHttp(toUrl(u), handler, peerListenTls);
       peers.push(l);
       listeners.push(l);
       logger.info({ address: l.url.href }, "listening for peers");
@@ -125,6 +179,13 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     server = await EtcdServer.start(serverConfig);
     const started = server;
+    // a member restarting on its data compares its KV hash with its peers' before serving (etcd: only
+    // members that were initialized before)
+    if (config.experimentalInitialCorruptCheck && started.bootCase === "restart") {
+      // after the replay, so the membership (which etcd may not know yet without a snapshot) is complete
+      await started.waitReplayed();
+      await checkInitialHashKV(started);
+    }
 
     // as etcd, clients are served once the member is ready (a leader is known, start-up entries applied)
     await started.waitReady();
@@ -136,6 +197,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
         : await startFeed(started, {
             warningApplyMs: config.experimentalWarningApplyDurationMs,
             logger,
+            authenticate: feedAuthenticator(started.auth),
             ...opts.feed,
             ...(ops.feed ? { operator: ops.feed } : {}),
           });

@@ -241,11 +241,7 @@ export class EventFeed {
     const group = this.groupFor(checked, conn.user);
     // what the group has queued happened before the initial state was read: send it to the others first
     this.flushGroup(group);
-    this.send(
-      socket,
-      conn,
-      JSON.stringify({ initial: true, events: this.applyOperatorNow(initial) } satisfies FeedBatch),
-    );
+    this.send(socket, conn, { initial: true, events: this.applyOperatorNow(initial) });
     group.clients.add(conn);
     conn.group = group;
     void socket.join(group.id);
@@ -482,14 +478,14 @@ export class EventFeed {
     if (group.clients.size === 0) return;
     for (let i = 0; i < events.length; i += this.limits.maxBatchEvents) {
       const batch: FeedBatch = { events: events.slice(i, i + this.limits.maxBatchEvents) };
-      // encoded once for every client of the group
-      this.io.to(group.id).emit(FeedMessages.batch, JSON.stringify(batch));
+      // socket.io encodes a room broadcast once (one JSON text, one WebSocket frame) for every client of the group
+      this.io.to(group.id).emit(FeedMessages.batch, batch);
       for (const conn of group.clients) conn.sent++;
     }
   }
 
-  private send(socket: Socket, conn: FeedConnection, json: string): void {
-    socket.emit(FeedMessages.batch, json);
+  private send(socket: Socket, conn: FeedConnection, batch: FeedBatch): void {
+    socket.emit(FeedMessages.batch, batch);
     conn.sent++;
   }
 

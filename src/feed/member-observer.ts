@@ -4,7 +4,8 @@ import { Subject, type Subscription } from "rxjs";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import { AlarmRequest_AlarmAction, AlarmType } from "../gen/etcdserverpb/rpc.js";
 import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
-import { ConfChange, ConfChangeType, type Entry, EntryType } from "../gen/raftpb/raft.js";
+import { type Entry, EntryType } from "../gen/raftpb/raft.js";
+import type { MembershipChange } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
 import { StateType } from "../raft/state.js";
 import { ProgressState } from "../raft/tracker/state.js";
@@ -36,8 +37,20 @@ export type Published =
   | { readonly kind: "event"; readonly event: FeedEvent; readonly coalesce?: string }
   | { readonly kind: "kv"; readonly change: KvChange };
 
-/** Optional per-peer connectivity (the peer transport knows it). */
+/** Per-peer connectivity (the peer transport knows it). */
 export type PeerHealth = (id: bigint) => { connected: boolean; rttMs: number | null } | undefined;
+
+/** A peer is connected while the transport has a working stream or pipeline to it; RTT from its prober. */
+export function transportPeerHealth(server: EtcdServer): PeerHealth {
+  return (id) => {
+    const transport = server.transport;
+    if (!transport) return undefined;
+    const connected = transport.activeSince(id) !== undefined;
+    // the prober's figure outlives the connection: an unreachable peer has no round trip
+    const rtt = connected ? transport.roundTripMs(id) : undefined;
+    return { connected, rttMs: rtt === undefined ? null : round2(rtt) };
+  };
+}
 
 const ROLES: Record<StateType, RaftRole> = {
   [StateType.StateFollower]: "follower",
@@ -90,6 +103,7 @@ interface MetricsWindow {
 export interface MemberObserverOptions {
   /** Apply batches slower than this per entry are reported (etcd's --experimental-warning-apply-duration). */
   warningApplyMs: number;
+  /** Connectivity of each peer; the member's transport by default. */
   peerHealth?: PeerHealth;
   now?: () => number;
 }
@@ -105,6 +119,8 @@ export class MemberObserver {
     | undefined;
   private metricsWindow: MetricsWindow;
   private lastRaftState = "";
+  private lastLeadership = "";
+  private readonly peerHealth: PeerHealth;
   private lastMembers = "";
   private lastSnapshotIndex: number;
   private alarmList: AlarmInfo[] = [];
@@ -119,6 +135,7 @@ export class MemberObserver {
   ) {
     this.member = formatId(server.memberId);
     this.now = options.now ?? Date.now;
+    this.peerHealth = options.peerHealth ?? transportPeerHealth(server);
     this.metricsWindow = this.freshMetricsWindow();
     this.lastSnapshotIndex = server.raft.storage.snapshot().metadata?.index ?? 0;
   }
@@ -134,6 +151,7 @@ export class MemberObserver {
       s.events$.subscribe(({ revision, events }) => this.onKvEvents(revision, events)),
       s.applied$.subscribe((batch) => this.onApplied(batch)),
       s.raft.readyBatches$.subscribe((r) => this.onReady(r)),
+      s.membership$.subscribe((c) => this.onMembershipChange(c)),
       s.lessor.changes$.subscribe((c) => {
         const lease = this.base("lease");
         this.publish(
@@ -244,22 +262,24 @@ export class MemberObserver {
     for (const entry of batch.entries) this.inspect(entry);
   }
 
-  /** Membership, compaction and alarm entries become events of their own (they are rare). */
+  /** An applied membership change (a refused one never reaches here); the members list follows in the window. */
+  private onMembershipChange(c: MembershipChange): void {
+    const action = c.kind === "add" && c.member?.isLearner ? "add-learner" : c.kind;
+    this.publish({
+      ...this.base("member.change"),
+      action,
+      id: formatId(c.id),
+      name: c.member?.name ?? "",
+      peerUrls: c.member ? [...c.member.peerUrls] : [],
+      isLearner: c.member?.isLearner ?? false,
+      // the apply wrote the entry's index with the change before telling us
+      index: this.server.store.consistentIndex(),
+    });
+    this.lastMembers = "";
+  }
+
+  /** Compaction and alarm entries become events of their own (they are rare). */
   private inspect(entry: Entry): void {
-    if (entry.type === EntryType.EntryConfChange) {
-      const cc = ConfChange.decode(entry.data);
-      const action =
-        cc.type === ConfChangeType.ConfChangeAddNode
-          ? "add"
-          : cc.type === ConfChangeType.ConfChangeAddLearnerNode
-            ? "add-learner"
-            : cc.type === ConfChangeType.ConfChangeRemoveNode
-              ? "remove"
-              : "update";
-      this.publish({ ...this.base("member.change"), action, id: formatId(cc.nodeId), index: entry.index });
-      this.lastMembers = "";
-      return;
-    }
     if (entry.type !== EntryType.EntryNormal || entry.data.length === 0) return;
     const kind = requestKind(entry.data);
     if (kind === "v2") this.lastMembers = "";
@@ -323,6 +343,12 @@ export class MemberObserver {
     if (raftKey !== this.lastRaftState) {
       this.lastRaftState = raftKey;
       out.push({ event: raft, coalesce: "raft.state" });
+      // a new leader (or none) changes who reports follower progress: send it now, not at the next sample
+      const leadership = `${raft.role}/${raft.leader}`;
+      if (leadership !== this.lastLeadership) {
+        this.lastLeadership = leadership;
+        out.push({ event: this.peers(), coalesce: "peers" });
+      }
     }
     if (this.ready) {
       out.push({ event: { ...this.base("raft.ready"), windowMs, ...this.ready } });
@@ -388,7 +414,7 @@ export class MemberObserver {
     const peers: PeerProgress[] = [];
     for (const [id, pr] of st.progress) {
       const self = id === st.id;
-      const health = self ? { connected: true, rttMs: 0 } : this.options.peerHealth?.(id);
+      const health = self ? { connected: true, rttMs: 0 } : this.peerHealth(id);
       peers.push({
         id: formatId(id),
         name: names.get(id) ?? "",

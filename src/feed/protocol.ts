@@ -150,10 +150,14 @@ export const MembersEvent = event("members", {
   members: t.array(MemberInfo),
 });
 
-/** A membership change applied through Raft. */
+/** A membership change applied through Raft (on every member, as it applies it). */
 export const MemberChangeEvent = event("member.change", {
-  action: t.keyof({ add: null, "add-learner": null, remove: null, update: null }),
+  action: t.keyof({ add: null, "add-learner": null, promote: null, remove: null, update: null }),
   id: Id,
+  /** The member's name ("" until it has published one, or when it was unknown). */
+  name: t.string,
+  peerUrls: t.array(t.string),
+  isLearner: t.boolean,
   index: t.number,
 });
 
@@ -303,7 +307,7 @@ export const Subscription = t.intersection([
 ]);
 export type Subscription = t.TypeOf<typeof Subscription>;
 
-/** server -> client "batch" (sent as a JSON string): the events since the previous batch, in order. */
+/** server -> client "batch": the events since the previous batch, in order. */
 export const FeedBatch = t.intersection([
   t.type({ events: t.array(FeedEvent) }),
   t.partial({

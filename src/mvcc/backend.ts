@@ -3,10 +3,10 @@
 // per etcd record bucket (leases, alarms, members, cluster, auth).
 // etcd keeps the same state in bbolt at <data-dir>/member/snap/db; this file is its LMDB twin.
 
-import { randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { ABORT, type Database, open, type RootDatabase } from "lmdb";
+import { exportBbolt } from "./bbolt-export.js";
 import { migrateSchema1 } from "./migrate.js";
 import { RECORD_BUCKETS, type RecordBucket } from "./records.js";
 
@@ -47,6 +47,20 @@ export const MetaKey = {
 } as const;
 export type MetaKeyName = (typeof MetaKey)[keyof typeof MetaKey];
 
+/** An LMDB read transaction. */
+export type ReadTxn = ReturnType<RootDatabase["useReadTransaction"]>;
+
+/**
+ * A consistent view of the backend for a long read (an export): every table as of the moment it
+ * was opened, whatever is written meanwhile. Pinned until `release()`; defragmentation waits for
+ * it, and closing the backend releases it (reads through it fail afterwards).
+ */
+export interface ReadView {
+  readonly txn: ReadTxn;
+  readonly released: boolean;
+  release(): void;
+}
+
 const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
 const TXN_NO_SYNC_FLUSH = 0x10000;
 const DEFAULT_MAP_SIZE = 64 * 1024 * 1024 * 1024;
@@ -64,6 +78,7 @@ export class Backend {
   private metaDb!: Database<Buffer, string>;
   private recordDbs = new Map<RecordBucket, Database<Buffer, Buffer>>();
   private writeDepth = 0;
+  private readonly views = new Set<{ view: ReadView; done: Promise<void> }>();
   private closed = false;
   private defragmenting: Promise<void> | undefined;
 
@@ -222,23 +237,47 @@ export class Backend {
   }
 
   /**
-   * A consistent copy of the backend as a stream of chunks (for the Maintenance Snapshot RPC).
-   * `totalBytes` is the size of the copy; the copy is removed when the stream ends or is abandoned.
+   * The backend as etcd's bbolt file, as a stream of chunks (the Maintenance Snapshot RPC): read
+   * from one consistent view taken when called; `totalBytes` is the size of the file.
    */
   async snapshot(chunkSize = 32 * 1024): Promise<{ totalBytes: number; chunks: AsyncIterable<Buffer> }> {
-    const tmp = `${this.file}.snapshot-${randomBytes(6).toString("hex")}`;
-    await this.copyTo(tmp);
-    const totalBytes = statSync(tmp).size;
-    async function* read(): AsyncIterable<Buffer> {
-      try {
-        for await (const chunk of createReadStream(tmp, { highWaterMark: chunkSize })) {
-          yield chunk as Buffer;
-        }
-      } finally {
-        rmSync(tmp, { force: true });
-      }
+    await this.idle();
+    const file = exportBbolt(this, { chunkSize });
+    try {
+      return { totalBytes: await file.size(), chunks: file };
+    } catch (err) {
+      file.close();
+      throw err;
     }
-    return { totalBytes, chunks: read() };
+  }
+
+  /** Opens a consistent read view (see ReadView); the caller must release it. */
+  openReadView(): ReadView {
+    this.assertOpen();
+    if (this.defragmenting !== undefined) throw new Error("backend: read view during defragmentation");
+    const txn = this.env.useReadTransaction();
+    let released = false;
+    let resolve!: () => void;
+    const entry = {
+      view: {
+        txn,
+        get released() {
+          return released;
+        },
+        release: () => {
+          if (released) return;
+          released = true;
+          txn.done();
+          this.views.delete(entry);
+          resolve();
+        },
+      },
+      done: new Promise<void>((r) => {
+        resolve = r;
+      }),
+    };
+    this.views.add(entry);
+    return entry.view;
   }
 
   /**
@@ -250,6 +289,8 @@ export class Backend {
     this.assertOpen();
     if (this.defragmenting !== undefined) return this.defragmenting;
     const run = async (): Promise<void> => {
+      // open views (exports) read the file being replaced: let them finish first
+      while (this.views.size > 0) await Promise.all([...this.views].map((v) => v.done));
       const tmp = `${this.file}.defrag`;
       rmSync(tmp, { force: true });
       await this.sync();
@@ -264,6 +305,19 @@ export class Backend {
     return this.defragmenting;
   }
 
+  /**
+   * Swaps in another backend file (one built from a snapshot the leader sent), as defragmentation
+   * swaps in its copy: open views finish first, then the file replaces this one and is reopened.
+   */
+  async replaceFile(file: string): Promise<void> {
+    this.assertOpen();
+    await this.idle();
+    while (this.views.size > 0) await Promise.all([...this.views].map((v) => v.done));
+    await this.env.close();
+    renameSync(file, this.file);
+    this.openEnv();
+  }
+
   /** Resolves when no defragmentation is running (writes are allowed again). */
   async idle(): Promise<void> {
     while (this.defragmenting !== undefined) await this.defragmenting.catch(() => undefined);
@@ -272,6 +326,7 @@ export class Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const { view } of [...this.views]) view.release();
     await this.env.close();
   }
 

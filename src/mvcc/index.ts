@@ -8,7 +8,10 @@ export {
   backendExists,
   backendPath,
   type Durability,
+  type ReadView,
 } from "./backend.js";
+export { type BboltExport, type BboltExportOptions, type ExportSource, exportBbolt } from "./bbolt-export.js";
+export { type BboltImportResult, importBbolt } from "./bbolt-import.js";
 export {
   checkDeleteRangeRequest,
   checkPutRequest,

@@ -6,6 +6,7 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
 import { ABORT_WRITE, Backend, type BackendOptions, MetaKey } from "./backend.js";
+import { importBbolt } from "./bbolt-import.js";
 import { CompactedError, FutureRevError, StoreFatalError } from "./errors.js";
 import { Crc32c } from "./hash.js";
 import {
@@ -81,7 +82,7 @@ const DEFAULT_COMPACTION_BATCH_LIMIT = 1000;
 
 export class KVStore {
   readonly backend: Backend;
-  private readonly index = new KeyIndex();
+  private index = new KeyIndex();
   private readonly options: Required<Pick<KVStoreOptions, "compactionBatchLimit" | "onListenerError">>;
   private rev = 1;
   /** etcd's compactMainRev: -1 until the first compaction (so Compact(0) is accepted once, as in etcd). */
@@ -496,6 +497,24 @@ export class KVStore {
       this.compactMainRev = scheduled;
       void this.scheduleCompaction(scheduled);
     }
+  }
+
+  /**
+   * Replaces everything with an etcd bbolt file (the backend of a snapshot the leader sent): the
+   * file is imported beside the backend, swapped in, and the key index rebuilt from it. Returns the
+   * consistent index the file describes.
+   */
+  async restoreFromBbolt(file: string): Promise<number> {
+    await this.compaction.catch(() => undefined);
+    const incoming = `${this.backend.file}.incoming`;
+    const imported = await importBbolt(file, incoming);
+    await this.backend.replaceFile(incoming);
+    this.index = new KeyIndex();
+    this.rev = 1;
+    this.compactMainRev = 0;
+    this.appliedIndex = 0;
+    this.restore();
+    return imported.consistentIndex;
   }
 
   private scheduleCompaction(rev: number): Promise<void> {

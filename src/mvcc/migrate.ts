@@ -11,8 +11,9 @@ const SCHEMA1_PREFIX = "rec/";
  * Schema 1 kept the server's records in the meta table as `rec/<bucket>/<hex key>`, with rxetcd's
  * own encodings for some of them: leases as 24 fixed bytes (id, ttl, remaining ttl, big-endian),
  * alarms keyed by 12 fixed bytes (member id, alarm type). Schema 2 keeps one table per bucket with
- * etcd's bytes: leasepb.Lease values, AlarmMember protobuf keys with empty values. Member records
- * move unchanged (their key is whatever the server wrote). Runs inside the caller's write.
+ * etcd's bytes: leasepb.Lease values, AlarmMember protobuf keys with empty values, members keyed by
+ * their id in lowercase hex (they were keyed by 8 big-endian bytes; the values move unchanged).
+ * Runs inside the caller's write.
  */
 export function migrateSchema1(
   meta: Database<Buffer, string>,
@@ -46,6 +47,9 @@ function convert(bucket: RecordBucket, key: Buffer, value: Buffer): [Buffer, Buf
   if (bucket === "alarm" && key.length === 12) {
     const pb = AlarmMember.encode({ memberID: key.readBigUInt64BE(0), alarm: key.readInt32BE(8) }).finish();
     return [Buffer.from(pb), Buffer.alloc(0)];
+  }
+  if (bucket === "members" && key.length === 8) {
+    return [Buffer.from(key.readBigUInt64BE(0).toString(16)), value];
   }
   return [key, value];
 }

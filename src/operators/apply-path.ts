@@ -31,14 +31,17 @@ export function startApplyPath(server: EtcdServer, op: ApplyOperator, options: A
         const out: AppliedRequest[] = [];
         for (const e of batch.entries) {
           if (e.type !== EntryType.EntryNormal || e.data.length === 0) continue;
-          out.push({
-            member,
-            index: e.index,
-            term: e.term,
-            kind: requestKind(e.data),
-            request: InternalRaftRequest.decode(e.data),
-            revision,
-          });
+          const kind = requestKind(e.data);
+          // etcd's internal v2 requests (member attributes, the cluster version) are not
+          // InternalRaftRequests: decoding one as such fails, and would end the path
+          if (kind === "v2" || kind === "unknown") continue;
+          let request: InternalRaftRequest;
+          try {
+            request = InternalRaftRequest.decode(e.data);
+          } catch {
+            continue;
+          }
+          out.push({ member, index: e.index, term: e.term, kind, request, revision });
         }
         return from(out);
       }),

@@ -46,7 +46,8 @@ export type FeedOperator = OperatorFunction<FeedEvent, FeedEvent>;
  *   through them on its own before it is proposed, on this member only. The request goes on as the
  *   first proposal emitted; completing without one refuses it; an error fails it with that error
  *   (an EtcdError reaches the client as is); a run longer than `timeoutMs` fails it.
- * - applies: every applied entry, after the FIFO apply, in log order; they observe or enrich a
+ * - applies: every applied v3 request (not etcd's internal v2 ones: member attributes, cluster
+ *   version), after the FIFO apply, in log order; they observe or enrich a
  *   copy and cannot change replicated state or the order. What they emit is published on
  *   `Etcd.appliedResults$`. A failing or stalled run loses that entry's observation only.
  * - feed: every feed event before it reaches any client (initial state included): filter, map,

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { type AuthStore, applyAuthRequest, checkAppliedRequest, isAuthRequest } from "../auth/index.js";
-import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
+import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import {
   type AlarmMember,
   type AlarmRequest,
@@ -10,11 +10,14 @@ import {
 } from "../gen/etcdserverpb/rpc.js";
 import { ConfChange, ConfChangeType, type Entry, EntryType } from "../gen/raftpb/raft.js";
 import { encodeLeaseRecord, type Lessor, leaseKey } from "../lease/lessor.js";
-import { decodeMember, encodeMember, type RaftCluster } from "../membership/cluster.js";
+import type { MembershipChange, RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
+import { decodeEntryData, type V2Request } from "../membership/v2-request.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
+import { membershipError } from "./cluster-ops.js";
 import type { KvRequests } from "./kv-requests.js";
+import { BackendQuota, requestCost } from "./quota.js";
 import type { RaftNode } from "./raft-node.js";
 import { type RecordChange, ServerRecords } from "./records.js";
 
@@ -39,6 +42,8 @@ export interface ApplierDeps {
   quota: () => number;
   /** Whether applied lease checkpoints are written to the backend (else they live in memory only, as 3.4). */
   persistLeaseCheckpoints: boolean;
+  /** Told of every applied membership change (the transport follows the members). */
+  onMembershipChange?: (change: MembershipChange) => void;
 }
 
 const zeroHeader = (revision: number): ResponseHeader => ({
@@ -56,9 +61,17 @@ const zeroHeader = (revision: number): ResponseHeader => ({
 export class EntryApplier {
   private readonly alarmList: AlarmMember[] = [];
   private readonly records: ServerRecords;
+  private readonly quota: BackendQuota;
 
   constructor(private readonly d: ApplierDeps) {
     this.records = new ServerRecords(d.store);
+    this.quota = new BackendQuota(d.quota, () => d.store.backend.size());
+    this.reloadAlarms();
+  }
+
+  /** Reads the raised alarms from the backend (at start, and after a snapshot replaced it). */
+  reloadAlarms(): void {
+    this.alarmList.splice(0);
     for (const [, value] of this.records.list("alarm")) {
       this.alarmList.push({ memberID: value.readBigUInt64BE(0), alarm: value.readInt32BE(8) as AlarmType });
     }
@@ -88,7 +101,11 @@ export class EntryApplier {
       store.setConsistentIndex(entry.index);
       return {};
     }
-    const req = InternalRaftRequest.decode(entry.data);
+    const decoded = decodeEntryData(entry.data);
+    // v2 requests (publish, cluster version) are applied again after a restart, as etcd re-applies
+    // them: membership is rebuilt from the snapshot and the entries after it
+    if (decoded.kind === "v2") return this.applyV2Request(decoded.req, entry.index);
+    const req = decoded.req;
     const id = req.header?.ID ?? req.ID;
     if (store.isApplied(entry.index)) return { id };
     try {
@@ -103,19 +120,35 @@ export class EntryApplier {
     }
   }
 
+  /** While NOSPACE is raised, requests that add data are refused (etcd's capped applier). */
   private noSpace(req: InternalRaftRequest): boolean {
-    const writes = req.put !== undefined || req.txn !== undefined || req.leaseGrant !== undefined;
-    return writes && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
+    return requestCost(req) > 0 && this.alarmList.some((a) => a.alarm === AlarmType.NOSPACE);
+  }
+
+  /** With CORRUPT raised, etcd's corrupt applier refuses every KV and lease request. */
+  private corrupt(req: InternalRaftRequest): boolean {
+    const kvOrLease =
+      req.put !== undefined ||
+      req.deleteRange !== undefined ||
+      req.txn !== undefined ||
+      req.compaction !== undefined ||
+      req.leaseGrant !== undefined ||
+      req.leaseRevoke !== undefined;
+    return kvOrLease && this.alarmList.some((a) => a.alarm === AlarmType.CORRUPT);
   }
 
   private dispatch(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
     const { kv, store, lessor } = this.d;
+    if (this.corrupt(req)) throw Errors.Corrupt;
     if (this.noSpace(req)) throw Errors.NoSpace;
     checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
     if (isAuthRequest(req)) return this.applyAuth(req, index);
-    if (req.put) return { resp: kv.applier.put(req.put, index) };
+    // as etcd's quota applier: a write past the quota is applied, and answered "database space exceeded"
+    const fits = req.put || req.txn ? this.quota.available(req) : true;
+    const overQuota = fits ? {} : { err: Errors.NoSpace };
+    if (req.put) return { resp: kv.applier.put(req.put, index), ...overQuota };
     if (req.deleteRange) return { resp: kv.applier.deleteRange(req.deleteRange, index) };
-    if (req.txn) return { resp: kv.applier.txn(req.txn, index) };
+    if (req.txn) return { resp: kv.applier.txn(req.txn, index), ...overQuota };
     if (req.compaction) {
       const r = kv.applier.compact(req.compaction, index);
       if (!r) return {};
@@ -161,13 +194,6 @@ export class EntryApplier {
       else store.setConsistentIndex(index);
       return { resp: { header: zeroHeader(store.currentRev()) } };
     }
-    if (req.v2) {
-      const id = this.applyV2(req.v2.Method ?? "", req.v2.Path ?? "", req.v2.Val ?? "");
-      const m = id === undefined ? undefined : this.d.cluster.member(id);
-      if (m) this.writeRecords(index, [["members", idKey(m.id), encodeMember(m)]]);
-      else store.setConsistentIndex(index);
-      return { resp: {} };
-    }
     this.d.log.warn({ index }, "ignoring a request this member does not know");
     store.setConsistentIndex(index);
     return {};
@@ -211,45 +237,54 @@ export class EntryApplier {
     return { header: zeroHeader(this.d.store.currentRev()), alarms: changed };
   }
 
-  /** etcd 3.4 publishes member attributes as a v2 PUT of /0/members/<id>/attributes. */
-  private applyV2(method: string, path: string, val: string): bigint | undefined {
-    const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(path);
-    if (method !== "PUT" || !m) return undefined;
-    const attrs = JSON.parse(val) as { name?: string; clientURLs?: string[] };
-    const id = BigInt(`0x${m[1]}`);
-    this.d.cluster.setAttributes(id, attrs.name ?? "", attrs.clientURLs ?? []);
-    return id;
+  /** A v2 request: member attributes (publish), the cluster version, or a plain v2 store write. */
+  private applyV2Request(req: V2Request, index: number): ApplyResult {
+    const r = this.d.cluster.applyV2(req);
+    if (r.kind === "attributes" && r.id !== undefined) {
+      const m = this.d.cluster.member(r.id);
+      if (m)
+        this.d.log.info(
+          { "member-id": formatId(m.id), name: m.name, "client-urls": m.clientUrls },
+          "member published its attributes",
+        );
+    }
+    if (r.kind === "version") this.d.log.info({ "cluster-version": r.version }, "set the cluster version");
+    if (!this.d.store.isApplied(index)) {
+      if (r.records.length > 0) this.writeRecords(index, r.records);
+      else this.d.store.setConsistentIndex(index);
+    }
+    return { id: req.ID, resp: {} };
   }
 
+  /**
+   * A membership change: every member reaches the same verdict on the same log, and an invalid change
+   * is applied to raft as a no-op (node 0) so that raft's configuration stays equal everywhere.
+   */
   private applyConfChange(entry: Entry): ApplyResult {
     const cc = ConfChange.decode(entry.data);
     const { cluster, raft, store, log } = this.d;
-    raft.confState = raft.node.applyConfChange(cc);
     const applied = store.isApplied(entry.index);
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-      case ConfChangeType.ConfChangeAddLearnerNode: {
-        if (cc.context.length > 0) {
-          const m = decodeMember(cc.context);
-          m.isLearner = cc.type === ConfChangeType.ConfChangeAddLearnerNode;
-          const known = cluster.member(m.id);
-          if (known) known.isLearner = m.isLearner;
-          else cluster.add(m);
-          if (!applied)
-            this.writeRecords(entry.index, [["members", idKey(m.id), encodeMember(cluster.member(m.id)!)]]);
-          log.info({ "added-member-id": formatId(m.id), "peer-urls": m.peerUrls }, "added member");
-        }
-        break;
-      }
-      case ConfChangeType.ConfChangeRemoveNode:
-        cluster.remove(cc.nodeId);
-        if (!applied) this.writeRecords(entry.index, [["members", idKey(cc.nodeId), undefined]]);
-        log.info({ "removed-member-id": formatId(cc.nodeId) }, "removed member");
-        break;
-      default:
-        break;
+    const verdict = cluster.validateConfChange(cc);
+    if (verdict !== undefined) {
+      raft.confState = raft.node.applyConfChange({ ...cc, nodeId: 0n });
+      if (!applied) store.setConsistentIndex(entry.index);
+      log.warn(
+        { "node-id": formatId(cc.nodeId), type: ConfChangeType[cc.type], verdict },
+        "refused a membership change",
+      );
+      return { id: cc.id, err: membershipError(verdict) ?? new Error(verdict) };
     }
-    if (!applied) store.setConsistentIndex(entry.index);
+    raft.confState = raft.node.applyConfChange(cc);
+    const change = cluster.applyConfChange(cc);
+    if (!applied) {
+      if (change.records.length > 0) this.writeRecords(entry.index, change.records);
+      else store.setConsistentIndex(entry.index);
+    }
+    log.info(
+      { change: change.kind, "member-id": formatId(change.id), "peer-urls": change.member?.peerUrls },
+      "applied a membership change",
+    );
+    this.d.onMembershipChange?.(change);
     return { id: cc.id };
   }
 
@@ -257,10 +292,4 @@ export class EntryApplier {
   private writeRecords(index: number, changes: RecordChange[]): void {
     this.records.write(index, changes);
   }
-}
-
-function idKey(id: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(id);
-  return b;
 }

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
-import { encodeMember, RaftCluster } from "../membership/cluster.js";
+import { RaftCluster } from "../membership/cluster.js";
+import { formatId } from "../membership/ids.js";
+import type { MemberJson } from "../membership/member-json.js";
 import { MemoryStorage } from "../raft/storage.js";
 import { emptyConfState } from "../raft/util.js";
 import { WAL, type WalCommit } from "../wal/wal.js";
@@ -47,6 +49,26 @@ export interface BootstrapInput {
   initialCluster: ReadonlyMap<string, readonly string[]>;
   initialClusterToken: string;
   initialClusterState: "new" | "existing";
+  /**
+   * Asks peers for the cluster they run (GET /members, first good answer), for joining an existing
+   * cluster and for the new-cluster check that this member was not bootstrapped before.
+   */
+  fetchMembers?: (urls: string[], timeoutMs: number) => Promise<RemoteCluster | undefined>;
+}
+
+/** A running cluster as a peer's `/members` answer describes it. */
+export interface RemoteCluster {
+  clusterId: bigint;
+  members: MemberJson[];
+}
+
+/** The peer URLs of every --initial-cluster member but this one, sorted (etcd asks them in this order). */
+function otherPeerUrls(cluster: RaftCluster): string[] {
+  return cluster
+    .list()
+    .filter((m) => m.id !== cluster.localId)
+    .flatMap((m) => m.peerUrls)
+    .sort();
 }
 
 /** The raft side of a member before its node starts: the durable log, the in-memory log and the cluster. */
@@ -63,6 +85,8 @@ export interface BootstrappedRaft {
   readonly confState: ConfState;
   /** Voters to bootstrap the raft log with (new cluster only). */
   readonly bootstrapPeers: Array<{ id: bigint; context: Buffer }>;
+  /** The running cluster's members when joining it (the transport reaches them before membership is applied). */
+  readonly remotes: Array<{ id: bigint; peerUrls: string[] }>;
 }
 
 /**
@@ -80,7 +104,13 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
     if (opened.snapshot) storage.applySnapshot(opened.snapshot);
     storage.setHardState(opened.hardState);
     storage.append(opened.entries as Entry[]);
-    const cluster = new RaftCluster(meta.clusterId, meta.memberId);
+    // membership as of the snapshot; raft re-delivers every committed entry after it, conf changes
+    // and v2 requests included, which brings it forward (etcd rebuilds it from its v2 store the same way)
+    const data = opened.snapshot?.data;
+    const cluster =
+      data && data.length > 0
+        ? RaftCluster.fromSnapshotData(meta.memberId, meta.clusterId, Buffer.from(data))
+        : new RaftCluster(meta.clusterId, meta.memberId);
     return {
       case: "restart",
       wal: opened.wal,
@@ -91,14 +121,20 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
       hardState: opened.hardState,
       confState: opened.snapshot?.metadata?.confState ?? emptyConfState(),
       bootstrapPeers: [],
+      remotes: [],
     };
   }
-  if (input.initialClusterState === "existing") {
-    throw new Error(
-      "cannot join an existing cluster: fetching the cluster from its peers is not supported yet (use --initial-cluster-state=new)",
-    );
+  const local = RaftCluster.fromInitialCluster(input.name, input.initialCluster, input.initialClusterToken);
+  if (input.initialClusterState === "existing") return joinExisting(input, local);
+  const cluster = local;
+  const others = otherPeerUrls(cluster);
+  if (others.length > 0 && input.fetchMembers) {
+    // a member that already published to a running cluster must restart from its WAL, not bootstrap again
+    const running = await input.fetchMembers(others, 1000);
+    const self = running?.members.find((m) => m.id === cluster.localId);
+    if (self && (self.clientURLs?.length ?? 0) > 0)
+      throw new Error(`member ${formatId(cluster.localId)} has already been bootstrapped`);
   }
-  const cluster = RaftCluster.fromInitialCluster(input.name, input.initialCluster, input.initialClusterToken);
   const wal = await WAL.create(
     paths.walDir,
     encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),
@@ -113,6 +149,42 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
     snapshot: undefined,
     hardState: undefined,
     confState: emptyConfState(),
-    bootstrapPeers: cluster.list().map((m) => ({ id: m.id, context: encodeMember(m) })),
+    bootstrapPeers: cluster.bootstrapConfChanges(),
+    remotes: [],
+  };
+}
+
+/**
+ * Joining a running cluster (etcd's join-existing case): the peers' member list must match
+ * --initial-cluster; the member takes the ids the cluster gave, and starts with an empty log that
+ * the leader fills (from index 1, or with a snapshot).
+ */
+async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<BootstrappedRaft> {
+  const { paths } = input;
+  const others = otherPeerUrls(local);
+  const remote =
+    others.length > 0 && input.fetchMembers ? await input.fetchMembers(others, 10_000) : undefined;
+  if (!remote)
+    throw new Error(
+      "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs",
+    );
+  const cluster = RaftCluster.forJoin(input.name, input.initialCluster, input.initialClusterToken, remote);
+  const wal = await WAL.create(
+    paths.walDir,
+    encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),
+    input.onWalCommit ? { onCommit: input.onWalCommit } : {},
+  );
+  return {
+    case: "join-existing",
+    wal,
+    storage: new MemoryStorage(),
+    // membership is learned by applying the leader's log: start from nothing
+    cluster: new RaftCluster(cluster.id, cluster.localId),
+    id: cluster.localId,
+    snapshot: undefined,
+    hardState: undefined,
+    confState: emptyConfState(),
+    bootstrapPeers: [],
+    remotes: remote.members.map((m) => ({ id: m.id, peerUrls: [...(m.peerURLs ?? [])] })),
   };
 }

@@ -46,7 +46,15 @@ import type {
   LeaseRevokeResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  MemberAddRequest,
+  MemberAddResponse,
   MemberListResponse,
+  MemberPromoteRequest,
+  MemberPromoteResponse,
+  MemberRemoveRequest,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
   MoveLeaderRequest,
   MoveLeaderResponse,
   PutRequest,
@@ -89,6 +97,8 @@ export interface KeepAliveResult {
 
 /** The Auth service: every change goes through raft; only root may manage users and roles. */
 export interface ClientAuthApi {
+  /** Whether auth is enabled now. */
+  readonly enabled: boolean;
   authEnable(ctx?: RequestContext): Promise<AuthEnableResponse>;
   authDisable(ctx?: RequestContext): Promise<AuthDisableResponse>;
   /** Checks the password (bcrypt, off the apply loop) and issues a token through raft. */
@@ -145,6 +155,14 @@ export interface ClientApi {
   watchStream(ctx?: RequestContext): ClientWatchStream;
 
   memberList(ctx?: RequestContext): Promise<MemberListResponse>;
+  memberAdd(req: MemberAddRequest, ctx?: RequestContext): Promise<MemberAddResponse>;
+  memberRemove(req: MemberRemoveRequest, ctx?: RequestContext): Promise<MemberRemoveResponse>;
+  memberUpdate(req: MemberUpdateRequest, ctx?: RequestContext): Promise<MemberUpdateResponse>;
+  memberPromote(req: MemberPromoteRequest, ctx?: RequestContext): Promise<MemberPromoteResponse>;
+  /** true while this member is a learner (it then serves only serializable ranges and status). */
+  isLearner(): boolean;
+  /** true when this member knows a leader (clientv3's `hasleader` metadata requires one). */
+  hasLeader(): boolean;
 
   status(ctx?: RequestContext): Promise<StatusResponse>;
   alarm(req: AlarmRequest, ctx?: RequestContext): Promise<AlarmResponse>;

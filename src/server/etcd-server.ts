@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
@@ -25,27 +27,45 @@ import { type AuthStore, internalRootContext } from "../auth/index.js";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Event } from "../gen/mvccpb/kv.js";
-import type { Entry, Message } from "../gen/raftpb/raft.js";
+import {
+  type ConfChange,
+  type Entry,
+  EntryType,
+  type Message,
+  MessageType,
+  type Snapshot,
+} from "../gen/raftpb/raft.js";
 import { decodeLeaseRecord, Lessor } from "../lease/lessor.js";
-import { decodeMember, type Member, type RaftCluster } from "../membership/cluster.js";
+import type { Member, MembershipChange, RaftCluster } from "../membership/cluster.js";
 import { IdGenerator } from "../membership/id-generator.js";
 import { formatId } from "../membership/ids.js";
+import type { MemberJson } from "../membership/member-json.js";
+import { encodeV2Request, publishRequest } from "../membership/v2-request.js";
+import { exportBbolt } from "../mvcc/bbolt-export.js";
 import { KVStore } from "../mvcc/kvstore.js";
 import { WatchableStore } from "../mvcc/watchable-store.js";
 import type { RaftLogger } from "../raft/logger.js";
 import { ProposalDroppedError } from "../raft/raft.js";
 import { SeededRand } from "../raft/rand.js";
-import { RawNode } from "../raft/rawnode.js";
+import { RawNode, SnapshotStatus } from "../raft/rawnode.js";
 import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
+import { fetchMembers } from "../transport/peer-client.js";
+import { Transport } from "../transport/transport.js";
 import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { createAuthStore } from "./auth-setup.js";
-import { bootstrapRaft } from "./bootstrap.js";
+import { type BootstrapCase, bootstrapRaft } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
+import { ClusterOps } from "./cluster-ops.js";
+import { clusterVersion$ } from "./cluster-version.js";
 import { Compactor } from "./compactor.js";
+import { corruptAlarm, periodicCorruptionCheck$ } from "./corruption-check.js";
 import { KvRequests } from "./kv-requests.js";
+import { sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
+import { createPeerServices } from "./peer-services.js";
+import { quotaBytes } from "./quota.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
@@ -55,12 +75,23 @@ import { Snapshotter } from "./snapshotter.js";
 import { IndexWaiter, WaitRegistry } from "./wait.js";
 
 const LEASE_EXPIRY_CHECK_MS = 500;
+/** etcd's maxGapBetweenApplyAndCommitIndex. */
+const MAX_APPLY_GAP = 5000;
+/** etcd's maxInFlightMsgSnap: merged snapshots being sent at once. */
+const MAX_SNAPSHOTS_IN_FLIGHT = 16;
+
+/** This member was removed from the cluster: it stops, and its data dir must not be reused. */
+export class MemberRemovedError extends Error {
+  constructor(why = "the member has been permanently removed from the cluster") {
+    super(why);
+  }
+}
+
 /** etcd revokes at most 1000 leases per second: half of that every 500 ms check. */
 const LEASE_REVOKES_PER_CHECK = 500;
 const MAX_PENDING_REVOKES = 16;
 /** etcd's maxLeaseCheckpointBatchSize. */
 const LEASE_CHECKPOINTS_PER_BATCH = 1000;
-const DEFAULT_QUOTA = 2 * 1024 * 1024 * 1024;
 
 function raftLogger(log: Logger): RaftLogger {
   return {
@@ -92,6 +123,10 @@ export class EtcdServer implements ServerCore {
   readonly applied$ = new Subject<{ index: number; entries: Entry[]; durationMs: number }>();
   /** Every applied key-value change, one emission per revision, in revision order. */
   readonly events$ = new Subject<{ revision: number; events: Event[] }>();
+  /** Every membership change applied here (add, promote, update, remove), as it is applied. */
+  readonly membership$ = new Subject<MembershipChange>();
+  /** Emits when the first entry of a leader's term is applied here (etcd's FirstCommitInTermNotify). */
+  readonly firstCommitInTerm$ = new Subject<number>();
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
   readonly stopped$ = new Subject<Error | undefined>();
 
@@ -101,11 +136,20 @@ export class EtcdServer implements ServerCore {
   readonly reads: LinearizableReads;
   private readonly applier: EntryApplier;
   readonly kv: KvRequests;
+  readonly clusterOps: ClusterOps;
+  /** Which of etcd's start-up cases this member went through. */
+  bootCase: BootstrapCase = "new-cluster";
+  /** The commit index the WAL held at start-up: applied once the replay is over. */
+  private bootCommit = 0;
+  /** The last entry raft handed to the apply loop (re-delivered entries included). */
+  private readonly delivered = new IndexWaiter(0);
   /** The client API (gRPC services, gateway, /health) bound to this member. */
   readonly api: ClientApi;
   private readonly stop$ = new Subject<void>();
   private readonly errors$ = new Subject<Error>();
   private subscription: Subscription | undefined;
+  /** The peer transport (set right after construction: its handlers need the server). */
+  transport!: Transport;
   private readonly now: () => number;
   private stopping: Promise<void> | undefined;
 
@@ -159,8 +203,15 @@ export class EtcdServer implements ServerCore {
       kv: this.kv,
       raft,
       log,
-      quota: () => (cfg.quotaBackendBytes > 0 ? cfg.quotaBackendBytes : DEFAULT_QUOTA),
+      quota: () => quotaBytes(cfg.quotaBackendBytes),
       persistLeaseCheckpoints: cfg.leaseCheckpoint?.persist ?? false,
+      onMembershipChange: (change) => this.onMembershipChange(change),
+    });
+    this.clusterOps = new ClusterOps({
+      core: this,
+      transport: () => this.transport,
+      configure: (cc) => this.configure(cc),
+      now: this.now,
     });
     this.api = createClientApi(this);
     this.reads = new LinearizableReads({
@@ -178,15 +229,32 @@ export class EtcdServer implements ServerCore {
     const metrics = new ServerMetrics();
     const boot = await bootstrapRaft({
       ...cfg,
+      fetchMembers: (urls, timeoutMs) => fetchMembers(urls, timeoutMs, cfg.peerTls),
       onWalCommit: (c) => metrics.walFsync.observe(c.durationMs / 1000),
     });
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
     const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
     try {
+      // a crash after a received snapshot was made durable but before its db replaced the backend:
+      // finish the job from the saved db, as etcd does
+      const snapIndex = boot.snapshot?.metadata?.index ?? 0;
+      if (snapIndex > 0 && store.consistentIndex() < snapIndex) {
+        const dbFile = join(
+          dirname(cfg.paths.backendFile),
+          `${snapIndex.toString(16).padStart(16, "0")}.snap.db`,
+        );
+        if (!existsSync(dbFile))
+          throw new Error(
+            `database file (${cfg.paths.backendFile} index ${store.consistentIndex()}) does not match with snapshot (index ${snapIndex})`,
+          );
+        await store.restoreFromBbolt(dbFile);
+        store.setConsistentIndex(snapIndex);
+        rmSync(dbFile, { force: true });
+        log.info({ "snapshot-index": snapIndex }, "recovered the backend from the snapshot's db");
+      }
       // the cluster and the leases as the backend last saw them; the WAL replay brings them forward
       const records = new ServerRecords(store);
-      for (const [, value] of records.list("members")) boot.cluster.add(decodeMember(value));
       const node = new RawNode({
         id: boot.id,
         electionTick: cfg.electionTicks,
@@ -203,9 +271,39 @@ export class EtcdServer implements ServerCore {
         ),
       });
       if (boot.case === "new-cluster") node.bootstrap(boot.bootstrapPeers);
-      const sender = { send: (_msgs: Message[]) => {} };
+      // messages leave through the transport, which exists once the server does (it answers for it)
+      let server: EtcdServer | undefined;
+      const sender = { send: (msgs: Message[]) => server?.sendMessages(msgs) };
       const raft = new RaftNode(node, boot.storage, boot.wal, sender, boot.confState);
-      const server = new EtcdServer(cfg, boot.wal, raft, store, log, boot.cluster, metrics);
+      server = new EtcdServer(cfg, boot.wal, raft, store, log, boot.cluster, metrics);
+      const self = server;
+      const transport = new Transport({
+        localId: boot.id,
+        clusterId: boot.cluster.id,
+        localPeerUrls: cfg.peerUrls,
+        electionTimeoutMs: cfg.electionTicks * cfg.tickMs,
+        raft: {
+          reportUnreachable: (id) => node.reportUnreachable(id),
+          reportSnapshot: (id, failed) =>
+            node.reportSnapshot(id, failed ? SnapshotStatus.SnapshotFailure : SnapshotStatus.SnapshotFinish),
+        },
+        services: createPeerServices({
+          core: self,
+          snapshotDir: dirname(cfg.paths.backendFile),
+          stepSnapshot: (msg, dbFile) => self.stepSnapshot(msg, dbFile),
+          promoteMember: (id) => self.promoteMember(id),
+        }),
+        logger: log.child({ component: "transport" }),
+        registry: metrics.registry,
+        ...(cfg.peerTls ? { tls: cfg.peerTls } : {}),
+      });
+      server.transport = transport;
+      server.bootCase = boot.case;
+      server.bootCommit = boot.hardState?.commit ?? 0;
+      for (const m of boot.cluster.list()) {
+        if (m.id !== boot.id) transport.addPeer(m.id, m.peerUrls);
+      }
+      for (const r of boot.remotes) if (!boot.cluster.member(r.id)) transport.addRemote(r.id, r.peerUrls);
       server.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
       for (const { lease, key } of store.leasedKeys()) server.lessor.attach(lease, key);
       log.info(
@@ -231,6 +329,8 @@ export class EtcdServer implements ServerCore {
         if (boot.case === "new-cluster")
           server.applied$.pipe(take(1)).subscribe(() => setTimeout(campaign, 0));
         else campaign();
+      } else if (cfg.initialElectionTickAdvance && boot.cluster.list().length > 1) {
+        void server.advanceTicksWhenPeersUp();
       }
       return server;
     } catch (err) {
@@ -248,6 +348,10 @@ export class EtcdServer implements ServerCore {
   private run(): void {
     const stop$ = this.stop$;
     const ticks$ = ticks(this.cfg.tickMs).pipe(tap(() => this.raft.tick()));
+    const peerMsgs$ = this.transport.received$.pipe(tap((m) => this.stepPeerMessage(m)));
+    const removed$ = this.transport.removed$.pipe(
+      tap((why) => this.errors$.next(new MemberRemovedError(why))),
+    );
     const ready$ = this.raft.kicks$.pipe(batchWhileBusy(() => this.track(this.raft.drain())));
     const applies$ = this.raft.applies$.pipe(inOrder((batch) => this.track(this.applyAll(batch))));
     const leadership$ = this.raft.leadership$.pipe(
@@ -274,6 +378,13 @@ export class EtcdServer implements ServerCore {
     const syncTimers$ = merge(
       interval(5_000).pipe(tap(() => this.refreshSizeMetrics())),
       this.autoCompaction$(),
+      this.corruptionCheck$(),
+      clusterVersion$({
+        core: this,
+        firstCommitInTerm$: this.firstCommitInTerm$,
+        proposeV2: (id, data) => this.proposeAndWait(id, () => this.raft.propose(data)),
+        peerTimeoutMs: requestTimeoutMs(this.cfg),
+      }),
       this.leaseCheckpoints$(),
     );
     const errors$ = this.errors$.pipe(
@@ -284,6 +395,8 @@ export class EtcdServer implements ServerCore {
     );
     const all$: Observable<unknown> = merge(
       ticks$,
+      peerMsgs$,
+      removed$,
       ready$,
       applies$,
       leadership$,
@@ -308,6 +421,20 @@ export class EtcdServer implements ServerCore {
     const done = () => this.inflight.delete(p);
     p.then(done, done);
     return p;
+  }
+
+  /** The leader's periodic corruption check, when --experimental-corrupt-check-time is set. */
+  private corruptionCheck$(): Observable<unknown> {
+    const intervalMs = this.cfg.corruptCheckIntervalMs ?? 0;
+    if (intervalMs <= 0) return EMPTY;
+    return periodicCorruptionCheck$({
+      core: this,
+      intervalMs,
+      waitReadable: () => this.reads.waitReadable(),
+      raiseCorrupt: async () => {
+        await this.propose({ alarm: corruptAlarm });
+      },
+    });
   }
 
   /** Leader-only lease checkpoints (remaining TTLs through raft), when enabled. */
@@ -361,6 +488,159 @@ export class EtcdServer implements ServerCore {
     );
   }
 
+  // ---- peers ---------------------------------------------------------------------------------
+
+  /**
+   * etcd's adjustTicks for a member of a multi-member cluster: once peers report connected (checked
+   * every 50 ms for up to 5 s), the election clock is moved to two ticks before its timeout, so a
+   * cluster without a leader elects one sooner than a full election timeout after start-up.
+   */
+  private async advanceTicksWhenPeersUp(): Promise<void> {
+    for (let waited = 0; waited < 5000 && !this.stopping; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (this.transport.activePeers() > 1) {
+        for (let i = 0; i < this.cfg.electionTicks - 2; i++) this.raft.node.tick();
+        this.raft.kick();
+        this.log.info(
+          { ticks: this.cfg.electionTicks - 2 },
+          "advanced the election clock: peers are connected",
+        );
+        return;
+      }
+    }
+  }
+
+  /**
+   * Raft's outgoing messages: nothing goes to removed members, and a MsgSnap becomes a merged
+   * snapshot (raft's snapshot metadata with this member's applied state and backend), as etcd sends it.
+   */
+  sendMessages(msgs: Message[]): void {
+    const out: Message[] = [];
+    for (const m of msgs) {
+      if (this.cluster.isRemoved(m.to)) continue;
+      if (m.type === MessageType.MsgSnap) this.queueMergedSnapshot(m);
+      else out.push(m);
+    }
+    if (out.length > 0) this.transport.send(out);
+  }
+
+  /** A message from a peer: stepped into raft unless it comes from a removed member. */
+  private stepPeerMessage(m: Message): void {
+    if (this.cluster.isRemoved(m.from)) return;
+    try {
+      this.raft.step(m);
+    } catch (err) {
+      this.log.debug(
+        { err, type: MessageType[m.type], from: formatId(m.from) },
+        "raft refused a peer message",
+      );
+    }
+  }
+
+  /** Merged snapshots being sent (etcd's maxInFlightMsgSnap). */
+  private readonly snapshotsInFlight = new Set<bigint>();
+
+  private queueMergedSnapshot(m: Message): void {
+    if (this.snapshotsInFlight.size >= MAX_SNAPSHOTS_IN_FLIGHT || this.snapshotsInFlight.has(m.to)) {
+      this.raft.node.reportSnapshot(m.to, SnapshotStatus.SnapshotFailure);
+      return;
+    }
+    this.snapshotsInFlight.add(m.to);
+    void this.track(
+      sendMergedSnapshot(
+        { core: this, transport: this.transport, exportBackend: () => exportBbolt(this.store.backend) },
+        m,
+      )
+        .catch((err: unknown) => {
+          this.log.warn({ err, to: formatId(m.to) }, "failed to send a merged snapshot");
+          this.raft.node.reportSnapshot(m.to, SnapshotStatus.SnapshotFailure);
+          this.raft.kick();
+        })
+        .finally(() => this.snapshotsInFlight.delete(m.to)),
+    );
+  }
+
+  /** Dbs received with snapshot messages, by snapshot index, until the snapshot is applied. */
+  private readonly receivedDbs = new Map<number, string>();
+
+  /** A merged snapshot arrived on the peer port: its db is saved; raft decides whether to take it. */
+  async stepSnapshot(msg: Message, dbFile: string): Promise<void> {
+    const index = msg.snapshot?.metadata?.index ?? 0;
+    this.receivedDbs.set(index, dbFile);
+    this.stepPeerMessage(msg);
+  }
+
+  /**
+   * A snapshot from the leader, as etcd applies one: the backend becomes the db that came with it,
+   * membership comes from its data, leases and alarms are read again, and the transport follows the
+   * new members. Entries after the snapshot index are then applied as usual.
+   */
+  private async applySnapshot(snap: Snapshot): Promise<void> {
+    const index = snap.metadata?.index ?? 0;
+    const dbFile =
+      this.receivedDbs.get(index) ??
+      join(dirname(this.cfg.paths.backendFile), `${index.toString(16).padStart(16, "0")}.snap.db`);
+    if (!existsSync(dbFile))
+      throw new Error(
+        `database snapshot file for index ${index} is missing (${dbFile}): the member cannot apply the snapshot`,
+      );
+    const started = performance.now();
+    const consistentIndex = await this.store.restoreFromBbolt(dbFile);
+    if (consistentIndex !== index)
+      this.log.warn(
+        { "snapshot-index": index, "consistent-index": consistentIndex },
+        "snapshot db does not describe its index",
+      );
+    this.store.setConsistentIndex(index);
+    rmSync(dbFile, { force: true });
+    this.receivedDbs.delete(index);
+    this.cluster.restore(snap.data);
+    const records = new ServerRecords(this.store);
+    this.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
+    for (const { lease, key } of this.store.leasedKeys()) this.lessor.attach(lease, key);
+    this.applier.reloadAlarms();
+    this.transport.removeAllPeers();
+    for (const m of this.cluster.list()) if (m.id !== this.memberId) this.transport.addPeer(m.id, m.peerUrls);
+    this.raft.confState = snap.metadata?.confState ?? this.raft.confState;
+    this.appliedIndex.trigger(index);
+    this.delivered.trigger(index);
+    this.log.info(
+      {
+        "snapshot-index": index,
+        revision: this.store.currentRev(),
+        took: `${(performance.now() - started).toFixed(1)}ms`,
+      },
+      "applied snapshot from the leader",
+    );
+  }
+
+  /** MemberPromote arriving on the peer port (forwarded by a member that is not the leader). */
+  promoteMember(id: bigint): Promise<MemberJson[]> {
+    return this.clusterOps.promote(id);
+  }
+
+  /** The transport follows the membership; a member that applies its own removal stops. */
+  private onMembershipChange(change: MembershipChange): void {
+    const self = change.id === this.memberId;
+    switch (change.kind) {
+      case "add":
+        if (!self && change.member) this.transport.addPeer(change.id, change.member.peerUrls);
+        break;
+      case "update":
+        if (!self && change.member) this.transport.updatePeer(change.id, change.member.peerUrls);
+        break;
+      case "remove":
+        if (self) {
+          // as etcd: stop a moment later, so the entry's answer and the peers' acknowledgements go out
+          setTimeout(() => this.errors$.next(new MemberRemovedError()), 1000).unref();
+        } else this.transport.removePeer(change.id);
+        break;
+      default:
+        break;
+    }
+    this.membership$.next(change);
+  }
+
   private onLeadership(isLeader: boolean): void {
     this.serverMetrics.isLeader.set(isLeader ? 1 : 0);
     if (isLeader) this.lessor.promote(this.cfg.electionTicks * this.cfg.tickMs);
@@ -394,6 +674,8 @@ export class EtcdServer implements ServerCore {
   private async applyBatch(batch: ApplyBatch): Promise<void> {
     await batch.persisted;
     try {
+      const snapIndex = batch.snapshot?.metadata?.index ?? 0;
+      if (batch.snapshot && snapIndex > this.appliedIndex.index) await this.applySnapshot(batch.snapshot);
       let last = this.appliedIndex.index;
       const started = performance.now();
       // one LMDB transaction for the whole batch; waiters hear their results once it committed
@@ -401,6 +683,11 @@ export class EtcdServer implements ServerCore {
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
+      const term = this.raft.leadership$.value.term;
+      if (
+        batch.entries.some((e) => e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0)
+      )
+        this.firstCommitInTerm$.next(term);
       const took = performance.now() - started;
       const warnMs = this.cfg.warningApplyMs ?? 100;
       if (took > warnMs * Math.max(1, batch.entries.length)) {
@@ -415,6 +702,7 @@ export class EtcdServer implements ServerCore {
         Math.max(last, this.raft.node.basicStatus().hardState.commit),
       );
       this.appliedIndex.trigger(last);
+      if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
       this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
       await this.maybeSnapshot(last);
     } catch (err) {
@@ -436,7 +724,7 @@ export class EtcdServer implements ServerCore {
       wal: this.wal,
       store: this.store,
       log: this.log,
-      data: () => Buffer.from(JSON.stringify(this.cluster.list().map((m) => ({ ...m, id: formatId(m.id) })))),
+      data: () => this.cluster.toSnapshotData(),
     });
   }
 
@@ -454,6 +742,9 @@ export class EtcdServer implements ServerCore {
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
   async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
     if (this.stopping) throw Errors.Stopped;
+    // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
+    if (this.raft.node.basicStatus().hardState.commit > this.appliedIndex.index + MAX_APPLY_GAP)
+      throw Errors.TooManyRequests;
     const id = this.idGen.next();
     const msg = InternalRaftRequest.fromPartial({
       ...req,
@@ -462,12 +753,26 @@ export class EtcdServer implements ServerCore {
     });
     const data = Buffer.from(InternalRaftRequest.encode(msg).finish());
     if (data.length > this.cfg.maxRequestBytes) throw Errors.RequestTooLarge;
+    return this.proposeAndWait(id, () => this.raft.propose(data));
+  }
+
+  /** Proposes a membership change and waits for every member's verdict on it (etcd's configure). */
+  async configure(cc: ConfChange): Promise<void> {
+    if (this.stopping) throw Errors.Stopped;
+    await this.proposeAndWait(cc.id, () => {
+      this.raft.node.proposeConfChange(cc);
+      this.raft.kick();
+    });
+  }
+
+  /** Runs a proposal registered under `id` and waits for its apply result, failing after the request timeout. */
+  private async proposeAndWait(id: bigint, propose: () => void): Promise<ApplyResult> {
     const result = this.wait.register(id);
     this.serverMetrics.proposalsPending.inc();
     let timer: NodeJS.Timeout | undefined;
     try {
       try {
-        this.raft.propose(data);
+        propose();
       } catch (err) {
         if (err instanceof ProposalDroppedError) {
           this.wait.fail(id, Errors.NoLeader);
@@ -509,6 +814,11 @@ export class EtcdServer implements ServerCore {
     return this.cluster.list();
   }
 
+  /** Resolves once every entry committed before the restart is applied again (membership included). */
+  waitReplayed(): Promise<void> {
+    return this.delivered.wait(this.bootCommit);
+  }
+
   private published: Promise<void> | undefined;
 
   /**
@@ -522,14 +832,14 @@ export class EtcdServer implements ServerCore {
 
   /** etcd 3.4's publish: a v2 PUT of /0/members/<id>/attributes, retried until it is applied. */
   private async publish(): Promise<void> {
-    const attrs = JSON.stringify({ name: this.cfg.name, clientURLs: this.cfg.clientUrls });
     for (;;) {
       if (this.stopping) throw Errors.Stopped;
       await firstValueFrom(this.raft.leadership$.pipe(filter((l) => l.lead !== 0n)));
       try {
-        await this.propose({
-          v2: { Method: "PUT", Path: `/0/members/${formatId(this.memberId)}/attributes`, Val: attrs },
-        });
+        // a bare v2 request, as etcd 3.4 proposes it (etcd members apply it alike)
+        const id = this.idGen.next();
+        const data = encodeV2Request(publishRequest(id, this.memberId, this.cfg.name, this.cfg.clientUrls));
+        await this.proposeAndWait(id, () => this.raft.propose(data));
         this.log.info(
           { "local-member-id": formatId(this.memberId), "client-urls": this.cfg.clientUrls },
           "published local member to cluster through raft",
@@ -559,6 +869,7 @@ export class EtcdServer implements ServerCore {
     this.stop$.complete();
     this.subscription?.unsubscribe();
     this.reads.close();
+    await this.transport?.close().catch(() => {});
     // the Ready being handled and the batch being applied finish before storage closes
     // (bounded: a Ready waiting for a conf change whose apply was dropped must not hold the stop)
     const deadline = Date.now() + 10_000;

@@ -3,6 +3,13 @@ import type { ServerAuthConfig } from "./auth-setup.js";
 import type { BootstrapInput } from "./bootstrap.js";
 import type { CompactionPolicy } from "./compactor.js";
 
+/** Peer TLS material, read at start-up. */
+export interface PeerTlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 export interface ServerConfig extends BootstrapInput {
   tickMs: number;
   electionTicks: number;
@@ -14,6 +21,16 @@ export interface ServerConfig extends BootstrapInput {
   quotaBackendBytes: number;
   preVote: boolean;
   clientUrls: string[];
+  /** --initial-advertise-peer-urls: where peers reach this member (sent as X-PeerURLs). */
+  peerUrls: string[];
+  /** --strict-reconfig-check: refuse membership changes that could cost the quorum. */
+  strictReconfigCheck: boolean;
+  /** --initial-election-tick-advance: fast-forward the election clock once peers are connected. */
+  initialElectionTickAdvance?: boolean;
+  /** --experimental-corrupt-check-time: the leader's periodic KV-hash comparison; 0 = off. */
+  corruptCheckIntervalMs?: number;
+  /** Certificates for dialing peers over https (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file). */
+  peerTls?: PeerTlsFiles;
   /** --auto-compaction-mode/--auto-compaction-retention; undefined when off. */
   autoCompaction?: CompactionPolicy;
   /** --experimental-enable-lease-checkpoint (and -persist): the leader records remaining TTLs through raft. */

@@ -8,6 +8,7 @@ import type { IdGenerator } from "../membership/id-generator.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import type { WatchableStore } from "../mvcc/watchable-store.js";
 import type { ApplyResult } from "./apply.js";
+import type { ClusterOps } from "./cluster-ops.js";
 import type { KvRequests } from "./kv-requests.js";
 import type { ServerMetrics } from "./metrics.js";
 import type { RaftNode } from "./raft-node.js";
@@ -36,6 +37,7 @@ export interface ServerCore {
   readonly appliedIndex: IndexWaiter;
   readonly idGen: IdGenerator;
   readonly serverMetrics: ServerMetrics;
+  readonly clusterOps: ClusterOps;
   /** Raised alarms, as applied. */
   alarms(): AlarmMember[];
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */

@@ -147,7 +147,8 @@ export function startRequest(opts: RequestOptions): Promise<IncomingMessage> {
       const ms = opts.answerTimeoutMs;
       timers.push(setTimeout(() => fail(new PeerRequestError(`no answer within ${ms} ms`)), ms));
     }
-    req.once("error", (err) => fail(err));
+    // "on", not "once": a destroyed request can report a second error (socket hang up) later
+    req.on("error", (err) => fail(err));
     req.once("response", (res) => {
       if (settled) {
         res.destroy();

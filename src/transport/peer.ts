@@ -91,6 +91,12 @@ export class Peer {
     return this.status.activeSince();
   }
 
+  /** The prober's smoothed round-trip time in ms; undefined before its first answer. */
+  roundTripMs(): number | undefined {
+    const rtt = this.prober.srtt;
+    return rtt > 0 ? rtt : undefined;
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     this.prober.stop();

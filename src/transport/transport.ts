@@ -215,6 +215,11 @@ export class Transport {
     return this.peers.get(id)?.activeSince();
   }
 
+  /** The smoothed round-trip time to a peer in ms (what etcd_network_peer_round_trip_time_seconds samples); undefined before the first probe answer. */
+  roundTripMs(id: bigint): number | undefined {
+    return this.peers.get(id)?.roundTripMs();
+  }
+
   /** How many peers are reachable now. */
   activePeers(): number {
     let n = 0;

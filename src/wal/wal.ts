@@ -6,6 +6,9 @@ import { ABORT } from "lmdb";
 /** lmdb-js transactionSync flags: abortable (the body may return ABORT) and a synced commit. */
 const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
 
+/** Batches of at most this many entries commit on the event loop; larger ones on LMDB's write thread. */
+const SYNC_COMMIT_MAX_ENTRIES = 2;
+
 import { Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { checkDataFile } from "./data-file.js";
 import { WalCorruptError, WalError, WalInputError, WalStateError } from "./errors.js";
@@ -343,12 +346,17 @@ export class WAL {
     const written = { entries: 0, bytes: 0 };
     let broken: Error | undefined;
     let started = 0;
+    // Two ways to commit, chosen by the size of the batch. A small one (one client waiting, say) is
+    // committed synchronously on the event loop: lmdb-js's synchronous, synced commit skips the
+    // write thread's round trips and answers soonest. A bigger one means many clients are waiting:
+    // it goes to lmdb-js's write thread (the same synced commit, fdatasync and meta page before the
+    // promise resolves), so that the event loop serves requests and applies while the disk syncs
+    // (measured: 64 clients about 1.5x the puts/s of synchronous commits; one client about 0.75x).
+    //
     // The batch is collected in the event loop's check phase (setImmediate), after every I/O callback
     // of this turn, so all the saves they cause join one commit. A microtask is too early: Node drains
     // microtasks after each callback from native code (each HTTP/2 stream's data is one), and the
-    // synchronous commit would then block the loop once per request. The commit is synchronous:
-    // lmdb-js's synchronous, synced commit (fdatasync of the data pages, then the meta page) skips the
-    // worker-thread round trip of an asynchronous transaction, which measured about twice its latency.
+    // synchronous commit would then block the loop once per request.
     const body = () => {
       started = performance.now();
       batch = this.pending;
@@ -382,13 +390,7 @@ export class WAL {
       this.counters.saves += saves;
       this.options.onCommit?.({ saves, entries: written.entries, bytes: written.bytes, durationMs });
     };
-    setImmediate(() => {
-      let failed: Error | undefined;
-      try {
-        this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);
-      } catch (error) {
-        failed = error as Error;
-      }
+    const finish = (failed: Error | undefined) => {
       try {
         if (failed !== undefined) this.fail(batch, failed);
         else succeeded();
@@ -396,7 +398,29 @@ export class WAL {
         this.committing = false;
         this.commitNext();
       }
+    };
+    setImmediate(() => {
+      if (this.pendingEntries() <= SYNC_COMMIT_MAX_ENTRIES) {
+        let failed: Error | undefined;
+        try {
+          this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);
+        } catch (error) {
+          failed = error as Error;
+        }
+        finish(failed);
+      } else {
+        this.store.env.transaction(body).then(
+          () => finish(undefined),
+          (error: Error) => finish(error),
+        );
+      }
     });
+  }
+
+  private pendingEntries(): number {
+    let n = 0;
+    for (const job of this.pending) if (job.kind === "save") n += job.entries.length;
+    return n;
   }
 
   /** A failed commit leaves memory and disk possibly apart: every later write is refused. */

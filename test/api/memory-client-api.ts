@@ -24,7 +24,11 @@ import {
   type LeaseRevokeResponse,
   type LeaseTimeToLiveRequest,
   type LeaseTimeToLiveResponse,
+  type MemberAddResponse,
   type MemberListResponse,
+  type MemberPromoteResponse,
+  type MemberRemoveResponse,
+  type MemberUpdateResponse,
   type MoveLeaderRequest,
   type MoveLeaderResponse,
   type PutRequest,
@@ -375,6 +379,31 @@ export class MemoryClientApi implements ClientApi {
         },
       ],
     };
+  }
+
+  /** A single member with no peers: every change to the membership is refused as etcd refuses it. */
+  async memberAdd(): Promise<MemberAddResponse> {
+    throw Errors.MemberBadURLs;
+  }
+
+  async memberRemove(): Promise<MemberRemoveResponse> {
+    throw Errors.MemberNotFound;
+  }
+
+  async memberUpdate(): Promise<MemberUpdateResponse> {
+    throw Errors.MemberNotFound;
+  }
+
+  async memberPromote(): Promise<MemberPromoteResponse> {
+    throw Errors.MemberNotFound;
+  }
+
+  isLearner(): boolean {
+    return false;
+  }
+
+  hasLeader(): boolean {
+    return true;
   }
 
   async status(): Promise<StatusResponse> {

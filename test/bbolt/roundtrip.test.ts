@@ -12,9 +12,18 @@ import {
   type BboltEntries,
   BboltReader,
   type BucketPath,
+  emitBbolt,
   encodeBbolt,
+  planBbolt,
   writeBboltFile,
 } from "../../src/bbolt/index.js";
+
+function drainPlan(buckets: BboltBucketSource[]) {
+  const plan = planBbolt(buckets);
+  let step = plan.next();
+  while (!step.done) step = plan.next();
+  return step.value;
+}
 
 /** A bucket as plain data: sorted entries, each a value or a nested bucket. */
 interface Tree {
@@ -122,10 +131,32 @@ describe("bbolt round trip", () => {
     assert.equal(bytes.readUInt16LE(2 * 4096 + 10), 2, "two buckets");
   });
 
+  test("emitted chunks are whole pages up to the chunk size; a longer run is a chunk of its own", () => {
+    const entries: Array<[Buffer, Buffer]> = [];
+    for (let i = 0; i < 2000; i++)
+      entries.push([Buffer.from(`k${String(i).padStart(4, "0")}`), Buffer.alloc(i === 100 ? 30_000 : 50, i)]);
+    const buckets = [{ name: "b", entries: () => entries }];
+    const layout = drainPlan(buckets);
+    const chunks = [...emitBbolt(buckets, layout, { chunkSize: 5 * 4096 + 100 })];
+    const runs = chunks.filter((c) => c.length > 5 * 4096);
+    assert.equal(runs.length, 1, "the 30 000-byte value's run");
+    assert.equal(runs[0].length, 8 * 4096);
+    for (const c of chunks) assert.equal(c.length % 4096, 0);
+    assert.ok(chunks.filter((c) => c.length === 5 * 4096).length > 1, "full chunks");
+    const whole = Buffer.concat(chunks);
+    assert.equal(whole.length, layout.size);
+    assert.deepEqual(
+      whole,
+      Buffer.concat([...encodeBbolt(buckets).chunks()]),
+      "chunking does not change the bytes",
+    );
+  });
+
   test("meta pages: txid T on page T % 2, T - 1 on the other, FNV-1a checksums", () => {
     for (const txid of [1n, 2n, 10n]) {
       const { chunks } = encodeBbolt([], { txid });
-      const [m0, m1] = [...chunks()];
+      const [first] = [...chunks()];
+      const [m0, m1] = [first.subarray(0, 4096), first.subarray(4096, 8192)];
       const t0 = m0.readBigUInt64LE(64);
       const t1 = m1.readBigUInt64LE(64);
       assert.equal(txid % 2n === 0n ? t0 : t1, txid);

@@ -2,6 +2,7 @@
 // Members run as child processes so that SIGTERM and SIGKILL are real signals and restarts reuse the data dir.
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
@@ -71,8 +72,26 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for /health; default 30 s. */
   startTimeoutMs?: number;
+  /** --initial-cluster; default: this member alone. */
+  initialCluster?: string;
+  /** The peer URLs' scheme (https needs the --peer-* TLS flags in extraArgs). */
+  peerScheme?: "http" | "https";
+  /** Flags of a cluster member (--initial-cluster-state, --initial-cluster-token ...), kept across restarts. */
+  clusterArgs?: string[];
   /** Runs before the first start, while the data dir does not exist yet (e.g. to restore a snapshot into it). */
   prepare?: (member: Member) => Promise<void>;
+  /** Serve clients over TLS with these files (and check /health with the client certificate). */
+  clientTls?: ClientTlsFiles;
+}
+
+/** PEM files for a member's TLS client port and for the harness's own client. */
+export interface ClientTlsFiles {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  /** Given: the member requires client certificates signed by `ca` (--client-cert-auth). */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 export interface CtlResult {
@@ -109,6 +128,13 @@ export class Member {
   readonly peerPort: number;
   private readonly extraArgs: string[];
   private readonly startTimeoutMs: number;
+  readonly clientTls: ClientTlsFiles | undefined;
+  /** --initial-cluster, settable until the first launch (a cluster knows every member's ports only then). */
+  initialCluster: string | undefined;
+  /** The peer URL other members dial, when it is not the listening one (a proxy in front of it). */
+  advertisedPeerUrl: string | undefined;
+  private readonly clusterArgs: string[];
+  private readonly peerScheme: "http" | "https";
   private child: ChildProcess | undefined;
   private exited: Promise<ExitStatus> | undefined;
   private starts = 0;
@@ -118,6 +144,10 @@ export class Member {
     this.name = opts.name ?? "e2e";
     this.extraArgs = opts.extraArgs ?? [];
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+    this.clientTls = opts.clientTls;
+    this.initialCluster = opts.initialCluster;
+    this.peerScheme = opts.peerScheme ?? "http";
+    this.clusterArgs = opts.clusterArgs ?? [];
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = join(workDir, "data");
@@ -126,19 +156,25 @@ export class Member {
 
   /** Starts a fresh member (new temp data dir, free ports) and waits until /health says true. */
   static async start(opts: MemberOptions = {}): Promise<Member> {
-    const workDir = mkdtempSync(join(tmpdir(), `e2e-${opts.binary ?? target}-`));
-    const m = new Member(opts, await freePort(), await freePort(), workDir);
-    allMembers.add(m);
-    await opts.prepare?.(m);
+    const m = await Member.create(opts);
     await m.launch();
     return m;
   }
 
+  /** A member with its ports and data dir chosen, not started yet (see `launch`). */
+  static async create(opts: MemberOptions = {}): Promise<Member> {
+    const workDir = mkdtempSync(join(tmpdir(), `e2e-${opts.binary ?? target}-`));
+    const m = new Member(opts, await freePort(), await freePort(), workDir);
+    allMembers.add(m);
+    await opts.prepare?.(m);
+    return m;
+  }
+
   get clientUrl(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.clientTls ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
   }
   get peerUrl(): string {
-    return `http://127.0.0.1:${this.peerPort}`;
+    return `${this.peerScheme}://127.0.0.1:${this.peerPort}`;
   }
   /** etcdctl's --endpoints value. */
   get endpoint(): string {
@@ -164,21 +200,40 @@ export class Member {
       "--listen-peer-urls",
       this.peerUrl,
       "--initial-advertise-peer-urls",
-      this.peerUrl,
+      this.advertisedPeerUrl ?? this.peerUrl,
       "--initial-cluster",
-      `${this.name}=${this.peerUrl}`,
+      this.initialCluster ?? `${this.name}=${this.peerUrl}`,
+      ...this.clusterArgs,
       ...(this.binary === "etcd" ? ["--logger", "zap", "--log-outputs", "stderr"] : []),
+      ...(this.clientTls
+        ? [
+            "--cert-file",
+            this.clientTls.serverCert,
+            "--key-file",
+            this.clientTls.serverKey,
+            "--trusted-ca-file",
+            this.clientTls.ca,
+            ...(this.clientTls.clientCert ? ["--client-cert-auth"] : []),
+          ]
+        : []),
       ...this.extraArgs,
     ];
   }
 
-  private async launch(): Promise<void> {
+  /** Starts the process and waits until /health says true. */
+  async launch(): Promise<void> {
+    this.spawnProcess();
+    await this.waitHealthy(this.startTimeoutMs);
+  }
+
+  /** Starts the process without waiting for it (for members expected to fail or to wait for others). */
+  spawnProcess(extraArgs: string[] = []): void {
     this.starts++;
     const fd = openSync(this.logFile, "a");
     const [cmd, argv] =
       this.binary === "etcd"
-        ? [debianEtcd ?? "etcd", this.args()]
-        : [process.execPath, [rxetcdBin, ...this.args()]];
+        ? [debianEtcd ?? "etcd", [...this.args(), ...extraArgs]]
+        : [process.execPath, [rxetcdBin, ...this.args(), ...extraArgs]];
     const child = spawn(cmd, argv, { cwd: repoRoot, stdio: ["ignore", fd, fd], env: { ...process.env } });
     closeSync(fd);
     this.child = child;
@@ -186,7 +241,13 @@ export class Member {
       child.on("exit", (code, signal) => res({ code, signal }));
       child.on("error", () => res({ code: -1, signal: null }));
     });
-    await this.waitHealthy(this.startTimeoutMs);
+  }
+
+  /** Waits for the process to end by itself; undefined when it still runs after timeoutMs. */
+  async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
+    if (!this.exited) throw new Error("member was never started");
+    const timer = new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref());
+    return Promise.race([this.exited, timer]);
   }
 
   /** Polls GET /health until it answers 200 {"health":"true"}; fails early when the process exits. */
@@ -201,10 +262,16 @@ export class Member {
         );
       }
       try {
-        const res = await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = await res.text();
-        last = `${res.status} ${body}`;
-        if (res.status === 200 && JSON.parse(body).health === "true") return;
+        const res = this.clientTls
+          ? await tlsGet(`${this.clientUrl}/health`, this.clientTls)
+          : await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) }).then(
+              async (r) => ({
+                status: r.status,
+                text: await r.text(),
+              }),
+            );
+        last = `${res.status} ${res.text}`;
+        if (res.status === 200 && JSON.parse(res.text).health === "true") return;
       } catch (err) {
         last = String(err);
       }
@@ -316,6 +383,30 @@ export async function streamLines(
     clearTimeout(timer);
     ctl.abort();
   }
+}
+
+/** A GET over TLS with the harness's CA and client certificate (fetch takes neither). */
+export function tlsGet(url: string, files: ClientTlsFiles): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      url,
+      {
+        ca: readFileSync(files.ca),
+        ...(files.clientCert && files.clientKey
+          ? { cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) }
+          : {}),
+        timeout: 1000,
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
 }
 
 /** Runs `etcdctl` with ETCDCTL_API=3; never throws on a non-zero exit (the caller checks `code`). */

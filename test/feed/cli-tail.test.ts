@@ -14,6 +14,17 @@ test("rxetcd feed refuses unknown topics and flags with one clear line", () => {
     endpoint: "http://h:1",
     subscription: { topics: ["kv"], keys: [{ key: "a/", prefix: true }] },
   });
+  assert.match(String(parseTailArgs(["--cert", "c.pem"])), /--cert and --key go together/);
+  assert.match(
+    String(parseTailArgs(["--cacert", "/no/such/ca.pem"])),
+    /cannot read --cacert \/no\/such\/ca.pem/,
+  );
+  const own = new URL(import.meta.url).pathname;
+  const withTls = parseTailArgs(["--cacert", own, "--cert", own, "--key", own]);
+  assert.ok(
+    typeof withTls !== "string" && withTls.tls?.ca?.includes("parseTailArgs"),
+    "the files' text is read",
+  );
 });
 
 describe("rxetcd feed against a member", { timeout: 60_000 }, () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { filter, firstValueFrom, type Observable, take, timeout, toArray } from "rxjs";
+import { defaultConfig } from "../../src/config/defaults.js";
 import { buildConfig, parseUrlList } from "../../src/config/index.js";
 import { type Etcd, type StartOptions, startEtcd } from "../../src/embed/index.js";
 import { FeedClient, type FeedClientOptions, type FeedEvent } from "../../src/feed/index.js";
@@ -17,10 +18,20 @@ export interface TestMember {
   close(): Promise<void>;
 }
 
-export async function startMember(options: Omit<StartOptions, "logger"> = {}): Promise<TestMember> {
+/** The client port over TLS: the member's certificate, and the CA its clients' certificates must come from. */
+export interface MemberTls {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile: string;
+}
+
+export async function startMember(
+  options: Omit<StartOptions, "logger"> = {},
+  tls?: MemberTls,
+): Promise<TestMember> {
   const dataDir = mkdtempSync(join(tmpdir(), "rxetcd-feed-"));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
-  const client = `http://127.0.0.1:${clientPort}`;
+  const client = `${tls ? "https" : "http"}://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
   const config = buildConfig({
     name: "feed",
@@ -30,6 +41,7 @@ export async function startMember(options: Omit<StartOptions, "logger"> = {}): P
     listenPeerUrls: parseUrlList(peer),
     initialAdvertisePeerUrls: parseUrlList(peer),
     initialCluster: `feed=${peer}`,
+    ...(tls ? { clientTls: { ...defaultConfig().clientTls, ...tls, clientCertAuth: true } } : {}),
   });
   const etcd = await startEtcd(config, { logger: pino({ level: "silent" }), ...options });
   const clients: FeedClient[] = [];

@@ -100,7 +100,7 @@ describe("record buckets", () => {
     }
   });
 
-  test("a schema-1 backend is migrated on open: etcd's lease and alarm encodings, one table per bucket", async () => {
+  test("a schema-1 backend is migrated on open: etcd's lease, alarm and member keys, one table per bucket", async () => {
     const dir = tempDir();
     const file = path.join(dir, "member", "snap", "db");
     mkdirSync(path.dirname(file), { recursive: true });
@@ -142,7 +142,7 @@ describe("record buckets", () => {
       const [[alarmKey, alarmValue]] = store.records("alarm");
       assert.deepEqual(AlarmMember.decode(alarmKey), { memberID: 0x8e9e05c52164694dn, alarm: 1 });
       assert.equal(alarmValue.length, 0);
-      assert.deepEqual(store.records("members"), [[memberKey, b('{"id":"8e9e05c52164694d"}')]]);
+      assert.deepEqual(store.records("members"), [[b("8e9e05c52164694d"), b('{"id":"8e9e05c52164694d"}')]]);
       const leftovers = [...store.backend.meta.getKeys({ start: "rec/", end: "rec/\uffff" })];
       assert.deepEqual(leftovers, []);
     } finally {

@@ -30,6 +30,8 @@ function config(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerC
     quotaBackendBytes: 0,
     preVote: false,
     clientUrls: ["http://localhost:2379"],
+    peerUrls: ["http://localhost:2380"],
+    strictReconfigCheck: true,
     logger: pino({ level: "silent" }),
     ...overrides,
   };

@@ -410,3 +410,16 @@ test("removing a peer stops its streams; activeSince is gone", async () => {
   );
   void b;
 });
+
+test("roundTripMs is the prober's smoothed RTT: undefined before the first answer, then a positive figure", async () => {
+  const a = await startNode(A, CLUSTER, { timings: { probeMs: 100 } });
+  const b = await startNode(B, CLUSTER);
+  assert.equal(a.transport.roundTripMs(B), undefined, "no peer yet");
+  a.transport.addPeer(B, [b.url]);
+  assert.equal(a.transport.roundTripMs(B), undefined, "no probe answered yet");
+  await waitFor("a probe answer", () => a.transport.roundTripMs(B) !== undefined);
+  const rtt = a.transport.roundTripMs(B) ?? 0;
+  assert.ok(rtt > 0 && rtt < 5000, `rtt ${rtt} ms`);
+  a.transport.removePeer(B);
+  assert.equal(a.transport.roundTripMs(B), undefined, "gone with the peer");
+});

@@ -66,7 +66,7 @@ test("save resolves only after fdatasync and the synchronous meta page write", {
   }
   assert.ok(dsyncFds.size > 0, "LMDB opened its data file with O_DSYNC for meta pages");
   const saves = acks.filter((a) => a.n > 0);
-  assert.equal(saves.length, 5, `saw ${acks.length} acknowledgements in the trace`);
+  assert.equal(saves.length, 10, `saw ${acks.length} acknowledgements in the trace`);
   for (const a of saves) {
     assert.ok(a.synced, `save ${a.n} resolved without an fdatasync of the data file before it`);
     assert.ok(a.metaAfterSync, `save ${a.n} resolved without a synchronous meta page write after the sync`);

@@ -3,6 +3,7 @@
 // arrive and write each answer as one chunk holding one line {"result":...}.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StringDecoder } from "node:string_decoder";
+import type { TLSSocket } from "node:tls";
 import type { DescMessage } from "@bufbuild/protobuf";
 import {
   LeaseService,
@@ -56,11 +57,16 @@ function methodDescs(grpcPath: string): MethodDescs {
 
 export type GatewayHandler = (req: IncomingMessage, res: ServerResponse, path: string) => void;
 
+/** etcd's answer to a gateway request with a named client certificate while auth is on. */
+const IGNORED_COMMON_NAME =
+  "CommonName of client sending a request against gateway will be ignored and not used as expected";
+
 export function createGateway(
   api: ClientApi,
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
+  options: { clientCertAuth?: boolean } = {},
 ): GatewayHandler {
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
@@ -118,6 +124,9 @@ export function createGateway(
     const grpcPath = gatewayRoutes.get(path);
     if (grpcPath === undefined) return plainError(res, 404, "Not Found");
     if (req.method !== "POST") return plainError(res, 405, "Method Not Allowed");
+    // the gateway never takes a certificate's name for a user; etcd refuses such requests outright
+    if (options.clientCertAuth && api.auth?.enabled && certificateName(req) !== undefined)
+      return plainError(res, 400, IGNORED_COMMON_NAME);
     const descs = methodDescs(grpcPath);
     const handler = handlers.get(grpcPath);
     if (handler) return unary(req, res, handler, descs);
@@ -177,6 +186,15 @@ export function createGateway(
     }
     lines.fail(toRpcStatus(unimplemented(grpcPath)));
   };
+}
+
+/** The Common Name of the request's verified TLS client certificate, if any. */
+function certificateName(req: IncomingMessage): string | undefined {
+  const socket = req.socket as TLSSocket;
+  if (!socket.encrypted || !socket.authorized) return undefined;
+  const cn = socket.getPeerCertificate()?.subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  return typeof name === "string" && name !== "" ? name : undefined;
 }
 
 /** Last resort for an unexpected failure: answer it if nothing was sent yet, never take the server down. */

@@ -2,6 +2,7 @@
 // (connections are injected by the port splitter).
 import { once } from "node:events";
 import {
+  type Metadata,
   Server,
   type ServerDuplexStream,
   type ServerUnaryCall,
@@ -30,10 +31,11 @@ import {
   type LeaderResponse,
 } from "../../gen/v3electionpb/v3election.js";
 import { LockService } from "../../gen/v3lockpb/v3lock.js";
-import { GrpcCode } from "../../rpctypes/errors.js";
+import { Errors, GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi, RequestContext } from "../../server/client-api.js";
 import {
   type ClientLimits,
+  checkRequireLeader,
   keepAliveResponse,
   leaderObserver,
   type MethodDefinition,
@@ -67,29 +69,40 @@ export function createGrpcServer(
     "grpc.max_send_message_length": 2 ** 31 - 1,
   });
   const streams: Record<string, UntypedServiceImplementation[string]> = {
-    [WatchService.watch.path]: ((call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
-      serveWatch(
-        api,
-        call,
-        metrics.start(WatchService.watch.path, "bidi_stream"),
-        credentials(call),
-      )) as UntypedServiceImplementation[string],
-    [LeaseService.leaseKeepAlive.path]: ((
-      call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
-    ) =>
-      serveKeepAlive(
-        api,
-        call,
-        metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
-        credentials(call),
-      )) as UntypedServiceImplementation[string],
-    [MaintenanceService.snapshot.path]: ((call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
-      void serveSnapshot(
-        api,
-        call,
-        metrics.start(MaintenanceService.snapshot.path, "server_stream"),
-        credentials(call),
-      )) as UntypedServiceImplementation[string],
+    [WatchService.watch.path]: checked(
+      api,
+      WatchService.watch.path,
+      "bidi_stream",
+      metrics,
+      (call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
+        serveWatch(api, call, metrics.start(WatchService.watch.path, "bidi_stream"), credentials(call)),
+    ),
+    [LeaseService.leaseKeepAlive.path]: checked(
+      api,
+      LeaseService.leaseKeepAlive.path,
+      "bidi_stream",
+      metrics,
+      (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) =>
+        serveKeepAlive(
+          api,
+          call,
+          metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
+          credentials(call),
+        ),
+    ),
+    [MaintenanceService.snapshot.path]: checked(
+      api,
+      MaintenanceService.snapshot.path,
+      "server_stream",
+      metrics,
+      (call: ServerWritableStream<SnapshotRequest, SnapshotResponse>) =>
+        void serveSnapshot(
+          api,
+          call,
+          metrics.start(MaintenanceService.snapshot.path, "server_stream"),
+          credentials(call),
+        ),
+    ),
   };
   const observe = leaderObserver(api, handlers);
   streams[ElectionService.observe.path] = ((call: ServerWritableStream<LeaderRequest, LeaderResponse>) =>
@@ -114,7 +127,7 @@ export function createGrpcServer(
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
       const stream = streams[definition.path];
-      if (unary) impl[name] = unaryCall(unary, metrics, credentials);
+      if (unary) impl[name] = unaryCall(api, unary, metrics, credentials);
       else if (stream) impl[name] = stream;
       else impl[name] = notServed(definition, metrics);
     }
@@ -126,7 +139,40 @@ export function createGrpcServer(
   return server;
 }
 
+/** clientv3 marks requests that must reach a member with a leader (WithRequireLeader). */
+function requiresLeader(md: Metadata): boolean {
+  return md.get("hasleader").some((v) => String(v) === "true");
+}
+
+/** etcd's stream interceptor: learners serve no stream; `hasleader` streams need a leader to start. */
+function checkStream(api: ClientApi, md: Metadata): void {
+  if (api.isLearner()) throw Errors.NotSupportedForLearner;
+  checkRequireLeader(api, requiresLeader(md));
+}
+
+/** A stream handler that first passes etcd's stream checks; a refused stream ends with the error. */
+function checked<C extends { metadata: Metadata; emit(event: "error", err: unknown): boolean }>(
+  api: ClientApi,
+  path: string,
+  type: "bidi_stream" | "server_stream",
+  metrics: GrpcMetrics,
+  serve: (call: C) => void,
+) {
+  return ((call: C) => {
+    try {
+      checkStream(api, call.metadata);
+    } catch (err) {
+      const error = toServiceError(err);
+      metrics.start(path, type).handled(error.code);
+      call.emit("error", error);
+      return;
+    }
+    serve(call);
+  }) as unknown as UntypedServiceImplementation[string];
+}
+
 function unaryCall(
+  api: ClientApi,
   handler: UnaryHandler,
   metrics: GrpcMetrics,
   credentials: (call: ServerUnaryCall<unknown, unknown>) => RequestContext | undefined,
@@ -146,6 +192,7 @@ function unaryCall(
     }
     let answer: Promise<unknown>;
     try {
+      checkRequireLeader(api, requiresLeader(call.metadata));
       answer = handler.handle(call.request, signal, credentials(call));
     } catch (err) {
       answer = Promise.reject(err);

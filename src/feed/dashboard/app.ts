@@ -1,5 +1,7 @@
-// The dashboard page: everything live from the event feed of the member that served it, plus one
-// raft-state subscription per other member (so each member's role, term and indexes show as they move).
+// The dashboard page: everything live from the event feed of one member (the one that served it, or
+// another when that one goes away), plus a raft-and-peers subscription per member, so every member's
+// role, term, indexes and the leader's view of its followers show as they move, and a failover shows
+// as soon as the new leader reports itself.
 // Bundled with its libraries into assets/dashboard.js by `npm run build:dashboard` (no CDN, no build at start-up).
 import uPlot from "uplot";
 import { FeedClient } from "../client.js";
@@ -11,8 +13,21 @@ const text = (b: Bytes) => (typeof b === "string" ? b : `base64:${b.base64}`);
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const origin = window.location.origin;
-const raftByMember = new Map<string, EventOf<"raft.state">>();
-const memberFeeds = new Map<string, FeedClient>();
+/** With auth on: the token this page logged in with (kept for the tab's life), sent with the feed and every request. */
+const TOKEN_KEY = "rxetcd-dashboard-token";
+const token = sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+const withToken = token === undefined ? {} : { token };
+
+/** A JSON gateway call, with the token when logged in. */
+function call(url: string, path: string, body: object): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+    ...(token === undefined ? {} : { headers: { Authorization: token } }),
+  });
+}
+/** The member the page's main feed (keys, charts, leases, log) comes from, and where writes go. */
+let feedUrl = origin;
 let members: EventOf<"members"> | undefined;
 let leases: Array<{ id: string; ttl: number; remainingTtl: number; keys: number; at: number }> = [];
 const keys = new Map<string, { kv: KeyValueProps; flash: number }>();
@@ -59,55 +74,131 @@ function onMetrics(e: EventOf<"metrics">): void {
     `revision ${e.revision} · ${e.keys} keys · ${e.leases} leases · db ${(e.dbSize / 1024).toFixed(0)} KiB (${(e.dbSizeInUse / 1024).toFixed(0)} in use) · ${e.feedClients} feed clients`;
 }
 
-// ---- members -----------------------------------------------------------------------------------
+// ---- members ----------------------------------------------------------------------------------
+
+/** What the page knows of one member, from its own feed (raft state, and follower progress when it leads). */
+interface MemberView {
+  readonly feed: FeedClient;
+  connected: boolean;
+  raft: EventOf<"raft.state"> | undefined;
+  /** When the page received `raft` (to show how fresh a leader change is). */
+  raftReceivedAt: number;
+  /** When the member saw itself elected (its raft.leader event naming itself). */
+  electedAt: number | undefined;
+  peers: EventOf<"peers"> | undefined;
+}
+const views = new Map<string, MemberView>();
+
+/** The leader as the members themselves report it: a reachable member that says it leads, the highest term winning. */
+function currentLeader(): { id: string; view: MemberView } | undefined {
+  let best: { id: string; view: MemberView } | undefined;
+  for (const [id, view] of views) {
+    const r = view.raft;
+    if (!view.connected || r?.role !== "leader") continue;
+    if (!best || r.term > (best.view.raft?.term ?? 0)) best = { id, view };
+  }
+  return best;
+}
 
 function renderMembers(): void {
   if (!members) return;
   $("cluster").textContent = `cluster ${members.clusterId}`;
+  const leader = currentLeader();
+  const progress = new Map((leader?.view.peers?.peers ?? []).map((p) => [p.id, p]));
   const rows = members.members.map((m) => {
-    const r = raftByMember.get(m.id);
-    const leader = r?.role === "leader";
+    const view = views.get(m.id);
+    const r = view?.connected ? view.raft : undefined;
+    const isLeader = leader?.id === m.id;
+    const role = view && !view.connected ? "unreachable" : (r?.role ?? "?");
+    const p = progress.get(m.id);
     const move =
-      r && !leader && [...raftByMember.values()].some((x) => x.role === "leader")
+      leader && !isLeader && view?.connected && !m.isLearner
         ? `<button data-move="${m.id}">make leader</button>`
         : "";
-    return `<tr class="${leader ? "leader" : ""}" data-member="${esc(m.name)}"><td>${esc(m.name)}</td><td>${m.id}</td><td class="role-${r?.role ?? ""}">${r?.role ?? "?"}</td><td>${r?.term ?? ""}</td><td>${r?.leader ?? ""}</td><td>${r?.commitIndex ?? ""}</td><td>${r?.appliedIndex ?? ""}</td><td>${move}</td></tr>`;
+    // how long after the election (or the state's report) the page had it: the failover's visible delay
+    const fresh =
+      isLeader && view && r
+        ? ` data-shown-after-ms="${Math.max(0, view.raftReceivedAt - (view.electedAt ?? r.at))}"`
+        : "";
+    const name = `${esc(m.name || "(unstarted)")}${m.isLearner ? " <small>learner</small>" : ""}`;
+    return `<tr class="${isLeader ? "leader" : ""}${role === "unreachable" ? " down" : ""}" data-member="${esc(m.name)}" data-id="${m.id}" data-role="${role}"${fresh}><td>${name}</td><td>${m.id}</td><td class="role-${role}">${role}</td><td>${r?.term ?? ""}</td><td>${r?.commitIndex ?? ""}</td><td>${r?.appliedIndex ?? ""}</td><td>${p ? p.match : ""}</td><td>${move}</td></tr>`;
   });
   $("members").innerHTML = rows.join("");
+  const leaderName = leader ? members.members.find((m) => m.id === leader.id)?.name || leader.id : undefined;
+  $("leader").textContent = leader ? `leader ${leaderName} · term ${leader.view.raft?.term}` : "no leader";
+  $("leader").className = leader ? "leader-badge" : "leader-badge none";
+  renderPeers(leader?.view.peers);
 }
 
-/** One raft-state subscription per other member, on its own client URL. */
+function memberUrl(id: string): string | undefined {
+  return members?.members.find((m) => m.id === id)?.clientUrls[0];
+}
+
+/** One raft-and-peers subscription per member, on its own client URL (the page's own member too). */
 function followMembers(): void {
   if (!members) return;
   for (const m of members.members) {
-    if (memberFeeds.has(m.id) || m.id === self || m.clientUrls.length === 0) continue;
-    const c = new FeedClient(m.clientUrls[0], {
-      subscription: { topics: ["raft"] },
+    const url = m.id === self ? origin : m.clientUrls[0];
+    if (views.has(m.id) || url === undefined) continue;
+    const feed = new FeedClient(url, {
+      subscription: { topics: ["raft", "peers"] },
       transports: ["websocket"],
+      ...withToken,
     });
-    memberFeeds.set(m.id, c);
-    c.events$.subscribe((e) => {
+    const view: MemberView = {
+      feed,
+      connected: false,
+      raft: undefined,
+      raftReceivedAt: 0,
+      electedAt: undefined,
+      peers: undefined,
+    };
+    views.set(m.id, view);
+    feed.socket.on("connect", () => {
+      view.connected = true;
+      renderMembers();
+    });
+    feed.socket.on("disconnect", () => {
+      view.connected = false;
+      view.raft = undefined;
+      view.peers = undefined;
+      view.electedAt = undefined;
+      renderMembers();
+      switchFeedSoon();
+    });
+    feed.events$.subscribe((e) => {
       if (e.type === "raft.state") {
-        raftByMember.set(e.member, e);
+        view.raft = e;
+        view.raftReceivedAt = Date.now();
         renderMembers();
+      } else if (e.type === "raft.leader") {
+        view.electedAt = e.leader === e.member ? e.at : undefined;
+      } else if (e.type === "peers") {
+        view.peers = e;
+        if (currentLeader()?.view === view) renderMembers();
       }
     });
+  }
+  // members removed from the cluster: stop following them
+  for (const [id, view] of views) {
+    if (members.members.some((m) => m.id === id)) continue;
+    view.feed.close();
+    views.delete(id);
   }
 }
 
 document.addEventListener("click", (ev) => {
   const target = (ev.target as HTMLElement).closest("button[data-move]") as HTMLElement | null;
   if (!target) return;
-  const leaderId = [...raftByMember.values()].find((r) => r.role === "leader")?.member;
-  const leaderUrl = members?.members.find((m) => m.id === leaderId)?.clientUrls[0] ?? origin;
-  void fetch(`${leaderUrl}/v3/maintenance/transfer-leadership`, {
-    method: "POST",
-    body: JSON.stringify({ targetID: BigInt(`0x${target.dataset.move}`).toString() }),
+  const leader = currentLeader();
+  const leaderUrl = (leader && memberUrl(leader.id)) ?? feedUrl;
+  void call(leaderUrl, "/v3/maintenance/transfer-leadership", {
+    targetID: BigInt(`0x${target.dataset.move}`).toString(),
   });
 });
 
-function renderPeers(e: EventOf<"peers">): void {
-  $("peers").innerHTML = e.peers
+function renderPeers(e: EventOf<"peers"> | undefined): void {
+  $("peers").innerHTML = (e?.peers ?? [])
     .map(
       (p) =>
         `<tr><td>${esc(p.name || p.id)}</td><td>${p.match}</td><td>${p.next}</td><td>${p.state}</td><td>${p.connected ? "yes" : "no"}</td><td>${p.rttMs ?? ""}</td></tr>`,
@@ -149,17 +240,14 @@ $("put-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const key = ($("put-key") as HTMLInputElement).value;
   const value = ($("put-value") as HTMLInputElement).value;
-  void fetch(`${origin}/v3/kv/put`, {
-    method: "POST",
-    body: JSON.stringify({ key: b64(key), value: b64(value) }),
-  });
+  void call(feedUrl, "/v3/kv/put", { key: b64(key), value: b64(value) });
 });
 
 document.addEventListener("click", (ev) => {
   const el = ev.target as HTMLElement;
   const del = el.dataset?.delete;
   if (del !== undefined) {
-    void fetch(`${origin}/v3/kv/deleterange`, { method: "POST", body: JSON.stringify({ key: b64(del) }) });
+    void call(feedUrl, "/v3/kv/deleterange", { key: b64(del) });
   }
   const hist = el.dataset?.history;
   if (hist !== undefined) {
@@ -175,10 +263,7 @@ async function showHistory(key: string): Promise<void> {
   const lines: string[] = [];
   let prev: string | undefined;
   for (let rev = current.createRevision; rev <= current.modRevision; rev++) {
-    const res = await fetch(`${origin}/v3/kv/range`, {
-      method: "POST",
-      body: JSON.stringify({ key: b64(key), revision: rev }),
-    });
+    const res = await call(feedUrl, "/v3/kv/range", { key: b64(key), revision: rev });
     const body = (await res.json()) as { kvs?: Array<{ value?: string; mod_revision?: string }> };
     const kv = body.kvs?.[0];
     if (!kv || Number(kv.mod_revision) !== rev) continue;
@@ -218,6 +303,7 @@ setInterval(renderKeys, 1000);
 // ---- the log -----------------------------------------------------------------------------------
 
 const QUIET = new Set([
+  "raft.ready",
   "metrics",
   "peers",
   "raft.state",
@@ -239,42 +325,64 @@ function log(e: FeedEvent): void {
 // ---- the feed ------------------------------------------------------------------------------------
 
 let self = "";
-let feed: FeedClient;
-function connect(prefix: string): void {
+let feed: FeedClient | undefined;
+let prefix = "";
+let switchTimer: ReturnType<typeof setTimeout> | undefined;
+
+function connect(url: string): void {
   feed?.close();
   keys.clear();
-  feed = new FeedClient(origin, {
+  feedUrl = url;
+  const c = new FeedClient(url, {
     subscription: { topics: [...ALL_TOPICS], keys: [{ key: prefix, prefix: true }] },
+    ...withToken,
   });
-  feed.socket.on("connect", () => {
-    $("status").textContent = "live";
-    $("status").className = "status live";
+  feed = c;
+  const status = $("status");
+  const via = url === origin ? "" : ` via ${new URL(url).host}`;
+  c.socket.on("connect", () => {
+    status.textContent = `live${via}`;
+    status.className = "status live";
   });
-  feed.socket.on("disconnect", () => {
-    $("status").textContent = "disconnected";
-    $("status").className = "status";
+  c.socket.on("disconnect", () => {
+    status.textContent = "disconnected";
+    status.className = "status";
+    switchFeedSoon();
   });
-  feed.errors$.subscribe((e) => {
-    $("status").textContent = `feed error: ${e.message}`;
+  c.errors$.subscribe((e) => {
+    status.textContent = `feed error: ${e.message}`;
+    // auth is on and this page has no (valid) token: ask for a user
+    if (/user name is empty|invalid auth token|authentication failed/.test(e.message))
+      $("login").hidden = false;
   });
-  feed.events$.subscribe(onEvent);
+  c.events$.subscribe(onEvent);
+}
+
+/** The main feed's member went away: after a moment, take the feed from a member still reachable. */
+function switchFeedSoon(): void {
+  if (switchTimer !== undefined || feed?.socket.connected) return;
+  switchTimer = setTimeout(() => {
+    switchTimer = undefined;
+    if (feed?.socket.connected) return;
+    const leader = currentLeader();
+    const candidates = [...views].filter(([, v]) => v.connected).map(([id]) => id);
+    const pick = leader?.id ?? candidates[0];
+    const url = pick === undefined ? undefined : pick === self ? origin : memberUrl(pick);
+    if (url !== undefined && url !== feedUrl) connect(url);
+    else switchFeedSoon();
+  }, 1500);
 }
 
 function onEvent(e: FeedEvent): void {
   log(e);
   switch (e.type) {
     case "raft.state":
-      self = e.member;
-      raftByMember.set(e.member, e);
-      renderMembers();
+      if (feedUrl === origin) self = e.member;
       break;
     case "members":
       members = e;
       followMembers();
       renderMembers();
-      break;
-    case "peers":
-      renderPeers(e);
       break;
     case "metrics":
       onMetrics(e);
@@ -309,8 +417,34 @@ function onEvent(e: FeedEvent): void {
   }
 }
 
+// ---- auth ----------------------------------------------------------------------------------------
+
+$("login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = ($("login-user") as HTMLInputElement).value;
+  const password = ($("login-password") as HTMLInputElement).value;
+  void fetch(`${feedUrl}/v3/auth/authenticate`, { method: "POST", body: JSON.stringify({ name, password }) })
+    .then((res) => res.json() as Promise<{ token?: string; message?: string }>)
+    .then((body) => {
+      if (!body.token) {
+        $("status").textContent = `log in: ${body.message ?? "refused"}`;
+        return;
+      }
+      sessionStorage.setItem(TOKEN_KEY, body.token);
+      window.location.reload();
+    });
+});
+if (token !== undefined) {
+  $("logout").hidden = false;
+  $("logout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    window.location.reload();
+  });
+}
+
 $("watch-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  connect(($("prefix") as HTMLInputElement).value);
+  prefix = ($("prefix") as HTMLInputElement).value;
+  connect(feedUrl);
 });
-connect("");
+connect(origin);

@@ -77,6 +77,10 @@ export class AuthApi implements ClientAuthApi {
 
   constructor(private readonly core: ServerCore) {}
 
+  get enabled(): boolean {
+    return this.core.auth.enabled;
+  }
+
   private propose<R extends { header: ResponseHeader | undefined }>(
     ctx: RequestContext | undefined,
     req: Partial<InternalRaftRequest>,

@@ -5,12 +5,14 @@ import { ClusterApi } from "./cluster.js";
 import { KvApi } from "./kv.js";
 import { LeaseApi } from "./lease.js";
 import { MaintenanceApi } from "./maintenance.js";
+import { QuotaGuard } from "./quota-guard.js";
 import { WatchApi } from "./watch.js";
 
 /** The member's client API, one part per etcd service, each bound to the running member. */
 export function createClientApi(core: ServerCore): ClientApi {
-  const kv = new KvApi(core);
-  const lease = new LeaseApi(core);
+  const quota = new QuotaGuard(core);
+  const kv = new KvApi(core, quota);
+  const lease = new LeaseApi(core, quota);
   const watch = new WatchApi(core);
   const cluster = new ClusterApi(core);
   const maintenance = new MaintenanceApi(core);
@@ -30,6 +32,12 @@ export function createClientApi(core: ServerCore): ClientApi {
     leaseLeases: () => lease.leaseLeases(),
     watchStream: (ctx) => watch.watchStream(ctx),
     memberList: () => cluster.memberList(),
+    memberAdd: (r, ctx) => cluster.memberAdd(r, ctx),
+    memberRemove: (r, ctx) => cluster.memberRemove(r, ctx),
+    memberUpdate: (r, ctx) => cluster.memberUpdate(r, ctx),
+    memberPromote: (r, ctx) => cluster.memberPromote(r, ctx),
+    isLearner: () => core.cluster.member(core.memberId)?.isLearner ?? false,
+    hasLeader: () => core.raft.hasLeader,
     status: () => maintenance.status(),
     alarm: (r, ctx) => maintenance.alarm(r, ctx),
     hash: (ctx) => maintenance.hash(ctx),

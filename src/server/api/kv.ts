@@ -14,13 +14,17 @@ import type {
 } from "../../gen/etcdserverpb/rpc.js";
 import { type ServerCore, withHeader } from "../server-core.js";
 import { proposer, serialized, withAuthInfo } from "./authorize.js";
+import type { QuotaGuard } from "./quota-guard.js";
 
 /**
  * KV: reads answer locally (after a ReadIndex round unless serializable) once the user may read
  * the range; writes go through raft carrying the user, and are checked when applied.
  */
 export class KvApi {
-  constructor(private readonly core: ServerCore) {}
+  constructor(
+    private readonly core: ServerCore,
+    private readonly quota: QuotaGuard,
+  ) {}
 
   async range(req: RangeRequest, ctx?: RequestContext): Promise<RangeResponse> {
     const { core } = this;
@@ -41,10 +45,12 @@ export class KvApi {
 
   async put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse> {
     this.core.kv.checkPut(req);
-    return withAuthInfo(this.core, ctx, async (ai) => {
-      const r = await this.core.propose({ put: req, ...proposer(ai) });
-      return withHeader(this.core, r.resp as PutResponse);
-    });
+    return this.quota.run({ put: req }, () =>
+      withAuthInfo(this.core, ctx, async (ai) => {
+        const r = await this.core.propose({ put: req, ...proposer(ai) });
+        return withHeader(this.core, r.resp as PutResponse);
+      }),
+    );
   }
 
   async deleteRange(req: DeleteRangeRequest, ctx?: RequestContext): Promise<DeleteRangeResponse> {
@@ -72,10 +78,12 @@ export class KvApi {
         ),
       );
     }
-    return withAuthInfo(core, ctx, async (ai) => {
-      const r = await core.propose({ txn: req, ...proposer(ai) });
-      return withHeader(core, r.resp as TxnResponse);
-    });
+    return this.quota.run({ txn: req }, () =>
+      withAuthInfo(core, ctx, async (ai) => {
+        const r = await core.propose({ txn: req, ...proposer(ai) });
+        return withHeader(core, r.resp as TxnResponse);
+      }),
+    );
   }
 
   async compact(req: CompactionRequest, ctx?: RequestContext): Promise<CompactionResponse> {

@@ -9,26 +9,33 @@ import type {
   LeaseTimeToLiveResponse,
 } from "../../gen/etcdserverpb/rpc.js";
 import { Errors, EtcdError } from "../../rpctypes/errors.js";
+import { forwardLeaseRenew, forwardLeaseTimeToLive } from "../../transport/peer-client.js";
 import type { KeepAliveResult } from "../client-api.js";
-import { type ServerCore, withHeader } from "../server-core.js";
+import { requestTimeoutMs, type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
+import type { QuotaGuard } from "./quota-guard.js";
 
 /**
  * Leases: grants and revokes go through raft and are checked when applied (a known lease, a TTL in bounds, and for
  * a revoke the right to write every key of the lease); keep-alives and TTL queries are the leader's to answer.
  */
 export class LeaseApi {
-  constructor(private readonly core: ServerCore) {}
+  constructor(
+    private readonly core: ServerCore,
+    private readonly quota: QuotaGuard,
+  ) {}
 
   async leaseGrant(req: LeaseGrantRequest, ctx?: RequestContext): Promise<LeaseGrantResponse> {
     const { core } = this;
     let id = req.ID;
     while (id === 0n) id = BigInt.asIntN(64, core.idGen.next() & ((1n << 63n) - 1n));
     // as etcd, a TTL too large or an id in use is refused when applied, not before proposing
-    return withAuthInfo(core, ctx, async (ai) => {
-      const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
-      return withHeader(core, r.resp as LeaseGrantResponse);
-    });
+    return this.quota.run({ leaseGrant: req }, () =>
+      withAuthInfo(core, ctx, async (ai) => {
+        const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
+        return withHeader(core, r.resp as LeaseGrantResponse);
+      }),
+    );
   }
 
   /** An unknown lease is refused when applied (etcd proposes every revoke). */
@@ -39,11 +46,25 @@ export class LeaseApi {
     });
   }
 
+  /** The leader's peer URLs, or etcd's no-leader error. */
+  private leaderUrls(): string[] {
+    const { core } = this;
+    const leader = core.raft.hasLeader ? core.cluster.member(core.raft.lead) : undefined;
+    if (!leader) throw Errors.NoLeader;
+    return leader.peerUrls;
+  }
+
   async leaseKeepAlive(id: bigint): Promise<KeepAliveResult> {
     const { core } = this;
     if (!core.raft.leadership$.value.isLeader) {
-      if (!core.raft.hasLeader) throw Errors.NoLeader;
-      throw Errors.NotLeader;
+      // keep-alives are not replicated: a follower asks the leader, which holds the expiry clocks
+      const ttl = await forwardLeaseRenew(
+        this.leaderUrls(),
+        id,
+        requestTimeoutMs(core.cfg),
+        core.cfg.peerTls,
+      );
+      return { header: core.header(), id, ttl };
     }
     let ttl = 0;
     try {
@@ -66,6 +87,17 @@ export class LeaseApi {
         for (const key of core.lessor.timeToLive(req.ID)?.keys ?? [])
           core.auth.checkAccess(ai, key, Buffer.alloc(0), "read");
       });
+    }
+    if (!core.raft.leadership$.value.isLeader) {
+      // the remaining TTL is the leader's: ask it (etcd forwards over the peer port's /leases/internal)
+      const t = await forwardLeaseTimeToLive(
+        this.leaderUrls(),
+        req.ID,
+        req.keys,
+        requestTimeoutMs(core.cfg),
+        core.cfg.peerTls,
+      );
+      return { header: core.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.grantedTtl, keys: t.keys };
     }
     const t = core.lessor.timeToLive(req.ID);
     if (!t) return { header: core.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };

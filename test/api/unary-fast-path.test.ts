@@ -1,0 +1,186 @@
+// The unary path that serves gRPC calls straight from Node's HTTP/2 streams: the same answers,
+// statuses and texts as grpc-js for what it takes, and what it leaves to grpc-js.
+import assert from "node:assert/strict";
+import {
+  type ClientHttp2Session,
+  connect,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
+import { after, before, describe, it } from "node:test";
+import type { Metadata } from "@grpc/grpc-js";
+import { Registry } from "prom-client";
+import type { MethodDefinition, UnaryHandler } from "../../src/api/client-handlers.js";
+import { GrpcMetrics } from "../../src/api/grpc/grpc-metrics.js";
+import { unaryFastPath } from "../../src/api/grpc/unary-fast-path.js";
+import { EtcdError, GrpcCode } from "../../src/rpctypes/errors.js";
+
+/** A method whose messages are UTF-8 strings. */
+function definition(path: string): MethodDefinition<string, string> {
+  const text = (b: Buffer) => b.toString();
+  const bytes = (s: string) => Buffer.from(s);
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: bytes,
+    requestDeserialize: text,
+    responseSerialize: bytes,
+    responseDeserialize: text,
+  };
+}
+
+const frame = (message: string | Buffer) => {
+  const payload = Buffer.from(message);
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+};
+
+interface Answer {
+  headers: IncomingHttpHeaders;
+  trailers: IncomingHttpHeaders | undefined;
+  body: Buffer;
+}
+
+describe("gRPC unary fast path", { timeout: 60_000 }, () => {
+  let server: Http2Server;
+  let session: ClientHttp2Session;
+  const taken: string[] = [];
+  const tokens: (string | undefined)[] = [];
+  const registry = new Registry();
+  const maxReceive = 1024;
+
+  before(async () => {
+    const handlers = new Map<string, UnaryHandler>();
+    const add = (path: string, handle: (req: string) => Promise<string>, waits = false) =>
+      handlers.set(path, { definition: definition(path), handle, waits } as UnaryHandler);
+    add("/t.S/Echo", async (req) => `echo:${req}`);
+    add("/t.S/Fail", async () => {
+      throw new EtcdError(GrpcCode.FailedPrecondition, "etcdserver: a 50% failure");
+    });
+    add("/t.S/Hang", () => new Promise<string>(() => {}));
+    add("/t.S/Wait", async () => "waited", true);
+    const fast = unaryFastPath(
+      handlers,
+      new GrpcMetrics(registry),
+      maxReceive,
+      (call: { metadata: Metadata }) => {
+        const token = call.metadata.get("token")[0];
+        tokens.push(token === undefined ? undefined : String(token));
+        return token === undefined ? undefined : { token: String(token) };
+      },
+    );
+    server = createServer();
+    server.on("stream", (stream, headers) => {
+      if (fast(stream, headers)) {
+        taken.push(String(headers[":path"]));
+        return;
+      }
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-status": "12" },
+        { endStream: true },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    session = connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  });
+  after(async () => {
+    session.close();
+    await new Promise((r) => server.close(r));
+  });
+
+  function call(path: string, body: Buffer, extra: OutgoingHttpHeaders = {}): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const req = session.request({
+        ":method": "POST",
+        ":path": path,
+        "content-type": "application/grpc",
+        te: "trailers",
+        ...extra,
+      });
+      let headers: IncomingHttpHeaders = {};
+      let trailers: IncomingHttpHeaders | undefined;
+      const chunks: Buffer[] = [];
+      req.on("response", (h) => (headers = h));
+      req.on("trailers", (t) => (trailers = t));
+      req.on("data", (d: Buffer) => chunks.push(d));
+      req.on("end", () => resolve({ headers, trailers, body: Buffer.concat(chunks) }));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  it("answers with one framed message and grpc-status 0 in the trailers", async () => {
+    const a = await call("/t.S/Echo", frame("hi"));
+    assert.equal(a.headers[":status"], 200);
+    assert.equal(a.headers["content-type"], "application/grpc+proto");
+    assert.deepEqual(a.body, frame("echo:hi"));
+    assert.equal(a.trailers?.["grpc-status"], "0");
+    assert.equal(a.trailers?.["grpc-message"], "OK");
+    assert.equal(taken.at(-1), "/t.S/Echo");
+  });
+
+  it("ends a failed call with a trailers-only answer carrying the code and the URI-encoded text", async () => {
+    const a = await call("/t.S/Fail", frame(""));
+    assert.equal(a.headers["grpc-status"], String(GrpcCode.FailedPrecondition));
+    assert.equal(decodeURI(String(a.headers["grpc-message"])), "etcdserver: a 50% failure");
+    assert.equal(a.body.length, 0);
+  });
+
+  it("ends a call past its grpc-timeout with DeadlineExceeded", async () => {
+    const a = await call("/t.S/Hang", frame(""), { "grpc-timeout": "50m" });
+    assert.equal(a.headers["grpc-status"], String(GrpcCode.DeadlineExceeded));
+    assert.equal(a.headers["grpc-message"], "Deadline%20exceeded");
+  });
+
+  it("refuses a message over the receive limit with ResourceExhausted, as grpc-js words it", async () => {
+    const a = await call("/t.S/Echo", frame(Buffer.alloc(maxReceive + 1)));
+    assert.equal(a.headers["grpc-status"], String(GrpcCode.ResourceExhausted));
+    assert.equal(
+      decodeURI(String(a.headers["grpc-message"])),
+      `Received message larger than max (1025 vs. 1024)`,
+    );
+  });
+
+  it("refuses a call without a message and one with two", async () => {
+    const none = await call("/t.S/Echo", Buffer.alloc(0));
+    assert.equal(none.headers["grpc-status"], String(GrpcCode.Unimplemented));
+    const two = await call("/t.S/Echo", Buffer.concat([frame("a"), frame("b")]));
+    assert.equal(two.headers["grpc-status"], String(GrpcCode.Unimplemented));
+  });
+
+  it("passes the caller's token to the handler's credentials", async () => {
+    await call("/t.S/Echo", frame("x"), { token: "tok123" });
+    assert.equal(tokens.at(-1), "tok123");
+    await call("/t.S/Echo", frame("x"));
+    assert.equal(tokens.at(-1), undefined);
+  });
+
+  it("leaves compressed requests, waiting handlers and unknown methods to grpc-js", async () => {
+    const before = taken.length;
+    for (const [path, extra] of [
+      ["/t.S/Echo", { "grpc-encoding": "gzip" }],
+      ["/t.S/Wait", {}],
+      ["/t.S/Nope", {}],
+    ] as const) {
+      const a = await call(path, frame("x"), extra);
+      assert.equal(a.headers["grpc-status"], "12", path);
+    }
+    assert.equal(taken.length, before);
+  });
+
+  it("counts started and handled calls by method and code", async () => {
+    const text = await registry.metrics();
+    assert.match(
+      text,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="t.S",grpc_method="Echo",grpc_code="OK"\} [1-9]/,
+    );
+    assert.match(
+      text,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="t.S",grpc_method="Hang",grpc_code="DeadlineExceeded"\} 1/,
+    );
+  });
+});

@@ -1,0 +1,109 @@
+// The dashboard of a 3-member cluster in chromium: every member and the leader show; after the leader
+// is killed (SIGKILL) the pages show the new leader, including a page whose own member was the one killed.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Page } from "playwright-core";
+import { Cluster } from "../e2e/cluster-harness.js";
+import { destroyAllMembers, type Member } from "../e2e/harness.js";
+import { artifactPath, type Browser, launchChromium } from "./browser.js";
+
+/** The members table as the page shows it: name -> role. */
+async function roles(page: Page): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const row of await page.locator("#members tr").all())
+    out[(await row.getAttribute("data-member")) ?? ""] = (await row.getAttribute("data-role")) ?? "";
+  return out;
+}
+
+describe("the dashboard of a 3-member cluster in chromium", { timeout: 240_000 }, () => {
+  let cluster: Cluster;
+  let browser: Browser;
+  before(async () => {
+    browser = await launchChromium();
+    cluster = await Cluster.start({ size: 3 });
+  });
+  after(async () => {
+    await browser?.close();
+    await destroyAllMembers();
+  });
+
+  test("every member and the leader show; after kill -9 of the leader the new leader shows", async () => {
+    const leader = await cluster.leader();
+    const follower = cluster.members.find((m) => m !== leader) as Member;
+    const errors: string[] = [];
+    const open = async (m: Member): Promise<Page> => {
+      const page = await browser.context.newPage();
+      page.on("pageerror", (err) => errors.push(`${m.name}: ${err.message}`));
+      await page.goto(`${m.clientUrl}/dashboard`);
+      return page;
+    };
+    // one page served by a follower, one by the leader (its own member goes away with the leader)
+    const fromFollower = await open(follower);
+    const fromLeader = await open(leader);
+    const names = cluster.members.map((m) => m.name).sort();
+    for (const page of [fromFollower, fromLeader]) {
+      await page.waitForSelector(`tr.leader[data-member="${leader.name}"]`, { timeout: 20_000 });
+      // every member reports its own role (each row from that member's own feed)
+      await page.waitForFunction(
+        `document.querySelectorAll('#members tr[data-role="leader"], #members tr[data-role="follower"]').length === ${names.length}`,
+        undefined,
+        { timeout: 20_000 },
+      );
+      // the leader's follower progress lists all three (itself included)
+      await page.waitForFunction('document.querySelectorAll("#peers tr").length === 3', undefined, {
+        timeout: 20_000,
+      });
+    }
+    const before = await roles(fromFollower);
+    assert.deepEqual(Object.keys(before).sort(), names);
+    assert.deepEqual(
+      Object.entries(before)
+        .filter(([, r]) => r === "leader")
+        .map(([n]) => n),
+      [leader.name],
+    );
+    await fromFollower.screenshot({ path: artifactPath("dashboard-cluster.png"), fullPage: true });
+
+    // each page waits for a leader other than the one killed, from before the kill on
+    const newLeaderRow = (page: Page) =>
+      page.waitForSelector(`tr.leader:not([data-member="${leader.name}"])`, { timeout: 30_000 });
+    const waits = [fromFollower, fromLeader].map(async (page) => {
+      await newLeaderRow(page);
+      return Date.now();
+    });
+    const killedAt = Date.now();
+    await leader.kill();
+    const shownAt = await Promise.all(waits);
+    const newLeader = await cluster.leader(30_000);
+    assert.notEqual(newLeader, leader);
+    console.log(
+      `new leader on the pages ${shownAt.map((t) => t - killedAt).join(" ms and ")} ms after kill -9 (the 1 s election timeout included)`,
+    );
+    const shown: number[] = [];
+    for (const page of [fromFollower, fromLeader]) {
+      const row = await page.waitForSelector(`tr.leader[data-member="${newLeader.name}"]`, {
+        timeout: 20_000,
+      });
+      shown.push(Number(await row.getAttribute("data-shown-after-ms")));
+      await page.waitForSelector(`tr[data-member="${leader.name}"][data-role="unreachable"]`, {
+        timeout: 20_000,
+      });
+      assert.match((await page.textContent("#leader")) ?? "", new RegExp(`leader ${newLeader.name}`));
+    }
+    console.log(`the pages had the new leader ${shown.join(" ms and ")} ms after it was elected`);
+    for (const ms of shown)
+      assert.ok(ms >= 0 && ms < 1000, `the failover showed ${ms} ms after the election`);
+    // the page whose member died takes its feed from a member still up
+    await fromLeader.waitForFunction(
+      '/^live via /.test(document.getElementById("status")?.textContent ?? "")',
+      undefined,
+      { timeout: 20_000 },
+    );
+    await fromFollower.screenshot({ path: artifactPath("dashboard-cluster-failover.png"), fullPage: true });
+    await fromLeader.screenshot({
+      path: artifactPath("dashboard-cluster-failover-from-killed-member.png"),
+      fullPage: true,
+    });
+    assert.deepEqual(errors, []);
+  });
+});

@@ -1,0 +1,168 @@
+// The package as npm would ship it: `npm run build` compiles to dist/, `npm pack` takes only the
+// compiled code, and that file set, with the runtime dependencies alone (no tsx, no TypeScript),
+// starts a member that serves requests and exports startEtcd.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../e2e/harness.js";
+
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
+  devDependencies: Record<string, string>;
+};
+
+/** The files `npm pack` would put in the tarball. */
+function packedFiles(): string[] {
+  const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+    cwd: repo,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, `npm pack --dry-run failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
+}
+
+/** node_modules with every installed package but the development ones, as `--omit=dev` leaves it. */
+function runtimeModules(into: string): void {
+  const dev = new Set(Object.keys(pkg.devDependencies));
+  mkdirSync(into, { recursive: true });
+  const from = join(repo, "node_modules");
+  for (const name of readdirSync(from)) {
+    if (name.startsWith(".")) continue;
+    if (name.startsWith("@")) {
+      mkdirSync(join(into, name));
+      for (const sub of readdirSync(join(from, name))) {
+        if (!dev.has(`${name}/${sub}`)) symlinkSync(join(from, name, sub), join(into, name, sub));
+      }
+    } else if (!dev.has(name)) symlinkSync(join(from, name), join(into, name));
+  }
+}
+
+describe("the built package", { timeout: 240_000 }, () => {
+  let root: string;
+  let files: string[];
+  let member: ChildProcess | undefined;
+
+  before(() => {
+    const built = spawnSync(process.execPath, [join(repo, "scripts/build.js")], {
+      cwd: repo,
+      encoding: "utf8",
+    });
+    assert.equal(built.status, 0, `npm run build failed:\n${built.stdout}${built.stderr}`);
+    files = packedFiles();
+    root = mkdtempSync(join(tmpdir(), "rxetcd-package-"));
+    for (const f of files) {
+      mkdirSync(dirname(join(root, f)), { recursive: true });
+      cpSync(join(repo, f), join(root, f));
+    }
+    runtimeModules(join(root, "node_modules"));
+  });
+  after(() => {
+    member?.kill("SIGKILL");
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it("ships compiled JavaScript and declarations, not the TypeScript sources or the tests", () => {
+    for (const f of [
+      "package.json",
+      "bin/rxetcd.js",
+      "dist/bundle/cli/main.js",
+      "dist/bundle/embed/index.js",
+    ]) {
+      assert.ok(files.includes(f), `${f} is in the package`);
+    }
+    assert.ok(files.includes("dist/src/embed/index.d.ts"), "startEtcd's types are in the package");
+    assert.ok(
+      files.some((f) => f.startsWith("dist/bundle/") && f.endsWith("/assets/index.html")),
+      "the dashboard's files are in the package",
+    );
+    const strays = files.filter((f) => (f.endsWith(".ts") && !f.endsWith(".d.ts")) || f.startsWith("test/"));
+    assert.deepEqual(strays, []);
+  });
+
+  it("starts a member from the compiled code that answers puts and ranges and serves the dashboard", async () => {
+    const [client, peer] = [await freePort(), await freePort()];
+    const data = join(root, "member.etcd");
+    const clientUrl = `http://127.0.0.1:${client}`;
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    let stderr = "";
+    member = spawn(
+      process.execPath,
+      [
+        join(root, "bin/rxetcd.js"),
+        "--data-dir",
+        data,
+        "--listen-client-urls",
+        clientUrl,
+        "--advertise-client-urls",
+        clientUrl,
+        "--listen-peer-urls",
+        peerUrl,
+        "--initial-advertise-peer-urls",
+        peerUrl,
+        "--initial-cluster",
+        `default=${peerUrl}`,
+        "--log-level",
+        "error",
+      ],
+      { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    member.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      assert.equal(member.exitCode, null, `the member exited:\n${stderr}`);
+      const ok = await fetch(`${clientUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      assert.ok(Date.now() < deadline, `no healthy member within 60 s:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const put = await fetch(`${clientUrl}/v3/kv/put`, {
+      method: "POST",
+      body: JSON.stringify({ key: b64("pkg"), value: b64("built") }),
+    });
+    assert.equal(put.status, 200);
+    const range = (await (
+      await fetch(`${clientUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: b64("pkg") }) })
+    ).json()) as { kvs: { value: string }[] };
+    assert.equal(Buffer.from(range.kvs[0].value, "base64").toString(), "built");
+    const dashboard = await fetch(`${clientUrl}/dashboard/dashboard.js`);
+    assert.equal(dashboard.status, 200, "the bundle finds the dashboard's files");
+    assert.ok((await dashboard.text()).length > 1000);
+    const exited = new Promise((r) => member?.once("exit", (code) => r(code)));
+    member.kill("SIGTERM");
+    assert.equal(await exited, 0, stderr);
+  });
+
+  it("exports startEtcd to a project that installed it", () => {
+    const project = join(root, "..", `${root.split("/").pop()}-user`);
+    mkdirSync(join(project, "node_modules"), { recursive: true });
+    symlinkSync(root, join(project, "node_modules", "rxetcd"));
+    writeFileSync(join(project, "package.json"), '{"type":"module"}\n');
+    try {
+      const r = spawnSync(
+        process.execPath,
+        ["--input-type=module", "-e", "const m = await import('rxetcd'); console.log(typeof m.startEtcd);"],
+        { cwd: project, encoding: "utf8" },
+      );
+      assert.equal(r.stdout.trim(), "function", r.stderr);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+});
