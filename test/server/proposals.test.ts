@@ -36,6 +36,8 @@ async function member(): Promise<EtcdServer> {
     quotaBackendBytes: 0,
     preVote: false,
     clientUrls: ["http://localhost:2379"],
+    peerUrls: ["http://localhost:2380"],
+    strictReconfigCheck: true,
     logger: pino({ level: "silent" }),
   });
   await server.waitReady();
