@@ -44,28 +44,6 @@ export interface RpcFailure {
   message: string;
 }
 
-/**
- * Error texts that differ for a reason outside rxetcd's reach, each mapped to one form on both sides. Keep this list
- * short: every entry hides a difference a client can see.
- */
-const KNOWN_TEXT_DIFFERENCES: ReadonlyArray<{ why: string; etcd: RegExp; rxetcd: RegExp; as: string }> = [
-  {
-    why: "the gRPC library refuses a message over the server's receive limit before rxetcd sees it; Go's grpc and grpc-js word it differently (same code, same sizes)",
-    etcd: /^grpc: received message larger than max \((\d+) vs\. (\d+)\)$/,
-    rxetcd: /^Received message larger than max \((\d+) vs (\d+)\)$/,
-    as: "received message larger than max ($1 vs $2)",
-  },
-];
-
-/** A gRPC error text in the form both sides are compared in (see KNOWN_TEXT_DIFFERENCES). */
-export function canonicalErrorText(message: string): string {
-  for (const k of KNOWN_TEXT_DIFFERENCES) {
-    if (k.etcd.test(message)) return message.replace(k.etcd, k.as);
-    if (k.rxetcd.test(message)) return message.replace(k.rxetcd, k.as);
-  }
-  return message;
-}
-
 /** Bytes as a readable string; long ones by length and digest. */
 export function showBytes(b: Buffer): string {
   if (b.length > 64) {

@@ -46,14 +46,7 @@ import type {
   WatchCreateSpec,
 } from "./generator.js";
 import { WATCH_STREAMS } from "./generator.js";
-import {
-  canonicalErrorText,
-  firstDifference,
-  LeaseNames,
-  normalize,
-  type RpcFailure,
-  show,
-} from "./normalize.js";
+import { firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
 
 /** The reference and the subject, in the order answers are shown. */
 export const SIDES = ["etcd", "rxetcd"] as const;
@@ -237,7 +230,7 @@ class Side {
   ): Promise<{ ok: Res } | { error: RpcFailure }> {
     return new Promise((resolve) => {
       method(req, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
-        if (err) resolve({ error: { code: err.code, message: canonicalErrorText(err.details) } });
+        if (err) resolve({ error: { code: err.code, message: err.details } });
         else resolve({ ok: res });
       });
     });
