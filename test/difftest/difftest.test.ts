@@ -8,7 +8,7 @@ import { generate } from "./generator.js";
 import { report, runOps, withMembers } from "./runner.js";
 
 const SEEDS = [1, 2, 3];
-const OPS = 250;
+const OPS = 200;
 
 for (const seed of SEEDS) {
   test(`seed ${seed}: ${OPS} operations get the same answers and watch events from etcd 3.4 and rxetcd`, {
