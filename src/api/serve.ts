@@ -16,7 +16,12 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  type Server as TlsServer,
+} from "node:tls";
 import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
@@ -35,6 +40,25 @@ export interface ClientTls {
   key: string | Buffer;
   trustedCa?: string | Buffer;
   clientCertAuth?: boolean;
+  /** OpenSSL cipher list (from --cipher-suites). */
+  ciphers?: string;
+}
+
+/** The certificate part of the TLS options (what a reload replaces). */
+function secureContextOptions(tls: ClientTls): SecureContextOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.trustedCa ? { ca: tls.trustedCa } : {}),
+    ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+  };
+}
+
+/** gRPC transport limits (etcd's defaults: unlimited streams, a ping every 2 h, 20 s to answer it). */
+export interface GrpcLimits {
+  maxConcurrentStreams?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
 }
 
 /** The few logger methods used here (a pino logger fits). */
@@ -52,6 +76,8 @@ export interface ServeClientsOptions {
   maxRequestBytes?: number;
   /** --max-txn-ops (default 128). */
   maxTxnOps?: number;
+  /** --max-concurrent-streams, --grpc-keepalive-interval, --grpc-keepalive-timeout. */
+  grpc?: GrpcLimits;
   logger?: ApiLogger;
   /** More HTTP served on the port (the event feed and the dashboard). */
   http?: readonly HttpExtension[];
@@ -60,6 +86,8 @@ export interface ServeClientsOptions {
 export interface ClientListeners {
   /** The URLs actually bound (port 0 replaced by the chosen port), in the order given. */
   readonly urls: URL[];
+  /** New certificates for the https listeners (connections opened from now on use them). */
+  setTls(tls: ClientTls): void;
   close(): Promise<void>;
 }
 
@@ -137,7 +165,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
   const identities = new TlsIdentities();
-  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities);
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc);
   const extensions = options.http ?? [];
   const httpHandler = createHttpHandler(
     api,
@@ -177,6 +205,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   };
 
   const listeners: NetServer[] = [];
+  const tlsListeners: TlsServer[] = [];
   const urls: URL[] = [];
   try {
     for (const url of options.listenUrls) {
@@ -188,11 +217,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       let listener: NetServer;
       if (secure && options.tls) {
         const tls = options.tls;
-        listener = createTlsServer(
+        const tlsListener = createTlsServer(
           {
-            cert: tls.cert,
-            key: tls.key,
-            ca: tls.trustedCa,
+            ...secureContextOptions(tls),
             requestCert: tls.clientCertAuth ?? false,
             rejectUnauthorized: tls.clientCertAuth ?? false,
             ALPNProtocols: ["h2", "http/1.1"],
@@ -204,9 +231,11 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
             else sniffHttp2(socket, (h2) => route(socket, h2));
           },
         );
-        listener.on("tlsClientError", (err) =>
+        tlsListener.on("tlsClientError", (err) =>
           logger?.warn({ err: err.message }, "client TLS handshake failed"),
         );
+        tlsListeners.push(tlsListener);
+        listener = tlsListener;
       } else {
         listener = createNetServer((socket) => {
           track(socket);
@@ -239,6 +268,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   let closing: Promise<void> | undefined;
   return {
     urls,
+    setTls(tls) {
+      for (const l of tlsListeners) l.setSecureContext(secureContextOptions(tls));
+    },
     close() {
       closing ??= (async () => {
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));

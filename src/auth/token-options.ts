@@ -17,6 +17,7 @@ export interface TokenProviderDeps {
   /** Go's time.ParseDuration, in milliseconds (undefined when the text is not a duration). */
   parseDurationMs(text: string): number | undefined;
   now?: () => number;
+  warn?: (message: string) => void;
 }
 
 /** etcd's DefaultTTL for JWTs. */
@@ -34,8 +35,9 @@ export function createTokenProvider(spec: TokenSpec, deps: TokenProviderDeps): T
     }
     case "jwt": {
       const o = spec.options;
+      // etcd warns about options it does not know and goes on
       const unknown = [...o.keys()].filter((k) => !KNOWN_JWT_OPTIONS.has(k));
-      if (unknown.length > 0) throw invalid(`unknown JWT options ${unknown.join(", ")}`);
+      if (unknown.length > 0) deps.warn?.(`unknown JWT options: ${unknown.join(", ")}`);
       const method = o.get("sign-method") ?? "";
       if (!isJwtSignMethod(method))
         throw invalid(`auth: invalid auth signature method ${JSON.stringify(method)}`);

@@ -6,7 +6,7 @@ import { parseAuthToken } from "../config/index.js";
 import type { ServerAuthConfig } from "../server/auth-setup.js";
 
 /** --auth-token, --auth-token-ttl, --bcrypt-cost and --client-cert-auth as the server takes them. */
-export function serverAuthConfig(config: Config): ServerAuthConfig {
+export function serverAuthConfig(config: Config, warn?: (message: string) => void): ServerAuthConfig {
   const spec = parseAuthToken(config.authToken);
   if ("error" in spec) throw new Error(spec.error);
   return {
@@ -16,6 +16,7 @@ export function serverAuthConfig(config: Config): ServerAuthConfig {
       createTokenProvider(spec, {
         simple: { ...hooks, ttlMs: config.authTokenTtlSeconds * 1000 },
         readFile: (path) => readFileSync(path),
+        ...(warn ? { warn } : {}),
         parseDurationMs: (text) => {
           const d = parseGoDuration(text);
           return d.ok ? nsToMs(d.ns) : undefined;

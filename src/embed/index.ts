@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
-import { type ClientTls, serveClients } from "../api/index.js";
+import { serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
@@ -14,7 +14,10 @@ import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
+import { opensslCiphers } from "./cipher-suites.js";
+import { WatchedClientTls } from "./client-tls.js";
 import { feedAuthenticator } from "./feed-auth.js";
+import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
@@ -88,24 +91,6 @@ function readPeerTls(config: Config): PeerTlsFiles {
   };
 }
 
-/** The client TLS files, read once at start-up (a missing file stops start-up naming it). */
-function readClientTls(config: Config): ClientTls {
-  const read = (flag: string, path: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${flag} ${path}: ${(err as Error).message}`);
-    }
-  };
-  const t = config.clientTls;
-  return {
-    cert: read("--cert-file", t.certFile),
-    key: read("--key-file", t.keyFile),
-    ...(t.trustedCaFile ? { trustedCa: read("--trusted-ca-file", t.trustedCaFile) } : {}),
-    clientCertAuth: t.clientCertAuth,
-  };
-}
-
 function toUrl(u: { href: string }): URL {
   return new URL(u.href);
 }
@@ -146,7 +131,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
           },
         }
       : {}),
-    auth: serverAuthConfig(config),
+    auth: serverAuthConfig(config, (message) => logger.warn({}, message)),
     logger,
   };
   const retention = parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention);
@@ -202,12 +187,25 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
             ...(ops.feed ? { operator: ops.feed } : {}),
           });
     if (feed) listeners.push(feed);
-    const tls = config.clientTls.certFile ? readClientTls(config) : undefined;
+    // client certificates, read again when they change on disk
+    const watched = config.clientTls.certFile
+      ? new WatchedClientTls(config.clientTls, opensslCiphers(config.cipherSuites), logger)
+      : undefined;
+    if (watched) listeners.push({ close: async () => watched.close() });
+    const tls = watched?.tls;
     const clients = await serveClients({
       api: ops.api,
       listenUrls: config.listenClientUrls.map(toUrl),
       maxRequestBytes: config.maxRequestBytes,
       maxTxnOps: config.maxTxnOps,
+      grpc: {
+        // etcd's default is math.MaxUint32: no limit
+        ...(config.maxConcurrentStreams < 2 ** 32 - 1
+          ? { maxConcurrentStreams: config.maxConcurrentStreams }
+          : {}),
+        keepaliveIntervalMs: config.grpcKeepaliveIntervalMs,
+        keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
+      },
       logger,
       ...(tls ? { tls } : {}),
       http: feed?.http ?? [],
@@ -216,21 +214,17 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     for (const u of clients.urls) logger.info({ address: u.href }, "serving client traffic");
 
     const metricsUrls: URL[] = [];
+    const metricsListeners: MetricsListener[] = [];
     for (const u of config.listenMetricsUrls) {
-      const l = await listenHttp(toUrl(u), (req, res) => {
-        if ((req.url ?? "").startsWith("/metrics")) {
-          void started.metrics.metrics().then((text) => {
-            res.writeHead(200, { "Content-Type": started.metrics.contentType });
-            res.end(text);
-          });
-          return;
-        }
-        res.writeHead(404);
-        res.end("404 page not found\n");
-      });
+      const l = await listenMetrics(toUrl(u), started.api, tls);
       listeners.push(l);
+      metricsListeners.push(l);
       metricsUrls.push(l.url);
     }
+    watched?.onChange((t) => {
+      clients.setTls(t);
+      for (const l of metricsListeners) l.setTls(t);
+    });
 
     const stopped = new Promise<void>((resolve, reject) => {
       started.stopped$.subscribe((err) => (err ? reject(err) : resolve()));

@@ -70,7 +70,7 @@ export function createGateway(
 ): GatewayHandler {
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
-  const maxBodyBytes = 4 * maxMessageBytes;
+  const maxBodyBytes = 2 * maxMessageBytes;
   const tooBig = (size: number): RpcStatus => ({
     code: GrpcCode.ResourceExhausted,
     message: `grpc: received message larger than max (${size} vs. ${maxMessageBytes})`,
@@ -131,10 +131,11 @@ export function createGateway(
     const handler = handlers.get(grpcPath);
     if (handler) return unary(req, res, handler, descs);
     const lines = new LineWriter(res);
-    if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs);
+    if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs, maxBodyBytes);
     // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
     const ctx = httpRequestContext(req.headers);
-    if (grpcPath === LeaseService.leaseKeepAlive.path) return gatewayKeepAlive(api, req, lines, descs, ctx);
+    if (grpcPath === LeaseService.leaseKeepAlive.path)
+      return gatewayKeepAlive(api, req, lines, descs, ctx, maxBodyBytes);
     if (grpcPath === MaintenanceService.snapshot.path) {
       readWholeBody(req, maxBodyBytes)
         .then(
@@ -215,12 +216,47 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<string | un
     let over = false;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) over = true;
-      else parts.push(chunk);
+      if (size > limit) {
+        // the answer is "too large" whatever follows: keep nothing of it
+        over = true;
+        parts.length = 0;
+      } else parts.push(chunk);
     });
     req.on("end", () => resolve(over ? undefined : Buffer.concat(parts).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+/**
+ * Finds where top-level JSON values end in text arriving in pieces (strings and nesting tracked
+ * across pieces), so a streaming body is parsed once per value instead of once per piece.
+ */
+class TopLevelScanner {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+
+  /** Scans more text; true when a top-level value may have ended in it. */
+  feed(text: string): boolean {
+    let ended = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 0x5c) this.escaped = true;
+        else if (c === 0x22) {
+          this.inString = false;
+          if (this.depth === 0) ended = true;
+        }
+      } else if (c === 0x22) this.inString = true;
+      else if (c === 0x7b || c === 0x5b) this.depth++;
+      else if (c === 0x7d || c === 0x5d) {
+        this.depth = Math.max(0, this.depth - 1);
+        if (this.depth === 0) ended = true;
+      } else if (this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) ended = true;
+    }
+    return ended;
+  }
 }
 
 /** Writes a gateway response stream: headers with the first line, one chunk per message. */
@@ -292,6 +328,7 @@ class LineWriter {
  */
 function readBodyMessages(
   req: IncomingMessage,
+  maxPending: number,
   input: DescMessage,
   onMessage: (wire: Uint8Array) => void,
   onBadFirst: (message: string) => void,
@@ -338,9 +375,17 @@ function readBodyMessages(
       onMessage(wire);
     }
   };
+  // each value is parsed once, when the scanner saw it end; an unfinished one has a size limit
+  const scanner = new TopLevelScanner();
   req.on("data", (chunk: Buffer) => {
-    text += decoder.write(chunk);
-    drain(false);
+    if (done) return;
+    const more = decoder.write(chunk);
+    text += more;
+    if (scanner.feed(more)) drain(false);
+    if (!done && text.length > maxPending) {
+      fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
+      req.resume();
+    }
   });
   req.on("end", () => {
     text += decoder.end();
@@ -350,7 +395,13 @@ function readBodyMessages(
   req.on("error", finish);
 }
 
-function gatewayWatch(api: ClientApi, req: IncomingMessage, lines: LineWriter, descs: MethodDescs): void {
+function gatewayWatch(
+  api: ClientApi,
+  req: IncomingMessage,
+  lines: LineWriter,
+  descs: MethodDescs,
+  maxPending: number,
+): void {
   const stream = api.watchStream(httpRequestContext(req.headers));
   let open = true;
   const close = () => {
@@ -363,6 +414,7 @@ function gatewayWatch(api: ClientApi, req: IncomingMessage, lines: LineWriter, d
   });
   readBodyMessages(
     req,
+    maxPending,
     descs.input,
     (wire) => {
       if (!open) return;
@@ -390,11 +442,13 @@ function gatewayKeepAlive(
   lines: LineWriter,
   descs: MethodDescs,
   ctx: RequestContext | undefined,
+  maxPending: number,
 ): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
   readBodyMessages(
     req,
+    maxPending,
     descs.input,
     (wire) => {
       queue = queue.then(async () => {

@@ -36,10 +36,21 @@ const invalid = (c: string, context: string) =>
 
 const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r";
 
+/**
+ * Values (numbers, strings, array elements...) one request body may hold. A real request has a few
+ * thousand at most; the bound keeps a hostile body of a million tiny values from costing hundreds of
+ * megabytes of parsed objects before its types are checked.
+ */
+export const MAX_JSON_VALUES = 100_000;
+
 /** Reads consecutive JSON values out of a text, the way a Go json.Decoder reads a request body. */
 export class JsonValueReader {
   private pos = 0;
-  constructor(private readonly text: string) {}
+  private values = 0;
+  constructor(
+    private readonly text: string,
+    private readonly maxValues = MAX_JSON_VALUES,
+  ) {}
 
   /** The offset just after the last value read. */
   get offset(): number {
@@ -66,6 +77,8 @@ export class JsonValueReader {
   }
 
   private value(): JsonValue {
+    if (++this.values > this.maxValues)
+      throw new JsonSyntaxError(`request body holds more than ${this.maxValues} JSON values`);
     this.skipSpace();
     const c = this.peek();
     if (c === "{") return this.object();

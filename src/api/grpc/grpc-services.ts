@@ -44,6 +44,7 @@ import {
   unimplemented,
 } from "../client-handlers.js";
 import { grpcRequestContext, type TlsIdentities } from "../request-context.js";
+import type { GrpcLimits } from "../serve.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
@@ -60,6 +61,7 @@ export function createGrpcServer(
   limits: ClientLimits,
   metrics: GrpcMetrics,
   identities?: TlsIdentities,
+  transport: GrpcLimits = {},
 ): Server {
   // the caller's credentials: a token from the metadata, else a verified client certificate's name
   const credentials = (call: { metadata: import("@grpc/grpc-js").Metadata; getPeer(): string }) =>
@@ -67,6 +69,12 @@ export function createGrpcServer(
   const server = new Server({
     "grpc.max_receive_message_length": limits.maxRequestBytes + grpcOverheadBytes,
     "grpc.max_send_message_length": 2 ** 31 - 1,
+    // etcd's defaults are unlimited streams and a 2 h ping; only values given are set
+    ...(transport.maxConcurrentStreams
+      ? { "grpc.max_concurrent_streams": transport.maxConcurrentStreams }
+      : {}),
+    ...(transport.keepaliveIntervalMs ? { "grpc.keepalive_time_ms": transport.keepaliveIntervalMs } : {}),
+    ...(transport.keepaliveTimeoutMs ? { "grpc.keepalive_timeout_ms": transport.keepaliveTimeoutMs } : {}),
   });
   const streams: Record<string, UntypedServiceImplementation[string]> = {
     [WatchService.watch.path]: checked(
