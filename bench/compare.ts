@@ -96,7 +96,14 @@ for (const size of sizes) {
       for (let rep = 0; rep < reps; rep++) {
         const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]);
         for (const c of order) {
-          const s = await runLoadgen(loadgen, w.args(total), [deployments.get(c.name)!.leader]);
+          // one retry: on a loaded machine a dial can time out before the server is at fault
+          const endpoints = [deployments.get(c.name)!.leader];
+          const s = await runLoadgen(loadgen, w.args(total), endpoints).catch((error: Error) => {
+            console.log(
+              `${size}m ${w.label} ${c.name}: run failed, once more: ${error.message.split("\n")[0]}`,
+            );
+            return runLoadgen(loadgen, w.args(total), endpoints);
+          });
           result.runs.get(c.name)!.push(s);
           console.log(
             `${size}m ${w.label.padEnd(40)} ${c.name.padEnd(6)} ${s.rps.toFixed(0).padStart(7)} req/s  ` +

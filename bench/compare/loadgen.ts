@@ -112,7 +112,8 @@ export function runLoadgen(
       const decoded = LoadgenSummary.decode(parsed);
       if (decoded._tag === "Left" || (code !== 0 && code !== 3)) {
         const why = decoded._tag === "Left" ? PathReporter.report(decoded).join("; ") : `exit code ${code}`;
-        reject(new Error(`loadgen ${argv.join(" ")}: ${why}\n${out}${err}`));
+        const tail = `${out}${err}`.trim().split("\n").slice(-3).join(" | ");
+        reject(new Error(`loadgen ${argv.join(" ")}: ${why}: ${tail}`));
         return;
       }
       resolvePromise(decoded.right);
