@@ -5,6 +5,8 @@ import { PeerProxy } from "./peer-proxy.js";
 
 export interface ClusterOptions {
   binary?: Binary;
+  /** One binary per member, for clusters that mix rxetcd and Debian's etcd (overrides binary and size). */
+  binaries?: Binary[];
   size?: number;
   token?: string;
   /** Extra flags for every member. */
@@ -48,12 +50,12 @@ export class Cluster {
 
   /** Starts `size` members of a new cluster and waits until every one is healthy. */
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
-    const size = opts.size ?? 3;
+    const size = opts.binaries?.length ?? opts.size ?? 3;
     const token = opts.token ?? `e2e-${Math.random().toString(36).slice(2, 10)}`;
     const members: Member[] = [];
     for (let i = 0; i < size; i++) {
       const memberOpts: MemberOptions = {
-        binary: opts.binary ?? target,
+        binary: opts.binaries?.[i] ?? opts.binary ?? target,
         name: `m${i + 1}`,
         extraArgs: [...fastElections, ...(opts.extraArgs ?? [])],
         startTimeoutMs: opts.startTimeoutMs ?? 60_000,
