@@ -103,7 +103,8 @@ function comparedEntries(entries: Entry[]): Buffer[] {
 }
 
 async function entriesOf(binary: Binary): Promise<Buffer[]> {
-  const m = await Member.start({ binary, name: "n1" });
+  // a loaded machine starts rxetcd from its sources slowly
+  const m = await Member.start({ binary, name: "n1", startTimeoutMs: 120_000 });
   await userCommands(m);
   await m.stop();
   const walDir = join(m.dataDir, "member", "wal");
