@@ -17,6 +17,7 @@ import { serverAuthConfig } from "./auth-config.js";
 import { opensslCiphers } from "./cipher-suites.js";
 import { WatchedClientTls } from "./client-tls.js";
 import { feedAuthenticator } from "./feed-auth.js";
+import { type FeedListener, listenFeed } from "./feed-listener.js";
 import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
@@ -29,6 +30,8 @@ export interface Etcd {
   readonly clientUrls: URL[];
   readonly peerUrls: URL[];
   readonly metricsUrls: URL[];
+  /** The feed-only URLs bound (--listen-feed-urls). */
+  readonly feedUrls: URL[];
   /** The socket.io event feed on the client port (undefined when turned off). */
   readonly feed: Feed | undefined;
   /** What the apply operators emit (empty without them). */
@@ -221,9 +224,23 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       metricsListeners.push(l);
       metricsUrls.push(l.url);
     }
+    const feedUrls: URL[] = [];
+    const feedListeners: FeedListener[] = [];
+    if (config.listenFeedUrls.length > 0 && !feed)
+      throw new Error("--listen-feed-urls is given but the event feed is turned off");
+    // the page served there sends its requests to the member's advertised client URL
+    const apiOrigin = config.advertiseClientUrls[0]?.href ?? clients.urls[0]?.href;
+    for (const u of feed ? config.listenFeedUrls : []) {
+      const l = await listenFeed(toUrl(u), feed?.feedOnlyHttp(apiOrigin ?? u.href) ?? [], tls);
+      listeners.push(l);
+      feedListeners.push(l);
+      feedUrls.push(l.url);
+      logger.info({ address: l.url.href }, "serving the event feed and the dashboard");
+    }
     watched?.onChange((t) => {
       clients.setTls(t);
       for (const l of metricsListeners) l.setTls(t);
+      for (const l of feedListeners) l.setTls(t);
     });
 
     const stopped = new Promise<void>((resolve, reject) => {
@@ -235,6 +252,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       clientUrls: clients.urls,
       peerUrls: peers.map((p) => p.url),
       metricsUrls,
+      feedUrls,
       feed,
       appliedResults$: ops.appliedResults$,
       ready: Promise.resolve(),
