@@ -51,11 +51,30 @@ export interface StartOptions {
   operators?: Operators;
 }
 
-/** Peers reaching this member before its server is built are told to come back (they redial). */
-function notReadyHandler() {
-  return (_req: IncomingMessage, res: ServerResponse): void => {
-    res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
-    res.end("member is starting\n");
+type PeerHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Peer requests that arrive before the server (and its transport) exists wait for it, as they wait in etcd's
+ * listen backlog until its peer handler is served; then they are handled in arrival order. A bounded number
+ * waits: beyond it a peer is told to come back (it redials).
+ */
+function heldUntilServed(maxWaiting = 256): { handler: PeerHandler; serve(h: PeerHandler): void } {
+  let target: PeerHandler | undefined;
+  const waiting: Array<[IncomingMessage, ServerResponse]> = [];
+  return {
+    handler: (req, res) => {
+      if (target) return target(req, res);
+      if (waiting.length >= maxWaiting) {
+        res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
+        res.end("member is starting\n");
+        return;
+      }
+      waiting.push([req, res]);
+    },
+    serve: (h) => {
+      target = h;
+      for (const [req, res] of waiting.splice(0)) if (!res.destroyed) h(req, res);
+    },
   };
 }
 
@@ -155,9 +174,8 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     // required with --peer-client-cert-auth)
     const peerListenTls = readPeerListenTls(config);
     // until the server (and its transport) exists, peers wait: etcd serves them only once it is built
-    const early = notReadyHandler();
-    const handler = (req: IncomingMessage, res: ServerResponse) =>
-      server ? server.transport.handler(req, res) : early(req, res);
+    const held = heldUntilServed();
+    const handler = held.handler;
     for (const u of config.listenPeerUrls) {
       const l = await listenHttp(toUrl(u), handler, peerListenTls);
       peers.push(l);
@@ -167,6 +185,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     server = await EtcdServer.start(serverConfig);
     const started = server;
+    held.serve((req, res) => started.transport.handler(req, res));
     // a member restarting on its data compares its KV hash with its peers' before serving (etcd: only
     // members that were initialized before)
     if (config.experimentalInitialCorruptCheck && started.bootCase === "restart") {
