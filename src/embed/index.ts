@@ -14,6 +14,7 @@ import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
+import { resolveAutoTls } from "./auto-tls.js";
 import { opensslCiphers } from "./cipher-suites.js";
 import { WatchedClientTls } from "./client-tls.js";
 import { feedAuthenticator } from "./feed-auth.js";
@@ -82,12 +83,9 @@ function heldUntilServed(maxWaiting = 256): { handler: PeerHandler; serve(h: Pee
 function readPeerListenTls(config: Config): ListenTls | undefined {
   const t = config.peerTls;
   if (!config.listenPeerUrls.some((u) => u.href.startsWith("https://"))) return undefined;
-  if (!t.certFile || !t.keyFile) {
-    if (t.autoTls)
-      throw new Error("--peer-auto-tls is not supported: give --peer-cert-file and --peer-key-file");
-    throw new Error("https peer URLs need --peer-cert-file and --peer-key-file");
-  }
-  const files = readPeerTls(config);
+  if (!t.certFile || !t.keyFile)
+    throw new Error("https peer URLs need --peer-cert-file and --peer-key-file (or --peer-auto-tls)");
+  const files = readPeerTls(config, false);
   return {
     cert: files.cert as Buffer,
     key: files.key as Buffer,
@@ -96,8 +94,11 @@ function readPeerListenTls(config: Config): ListenTls | undefined {
   };
 }
 
-/** The peer TLS files for dialing https peers, read once at start-up. */
-function readPeerTls(config: Config): PeerTlsFiles {
+/**
+ * The peer TLS files for dialing https peers, read once at start-up. Self-signed peers (auto TLS) are
+ * dialed without verifying their certificates, as etcd does.
+ */
+function readPeerTls(config: Config, selfSigned: boolean): PeerTlsFiles {
   const t = config.peerTls;
   const read = (flag: string, path: string) => {
     try {
@@ -110,6 +111,7 @@ function readPeerTls(config: Config): PeerTlsFiles {
     ...(t.trustedCaFile ? { ca: read("--peer-trusted-ca-file", t.trustedCaFile) } : {}),
     ...(t.certFile ? { cert: read("--peer-cert-file", t.certFile) } : {}),
     ...(t.keyFile ? { key: read("--peer-key-file", t.keyFile) } : {}),
+    ...(selfSigned ? { rejectUnauthorized: false } : {}),
   };
 }
 
@@ -118,8 +120,10 @@ function toUrl(u: { href: string }): URL {
 }
 
 /** Starts a member from a validated configuration (etcd's embed.StartEtcd). */
-export async function startEtcd(config: Config, opts: StartOptions): Promise<Etcd> {
+export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd> {
   const logger = opts.logger;
+  // --auto-tls / --peer-auto-tls: the generated files stand in for the certificate flags from here on
+  const { config, peerSelfSigned } = await resolveAutoTls(given, logger);
   const initial = parseInitialCluster(config.initialCluster);
   const initialCluster = new Map([...initial].map(([name, urls]) => [name, urls.map((u) => u.href)]));
   const serverConfig: ServerConfig = {
@@ -142,7 +146,9 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     strictReconfigCheck: config.strictReconfigCheck,
     initialElectionTickAdvance: config.initialElectionTickAdvance,
     corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
-    ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
+    ...(config.peerTls.certFile || config.peerTls.trustedCaFile
+      ? { peerTls: readPeerTls(config, peerSelfSigned) }
+      : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
     ...(config.experimentalEnableLeaseCheckpoint
