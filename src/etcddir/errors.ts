@@ -4,10 +4,8 @@ export class EtcdDataDirError extends Error {
     /** The file (or directory) at fault. */
     readonly file: string,
     what: string,
-    /** `what` already names the file (a message from the bbolt reader). */
-    named = false,
   ) {
-    super(named ? what : `${file}: ${what}`);
+    super(`${file}: ${what}`);
     this.name = "EtcdDataDirError";
   }
 }

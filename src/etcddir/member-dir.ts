@@ -90,7 +90,11 @@ export function checkEtcdBackend(file: string): BackendSummary {
     return { consistentIndex, buckets: names.length, entries };
   } catch (err) {
     if (err instanceof EtcdDataDirError) throw err;
-    if (err instanceof BboltError) throw new EtcdDataDirError(file, err.message, true);
+    if (err instanceof BboltError) {
+      const prefix = `bbolt file ${file}: `;
+      const what = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+      throw new EtcdDataDirError(file, `bbolt: ${what}`);
+    }
     throw new EtcdDataDirError(file, `cannot read the backend (${(err as Error).message})`);
   } finally {
     reader?.close();
