@@ -52,12 +52,15 @@ interface Deletion {
   end: Buffer | undefined;
 }
 
+/**
+ * Whether a put of `key` falls in a deletion, as etcd's duplicate check sees it: plain byte order, so a range end
+ * of "\0" or one at or below its key covers no key here (etcd 3.4 accepts a txn that deletes such a range and puts
+ * a key the delete would in fact remove).
+ */
 function deletes(d: Deletion[], key: Buffer): boolean {
   return d.some((x) => {
     if (x.end === undefined) return x.key.equals(key);
-    // "\0" as range end means "to the end of the keyspace".
-    const open = x.end.length === 1 && x.end[0] === 0;
-    return Buffer.compare(key, x.key) >= 0 && (open || Buffer.compare(key, x.end) < 0);
+    return Buffer.compare(key, x.key) >= 0 && Buffer.compare(key, x.end) < 0;
   });
 }
 
@@ -96,11 +99,10 @@ function collectWrites(ops: RequestOp[]): { puts: Set<string>; dels: Deletion[] 
   return { puts, dels };
 }
 
-/** True when the txn writes nothing in either branch (etcd serves it as a read, not a proposal). */
+/**
+ * etcd's isTxnReadonly: every operation of both branches is a Range (a nested txn counts as a write, even one that
+ * only reads); such a txn is served as a read, not proposed.
+ */
 export function isReadOnlyTxn(r: TxnRequest): boolean {
-  const readOnly = (ops: RequestOp[]): boolean =>
-    ops.every(
-      (op) => op.requestRange !== undefined || (op.requestTxn !== undefined && isReadOnlyTxn(op.requestTxn)),
-    );
-  return readOnly(r.success) && readOnly(r.failure);
+  return [...r.success, ...r.failure].every((op) => op.requestRange !== undefined);
 }

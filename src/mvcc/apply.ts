@@ -251,14 +251,9 @@ function applyDeleteRange(view: KVView, tx: WriteTxn, d: DeleteRangeRequest): De
 
 // ---- Txn ---------------------------------------------------------------------------------------
 
+/** etcd's isTxnReadonly: only Ranges in both branches (a nested txn makes it a write txn, as in etcd). */
 function isReadOnlyTxn(rt: TxnRequest): boolean {
-  const readOnly = (ops: RequestOp[]): boolean =>
-    ops.every((op) =>
-      op.requestTxn !== undefined
-        ? isReadOnlyTxn(op.requestTxn)
-        : op.requestPut === undefined && op.requestDeleteRange === undefined,
-    );
-  return readOnly(rt.success) && readOnly(rt.failure);
+  return [...rt.success, ...rt.failure].every((op) => op.requestRange !== undefined);
 }
 
 /** Evaluates every compare (this txn's and the nested ones that will run) before any write. */

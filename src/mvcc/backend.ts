@@ -180,6 +180,11 @@ export class Backend {
     return this.env.transactionSync(counted, flags) as T | typeof ABORT_WRITE;
   }
 
+  /** True when the meta table holds `key`. */
+  hasMeta(key: MetaKeyName): boolean {
+    return this.meta.getBinary(key) !== undefined;
+  }
+
   getMetaNumber(key: MetaKeyName): number {
     const raw = this.meta.getBinary(key);
     if (raw === undefined || raw.length !== 8) return 0;

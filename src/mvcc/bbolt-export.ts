@@ -151,16 +151,19 @@ function metaEntries(
   backend: Backend,
   txn: ReadTxn,
 ): { consistentIndex: bigint; entries: Array<[Buffer, Buffer]> } {
-  const number = (key: string): bigint => {
+  // undefined when the key is absent: a store never compacted has no compaction marks (one compacted at 0 has)
+  const number = (key: string): bigint | undefined => {
     const raw = backend.meta.get(key, { transaction: txn });
-    return raw === undefined || raw.length !== 8 ? 0n : raw.readBigUInt64BE(0);
+    return raw === undefined || raw.length !== 8 ? undefined : raw.readBigUInt64BE(0);
   };
-  const consistentIndex = number(CONSISTENT_INDEX);
+  const consistentIndex = number(CONSISTENT_INDEX) ?? 0n;
   const entries: Array<[Buffer, Buffer]> = [[Buffer.from(CONSISTENT_INDEX), uint64(consistentIndex)]];
   const finished = number(FINISHED_COMPACT_REV);
   const scheduled = number(SCHEDULED_COMPACT_REV);
-  if (finished > 0n) entries.push([Buffer.from(FINISHED_COMPACT_REV), revisionBytes(Number(finished))]);
-  if (scheduled > 0n) entries.push([Buffer.from(SCHEDULED_COMPACT_REV), revisionBytes(Number(scheduled))]);
+  if (finished !== undefined)
+    entries.push([Buffer.from(FINISHED_COMPACT_REV), revisionBytes(Number(finished))]);
+  if (scheduled !== undefined)
+    entries.push([Buffer.from(SCHEDULED_COMPACT_REV), revisionBytes(Number(scheduled))]);
   return { consistentIndex, entries };
 }
 

@@ -52,8 +52,9 @@ export async function importBbolt(filePath: string, backendFile: string): Promis
     b.write(() => {
       b.putMetaNumber(MetaKey.consistentIndex, meta.consistentIndex);
       b.putMetaNumber(MetaKey.currentRev, current);
-      if (meta.finishedCompactRev > 0) b.putMetaNumber(MetaKey.finishedCompactRev, meta.finishedCompactRev);
-      if (meta.scheduledCompactRev > 0)
+      // -1: no mark in the file, never compacted (a compaction at 0 leaves marks of 0)
+      if (meta.finishedCompactRev >= 0) b.putMetaNumber(MetaKey.finishedCompactRev, meta.finishedCompactRev);
+      if (meta.scheduledCompactRev >= 0)
         b.putMetaNumber(MetaKey.scheduledCompactRev, meta.scheduledCompactRev);
     });
     await b.sync();
@@ -113,12 +114,13 @@ async function copyHistory(
 
 interface EtcdMeta {
   consistentIndex: number;
+  /** -1 when the file has no mark (never compacted). */
   finishedCompactRev: number;
   scheduledCompactRev: number;
 }
 
 function readMeta(reader: BboltReader, file: string): EtcdMeta {
-  const meta: EtcdMeta = { consistentIndex: 0, finishedCompactRev: 0, scheduledCompactRev: 0 };
+  const meta: EtcdMeta = { consistentIndex: 0, finishedCompactRev: -1, scheduledCompactRev: -1 };
   if (!reader.hasBucket(["meta"])) return meta;
   const safe = (v: bigint, what: string): number => {
     if (v > BigInt(Number.MAX_SAFE_INTEGER))

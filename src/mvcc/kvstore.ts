@@ -85,7 +85,8 @@ export class KVStore {
   private index = new KeyIndex();
   private readonly options: Required<Pick<KVStoreOptions, "compactionBatchLimit" | "onListenerError">>;
   private rev = 1;
-  private compactMainRev = 0;
+  /** etcd's compactMainRev: -1 until the first compaction (so Compact(0) is accepted once, as in etcd). */
+  private compactMainRev = -1;
   private appliedIndex = 0;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
@@ -120,7 +121,7 @@ export class KVStore {
     return this.rev;
   }
 
-  /** Revision of the last compaction, 0 when never compacted. */
+  /** Revision of the last compaction, -1 when never compacted (etcd's compactMainRev). */
   compactRev(): number {
     return this.compactMainRev;
   }
@@ -390,10 +391,12 @@ export class KVStore {
     if (rev > 0 && rev <= compactRevision) throw new CompactedError();
     if (rev > 0 && rev > currentRevision) throw new FutureRevError();
     const atRev = rev === 0 ? currentRevision : rev;
-    // Only records at or below the compaction revision consult the keep set.
-    const keep = compactRevision > 0 ? this.index.keep(atRev) : new RevSet();
     const h = new Crc32c();
     h.update(HISTORY_TABLE_NAME);
+    // A negative revision is below every record: etcd hashes its bucket name alone.
+    if (atRev < 0) return { hash: h.digest(), compactRevision, currentRevision };
+    // Only records at or below the compaction revision consult the keep set.
+    const keep = compactRevision > 0 ? this.index.keep(atRev) : new RevSet();
     const history = this.backend.history;
     for (const key of history.getKeys({ end: revKey(atRev + 1, 0) })) {
       const main = revKeyMain(key);
@@ -462,8 +465,11 @@ export class KVStore {
 
   private restore(): void {
     const b = this.backend;
-    const finished = b.getMetaNumber(MetaKey.finishedCompactRev);
-    const scheduled = b.getMetaNumber(MetaKey.scheduledCompactRev);
+    // an absent mark means never compacted (a compaction at 0 leaves a mark of 0)
+    const finished = b.hasMeta(MetaKey.finishedCompactRev) ? b.getMetaNumber(MetaKey.finishedCompactRev) : -1;
+    const scheduled = b.hasMeta(MetaKey.scheduledCompactRev)
+      ? b.getMetaNumber(MetaKey.scheduledCompactRev)
+      : -1;
     this.compactMainRev = finished;
     this.appliedIndex = b.getMetaNumber(MetaKey.consistentIndex);
     let newest = 1;

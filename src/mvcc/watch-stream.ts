@@ -3,8 +3,8 @@
 import { Subject, type Subscription } from "rxjs";
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../gen/etcdserverpb/rpc.js";
 import { Event } from "../gen/mvccpb/kv.js";
-import { Errors } from "../rpctypes/errors.js";
-import { type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
+import { KeyRange } from "./watch-range.js";
+import { WATCHER_RANGE_EMPTY, type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
 import type { Watcher } from "./watcher.js";
 
 /** A WatchResponse without its header; `revision` is the header's revision. */
@@ -32,6 +32,11 @@ export interface WatchStreamOptions {
 interface StreamWatcher {
   readonly watcher: Watcher;
   readonly subscription: Subscription;
+  /**
+   * Ended by compaction. As in etcd, its id stays taken until the client cancels it (which is then answered):
+   * a server-chosen id skips it and a client-chosen one is a duplicate.
+   */
+  compacted?: boolean;
 }
 
 export class WatchStream {
@@ -73,10 +78,12 @@ export class WatchStream {
       this.emit({ watchId: INVALID_WATCH_ID, created: true, canceled: true, cancelReason: reason, revision });
       return INVALID_WATCH_ID;
     };
+    // A negative start revision is not refused: the store ends such a watcher as compacted, as etcd 3.4 does.
     const startRev = req.startRevision ?? 0;
-    if (startRev < 0) return refuse(Errors.Compacted.message);
     // An empty key means "\0", the smallest key.
     const key = req.key !== undefined && req.key.length > 0 ? req.key : Buffer.from([0]);
+    // etcd checks the range before the watch id, so a refused range uses up no id.
+    if (new KeyRange(key, req.rangeEnd).isEmpty()) return refuse(WATCHER_RANGE_EMPTY);
     let id = req.watchId ?? AUTO_WATCH_ID;
     if (id === AUTO_WATCH_ID) {
       while (this.watchers.has(this.nextId)) this.nextId++;
@@ -104,11 +111,16 @@ export class WatchStream {
     const fragment = req.fragment === true;
     const subscription = watcher.events$.subscribe({
       next: (batch) => {
+        if (batch.compactRevision !== undefined) {
+          const entry = this.watchers.get(watchId);
+          if (entry?.watcher === watcher) entry.compacted = true;
+        }
         const parts = fragment ? fragments(batch.events, this.maxResponseBytes) : [batch.events];
         for (const [i, events] of parts.entries()) {
           this.emit({
             watchId,
-            revision: batch.revision,
+            // etcd's compaction notice carries no revision: its header says 0
+            revision: batch.compactRevision !== undefined ? 0 : batch.revision,
             events,
             canceled: batch.canceled === true,
             compactRevision: batch.compactRevision ?? 0,
@@ -166,7 +178,7 @@ export class WatchStream {
     for (const { watcher } of this.watchers.values()) watcher.resume();
   }
 
-  /** The ids of the live watchers of this stream. */
+  /** The ids taken on this stream: live watchers, and those ended by compaction and not yet cancelled. */
   watchIds(): number[] {
     return [...this.watchers.keys()];
   }
@@ -186,15 +198,15 @@ export class WatchStream {
 
   private forget(watchId: number, watcher: Watcher): void {
     const entry = this.watchers.get(watchId);
-    if (entry?.watcher === watcher) this.watchers.delete(watchId);
+    if (entry?.watcher === watcher && !entry.compacted) this.watchers.delete(watchId);
     this.answerProgressIfSettled();
   }
 
   private answerProgressIfSettled(): void {
     if (!this.progressRequested || this.closed) return;
     const rev = this.store.revision;
-    for (const { watcher } of this.watchers.values()) {
-      if (!watcher.isSettledAt(rev)) {
+    for (const { watcher, compacted } of this.watchers.values()) {
+      if (!compacted && !watcher.isSettledAt(rev)) {
         // A watcher starting at a future revision settles by commits alone, without an event of its own.
         if (!this.waitingForCommit) {
           this.waitingForCommit = true;

@@ -5,7 +5,7 @@ import type { Event, KeyValue } from "../gen/mvccpb/kv.js";
 export interface WatchableSource {
   /** The newest committed revision (1 for an empty store). */
   currentRev(): number;
-  /** The revision history was compacted at; 0 when never compacted. */
+  /** The revision history was compacted at; -1 when never compacted (etcd's compactMainRev). */
   compactRev(): number;
   /**
    * Registers a listener called synchronously, in revision order, once per committed revision, with every event

@@ -155,8 +155,9 @@ export class WatchableStore {
     if (range.isEmpty()) throw new WatchRangeEmptyError();
     const filters = options.filters ?? [];
     const startRev = options.startRev ?? 0;
-    // Starting now or in the future: commits feed it. Starting in the past: history first.
-    const fromNow = startRev <= 0 || startRev > this.fedRev;
+    // Starting now or in the future: commits feed it. Starting in the past: history first. A negative start is
+    // in the past too: the catch-up pass ends it as compacted, or (before any compaction) starts it now.
+    const fromNow = startRev === 0 || startRev > this.fedRev;
     const nextRev = fromNow ? Math.max(this.fedRev + 1, startRev) : startRev;
     const w = new Watcher(
       this.nextWatcherId++,
@@ -297,6 +298,7 @@ export class WatchableStore {
       if (chosen.length >= this.maxWatchersPerSync) break;
       if (w.nextRev < compactRev) this.cancelCompacted(w, compactRev);
       else if (w.nextRev > this.fedRev) this.promote(w);
+      else if (w.nextRev <= 0) this.startNow(w);
       else if (!w.hasRoom()) w.wantRoom();
       else chosen.push(w);
     }
@@ -388,6 +390,15 @@ export class WatchableStore {
     this.unsynced.delete(w);
     this.synced.add(w);
     w.markSynced();
+  }
+
+  /**
+   * A watcher asking for revision -1 of a store never compacted (-1): etcd 3.4 reads history from its revision
+   * bytes, which sort after every record, so it gets no history and is synced from the next revision on.
+   */
+  private startNow(w: Watcher): void {
+    w.nextRev = this.fedRev + 1;
+    this.promote(w);
   }
 
   private cancelCompacted(w: Watcher, compactRevision: number): void {

@@ -228,6 +228,10 @@ export class EntryApplier {
       }
       this.writeRecords(index, [["alarm", key, undefined]]);
     } else {
+      // GET lists the alarms of the type asked for (every type for NONE), whichever member raised them
+      if (a.action === AlarmRequest_AlarmAction.GET) {
+        changed.push(...this.alarmList.filter((x) => a.alarm === AlarmType.NONE || x.alarm === a.alarm));
+      }
       this.d.store.setConsistentIndex(index);
     }
     return { header: zeroHeader(this.d.store.currentRev()), alarms: changed };

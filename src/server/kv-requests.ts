@@ -61,22 +61,17 @@ export class KvRequests {
     return this.applier.range(r);
   }
 
-  /** A txn with no put and no delete anywhere in it, nested txns included. */
+  /**
+   * etcd's isTxnReadonly: every operation of both branches is a Range. A nested txn counts as a write even when it
+   * only reads: etcd proposes such a txn.
+   */
   isReadOnlyTxn(r: TxnRequest): boolean {
-    const ops = [...r.success, ...r.failure];
-    return ops.every((op) =>
-      op.requestTxn ? this.isReadOnlyTxn(op.requestTxn) : !op.requestPut && !op.requestDeleteRange,
-    );
+    return [...r.success, ...r.failure].every((op) => op.requestRange !== undefined);
   }
 
-  /** A read-only txn whose every range asks for a serializable read. */
+  /** A read-only txn whose every range asks for a serializable read (etcd's isTxnSerializable). */
   isSerializableTxn(r: TxnRequest): boolean {
-    const ops = [...r.success, ...r.failure];
-    return ops.every((op) =>
-      op.requestTxn
-        ? this.isSerializableTxn(op.requestTxn)
-        : !op.requestRange || op.requestRange.serializable,
-    );
+    return [...r.success, ...r.failure].every((op) => op.requestRange?.serializable === true);
   }
 
   readOnlyTxn(r: TxnRequest): TxnResponse {

@@ -136,12 +136,12 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     assert.equal(a.headers["grpc-message"], "Deadline%20exceeded");
   });
 
-  it("refuses a message over the receive limit with ResourceExhausted, as grpc-js words it", async () => {
+  it("refuses a message over the receive limit with ResourceExhausted, in etcd's words", async () => {
     const a = await call("/t.S/Echo", frame(Buffer.alloc(maxReceive + 1)));
     assert.equal(a.headers["grpc-status"], String(GrpcCode.ResourceExhausted));
     assert.equal(
       decodeURI(String(a.headers["grpc-message"])),
-      `Received message larger than max (1025 vs. 1024)`,
+      `grpc: received message larger than max (1025 vs. 1024)`,
     );
   });
 

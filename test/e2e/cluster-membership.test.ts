@@ -3,44 +3,9 @@
 // removed voter stops by itself, and members with the wrong cluster are refused without touching it.
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
-import { Etcd3 } from "etcd3";
+import { hex, memberList, writeMany } from "./cluster-checks.js";
 import { Cluster, endpointStatus, fastElections } from "./cluster-harness.js";
 import { destroyAllMembers, e2eTest, eventually, Member, sleep } from "./harness.js";
-
-interface ListedMember {
-  ID: string;
-  name: string;
-  peerURLs: string[];
-  clientURLs?: string[];
-  isLearner?: boolean;
-}
-
-/** `member list -w json` with ids kept as decimal strings (JSON numbers above 2^53 lose digits). */
-async function memberList(m: Member): Promise<ListedMember[]> {
-  const r = await m.etcdctl(["member", "list", "-w", "json"]);
-  assert.equal(r.code, 0, r.stderr);
-  const text = r.stdout.replace(/"(ID|cluster_id|member_id)":(\d+)/g, '"$1":"$2"');
-  return (JSON.parse(text) as { members: ListedMember[] }).members;
-}
-
-const hex = (decimal: string) => BigInt(decimal).toString(16);
-
-/** Writes `n` keys through the etcd3 client, `parallel` at a time. */
-async function writeMany(cluster: Cluster, n: number, parallel = 32): Promise<void> {
-  const client = new Etcd3({ hosts: cluster.members.filter((m) => m.running).map((m) => m.clientUrl) });
-  try {
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        await client.put(`bulk/${String(i).padStart(5, "0")}`).value(`v${i}`);
-      }
-    };
-    await Promise.all(Array.from({ length: parallel }, worker));
-  } finally {
-    client.close();
-  }
-}
 
 describe("membership changes", { timeout: 400_000 }, () => {
   let cluster: Cluster | undefined;

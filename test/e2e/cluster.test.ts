@@ -5,23 +5,12 @@ import { readFileSync } from "node:fs";
 import { after, describe } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Etcd3 } from "etcd3";
+import { hashes } from "./cluster-checks.js";
 import { Cluster, endpointStatus } from "./cluster-harness.js";
 import { cappedWatchBackoff, destroyAllMembers, e2eTest, eventually, type Member, sleep } from "./harness.js";
 
 interface MemberListJson {
   members: Array<{ ID: number | string; name: string; peerURLs: string[]; clientURLs?: string[] }>;
-}
-
-/** HashKV of every running member at the latest revision: { revision, hash } per member. */
-async function hashes(members: Member[]): Promise<Array<{ revision: number; hash: number }>> {
-  return Promise.all(
-    members.map(async (m) => {
-      const r = await m.etcdctl(["endpoint", "hashkv", "-w", "json"]);
-      assert.equal(r.code, 0, r.stderr);
-      const [h] = JSON.parse(r.stdout) as Array<{ HashKV: { header: { revision: number }; hash: number } }>;
-      return { revision: h.HashKV.header.revision, hash: h.HashKV.hash };
-    }),
-  );
 }
 
 describe("a three-member cluster", { timeout: 240_000 }, () => {

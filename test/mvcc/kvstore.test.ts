@@ -10,7 +10,7 @@ describe("KVStore revisions and hooks", () => {
     try {
       const s = t.store;
       assert.equal(s.currentRev(), 1);
-      assert.equal(s.compactRev(), 0);
+      assert.equal(s.compactRev(), -1, "never compacted");
       const seen: Array<[number, Event[]]> = [];
       const off = s.onCommit((events, rev) => seen.push([rev, events]));
       s.write(1, (tx) => {
@@ -110,6 +110,48 @@ describe("KVStore revisions and hooks", () => {
       assert.equal(s.keyIndex.size, 1);
       // Replaying an applied compaction is skipped.
       assert.equal(s.compact(9, 9), undefined);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it("is never compacted (-1) until the first compaction, so a compaction at 0 is accepted once, as in etcd", async () => {
+    const t = openTempStore();
+    try {
+      let s = t.store;
+      s.write(1, (tx) => tx.put(b("k"), b("v"), 0n)); // rev 2
+      assert.equal(s.compactRev(), -1);
+      assert.equal(s.hashKV(0).compactRevision, -1);
+      assert.throws(() => s.compact(-1, 2), CompactedError);
+      s = await t.reopen();
+      assert.equal(s.compactRev(), -1, "no compaction mark after a reopen");
+      await s.compact(0, 3)?.done;
+      assert.equal(s.compactRev(), 0);
+      assert.equal(s.hashKV(0).compactRevision, 0);
+      assert.throws(() => s.compact(0, 4), CompactedError);
+      // a revision at or below 0 still means the newest one (only a txn's ranges check it against 0)
+      assert.equal(s.range(b("k"), undefined, { rev: -1 }).count, 1);
+      s = await t.reopen();
+      assert.equal(s.compactRev(), 0, "the compaction at 0 survives a reopen");
+      assert.equal(s.range(b("k"), undefined).count, 1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it("hashes nothing but the bucket name at a negative revision, as etcd's HashByRev", async () => {
+    const t = openTempStore();
+    try {
+      const s = t.store;
+      const empty = s.hashKV(0);
+      s.write(1, (tx) => tx.put(b("k"), b("v"), 0n));
+      s.write(2, (tx) => tx.put(b("k"), b("w"), 0n));
+      assert.notEqual(s.hashKV(0).hash, empty.hash);
+      for (const rev of [-1, -2, -100]) {
+        assert.deepEqual(s.hashKV(rev), { hash: empty.hash, compactRevision: -1, currentRevision: 3 });
+      }
+      await s.compact(2, 3)?.done;
+      assert.equal(s.hashKV(-5).hash, empty.hash);
     } finally {
       await t.cleanup();
     }

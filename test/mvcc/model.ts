@@ -36,7 +36,8 @@ function keyIn(k: Buffer, key: Buffer, end: Buffer): boolean {
 
 export class KVModel {
   rev = 1;
-  compactRev = 0;
+  /** -1 until the first compaction, as etcd's compactMainRev (a compaction at 0 is then accepted once). */
+  compactRev = -1;
   readonly history = new Map<string, Entry[]>();
   readonly commits: Array<[number, Event[]]> = [];
   private pending: Event[] | null = null;

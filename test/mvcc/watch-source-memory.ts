@@ -54,7 +54,8 @@ export function inRange(k: Buffer, key: Buffer, end: Buffer | undefined): boolea
 
 export class MemoryWatchSource implements WatchableSource {
   private rev = 1;
-  private compacted = 0;
+  /** -1 until the first compaction, as the KV store. */
+  private compacted = -1;
   /** Events of every revision > compacted (and of the compact revision itself). */
   private readonly history: Array<{ rev: number; events: Event[] }> = [];
   private readonly versions = new Map<string, Version[]>();

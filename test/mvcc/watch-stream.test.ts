@@ -27,7 +27,7 @@ function summary(out: WatchStreamResponse[]): string[] {
   return out.map((r) => {
     if (r.created && r.canceled) return `refused ${r.watchId} ${r.cancelReason}`;
     if (r.created) return `created ${r.watchId} @${r.revision}`;
-    if (r.canceled && r.compactRevision > 0) return `compacted ${r.watchId} ${r.compactRevision}`;
+    if (r.canceled && r.compactRevision !== 0) return `compacted ${r.watchId} ${r.compactRevision}`;
     if (r.canceled) return `canceled ${r.watchId}`;
     if (r.progress) return `progress ${r.watchId} @${r.revision}`;
     return `events ${r.watchId} @${r.revision} ${describeEvents(r.events).join(",")}`;
@@ -72,16 +72,79 @@ describe("watch stream", () => {
     assert.deepEqual(stream.watchIds(), [7]);
   });
 
-  test("a negative start revision is refused as compacted; an empty interval as an empty range", () => {
-    const { stream, out } = setup();
-    stream.create({ key: b("a"), startRevision: -5 });
-    stream.create({ key: b("b"), rangeEnd: b("a") });
+  test("a negative start revision below the compact revision (-1 before any compaction) ends compacted", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "1"); // 2
+    assert.equal(stream.create({ key: b("a"), startRevision: -5 }), 0);
+    await settle();
+    src.compact(2);
+    assert.equal(stream.create({ key: b("a"), startRevision: -1 }), 1);
+    await settle();
+    assert.deepEqual(summary(out), ["created 0 @2", "compacted 0 -1", "created 1 @2", "compacted 1 2"]);
+    // as in etcd, the ids of compacted watchers stay taken until the client cancels them
+    assert.deepEqual(stream.watchIds(), [0, 1]);
+    // as in etcd, the compaction notice's header has revision 0
+    assert.deepEqual(
+      out.filter((r) => r.canceled).map((r) => r.revision),
+      [0, 0],
+    );
+  });
+
+  test("start revision -1 on a store never compacted watches from now on, with no history (as etcd 3.4)", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "1"); // 2
+    stream.create({ key: b("a"), startRevision: -1 });
+    await settle();
+    src.put("a", "2"); // 3
+    await settle();
+    assert.deepEqual(summary(out), ["created 0 @2", "events 0 @3 PUT a=2@3"]);
+  });
+
+  test("a watcher ended by compaction keeps its id until cancelled, as etcd's watch stream does", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "1"); // 2
+    src.put("a", "2"); // 3
+    src.compact(3);
+    assert.equal(stream.create({ key: b("a"), startRevision: 2, watchId: 3 }), 3);
+    await settle();
+    // the id is still taken: a server-chosen id skips it, a client-chosen one is a duplicate
+    assert.equal(stream.create({ key: b("a") }), 0);
+    assert.equal(stream.create({ key: b("a") }), 1);
+    assert.equal(stream.create({ key: b("a") }), 2);
+    assert.equal(stream.create({ key: b("a") }), 4);
+    assert.equal(stream.create({ key: b("b"), watchId: 3 }), -1);
+    // a progress request is not held up by it
+    stream.requestProgress();
+    await settle();
+    assert.equal(stream.cancel(3), true);
+    assert.equal(stream.create({ key: b("b"), watchId: 3 }), 3);
     assert.deepEqual(summary(out), [
-      "refused -1 etcdserver: mvcc: required revision has been compacted",
+      "created 3 @3",
+      "compacted 3 3",
+      "created 0 @3",
+      "created 1 @3",
+      "created 2 @3",
+      "created 4 @3",
+      `refused -1 ${DUPLICATE_WATCH_ID}`,
+      "progress -1 @3",
+      "canceled 3",
+      "created 3 @3",
+    ]);
+  });
+
+  test("an empty interval is refused before the watch id is looked at, and uses up no id", () => {
+    const { stream, out } = setup();
+    assert.equal(stream.create({ key: b("b"), rangeEnd: b("a") }), -1);
+    assert.equal(stream.create({ key: b("a") }), 0);
+    // the id is taken, but the empty range is what etcd reports
+    assert.equal(stream.create({ key: b("b"), rangeEnd: b("b"), watchId: 0 }), -1);
+    assert.deepEqual(summary(out), [
+      "refused -1 mvcc: watcher range is empty",
+      "created 0 @1",
       "refused -1 mvcc: watcher range is empty",
     ]);
     assert.equal(out[0].created && out[0].canceled, true);
-    assert.deepEqual(stream.watchIds(), []);
+    assert.deepEqual(stream.watchIds(), [0]);
   });
 
   test("an empty key watches from the smallest key; range end \\0 means every key after", async () => {
@@ -114,14 +177,15 @@ describe("watch stream", () => {
     assert.equal(out[1].events[0].prevKv?.value.toString(), "1");
   });
 
-  test("a watcher ended by compaction is announced with its compact revision and leaves the stream", async () => {
+  test("a watcher ended by compaction is announced with its compact revision and gets no more events", async () => {
     const { src, stream, out } = setup();
     for (let i = 0; i < 5; i++) src.put("a", String(i)); // 2..6
     src.compact(4);
     stream.create({ key: b("a"), startRevision: 2 });
     await waitFor(() => out.length === 2);
+    src.put("a", "later");
+    await settle();
     assert.deepEqual(summary(out), ["created 0 @6", "compacted 0 4"]);
-    assert.deepEqual(stream.watchIds(), []);
   });
 
   test("a progress request is answered at once when every watcher is synced", async () => {

@@ -129,9 +129,10 @@ function serveUnary(
       const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
       const length = head.readUInt32BE(1);
       if (length > maxReceiveBytes) {
+        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
         fail(
           GrpcCode.ResourceExhausted,
-          `Received message larger than max (${length} vs. ${maxReceiveBytes})`,
+          `grpc: received message larger than max (${length} vs. ${maxReceiveBytes})`,
         );
       }
     }

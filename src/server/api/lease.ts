@@ -16,8 +16,8 @@ import { proposer, withAuthInfo } from "./authorize.js";
 import type { QuotaGuard } from "./quota-guard.js";
 
 /**
- * Leases: grants and revokes go through raft (a revoke is checked when applied: the user must be
- * allowed to write every key of the lease); keep-alives and TTL queries are the leader's to answer.
+ * Leases: grants and revokes go through raft and are checked when applied (a known lease, a TTL in bounds, and for
+ * a revoke the right to write every key of the lease); keep-alives and TTL queries are the leader's to answer.
  */
 export class LeaseApi {
   constructor(
@@ -29,7 +29,7 @@ export class LeaseApi {
     const { core } = this;
     let id = req.ID;
     while (id === 0n) id = BigInt.asIntN(64, core.idGen.next() & ((1n << 63n) - 1n));
-    core.lessor.checkGrant(id, req.TTL);
+    // as etcd, a TTL too large or an id in use is refused when applied, not before proposing
     return this.quota.run({ leaseGrant: req }, () =>
       withAuthInfo(core, ctx, async (ai) => {
         const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
@@ -38,8 +38,8 @@ export class LeaseApi {
     );
   }
 
+  /** An unknown lease is refused when applied (etcd proposes every revoke). */
   async leaseRevoke(req: LeaseRevokeRequest, ctx?: RequestContext): Promise<LeaseRevokeResponse> {
-    if (!this.core.lessor.has(req.ID)) throw Errors.LeaseNotFound;
     return withAuthInfo(this.core, ctx, async (ai) => {
       const r = await this.core.propose({ leaseRevoke: req, ...proposer(ai) });
       return withHeader(this.core, r.resp as LeaseRevokeResponse);

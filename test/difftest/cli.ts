@@ -1,0 +1,105 @@
+/**
+ * The differential tester from the command line: seeded sequences of calls sent to Debian's etcd 3.4 and to rxetcd
+ * in lockstep, each seed on two fresh members.
+ *
+ *   npm run difftest -- --seeds 20 [--from 1] [--ops 300]     many seeds; one report per differing seed
+ *   npm run difftest -- --seed 7 --ops 144                      replays seed 7 up to its operation 143
+ *   npm run difftest -- --seed 7 --only 3,17,143                replays just these operations of seed 7
+ *   npm run difftest -- --seed 7 --ops 144 --shrink [--budget 40]   minimises a difference
+ *   npm run difftest -- --seed 7 --ops 20 --print               prints the operations without running them
+ */
+import { parseArgs } from "node:util";
+import { generate, type Op } from "./generator.js";
+import { show } from "./normalize.js";
+import { type RunResult, report, runOps, withMembers } from "./runner.js";
+import { pick, shrink } from "./shrink.js";
+
+/** Operations per seed unless --ops says otherwise. */
+export const DEFAULT_OPS = 300;
+
+async function runIndices(ops: Op[], indices: number[]): Promise<RunResult> {
+  const subset = pick(ops, indices);
+  return withMembers((endpoints) => runOps(subset, endpoints));
+}
+
+/** A run over a subset reports indices of the subset: map them back to the seed's operation indices. */
+function inSeedTerms(r: RunResult, indices: number[]): RunResult {
+  if (!r.divergence) return r;
+  return { ...r, divergence: { ...r.divergence, index: indices[r.divergence.index] } };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      seed: { type: "string" },
+      seeds: { type: "string" },
+      from: { type: "string" },
+      ops: { type: "string" },
+      only: { type: "string" },
+      shrink: { type: "boolean" },
+      budget: { type: "string" },
+      print: { type: "boolean" },
+    },
+  });
+  const count = Number(values.ops ?? DEFAULT_OPS);
+  const first = Number(values.seed ?? values.from ?? 1);
+  const seeds = values.seed !== undefined ? 1 : Number(values.seeds ?? 5);
+  if (!Number.isInteger(count) || count < 1) throw new Error("--ops must be a positive integer");
+  if (!Number.isInteger(first) || !Number.isInteger(seeds) || seeds < 1)
+    throw new Error("--seed/--from and --seeds must be integers");
+  const only = values.only?.split(",").map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`--only: ${JSON.stringify(s)} is not an operation index`);
+    return n;
+  });
+
+  const started = Date.now();
+  let differing = 0;
+  let totalOps = 0;
+  let compared = 0;
+  for (let seed = first; seed < first + seeds; seed++) {
+    const ops = generate(seed, only ? Math.max(...only) + 1 : count);
+    const indices = only ?? ops.map((_, i) => i);
+    if (values.print) {
+      for (const i of indices) console.log(`${i}\t${show(ops[i])}`);
+      continue;
+    }
+    const t0 = Date.now();
+    const raw = await runIndices(ops, indices);
+    totalOps += raw.ops;
+    compared += raw.compared;
+    let result = inSeedTerms(raw, indices);
+    let shownIndices = only;
+    if (raw.divergence && values.shrink) {
+      console.log(report(seed, result, only));
+      console.log(`seed ${seed}: minimising...`);
+      const s = await shrink(
+        indices,
+        raw,
+        (candidate) => runIndices(ops, candidate),
+        Number(values.budget ?? 40),
+        (now) => console.log(`  still differs with ${now.length} operations: --only ${now.join(",")}`),
+      );
+      result = inSeedTerms(s.result, s.indices);
+      shownIndices = s.indices;
+      console.log(`seed ${seed}: ${s.trials} trials`);
+    }
+    if (result.divergence) differing++;
+    console.log(`${report(seed, result, shownIndices)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  if (!values.print) {
+    console.log(
+      `${seeds} seeds, ${totalOps} operations, ${compared} answers and watch items compared, ${differing} seeds differ (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
+  }
+  return differing === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(2);
+  },
+);

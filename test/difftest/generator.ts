@@ -1,0 +1,470 @@
+// The differential tester's operations and their seeded generator. An operation is plain data: revisions, leases
+// and watches are named symbolically (relative to the current revision, by order of grant, by order of creation)
+// and turned into a concrete request per server by the runner, so any subset of a sequence still means something
+// (that is what minimisation removes operations from) and a seed always yields the same sequence.
+import { Prng } from "../raft/sim/prng.js";
+
+/** Bytes as a latin1 string (one char per byte), or a large run of one byte. */
+export type Bytes = string | { size: number; fill: string };
+
+/** A revision: a literal number, or relative to the current revision (`{ rel: -2 }` = two revisions ago). */
+export type Rev = number | { rel: number };
+
+/** A lease: the k-th lease granted so far (modulo the number granted; 0 when none was), or a literal id. */
+export type LeaseRef = { granted: number } | { id: string };
+
+/** A watch of a stream: the k-th watch created on it (modulo the number created), or a literal watch id. */
+export type WatchRef = { created: number } | { id: number };
+
+export type SortOrder = 0 | 1 | 2 | 3;
+export type SortTarget = 0 | 1 | 2 | 3 | 4;
+
+export interface RangeSpec {
+  key: Bytes;
+  rangeEnd: Bytes;
+  limit: number;
+  revision: Rev;
+  sortOrder: SortOrder;
+  sortTarget: SortTarget;
+  serializable: boolean;
+  keysOnly: boolean;
+  countOnly: boolean;
+  minModRevision: Rev;
+  maxModRevision: Rev;
+  minCreateRevision: Rev;
+  maxCreateRevision: Rev;
+}
+
+export interface PutSpec {
+  key: Bytes;
+  value: Bytes;
+  lease: LeaseRef | null;
+  prevKv: boolean;
+  ignoreValue: boolean;
+  ignoreLease: boolean;
+}
+
+export interface DeleteSpec {
+  key: Bytes;
+  rangeEnd: Bytes;
+  prevKv: boolean;
+}
+
+/** Compare targets: 0 version, 1 create, 2 mod, 3 value, 4 lease; results: 0 =, 1 >, 2 <, 3 !=. */
+export interface CompareSpec {
+  target: 0 | 1 | 2 | 3 | 4;
+  result: 0 | 1 | 2 | 3;
+  key: Bytes;
+  rangeEnd: Bytes;
+  /** Which member of the target union is set; usually the one the target names. */
+  union:
+    | { version: number }
+    | { createRevision: Rev }
+    | { modRevision: Rev }
+    | { value: Bytes }
+    | { lease: LeaseRef };
+}
+
+export type RequestOpSpec =
+  | { range: RangeSpec }
+  | { put: PutSpec }
+  | { deleteRange: DeleteSpec }
+  | { txn: TxnSpec }
+  | { empty: true };
+
+export interface TxnSpec {
+  compare: CompareSpec[];
+  success: RequestOpSpec[];
+  failure: RequestOpSpec[];
+}
+
+export interface WatchCreateSpec {
+  key: Bytes;
+  rangeEnd: Bytes;
+  startRevision: Rev;
+  filters: number[];
+  prevKv: boolean;
+  progressNotify: boolean;
+  fragment: boolean;
+  watchId: number;
+}
+
+export type Op =
+  | { kind: "range"; req: RangeSpec }
+  | { kind: "put"; req: PutSpec }
+  | { kind: "deleteRange"; req: DeleteSpec }
+  | { kind: "txn"; req: TxnSpec }
+  | { kind: "compact"; revision: Rev; physical: boolean }
+  | { kind: "leaseGrant"; ttl: number; id: string }
+  | { kind: "leaseRevoke"; lease: LeaseRef }
+  | { kind: "leaseKeepAlive"; lease: LeaseRef }
+  | { kind: "leaseTimeToLive"; lease: LeaseRef; keys: boolean }
+  | { kind: "leaseLeases" }
+  /** Grants a short lease, attaches keys to it and waits until both servers have let it expire. */
+  | { kind: "leaseExpire"; id: string; ttl: number; keys: string[] }
+  | { kind: "watchCreate"; stream: number; req: WatchCreateSpec }
+  | { kind: "watchCancel"; stream: number; watch: WatchRef }
+  | { kind: "watchProgress"; stream: number }
+  | { kind: "status" }
+  | { kind: "hashKv"; revision: Rev }
+  | { kind: "alarmList" };
+
+/** Watch streams each server gets (the same number on both). */
+export const WATCH_STREAMS = 3;
+
+/** etcd's default --max-request-bytes. */
+export const MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** What a gRPC server of etcd accepts at most (max-request-bytes plus 512 KiB). */
+export const MAX_RECV_BYTES = MAX_REQUEST_BYTES + 512 * 1024;
+
+// A small key space, so that ranges, deletes, compares and duplicate checks keep meeting each other; it includes
+// the smallest and largest bytes.
+const KEYS = [
+  "a",
+  "a/1",
+  "a/2",
+  "a/3",
+  "b",
+  "b/1",
+  "c",
+  "d",
+  "foo",
+  "foo/bar",
+  "z",
+  "\x00",
+  "\x01",
+  "\xff",
+  "\xff\xff",
+];
+const VALUES = ["", "v", "1", "22", "hello", "\x00", "\xff\xfe", "value-that-is-a-bit-longer"];
+
+/** The smallest key greater than every key with this prefix ("" when there is none), as clientv3's GetPrefixRangeEnd. */
+export function prefixEnd(key: string): string {
+  for (let i = key.length - 1; i >= 0; i--) {
+    const c = key.charCodeAt(i);
+    if (c < 0xff) return key.slice(0, i) + String.fromCharCode(c + 1);
+  }
+  return "\x00";
+}
+
+/** How often each kind of operation is picked (relative weights). */
+const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", number]> = [
+  ["range", 20],
+  ["put", 22],
+  ["deleteRange", 6],
+  ["txn", 16],
+  ["compact", 2],
+  ["leaseGrant", 3],
+  ["leaseRevoke", 1.5],
+  ["leaseKeepAlive", 1.5],
+  ["leaseTimeToLive", 2],
+  ["leaseLeases", 0.5],
+  ["leaseExpire", 0.25],
+  ["watchCreate", 7],
+  ["watchCancel", 2],
+  ["watchProgress", 1.5],
+  ["status", 0.7],
+  ["hashKv", 1],
+  ["alarmList", 0.3],
+  ["bigPuts", 0.15],
+  ["manyOps", 0.4],
+];
+
+export interface GeneratorOptions {
+  /** Leave out operations that wait for a lease to expire (each takes seconds). */
+  noExpiry?: boolean;
+}
+
+/** The operations of one seed: the same seed and count always give the same list (and a longer list extends it). */
+export function generate(seed: number, count: number, options: GeneratorOptions = {}): Op[] {
+  const g = new Generator(new Prng(seed));
+  const ops: Op[] = [];
+  while (ops.length < count) ops.push(...g.next(options));
+  return ops.slice(0, count);
+}
+
+class Generator {
+  /** Lease ids the client names are new each time (the servers' own ids are far larger). */
+  private nextLeaseId = 100_000;
+
+  constructor(private readonly r: Prng) {}
+
+  /** One or more operations (a few composite steps are emitted as several operations). */
+  next(options: GeneratorOptions): Op[] {
+    const kind = this.weighted(WEIGHTS);
+    switch (kind) {
+      case "range":
+        return [{ kind, req: this.range() }];
+      case "put":
+        return [{ kind, req: this.put() }];
+      case "deleteRange":
+        return [{ kind, req: this.deleteRange() }];
+      case "txn":
+        return [{ kind, req: this.txn(0) }];
+      case "compact":
+        return [{ kind, revision: this.compactRev(), physical: this.r.chance(0.3) }];
+      case "leaseGrant":
+        return [{ kind, ttl: this.longTtl(), id: this.grantId() }];
+      case "leaseRevoke":
+        return [{ kind, lease: this.leaseRef(0.15) }];
+      case "leaseKeepAlive":
+        return [{ kind, lease: this.leaseRef(0.15) }];
+      case "leaseTimeToLive":
+        return [{ kind, lease: this.leaseRef(0.15), keys: this.r.chance(0.5) }];
+      case "leaseLeases":
+        return [{ kind }];
+      case "leaseExpire":
+        if (options.noExpiry) return [];
+        return [
+          {
+            kind,
+            id: String(this.nextLeaseId++),
+            ttl: this.r.pick([-1, 0, 1, 2]),
+            keys: Array.from({ length: this.r.int(4) }, () => this.key()).filter(
+              (k, i, all) => all.indexOf(k) === i,
+            ),
+          },
+        ];
+      case "watchCreate":
+        return [{ kind, stream: this.r.int(WATCH_STREAMS), req: this.watchCreate() }];
+      case "watchCancel":
+        return [
+          {
+            kind,
+            stream: this.r.int(WATCH_STREAMS),
+            watch: this.r.chance(0.85) ? { created: this.r.int(8) } : { id: this.r.pick([-1, 0, 7, 100]) },
+          },
+        ];
+      case "watchProgress":
+        return [{ kind, stream: this.r.int(WATCH_STREAMS) }];
+      case "status":
+        return [{ kind }];
+      case "hashKv":
+        return [{ kind, revision: this.r.chance(0.4) ? 0 : this.pastRev(12, 3) }];
+      case "alarmList":
+        return [{ kind }];
+      case "bigPuts":
+        return this.bigPuts();
+      case "manyOps":
+        return [{ kind: "txn", req: this.manyOps() }];
+    }
+  }
+
+  private weighted<T>(table: ReadonlyArray<readonly [T, number]>): T {
+    const total = table.reduce((s, [, w]) => s + w, 0);
+    let x = this.r.float() * total;
+    for (const [v, w] of table) {
+      x -= w;
+      if (x < 0) return v;
+    }
+    return table[table.length - 1][0];
+  }
+
+  private key(): string {
+    return this.r.pick(KEYS);
+  }
+
+  /** A key, now and then the empty key (which every KV request refuses). */
+  private keyOrEmpty(pEmpty = 0.02): string {
+    return this.r.chance(pEmpty) ? "" : this.key();
+  }
+
+  private rangeEnd(key: string): string {
+    return this.weighted<() => string>([
+      [() => "", 40],
+      [() => "\x00", 14],
+      [() => prefixEnd(key), 22],
+      [() => this.key(), 20],
+      [() => key, 4],
+    ])();
+  }
+
+  private value(): Bytes {
+    if (this.r.chance(0.03))
+      return { size: 1000 + this.r.int(60_000), fill: this.r.pick(["x", "\x00", "y"]) };
+    if (this.r.chance(0.006)) {
+      // Too large for a proposal (max-request-bytes), or for the gRPC server itself.
+      const size = this.r.chance(0.5) ? MAX_REQUEST_BYTES + 1 + this.r.int(1000) : MAX_RECV_BYTES + 10;
+      return { size, fill: "o" };
+    }
+    return this.r.chance(0.5) ? this.r.pick(VALUES) : `v${this.r.int(1000)}`;
+  }
+
+  /** A revision around the current one: mostly in the past, sometimes current or future, sometimes literal. */
+  private pastRev(back: number, ahead: number): Rev {
+    if (this.r.chance(0.08)) return this.r.pick([-1, 1, 2, -100]);
+    return { rel: this.r.range(-back, ahead) };
+  }
+
+  private optionalRev(p: number, back: number, ahead: number): Rev {
+    return this.r.chance(p) ? this.pastRev(back, ahead) : 0;
+  }
+
+  private compactRev(): Rev {
+    if (this.r.chance(0.1)) return this.r.pick([0, -1, 1]);
+    return { rel: this.r.range(-15, 2) };
+  }
+
+  private longTtl(): number {
+    // Long enough never to expire during a run; now and then above etcd's maximum (refused).
+    if (this.r.chance(0.05)) return 9_000_000_001;
+    return this.r.pick([3600, 7200, 100_000, 9_000_000_000]);
+  }
+
+  private grantId(): string {
+    // The server picks the id now and then; mostly the client names a new one, so that keys carry the same lease
+    // id on both servers and HashKV stays comparable; sometimes one already in use, or a negative one.
+    const x = this.r.float();
+    if (x < 0.25) return "0";
+    if (x < 0.9) return String(this.nextLeaseId++);
+    return String(this.r.pick([1001, 1002, 1003, 77, -5]));
+  }
+
+  private leaseRef(pLiteral: number): LeaseRef {
+    if (this.r.chance(pLiteral)) return { id: String(this.r.pick([0, 1001, 1002, 424242])) };
+    return { granted: this.r.int(16) };
+  }
+
+  private range(): RangeSpec {
+    const key = this.keyOrEmpty();
+    const sortOrder = this.weighted<SortOrder>([
+      [0, 6],
+      [1, 2],
+      [2, 2],
+      [3, 0.2],
+    ]);
+    return {
+      key,
+      rangeEnd: this.rangeEnd(key),
+      limit: this.r.chance(0.3) ? this.r.pick([1, 2, 3, 5, -1]) : 0,
+      revision: this.optionalRev(0.3, 12, 2),
+      sortOrder,
+      sortTarget: this.r.chance(0.5) ? 0 : (this.r.int(5) as SortTarget),
+      serializable: this.r.chance(0.3),
+      keysOnly: this.r.chance(0.2),
+      countOnly: this.r.chance(0.1),
+      minModRevision: this.optionalRev(0.1, 12, 1),
+      maxModRevision: this.optionalRev(0.1, 12, 1),
+      minCreateRevision: this.optionalRev(0.1, 12, 1),
+      maxCreateRevision: this.optionalRev(0.1, 12, 1),
+    };
+  }
+
+  private put(): PutSpec {
+    const ignoreValue = this.r.chance(0.07);
+    const ignoreLease = this.r.chance(0.07);
+    return {
+      key: this.keyOrEmpty(),
+      // ignore_value with a value is refused; so is ignore_lease with a lease
+      value: ignoreValue && this.r.chance(0.7) ? "" : this.value(),
+      lease: this.r.chance(0.15) && !(ignoreLease && this.r.chance(0.7)) ? this.leaseRef(0.1) : null,
+      prevKv: this.r.chance(0.3),
+      ignoreValue,
+      ignoreLease,
+    };
+  }
+
+  private deleteRange(): DeleteSpec {
+    const key = this.keyOrEmpty();
+    return { key, rangeEnd: this.rangeEnd(key), prevKv: this.r.chance(0.4) };
+  }
+
+  private compare(): CompareSpec {
+    const target = this.r.int(5) as CompareSpec["target"];
+    const key = this.keyOrEmpty(0.02);
+    const rangeEnd = this.r.chance(0.15) ? this.rangeEnd(key) : "";
+    const unionFor = (t: number): CompareSpec["union"] => {
+      switch (t) {
+        case 0:
+          return { version: this.r.range(0, 4) };
+        case 1:
+          return { createRevision: this.pastRev(10, 1) };
+        case 2:
+          return { modRevision: this.pastRev(10, 1) };
+        case 3:
+          return { value: this.r.pick(VALUES) };
+        default:
+          return { lease: this.r.chance(0.4) ? { id: "0" } : this.leaseRef(0.2) };
+      }
+    };
+    // Now and then the union member does not match the target.
+    const union = unionFor(this.r.chance(0.05) ? this.r.int(5) : target);
+    return { target, result: this.r.int(4) as CompareSpec["result"], key, rangeEnd, union };
+  }
+
+  private requestOp(depth: number): RequestOpSpec {
+    return this.weighted<() => RequestOpSpec>([
+      [() => ({ range: this.range() }), 4],
+      [() => ({ put: this.put() }), 5],
+      [() => ({ deleteRange: this.deleteRange() }), 3],
+      [() => (depth < 2 ? { txn: this.txn(depth + 1) } : { put: this.put() }), 2],
+      [() => ({ empty: true }), 0.05],
+    ])();
+  }
+
+  private txn(depth: number): TxnSpec {
+    const n = (max: number) => this.r.int(max + 1);
+    return {
+      compare: Array.from({ length: n(depth === 0 ? 3 : 2) }, () => this.compare()),
+      success: Array.from({ length: n(depth === 0 ? 4 : 2) }, () => this.requestOp(depth)),
+      failure: Array.from({ length: n(depth === 0 ? 3 : 2) }, () => this.requestOp(depth)),
+    };
+  }
+
+  /** A txn at etcd's --max-txn-ops limit (128) or one over it. */
+  private manyOps(): TxnSpec {
+    const count = this.r.pick([128, 129]);
+    const ops: RequestOpSpec[] = Array.from({ length: count }, (_, i) =>
+      this.r.chance(0.5)
+        ? { put: { ...this.put(), key: `m${String(i).padStart(3, "0")}`, value: "m", lease: null } }
+        : { range: { ...this.range(), key: `m${i}` } },
+    );
+    const onCompare = this.r.chance(0.2);
+    return {
+      compare: onCompare
+        ? Array.from({ length: count }, () => ({ ...this.compare(), key: "a" }))
+        : [this.compare()],
+      success: onCompare ? [] : ops,
+      failure: [],
+    };
+  }
+
+  /** Puts of large values, so that a watch from history with `fragment` has a response to split. */
+  private bigPuts(): Op[] {
+    const size = 700 * 1024;
+    return [1, 2, 3, 4].map((i) => ({
+      kind: "put" as const,
+      req: {
+        key: `big/${i}`,
+        value: { size, fill: String.fromCharCode(0x60 + i) },
+        lease: null,
+        prevKv: false,
+        ignoreValue: false,
+        ignoreLease: false,
+      },
+    }));
+  }
+
+  private watchCreate(): WatchCreateSpec {
+    const key = this.r.chance(0.04) ? "" : this.key();
+    const filters: number[] = [];
+    if (this.r.chance(0.15)) filters.push(0);
+    if (this.r.chance(0.15)) filters.push(1);
+    const startRevision = this.weighted<() => Rev>([
+      [() => 0, 10],
+      [() => ({ rel: -this.r.int(15) }), 8],
+      [() => ({ rel: this.r.range(1, 3) }), 2],
+      [() => this.r.pick([1, -1, -7]), 1],
+    ])();
+    return {
+      key,
+      rangeEnd: this.rangeEnd(key),
+      startRevision,
+      filters,
+      prevKv: this.r.chance(0.3),
+      progressNotify: this.r.chance(0.1),
+      fragment: this.r.chance(0.3),
+      watchId: this.r.chance(0.8) ? 0 : this.r.pick([1, 2, 3, 5, 50]),
+    };
+  }
+}

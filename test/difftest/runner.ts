@@ -1,0 +1,885 @@
+// The differential tester's runner: one operation at a time, the same request to two servers at once (Debian's
+// etcd 3.4 as the reference, rxetcd as the subject), every answer and every watch event compared once normalized.
+// Stops at the first difference and says which operation caused it.
+import {
+  type CallOptions,
+  type ClientDuplexStream,
+  type ClientUnaryCall,
+  credentials,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import {
+  AlarmRequest,
+  CompactionRequest,
+  type Compare,
+  DeleteRangeRequest,
+  HashKVRequest,
+  KVClient,
+  LeaseClient,
+  type LeaseKeepAliveRequest,
+  type LeaseKeepAliveResponse,
+  MaintenanceClient,
+  PutRequest,
+  RangeRequest,
+  type RangeRequest_SortOrder,
+  type RequestOp,
+  type ResponseHeader,
+  TxnRequest,
+  WatchClient,
+  type WatchCreateRequest,
+  type WatchRequest,
+  type WatchResponse,
+} from "../../src/gen/etcdserverpb/rpc.js";
+import { Member } from "../e2e/harness.js";
+import type {
+  Bytes,
+  CompareSpec,
+  DeleteSpec,
+  LeaseRef,
+  Op,
+  PutSpec,
+  RangeSpec,
+  RequestOpSpec,
+  Rev,
+  TxnSpec,
+  WatchCreateSpec,
+} from "./generator.js";
+import { WATCH_STREAMS } from "./generator.js";
+import { firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
+
+/** The reference and the subject, in the order answers are shown. */
+export const SIDES = ["etcd", "rxetcd"] as const;
+
+/** How long a unary call may take before it counts as unanswered. */
+const CALL_TIMEOUT_MS = 20_000;
+/** Remaining TTLs of the two servers may differ by this many seconds (they are read a few ms apart). */
+const TTL_TOLERANCE_S = 2;
+/** Quiet period that ends a settle when only already-synced watchers can still deliver. */
+const QUIET_MS = 15;
+/** Quiet period after a watch from history was created: etcd catches unsynced watchers up every 100 ms. */
+const HISTORY_QUIET_MS = 250;
+/** A settle gives up waiting for the two sides to agree on watch counts after this long. */
+const SETTLE_LIMIT_MS = 5_000;
+
+export interface Divergence {
+  /** Index of the first operation whose effect differed (0-based). */
+  index: number;
+  op: Op;
+  /** The request as sent to etcd (lease ids by name). */
+  request: string;
+  /** Where it differed: "answer", or the watch stream and watch id. */
+  where: string;
+  /** The path and values of the first difference. */
+  detail: string;
+  answers: Record<(typeof SIDES)[number], string>;
+}
+
+export interface RunResult {
+  /** Operations sent to both servers. */
+  ops: number;
+  /** Answers compared (unary and keep-alive answers, watch responses item by item). */
+  compared: number;
+  /** Settles that gave up waiting (each costs the settle limit): what was still missing after which operation. */
+  slowSettles: string[];
+  divergence?: Divergence;
+}
+
+type Outcome = { ok: unknown; revision?: number } | { error: RpcFailure };
+
+interface WatchItem {
+  bucket: string;
+  value: unknown;
+  /** Index of the operation after which it arrived. */
+  op: number;
+}
+
+/** One watch stream of one server, and everything it answered. */
+class WatchLog {
+  readonly items: WatchItem[] = [];
+  readonly buckets = new Map<string, WatchItem[]>();
+  /** Ids of the watches this stream created (refusals excluded), in order. */
+  readonly created: number[] = [];
+  createsSent = 0;
+  createAnswers = 0;
+  progressSent = 0;
+  progressAnswers = 0;
+  lastArrival = 0;
+  ended = false;
+  private readonly call: ClientDuplexStream<WatchRequest, WatchResponse>;
+
+  constructor(
+    client: WatchClient,
+    private readonly side: Side,
+  ) {
+    this.call = client.watch();
+    this.call.on("data", (resp: WatchResponse) => this.receive(resp));
+    this.call.on("error", (err: ServiceError) => {
+      this.ended = true;
+      this.push("end", { end: { code: err.code, message: err.details } });
+    });
+    this.call.on("end", () => {
+      if (!this.ended) this.push("end", { end: "closed" });
+      this.ended = true;
+    });
+  }
+
+  send(req: WatchRequest): void {
+    if (req.createRequest) this.createsSent++;
+    if (req.progressRequest) this.progressSent++;
+    if (!this.ended) this.call.write(req);
+  }
+
+  close(): void {
+    this.ended = true;
+    this.call.cancel();
+  }
+
+  private push(bucket: string, value: unknown): void {
+    const item = { bucket, value, op: this.side.opIndex };
+    this.items.push(item);
+    let list = this.buckets.get(bucket);
+    if (!list) this.buckets.set(bucket, (list = []));
+    list.push(item);
+    this.lastArrival = Date.now();
+  }
+
+  private receive(resp: WatchResponse): void {
+    const leases = this.side.leases;
+    const revision = resp.header?.revision ?? null;
+    const id = resp.watchId;
+    if (resp.created) {
+      this.createAnswers++;
+      if (!resp.canceled) this.created.push(id);
+      this.push(resp.canceled ? "refused" : `w${id}`, {
+        created: true,
+        watchId: id,
+        canceled: resp.canceled,
+        cancelReason: resp.cancelReason,
+        compactRevision: resp.compactRevision,
+        revision,
+        events: resp.events.length,
+      });
+      return;
+    }
+    for (const ev of resp.events) {
+      this.push(`w${id}`, normalize({ type: ev.type, kv: ev.kv, prevKv: ev.prevKv }, leases));
+    }
+    if (resp.canceled) {
+      this.push(`w${id}`, {
+        canceled: true,
+        compactRevision: resp.compactRevision,
+        cancelReason: resp.cancelReason,
+        revision,
+      });
+    } else if (resp.events.length === 0) {
+      if (id === -1) this.progressAnswers++;
+      this.push(id === -1 ? "progress" : `w${id}`, {
+        progress: true,
+        revision,
+        compactRevision: resp.compactRevision,
+      });
+    }
+  }
+}
+
+/** One server: its clients, its lease names, its watch streams and its keep-alive stream. */
+class Side {
+  readonly leases = new LeaseNames();
+  readonly kv: KVClient;
+  readonly lease: LeaseClient;
+  readonly maintenance: MaintenanceClient;
+  readonly watchClient: WatchClient;
+  readonly streams: WatchLog[];
+  opIndex = 0;
+  /** The first revision written with a lease id this server chose (HashKV at or after it cannot be compared). */
+  chosenLeaseRev: number | undefined;
+  /**
+   * The raft index before the first operation. A new etcd 3.4 member has 5 entries in its log by then, a new rxetcd
+   * member 3; status answers are compared by the entries added since.
+   */
+  raftBase = 0;
+  private keepAlive: ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse> | undefined;
+  private keepAliveWaiters: Array<(o: Outcome) => void> = [];
+
+  constructor(
+    readonly name: string,
+    address: string,
+  ) {
+    const options = {
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1,
+    };
+    const creds = credentials.createInsecure();
+    this.kv = new KVClient(address, creds, options);
+    this.lease = new LeaseClient(address, creds, options);
+    this.maintenance = new MaintenanceClient(address, creds, options);
+    this.watchClient = new WatchClient(address, creds, options);
+    this.streams = Array.from({ length: WATCH_STREAMS }, () => new WatchLog(this.watchClient, this));
+  }
+
+  /** A unary call as an outcome (never throws). */
+  unary<Req, Res>(
+    method: (
+      req: Req,
+      md: Metadata,
+      opts: Partial<CallOptions>,
+      cb: (err: ServiceError | null, res: Res) => void,
+    ) => ClientUnaryCall,
+    req: Req,
+  ): Promise<{ ok: Res } | { error: RpcFailure }> {
+    return new Promise((resolve) => {
+      method(req, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
+        if (err) resolve({ error: { code: err.code, message: err.details } });
+        else resolve({ ok: res });
+      });
+    });
+  }
+
+  /** One keep-alive on the side's keep-alive stream (opened again after it failed). */
+  keepAliveOnce(id: bigint): Promise<Outcome> {
+    if (!this.keepAlive) {
+      const call = this.lease.leaseKeepAlive();
+      call.on("data", (resp: LeaseKeepAliveResponse) => {
+        const w = this.keepAliveWaiters.shift();
+        w?.({ ok: normalize(resp, this.leases), revision: resp.header?.revision });
+      });
+      call.on("error", (err: ServiceError) => {
+        if (this.keepAlive === call) this.keepAlive = undefined;
+        for (const w of this.keepAliveWaiters.splice(0))
+          w({ error: { code: err.code, message: err.details } });
+      });
+      this.keepAlive = call;
+    }
+    const call = this.keepAlive;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.keepAliveWaiters.indexOf(done);
+        if (i >= 0) this.keepAliveWaiters.splice(i, 1);
+        resolve({ error: { code: -1, message: "no keep-alive answer" } });
+      }, CALL_TIMEOUT_MS);
+      const done = (o: Outcome) => {
+        clearTimeout(timer);
+        resolve(o);
+      };
+      this.keepAliveWaiters.push(done);
+      call.write({ ID: id });
+    });
+  }
+
+  close(): void {
+    for (const s of this.streams) s.close();
+    this.keepAlive?.cancel();
+    this.kv.close();
+    this.lease.close();
+    this.maintenance.close();
+    this.watchClient.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Builds concrete requests from operation specs for one side, given the current revision. */
+class Resolver {
+  constructor(
+    private readonly side: Side,
+    private readonly currentRev: number,
+  ) {}
+
+  bytes(b: Bytes): Buffer {
+    return typeof b === "string" ? Buffer.from(b, "latin1") : Buffer.alloc(b.size, b.fill.charCodeAt(0));
+  }
+
+  rev(r: Rev): number {
+    return typeof r === "number" ? r : this.currentRev + r.rel;
+  }
+
+  /** Set when a request was given a lease id that the server chose (it differs between the servers). */
+  usedChosenLease = false;
+
+  lease(ref: LeaseRef | null): bigint {
+    if (ref === null) return 0n;
+    if ("id" in ref) return BigInt(ref.id);
+    const granted = this.side.leases.granted;
+    const id = granted.length === 0 ? 0n : granted[ref.granted % granted.length];
+    if (this.side.leases.chosen.has(id)) this.usedChosenLease = true;
+    return id;
+  }
+
+  range(s: RangeSpec): RangeRequest {
+    return RangeRequest.fromPartial({
+      key: this.bytes(s.key),
+      rangeEnd: this.bytes(s.rangeEnd),
+      limit: s.limit,
+      revision: this.rev(s.revision),
+      sortOrder: s.sortOrder as RangeRequest_SortOrder,
+      sortTarget: s.sortTarget,
+      serializable: s.serializable,
+      keysOnly: s.keysOnly,
+      countOnly: s.countOnly,
+      minModRevision: this.rev(s.minModRevision),
+      maxModRevision: this.rev(s.maxModRevision),
+      minCreateRevision: this.rev(s.minCreateRevision),
+      maxCreateRevision: this.rev(s.maxCreateRevision),
+    });
+  }
+
+  put(s: PutSpec): PutRequest {
+    return PutRequest.fromPartial({
+      key: this.bytes(s.key),
+      value: this.bytes(s.value),
+      lease: this.lease(s.lease),
+      prevKv: s.prevKv,
+      ignoreValue: s.ignoreValue,
+      ignoreLease: s.ignoreLease,
+    });
+  }
+
+  deleteRange(s: DeleteSpec): DeleteRangeRequest {
+    return DeleteRangeRequest.fromPartial({
+      key: this.bytes(s.key),
+      rangeEnd: this.bytes(s.rangeEnd),
+      prevKv: s.prevKv,
+    });
+  }
+
+  compare(c: CompareSpec): Compare {
+    const u = c.union;
+    return {
+      target: c.target,
+      result: c.result,
+      key: this.bytes(c.key),
+      rangeEnd: this.bytes(c.rangeEnd),
+      ...("version" in u ? { version: BigInt(u.version) } : {}),
+      ...("createRevision" in u ? { createRevision: BigInt(this.rev(u.createRevision)) } : {}),
+      ...("modRevision" in u ? { modRevision: BigInt(this.rev(u.modRevision)) } : {}),
+      ...("value" in u ? { value: this.bytes(u.value) } : {}),
+      ...("lease" in u ? { lease: this.lease(u.lease) } : {}),
+    };
+  }
+
+  requestOp(o: RequestOpSpec): RequestOp {
+    if ("range" in o) return { requestRange: this.range(o.range) };
+    if ("put" in o) return { requestPut: this.put(o.put) };
+    if ("deleteRange" in o) return { requestDeleteRange: this.deleteRange(o.deleteRange) };
+    if ("txn" in o) return { requestTxn: this.txn(o.txn) };
+    return {};
+  }
+
+  txn(s: TxnSpec): TxnRequest {
+    return TxnRequest.fromPartial({
+      compare: s.compare.map((c) => this.compare(c)),
+      success: s.success.map((o) => this.requestOp(o)),
+      failure: s.failure.map((o) => this.requestOp(o)),
+    });
+  }
+
+  watchCreate(s: WatchCreateSpec): WatchCreateRequest {
+    return {
+      key: this.bytes(s.key),
+      rangeEnd: this.bytes(s.rangeEnd),
+      startRevision: this.rev(s.startRevision),
+      progressNotify: s.progressNotify,
+      filters: s.filters,
+      prevKv: s.prevKv,
+      watchId: s.watchId,
+      fragment: s.fragment,
+    };
+  }
+}
+
+/** The concrete request of an operation for one side (what is shown in a report). */
+function requestOf(op: Op, r: Resolver, side: Side): unknown {
+  switch (op.kind) {
+    case "range":
+      return r.range(op.req);
+    case "put":
+      return r.put(op.req);
+    case "deleteRange":
+      return r.deleteRange(op.req);
+    case "txn":
+      return r.txn(op.req);
+    case "compact":
+      return { revision: r.rev(op.revision), physical: op.physical };
+    case "leaseGrant":
+      return { TTL: op.ttl, ID: BigInt(op.id) };
+    case "leaseRevoke":
+    case "leaseKeepAlive":
+      return { ID: r.lease(op.lease) };
+    case "leaseTimeToLive":
+      return { ID: r.lease(op.lease), keys: op.keys };
+    case "watchCreate":
+      return { stream: op.stream, createRequest: r.watchCreate(op.req) };
+    case "watchCancel":
+      return { stream: op.stream, cancelRequest: { watchId: watchIdOf(side, op.stream, op.watch) } };
+    case "hashKv":
+      return { revision: r.rev(op.revision) };
+    default:
+      return { ...op };
+  }
+}
+
+function watchIdOf(side: Side, stream: number, ref: { created: number } | { id: number }): number {
+  if ("id" in ref) return ref.id;
+  const created = side.streams[stream].created;
+  return created.length === 0 ? 0 : created[ref.created % created.length];
+}
+
+function headerRev(resp: unknown): number | undefined {
+  const h = (resp as { header?: ResponseHeader }).header;
+  return h?.revision;
+}
+
+function outcomeOf(
+  res: { ok: unknown } | { error: RpcFailure },
+  leases: LeaseNames,
+  ttlTolerance = 0,
+): Outcome {
+  if ("error" in res) return res;
+  return { ok: normalize(res.ok, leases, ttlTolerance), revision: headerRev(res.ok) };
+}
+
+/** Go's sort.Sort sorts up to this many elements by insertion, which keeps equal ones in key order. */
+const GO_STABLE_SORT_MAX = 12;
+
+interface NormalizedKv {
+  key: string;
+  [field: string]: unknown;
+}
+
+/**
+ * Equal sort values in a sorted range of more than 12 keys: etcd sorts with Go's sort.Sort, whose order for equal
+ * elements is its own (and changed between Go versions); rxetcd keeps them in key order. Such runs are compared as
+ * sets (sorted by key here), and a run cut by the limit by its size alone.
+ */
+function relaxTies(req: RangeRequest, resp: unknown): void {
+  if (req.sortTarget === 0) return; // keys are unique: no ties
+  const r = resp as { kvs: NormalizedKv[]; more: boolean; count: number };
+  if (r.count <= GO_STABLE_SORT_MAX || r.kvs.length < 2) return;
+  const field = ["key", "version", "createRevision", "modRevision", "value"][req.sortTarget];
+  if (field === undefined) return;
+  const out: unknown[] = [];
+  for (let i = 0; i < r.kvs.length; ) {
+    let j = i + 1;
+    while (j < r.kvs.length && r.kvs[j][field] === r.kvs[i][field]) j++;
+    const run = r.kvs.slice(i, j);
+    if (j === r.kvs.length && r.more && run.length > 1) {
+      out.push({ tiedAtLimit: run.length, [field]: run[0][field] });
+    } else {
+      out.push(...run.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
+    }
+    i = j;
+  }
+  r.kvs = out as NormalizedKv[];
+}
+
+function relaxRangeTies(req: RangeRequest, out: Outcome): Outcome {
+  if ("ok" in out) relaxTies(req, out.ok);
+  return out;
+}
+
+function relaxTxnTies(req: TxnRequest, out: Outcome): Outcome {
+  if (!("ok" in out)) return out;
+  const walk = (t: TxnRequest, resp: unknown) => {
+    const r = resp as { succeeded: boolean; responses: Array<Record<string, unknown>> };
+    const ops = r.succeeded ? t.success : t.failure;
+    ops.forEach((op, i) => {
+      const answer = r.responses[i];
+      if (answer === undefined) return;
+      if (op.requestRange && answer.responseRange) relaxTies(op.requestRange, answer.responseRange);
+      if (op.requestTxn && answer.responseTxn) walk(op.requestTxn, answer.responseTxn);
+    });
+  };
+  walk(req, out.ok);
+  return out;
+}
+
+/** Notes the revision of a write that attached a lease id the server chose. */
+function wrote(side: Side, r: Resolver, out: Outcome): Outcome {
+  if (r.usedChosenLease && "ok" in out && out.revision !== undefined) {
+    side.chosenLeaseRev = Math.min(side.chosenLeaseRev ?? out.revision, out.revision);
+  }
+  return out;
+}
+
+/** Runs one operation against one side and returns its normalized outcome. */
+async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome> {
+  const r = new Resolver(side, currentRev);
+  const kv = side.kv;
+  const ls = side.lease;
+  const mt = side.maintenance;
+  switch (op.kind) {
+    case "range": {
+      const req = r.range(op.req);
+      return relaxRangeTies(req, outcomeOf(await side.unary(kv.range.bind(kv), req), side.leases));
+    }
+    case "put":
+      return wrote(side, r, outcomeOf(await side.unary(kv.put.bind(kv), r.put(op.req)), side.leases));
+    case "deleteRange":
+      return outcomeOf(await side.unary(kv.deleteRange.bind(kv), r.deleteRange(op.req)), side.leases);
+    case "txn": {
+      const req = r.txn(op.req);
+      return wrote(
+        side,
+        r,
+        relaxTxnTies(req, outcomeOf(await side.unary(kv.txn.bind(kv), req), side.leases)),
+      );
+    }
+    case "compact":
+      return outcomeOf(
+        await side.unary(
+          kv.compact.bind(kv),
+          CompactionRequest.fromPartial({ revision: r.rev(op.revision), physical: op.physical }),
+        ),
+        side.leases,
+      );
+    case "leaseGrant": {
+      const res = await side.unary(ls.leaseGrant.bind(ls), { TTL: op.ttl, ID: BigInt(op.id) });
+      if ("ok" in res && res.ok.error === "") side.leases.grant(res.ok.ID, op.id === "0");
+      return outcomeOf(res, side.leases);
+    }
+    case "leaseRevoke":
+      return outcomeOf(await side.unary(ls.leaseRevoke.bind(ls), { ID: r.lease(op.lease) }), side.leases);
+    case "leaseKeepAlive":
+      return side.keepAliveOnce(r.lease(op.lease));
+    case "leaseTimeToLive":
+      return outcomeOf(
+        sortedKeys(await side.unary(ls.leaseTimeToLive.bind(ls), { ID: r.lease(op.lease), keys: op.keys })),
+        side.leases,
+        TTL_TOLERANCE_S,
+      );
+    case "leaseLeases": {
+      const res = await side.unary(ls.leaseLeases.bind(ls), {});
+      const out = outcomeOf(res, side.leases);
+      if ("ok" in out) {
+        // etcd lists leases in map order: compare them as a set.
+        const v = out.ok as { leases: Array<{ ID: string }> };
+        v.leases.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+      }
+      return out;
+    }
+    case "leaseExpire":
+      return expireLease(side, BigInt(op.id), op.ttl, op.keys);
+    case "watchCreate":
+      side.streams[op.stream].send({ createRequest: r.watchCreate(op.req) });
+      return { ok: "sent" };
+    case "watchCancel":
+      side.streams[op.stream].send({ cancelRequest: { watchId: watchIdOf(side, op.stream, op.watch) } });
+      return { ok: "sent" };
+    case "watchProgress":
+      side.streams[op.stream].send({ progressRequest: {} });
+      return { ok: "sent" };
+    case "status": {
+      const res = await side.unary(mt.status.bind(mt), {});
+      if ("ok" in res) {
+        // counted from the first status: the two start with different numbers of entries (see raftBase)
+        res.ok.raftIndex -= side.raftBase;
+        res.ok.raftAppliedIndex -= side.raftBase;
+      }
+      return outcomeOf(res, side.leases);
+    }
+    case "hashKv": {
+      const revision = r.rev(op.revision);
+      const out = outcomeOf(
+        await side.unary(mt.hashKv.bind(mt), HashKVRequest.fromPartial({ revision })),
+        side.leases,
+      );
+      const hashed = revision === 0 && "ok" in out ? out.revision : revision;
+      if (
+        "ok" in out &&
+        side.chosenLeaseRev !== undefined &&
+        hashed !== undefined &&
+        side.chosenLeaseRev <= hashed
+      ) {
+        // the history hashed holds lease ids that differ between the servers
+        (out.ok as { hash: unknown }).hash = "(keys with lease ids the servers chose)";
+      }
+      return out;
+    }
+    case "alarmList":
+      return outcomeOf(
+        await side.unary(mt.alarm.bind(mt), AlarmRequest.fromPartial({ action: 0 })),
+        side.leases,
+      );
+  }
+}
+
+/** etcd lists a lease's keys in Go map order (random): compare them sorted. */
+function sortedKeys<T extends { ok: { keys: Buffer[] } } | { error: RpcFailure }>(res: T): T {
+  if ("ok" in res) res.ok.keys.sort(Buffer.compare);
+  return res;
+}
+
+/** Grants a short lease, attaches keys, and waits for the server to revoke it on expiry. */
+async function expireLease(side: Side, leaseId: bigint, ttl: number, keys: string[]): Promise<Outcome> {
+  const ls = side.lease;
+  const kv = side.kv;
+  const grant = await side.unary(ls.leaseGrant.bind(ls), { TTL: ttl, ID: leaseId });
+  if ("error" in grant) return grant;
+  const id = grant.ok.ID;
+  side.leases.grant(id, false);
+  const attach =
+    keys.length === 0
+      ? undefined
+      : await side.unary(
+          kv.txn.bind(kv),
+          TxnRequest.fromPartial({
+            success: keys.map((k) => ({
+              requestPut: PutRequest.fromPartial({
+                key: Buffer.from(k, "latin1"),
+                value: Buffer.from("e"),
+                lease: id,
+              }),
+            })),
+          }),
+        );
+  const before = sortedKeys(await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: true }));
+  const deadline = Date.now() + Math.max(ttl, 2) * 1000 + 15_000;
+  let expired = false;
+  while (Date.now() < deadline) {
+    const now = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
+    if ("ok" in now && now.ok.TTL === -1) {
+      expired = true;
+      break;
+    }
+    await sleep(100);
+  }
+  const after = await side.unary(
+    kv.range.bind(kv),
+    RangeRequest.fromPartial({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }),
+  );
+  const norm = (x: { ok: unknown } | { error: RpcFailure } | undefined, tol = 0) =>
+    x === undefined ? null : "error" in x ? x : normalize(x.ok, side.leases, tol);
+  return {
+    ok: {
+      grant: norm(grant),
+      attach: norm(attach),
+      before: norm(before, TTL_TOLERANCE_S),
+      expired,
+      after: norm(after),
+    },
+    revision: "ok" in after ? headerRev(after.ok) : undefined,
+  };
+}
+
+function describe(v: unknown): string {
+  return show(v);
+}
+
+/** Compares the two sides' answers and watch items; keeps the position reached in each watch bucket. */
+class Comparator {
+  compared = 0;
+  private readonly cursors = new Map<string, number>();
+
+  constructor(private readonly sides: readonly [Side, Side]) {}
+
+  /** The first watch difference (when `final`, also a bucket one side has more of). */
+  watches(
+    final: boolean,
+  ): { index: number; where: string; detail: string; a: string; b: string } | undefined {
+    const [a, b] = this.sides;
+    let found: { index: number; where: string; detail: string; a: string; b: string } | undefined;
+    const consider = (d: NonNullable<typeof found>) => {
+      if (!found || d.index < found.index) found = d;
+    };
+    for (let s = 0; s < WATCH_STREAMS; s++) {
+      const la = a.streams[s];
+      const lb = b.streams[s];
+      const names = new Set([...la.buckets.keys(), ...lb.buckets.keys()]);
+      for (const name of names) {
+        const key = `${s}/${name}`;
+        const xa = la.buckets.get(name) ?? [];
+        const xb = lb.buckets.get(name) ?? [];
+        let i = this.cursors.get(key) ?? 0;
+        const common = Math.min(xa.length, xb.length);
+        for (; i < common; i++) {
+          const d = firstDifference(xa[i].value, xb[i].value);
+          if (d) {
+            consider({
+              index: Math.max(xa[i].op, xb[i].op),
+              where: `watch stream ${s} ${name} item ${i}`,
+              detail: d,
+              a: describe(xa[i].value),
+              b: describe(xb[i].value),
+            });
+            break;
+          }
+          this.compared++;
+        }
+        this.cursors.set(key, i);
+        if (final && i === common && xa.length !== xb.length) {
+          const extra = xa.length > xb.length ? xa[i] : xb[i];
+          consider({
+            index: extra.op,
+            where: `watch stream ${s} ${name} item ${i}`,
+            detail: `only ${xa.length > xb.length ? SIDES[0] : SIDES[1]} sent it`,
+            a: i < xa.length ? describe(xa[i].value) : "(nothing)",
+            b: i < xb.length ? describe(xb[i].value) : "(nothing)",
+          });
+        }
+      }
+    }
+    return found;
+  }
+}
+
+/**
+ * Waits until both sides' watch streams agree in size and have been quiet for `quietMs`. Returns what was still
+ * missing when the limit passed (the comparison then shows which side is short), or undefined.
+ */
+async function settle(sides: readonly [Side, Side], quietMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + SETTLE_LIMIT_MS;
+  for (;;) {
+    const [a, b] = sides;
+    const waiting: string[] = [];
+    let last = 0;
+    for (let s = 0; s < WATCH_STREAMS; s++) {
+      const la = a.streams[s];
+      const lb = b.streams[s];
+      // Every create and progress request is answered; wait for those answers on both sides.
+      for (const [side, l] of [
+        [a, la],
+        [b, lb],
+      ] as const) {
+        if (l.createAnswers < l.createsSent) waiting.push(`${side.name} stream ${s}: create answers`);
+        if (l.progressAnswers < l.progressSent) waiting.push(`${side.name} stream ${s}: progress answers`);
+      }
+      if (la.items.length !== lb.items.length)
+        waiting.push(`stream ${s}: ${la.items.length} vs ${lb.items.length} responses`);
+      last = Math.max(last, la.lastArrival, lb.lastArrival);
+    }
+    const now = Date.now();
+    if (waiting.length === 0 && now - last >= quietMs) return undefined;
+    if (now > deadline) return waiting.join(", ") || "still receiving";
+    await sleep(waiting.length === 0 ? Math.max(1, quietMs - (now - last)) : 5);
+  }
+}
+
+function hasWatches(side: Side): boolean {
+  return side.streams.some((s) => s.createsSent > 0);
+}
+
+export interface RunOptions {
+  /** Called after each operation (progress display). */
+  onOp?: (index: number, op: Op) => void;
+}
+
+/** Runs operations in lockstep against two servers; stops at the first difference. */
+export async function runOps(
+  ops: Op[],
+  endpoints: Record<(typeof SIDES)[number], string>,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const sides = [new Side(SIDES[0], endpoints.etcd), new Side(SIDES[1], endpoints.rxetcd)] as const;
+  const cmp = new Comparator(sides);
+  // every request as sent to etcd, for the report
+  const requests: string[] = [];
+  let currentRev = 1;
+  let index = 0;
+  const slowSettles: string[] = [];
+  const diverged = (i: number, where: string, detail: string, a: string, b: string): RunResult => ({
+    ops: index,
+    compared: cmp.compared,
+    slowSettles,
+    divergence: {
+      index: i,
+      op: ops[i],
+      request: requests[i],
+      where,
+      detail,
+      answers: { etcd: a, rxetcd: b },
+    },
+  });
+  try {
+    for (const side of sides) {
+      const st = await side.unary(side.maintenance.status.bind(side.maintenance), {});
+      if ("error" in st) throw new Error(`${side.name} does not answer Status: ${st.error.message}`);
+      side.raftBase = st.ok.raftIndex;
+    }
+    for (; index < ops.length; index++) {
+      const op = ops[index];
+      for (const s of sides) s.opIndex = index;
+      requests.push(
+        show(normalize(requestOf(op, new Resolver(sides[0], currentRev), sides[0]), sides[0].leases)),
+      );
+      const [oa, ob] = await Promise.all(sides.map((s) => execute(s, op, currentRev)));
+      const va = "ok" in oa ? oa.ok : { error: oa.error };
+      const vb = "ok" in ob ? ob.ok : { error: ob.error };
+      const d = firstDifference(va, vb);
+      if (d) return diverged(index, "answer", d, describe(va), describe(vb));
+      cmp.compared++;
+      if ("ok" in oa && oa.revision !== undefined && oa.revision > 0) currentRev = oa.revision;
+
+      if (hasWatches(sides[0]) || hasWatches(sides[1])) {
+        const fromHistory =
+          op.kind === "watchCreate" &&
+          (() => {
+            const start = new Resolver(sides[0], currentRev).rev(op.req.startRevision);
+            return start !== 0 && start <= currentRev;
+          })();
+        const stuck = await settle(sides, fromHistory ? HISTORY_QUIET_MS : QUIET_MS);
+        if (stuck !== undefined) slowSettles.push(`op ${index}: ${stuck}`);
+        const w = cmp.watches(false);
+        if (w) return diverged(w.index, w.where, w.detail, w.a, w.b);
+      }
+      options.onOp?.(index, op);
+    }
+    const stuck = await settle(sides, HISTORY_QUIET_MS);
+    if (stuck !== undefined) slowSettles.push(`end: ${stuck}`);
+    const w = cmp.watches(true);
+    if (w) return diverged(w.index, w.where, w.detail, w.a, w.b);
+    return { ops: index, compared: cmp.compared, slowSettles };
+  } finally {
+    for (const s of sides) s.close();
+  }
+}
+
+/** Starts a fresh etcd and a fresh rxetcd member (own data dirs, free ports), runs `fn`, then removes both. */
+export async function withMembers<T>(
+  fn: (endpoints: Record<(typeof SIDES)[number], string>) => Promise<T>,
+): Promise<T> {
+  const started = await Promise.allSettled([
+    Member.start({ binary: "etcd" }),
+    Member.start({ binary: "rxetcd" }),
+  ]);
+  const members = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  try {
+    const failed = started.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const [etcd, rxetcd] = members;
+    return await fn({ etcd: etcd.endpoint, rxetcd: rxetcd.endpoint });
+  } finally {
+    await Promise.all(members.map((m) => m.destroy()));
+  }
+}
+
+/** The command that replays a run up to and including its first differing operation. */
+export function replayCommand(seed: number, divergence: Divergence, only?: number[]): string {
+  return only
+    ? `npm run difftest -- --seed ${seed} --only ${only.join(",")}`
+    : `npm run difftest -- --seed ${seed} --ops ${divergence.index + 1}`;
+}
+
+/** A report of a divergence: the replay line first, then the request and both answers. */
+export function report(seed: number, r: RunResult, only?: number[]): string {
+  const d = r.divergence;
+  const slow =
+    r.slowSettles.length === 0
+      ? []
+      : [
+          `  ${r.slowSettles.length} watch settles gave up waiting, first: ${r.slowSettles.slice(0, 3).join("; ")}`,
+        ];
+  if (!d) return [`seed ${seed}: ${r.ops} operations, no difference`, ...slow].join("\n");
+  return [
+    `seed ${seed}: op ${d.index} (${d.op.kind}) differs (${d.where}); replay: ${replayCommand(seed, d, only)}`,
+    `  request: ${clip(d.request)}`,
+    `  first difference: ${clip(d.detail)}`,
+    `  etcd:   ${clip(d.answers.etcd)}`,
+    `  rxetcd: ${clip(d.answers.rxetcd)}`,
+    ...slow,
+  ].join("\n");
+}
+
+function clip(s: string, max = 4000): string {
+  return s.length > max ? `${s.slice(0, max)}... (${s.length} chars)` : s;
+}

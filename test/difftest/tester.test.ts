@@ -1,0 +1,210 @@
+// The differential tester's own parts, without servers: the generator is deterministic and reaches every option,
+// the comparison finds differences and tolerates only what it says it does, and minimisation keeps a failure.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { generate, type Op, type RequestOpSpec, type TxnSpec } from "./generator.js";
+import { Approx, firstDifference, LeaseNames, normalize } from "./normalize.js";
+import type { Divergence, RunResult } from "./runner.js";
+import { shrink, signature } from "./shrink.js";
+
+test("a seed always gives the same operations, and a longer run extends a shorter one", () => {
+  assert.deepEqual(generate(7, 300), generate(7, 300));
+  assert.deepEqual(generate(7, 120), generate(7, 300).slice(0, 120));
+  assert.notDeepEqual(generate(7, 50), generate(8, 50));
+});
+
+/** Every request option the generator is meant to reach, as a name, from a list of operations. */
+function featuresOf(ops: Op[]): Set<string> {
+  const seen = new Set<string>();
+  const txn = (t: TxnSpec, depth: number) => {
+    if (depth > 0) seen.add("nested txn");
+    if (t.success.length > 128 || t.compare.length > 128) seen.add("too many ops");
+    for (const c of t.compare) {
+      seen.add(`compare target ${c.target}`);
+      seen.add(`compare result ${c.result}`);
+      if (c.rangeEnd !== "") seen.add("compare range");
+      if (c.key === "") seen.add("empty key");
+    }
+    for (const o of [...t.success, ...t.failure]) requestOp(o, depth);
+  };
+  const requestOp = (o: RequestOpSpec, depth: number) => {
+    if ("txn" in o) txn(o.txn, depth + 1);
+    else if ("put" in o) seen.add("put in txn");
+    else if ("deleteRange" in o) seen.add("delete in txn");
+    else if ("range" in o) seen.add("range in txn");
+  };
+  for (const op of ops) {
+    seen.add(op.kind);
+    if (op.kind === "range") {
+      const r = op.req;
+      if (r.limit > 0) seen.add("range limit");
+      if (r.sortOrder === 2) seen.add("range sort descend");
+      if (r.sortTarget === 4) seen.add("range sort by value");
+      if (typeof r.revision !== "number" || r.revision !== 0) seen.add("range revision");
+      if (r.keysOnly) seen.add("range keys only");
+      if (r.countOnly) seen.add("range count only");
+      if (r.minModRevision !== 0) seen.add("range min mod");
+      if (r.maxCreateRevision !== 0) seen.add("range max create");
+      if (r.rangeEnd === "\x00") seen.add("range from key");
+      if (r.key === "") seen.add("empty key");
+    }
+    if (op.kind === "put") {
+      const p = op.req;
+      if (p.prevKv) seen.add("put prev_kv");
+      if (p.ignoreValue) seen.add("put ignore_value");
+      if (p.ignoreLease) seen.add("put ignore_lease");
+      if (p.lease !== null) seen.add("put lease");
+      if (typeof p.value !== "string" && p.value.size > 1.5 * 1024 * 1024) seen.add("oversize value");
+    }
+    if (op.kind === "deleteRange" && op.req.prevKv) seen.add("delete prev_kv");
+    if (op.kind === "txn") txn(op.req, 0);
+    if (op.kind === "watchCreate") {
+      const w = op.req;
+      if (typeof w.startRevision !== "number") seen.add("watch from history");
+      if (typeof w.startRevision === "number" && w.startRevision < 0) seen.add("watch negative start");
+      if (w.filters.length > 0) seen.add("watch filter");
+      if (w.prevKv) seen.add("watch prev_kv");
+      if (w.fragment) seen.add("watch fragment");
+      if (w.progressNotify) seen.add("watch progress_notify");
+      if (w.watchId !== 0) seen.add("watch id chosen");
+    }
+    if (op.kind === "leaseGrant" && op.ttl > 9_000_000_000) seen.add("lease TTL too large");
+    if (op.kind === "leaseRevoke" && "id" in op.lease) seen.add("unknown lease");
+    if (op.kind === "compact" && op.physical) seen.add("physical compaction");
+  }
+  return seen;
+}
+
+test("a few thousand operations reach every kind of call and every option", () => {
+  const seen = new Set<string>();
+  for (const seed of [1, 2, 3, 4]) for (const f of featuresOf(generate(seed, 1000))) seen.add(f);
+  const wanted = [
+    "range",
+    "put",
+    "deleteRange",
+    "txn",
+    "compact",
+    "leaseGrant",
+    "leaseRevoke",
+    "leaseKeepAlive",
+    "leaseTimeToLive",
+    "leaseLeases",
+    "leaseExpire",
+    "watchCreate",
+    "watchCancel",
+    "watchProgress",
+    "status",
+    "hashKv",
+    "alarmList",
+    "range limit",
+    "range sort descend",
+    "range sort by value",
+    "range revision",
+    "range keys only",
+    "range count only",
+    "range min mod",
+    "range max create",
+    "range from key",
+    "put prev_kv",
+    "put ignore_value",
+    "put ignore_lease",
+    "put lease",
+    "delete prev_kv",
+    "nested txn",
+    "put in txn",
+    "delete in txn",
+    "range in txn",
+    "compare range",
+    "compare target 0",
+    "compare target 1",
+    "compare target 2",
+    "compare target 3",
+    "compare target 4",
+    "compare result 0",
+    "compare result 1",
+    "compare result 2",
+    "compare result 3",
+    "too many ops",
+    "empty key",
+    "oversize value",
+    "watch from history",
+    "watch negative start",
+    "watch filter",
+    "watch prev_kv",
+    "watch fragment",
+    "watch progress_notify",
+    "watch id chosen",
+    "lease TTL too large",
+    "unknown lease",
+    "physical compaction",
+  ];
+  assert.deepEqual(
+    wanted.filter((w) => !seen.has(w)),
+    [],
+  );
+});
+
+test("the comparison names the first difference, and tolerates only approximate TTLs", () => {
+  assert.equal(firstDifference({ a: [1, { b: "x" }] }, { a: [1, { b: "x" }] }), undefined);
+  assert.equal(firstDifference({ a: [1, { b: "x" }] }, { a: [1, { b: "y" }] }), '$.a[1].b: "x" vs "y"');
+  assert.equal(firstDifference({ a: [1] }, { a: [1, 2] }), "$.a.length: 1 vs 2");
+  assert.equal(firstDifference({ a: 1 }, { b: 1 }), "$.a: 1 vs undefined");
+  assert.equal(firstDifference({ TTL: new Approx(60, 2) }, { TTL: new Approx(59, 2) }), undefined);
+  assert.match(firstDifference({ TTL: new Approx(60, 2) }, { TTL: new Approx(55, 2) }) ?? "", /TTL/);
+  assert.match(firstDifference({ TTL: new Approx(60, 2) }, { TTL: -1 }) ?? "", /TTL/);
+});
+
+test("lease ids are named by order of grant, so the two servers' random ids compare equal", () => {
+  const a = new LeaseNames();
+  const b = new LeaseNames();
+  a.grant(7587861234n, true);
+  b.grant(1234n, true);
+  a.grant(100000n, false);
+  b.grant(100000n, false);
+  const resp = (id: bigint, other: bigint) => ({
+    header: { revision: 3, memberId: 9n },
+    kvs: [{ lease: id }],
+    ID: other,
+  });
+  assert.equal(
+    firstDifference(normalize(resp(7587861234n, 100000n), a), normalize(resp(1234n, 100000n), b)),
+    undefined,
+  );
+  assert.notEqual(
+    firstDifference(normalize(resp(7587861234n, 5n), a), normalize(resp(1234n, 6n), b)),
+    undefined,
+  );
+  assert.equal(a.name(0n), "none");
+  assert.deepEqual(normalize({ header: { revision: 5, clusterId: 1n, raftTerm: 2 } }, a), {
+    header: { revision: 5 },
+  });
+});
+
+function failing(index: number, op: Op, detail = "$.x: 1 vs 2"): RunResult {
+  const divergence: Divergence = {
+    index,
+    op,
+    request: "{}",
+    where: "answer",
+    detail,
+    answers: { etcd: "1", rxetcd: "2" },
+  };
+  return { ops: index + 1, compared: index, slowSettles: [], divergence };
+}
+
+test("minimisation keeps the operations a difference needs and the operation that shows it", async () => {
+  const ops = generate(3, 40);
+  // a made-up server difference: it shows at operation 30 when operation 12 ran before it
+  const trial = async (indices: number[]): Promise<RunResult> => {
+    const at = indices.indexOf(30);
+    if (at >= 0 && indices.includes(12)) return failing(at, ops[30]);
+    return { ops: indices.length, compared: indices.length, slowSettles: [] };
+  };
+  const all = ops.map((_, i) => i);
+  const start = await trial(all);
+  const s = await shrink(all, start, trial, 100);
+  assert.deepEqual(s.indices, [12, 30]);
+  assert.ok(s.trials <= 100);
+  // a trial that fails another way is not a smaller case of this failure
+  assert.notEqual(signature(failing(0, ops[30], "$.y: 1 vs 2")), signature(failing(0, ops[30])));
+});

@@ -1,0 +1,133 @@
+// Clusters that mix Debian's etcd 3.4 and rxetcd members, as real processes on loopback: both shapes elect,
+// replicate and read linearizably on every member, leadership moves either way, a killed leader of either kind
+// is replaced with no acknowledged write lost, and the members' HashKV stay equal. etcd members must log no
+// error about anything an rxetcd member sent.
+import assert from "node:assert/strict";
+import { after, describe } from "node:test";
+import { assertHasAll, equalHashes, etcdErrorLines, hex, memberList, WriteLoad } from "./cluster-checks.js";
+import { Cluster } from "./cluster-harness.js";
+import {
+  type Binary,
+  destroyAllMembers,
+  e2eTest,
+  eventually,
+  type Member,
+  needsDebianEtcd,
+} from "./harness.js";
+
+/** Each member's id (decimal, as etcdctl prints it), read from a member list. */
+async function idsByName(c: Cluster): Promise<Map<string, string>> {
+  const running = c.members.find((m) => m.running);
+  assert.ok(running, "a running member");
+  return new Map((await memberList(running)).map((m) => [m.name, m.ID]));
+}
+
+/** Moves leadership to `to` through the current leader and waits until every member agrees. */
+async function moveLeader(c: Cluster, to: Member): Promise<void> {
+  const ids = await idsByName(c);
+  const from = await c.leader();
+  if (from === to) return;
+  const r = await from.etcdctl(["move-leader", hex(ids.get(to.name) ?? "0")], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, `${r.stderr}\n${from.logText()}`);
+  assert.match(r.stdout, /Leadership transferred from [0-9a-f]+ to [0-9a-f]+/);
+  assert.equal(await c.leader(), to, `${to.binary} ${to.name} leads after move-leader`);
+}
+
+/** Kills the leader (of the given kind, moved there first) under write load and checks nothing is lost. */
+async function killLeaderUnderLoad(c: Cluster, kind: Binary): Promise<void> {
+  const candidate = c.members.find((m) => m.binary === kind && m.running);
+  assert.ok(candidate, `a running ${kind} member`);
+  await moveLeader(c, candidate);
+  const load = new WriteLoad(c.members.map((m) => m.clientUrl));
+  try {
+    await load.more(50);
+    const killedAt = Date.now();
+    await candidate.kill();
+    const next = await c.leader(30_000);
+    assert.notEqual(next, candidate);
+    await load.more(50);
+    console.log(
+      `${kind} leader killed: ${next.binary} ${next.name} leads ${Date.now() - killedAt} ms later; ` +
+        `longest gap between acknowledged writes ${load.longestGapMs} ms`,
+    );
+  } finally {
+    await load.stop();
+  }
+  for (const m of c.members.filter((x) => x.running)) await assertHasAll(m, load);
+  await candidate.restart();
+  await eventually("equal HashKV on every member", () => equalHashes(c.members), 60_000);
+  await assertHasAll(candidate, load);
+}
+
+function assertEtcdLoggedNoErrors(c: Cluster): void {
+  for (const m of c.members.filter((x) => x.binary === "etcd")) {
+    assert.deepEqual(etcdErrorLines(m).slice(0, 5), [], `etcd member ${m.name} logged errors`);
+  }
+}
+
+for (const shape of [
+  { binaries: ["etcd", "etcd", "rxetcd"] as Binary[], preVote: false },
+  { binaries: ["etcd", "rxetcd", "rxetcd"] as Binary[], preVote: true },
+]) {
+  const title = `${shape.binaries.join(" + ")}${shape.preVote ? ", with --pre-vote" : ""}`;
+  describe(`a mixed cluster: ${title}`, { timeout: 400_000 }, () => {
+    let cluster: Cluster;
+    after(destroyAllMembers);
+
+    e2eTest(
+      "elects one leader, lists three started members and reads every write linearizably everywhere",
+      { timeout: 120_000 },
+      async () => {
+        assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
+        cluster = await Cluster.start({
+          binaries: shape.binaries,
+          extraArgs: shape.preVote ? ["--pre-vote"] : [],
+        });
+        await cluster.leader();
+        const listed = await memberList(cluster.members[0]);
+        assert.deepEqual(listed.map((m) => m.name).sort(), ["m1", "m2", "m3"]);
+        for (const m of listed)
+          assert.equal(m.clientURLs?.length, 1, `${m.name} has published its client URL`);
+        for (const writer of cluster.members) {
+          const put = await writer.etcdctl(["put", `from/${writer.name}`, writer.binary]);
+          assert.equal(put.code, 0, put.stderr);
+          for (const reader of cluster.members) {
+            const got = await reader.etcdctl(["get", `from/${writer.name}`, "--print-value-only"]);
+            assert.equal(got.code, 0, got.stderr);
+            assert.equal(got.stdout.trim(), writer.binary, `${reader.name} reads ${writer.name}'s write`);
+          }
+        }
+        await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+      },
+    );
+
+    e2eTest(
+      "leadership moves to an rxetcd member and back to an etcd member",
+      { timeout: 120_000 },
+      async () => {
+        const rx = cluster.members.find((m) => m.binary === "rxetcd");
+        const etcd = cluster.members.find((m) => m.binary === "etcd");
+        assert.ok(rx && etcd);
+        await moveLeader(cluster, rx);
+        assert.equal((await rx.etcdctl(["put", "led-by", "rxetcd"])).code, 0);
+        await moveLeader(cluster, etcd);
+        assert.equal((await etcd.etcdctl(["put", "led-by", "etcd"])).code, 0);
+        const got = await rx.etcdctl(["get", "led-by", "--print-value-only"]);
+        assert.equal(got.stdout.trim(), "etcd");
+      },
+    );
+
+    e2eTest("a killed rxetcd leader is replaced and nothing acknowledged is lost", { timeout: 180_000 }, () =>
+      killLeaderUnderLoad(cluster, "rxetcd"),
+    );
+
+    e2eTest(
+      "a killed etcd leader is replaced and nothing acknowledged is lost",
+      { timeout: 180_000 },
+      async () => {
+        await killLeaderUnderLoad(cluster, "etcd");
+        assertEtcdLoggedNoErrors(cluster);
+      },
+    );
+  });
+}

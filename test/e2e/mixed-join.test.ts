@@ -1,0 +1,89 @@
+// A member of one implementation joins a running cluster of the other with `etcdctl member add` and
+// --initial-cluster-state existing, after enough writes that the leader has compacted its log past the new
+// member and must send it a merged snapshot (raft snapshot + bbolt backend). The newcomer then serves every
+// key, leads after move-leader, and every member keeps the same HashKV.
+import assert from "node:assert/strict";
+import { after, describe } from "node:test";
+import {
+  assertHasAll,
+  equalHashes,
+  etcdErrorLines,
+  hex,
+  memberList,
+  WriteLoad,
+  writeMany,
+} from "./cluster-checks.js";
+import { Cluster, fastElections } from "./cluster-harness.js";
+import { type Binary, destroyAllMembers, e2eTest, eventually, Member, needsDebianEtcd } from "./harness.js";
+
+const other = (b: Binary): Binary => (b === "etcd" ? "rxetcd" : "etcd");
+
+/** What each implementation logs once it has installed a snapshot received from its leader. */
+const snapshotInstalled: Record<Binary, RegExp> = {
+  rxetcd: /applied snapshot from the leader/,
+  etcd: /"msg":"applied snapshot"/,
+};
+
+for (const existing of ["etcd", "rxetcd"] as Binary[]) {
+  const joiner = other(existing);
+  describe(`${joiner} joins a two-member ${existing} cluster`, { timeout: 400_000 }, () => {
+    after(destroyAllMembers);
+
+    e2eTest(
+      `after 6,000 writes the ${joiner} member catches up through a snapshot, leads, and HashKV stays equal`,
+      { timeout: 300_000 },
+      async () => {
+        assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
+        const c = await Cluster.start({
+          binaries: [existing, existing],
+          extraArgs: ["--snapshot-count", "1000"],
+        });
+        await writeMany(c, 6000);
+
+        const newcomer = await Member.create({
+          binary: joiner,
+          name: "m3",
+          extraArgs: [...fastElections, "--snapshot-count", "1000"],
+          startTimeoutMs: 120_000,
+          clusterArgs: ["--initial-cluster-state", "existing"],
+        });
+        const add = await c.members[0].etcdctl(["member", "add", "m3", `--peer-urls=${newcomer.peerUrl}`]);
+        assert.equal(add.code, 0, add.stderr);
+        const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
+        assert.ok(initial, add.stdout);
+        newcomer.initialCluster = initial;
+        await newcomer.launch();
+        c.members.push(newcomer);
+
+        await eventually("equal HashKV on all three members", () => equalHashes(c.members), 90_000);
+        assert.match(
+          newcomer.logText(10_000_000),
+          snapshotInstalled[joiner],
+          `the ${joiner} member got a snapshot`,
+        );
+        const listed = await memberList(newcomer);
+        assert.deepEqual(listed.map((m) => m.name).sort(), ["m1", "m2", "m3"]);
+        const count = await newcomer.etcdctl(["get", "bulk/", "--prefix", "--keys-only", "-w", "json"]);
+        assert.equal(count.code, 0, count.stderr);
+        assert.equal((JSON.parse(count.stdout) as { count: number }).count, 6000);
+
+        // the newcomer leads a write load, then hands leadership back
+        const id = listed.find((m) => m.name === "m3")?.ID ?? "0";
+        const from = await c.leader();
+        const move = await from.etcdctl(["move-leader", hex(id)], { timeoutMs: 30_000 });
+        assert.equal(move.code, 0, move.stderr);
+        assert.equal(await c.leader(), newcomer);
+        const load = new WriteLoad(c.members.map((m) => m.clientUrl));
+        try {
+          await load.more(200);
+        } finally {
+          await load.stop();
+        }
+        for (const m of c.members) await assertHasAll(m, load);
+        await eventually("equal HashKV after the load", () => equalHashes(c.members), 60_000);
+        for (const m of c.members.filter((x) => x.binary === "etcd"))
+          assert.deepEqual(etcdErrorLines(m).slice(0, 5), [], `etcd member ${m.name} logged errors`);
+      },
+    );
+  });
+}

@@ -1,0 +1,134 @@
+// Requests etcd 3.4 turns into raft entries even when they then fail or change nothing: every alarm action, GET
+// included, lease grants and revokes (refused when applied, not before), and a txn with a nested txn even when it
+// only reads. Each moves the raft index by one.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { pino } from "pino";
+import { AlarmRequest_AlarmAction, AlarmType } from "../../src/gen/etcdserverpb/rpc.js";
+import { memberPaths } from "../../src/server/bootstrap.js";
+import { EtcdServer } from "../../src/server/etcd-server.js";
+
+const dir = mkdtempSync(join(tmpdir(), "rxetcd-proposals-"));
+let server: EtcdServer | undefined;
+after(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function member(): Promise<EtcdServer> {
+  if (server) return server;
+  server = await EtcdServer.start({
+    paths: memberPaths(dir, ""),
+    name: "default",
+    initialCluster: new Map([["default", ["http://localhost:2380"]]]),
+    initialClusterToken: "etcd-cluster",
+    initialClusterState: "new",
+    tickMs: 10,
+    electionTicks: 10,
+    snapshotCount: 100_000,
+    snapshotCatchUpEntries: 5000,
+    maxSnapshots: 5,
+    maxTxnOps: 128,
+    maxRequestBytes: 1.5 * 1024 * 1024,
+    quotaBackendBytes: 0,
+    preVote: false,
+    clientUrls: ["http://localhost:2379"],
+    peerUrls: ["http://localhost:2380"],
+    strictReconfigCheck: true,
+    logger: pino({ level: "silent" }),
+  });
+  await server.waitReady();
+  return server;
+}
+
+test("an alarm GET is a raft entry, and filters by alarm type only", async () => {
+  const s = await member();
+  {
+    const get = (memberID: bigint, alarm: AlarmType) =>
+      s.api.alarm({ action: AlarmRequest_AlarmAction.GET, memberID, alarm });
+    const before = (await s.api.status()).raftIndex;
+    assert.deepEqual((await get(0n, AlarmType.NONE)).alarms, []);
+    assert.equal((await s.api.status()).raftIndex, before + 1, "the GET went through raft");
+
+    await s.api.alarm({
+      action: AlarmRequest_AlarmAction.ACTIVATE,
+      memberID: s.memberId,
+      alarm: AlarmType.NOSPACE,
+    });
+    const raised = [{ memberID: s.memberId, alarm: AlarmType.NOSPACE }];
+    assert.deepEqual((await get(0n, AlarmType.NONE)).alarms, raised);
+    // the member id of a GET selects nothing in etcd 3.4
+    assert.deepEqual((await get(0x999n, AlarmType.NOSPACE)).alarms, raised);
+    assert.deepEqual((await get(0n, AlarmType.CORRUPT)).alarms, []);
+    await s.api.alarm({
+      action: AlarmRequest_AlarmAction.DEACTIVATE,
+      memberID: s.memberId,
+      alarm: AlarmType.NOSPACE,
+    });
+    assert.deepEqual((await get(0n, AlarmType.NONE)).alarms, []);
+  }
+});
+
+test("lease grants and revokes are refused when applied, so even a refused one is a raft entry", async () => {
+  const s = await member();
+  const index = async () => (await s.api.status()).raftIndex;
+  const grows = async (what: string, request: () => Promise<unknown>, error: string) => {
+    const before = await index();
+    await assert.rejects(request(), { message: error }, what);
+    assert.equal(await index(), before + 1, `${what}: one raft entry`);
+  };
+  await grows(
+    "revoke of an unknown lease",
+    () => s.api.leaseRevoke({ ID: 4242n }),
+    "etcdserver: requested lease not found",
+  );
+  await s.api.leaseGrant({ ID: 77n, TTL: 3600 });
+  await grows(
+    "grant of a lease that exists",
+    () => s.api.leaseGrant({ ID: 77n, TTL: 60 }),
+    "etcdserver: lease already exists",
+  );
+  await grows(
+    "grant over the largest TTL",
+    () => s.api.leaseGrant({ ID: 78n, TTL: 9_000_000_001 }),
+    "etcdserver: too large lease TTL",
+  );
+  await s.api.leaseRevoke({ ID: 77n });
+});
+
+test("a txn holding a nested txn is proposed even when it only reads; one of ranges alone is not", async () => {
+  const s = await member();
+  const range = {
+    requestRange: {
+      key: Buffer.from("a"),
+      rangeEnd: Buffer.alloc(0),
+      limit: 0,
+      revision: 0,
+      sortOrder: 0,
+      sortTarget: 0,
+      serializable: false,
+      keysOnly: false,
+      countOnly: false,
+      minModRevision: 0,
+      maxModRevision: 0,
+      minCreateRevision: 0,
+      maxCreateRevision: 0,
+    },
+  };
+  const index = async () => (await s.api.status()).raftIndex;
+  let before = await index();
+  await s.api.txn({ compare: [], success: [range], failure: [range] });
+  assert.equal(await index(), before, "ranges alone are served as a read");
+  before = await index();
+  const r = await s.api.txn({
+    compare: [],
+    success: [range, { requestTxn: { compare: [], success: [range], failure: [] } }],
+    failure: [],
+  });
+  assert.equal(await index(), before + 1, "a nested txn makes it a proposal");
+  assert.equal(r.succeeded, true);
+  assert.equal(r.responses[1].responseTxn?.responses.length, 1);
+});
