@@ -676,10 +676,13 @@ export class EtcdServer implements ServerCore {
     try {
       const snapIndex = batch.snapshot?.metadata?.index ?? 0;
       if (batch.snapshot && snapIndex > this.appliedIndex.index) await this.applySnapshot(batch.snapshot);
+      // decoded, with any password hashed, before the batch's transaction opens
+      const ready = this.applier.prepare(batch.entries);
+      const prepared = ready instanceof Promise ? await ready : ready;
       let last = this.appliedIndex.index;
       const started = performance.now();
       // one LMDB transaction for the whole batch; waiters hear their results once it committed
-      const results = this.store.batch(() => batch.entries.map((entry) => this.applier.apply(entry)));
+      const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
