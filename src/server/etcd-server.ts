@@ -572,7 +572,7 @@ export class EtcdServer implements ServerCore {
 
   /**
    * A snapshot from the leader, as etcd applies one: the backend becomes the db that came with it,
-   * membership comes from its data, leases and alarms are read again, and the transport follows the
+   * membership comes from its data, auth, leases and alarms are read again, and the transport follows the
    * new members. Entries after the snapshot index are then applied as usual.
    */
   private async applySnapshot(snap: Snapshot): Promise<void> {
@@ -596,6 +596,8 @@ export class EtcdServer implements ServerCore {
     this.receivedDbs.delete(index);
     this.cluster.restore(snap.data);
     const records = new ServerRecords(this.store);
+    // users, roles, permissions, the enabled flag and the auth revision came with the db
+    this.auth.recover(records);
     this.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
     for (const { lease, key } of this.store.leasedKeys()) this.lessor.attach(lease, key);
     this.applier.reloadAlarms();
