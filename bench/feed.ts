@@ -4,7 +4,8 @@
 // (without, with, with, without, ...) on the same member so that drift hits both sides alike; the
 // table gives medians, the member's CPU time per 1000 puts, and the load average along the way.
 //
-//   npm run bench:feed -- [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--quick] [--cpu-prof DIR]
+//   npm run bench:feed -- [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--val-size B]
+//                         [--quick] [--cpu-prof DIR] [--only with|without]
 //
 // --cpu-prof DIR writes the member's CPU profile there (node --cpu-prof), for finding where the cost is;
 // --only with|without then runs one side only, so that the profile is of that side.
@@ -35,8 +36,11 @@ const reps = flag("--reps", quick ? 2 : 5);
 const feedClients = flag("--clients", 100);
 const total = flag("--total", quick ? 6000 : 30000);
 const putClients = flag("--put-clients", 64);
-if ([reps, feedClients, total, putClients].some((n) => !Number.isInteger(n) || n < 1)) {
-  console.error("usage: bench:feed [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--quick]");
+const valueSize = flag("--val-size", 256);
+if ([reps, feedClients, total, putClients, valueSize].some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error(
+    "usage: bench:feed [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--val-size B] [--quick] [--cpu-prof DIR] [--only with|without]",
+  );
   process.exit(2);
 }
 const putArgs = [
@@ -44,7 +48,7 @@ const putArgs = [
   "--key-size",
   "8",
   "--val-size",
-  "256",
+  String(valueSize),
   "--key-space-size",
   "100000",
   "--clients",
@@ -142,7 +146,7 @@ interface Run {
 
 const loadgen = findLoadgen((line) => console.log(line));
 console.log(
-  `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, 256-byte values) without and with ${feedClients} feed clients; load average at start: ${loadavg()}`,
+  `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, ${valueSize}-byte values) without and with ${feedClients} feed clients; load average at start: ${loadavg()}`,
 );
 const member = await startDeployment(
   "rxetcd",

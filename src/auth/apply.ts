@@ -24,20 +24,24 @@ export function isAuthRequest(r: InternalRaftRequest): boolean {
   );
 }
 
-/** Applies an auth request at raft index `index`; throws etcd's error when the store refuses it. */
+/**
+ * Applies an auth request at raft index `index`; throws etcd's error when the store refuses it.
+ * `hashed` is the bcrypt hash of the clear password the entry carries, when it was computed ahead.
+ */
 export function applyAuthRequest(
   store: AuthStore,
   r: InternalRaftRequest,
   index: number,
+  hashed?: Buffer,
 ): AuthApplied<object> {
   if (r.authEnable) return store.applyAuthEnable();
   if (r.authDisable) return store.applyAuthDisable();
   if (r.authenticate)
     return store.applyAuthenticate(r.authenticate.name, { index, prefix: r.authenticate.simpleToken });
-  if (r.authUserAdd) return store.applyUserAdd(r.authUserAdd);
+  if (r.authUserAdd) return store.applyUserAdd(r.authUserAdd, hashed);
   if (r.authUserDelete) return store.applyUserDelete(r.authUserDelete);
   if (r.authUserGet) return store.applyUserGet(r.authUserGet);
-  if (r.authUserChangePassword) return store.applyUserChangePassword(r.authUserChangePassword);
+  if (r.authUserChangePassword) return store.applyUserChangePassword(r.authUserChangePassword, hashed);
   if (r.authUserGrantRole) return store.applyUserGrantRole(r.authUserGrantRole);
   if (r.authUserRevokeRole) return store.applyUserRevokeRole(r.authUserRevokeRole);
   if (r.authUserList) return store.applyUserList();

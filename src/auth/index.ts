@@ -4,6 +4,7 @@ export { type AuthInfo, internalRootContext, type RequestContext } from "./conte
 export { AuthErrors } from "./errors.js";
 export { type JwtOptions, JwtTokenProvider } from "./jwt-token.js";
 export { PasswordHasher } from "./password.js";
+export { passwordToHash } from "./password-entries.js";
 export { checkAppliedRequest, checkTxn } from "./request-permissions.js";
 export { SimpleTokenProvider } from "./simple-token.js";
 export {

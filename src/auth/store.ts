@@ -280,17 +280,14 @@ export class AuthStore {
     return { resp: { token }, changes: [] };
   }
 
-  applyUserAdd(r: AuthUserAddRequest): AuthApplied<object> {
+  /**
+   * `hashed` is the bcrypt hash of the entry's clear password, computed off the apply loop ahead of
+   * the apply (see passwordToHash); an entry carrying its hash already uses that one.
+   */
+  applyUserAdd(r: AuthUserAddRequest, hashed?: Buffer): AuthApplied<object> {
     if (r.name.length === 0) throw Errors.UserEmpty;
     const noPassword = r.options?.noPassword ?? false;
-    let password: Buffer = Buffer.alloc(0);
-    if (!noPassword) {
-      password =
-        r.hashedPassword !== ""
-          ? Buffer.from(r.hashedPassword, "base64")
-          : // an entry written by etcd 3.4 carries the password in clear
-            this.opts.hasher.hashSync(r.password);
-    }
+    const password = noPassword ? Buffer.alloc(0) : this.passwordHash(r, hashed);
     if (this.users.has(r.name)) throw Errors.UserAlreadyExist;
     const changes: AuthRecordChange[] = [];
     this.putUser(
@@ -300,6 +297,12 @@ export class AuthStore {
     this.bump(changes);
     this.opts.log?.info({ "user-name": r.name }, "added a user");
     return { resp: {}, changes };
+  }
+
+  /** The hash to store: the entry's own, the one computed ahead, or (when none was) one computed now. */
+  private passwordHash(r: { password: string; hashedPassword: string }, hashed: Buffer | undefined): Buffer {
+    if (r.hashedPassword !== "") return Buffer.from(r.hashedPassword, "base64");
+    return hashed ?? this.opts.hasher.hashSync(r.password);
   }
 
   applyUserDelete(r: AuthUserDeleteRequest): AuthApplied<object> {
@@ -314,11 +317,8 @@ export class AuthStore {
     return { resp: {}, changes };
   }
 
-  applyUserChangePassword(r: AuthUserChangePasswordRequest): AuthApplied<object> {
-    const password =
-      r.hashedPassword !== ""
-        ? Buffer.from(r.hashedPassword, "base64")
-        : this.opts.hasher.hashSync(r.password);
+  applyUserChangePassword(r: AuthUserChangePasswordRequest, hashed?: Buffer): AuthApplied<object> {
+    const password = this.passwordHash(r, hashed);
     const user = this.users.get(r.name);
     if (!user) throw Errors.UserNotFound;
     const changes: AuthRecordChange[] = [];

@@ -160,6 +160,8 @@ export const ConfigCodec = t.type({
   enablePprof: t.boolean,
   metrics: t.string,
   listenMetricsUrls: t.array(EtcdUrlCodec),
+  /** rxetcd's own: extra URLs serving only the event feed and the dashboard. */
+  listenFeedUrls: t.array(EtcdUrlCodec),
 
   // --- auth
   /** "simple", "jwt,pub-key=...,priv-key=...,sign-method=...,ttl=..." or "" (no tokens). */

@@ -198,6 +198,9 @@ const KEYS: Record<string, KeySpec<any>> = {
   "listen-metrics-urls": key(t.string, STRING, (s, v: string) => {
     if (v !== "") s.config.listenMetricsUrls = urls("listen-metrics-urls", v);
   }),
+  "listen-feed-urls": key(t.string, STRING, (s, v: string) => {
+    if (v !== "") s.config.listenFeedUrls = urls("listen-feed-urls", v);
+  }),
   logger: key(t.string, STRING, (s, v: string) => {
     s.config.logger = v as FlagState["config"]["logger"];
   }),

@@ -104,6 +104,7 @@ export function defaultConfig(): Config {
     enablePprof: false,
     metrics: "basic",
     listenMetricsUrls: [],
+    listenFeedUrls: [],
 
     authToken: "simple",
     bcryptCost: BCRYPT_DEFAULT_COST,

@@ -801,6 +801,15 @@ export const FLAGS: readonly FlagDef[] = [
       c.listenMetricsUrls = v;
     },
   ),
+  urlsFlag(
+    "listen-feed-urls",
+    "Profiling and Monitoring",
+    "",
+    "Extra URLs serving only the event feed (/socket.io) and the dashboard (/dashboard); rxetcd's own, not etcd's.",
+    (c, v) => {
+      c.listenFeedUrls = v;
+    },
+  ),
 
   // Logging
   stringFlag(

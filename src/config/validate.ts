@@ -177,7 +177,8 @@ export function validateConfig(config: Config, warnings: string[] = []): string 
   const bind =
     checkBindUrls(config.listenPeerUrls) ??
     checkBindUrls(config.listenClientUrls) ??
-    checkBindUrls(config.listenMetricsUrls);
+    checkBindUrls(config.listenMetricsUrls) ??
+    checkBindUrls(config.listenFeedUrls);
   if (bind) return bind;
   const ap = checkHostUrls(config.initialAdvertisePeerUrls);
   if (ap) {
@@ -233,6 +234,13 @@ export function validateAfterAdvertise(config: Config, warnings: string[] = []):
     if ((u.scheme === "https" || u.scheme === "unixs") && !clientTlsGiven && !config.clientTls.autoTls) {
       return `TLS key/cert (--cert-file, --key-file) must be provided for client url ${u.href} with HTTPS scheme`;
     }
+  }
+  // the feed's own listeners serve with the client port's certificates
+  for (const u of config.listenFeedUrls) {
+    if (u.scheme === "unix" || u.scheme === "unixs")
+      return `--listen-feed-urls ${u.href}: only http and https URLs are served`;
+    if (u.scheme === "https" && !clientTlsGiven)
+      return `TLS key/cert (--cert-file, --key-file) must be provided for feed url ${u.href} with HTTPS scheme`;
   }
   return undefined;
 }

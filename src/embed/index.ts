@@ -14,9 +14,11 @@ import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
 import { serverAuthConfig } from "./auth-config.js";
+import { resolveAutoTls } from "./auto-tls.js";
 import { opensslCiphers } from "./cipher-suites.js";
 import { WatchedClientTls } from "./client-tls.js";
 import { feedAuthenticator } from "./feed-auth.js";
+import { type FeedListener, listenFeed } from "./feed-listener.js";
 import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
@@ -29,6 +31,8 @@ export interface Etcd {
   readonly clientUrls: URL[];
   readonly peerUrls: URL[];
   readonly metricsUrls: URL[];
+  /** The feed-only URLs bound (--listen-feed-urls). */
+  readonly feedUrls: URL[];
   /** The socket.io event feed on the client port (undefined when turned off). */
   readonly feed: Feed | undefined;
   /** What the apply operators emit (empty without them). */
@@ -48,11 +52,30 @@ export interface StartOptions {
   operators?: Operators;
 }
 
-/** Peers reaching this member before its server is built are told to come back (they redial). */
-function notReadyHandler() {
-  return (_req: IncomingMessage, res: ServerResponse): void => {
-    res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
-    res.end("member is starting\n");
+type PeerHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Peer requests that arrive before the server (and its transport) exists wait for it, as they wait in etcd's
+ * listen backlog until its peer handler is served; then they are handled in arrival order. A bounded number
+ * waits: beyond it a peer is told to come back (it redials).
+ */
+function heldUntilServed(maxWaiting = 256): { handler: PeerHandler; serve(h: PeerHandler): void } {
+  let target: PeerHandler | undefined;
+  const waiting: Array<[IncomingMessage, ServerResponse]> = [];
+  return {
+    handler: (req, res) => {
+      if (target) return target(req, res);
+      if (waiting.length >= maxWaiting) {
+        res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
+        res.end("member is starting\n");
+        return;
+      }
+      waiting.push([req, res]);
+    },
+    serve: (h) => {
+      target = h;
+      for (const [req, res] of waiting.splice(0)) if (!res.destroyed) h(req, res);
+    },
   };
 }
 
@@ -60,12 +83,9 @@ function notReadyHandler() {
 function readPeerListenTls(config: Config): ListenTls | undefined {
   const t = config.peerTls;
   if (!config.listenPeerUrls.some((u) => u.href.startsWith("https://"))) return undefined;
-  if (!t.certFile || !t.keyFile) {
-    if (t.autoTls)
-      throw new Error("--peer-auto-tls is not supported: give --peer-cert-file and --peer-key-file");
-    throw new Error("https peer URLs need --peer-cert-file and --peer-key-file");
-  }
-  const files = readPeerTls(config);
+  if (!t.certFile || !t.keyFile)
+    throw new Error("https peer URLs need --peer-cert-file and --peer-key-file (or --peer-auto-tls)");
+  const files = readPeerTls(config, false);
   return {
     cert: files.cert as Buffer,
     key: files.key as Buffer,
@@ -74,8 +94,11 @@ function readPeerListenTls(config: Config): ListenTls | undefined {
   };
 }
 
-/** The peer TLS files for dialing https peers, read once at start-up. */
-function readPeerTls(config: Config): PeerTlsFiles {
+/**
+ * The peer TLS files for dialing https peers, read once at start-up. Self-signed peers (auto TLS) are
+ * dialed without verifying their certificates, as etcd does.
+ */
+function readPeerTls(config: Config, selfSigned: boolean): PeerTlsFiles {
   const t = config.peerTls;
   const read = (flag: string, path: string) => {
     try {
@@ -88,6 +111,7 @@ function readPeerTls(config: Config): PeerTlsFiles {
     ...(t.trustedCaFile ? { ca: read("--peer-trusted-ca-file", t.trustedCaFile) } : {}),
     ...(t.certFile ? { cert: read("--peer-cert-file", t.certFile) } : {}),
     ...(t.keyFile ? { key: read("--peer-key-file", t.keyFile) } : {}),
+    ...(selfSigned ? { rejectUnauthorized: false } : {}),
   };
 }
 
@@ -96,8 +120,10 @@ function toUrl(u: { href: string }): URL {
 }
 
 /** Starts a member from a validated configuration (etcd's embed.StartEtcd). */
-export async function startEtcd(config: Config, opts: StartOptions): Promise<Etcd> {
+export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd> {
   const logger = opts.logger;
+  // --auto-tls / --peer-auto-tls: the generated files stand in for the certificate flags from here on
+  const { config, peerSelfSigned } = await resolveAutoTls(given, logger);
   const initial = parseInitialCluster(config.initialCluster);
   const initialCluster = new Map([...initial].map(([name, urls]) => [name, urls.map((u) => u.href)]));
   const serverConfig: ServerConfig = {
@@ -120,7 +146,9 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     strictReconfigCheck: config.strictReconfigCheck,
     initialElectionTickAdvance: config.initialElectionTickAdvance,
     corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
-    ...(config.peerTls.certFile || config.peerTls.trustedCaFile ? { peerTls: readPeerTls(config) } : {}),
+    ...(config.peerTls.certFile || config.peerTls.trustedCaFile
+      ? { peerTls: readPeerTls(config, peerSelfSigned) }
+      : {}),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
     ...(config.experimentalEnableLeaseCheckpoint
@@ -152,9 +180,8 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
     // required with --peer-client-cert-auth)
     const peerListenTls = readPeerListenTls(config);
     // until the server (and its transport) exists, peers wait: etcd serves them only once it is built
-    const early = notReadyHandler();
-    const handler = (req: IncomingMessage, res: ServerResponse) =>
-      server ? server.transport.handler(req, res) : early(req, res);
+    const held = heldUntilServed();
+    const handler = held.handler;
     for (const u of config.listenPeerUrls) {
       const l = await listenHttp(toUrl(u), handler, peerListenTls);
       peers.push(l);
@@ -164,6 +191,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
 
     server = await EtcdServer.start(serverConfig);
     const started = server;
+    held.serve((req, res) => started.transport.handler(req, res));
     // a member restarting on its data compares its KV hash with its peers' before serving (etcd: only
     // members that were initialized before)
     if (config.experimentalInitialCorruptCheck && started.bootCase === "restart") {
@@ -221,9 +249,23 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       metricsListeners.push(l);
       metricsUrls.push(l.url);
     }
+    const feedUrls: URL[] = [];
+    const feedListeners: FeedListener[] = [];
+    if (config.listenFeedUrls.length > 0 && !feed)
+      throw new Error("--listen-feed-urls is given but the event feed is turned off");
+    // the page served there sends its requests to the member's advertised client URL
+    const apiOrigin = config.advertiseClientUrls[0]?.href ?? clients.urls[0]?.href;
+    for (const u of feed ? config.listenFeedUrls : []) {
+      const l = await listenFeed(toUrl(u), feed?.feedOnlyHttp(apiOrigin ?? u.href) ?? [], tls);
+      listeners.push(l);
+      feedListeners.push(l);
+      feedUrls.push(l.url);
+      logger.info({ address: l.url.href }, "serving the event feed and the dashboard");
+    }
     watched?.onChange((t) => {
       clients.setTls(t);
       for (const l of metricsListeners) l.setTls(t);
+      for (const l of feedListeners) l.setTls(t);
     });
 
     const stopped = new Promise<void>((resolve, reject) => {
@@ -235,6 +277,7 @@ export async function startEtcd(config: Config, opts: StartOptions): Promise<Etc
       clientUrls: clients.urls,
       peerUrls: peers.map((p) => p.url),
       metricsUrls,
+      feedUrls,
       feed,
       appliedResults$: ops.appliedResults$,
       ready: Promise.resolve(),

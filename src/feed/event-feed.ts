@@ -1,5 +1,6 @@
 // The socket.io event feed of one member: connections, subscriptions, the send loop and its bounds.
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { isLeft } from "fp-ts/lib/Either.js";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { type OperatorFunction, Subject, type Subscription } from "rxjs";
@@ -147,11 +148,27 @@ export class EventFeed {
     return this.connections.size;
   }
 
-  /** Receives the client port's HTTP/1.1 server: socket.io takes its requests and WebSocket upgrades. */
+  /**
+   * Receives an HTTP/1.1 server to serve on: the client port's, or a feed-only listener's. The first
+   * one gets socket.io's engine; later ones hand their WebSocket upgrades to that same engine (one set of
+   * sessions and bounds), their other feed requests arriving through `handle`.
+   */
   attach(http: HttpServer): void {
     if (this.attached.has(http)) return;
     this.attached.add(http);
-    this.io.attach(http);
+    if (this.attached.size === 1) {
+      this.io.attach(http);
+      return;
+    }
+    http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if ((req.url ?? "").startsWith(`${FEED_PATH}/`) && !this.closed) {
+        (
+          this.io.engine as unknown as {
+            handleUpgrade(q: IncomingMessage, s: Duplex, h: Buffer): void;
+          }
+        ).handleUpgrade(req, socket, head);
+      } else socket.destroy();
+    });
   }
 
   /** Serves a feed request that reached the port's handler directly (HTTP/2 over TLS). */

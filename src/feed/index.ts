@@ -14,6 +14,8 @@ export * from "./protocol.js";
 export interface Feed {
   readonly events: EventFeed;
   readonly http: readonly HttpExtension[];
+  /** What a feed-only listener (--listen-feed-urls) serves: the feed, and the dashboard using the API at `apiOrigin`. */
+  feedOnlyHttp(apiOrigin: string): readonly HttpExtension[];
   close(): Promise<void>;
 }
 
@@ -25,5 +27,10 @@ export async function startFeed(server: EtcdServer, options: EventFeedOptions = 
     handle: (req, res) => events.handle(req, res),
     attach: (http) => events.attach(http),
   };
-  return { events, http: [feedHttp, dashboardHttp()], close: () => events.close() };
+  return {
+    events,
+    http: [feedHttp, dashboardHttp()],
+    feedOnlyHttp: (apiOrigin) => [feedHttp, dashboardHttp({ apiOrigin })],
+    close: () => events.close(),
+  };
 }

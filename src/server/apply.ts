@@ -1,5 +1,11 @@
 import type { Logger } from "pino";
-import { type AuthStore, applyAuthRequest, checkAppliedRequest, isAuthRequest } from "../auth/index.js";
+import {
+  type AuthStore,
+  applyAuthRequest,
+  checkAppliedRequest,
+  isAuthRequest,
+  passwordToHash,
+} from "../auth/index.js";
 import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import {
   type AlarmMember,
@@ -12,7 +18,7 @@ import { ConfChange, ConfChangeType, type Entry, EntryType } from "../gen/raftpb
 import { encodeLeaseRecord, type Lessor, leaseKey } from "../lease/lessor.js";
 import type { MembershipChange, RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
-import { decodeEntryData, type V2Request } from "../membership/v2-request.js";
+import { decodeEntryData, type EntryRequest, type V2Request } from "../membership/v2-request.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
 import { membershipError } from "./cluster-ops.js";
@@ -44,6 +50,14 @@ export interface ApplierDeps {
   persistLeaseCheckpoints: boolean;
   /** Told of every applied membership change (the transport follows the members). */
   onMembershipChange?: (change: MembershipChange) => void;
+}
+
+/** A committed entry ready to apply: its data decoded once, and the hash of a password it carries in clear. */
+export interface PreparedEntry {
+  entry: Entry;
+  /** Undefined for entries without a request, or whose data does not decode (the apply reports that). */
+  decoded?: EntryRequest;
+  hashed?: Buffer;
 }
 
 const zeroHeader = (revision: number): ResponseHeader => ({
@@ -81,10 +95,55 @@ export class EntryApplier {
     return [...this.alarmList];
   }
 
-  apply(entry: Entry): ApplyResult {
+  /**
+   * Decodes a batch and hashes, in log order, the clear passwords its UserAdd / UserChangePassword
+   * entries carry (etcd 3.4 hashes them when applying, with bcrypt at --bcrypt-cost: tens of
+   * milliseconds each, so it runs here, asynchronously, and the batch is applied only once every
+   * hash is ready: applies stay FIFO and the apply transaction never waits on bcrypt).
+   */
+  prepare(entries: Entry[]): PreparedEntry[] | Promise<PreparedEntry[]> {
+    const prepared: PreparedEntry[] = entries.map((entry) => ({ entry, decoded: this.decode(entry) }));
+    const toHash = prepared.filter((p) => this.needsHash(p));
+    if (toHash.length === 0) return prepared;
+    return (async () => {
+      for (const p of toHash) {
+        const password = passwordToHash((p.decoded as { req: InternalRaftRequest }).req) as string;
+        p.hashed = await this.d.auth.hasher.hash(password);
+      }
+      return prepared;
+    })();
+  }
+
+  private decode(entry: Entry): EntryRequest | undefined {
+    if (entry.type !== EntryType.EntryNormal || entry.data.length === 0) return undefined;
+    try {
+      return decodeEntryData(entry.data);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether an entry's password is hashed ahead: not for an entry applied before a restart, nor for
+   * one its proposer may not make (as etcd, which checks admin rights before hashing; should an earlier
+   * entry of the batch change that, the apply hashes then).
+   */
+  private needsHash(p: PreparedEntry): boolean {
+    if (p.decoded?.kind !== "v3" || passwordToHash(p.decoded.req) === undefined) return false;
+    if (this.d.store.isApplied(p.entry.index)) return false;
+    try {
+      checkAppliedRequest(this.d.auth, p.decoded.req, () => []);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  apply(p: PreparedEntry): ApplyResult {
+    const { entry } = p;
     switch (entry.type) {
       case EntryType.EntryNormal:
-        return this.applyNormal(entry);
+        return this.applyNormal(p);
       case EntryType.EntryConfChange:
         return this.applyConfChange(entry);
       default:
@@ -94,14 +153,14 @@ export class EntryApplier {
     }
   }
 
-  private applyNormal(entry: Entry): ApplyResult {
+  private applyNormal({ entry, decoded: ahead, hashed }: PreparedEntry): ApplyResult {
     const { store } = this.d;
     if (entry.data.length === 0) {
       // the empty entry a new leader appends
       store.setConsistentIndex(entry.index);
       return {};
     }
-    const decoded = decodeEntryData(entry.data);
+    const decoded = ahead ?? decodeEntryData(entry.data);
     // v2 requests (publish, cluster version) are applied again after a restart, as etcd re-applies
     // them: membership is rebuilt from the snapshot and the entries after it
     if (decoded.kind === "v2") return this.applyV2Request(decoded.req, entry.index);
@@ -109,7 +168,7 @@ export class EntryApplier {
     const id = req.header?.ID ?? req.ID;
     if (store.isApplied(entry.index)) return { id };
     try {
-      return { id, ...this.dispatch(req, entry.index) };
+      return { id, ...this.dispatch(req, entry.index, hashed) };
     } catch (err) {
       if (isClientVisibleError(err)) {
         // a request the state machine refuses: nothing changed, the index still counts as applied
@@ -137,12 +196,12 @@ export class EntryApplier {
     return kvOrLease && this.alarmList.some((a) => a.alarm === AlarmType.CORRUPT);
   }
 
-  private dispatch(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
+  private dispatch(req: InternalRaftRequest, index: number, hashed?: Buffer): Omit<ApplyResult, "id"> {
     const { kv, store, lessor } = this.d;
     if (this.corrupt(req)) throw Errors.Corrupt;
     if (this.noSpace(req)) throw Errors.NoSpace;
     checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
-    if (isAuthRequest(req)) return this.applyAuth(req, index);
+    if (isAuthRequest(req)) return this.applyAuth(req, index, hashed);
     // as etcd's quota applier: a write past the quota is applied, and answered "database space exceeded"
     const fits = req.put || req.txn ? this.quota.available(req) : true;
     const overQuota = fits ? {} : { err: Errors.NoSpace };
@@ -200,8 +259,8 @@ export class EntryApplier {
   }
 
   /** Auth requests change only the auth records (or nothing: gets and lists go through raft too). */
-  private applyAuth(req: InternalRaftRequest, index: number): Omit<ApplyResult, "id"> {
-    const applied = applyAuthRequest(this.d.auth, req, index);
+  private applyAuth(req: InternalRaftRequest, index: number, hashed?: Buffer): Omit<ApplyResult, "id"> {
+    const applied = applyAuthRequest(this.d.auth, req, index, hashed);
     if (applied.changes.length > 0) this.writeRecords(index, applied.changes);
     else this.d.store.setConsistentIndex(index);
     return { resp: { ...applied.resp, header: zeroHeader(this.d.store.currentRev()) } };

@@ -572,7 +572,7 @@ export class EtcdServer implements ServerCore {
 
   /**
    * A snapshot from the leader, as etcd applies one: the backend becomes the db that came with it,
-   * membership comes from its data, leases and alarms are read again, and the transport follows the
+   * membership comes from its data, auth, leases and alarms are read again, and the transport follows the
    * new members. Entries after the snapshot index are then applied as usual.
    */
   private async applySnapshot(snap: Snapshot): Promise<void> {
@@ -596,6 +596,8 @@ export class EtcdServer implements ServerCore {
     this.receivedDbs.delete(index);
     this.cluster.restore(snap.data);
     const records = new ServerRecords(this.store);
+    // users, roles, permissions, the enabled flag and the auth revision came with the db
+    this.auth.recover(records);
     this.lessor.restore(records.list("lease").map(([, value]) => decodeLeaseRecord(value)));
     for (const { lease, key } of this.store.leasedKeys()) this.lessor.attach(lease, key);
     this.applier.reloadAlarms();
@@ -676,10 +678,13 @@ export class EtcdServer implements ServerCore {
     try {
       const snapIndex = batch.snapshot?.metadata?.index ?? 0;
       if (batch.snapshot && snapIndex > this.appliedIndex.index) await this.applySnapshot(batch.snapshot);
+      // decoded, with any password hashed, before the batch's transaction opens
+      const ready = this.applier.prepare(batch.entries);
+      const prepared = ready instanceof Promise ? await ready : ready;
       let last = this.appliedIndex.index;
       const started = performance.now();
       // one LMDB transaction for the whole batch; waiters hear their results once it committed
-      const results = this.store.batch(() => batch.entries.map((entry) => this.applier.apply(entry)));
+      const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;

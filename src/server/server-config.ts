@@ -8,6 +8,8 @@ export interface PeerTlsFiles {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  /** False for self-signed (auto TLS) peers, whose certificates cannot be verified. */
+  rejectUnauthorized?: boolean;
 }
 
 export interface ServerConfig extends BootstrapInput {

@@ -1,7 +1,7 @@
 // What cluster tests check on real members: member lists and HashKV as etcdctl prints them, write load that
 // records every acknowledged write, and that no acknowledged write is missing anywhere.
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
+import { Etcd3, type Watcher } from "etcd3";
 import type { Cluster } from "./cluster-harness.js";
 import { cappedWatchBackoff, type Member, sleep } from "./harness.js";
 
@@ -61,19 +61,31 @@ export async function writeMany(cluster: Cluster, n: number, prefix = "bulk/", p
   }
 }
 
+function loadClient(hosts: string[]): Etcd3 {
+  return new Etcd3({
+    hosts,
+    faultHandling: { watchBackoff: cappedWatchBackoff() },
+    dialTimeout: 3000,
+    defaultCallOptions: () => ({ deadline: Date.now() + 5000 }),
+  });
+}
+
 /**
  * Writers that put `prefix<writer>/<n>` = the key itself until stopped, through every member the client knows,
- * retrying after errors; `acked` holds every write the cluster acknowledged. `gaps` records the longest time
- * without an acknowledged write.
+ * retrying after errors; `acked` holds every write the cluster acknowledged. The longest time without an
+ * acknowledged write is what a client sees of an election or a membership change.
  */
 export class WriteLoad {
   readonly acked = new Set<string>();
   private stopped = false;
   private readonly running: Promise<void>[];
-  private readonly client: Etcd3;
+  private client: Etcd3;
+  private readonly retired: Etcd3[] = [];
   private lastAck = Date.now();
   /** The longest span (ms) between two acknowledged writes while the load ran. */
   longestGapMs = 0;
+  /** The same since the last `takeGap()`. */
+  private gapMs = 0;
   errors = 0;
 
   constructor(
@@ -81,12 +93,7 @@ export class WriteLoad {
     readonly prefix = "load/",
     writers = 4,
   ) {
-    this.client = new Etcd3({
-      hosts,
-      faultHandling: { watchBackoff: cappedWatchBackoff() },
-      dialTimeout: 3000,
-      defaultCallOptions: () => ({ deadline: Date.now() + 5000 }),
-    });
+    this.client = loadClient(hosts);
     let n = 0;
     const writer = async (w: number) => {
       while (!this.stopped) {
@@ -95,7 +102,8 @@ export class WriteLoad {
           await this.client.put(key).value(key);
           this.acked.add(key);
           const now = Date.now();
-          this.longestGapMs = Math.max(this.longestGapMs, now - this.lastAck);
+          this.gapMs = Math.max(this.gapMs, now - this.lastAck);
+          this.longestGapMs = Math.max(this.longestGapMs, this.gapMs);
           this.lastAck = now;
         } catch {
           this.errors++;
@@ -104,6 +112,19 @@ export class WriteLoad {
       }
     };
     this.running = Array.from({ length: writers }, (_, w) => writer(w));
+  }
+
+  /** Points later writes at a new member list, as a client's endpoint sync does after a membership change. */
+  setHosts(hosts: string[]): void {
+    this.retired.push(this.client);
+    this.client = loadClient(hosts);
+  }
+
+  /** The longest gap since the previous call. */
+  takeGap(): number {
+    const g = this.gapMs;
+    this.gapMs = 0;
+    return g;
   }
 
   /** Resolves once `count` more writes than now have been acknowledged. */
@@ -120,8 +141,76 @@ export class WriteLoad {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.running);
-    this.client.close();
+    for (const c of [this.client, ...this.retired]) c.close();
   }
+}
+
+/**
+ * A watch on a prefix from a revision on, that records the revision of every put event it receives. `setHosts`
+ * moves it to a new member list by resuming from the revision after the last one seen (what a client does when
+ * its member goes away); nothing may be missed in between.
+ */
+export class PrefixWatch {
+  readonly seen = new Set<number>();
+  private lastRevision: number;
+  private client: Etcd3;
+  private watcher: Watcher | undefined;
+  private readonly retired: Etcd3[] = [];
+
+  private constructor(
+    hosts: string[],
+    readonly prefix: string,
+    fromRevision: number,
+  ) {
+    this.client = loadClient(hosts);
+    this.lastRevision = fromRevision - 1;
+  }
+
+  static async start(hosts: string[], prefix: string, fromRevision: number): Promise<PrefixWatch> {
+    const w = new PrefixWatch(hosts, prefix, fromRevision);
+    await w.open();
+    return w;
+  }
+
+  private async open(): Promise<void> {
+    const w = await this.client
+      .watch()
+      .prefix(this.prefix)
+      .startRevision(String(this.lastRevision + 1))
+      .create();
+    w.on("put", (kv) => {
+      const rev = Number(kv.mod_revision);
+      this.seen.add(rev);
+      this.lastRevision = Math.max(this.lastRevision, rev);
+    });
+    this.watcher = w;
+  }
+
+  async setHosts(hosts: string[]): Promise<void> {
+    const old = this.watcher;
+    this.retired.push(this.client);
+    this.client = loadClient(hosts);
+    await this.open();
+    await old?.cancel().catch(() => {});
+  }
+
+  /** Revisions in [from, to] that were written under the prefix but never reached this watch. */
+  missed(written: number[]): number[] {
+    return written.filter((r) => !this.seen.has(r));
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.cancel().catch(() => {});
+    for (const c of [this.client, ...this.retired]) c.close();
+  }
+}
+
+/** The mod revisions of every key under `prefix`, read from `member`. */
+export async function modRevisions(member: Member, prefix: string): Promise<number[]> {
+  const r = await member.etcdctl(["get", prefix, "--prefix", "-w", "json"], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const kvs = (JSON.parse(r.stdout) as { kvs?: Array<{ mod_revision: number }> }).kvs ?? [];
+  return kvs.map((kv) => kv.mod_revision);
 }
 
 /** Asserts that `member` serves every acknowledged key of the load with its value. */

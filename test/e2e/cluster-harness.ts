@@ -131,4 +131,64 @@ export class Cluster {
     }
     return out;
   }
+
+  /**
+   * Adds a member of the given kind the way an operator does: `etcdctl member add` through a running member,
+   * then a start with --initial-cluster-state existing and the --initial-cluster etcdctl printed. Resolves once
+   * it is healthy (it has caught up with the leader).
+   */
+  async join(binary: Binary, name: string, extraArgs: string[] = []): Promise<Member> {
+    const via = this.members.find((m) => m.running);
+    if (!via) throw new Error("no running member to add through");
+    const m = await Member.create({
+      binary,
+      name,
+      extraArgs: [...fastElections, ...extraArgs],
+      startTimeoutMs: 120_000,
+      clusterArgs: ["--initial-cluster-state", "existing"],
+    });
+    // --strict-reconfig-check refuses an add until every member has been connected for 5 s: retry as an
+    // operator would
+    const deadline = Date.now() + 60_000;
+    let add = await via.etcdctl(["member", "add", name, `--peer-urls=${m.peerUrl}`], { timeoutMs: 30_000 });
+    while (add.code !== 0 && /unhealthy cluster/.test(add.stderr) && Date.now() < deadline) {
+      await sleep(1000);
+      add = await via.etcdctl(["member", "add", name, `--peer-urls=${m.peerUrl}`], { timeoutMs: 30_000 });
+    }
+    if (add.code !== 0) throw new Error(`member add ${name}: ${add.stderr}`);
+    const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
+    if (!initial) throw new Error(`member add printed no ETCD_INITIAL_CLUSTER: ${add.stdout}`);
+    m.initialCluster = initial;
+    await m.launch();
+    this.members.push(m);
+    return m;
+  }
+
+  /** Moves leadership to `to` through the current leader and waits until every running member agrees. */
+  async moveLeader(to: Member): Promise<void> {
+    const from = await this.leader();
+    if (from === to) return;
+    const id = (await this.memberIds()).get(to);
+    if (!id) throw new Error(`no id for ${to.name}`);
+    const r = await from.etcdctl(["move-leader", BigInt(id).toString(16)], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`move-leader to ${to.name}: ${r.stderr}`);
+    const now = await this.leader();
+    if (now !== to) throw new Error(`${now.name} leads after move-leader to ${to.name}`);
+  }
+
+  /**
+   * Removes a member with `etcdctl member remove` through another member, first moving leadership away from it
+   * (as an operator does, so clients wait for no election), and waits for its process to stop by itself.
+   */
+  async remove(m: Member): Promise<void> {
+    const others = this.members.filter((x) => x !== m && x.running);
+    if ((await this.leader()) === m) await this.moveLeader(others[0]);
+    const id = (await this.memberIds()).get(m);
+    if (!id) throw new Error(`no id for ${m.name}`);
+    const r = await others[0].etcdctl(["member", "remove", BigInt(id).toString(16)], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`member remove ${m.name}: ${r.stderr}`);
+    const exit = await m.waitExit(30_000);
+    if (!exit) throw new Error(`${m.binary} ${m.name} still runs 30 s after its removal\n${m.logText()}`);
+    this.members.splice(this.members.indexOf(m), 1);
+  }
 }

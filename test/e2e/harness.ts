@@ -82,6 +82,8 @@ export interface MemberOptions {
   prepare?: (member: Member) => Promise<void>;
   /** Serve clients over TLS with these files (and check /health with the client certificate). */
   clientTls?: ClientTlsFiles;
+  /** Serve clients over https with --auto-tls (the harness checks /health without verifying the certificate). */
+  clientAutoTls?: boolean;
 }
 
 /** PEM files for a member's TLS client port and for the harness's own client. */
@@ -129,6 +131,7 @@ export class Member {
   private readonly extraArgs: string[];
   private readonly startTimeoutMs: number;
   readonly clientTls: ClientTlsFiles | undefined;
+  readonly clientAutoTls: boolean;
   /** --initial-cluster, settable until the first launch (a cluster knows every member's ports only then). */
   initialCluster: string | undefined;
   /** The peer URL other members dial, when it is not the listening one (a proxy in front of it). */
@@ -145,6 +148,7 @@ export class Member {
     this.extraArgs = opts.extraArgs ?? [];
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     this.clientTls = opts.clientTls;
+    this.clientAutoTls = opts.clientAutoTls ?? false;
     this.initialCluster = opts.initialCluster;
     this.peerScheme = opts.peerScheme ?? "http";
     this.clusterArgs = opts.clusterArgs ?? [];
@@ -171,7 +175,7 @@ export class Member {
   }
 
   get clientUrl(): string {
-    return `${this.clientTls ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
+    return `${this.clientTls || this.clientAutoTls ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
   }
   get peerUrl(): string {
     return `${this.peerScheme}://127.0.0.1:${this.peerPort}`;
@@ -216,6 +220,7 @@ export class Member {
             ...(this.clientTls.clientCert ? ["--client-cert-auth"] : []),
           ]
         : []),
+      ...(this.clientAutoTls ? ["--auto-tls"] : []),
       ...this.extraArgs,
     ];
   }
@@ -264,12 +269,14 @@ export class Member {
       try {
         const res = this.clientTls
           ? await tlsGet(`${this.clientUrl}/health`, this.clientTls)
-          : await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) }).then(
-              async (r) => ({
-                status: r.status,
-                text: await r.text(),
-              }),
-            );
+          : this.clientAutoTls
+            ? await tlsGet(`${this.clientUrl}/health`, "self-signed")
+            : await fetch(`${this.clientUrl}/health`, { signal: AbortSignal.timeout(1000) }).then(
+                async (r) => ({
+                  status: r.status,
+                  text: await r.text(),
+                }),
+              );
         last = `${res.status} ${res.text}`;
         if (res.status === 200 && JSON.parse(res.text).health === "true") return;
       } catch (err) {
@@ -385,16 +392,26 @@ export async function streamLines(
   }
 }
 
-/** A GET over TLS with the harness's CA and client certificate (fetch takes neither). */
-export function tlsGet(url: string, files: ClientTlsFiles): Promise<{ status: number; text: string }> {
+/**
+ * A GET over TLS with the harness's CA and client certificate (fetch takes neither), or without
+ * verifying a member's self-signed (--auto-tls) certificate.
+ */
+export function tlsGet(
+  url: string,
+  files: ClientTlsFiles | "self-signed",
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsGet(
       url,
       {
-        ca: readFileSync(files.ca),
-        ...(files.clientCert && files.clientKey
-          ? { cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) }
-          : {}),
+        ...(files === "self-signed"
+          ? { rejectUnauthorized: false }
+          : {
+              ca: readFileSync(files.ca),
+              ...(files.clientCert && files.clientKey
+                ? { cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) }
+                : {}),
+            }),
         timeout: 1000,
       },
       (res) => {

@@ -8,11 +8,13 @@ import { assertHasAll, equalHashes, etcdErrorLines, hex, memberList, WriteLoad }
 import { Cluster } from "./cluster-harness.js";
 import {
   type Binary,
+  type CtlResult,
   destroyAllMembers,
   e2eTest,
   eventually,
   type Member,
   needsDebianEtcd,
+  sleep,
 } from "./harness.js";
 
 /** Each member's id (decimal, as etcdctl prints it), read from a member list. */
@@ -114,6 +116,57 @@ for (const shape of [
         assert.equal((await etcd.etcdctl(["put", "led-by", "etcd"])).code, 0);
         const got = await rx.etcdctl(["get", "led-by", "--print-value-only"]);
         assert.equal(got.stdout.trim(), "etcd");
+      },
+    );
+
+    e2eTest(
+      "a lease granted, kept alive and timed through a member of the other kind than the leader expires everywhere",
+      { timeout: 120_000 },
+      async () => {
+        for (const leaderKind of ["rxetcd", "etcd"] as Binary[]) {
+          const leader = cluster.members.find((m) => m.binary === leaderKind);
+          const via = cluster.members.find((m) => m.binary !== leaderKind);
+          assert.ok(leader && via);
+          await moveLeader(cluster, leader);
+          const grant = await via.etcdctl(["lease", "grant", "4"]);
+          assert.equal(grant.code, 0, grant.stderr);
+          const id = /lease ([0-9a-f]+) granted with TTL\(4s\)/.exec(grant.stdout)?.[1];
+          assert.ok(id, grant.stdout);
+          assert.equal((await via.etcdctl(["put", `leased/${leaderKind}`, "x", `--lease=${id}`])).code, 0);
+          // kept alive through the follower (forwarded to the leader over /leases) for longer than the TTL
+          for (let i = 0; i < 4; i++) {
+            const ka: CtlResult = await via.etcdctl(["lease", "keep-alive", "--once", id]);
+            assert.equal(ka.code, 0, ka.stderr);
+            assert.match(ka.stdout, new RegExp(`lease ${id} keepalived with TTL\\(4\\)`));
+            await sleep(1500);
+          }
+          const ttl = await via.etcdctl(["lease", "timetolive", id]);
+          assert.equal(ttl.code, 0, ttl.stderr);
+          assert.match(ttl.stdout, new RegExp(`lease ${id} granted with TTL\\(4s\\), remaining\\([1-4]s\\)`));
+          for (const m of cluster.members) {
+            const got = await m.etcdctl(["get", `leased/${leaderKind}`, "--print-value-only"]);
+            assert.equal(got.stdout.trim(), "x", `${m.name} still holds the leased key`);
+          }
+          // left alone, the leader revokes it and every member deletes the key
+          for (const m of cluster.members) {
+            await eventually(
+              `${m.binary} ${m.name} has dropped the expired lease's key`,
+              async () => {
+                const r = await m.etcdctl([
+                  "get",
+                  `leased/${leaderKind}`,
+                  "--print-value-only",
+                  "--consistency=s",
+                ]);
+                return r.code === 0 && r.stdout.trim() === "" ? true : undefined;
+              },
+              20_000,
+            );
+          }
+          const gone = await via.etcdctl(["lease", "timetolive", id]);
+          assert.match(gone.stdout, /already expired/);
+        }
+        await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
       },
     );
 

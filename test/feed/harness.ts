@@ -28,6 +28,7 @@ export interface MemberTls {
 export async function startMember(
   options: Omit<StartOptions, "logger"> = {},
   tls?: MemberTls,
+  more: { listenFeedUrls?: string } = {},
 ): Promise<TestMember> {
   const dataDir = mkdtempSync(join(tmpdir(), "rxetcd-feed-"));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
@@ -42,6 +43,7 @@ export async function startMember(
     initialAdvertisePeerUrls: parseUrlList(peer),
     initialCluster: `feed=${peer}`,
     ...(tls ? { clientTls: { ...defaultConfig().clientTls, ...tls, clientCertAuth: true } } : {}),
+    ...(more.listenFeedUrls ? { listenFeedUrls: parseUrlList(more.listenFeedUrls) } : {}),
   });
   const etcd = await startEtcd(config, { logger: pino({ level: "silent" }), ...options });
   const clients: FeedClient[] = [];

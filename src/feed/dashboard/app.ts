@@ -28,6 +28,12 @@ function call(url: string, path: string, body: object): Promise<Response> {
 }
 /** The member the page's main feed (keys, charts, leases, log) comes from, and where writes go. */
 let feedUrl = origin;
+/** Served on a feed-only listener (--listen-feed-urls), the page names its member's client URL: the API is there. */
+const apiOrigin = document.querySelector('meta[name="rxetcd-api"]')?.getAttribute("content") ?? "";
+/** Where key, lease, auth and leadership requests go: the feed's member, on its client URL. */
+function apiUrl(): string {
+  return apiOrigin === "" || feedUrl !== origin ? feedUrl : apiOrigin;
+}
 let members: EventOf<"members"> | undefined;
 let leases: Array<{ id: string; ttl: number; remainingTtl: number; keys: number; at: number }> = [];
 const keys = new Map<string, { kv: KeyValueProps; flash: number }>();
@@ -191,7 +197,7 @@ document.addEventListener("click", (ev) => {
   const target = (ev.target as HTMLElement).closest("button[data-move]") as HTMLElement | null;
   if (!target) return;
   const leader = currentLeader();
-  const leaderUrl = (leader && memberUrl(leader.id)) ?? feedUrl;
+  const leaderUrl = (leader && memberUrl(leader.id)) ?? apiUrl();
   void call(leaderUrl, "/v3/maintenance/transfer-leadership", {
     targetID: BigInt(`0x${target.dataset.move}`).toString(),
   });
@@ -240,14 +246,14 @@ $("put-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const key = ($("put-key") as HTMLInputElement).value;
   const value = ($("put-value") as HTMLInputElement).value;
-  void call(feedUrl, "/v3/kv/put", { key: b64(key), value: b64(value) });
+  void call(apiUrl(), "/v3/kv/put", { key: b64(key), value: b64(value) });
 });
 
 document.addEventListener("click", (ev) => {
   const el = ev.target as HTMLElement;
   const del = el.dataset?.delete;
   if (del !== undefined) {
-    void call(feedUrl, "/v3/kv/deleterange", { key: b64(del) });
+    void call(apiUrl(), "/v3/kv/deleterange", { key: b64(del) });
   }
   const hist = el.dataset?.history;
   if (hist !== undefined) {
@@ -263,7 +269,7 @@ async function showHistory(key: string): Promise<void> {
   const lines: string[] = [];
   let prev: string | undefined;
   for (let rev = current.createRevision; rev <= current.modRevision; rev++) {
-    const res = await call(feedUrl, "/v3/kv/range", { key: b64(key), revision: rev });
+    const res = await call(apiUrl(), "/v3/kv/range", { key: b64(key), revision: rev });
     const body = (await res.json()) as { kvs?: Array<{ value?: string; mod_revision?: string }> };
     const kv = body.kvs?.[0];
     if (!kv || Number(kv.mod_revision) !== rev) continue;
@@ -423,7 +429,7 @@ $("login").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const name = ($("login-user") as HTMLInputElement).value;
   const password = ($("login-password") as HTMLInputElement).value;
-  void fetch(`${feedUrl}/v3/auth/authenticate`, { method: "POST", body: JSON.stringify({ name, password }) })
+  void fetch(`${apiUrl()}/v3/auth/authenticate`, { method: "POST", body: JSON.stringify({ name, password }) })
     .then((res) => res.json() as Promise<{ token?: string; message?: string }>)
     .then((body) => {
       if (!body.token) {

@@ -1,7 +1,10 @@
-// Serves the dashboard page and its assets under /dashboard on the client port.
+// Serves the dashboard page and its assets under /dashboard (on the client port and on feed-only listeners).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HttpExtension } from "../../api/http/http-extension.js";
+
+/** Where the page's API is, as index.html ships it: its own origin. */
+const API_META_SAME_ORIGIN = '<meta name="rxetcd-api" content="">';
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   "/dashboard": { file: "index.html", type: "text/html; charset=utf-8" },
@@ -11,9 +14,22 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "/dashboard/uplot.css": { file: "uplot.css", type: "text/css; charset=utf-8" },
 };
 
-/** The dashboard's files, read once on first use and kept (they ship in the package). */
-export function dashboardHttp(): HttpExtension {
+/**
+ * The dashboard's files, read once on first use and kept (they ship in the package). Served on a
+ * feed-only listener, `apiOrigin` names the member's client URL: the page sends its key, lease, auth and
+ * leadership requests there (the API's CORS lets it).
+ */
+export function dashboardHttp(options: { apiOrigin?: string } = {}): HttpExtension {
+  const meta =
+    options.apiOrigin === undefined
+      ? undefined
+      : `<meta name="rxetcd-api" content="${new URL(options.apiOrigin).origin.replace(/[&<>"]/g, "")}">`;
   const cache = new Map<string, Buffer>();
+  const read = (file: string): Buffer => {
+    const body = readFileSync(fileURLToPath(new URL(`./assets/${file}`, import.meta.url)));
+    if (file !== "index.html" || meta === undefined) return body;
+    return Buffer.from(body.toString("utf8").replace(API_META_SAME_ORIGIN, meta));
+  };
   return {
     handle(req, res) {
       const path = (req.url ?? "").split("?")[0];
@@ -26,7 +42,7 @@ export function dashboardHttp(): HttpExtension {
       }
       let body = cache.get(asset.file);
       if (!body) {
-        body = readFileSync(fileURLToPath(new URL(`./assets/${asset.file}`, import.meta.url)));
+        body = read(asset.file);
         cache.set(asset.file, body);
       }
       res.writeHead(200, {

@@ -46,8 +46,12 @@ export interface RequestHeader {
   authRevision: number;
 }
 
+/**
+ * Fields are declared in number order (header between lease_checkpoint and auth_enable): the encoder
+ * writes them in declaration order, and etcd's writes them in number order, so the entries rxetcd
+ * proposes are byte for byte the ones an etcd member proposes for the same request.
+ */
 export interface InternalRaftRequest {
-  header: RequestHeader | undefined;
   ID: bigint;
   v2: Request | undefined;
   range: RangeRequest | undefined;
@@ -59,6 +63,7 @@ export interface InternalRaftRequest {
   leaseRevoke: LeaseRevokeRequest | undefined;
   alarm: AlarmRequest | undefined;
   leaseCheckpoint: LeaseCheckpointRequest | undefined;
+  header: RequestHeader | undefined;
   authEnable: AuthEnableRequest | undefined;
   authDisable: AuthDisableRequest | undefined;
   authenticate: InternalAuthenticateRequest | undefined;
@@ -199,7 +204,6 @@ export const RequestHeader: MessageFns<RequestHeader> = {
 
 function createBaseInternalRaftRequest(): InternalRaftRequest {
   return {
-    header: undefined,
     ID: 0n,
     v2: undefined,
     range: undefined,
@@ -211,6 +215,7 @@ function createBaseInternalRaftRequest(): InternalRaftRequest {
     leaseRevoke: undefined,
     alarm: undefined,
     leaseCheckpoint: undefined,
+    header: undefined,
     authEnable: undefined,
     authDisable: undefined,
     authenticate: undefined,
@@ -232,9 +237,6 @@ function createBaseInternalRaftRequest(): InternalRaftRequest {
 
 export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
   encode(message: InternalRaftRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.header !== undefined) {
-      RequestHeader.encode(message.header, writer.uint32(802).fork()).join();
-    }
     if (message.ID !== 0n) {
       if (BigInt.asUintN(64, message.ID) !== message.ID) {
         throw new globalThis.Error("value provided for field message.ID of type uint64 too large");
@@ -270,6 +272,9 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
     }
     if (message.leaseCheckpoint !== undefined) {
       LeaseCheckpointRequest.encode(message.leaseCheckpoint, writer.uint32(90).fork()).join();
+    }
+    if (message.header !== undefined) {
+      RequestHeader.encode(message.header, writer.uint32(802).fork()).join();
     }
     if (message.authEnable !== undefined) {
       AuthEnableRequest.encode(message.authEnable, writer.uint32(8002).fork()).join();
@@ -335,14 +340,6 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 100: {
-            if (tag !== 802) {
-              break;
-            }
-
-            message.header = RequestHeader.decode(reader, reader.uint32());
-            continue;
-          }
           case 1: {
             if (tag !== 8) {
               break;
@@ -429,6 +426,14 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
             }
 
             message.leaseCheckpoint = LeaseCheckpointRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.header = RequestHeader.decode(reader, reader.uint32());
             continue;
           }
           case 1000: {
@@ -573,7 +578,6 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
 
   fromJSON(object: any): InternalRaftRequest {
     return {
-      header: isSet(object.header) ? RequestHeader.fromJSON(object.header) : undefined,
       ID: isSet(object.ID) ? BigInt(object.ID) : 0n,
       v2: isSet(object.v2) ? Request.fromJSON(object.v2) : undefined,
       range: isSet(object.range) ? RangeRequest.fromJSON(object.range) : undefined,
@@ -601,6 +605,7 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
         : isSet(object.lease_checkpoint)
         ? LeaseCheckpointRequest.fromJSON(object.lease_checkpoint)
         : undefined,
+      header: isSet(object.header) ? RequestHeader.fromJSON(object.header) : undefined,
       authEnable: isSet(object.authEnable)
         ? AuthEnableRequest.fromJSON(object.authEnable)
         : isSet(object.auth_enable)
@@ -682,9 +687,6 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
 
   toJSON(message: InternalRaftRequest): unknown {
     const obj: any = {};
-    if (message.header !== undefined) {
-      obj.header = RequestHeader.toJSON(message.header);
-    }
     if (message.ID !== 0n) {
       obj.ID = message.ID.toString();
     }
@@ -717,6 +719,9 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
     }
     if (message.leaseCheckpoint !== undefined) {
       obj.leaseCheckpoint = LeaseCheckpointRequest.toJSON(message.leaseCheckpoint);
+    }
+    if (message.header !== undefined) {
+      obj.header = RequestHeader.toJSON(message.header);
     }
     if (message.authEnable !== undefined) {
       obj.authEnable = AuthEnableRequest.toJSON(message.authEnable);
@@ -774,9 +779,6 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<InternalRaftRequest>, I>>(object: I): InternalRaftRequest {
     const message = createBaseInternalRaftRequest();
-    message.header = (object.header !== undefined && object.header !== null)
-      ? RequestHeader.fromPartial(object.header)
-      : undefined;
     message.ID = (object.ID !== undefined && object.ID !== null) ? BigInt(object.ID) : 0n;
     message.v2 = (object.v2 !== undefined && object.v2 !== null) ? Request.fromPartial(object.v2) : undefined;
     message.range = (object.range !== undefined && object.range !== null)
@@ -801,6 +803,9 @@ export const InternalRaftRequest: MessageFns<InternalRaftRequest> = {
       : undefined;
     message.leaseCheckpoint = (object.leaseCheckpoint !== undefined && object.leaseCheckpoint !== null)
       ? LeaseCheckpointRequest.fromPartial(object.leaseCheckpoint)
+      : undefined;
+    message.header = (object.header !== undefined && object.header !== null)
+      ? RequestHeader.fromPartial(object.header)
       : undefined;
     message.authEnable = (object.authEnable !== undefined && object.authEnable !== null)
       ? AuthEnableRequest.fromPartial(object.authEnable)

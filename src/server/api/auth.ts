@@ -1,4 +1,4 @@
-import type { AuthInfo, RequestContext } from "../../auth/context.js";
+import type { RequestContext } from "../../auth/context.js";
 import { AuthErrors } from "../../auth/errors.js";
 import type { InternalRaftRequest } from "../../gen/etcdserverpb/raft_internal.js";
 import type {
@@ -69,8 +69,8 @@ class Gate {
 
 /**
  * The Auth service. Every request goes through raft, carrying its user (admin rights are checked
- * when applied); passwords are hashed and checked here, before proposing, so the raft log holds
- * only bcrypt hashes and the apply loop never waits on bcrypt.
+ * when applied). Passwords are checked here, before proposing; new passwords travel in the entry, as
+ * etcd 3.4 proposes them, and are hashed by every member when applied.
  */
 export class AuthApi implements ClientAuthApi {
   private readonly gate = new Gate(CONCURRENT_PASSWORD_CHECKS, MAX_WAITING_PASSWORD_CHECKS);
@@ -131,36 +131,22 @@ export class AuthApi implements ClientAuthApi {
     return revision;
   }
 
-  /** Root only; checked here too, so no one else makes the member spend a bcrypt hash. */
-  private async hashFor(ai: AuthInfo | undefined, password: string): Promise<string> {
-    this.core.auth.checkAdmin(ai);
-    return (await this.core.auth.hasher.hash(password)).toString("base64");
-  }
-
+  /**
+   * Proposed as etcd 3.4 proposes it: name, password and options as the client sent them, and nothing
+   * else (a hashedPassword a client slipped in is dropped: etcd 3.4 knows no such field). Every member
+   * hashes the password when it applies the entry.
+   */
   userAdd(req: AuthUserAddRequest, ctx?: RequestContext): Promise<AuthUserAddResponse> {
-    return withAuthInfo(this.core, ctx, async (ai) => {
-      const noPassword = req.options?.noPassword ?? false;
-      const hashedPassword = noPassword || req.name === "" ? "" : await this.hashFor(ai, req.password);
-      const r = await this.core.propose({
-        authUserAdd: { ...req, password: "", hashedPassword },
-        ...proposer(ai),
-      });
-      return withHeader(this.core, r.resp as AuthUserAddResponse);
-    });
+    const { name, password, options } = req;
+    return this.propose(ctx, { authUserAdd: { name, password, options, hashedPassword: "" } });
   }
 
   userChangePassword(
     req: AuthUserChangePasswordRequest,
     ctx?: RequestContext,
   ): Promise<AuthUserChangePasswordResponse> {
-    return withAuthInfo(this.core, ctx, async (ai) => {
-      const hashedPassword = await this.hashFor(ai, req.password);
-      const r = await this.core.propose({
-        authUserChangePassword: { name: req.name, password: "", hashedPassword },
-        ...proposer(ai),
-      });
-      return withHeader(this.core, r.resp as AuthUserChangePasswordResponse);
-    });
+    const { name, password } = req;
+    return this.propose(ctx, { authUserChangePassword: { name, password, hashedPassword: "" } });
   }
 
   userGet(req: AuthUserGetRequest, ctx?: RequestContext): Promise<AuthUserGetResponse> {
