@@ -1,5 +1,6 @@
 // What the client API (gRPC services, the JSON gateway, /health) needs from a running member.
 // src/api depends on this interface only; src/server's EtcdServer implements it.
+import type { Observable } from "rxjs";
 import type { RequestContext } from "../auth/context.js";
 import type {
   AlarmRequest,
@@ -163,6 +164,11 @@ export interface ClientApi {
   isLearner(): boolean;
   /** true when this member knows a leader (clientv3's `hasleader` metadata requires one). */
   hasLeader(): boolean;
+  /**
+   * Emits while this member has been without a leader for three election timeouts: streams opened
+   * with `hasleader` end then with etcd's "etcdserver: no leader".
+   */
+  readonly leaderLoss$: Observable<void>;
 
   status(ctx?: RequestContext): Promise<StatusResponse>;
   alarm(req: AlarmRequest, ctx?: RequestContext): Promise<AlarmResponse>;
