@@ -100,6 +100,16 @@ for (const shape of [
           }
         }
         await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+        for (const m of cluster.members) {
+          const v = await eventually(
+            `${m.binary} ${m.name} reports the decided cluster version`,
+            async () => {
+              const body = (await m.http("/version")).json() as { etcdcluster: string };
+              return body.etcdcluster === "not_decided" ? undefined : body;
+            },
+          );
+          assert.deepEqual(v, { etcdserver: "3.4.23", etcdcluster: "3.4.0" });
+        }
       },
     );
 
@@ -167,6 +177,59 @@ for (const shape of [
           assert.match(gone.stdout, /already expired/);
         }
         await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+      },
+    );
+
+    e2eTest(
+      "users, roles and passwords set through one kind authenticate and authorize on every member",
+      { timeout: 120_000 },
+      async () => {
+        const rx = cluster.members.find((m) => m.binary === "rxetcd");
+        const etcd = cluster.members.find((m) => m.binary === "etcd");
+        assert.ok(rx && etcd);
+        const ok = async (m: Member, args: string[]) => {
+          const r = await m.etcdctl(args);
+          assert.equal(r.code, 0, `${m.binary} ${args.join(" ")}: ${r.stderr}`);
+          return r.stdout;
+        };
+        // each password is hashed by every member when it applies the entry (etcd 3.4 proposes it in clear)
+        await ok(rx, ["user", "add", "root:rootpw"]);
+        await ok(etcd, ["user", "add", "reader:readpw"]);
+        await ok(rx, ["role", "add", "read-app"]);
+        await ok(etcd, ["role", "grant-permission", "read-app", "read", "app/", "--prefix"]);
+        await ok(rx, ["user", "grant-role", "reader", "read-app"]);
+        await ok(etcd, ["put", "app/x", "1"]);
+        await ok(etcd, ["auth", "enable"]);
+        try {
+          for (const m of cluster.members) {
+            const got = await ok(m, ["--user", "reader:readpw", "get", "app/x", "--print-value-only"]);
+            assert.equal(got.trim(), "1", `${m.binary} ${m.name} lets reader read`);
+            const put = await m.etcdctl(["--user", "reader:readpw", "put", "app/x", "2"]);
+            assert.notEqual(put.code, 0);
+            assert.match(put.stderr, /etcdserver: permission denied/);
+            const bad = await m.etcdctl(["--user", "reader:wrong", "get", "app/x"]);
+            assert.notEqual(bad.code, 0);
+            assert.match(bad.stderr, /etcdserver: authentication failed, invalid user ID or password/);
+          }
+          const passwd = await rx.etcdctl(
+            ["--user", "root:rootpw", "user", "passwd", "reader", "--interactive=false"],
+            {
+              input: "newpw\n",
+            },
+          );
+          assert.equal(passwd.code, 0, passwd.stderr);
+          for (const m of cluster.members) {
+            const old = await m.etcdctl(["--user", "reader:readpw", "get", "app/x"]);
+            assert.match(
+              old.stderr,
+              /authentication failed/,
+              `${m.binary} ${m.name} refuses the old password`,
+            );
+            await ok(m, ["--user", "reader:newpw", "get", "app/x"]);
+          }
+        } finally {
+          await etcd.etcdctl(["--user", "root:rootpw", "auth", "disable"]);
+        }
       },
     );
 
