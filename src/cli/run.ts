@@ -142,7 +142,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     server = await start(config, { logger });
   } catch (err) {
-    logger.error({ err }, "failed to start");
+    if (err instanceof Error && err.name === "EtcdDataDirRefused") {
+      // a damaged etcd data dir is the user's to look at: the file and the fault, no stack
+      logger.fatal({ "data-dir": config.dataDir }, err.message);
+    } else {
+      logger.error({ err }, "failed to start");
+    }
     io.stderr(`rxetcd: ${errorLine(err)}\n`);
     return 1;
   }

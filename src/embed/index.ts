@@ -8,8 +8,8 @@ import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
 import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { type AppliedRequest, type Operators, wireOperators } from "../operators/index.js";
-import { memberPaths } from "../server/bootstrap.js";
 import { checkInitialHashKV } from "../server/corruption-check.js";
+import { prepareMemberPaths } from "../server/etcd-data-dir.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
@@ -129,7 +129,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
   const initial = parseInitialCluster(config.initialCluster);
   const initialCluster = new Map([...initial].map(([name, urls]) => [name, urls.map((u) => u.href)]));
   const serverConfig: ServerConfig = {
-    paths: memberPaths(config.dataDir, config.walDir),
+    paths: await prepareMemberPaths(config.dataDir, config.walDir, logger),
     name: config.name,
     initialCluster,
     initialClusterToken: config.initialClusterToken,

@@ -21,7 +21,12 @@ const TABLES = (() => {
 
 /** Incremental CRC-32C: feed bytes with `update`, read the checksum with `digest`. */
 export class Crc32c {
-  private crc = -1;
+  private crc: number;
+
+  /** `seed`: a checksum to continue from (Go's crc32.New over a previous Sum32), as etcd's WAL chains them. */
+  constructor(seed = 0) {
+    this.crc = seed ^ -1;
+  }
 
   update(data: Uint8Array): this {
     const t = TABLES;

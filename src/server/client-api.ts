@@ -1,5 +1,6 @@
 // What the client API (gRPC services, the JSON gateway, /health) needs from a running member.
 // src/api depends on this interface only; src/server's EtcdServer implements it.
+import type { Observable } from "rxjs";
 import type { RequestContext } from "../auth/context.js";
 import type {
   AlarmRequest,
@@ -163,6 +164,11 @@ export interface ClientApi {
   isLearner(): boolean;
   /** true when this member knows a leader (clientv3's `hasleader` metadata requires one). */
   hasLeader(): boolean;
+  /**
+   * Emits while this member has been without a leader for three election timeouts: streams opened
+   * with `hasleader` end then with etcd's "etcdserver: no leader".
+   */
+  readonly leaderLoss$: Observable<void>;
 
   status(ctx?: RequestContext): Promise<StatusResponse>;
   alarm(req: AlarmRequest, ctx?: RequestContext): Promise<AlarmResponse>;
@@ -175,6 +181,8 @@ export interface ClientApi {
 
   /** true when this member knows a leader and has no alarm that makes it unhealthy. */
   health(): Promise<{ health: boolean; reason?: string }>;
+  /** The cluster version the members agreed on ("3.4.0"); undefined until it is decided. */
+  clusterVersion(): string | undefined;
   /** The Auth service; a member without one answers as etcd with auth never enabled. */
   readonly auth?: ClientAuthApi;
   /** The Prometheus registry holding this member's metrics (etcd's metric names). */

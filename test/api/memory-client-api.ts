@@ -3,6 +3,7 @@
 // history for watches and compaction, leases and alarms well enough for protocol tests; it is not
 // the server and makes no claim to match etcd's storage semantics beyond that.
 import { Registry } from "prom-client";
+import { Subject } from "rxjs";
 import {
   type AlarmRequest,
   AlarmRequest_AlarmAction,
@@ -76,6 +77,10 @@ export class MemoryClientApi implements ClientApi {
   healthy = true;
   /** Bytes Snapshot() serves. */
   snapshotBytes = Buffer.alloc(0);
+  /** Set by tests: whether this member knows a leader. */
+  leaderKnown = true;
+  /** Tests emit here to play the member's long loss of its leader. */
+  readonly leaderLoss$ = new Subject<void>();
 
   private rev = 1;
   private compacted = 0;
@@ -403,7 +408,7 @@ export class MemoryClientApi implements ClientApi {
   }
 
   hasLeader(): boolean {
-    return true;
+    return this.leaderKnown;
   }
 
   async status(): Promise<StatusResponse> {
@@ -462,5 +467,11 @@ export class MemoryClientApi implements ClientApi {
 
   async health(): Promise<{ health: boolean; reason?: string }> {
     return { health: this.healthy && this.alarms.length === 0 };
+  }
+
+  /** The cluster version /version reports; tests unset it to see a member before the decision. */
+  decidedClusterVersion: string | undefined = "3.4.0";
+  clusterVersion(): string | undefined {
+    return this.decidedClusterVersion;
   }
 }

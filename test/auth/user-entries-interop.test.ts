@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { readWalEntries } from "../../src/etcddir/index.js";
 import { InternalRaftRequest } from "../../src/gen/etcdserverpb/raft_internal.js";
 import { type Entry, EntryType } from "../../src/gen/raftpb/raft.js";
 import { WireCursor } from "../../src/membership/gogo-wire.js";
 import { WAL } from "../../src/wal/index.js";
 import { type Binary, debianEtcd, destroyAllMembers, etcdctlPath, Member } from "../e2e/harness.js";
-import { readWalEntries } from "../membership/etcd-files.js";
 
 after(destroyAllMembers);
 

@@ -8,11 +8,13 @@ import { assertHasAll, equalHashes, etcdErrorLines, hex, memberList, WriteLoad }
 import { Cluster } from "./cluster-harness.js";
 import {
   type Binary,
+  type CtlResult,
   destroyAllMembers,
   e2eTest,
   eventually,
   type Member,
   needsDebianEtcd,
+  sleep,
 } from "./harness.js";
 
 /** Each member's id (decimal, as etcdctl prints it), read from a member list. */
@@ -98,6 +100,16 @@ for (const shape of [
           }
         }
         await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+        for (const m of cluster.members) {
+          const v = await eventually(
+            `${m.binary} ${m.name} reports the decided cluster version`,
+            async () => {
+              const body = (await m.http("/version")).json() as { etcdcluster: string };
+              return body.etcdcluster === "not_decided" ? undefined : body;
+            },
+          );
+          assert.deepEqual(v, { etcdserver: "3.4.23", etcdcluster: "3.4.0" });
+        }
       },
     );
 
@@ -114,6 +126,110 @@ for (const shape of [
         assert.equal((await etcd.etcdctl(["put", "led-by", "etcd"])).code, 0);
         const got = await rx.etcdctl(["get", "led-by", "--print-value-only"]);
         assert.equal(got.stdout.trim(), "etcd");
+      },
+    );
+
+    e2eTest(
+      "a lease granted, kept alive and timed through a member of the other kind than the leader expires everywhere",
+      { timeout: 120_000 },
+      async () => {
+        for (const leaderKind of ["rxetcd", "etcd"] as Binary[]) {
+          const leader = cluster.members.find((m) => m.binary === leaderKind);
+          const via = cluster.members.find((m) => m.binary !== leaderKind);
+          assert.ok(leader && via);
+          await moveLeader(cluster, leader);
+          const grant = await via.etcdctl(["lease", "grant", "4"]);
+          assert.equal(grant.code, 0, grant.stderr);
+          const id = /lease ([0-9a-f]+) granted with TTL\(4s\)/.exec(grant.stdout)?.[1];
+          assert.ok(id, grant.stdout);
+          assert.equal((await via.etcdctl(["put", `leased/${leaderKind}`, "x", `--lease=${id}`])).code, 0);
+          // kept alive through the follower (forwarded to the leader over /leases) for longer than the TTL
+          for (let i = 0; i < 4; i++) {
+            const ka: CtlResult = await via.etcdctl(["lease", "keep-alive", "--once", id]);
+            assert.equal(ka.code, 0, ka.stderr);
+            assert.match(ka.stdout, new RegExp(`lease ${id} keepalived with TTL\\(4\\)`));
+            await sleep(1500);
+          }
+          const ttl = await via.etcdctl(["lease", "timetolive", id]);
+          assert.equal(ttl.code, 0, ttl.stderr);
+          assert.match(ttl.stdout, new RegExp(`lease ${id} granted with TTL\\(4s\\), remaining\\([1-4]s\\)`));
+          for (const m of cluster.members) {
+            const got = await m.etcdctl(["get", `leased/${leaderKind}`, "--print-value-only"]);
+            assert.equal(got.stdout.trim(), "x", `${m.name} still holds the leased key`);
+          }
+          // left alone, the leader revokes it and every member deletes the key
+          for (const m of cluster.members) {
+            await eventually(
+              `${m.binary} ${m.name} has dropped the expired lease's key`,
+              async () => {
+                const r = await m.etcdctl([
+                  "get",
+                  `leased/${leaderKind}`,
+                  "--print-value-only",
+                  "--consistency=s",
+                ]);
+                return r.code === 0 && r.stdout.trim() === "" ? true : undefined;
+              },
+              20_000,
+            );
+          }
+          const gone = await via.etcdctl(["lease", "timetolive", id]);
+          assert.match(gone.stdout, /already expired/);
+        }
+        await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+      },
+    );
+
+    e2eTest(
+      "users, roles and passwords set through one kind authenticate and authorize on every member",
+      { timeout: 120_000 },
+      async () => {
+        const rx = cluster.members.find((m) => m.binary === "rxetcd");
+        const etcd = cluster.members.find((m) => m.binary === "etcd");
+        assert.ok(rx && etcd);
+        const ok = async (m: Member, args: string[]) => {
+          const r = await m.etcdctl(args);
+          assert.equal(r.code, 0, `${m.binary} ${args.join(" ")}: ${r.stderr}`);
+          return r.stdout;
+        };
+        // each password is hashed by every member when it applies the entry (etcd 3.4 proposes it in clear)
+        await ok(rx, ["user", "add", "root:rootpw"]);
+        await ok(etcd, ["user", "add", "reader:readpw"]);
+        await ok(rx, ["role", "add", "read-app"]);
+        await ok(etcd, ["role", "grant-permission", "read-app", "read", "app/", "--prefix"]);
+        await ok(rx, ["user", "grant-role", "reader", "read-app"]);
+        await ok(etcd, ["put", "app/x", "1"]);
+        await ok(etcd, ["auth", "enable"]);
+        try {
+          for (const m of cluster.members) {
+            const got = await ok(m, ["--user", "reader:readpw", "get", "app/x", "--print-value-only"]);
+            assert.equal(got.trim(), "1", `${m.binary} ${m.name} lets reader read`);
+            const put = await m.etcdctl(["--user", "reader:readpw", "put", "app/x", "2"]);
+            assert.notEqual(put.code, 0);
+            assert.match(put.stderr, /etcdserver: permission denied/);
+            const bad = await m.etcdctl(["--user", "reader:wrong", "get", "app/x"]);
+            assert.notEqual(bad.code, 0);
+            assert.match(bad.stderr, /etcdserver: authentication failed, invalid user ID or password/);
+          }
+          const passwd = await rx.etcdctl(
+            ["--user", "root:rootpw", "user", "passwd", "reader", "--interactive=false"],
+            {
+              input: "newpw\n",
+            },
+          );
+          assert.equal(passwd.code, 0, passwd.stderr);
+          for (const m of cluster.members) {
+            const old = await m.etcdctl(["--user", "reader:readpw", "get", "app/x"]);
+            assert.match(
+              old.stderr,
+              /authentication failed/,
+              `${m.binary} ${m.name} refuses the old password`,
+            );
+            await ok(m, ["--user", "reader:newpw", "get", "app/x"]);
+          }
+        } finally {
+          await etcd.etcdctl(["--user", "root:rootpw", "auth", "disable"]);
+        }
       },
     );
 

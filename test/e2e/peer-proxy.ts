@@ -12,6 +12,8 @@ const MAX_HEAD_BYTES = 64 * 1024;
 export class PeerProxy {
   private readonly server: Server;
   private readonly conns = new Set<{ client: Socket; upstream: Socket; from: string | undefined }>();
+  /** Every accepted socket, also those still sending their first request head (closed with the proxy). */
+  private readonly accepted = new Set<Socket>();
   private cutEveryone = false;
   private readonly cutSenders = new Set<string>();
 
@@ -37,6 +39,8 @@ export class PeerProxy {
   }
 
   private accept(client: Socket): void {
+    this.accepted.add(client);
+    client.on("close", () => this.accepted.delete(client));
     if (this.cutEveryone) {
       client.destroy();
       return;
@@ -92,6 +96,8 @@ export class PeerProxy {
 
   close(): Promise<void> {
     for (const c of [...this.conns]) c.client.destroy();
+    // a connection still sending its head would keep server.close() waiting
+    for (const socket of [...this.accepted]) socket.destroy();
     return new Promise((res) => this.server.close(() => res()));
   }
 }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { isLosslessNumber, parse } from "lossless-json";
+import { newestSnapFile, readSnapFile, readWalEntries, writeSnapFile } from "../../src/etcddir/index.js";
 import { ConfChange, EntryType } from "../../src/gen/raftpb/raft.js";
 import {
   bootstrapContext,
@@ -17,7 +18,6 @@ import { parseGoTime } from "../../src/membership/go-time.js";
 import { formatId } from "../../src/membership/ids.js";
 import { decodeEntryData, encodeV2Request } from "../../src/membership/v2-request.js";
 import { debianEtcd, destroyAllMembers, etcdctlPath, freePort, Member } from "../e2e/harness.js";
-import { newestSnapFile, readSnapFile, readWalEntries, writeSnapFile } from "./etcd-files.js";
 
 after(destroyAllMembers);
 

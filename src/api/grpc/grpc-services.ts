@@ -11,6 +11,7 @@ import {
   type sendUnaryData,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { take } from "rxjs";
 import {
   AuthService,
   ClusterService,
@@ -168,13 +169,24 @@ function requiresLeader(md: Metadata): boolean {
 }
 
 /** etcd's stream interceptor: learners serve no stream; `hasleader` streams need a leader to start. */
-function checkStream(api: ClientApi, md: Metadata): void {
+function checkStream(api: ClientApi, requireLeader: boolean): void {
   if (api.isLearner()) throw Errors.NotSupportedForLearner;
-  checkRequireLeader(api, requiresLeader(md));
+  checkRequireLeader(api, requireLeader);
 }
 
-/** A stream handler that first passes etcd's stream checks; a refused stream ends with the error. */
-function checked<C extends { metadata: Metadata; emit(event: "error", err: unknown): boolean }>(
+/** What the stream checks need of a grpc-js server call. */
+interface StreamCall {
+  metadata: Metadata;
+  emit(event: "error", err: unknown): boolean;
+  once(event: "close" | "finish" | "error", listener: () => void): unknown;
+}
+
+/**
+ * A stream handler that first passes etcd's stream checks; a refused stream ends with the error. A
+ * stream opened with `hasleader` is watched as etcd's monitorLeader watches it: once the member has
+ * been without a leader for a while, it ends with "etcdserver: no leader" (clients move elsewhere).
+ */
+function checked<C extends StreamCall>(
   api: ClientApi,
   path: string,
   type: "bidi_stream" | "server_stream",
@@ -182,8 +194,9 @@ function checked<C extends { metadata: Metadata; emit(event: "error", err: unkno
   serve: (call: C) => void,
 ) {
   return ((call: C) => {
+    const requireLeader = requiresLeader(call.metadata);
     try {
-      checkStream(api, call.metadata);
+      checkStream(api, requireLeader);
     } catch (err) {
       const error = toServiceError(err);
       metrics.start(path, type).handled(error.code);
@@ -191,7 +204,19 @@ function checked<C extends { metadata: Metadata; emit(event: "error", err: unkno
       return;
     }
     serve(call);
+    if (requireLeader) cancelOnLeaderLoss(api, call);
   }) as unknown as UntypedServiceImplementation[string];
+}
+
+/** Ends a `hasleader` stream with etcd's no-leader error when the member loses its leader for long. */
+function cancelOnLeaderLoss(api: ClientApi, call: StreamCall): void {
+  const loss = api.leaderLoss$.pipe(take(1)).subscribe(() => {
+    call.emit("error", toServiceError(Errors.NoLeader));
+  });
+  const done = () => loss.unsubscribe();
+  call.once("close", done);
+  call.once("finish", done);
+  call.once("error", done);
 }
 
 function unaryCall(
@@ -256,10 +281,10 @@ function serveWatch(
 ): void {
   const stream = api.watchStream(ctx);
   let open = true;
-  const close = () => {
+  const close = (code: number = GrpcCode.Canceled) => {
     if (!open) return;
     open = false;
-    meter.handled(GrpcCode.Canceled);
+    meter.handled(code);
     stream.close();
   };
   stream.onResponse((resp) => {
@@ -273,14 +298,16 @@ function serveWatch(
     try {
       stream.request(req);
     } catch (err) {
-      close();
-      call.emit("error", toServiceError(err));
+      const error = toServiceError(err);
+      close(error.code);
+      call.emit("error", error);
     }
   });
   // A half-closed watch stream keeps delivering events, as etcd's does.
-  call.on("cancelled", close);
-  call.on("close", close);
-  call.on("error", close);
+  call.on("cancelled", () => close());
+  call.on("close", () => close());
+  // the stream ended with an error (a refused request, or the member's leader lost for long)
+  call.on("error", (err: { code?: number }) => close(err.code ?? GrpcCode.Canceled));
 }
 
 /** Keep-alives are answered one at a time, in request order; the stream ends after the client's end. */
@@ -308,6 +335,11 @@ function serveKeepAlive(
     });
   });
   call.on("cancelled", () => meter.handled(GrpcCode.Canceled));
+  // ended with an error (by a refused renewal, or the member's leader lost for long): no more answers
+  call.on("error", (err: { code?: number }) => {
+    failed = true;
+    meter.handled(err.code ?? GrpcCode.Unknown);
+  });
   call.on("end", () => {
     void queue.then(() => {
       if (failed || call.cancelled) return;
@@ -328,6 +360,10 @@ async function serveSnapshot(
   call.on("cancelled", () => {
     gone = true;
     meter.handled(GrpcCode.Canceled);
+  });
+  call.on("error", (err: { code?: number }) => {
+    gone = true;
+    meter.handled(err.code ?? GrpcCode.Unknown);
   });
   try {
     for await (const message of snapshotMessages(api, ctx)) {

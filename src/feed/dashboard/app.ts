@@ -7,6 +7,7 @@ import uPlot from "uplot";
 import { FeedClient } from "../client.js";
 import type { Bytes, EventOf, FeedEvent, KeyValueProps } from "../protocol.js";
 import { ALL_TOPICS } from "../protocol.js";
+import { readable } from "./readable.js";
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const text = (b: Bytes) => (typeof b === "string" ? b : `base64:${b.base64}`);
@@ -127,7 +128,9 @@ function renderMembers(): void {
         ? ` data-shown-after-ms="${Math.max(0, view.raftReceivedAt - (view.electedAt ?? r.at))}"`
         : "";
     const name = `${esc(m.name || "(unstarted)")}${m.isLearner ? " <small>learner</small>" : ""}`;
-    return `<tr class="${isLeader ? "leader" : ""}${role === "unreachable" ? " down" : ""}" data-member="${esc(m.name)}" data-id="${m.id}" data-role="${role}"${fresh}><td>${name}</td><td>${m.id}</td><td class="role-${role}">${role}</td><td>${r?.term ?? ""}</td><td>${r?.commitIndex ?? ""}</td><td>${r?.appliedIndex ?? ""}</td><td>${p ? p.match : ""}</td><td>${move}</td></tr>`;
+    const h = health.get(m.id) ?? "";
+    const healthCell = `<td class="health-${h === "healthy" ? "ok" : "bad"}" data-health="${h}">${h}</td>`;
+    return `<tr class="${isLeader ? "leader" : ""}${role === "unreachable" ? " down" : ""}" data-member="${esc(m.name)}" data-id="${m.id}" data-role="${role}"${fresh}><td>${name}</td><td>${m.id}</td><td class="role-${role}">${role}</td><td>${r?.term ?? ""}</td><td>${r?.commitIndex ?? ""}</td><td>${r?.appliedIndex ?? ""}</td><td>${p ? p.match : ""}</td>${healthCell}<td>${move}</td></tr>`;
   });
   $("members").innerHTML = rows.join("");
   const leaderName = leader ? members.members.find((m) => m.id === leader.id)?.name || leader.id : undefined;
@@ -135,6 +138,24 @@ function renderMembers(): void {
   $("leader").className = leader ? "leader-badge" : "leader-badge none";
   renderPeers(leader?.view.peers);
 }
+
+/** Each member's answer to GET /health, asked every few seconds on its client URL. */
+const health = new Map<string, "healthy" | "unhealthy" | "unreachable">();
+async function checkHealth(): Promise<void> {
+  for (const m of members?.members ?? []) {
+    const url = m.id === self && apiOrigin === "" ? origin : m.clientUrls[0];
+    if (url === undefined) continue;
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { health?: string };
+      health.set(m.id, res.ok && body.health === "true" ? "healthy" : "unhealthy");
+    } catch {
+      health.set(m.id, "unreachable");
+    }
+  }
+  renderMembers();
+}
+setInterval(() => void checkHealth(), 3000);
 
 function memberUrl(id: string): string | undefined {
   return members?.members.find((m) => m.id === id)?.clientUrls[0];
@@ -221,22 +242,11 @@ function renderKeys(): void {
   const rows = sorted.map(([k, { kv, flash }]) => {
     const depth = tree ? k.split("/").length - 1 : 0;
     const label = tree ? k.split("/").pop() || k : k;
-    return `<div class="${now - flash < 1500 ? "flash" : ""}" data-key="${esc(k)}" style="padding-left:${depth}em"><a href="#" data-history="${esc(k)}">${esc(label)}</a> = <span class="value">${esc(pretty(text(kv.value)))}</span> <small>rev ${kv.modRevision} v${kv.version}</small> <button data-delete="${esc(k)}">delete</button></div>`;
+    const shown = readable(text(kv.value));
+    const fmt = shown.format ? ` <span class="fmt">${shown.format}</span>` : "";
+    return `<div class="${now - flash < 1500 ? "flash" : ""}" data-key="${esc(k)}" style="padding-left:${depth}em"><a href="#" data-history="${esc(k)}">${esc(label)}</a>${fmt} = <span class="value">${esc(shown.text)}</span> <small>rev ${kv.modRevision} v${kv.version}</small> <button data-delete="${esc(k)}">delete</button></div>`;
   });
   $("keys").innerHTML = rows.join("") || "<i>no keys</i>";
-}
-
-/** JSON shown indented; anything else as it is. */
-function pretty(v: string): string {
-  const t = v.trim();
-  if (t.startsWith("{") || t.startsWith("[")) {
-    try {
-      return JSON.stringify(JSON.parse(t), null, 1);
-    } catch {
-      return v;
-    }
-  }
-  return v;
 }
 
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
@@ -260,6 +270,83 @@ document.addEventListener("click", (ev) => {
     ev.preventDefault();
     void showHistory(hist);
   }
+});
+
+/** The end of the range of keys starting with `prefix` (etcd's prefix end: the last byte below 0xff plus one). */
+function prefixEnd(prefix: string): string {
+  const bytes = new TextEncoder().encode(prefix);
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if (bytes[i] < 0xff) {
+      const end = bytes.slice(0, i + 1);
+      end[i]++;
+      return btoa(String.fromCharCode(...end));
+    }
+  }
+  return btoa("\0"); // every key
+}
+
+/** One key of an export: its name and value as text. */
+interface ExportedKey {
+  key: string;
+  value: string;
+}
+
+/** Every key under the watched prefix with its value, as a JSON file the browser downloads. */
+async function exportPrefix(): Promise<void> {
+  const res = await call(apiUrl(), "/v3/kv/range", {
+    key: b64(prefix || "\0"),
+    range_end: prefixEnd(prefix),
+  });
+  const body = (await res.json()) as { kvs?: Array<{ key: string; value?: string }>; message?: string };
+  if (!res.ok) {
+    $("transfer-status").textContent = `export: ${body.message ?? res.status}`;
+    return;
+  }
+  const out: ExportedKey[] = (body.kvs ?? []).map((kv) => ({
+    key: unb64(kv.key),
+    value: unb64(kv.value ?? ""),
+  }));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(out, null, 1)], { type: "application/json" }));
+  link.download = `${(prefix || "all").replace(/[^A-Za-z0-9._-]+/g, "_")}.json`;
+  link.click();
+  $("transfer-status").textContent = `exported ${out.length} keys`;
+}
+
+/** Puts the keys of an exported file, in transactions of at most 128 puts (etcd's --max-txn-ops default). */
+async function importFile(file: File): Promise<void> {
+  let keysIn: ExportedKey[];
+  try {
+    const parsed = JSON.parse(await file.text()) as unknown;
+    if (
+      !Array.isArray(parsed) ||
+      !parsed.every((x) => typeof x?.key === "string" && typeof x?.value === "string")
+    )
+      throw new Error('expected a list of { "key": ..., "value": ... }');
+    keysIn = parsed as ExportedKey[];
+  } catch (err) {
+    $("transfer-status").textContent = `import: ${(err as Error).message}`;
+    return;
+  }
+  for (let i = 0; i < keysIn.length; i += 128) {
+    const success = keysIn
+      .slice(i, i + 128)
+      .map((kv) => ({ request_put: { key: b64(kv.key), value: b64(kv.value) } }));
+    const res = await call(apiUrl(), "/v3/kv/txn", { success });
+    if (!res.ok) {
+      const body = (await res.json()) as { message?: string };
+      $("transfer-status").textContent = `import stopped after ${i} keys: ${body.message ?? res.status}`;
+      return;
+    }
+  }
+  $("transfer-status").textContent = `imported ${keysIn.length} keys`;
+}
+
+$("export").addEventListener("click", () => void exportPrefix());
+$("import").addEventListener("change", (ev) => {
+  const input = ev.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (file) void importFile(file).finally(() => (input.value = ""));
 });
 
 /** A key's versions from its creation on, with a line diff between neighbours. */
@@ -299,11 +386,79 @@ function renderLeases(): void {
   $("leases").innerHTML = leases
     .map((l) => {
       const left = Math.max(0, l.remainingTtl - Math.floor((now - l.at) / 1000));
-      return `<tr><td>${l.id}</td><td>${left}s</td><td>${l.ttl}s</td><td>${l.keys}</td></tr>`;
+      return `<tr data-lease="${l.id}"><td>${l.id}</td><td>${left}s</td><td>${l.ttl}s</td><td><a href="#" data-lease-keys="${l.id}">${l.keys} key${l.keys === 1 ? "" : "s"}</a></td></tr>`;
     })
     .join("");
 }
 setInterval(renderLeases, 1000);
+
+/** The keys attached to a lease, from its time-to-live with keys. */
+async function showLeaseKeys(id: string): Promise<void> {
+  const res = await call(apiUrl(), "/v3/lease/timetolive", { ID: BigInt(`0x${id}`).toString(), keys: true });
+  const body = (await res.json()) as { keys?: string[]; TTL?: string; message?: string };
+  const keysOf = (body.keys ?? []).map(unb64);
+  $("lease-keys").textContent = res.ok
+    ? `lease ${id} (TTL ${body.TTL}s): ${keysOf.length ? keysOf.join(", ") : "no keys"}`
+    : `lease ${id}: ${body.message ?? res.status}`;
+}
+document.addEventListener("click", (ev) => {
+  const id = (ev.target as HTMLElement).dataset?.leaseKeys;
+  if (id === undefined) return;
+  ev.preventDefault();
+  void showLeaseKeys(id);
+});
+
+// ---- users and roles ----------------------------------------------------------------------------
+
+/** A gateway answer's JSON, or the member's error text. */
+async function ask<T>(path: string, body: object): Promise<T> {
+  const res = await call(apiUrl(), path, body);
+  const json = (await res.json()) as T & { message?: string };
+  if (!res.ok) throw new Error(json.message ?? `HTTP ${res.status}`);
+  return json;
+}
+
+const PERM = ["read", "write", "readwrite"];
+/** Users with their roles, roles with their permissions (auth needs root for this). */
+async function showAuth(): Promise<void> {
+  try {
+    const users = (await ask<{ users?: string[] }>("/v3/auth/user/list", {})).users ?? [];
+    const roles = (await ask<{ roles?: string[] }>("/v3/auth/role/list", {})).roles ?? [];
+    const userRows = await Promise.all(
+      users.map(async (name) => {
+        const r = (await ask<{ roles?: string[] }>("/v3/auth/user/get", { name })).roles ?? [];
+        return `<tr data-user="${esc(name)}"><td>${esc(name)}</td><td>${esc(r.join(", "))}</td></tr>`;
+      }),
+    );
+    const roleRows = await Promise.all(
+      roles.map(async (role) => {
+        const perms =
+          (
+            await ask<{ perm?: Array<{ permType?: string | number; key?: string; range_end?: string }> }>(
+              "/v3/auth/role/get",
+              { role },
+            )
+          ).perm ?? [];
+        const text = perms
+          .map((p) => {
+            const type = typeof p.permType === "number" ? PERM[p.permType] : (p.permType ?? "READ");
+            const key = unb64(p.key ?? "");
+            const end = p.range_end ? unb64(p.range_end) : "";
+            const range = end === "" ? key : end === "\0" ? `${key} and after` : `[${key}, ${end})`;
+            return `${String(type).toLowerCase()} ${range}`;
+          })
+          .join("; ");
+        return `<tr data-role="${esc(role)}"><td>${esc(role)}</td><td>${esc(text)}</td></tr>`;
+      }),
+    );
+    $("auth").innerHTML =
+      `<table><thead><tr><th>user</th><th>roles</th></tr></thead><tbody>${userRows.join("") || '<tr><td colspan="2"><i>no users</i></td></tr>'}</tbody></table>` +
+      `<table><thead><tr><th>role</th><th>permissions</th></tr></thead><tbody>${roleRows.join("") || '<tr><td colspan="2"><i>no roles</i></td></tr>'}</tbody></table>`;
+  } catch (err) {
+    $("auth").textContent = `users and roles: ${(err as Error).message}`;
+  }
+}
+$("auth-refresh").addEventListener("click", () => void showAuth());
 setInterval(renderKeys, 1000);
 
 // ---- the log -----------------------------------------------------------------------------------
@@ -389,6 +544,7 @@ function onEvent(e: FeedEvent): void {
       members = e;
       followMembers();
       renderMembers();
+      if (health.size === 0) void checkHealth();
       break;
     case "metrics":
       onMetrics(e);
@@ -454,3 +610,4 @@ $("watch-form").addEventListener("submit", (ev) => {
   connect(feedUrl);
 });
 connect(origin);
+void showAuth();

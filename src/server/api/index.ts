@@ -3,6 +3,7 @@ import type { ServerCore } from "../server-core.js";
 import { AuthApi } from "./auth.js";
 import { ClusterApi } from "./cluster.js";
 import { KvApi } from "./kv.js";
+import { leaderLoss } from "./leader-loss.js";
 import { LeaseApi } from "./lease.js";
 import { MaintenanceApi } from "./maintenance.js";
 import { QuotaGuard } from "./quota-guard.js";
@@ -38,6 +39,7 @@ export function createClientApi(core: ServerCore): ClientApi {
     memberPromote: (r, ctx) => cluster.memberPromote(r, ctx),
     isLearner: () => core.cluster.member(core.memberId)?.isLearner ?? false,
     hasLeader: () => core.raft.hasLeader,
+    leaderLoss$: leaderLoss(core.raft.leadership$, core.cfg.tickMs * core.cfg.electionTicks),
     status: () => maintenance.status(),
     alarm: (r, ctx) => maintenance.alarm(r, ctx),
     hash: (ctx) => maintenance.hash(ctx),
@@ -46,6 +48,7 @@ export function createClientApi(core: ServerCore): ClientApi {
     moveLeader: (r) => maintenance.moveLeader(r),
     snapshot: (ctx) => maintenance.snapshot(ctx),
     health: () => maintenance.health(),
+    clusterVersion: () => core.cluster.version(),
     auth: new AuthApi(core),
     metrics: core.serverMetrics.registry,
   };
