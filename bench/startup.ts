@@ -39,14 +39,29 @@ function start(kind: Kind, dir: string, ports: [number, number]): ChildProcess {
     ["--logger", "zap"],
     ["--log-level", "error"],
   ].flat();
-  return kind === "etcd"
-    ? spawn(etcdBinary(), args, { stdio: "ignore" })
-    : spawn(process.execPath, [join(ROOT, "bin/rxetcd.js"), ...args], { stdio: "ignore" });
+  const proc =
+    kind === "etcd"
+      ? spawn(etcdBinary(), args, { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(process.execPath, [join(ROOT, "bin/rxetcd.js"), ...args], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+  // the last lines of its output, to say why when it exits early
+  let tail = "";
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString("utf8")).slice(-2000);
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  outputs.set(proc, () => tail);
+  return proc;
 }
+
+const outputs = new WeakMap<ChildProcess, () => string>();
 
 async function untilHealthy(port: number, proc: ChildProcess, since: number): Promise<number> {
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`exited with ${proc.exitCode}`);
+    if (proc.exitCode !== null)
+      throw new Error(`exited with ${proc.exitCode}; last output:\n${outputs.get(proc)?.() ?? ""}`);
     const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
       async (r) => r.ok && ((await r.json()) as { health?: string }).health === "true",
       () => false,

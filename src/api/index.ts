@@ -2,7 +2,7 @@
 export { type ClientLimits, defaultClientLimits, snapshotChunkBytes } from "./client-handlers.js";
 export { grpcOverheadBytes } from "./grpc/grpc-services.js";
 export type { HttpExtension } from "./http/http-extension.js";
-export { versions } from "./http/http-handler.js";
+export { SERVER_VERSION } from "./http/http-handler.js";
 export {
   type ApiLogger,
   type ClientListeners,

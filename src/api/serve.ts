@@ -26,6 +26,7 @@ import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/g
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { createGateway } from "./gateway/gateway.js";
+import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
@@ -167,10 +168,12 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const identities = new TlsIdentities();
   const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc);
   const extensions = options.http ?? [];
+  const openStreams = new OpenStreams();
   const httpHandler = createHttpHandler(
     api,
     createGateway(api, handlers, limits, metrics, {
       clientCertAuth: options.tls?.clientCertAuth ?? false,
+      openStreams,
     }),
     extensions,
   );
@@ -178,7 +181,15 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     grpcRequestContext(call.metadata, identities.commonNameOf(call)),
   );
   const injector = injectorServingHttp(grpcServer, httpHandler, fastUnary, logger);
-  const httpServer: HttpServer = createHttpServer(httpHandler);
+  const httpServer: HttpServer = createHttpServer((req, res) => {
+    // Go's server says nothing of keep-alive on an HTTP/1.1 connection that stays open (Node would add
+    // "Connection: keep-alive" and "Keep-Alive: timeout=5")
+    if (req.httpVersion === "1.1" && !/\bclose\b/i.test(req.headers.connection ?? ""))
+      res.removeHeader("connection");
+    httpHandler(req, res);
+  });
+  // etcd's HTTP server has no idle timeout: an idle client connection stays open (Node closes it after 5 s)
+  httpServer.keepAliveTimeout = 0;
   for (const ext of extensions) ext.attach?.(httpServer);
 
   const sockets = new Set<Socket>();
@@ -274,6 +285,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     close() {
       closing ??= (async () => {
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+        // open gateway streams get etcd's last line before their connections go
+        await openStreams.endAll(TRANSPORT_CLOSING, 1000);
         injector.destroy();
         grpcServer.forceShutdown();
         httpServer.closeAllConnections();

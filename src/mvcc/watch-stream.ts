@@ -47,7 +47,6 @@ export class WatchStream {
   private readonly watchers = new Map<number, StreamWatcher>();
   private nextId = 0;
   private progressRequested = false;
-  private waitingForCommit = false;
   private paused = false;
   private closed = false;
 
@@ -159,7 +158,7 @@ export class WatchStream {
   /**
    * Asks for a progress notification (watchId -1, revision R: every event <= R of every watcher on the stream
    * has been sent). Answered when every watcher of the stream is synced and has handed out all it holds; until
-   * then the answer waits.
+   * then the answer waits. A watcher starting at a later revision holds nothing back: etcd 3.4 answers at once.
    */
   requestProgress(): void {
     if (this.closed) return;
@@ -204,22 +203,9 @@ export class WatchStream {
 
   private answerProgressIfSettled(): void {
     if (!this.progressRequested || this.closed) return;
-    const rev = this.store.revision;
-    for (const { watcher, compacted } of this.watchers.values()) {
-      if (!compacted && !watcher.isSettledAt(rev)) {
-        // A watcher starting at a future revision settles by commits alone, without an event of its own.
-        if (!this.waitingForCommit) {
-          this.waitingForCommit = true;
-          this.store.afterNextCommit(() => {
-            this.waitingForCommit = false;
-            this.answerProgressIfSettled();
-          });
-        }
-        return;
-      }
-    }
+    for (const { watcher, compacted } of this.watchers.values()) if (!compacted && !watcher.isSettled) return;
     this.progressRequested = false;
-    this.emit({ watchId: INVALID_WATCH_ID, revision: rev, progress: true });
+    this.emit({ watchId: INVALID_WATCH_ID, revision: this.store.revision, progress: true });
   }
 
   private emit(r: Partial<WatchStreamResponse> & { watchId: number; revision: number }): void {

@@ -97,7 +97,6 @@ export class WatchableStore {
   private syncTimer: NodeJS.Timeout | undefined;
   private syncImmediate: NodeJS.Immediate | undefined;
   private closed = false;
-  private commitWaiters: Array<() => void> = [];
 
   constructor(
     private readonly source: WatchableSource,
@@ -141,11 +140,6 @@ export class WatchableStore {
 
   stats(): WatchableStoreStats {
     return { synced: this.synced.size, unsynced: this.unsynced.size, revision: this.fedRev };
-  }
-
-  /** Calls `fn` once, after the next revision has been handed to the synced watchers. */
-  afterNextCommit(fn: () => void): void {
-    this.commitWaiters.push(fn);
   }
 
   /** Creates a watcher. Throws WatchRangeEmptyError for an interval that ends at or before its start. */
@@ -206,11 +200,6 @@ export class WatchableStore {
   private committed(events: Event[], rev: number): void {
     if (rev <= this.fedRev) return; // already seen
     this.feed(events, rev);
-    if (this.commitWaiters.length > 0) {
-      const waiters = this.commitWaiters;
-      this.commitWaiters = [];
-      for (const fn of waiters) fn();
-    }
   }
 
   private feed(events: Event[], rev: number): void {

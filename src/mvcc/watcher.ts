@@ -128,11 +128,12 @@ export class Watcher {
   }
 
   /**
-   * True when everything up to `rev` has been handed to the subscriber and commits feed the watcher directly:
-   * the condition for answering a progress request.
+   * True when commits feed the watcher directly and it has handed everything it was given to the subscriber: with
+   * the store fed up to its revision, nothing of the watcher's at or below that revision is still to come (a
+   * watcher starting later has nothing there at all). The condition for answering a progress request.
    */
-  isSettledAt(rev: number): boolean {
-    return this.state === "synced" && this.outbox.length === 0 && !this.draining && this.nextRev <= rev + 1;
+  get isSettled(): boolean {
+    return this.state === "synced" && this.outbox.length === 0 && !this.draining;
   }
 
   /** Called after the watcher may have become settled (drained, synced) or ended. One listener. */

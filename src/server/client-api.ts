@@ -181,6 +181,8 @@ export interface ClientApi {
 
   /** true when this member knows a leader and has no alarm that makes it unhealthy. */
   health(): Promise<{ health: boolean; reason?: string }>;
+  /** The cluster version the members agreed on ("3.4.0"); undefined until it is decided. */
+  clusterVersion(): string | undefined;
   /** The Auth service; a member without one answers as etcd with auth never enabled. */
   readonly auth?: ClientAuthApi;
   /** The Prometheus registry holding this member's metrics (etcd's metric names). */

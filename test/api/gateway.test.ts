@@ -254,6 +254,10 @@ describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
     const version = await http(h.url, "/version");
     assert.equal(version.body, '{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}');
     assert.equal(version.headers["content-type"], "application/json");
+    h.api.decidedClusterVersion = undefined;
+    const undecided = await http(h.url, "/version");
+    h.api.decidedClusterVersion = "3.4.0";
+    assert.equal(undecided.body, '{"etcdserver":"3.4.23","etcdcluster":"not_decided"}');
     const metrics = await http(h.url, "/metrics");
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^etcd_server_health_success 1$/m);

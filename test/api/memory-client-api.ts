@@ -468,4 +468,10 @@ export class MemoryClientApi implements ClientApi {
   async health(): Promise<{ health: boolean; reason?: string }> {
     return { health: this.healthy && this.alarms.length === 0 };
   }
+
+  /** The cluster version /version reports; tests unset it to see a member before the decision. */
+  decidedClusterVersion: string | undefined = "3.4.0";
+  clusterVersion(): string | undefined {
+    return this.decidedClusterVersion;
+  }
 }

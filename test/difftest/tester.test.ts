@@ -2,7 +2,14 @@
 // the comparison finds differences and tolerates only what it says it does, and minimisation keeps a failure.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { generate, type Op, type RequestOpSpec, type TxnSpec } from "./generator.js";
+import {
+  generate,
+  type Op,
+  type PutSpec,
+  type RequestOpSpec,
+  type TxnSpec,
+  withoutIgnoreAfterDelete,
+} from "./generator.js";
 import { Approx, firstDifference, LeaseNames, normalize } from "./normalize.js";
 import type { Divergence, RunResult } from "./runner.js";
 import { shrink, signature } from "./shrink.js";
@@ -11,6 +18,34 @@ test("a seed always gives the same operations, and a longer run extends a shorte
   assert.deepEqual(generate(7, 300), generate(7, 300));
   assert.deepEqual(generate(7, 120), generate(7, 300).slice(0, 120));
   assert.notDeepEqual(generate(7, 50), generate(8, 50));
+});
+
+test("a txn put keeps ignore_value/ignore_lease only while no earlier operation of the txn deleted anything", () => {
+  const put = (key: string): RequestOpSpec => ({
+    put: { key, value: "", lease: null, prevKv: false, ignoreValue: true, ignoreLease: true },
+  });
+  const del: RequestOpSpec = { deleteRange: { key: "a", rangeEnd: "\x00", prevKv: false } };
+  /** Each put's key and whether it still ignores value and lease, in order, nested txns included. */
+  const puts = (ops: RequestOpSpec[]): string[] =>
+    ops.flatMap((op) => {
+      if ("put" in op) {
+        const p: PutSpec = op.put;
+        assert.equal(p.ignoreValue, p.ignoreLease);
+        return [`${String(p.key)}:${p.ignoreValue}`];
+      }
+      return "txn" in op ? [...puts(op.txn.success), ...puts(op.txn.failure)] : [];
+    });
+  const out = withoutIgnoreAfterDelete({
+    compare: [],
+    success: [
+      put("s1"),
+      { txn: { compare: [], success: [put("n1"), del, put("n2")], failure: [put("n3")] } },
+      put("s2"),
+    ],
+    failure: [put("f1"), { txn: { compare: [], success: [], failure: [put("n4")] } }, del, put("f2")],
+  });
+  assert.deepEqual(puts(out.success), ["s1:true", "n1:true", "n2:false", "n3:true", "s2:false"]);
+  assert.deepEqual(puts(out.failure), ["f1:true", "n4:true", "f2:false"]);
 });
 
 /** Every request option the generator is meant to reach, as a name, from a list of operations. */

@@ -100,6 +100,16 @@ for (const shape of [
           }
         }
         await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+        for (const m of cluster.members) {
+          const v = await eventually(
+            `${m.binary} ${m.name} reports the decided cluster version`,
+            async () => {
+              const body = (await m.http("/version")).json() as { etcdcluster: string };
+              return body.etcdcluster === "not_decided" ? undefined : body;
+            },
+          );
+          assert.deepEqual(v, { etcdserver: "3.4.23", etcdcluster: "3.4.0" });
+        }
       },
     );
 

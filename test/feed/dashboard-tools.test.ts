@@ -79,6 +79,29 @@ describe("the dashboard's tools, in chromium", { timeout: 180_000 }, () => {
     assert.match((await page.textContent('tr[data-role="reader"]')) ?? "", /read \[app\/, app0\)/);
   });
 
+  test("on a phone's screen the panels stack and nothing runs off the side", async () => {
+    const phone = await browser.context.newPage();
+    try {
+      await phone.setViewportSize({ width: 390, height: 844 });
+      await phone.goto(`${m.url}/dashboard`);
+      await phone.waitForSelector('tr.leader[data-member="feed"]', { timeout: 15_000 });
+      const layout = (await phone.evaluate(`(() => {
+        const boxes = [...document.querySelectorAll("main > section")].map((s) => s.getBoundingClientRect());
+        return {
+          pageWidth: document.documentElement.scrollWidth,
+          lefts: [...new Set(boxes.map((b) => Math.round(b.left)))],
+          widest: Math.max(...boxes.map((b) => b.right)),
+        };
+      })()`)) as { pageWidth: number; lefts: number[]; widest: number };
+      assert.ok(layout.pageWidth <= 390, `the page is ${layout.pageWidth} px wide on a 390 px screen`);
+      assert.equal(layout.lefts.length, 1, `one column of panels: ${JSON.stringify(layout)}`);
+      assert.ok(layout.widest <= 390, JSON.stringify(layout));
+      await phone.screenshot({ path: artifactPath("dashboard-phone.png"), fullPage: true });
+    } finally {
+      await phone.close();
+    }
+  });
+
   test("export downloads the keys under the prefix; import puts a file's keys", async () => {
     await page.fill("#prefix", "cfg/");
     await page.click("#watch-form button");

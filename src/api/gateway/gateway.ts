@@ -40,6 +40,7 @@ import {
   streamErrorLine,
 } from "./http-replies.js";
 import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
+import type { EndableStream, OpenStreams } from "./open-streams.js";
 import { gatewayRoutes } from "./routes.js";
 
 interface MethodDescs {
@@ -66,7 +67,7 @@ export function createGateway(
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
-  options: { clientCertAuth?: boolean } = {},
+  options: { clientCertAuth?: boolean; openStreams?: OpenStreams } = {},
 ): GatewayHandler {
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
@@ -130,7 +131,7 @@ export function createGateway(
     const descs = methodDescs(grpcPath);
     const handler = handlers.get(grpcPath);
     if (handler) return unary(req, res, handler, descs);
-    const lines = new LineWriter(res);
+    const lines = new LineWriter(res, options.openStreams);
     if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs, maxBodyBytes);
     // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
     const ctx = httpRequestContext(req.headers);
@@ -260,9 +261,14 @@ class TopLevelScanner {
 }
 
 /** Writes a gateway response stream: headers with the first line, one chunk per message. */
-class LineWriter {
+class LineWriter implements EndableStream {
   private started = false;
-  constructor(readonly res: ServerResponse) {}
+  constructor(
+    readonly res: ServerResponse,
+    openStreams?: OpenStreams,
+  ) {
+    if (openStreams) res.once("close", openStreams.track(this));
+  }
 
   get closed(): boolean {
     return this.res.destroyed || this.res.writableEnded;
@@ -295,6 +301,13 @@ class LineWriter {
     if (this.closed) return;
     this.start(httpStatusOf(status.code));
     this.res.end(streamErrorLine(status));
+  }
+
+  endWith(status: RpcStatus): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const over = new Promise<void>((resolve) => this.res.once("close", () => resolve()));
+    this.fail(status);
+    return over;
   }
 
   /** The first request message could not be read: the gateway answers 500 with code Unknown. */

@@ -10,8 +10,8 @@ import type { GatewayHandler } from "../gateway/gateway.js";
 import { plainError } from "../gateway/http-replies.js";
 import type { HttpExtension } from "./http-extension.js";
 
-/** What /version reports; gateway clients pick the /v3/ prefix from a 3.4 server version. */
-export const versions = { etcdserver: "3.4.23", etcdcluster: "3.4.0" } as const;
+/** The server version /version reports; gateway clients pick the /v3/ prefix from a 3.4 server version. */
+export const SERVER_VERSION = "3.4.23";
 
 /** Go's ServeMux path cleaning: one slash between elements, no "." or "..", trailing slash kept. */
 function cleanPath(path: string): string {
@@ -66,7 +66,11 @@ export function createHttpHandler(
 
   const version = (req: IncomingMessage, res: ServerResponse) => {
     if (!allow(req, res, "GET")) return;
-    const body = JSON.stringify(versions);
+    // as etcd: the cluster version once the members decided it, "not_decided" before
+    const body = JSON.stringify({
+      etcdserver: SERVER_VERSION,
+      etcdcluster: api.clusterVersion() ?? "not_decided",
+    });
     res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
     res.end(body);
   };

@@ -48,6 +48,7 @@ export function createClientApi(core: ServerCore): ClientApi {
     moveLeader: (r) => maintenance.moveLeader(r),
     snapshot: (ctx) => maintenance.snapshot(ctx),
     health: () => maintenance.health(),
+    clusterVersion: () => core.cluster.version(),
     auth: new AuthApi(core),
     metrics: core.serverMetrics.registry,
   };
