@@ -26,6 +26,13 @@ import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
 
 /** A running member with its listeners, like etcd's embed.Etcd. */
+export {
+  type RestoreOptions,
+  type RestoreResult,
+  restoreSnapshot,
+  SnapshotRestoreError,
+} from "../server/snapshot-restore.js";
+
 export interface Etcd {
   readonly server: EtcdServer;
   /** The client URLs actually bound (port 0 in the config is replaced by the chosen port). */
