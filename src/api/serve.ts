@@ -13,6 +13,7 @@ import {
   type Http2Server,
   Http2ServerRequest,
   Http2ServerResponse,
+  type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
@@ -30,6 +31,7 @@ import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
+import { enforcePingPolicy } from "./grpc/ping-policy.js";
 import { unaryFastPath } from "./grpc/unary-fast-path.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
@@ -43,6 +45,11 @@ export interface ClientTls {
   clientCertAuth?: boolean;
   /** OpenSSL cipher list (from --cipher-suites). */
   ciphers?: string;
+  /**
+   * Called once a handshake is done (--client-crl-file): closes the connection and answers true when
+   * the client's certificate is revoked.
+   */
+  revoked?: (socket: TLSSocket) => boolean;
 }
 
 /** The certificate part of the TLS options (what a reload replaces). */
@@ -60,6 +67,8 @@ export interface GrpcLimits {
   maxConcurrentStreams?: number;
   keepaliveIntervalMs?: number;
   keepaliveTimeoutMs?: number;
+  /** --grpc-keepalive-min-time: clients pinging more often are sent GOAWAY "too_many_pings" (default 5 s). */
+  keepaliveMinTimeMs?: number;
 }
 
 /** The few logger methods used here (a pino logger fits). */
@@ -91,6 +100,9 @@ export interface ClientListeners {
   setTls(tls: ClientTls): void;
   close(): Promise<void>;
 }
+
+/** etcd's --grpc-keepalive-min-time default. */
+const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5_000;
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -130,6 +142,7 @@ function injectorServingHttp(
   grpcServer: Server,
   httpHandler: RequestListener,
   fastUnary: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean,
+  pingMinTimeMs: number,
   logger?: ApiLogger,
 ): ConnectionInjector {
   const servers = (grpcServer as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
@@ -140,6 +153,12 @@ function injectorServingHttp(
     logger?.warn({}, "HTTP over HTTP/2 is not served: grpc-js internals changed");
     return injector;
   }
+  h2.on("session", (session: ServerHttp2Session) =>
+    enforcePingPolicy(session, {
+      minTimeMs: pingMinTimeMs,
+      onViolation: () => logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
+    }),
+  );
   const grpcListeners = h2.listeners("stream") as StreamListener[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
@@ -180,7 +199,13 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const fastUnary = unaryFastPath(handlers, metrics, limits.maxRequestBytes + grpcOverheadBytes, (call) =>
     grpcRequestContext(call.metadata, identities.commonNameOf(call)),
   );
-  const injector = injectorServingHttp(grpcServer, httpHandler, fastUnary, logger);
+  const injector = injectorServingHttp(
+    grpcServer,
+    httpHandler,
+    fastUnary,
+    options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
+    logger,
+  );
   const httpServer: HttpServer = createHttpServer((req, res) => {
     // Go's server says nothing of keep-alive on an HTTP/1.1 connection that stays open (Node would add
     // "Connection: keep-alive" and "Keep-Alive: timeout=5")
@@ -236,6 +261,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
             ALPNProtocols: ["h2", "http/1.1"],
           },
           (socket: TLSSocket) => {
+            if (tls.revoked?.(socket)) return;
             track(socket);
             if (socket.alpnProtocol === "h2") route(socket, true);
             else if (socket.alpnProtocol === "http/1.1") route(socket, false);

@@ -13,18 +13,26 @@ const io = {
   stdout: (text: string) => process.stdout.write(text),
   stderr: (text: string) => process.stderr.write(text),
 };
+async function snapshotCommand(argv: string[]): Promise<number> {
+  const { runSnapshotCommand } = await import("./snapshot-command.js");
+  const { restoreSnapshot } = await import("../embed/index.js");
+  return runSnapshotCommand(argv, { ...io, restore: restoreSnapshot });
+}
+
 const code =
   process.argv[2] === "feed"
     ? await (await import("./feed-tail.js")).tailFeed(process.argv.slice(3), io)
-    : await runCli(process.argv.slice(2), {
-        stdout: (text) => process.stdout.write(text),
-        stderr: (text) => process.stderr.write(text),
-        env: process.env,
-        loadServer: () =>
-          importOptional(new URL("../embed/index.js", import.meta.url), pickStarter("startEtcd")),
-        loadProxy: () =>
-          importOptional(new URL("../proxy/index.js", import.meta.url), pickStarter("startProxy")),
-      });
+    : process.argv[2] === "snapshot"
+      ? await snapshotCommand(process.argv.slice(3))
+      : await runCli(process.argv.slice(2), {
+          stdout: (text) => process.stdout.write(text),
+          stderr: (text) => process.stderr.write(text),
+          env: process.env,
+          loadServer: () =>
+            importOptional(new URL("../embed/index.js", import.meta.url), pickStarter("startEtcd")),
+          loadProxy: () =>
+            importOptional(new URL("../proxy/index.js", import.meta.url), pickStarter("startProxy")),
+        });
 process.exitCode = code;
 // Handles left open by a closed server (sockets, timers) must not keep a finished command alive;
 // the timer is unref'd so a command with nothing left open exits at once, output flushed.

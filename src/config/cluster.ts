@@ -8,6 +8,12 @@ import { parseUrlsMap, UrlListError, urlsMapText } from "./urls.js";
 
 export class ClusterConfigError extends Error {}
 
+/** What the bootstrap checks read of a configuration (etcdctl snapshot restore has only these). */
+export type BootstrapFields = Pick<
+  Config,
+  "name" | "initialClusterState" | "discovery" | "initialAdvertisePeerUrls"
+>;
+
 export type InitialCluster =
   /** From --initial-cluster, or this member alone when bootstrapping through --discovery. */
   | { kind: "static"; members: Map<string, EtcdUrl[]>; token: string }
@@ -62,7 +68,9 @@ function goQuoteList(values: readonly string[]): string {
 }
 
 async function resolvedHref(u: EtcdUrl, resolve: HostResolver): Promise<string> {
-  if (u.scheme === "unix" || u.scheme === "unixs" || isIP(u.hostname) !== 0) return u.href;
+  // etcd's netutil leaves "localhost" as written, like an IP address
+  if (u.scheme === "unix" || u.scheme === "unixs" || u.hostname === "localhost" || isIP(u.hostname) !== 0)
+    return u.href;
   const address = await resolve(u.hostname);
   const host = isIP(address) === 6 ? `[${address}]` : address;
   return `${u.scheme}://${host}:${u.port}`;
@@ -94,7 +102,7 @@ async function sameUrls(
   return { equal: true };
 }
 
-function hasLocalMember(config: Config, members: ReadonlyMap<string, EtcdUrl[]>): void {
+function hasLocalMember(config: BootstrapFields, members: ReadonlyMap<string, EtcdUrl[]>): void {
   if (!members.has(config.name)) {
     throw new ClusterConfigError(
       `couldn't find local name ${JSON.stringify(config.name)} in the initial cluster configuration`,
@@ -114,7 +122,7 @@ function checkDuplicateUrls(members: ReadonlyMap<string, EtcdUrl[]>): void {
 }
 
 async function advertiseMatchesCluster(
-  config: Config,
+  config: BootstrapFields,
   members: ReadonlyMap<string, EtcdUrl[]>,
   resolve: HostResolver,
 ): Promise<void> {
@@ -150,7 +158,7 @@ async function advertiseMatchesCluster(
  * VerifyJoinExisting with --initial-cluster-state=existing). Throws ClusterConfigError.
  */
 export async function verifyInitialCluster(
-  config: Config,
+  config: BootstrapFields,
   members: ReadonlyMap<string, EtcdUrl[]>,
   resolve: HostResolver = resolveWithDns,
 ): Promise<void> {

@@ -7,11 +7,16 @@ import { createSecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { ClientTls } from "../api/index.js";
 import type { TlsConfig } from "../config/codec.js";
+import { RevocationCheck } from "./crl.js";
 
 /** How often the files are checked for changes. */
 const POLL_MS = 1000;
 
-function readFiles(t: TlsConfig, ciphers: string | undefined): ClientTls {
+function readFiles(
+  t: TlsConfig,
+  ciphers: string | undefined,
+  revoked: ClientTls["revoked"] | undefined,
+): ClientTls {
   const read = (flag: string, path: string) => {
     try {
       return readFileSync(path);
@@ -25,6 +30,7 @@ function readFiles(t: TlsConfig, ciphers: string | undefined): ClientTls {
     ...(t.trustedCaFile ? { trustedCa: read("--trusted-ca-file", t.trustedCaFile) } : {}),
     clientCertAuth: t.clientCertAuth,
     ...(ciphers ? { ciphers } : {}),
+    ...(revoked ? { revoked } : {}),
   };
   // fails here, naming the problem, rather than on the first handshake
   createSecureContext({
@@ -40,6 +46,8 @@ export class WatchedClientTls {
   private current: ClientTls;
   private readonly files: string[];
   private readonly listeners = new Set<(tls: ClientTls) => void>();
+  /** --client-crl-file: read on every handshake, so it needs no watching. */
+  private readonly revoked: ClientTls["revoked"] | undefined;
 
   /** Reads the files now (throwing with the flag's name when one is unreadable) and starts watching them. */
   constructor(
@@ -47,7 +55,8 @@ export class WatchedClientTls {
     private readonly ciphers: string | undefined,
     private readonly log: Pick<Logger, "info" | "warn">,
   ) {
-    this.current = readFiles(config, ciphers);
+    this.revoked = config.crlFile ? new RevocationCheck(config.crlFile, log).refuses : undefined;
+    this.current = readFiles(config, ciphers, this.revoked);
     this.files = [config.certFile, config.keyFile, config.trustedCaFile].filter((f) => f !== "");
     for (const f of this.files) watchFile(f, { interval: POLL_MS, persistent: false }, () => this.reload());
   }
@@ -63,7 +72,7 @@ export class WatchedClientTls {
 
   reload(): void {
     try {
-      this.current = readFiles(this.config, this.ciphers);
+      this.current = readFiles(this.config, this.ciphers, this.revoked);
     } catch (err) {
       this.log.warn(
         { err: (err as Error).message },

@@ -54,6 +54,9 @@ export function listenFeed(
           h,
         )
       : createHttpServer(h);
+  // --client-crl-file: a revoked client certificate's connection is closed once the handshake is done
+  const revoked = secure ? tls?.revoked : undefined;
+  if (revoked) server.prependListener("secureConnection", revoked);
   for (const ext of extensions) ext.attach?.(server as ReturnType<typeof createHttpServer>);
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {

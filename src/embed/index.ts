@@ -17,6 +17,7 @@ import { serverAuthConfig } from "./auth-config.js";
 import { resolveAutoTls } from "./auto-tls.js";
 import { opensslCiphers } from "./cipher-suites.js";
 import { WatchedClientTls } from "./client-tls.js";
+import { RevocationCheck } from "./crl.js";
 import { feedAuthenticator } from "./feed-auth.js";
 import { type FeedListener, listenFeed } from "./feed-listener.js";
 import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
@@ -25,6 +26,13 @@ import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
 
 /** A running member with its listeners, like etcd's embed.Etcd. */
+export {
+  type RestoreOptions,
+  type RestoreResult,
+  restoreSnapshot,
+  SnapshotRestoreError,
+} from "../server/snapshot-restore.js";
+
 export interface Etcd {
   readonly server: EtcdServer;
   /** The client URLs actually bound (port 0 in the config is replaced by the chosen port). */
@@ -80,7 +88,7 @@ function heldUntilServed(maxWaiting = 256): { handler: PeerHandler; serve(h: Pee
 }
 
 /** The peer listener's TLS, when the peer URLs are https. */
-function readPeerListenTls(config: Config): ListenTls | undefined {
+function readPeerListenTls(config: Config, log: Logger): ListenTls | undefined {
   const t = config.peerTls;
   if (!config.listenPeerUrls.some((u) => u.href.startsWith("https://"))) return undefined;
   if (!t.certFile || !t.keyFile)
@@ -91,6 +99,7 @@ function readPeerListenTls(config: Config): ListenTls | undefined {
     key: files.key as Buffer,
     ...(files.ca ? { ca: files.ca } : {}),
     requestCert: t.clientCertAuth,
+    ...(t.crlFile ? { revoked: new RevocationCheck(t.crlFile, log).refuses } : {}),
   };
 }
 
@@ -178,7 +187,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
     const peers: Listening[] = [];
     // https peer URLs are served with --peer-cert-file/--peer-key-file (and client certificates
     // required with --peer-client-cert-auth)
-    const peerListenTls = readPeerListenTls(config);
+    const peerListenTls = readPeerListenTls(config, logger);
     // until the server (and its transport) exists, peers wait: etcd serves them only once it is built
     const held = heldUntilServed();
     const handler = held.handler;
@@ -233,6 +242,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
           : {}),
         keepaliveIntervalMs: config.grpcKeepaliveIntervalMs,
         keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
+        keepaliveMinTimeMs: config.grpcKeepaliveMinTimeMs,
       },
       logger,
       ...(tls ? { tls } : {}),

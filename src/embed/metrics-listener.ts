@@ -66,6 +66,9 @@ export function listenMetrics(
           h,
         )
       : createHttpServer(h);
+  // --client-crl-file: a revoked client certificate's connection is closed once the handshake is done
+  const revoked = secure ? tls?.revoked : undefined;
+  if (revoked) server.prependListener("secureConnection", revoked);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(Number(url.port || (secure ? 443 : 80)), url.hostname.replace(/^\[|\]$/g, ""), () => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { ETCD_VERSION } from "../config/defaults.js";
 import type { Member } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
@@ -62,6 +63,11 @@ export interface ListenTls {
   ca?: Buffer;
   /** Ask for and verify client certificates (peer client-cert-auth). */
   requestCert?: boolean;
+  /**
+   * Called once a handshake is done (--peer-crl-file): closes the connection and answers true when the
+   * peer's certificate is revoked.
+   */
+  revoked?: (socket: TLSSocket) => boolean;
 }
 
 /**
@@ -87,6 +93,7 @@ export function listenHttp(
             handler,
           )
         : createServer(handler);
+    if (url.protocol === "https:" && tls?.revoked) server.prependListener("secureConnection", tls.revoked);
     server.requestTimeout = 0;
     server.once("error", reject);
     server.listen(Number(url.port || 80), url.hostname.replace(/^\[|\]$/g, ""), () => {

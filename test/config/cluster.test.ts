@@ -58,13 +58,14 @@ describe("initial cluster checks for a member without data", () => {
     );
   });
   test("hostnames and addresses that resolve alike match", async () => {
+    // except localhost, which etcd's netutil never resolves (checked against etcdctl 3.4.23)
     assert.equal(
       await problem([
         "--name=n1",
         "--initial-advertise-peer-urls=http://127.0.0.1:2380",
         "--initial-cluster=n1=http://localhost:2380",
       ]),
-      "ok",
+      '--initial-cluster has n1=http://localhost:2380 but missing from --initial-advertise-peer-urls=http://127.0.0.1:2380 (resolved urls: "http://127.0.0.1:2380" != "http://localhost:2380")',
     );
     assert.equal(
       await problem([

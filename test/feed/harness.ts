@@ -28,7 +28,7 @@ export interface MemberTls {
 export async function startMember(
   options: Omit<StartOptions, "logger"> = {},
   tls?: MemberTls,
-  more: { listenFeedUrls?: string } = {},
+  more: { listenFeedUrls?: string; snapshotCount?: number } = {},
 ): Promise<TestMember> {
   const dataDir = mkdtempSync(join(tmpdir(), "rxetcd-feed-"));
   const [clientPort, peerPort] = [await freePort(), await freePort()];
@@ -44,6 +44,7 @@ export async function startMember(
     initialCluster: `feed=${peer}`,
     ...(tls ? { clientTls: { ...defaultConfig().clientTls, ...tls, clientCertAuth: true } } : {}),
     ...(more.listenFeedUrls ? { listenFeedUrls: parseUrlList(more.listenFeedUrls) } : {}),
+    ...(more.snapshotCount ? { snapshotCount: more.snapshotCount, snapshotCatchUpEntries: 5 } : {}),
   });
   const etcd = await startEtcd(config, { logger: pino({ level: "silent" }), ...options });
   const clients: FeedClient[] = [];

@@ -55,6 +55,22 @@ export const grpcOverheadBytes = 512 * 1024;
 
 type AnyDefinition = MethodDefinition<unknown, unknown>;
 
+/** grpc-go's server keepalive defaults, which etcd keeps unless both its flags are above zero. */
+const DEFAULT_PING_INTERVAL_MS = 2 * 60 * 60 * 1000;
+const DEFAULT_PING_TIMEOUT_MS = 20_000;
+
+/** How often the member pings an idle client connection, and how long it waits for the answer. */
+function serverPings(t: GrpcLimits): {
+  "grpc.keepalive_time_ms": number;
+  "grpc.keepalive_timeout_ms": number;
+} {
+  const given = (t.keepaliveIntervalMs ?? 0) > 0 && (t.keepaliveTimeoutMs ?? 0) > 0;
+  return {
+    "grpc.keepalive_time_ms": given ? (t.keepaliveIntervalMs as number) : DEFAULT_PING_INTERVAL_MS,
+    "grpc.keepalive_timeout_ms": given ? (t.keepaliveTimeoutMs as number) : DEFAULT_PING_TIMEOUT_MS,
+  };
+}
+
 /** A grpc-js server with every client service registered; it never binds a port itself. */
 export function createGrpcServer(
   api: ClientApi,
@@ -74,8 +90,7 @@ export function createGrpcServer(
     ...(transport.maxConcurrentStreams
       ? { "grpc.max_concurrent_streams": transport.maxConcurrentStreams }
       : {}),
-    ...(transport.keepaliveIntervalMs ? { "grpc.keepalive_time_ms": transport.keepaliveIntervalMs } : {}),
-    ...(transport.keepaliveTimeoutMs ? { "grpc.keepalive_timeout_ms": transport.keepaliveTimeoutMs } : {}),
+    ...serverPings(transport),
   });
   const streams: Record<string, UntypedServiceImplementation[string]> = {
     [WatchService.watch.path]: checked(

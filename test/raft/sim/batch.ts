@@ -29,6 +29,10 @@ export interface BatchSummary {
   maxLivenessTicksWithoutPreVote: number;
   /** Quiet periods without pre-vote that had not recovered when the simulator stopped watching. */
   slowRecoveries: number;
+  /** Runs over etcd's transport model, their dropped streams and the messages lost while one was down. */
+  transportRuns: number;
+  streamDrops: number;
+  lostInGaps: number;
   failures: string[];
 }
 
@@ -46,6 +50,9 @@ export function emptySummary(): BatchSummary {
     maxLivenessTicks: 0,
     maxLivenessTicksWithoutPreVote: 0,
     slowRecoveries: 0,
+    transportRuns: 0,
+    streamDrops: 0,
+    lostInGaps: 0,
     failures: [],
   };
 }
@@ -66,6 +73,9 @@ export function runJobs(jobs: readonly SeedJob[]): BatchSummary {
       s.snapshotsInstalled += r.snapshotsInstalled;
       s.readsAnswered += r.readsAnswered;
       s.slowRecoveries += r.slowRecoveries;
+      if (r.transport) s.transportRuns++;
+      s.streamDrops += r.streamDrops;
+      s.lostInGaps += r.lostInGaps;
       if (r.preVote) s.maxLivenessTicks = Math.max(s.maxLivenessTicks, r.livenessTicks);
       else s.maxLivenessTicksWithoutPreVote = Math.max(s.maxLivenessTicksWithoutPreVote, r.livenessTicks);
     } catch (err) {

@@ -30,6 +30,9 @@ const MAX_DELAY_STEPS = 60;
 /** How many random picks a delivery makes before it accepts a message that is still held back. */
 const DELAY_RETRIES = 3;
 
+/** What a send did: on the wire, silently lost, or refused so that the sender learns the peer is unreachable. */
+export type SendResult = "sent" | "lost" | "unreachable";
+
 export class SimNetwork {
   private inFlight: InFlight[] = [];
   /** Partition side of each node; undefined when the network is whole. */
@@ -38,8 +41,8 @@ export class SimNetwork {
   quiet = false;
 
   constructor(
-    private readonly prng: Prng,
-    private readonly faults: NetworkFaults,
+    protected readonly prng: Prng,
+    protected readonly faults: NetworkFaults,
   ) {}
 
   get size(): number {
@@ -55,17 +58,22 @@ export class SimNetwork {
     return (this.sides.get(a) ?? 0) === (this.sides.get(b) ?? 0);
   }
 
-  /** Puts a message on the wire at step `now`; false when it was lost. */
-  send(m: Message, now: number): boolean {
+  /** Puts a message on the wire at step `now`. */
+  send(m: Message, now: number): SendResult {
     const p = this.prng;
-    if (!this.quiet && p.chance(this.faults.loss)) return false;
-    const wire = this.faults.serialize ? Message.encode(m).finish() : m;
+    if (!this.quiet && p.chance(this.faults.loss)) return "lost";
+    const wire = this.wire(m);
     const copies = !this.quiet && p.chance(this.faults.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = this.quiet ? 0 : p.chance(0.1) ? p.range(1, MAX_DELAY_STEPS) : 0;
       this.inFlight.push({ from: m.from, to: m.to, type: m.type, wire, notBefore: now + delay });
     }
-    return true;
+    return "sent";
+  }
+
+  /** The message as it travels (encoded when the run serializes). */
+  protected wire(m: Message): Uint8Array | Message {
+    return this.faults.serialize ? Message.encode(m).finish() : m;
   }
 
   /** Takes a random message out (random choice = reordering), preferring one whose delay has passed. */

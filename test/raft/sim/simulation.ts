@@ -35,6 +35,7 @@ import {
   StepLocalMsgError,
   StepPeerNotFoundError,
 } from "./raft-api.js";
+import { TransportNetwork } from "./transport-network.js";
 
 /** Deliberate harness faults, used only to prove that the checker can fail. */
 export interface HarnessFaults {
@@ -80,6 +81,11 @@ export interface SimResult {
   preVote: boolean;
   /** Quiet periods without pre-vote that did not recover within RECOVERY_WATCH_TICKS_WITHOUT_PREVOTE (0..2). */
   slowRecoveries: number;
+  /** The run's network was etcd's transport (ordered streams that drop) rather than free reordering. */
+  transport: boolean;
+  /** Peer streams dropped, and messages sent into a dropped stream (lost). */
+  streamDrops: number;
+  lostInGaps: number;
 }
 
 /**
@@ -140,6 +146,10 @@ interface Profile {
   leaderSendsFirst: boolean;
   /** Propose membership changes as ConfChangeV2 (simple, one change) instead of ConfChange. */
   confChangeV2: boolean;
+  /** The network behaves as etcd's transport (TransportNetwork) instead of reordering freely (SimNetwork). */
+  transport: boolean;
+  /** Transport runs: how many of a stream's oldest messages may overtake each other. */
+  reorderWindow: number;
 }
 
 interface PendingReady {
@@ -202,6 +212,8 @@ export class Simulation {
   private readonly checker = new InvariantChecker();
   private readonly nodes = new Map<bigint, SimNode>();
   private readonly network: SimNetwork;
+  /** The same network when the run uses the transport's (streams that can drop). */
+  private readonly transport: TransportNetwork | undefined;
   private step = 0;
   private nextNodeId: bigint;
   private proposalSeq = 0;
@@ -216,7 +228,14 @@ export class Simulation {
   private latestConfIndex = 0;
   private readonly stopQueue: bigint[] = [];
   private slowRecoveries = 0;
-  private readonly stats = { ticks: 0, delivered: 0, crashes: 0, confChanges: 0, snapshotsInstalled: 0 };
+  private readonly stats = {
+    ticks: 0,
+    delivered: 0,
+    crashes: 0,
+    confChanges: 0,
+    snapshotsInstalled: 0,
+    streamDrops: 0,
+  };
 
   constructor(private readonly opts: SimOptions) {
     this.prng = new Prng(opts.seed);
@@ -233,8 +252,16 @@ export class Simulation {
       serialize: p.chance(0.5),
       leaderSendsFirst: p.chance(0.5),
       confChangeV2: p.chance(0.3),
+      transport: p.chance(0.5),
+      reorderWindow: p.pick([1, 2, 4]),
     };
-    this.network = new SimNetwork(p, this.profile);
+    if (this.profile.transport) {
+      // a stream neither duplicates nor delays beyond what the window reorders
+      this.transport = new TransportNetwork(p, { ...this.profile, duplicate: 0 });
+      this.network = this.transport;
+    } else {
+      this.network = new SimNetwork(p, this.profile);
+    }
     this.nextNodeId = BigInt(opts.nodes + 1);
   }
 
@@ -271,6 +298,9 @@ export class Simulation {
         livenessTicks,
         preVote: this.profile.preVote,
         slowRecoveries: this.slowRecoveries,
+        transport: this.profile.transport,
+        streamDrops: this.stats.streamDrops,
+        lostInGaps: this.transport?.lostInGaps ?? 0,
       };
     } catch (err) {
       if (err instanceof SimulationFailure) throw err;
@@ -287,7 +317,7 @@ export class Simulation {
 
   describeProfile(): string {
     const p = this.profile;
-    return `leaderSendsFirst=${p.leaderSendsFirst} confChangeV2=${p.confChangeV2} loss=${p.loss} dup=${p.duplicate} crash=${p.crashRate} preVote=${p.preVote} checkQuorum=${p.checkQuorum} maxInflight=${p.maxInflight} maxSizePerMsg=${p.maxSizePerMsg} compact=${p.compactRate} serialize=${p.serialize}`;
+    return `leaderSendsFirst=${p.leaderSendsFirst} confChangeV2=${p.confChangeV2} loss=${p.loss} dup=${p.transport ? 0 : p.duplicate} crash=${p.crashRate} preVote=${p.preVote} checkQuorum=${p.checkQuorum} maxInflight=${p.maxInflight} maxSizePerMsg=${p.maxSizePerMsg} compact=${p.compactRate} serialize=${p.serialize} transport=${p.transport ? `window ${p.reorderWindow}` : "off"}`;
   }
 
   // ---- set-up -------------------------------------------------------------------------------------------
@@ -343,6 +373,7 @@ export class Simulation {
     ["actTransferLeader", 0.3],
     ["actCrashOrRestart", 1.2],
     ["actPartitionOrHeal", 0.6],
+    ["actDropStream", 0.5],
   ];
   private static readonly ACTION_TOTAL = Simulation.ACTIONS.reduce((sum, [, w]) => sum + w, 0);
 
@@ -397,6 +428,11 @@ export class Simulation {
 
   actPartitionOrHeal(): void {
     this.partitionOrHeal();
+  }
+
+  actDropStream(): void {
+    if (this.transport) this.dropStream(this.transport);
+    else this.tickRandom();
   }
 
   /** Stops nodes whose removal was applied (etcd's transport refuses a removed member) and runs the checks. */
@@ -454,9 +490,39 @@ export class Simulation {
       this.checker.observeVoteGranted(m.from, m.term, m.to);
     }
     const sent = this.network.send(m, this.step);
-    if (!sent && m.type === MessageType.MsgSnap) {
+    if (sent !== "sent" && m.type === MessageType.MsgSnap) {
       this.reportSnapshot(m.from, m.to, SnapshotStatus.SnapshotFailure);
     }
+    // etcd's transport tells raft when it could not send (a full buffer, a stream being dialed again)
+    if (sent === "unreachable") this.reportUnreachable(m.from, m.to);
+  }
+
+  private reportUnreachable(from: bigint, to: bigint): void {
+    const sender = this.nodes.get(from);
+    if (sender?.rn === undefined) return;
+    sender.rn.reportUnreachable(to);
+    this.observe(sender);
+  }
+
+  /**
+   * Drops one peer stream: the messages on its wire are lost (a snapshot among them fails), the sender hears the
+   * peer is unreachable, and sends to it are lost until the stream is dialed again.
+   */
+  private dropStream(network: TransportNetwork): void {
+    const ids = [...this.nodes.keys()];
+    if (ids.length < 2) return;
+    const from = this.prng.pick(ids);
+    const to = this.prng.pick(ids.filter((id) => id !== from));
+    const drop = network.dropStream(from, to, this.step);
+    if (drop === undefined) return;
+    this.stats.streamDrops++;
+    this.trace(
+      `stream ${from}->${to} dropped with ${drop.lost.length} messages on it, dialed again at ${drop.until}`,
+    );
+    for (const f of drop.lost) {
+      if (f.type === MessageType.MsgSnap) this.reportSnapshot(f.from, f.to, SnapshotStatus.SnapshotFailure);
+    }
+    this.reportUnreachable(from, to);
   }
 
   private reportSnapshot(from: bigint, to: bigint, status: SnapshotStatus): void {

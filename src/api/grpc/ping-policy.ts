@@ -1,0 +1,73 @@
+// etcd's keepalive enforcement (grpc-go's server policy with MinTime = --grpc-keepalive-min-time and
+// PermitWithoutStream = false): a client ping that comes sooner than the minimum time after the
+// previous one (or sooner than two hours when the connection has no stream open) is a strike, unless
+// the server has sent headers or data since that ping; more than two strikes end the connection with
+// GOAWAY ENHANCE_YOUR_CALM "too_many_pings", which clients read as "slow down your pings".
+import { constants, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
+
+/** grpc-go's maxPingStrikes: the third early ping is tolerated, the fourth is not. */
+const MAX_PING_STRIKES = 2;
+/** grpc-go's defaultPingTimeout: the shortest interval between pings on a connection without streams. */
+const IDLE_PING_INTERVAL_MS = 2 * 60 * 60 * 1000;
+/** grpc-go's defaultKeepalivePolicyMinTime, used when --grpc-keepalive-min-time is 0. */
+export const DEFAULT_PING_MIN_TIME_MS = 5 * 60 * 1000;
+const TOO_MANY_PINGS = Buffer.from("too_many_pings");
+
+export interface PingPolicyOptions {
+  /** --grpc-keepalive-min-time; 0 means grpc-go's default of 5 minutes. */
+  minTimeMs: number;
+  /** Milliseconds from a monotonic clock (tests inject their own). */
+  now?: () => number;
+  onViolation?: () => void;
+}
+
+/** Enforces the policy on one HTTP/2 connection of the client port. */
+export function enforcePingPolicy(session: ServerHttp2Session, options: PingPolicyOptions): void {
+  const minTimeMs = options.minTimeMs > 0 ? options.minTimeMs : DEFAULT_PING_MIN_TIME_MS;
+  const now = options.now ?? (() => performance.now());
+  let strikes = 0;
+  // grpc-go starts from the zero time: the first ping is never early
+  let lastPingAt = Number.NEGATIVE_INFINITY;
+  let serverWrote = false;
+  let openStreams = 0;
+
+  session.on("stream", (stream: ServerHttp2Stream) => {
+    openStreams++;
+    stream.once("close", () => openStreams--);
+    noteWrites(stream, () => {
+      serverWrote = true;
+    });
+  });
+  session.on("ping", () => {
+    const at = now();
+    const previous = lastPingAt;
+    lastPingAt = at;
+    if (serverWrote) {
+      serverWrote = false;
+      strikes = 0;
+      return;
+    }
+    const interval = openStreams > 0 ? minTimeMs : IDLE_PING_INTERVAL_MS;
+    if (previous + interval > at) strikes++;
+    if (strikes > MAX_PING_STRIKES && !session.destroyed) {
+      options.onViolation?.();
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, TOO_MANY_PINGS);
+      // after the GOAWAY is on its way, as grpc-go closes the connection once it is written
+      setImmediate(() => session.destroy());
+    }
+  });
+}
+
+/** Calls `wrote` whenever the server sends headers or data on the stream. */
+function noteWrites(stream: ServerHttp2Stream, wrote: () => void): void {
+  const respond = stream.respond;
+  const write = stream.write;
+  stream.respond = function (this: ServerHttp2Stream, ...args: Parameters<typeof respond>) {
+    wrote();
+    return respond.apply(this, args);
+  };
+  stream.write = function (this: ServerHttp2Stream, ...args: unknown[]) {
+    wrote();
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  };
+}
