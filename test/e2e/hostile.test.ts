@@ -252,7 +252,8 @@ describe("hostile input", () => {
     let mark = performance.now();
     const lap = (what: string) => {
       const t = performance.now();
-      console.log(`${label}: ${what} took ${((t - mark) / 1000).toFixed(1)} s`);
+      const rss = (rssBytes(m.pid as number) / 1024 / 1024).toFixed(1);
+      console.log(`${label}: ${what} took ${((t - mark) / 1000).toFixed(1)} s (RSS ${rss} MB)`);
       mark = t;
     };
     for (const path of paths) {

@@ -79,6 +79,55 @@ describe("the dashboard's tools, in chromium", { timeout: 180_000 }, () => {
     assert.match((await page.textContent('tr[data-role="reader"]')) ?? "", /read \[app\/, app0\)/);
   });
 
+  test("a key's history shows every revision with the differences between versions", async () => {
+    await post("/v3/kv/put", { key: b64("hist/k"), value: b64("line one\nline two") });
+    await post("/v3/kv/put", { key: b64("hist/k"), value: b64("line one\nline 2") });
+    await page.waitForSelector('[data-key="hist/k"] [data-history]', { timeout: 10_000 });
+    // wait for the second version before asking for the history
+    await page.waitForFunction(
+      '(document.querySelector(\'[data-key="hist/k"]\')?.textContent ?? "").includes("v2")',
+      undefined,
+      { timeout: 10_000 },
+    );
+    await page.click('[data-key="hist/k"] [data-history]');
+    await page.waitForFunction(
+      '(document.getElementById("history")?.textContent ?? "").includes("+ line 2")',
+      undefined,
+      { timeout: 10_000 },
+    );
+    const history = (await page.textContent("#history")) ?? "";
+    assert.match(history, /^hist\/k\nrev \d+: line one\nline two\nrev \d+: \n- line two\n\+ line 2$/);
+  });
+
+  test("lease TTLs count down, and the live event log shows writes as they happen", async () => {
+    const ttl = async () =>
+      Number(((await page.textContent("#leases tr td:nth-child(2)")) ?? "").replace("s", ""));
+    const first = await ttl();
+    await new Promise((r) => setTimeout(r, 2500));
+    const later = await ttl();
+    assert.ok(later < first && later > first - 5, `TTL left went from ${first} to ${later}`);
+
+    await post("/v3/kv/put", { key: b64("logged/key"), value: b64("seen") });
+    await page.waitForFunction(
+      '[...document.querySelectorAll("#log li")].some((li) => li.textContent.includes("logged/key"))',
+      undefined,
+      { timeout: 10_000 },
+    );
+  });
+
+  test("an alarm raised on the member shows, and goes when it is disarmed", async () => {
+    const memberID = (await post("/v3/maintenance/status", {})) as { header: { member_id: string } };
+    const alarm = (action: string) =>
+      post("/v3/maintenance/alarm", { action, memberID: memberID.header.member_id, alarm: "NOSPACE" });
+    await alarm("ACTIVATE");
+    await page.waitForSelector("#alarms .alarm", { timeout: 10_000 });
+    assert.match((await page.textContent("#alarms")) ?? "", /alarm NOSPACE on [0-9a-f]+/);
+    await alarm("DEACTIVATE");
+    await page.waitForFunction('document.querySelectorAll("#alarms .alarm").length === 0', undefined, {
+      timeout: 10_000,
+    });
+  });
+
   test("on a phone's screen the panels stack and nothing runs off the side", async () => {
     const phone = await browser.context.newPage();
     try {

@@ -5,7 +5,7 @@
 // Bundled with its libraries into assets/dashboard.js by `npm run build:dashboard` (no CDN, no build at start-up).
 import uPlot from "uplot";
 import { FeedClient } from "../client.js";
-import type { Bytes, EventOf, FeedEvent, KeyValueProps } from "../protocol.js";
+import type { AlarmInfo, Bytes, EventOf, FeedEvent, KeyValueProps } from "../protocol.js";
 import { ALL_TOPICS } from "../protocol.js";
 import { readable } from "./readable.js";
 
@@ -534,6 +534,14 @@ function switchFeedSoon(): void {
   }, 1500);
 }
 
+/** The alarms in force, from the feed's list and the alarms raised or cleared since. */
+let alarms: AlarmInfo[] = [];
+function renderAlarms(): void {
+  $("alarms").innerHTML = alarms
+    .map((a) => `<p class="alarm">alarm ${esc(a.alarm)} on ${esc(a.memberId)}</p>`)
+    .join("");
+}
+
 function onEvent(e: FeedEvent): void {
   log(e);
   switch (e.type) {
@@ -570,9 +578,14 @@ function onEvent(e: FeedEvent): void {
       break;
     }
     case "alarm.list":
-      $("alarms").innerHTML = e.alarms
-        .map((a) => `<p class="alarm">alarm ${a.alarm} on ${a.memberId}</p>`)
-        .join("");
+      alarms = e.alarms;
+      renderAlarms();
+      break;
+    case "alarm":
+      // raised or cleared since the list: keep the list in step
+      alarms = alarms.filter((a) => !(a.memberId === e.memberId && a.alarm === e.alarm));
+      if (e.action === "activate") alarms.push({ memberId: e.memberId, alarm: e.alarm });
+      renderAlarms();
       break;
     default:
       break;
