@@ -18,6 +18,9 @@ export const USAGE = `Usage:
   rxetcd --config-file <path>
     Read the configuration from a YAML file; other flags and ETCD_* environment variables are then ignored.
 
+  rxetcd snapshot restore <file> [flags]
+    Restore a snapshot saved from etcd or rxetcd into a new data dir (etcdctl snapshot restore's flags).
+
 Every flag can also be given as an environment variable: --listen-client-urls is ETCD_LISTEN_CLIENT_URLS.
 `;
 

@@ -121,7 +121,10 @@ export class WatchStream {
             // etcd's compaction notice carries no revision: its header says 0
             revision: batch.compactRevision !== undefined ? 0 : batch.revision,
             events,
-            canceled: batch.canceled === true,
+            // etcd's watch server sets canceled by the compact revision alone: a watcher ended by a compaction at
+            // revision 0 (Compact(0) on a new store) gets an empty response that does not say canceled
+            canceled:
+              batch.compactRevision !== undefined ? batch.compactRevision !== 0 : batch.canceled === true,
             compactRevision: batch.compactRevision ?? 0,
             progress: batch.progress === true,
             fragment: i < parts.length - 1,

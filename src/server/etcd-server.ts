@@ -317,18 +317,23 @@ export class EtcdServer implements ServerCore {
       );
       server.run();
       // a single voter need not wait an election timeout to lead: it campaigns as soon as its
-      // configuration is applied (raft refuses while a conf change is pending)
-      if (boot.cluster.voterIds().length === 1 && boot.cluster.voterIds()[0] === boot.id) {
-        const campaign = () => {
-          if (!raft.hasLeader) {
-            node.campaign();
-            raft.kick();
-          }
-        };
+      // configuration is applied (raft refuses while a conf change is pending), as etcd's adjustTicks
+      // lets it. A restart from a WAL without a snapshot learns its membership again from the replayed
+      // entries: it knows no member at boot and decides once they are applied.
+      const soleVoter = () => {
+        const voters = boot.cluster.voterIds();
+        return voters.length === 1 && voters[0] === boot.id;
+      };
+      const campaign = () => {
+        if (soleVoter() && !raft.hasLeader) {
+          node.campaign();
+          raft.kick();
+        }
+      };
+      if (soleVoter() && boot.case !== "new-cluster") campaign();
+      else if (soleVoter() || boot.cluster.list().length === 0) {
         // after the apply batch, raft's own applied index moves on advance(): campaign after that
-        if (boot.case === "new-cluster")
-          server.applied$.pipe(take(1)).subscribe(() => setTimeout(campaign, 0));
-        else campaign();
+        server.applied$.pipe(take(1)).subscribe(() => setTimeout(campaign, 0));
       } else if (cfg.initialElectionTickAdvance && boot.cluster.list().length > 1) {
         void server.advanceTicksWhenPeersUp();
       }

@@ -90,6 +90,23 @@ describe("watch stream", () => {
     );
   });
 
+  test("a watcher ended by a compaction at revision 0 gets an empty answer that is not canceled, as etcd 3.4's", async () => {
+    const { src, stream, out } = setup();
+    src.put("a", "1"); // 2
+    src.compact(0);
+    assert.equal(stream.create({ key: b("a"), startRevision: -1 }), 0);
+    await settle();
+    src.put("a", "2"); // 3: the watcher is gone, though the client was not told
+    await settle();
+    assert.equal(out.length, 2);
+    assert.deepEqual(summary(out.slice(0, 1)), ["created 0 @2"]);
+    assert.deepEqual(
+      [out[1].watchId, out[1].canceled, out[1].compactRevision, out[1].revision, out[1].events.length],
+      [0, false, 0, 0, 0],
+    );
+    assert.deepEqual(stream.watchIds(), [0]);
+  });
+
   test("start revision -1 on a store never compacted watches from now on, with no history (as etcd 3.4)", async () => {
     const { src, stream, out } = setup();
     src.put("a", "1"); // 2

@@ -113,6 +113,34 @@ test("a restarted member keeps every acknowledged write and continues the revisi
   }
 });
 
+test("a restarted single member leads at once, without waiting an election timeout", async () => {
+  // an election timeout of 30 s: a member that waited one could not be ready within 15 s
+  const slow = { tickMs: 100, electionTicks: 300 };
+  const dir = freshDir();
+  let s = await EtcdServer.start(config(dir, slow));
+  await s.waitReady();
+  await s.api.put(put("k", "v"));
+  await s.stop();
+  const restartedAt = performance.now();
+  s = await EtcdServer.start(config(dir, slow));
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), 15_000);
+    });
+    const ready = await Promise.race([s.waitReady().then(() => "ready" as const), limit]);
+    clearTimeout(timer);
+    assert.equal(
+      ready,
+      "ready",
+      `not leading ${((performance.now() - restartedAt) / 1000).toFixed(1)} s after restart`,
+    );
+    assert.equal((await s.api.range(range("k"))).count, 1);
+  } finally {
+    await s.stop();
+  }
+});
+
 test("leases: grant with the minimum TTL, attach keys, revoke deletes them in one revision", async () => {
   const s = await EtcdServer.start(config(freshDir()));
   try {
