@@ -1,5 +1,6 @@
 // An etcd data dir whose log went through raft snapshots (--snapshot-count small): rxetcd takes the newest
 // `.snap` file the WAL vouches for, the entries after it and etcd's backend, and serves what etcd served.
+// A member with --wal-dir elsewhere is converted from both places.
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,7 +31,7 @@ async function view(m: Member): Promise<{ revision: number; hash: number; kvs: s
   };
 }
 
-describe("etcd data dirs with raft snapshots", { timeout: 180_000 }, () => {
+describe("etcd data dirs with raft snapshots or a separate WAL dir", { timeout: 180_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), "rxetcd-etcd-snaps-"));
   after(async () => {
     await destroyAllMembers();
@@ -76,6 +77,36 @@ describe("etcd data dirs with raft snapshots", { timeout: 180_000 }, () => {
     await rx.stop();
     await rx.restart();
     assert.equal(JSON.parse(await ok(rx, ["get", "after", "-w", "json"])).kvs.length, 1);
+    await rx.stop();
+  });
+
+  test("an etcd member with a separate --wal-dir: converted from both, etcd's WAL dir left as it was", async () => {
+    requireEtcd();
+    const etcdWal = join(work, "etcd-wal");
+    const etcd = await Member.start({ binary: "etcd", name: "w", extraArgs: ["--wal-dir", etcdWal] });
+    for (let i = 0; i < 5; i++) await ok(etcd, ["put", `w${i}`, `v${i}`]);
+    const expected = await view(etcd);
+    await etcd.stop();
+    const rxWal = join(work, "rx-wal");
+    cpSync(etcdWal, rxWal, { recursive: true });
+    const before = readdirSync(rxWal).sort();
+    const rx = await Member.start({
+      binary: "rxetcd",
+      name: "w",
+      extraArgs: ["--wal-dir", rxWal],
+      prepare: async (m) => cpSync(etcd.dataDir, m.dataDir, { recursive: true }),
+    });
+    assert.deepEqual(await view(rx), expected);
+    await rx.stop();
+    assert.deepEqual(readdirSync(rxWal).sort(), before, "nothing added to etcd's WAL dir");
+    assert.ok(readdirSync(join(rx.dataDir, "member", "rxetcd")).includes("wal"));
+    await rx.restart();
+    assert.equal(
+      readFileSync(rx.logFile, "utf8").split("converted etcd 3.4 data dir").length - 1,
+      1,
+      "converted once",
+    );
+    assert.deepEqual(await view(rx), expected);
     await rx.stop();
   });
 });
