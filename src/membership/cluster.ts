@@ -16,6 +16,7 @@ import {
   MemberJsonError,
 } from "./member-json.js";
 import { formatSemVer, parseSemVer, SemVerError } from "./semver.js";
+import { type ResolveOptions, resolveDeadline, urlStringsEqual } from "./url-equality.js";
 import type { V2Request } from "./v2-request.js";
 import { cleanPath, PERMANENT, type TtlOptions, type V2Node, V2Store, V2StoreError } from "./v2-store.js";
 
@@ -130,7 +131,6 @@ function memberRecordChange(r: MemberRecord): RecordChange {
 /** Go's %v of a string slice: `[a b]`. */
 const goList = (l: readonly string[] | null) => `[${(l ?? []).join(" ")}]`;
 /** Go's %q of a string slice: `["a" "b"]`. */
-const goQuotedList = (l: readonly string[]) => `[${l.map((s) => JSON.stringify(s)).join(" ")}]`;
 
 /** Go's %+v of a *Member (etcd's RaftCluster.String). */
 function goMemberPlusV(m: MemberRecord): string {
@@ -140,19 +140,6 @@ function goMemberPlusV(m: MemberRecord): string {
 /** Go's %v of a *Member. */
 function goMemberV(m: MemberRecord): string {
   return `&{${formatId(m.id)} {${goList(m.peerURLs)} ${m.isLearner}} {${m.name} ${goList(m.clientURLs)}}}`;
-}
-
-/** netutil.URLStringsEqual without DNS: equal lists of URLs, or the reason they differ. */
-function urlStringsEqual(a: readonly string[], b: readonly string[]): { equal: boolean; why?: string } {
-  if (a.length !== b.length)
-    return { equal: false, why: `len(${goQuotedList(a)}) != len(${goQuotedList(b)})` };
-  const as = [...a].sort();
-  const bs = [...b].sort();
-  for (let i = 0; i < as.length; i++) {
-    if (as[i] !== bs[i])
-      return { equal: false, why: `resolved urls: ${JSON.stringify(as[i])} != ${JSON.stringify(bs[i])}` };
-  }
-  return { equal: true };
 }
 
 function fatal(what: string, err: unknown): MembershipFatalError {
@@ -315,12 +302,13 @@ export class RaftCluster {
    * members a peer's /members answered (same count, every remote member's peer URLs found locally);
    * then the remote ids and cluster id are adopted. Throws etcd's error texts.
    */
-  static forJoin(
+  static async forJoin(
     name: string,
     initial: ReadonlyMap<string, readonly string[]>,
     token: string,
     remote: { clusterId: bigint; members: MemberJson[] },
-  ): RaftCluster {
+    resolve: Omit<ResolveOptions, "deadlineAt"> = {},
+  ): Promise<RaftCluster> {
     const local = RaftCluster.fromInitialCluster(name, initial, token);
     const existing: MemberRecord[] = remote.members
       .map((m) => ({
@@ -337,13 +325,19 @@ export class RaftCluster {
         `error validating peerURLs {ClusterID:${formatId(remote.clusterId)} Members:[${existing.map(goMemberPlusV).join(" ")}] RemovedMemberIDs:[]}: ${why}`,
       );
     if (existing.length !== localMembers.length) throw problem("member count is unequal");
+    // host names are resolved as etcd resolves them, within one deadline for the whole check
+    const options: ResolveOptions = { ...resolve, deadlineAt: resolveDeadline() };
     for (const e of existing) {
       let why: string | undefined;
-      const match = localMembers.find((l) => {
-        const r = urlStringsEqual(e.peerURLs ?? [], l.peerURLs ?? []);
+      let match: MemberRecord | undefined;
+      for (const l of localMembers) {
+        const r = await urlStringsEqual(e.peerURLs ?? [], l.peerURLs ?? [], options);
+        if (r.equal) {
+          match = l;
+          break;
+        }
         why = r.why;
-        return r.equal;
-      });
+      }
       if (!match)
         throw problem(
           `PeerURLs: no match found for existing member (${formatId(e.id)}, ${goList(e.peerURLs)}), last resolver error (${why ?? "<nil>"})`,

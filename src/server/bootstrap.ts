@@ -3,6 +3,7 @@ import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.j
 import { RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
 import type { MemberJson } from "../membership/member-json.js";
+import type { HostResolver } from "../membership/url-equality.js";
 import { MemoryStorage } from "../raft/storage.js";
 import { emptyConfState } from "../raft/util.js";
 import { WAL, type WalCommit } from "../wal/wal.js";
@@ -54,6 +55,8 @@ export interface BootstrapInput {
    * cluster and for the new-cluster check that this member was not bootstrapped before.
    */
   fetchMembers?: (urls: string[], timeoutMs: number) => Promise<RemoteCluster | undefined>;
+  /** Resolves host names when matching --initial-cluster against a running cluster (default: DNS). */
+  resolveHost?: HostResolver;
 }
 
 /** A running cluster as a peer's `/members` answer describes it. */
@@ -168,7 +171,13 @@ async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<
     throw new Error(
       "cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs",
     );
-  const cluster = RaftCluster.forJoin(input.name, input.initialCluster, input.initialClusterToken, remote);
+  const cluster = await RaftCluster.forJoin(
+    input.name,
+    input.initialCluster,
+    input.initialClusterToken,
+    remote,
+    input.resolveHost ? { resolve: input.resolveHost } : {},
+  );
   const wal = await WAL.create(
     paths.walDir,
     encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),

@@ -19,8 +19,8 @@ import { type Binary, destroyAllMembers, e2eTest, eventually, Member } from "./h
 const ROOT = ["--user", "root:rootpw"];
 const PASSWORDS: Record<string, string> = { root: "rootpw", alice: "alicepw", bob: "bobpw" };
 
-async function ok(m: Member, args: string[]): Promise<string> {
-  const res = await m.etcdctl(args, { timeoutMs: 30_000 });
+async function ok(m: Member, args: string[], input?: string): Promise<string> {
+  const res = await m.etcdctl(args, { timeoutMs: 30_000, ...(input === undefined ? {} : { input }) });
   assert.equal(res.code, 0, `${m.binary} ${m.name}: etcdctl ${args.join(" ")}: ${res.stderr}`);
   return res.stdout;
 }
@@ -205,6 +205,31 @@ describe("auth in snapshots", { timeout: 600_000 }, () => {
         // served from the newcomer's own auth store: password checks, permissions, serializable reads
         assert.deepEqual(await authView(newcomer, "s"), expected);
         assert.deepEqual(await authView(newcomer), expected);
+
+        // users added and passwords changed now reach the newcomer as entries the other implementation
+        // proposed, with the password in them: the newcomer hashes it and checks logins against its own store
+        await ok(c.members[0], [...ROOT, "user", "add", "dave:davepw"]);
+        await ok(c.members[0], [...ROOT, "user", "grant-role", "dave", "r1"]);
+        await ok(c.members[0], [...ROOT, "user", "passwd", "bob", "--interactive=false"], "bobpw2\n");
+        await ok(c.members[0], ["--user", "dave:davepw", "put", "a/dave", "d"]);
+        const viaNewcomer = (user: string, password: string) =>
+          newcomer.etcdctl([
+            "--user",
+            `${user}:${password}`,
+            "get",
+            "a/dave",
+            "--consistency=s",
+            "--print-value-only",
+          ]);
+        await eventually(
+          "the newcomer serves dave",
+          async () => ((await viaNewcomer("dave", "davepw")).stdout === "d\n" ? true : undefined),
+          30_000,
+        );
+        assert.equal((await viaNewcomer("bob", "bobpw2")).stdout, "d\n");
+        const stale = await viaNewcomer("bob", "bobpw");
+        assert.notEqual(stale.code, 0);
+        assert.match(stale.stderr, /authentication failed, invalid user ID or password/);
       },
     );
   }

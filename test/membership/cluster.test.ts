@@ -281,7 +281,7 @@ test("other v2 requests are kept in the tree; failures leave it as etcd leaves i
   assert.doesNotMatch(c.toSnapshotData().toString(), /\/1\/ttl/);
 });
 
-test("a member joining takes the remote ids and cluster id when the URLs match", () => {
+test("a member joining takes the remote ids and cluster id when the URLs match", async () => {
   const remote = {
     clusterId: 0xabcdefn,
     members: [
@@ -290,7 +290,7 @@ test("a member joining takes the remote ids and cluster id when the URLs match",
       { id: 0x30n, peerURLs: ["http://10.0.0.3:2380"] },
     ],
   };
-  const c = RaftCluster.forJoin("c", threeMembers, "tok", remote);
+  const c = await RaftCluster.forJoin("c", threeMembers, "tok", remote);
   assert.equal(c.id, 0xabcdefn);
   assert.equal(c.localId, 0x30n);
   assert.deepEqual(
@@ -306,7 +306,7 @@ test("a member joining takes the remote ids and cluster id when the URLs match",
   assert.equal(c.remotePeerUrls("c").join(","), "http://10.0.0.1:2380,http://10.0.0.2:2380");
 });
 
-test("joining refuses a cluster that does not match --initial-cluster, with etcd's texts", () => {
+test("joining refuses a cluster that does not match --initial-cluster, with etcd's texts", async () => {
   const remote = {
     clusterId: 0xabcdefn,
     members: [
@@ -319,7 +319,7 @@ test("joining refuses a cluster that does not match --initial-cluster, with etcd
     "&{ID:10 RaftAttributes:{PeerURLs:[http://10.0.0.2:2380] IsLearner:false} Attributes:{Name:b ClientURLs:[http://10.0.0.2:2379]}} " +
     "&{ID:20 RaftAttributes:{PeerURLs:[http://10.0.0.1:2380] IsLearner:false} Attributes:{Name:a ClientURLs:[]}}" +
     "] RemovedMemberIDs:[]}: ";
-  assert.throws(
+  await assert.rejects(
     () => RaftCluster.forJoin("c", threeMembers, "tok", remote),
     (err: Error) => err.message === `${prefix}member count is unequal`,
   );
@@ -329,7 +329,7 @@ test("joining refuses a cluster that does not match --initial-cluster, with etcd
   ]);
   // local members in id order: a (…) and c (…); the last comparison made is the reported one
   const lastLocal = RaftCluster.fromInitialCluster("c", two, "tok").list().at(-1)?.peerUrls[0];
-  assert.throws(
+  await assert.rejects(
     () => RaftCluster.forJoin("c", two, "tok", remote),
     (err: Error) =>
       err.message ===
@@ -339,14 +339,14 @@ test("joining refuses a cluster that does not match --initial-cluster, with etcd
     ["a", ["http://10.0.0.1:2380", "http://10.0.0.4:2380"]],
     ["c", ["http://10.0.0.2:2380", "http://10.0.0.3:2380"]],
   ]);
-  assert.throws(
+  await assert.rejects(
     () => RaftCluster.forJoin("c", twoUrls, "tok", remote),
     (err: Error) =>
       err.message.endsWith(
         `no match found for existing member (10, [http://10.0.0.2:2380]), last resolver error (len(["http://10.0.0.2:2380"]) != len(["${RaftCluster.fromInitialCluster("c", twoUrls, "tok").list().at(-1)?.peerUrls.join('" "')}"]))`,
       ),
   );
-  assert.throws(() => RaftCluster.forJoin("x", two, "tok", remote), /couldn't find local name "x"/);
+  await assert.rejects(() => RaftCluster.forJoin("x", two, "tok", remote), /couldn't find local name "x"/);
 });
 
 test("a new cluster: local name required, identical ids refused with etcd's text", () => {
