@@ -1,9 +1,17 @@
 // --listen-feed-urls: the feed and the dashboard on a listener of their own, nothing else there.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { firstValueFrom, take, timeout } from "rxjs";
 import { FeedClient } from "../../src/feed/index.js";
-import { freePort } from "../e2e/harness.js";
+import { makeCerts, type TestCerts } from "../e2e/certs.js";
+import { etcdctlPath, freePort } from "../e2e/harness.js";
 import { artifactPath, type Browser, launchChromium } from "./browser.js";
 import { is, nextEvent, startMember, type TestMember } from "./harness.js";
 
@@ -147,5 +155,88 @@ describe("the dashboard from --listen-feed-urls, in chromium", { timeout: 180_00
     assert.equal(Buffer.from(body.kvs?.[0]?.value ?? "", "base64").toString(), "written");
     await page.screenshot({ path: artifactPath("dashboard-feed-port.png"), fullPage: true });
     assert.deepEqual(errors, []);
+  });
+});
+
+describe("an https feed port with client certificates and auth on", { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "rxetcd-feed-port-tls-"));
+  let certs: TestCerts;
+  let m: TestMember;
+  const pem = (file: string) => readFileSync(file, "utf8");
+  const ctl = async (...args: string[]) =>
+    promisify(execFile)(
+      etcdctlPath(),
+      [
+        `--endpoints=${m.url}`,
+        "--cacert",
+        certs.ca,
+        "--cert",
+        certs.clients.root.cert,
+        "--key",
+        certs.clients.root.key,
+        ...args,
+      ],
+      { env: { ...process.env, ETCDCTL_API: "3" } },
+    );
+  before(async () => {
+    certs = makeCerts(dir, ["root", "alice"]);
+    m = await startMember(
+      {},
+      { certFile: certs.server.cert, keyFile: certs.server.key, trustedCaFile: certs.ca },
+      { listenFeedUrls: `https://127.0.0.1:${await freePort()}` },
+    );
+    await ctl("put", "app/a", "1");
+    await ctl("put", "other/x", "hidden");
+    await ctl("user", "add", "root:rootpw");
+    await ctl("user", "grant-role", "root", "root");
+    await ctl("role", "add", "app-reader");
+    await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
+    await ctl("user", "add", "alice:alicepw");
+    await ctl("user", "grant-role", "alice", "app-reader");
+    await ctl("auth", "enable");
+  });
+  after(async () => {
+    await m?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the client certificate names the user there too; without one the handshake fails", async () => {
+    const url = m.etcd.feedUrls[0];
+    assert.equal(url.protocol, "https:");
+    const c = new FeedClient(url.origin, {
+      subscription: { topics: [], keys: [{ key: "", prefix: true }] },
+      tls: { ca: pem(certs.ca), cert: pem(certs.clients.alice.cert), key: pem(certs.clients.alice.key) },
+    });
+    try {
+      const initial = await firstValueFrom(c.batches$.pipe(take(1), timeout(10_000)));
+      const snapshot = initial.events.find(is("kv.snapshot"));
+      assert.deepEqual(
+        snapshot?.kvs.map((kv) => String(kv.key)),
+        ["app/a"],
+      );
+    } finally {
+      c.close();
+    }
+    // the member's CA trusted but no client certificate: refused (--client-cert-auth)
+    const anonymous = await new Promise<string>((resolve) => {
+      const req = httpsGet(`${url.origin}/dashboard`, { ca: pem(certs.ca) }, (res) => {
+        res.resume();
+        resolve(`answered ${res.statusCode}`);
+      });
+      req.on("error", (err) => resolve(`refused: ${err.message}`));
+    });
+    assert.match(anonymous, /^refused: /);
+    const withCert = await new Promise<string>((resolve) => {
+      const req = httpsGet(
+        `${url.origin}/dashboard`,
+        { ca: pem(certs.ca), cert: pem(certs.clients.alice.cert), key: pem(certs.clients.alice.key) },
+        (res) => {
+          res.resume();
+          resolve(`answered ${res.statusCode}`);
+        },
+      );
+      req.on("error", (err) => resolve(`refused: ${err.message}`));
+    });
+    assert.equal(withCert, "answered 200");
   });
 });
