@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 
@@ -37,4 +40,33 @@ test("demos/three-member-cluster.ts starts three members that elect a leader and
     1,
     "one member reports itself as leader",
   );
+});
+
+test("demos/dashboard runs a member with live load and its page, which chromium renders live", async () => {
+  const { freePort } = await import("./e2e/harness.js");
+  const dir = mkdtempSync(join(tmpdir(), "rxetcd-dashboard-demo-test-"));
+  const shot = join(dir, "dashboard.png");
+  const [client, peer] = [await freePort(), await freePort()];
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "demos/dashboard/main.ts", "--screenshot", shot],
+      {
+        cwd: root,
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          CLIENT_URL: `http://127.0.0.1:${client}`,
+          PEER_URL: `http://127.0.0.1:${peer}`,
+        },
+      },
+    );
+    assert.match(stdout, new RegExp(`dashboard: http://127\\.0\\.0\\.1:${client}/dashboard\n`));
+    assert.match(stdout, /screenshot: .*dashboard\.png/);
+    const png = readFileSync(shot);
+    assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], "a PNG file");
+    assert.ok(png.length > 20_000, `a page with content, not a blank one (${png.length} bytes)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -133,6 +133,20 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
   const logger = opts.logger;
   // --auto-tls / --peer-auto-tls: the generated files stand in for the certificate flags from here on
   const { config, peerSelfSigned } = await resolveAutoTls(given, logger);
+  const peerTls = config.peerTls;
+  if (peerTls.certFile !== "" || peerTls.keyFile !== "") {
+    // etcd's start-up line for peer TLS
+    logger.info(
+      {
+        "cert-file": peerTls.certFile,
+        "key-file": peerTls.keyFile,
+        "trusted-ca-file": peerTls.trustedCaFile,
+        "client-cert-auth": peerTls.clientCertAuth,
+        "self-signed": peerSelfSigned,
+      },
+      "starting with peer TLS",
+    );
+  }
   const initial = parseInitialCluster(config.initialCluster);
   const initialCluster = new Map([...initial].map(([name, urls]) => [name, urls.map((u) => u.href)]));
   const serverConfig: ServerConfig = {

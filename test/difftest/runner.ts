@@ -104,6 +104,11 @@ class WatchLog {
   createAnswers = 0;
   progressSent = 0;
   progressAnswers = 0;
+  /** Cancels sent for a watch this stream holds (each is answered canceled); unknown ids get no answer. */
+  cancelsAnswerable = 0;
+  cancelAnswers = 0;
+  /** Ids created here and not cancelled by the client yet (a watch ended by compaction keeps its id). */
+  private readonly liveIds = new Set<number>();
   lastArrival = 0;
   ended = false;
   private readonly call: ClientDuplexStream<WatchRequest, WatchResponse>;
@@ -127,6 +132,7 @@ class WatchLog {
   send(req: WatchRequest): void {
     if (req.createRequest) this.createsSent++;
     if (req.progressRequest) this.progressSent++;
+    if (req.cancelRequest && this.liveIds.delete(req.cancelRequest.watchId)) this.cancelsAnswerable++;
     if (!this.ended) this.call.write(req);
   }
 
@@ -150,7 +156,10 @@ class WatchLog {
     const id = resp.watchId;
     if (resp.created) {
       this.createAnswers++;
-      if (!resp.canceled) this.created.push(id);
+      if (!resp.canceled) {
+        this.created.push(id);
+        this.liveIds.add(id);
+      }
       this.push(resp.canceled ? "refused" : `w${id}`, {
         created: true,
         watchId: id,
@@ -166,6 +175,8 @@ class WatchLog {
       this.push(`w${id}`, normalize({ type: ev.type, kv: ev.kv, prevKv: ev.prevKv }, leases));
     }
     if (resp.canceled) {
+      // a compaction's cancel carries its revision; the answer to the client's cancel does not
+      if (resp.compactRevision === 0) this.cancelAnswers++;
       this.push(`w${id}`, {
         canceled: true,
         compactRevision: resp.compactRevision,
@@ -736,13 +747,15 @@ async function settle(sides: readonly [Side, Side], quietMs: number): Promise<st
     for (let s = 0; s < WATCH_STREAMS; s++) {
       const la = a.streams[s];
       const lb = b.streams[s];
-      // Every create and progress request is answered; wait for those answers on both sides.
+      // Every create and progress request is answered, and so is a cancel of a watch the stream holds; wait for
+      // those answers on both sides.
       for (const [side, l] of [
         [a, la],
         [b, lb],
       ] as const) {
         if (l.createAnswers < l.createsSent) waiting.push(`${side.name} stream ${s}: create answers`);
         if (l.progressAnswers < l.progressSent) waiting.push(`${side.name} stream ${s}: progress answers`);
+        if (l.cancelAnswers < l.cancelsAnswerable) waiting.push(`${side.name} stream ${s}: cancel answers`);
       }
       if (la.items.length !== lb.items.length)
         waiting.push(`stream ${s}: ${la.items.length} vs ${lb.items.length} responses`);

@@ -90,8 +90,14 @@ describe("--peer-auto-tls", { timeout: 300_000 }, () => {
         "yes",
         "the restarted member caught up over https",
       );
-      const created = restarted.logText(1_000_000).match(/created cert file/g) ?? [];
+      const log = restarted.logText(1_000_000);
+      const created = log.match(/created cert file/g) ?? [];
       assert.equal(created.length, 1, "the certificate was made once, on the first start");
+      assert.equal(
+        (log.match(/starting with peer TLS/g) ?? []).length,
+        2,
+        "both starts say they use peer TLS",
+      );
     },
   );
 

@@ -18,6 +18,9 @@ async function roles(page: Page): Promise<Record<string, string>> {
 describe("the dashboard of a 3-member cluster in chromium", { timeout: 240_000 }, () => {
   let cluster: Cluster;
   let browser: Browser;
+  /** The page served by a member that stays up, and the member killed, for the tests after the failover. */
+  let survivorPage: Page | undefined;
+  let killed: Member | undefined;
   before(async () => {
     browser = await launchChromium();
     cluster = await Cluster.start({ size: 3 });
@@ -105,5 +108,22 @@ describe("the dashboard of a 3-member cluster in chromium", { timeout: 240_000 }
       fullPage: true,
     });
     assert.deepEqual(errors, []);
+    survivorPage = fromFollower;
+    killed = leader;
+  });
+
+  test("the killed member shows unreachable; make leader moves the leadership to the member asked", async () => {
+    const page = survivorPage;
+    assert.ok(page && killed, "runs after the failover test");
+    await page.waitForSelector(`tr[data-member="${killed.name}"] td[data-health="unreachable"]`, {
+      timeout: 20_000,
+    });
+    const leader = await cluster.leader(30_000);
+    const target = cluster.members.find((m) => m !== leader && m !== killed) as Member;
+    // the table is redrawn as the members report: the button is pressed wherever it is drawn now
+    await page.locator(`tr[data-member="${target.name}"] button[data-move]`).click({ timeout: 20_000 });
+    await page.waitForSelector(`tr.leader[data-member="${target.name}"]`, { timeout: 20_000 });
+    assert.equal(await cluster.leader(30_000), target);
+    await page.screenshot({ path: artifactPath("dashboard-cluster-move-leader.png"), fullPage: true });
   });
 });

@@ -11,6 +11,13 @@ import { readable } from "./readable.js";
 
 const $ = (id: string) => document.getElementById(id) as HTMLElement;
 const text = (b: Bytes) => (typeof b === "string" ? b : `base64:${b.base64}`);
+/** What each list was last drawn from: it is redrawn only when that changes (fewer redraws under the pointer). */
+const drawn = new WeakMap<HTMLElement, string>();
+function setHtml(el: HTMLElement, html: string): void {
+  if (drawn.get(el) === html) return;
+  drawn.set(el, html);
+  el.innerHTML = html;
+}
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const origin = window.location.origin;
@@ -132,7 +139,7 @@ function renderMembers(): void {
     const healthCell = `<td class="health-${h === "healthy" ? "ok" : "bad"}" data-health="${h}">${h}</td>`;
     return `<tr class="${isLeader ? "leader" : ""}${role === "unreachable" ? " down" : ""}" data-member="${esc(m.name)}" data-id="${m.id}" data-role="${role}"${fresh}><td>${name}</td><td>${m.id}</td><td class="role-${role}">${role}</td><td>${r?.term ?? ""}</td><td>${r?.commitIndex ?? ""}</td><td>${r?.appliedIndex ?? ""}</td><td>${p ? p.match : ""}</td>${healthCell}<td>${move}</td></tr>`;
   });
-  $("members").innerHTML = rows.join("");
+  setHtml($("members"), rows.join(""));
   const leaderName = leader ? members.members.find((m) => m.id === leader.id)?.name || leader.id : undefined;
   $("leader").textContent = leader ? `leader ${leaderName} · term ${leader.view.raft?.term}` : "no leader";
   $("leader").className = leader ? "leader-badge" : "leader-badge none";
@@ -214,23 +221,23 @@ function followMembers(): void {
   }
 }
 
-document.addEventListener("click", (ev) => {
-  const target = (ev.target as HTMLElement).closest("button[data-move]") as HTMLElement | null;
-  if (!target) return;
+/** Makes the member the leader: MoveLeader, asked of the current leader. */
+function moveLeader(id: string): void {
   const leader = currentLeader();
   const leaderUrl = (leader && memberUrl(leader.id)) ?? apiUrl();
-  void call(leaderUrl, "/v3/maintenance/transfer-leadership", {
-    targetID: BigInt(`0x${target.dataset.move}`).toString(),
-  });
-});
+  void call(leaderUrl, "/v3/maintenance/transfer-leadership", { targetID: BigInt(`0x${id}`).toString() });
+}
 
 function renderPeers(e: EventOf<"peers"> | undefined): void {
-  $("peers").innerHTML = (e?.peers ?? [])
-    .map(
-      (p) =>
-        `<tr><td>${esc(p.name || p.id)}</td><td>${p.match}</td><td>${p.next}</td><td>${p.state}</td><td>${p.connected ? "yes" : "no"}</td><td>${p.rttMs ?? ""}</td></tr>`,
-    )
-    .join("");
+  setHtml(
+    $("peers"),
+    (e?.peers ?? [])
+      .map(
+        (p) =>
+          `<tr><td>${esc(p.name || p.id)}</td><td>${p.match}</td><td>${p.next}</td><td>${p.state}</td><td>${p.connected ? "yes" : "no"}</td><td>${p.rttMs ?? ""}</td></tr>`,
+      )
+      .join(""),
+  );
 }
 
 // ---- keys --------------------------------------------------------------------------------------
@@ -246,7 +253,7 @@ function renderKeys(): void {
     const fmt = shown.format ? ` <span class="fmt">${shown.format}</span>` : "";
     return `<div class="${now - flash < 1500 ? "flash" : ""}" data-key="${esc(k)}" style="padding-left:${depth}em"><a href="#" data-history="${esc(k)}">${esc(label)}</a>${fmt} = <span class="value">${esc(shown.text)}</span> <small>rev ${kv.modRevision} v${kv.version}</small> <button data-delete="${esc(k)}">delete</button></div>`;
   });
-  $("keys").innerHTML = rows.join("") || "<i>no keys</i>";
+  setHtml($("keys"), rows.join("") || "<i>no keys</i>");
 }
 
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
@@ -257,19 +264,6 @@ $("put-form").addEventListener("submit", (ev) => {
   const key = ($("put-key") as HTMLInputElement).value;
   const value = ($("put-value") as HTMLInputElement).value;
   void call(apiUrl(), "/v3/kv/put", { key: b64(key), value: b64(value) });
-});
-
-document.addEventListener("click", (ev) => {
-  const el = ev.target as HTMLElement;
-  const del = el.dataset?.delete;
-  if (del !== undefined) {
-    void call(apiUrl(), "/v3/kv/deleterange", { key: b64(del) });
-  }
-  const hist = el.dataset?.history;
-  if (hist !== undefined) {
-    ev.preventDefault();
-    void showHistory(hist);
-  }
 });
 
 /** The end of the range of keys starting with `prefix` (etcd's prefix end: the last byte below 0xff plus one). */
@@ -401,11 +395,31 @@ async function showLeaseKeys(id: string): Promise<void> {
     ? `lease ${id} (TTL ${body.TTL}s): ${keysOf.length ? keysOf.join(", ") : "no keys"}`
     : `lease ${id}: ${body.message ?? res.status}`;
 }
+
+// ---- actions in the live lists ----------------------------------------------------------------------
+
+/** The action a list element stands for (the lists are redrawn as the feed moves: elements come and go). */
+function act(el: HTMLElement): boolean {
+  const d = el.dataset;
+  if (d.move !== undefined) moveLeader(d.move);
+  else if (d.delete !== undefined) void call(apiUrl(), "/v3/kv/deleterange", { key: b64(d.delete) });
+  else if (d.history !== undefined) void showHistory(d.history);
+  else if (d.leaseKeys !== undefined) void showLeaseKeys(d.leaseKeys);
+  else return false;
+  return true;
+}
+const ACTIONS = "[data-move],[data-delete],[data-history],[data-lease-keys]";
+// A press acts at once: a list redrawn between press and release would lose a click. Keyboard clicks
+// (detail 0) act on click; mouse clicks on links only must not follow them.
+document.addEventListener("pointerdown", (ev) => {
+  const el = (ev.target as HTMLElement).closest(ACTIONS) as HTMLElement | null;
+  if (el && ev.button === 0 && act(el)) ev.preventDefault();
+});
 document.addEventListener("click", (ev) => {
-  const id = (ev.target as HTMLElement).dataset?.leaseKeys;
-  if (id === undefined) return;
+  const el = (ev.target as HTMLElement).closest(ACTIONS) as HTMLElement | null;
+  if (!el) return;
   ev.preventDefault();
-  void showLeaseKeys(id);
+  if (ev.detail === 0) act(el);
 });
 
 // ---- users and roles ----------------------------------------------------------------------------
