@@ -133,3 +133,38 @@ test("the server sending headers or data between pings forgives the early ones",
   assert.equal(await notYet(s.goaway), "pending", "twelve early pings, each after a response");
   assert.equal(s.client.closed, false);
 });
+
+test("pings while a large answer sent with one end() is still going out are not strikes", async () => {
+  const clock = { ms: 1_000_000 };
+  const server = createServer();
+  servers.push(server);
+  server.on("session", (sess) => enforcePingPolicy(sess, { minTimeMs: MIN_TIME_MS, now: () => clock.ms }));
+  // the unary gRPC path answers with respond() and a single end(message)
+  server.on("stream", (stream) => {
+    stream.respond({ ":status": 200 });
+    stream.end(Buffer.alloc(2 * 1024 * 1024, 1));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  client.on("error", () => {});
+  const goaway = new Promise<string>((resolve) => client.on("goaway", () => resolve("goaway")));
+  await new Promise<void>((r) => client.once("connect", () => r()));
+  const stream = client.request({ ":path": "/", ":method": "POST" });
+  stream.on("error", () => {});
+  // not reading: the client's flow-control window holds most of the answer back on the server
+  stream.pause();
+  await new Promise<void>((r) => stream.once("response", () => r()));
+  for (let i = 0; i < 6; i++) {
+    clock.ms += 1; // far sooner than the minimum interval, like the BDP pings grpc-go sends with data
+    assert.equal(await ping(client), true, `ping ${i + 1} answered`);
+  }
+  assert.equal(await notYet(goaway), "pending", "the server was still sending");
+  let received = 0;
+  stream.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  stream.resume();
+  await new Promise<void>((r) => stream.once("end", () => r()));
+  assert.equal(received, 2 * 1024 * 1024);
+  client.close();
+});

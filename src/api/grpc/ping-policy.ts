@@ -29,25 +29,32 @@ export function enforcePingPolicy(session: ServerHttp2Session, options: PingPoli
   // grpc-go starts from the zero time: the first ping is never early
   let lastPingAt = Number.NEGATIVE_INFINITY;
   let serverWrote = false;
-  let openStreams = 0;
+  const open = new Set<ServerHttp2Stream>();
 
   session.on("stream", (stream: ServerHttp2Stream) => {
-    openStreams++;
-    stream.once("close", () => openStreams--);
+    open.add(stream);
+    stream.once("close", () => open.delete(stream));
     noteWrites(stream, () => {
       serverWrote = true;
     });
   });
+  // grpc-go clears the strikes on every data frame it writes: a response still going out (a large
+  // one sent with a single end(), flow-controlled by the client) counts as writing, or the client's
+  // BDP pings that come with it would be struck
+  const stillSending = () => {
+    for (const s of open) if (s.writableLength > 0) return true;
+    return false;
+  };
   session.on("ping", () => {
     const at = now();
     const previous = lastPingAt;
     lastPingAt = at;
-    if (serverWrote) {
+    if (serverWrote || stillSending()) {
       serverWrote = false;
       strikes = 0;
       return;
     }
-    const interval = openStreams > 0 ? minTimeMs : IDLE_PING_INTERVAL_MS;
+    const interval = open.size > 0 ? minTimeMs : IDLE_PING_INTERVAL_MS;
     if (previous + interval > at) strikes++;
     if (strikes > MAX_PING_STRIKES && !session.destroyed) {
       options.onViolation?.();
@@ -62,6 +69,7 @@ export function enforcePingPolicy(session: ServerHttp2Session, options: PingPoli
 function noteWrites(stream: ServerHttp2Stream, wrote: () => void): void {
   const respond = stream.respond;
   const write = stream.write;
+  const end = stream.end;
   stream.respond = function (this: ServerHttp2Stream, ...args: Parameters<typeof respond>) {
     wrote();
     return respond.apply(this, args);
@@ -70,4 +78,9 @@ function noteWrites(stream: ServerHttp2Stream, wrote: () => void): void {
     wrote();
     return (write as (...a: unknown[]) => boolean).apply(this, args);
   };
+  stream.end = function (this: ServerHttp2Stream, ...args: unknown[]) {
+    // end(data) sends data too (the unary path answers this way)
+    if (args.length > 0 && typeof args[0] !== "function") wrote();
+    return (end as (...a: unknown[]) => ServerHttp2Stream).apply(this, args);
+  } as typeof stream.end;
 }
