@@ -69,3 +69,17 @@ test("src/bbolt is a pure codec: it imports only itself and Node's built-ins", (
   }
   assert.deepEqual(bad, []);
 });
+
+test("src/etcddir reads etcd's files below the server: it imports no server, API, embed, CLI or feed code", () => {
+  const upper = ["server", "api", "embed", "cli", "feed", "operators", "transport"].map((d) =>
+    join(root, "src", d),
+  );
+  const bad: string[] = [];
+  for (const f of files(join(root, "src/etcddir"))) {
+    for (const { spec } of imports(f)) {
+      const target = spec.startsWith(".") ? resolve(dirname(f), spec) : spec;
+      if (upper.some((u) => target.startsWith(u))) bad.push(`${relative(root, f)} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
