@@ -13,7 +13,7 @@ import { Etcd3 } from "etcd3";
 import { BboltReader } from "../../src/bbolt/index.js";
 import { User } from "../../src/gen/authpb/auth.js";
 import { requireEtcd, restoreAndStart } from "../bbolt/etcd-tools.js";
-import { Cluster, fastElections } from "./cluster-harness.js";
+import { Cluster, fastElections, memberAdd } from "./cluster-harness.js";
 import { type Binary, destroyAllMembers, e2eTest, eventually, Member } from "./harness.js";
 
 const ROOT = ["--user", "root:rootpw"];
@@ -170,13 +170,7 @@ describe("auth in snapshots", { timeout: 600_000 }, () => {
           startTimeoutMs: 120_000,
           clusterArgs: ["--initial-cluster-state", "existing"],
         });
-        const add = await c.members[0].etcdctl([
-          ...ROOT,
-          "member",
-          "add",
-          "m3",
-          `--peer-urls=${newcomer.peerUrl}`,
-        ]);
+        const add = await memberAdd(c.members[0], ["m3", `--peer-urls=${newcomer.peerUrl}`, ...ROOT]);
         assert.equal(add.code, 0, add.stderr);
         const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
         assert.ok(initial, add.stdout);

@@ -1,6 +1,14 @@
 // Clusters of real member processes on loopback: every member's ports are chosen first, so that one
 // --initial-cluster names them all, then the members start together (each waits for a leader).
-import { type Binary, etcdctl, Member, type MemberOptions, sleep, target } from "./harness.js";
+import {
+  type Binary,
+  type CtlResult,
+  etcdctl,
+  Member,
+  type MemberOptions,
+  sleep,
+  target,
+} from "./harness.js";
 import { PeerProxy } from "./peer-proxy.js";
 
 export interface ClusterOptions {
@@ -38,6 +46,21 @@ export async function endpointStatus(m: Member): Promise<{ memberId: string; lea
   const text = r.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"');
   const [s] = JSON.parse(text) as EndpointStatus[];
   return { memberId: String(s.Status.header.member_id), leader: String(s.Status.leader) };
+}
+
+/**
+ * `etcdctl member add ARGS` through `via`. --strict-reconfig-check refuses an add with "unhealthy cluster" until
+ * every member has been connected for 5 s (a cluster that has just started, or just written fast): it is retried
+ * as an operator would, for up to a minute.
+ */
+export async function memberAdd(via: Member, args: string[]): Promise<CtlResult> {
+  const deadline = Date.now() + 60_000;
+  let add = await via.etcdctl(["member", "add", ...args], { timeoutMs: 30_000 });
+  while (add.code !== 0 && /unhealthy cluster/.test(add.stderr) && Date.now() < deadline) {
+    await sleep(1000);
+    add = await via.etcdctl(["member", "add", ...args], { timeoutMs: 30_000 });
+  }
+  return add;
 }
 
 export class Cluster {
@@ -147,14 +170,7 @@ export class Cluster {
       startTimeoutMs: 120_000,
       clusterArgs: ["--initial-cluster-state", "existing"],
     });
-    // --strict-reconfig-check refuses an add until every member has been connected for 5 s: retry as an
-    // operator would
-    const deadline = Date.now() + 60_000;
-    let add = await via.etcdctl(["member", "add", name, `--peer-urls=${m.peerUrl}`], { timeoutMs: 30_000 });
-    while (add.code !== 0 && /unhealthy cluster/.test(add.stderr) && Date.now() < deadline) {
-      await sleep(1000);
-      add = await via.etcdctl(["member", "add", name, `--peer-urls=${m.peerUrl}`], { timeoutMs: 30_000 });
-    }
+    const add = await memberAdd(via, [name, `--peer-urls=${m.peerUrl}`]);
     if (add.code !== 0) throw new Error(`member add ${name}: ${add.stderr}`);
     const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
     if (!initial) throw new Error(`member add printed no ETCD_INITIAL_CLUSTER: ${add.stdout}`);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import { hex, memberList, writeMany } from "./cluster-checks.js";
-import { Cluster, endpointStatus, fastElections } from "./cluster-harness.js";
+import { Cluster, endpointStatus, fastElections, memberAdd } from "./cluster-harness.js";
 import { destroyAllMembers, e2eTest, eventually, Member, sleep } from "./harness.js";
 
 describe("membership changes", { timeout: 400_000 }, () => {
@@ -35,13 +35,7 @@ describe("membership changes", { timeout: 400_000 }, () => {
         startTimeoutMs: 120_000,
         clusterArgs: ["--initial-cluster-state", "existing"],
       });
-      const add = await c.members[0].etcdctl([
-        "member",
-        "add",
-        "m4",
-        "--learner",
-        `--peer-urls=${learner.peerUrl}`,
-      ]);
+      const add = await memberAdd(c.members[0], ["m4", "--learner", `--peer-urls=${learner.peerUrl}`]);
       assert.equal(add.code, 0, add.stderr);
       assert.match(add.stdout, /Member [0-9a-f]+ added to cluster [0-9a-f]+/);
       const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];

@@ -13,7 +13,7 @@ import {
   WriteLoad,
   writeMany,
 } from "./cluster-checks.js";
-import { Cluster, fastElections } from "./cluster-harness.js";
+import { Cluster, fastElections, memberAdd } from "./cluster-harness.js";
 import { type Binary, destroyAllMembers, e2eTest, eventually, Member, needsDebianEtcd } from "./harness.js";
 
 const other = (b: Binary): Binary => (b === "etcd" ? "rxetcd" : "etcd");
@@ -48,13 +48,7 @@ for (const existing of ["etcd", "rxetcd"] as Binary[]) {
           clusterArgs: ["--initial-cluster-state", "existing"],
         });
         // as a learner: the leader of the other kind must find it in sync before promoting it
-        const add = await c.members[0].etcdctl([
-          "member",
-          "add",
-          "m3",
-          "--learner",
-          `--peer-urls=${newcomer.peerUrl}`,
-        ]);
+        const add = await memberAdd(c.members[0], ["m3", "--learner", `--peer-urls=${newcomer.peerUrl}`]);
         assert.equal(add.code, 0, add.stderr);
         const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
         assert.ok(initial, add.stdout);
