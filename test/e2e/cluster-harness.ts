@@ -49,19 +49,29 @@ export async function endpointStatus(m: Member): Promise<{ memberId: string; lea
 }
 
 /**
- * `etcdctl member add ARGS` through `via`. --strict-reconfig-check refuses an add with "unhealthy cluster" until
- * every member has been connected for 5 s (a cluster that has just started, or just written fast): it is retried
- * as an operator would, for up to a minute.
+ * `etcdctl member <add|remove> ARGS` through `via`. --strict-reconfig-check refuses a change with "unhealthy
+ * cluster" until the members involved have been connected for 5 s (a cluster that has just started, written
+ * fast or changed leader): it is retried as an operator would, for up to a minute.
  */
-export async function memberAdd(via: Member, args: string[]): Promise<CtlResult> {
+export async function memberChange(
+  via: Member,
+  change: "add" | "remove",
+  args: string[],
+): Promise<CtlResult> {
   const deadline = Date.now() + 60_000;
-  let add = await via.etcdctl(["member", "add", ...args], { timeoutMs: 30_000 });
-  while (add.code !== 0 && /unhealthy cluster/.test(add.stderr) && Date.now() < deadline) {
+  let r = await via.etcdctl(["member", change, ...args], { timeoutMs: 30_000 });
+  while (r.code !== 0 && /unhealthy cluster/.test(r.stderr) && Date.now() < deadline) {
     await sleep(1000);
-    add = await via.etcdctl(["member", "add", ...args], { timeoutMs: 30_000 });
+    r = await via.etcdctl(["member", change, ...args], { timeoutMs: 30_000 });
   }
-  return add;
+  return r;
 }
+
+/** `etcdctl member add ARGS`, retried while the cluster is not yet healthy enough to grow (see memberChange). */
+export const memberAdd = (via: Member, args: string[]) => memberChange(via, "add", args);
+/** `etcdctl member remove ID`, retried while the cluster is not yet healthy enough to shrink. */
+export const memberRemove = (via: Member, hexId: string, extra: string[] = []) =>
+  memberChange(via, "remove", [hexId, ...extra]);
 
 export class Cluster {
   private constructor(
@@ -201,7 +211,7 @@ export class Cluster {
     if ((await this.leader()) === m) await this.moveLeader(others[0]);
     const id = (await this.memberIds()).get(m);
     if (!id) throw new Error(`no id for ${m.name}`);
-    const r = await others[0].etcdctl(["member", "remove", BigInt(id).toString(16)], { timeoutMs: 30_000 });
+    const r = await memberRemove(others[0], BigInt(id).toString(16));
     if (r.code !== 0) throw new Error(`member remove ${m.name}: ${r.stderr}`);
     const exit = await m.waitExit(30_000);
     if (!exit) throw new Error(`${m.binary} ${m.name} still runs 30 s after its removal\n${m.logText()}`);

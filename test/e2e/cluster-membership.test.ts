@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import { hex, memberList, writeMany } from "./cluster-checks.js";
-import { Cluster, endpointStatus, fastElections, memberAdd } from "./cluster-harness.js";
+import { Cluster, endpointStatus, fastElections, memberAdd, memberRemove } from "./cluster-harness.js";
 import { destroyAllMembers, e2eTest, eventually, Member, sleep } from "./harness.js";
 
 describe("membership changes", { timeout: 400_000 }, () => {
@@ -107,7 +107,7 @@ describe("membership changes", { timeout: 400_000 }, () => {
     const st = await endpointStatus(victim);
     assert.ok(st);
     const listedBefore = await memberList(leader);
-    const r = await leader.etcdctl(["member", "remove", hex(st.memberId)]);
+    const r = await memberRemove(leader, hex(st.memberId));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Member [0-9a-f]+ removed from cluster [0-9a-f]+/);
     const exit = await victim.waitExit(30_000);
@@ -129,7 +129,7 @@ describe("membership changes", { timeout: 400_000 }, () => {
       const leader = await cluster.leader();
       const st = await endpointStatus(leader);
       assert.ok(st);
-      const r = await leader.etcdctl(["member", "remove", hex(st.memberId)]);
+      const r = await memberRemove(leader, hex(st.memberId));
       assert.equal(r.code, 0, r.stderr);
       const exit = await leader.waitExit(30_000);
       assert.ok(exit, `the removed leader still runs\n${leader.logText()}`);
