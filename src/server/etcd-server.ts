@@ -879,10 +879,6 @@ export class EtcdServer implements ServerCore {
     this.stop$.complete();
     this.subscription?.unsubscribe();
     this.reads.close();
-    // as etcd, requests still waiting fail with "server stopped" at once, so clients retry on another member
-    // instead of waiting out their deadline while this one drains (a write in the batch being applied may
-    // still be stored: its client sees the error and finds the write when it reads)
-    this.wait.failAll(Errors.Stopped);
     await this.transport?.close().catch(() => {});
     // the Ready being handled and the batch being applied finish before storage closes
     // (bounded: a Ready waiting for a conf change whose apply was dropped must not hold the stop)
@@ -890,7 +886,6 @@ export class EtcdServer implements ServerCore {
     while (this.inflight.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
     }
-    // proposals registered while the drain ran are refused by `stopping`; none is left to fail here
     this.wait.failAll(Errors.Stopped);
     this.watchable.close?.();
     this.auth.close();

@@ -37,7 +37,7 @@ describe("membership changes", { timeout: 400_000 }, () => {
       });
       const add = await memberAdd(c.members[0], ["m4", "--learner", `--peer-urls=${learner.peerUrl}`]);
       assert.equal(add.code, 0, add.stderr);
-      assert.match(add.stdout, /Member [0-9a-f]+ added to cluster [0-9a-f]+/);
+      assert.match(add.stdout, /Member +[0-9a-f]+ added to cluster +[0-9a-f]+/);
       const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
       assert.ok(initial, add.stdout);
       assert.match(add.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
@@ -109,7 +109,7 @@ describe("membership changes", { timeout: 400_000 }, () => {
     const listedBefore = await memberList(leader);
     const r = await memberRemove(leader, hex(st.memberId));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Member [0-9a-f]+ removed from cluster [0-9a-f]+/);
+    assert.match(r.stdout, /Member +[0-9a-f]+ removed from cluster +[0-9a-f]+/);
     const exit = await victim.waitExit(30_000);
     assert.ok(exit, `the removed member still runs\n${victim.logText()}`);
     const left = await memberList(leader);
