@@ -86,6 +86,8 @@ export class WriteLoad {
   longestGapMs = 0;
   /** The same since the last `takeGap()`. */
   private gapMs = 0;
+  /** When that longest gap began (ms since the epoch). */
+  gapStartedAt = 0;
   errors = 0;
 
   constructor(
@@ -102,6 +104,7 @@ export class WriteLoad {
           await this.client.put(key).value(key);
           this.acked.add(key);
           const now = Date.now();
+          if (now - this.lastAck > this.gapMs) this.gapStartedAt = this.lastAck;
           this.gapMs = Math.max(this.gapMs, now - this.lastAck);
           this.longestGapMs = Math.max(this.longestGapMs, this.gapMs);
           this.lastAck = now;
