@@ -29,14 +29,14 @@ const settle = () => new Promise((r) => setImmediate(r));
 /** Tracks which of the given promises have resolved. */
 function track(ps: Promise<void>[]): { done: boolean[] } {
   const state = { done: ps.map(() => false) };
-  ps.forEach((p, i) =>
+  for (const [i, p] of ps.entries()) {
     p.then(
       () => {
         state.done[i] = true;
       },
       () => {},
-    ),
-  );
+    );
+  }
   return state;
 }
 
