@@ -64,170 +64,12 @@ export function unaryFastPath(
   };
 }
 
-/** What one call keeps while it runs; the stream's listeners are shared and find it on the stream. */
-class UnaryCall {
-  finished = false;
-  deadline: NodeJS.Timeout | undefined;
-  readonly chunks: Buffer[] = [];
-  received = 0;
-
-  constructor(
-    readonly stream: ServerHttp2Stream,
-    readonly headers: IncomingHttpHeaders,
-    readonly method: Method,
-    readonly meter: RpcMeter,
-    readonly maxReceiveBytes: number,
-    readonly credentials: CallCredentials,
-  ) {}
-
-  /** Marks the call done; true when an answer can still be sent. */
-  finish(): boolean {
-    if (this.finished) return false;
-    this.finished = true;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    return !this.stream.destroyed && !this.stream.closed;
-  }
-
-  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
-  fail(code: GrpcCode, message: string): void {
-    this.meter.handled(code);
-    if (!this.finish()) return;
-    this.stream.respond(
-      {
-        ":status": 200,
-        "content-type": "application/grpc+proto",
-        "grpc-status": String(code),
-        "grpc-message": encodeURI(message),
-      },
-      { endStream: true },
-    );
-  }
-
-  getPeer = (): string => {
-    const socket = this.stream.session?.socket;
-    if (!socket?.remoteAddress) return "unknown";
-    return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
-  };
-
-  answer(response: unknown): void {
-    let payload: Buffer;
-    try {
-      payload = this.method.handler.definition.responseSerialize(response);
-    } catch (err) {
-      const s = toRpcStatus(err);
-      this.fail(GrpcCode.Internal, s.message);
-      return;
-    }
-    this.meter.sent();
-    this.meter.handled(GrpcCode.OK);
-    if (!this.finish()) return;
-    const frame = Buffer.allocUnsafe(messagePrefixLength + payload.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(payload.length, 1);
-    payload.copy(frame, messagePrefixLength);
-    const stream = this.stream;
-    stream.respond(responseHeaders, { waitForTrailers: true });
-    stream.on("wantTrailers", sendOkTrailers);
-    stream.end(frame);
-  }
-
-  refuse(err: unknown): void {
-    const s = toRpcStatus(err);
-    this.fail(s.code, s.message);
-  }
-
-  onData(chunk: Buffer): void {
-    if (this.finished) return;
-    this.chunks.push(chunk);
-    this.received += chunk.length;
-    if (this.received >= messagePrefixLength) {
-      const head = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-      const length = head.readUInt32BE(1);
-      if (length > this.maxReceiveBytes) {
-        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
-        this.fail(
-          GrpcCode.ResourceExhausted,
-          `grpc: received message larger than max (${length} vs. ${this.maxReceiveBytes})`,
-        );
-      }
-    }
-  }
-
-  onEnd(): void {
-    if (this.finished) return;
-    const { chunks, headers, method } = this;
-    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    if (body.length < messagePrefixLength) {
-      this.fail(
-        GrpcCode.Unimplemented,
-        `Received no request message for server streaming method ${headers[":path"]}`,
-      );
-      return;
-    }
-    const length = body.readUInt32BE(1);
-    if (body.length > messagePrefixLength + length) {
-      this.fail(
-        GrpcCode.Unimplemented,
-        `Received a second request message for server streaming method ${headers[":path"]}`,
-      );
-      return;
-    }
-    if (body.length < messagePrefixLength + length) {
-      this.fail(GrpcCode.Internal, "Error deserializing request");
-      return;
-    }
-    let request: unknown;
-    try {
-      request = method.handler.definition.requestDeserialize(body.subarray(messagePrefixLength));
-    } catch {
-      this.fail(GrpcCode.Internal, "Error deserializing request");
-      return;
-    }
-    this.meter.received();
-    const metadata =
-      headers.token !== undefined || headers.authorization !== undefined
-        ? Metadata.fromHttp2Headers(headers)
-        : noMetadata;
-    let answer: Promise<unknown>;
-    try {
-      answer = method.handler.handle(
-        request,
-        undefined,
-        this.credentials({ metadata, getPeer: this.getPeer }),
-      );
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
-    answer.then(
-      (response) => this.answer(response),
-      (err) => this.refuse(err),
-    );
-  }
-
-  onClose(): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.meter.handled(GrpcCode.Canceled);
-  }
-}
-
-// The stream listeners, shared by every call (one call's closures per listener cost every request).
-const callOf = new WeakMap<ServerHttp2Stream, UnaryCall>();
+// Listeners every call shares (a once() wrapper or a closure per call costs every request).
 function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(okTrailers);
 }
 function ignoreStreamError(): void {
   // a reset stream also closes; nothing can be sent on it any more
-}
-function onCallData(this: ServerHttp2Stream, chunk: Buffer): void {
-  callOf.get(this)?.onData(chunk);
-}
-function onCallEnd(this: ServerHttp2Stream): void {
-  callOf.get(this)?.onEnd();
-}
-function onCallClose(this: ServerHttp2Stream): void {
-  callOf.get(this)?.onClose();
 }
 
 function serveUnary(
@@ -237,25 +79,140 @@ function serveUnary(
   maxReceiveBytes: number,
   credentials: CallCredentials,
 ): void {
-  const call = new UnaryCall(stream, headers, method, method.startMeter(), maxReceiveBytes, credentials);
-  callOf.set(stream, call);
+  const meter = method.startMeter();
+  let finished = false;
+  let deadline: NodeJS.Timeout | undefined;
+  const finish = (): boolean => {
+    if (finished) return false;
+    finished = true;
+    if (deadline !== undefined) clearTimeout(deadline);
+    return !stream.destroyed && !stream.closed;
+  };
+  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
+  const fail = (code: GrpcCode, message: string) => {
+    meter.handled(code);
+    if (!finish()) return;
+    stream.respond(
+      {
+        ":status": 200,
+        "content-type": "application/grpc+proto",
+        "grpc-status": String(code),
+        "grpc-message": encodeURI(message),
+      },
+      { endStream: true },
+    );
+  };
   stream.on("error", ignoreStreamError);
-  stream.on("close", onCallClose);
+  stream.on("close", () => {
+    if (!finished) {
+      finished = true;
+      if (deadline !== undefined) clearTimeout(deadline);
+      meter.handled(GrpcCode.Canceled);
+    }
+  });
 
   const timeoutHeader = headers["grpc-timeout"];
   if (timeoutHeader !== undefined) {
     const timeout = typeof timeoutHeader === "string" ? timeoutHeader : timeoutHeader[0];
     const match = timeoutPattern.exec(timeout);
     if (match === null) {
-      call.fail(GrpcCode.Internal, `Invalid grpc-timeout value "${timeout}"`);
+      fail(GrpcCode.Internal, `Invalid grpc-timeout value "${timeout}"`);
       return;
     }
-    call.deadline = setTimeout(
-      () => call.fail(GrpcCode.DeadlineExceeded, "Deadline exceeded"),
+    deadline = setTimeout(
+      () => fail(GrpcCode.DeadlineExceeded, "Deadline exceeded"),
       (Number(match[1]) * timeoutUnitMs[match[2]]) | 0,
     );
   }
 
-  stream.on("data", onCallData);
-  stream.on("end", onCallEnd);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  stream.on("data", (chunk: Buffer) => {
+    if (finished) return;
+    chunks.push(chunk);
+    received += chunk.length;
+    if (received >= messagePrefixLength) {
+      const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const length = head.readUInt32BE(1);
+      if (length > maxReceiveBytes) {
+        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
+        fail(
+          GrpcCode.ResourceExhausted,
+          `grpc: received message larger than max (${length} vs. ${maxReceiveBytes})`,
+        );
+      }
+    }
+  });
+  stream.on("end", () => {
+    if (finished) return;
+    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    if (body.length < messagePrefixLength) {
+      fail(
+        GrpcCode.Unimplemented,
+        `Received no request message for server streaming method ${headers[":path"]}`,
+      );
+      return;
+    }
+    const length = body.readUInt32BE(1);
+    if (body.length > messagePrefixLength + length) {
+      fail(
+        GrpcCode.Unimplemented,
+        `Received a second request message for server streaming method ${headers[":path"]}`,
+      );
+      return;
+    }
+    if (body.length < messagePrefixLength + length) {
+      fail(GrpcCode.Internal, "Error deserializing request");
+      return;
+    }
+    let request: unknown;
+    try {
+      request = method.handler.definition.requestDeserialize(body.subarray(messagePrefixLength));
+    } catch {
+      fail(GrpcCode.Internal, "Error deserializing request");
+      return;
+    }
+    meter.received();
+    const metadata =
+      headers.token !== undefined || headers.authorization !== undefined
+        ? Metadata.fromHttp2Headers(headers)
+        : noMetadata;
+    const getPeer = () => {
+      const socket = stream.session?.socket;
+      if (!socket?.remoteAddress) return "unknown";
+      return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+    };
+    let answer: Promise<unknown>;
+    try {
+      answer = method.handler.handle(request, undefined, credentials({ metadata, getPeer }));
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then(
+      (response) => {
+        let payload: Buffer;
+        try {
+          payload = method.handler.definition.responseSerialize(response);
+        } catch (err) {
+          const s = toRpcStatus(err);
+          fail(GrpcCode.Internal, s.message);
+          return;
+        }
+        meter.sent();
+        meter.handled(GrpcCode.OK);
+        if (!finish()) return;
+        const frame = Buffer.allocUnsafe(messagePrefixLength + payload.length);
+        frame[0] = 0;
+        frame.writeUInt32BE(payload.length, 1);
+        payload.copy(frame, messagePrefixLength);
+        stream.respond(responseHeaders, { waitForTrailers: true });
+        stream.on("wantTrailers", sendOkTrailers);
+        stream.end(frame);
+      },
+      (err) => {
+        const s = toRpcStatus(err);
+        fail(s.code, s.message);
+      },
+    );
+  });
 }
