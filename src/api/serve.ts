@@ -26,7 +26,7 @@ import {
 import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
-import { createGateway } from "./gateway/gateway.js";
+import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
@@ -190,10 +190,12 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const openStreams = new OpenStreams();
   const httpHandler = createHttpHandler(
     api,
-    createGateway(api, handlers, limits, metrics, {
-      clientCertAuth: options.tls?.clientCertAuth ?? false,
-      openStreams,
-    }),
+    lazyGateway(async () =>
+      (await import("./gateway/gateway.js")).createGateway(api, handlers, limits, metrics, {
+        clientCertAuth: options.tls?.clientCertAuth ?? false,
+        openStreams,
+      }),
+    ),
     extensions,
   );
   const fastUnary = unaryFastPath(handlers, metrics, limits.maxRequestBytes + grpcOverheadBytes, (call) =>
