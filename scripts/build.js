@@ -64,7 +64,12 @@ try {
   await esbuild.build({
     ...shared,
     // cli/main.js imports embed/index.js by a URL relative to itself, so both keep their places
-    entryPoints: [join(root, "dist/src/cli/main.js"), join(root, "dist/src/embed/index.js")],
+    // index.js is the package's entry: startEtcd and the typed pieces beside it
+    entryPoints: [
+      join(root, "dist/src/cli/main.js"),
+      join(root, "dist/src/embed/index.js"),
+      join(root, "dist/src/index.js"),
+    ],
     outbase: join(root, "dist/src"),
     outdir: bundle,
     splitting: true,
