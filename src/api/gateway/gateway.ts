@@ -27,6 +27,7 @@ import {
 import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
 import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
+import { encodeWatchResponse } from "../grpc/watch-response-encoder.js";
 import { httpRequestContext } from "../request-context.js";
 import { JsonIncomplete, type JsonValue, JsonValueReader } from "./go-json.js";
 import {
@@ -423,7 +424,7 @@ function gatewayWatch(
     stream.close();
   };
   stream.onResponse((resp: WatchResponse) => {
-    if (open) lines.result(wireToJson(descs.output, WatchService.watch.responseSerialize(resp)));
+    if (open) lines.result(wireToJson(descs.output, encodeWatchResponse(resp)));
   });
   readBodyMessages(
     req,

@@ -49,6 +49,7 @@ import type { GrpcLimits } from "../serve.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
+import { WatchServiceDefinition } from "./watch-response-encoder.js";
 
 /** etcd's allowance on top of --max-request-bytes for the gRPC receive limit (grpcOverheadBytes). */
 export const grpcOverheadBytes = 512 * 1024;
@@ -138,7 +139,7 @@ export function createGrpcServer(
     )) as UntypedServiceImplementation[string];
   const services: Record<string, AnyDefinition>[] = [
     KVService,
-    WatchService,
+    WatchServiceDefinition,
     LeaseService,
     ClusterService,
     MaintenanceService,
