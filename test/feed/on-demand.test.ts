@@ -42,7 +42,10 @@ describe("the feed on demand", { timeout: 120_000 }, () => {
     const c = m.connect({ subscription: { topics: ["metrics"] } });
     const batch = await firstBatch(c);
     const initial = batch.events.find(is("metrics"));
-    assert.ok(initial, `the initial state holds a metrics sample: ${batch.events.map((e) => e.type).join(",")}`);
+    assert.ok(
+      initial,
+      `the initial state holds a metrics sample: ${batch.events.map((e) => e.type).join(",")}`,
+    );
     assert.equal(initial.revision, m.etcd.server.store.currentRev());
     assert.equal(initial.feedClients, 1);
     // while subscribed, samples keep coming
