@@ -26,6 +26,7 @@ import {
 import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
+import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
 import { createGateway } from "./gateway/gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
@@ -88,6 +89,8 @@ export interface ServeClientsOptions {
   maxTxnOps?: number;
   /** --max-concurrent-streams, --grpc-keepalive-interval, --grpc-keepalive-timeout. */
   grpc?: GrpcLimits;
+  /** --max-watchers-per-connection, --max-lease-keepalive-streams-per-connection. */
+  connections?: Partial<ConnectionLimits>;
   logger?: ApiLogger;
   /** More HTTP served on the port (the event feed and the dashboard). */
   http?: readonly HttpExtension[];
@@ -185,7 +188,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
   const identities = new TlsIdentities();
-  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc);
+  const budgets = new ConnectionBudgets({ ...defaultConnectionLimits, ...options.connections });
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc, budgets);
   const extensions = options.http ?? [];
   const openStreams = new OpenStreams();
   const httpHandler = createHttpHandler(
@@ -193,6 +197,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     createGateway(api, handlers, limits, metrics, {
       clientCertAuth: options.tls?.clientCertAuth ?? false,
       openStreams,
+      budgets,
     }),
     extensions,
   );

@@ -24,6 +24,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { type ConnectionBudgets, connectionName, TOO_MANY } from "../connection-limits.js";
 import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
 import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
@@ -67,7 +68,7 @@ export function createGateway(
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
-  options: { clientCertAuth?: boolean; openStreams?: OpenStreams } = {},
+  options: { clientCertAuth?: boolean; openStreams?: OpenStreams; budgets?: ConnectionBudgets } = {},
 ): GatewayHandler {
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
@@ -132,11 +133,17 @@ export function createGateway(
     const handler = handlers.get(grpcPath);
     if (handler) return unary(req, res, handler, descs);
     const lines = new LineWriter(res, options.openStreams);
-    if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs, maxBodyBytes);
+    const { budgets } = options;
+    if (grpcPath === WatchService.watch.path)
+      return gatewayWatch(api, req, lines, descs, maxBodyBytes, budgets);
     // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
     const ctx = httpRequestContext(req.headers);
-    if (grpcPath === LeaseService.leaseKeepAlive.path)
+    if (grpcPath === LeaseService.leaseKeepAlive.path) {
+      const closeSlot = budgets?.openKeepAlive(connectionName(req.socket));
+      if (budgets && closeSlot === undefined) return lines.fail(toRpcStatus(TOO_MANY));
+      if (closeSlot) lines.res.once("close", closeSlot);
       return gatewayKeepAlive(api, req, lines, descs, ctx, maxBodyBytes);
+    }
     if (grpcPath === MaintenanceService.snapshot.path) {
       readWholeBody(req, maxBodyBytes)
         .then(
@@ -283,10 +290,11 @@ class LineWriter implements EndableStream {
     });
   }
 
-  result(json: string): void {
-    if (this.closed) return;
+  /** Writes one message line; false when the response's buffer is full (wait for "drain"). */
+  result(json: string): boolean {
+    if (this.closed) return true;
     this.start(200);
-    this.res.write(`{"result":${goJsonEscape(json)}}\n`);
+    return this.res.write(`{"result":${goJsonEscape(json)}}\n`);
   }
 
   /** The stream ended normally. */
@@ -414,16 +422,31 @@ function gatewayWatch(
   lines: LineWriter,
   descs: MethodDescs,
   maxPending: number,
+  budgets: ConnectionBudgets | undefined,
 ): void {
-  const stream = api.watchStream(httpRequestContext(req.headers));
+  const stream = api.watchStream(
+    httpRequestContext(req.headers),
+    budgets ? { admission: budgets.watchers(connectionName(req.socket)) } : undefined,
+  );
   let open = true;
   const close = () => {
     if (!open) return;
     open = false;
     stream.close();
   };
+  // as on gRPC: while the client does not read, neither its requests are read nor events handed out
+  let held = false;
   stream.onResponse((resp: WatchResponse) => {
-    if (open) lines.result(wireToJson(descs.output, WatchService.watch.responseSerialize(resp)));
+    if (!open) return;
+    if (lines.result(wireToJson(descs.output, WatchService.watch.responseSerialize(resp))) || held) return;
+    held = true;
+    stream.pause?.();
+    req.pause();
+    lines.res.once("drain", () => {
+      held = false;
+      stream.resume?.();
+      req.resume();
+    });
   });
   readBodyMessages(
     req,
