@@ -104,6 +104,12 @@ export interface ClientListeners {
   close(): Promise<void>;
 }
 
+/**
+ * The largest HTTP/1.1 header block taken: Go's http.Server default (DefaultMaxHeaderBytes, 1 MiB, plus
+ * the 4 KiB it allows on top), where Node's default is 16 KiB; larger ones are answered 431 as Go does.
+ */
+const MAX_HEADER_BYTES = (1 << 20) + 4096;
+
 /** etcd's --grpc-keepalive-min-time default. */
 const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5_000;
 
@@ -211,7 +217,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
     logger,
   );
-  const httpServer: HttpServer = createHttpServer((req, res) => {
+  const httpServer: HttpServer = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     // Go's server says nothing of keep-alive on an HTTP/1.1 connection that stays open (Node would add
     // "Connection: keep-alive" and "Keep-Alive: timeout=5")
     if (req.httpVersion === "1.1" && !/\bclose\b/i.test(req.headers.connection ?? ""))

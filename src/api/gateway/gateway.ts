@@ -41,6 +41,7 @@ import {
   streamErrorLine,
 } from "./http-replies.js";
 import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
+import { JsonSyntaxScanner, type ScanVerdict } from "./json-syntax-scanner.js";
 import type { EndableStream, OpenStreams } from "./open-streams.js";
 import { gatewayRoutes } from "./routes.js";
 
@@ -82,10 +83,14 @@ export function createGateway(
     readWholeBody(req, maxBodyBytes)
       .then(
         async (body) => {
-          if (body === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+          if (body.kind === "too-large") {
+            // as etcd: a malformed body is a bad request, a well-formed one too large to take
+            if (body.syntaxError === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: body.syntaxError });
+          }
           let wire: Uint8Array;
           try {
-            wire = parseBody(descs.input, body);
+            wire = parseBody(descs.input, body.text);
           } catch (err) {
             return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
           }
@@ -101,7 +106,7 @@ export function createGateway(
               signal = gone.signal;
             }
             const resp = await handler.handle(
-              def.requestDeserialize(Buffer.from(wire)),
+              def.requestDeserialize(Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength)),
               signal,
               httpRequestContext(req.headers),
             );
@@ -149,7 +154,8 @@ export function createGateway(
         .then(
           (body) => {
             try {
-              parseBody(descs.input, body ?? "");
+              if (body.syntaxError !== undefined) throw new Error(body.syntaxError);
+              parseBody(descs.input, body.kind === "text" ? body.text : "");
             } catch (err) {
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
@@ -170,7 +176,8 @@ export function createGateway(
           (body) => {
             let wire: Uint8Array;
             try {
-              wire = parseBody(descs.input, body ?? "");
+              if (body.syntaxError !== undefined) throw new Error(body.syntaxError);
+              wire = parseBody(descs.input, body.kind === "text" ? body.text : "");
             } catch (err) {
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
@@ -216,21 +223,51 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** The whole body as text, or undefined when it exceeds `limit` bytes. */
-function readWholeBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+/** A request body: its text, or what is known of one too large to hold. */
+type Body =
+  | { kind: "text"; text: string; syntaxError?: undefined }
+  | { kind: "too-large"; syntaxError?: string };
+
+/**
+ * The whole body as text. A body above `limit` bytes is not kept: its first JSON value is only
+ * checked as it streams past, since etcd answers a malformed body with its syntax error whatever
+ * its size. Chunks are decoded as they arrive, so the body is held once, as text.
+ */
+function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
   return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
+    const decoder = new StringDecoder("utf8");
+    const pieces: string[] = [];
     let size = 0;
-    let over = false;
+    let scanner: JsonSyntaxScanner | undefined;
+    let verdict: ScanVerdict = { kind: "more" };
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        // the answer is "too large" whatever follows: keep nothing of it
-        over = true;
-        parts.length = 0;
-      } else parts.push(chunk);
+      if (scanner === undefined && size <= limit) {
+        pieces.push(decoder.write(chunk));
+        return;
+      }
+      if (scanner === undefined) {
+        scanner = new JsonSyntaxScanner();
+        for (const piece of pieces) if (verdict.kind === "more") verdict = scanner.feed(piece);
+        pieces.length = 0;
+      }
+      if (verdict.kind === "more") verdict = scanner.feed(decoder.write(chunk));
     });
-    req.on("end", () => resolve(over ? undefined : Buffer.concat(parts).toString("utf8")));
+    req.on("end", () => {
+      if (scanner === undefined) {
+        pieces.push(decoder.end());
+        const text = pieces.join("");
+        pieces.length = 0;
+        return resolve({ kind: "text", text });
+      }
+      if (verdict.kind === "more") verdict = scanner.feed(decoder.end());
+      if (verdict.kind === "more") verdict = scanner.end();
+      resolve(
+        verdict.kind === "error"
+          ? { kind: "too-large", syntaxError: verdict.message }
+          : { kind: "too-large" },
+      );
+    });
     req.on("error", reject);
   });
 }
@@ -398,17 +435,42 @@ function readBodyMessages(
   };
   // each value is parsed once, when the scanner saw it end; an unfinished one has a size limit
   const scanner = new TopLevelScanner();
+  // a first value too large to hold is only checked for syntax as it streams past (etcd reports a
+  // malformed one's syntax error, whatever its size)
+  let oversized: JsonSyntaxScanner | undefined;
+  let oversizedLength = 0;
+  const judgeOversized = (verdict: ScanVerdict) => {
+    if (verdict.kind === "error") fail(verdict.message);
+    else if (verdict.kind === "complete")
+      fail(`grpc: received message larger than max (${oversizedLength} vs. ${maxPending})`);
+  };
   req.on("data", (chunk: Buffer) => {
     if (done) return;
     const more = decoder.write(chunk);
+    if (oversized) {
+      oversizedLength += more.length;
+      judgeOversized(oversized.feed(more));
+      return;
+    }
     text += more;
     if (scanner.feed(more)) drain(false);
     if (!done && text.length > maxPending) {
-      fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
+      if (count === 0) {
+        oversized = new JsonSyntaxScanner();
+        oversizedLength = text.length;
+        const pending = text;
+        text = "";
+        judgeOversized(oversized.feed(pending));
+      } else fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
       req.resume();
     }
   });
   req.on("end", () => {
+    if (oversized && !done) {
+      const verdict = oversized.feed(decoder.end());
+      judgeOversized(verdict.kind === "more" ? oversized.end() : verdict);
+      return finish();
+    }
     text += decoder.end();
     drain(true);
     finish();
