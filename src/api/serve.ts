@@ -7,7 +7,7 @@ import {
   type IncomingHttpHeaders,
   type IncomingMessage,
   type RequestListener,
-  type ServerResponse,
+  ServerResponse,
 } from "node:http";
 import {
   type Http2Server,
@@ -27,8 +27,9 @@ import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/g
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
-import { createGateway } from "./gateway/gateway.js";
+import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
+import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
@@ -200,11 +201,13 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const openStreams = new OpenStreams();
   const httpHandler = createHttpHandler(
     api,
-    createGateway(api, handlers, limits, metrics, {
-      clientCertAuth: options.tls?.clientCertAuth ?? false,
-      openStreams,
-      budgets,
-    }),
+    lazyGateway(async () =>
+      (await import("./gateway/gateway.js")).createGateway(api, handlers, limits, metrics, {
+        clientCertAuth: options.tls?.clientCertAuth ?? false,
+        openStreams,
+        budgets,
+      }),
+    ),
     extensions,
   );
   const fastUnary = unaryFastPath(handlers, metrics, limits.maxRequestBytes + grpcOverheadBytes, (call) =>
@@ -226,6 +229,17 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   });
   // etcd's HTTP server has no idle timeout: an idle client connection stays open (Node closes it after 5 s)
   httpServer.keepAliveTimeout = 0;
+  // Upgrades: WebSockets on /v3/ to the gateway; other WebSockets to the extensions (the feed); any
+  // other upgrade (curl's h2c) is refused by answering the request itself over HTTP/1.1, as Go does.
+  const gatewaySockets = serveGatewayWebSockets(httpServer);
+  httpServer.on("upgrade", (req: IncomingMessage, socket: Socket) => {
+    if (isWebSocketUpgrade(req)) return;
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once("finish", () => socket.end());
+    httpHandler(req, res);
+  });
   for (const ext of extensions) ext.attach?.(httpServer);
 
   const sockets = new Set<Socket>();
@@ -324,6 +338,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
         // open gateway streams get etcd's last line before their connections go
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
+        gatewaySockets.close();
         injector.destroy();
         grpcServer.forceShutdown();
         httpServer.closeAllConnections();

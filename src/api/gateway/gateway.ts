@@ -28,6 +28,7 @@ import { type ConnectionBudgets, connectionName, TOO_MANY } from "../connection-
 import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
 import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
+import { encodeWatchResponse } from "../grpc/watch-response-encoder.js";
 import { httpRequestContext } from "../request-context.js";
 import { JsonIncomplete, type JsonValue, JsonValueReader } from "./go-json.js";
 import {
@@ -500,7 +501,7 @@ function gatewayWatch(
   let held = false;
   stream.onResponse((resp: WatchResponse) => {
     if (!open) return;
-    if (lines.result(wireToJson(descs.output, WatchService.watch.responseSerialize(resp))) || held) return;
+    if (lines.result(wireToJson(descs.output, encodeWatchResponse(resp))) || held) return;
     held = true;
     stream.pause?.();
     req.pause();

@@ -50,6 +50,7 @@ import type { GrpcLimits } from "../serve.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
 import { toServiceError } from "./status.js";
+import { WatchServiceDefinition } from "./watch-response-encoder.js";
 
 /** etcd's allowance on top of --max-request-bytes for the gRPC receive limit (grpcOverheadBytes). */
 export const grpcOverheadBytes = 512 * 1024;
@@ -147,7 +148,7 @@ export function createGrpcServer(
     )) as UntypedServiceImplementation[string];
   const services: Record<string, AnyDefinition>[] = [
     KVService,
-    WatchService,
+    WatchServiceDefinition,
     LeaseService,
     ClusterService,
     MaintenanceService,
