@@ -114,6 +114,9 @@ const MAX_HEADER_BYTES = (1 << 20) + 4096;
 /** etcd's --grpc-keepalive-min-time default. */
 const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5_000;
 
+/** Socket errors that only mean the client went away. */
+const ROUTINE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
+
 const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
@@ -248,8 +251,12 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    // A peer that resets mid-sniff must not take the process down.
-    socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
+    // A peer that resets mid-sniff must not take the process down. A client going away (reset, broken
+    // pipe) is routine and, as in etcd, not worth a warning.
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === undefined || !ROUTINE_SOCKET_ERRORS.has(err.code))
+        logger?.warn({ err: err.message }, "client connection error");
+    });
   };
   const route = (socket: Socket, http2: boolean) => {
     if (http2) {

@@ -38,6 +38,8 @@ interface StepFigure {
   seconds: number;
   writesPerSecond: number;
   longestGapMs: number;
+  /** When the longest gap began (UTC time of day), to find it in the members' logs. */
+  gapFrom: string;
 }
 
 /** Runs one step under the load and records its figures. */
@@ -57,6 +59,7 @@ async function step(
     seconds: ms / 1000,
     writesPerSecond: Math.round(((load.acked.size - acked) * 1000) / ms),
     longestGapMs: load.takeGap(),
+    gapFrom: new Date(load.gapStartedAt).toISOString().slice(11, 23),
   });
 }
 
