@@ -5,7 +5,11 @@
 // table gives medians, the member's CPU time per 1000 puts, and the load average along the way.
 //
 //   npm run bench:feed -- [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--val-size B]
-//                         [--quick] [--cpu-prof DIR] [--only with|without]
+//                         [--rate R] [--quick] [--cpu-prof DIR] [--only with|without]
+//
+// --rate R caps the put load at R puts/s (0: as fast as the member takes them). At a fixed rate both sides
+// batch alike (a member slowed by the clients' process batches more puts per Ready), so the member's CPU per
+// put then measures what the feed itself costs; unlimited, puts/s shows what it costs the throughput.
 //
 // --cpu-prof DIR writes the member's CPU profile there (node --cpu-prof), for finding where the cost is;
 // --only with|without then runs one side only, so that the profile is of that side.
@@ -37,9 +41,13 @@ const feedClients = flag("--clients", 100);
 const total = flag("--total", quick ? 6000 : 30000);
 const putClients = flag("--put-clients", 64);
 const valueSize = flag("--val-size", 256);
-if ([reps, feedClients, total, putClients, valueSize].some((n) => !Number.isInteger(n) || n < 1)) {
+const rate = flag("--rate", 0);
+if (
+  [reps, feedClients, total, putClients, valueSize].some((n) => !Number.isInteger(n) || n < 1) ||
+  !(rate >= 0)
+) {
   console.error(
-    "usage: bench:feed [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--val-size B] [--quick] [--cpu-prof DIR] [--only with|without]",
+    "usage: bench:feed [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--val-size B] [--rate R] [--quick] [--cpu-prof DIR] [--only with|without]",
   );
   process.exit(2);
 }
@@ -55,6 +63,7 @@ const putArgs = [
   String(putClients),
   "--conns",
   String(Math.min(8, putClients)),
+  ...(rate > 0 ? ["--rate", String(rate)] : []),
 ];
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
@@ -112,7 +121,7 @@ async function startClients(endpoint: string): Promise<{ proc: ChildProcess; sto
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`feed clients not ready in 60 s: ${out}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`feed clients not ready in 180 s: ${out}`)), 180_000);
     const check = () => {
       if (out.includes(`ready ${feedClients}`)) {
         clearTimeout(timer);
@@ -146,7 +155,7 @@ interface Run {
 
 const loadgen = findLoadgen((line) => console.log(line));
 console.log(
-  `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, ${valueSize}-byte values) without and with ${feedClients} feed clients; load average at start: ${loadavg()}`,
+  `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, ${valueSize}-byte values) ${rate > 0 ? ` at ${rate} puts/s` : ""} without and with ${feedClients} feed clients; load average at start: ${loadavg()}`,
 );
 const member = await startDeployment(
   "rxetcd",

@@ -7,7 +7,7 @@ import {
   type IncomingHttpHeaders,
   type IncomingMessage,
   type RequestListener,
-  type ServerResponse,
+  ServerResponse,
 } from "node:http";
 import {
   type Http2Server,
@@ -26,8 +26,10 @@ import {
 import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
-import { createGateway } from "./gateway/gateway.js";
+import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
+import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
+import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
@@ -88,6 +90,8 @@ export interface ServeClientsOptions {
   maxTxnOps?: number;
   /** --max-concurrent-streams, --grpc-keepalive-interval, --grpc-keepalive-timeout. */
   grpc?: GrpcLimits;
+  /** --max-watchers-per-connection, --max-lease-keepalive-streams-per-connection. */
+  connections?: Partial<ConnectionLimits>;
   logger?: ApiLogger;
   /** More HTTP served on the port (the event feed and the dashboard). */
   http?: readonly HttpExtension[];
@@ -101,8 +105,17 @@ export interface ClientListeners {
   close(): Promise<void>;
 }
 
+/**
+ * The largest HTTP/1.1 header block taken: Go's http.Server default (DefaultMaxHeaderBytes, 1 MiB, plus
+ * the 4 KiB it allows on top), where Node's default is 16 KiB; larger ones are answered 431 as Go does.
+ */
+const MAX_HEADER_BYTES = (1 << 20) + 4096;
+
 /** etcd's --grpc-keepalive-min-time default. */
 const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5_000;
+
+/** Socket errors that only mean the client went away. */
+const ROUTINE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -185,15 +198,19 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
   const identities = new TlsIdentities();
-  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc);
+  const budgets = new ConnectionBudgets({ ...defaultConnectionLimits, ...options.connections });
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc, budgets);
   const extensions = options.http ?? [];
   const openStreams = new OpenStreams();
   const httpHandler = createHttpHandler(
     api,
-    createGateway(api, handlers, limits, metrics, {
-      clientCertAuth: options.tls?.clientCertAuth ?? false,
-      openStreams,
-    }),
+    lazyGateway(async () =>
+      (await import("./gateway/gateway.js")).createGateway(api, handlers, limits, metrics, {
+        clientCertAuth: options.tls?.clientCertAuth ?? false,
+        openStreams,
+        budgets,
+      }),
+    ),
     extensions,
   );
   const fastUnary = unaryFastPath(handlers, metrics, limits.maxRequestBytes + grpcOverheadBytes, (call) =>
@@ -206,7 +223,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
     logger,
   );
-  const httpServer: HttpServer = createHttpServer((req, res) => {
+  const httpServer: HttpServer = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     // Go's server says nothing of keep-alive on an HTTP/1.1 connection that stays open (Node would add
     // "Connection: keep-alive" and "Keep-Alive: timeout=5")
     if (req.httpVersion === "1.1" && !/\bclose\b/i.test(req.headers.connection ?? ""))
@@ -215,6 +232,17 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   });
   // etcd's HTTP server has no idle timeout: an idle client connection stays open (Node closes it after 5 s)
   httpServer.keepAliveTimeout = 0;
+  // Upgrades: WebSockets on /v3/ to the gateway; other WebSockets to the extensions (the feed); any
+  // other upgrade (curl's h2c) is refused by answering the request itself over HTTP/1.1, as Go does.
+  const gatewaySockets = serveGatewayWebSockets(httpServer);
+  httpServer.on("upgrade", (req: IncomingMessage, socket: Socket) => {
+    if (isWebSocketUpgrade(req)) return;
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once("finish", () => socket.end());
+    httpHandler(req, res);
+  });
   for (const ext of extensions) ext.attach?.(httpServer);
 
   const sockets = new Set<Socket>();
@@ -223,8 +251,12 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    // A peer that resets mid-sniff must not take the process down.
-    socket.on("error", (err) => logger?.warn({ err: err.message }, "client connection error"));
+    // A peer that resets mid-sniff must not take the process down. A client going away (reset, broken
+    // pipe) is routine and, as in etcd, not worth a warning.
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === undefined || !ROUTINE_SOCKET_ERRORS.has(err.code))
+        logger?.warn({ err: err.message }, "client connection error");
+    });
   };
   const route = (socket: Socket, http2: boolean) => {
     if (http2) {
@@ -313,6 +345,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
         // open gateway streams get etcd's last line before their connections go
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
+        gatewaySockets.close();
         injector.destroy();
         grpcServer.forceShutdown();
         httpServer.closeAllConnections();

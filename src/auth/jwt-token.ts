@@ -2,10 +2,16 @@
 // token without state, so tokens survive restarts; a token speaks for the auth revision it was
 // issued at, and a newer revision makes it stale ("revision of auth store is old").
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import jwt from "jsonwebtoken";
+import { createRequire } from "node:module";
+import type * as Jwt from "jsonwebtoken";
 import type { AuthInfo } from "./context.js";
 import { AuthErrors } from "./errors.js";
 import type { TokenProvider } from "./token-provider.js";
+
+// jsonwebtoken (with its dependencies) is loaded when the first token is signed or checked: most
+// members use simple tokens or no auth at all.
+const requireHere = createRequire(import.meta.url);
+const jwtLibrary = () => requireHere("jsonwebtoken") as typeof Jwt;
 
 export const JWT_SIGN_METHODS = [
   "RS256",
@@ -91,16 +97,16 @@ export class JwtTokenProvider implements TokenProvider {
   assign(username: string, revision: number): string {
     if (!this.sign) throw AuthErrors.VerifyOnly;
     const exp = Math.floor((this.now() + this.opts.ttlMs) / 1000);
-    return jwt.sign({ exp, revision, username }, this.sign, {
+    return jwtLibrary().sign({ exp, revision, username }, this.sign, {
       algorithm: this.opts.signMethod,
       noTimestamp: true,
     });
   }
 
   info(token: string): AuthInfo | undefined {
-    let claims: string | jwt.JwtPayload;
+    let claims: string | Jwt.JwtPayload;
     try {
-      claims = jwt.verify(token, this.verify, {
+      claims = jwtLibrary().verify(token, this.verify, {
         algorithms: [this.opts.signMethod],
         clockTimestamp: Math.floor(this.now() / 1000),
       });

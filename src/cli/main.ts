@@ -1,11 +1,38 @@
 // Entry point of the `rxetcd` command (bin/rxetcd.js and `npm start`).
 
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { loadWithCodeCache } from "./code-cache.js";
 import { importOptional, runCli, type StartServer } from "./run.js";
 
 function pickStarter(name: string) {
   return (mod: Record<string, unknown>): StartServer | undefined => {
     const fn = mod[name];
     return typeof fn === "function" ? (fn as StartServer) : undefined;
+  };
+}
+
+/**
+ * The server's starter. A build also has the server as one CommonJS module (embed/index.vm.js), which
+ * loads through V8's code cache (see code-cache.ts); its cache is written, when it has to be, once the
+ * member is ready, so that it holds the code of a whole start. From sources, and for a build without
+ * that file, the module is imported.
+ */
+async function loadServer(): Promise<StartServer | undefined> {
+  const bundled = new URL("../embed/index.vm.js", import.meta.url);
+  if (!existsSync(bundled)) {
+    return importOptional(new URL("../embed/index.js", import.meta.url), pickStarter("startEtcd"));
+  }
+  const loaded = loadWithCodeCache(fileURLToPath(bundled));
+  const start = pickStarter("startEtcd")(loaded.exports);
+  if (!start || loaded.cache === "used") return start;
+  return async (config, extras) => {
+    const server = await start(config, extras);
+    void (server.ready ?? Promise.resolve()).then(
+      () => setTimeout(() => loaded.save(), 1000).unref(),
+      () => undefined,
+    );
+    return server;
   };
 }
 
@@ -28,8 +55,7 @@ const code =
           stdout: (text) => process.stdout.write(text),
           stderr: (text) => process.stderr.write(text),
           env: process.env,
-          loadServer: () =>
-            importOptional(new URL("../embed/index.js", import.meta.url), pickStarter("startEtcd")),
+          loadServer,
           loadProxy: () =>
             importOptional(new URL("../proxy/index.js", import.meta.url), pickStarter("startProxy")),
         });

@@ -4,15 +4,22 @@
 // Each key's type is an io-ts codec.
 
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { isLeft } from "fp-ts/lib/Either.js";
 import * as t from "io-ts";
-import { parse as parseYaml } from "yaml";
+import type * as Yaml from "yaml";
 import { Int, UInt } from "./codec.js";
 import type { FlagState } from "./flags.js";
 import { nsToMs } from "./go-values.js";
 import { parseUrlList, UrlListError } from "./urls.js";
 
 export class ConfigFileError extends Error {}
+
+/** The YAML parser, loaded only when a config file is given (most starts have none). */
+function parseYaml(text: string, options: Yaml.ParseOptions & Yaml.DocumentOptions): unknown {
+  const { parse } = createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return parse(text, options);
+}
 
 const SecurityCodec = t.partial({
   "cert-file": t.string,
@@ -98,6 +105,12 @@ const KEYS: Record<string, KeySpec<any>> = {
   }),
   "max-concurrent-streams": key(UInt, UINT, (s, v: number) => {
     s.config.maxConcurrentStreams = v;
+  }),
+  "max-watchers-per-connection": key(UInt, UINT, (s, v: number) => {
+    s.config.maxWatchersPerConnection = v;
+  }),
+  "max-lease-keepalive-streams-per-connection": key(UInt, UINT, (s, v: number) => {
+    s.config.maxLeaseKeepaliveStreamsPerConnection = v;
   }),
   "grpc-keepalive-min-time": key(Int, NANOS, (s, v: number) => {
     s.config.grpcKeepaliveMinTimeMs = nsToMs(v);

@@ -6,7 +6,7 @@
 // self-signed peers without checking their certificate.
 import { join } from "node:path";
 import type { Config, EtcdUrl, TlsConfig } from "../config/codec.js";
-import { type InfoLog, selfSignedCert } from "./self-signed-cert.js";
+import type { InfoLog } from "./self-signed-cert.js";
 
 /** Where auto TLS reports what it made and what it ignored (a pino logger fits). */
 export interface AutoTlsLog extends InfoLog {
@@ -64,6 +64,8 @@ async function selfSigned(
       { ignored: dropped },
       `${FLAGS[side].auto} replaces the ${side} TLS settings: ${dropped.join(", ")} not in force`,
     );
+  // the certificate code (and its ASN.1 libraries) is loaded only when auto TLS is on
+  const { selfSignedCert } = await import("./self-signed-cert.js");
   const files = await selfSignedCert(
     join(dataDir, "fixtures", side),
     listenUrls.map((u) => u.hostname),

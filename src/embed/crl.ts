@@ -4,9 +4,10 @@
 // applies without a restart; a list that cannot be read or parsed refuses every certificate, as in etcd.
 // Only serial numbers are compared (etcd neither checks the list's signature nor its issuer).
 import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { TLSSocket } from "node:tls";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { CertificateList } from "@peculiar/asn1-x509";
+import type * as AsnSchema from "@peculiar/asn1-schema";
+import type * as AsnX509 from "@peculiar/asn1-x509";
 import type { Logger } from "pino";
 
 /** A serial number as etcd prints it: the magnitude's bytes in lowercase hex, no leading zero byte. */
@@ -22,8 +23,14 @@ function serialHexOf(text: string): string {
   return hex.length % 2 === 0 ? hex : `0${hex}`;
 }
 
+// The ASN.1 libraries are large and most members have no revocation list: they are loaded with the
+// first list read.
+const requireHere = createRequire(import.meta.url);
+
 /** The serial numbers a CRL revokes (PEM "X509 CRL" or DER). */
 export function revokedSerials(file: Buffer): Set<string> {
+  const { AsnConvert } = requireHere("@peculiar/asn1-schema") as typeof AsnSchema;
+  const { CertificateList } = requireHere("@peculiar/asn1-x509") as typeof AsnX509;
   const text = file.toString("latin1");
   const pem = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(text);
   const der = pem ? Buffer.from(pem[1].replace(/\s+/g, ""), "base64") : file;

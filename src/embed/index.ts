@@ -258,6 +258,10 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
         keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
         keepaliveMinTimeMs: config.grpcKeepaliveMinTimeMs,
       },
+      connections: {
+        maxWatchersPerConnection: config.maxWatchersPerConnection,
+        maxKeepAliveStreamsPerConnection: config.maxLeaseKeepaliveStreamsPerConnection,
+      },
       logger,
       ...(tls ? { tls } : {}),
       http: feed?.http ?? [],

@@ -35,7 +35,7 @@ export interface FeedClientOptions {
   autoAck?: boolean;
   /**
    * Acknowledge after this many batches (default 8), and within ACK_WITHIN_MS of any batch. Keep it
-   * below the member's maxUnackedBatches (64 by default), or the member drops the client as too slow.
+   * below the member's maxUnackedBatches (32 by default), or the member drops the client as too slow.
    */
   ackEvery?: number;
   transports?: Array<"polling" | "websocket">;

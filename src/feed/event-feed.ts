@@ -10,7 +10,14 @@ import { formatId } from "../membership/ids.js";
 import { CompactedError } from "../mvcc/errors.js";
 import type { EtcdServer } from "../server/etcd-server.js";
 import { fromBytes } from "./bytes.js";
-import { type FeedConnection, type FeedUser, type GroupRange, SubscriptionGroup } from "./group.js";
+import { encodeBatch } from "./encoded-batch.js";
+import {
+  type FeedConnection,
+  type FeedUser,
+  type GroupRange,
+  type SharedInitialState,
+  SubscriptionGroup,
+} from "./group.js";
 import { storeRangeEnd, toByteRange } from "./key-range.js";
 import { defaultFeedLimits, type FeedLimits } from "./limits.js";
 import { keyValueProps, MemberObserver, type PeerHealth, type Published } from "./member-observer.js";
@@ -75,6 +82,8 @@ export class EventFeed {
   readonly observer: MemberObserver;
   /** Every client dropped for falling behind, for tests and logs. */
   readonly drops$ = new Subject<{ id: string; dropped: FeedDropped }>();
+  /** Initial states read from the member, and those a newcomer got from its group's earlier read. */
+  readonly initialStates = { read: 0, shared: 0 };
   private readonly connections = new Map<string, FeedConnection>();
   private readonly groups = new Map<string, SubscriptionGroup>();
   private readonly sockets = new Map<string, Socket>();
@@ -243,11 +252,20 @@ export class EventFeed {
   }
 
   private onSubscribe(socket: Socket, conn: FeedConnection, input: unknown): void {
+    const now = Date.now();
     let checked: CheckedSubscription;
-    let initial: FeedEvent[];
+    let shared: SharedInitialState | undefined;
+    let initial: FeedEvent[] | undefined;
+    let replays = false;
     try {
       checked = this.check(input);
-      initial = this.initialState(checked, conn.user);
+      // a replay from a start revision is the client's own; a plain initial state is the same for the group
+      replays = checked.ranges.some((r) => r.startRevision !== undefined);
+      const existing = this.groups.get(this.signature(checked, conn.user));
+      // (a group this client alone is in goes when it leaves, and its queue with it)
+      const others = existing !== undefined && existing.clients.size > (existing.clients.has(conn) ? 1 : 0);
+      shared = replays || !others ? undefined : existing.sharedInitialState(now, this.limits.flushIntervalMs);
+      if (!shared) initial = this.initialState(checked, conn.user);
     } catch (err) {
       // bad input, or a store that cannot answer (closing): the client is told, the member goes on
       if (err instanceof SubscriptionRefused) this.refuse(socket, err.code, err.message);
@@ -256,9 +274,16 @@ export class EventFeed {
     }
     this.leave(socket, conn);
     const group = this.groupFor(checked, conn.user);
-    // what the group has queued happened before the initial state was read: send it to the others first
-    this.flushGroup(group);
-    this.send(socket, conn, { initial: true, events: this.applyOperatorNow(initial) });
+    if (!shared && initial) {
+      // what the group has queued happened before the initial state was read: send it to the others first
+      this.flushGroup(group);
+      this.initialStates.read++;
+      const batch: FeedBatch = { initial: true, events: this.applyOperatorNow(initial) };
+      shared = { readAt: now, events: batch.events, encoded: encodeBatch(batch) };
+      if (!replays) group.shareInitialState(shared);
+    } else this.initialStates.shared++;
+    // the group's queue holds every change since the shared state was read: the newcomer gets them next
+    if (shared) this.sendEncoded(socket, conn, shared.encoded);
     group.clients.add(conn);
     conn.group = group;
     void socket.join(group.id);
@@ -302,8 +327,9 @@ export class EventFeed {
     return { topics, ranges };
   }
 
-  private groupFor(sub: CheckedSubscription, user: FeedUser | undefined): SubscriptionGroup {
-    const signature = JSON.stringify({
+  /** What makes two subscriptions receive the same events: topics, key ranges (with prevKv), user. */
+  private signature(sub: CheckedSubscription, user: FeedUser | undefined): string {
+    return JSON.stringify({
       t: [...sub.topics].sort(),
       r: sub.ranges.map((r) => [
         r.range.start.toString("hex"),
@@ -312,6 +338,10 @@ export class EventFeed {
       ]),
       u: user?.name ?? null,
     });
+  }
+
+  private groupFor(sub: CheckedSubscription, user: FeedUser | undefined): SubscriptionGroup {
+    const signature = this.signature(sub, user);
     let group = this.groups.get(signature);
     if (!group) {
       group = new SubscriptionGroup(signature, sub.topics, sub.ranges, user);
@@ -501,8 +531,9 @@ export class EventFeed {
     }
   }
 
-  private send(socket: Socket, conn: FeedConnection, batch: FeedBatch): void {
-    socket.emit(FeedMessages.batch, batch);
+  /** Writes a batch encoded once (an initial state shared by a group's newcomers) to one client. */
+  private sendEncoded(socket: Socket, conn: FeedConnection, encoded: string): void {
+    socket.conn.write(encoded);
     conn.sent++;
   }
 

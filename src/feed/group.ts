@@ -33,6 +33,7 @@ export class SubscriptionGroup {
   readonly clients = new Set<FeedConnection>();
   private queue: FeedEvent[] = [];
   private readonly coalesced = new Map<string, number>();
+  private shared: SharedInitialState | undefined;
 
   constructor(
     readonly id: string,
@@ -77,6 +78,29 @@ export class SubscriptionGroup {
     const out = this.queue;
     this.queue = [];
     this.coalesced.clear();
+    // a shared initial state holds only with everything since it queued here
+    this.shared = undefined;
     return out;
   }
+
+  /**
+   * The initial state another subscriber got, while it still holds for a newcomer: read when the queue
+   * was last emptied (so the queue has every change since) and at most `maxAgeMs` ago (lease TTLs age).
+   */
+  sharedInitialState(now: number, maxAgeMs: number): SharedInitialState | undefined {
+    const s = this.shared;
+    return s && now - s.readAt < maxAgeMs ? s : undefined;
+  }
+
+  /** Keeps an initial state read with the queue empty, for the next subscribers of the group. */
+  shareInitialState(state: SharedInitialState): void {
+    if (this.queue.length === 0) this.shared = state;
+  }
+}
+
+/** An initial state as sent: its events, and their batch encoded once for every subscriber that gets it. */
+export interface SharedInitialState {
+  readonly readAt: number;
+  readonly events: readonly FeedEvent[];
+  readonly encoded: string;
 }

@@ -407,14 +407,15 @@ export class MemberObserver {
     return { ...this.base("members"), clusterId: formatId(this.server.clusterId), members };
   }
 
-  /** Follower progress on the leader (the leader itself included); empty elsewhere. */
+  /** Follower progress on the leader (its followers and learners, not itself); empty elsewhere. */
   peers(): EventOf<"peers"> {
     const st = this.server.raft.node.status();
     const names = new Map(this.server.clusterMembers().map((m) => [m.id, m.name]));
     const peers: PeerProgress[] = [];
     for (const [id, pr] of st.progress) {
-      const self = id === st.id;
-      const health = self ? { connected: true, rttMs: 0 } : this.peerHealth(id);
+      // raft tracks the leader's own log in its progress map too: that is no follower's progress
+      if (id === st.id) continue;
+      const health = this.peerHealth(id);
       peers.push({
         id: formatId(id),
         name: names.get(id) ?? "",

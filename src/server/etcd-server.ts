@@ -19,6 +19,7 @@ import {
   take,
   takeUntil,
   tap,
+  timer,
 } from "rxjs";
 import { batchWhileBusy } from "../../streams/operators/batch-while-busy.js";
 import { inOrder } from "../../streams/operators/in-order.js";
@@ -72,6 +73,7 @@ import { ServerRecords } from "./records.js";
 import type { ServerConfig } from "./server-config.js";
 import { requestTimeoutMs, type ServerCore } from "./server-core.js";
 import { Snapshotter } from "./snapshotter.js";
+import { UnansweredProposals } from "./unanswered-proposals.js";
 import { IndexWaiter, WaitRegistry } from "./wait.js";
 
 const LEASE_EXPIRY_CHECK_MS = 500;
@@ -369,10 +371,26 @@ export class EtcdServer implements ServerCore {
       distinctUntilChanged(),
       tap((lead) => {
         this.serverMetrics.hasLeader.set(lead === 0n ? 0 : 1);
+        if (lead !== 0n && this.awaitingLeader.length > 0) {
+          const waiting = this.awaitingLeader;
+          this.awaitingLeader = [];
+          for (const propose of waiting) propose();
+        }
         if (lead !== 0n) {
           this.serverMetrics.leaderChanges.inc();
           this.log.info({ leader: formatId(lead), term: this.raft.leadership$.value.term }, "leader elected");
         }
+      }),
+    );
+    // proposals lost with a previous leader are made again (see UnansweredProposals)
+    const lostProposals$ = this.firstCommitInTerm$.pipe(
+      mergeMap((term) => timer(this.cfg.electionTicks * this.cfg.tickMs).pipe(map(() => term))),
+      tap((term) => {
+        const now = this.raft.leadership$.value;
+        if (now.lead === 0n) return; // no leader now: they wait for the next one's first entry
+        const n = this.unanswered.reproposeFromTermsBefore(term, now.term);
+        if (n > 0)
+          this.log.info({ term, proposals: n }, "proposed again what was lost with the previous leader");
       }),
     );
     const leaseExpiries$ = interval(LEASE_EXPIRY_CHECK_MS).pipe(
@@ -407,6 +425,7 @@ export class EtcdServer implements ServerCore {
       leadership$,
       hasLeader$,
       leaseExpiries$,
+      lostProposals$,
       syncTimers$,
       errors$,
     ).pipe(takeUntil(stop$), share());
@@ -775,18 +794,35 @@ export class EtcdServer implements ServerCore {
     });
   }
 
+  private readonly unanswered = new UnansweredProposals();
+  /** Proposals made while no leader was known, proposed once one is. */
+  private awaitingLeader: Array<() => void> = [];
+
   /** Runs a proposal registered under `id` and waits for its apply result, failing after the request timeout. */
   private async proposeAndWait(id: bigint, propose: () => void): Promise<ApplyResult> {
     const result = this.wait.register(id);
     this.serverMetrics.proposalsPending.inc();
     let timer: NodeJS.Timeout | undefined;
     try {
-      try {
-        propose();
-      } catch (err) {
-        if (err instanceof ProposalDroppedError) {
-          this.wait.fail(id, Errors.NoLeader);
-        } else throw err;
+      const attempt = () => {
+        try {
+          propose();
+        } catch (err) {
+          if (err instanceof ProposalDroppedError) {
+            this.wait.fail(id, Errors.NoLeader);
+          } else throw err;
+        }
+      };
+      this.unanswered.add(id, this.raft.leadership$.value.term, attempt);
+      if (this.raft.hasLeader) attempt();
+      else {
+        // as etcd's raft node: with no leader a proposal waits for one (until the request timeout) instead
+        // of failing, so an election costs clients time, not errors
+        this.awaitingLeader.push(() => {
+          if (!this.wait.isRegistered(id)) return; // timed out meanwhile: its client has its answer
+          this.unanswered.retag(id, this.raft.leadership$.value.term);
+          attempt();
+        });
       }
       const timeout = new Promise<never>(() => {
         timer = setTimeout(() => {
@@ -801,6 +837,7 @@ export class EtcdServer implements ServerCore {
       throw err;
     } finally {
       if (timer) clearTimeout(timer);
+      this.unanswered.delete(id);
       this.serverMetrics.proposalsPending.dec();
     }
   }
@@ -886,6 +923,7 @@ export class EtcdServer implements ServerCore {
     while (this.inflight.size > 0 && Date.now() < deadline) {
       await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
     }
+    this.awaitingLeader = [];
     this.wait.failAll(Errors.Stopped);
     this.watchable.close?.();
     this.auth.close();

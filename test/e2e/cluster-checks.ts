@@ -61,12 +61,12 @@ export async function writeMany(cluster: Cluster, n: number, prefix = "bulk/", p
   }
 }
 
-function loadClient(hosts: string[]): Etcd3 {
+function loadClient(hosts: string[], deadlineMs = 5000): Etcd3 {
   return new Etcd3({
     hosts,
     faultHandling: { watchBackoff: cappedWatchBackoff() },
     dialTimeout: 3000,
-    defaultCallOptions: () => ({ deadline: Date.now() + 5000 }),
+    defaultCallOptions: () => ({ deadline: Date.now() + deadlineMs }),
   });
 }
 
@@ -86,14 +86,20 @@ export class WriteLoad {
   longestGapMs = 0;
   /** The same since the last `takeGap()`. */
   private gapMs = 0;
+  /** When that longest gap began (ms since the epoch). */
+  gapStartedAt = 0;
   errors = 0;
+  /** Errors by their text (the first line), to tell a member's refusal from the client's own circuit breaker. */
+  readonly errorKinds = new Map<string, number>();
 
   constructor(
     hosts: string[],
     readonly prefix = "load/",
     writers = 4,
+    /** Each write's deadline (the etcd3 client's per-call option). */
+    private readonly deadlineMs = 5000,
   ) {
-    this.client = loadClient(hosts);
+    this.client = loadClient(hosts, deadlineMs);
     let n = 0;
     const writer = async (w: number) => {
       while (!this.stopped) {
@@ -102,11 +108,14 @@ export class WriteLoad {
           await this.client.put(key).value(key);
           this.acked.add(key);
           const now = Date.now();
+          if (now - this.lastAck > this.gapMs) this.gapStartedAt = this.lastAck;
           this.gapMs = Math.max(this.gapMs, now - this.lastAck);
           this.longestGapMs = Math.max(this.longestGapMs, this.gapMs);
           this.lastAck = now;
-        } catch {
+        } catch (err) {
           this.errors++;
+          const kind = `${(err as Error).name}: ${(err as Error).message}`.split("\n")[0].slice(0, 120);
+          this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
           await sleep(50);
         }
       }
@@ -117,7 +126,7 @@ export class WriteLoad {
   /** Points later writes at a new member list, as a client's endpoint sync does after a membership change. */
   setHosts(hosts: string[]): void {
     this.retired.push(this.client);
-    this.client = loadClient(hosts);
+    this.client = loadClient(hosts, this.deadlineMs);
   }
 
   /** The longest gap since the previous call. */

@@ -52,10 +52,22 @@ describe("the dashboard of a 3-member cluster in chromium", { timeout: 240_000 }
         undefined,
         { timeout: 20_000 },
       );
-      // the leader's follower progress lists all three (itself included)
-      await page.waitForFunction('document.querySelectorAll("#peers tr").length === 3', undefined, {
-        timeout: 20_000,
-      });
+      // the leader's follower progress lists its two followers, not itself
+      await page.waitForFunction(
+        'document.querySelectorAll("#peers tr[data-peer]").length === 2',
+        undefined,
+        {
+          timeout: 20_000,
+        },
+      );
+      const listed = await page.$$eval("#peers tr[data-peer] td:first-child", (cells) =>
+        cells.map((c) => c.textContent ?? ""),
+      );
+      assert.deepEqual(
+        listed.sort(),
+        names.filter((n) => n !== leader.name).sort(),
+        "the leader is not its own follower",
+      );
     }
     const before = await roles(fromFollower);
     assert.deepEqual(Object.keys(before).sort(), names);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { filter, firstValueFrom, take, timeout, toArray } from "rxjs";
-import { ALL_TOPICS, type FeedBatch, type FeedEvent } from "../../src/feed/index.js";
+import { ALL_TOPICS, type EventOf, type FeedBatch, type FeedEvent } from "../../src/feed/index.js";
 import { AlarmRequest_AlarmAction, AlarmType } from "../../src/gen/etcdserverpb/rpc.js";
 import { events, is, nextEvent, startMember, type TestMember } from "./harness.js";
 
@@ -47,8 +47,8 @@ describe("the event feed on one member", { timeout: 120_000 }, () => {
       ["feed"],
     );
     const peers = batch.events.find(is("peers"))!;
-    assert.equal(peers.peers.length, 1, "one member: the leader's progress is itself");
-    assert.equal(peers.peers[0].connected, true);
+    assert.equal(peers.leader, m.etcd.server.memberId.toString(16));
+    assert.deepEqual(peers.peers, [], "one member: a leader has no follower progress for itself");
     const snap = batch.events.find(is("kv.snapshot"))!;
     assert.deepEqual(
       snap.kvs.map((kv) => [kv.key, kv.value]),
@@ -298,5 +298,62 @@ describe("feed bounds", { timeout: 120_000 }, () => {
     const r = await put(m, "after-drop", "ok");
     assert.ok(r.header!.revision > 0);
     assert.equal(m.etcd.feed!.events.clientCount >= 1, true);
+  });
+});
+
+describe("initial states shared by a group's newcomers", { timeout: 120_000 }, () => {
+  let m: TestMember;
+  before(async () => {
+    // a long flush window: every newcomer below joins while the first one's initial state still holds
+    m = await startMember({ feed: { limits: { flushIntervalMs: 3000 } } });
+    await put(m, "join/base", "0");
+  });
+  after(async () => m?.close());
+
+  test("clients joining while keys change each get their state and then every later change exactly once", async () => {
+    const subscription = { topics: ["kv" as const], keys: [{ key: "join/", prefix: true }] };
+    const seen: Array<{ snapshot?: EventOf<"kv.snapshot">; changes: EventOf<"kv">[] }> = [];
+    const puts: Array<{ key: string; revision: number }> = [];
+    const before = { ...m.etcd.feed!.events.initialStates };
+    for (let i = 0; i < 8; i++) {
+      const view: (typeof seen)[number] = { changes: [] };
+      seen.push(view);
+      const c = m.connect({ subscription });
+      c.events$.subscribe((e) => {
+        if (e.type === "kv.snapshot") view.snapshot = e;
+        else if (e.type === "kv") view.changes.push(e);
+      });
+      if (i % 2 === 1) await firstBatch(c);
+      const r = await put(m, `join/${i}`, `v${i}`);
+      puts.push({ key: `join/${i}`, revision: r.header!.revision });
+    }
+    const last = puts[puts.length - 1].revision;
+    for (let waited = 0; waited < 20_000; waited += 50) {
+      if (
+        seen.every((v) => v.snapshot && (v.snapshot.revision >= last || v.changes.at(-1)?.revision === last))
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const after = m.etcd.feed!.events.initialStates;
+    assert.ok(
+      after.shared > before.shared,
+      `no newcomer got a shared initial state (${JSON.stringify(after)})`,
+    );
+    seen.forEach((v, i) => {
+      assert.ok(v.snapshot, `client ${i} got no initial state`);
+      const at = v.snapshot.revision;
+      // the state as of its revision, then each later change once, in order
+      assert.deepEqual(
+        v.snapshot.kvs.map((kv) => kv.key).sort(),
+        ["join/base", ...puts.filter((p) => p.revision <= at).map((p) => p.key)].sort(),
+        `client ${i}: initial keys at revision ${at}`,
+      );
+      assert.deepEqual(
+        v.changes.map((e) => [e.key, e.revision]),
+        puts.filter((p) => p.revision > at).map((p) => [p.key, p.revision]),
+        `client ${i}: changes after revision ${at}`,
+      );
+    });
   });
 });

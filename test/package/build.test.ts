@@ -80,10 +80,13 @@ describe("the built package", { timeout: 240_000 }, () => {
       "bin/rxetcd.js",
       "dist/bundle/cli/main.js",
       "dist/bundle/embed/index.js",
+      "dist/bundle/index.js",
     ]) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
     assert.ok(files.includes("dist/src/embed/index.d.ts"), "startEtcd's types are in the package");
+    assert.ok(files.includes("dist/src/index.d.ts"), "the package entry's types are in the package");
+    assert.ok(files.includes("dist/streams/operators/refuse-above-rate.d.ts"), "streams' types are in it");
     assert.ok(
       files.some((f) => f.startsWith("dist/bundle/") && f.endsWith("/assets/index.html")),
       "the dashboard's files are in the package",
@@ -149,18 +152,48 @@ describe("the built package", { timeout: 240_000 }, () => {
     assert.equal(await exited, 0, stderr);
   });
 
-  it("exports startEtcd to a project that installed it", () => {
+  it("exports startEtcd and the typed pieces the README documents to a project that installed it", () => {
     const project = join(root, "..", `${root.split("/").pop()}-user`);
     mkdirSync(join(project, "node_modules"), { recursive: true });
     symlinkSync(root, join(project, "node_modules", "rxetcd"));
+    // the project's own rxjs, as a project composing operators has (the package's copy, for the test)
+    symlinkSync(join(root, "node_modules", "rxjs"), join(project, "node_modules", "rxjs"));
     writeFileSync(join(project, "package.json"), '{"type":"module"}\n');
     try {
-      const r = spawnSync(
-        process.execPath,
-        ["--input-type=module", "-e", "const m = await import('rxetcd'); console.log(typeof m.startEtcd);"],
-        { cwd: project, encoding: "utf8" },
-      );
-      assert.equal(r.stdout.trim(), "function", r.stderr);
+      // each export used as the README uses it: a codec decodes, an operator runs, an error carries its code
+      const script = `
+        import { of, lastValueFrom, toArray } from "rxjs";
+        const m = await import("rxetcd");
+        const event = { type: "kv", at: 1, member: "1", revision: 2, kind: "put", key: "k", value: "v",
+          createRevision: 2, modRevision: 2, version: 1, lease: "0" };
+        const redacted = await lastValueFrom(of(event).pipe(m.redactValues({ prefixes: ["k"] }), toArray()));
+        console.log(JSON.stringify({
+          startEtcd: typeof m.startEtcd,
+          feedClient: typeof m.FeedClient.prototype.close,
+          decodes: m.FeedEvent.is(event) && !m.FeedEvent.is({ type: "kv" }),
+          topics: m.ALL_TOPICS.includes("kv"),
+          redacted: redacted[0]?.value !== "v",
+          error: new m.EtcdError(m.GrpcCode.ResourceExhausted, "etcdserver: too many requests").code,
+          rate: typeof m.refuseAboveRate({ perSecond: 1 }, () => new Error("x")),
+          config: m.buildConfig({ name: "pkg" }).name,
+          urls: m.parseUrlList("http://127.0.0.1:2379").length,
+        }));`;
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: project,
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}"), {
+        startEtcd: "function",
+        feedClient: "function",
+        decodes: true,
+        topics: true,
+        redacted: true,
+        error: 8,
+        rate: "function",
+        config: "pkg",
+        urls: 1,
+      });
     } finally {
       rmSync(project, { recursive: true, force: true });
     }

@@ -64,6 +64,14 @@ export function unaryFastPath(
   };
 }
 
+// Listeners every call shares (a once() wrapper or a closure per call costs every request).
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(okTrailers);
+}
+function ignoreStreamError(): void {
+  // a reset stream also closes; nothing can be sent on it any more
+}
+
 function serveUnary(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
@@ -94,10 +102,8 @@ function serveUnary(
       { endStream: true },
     );
   };
-  stream.on("error", () => {
-    // a reset stream also closes; nothing can be sent on it any more
-  });
-  stream.once("close", () => {
+  stream.on("error", ignoreStreamError);
+  stream.on("close", () => {
     if (!finished) {
       finished = true;
       if (deadline !== undefined) clearTimeout(deadline);
@@ -137,7 +143,7 @@ function serveUnary(
       }
     }
   });
-  stream.once("end", () => {
+  stream.on("end", () => {
     if (finished) return;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
     if (body.length < messagePrefixLength) {
@@ -200,7 +206,7 @@ function serveUnary(
         frame.writeUInt32BE(payload.length, 1);
         payload.copy(frame, messagePrefixLength);
         stream.respond(responseHeaders, { waitForTrailers: true });
-        stream.once("wantTrailers", () => stream.sendTrailers(okTrailers));
+        stream.on("wantTrailers", sendOkTrailers);
         stream.end(frame);
       },
       (err) => {

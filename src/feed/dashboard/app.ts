@@ -57,6 +57,10 @@ const series = {
   apply: [] as number[],
   wal: [] as (number | null)[],
 };
+function showNewestWhenIdle(u: uPlot): void {
+  const n = u.data[0]?.length ?? 0;
+  if (u.legend.idx == null && n > 0) u.setLegend({ idx: n - 1 }, false);
+}
 function chart(el: HTMLElement, title: string, names: string[]): uPlot {
   const width = Math.max(280, el.clientWidth || 400);
   return new uPlot(
@@ -64,8 +68,19 @@ function chart(el: HTMLElement, title: string, names: string[]): uPlot {
       title,
       width,
       height: 150,
-      series: [{}, ...names.map((label, i) => ({ label, stroke: ["#0969da", "#1a7f37", "#bf8700"][i] }))],
+      // the second line dashed: puts and applies are often the same, and a solid line would hide the first
+      series: [
+        {},
+        ...names.map((label, i) => ({
+          label,
+          stroke: ["#0969da", "#1a7f37", "#bf8700"][i],
+          width: i === 1 ? 1.5 : 2,
+          ...(i === 1 ? { dash: [6, 4] } : {}),
+        })),
+      ],
       axes: [{}, { size: 50 }],
+      // uPlot's legend shows the values under the pointer, "--" without one: show the newest sample then
+      hooks: { setLegend: [showNewestWhenIdle] },
     },
     [[], ...names.map(() => [])],
     el,
@@ -234,37 +249,172 @@ function renderPeers(e: EventOf<"peers"> | undefined): void {
     (e?.peers ?? [])
       .map(
         (p) =>
-          `<tr><td>${esc(p.name || p.id)}</td><td>${p.match}</td><td>${p.next}</td><td>${p.state}</td><td>${p.connected ? "yes" : "no"}</td><td>${p.rttMs ?? ""}</td></tr>`,
+          `<tr data-peer="${p.id}"><td>${esc(p.name || p.id)}</td><td>${p.match}</td><td>${p.next}</td><td>${p.state}</td><td>${p.connected ? "yes" : "no"}</td><td>${p.rttMs ?? ""}</td></tr>`,
       )
-      .join(""),
+      .join("") || `<tr><td colspan="6"><i>${e ? "no followers" : "no leader"}</i></td></tr>`,
   );
 }
 
 // ---- keys --------------------------------------------------------------------------------------
 
+/** The key being edited in place: the list holds still meanwhile (a redraw would take the editor away). */
+let editing: string | undefined;
+/** Folders of the tree view the user closed. */
+const closedDirs = new Set<string>();
+
+function keyRow(
+  k: string,
+  kv: KeyValueProps,
+  flash: number,
+  now: number,
+  depth: number,
+  label: string,
+): string {
+  const shown = readable(text(kv.value));
+  const fmt = shown.format ? ` <span class="fmt">${shown.format}</span>` : "";
+  const lease = kv.lease !== "0" ? ` lease ${kv.lease}` : "";
+  return `<div class="${now - flash < 1500 ? "flash" : ""}" data-key="${esc(k)}" data-depth="${depth}" style="padding-left:${depth}em"><a href="#" data-history="${esc(k)}">${esc(label)}</a>${fmt} = <span class="value" data-edit="${esc(k)}" title="click to edit">${esc(shown.text)}</span> <small>rev ${kv.modRevision} v${kv.version}${lease}</small> <button data-delete="${esc(k)}">delete</button></div>`;
+}
+
+/** The keys as a tree split on "/": a row per folder (with its key count, click to close), keys under it indented. */
+function treeRows(sorted: Array<[string, { kv: KeyValueProps; flash: number }]>, now: number): string[] {
+  const counts = new Map<string, number>();
+  for (const [k] of sorted) {
+    const parts = k.split("/");
+    let dir = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      dir += `${parts[i]}/`;
+      counts.set(dir, (counts.get(dir) ?? 0) + 1);
+    }
+  }
+  const rows: string[] = [];
+  const shownDirs = new Set<string>();
+  for (const [k, { kv, flash }] of sorted) {
+    const parts = k.split("/");
+    let dir = "";
+    let hidden = false;
+    for (let i = 0; i < parts.length - 1; i++) {
+      dir += `${parts[i]}/`;
+      // keys sharing a folder sort next to each other: each folder row comes once, before its keys
+      if (!hidden && !shownDirs.has(dir)) {
+        shownDirs.add(dir);
+        const closed = closedDirs.has(dir);
+        const n = counts.get(dir) ?? 0;
+        rows.push(
+          `<div class="dir" data-dir="${esc(dir)}" data-depth="${i}" style="padding-left:${i}em"><a href="#" data-toggle-dir="${esc(dir)}">${closed ? "▸" : "▾"} ${esc(parts[i])}/</a> <small>${n} key${n === 1 ? "" : "s"}</small></div>`,
+        );
+      }
+      if (closedDirs.has(dir)) hidden = true;
+    }
+    if (!hidden) rows.push(keyRow(k, kv, flash, now, parts.length - 1, parts[parts.length - 1] || k));
+  }
+  return rows;
+}
+
 function renderKeys(): void {
+  if (editing !== undefined) return;
   const tree = ($("tree") as HTMLInputElement).checked;
   const now = Date.now();
   const sorted = [...keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const rows = sorted.map(([k, { kv, flash }]) => {
-    const depth = tree ? k.split("/").length - 1 : 0;
-    const label = tree ? k.split("/").pop() || k : k;
-    const shown = readable(text(kv.value));
-    const fmt = shown.format ? ` <span class="fmt">${shown.format}</span>` : "";
-    return `<div class="${now - flash < 1500 ? "flash" : ""}" data-key="${esc(k)}" style="padding-left:${depth}em"><a href="#" data-history="${esc(k)}">${esc(label)}</a>${fmt} = <span class="value">${esc(shown.text)}</span> <small>rev ${kv.modRevision} v${kv.version}</small> <button data-delete="${esc(k)}">delete</button></div>`;
-  });
+  const rows = tree
+    ? treeRows(sorted, now)
+    : sorted.map(([k, { kv, flash }]) => keyRow(k, kv, flash, now, 0, k));
   setHtml($("keys"), rows.join("") || "<i>no keys</i>");
+}
+$("tree").addEventListener("change", renderKeys);
+
+/** Opens an editor in place of a key's value; save puts the new value (keeping the key's lease). */
+function editValue(key: string): void {
+  const rows = Array.from($("keys").querySelectorAll<HTMLElement>("[data-key]"));
+  const row = rows.find((el) => el.dataset.key === key);
+  const current = keys.get(key)?.kv;
+  const span = row?.querySelector<HTMLElement>(".value");
+  if (!row || !current || !span || editing !== undefined) return;
+  editing = key;
+  const area = document.createElement("textarea");
+  area.value = text(current.value);
+  area.rows = Math.min(12, Math.max(2, area.value.split("\n").length));
+  const save = document.createElement("button");
+  save.textContent = "save";
+  save.className = "save";
+  const cancel = document.createElement("button");
+  cancel.textContent = "cancel";
+  const status = document.createElement("span");
+  status.className = "edit-status";
+  const editor = document.createElement("div");
+  editor.className = "editor";
+  editor.append(area, save, " ", cancel, " ", status);
+  span.replaceWith(editor);
+  area.focus();
+  const close = () => {
+    editing = undefined;
+    drawn.delete($("keys"));
+    renderKeys();
+  };
+  cancel.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    close();
+  });
+  area.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") close();
+  });
+  save.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    save.disabled = true;
+    void ask("/v3/kv/put", { key: b64(key), value: b64(area.value), ignore_lease: true }).then(
+      close,
+      (err) => {
+        save.disabled = false;
+        status.className = "edit-status error";
+        status.textContent = (err as Error).message;
+      },
+    );
+  });
 }
 
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 const unb64 = (s: string) => new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
 
+/** Shows how an action went: the member's error text in red, or what was done. */
+function report(el: HTMLElement, outcome: { ok: string } | { error: unknown }): void {
+  el.className = "ok" in outcome ? "ok" : "error";
+  el.textContent = "ok" in outcome ? outcome.ok : (outcome.error as Error).message;
+}
+
+/** A lease id as the gateway takes it (a decimal int64) from the feed's hex. */
+const leaseParam = (hex: string) => BigInt(`0x${hex}`).toString();
+
 $("put-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const key = ($("put-key") as HTMLInputElement).value;
   const value = ($("put-value") as HTMLInputElement).value;
-  void call(apiUrl(), "/v3/kv/put", { key: b64(key), value: b64(value) });
+  const choice = ($("put-lease") as HTMLSelectElement).value;
+  const ttl = Number(($("put-ttl") as HTMLInputElement).value);
+  const status = $("put-status");
+  void (async () => {
+    let lease: string | undefined;
+    if (choice === "ttl") {
+      const granted = await ask<{ ID: string }>("/v3/lease/grant", { TTL: ttl });
+      lease = granted.ID;
+    } else if (choice !== "") lease = leaseParam(choice);
+    await ask("/v3/kv/put", { key: b64(key), value: b64(value), ...(lease ? { lease } : {}) });
+    return lease === undefined ? `put ${key}` : `put ${key} with lease ${BigInt(lease).toString(16)}`;
+  })().then(
+    (ok) => report(status, { ok }),
+    (error) => report(status, { error }),
+  );
 });
+
+/** The put form's lease choices follow the lease list (the choice made is kept while its lease lives). */
+function renderLeaseChoices(): void {
+  const select = $("put-lease") as HTMLSelectElement;
+  const ids = leases.map((l) => l.id).sort();
+  const html = `<option value="">no lease</option><option value="ttl">new lease, TTL</option>${ids.map((id) => `<option value="${id}">lease ${id}</option>`).join("")}`;
+  if (drawn.get(select) === html) return;
+  const chosen = select.value;
+  setHtml(select, html);
+  select.value = chosen === "" || chosen === "ttl" || ids.includes(chosen) ? chosen : "";
+}
 
 /** The end of the range of keys starting with `prefix` (etcd's prefix end: the last byte below 0xff plus one). */
 function prefixEnd(prefix: string): string {
@@ -376,6 +526,7 @@ function diff(a: string, b: string): string {
 // ---- leases ------------------------------------------------------------------------------------
 
 function renderLeases(): void {
+  renderLeaseChoices();
   const now = Date.now();
   $("leases").innerHTML = leases
     .map((l) => {
@@ -405,10 +556,22 @@ function act(el: HTMLElement): boolean {
   else if (d.delete !== undefined) void call(apiUrl(), "/v3/kv/deleterange", { key: b64(d.delete) });
   else if (d.history !== undefined) void showHistory(d.history);
   else if (d.leaseKeys !== undefined) void showLeaseKeys(d.leaseKeys);
+  else if (d.edit !== undefined) editValue(d.edit);
+  else if (d.toggleDir !== undefined) toggleDir(d.toggleDir);
+  else if (d.deleteUser !== undefined)
+    authAction(`deleted user ${d.deleteUser}`, "/v3/auth/user/delete", { name: d.deleteUser });
+  else if (d.deleteRole !== undefined)
+    authAction(`deleted role ${d.deleteRole}`, "/v3/auth/role/delete", { role: d.deleteRole });
   else return false;
   return true;
 }
-const ACTIONS = "[data-move],[data-delete],[data-history],[data-lease-keys]";
+const ACTIONS =
+  "[data-move],[data-delete],[data-history],[data-lease-keys],[data-edit],[data-toggle-dir],[data-delete-user],[data-delete-role]";
+
+function toggleDir(dir: string): void {
+  if (!closedDirs.delete(dir)) closedDirs.add(dir);
+  renderKeys();
+}
 // A press acts at once: a list redrawn between press and release would lose a click. Keyboard clicks
 // (detail 0) act on click; mouse clicks on links only must not follow them.
 document.addEventListener("pointerdown", (ev) => {
@@ -441,7 +604,7 @@ async function showAuth(): Promise<void> {
     const userRows = await Promise.all(
       users.map(async (name) => {
         const r = (await ask<{ roles?: string[] }>("/v3/auth/user/get", { name })).roles ?? [];
-        return `<tr data-user="${esc(name)}"><td>${esc(name)}</td><td>${esc(r.join(", "))}</td></tr>`;
+        return `<tr data-user="${esc(name)}"><td>${esc(name)}</td><td>${esc(r.join(", "))}</td><td><button data-delete-user="${esc(name)}">delete</button></td></tr>`;
       }),
     );
     const roleRows = await Promise.all(
@@ -462,17 +625,71 @@ async function showAuth(): Promise<void> {
             return `${String(type).toLowerCase()} ${range}`;
           })
           .join("; ");
-        return `<tr data-role="${esc(role)}"><td>${esc(role)}</td><td>${esc(text)}</td></tr>`;
+        return `<tr data-role="${esc(role)}"><td>${esc(role)}</td><td>${esc(text)}</td><td><button data-delete-role="${esc(role)}">delete</button></td></tr>`;
       }),
     );
     $("auth").innerHTML =
-      `<table><thead><tr><th>user</th><th>roles</th></tr></thead><tbody>${userRows.join("") || '<tr><td colspan="2"><i>no users</i></td></tr>'}</tbody></table>` +
-      `<table><thead><tr><th>role</th><th>permissions</th></tr></thead><tbody>${roleRows.join("") || '<tr><td colspan="2"><i>no roles</i></td></tr>'}</tbody></table>`;
+      `<table><thead><tr><th>user</th><th>roles</th><th></th></tr></thead><tbody>${userRows.join("") || '<tr><td colspan="3"><i>no users</i></td></tr>'}</tbody></table>` +
+      `<table><thead><tr><th>role</th><th>permissions</th><th></th></tr></thead><tbody>${roleRows.join("") || '<tr><td colspan="3"><i>no roles</i></td></tr>'}</tbody></table>`;
   } catch (err) {
     $("auth").textContent = `users and roles: ${(err as Error).message}`;
   }
 }
 $("auth-refresh").addEventListener("click", () => void showAuth());
+
+/** An auth change through the gateway: the member's error (etcd's text) or what was done shows, then the lists. */
+function authAction(done: string, path: string, body: object): void {
+  void ask(path, body).then(
+    () => {
+      report($("auth-status"), { ok: done });
+      return showAuth();
+    },
+    (error) => report($("auth-status"), { error }),
+  );
+}
+const field = (id: string) => ($(id) as HTMLInputElement).value;
+/** Which of a form's two buttons sent it ("grant" or "revoke"). */
+const submitter = (ev: Event) => ((ev as SubmitEvent).submitter as HTMLButtonElement | null)?.value;
+
+$("user-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = field("user-name");
+  authAction(`added user ${name}`, "/v3/auth/user/add", { name, password: field("user-password") });
+});
+$("role-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = field("role-name");
+  authAction(`added role ${name}`, "/v3/auth/role/add", { name });
+});
+$("user-role-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const user = field("ur-user");
+  const role = field("ur-role");
+  if (submitter(ev) === "revoke")
+    authAction(`revoked role ${role} from ${user}`, "/v3/auth/user/revoke", { name: user, role });
+  else authAction(`granted role ${role} to ${user}`, "/v3/auth/user/grant", { user, role });
+});
+$("perm-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const role = field("perm-role");
+  const key = field("perm-key");
+  const prefixed = ($("perm-prefix") as HTMLInputElement).checked;
+  // etcd's permission range: one key, or [key, prefix end) for a prefix ("\0" end: every key from key on)
+  const range = {
+    key: b64(key || (prefixed ? "\0" : "")),
+    ...(prefixed ? { range_end: prefixEnd(key) } : {}),
+  };
+  const what = `${prefixed ? "prefix " : ""}${key || (prefixed ? "(every key)" : "")}`;
+  if (submitter(ev) === "revoke")
+    authAction(`revoked ${what} from ${role}`, "/v3/auth/role/revoke", { role, ...range });
+  else {
+    const permType = field("perm-type");
+    authAction(`granted ${permType.toLowerCase()} ${what} to ${role}`, "/v3/auth/role/grant", {
+      name: role,
+      perm: { permType, ...range },
+    });
+  }
+});
 setInterval(renderKeys, 1000);
 
 // ---- the log -----------------------------------------------------------------------------------

@@ -26,21 +26,37 @@ export class KvApi {
     private readonly quota: QuotaGuard,
   ) {}
 
-  async range(req: RangeRequest, ctx?: RequestContext): Promise<RangeResponse> {
+  range(req: RangeRequest, ctx?: RequestContext): Promise<RangeResponse> {
+    // The hottest request of all: no async frames, so a serializable read answers in one step and a
+    // linearizable one in one more after its ReadIndex round.
+    try {
+      this.core.kv.checkRange(req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (req.serializable) return this.readRange(req, ctx);
+    return this.core.reads.waitReadable().then(() => this.readRange(req, ctx));
+  }
+
+  private readRange(req: RangeRequest, ctx: RequestContext | undefined): Promise<RangeResponse> {
     const { core } = this;
-    core.kv.checkRange(req);
-    if (!req.serializable) await core.reads.waitReadable();
-    return withAuthInfo(core, ctx, async (ai) =>
-      withHeader(
-        core,
-        serialized(
-          core,
-          ai,
-          () => core.auth.checkAccess(ai, req.key, req.rangeEnd, "read"),
-          () => core.kv.range(req),
-        ),
-      ),
-    );
+    return withAuthInfo(core, ctx, (ai) => {
+      try {
+        return Promise.resolve(
+          withHeader(
+            core,
+            serialized(
+              core,
+              ai,
+              () => core.auth.checkAccess(ai, req.key, req.rangeEnd, "read"),
+              () => core.kv.range(req),
+            ),
+          ),
+        );
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
   }
 
   async put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse> {
