@@ -16,8 +16,15 @@ const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\
 const isDigit = (c: string) => c >= "0" && c <= "9";
 const isHex = (c: string) => isDigit(c) || (c >= "a" && c <= "f") || (c >= "A" && c <= "F");
 
-/** What ends or escapes a string, or is not allowed in one. */
-const STRING_SPECIAL = /["\\\x00-\x1f]/g;
+/** The index of the next character that ends or escapes a string or is not allowed in one (or the end). */
+function nextStringSpecial(text: string, from: number): number {
+  let i = from;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || c < 0x20) break;
+  }
+  return i;
+}
 
 /** Go's maxNestingDepth. */
 const MAX_DEPTH = 10_000;
@@ -59,10 +66,8 @@ export class JsonSyntaxScanner {
     for (let i = 0; i < text.length && this.verdict.kind === "more"; i++) {
       // the plain characters of a string (most of a large body: base64 values) are skipped in one search
       if (this.state === "string") {
-        STRING_SPECIAL.lastIndex = i;
-        const next = STRING_SPECIAL.exec(text);
-        if (next === null) break;
-        i = next.index;
+        i = nextStringSpecial(text, i);
+        if (i === text.length) break;
       }
       this.step(text[i]);
     }
