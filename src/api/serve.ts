@@ -26,6 +26,7 @@ import {
 import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
+import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
 import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
@@ -51,6 +52,15 @@ export interface ClientTls {
    * the client's certificate is revoked.
    */
   revoked?: (socket: TLSSocket) => boolean;
+}
+
+/**
+ * Whether a listener with these files asks for, and verifies, a client certificate. etcd 3.4 does whenever a
+ * trusted CA is given, with or without --client-cert-auth (which only adds the certificate's CN as the user):
+ * a client without one is refused in the handshake ("tls: client didn't provide a certificate").
+ */
+export function requiresClientCert(tls: ClientTls): boolean {
+  return (tls.clientCertAuth ?? false) || tls.trustedCa !== undefined;
 }
 
 /** The certificate part of the TLS options (what a reload replaces). */
@@ -89,6 +99,8 @@ export interface ServeClientsOptions {
   maxTxnOps?: number;
   /** --max-concurrent-streams, --grpc-keepalive-interval, --grpc-keepalive-timeout. */
   grpc?: GrpcLimits;
+  /** --max-watchers-per-connection, --max-lease-keepalive-streams-per-connection. */
+  connections?: Partial<ConnectionLimits>;
   logger?: ApiLogger;
   /** More HTTP served on the port (the event feed and the dashboard). */
   http?: readonly HttpExtension[];
@@ -101,6 +113,12 @@ export interface ClientListeners {
   setTls(tls: ClientTls): void;
   close(): Promise<void>;
 }
+
+/**
+ * The largest HTTP/1.1 header block taken: Go's http.Server default (DefaultMaxHeaderBytes, 1 MiB, plus
+ * the 4 KiB it allows on top), where Node's default is 16 KiB; larger ones are answered 431 as Go does.
+ */
+const MAX_HEADER_BYTES = (1 << 20) + 4096;
 
 /** etcd's --grpc-keepalive-min-time default. */
 const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5_000;
@@ -189,7 +207,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const handlers = unaryHandlers(api, limits);
   const metrics = new GrpcMetrics(api.metrics);
   const identities = new TlsIdentities();
-  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc);
+  const budgets = new ConnectionBudgets({ ...defaultConnectionLimits, ...options.connections });
+  const grpcServer = createGrpcServer(api, handlers, limits, metrics, identities, options.grpc, budgets);
   const extensions = options.http ?? [];
   const openStreams = new OpenStreams();
   const httpHandler = createHttpHandler(
@@ -198,6 +217,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       (await import("./gateway/gateway.js")).createGateway(api, handlers, limits, metrics, {
         clientCertAuth: options.tls?.clientCertAuth ?? false,
         openStreams,
+        budgets,
       }),
     ),
     extensions,
@@ -212,7 +232,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
     logger,
   );
-  const httpServer: HttpServer = createHttpServer((req, res) => {
+  const httpServer: HttpServer = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     // Go's server says nothing of keep-alive on an HTTP/1.1 connection that stays open (Node would add
     // "Connection: keep-alive" and "Keep-Alive: timeout=5")
     if (req.httpVersion === "1.1" && !/\bclose\b/i.test(req.headers.connection ?? ""))
@@ -277,8 +297,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
         const tlsListener = createTlsServer(
           {
             ...secureContextOptions(tls),
-            requestCert: tls.clientCertAuth ?? false,
-            rejectUnauthorized: tls.clientCertAuth ?? false,
+            requestCert: requiresClientCert(tls),
+            rejectUnauthorized: requiresClientCert(tls),
             ALPNProtocols: ["h2", "http/1.1"],
           },
           (socket: TLSSocket) => {

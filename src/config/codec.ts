@@ -107,6 +107,9 @@ export const ConfigCodec = t.type({
   maxTxnOps: UInt,
   maxRequestBytes: UInt,
   maxConcurrentStreams: UInt,
+  /** rxetcd's own bounds on what one client connection holds (etcd has none). */
+  maxWatchersPerConnection: UInt,
+  maxLeaseKeepaliveStreamsPerConnection: UInt,
   grpcKeepaliveMinTimeMs: DurationMs,
   grpcKeepaliveIntervalMs: DurationMs,
   grpcKeepaliveTimeoutMs: DurationMs,

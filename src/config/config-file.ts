@@ -106,6 +106,12 @@ const KEYS: Record<string, KeySpec<any>> = {
   "max-concurrent-streams": key(UInt, UINT, (s, v: number) => {
     s.config.maxConcurrentStreams = v;
   }),
+  "max-watchers-per-connection": key(UInt, UINT, (s, v: number) => {
+    s.config.maxWatchersPerConnection = v;
+  }),
+  "max-lease-keepalive-streams-per-connection": key(UInt, UINT, (s, v: number) => {
+    s.config.maxLeaseKeepaliveStreamsPerConnection = v;
+  }),
   "grpc-keepalive-min-time": key(Int, NANOS, (s, v: number) => {
     s.config.grpcKeepaliveMinTimeMs = nsToMs(v);
   }),

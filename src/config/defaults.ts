@@ -62,6 +62,8 @@ export function defaultConfig(): Config {
     maxTxnOps: DEFAULT_MAX_TXN_OPS,
     maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
     maxConcurrentStreams: MAX_UINT32,
+    maxWatchersPerConnection: 10_000,
+    maxLeaseKeepaliveStreamsPerConnection: 10_000,
     grpcKeepaliveMinTimeMs: 5_000,
     grpcKeepaliveIntervalMs: 2 * 60 * 60 * 1000,
     grpcKeepaliveTimeoutMs: 20_000,

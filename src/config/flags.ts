@@ -402,6 +402,24 @@ export const FLAGS: readonly FlagDef[] = [
       return undefined;
     },
   },
+  uintFlag(
+    "max-watchers-per-connection",
+    "Member",
+    "10000",
+    "Most watchers one client connection may hold over all its watch streams; past it a watch create is refused with 'etcdserver: too many requests'. rxetcd's own, not etcd's.",
+    (c, v) => {
+      c.maxWatchersPerConnection = v;
+    },
+  ),
+  uintFlag(
+    "max-lease-keepalive-streams-per-connection",
+    "Member",
+    "10000",
+    "Most lease keep-alive streams one client connection may keep open; past it a new one ends with 'etcdserver: too many requests'. rxetcd's own, not etcd's.",
+    (c, v) => {
+      c.maxLeaseKeepaliveStreamsPerConnection = v;
+    },
+  ),
   durationFlag(
     "grpc-keepalive-min-time",
     "Member",

@@ -24,9 +24,24 @@ export const DUPLICATE_WATCH_ID = "mvcc: duplicate watch ID provided on the Watc
 /** etcd's default --max-request-bytes (1.5 MiB) plus its gRPC overhead allowance (512 KiB). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 1.5 * 1024 * 1024 + 512 * 1024;
 
+/**
+ * A bound on watchers shared by the streams that take from it (the API keeps one per client connection).
+ * A stream takes one place per watcher it holds and gives it back when the watcher leaves the stream.
+ */
+export interface WatcherAdmission {
+  /** Takes a place for one more watcher; false when the bound is reached. */
+  take(): boolean;
+  /** Gives back a place taken before. */
+  release(): void;
+  /** The cancel reason of a create refused for want of a place. */
+  readonly refusal: string;
+}
+
 export interface WatchStreamOptions {
   /** Responses of watchers created with `fragment` are split above this size (etcd: max-request-bytes + 512 KiB). */
   maxResponseBytes?: number;
+  /** Places for this stream's watchers; without it the stream holds any number. */
+  admission?: WatcherAdmission;
 }
 
 interface StreamWatcher {
@@ -51,12 +66,14 @@ export class WatchStream {
   private closed = false;
 
   private readonly maxResponseBytes: number;
+  private readonly admission: WatcherAdmission | undefined;
 
   constructor(
     private readonly store: WatchableStore,
     options: WatchStreamOptions = {},
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.admission = options.admission;
   }
 
   /** Dispatches one WatchRequest (create, cancel or progress). */
@@ -90,6 +107,11 @@ export class WatchStream {
     } else if (this.watchers.has(id)) {
       return refuse(DUPLICATE_WATCH_ID);
     }
+    // a refusal for want of a place uses up no id either (the next create may get a place)
+    if (this.admission !== undefined && !this.admission.take()) {
+      if (req.watchId === undefined || req.watchId === AUTO_WATCH_ID) this.nextId--;
+      return refuse(this.admission.refusal);
+    }
     let watcher: Watcher;
     try {
       watcher = this.store.watch({
@@ -101,6 +123,7 @@ export class WatchStream {
         progressNotify: req.progressNotify,
       });
     } catch (err) {
+      this.admission?.release();
       if (err instanceof WatchRangeEmptyError) return refuse(err.message);
       throw err;
     }
@@ -141,7 +164,7 @@ export class WatchStream {
     if (watcher.state !== "done") {
       this.watchers.set(id, { watcher, subscription });
       watcher.onSettle(() => this.answerProgressIfSettled());
-    }
+    } else this.admission?.release();
     return id;
   }
 
@@ -150,6 +173,7 @@ export class WatchStream {
     const entry = this.watchers.get(watchId);
     if (entry === undefined || this.closed) return false;
     this.watchers.delete(watchId);
+    this.admission?.release();
     entry.watcher.onSettle(undefined);
     entry.subscription.unsubscribe();
     entry.watcher.cancel();
@@ -193,6 +217,7 @@ export class WatchStream {
       watcher.onSettle(undefined);
       subscription.unsubscribe();
       watcher.cancel();
+      this.admission?.release();
     }
     this.watchers.clear();
     this.out.complete();
@@ -200,7 +225,10 @@ export class WatchStream {
 
   private forget(watchId: number, watcher: Watcher): void {
     const entry = this.watchers.get(watchId);
-    if (entry?.watcher === watcher && !entry.compacted) this.watchers.delete(watchId);
+    if (entry?.watcher === watcher && !entry.compacted) {
+      this.watchers.delete(watchId);
+      this.admission?.release();
+    }
     this.answerProgressIfSettled();
   }
 

@@ -69,8 +69,10 @@ import type {
   WatchRequest,
   WatchResponse,
 } from "../gen/etcdserverpb/rpc.js";
+import type { WatcherAdmission } from "../mvcc/watch-stream.js";
 
 export type { RequestContext } from "../auth/context.js";
+export type { WatcherAdmission } from "../mvcc/watch-stream.js";
 
 /** One client watch stream: requests in, responses out (the gRPC Watch bidi stream maps onto it 1:1). */
 export interface ClientWatchStream {
@@ -80,6 +82,16 @@ export interface ClientWatchStream {
   onResponse(listener: (resp: WatchResponse) => void): void;
   /** Cancels every watcher of the stream and releases it. */
   close(): void;
+  /** Holds event delivery while the transport is full (watchers fall behind and catch up from history). */
+  pause?(): void;
+  /** Resumes event delivery. */
+  resume?(): void;
+}
+
+/** How a client connection's watch stream is bounded. */
+export interface WatchStreamOptions {
+  /** Places for the stream's watchers, shared with the other streams of its connection. */
+  admission?: WatcherAdmission;
 }
 
 /** A consistent copy of the backend file at one revision. */
@@ -153,7 +165,7 @@ export interface ClientApi {
   leaseLeases(ctx?: RequestContext): Promise<LeaseLeasesResponse>;
 
   /** A watch stream; each create request is checked against the stream's credentials. */
-  watchStream(ctx?: RequestContext): ClientWatchStream;
+  watchStream(ctx?: RequestContext, options?: WatchStreamOptions): ClientWatchStream;
 
   memberList(ctx?: RequestContext): Promise<MemberListResponse>;
   memberAdd(req: MemberAddRequest, ctx?: RequestContext): Promise<MemberAddResponse>;

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ABORT } from "lmdb";
+import { ABORT, type Database } from "lmdb";
 
 /** lmdb-js transactionSync flags: abortable (the body may return ABORT) and a synced commit. */
 const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
@@ -106,6 +106,8 @@ export class WAL {
   /** A hard state saved without MustSync, written with the next synced save (or on close). */
   private deferredHardState: SaveJob["hardState"];
   private committing = false;
+  /** Set while a save is written as an lmdb-js batch of queued writes (see commitNext). */
+  private queueing = false;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
@@ -408,6 +410,34 @@ export class WAL {
           failed = error as Error;
         }
         finish(failed);
+      } else if (this.pending.length === 1 && this.pending[0].kind === "save" && !this.pending[0].snapshot) {
+        // One save without a snapshot (each Ready of the raft loop): its reads of the log see the
+        // last commit, which is complete, and none of its own writes. Checked here, then
+        // queued as one lmdb-js batch: one transaction, run wholly on lmdb-js's write thread (no
+        // round trip back to this thread in the middle of the commit, which a busy event loop
+        // delays), whose promise resolves once it is committed and synced.
+        this.queueing = true;
+        let aborted: unknown;
+        let committed: Promise<boolean>;
+        try {
+          committed = this.store.env.batch(() => {
+            aborted = body();
+          });
+        } catch (error) {
+          committed = Promise.reject(error);
+        } finally {
+          this.queueing = false;
+        }
+        if (aborted === ABORT) {
+          // some writes may be queued already: the log no longer matches memory either way
+          committed.catch(() => {});
+          finish(broken);
+          return;
+        }
+        committed.then(
+          () => finish(undefined),
+          (error: Error) => finish(error),
+        );
       } else {
         this.store.env.transaction(body).then(
           () => finish(undefined),
@@ -415,6 +445,12 @@ export class WAL {
         );
       }
     });
+  }
+
+  /** A write inside the open transaction, or queued for lmdb-js's next one (see commitNext). */
+  private write(table: Database<Buffer, Buffer>, key: Buffer, value: Buffer): void {
+    if (this.queueing) void table.put(key, value);
+    else table.putSync(key, value);
   }
 
   private pendingEntries(): number {
@@ -456,7 +492,10 @@ export class WAL {
   private removeEntries(from: number, to: number): number {
     let removed = 0;
     for (let index = from; index <= to; index++) {
-      if (this.store.entries.removeSync(indexKey(index))) removed++;
+      if (this.queueing) {
+        void this.store.entries.remove(indexKey(index));
+        removed++;
+      } else if (this.store.entries.removeSync(indexKey(index))) removed++;
     }
     return removed;
   }
@@ -524,7 +563,7 @@ export class WAL {
 
     // Everything checked: write.
     if (snapshot !== undefined) {
-      this.store.snapshots.putSync(snapshot.key, snapshot.value);
+      this.write(this.store.snapshots, snapshot.key, snapshot.value);
       written.bytes += snapshot.value.length;
       if (dropLog) {
         this.removeEntries(b.firstIndex, b.lastIndex);
@@ -536,7 +575,7 @@ export class WAL {
     if (entries.length > 0) {
       if (overwriteFrom > 0) this.removeEntries(overwriteFrom, b.lastIndex);
       for (const entry of entries) {
-        this.store.entries.putSync(entry.key, entry.value);
+        this.write(this.store.entries, entry.key, entry.value);
         written.bytes += entry.value.length;
       }
       written.entries += entries.length;
@@ -545,7 +584,7 @@ export class WAL {
       b.lastTerm = lastTerm;
     }
     if (hardState !== undefined) {
-      this.store.meta.putSync(HARD_STATE_KEY, hardState.value);
+      this.write(this.store.meta, HARD_STATE_KEY, hardState.value);
       written.bytes += hardState.value.length;
       b.commit = hardState.commit;
     }

@@ -310,6 +310,46 @@ describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
     assert.equal((await http(h.url, "/version")).status, 200);
   });
 
+  it("bodies too large to hold: malformed ones get Go's syntax error (400, or 500 on streams), well-formed ones 429", async () => {
+    // above twice the gRPC receive limit (576 KiB at this harness's --max-request-bytes) nothing is held
+    const big = 5 * 1024 * 1024;
+    const unterminated = `{"key":"${"QUFB".repeat(big / 4)}"`;
+    const braces = "{".repeat(big);
+    const wellFormed = `{"key":"${"QUFB".repeat(big / 4)}"}`;
+    for (const path of ["/v3/kv/range", "/v3/kv/put", "/v3/maintenance/snapshot"]) {
+      const eof = await post(path, unterminated);
+      assert.equal(eof.status, 400, path);
+      assert.deepEqual(JSON.parse(eof.body), { error: "unexpected EOF", message: "unexpected EOF", code: 3 });
+      const bad = await post(path, braces);
+      assert.equal(bad.status, 400, path);
+      assert.equal(
+        JSON.parse(bad.body).message,
+        "invalid character '{' looking for beginning of object key string",
+      );
+    }
+    const tooLarge = await post("/v3/kv/put", wellFormed);
+    assert.equal(tooLarge.status, 429);
+    assert.match(
+      JSON.parse(tooLarge.body).message,
+      /^grpc: received message larger than max \(\d+ vs\. 589824\)$/,
+    );
+    for (const path of ["/v3/watch", "/v3/lease/keepalive"]) {
+      const eof = await post(path, unterminated);
+      assert.equal(eof.status, 500, path);
+      assert.deepEqual(JSON.parse(eof.body), { error: "unexpected EOF", message: "unexpected EOF", code: 2 });
+    }
+    assert.equal((await http(h.url, "/version")).status, 200);
+  });
+
+  it("takes header blocks up to Go's 1 MiB and answers 431 above it", async () => {
+    const within = await http(h.url, "/version", { headers: { "x-big": "a".repeat(1000 * 1024) } });
+    assert.equal(within.status, 200);
+    const above = await http(h.url, "/version", { headers: { "x-big": "a".repeat(1100 * 1024) } }).catch(
+      () => ({ status: 431 }),
+    );
+    assert.equal(above.status, 431);
+  });
+
   it("answers an oversized gateway request with 'request is too large' and keeps serving", async () => {
     const value = Buffer.alloc(65 * 1024, 1).toString("base64");
     const r = await post("/v3/kv/put", `{"key":"Yg==","value":"${value}"}`);

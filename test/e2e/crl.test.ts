@@ -1,7 +1,7 @@
 // --client-crl-file and --peer-crl-file beside Debian's etcd: a client whose certificate the revocation
 // list names is refused on the client port and on the peer port ("rejected connection" in the log), a
 // certificate it does not name is served, a rewritten list applies without a restart, and the member
-// keeps serving the others.
+// keeps serving the others. An https metrics listener takes the client port's TLS, revocation list included.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe } from "node:test";
 import { makeCerts, type TestCerts } from "./certs.js";
-import { type Binary, destroyAllMembers, e2eTest, Member, needsDebianEtcd } from "./harness.js";
+import { type Binary, destroyAllMembers, e2eTest, freePort, Member, needsDebianEtcd } from "./harness.js";
 
 /** Revokes `certs` with the test CA and writes its revocation list to `out` (PEM). */
 function revoke(dir: string, certs: TestCerts, pems: string[], out: string): void {
@@ -51,9 +51,14 @@ async function putWith(m: Member, certs: TestCerts, user: string): Promise<boole
 
 /** GET /version on the peer port with a client certificate: the status, or "refused" when the connection was closed. */
 function peerVersion(m: Member, certs: TestCerts, user: string): Promise<number | "refused"> {
+  return httpsStatus(`${m.peerUrl}/version`, certs, user);
+}
+
+/** GET of an https URL with a client certificate: the status, or "refused" when the connection was closed. */
+function httpsStatus(url: string, certs: TestCerts, user: string): Promise<number | "refused"> {
   return new Promise((resolve) => {
     const req = httpsGet(
-      `${m.peerUrl}/version`,
+      url,
       {
         ca: readFileSync(certs.ca),
         cert: readFileSync(certs.clients[user].cert),
@@ -87,6 +92,7 @@ describe("certificate revocation lists", { timeout: 400_000 }, () => {
         const peerCrl = join(dir, `${binary}-peer.crl`);
         revoke(dir, certs, [certs.clients.bob.cert], clientCrl);
         revoke(dir, certs, [certs.clients.carol.cert], peerCrl);
+        const metricsPort = await freePort();
         const m = await Member.start({
           binary,
           name: "n1",
@@ -111,6 +117,8 @@ describe("certificate revocation lists", { timeout: 400_000 }, () => {
             "--peer-client-cert-auth",
             "--peer-crl-file",
             peerCrl,
+            "--listen-metrics-urls",
+            `https://127.0.0.1:${metricsPort}`,
           ],
         });
         const before = {
@@ -118,6 +126,8 @@ describe("certificate revocation lists", { timeout: 400_000 }, () => {
           bob: await putWith(m, certs, "bob"),
           peerAlice: await peerVersion(m, certs, "alice"),
           peerCarol: await peerVersion(m, certs, "carol"),
+          metricsAlice: await httpsStatus(`https://127.0.0.1:${metricsPort}/health`, certs, "alice"),
+          metricsBob: await httpsStatus(`https://127.0.0.1:${metricsPort}/health`, certs, "bob"),
         };
         // the list is read again on every handshake: alice is refused from now on, bob still
         revoke(dir, certs, [certs.clients.bob.cert, certs.clients.alice.cert], clientCrl);
@@ -133,7 +143,14 @@ describe("certificate revocation lists", { timeout: 400_000 }, () => {
         await m.destroy();
       }
       assert.deepEqual(seen.etcd, {
-        before: { alice: true, bob: false, peerAlice: 200, peerCarol: "refused" },
+        before: {
+          alice: true,
+          bob: false,
+          peerAlice: 200,
+          peerCarol: "refused",
+          metricsAlice: 200,
+          metricsBob: "refused",
+        },
         later: { alice: false, bob: false, carol: true },
       });
       assert.deepEqual(seen.rxetcd, seen.etcd);

@@ -23,15 +23,14 @@ import {
 } from "./harness.js";
 
 /**
- * The longest a client may wait for a write during a step. The target is one election timeout (1 s here:
- * a step moves leadership away before removing a member, so no election runs), and most runs stay under
- * 600 ms; but a client whose writes sit on an rxetcd member that is being removed sometimes waits out its
- * 5 s request deadline before retrying elsewhere (open: the member should fail or hand back those requests
- * at once). The bound is the client's deadline plus slack, so that case is measured and printed but does not
- * fail the suite; a write lost or an event missed always does.
+ * The longest a client may wait for a write during a step. The target is one election timeout (1 s here: a step
+ * moves leadership away before removing a member, so no election runs), and steps stay under it on an idle
+ * machine; on a loaded one a commit simply takes longer, so the bound is looser. What used to stall clients for
+ * 5 s was errors: proposals lost with a leader failed, and after three failures in a row the etcd3 client's circuit
+ * breaker shuts a member out for 5 s. Members now hold and re-propose such writes, and the test asserts that no
+ * client call failed at all.
  */
-const clientDeadlineMs = 5000;
-const maxGapMs = clientDeadlineMs + 1000;
+const maxGapMs = 6000;
 
 interface StepFigure {
   step: string;
@@ -131,6 +130,7 @@ describe("a rolling migration from etcd to rxetcd and back", { timeout: 600_000 
         `acknowledged writes ${load.acked.size}, client errors retried ${load.errors}, ` +
           `longest gap ${load.longestGapMs} ms`,
       );
+      assert.deepEqual([...load.errorKinds], [], "client calls failed during the migration");
 
       for (const m of c.members) await assertHasAll(m, load);
       await eventually("equal HashKV on the final members", () => equalHashes(c.members), 60_000);

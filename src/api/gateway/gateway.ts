@@ -24,6 +24,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { type ConnectionBudgets, connectionName, TOO_MANY } from "../connection-limits.js";
 import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
 import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
@@ -41,6 +42,7 @@ import {
   streamErrorLine,
 } from "./http-replies.js";
 import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
+import { JsonSyntaxScanner, type ScanVerdict } from "./json-syntax-scanner.js";
 import type { EndableStream, OpenStreams } from "./open-streams.js";
 import { gatewayRoutes } from "./routes.js";
 
@@ -68,7 +70,7 @@ export function createGateway(
   handlers: Map<string, UnaryHandler>,
   limits: ClientLimits,
   metrics: GrpcMetrics,
-  options: { clientCertAuth?: boolean; openStreams?: OpenStreams } = {},
+  options: { clientCertAuth?: boolean; openStreams?: OpenStreams; budgets?: ConnectionBudgets } = {},
 ): GatewayHandler {
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
@@ -82,10 +84,14 @@ export function createGateway(
     readWholeBody(req, maxBodyBytes)
       .then(
         async (body) => {
-          if (body === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+          if (body.kind === "too-large") {
+            // as etcd: a malformed body is a bad request, a well-formed one too large to take
+            if (body.syntaxError === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+            return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: body.syntaxError });
+          }
           let wire: Uint8Array;
           try {
-            wire = parseBody(descs.input, body);
+            wire = parseBody(descs.input, body.text);
           } catch (err) {
             return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
           }
@@ -101,7 +107,7 @@ export function createGateway(
               signal = gone.signal;
             }
             const resp = await handler.handle(
-              def.requestDeserialize(Buffer.from(wire)),
+              def.requestDeserialize(Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength)),
               signal,
               httpRequestContext(req.headers),
             );
@@ -133,17 +139,24 @@ export function createGateway(
     const handler = handlers.get(grpcPath);
     if (handler) return unary(req, res, handler, descs);
     const lines = new LineWriter(res, options.openStreams);
-    if (grpcPath === WatchService.watch.path) return gatewayWatch(api, req, lines, descs, maxBodyBytes);
+    const { budgets } = options;
+    if (grpcPath === WatchService.watch.path)
+      return gatewayWatch(api, req, lines, descs, maxBodyBytes, budgets);
     // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
     const ctx = httpRequestContext(req.headers);
-    if (grpcPath === LeaseService.leaseKeepAlive.path)
+    if (grpcPath === LeaseService.leaseKeepAlive.path) {
+      const closeSlot = budgets?.openKeepAlive(connectionName(req.socket));
+      if (budgets && closeSlot === undefined) return lines.fail(toRpcStatus(TOO_MANY));
+      if (closeSlot) lines.res.once("close", closeSlot);
       return gatewayKeepAlive(api, req, lines, descs, ctx, maxBodyBytes);
+    }
     if (grpcPath === MaintenanceService.snapshot.path) {
       readWholeBody(req, maxBodyBytes)
         .then(
           (body) => {
             try {
-              parseBody(descs.input, body ?? "");
+              if (body.syntaxError !== undefined) throw new Error(body.syntaxError);
+              parseBody(descs.input, body.kind === "text" ? body.text : "");
             } catch (err) {
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
@@ -164,7 +177,8 @@ export function createGateway(
           (body) => {
             let wire: Uint8Array;
             try {
-              wire = parseBody(descs.input, body ?? "");
+              if (body.syntaxError !== undefined) throw new Error(body.syntaxError);
+              wire = parseBody(descs.input, body.kind === "text" ? body.text : "");
             } catch (err) {
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
@@ -210,21 +224,51 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** The whole body as text, or undefined when it exceeds `limit` bytes. */
-function readWholeBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+/** A request body: its text, or what is known of one too large to hold. */
+type Body =
+  | { kind: "text"; text: string; syntaxError?: undefined }
+  | { kind: "too-large"; syntaxError?: string };
+
+/**
+ * The whole body as text. A body above `limit` bytes is not kept: its first JSON value is only
+ * checked as it streams past, since etcd answers a malformed body with its syntax error whatever
+ * its size. Chunks are decoded as they arrive, so the body is held once, as text.
+ */
+function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
   return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
+    const decoder = new StringDecoder("utf8");
+    const pieces: string[] = [];
     let size = 0;
-    let over = false;
+    let scanner: JsonSyntaxScanner | undefined;
+    let verdict: ScanVerdict = { kind: "more" };
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        // the answer is "too large" whatever follows: keep nothing of it
-        over = true;
-        parts.length = 0;
-      } else parts.push(chunk);
+      if (scanner === undefined && size <= limit) {
+        pieces.push(decoder.write(chunk));
+        return;
+      }
+      if (scanner === undefined) {
+        scanner = new JsonSyntaxScanner();
+        for (const piece of pieces) if (verdict.kind === "more") verdict = scanner.feed(piece);
+        pieces.length = 0;
+      }
+      if (verdict.kind === "more") verdict = scanner.feed(decoder.write(chunk));
     });
-    req.on("end", () => resolve(over ? undefined : Buffer.concat(parts).toString("utf8")));
+    req.on("end", () => {
+      if (scanner === undefined) {
+        pieces.push(decoder.end());
+        const text = pieces.join("");
+        pieces.length = 0;
+        return resolve({ kind: "text", text });
+      }
+      if (verdict.kind === "more") verdict = scanner.feed(decoder.end());
+      if (verdict.kind === "more") verdict = scanner.end();
+      resolve(
+        verdict.kind === "error"
+          ? { kind: "too-large", syntaxError: verdict.message }
+          : { kind: "too-large" },
+      );
+    });
     req.on("error", reject);
   });
 }
@@ -284,10 +328,11 @@ class LineWriter implements EndableStream {
     });
   }
 
-  result(json: string): void {
-    if (this.closed) return;
+  /** Writes one message line; false when the response's buffer is full (wait for "drain"). */
+  result(json: string): boolean {
+    if (this.closed) return true;
     this.start(200);
-    this.res.write(`{"result":${goJsonEscape(json)}}\n`);
+    return this.res.write(`{"result":${goJsonEscape(json)}}\n`);
   }
 
   /** The stream ended normally. */
@@ -391,17 +436,42 @@ function readBodyMessages(
   };
   // each value is parsed once, when the scanner saw it end; an unfinished one has a size limit
   const scanner = new TopLevelScanner();
+  // a first value too large to hold is only checked for syntax as it streams past (etcd reports a
+  // malformed one's syntax error, whatever its size)
+  let oversized: JsonSyntaxScanner | undefined;
+  let oversizedLength = 0;
+  const judgeOversized = (verdict: ScanVerdict) => {
+    if (verdict.kind === "error") fail(verdict.message);
+    else if (verdict.kind === "complete")
+      fail(`grpc: received message larger than max (${oversizedLength} vs. ${maxPending})`);
+  };
   req.on("data", (chunk: Buffer) => {
     if (done) return;
     const more = decoder.write(chunk);
+    if (oversized) {
+      oversizedLength += more.length;
+      judgeOversized(oversized.feed(more));
+      return;
+    }
     text += more;
     if (scanner.feed(more)) drain(false);
     if (!done && text.length > maxPending) {
-      fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
+      if (count === 0) {
+        oversized = new JsonSyntaxScanner();
+        oversizedLength = text.length;
+        const pending = text;
+        text = "";
+        judgeOversized(oversized.feed(pending));
+      } else fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
       req.resume();
     }
   });
   req.on("end", () => {
+    if (oversized && !done) {
+      const verdict = oversized.feed(decoder.end());
+      judgeOversized(verdict.kind === "more" ? oversized.end() : verdict);
+      return finish();
+    }
     text += decoder.end();
     drain(true);
     finish();
@@ -415,16 +485,31 @@ function gatewayWatch(
   lines: LineWriter,
   descs: MethodDescs,
   maxPending: number,
+  budgets: ConnectionBudgets | undefined,
 ): void {
-  const stream = api.watchStream(httpRequestContext(req.headers));
+  const stream = api.watchStream(
+    httpRequestContext(req.headers),
+    budgets ? { admission: budgets.watchers(connectionName(req.socket)) } : undefined,
+  );
   let open = true;
   const close = () => {
     if (!open) return;
     open = false;
     stream.close();
   };
+  // as on gRPC: while the client does not read, neither its requests are read nor events handed out
+  let held = false;
   stream.onResponse((resp: WatchResponse) => {
-    if (open) lines.result(wireToJson(descs.output, encodeWatchResponse(resp)));
+    if (!open) return;
+    if (lines.result(wireToJson(descs.output, encodeWatchResponse(resp))) || held) return;
+    held = true;
+    stream.pause?.();
+    req.pause();
+    lines.res.once("drain", () => {
+      held = false;
+      stream.resume?.();
+      req.resume();
+    });
   });
   readBodyMessages(
     req,

@@ -44,6 +44,7 @@ import {
   type UnaryHandler,
   unimplemented,
 } from "../client-handlers.js";
+import { type ConnectionBudgets, TOO_MANY } from "../connection-limits.js";
 import { grpcRequestContext, type TlsIdentities } from "../request-context.js";
 import type { GrpcLimits } from "../serve.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
@@ -80,6 +81,7 @@ export function createGrpcServer(
   metrics: GrpcMetrics,
   identities?: TlsIdentities,
   transport: GrpcLimits = {},
+  budgets?: ConnectionBudgets,
 ): Server {
   // the caller's credentials: a token from the metadata, else a verified client certificate's name
   const credentials = (call: { metadata: import("@grpc/grpc-js").Metadata; getPeer(): string }) =>
@@ -100,7 +102,13 @@ export function createGrpcServer(
       "bidi_stream",
       metrics,
       (call: ServerDuplexStream<WatchRequest, WatchResponse>) =>
-        serveWatch(api, call, metrics.start(WatchService.watch.path, "bidi_stream"), credentials(call)),
+        serveWatch(
+          api,
+          call,
+          metrics.start(WatchService.watch.path, "bidi_stream"),
+          credentials(call),
+          budgets,
+        ),
     ),
     [LeaseService.leaseKeepAlive.path]: checked(
       api,
@@ -113,6 +121,7 @@ export function createGrpcServer(
           call,
           metrics.start(LeaseService.leaseKeepAlive.path, "bidi_stream"),
           credentials(call),
+          budgets,
         ),
     ),
     [MaintenanceService.snapshot.path]: checked(
@@ -273,25 +282,42 @@ function notServed(definition: AnyDefinition, metrics: GrpcMetrics) {
   return (call: ServerWritableStream<unknown, unknown>) => call.emit("error", fail());
 }
 
-/** One gRPC Watch stream = one ClientApi watch stream, both ways, until the client leaves. */
+/**
+ * One gRPC Watch stream = one ClientApi watch stream, both ways, until the client leaves. Its watchers
+ * take places from its connection's budget. While the client does not read what is sent, the stream
+ * neither reads its requests nor hands out events (its watchers fall behind and catch up from history
+ * later), so a client that stops reading holds a bounded amount of the member's memory.
+ */
 function serveWatch(
   api: ClientApi,
   call: ServerDuplexStream<WatchRequest, WatchResponse>,
   meter: RpcMeter,
   ctx: RequestContext | undefined,
+  budgets: ConnectionBudgets | undefined,
 ): void {
-  const stream = api.watchStream(ctx);
+  const stream = api.watchStream(ctx, budgets ? { admission: budgets.watchers(call.getPeer()) } : undefined);
   let open = true;
+  let held = false;
   const close = (code: number = GrpcCode.Canceled) => {
     if (!open) return;
     open = false;
     meter.handled(code);
     stream.close();
   };
+  const release = () => {
+    if (!held) return;
+    held = false;
+    stream.resume?.();
+    if (open) call.resume();
+  };
   stream.onResponse((resp) => {
     if (!open) return;
     meter.sent();
-    call.write(resp);
+    if (call.write(resp) || held) return;
+    held = true;
+    stream.pause?.();
+    call.pause();
+    call.once("drain", release);
   });
   call.on("data", (req: WatchRequest) => {
     if (!open) return;
@@ -317,21 +343,43 @@ function serveKeepAlive(
   call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>,
   meter: RpcMeter,
   ctx: RequestContext | undefined,
+  budgets: ConnectionBudgets | undefined,
 ): void {
+  const closeSlot = budgets?.openKeepAlive(call.getPeer());
+  if (budgets && closeSlot === undefined) {
+    const error = toServiceError(TOO_MANY);
+    meter.handled(error.code);
+    call.emit("error", error);
+    return;
+  }
+  if (closeSlot) {
+    call.once("close", closeSlot);
+    call.once("finish", closeSlot);
+    call.once("error", closeSlot);
+    call.once("cancelled", closeSlot);
+  }
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
+  // requests wait for the answers before them: a client that does not read its answers is not read
+  let waiting = 0;
+  const maxWaiting = 64;
   call.on("data", (req: LeaseKeepAliveRequest) => {
     meter.received();
+    if (++waiting >= maxWaiting) call.pause();
     queue = queue.then(async () => {
       if (failed || call.cancelled) return;
       try {
-        call.write(await keepAliveResponse(api, req.ID, ctx));
+        const answer = await keepAliveResponse(api, req.ID, ctx);
+        if (failed || call.cancelled) return;
+        if (!call.write(answer)) await drained(call);
         meter.sent();
       } catch (err) {
         failed = true;
         const error = toServiceError(err);
         meter.handled(error.code);
         call.emit("error", error);
+      } finally {
+        if (--waiting < maxWaiting) call.resume();
       }
     });
   });
@@ -347,6 +395,19 @@ function serveKeepAlive(
       meter.handled(GrpcCode.OK);
       call.end();
     });
+  });
+}
+
+/** Settles once a stream whose write buffer is full can take more, or is gone. */
+function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
   });
 }
 

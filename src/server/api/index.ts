@@ -31,7 +31,7 @@ export function createClientApi(core: ServerCore): ClientApi {
     leaseKeepAlive: (id) => lease.leaseKeepAlive(id),
     leaseTimeToLive: (r, ctx) => lease.leaseTimeToLive(r, ctx),
     leaseLeases: () => lease.leaseLeases(),
-    watchStream: (ctx) => watch.watchStream(ctx),
+    watchStream: (ctx, options) => watch.watchStream(ctx, options),
     memberList: () => cluster.memberList(),
     memberAdd: (r, ctx) => cluster.memberAdd(r, ctx),
     memberRemove: (r, ctx) => cluster.memberRemove(r, ctx),

@@ -3,7 +3,7 @@ import type { RequestContext } from "../../auth/context.js";
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../../gen/etcdserverpb/rpc.js";
 import { WatchStream } from "../../mvcc/watch-stream.js";
 import { Errors, isClientVisibleError } from "../../rpctypes/errors.js";
-import type { ClientWatchStream } from "../client-api.js";
+import type { ClientWatchStream, WatchStreamOptions } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
 import { withAuthInfo } from "./authorize.js";
 
@@ -28,9 +28,9 @@ function cancelReason(err: unknown): string {
 export class WatchApi {
   constructor(private readonly core: ServerCore) {}
 
-  watchStream(ctx?: RequestContext): ClientWatchStream {
+  watchStream(ctx?: RequestContext, options: WatchStreamOptions = {}): ClientWatchStream {
     const { core } = this;
-    const ws = new WatchStream(core.watchable);
+    const ws = new WatchStream(core.watchable, { admission: options.admission });
     let sub: Subscription | undefined;
     let listener: ((resp: WatchResponse) => void) | undefined;
     // requests wait behind a create whose permission is being checked, so answers keep their order
@@ -103,6 +103,8 @@ export class WatchApi {
         sub?.unsubscribe();
         ws.close();
       },
+      pause: () => ws.pause(),
+      resume: () => ws.resume(),
     };
   }
 }
