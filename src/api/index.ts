@@ -7,6 +7,7 @@ export {
   type ApiLogger,
   type ClientListeners,
   type ClientTls,
+  requiresClientCert,
   type ServeClientsOptions,
   serveClients,
 } from "./serve.js";

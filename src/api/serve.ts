@@ -54,6 +54,15 @@ export interface ClientTls {
   revoked?: (socket: TLSSocket) => boolean;
 }
 
+/**
+ * Whether a listener with these files asks for, and verifies, a client certificate. etcd 3.4 does whenever a
+ * trusted CA is given, with or without --client-cert-auth (which only adds the certificate's CN as the user):
+ * a client without one is refused in the handshake ("tls: client didn't provide a certificate").
+ */
+export function requiresClientCert(tls: ClientTls): boolean {
+  return (tls.clientCertAuth ?? false) || tls.trustedCa !== undefined;
+}
+
 /** The certificate part of the TLS options (what a reload replaces). */
 function secureContextOptions(tls: ClientTls): SecureContextOptions {
   return {
@@ -288,8 +297,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
         const tlsListener = createTlsServer(
           {
             ...secureContextOptions(tls),
-            requestCert: tls.clientCertAuth ?? false,
-            rejectUnauthorized: tls.clientCertAuth ?? false,
+            requestCert: requiresClientCert(tls),
+            rejectUnauthorized: requiresClientCert(tls),
             ALPNProtocols: ["h2", "http/1.1"],
           },
           (socket: TLSSocket) => {

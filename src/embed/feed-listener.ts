@@ -6,7 +6,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Server, Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
-import type { ClientTls, HttpExtension } from "../api/index.js";
+import { type ClientTls, type HttpExtension, requiresClientCert } from "../api/index.js";
 
 export interface FeedListener {
   readonly url: URL;
@@ -47,8 +47,8 @@ export function listenFeed(
             cert: tls.cert,
             key: tls.key,
             ...(tls.trustedCa ? { ca: tls.trustedCa } : {}),
-            requestCert: tls.clientCertAuth ?? false,
-            rejectUnauthorized: tls.clientCertAuth ?? false,
+            requestCert: requiresClientCert(tls),
+            rejectUnauthorized: requiresClientCert(tls),
             ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
           },
           h,

@@ -98,7 +98,8 @@ function readPeerListenTls(config: Config, log: Logger): ListenTls | undefined {
     cert: files.cert as Buffer,
     key: files.key as Buffer,
     ...(files.ca ? { ca: files.ca } : {}),
-    requestCert: t.clientCertAuth,
+    // as etcd 3.4: a trusted CA alone makes the listener require a verified client certificate
+    requestCert: t.clientCertAuth || files.ca !== undefined,
     ...(t.crlFile ? { revoked: new RevocationCheck(t.crlFile, log).refuses } : {}),
   };
 }

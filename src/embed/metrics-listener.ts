@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Server } from "node:net";
 import type { Server as TlsServer } from "node:tls";
-import type { ClientTls } from "../api/index.js";
+import { type ClientTls, requiresClientCert } from "../api/index.js";
 import type { ClientApi } from "../server/client-api.js";
 
 export interface MetricsListener {
@@ -59,8 +59,8 @@ export function listenMetrics(
             cert: tls.cert,
             key: tls.key,
             ...(tls.trustedCa ? { ca: tls.trustedCa } : {}),
-            requestCert: tls.clientCertAuth ?? false,
-            rejectUnauthorized: tls.clientCertAuth ?? false,
+            requestCert: requiresClientCert(tls),
+            rejectUnauthorized: requiresClientCert(tls),
             ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
           },
           h,

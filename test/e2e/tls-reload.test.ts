@@ -19,9 +19,18 @@ import {
 } from "./harness.js";
 
 /** The serial number of the certificate a TLS listener presents now. */
-function servedSerial(port: number, ca: string): Promise<string> {
+/** The serial of the certificate a port serves (a client certificate is presented: a trusted CA requires one). */
+function servedSerial(port: number, ca: string, client: { cert: string; key: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: "127.0.0.1", port, ca: [readFileSync(ca)], servername: "localhost" }, () => {
+    const options = {
+      host: "127.0.0.1",
+      port,
+      ca: [readFileSync(ca)],
+      cert: readFileSync(client.cert),
+      key: readFileSync(client.key),
+      servername: "localhost",
+    };
+    const s = connect(options, () => {
       const serial = s.getPeerCertificate().serialNumber;
       s.end();
       resolve(serial);
@@ -36,13 +45,22 @@ describe("client and metrics TLS", () => {
   let m: Member;
   let metricsPort: number;
   const served = { cert: join(dir, "served.pem"), key: join(dir, "served.key") };
+  // a trusted CA makes the member require client certificates (as etcd 3.4 does), so every client brings one
+  const files = () => ({
+    ca: certs.ca,
+    serverCert: served.cert,
+    serverKey: served.key,
+    clientCert: certs.clients["tls-client"].cert,
+    clientKey: certs.clients["tls-client"].key,
+  });
+  const ctlTls = () => ["--cacert", certs.ca, "--cert", files().clientCert, "--key", files().clientKey];
   startMembersOnce(async () => {
-    certs = makeCerts(dir, []);
+    certs = makeCerts(dir, ["tls-client"]);
     copyFileSync(certs.server.cert, served.cert);
     copyFileSync(certs.server.key, served.key);
     metricsPort = await freePort();
     m = await Member.start({
-      clientTls: { ca: certs.ca, serverCert: served.cert, serverKey: served.key },
+      clientTls: files(),
       extraArgs: ["--listen-metrics-urls", `https://127.0.0.1:${metricsPort}`],
     });
   });
@@ -52,11 +70,10 @@ describe("client and metrics TLS", () => {
   });
 
   e2eTest("metrics over https with the client certificates; /health there too", {}, async () => {
-    const files = { ca: certs.ca, serverCert: served.cert, serverKey: served.key };
-    const metrics = await tlsGet(`https://127.0.0.1:${metricsPort}/metrics`, files);
+    const metrics = await tlsGet(`https://127.0.0.1:${metricsPort}/metrics`, files());
     assert.equal(metrics.status, 200);
     assert.match(metrics.text, /^etcd_server_has_leader 1$/m);
-    const health = await tlsGet(`https://127.0.0.1:${metricsPort}/health`, files);
+    const health = await tlsGet(`https://127.0.0.1:${metricsPort}/health`, files());
     assert.deepEqual(health, { status: 200, text: '{"health":"true"}' });
   });
 
@@ -64,33 +81,32 @@ describe("client and metrics TLS", () => {
     "a rotated certificate is served without a restart; broken files keep the one in use",
     { timeout: 90_000 },
     async () => {
-      const before = await servedSerial(m.clientPort, certs.ca);
-      assert.equal(before, await servedSerial(metricsPort, certs.ca));
+      const before = await servedSerial(m.clientPort, certs.ca, certs.clients["tls-client"]);
+      assert.equal(before, await servedSerial(metricsPort, certs.ca, certs.clients["tls-client"]));
       const next = signCert(dir, { cert: certs.ca, key: certs.caKey }, "next", "server", SERVER_EXT);
       copyFileSync(next.key, served.key);
       copyFileSync(next.cert, served.cert);
       const rotated = await eventually(
         "the client port to serve the new certificate",
         async () => {
-          const s = await servedSerial(m.clientPort, certs.ca);
+          const s = await servedSerial(m.clientPort, certs.ca, certs.clients["tls-client"]);
           return s !== before ? s : undefined;
         },
         20_000,
       );
       await eventually("the metrics port to serve it too", async () =>
-        (await servedSerial(metricsPort, certs.ca)) === rotated ? true : undefined,
+        (await servedSerial(metricsPort, certs.ca, certs.clients["tls-client"])) === rotated
+          ? true
+          : undefined,
       );
-      const get = await m.etcdctl(["--cacert", certs.ca, "put", "tls/k", "v"]);
+      const get = await m.etcdctl([...ctlTls(), "put", "tls/k", "v"]);
       assert.equal(get.stdout, "OK\n", get.stderr);
 
       // half-written or mismatched files: the certificate in use stays
       writeFileSync(served.cert, "not a certificate");
       await new Promise((r) => setTimeout(r, 2500));
-      assert.equal(await servedSerial(m.clientPort, certs.ca), rotated);
-      assert.equal(
-        (await m.etcdctl(["--cacert", certs.ca, "get", "tls/k", "--print-value-only"])).stdout,
-        "v\n",
-      );
+      assert.equal(await servedSerial(m.clientPort, certs.ca, certs.clients["tls-client"]), rotated);
+      assert.equal((await m.etcdctl([...ctlTls(), "get", "tls/k", "--print-value-only"])).stdout, "v\n");
       copyFileSync(next.cert, served.cert);
     },
   );
@@ -110,9 +126,22 @@ describe("client and metrics TLS", () => {
       "tls/k",
     ]);
     assert.notEqual(plain.code, 0);
-    assert.equal(
-      (await m.etcdctl(["--cacert", certs.ca, "get", "tls/k", "--print-value-only"])).stdout,
-      "v\n",
+    // a TLS client without a certificate is refused in the handshake, as etcd 3.4 refuses it whenever
+    // --trusted-ca-file is given
+    const noCert = await m.etcdctl([
+      "--cacert",
+      certs.ca,
+      "--dial-timeout",
+      "1s",
+      "--command-timeout",
+      "2s",
+      "get",
+      "tls/k",
+    ]);
+    assert.notEqual(noCert.code, 0, "a client without a certificate was served");
+    await assert.rejects(
+      tlsGet(`https://127.0.0.1:${metricsPort}/health`, { ...files(), clientCert: undefined }),
     );
+    assert.equal((await m.etcdctl([...ctlTls(), "get", "tls/k", "--print-value-only"])).stdout, "v\n");
   });
 });
