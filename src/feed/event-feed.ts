@@ -1,10 +1,11 @@
 // The socket.io event feed of one member: connections, subscriptions, the send loop and its bounds.
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Server as EngineServer } from "engine.io";
 import { isLeft } from "fp-ts/lib/Either.js";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { type OperatorFunction, Subject, type Subscription } from "rxjs";
-import { type Socket, Server as SocketServer } from "socket.io";
+import type { Socket, Server as SocketServer } from "socket.io";
 import { contained } from "../../streams/operators/contained.js";
 import { formatId } from "../membership/ids.js";
 import { CompactedError } from "../mvcc/errors.js";
@@ -78,7 +79,6 @@ class SubscriptionRefused extends Error {
  */
 export class EventFeed {
   readonly limits: FeedLimits;
-  readonly io: SocketServer;
   readonly observer: MemberObserver;
   /** Every client dropped for falling behind, for tests and logs. */
   readonly drops$ = new Subject<{ id: string; dropped: FeedDropped }>();
@@ -88,7 +88,15 @@ export class EventFeed {
   private readonly groups = new Map<string, SubscriptionGroup>();
   private readonly sockets = new Map<string, Socket>();
   private readonly subscriptions: Subscription[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** socket.io, built on the first feed request (most members never get one: it is not loaded at start). */
+  private io: SocketServer | undefined;
+  private ioLoading: Promise<SocketServer> | undefined;
+  /** Sends queued batches; runs only while some client is subscribed. */
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Samples metrics and peers; runs only while some subscription wants them. */
+  private sampleTimer: NodeJS.Timeout | undefined;
+  /** Each connection's subscription waiting for a first metrics sample, so that its later ones keep their order. */
+  private readonly pendingSubscribes = new Map<FeedConnection, Promise<void>>();
   private readonly operatorInput: Subject<FeedEvent> | undefined;
   private readonly attached = new Set<HttpServer>();
   private closed = false;
@@ -101,14 +109,6 @@ export class EventFeed {
     this.observer = new MemberObserver(server, {
       warningApplyMs: options.warningApplyMs ?? 100,
       ...(options.peerHealth ? { peerHealth: options.peerHealth } : {}),
-    });
-    this.io = new SocketServer({
-      path: FEED_PATH,
-      serveClient: false,
-      // as etcd's --cors default: any origin (the dashboard of one member reads every member's feed)
-      cors: { origin: "*" },
-      maxHttpBufferSize: this.limits.maxMessageBytes,
-      transports: ["polling", "websocket"],
     });
     if (options.operator) {
       const input = new Subject<FeedEvent>();
@@ -133,23 +133,50 @@ export class EventFeed {
           .subscribe((e) => this.route(e, undefined)),
       );
     }
-    this.io.use(
-      (socket, next) =>
-        void this.admit(socket).then(
-          () => next(),
-          (err: Error) => next(err),
-        ),
-    );
-    this.io.on("connection", (socket) => this.onConnection(socket));
+  }
+
+  /** socket.io and its engine, loaded and built once. */
+  private socketServer(): Promise<SocketServer> {
+    this.ioLoading ??= (async () => {
+      const [{ Server: Io }, { Server: Engine }] = await Promise.all([
+        import("socket.io"),
+        import("engine.io"),
+      ]);
+      const options = {
+        path: FEED_PATH,
+        serveClient: false,
+        // as etcd's --cors default: any origin (the dashboard of one member reads every member's feed)
+        cors: { origin: "*" },
+        maxHttpBufferSize: this.limits.maxMessageBytes,
+        transports: ["polling" as const, "websocket" as const],
+      };
+      const io = new Io(options);
+      // the engine serves requests and upgrades handed to it by path; it listens on no server itself
+      io.bind(new Engine(options) as unknown as Parameters<SocketServer["bind"]>[0]);
+      io.use(
+        (socket, next) =>
+          void this.admit(socket).then(
+            () => next(),
+            (err: Error) => next(err),
+          ),
+      );
+      io.on("connection", (socket) => this.onConnection(socket));
+      this.io = io;
+      return io;
+    })();
+    return this.ioLoading;
+  }
+
+  /** The engine, once socket.io is built (undefined when the member stopped meanwhile). */
+  private async engine(): Promise<EngineServer | undefined> {
+    const io = await this.socketServer();
+    return this.closed ? undefined : (io.engine as unknown as EngineServer);
   }
 
   /** Starts observing the member and sending. */
   async start(): Promise<void> {
     await this.observer.start();
     this.subscriptions.push(this.observer.published$.subscribe((p) => this.onPublished(p)));
-    this.timers.push(setInterval(() => this.flush(), this.limits.flushIntervalMs));
-    this.timers.push(setInterval(() => void this.sample(), this.limits.sampleIntervalMs));
-    for (const t of this.timers) t.unref();
     this.subscriptions.push(this.server.stopped$.subscribe(() => void this.close()));
   }
 
@@ -158,51 +185,105 @@ export class EventFeed {
   }
 
   /**
-   * Receives an HTTP/1.1 server to serve on: the client port's, or a feed-only listener's. The first
-   * one gets socket.io's engine; later ones hand their WebSocket upgrades to that same engine (one set of
-   * sessions and bounds), their other feed requests arriving through `handle`.
+   * Receives an HTTP/1.1 server to serve on: the client port's, or a feed-only listener's. Every one
+   * hands its feed WebSocket upgrades to the same engine (one set of sessions and bounds); its other
+   * feed requests arrive through `handle`. The client port's other upgrades have handlers of their
+   * own: one nobody answered within a second is ended, as socket.io's engine does on the server it
+   * is attached to; a feed-only listener has nothing else to offer and closes them at once.
    */
   attach(http: HttpServer): void {
     if (this.attached.has(http)) return;
+    const first = this.attached.size === 0;
     this.attached.add(http);
-    if (this.attached.size === 1) {
-      this.io.attach(http);
-      return;
-    }
     http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if ((req.url ?? "").startsWith(`${FEED_PATH}/`) && !this.closed) {
-        (
-          this.io.engine as unknown as {
-            handleUpgrade(q: IncomingMessage, s: Duplex, h: Buffer): void;
-          }
-        ).handleUpgrade(req, socket, head);
-      } else socket.destroy();
+      if (!(req.url ?? "").startsWith(`${FEED_PATH}/`) || this.closed) {
+        if (!first) socket.destroy();
+        else {
+          socket.on("error", () => {});
+          setTimeout(() => {
+            if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0)
+              socket.end();
+          }, 1000);
+        }
+        return;
+      }
+      void this.engine().then(
+        (engine) => {
+          if (engine) engine.handleUpgrade(req, socket, head);
+          else socket.destroy();
+        },
+        (err: unknown) => this.cannotServe(err, () => socket.destroy()),
+      );
     });
   }
 
-  /** Serves a feed request that reached the port's handler directly (HTTP/2 over TLS). */
+  /** Serves a feed request (every HTTP request on a port serving the feed passes here first). */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const path = req.url ?? "";
     if (!path.startsWith(`${FEED_PATH}/`)) return false;
-    (
-      this.io.engine as unknown as { handleRequest(q: IncomingMessage, s: ServerResponse): void }
-    ).handleRequest(req, res);
+    void this.engine().then(
+      (engine) => {
+        if (engine) engine.handleRequest(req, res);
+        else {
+          res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
+          res.end("feed: the member is stopping\n");
+        }
+      },
+      (err: unknown) =>
+        this.cannotServe(err, () => {
+          res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+          res.end(`feed: cannot load socket.io: ${String(err)}\n`);
+        }),
+    );
     return true;
+  }
+
+  private cannotServe(err: unknown, answer: () => void): void {
+    this.options.logger?.warn({ err: String(err) }, "feed: cannot load socket.io");
+    answer();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers.splice(0)) clearInterval(t);
+    this.stopTimers();
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.observer.stop();
     this.drops$.complete();
     for (const socket of this.sockets.values()) socket.disconnect(true);
-    await new Promise<void>((resolve) => {
-      // the http servers belong to the client listeners: only the engine closes here
-      this.io.engine?.close();
-      resolve();
-    });
+    // the http servers belong to the client listeners: only the engine closes here
+    this.io?.engine?.close();
+  }
+
+  // ---- timers: they run only while someone listens -------------------------------------------
+
+  private get wantsSamples(): boolean {
+    for (const g of this.groups.values()) if (g.topics.has("metrics") || g.topics.has("peers")) return true;
+    return false;
+  }
+
+  /** Starts or stops the send and sample timers after the groups changed. */
+  private groupsChanged(): void {
+    if (this.closed) return;
+    if (this.groups.size > 0) {
+      this.flushTimer ??= setInterval(() => this.flush(), this.limits.flushIntervalMs).unref();
+    } else if (this.flushTimer) {
+      clearInterval(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    if (this.wantsSamples) {
+      this.sampleTimer ??= setInterval(() => void this.sample(), this.limits.sampleIntervalMs).unref();
+    } else if (this.sampleTimer) {
+      clearInterval(this.sampleTimer);
+      this.sampleTimer = undefined;
+    }
+  }
+
+  private stopTimers(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
+    this.flushTimer = undefined;
+    this.sampleTimer = undefined;
   }
 
   // ---- connections -----------------------------------------------------------------------------
@@ -252,13 +333,58 @@ export class EventFeed {
   }
 
   private onSubscribe(socket: Socket, conn: FeedConnection, input: unknown): void {
-    const now = Date.now();
+    const pending = this.pendingSubscribes.get(conn);
+    // an earlier subscription of this client waits for a metrics sample: this one comes after it
+    const waiting = pending
+      ? pending.then(() => this.subscribe(socket, conn, input))
+      : this.subscribe(socket, conn, input);
+    if (waiting) this.queueSubscribe(conn, waiting);
+  }
+
+  /** Checks and joins a subscription; a promise when it first waits for a metrics sample. */
+  private subscribe(socket: Socket, conn: FeedConnection, input: unknown): Promise<void> | undefined {
     let checked: CheckedSubscription;
+    try {
+      checked = this.check(input);
+    } catch (err) {
+      if (err instanceof SubscriptionRefused) this.refuse(socket, err.code, err.message);
+      else this.refuse(socket, "bad-subscription", `feed: bad subscription: ${String(err)}`);
+      return undefined;
+    }
+    if (checked.topics.has("metrics") && this.sampleTimer === undefined) {
+      // nobody wanted metrics, so none were sampled: the newcomer's initial state needs a fresh one
+      return this.observer.sampleMetrics().then(
+        () => {
+          if (!this.closed && socket.connected) this.join(socket, conn, checked);
+        },
+        (err: unknown) => {
+          this.options.logger?.warn({ err: String(err) }, "feed: metrics sample failed");
+          if (!this.closed && socket.connected) this.join(socket, conn, checked);
+        },
+      );
+    }
+    this.join(socket, conn, checked);
+    return undefined;
+  }
+
+  private queueSubscribe(conn: FeedConnection, done: Promise<void>): void {
+    this.pendingSubscribes.set(conn, done);
+    void done.finally(() => {
+      if (this.pendingSubscribes.get(conn) === done) this.pendingSubscribes.delete(conn);
+    });
+  }
+
+  /** Sends the subscription's initial state and puts the client in its group, in one turn of the event loop. */
+  private join(socket: Socket, conn: FeedConnection, checked: CheckedSubscription): void {
+    const now = Date.now();
     let shared: SharedInitialState | undefined;
     let initial: FeedEvent[] | undefined;
     let replays = false;
+    if (this.groups.size === 0) {
+      // window state gathered while nobody listened is nobody's: the first subscriber starts afresh
+      this.observer.windowEvents(this.limits.flushIntervalMs);
+    }
     try {
-      checked = this.check(input);
       // a replay from a start revision is the client's own; a plain initial state is the same for the group
       replays = checked.ranges.some((r) => r.startRevision !== undefined);
       const existing = this.groups.get(this.signature(checked, conn.user));
@@ -287,6 +413,7 @@ export class EventFeed {
     group.clients.add(conn);
     conn.group = group;
     void socket.join(group.id);
+    this.groupsChanged();
   }
 
   private leave(socket: Socket, conn: FeedConnection): void {
@@ -295,7 +422,10 @@ export class EventFeed {
     group.clients.delete(conn);
     void socket.leave(group.id);
     conn.group = undefined;
-    if (group.clients.size === 0) this.groups.delete(group.id);
+    if (group.clients.size === 0) {
+      this.groups.delete(group.id);
+      this.groupsChanged();
+    }
   }
 
   private check(input: unknown): CheckedSubscription {
@@ -485,11 +615,6 @@ export class EventFeed {
   // ---- sending -----------------------------------------------------------------------------------
 
   private flush(): void {
-    if (this.groups.size === 0) {
-      // keep the window state current so the first subscriber does not get a stale burst
-      this.observer.windowEvents(this.limits.flushIntervalMs);
-      return;
-    }
     for (const { event, coalesce } of this.observer.windowEvents(this.limits.flushIntervalMs)) {
       this.onPublished(
         coalesce === undefined ? { kind: "event", event } : { kind: "event", event, coalesce },
@@ -526,7 +651,7 @@ export class EventFeed {
     for (let i = 0; i < events.length; i += this.limits.maxBatchEvents) {
       const batch: FeedBatch = { events: events.slice(i, i + this.limits.maxBatchEvents) };
       // socket.io encodes a room broadcast once (one JSON text, one WebSocket frame) for every client of the group
-      this.io.to(group.id).emit(FeedMessages.batch, batch);
+      this.io?.to(group.id).emit(FeedMessages.batch, batch);
       for (const conn of group.clients) conn.sent++;
     }
   }

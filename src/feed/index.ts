@@ -1,10 +1,10 @@
-// The socket.io event feed and the dashboard page, served on the client port.
+// The socket.io event feed and the dashboard page, served on the client port. The feed's client is
+// not exported here (import it from ./client.js): a member would load socket.io's client at every start.
 import type { HttpExtension } from "../api/http/http-extension.js";
 import type { EtcdServer } from "../server/etcd-server.js";
 import { dashboardHttp } from "./dashboard/serve.js";
 import { EventFeed, type EventFeedOptions } from "./event-feed.js";
 
-export { FeedClient, type FeedClientOptions } from "./client.js";
 export { EventFeed, type EventFeedOptions, type FeedAuthenticator } from "./event-feed.js";
 export type { FeedUser } from "./group.js";
 export { defaultFeedLimits, type FeedLimits } from "./limits.js";

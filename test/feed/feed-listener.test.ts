@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { firstValueFrom, take, timeout } from "rxjs";
-import { FeedClient } from "../../src/feed/index.js";
+import { FeedClient } from "../../src/feed/client.js";
 import { makeCerts, type TestCerts } from "../e2e/certs.js";
 import { etcdctlPath, freePort } from "../e2e/harness.js";
 import { artifactPath, type Browser, launchChromium } from "./browser.js";

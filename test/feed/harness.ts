@@ -7,7 +7,8 @@ import { filter, firstValueFrom, type Observable, take, timeout, toArray } from 
 import { defaultConfig } from "../../src/config/defaults.js";
 import { buildConfig, parseUrlList } from "../../src/config/index.js";
 import { type Etcd, type StartOptions, startEtcd } from "../../src/embed/index.js";
-import { FeedClient, type FeedClientOptions, type FeedEvent } from "../../src/feed/index.js";
+import { FeedClient, type FeedClientOptions } from "../../src/feed/client.js";
+import type { FeedEvent } from "../../src/feed/index.js";
 import { freePort } from "../e2e/harness.js";
 
 export interface TestMember {
