@@ -84,6 +84,9 @@ interface PurgeJob {
 type Job = SaveJob | PurgeJob;
 type Outcome = { ok: true; value?: PurgeResult } | { ok: false; error: Error };
 
+/** A queued write's own promise: its batch's promise reports a failed commit (see commitNext). */
+const ignoreQueuedFailure = (): void => {};
+
 const DEFAULT_CATCH_UP_ENTRIES = 5000;
 const DEFAULT_MAX_SNAPSHOTS = 5;
 
@@ -449,7 +452,7 @@ export class WAL {
 
   /** A write inside the open transaction, or queued for lmdb-js's next one (see commitNext). */
   private write(table: Database<Buffer, Buffer>, key: Buffer, value: Buffer): void {
-    if (this.queueing) void table.put(key, value);
+    if (this.queueing) table.put(key, value).then(undefined, ignoreQueuedFailure);
     else table.putSync(key, value);
   }
 
@@ -493,7 +496,7 @@ export class WAL {
     let removed = 0;
     for (let index = from; index <= to; index++) {
       if (this.queueing) {
-        void this.store.entries.remove(indexKey(index));
+        this.store.entries.remove(indexKey(index)).then(undefined, ignoreQueuedFailure);
         removed++;
       } else if (this.store.entries.removeSync(indexKey(index))) removed++;
     }
