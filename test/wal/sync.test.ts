@@ -11,6 +11,35 @@ import { tempDir } from "./helpers.js";
  * between two acknowledgements LMDB must fdatasync the data file and then write the meta page
  * through its O_DSYNC descriptor. Needs strace (skipped, visibly, where it is missing).
  */
+/**
+ * With -f, strace splits a call that another thread interrupts into "NAME(args <unfinished ...>" and, later,
+ * "<... NAME resumed>rest) = R" (the commit's fdatasync runs on LMDB's write thread, beside the others): the
+ * two halves are joined back into one line per call, in the order the calls finished.
+ */
+function joinInterrupted(lines: string[]): string[] {
+  const started = new Map<string, string>();
+  const out: string[] = [];
+  for (const line of lines) {
+    const m = line.match(/^(\d+)\s+(.*)$/);
+    if (!m) continue;
+    const [, pid, body] = m;
+    const cut = body.match(/^(.*) <unfinished \.\.\.>$/);
+    if (cut) {
+      started.set(pid, cut[1]);
+      continue;
+    }
+    const resumed = body.match(/^<\.\.\. \w+ resumed>(.*)$/);
+    if (resumed) {
+      const head = started.get(pid);
+      started.delete(pid);
+      if (head !== undefined) out.push(`${pid} ${head}${resumed[1]}`);
+      continue;
+    }
+    out.push(line);
+  }
+  return out;
+}
+
 // strace must exist and be allowed to trace (containers may forbid ptrace).
 const hasStrace = spawnSync("strace", ["-f", "-o", "/dev/null", "true"]).status === 0;
 const PROBE = fileURLToPath(new URL("./sync-probe.ts", import.meta.url));
@@ -45,7 +74,7 @@ test("save resolves only after fdatasync and the synchronous meta page write", {
   let synced = false;
   let metaAfterSync = false;
   const acks: { n: number; synced: boolean; metaAfterSync: boolean }[] = [];
-  for (const line of lines) {
+  for (const line of joinInterrupted(lines)) {
     const open = line.match(/openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+).*\) = (\d+)$/);
     if (open && open[1] === dataFile) {
       (open[2].includes("O_DSYNC") ? dsyncFds : dataFds).add(open[3]);
