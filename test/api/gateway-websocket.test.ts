@@ -78,6 +78,24 @@ describe("gateway over WebSocket", { timeout: 60_000 }, () => {
     }
   });
 
+  it("answers a unary call at its first message, then closes the connection, as etcd does", async () => {
+    const h = await startHarness();
+    const put = await http(h.url, "/v3/kv/put", { body: JSON.stringify({ key: b64("u"), value: b64("1") }) });
+    assert.equal(put.status, 200);
+    const c = new Client(`ws://${h.hostPort}/v3/kv/range`);
+    try {
+      await c.opened();
+      // the client keeps its side open: the answer must not wait for it
+      c.ws.send(JSON.stringify({ key: b64("u") }));
+      const answer = JSON.parse((await c.next()) ?? "null");
+      assert.equal(answer?.kvs?.[0]?.value, b64("1"), `answer: ${JSON.stringify(answer)}`);
+      assert.equal(await c.closed, 1006, "closed without a close frame, as the proxy closes it");
+    } finally {
+      c.ws.close();
+      await h.close();
+    }
+  });
+
   it('answers "Bearer, <token>" with the Bearer protocol, and no protocol otherwise', async () => {
     const h = await startHarness();
     const bearer = new Client(`ws://${h.hostPort}/v3/watch`, ["Bearer", "sometoken"]);

@@ -14,6 +14,9 @@ import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
 
+/** Gateway paths whose requests are a stream of messages (Watch, LeaseKeepAlive). */
+const BIDIRECTIONAL_PATHS = new Set(["/v3/watch", "/v3/lease/keepalive"]);
+
 /** Two ends of an in-memory connection: what one writes, the other reads. */
 function connectionPair(): [Duplex, Duplex] {
   const ends: Duplex[] = [];
@@ -141,10 +144,15 @@ function proxy(http: HttpServer, ws: WebSocket, upgrade: IncomingMessage): void 
     });
     answer.on("error", finish);
   });
+  // Only the two bidirectional streams read request after request; every other path decodes one JSON
+  // value and answers (etcd answers a unary call over WebSocket at once, without waiting for the client
+  // to close), so its request ends with the first message.
+  const bidirectional = BIDIRECTIONAL_PATHS.has(new URL(upgrade.url ?? "/", "http://localhost").pathname);
   ws.on("message", (data: Buffer) => {
-    if (done) return;
+    if (done || request.writableEnded) return;
     request.write(data);
     request.write("\n");
+    if (!bidirectional) request.end();
   });
   ws.on("close", finish);
   ws.on("error", finish);
