@@ -11,7 +11,7 @@ import { filter, firstValueFrom, take, timeout, toArray } from "rxjs";
 import type { FeedBatch, FeedEvent } from "../../src/feed/index.js";
 import { makeCerts, type TestCerts } from "../e2e/certs.js";
 import { etcdctlPath } from "../e2e/harness.js";
-import { is, startMember, type TestMember } from "./harness.js";
+import { enableAuthWithAppReader, is, startMember, type TestMember } from "./harness.js";
 
 const run = promisify(execFile);
 
@@ -40,13 +40,7 @@ describe("the event feed with auth on", { timeout: 120_000 }, () => {
     m = await startMember();
     await ctl("put", "app/a", "1");
     await ctl("put", "other/x", "hidden");
-    await ctl("user", "add", "root:rootpw");
-    await ctl("user", "grant-role", "root", "root");
-    await ctl("role", "add", "app-reader");
-    await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
-    await ctl("user", "add", "alice:alicepw");
-    await ctl("user", "grant-role", "alice", "app-reader");
-    await ctl("auth", "enable");
+    await enableAuthWithAppReader(ctl);
   });
   after(async () => m?.close());
 
@@ -160,13 +154,7 @@ describe("the event feed with auth on and client certificates (--client-cert-aut
     );
     await ctl("put", "app/a", "1");
     await ctl("put", "other/x", "hidden");
-    await ctl("user", "add", "root:rootpw");
-    await ctl("user", "grant-role", "root", "root");
-    await ctl("role", "add", "app-reader");
-    await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
-    await ctl("user", "add", "alice:alicepw");
-    await ctl("user", "grant-role", "alice", "app-reader");
-    await ctl("auth", "enable");
+    await enableAuthWithAppReader(ctl);
   });
   after(async () => {
     await m?.close();

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { bundleDashboard } from "../../src/feed/dashboard/build.js";
 import { etcdctlPath } from "../e2e/harness.js";
 import { artifactPath, type Browser, launchChromium } from "./browser.js";
-import { startMember, type TestMember } from "./harness.js";
+import { enableAuthWithAppReader, startMember, type TestMember } from "./harness.js";
 
 const run = promisify(execFile);
 
@@ -75,13 +75,7 @@ describe("the dashboard with auth on, in chromium", { timeout: 180_000 }, () => 
     m = await startMember();
     await ctl("put", "app/visible", "to alice");
     await ctl("put", "other/hidden", "from alice");
-    await ctl("user", "add", "root:rootpw");
-    await ctl("user", "grant-role", "root", "root");
-    await ctl("role", "add", "app-reader");
-    await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
-    await ctl("user", "add", "alice:alicepw");
-    await ctl("user", "grant-role", "alice", "app-reader");
-    await ctl("auth", "enable");
+    await enableAuthWithAppReader(ctl);
   });
   after(async () => {
     await browser?.close();

@@ -13,7 +13,7 @@ import { FeedClient } from "../../src/feed/client.js";
 import { makeCerts, type TestCerts } from "../e2e/certs.js";
 import { etcdctlPath, freePort } from "../e2e/harness.js";
 import { artifactPath, type Browser, launchChromium } from "./browser.js";
-import { is, nextEvent, startMember, type TestMember } from "./harness.js";
+import { enableAuthWithAppReader, is, nextEvent, startMember, type TestMember } from "./harness.js";
 
 const put = (m: TestMember, key: string, value: string) =>
   m.etcd.server.api.put({
@@ -187,13 +187,7 @@ describe("an https feed port with client certificates and auth on", { timeout: 1
     );
     await ctl("put", "app/a", "1");
     await ctl("put", "other/x", "hidden");
-    await ctl("user", "add", "root:rootpw");
-    await ctl("user", "grant-role", "root", "root");
-    await ctl("role", "add", "app-reader");
-    await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
-    await ctl("user", "add", "alice:alicepw");
-    await ctl("user", "grant-role", "alice", "app-reader");
-    await ctl("auth", "enable");
+    await enableAuthWithAppReader(ctl);
   });
   after(async () => {
     await m?.close();

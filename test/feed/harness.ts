@@ -106,3 +106,17 @@ export const is =
   <K extends FeedEvent["type"]>(type: K) =>
   (e: FeedEvent): e is Extract<FeedEvent, { type: K }> =>
     e.type === type;
+
+/**
+ * The auth set-up the feed's auth tests share, made with etcdctl: user root (password rootpw) with role root,
+ * role app-reader that may read the prefix app/, user alice (password alicepw) with that role, then auth on.
+ */
+export async function enableAuthWithAppReader(ctl: (...args: string[]) => Promise<unknown>): Promise<void> {
+  await ctl("user", "add", "root:rootpw");
+  await ctl("user", "grant-role", "root", "root");
+  await ctl("role", "add", "app-reader");
+  await ctl("role", "grant-permission", "app-reader", "read", "app/", "--prefix=true");
+  await ctl("user", "add", "alice:alicepw");
+  await ctl("user", "grant-role", "alice", "app-reader");
+  await ctl("auth", "enable");
+}
