@@ -10,15 +10,38 @@ import { type FeedBatch, type FeedEncoding, FeedMessages } from "./protocol.js";
  */
 const SOCKET_IO_EVENT = "2";
 
-/**
- * Batches are compressed at zlib's fastest level: the member pays for it on every flush, and most of what a
- * batch holds (event envelopes, field names, repeated keys) shrinks as well at level 1 as at the default.
- */
-const DEFLATE_LEVEL = constants.Z_BEST_SPEED;
+/** zlib levels: stored (no compression, nearly a copy) and the fastest that compresses. */
+export const STORED = constants.Z_NO_COMPRESSION;
+export const FASTEST = constants.Z_BEST_SPEED;
 
 /** A batch's JSON text deflated (RFC 1950), as `encoding: "deflate"` clients receive it. */
-export function deflateBatch(json: string): Buffer {
-  return deflateSync(Buffer.from(json, "utf8"), { level: DEFLATE_LEVEL });
+export function deflateBatch(json: string, level: number = FASTEST): Buffer {
+  return deflateSync(Buffer.from(json, "utf8"), { level });
+}
+
+/**
+ * Which zlib level a subscription group's batches get. Compression pays when a batch shrinks: envelopes,
+ * field names, text and repeated values shrink several times over, and even random 256-byte values (base64
+ * in the JSON) about halve with their envelopes. Large random values do not (base64 of random bytes keeps
+ * three quarters of its size) and cost several times a copy to try. So a group whose last batch kept more
+ * than `POOR_RATIO` of its size sends its next `STORED_FLUSHES` batches stored, then tries again: the wire
+ * form stays the same (a deflate stream), the member stops paying for what does not shrink.
+ */
+export class DeflateLevel {
+  static readonly POOR_RATIO = 0.6;
+  static readonly STORED_FLUSHES = 16;
+  private storedLeft = 0;
+
+  get level(): number {
+    return this.storedLeft > 0 ? STORED : FASTEST;
+  }
+
+  /** Notes how a batch deflated at `level` came out. */
+  deflated(level: number, jsonBytes: number, deflatedBytes: number): void {
+    if (level === STORED) this.storedLeft--;
+    else if (deflatedBytes > jsonBytes * DeflateLevel.POOR_RATIO)
+      this.storedLeft = DeflateLevel.STORED_FLUSHES;
+  }
 }
 
 export class EncodedBatch {
@@ -40,14 +63,19 @@ export class EncodedBatch {
     return this.packetText;
   }
 
-  /** The JSON text deflated, the argument of a deflate client's batch. */
-  get deflated(): Buffer {
-    this.deflatedBytes ??= deflateBatch(this.json);
+  /** The JSON text deflated, the argument of a deflate client's batch (at the level `by` chooses, once). */
+  deflated(by?: DeflateLevel): Buffer {
+    if (this.deflatedBytes === undefined) {
+      const level = by?.level ?? FASTEST;
+      const json = this.json;
+      this.deflatedBytes = deflateBatch(json, level);
+      by?.deflated(level, json.length, this.deflatedBytes.length);
+    }
     return this.deflatedBytes;
   }
 
   /** The batch's argument for a client that asked for `encoding`. */
-  argument(encoding: FeedEncoding): FeedBatch | Buffer {
-    return encoding === "deflate" ? this.deflated : this.batch;
+  argument(encoding: FeedEncoding, by?: DeflateLevel): FeedBatch | Buffer {
+    return encoding === "deflate" ? this.deflated(by) : this.batch;
   }
 }

@@ -659,7 +659,9 @@ export class EventFeed {
       // frame); the deflated batch is compressed here once for all the group's deflate clients
       for (const encoding of ["json", "deflate"] as const) {
         if (encodings[encoding] > 0)
-          this.io?.to(group.room(encoding)).emit(FeedMessages.batch, batch.argument(encoding));
+          this.io
+            ?.to(group.room(encoding))
+            .emit(FeedMessages.batch, batch.argument(encoding, group.deflateLevel));
       }
       for (const conn of group.clients) conn.sent++;
     }

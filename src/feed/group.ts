@@ -1,4 +1,4 @@
-import type { EncodedBatch } from "./encoded-batch.js";
+import { DeflateLevel, type EncodedBatch } from "./encoded-batch.js";
 import { type ByteRange, inByteRange } from "./key-range.js";
 import { type FeedEncoding, type FeedEvent, TOPIC_OF, type Topic } from "./protocol.js";
 
@@ -37,6 +37,8 @@ export class SubscriptionGroup {
   private queue: FeedEvent[] = [];
   private readonly coalesced = new Map<string, number>();
   private shared: SharedInitialState | undefined;
+  /** How hard the group's batches are compressed for its deflate clients. */
+  readonly deflateLevel = new DeflateLevel();
 
   constructor(
     readonly id: string,
