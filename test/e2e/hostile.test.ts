@@ -146,7 +146,7 @@ describe("hostile input", () => {
     const keys = acknowledged.get(m) ?? [];
     const key = `canary/${keys.length}`;
     const r = await m.etcdctl(["put", key, key]);
-    assert.equal(r.code, 0, `the member stopped serving: ${r.stderr}`);
+    assert.equal(r.code, 0, `the member stopped serving: ${r.stderr}\nmember: ${m.exitReport()}`);
     keys.push(key);
     acknowledged.set(m, keys);
   }
@@ -167,7 +167,7 @@ describe("hostile input", () => {
             assert.doesNotMatch(r.details, JS_FAILURE, `${m.path} answered a JavaScript failure`);
             if (!waits) assert.notEqual(r.code, 4, `${m.path} did not answer within 10 s`);
           });
-          assert.equal(rx.running, true, `the member died on ${m.path}`);
+          assert.equal(rx.running, true, `the member died on ${m.path}: ${rx.exitReport()}`);
         }
       } finally {
         grpc.close();
@@ -198,7 +198,7 @@ describe("hostile input", () => {
     } finally {
       grpc.close();
     }
-    assert.equal(rx.running, true);
+    assert.equal(rx.running, true, `the member died: ${rx.exitReport()}`);
     await canary(rx);
   });
 
@@ -230,7 +230,7 @@ describe("hostile input", () => {
     } finally {
       grpc.close();
     }
-    assert.equal(rx.running, true);
+    assert.equal(rx.running, true, `the member died: ${rx.exitReport()}`);
     await canary(rx);
   });
 
@@ -388,7 +388,7 @@ describe("hostile input", () => {
         await sleep(500);
         const before = rssBytes(m.pid as number);
         const stats = await round(m, m.binary);
-        assert.equal(m.running, true, `${m.binary} died under hostile input`);
+        assert.equal(m.running, true, `${m.binary} died under hostile input: ${m.exitReport()}`);
         await canary(m);
         await sleep(2000);
         const afterRound = rssBytes(m.pid as number);
