@@ -6,6 +6,11 @@
 //
 //   npm run bench:feed -- [--reps N] [--clients N] [--total PUTS] [--put-clients C] [--val-size B]
 //                         [--rate R] [--quick] [--cpu-prof DIR] [--only with|without]
+//                         [--encoding deflate|json] [--member-cpus LIST] [--clients-cpus LIST]
+//
+// --encoding is what the feed clients ask for (deflate, as FeedClient does by default, or json).
+// --member-cpus / --clients-cpus pin the member (all its threads) and the clients' process to CPUs
+// (taskset lists, e.g. 0 and 1), so that the clients' own work competes less with the member's.
 //
 // --rate R caps the put load at R puts/s (0: as fast as the member takes them). At a fixed rate both sides
 // batch alike (a member slowed by the clients' process batches more puts per Ready), so the member's CPU per
@@ -13,7 +18,7 @@
 //
 // --cpu-prof DIR writes the member's CPU profile there (node --cpu-prof), for finding where the cost is;
 // --only with|without then runs one side only, so that the profile is of that side.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as t from "io-ts";
@@ -42,6 +47,17 @@ const total = flag("--total", quick ? 6000 : 30000);
 const putClients = flag("--put-clients", 64);
 const valueSize = flag("--val-size", 256);
 const rate = flag("--rate", 0);
+function text(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const encoding = text("--encoding") ?? "deflate";
+const memberCpus = text("--member-cpus");
+const clientsCpus = text("--clients-cpus");
+if (encoding !== "deflate" && encoding !== "json") {
+  console.error("bench:feed: --encoding takes deflate or json");
+  process.exit(2);
+}
 if (
   [reps, feedClients, total, putClients, valueSize].some((n) => !Number.isInteger(n) || n < 1) ||
   !(rate >= 0)
@@ -90,6 +106,7 @@ const median = (xs: number[]) => {
 const ClientTotals = t.type({
   batches: t.number,
   events: t.number,
+  bytes: t.number,
   dropped: t.number,
   disconnects: t.number,
   errors: t.number,
@@ -105,19 +122,21 @@ function clientTotals(line: string): ClientTotals {
 
 /** Starts the feed clients and resolves once each has its initial state. */
 async function startClients(endpoint: string): Promise<{ proc: ChildProcess; stop(): Promise<string> }> {
-  const proc = spawn(
+  const node = [
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      new URL("./feed/clients.ts", import.meta.url).pathname,
-      "--endpoint",
-      `http://${endpoint}`,
-      "--clients",
-      String(feedClients),
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
+    "--import",
+    "tsx",
+    new URL("./feed/clients.ts", import.meta.url).pathname,
+    "--endpoint",
+    `http://${endpoint}`,
+    "--clients",
+    String(feedClients),
+    "--encoding",
+    encoding,
+  ];
+  // taskset runs node in its own process (same pid), so the CPU times read below are the clients'
+  const [command, ...args] = clientsCpus === undefined ? node : ["taskset", "-c", clientsCpus, ...node];
+  const proc = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -155,7 +174,8 @@ interface Run {
 
 const loadgen = findLoadgen((line) => console.log(line));
 console.log(
-  `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, ${valueSize}-byte values) ${rate > 0 ? ` at ${rate} puts/s` : ""} without and with ${feedClients} feed clients; load average at start: ${loadavg()}`,
+  `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, ${valueSize}-byte values) ${rate > 0 ? ` at ${rate} puts/s` : ""} without and with ${feedClients} feed clients (${encoding})` +
+    `${memberCpus === undefined ? "" : `, member on CPUs ${memberCpus}`}${clientsCpus === undefined ? "" : `, clients on CPUs ${clientsCpus}`}; load average at start: ${loadavg()}`,
 );
 const member = await startDeployment(
   "rxetcd",
@@ -163,6 +183,8 @@ const member = await startDeployment(
   profileDir ? { rxetcdNodeArgs: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] } : {},
 );
 const runs: Run[] = [];
+if (memberCpus !== undefined && member.leaderPid !== undefined)
+  execFileSync("taskset", ["-a", "-p", "-c", memberCpus, String(member.leaderPid)], { stdio: "ignore" });
 try {
   await runLoadgen(loadgen, [...putArgs, "--total", String(Math.round(total / 4))], [member.leader]);
   for (let rep = 0; rep < reps; rep++) {
@@ -184,7 +206,7 @@ try {
         `${mode.padEnd(7)} ${summary.rps.toFixed(0).padStart(6)} puts/s  p99 ${summary.p99_ms.toFixed(2)} ms  ` +
           `member CPU ${((memberCpuMs / summary.ok) * 1000).toFixed(0)} ms/1000 puts (${((memberSysMs / summary.ok) * 1000).toFixed(0)} system)` +
           (c
-            ? `  clients: ${c.events} events each, ${c.batches} batches in all, dropped ${c.dropped}, CPU ${(clientsCpuMs / 1000).toFixed(1)} s`
+            ? `  clients: ${c.events} events and ${(c.bytes / 1024).toFixed(0)} KiB each (${(c.bytes / Math.max(1, c.events)).toFixed(0)} B/event), ${c.batches} batches in all, dropped ${c.dropped}, CPU ${(clientsCpuMs / 1000).toFixed(1)} s`
             : "") +
           `  errors ${summary.errors}  load ${run.load}`,
       );

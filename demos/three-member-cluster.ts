@@ -69,7 +69,10 @@ async function healthy(m: DemoMember, timeoutMs: number): Promise<void> {
     } catch {}
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${m.name} is not healthy after ${timeoutMs} ms`);
+  const ended = m.proc?.exitCode ?? m.proc?.signalCode;
+  throw new Error(
+    `${m.name} is not healthy after ${timeoutMs} ms${ended === null || ended === undefined ? "" : ` (its process ended: ${ended})`}`,
+  );
 }
 
 function etcdctl(...ctlArgs: string[]): string {

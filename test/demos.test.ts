@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -8,6 +9,29 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 const root = new URL("..", import.meta.url).pathname;
+
+/** True when nothing listens on 127.0.0.1:`port` (a listen there succeeds). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once("error", () => res(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => res(true)));
+  });
+}
+
+/**
+ * A base port whose `count` consecutive ports are free, below the kernel's ephemeral range (32768 and up on
+ * Linux): ports from that range are handed out to other tests' listeners and outgoing connections at any moment.
+ */
+async function freeBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + 2 * Math.floor(Math.random() * 6000);
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = await portIsFree(p);
+    if (free) return base;
+  }
+  throw new Error("no six consecutive free ports found between 20000 and 32000");
+}
 
 test("demos/embed.ts runs an embedded member end to end", async () => {
   const { stdout } = await run(process.execPath, ["--import", "tsx", "demos/embed.ts"], {
@@ -22,7 +46,7 @@ test("demos/embed.ts runs an embedded member end to end", async () => {
 
 test("demos/three-member-cluster.ts starts three members that elect a leader and serve a write", async () => {
   // six consecutive ports from a random base: clients on base, base+2, base+4; peers one above each
-  const base = 30000 + 2 * Math.floor(Math.random() * 10000);
+  const base = await freeBasePort(6);
   const { stdout } = await run(
     process.execPath,
     ["--import", "tsx", "demos/three-member-cluster.ts", "--once", "--base-port", String(base)],

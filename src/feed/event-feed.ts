@@ -11,7 +11,7 @@ import { formatId } from "../membership/ids.js";
 import { CompactedError } from "../mvcc/errors.js";
 import type { EtcdServer } from "../server/etcd-server.js";
 import { fromBytes } from "./bytes.js";
-import { encodeBatch } from "./encoded-batch.js";
+import { EncodedBatch } from "./encoded-batch.js";
 import {
   type FeedConnection,
   type FeedUser,
@@ -27,6 +27,7 @@ import {
   FEED_PATH,
   type FeedBatch,
   type FeedDropped,
+  type FeedEncoding,
   type FeedError,
   type FeedEvent,
   FeedMessages,
@@ -60,6 +61,7 @@ export interface EventFeedOptions {
 /** What a subscription names, checked. */
 interface CheckedSubscription {
   topics: Set<Topic>;
+  encoding: FeedEncoding;
   ranges: Array<GroupRange & { startRevision: number | undefined; key: string }>;
 }
 
@@ -308,6 +310,7 @@ export class EventFeed {
       id: socket.id,
       user: (socket.data as { user?: FeedUser }).user,
       group: undefined,
+      encoding: "json",
       sent: 0,
       acked: 0,
     };
@@ -405,14 +408,15 @@ export class EventFeed {
       this.flushGroup(group);
       this.initialStates.read++;
       const batch: FeedBatch = { initial: true, events: this.applyOperatorNow(initial) };
-      shared = { readAt: now, events: batch.events, encoded: encodeBatch(batch) };
+      shared = { readAt: now, events: batch.events, encoded: new EncodedBatch(batch) };
       if (!replays) group.shareInitialState(shared);
     } else this.initialStates.shared++;
     // the group's queue holds every change since the shared state was read: the newcomer gets them next
+    conn.encoding = checked.encoding;
     if (shared) this.sendEncoded(socket, conn, shared.encoded);
     group.clients.add(conn);
     conn.group = group;
-    void socket.join(group.id);
+    void socket.join(group.room(conn.encoding));
     this.groupsChanged();
   }
 
@@ -420,7 +424,7 @@ export class EventFeed {
     const group = conn.group;
     if (!group) return;
     group.clients.delete(conn);
-    void socket.leave(group.id);
+    void socket.leave(group.room(conn.encoding));
     conn.group = undefined;
     if (group.clients.size === 0) {
       this.groups.delete(group.id);
@@ -454,7 +458,7 @@ export class EventFeed {
         );
       return { range: r, prevKv: k.prevKv ?? false, startRevision: k.startRevision, key: k.key };
     });
-    return { topics, ranges };
+    return { topics, ranges, encoding: sub.encoding ?? "json" };
   }
 
   /** What makes two subscriptions receive the same events: topics, key ranges (with prevKv), user. */
@@ -648,17 +652,25 @@ export class EventFeed {
         this.drop(conn, { reason: "client is not keeping up", limit: "maxUnackedBatches", value: behind });
     }
     if (group.clients.size === 0) return;
+    const encodings = group.encodings();
     for (let i = 0; i < events.length; i += this.limits.maxBatchEvents) {
-      const batch: FeedBatch = { events: events.slice(i, i + this.limits.maxBatchEvents) };
-      // socket.io encodes a room broadcast once (one JSON text, one WebSocket frame) for every client of the group
-      this.io?.to(group.id).emit(FeedMessages.batch, batch);
+      const batch = new EncodedBatch({ events: events.slice(i, i + this.limits.maxBatchEvents) });
+      // socket.io encodes a room broadcast once for every client in the room (for JSON, one WebSocket
+      // frame); the deflated batch is compressed here once for all the group's deflate clients
+      for (const encoding of ["json", "deflate"] as const) {
+        if (encodings[encoding] > 0)
+          this.io
+            ?.to(group.room(encoding))
+            .emit(FeedMessages.batch, batch.argument(encoding, group.deflateLevel));
+      }
       for (const conn of group.clients) conn.sent++;
     }
   }
 
   /** Writes a batch encoded once (an initial state shared by a group's newcomers) to one client. */
-  private sendEncoded(socket: Socket, conn: FeedConnection, encoded: string): void {
-    socket.conn.write(encoded);
+  private sendEncoded(socket: Socket, conn: FeedConnection, encoded: EncodedBatch): void {
+    if (conn.encoding === "json") socket.conn.write(encoded.packet);
+    else socket.emit(FeedMessages.batch, encoded.argument(conn.encoding));
     conn.sent++;
   }
 

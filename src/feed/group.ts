@@ -1,5 +1,6 @@
+import { DeflateLevel, type EncodedBatch } from "./encoded-batch.js";
 import { type ByteRange, inByteRange } from "./key-range.js";
-import { type FeedEvent, TOPIC_OF, type Topic } from "./protocol.js";
+import { type FeedEncoding, type FeedEvent, TOPIC_OF, type Topic } from "./protocol.js";
 
 /** Who is connected and may read what (auth on); undefined with auth off. */
 export interface FeedUser {
@@ -13,6 +14,8 @@ export interface FeedConnection {
   readonly id: string;
   readonly user: FeedUser | undefined;
   group: SubscriptionGroup | undefined;
+  /** How its subscription asked for batches. */
+  encoding: FeedEncoding;
   /** Batches sent since the connection opened. */
   sent: number;
   /** Batches the client said it handled. */
@@ -34,6 +37,8 @@ export class SubscriptionGroup {
   private queue: FeedEvent[] = [];
   private readonly coalesced = new Map<string, number>();
   private shared: SharedInitialState | undefined;
+  /** How hard the group's batches are compressed for its deflate clients. */
+  readonly deflateLevel = new DeflateLevel();
 
   constructor(
     readonly id: string,
@@ -41,6 +46,18 @@ export class SubscriptionGroup {
     readonly ranges: readonly GroupRange[],
     readonly user: FeedUser | undefined,
   ) {}
+
+  /** The socket.io room of the group's clients that take this encoding (a batch is encoded once per room). */
+  room(encoding: FeedEncoding): string {
+    return encoding === "json" ? this.id : `${this.id}\n${encoding}`;
+  }
+
+  /** How many of the group's clients take each encoding. */
+  encodings(): Record<FeedEncoding, number> {
+    const n = { json: 0, deflate: 0 };
+    for (const c of this.clients) n[c.encoding]++;
+    return n;
+  }
 
   get wantsPrev(): boolean {
     return this.ranges.some((r) => r.prevKv);
@@ -98,9 +115,9 @@ export class SubscriptionGroup {
   }
 }
 
-/** An initial state as sent: its events, and their batch encoded once for every subscriber that gets it. */
+/** An initial state as sent: its events, and their batch encoded once per encoding for every subscriber that gets it. */
 export interface SharedInitialState {
   readonly readAt: number;
   readonly events: readonly FeedEvent[];
-  readonly encoded: string;
+  readonly encoded: EncodedBatch;
 }

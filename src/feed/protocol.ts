@@ -300,14 +300,26 @@ export const KeyRange = t.intersection([
 ]);
 export type KeyRange = t.TypeOf<typeof KeyRange>;
 
+/**
+ * How batches travel. `json` (protocol 1, and the default): the batch as a JSON argument. `deflate`
+ * (protocol 2): the batch's JSON text, compressed with zlib's deflate (RFC 1950), as one binary
+ * argument; `DecompressionStream("deflate")` reads it, in browsers and in Node. A member compresses each
+ * batch of a subscription group once for all its deflate clients. Other messages stay JSON.
+ */
+export const FeedEncoding = t.keyof({ json: null, deflate: null });
+export type FeedEncoding = t.TypeOf<typeof FeedEncoding>;
+
+/** The newest protocol: 2 added `encoding` to the subscription (a member of protocol 1 ignores it and sends JSON). */
+export const FEED_PROTOCOL_VERSION = 2;
+
 /** client -> server "subscribe": replaces the connection's subscription. */
 export const Subscription = t.intersection([
   t.type({ topics: t.array(Topic) }),
-  t.partial({ keys: t.array(KeyRange) }),
+  t.partial({ keys: t.array(KeyRange), encoding: FeedEncoding }),
 ]);
 export type Subscription = t.TypeOf<typeof Subscription>;
 
-/** server -> client "batch": the events since the previous batch, in order. */
+/** server -> client "batch": the events since the previous batch, in order (JSON, or deflated JSON: see FeedEncoding). */
 export const FeedBatch = t.intersection([
   t.type({ events: t.array(FeedEvent) }),
   t.partial({

@@ -187,6 +187,16 @@ export class Member {
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
+  /**
+   * "running", or how the process ended and the end of its log: for an assertion's message, so that a member
+   * that died shows why in the first lines a test run prints about the failure.
+   */
+  exitReport(logChars = 3000): string {
+    if (this.running) return "running";
+    const code = this.child?.exitCode;
+    const signal = this.child?.signalCode;
+    return `exited (code ${code ?? "-"}, signal ${signal ?? "-"})\n${this.logText(logChars)}`;
+  }
   get pid(): number | undefined {
     return this.child?.pid;
   }

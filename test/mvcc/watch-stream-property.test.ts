@@ -140,6 +140,21 @@ async function run(ops: Op[]): Promise<void> {
     }
     stream.resume();
     await waitFor(() => store.stats().unsynced === 0, 2000, "catch-up");
+    // Delivery of what caught up runs on later turns of the loop, later still on a loaded machine: wait
+    // (bounded) until every live watcher holds as many events as the model gives it and the last progress
+    // request has its answer; the checks below then say what differs, if anything does.
+    const delivered = (): boolean =>
+      (lastProgressRequest < 0 ||
+        out.slice(lastProgressRequest).some((r) => r.progress && r.watchId === -1)) &&
+      watches.every(
+        (w) =>
+          w.cancelledAt !== undefined ||
+          out.some((r, i) => i > w.createdAt && r.watchId === w.id && r.compactRevision > 0) ||
+          out
+            .filter((r, i) => i > w.createdAt && r.watchId === w.id)
+            .reduce((n, r) => n + r.events.length, 0) >= expected(w, src.currentRev()).length,
+      );
+    await waitFor(delivered, 2000, "delivery").catch(() => undefined);
     await new Promise((r) => setTimeout(r, 5));
 
     for (const w of watches) {
