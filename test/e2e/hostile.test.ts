@@ -412,7 +412,14 @@ describe("hostile input", () => {
           assert.equal(got.stdout, `${key}\n`, `${m.binary} lost an acknowledged write`);
         }
       }
-      assert.ok(mine.growth < 100 * 1024 * 1024, `rxetcd grew by ${mb(mine.growth)} under hostile input`);
+      // Measured on a loaded 2-core machine (2 s after the round): rxetcd +76 to +85 MB, Debian's etcd
+      // +21 to +24 MB in the same runs. Most of rxetcd's growth is V8 sizing its heap up (the young
+      // generation grows to 32 MB during bursts) and allocator memory of the process, not what it holds.
+      const bound = theirs ? theirs.growth + 75 * 1024 * 1024 : 100 * 1024 * 1024;
+      assert.ok(
+        mine.growth < bound,
+        `rxetcd grew by ${mb(mine.growth)} under hostile input (bound ${mb(bound)}${theirs ? `: etcd's ${mb(theirs.growth)} + 75 MB` : ""})`,
+      );
     },
   );
 });
