@@ -245,7 +245,13 @@ export class KVStore {
       } finally {
         this.activeTxn = undefined;
       }
-      if (tx.events.length === 0) return ABORT_WRITE;
+      if (tx.events.length === 0) {
+        if (!tx.stagedRecords) return ABORT_WRITE;
+        // no key changed but records did (a revoked lease without keys): they commit with the
+        // consistent index, at the same revision
+        if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
+        return undefined;
+      }
       this.persistCurrentRev(this.rev + 1);
       if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
       return undefined;
@@ -254,7 +260,7 @@ export class KVStore {
       if (this.batchDepth > 0) {
         // Inside a batch the LMDB transaction is shared: undo this write's records by hand.
         try {
-          // nothing changed: the write's staged records go too, as an aborted transaction would drop them
+          // nothing changed (no key, no record): undone as an aborted transaction would be
           if (body() === ABORT_WRITE) tx.undoStagedRecords();
         } catch (err) {
           tx.removeRecords();
@@ -630,6 +636,11 @@ class StoreWriteTxn implements WriteTxn {
       Buffer.from(key),
       previous === undefined ? undefined : Buffer.from(previous),
     ]);
+  }
+
+  /** True when records were changed inside this write. */
+  get stagedRecords(): boolean {
+    return this.recordUndo.length > 0;
   }
 
   /** Puts back the records this write changed, newest change first. */

@@ -230,13 +230,11 @@ export class EntryApplier {
     if (req.leaseRevoke) {
       const keys = lessor.revoke(req.leaseRevoke.ID);
       const record: RecordChange[] = [["lease", leaseKey(req.leaseRevoke.ID), undefined]];
-      // the keys and the lease record go in one transaction; with no key left, the record alone
-      let deleted = 0;
+      // the keys and the lease record go in one transaction (the record alone when no key is left)
       store.write(index, (tx) => {
-        for (const k of keys) deleted += tx.deleteRange(k, undefined).deleted;
+        for (const k of keys) tx.deleteRange(k, undefined);
         this.records.stage(record);
       });
-      if (deleted === 0) this.writeRecords(index, record);
       return { resp: { header: zeroHeader(store.currentRev()) } };
     }
     if (req.alarm) return { resp: this.applyAlarm(req.alarm, index) };

@@ -164,7 +164,8 @@ async function run(ops: Op[]): Promise<void> {
       const compacted = out.findIndex(
         (r, i) => i > w.createdAt && r.watchId === w.id && r.compactRevision > 0,
       );
-      if (compacted >= 0 && w.cancelledAt === undefined) w.cancelledAt = compacted;
+      // a watcher the client cancels after a compaction ended it ended at the compaction
+      if (compacted >= 0) w.cancelledAt = Math.min(w.cancelledAt ?? compacted, compacted);
     }
     for (const [p, r] of out.entries()) {
       if (!(r.progress && r.watchId === -1)) continue;

@@ -199,6 +199,27 @@ test("leases, their keys and the cluster survive a restart", async () => {
   }
 });
 
+test("a lease revoked without keys stays revoked across a restart when later writes follow it", async () => {
+  const dir = freshDir();
+  let s = await EtcdServer.start(config(dir));
+  await s.waitReady();
+  const gone = await s.api.leaseGrant({ TTL: 600, ID: 0n });
+  const kept = await s.api.leaseGrant({ TTL: 600, ID: 0n });
+  await s.api.leaseRevoke({ ID: gone.ID });
+  // a later write persists a consistent index past the revoke: the revoke is not replayed on restart
+  await s.api.put(put("after", "revoke"));
+  await s.stop();
+  s = await EtcdServer.start(config(dir));
+  try {
+    await s.waitReady();
+    const leases = (await s.api.leaseLeases()).leases.map((l) => l.ID);
+    assert.deepEqual(leases, [kept.ID]);
+    assert.equal((await s.api.leaseTimeToLive({ ID: gone.ID, keys: false })).TTL, -1);
+  } finally {
+    await s.stop();
+  }
+});
+
 test("an expired lease is revoked by the leader and its keys deleted", async () => {
   const s = await EtcdServer.start(config(freshDir(), { tickMs: 10, electionTicks: 10 }));
   try {
