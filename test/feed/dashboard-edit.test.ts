@@ -225,7 +225,8 @@ describe("changing things from the dashboard, in chromium", { timeout: 240_000 }
       const from = { at: Date.now(), done };
       const shown: number[] = [];
       const applied: number[] = [];
-      let last = "";
+      // samples that arrive from now on (the one shown now may be older than the load)
+      let last = (await legend()).Time ?? "";
       while (shown.length < 3) {
         const l = await legend();
         if (l.Time !== last && l.puts !== undefined && l.puts !== "--") {
@@ -247,10 +248,64 @@ describe("changing things from the dashboard, in chromium", { timeout: 240_000 }
         assert.ok(applied[i] >= shown[i] * 0.5, `applies ${applied[i]} against puts ${shown[i]}`);
       for (const v of Object.values(await legend())) assert.notEqual(v, "--");
       assert.deepEqual(Object.keys(await legend()), ["Time", "puts", "applies", "reads"]);
+      // the event log gives each window's applies as one summary in words
+      const lines = await page.$$eval("#log li", (lis) => lis.map((li) => li.textContent ?? ""));
+      assert.ok(
+        lines.some((l) =>
+          / apply \d+ applied #\d+(–\d+)? \(put \d+.*\) in \d+ batches, max [\d.]+ ms/.test(l),
+        ),
+        `an apply summary in the log: ${lines.slice(0, 5).join(" | ")}`,
+      );
     } finally {
       stop = true;
       await load;
     }
+  });
+
+  test("the WAL fsync legend keeps the last known p99 when the newest sample had no sync", async () => {
+    const walLegend = () =>
+      page.$$eval("#latency .u-legend tr.u-series", (trs) =>
+        trs
+          .filter((tr) => tr.querySelector(".u-label")?.textContent === "WAL fsync p99")
+          .map((tr) => tr.querySelector(".u-value")?.textContent ?? ""),
+      );
+    const metrics = m.connect({ subscription: { topics: ["metrics"] } });
+    let newest: number | null | undefined;
+    metrics.events$.subscribe((e) => {
+      if (e.type === "metrics") newest = e.walFsyncMsP99;
+    });
+    const until = async (what: string, ok: () => boolean, ms = 15_000) => {
+      const deadline = Date.now() + ms;
+      while (!ok()) {
+        assert.ok(Date.now() < deadline, `not within ${ms} ms: ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // writes sync the WAL: a sample with a p99, then (no writes) samples without one
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 0; writing; i++) {
+        await post("/v3/kv/put", { key: b64(`wal/${i % 5}`), value: b64("x") });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      await until("a metrics sample with a WAL fsync p99", () => typeof newest === "number");
+    } finally {
+      writing = false;
+      await writes;
+    }
+    await until("a metrics sample without WAL syncs", () => newest === null);
+    // the page has the same sample within a flush or two
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(newest, null, "still no syncs (nothing writes)");
+    const [shown] = await walLegend();
+    assert.match(
+      shown ?? "",
+      /^\d+(\.\d+)?$/,
+      `WAL fsync p99 legend shows "${shown}", not the last known value`,
+    );
+    metrics.close();
   });
 
   test("a single member lists no follower progress for itself", async () => {
