@@ -3,6 +3,16 @@
 // `npm install` builds it). In a source checkout whose sources changed after the last build, it runs
 // the TypeScript sources through tsx instead, so that a checkout never runs stale code.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import v8 from "node:v8";
+
+// Start-up flags, [held, released]: set before anything else runs (even the checks below get code
+// optimized), given back by the command once the member serves. Why: src/cli/start-up-flags.ts.
+const startUpFlags = [
+  ["--semi-space-growth-factor=1", "--semi-space-growth-factor=2"],
+  ["--no-turbofan", "--turbofan"],
+];
+for (const [held] of startUpFlags) v8.setFlagsFromString(held);
+globalThis[Symbol.for("rxetcd.startUpFlags")] = startUpFlags;
 
 const root = new URL("../", import.meta.url);
 const compiled = new URL("dist/bundle/cli/main.js", root);

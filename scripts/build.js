@@ -91,6 +91,11 @@ try {
   // of it. import.meta.url becomes the file's own URL.
   await esbuild.build({
     ...shared,
+    // What a member loads only on demand stays in node_modules (the package's dependencies): the
+    // event feed's socket.io and engine.io (with mime-db), and the self-signed certificates of auto
+    // TLS. One file cannot load a part of itself later, and this file's whole text stays in memory
+    // for the life of the process: 0.7 MB less of it.
+    external: [...shared.external, "socket.io", "engine.io", "@peculiar/asn1-schema", "@peculiar/asn1-x509"],
     entryPoints: [join(root, "dist/src/embed/index.js")],
     outfile: join(bundle, "embed/index.vm.js"),
     format: "cjs",

@@ -3,12 +3,37 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadWithCodeCache } from "./code-cache.js";
-import { importOptional, runCli, type StartServer } from "./run.js";
+import { importOptional, type RunningServer, runCli, type StartServer } from "./run.js";
+import { releaseStartUpFlags } from "./start-up-flags.js";
 
 function pickStarter(name: string) {
   return (mod: Record<string, unknown>): StartServer | undefined => {
     const fn = mod[name];
     return typeof fn === "function" ? (fn as StartServer) : undefined;
+  };
+}
+
+/**
+ * Gives the start-up flags back (see start-up-flags.ts) once the server `start` starts serves, after
+ * `whenReady` when one is given; at once when it fails to start.
+ */
+function releasingStartUpFlags(
+  start: StartServer,
+  whenReady: (release: () => void) => void = (release) => release(),
+): StartServer {
+  return async (config, extras) => {
+    let server: RunningServer;
+    try {
+      server = await start(config, extras);
+    } catch (error) {
+      releaseStartUpFlags();
+      throw error;
+    }
+    void (server.ready ?? Promise.resolve()).then(
+      () => whenReady(releaseStartUpFlags),
+      () => releaseStartUpFlags(),
+    );
+    return server;
   };
 }
 
@@ -21,19 +46,23 @@ function pickStarter(name: string) {
 async function loadServer(): Promise<StartServer | undefined> {
   const bundled = new URL("../embed/index.vm.js", import.meta.url);
   if (!existsSync(bundled)) {
-    return importOptional(new URL("../embed/index.js", import.meta.url), pickStarter("startEtcd"));
+    const start = await importOptional(
+      new URL("../embed/index.js", import.meta.url),
+      pickStarter("startEtcd"),
+    );
+    return start && releasingStartUpFlags(start);
   }
   const loaded = loadWithCodeCache(fileURLToPath(bundled));
   const start = pickStarter("startEtcd")(loaded.exports);
-  if (!start || loaded.cache === "used") return start;
-  return async (config, extras) => {
-    const server = await start(config, extras);
-    void (server.ready ?? Promise.resolve()).then(
-      () => setTimeout(() => loaded.save(), 1000).unref(),
-      () => undefined,
-    );
-    return server;
-  };
+  if (!start) return start;
+  if (loaded.cache === "used") return releasingStartUpFlags(start);
+  // the cache is saved under the flags it was loaded with (V8 refuses a cache made under others)
+  return releasingStartUpFlags(start, (release) =>
+    setTimeout(() => {
+      loaded.save();
+      release();
+    }, 1000).unref(),
+  );
 }
 
 const io = {
@@ -56,8 +85,13 @@ const code =
           stderr: (text) => process.stderr.write(text),
           env: process.env,
           loadServer,
-          loadProxy: () =>
-            importOptional(new URL("../proxy/index.js", import.meta.url), pickStarter("startProxy")),
+          loadProxy: async () => {
+            const start = await importOptional(
+              new URL("../proxy/index.js", import.meta.url),
+              pickStarter("startProxy"),
+            );
+            return start && releasingStartUpFlags(start);
+          },
         });
 process.exitCode = code;
 // Handles left open by a closed server (sockets, timers) must not keep a finished command alive;

@@ -268,7 +268,6 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
       http: feed?.http ?? [],
     });
     listeners.push(clients);
-    for (const u of clients.urls) logger.info({ address: u.href }, "serving client traffic");
 
     const metricsUrls: URL[] = [];
     const metricsListeners: MetricsListener[] = [];

@@ -1,11 +1,11 @@
 // One client watch stream: many watchers multiplexed by watch id, requests in, responses out, shaped so that the
 // gRPC Watch service maps WatchRequest / WatchResponse onto it almost one to one (it only adds the header).
-import { Subject, type Subscription } from "rxjs";
+import { Subject } from "rxjs";
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../gen/etcdserverpb/rpc.js";
 import { Event } from "../gen/mvccpb/kv.js";
 import { KeyRange } from "./watch-range.js";
 import { WATCHER_RANGE_EMPTY, type WatchableStore, WatchRangeEmptyError } from "./watchable-store.js";
-import type { Watcher } from "./watcher.js";
+import type { WatchBatch, Watcher, WatcherSink } from "./watcher.js";
 
 /** A WatchResponse without its header; `revision` is the header's revision. */
 export type WatchStreamResponse = Omit<WatchResponse, "header"> & {
@@ -44,14 +44,39 @@ export interface WatchStreamOptions {
   admission?: WatcherAdmission;
 }
 
-interface StreamWatcher {
-  readonly watcher: Watcher;
-  readonly subscription: Subscription;
+/**
+ * A watcher as its stream knows it: its id on the stream and how its batches are framed. It is the
+ * watcher's sink, so a watcher costs the stream this one small record.
+ */
+class StreamWatcher implements WatcherSink {
   /**
    * Ended by compaction. As in etcd, its id stays taken until the client cancels it (which is then answered):
    * a server-chosen id skips it and a client-chosen one is a duplicate.
    */
-  compacted?: boolean;
+  compacted = false;
+
+  constructor(
+    readonly stream: WatchStream,
+    readonly watcher: Watcher,
+    readonly watchId: number,
+    readonly fragment: boolean,
+  ) {}
+
+  next(batch: WatchBatch): void {
+    this.stream.deliver(this, batch);
+  }
+
+  complete(): void {
+    this.stream.forget(this);
+  }
+
+  error(): void {
+    this.stream.failed(this);
+  }
+
+  settled(): void {
+    this.stream.answerProgressIfSettled();
+  }
 }
 
 export class WatchStream {
@@ -129,43 +154,47 @@ export class WatchStream {
     }
     if (this.paused) watcher.pause();
     this.emit({ watchId: id, created: true, revision });
-    const watchId = id;
-    const fragment = req.fragment === true;
-    const subscription = watcher.events$.subscribe({
-      next: (batch) => {
-        if (batch.compactRevision !== undefined) {
-          const entry = this.watchers.get(watchId);
-          if (entry?.watcher === watcher) entry.compacted = true;
-        }
-        const parts = fragment ? fragments(batch.events, this.maxResponseBytes) : [batch.events];
-        for (const [i, events] of parts.entries()) {
-          this.emit({
-            watchId,
-            // etcd's compaction notice carries no revision: its header says 0
-            revision: batch.compactRevision !== undefined ? 0 : batch.revision,
-            events,
-            // etcd's watch server sets canceled by the compact revision alone: a watcher ended by a compaction at
-            // revision 0 (Compact(0) on a new store) gets an empty response that does not say canceled
-            canceled:
-              batch.compactRevision !== undefined ? batch.compactRevision !== 0 : batch.canceled === true,
-            compactRevision: batch.compactRevision ?? 0,
-            progress: batch.progress === true,
-            fragment: i < parts.length - 1,
-          });
-        }
-      },
-      complete: () => this.forget(watchId, watcher),
-      error: () => {
-        // History could not be read: tell the client this watcher is gone rather than leave it silent.
-        this.emit({ watchId, canceled: true, revision: this.store.revision });
-        this.forget(watchId, watcher);
-      },
-    });
-    if (watcher.state !== "done") {
-      this.watchers.set(id, { watcher, subscription });
-      watcher.onSettle(() => this.answerProgressIfSettled());
-    } else this.admission?.release();
+    const entry = new StreamWatcher(this, watcher, id, req.fragment === true);
+    // a watcher that ended already (compacted history) completes at once and holds no place
+    this.watchers.set(id, entry);
+    watcher.attach(entry);
     return id;
+  }
+
+  /** A batch of one of the stream's watchers, framed as WatchResponses. */
+  deliver(entry: StreamWatcher, batch: WatchBatch): void {
+    if (batch.compactRevision !== undefined && this.watchers.get(entry.watchId) === entry)
+      entry.compacted = true;
+    const parts = entry.fragment ? fragments(batch.events, this.maxResponseBytes) : [batch.events];
+    for (const [i, events] of parts.entries()) {
+      this.emit({
+        watchId: entry.watchId,
+        // etcd's compaction notice carries no revision: its header says 0
+        revision: batch.compactRevision !== undefined ? 0 : batch.revision,
+        events,
+        // etcd's watch server sets canceled by the compact revision alone: a watcher ended by a compaction at
+        // revision 0 (Compact(0) on a new store) gets an empty response that does not say canceled
+        canceled: batch.compactRevision !== undefined ? batch.compactRevision !== 0 : batch.canceled === true,
+        compactRevision: batch.compactRevision ?? 0,
+        progress: batch.progress === true,
+        fragment: i < parts.length - 1,
+      });
+    }
+  }
+
+  /** History could not be read: tell the client this watcher is gone rather than leave it silent. */
+  failed(entry: StreamWatcher): void {
+    this.emit({ watchId: entry.watchId, canceled: true, revision: this.store.revision });
+    this.forget(entry);
+  }
+
+  /** A watcher ended by itself; its id stays taken when compaction ended it (see StreamWatcher.compacted). */
+  forget(entry: StreamWatcher): void {
+    if (this.watchers.get(entry.watchId) === entry && !entry.compacted) {
+      this.watchers.delete(entry.watchId);
+      this.admission?.release();
+    }
+    this.answerProgressIfSettled();
   }
 
   /** Cancels a watcher of this stream; answers `canceled`. Unknown ids are ignored, as etcd does. */
@@ -174,9 +203,7 @@ export class WatchStream {
     if (entry === undefined || this.closed) return false;
     this.watchers.delete(watchId);
     this.admission?.release();
-    entry.watcher.onSettle(undefined);
-    entry.subscription.unsubscribe();
-    entry.watcher.cancel();
+    entry.watcher.detach();
     this.emit({ watchId, canceled: true, revision: this.store.revision });
     this.answerProgressIfSettled();
     return true;
@@ -213,26 +240,16 @@ export class WatchStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const { watcher, subscription } of this.watchers.values()) {
-      watcher.onSettle(undefined);
-      subscription.unsubscribe();
-      watcher.cancel();
+    for (const { watcher } of this.watchers.values()) {
+      watcher.detach();
       this.admission?.release();
     }
     this.watchers.clear();
     this.out.complete();
   }
 
-  private forget(watchId: number, watcher: Watcher): void {
-    const entry = this.watchers.get(watchId);
-    if (entry?.watcher === watcher && !entry.compacted) {
-      this.watchers.delete(watchId);
-      this.admission?.release();
-    }
-    this.answerProgressIfSettled();
-  }
-
-  private answerProgressIfSettled(): void {
+  /** Answers a pending progress request once every watcher of the stream is settled. */
+  answerProgressIfSettled(): void {
     if (!this.progressRequested || this.closed) return;
     for (const { watcher, compacted } of this.watchers.values()) if (!compacted && !watcher.isSettled) return;
     this.progressRequested = false;

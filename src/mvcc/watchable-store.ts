@@ -9,11 +9,11 @@ import { WatchCreateRequest_FilterType } from "../gen/etcdserverpb/rpc.js";
 import type { Event, KeyValue } from "../gen/mvccpb/kv.js";
 import { KeyRange } from "./watch-range.js";
 import { isCompactedError, type WatchableSource } from "./watchable-source.js";
-import { Watcher, type WatcherHost } from "./watcher.js";
+import { Watcher, type WatcherHost, type WatcherSettings } from "./watcher.js";
 import { WatcherGroup } from "./watcher-group.js";
 
 export type { WatchableSource } from "./watchable-source.js";
-export type { WatchBatch, WatcherState } from "./watcher.js";
+export type { WatchBatch, WatcherSink, WatcherState } from "./watcher.js";
 export { Watcher } from "./watcher.js";
 
 /** etcd's --watch-progress-notify-interval default. */
@@ -87,6 +87,8 @@ export class WatchableStore {
   private readSpan: number;
   private readonly progressNotifyMs: number;
 
+  /** Watcher settings by option combination, shared by the watchers that have them. */
+  private readonly settings: Array<WatcherSettings | undefined> = [];
   private readonly synced = new WatcherGroup<Watcher>();
   private readonly unsynced = new WatcherGroup<Watcher>();
   private readonly host: WatcherHost;
@@ -158,13 +160,12 @@ export class WatchableStore {
       range,
       fromNow ? "synced" : "unsynced",
       nextRev,
-      {
-        noPut: filters.includes(WatchCreateRequest_FilterType.NOPUT),
-        noDelete: filters.includes(WatchCreateRequest_FilterType.NODELETE),
-        prevKv: options.prevKv === true,
-        progressNotifyMs: options.progressNotify === true ? this.progressNotifyMs : undefined,
-        maxPendingBatches: this.maxPendingBatches,
-      },
+      this.settingsFor(
+        filters.includes(WatchCreateRequest_FilterType.NOPUT),
+        filters.includes(WatchCreateRequest_FilterType.NODELETE),
+        options.prevKv === true,
+        options.progressNotify === true,
+      ),
       this.host,
     );
     if (fromNow) {
@@ -174,6 +175,28 @@ export class WatchableStore {
       this.scheduleSync(true);
     }
     return w;
+  }
+
+  /** The settings object shared by every watcher with these options (16 at most). */
+  private settingsFor(
+    noPut: boolean,
+    noDelete: boolean,
+    prevKv: boolean,
+    progress: boolean,
+  ): WatcherSettings {
+    const index = (noPut ? 1 : 0) | (noDelete ? 2 : 0) | (prevKv ? 4 : 0) | (progress ? 8 : 0);
+    let settings = this.settings[index];
+    if (settings === undefined) {
+      settings = {
+        noPut,
+        noDelete,
+        prevKv,
+        progressNotifyMs: progress ? this.progressNotifyMs : undefined,
+        maxPendingBatches: this.maxPendingBatches,
+      };
+      this.settings[index] = settings;
+    }
+    return settings;
   }
 
   /**

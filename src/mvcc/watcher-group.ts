@@ -9,7 +9,8 @@ export interface RangedMember {
 
 export class WatcherGroup<W extends RangedMember> {
   private readonly all = new Set<W>();
-  private readonly byKey = new Map<string, Set<W>>();
+  /** Single-key watchers by key: the watcher itself while a key has one (most do), a set from the second. */
+  private readonly byKey = new Map<string, W | Set<W>>();
   private readonly ranges = new Map<string, { range: KeyRange; members: Set<W> }>();
 
   get size(): number {
@@ -34,12 +35,10 @@ export class WatcherGroup<W extends RangedMember> {
       return;
     }
     const k = w.range.key.toString("latin1");
-    let set = this.byKey.get(k);
-    if (set === undefined) {
-      set = new Set();
-      this.byKey.set(k, set);
-    }
-    set.add(w);
+    const held = this.byKey.get(k);
+    if (held === undefined) this.byKey.set(k, w);
+    else if (held instanceof Set) held.add(w);
+    else this.byKey.set(k, new Set([held, w]));
   }
 
   /** Removes the watcher; false when it was not a member. */
@@ -53,16 +52,20 @@ export class WatcherGroup<W extends RangedMember> {
       return true;
     }
     const k = w.range.key.toString("latin1");
-    const set = this.byKey.get(k);
-    set?.delete(w);
-    if (set?.size === 0) this.byKey.delete(k);
+    const held = this.byKey.get(k);
+    if (held === w) this.byKey.delete(k);
+    else if (held instanceof Set) {
+      held.delete(w);
+      if (held.size === 0) this.byKey.delete(k);
+    }
     return true;
   }
 
   /** Calls `visit` once for every watcher whose range contains the key. */
   forEachWatching(key: Buffer, visit: (w: W) => void): void {
     const exact = this.byKey.get(key.toString("latin1"));
-    if (exact !== undefined) for (const w of exact) visit(w);
+    if (exact instanceof Set) for (const w of exact) visit(w);
+    else if (exact !== undefined) visit(exact);
     for (const { range, members } of this.ranges.values()) {
       if (range.contains(key)) for (const w of members) visit(w);
     }

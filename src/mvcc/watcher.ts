@@ -1,6 +1,6 @@
 // One watcher: what it watches, where it is in the revision history, and its bounded outbox of batches waiting
 // for its subscriber. The watchable store decides what goes in; the watcher decides when it goes out.
-import { Observable, type Subscriber } from "rxjs";
+import { Observable } from "rxjs";
 import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
 import type { KeyRange } from "./watch-range.js";
 
@@ -46,25 +46,39 @@ export interface WatcherSettings {
   readonly maxPendingBatches: number;
 }
 
-export class Watcher {
-  /** The batches of this watcher. One subscriber at a time; unsubscribing cancels the watcher. */
-  readonly events$: Observable<WatchBatch>;
+/**
+ * Where a watcher's batches go: one sink at a time. The sink is told which watcher speaks, so that one
+ * object can take the batches of many watchers (a watch stream takes those of all its watchers).
+ */
+export interface WatcherSink {
+  next(batch: WatchBatch, watcher: Watcher): void;
+  /** The watcher ended (cancelled, or its last batch was delivered). */
+  complete(watcher: Watcher): void;
+  /** The watcher ended because its history could not be read. */
+  error(err: unknown, watcher: Watcher): void;
+  /** The watcher has handed out everything it held (see isSettled); called after each drain. */
+  settled?(watcher: Watcher): void;
+}
 
+// Flags of a watcher, in one number: a watcher is kept small, a member may hold tens of thousands.
+const PAUSED = 1;
+const DRAIN_QUEUED = 2;
+const DRAINING = 4;
+const ROOM_WANTED = 8;
+const SENT_SINCE_PROGRESS_TICK = 16;
+
+export class Watcher {
   /** For the store: the group this watcher is in. */
   state: WatcherState;
   /** For the store: the first revision whose events this watcher has not yet been given. */
   nextRev: number;
 
-  private readonly outbox: WatchBatch[] = [];
-  private terminal: WatchBatch | undefined;
-  private subscriber: Subscriber<WatchBatch> | undefined;
-  private paused = false;
-  private drainQueued = false;
-  private draining = false;
-  private roomWanted = false;
-  private sentSinceProgressTick = false;
-  private progressTimer: NodeJS.Timeout | undefined;
-  private settleListener: (() => void) | undefined;
+  private sink: WatcherSink | undefined = undefined;
+  private flags = 0;
+  /** Batches waiting for the sink; allocated when the first one waits. */
+  private outbox: WatchBatch[] | undefined = undefined;
+  private terminal: WatchBatch | undefined = undefined;
+  private progressTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
     /** Unique within its store. */
@@ -72,59 +86,82 @@ export class Watcher {
     readonly range: KeyRange,
     state: "synced" | "unsynced",
     nextRev: number,
+    /** Shared by every watcher created with the same options. */
     private readonly settings: WatcherSettings,
     private readonly host: WatcherHost,
   ) {
     this.state = state;
     this.nextRev = nextRev;
-    this.events$ = new Observable<WatchBatch>((subscriber) => {
-      if (this.state === "done") {
-        subscriber.complete();
-        return;
-      }
-      if (this.subscriber !== undefined) {
-        subscriber.error(new Error("a watcher has one subscriber at a time"));
-        return;
-      }
-      this.subscriber = subscriber;
-      this.queueDrain();
-      return () => {
-        if (this.subscriber === subscriber) {
-          this.subscriber = undefined;
-          this.cancel();
-        }
-      };
-    });
     this.armProgressTimer();
   }
 
-  /** Stops the watcher: queued batches are dropped, events$ completes. Idempotent. */
+  /**
+   * Starts delivery to a sink. A watcher that already ended completes at once; one that has a sink
+   * refuses a second.
+   */
+  attach(sink: WatcherSink): void {
+    if (this.state === "done") {
+      sink.complete(this);
+      return;
+    }
+    if (this.sink !== undefined) throw new Error("a watcher has one subscriber at a time");
+    this.sink = sink;
+    this.queueDrain();
+  }
+
+  /** Leaves the watcher without telling the sink: the watcher is cancelled. */
+  detach(): void {
+    this.sink = undefined;
+    this.cancel();
+  }
+
+  /** The batches of this watcher as an Observable. One subscriber at a time; unsubscribing cancels the watcher. */
+  get events$(): Observable<WatchBatch> {
+    return new Observable<WatchBatch>((subscriber) => {
+      const sink: WatcherSink = {
+        next: (batch) => subscriber.next(batch),
+        complete: () => subscriber.complete(),
+        error: (err) => subscriber.error(err),
+      };
+      try {
+        this.attach(sink);
+      } catch (err) {
+        subscriber.error(err);
+        return;
+      }
+      return () => {
+        if (this.sink === sink) this.detach();
+      };
+    });
+  }
+
+  /** Stops the watcher: queued batches are dropped, the sink completes. Idempotent. */
   cancel(): void {
     if (this.state === "done") return;
     this.finish();
-    const sub = this.subscriber;
-    this.subscriber = undefined;
-    sub?.complete();
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.complete(this);
   }
 
   /** Holds delivery (the subscriber is busy); the store keeps at most maxPendingBatches for it meanwhile. */
   pause(): void {
-    this.paused = true;
+    this.flags |= PAUSED;
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
+    if (!(this.flags & PAUSED)) return;
+    this.flags &= ~PAUSED;
     this.queueDrain();
   }
 
   get isPaused(): boolean {
-    return this.paused;
+    return (this.flags & PAUSED) !== 0;
   }
 
   /** Batches queued and not yet handed to the subscriber. */
   get pendingBatches(): number {
-    return this.outbox.length;
+    return this.outbox?.length ?? 0;
   }
 
   /**
@@ -133,18 +170,13 @@ export class Watcher {
    * watcher starting later has nothing there at all). The condition for answering a progress request.
    */
   get isSettled(): boolean {
-    return this.state === "synced" && this.outbox.length === 0 && !this.draining;
-  }
-
-  /** Called after the watcher may have become settled (drained, synced) or ended. One listener. */
-  onSettle(listener: (() => void) | undefined): void {
-    this.settleListener = listener;
+    return this.state === "synced" && this.pendingBatches === 0 && !(this.flags & DRAINING);
   }
 
   // ---- for the watchable store ----
 
   hasRoom(): boolean {
-    return this.outbox.length < this.settings.maxPendingBatches;
+    return this.pendingBatches < this.settings.maxPendingBatches;
   }
 
   /**
@@ -155,7 +187,7 @@ export class Watcher {
     const kept = this.applyFilters(events);
     if (kept.length === 0) return true;
     if (!this.hasRoom()) {
-      this.roomWanted = true;
+      this.flags |= ROOM_WANTED;
       return false;
     }
     this.enqueue({ events: kept, revision: rev });
@@ -164,7 +196,7 @@ export class Watcher {
 
   /** The store could not serve this watcher for lack of room: call roomAvailable once the subscriber drained. */
   wantRoom(): void {
-    this.roomWanted = true;
+    this.flags |= ROOM_WANTED;
   }
 
   /** Queues events read from history, complete through `throughRev`. The store checked hasRoom() first. */
@@ -186,15 +218,16 @@ export class Watcher {
   fail(err: unknown): void {
     if (this.state === "done") return;
     this.finish();
-    const sub = this.subscriber;
-    this.subscriber = undefined;
-    sub?.error(err);
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.error(err, this);
   }
 
   /** The store moved the watcher to the synced group. */
   markSynced(): void {
     this.state = "synced";
-    this.queueSettleCheck();
+    // a drain with nothing to deliver still reports the settled state, after any delivery in progress
+    this.queueDrain();
   }
 
   // ---- internals ----
@@ -211,60 +244,57 @@ export class Watcher {
   }
 
   private enqueue(batch: WatchBatch): void {
-    this.outbox.push(batch);
+    if (this.outbox === undefined) this.outbox = [batch];
+    else this.outbox.push(batch);
     this.queueDrain();
   }
 
   private queueDrain(): void {
-    if (this.drainQueued || this.draining) return;
-    this.drainQueued = true;
+    if (this.flags & (DRAIN_QUEUED | DRAINING)) return;
+    this.flags |= DRAIN_QUEUED;
     queueMicrotask(() => this.drain());
   }
 
-  private queueSettleCheck(): void {
-    // A drain with nothing to deliver still reports the settled state, after any delivery in progress.
-    this.queueDrain();
-  }
-
   private drain(): void {
-    this.drainQueued = false;
-    if (this.draining || this.state === "done") return;
-    this.draining = true;
+    this.flags &= ~DRAIN_QUEUED;
+    if (this.flags & DRAINING || this.state === "done") return;
+    this.flags |= DRAINING;
     try {
-      while (this.subscriber !== undefined && !this.paused && this.outbox.length > 0) {
-        const batch = this.outbox.shift()!;
+      const outbox = this.outbox;
+      while (this.sink !== undefined && !(this.flags & PAUSED) && outbox !== undefined && outbox.length > 0) {
+        const batch = outbox.shift()!;
         const out = this.settings.prevKv ? this.withPrevKv(batch) : batch;
-        if (out.events.length > 0) this.sentSinceProgressTick = true;
-        this.subscriber.next(out);
+        if (out.events.length > 0) this.flags |= SENT_SINCE_PROGRESS_TICK;
+        this.sink.next(out, this);
       }
+      // an emptied outbox is let go: an idle watcher holds no array
+      if (outbox !== undefined && outbox.length === 0 && this.outbox === outbox) this.outbox = undefined;
       if (
         this.terminal !== undefined &&
-        this.outbox.length === 0 &&
-        this.subscriber !== undefined &&
-        !this.paused
+        this.pendingBatches === 0 &&
+        this.sink !== undefined &&
+        !(this.flags & PAUSED)
       ) {
         const last = this.terminal;
-        const sub = this.subscriber;
+        const sink = this.sink;
         this.finish();
-        this.subscriber = undefined;
-        sub.next(last);
-        sub.complete();
+        this.sink = undefined;
+        sink.next(last, this);
+        sink.complete(this);
       }
     } catch (err) {
-      this.draining = false;
+      this.flags &= ~DRAINING;
       this.fail(err);
       return;
     }
-    this.draining = false;
-    if (this.isDone()) {
-      this.settleListener?.();
-      return;
-    }
-    if (this.roomWanted && this.hasRoom()) {
-      this.roomWanted = false;
+    this.flags &= ~DRAINING;
+    // an ended watcher told its sink already (complete or error)
+    if (this.isDone()) return;
+    if (this.flags & ROOM_WANTED && this.hasRoom()) {
+      this.flags &= ~ROOM_WANTED;
       this.host.roomAvailable(this);
     }
-    if (this.outbox.length === 0) this.settleListener?.();
+    if (this.pendingBatches === 0) this.sink?.settled?.(this);
   }
 
   private withPrevKv(batch: WatchBatch): WatchBatch {
@@ -279,7 +309,7 @@ export class Watcher {
 
   private finish(): void {
     this.state = "done";
-    this.outbox.length = 0;
+    this.outbox = undefined;
     this.terminal = undefined;
     this.clearProgressTimer();
     this.host.detach(this);
@@ -304,10 +334,10 @@ export class Watcher {
     if (this.state === "done" || this.state === "ending") return;
     // Only a synced watcher knows that nothing up to the current revision is missing; one that just had
     // events needs no notification.
-    if (this.state === "synced" && !this.sentSinceProgressTick && this.hasRoom()) {
+    if (this.state === "synced" && !(this.flags & SENT_SINCE_PROGRESS_TICK) && this.hasRoom()) {
       this.enqueue({ events: [], revision: this.host.revision(), progress: true });
     }
-    this.sentSinceProgressTick = false;
+    this.flags &= ~SENT_SINCE_PROGRESS_TICK;
     this.armProgressTimer();
   }
 }

@@ -156,12 +156,14 @@ export function startRequest(opts: RequestOptions): Promise<IncomingMessage> {
       }
       settled = true;
       for (const t of timers) clearTimeout(t);
-      // later aborts end the answer body instead
-      if (opts.signal) {
-        opts.signal.removeEventListener("abort", onAbort);
-        opts.signal.addEventListener("abort", () => res.destroy(new PeerRequestError("request canceled")), {
-          once: true,
-        });
+      // later aborts end the answer body instead, until the answer is done (the signal may be a peer's,
+      // which outlives thousands of requests)
+      const signal = opts.signal;
+      if (signal) {
+        signal.removeEventListener("abort", onAbort);
+        const onBodyAbort = () => res.destroy(new PeerRequestError("request canceled"));
+        signal.addEventListener("abort", onBodyAbort, { once: true });
+        res.once("close", () => signal.removeEventListener("abort", onBodyAbort));
       }
       resolve(res);
     });

@@ -87,13 +87,16 @@ export class StreamReader {
   }
 
   private sleep(ms: number): Promise<void> {
+    const signal = this.abort.signal;
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
+      // removed when the time is up: a reader redialling an unreachable peer sleeps many times a minute
       function done() {
         clearTimeout(t);
+        signal.removeEventListener("abort", done);
         resolve();
       }
-      this.abort.signal.addEventListener("abort", done, { once: true });
+      signal.addEventListener("abort", done, { once: true });
     });
   }
 

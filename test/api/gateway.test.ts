@@ -341,6 +341,53 @@ describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
     assert.equal((await http(h.url, "/version")).status, 200);
   });
 
+  it("bodies too large to hold are decoded as etcd decodes them: wrong types 400, the message's size in 429", async () => {
+    // answers as Debian's etcd 3.4.23 gives them for the same bodies (sizes scaled to this harness's limit)
+    const big = "QUFB".repeat((2 * 1024 * 1024) / 4);
+    const answer = async (path: string, body: string) => {
+      const r = await post(path, body);
+      return { status: r.status, message: JSON.parse(r.body).message as string | undefined };
+    };
+    const cannot = (what: string, type: string) => ({
+      status: 400,
+      message: `json: cannot unmarshal ${what} into Go value of type ${type}`,
+    });
+    assert.deepEqual(await answer("/v3/kv/put", `{"key":123,"value":"${big}"}`), cannot("number", "[]uint8"));
+    assert.deepEqual(
+      await answer("/v3/kv/put", `{"key":"QUFB","value":"${big}","lease":true}`),
+      cannot("bool", "int64"),
+    );
+    assert.deepEqual(
+      await answer(
+        "/v3/kv/txn",
+        `{"compare":[{"key":"QUFB","value":"${big}"}],"success":[{"request_put":{"key":5}}]}`,
+      ),
+      cannot("number", "[]uint8"),
+    );
+    // Go names the first byte base64 refuses, wherever it is in the string
+    const refused = (at: number) => ({ status: 400, message: `illegal base64 data at input byte ${at}` });
+    assert.deepEqual(await answer("/v3/kv/put", `{"key":"QUFB","value":"!${big}"}`), refused(0));
+    assert.deepEqual(await answer("/v3/kv/put", `{"key":"QUFB","value":"${big}!QUFB"}`), refused(big.length));
+    assert.deepEqual(await answer("/v3/kv/put", `{"key":"QUFB","value":"${big}Q"}`), refused(big.length));
+    // well-formed: too large by the decoded message's size (3 bytes per 4 base64 characters, tags, lengths)
+    const tooLarge = (size: number) => ({
+      status: 429,
+      message: `grpc: received message larger than max (${size} vs. 589824)`,
+    });
+    const bytes = (big.length / 4) * 3;
+    assert.deepEqual(await answer("/v3/kv/put", `{"key":"QUFB","value":"${big}"}`), tooLarge(bytes + 9));
+    assert.deepEqual(await answer("/v3/kv/range", `{"key":"${big}","nosuch":1}`), tooLarge(bytes + 4));
+    // what the decoding ignores costs nothing: a large unknown field, a key given twice, padding
+    const put = await answer("/v3/kv/put", `{"key":"eA==","other":"${big}"}`);
+    assert.equal(put.status, 200);
+    const again = await answer("/v3/kv/put", `{"key":"eA==","value":"${big}","value":"dg=="}`);
+    assert.equal(again.status, 200);
+    const padded = await answer("/v3/kv/put", `{"key":"eQ==",${" ".repeat(2 * 1024 * 1024)}"value":"dg=="}`);
+    assert.equal(padded.status, 200);
+    const got = JSON.parse((await post("/v3/kv/range", '{"key":"eQ=="}')).body);
+    assert.equal(got.kvs?.[0]?.value, "dg==");
+  });
+
   it("takes header blocks up to Go's 1 MiB and answers 431 above it", async () => {
     const within = await http(h.url, "/version", { headers: { "x-big": "a".repeat(1000 * 1024) } });
     assert.equal(within.status, 200);

@@ -95,4 +95,17 @@ describe("loadWithCodeCache", { timeout: 120_000 }, () => {
     assert.equal(loaded.cache, "missing");
     assert.equal(loaded.answer, "ten");
   });
+
+  test("a text larger than the pieces it is read in, with characters split between pieces, loads intact", () => {
+    // the file is read 64 KiB at a time: put multi-byte characters across every boundary
+    const answer = "λ€😀".repeat(60_000);
+    writeFileSync(file, moduleText(answer));
+    assert.ok(readFileSync(file).length > 3 * 65536);
+    const first = load(file);
+    assert.equal(first.cache, "missing");
+    assert.equal(first.answer, answer);
+    const second = load(file);
+    assert.equal(second.cache, "used", "the hash of the bytes read in pieces names the same cache");
+    assert.equal(second.answer, answer);
+  });
 });

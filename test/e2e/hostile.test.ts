@@ -23,7 +23,15 @@ import {
 import { ElectionService } from "../../src/gen/v3electionpb/v3election.js";
 import { LockService } from "../../src/gen/v3lockpb/v3lock.js";
 import { debianEtcd, destroyAllMembers, e2eTest, Member, sleep, startMembersOnce } from "./harness.js";
-import { http2Connection, http2Frame, httpRaw, RawGrpc, rawExchange, rssBytes } from "./hostile.js";
+import {
+  http2Connection,
+  http2Frame,
+  httpRaw,
+  nodeMemory,
+  RawGrpc,
+  rawExchange,
+  rssBytes,
+} from "./hostile.js";
 
 const seed =
   process.env.HOSTILE_SEED === undefined
@@ -250,12 +258,19 @@ describe("hostile input", () => {
     };
     const paths = [...gatewayRoutes.keys()];
     let mark = performance.now();
-    const lap = (what: string) => {
+    const lap = async (what: string) => {
       const t = performance.now();
-      const rss = (rssBytes(m.pid as number) / 1024 / 1024).toFixed(1);
-      console.log(`${label}: ${what} took ${((t - mark) / 1000).toFixed(1)} s (RSS ${rss} MB)`);
-      mark = t;
+      const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+      const rss = mb(rssBytes(m.pid as number));
+      // a Node.js member also tells how much of it is V8 heap and external (Buffer) memory
+      const node = await nodeMemory(m);
+      const parts = node
+        ? `, heap ${mb(node.heapUsed)} used of ${mb(node.heapTotal)} (new space ${mb(node.newSpace)}), external ${mb(node.external)}`
+        : "";
+      console.log(`${label}: ${what} took ${((t - mark) / 1000).toFixed(1)} s (RSS ${rss} MB${parts})`);
+      mark = performance.now();
     };
+    await lap("nothing yet");
     for (const path of paths) {
       await check(
         `${label} ${path}`,
@@ -282,7 +297,7 @@ describe("hostile input", () => {
         Math.ceil(RUNS / 3),
       );
     }
-    lap("malformed JSON on every gateway path");
+    await lap("malformed JSON on every gateway path");
     for (const path of paths) {
       count(
         (await httpRaw(m.clientPort, path, { body: bigJson(4 * 1024 * 1024), timeoutMs: 10_000 })).status,
@@ -292,7 +307,7 @@ describe("hostile input", () => {
           .status,
       );
     }
-    lap("multi-megabyte bodies");
+    await lap("multi-megabyte bodies");
     for (let i = 0; i < 20; i++) {
       count(
         (
@@ -311,7 +326,7 @@ describe("hostile input", () => {
         ).status,
       );
     }
-    lap("oversized headers");
+    await lap("oversized headers");
     await check(`${label} raw bytes`, fc.uint8Array({ maxLength: 4096 }), async (bytes) => {
       await rawExchange(m.clientPort, Buffer.from(bytes), 50);
       await rawExchange(m.peerPort, Buffer.from(bytes), 50);
@@ -326,13 +341,13 @@ describe("hostile input", () => {
         fc.option(fc.integer({ min: 0, max: 0xffffff })),
       )
       .map(([t, f, s, p, len]) => http2Frame(t, f, s, Buffer.from(p), len ?? undefined));
-    lap("random bytes on the client and peer ports");
+    await lap("random bytes on the client and peer ports");
     await check(`${label} bogus HTTP/2`, fc.array(frame, { maxLength: 10 }), async (frames) => {
       await rawExchange(m.clientPort, http2Connection(frames), 50);
       inputs++;
     });
     // thousands of watches on one stream, and hundreds of streams on one connection
-    lap("bogus HTTP/2 frames");
+    await lap("bogus HTTP/2 frames");
     const grpc = new RawGrpc(m.endpoint);
     try {
       const create = (i: number) =>
@@ -360,7 +375,7 @@ describe("hostile input", () => {
     } finally {
       grpc.close();
     }
-    lap("5000 watches on one stream, 300 streams on one connection");
+    await lap("5000 watches on one stream, 300 streams on one connection");
     return { inputs, statuses };
   }
 
@@ -397,7 +412,14 @@ describe("hostile input", () => {
           assert.equal(got.stdout, `${key}\n`, `${m.binary} lost an acknowledged write`);
         }
       }
-      assert.ok(mine.growth < 100 * 1024 * 1024, `rxetcd grew by ${mb(mine.growth)} under hostile input`);
+      // Measured on a loaded 2-core machine (2 s after the round): rxetcd +76 to +85 MB, Debian's etcd
+      // +21 to +24 MB in the same runs. Most of rxetcd's growth is V8 sizing its heap up (the young
+      // generation grows to 32 MB during bursts) and allocator memory of the process, not what it holds.
+      const bound = theirs ? theirs.growth + 75 * 1024 * 1024 : 100 * 1024 * 1024;
+      assert.ok(
+        mine.growth < bound,
+        `rxetcd grew by ${mb(mine.growth)} under hostile input (bound ${mb(bound)}${theirs ? `: etcd's ${mb(theirs.growth)} + 75 MB` : ""})`,
+      );
     },
   );
 });

@@ -14,6 +14,22 @@ export function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+/** A Node.js member's V8 heap (used, total) and external memory in bytes, from its /metrics; undefined for etcd. */
+export async function nodeMemory(m: {
+  http(path: string): Promise<{ status: number; text: string }>;
+}): Promise<{ heapUsed: number; heapTotal: number; newSpace: number; external: number } | undefined> {
+  const { status, text } = await m.http("/metrics");
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  const heapUsed = gauge("nodejs_heap_size_used_bytes");
+  if (status !== 200 || Number.isNaN(heapUsed)) return undefined;
+  return {
+    heapUsed,
+    heapTotal: gauge("nodejs_heap_size_total_bytes"),
+    newSpace: gauge('nodejs_heap_space_size_total_bytes\\{space="new"\\}'),
+    external: gauge("nodejs_external_memory_bytes"),
+  };
+}
+
 /** Writes bytes to a TCP port and reads until the peer closes or `waitMs` passes; the bytes answered. */
 export function rawExchange(port: number, data: Buffer, waitMs = 300): Promise<number> {
   return new Promise((resolve) => {

@@ -147,6 +147,10 @@ describe("the built package", { timeout: 240_000 }, () => {
     const dashboard = await fetch(`${clientUrl}/dashboard/dashboard.js`);
     assert.equal(dashboard.status, 200, "the bundle finds the dashboard's files");
     assert.ok((await dashboard.text()).length > 1000);
+    // the event feed's socket.io is not in the command's server file: it loads from the dependencies
+    const handshake = await fetch(`${clientUrl}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(handshake.status, 200, "the feed answers an engine.io handshake");
+    assert.match(await handshake.text(), /^0\{"sid":"/);
     const exited = new Promise((r) => member?.once("exit", (code) => r(code)));
     member.kill("SIGTERM");
     assert.equal(await exited, 0, stderr);

@@ -1,12 +1,14 @@
 // Two (or three) Transports in one process on loopback ports: streams, pipeline, snapshots, redials,
 // bounded queues and removal, checked through what each side receives and what raft is told.
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, request, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { basename } from "node:path";
 import { after, test } from "node:test";
 import { EntryType, type Message, MessageType } from "../../src/gen/raftpb/raft.js";
+import { Agents, readBody, startRequest } from "../../src/transport/http-util.js";
 import { decodeMessageFrame } from "../../src/transport/message-codec.js";
 import {
   decodeMsgAppV2,
@@ -422,4 +424,43 @@ test("roundTripMs is the prober's smoothed RTT: undefined before the first answe
   assert.ok(rtt > 0 && rtt < 5000, `rtt ${rtt} ms`);
   a.transport.removePeer(B);
   assert.equal(a.transport.roundTripMs(B), undefined, "gone with the peer");
+});
+
+test("a reader redialling an unreachable peer, and requests that were answered, leave no listeners on long-lived abort signals", async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => {
+    if (w.name === "MaxListenersExceededWarning") warnings.push(w.message);
+  };
+  process.on("warning", onWarning);
+  try {
+    // nothing listens on the peer's port: both stream readers redial every 20 ms, sleeping between dials
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
+    const port = (dead.address() as { port: number }).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const a = await startNode(A, CLUSTER, { timings: { redialMs: 20 } });
+    a.transport.addPeer(B, [`http://127.0.0.1:${port}`]);
+    await sleep(1500);
+
+    // requests answered in full under one signal that outlives them
+    const server = createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+    const outer = new AbortController();
+    const agents = new Agents(undefined, true);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const res = await startRequest({ method: "GET", url, agent: agents.for(url), signal: outer.signal });
+        assert.equal((await readBody(res)).toString(), "ok");
+      }
+      await sleep(50);
+      assert.equal(getEventListeners(outer.signal, "abort").length, 0, "listeners left on the signal");
+    } finally {
+      agents.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    assert.deepEqual(warnings, []);
+  } finally {
+    process.off("warning", onWarning);
+  }
 });

@@ -41,6 +41,7 @@ import {
   replyRpcError,
   streamErrorLine,
 } from "./http-replies.js";
+import { type Abridged, decodeAbridged, JsonAbridger } from "./json-abridger.js";
 import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
 import { JsonSyntaxScanner, type ScanVerdict } from "./json-syntax-scanner.js";
 import type { EndableStream, OpenStreams } from "./open-streams.js";
@@ -84,18 +85,23 @@ export function createGateway(
     readWholeBody(req, maxBodyBytes)
       .then(
         async (body) => {
-          if (body.kind === "too-large") {
-            // as etcd: a malformed body is a bad request, a well-formed one too large to take
-            if (body.syntaxError === undefined) return replyRpcError(res, tooBig(maxBodyBytes));
+          // as etcd, which decodes any body whole: a malformed body is a bad request, and so is one
+          // whose fields have the wrong types; a well-formed one is too large when its message is
+          if (body.syntaxError !== undefined)
             return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: body.syntaxError });
-          }
+          const abridged = body.kind === "too-large" ? body.abridged : undefined;
+          if (abridged?.kind === "none") return replyRpcError(res, tooBig(maxBodyBytes));
           let wire: Uint8Array;
+          let size: number;
           try {
-            wire = parseBody(descs.input, body.text);
+            const parse = (text: string) => parseBody(descs.input, text);
+            if (body.kind === "text") size = (wire = parse(body.text)).length;
+            else if (abridged?.kind === "abridged") ({ wire, size } = decodeAbridged(abridged, parse));
+            else return replyRpcError(res, tooBig(maxBodyBytes));
           } catch (err) {
             return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
           }
-          if (wire.length > maxMessageBytes) return replyRpcError(res, tooBig(wire.length));
+          if (size > maxMessageBytes) return replyRpcError(res, tooBig(size));
           const meter = metrics.start(handler.definition.path, "unary");
           meter.received();
           try {
@@ -227,7 +233,10 @@ function errorText(err: unknown): string {
 /** A request body: its text, or what is known of one too large to hold. */
 type Body =
   | { kind: "text"; text: string; syntaxError?: undefined }
-  | { kind: "too-large"; syntaxError?: string };
+  | { kind: "too-large"; syntaxError?: string; abridged: Abridged };
+
+/** Characters of an abridged copy of a large body worth keeping (structure and short strings). */
+const MAX_ABRIDGED_CHARS = 64 * 1024;
 
 /**
  * The whole body as text. A body above `limit` bytes is not kept: its first JSON value is only
@@ -240,7 +249,12 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
     const pieces: string[] = [];
     let size = 0;
     let scanner: JsonSyntaxScanner | undefined;
+    let abridger: JsonAbridger | undefined;
     let verdict: ScanVerdict = { kind: "more" };
+    const scan = (text: string) => {
+      if (verdict.kind === "more") verdict = scanner!.feed(text);
+      abridger!.feed(text);
+    };
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (scanner === undefined && size <= limit) {
@@ -249,10 +263,11 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
       }
       if (scanner === undefined) {
         scanner = new JsonSyntaxScanner();
-        for (const piece of pieces) if (verdict.kind === "more") verdict = scanner.feed(piece);
+        abridger = new JsonAbridger(MAX_ABRIDGED_CHARS);
+        for (const piece of pieces) scan(piece);
         pieces.length = 0;
       }
-      if (verdict.kind === "more") verdict = scanner.feed(decoder.write(chunk));
+      scan(decoder.write(chunk));
     });
     req.on("end", () => {
       if (scanner === undefined) {
@@ -261,12 +276,13 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
         pieces.length = 0;
         return resolve({ kind: "text", text });
       }
-      if (verdict.kind === "more") verdict = scanner.feed(decoder.end());
+      scan(decoder.end());
       if (verdict.kind === "more") verdict = scanner.end();
+      const abridged = abridger!.result();
       resolve(
         verdict.kind === "error"
-          ? { kind: "too-large", syntaxError: verdict.message }
-          : { kind: "too-large" },
+          ? { kind: "too-large", syntaxError: verdict.message, abridged }
+          : { kind: "too-large", abridged },
       );
     });
     req.on("error", reject);
