@@ -59,8 +59,10 @@ const series = {
 };
 function showNewestWhenIdle(u: uPlot): void {
   const n = u.data[0]?.length ?? 0;
-  if (u.legend.idx != null || n === 0) return;
-  u.setLegend({ idx: n - 1 }, false);
+  // the pointer on the chart: its values (uPlot puts the cursor at a negative left when it leaves)
+  if (n === 0 || (u.cursor.left ?? -1) >= 0) return;
+  // pinned to the newest sample every time: a pin to index n-1 stays on that sample as new ones arrive
+  if (u.legend.idx !== n - 1) u.setLegend({ idx: n - 1 }, false);
   // a line without a value in the newest sample (no WAL sync that second) shows its last known one
   const rows = u.root.querySelectorAll<HTMLElement>(".u-legend tr.u-series");
   for (let s = 1; s < u.data.length; s++) {
@@ -110,6 +112,8 @@ function onMetrics(e: EventOf<"metrics">): void {
   for (const s of Object.values(series)) if (s.length > WINDOW) s.shift();
   rates.setData([series.t, series.puts, series.applies, series.reads]);
   latency.setData([series.t, series.apply, series.wal as number[]]);
+  showNewestWhenIdle(rates);
+  showNewestWhenIdle(latency);
   $("sizes").textContent =
     `revision ${e.revision} · ${e.keys} keys · ${e.leases} leases · db ${(e.dbSize / 1024).toFixed(0)} KiB (${(e.dbSizeInUse / 1024).toFixed(0)} in use) · ${e.feedClients} feed clients`;
 }
