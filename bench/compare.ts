@@ -5,8 +5,9 @@
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
 //                            [--cpu-prof DIR] [--against DIR]
 //
-// --members 3 runs the rows against 3-member clusters (load on the leader). rxetcd's side of those
-// rows needs multi-member clusters; where a deployment does not start the row says why.
+// --members picks the deployments: by default every row runs against one member and then against
+// 3-member clusters of each (three local processes, the load on the leader); where a deployment does
+// not start, the row says why.
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
 import { spawnSync } from "node:child_process";
@@ -24,7 +25,7 @@ function flag(name: string): string | undefined {
 
 const quick = process.argv.includes("--quick");
 const reps = Number(flag("--reps") ?? (quick ? 1 : 3));
-const sizes = (flag("--members") ?? "1").split(",").map(Number);
+const sizes = (flag("--members") ?? "1,3").split(",").map(Number);
 const wanted = flag("--rows")?.split(",");
 const profileDir = flag("--cpu-prof");
 const against = flag("--against");

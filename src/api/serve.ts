@@ -33,6 +33,7 @@ import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
+import { applyHeaderLimits } from "./grpc/header-limits.js";
 import { enforcePingPolicy } from "./grpc/ping-policy.js";
 import { unaryFastPath } from "./grpc/unary-fast-path.js";
 import type { HttpExtension } from "./http/http-extension.js";
@@ -175,6 +176,8 @@ function injectorServingHttp(
     logger?.warn({}, "HTTP over HTTP/2 is not served: grpc-js internals changed");
     return injector;
   }
+  if (!applyHeaderLimits(h2))
+    logger?.warn({}, "HTTP/2 header fields stay at Node's 128: its internals changed");
   h2.on("session", (session: ServerHttp2Session) =>
     enforcePingPolicy(session, {
       minTimeMs: pingMinTimeMs,

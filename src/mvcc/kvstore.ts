@@ -246,8 +246,8 @@ export class KVStore {
         this.activeTxn = undefined;
       }
       if (tx.events.length === 0) return ABORT_WRITE;
-      this.backend.putMetaNumber(MetaKey.currentRev, this.rev + 1);
-      if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+      this.persistCurrentRev(this.rev + 1);
+      if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
       return undefined;
     };
     try {
@@ -281,7 +281,8 @@ export class KVStore {
 
   /**
    * Runs several writes (each its own revision, e.g. one per raft entry) in one LMDB
-   * transaction that commits (and flushes) once at the end.
+   * transaction that commits (and flushes) once at the end. The current revision and the
+   * consistent index are written once, as the batch leaves them (not once per write).
    * Listeners hear each write when it finishes; if the batch commit itself fails the store is
    * failed (restart and replay from the WAL).
    */
@@ -293,14 +294,39 @@ export class KVStore {
     try {
       this.backend.write(() => {
         result = fn();
+        if (this.batchDepth === 1) this.flushBatchMeta();
       });
     } catch (err) {
       if (this.rev !== revBefore) this.fail(err);
       throw err;
     } finally {
       this.batchDepth--;
+      if (this.batchDepth === 0) this.batchMeta = { currentRev: 0, consistentIndex: 0 };
     }
     return result as T;
+  }
+
+  /** The values a running batch writes at its end (0: not changed by the batch). */
+  private batchMeta = { currentRev: 0, consistentIndex: 0 };
+
+  /** Writes the current revision now, or once at the end of the running batch. */
+  private persistCurrentRev(rev: number): void {
+    if (this.batchDepth > 0) this.batchMeta.currentRev = rev;
+    else this.backend.putMetaNumber(MetaKey.currentRev, rev);
+  }
+
+  /** Writes the consistent index now, or once at the end of the running batch. */
+  private persistConsistentIndex(raftIndex: number): void {
+    if (this.batchDepth > 0)
+      this.batchMeta.consistentIndex = Math.max(this.batchMeta.consistentIndex, raftIndex);
+    else this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+  }
+
+  private flushBatchMeta(): void {
+    const { currentRev, consistentIndex } = this.batchMeta;
+    if (currentRev > 0) this.backend.putMetaNumber(MetaKey.currentRev, currentRev);
+    if (consistentIndex > 0) this.backend.putMetaNumber(MetaKey.consistentIndex, consistentIndex);
+    this.batchMeta = { currentRev: 0, consistentIndex: 0 };
   }
 
   // ---- record buckets (leases, alarms, members, cluster, auth) ------------------------------
@@ -324,7 +350,7 @@ export class KVStore {
     if (this.isApplied(raftIndex)) return;
     this.backend.write(() => {
       this.putRecords(changes);
-      if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+      if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
     });
     if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
   }
@@ -352,7 +378,7 @@ export class KVStore {
   setConsistentIndex(raftIndex: number): void {
     this.assertUsable();
     if (raftIndex <= this.appliedIndex) return;
-    this.backend.write(() => this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex));
+    this.backend.write(() => this.persistConsistentIndex(raftIndex));
     this.appliedIndex = raftIndex;
   }
 
@@ -369,7 +395,7 @@ export class KVStore {
     if (rev > this.rev) throw new FutureRevError();
     this.backend.write(() => {
       this.backend.putMetaNumber(MetaKey.scheduledCompactRev, rev);
-      if (raftIndex > this.appliedIndex) this.backend.putMetaNumber(MetaKey.consistentIndex, raftIndex);
+      if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
     });
     if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
     return { done: this.scheduleCompaction(rev) };

@@ -25,7 +25,7 @@ import { batchWhileBusy } from "../../streams/operators/batch-while-busy.js";
 import { inOrder } from "../../streams/operators/in-order.js";
 import { ticks } from "../../streams/sources/ticks.js";
 import { type AuthStore, internalRootContext } from "../auth/index.js";
-import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
+import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
 import type { Event } from "../gen/mvccpb/kv.js";
 import {
@@ -68,6 +68,7 @@ import { ServerMetrics } from "./metrics.js";
 import { createPeerServices } from "./peer-services.js";
 import { quotaBytes } from "./quota.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
+import { encodeRaftRequest } from "./raft-request.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
 import type { ServerConfig } from "./server-config.js";
@@ -775,12 +776,13 @@ export class EtcdServer implements ServerCore {
     if (this.raft.node.basicStatus().hardState.commit > this.appliedIndex.index + MAX_APPLY_GAP)
       throw Errors.TooManyRequests;
     const id = this.idGen.next();
-    const msg = InternalRaftRequest.fromPartial({
-      ...req,
-      // the user and auth revision the request speaks for, checked when it is applied
-      header: { ID: id, username: req.header?.username ?? "", authRevision: req.header?.authRevision ?? 0 },
-    });
-    const data = Buffer.from(InternalRaftRequest.encode(msg).finish());
+    // the user and auth revision the request speaks for, checked when it is applied
+    const header = {
+      ID: id,
+      username: req.header?.username ?? "",
+      authRevision: req.header?.authRevision ?? 0,
+    };
+    const data = encodeRaftRequest(req, header);
     if (data.length > this.cfg.maxRequestBytes) throw Errors.RequestTooLarge;
     return this.proposeAndWait(id, () => this.raft.propose(data));
   }

@@ -404,50 +404,68 @@ export class WAL {
         this.commitNext();
       }
     };
-    setImmediate(() => {
-      if (this.pendingEntries() <= SYNC_COMMIT_MAX_ENTRIES) {
-        let failed: Error | undefined;
-        try {
-          this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);
-        } catch (error) {
-          failed = error as Error;
-        }
-        finish(failed);
-      } else if (this.pending.length === 1 && this.pending[0].kind === "save" && !this.pending[0].snapshot) {
-        // One save without a snapshot (each Ready of the raft loop): its reads of the log see the
-        // last commit, which is complete, and none of its own writes. Checked here, then
-        // queued as one lmdb-js batch: one transaction, run wholly on lmdb-js's write thread (no
-        // round trip back to this thread in the middle of the commit, which a busy event loop
-        // delays), whose promise resolves once it is committed and synced.
-        this.queueing = true;
-        let aborted: unknown;
-        let committed: Promise<boolean>;
-        try {
-          committed = this.store.env.batch(() => {
-            aborted = body();
-          });
-        } catch (error) {
-          committed = Promise.reject(error);
-        } finally {
-          this.queueing = false;
-        }
-        if (aborted === ABORT) {
-          // some writes may be queued already: the log no longer matches memory either way
-          committed.catch(() => {});
-          finish(broken);
-          return;
-        }
-        committed.then(
-          () => finish(undefined),
-          (error: Error) => finish(error),
-        );
-      } else {
-        this.store.env.transaction(body).then(
-          () => finish(undefined),
-          (error: Error) => finish(error),
-        );
+    const commitSync = () => {
+      let failed: Error | undefined;
+      try {
+        this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);
+      } catch (error) {
+        failed = error as Error;
       }
+      finish(failed);
+    };
+    const commitQueued = () => {
+      // One save without a snapshot (each Ready of the raft loop): its reads of the log see the
+      // last commit, which is complete, and none of its own writes. Checked here, then
+      // queued as one lmdb-js batch: one transaction, run wholly on lmdb-js's write thread (no
+      // round trip back to this thread in the middle of the commit, which a busy event loop
+      // delays), whose promise resolves once it is committed and synced.
+      this.queueing = true;
+      let aborted: unknown;
+      let committed: Promise<boolean>;
+      try {
+        committed = this.store.env.batch(() => {
+          aborted = body();
+        });
+      } catch (error) {
+        committed = Promise.reject(error);
+      } finally {
+        this.queueing = false;
+      }
+      if (aborted === ABORT) {
+        // some writes may be queued already: the log no longer matches memory either way
+        committed.catch(() => {});
+        finish(broken);
+        return;
+      }
+      committed.then(
+        () => finish(undefined),
+        (error: Error) => finish(error),
+      );
+    };
+    const commitWithCallback = () => {
+      this.store.env.transaction(body).then(
+        () => finish(undefined),
+        (error: Error) => finish(error),
+      );
+    };
+    // A big save alone (the raft loop's Ready while clients wait) is handed to lmdb-js at once:
+    // lmdb-js itself starts its write thread at the end of this event-loop turn (its turn batching),
+    // so waiting for setImmediate here as well would start the commit one whole turn later, after
+    // the poll phase of the next turn (every request and answer that arrived meanwhile).
+    if (this.isQueueableSave() && this.pendingEntries() > SYNC_COMMIT_MAX_ENTRIES) {
+      commitQueued();
+      return;
+    }
+    setImmediate(() => {
+      if (this.pendingEntries() <= SYNC_COMMIT_MAX_ENTRIES) commitSync();
+      else if (this.isQueueableSave()) commitQueued();
+      else commitWithCallback();
     });
+  }
+
+  /** One save without a snapshot pending: it can be written as one lmdb-js batch of queued writes. */
+  private isQueueableSave(): boolean {
+    return this.pending.length === 1 && this.pending[0].kind === "save" && !this.pending[0].snapshot;
   }
 
   /** A write inside the open transaction, or queued for lmdb-js's next one (see commitNext). */

@@ -8,8 +8,10 @@ import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
 import { after, describe } from "node:test";
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import {
+  KVService,
   LeaseKeepAliveRequest,
   LeaseService,
+  RangeRequest,
   WatchRequest,
   WatchResponse,
   WatchService,
@@ -263,6 +265,41 @@ describe("bounds per client connection", () => {
       other.close();
     }
   });
+
+  e2eTest(
+    "gRPC header lists as grpc-go takes them: thousands of metadata fields, a 100 KB value",
+    {},
+    async () => {
+      // etcd's grpc-go server takes lists up to 16 MiB with any number of fields; Node's HTTP/2
+      // defaults refused more than 128 fields (ENHANCE_YOUR_CALM, code 8 at the client)
+      const client = new Client(m.endpoint, credentials.createInsecure());
+      const range = KVService.range;
+      const call = (metadata: Metadata) =>
+        new Promise<ServiceError | null>((resolve) =>
+          client.makeUnaryRequest(
+            range.path,
+            range.requestSerialize,
+            range.responseDeserialize,
+            RangeRequest.fromPartial({ key: Buffer.from("a") }),
+            metadata,
+            { deadline: Date.now() + 10_000 },
+            (err) => resolve(err),
+          ),
+        );
+      try {
+        const many = new Metadata();
+        for (let i = 0; i < 5000; i++) many.set(`x-field-${i}`, "v");
+        assert.equal((await call(many))?.details, undefined);
+        const large = new Metadata();
+        large.set("x-large", "a".repeat(100_000));
+        large.set("x-also", "b".repeat(60_000));
+        assert.equal((await call(large))?.details, undefined);
+      } finally {
+        client.close();
+      }
+      assert.equal(m.running, true);
+    },
+  );
 
   e2eTest("--max-concurrent-streams is advertised in the server's HTTP/2 settings", {}, async () => {
     const session = http2Connect(`http://${m.endpoint}`);

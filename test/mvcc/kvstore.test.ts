@@ -191,6 +191,39 @@ describe("KVStore revisions and hooks", () => {
     }
   });
 
+  it("a batch writes the revision and consistent index once, with the values its writes leave, and they survive a reopen", async () => {
+    const t = openTempStore();
+    try {
+      let s = t.store;
+      s.write(1, (tx) => tx.put(b("a"), b("0"), 0n));
+      const backend = s.backend;
+      const putMetaNumber = backend.putMetaNumber.bind(backend);
+      const metaWrites: Array<[string, number]> = [];
+      backend.putMetaNumber = (key, value) => {
+        metaWrites.push([key, value]);
+        putMetaNumber(key, value);
+      };
+      s.batch(() => {
+        for (let i = 2; i <= 30; i++) s.write(i, (tx) => tx.put(b(`k${i}`), b("v"), 0n));
+        // an entry that changes nothing, in the middle of the batch
+        s.write(31, (tx) => tx.deleteRange(b("none"), undefined));
+        s.write(32, (tx) => tx.put(b("k31"), b("v"), 0n));
+      });
+      backend.putMetaNumber = putMetaNumber;
+      assert.deepEqual(metaWrites.sort(), [
+        ["consistent_index", 32],
+        ["currentRev", 32],
+      ]);
+      assert.equal(s.currentRev(), 32);
+      s = await t.reopen();
+      assert.equal(s.currentRev(), 32);
+      assert.equal(s.consistentIndex(), 32);
+      assert.equal(s.range(b("k31"), undefined).kvs[0].modRevision, 32);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it("reopens with the same revision, data, compaction and consistent index", async () => {
     const t = openTempStore();
     try {

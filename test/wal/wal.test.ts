@@ -167,6 +167,40 @@ describe("WAL save", () => {
     await opened.wal.close();
   });
 
+  test("a lone save of more than two entries is handed to LMDB at once, not one event-loop turn later", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    // the environment's batch(), which queues a transaction for lmdb-js's write thread
+    type Batch = (work: () => void) => Promise<boolean>;
+    const env = (wal as unknown as { store: { env: { batch: Batch } } }).store.env;
+    const batch = env.batch.bind(env);
+    let insideSave = false;
+    let queuedInsideSave = 0;
+    let queuedLater = 0;
+    env.batch = (work) => {
+      if (insideSave) queuedInsideSave++;
+      else queuedLater++;
+      return batch(work);
+    };
+    insideSave = true;
+    const big = wal.save(hardState(1, 0), entries(1, 3, 1));
+    insideSave = false;
+    await big;
+    assert.equal(queuedInsideSave, 1, "the save of 3 entries was not queued during save()");
+    // one or two entries (one client waiting) still commit synchronously at the end of the turn
+    insideSave = true;
+    const small = wal.save(hardState(1, 3), [entry(4, 1)]);
+    insideSave = false;
+    await small;
+    assert.equal(queuedInsideSave, 1);
+    assert.equal(queuedLater, 0);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.entries, entries(1, 4, 1));
+    assert.equal(opened.hardState.commit, 3);
+    await opened.wal.close();
+  });
+
   test("saves resolve in the order they were issued", async () => {
     const wal = await WAL.create(walDir(), METADATA);
     const order: number[] = [];
