@@ -25,11 +25,14 @@ export function deflateBatch(json: string, level: number = FASTEST): Buffer {
  * in the JSON) about halve with their envelopes. Large random values do not (base64 of random bytes keeps
  * three quarters of its size) and cost several times a copy to try. So a group whose last batch kept more
  * than `POOR_RATIO` of its size sends its next `STORED_FLUSHES` batches stored, then tries again: the wire
- * form stays the same (a deflate stream), the member stops paying for what does not shrink.
+ * form stays the same (a deflate stream), the member stops paying for what does not shrink. Batches under
+ * `JUDGED_BYTES` (a lone metrics sample, a raft state) are not judged: zlib's fixed cost makes any small text
+ * look incompressible, and they cost little either way.
  */
 export class DeflateLevel {
   static readonly POOR_RATIO = 0.6;
   static readonly STORED_FLUSHES = 16;
+  static readonly JUDGED_BYTES = 4096;
   private storedLeft = 0;
 
   get level(): number {
@@ -39,7 +42,7 @@ export class DeflateLevel {
   /** Notes how a batch deflated at `level` came out. */
   deflated(level: number, jsonBytes: number, deflatedBytes: number): void {
     if (level === STORED) this.storedLeft--;
-    else if (deflatedBytes > jsonBytes * DeflateLevel.POOR_RATIO)
+    else if (jsonBytes >= DeflateLevel.JUDGED_BYTES && deflatedBytes > jsonBytes * DeflateLevel.POOR_RATIO)
       this.storedLeft = DeflateLevel.STORED_FLUSHES;
   }
 }

@@ -115,7 +115,17 @@ export class MemberObserver {
   private readonly subscriptions: Subscription[] = [];
   private ready: ReadyWindow | undefined;
   private applySample:
-    | { entry: Entry; durationMs: number; batchEntries: number; skipped: number }
+    | {
+        entry: Entry;
+        durationMs: number;
+        batchEntries: number;
+        skipped: number;
+        firstIndex: number;
+        batches: number;
+        durationMsTotal: number;
+        durationMsMax: number;
+        kinds: Record<string, number>;
+      }
     | undefined;
   private metricsWindow: MetricsWindow;
   private lastRaftState = "";
@@ -242,12 +252,19 @@ export class MemberObserver {
     w.applyMsMax = Math.max(w.applyMsMax, batch.durationMs);
     if (batch.entries.length === 0) return;
     const last = batch.entries[batch.entries.length - 1];
-    const skipped = (this.applySample ? this.applySample.skipped + 1 : 0) + batch.entries.length - 1;
+    const before = this.applySample;
+    const skipped = (before ? before.skipped + 1 : 0) + batch.entries.length - 1;
+    const kinds = before?.kinds ?? {};
     this.applySample = {
       entry: last,
       durationMs: batch.durationMs,
       batchEntries: batch.entries.length,
       skipped,
+      firstIndex: before?.firstIndex ?? batch.entries[0].index,
+      batches: (before?.batches ?? 0) + 1,
+      durationMsTotal: (before?.durationMsTotal ?? 0) + batch.durationMs,
+      durationMsMax: Math.max(before?.durationMsMax ?? 0, batch.durationMs),
+      kinds,
     };
     const expectedMs = this.options.warningApplyMs;
     if (batch.durationMs > expectedMs * batch.entries.length) {
@@ -259,7 +276,10 @@ export class MemberObserver {
         expectedMs,
       });
     }
-    for (const entry of batch.entries) this.inspect(entry);
+    for (const entry of batch.entries) {
+      const kind = this.inspect(entry);
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
+    }
   }
 
   /** An applied membership change (a refused one never reaches here); the members list follows in the window. */
@@ -278,12 +298,12 @@ export class MemberObserver {
     this.lastMembers = "";
   }
 
-  /** Compaction and alarm entries become events of their own (they are rare). */
-  private inspect(entry: Entry): void {
-    if (entry.type !== EntryType.EntryNormal || entry.data.length === 0) return;
+  /** Compaction and alarm entries become events of their own (they are rare). Returns the entry's kind. */
+  private inspect(entry: Entry): string {
+    if (entry.type !== EntryType.EntryNormal) return "confChange";
     const kind = requestKind(entry.data);
     if (kind === "v2") this.lastMembers = "";
-    if (kind !== "compaction" && kind !== "alarm") return;
+    if (kind !== "compaction" && kind !== "alarm") return kind;
     const req = InternalRaftRequest.decode(entry.data);
     if (req.compaction) {
       this.publish({
@@ -300,6 +320,7 @@ export class MemberObserver {
       if (activate) this.alarmList.push({ memberId, alarm });
       this.publish({ ...this.base("alarm"), action: activate ? "activate" : "deactivate", memberId, alarm });
     }
+    return kind;
   }
 
   private onReady(r: {
@@ -355,7 +376,17 @@ export class MemberObserver {
       this.ready = undefined;
     }
     if (this.applySample) {
-      const { entry, durationMs, batchEntries, skipped } = this.applySample;
+      const {
+        entry,
+        durationMs,
+        batchEntries,
+        skipped,
+        firstIndex,
+        batches,
+        durationMsTotal,
+        durationMsMax,
+        kinds,
+      } = this.applySample;
       out.push({
         event: {
           ...this.base("apply"),
@@ -366,6 +397,12 @@ export class MemberObserver {
           durationMs,
           batchEntries,
           skipped,
+          firstIndex,
+          entries: skipped + 1,
+          batches,
+          durationMsMax: round2(durationMsMax),
+          durationMsMean: round2(durationMsTotal / batches),
+          kinds,
         },
       });
       this.applySample = undefined;

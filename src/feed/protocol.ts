@@ -53,17 +53,35 @@ export const ReadyEvent = event("raft.ready", {
   commit: t.number,
 });
 
-/** A sample of the applied entries: the newest entry of the window; `skipped` entries were applied without an event. */
-export const ApplyEvent = event("apply", {
-  index: t.number,
-  term: t.number,
-  kind: t.string,
-  revision: t.number,
-  /** How long the apply batch holding this entry took. */
-  durationMs: t.number,
-  batchEntries: t.number,
-  skipped: t.number,
-});
+/**
+ * The entries applied in one window, coalesced into one event: the newest entry (index, term, kind, revision,
+ * and its apply batch), with `skipped` entries applied before it in the window. Members of protocol 2 add the
+ * window's summary: every entry applied since the previous apply event, from `firstIndex` to `index`.
+ */
+export const ApplyEvent = t.intersection([
+  event("apply", {
+    index: t.number,
+    term: t.number,
+    kind: t.string,
+    revision: t.number,
+    /** How long the apply batch holding this entry took. */
+    durationMs: t.number,
+    batchEntries: t.number,
+    skipped: t.number,
+  }),
+  t.partial({
+    /** The first entry applied in the window. */
+    firstIndex: t.number,
+    /** Entries applied in the window (`skipped` + 1). */
+    entries: t.number,
+    /** Apply batches in the window, their slowest and their mean time. */
+    batches: t.number,
+    durationMsMax: t.number,
+    durationMsMean: t.number,
+    /** Entries by request kind ("put", "txn", "leaseGrant", ..., "confChange"). */
+    kinds: t.record(t.string, t.number),
+  }),
+]);
 
 /** An apply batch slower than the configured warning (etcd's "apply request took too long"). */
 export const SlowApplyEvent = event("apply.slow", {

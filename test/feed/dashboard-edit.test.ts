@@ -10,7 +10,7 @@ import { startMember, type TestMember } from "./harness.js";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 const unb64 = (s: string | undefined) => Buffer.from(s ?? "", "base64").toString();
 
-describe("changing things from the dashboard, in chromium", { timeout: 240_000 }, () => {
+describe("changing things from the dashboard, in chromium", { timeout: 480_000 }, () => {
   let m: TestMember;
   let browser: Browser;
   let page: Page;
@@ -247,10 +247,64 @@ describe("changing things from the dashboard, in chromium", { timeout: 240_000 }
         assert.ok(applied[i] >= shown[i] * 0.5, `applies ${applied[i]} against puts ${shown[i]}`);
       for (const v of Object.values(await legend())) assert.notEqual(v, "--");
       assert.deepEqual(Object.keys(await legend()), ["Time", "puts", "applies", "reads"]);
+      // the event log gives each window's applies as one summary in words
+      const lines = await page.$$eval("#log li", (lis) => lis.map((li) => li.textContent ?? ""));
+      assert.ok(
+        lines.some((l) =>
+          / apply \d+ applied #\d+(–\d+)? \(put \d+.*\) in \d+ batches, max [\d.]+ ms/.test(l),
+        ),
+        `an apply summary in the log: ${lines.slice(0, 5).join(" | ")}`,
+      );
     } finally {
       stop = true;
       await load;
     }
+  });
+
+  test("the WAL fsync legend keeps the last known p99 when the newest sample had no sync", async () => {
+    const walLegend = () =>
+      page.$$eval("#latency .u-legend tr.u-series", (trs) =>
+        trs
+          .filter((tr) => tr.querySelector(".u-label")?.textContent === "WAL fsync p99")
+          .map((tr) => tr.querySelector(".u-value")?.textContent ?? ""),
+      );
+    const metrics = m.connect({ subscription: { topics: ["metrics"] } });
+    let newest: number | null | undefined;
+    metrics.events$.subscribe((e) => {
+      if (e.type === "metrics") newest = e.walFsyncMsP99;
+    });
+    const until = async (what: string, ok: () => boolean, ms = 15_000) => {
+      const deadline = Date.now() + ms;
+      while (!ok()) {
+        assert.ok(Date.now() < deadline, `not within ${ms} ms: ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // writes sync the WAL: a sample with a p99, then (no writes) samples without one
+    let writing = true;
+    const writes = (async () => {
+      for (let i = 0; writing; i++) {
+        await post("/v3/kv/put", { key: b64(`wal/${i % 5}`), value: b64("x") });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      await until("a metrics sample with a WAL fsync p99", () => typeof newest === "number");
+    } finally {
+      writing = false;
+      await writes;
+    }
+    await until("a metrics sample without WAL syncs", () => newest === null);
+    // the page has the same sample within a flush or two
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(newest, null, "still no syncs (nothing writes)");
+    const [shown] = await walLegend();
+    assert.match(
+      shown ?? "",
+      /^\d+(\.\d+)?$/,
+      `WAL fsync p99 legend shows "${shown}", not the last known value`,
+    );
+    metrics.close();
   });
 
   test("a single member lists no follower progress for itself", async () => {

@@ -54,6 +54,14 @@ test("a group's batches that do not shrink are sent stored for a while, then com
   assert.equal(inflateSync(textBytes).toString("utf8"), text.json);
 });
 
+test("a small batch that does not shrink (a lone sample) leaves compression on", () => {
+  const level = new DeflateLevel();
+  const small = new EncodedBatch(putBatch(1, "random", 256));
+  assert.ok(small.json.length < DeflateLevel.JUDGED_BYTES);
+  assert.ok(small.deflated(level).length > small.json.length * DeflateLevel.POOR_RATIO, "it does not shrink");
+  assert.equal(level.level, FASTEST, "the next, larger batches are still compressed");
+});
+
 test("small random values shrink enough to stay compressed", () => {
   const level = new DeflateLevel();
   const b = new EncodedBatch(putBatch(200, "random", 256));

@@ -59,7 +59,20 @@ const series = {
 };
 function showNewestWhenIdle(u: uPlot): void {
   const n = u.data[0]?.length ?? 0;
-  if (u.legend.idx == null && n > 0) u.setLegend({ idx: n - 1 }, false);
+  // the pointer on the chart: its values (uPlot puts the cursor at a negative left when it leaves)
+  if (n === 0 || (u.cursor.left ?? -1) >= 0) return;
+  // pinned to the newest sample every time: a pin to index n-1 stays on that sample as new ones arrive
+  if (u.legend.idx !== n - 1) u.setLegend({ idx: n - 1 }, false);
+  // a line without a value in the newest sample (no WAL sync that second) shows its last known one
+  const rows = u.root.querySelectorAll<HTMLElement>(".u-legend tr.u-series");
+  for (let s = 1; s < u.data.length; s++) {
+    const values = u.data[s] as ArrayLike<number | null | undefined>;
+    if (values[n - 1] != null) continue;
+    let i = n - 2;
+    while (i >= 0 && values[i] == null) i--;
+    const cell = rows[s]?.querySelector<HTMLElement>(".u-value");
+    if (cell && i >= 0) cell.textContent = `${Number((values[i] as number).toFixed(3))}`;
+  }
 }
 function chart(el: HTMLElement, title: string, names: string[]): uPlot {
   const width = Math.max(280, el.clientWidth || 400);
@@ -99,6 +112,8 @@ function onMetrics(e: EventOf<"metrics">): void {
   for (const s of Object.values(series)) if (s.length > WINDOW) s.shift();
   rates.setData([series.t, series.puts, series.applies, series.reads]);
   latency.setData([series.t, series.apply, series.wal as number[]]);
+  showNewestWhenIdle(rates);
+  showNewestWhenIdle(latency);
   $("sizes").textContent =
     `revision ${e.revision} · ${e.keys} keys · ${e.leases} leases · db ${(e.dbSize / 1024).toFixed(0)} KiB (${(e.dbSizeInUse / 1024).toFixed(0)} in use) · ${e.feedClients} feed clients`;
 }
@@ -704,11 +719,22 @@ const QUIET = new Set([
   "alarm.list",
   "kv.snapshot",
 ]);
+/** An apply window's summary in words (a member of protocol 1 sends only the newest entry: shown as JSON). */
+function applySummary(e: EventOf<"apply">): string | undefined {
+  if (e.entries === undefined || e.firstIndex === undefined) return undefined;
+  const kinds = Object.entries(e.kinds ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  const range = e.entries === 1 ? `#${e.index}` : `#${e.firstIndex}–${e.index}`;
+  return `${e.entries} applied ${range} (${kinds}) in ${e.batches} batches, max ${e.durationMsMax} ms, mean ${e.durationMsMean} ms, revision ${e.revision}`;
+}
 function log(e: FeedEvent): void {
   if (QUIET.has(e.type)) return;
   const li = document.createElement("li");
   const { type, at, member: _m, ...rest } = e as FeedEvent & Record<string, unknown>;
-  li.textContent = `${new Date(at).toISOString().slice(11, 23)} ${type} ${JSON.stringify(rest).slice(0, 160)}`;
+  const text = (e.type === "apply" ? applySummary(e) : undefined) ?? JSON.stringify(rest).slice(0, 160);
+  li.textContent = `${new Date(at).toISOString().slice(11, 23)} ${type} ${text}`;
   const list = $("log");
   list.prepend(li);
   while (list.childElementCount > 200) list.lastElementChild?.remove();
