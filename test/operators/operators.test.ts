@@ -175,8 +175,10 @@ describe("operators composed into the proposal, apply and feed paths", { timeout
   test("a feed operator redacts values in live events and in the initial state", async () => {
     assert.equal(await gatewayPut(m.url, "secret/pw", "hunter2"), "");
     const c = m.connect({ subscription: { topics: [], keys: [{ key: "secret/", prefix: true }] } });
-    const batches = firstValueFrom(c.batches$.pipe(take(2), toArray(), timeout(10_000)));
-    await new Promise((r) => setTimeout(r, 300));
+    const batches = firstValueFrom(c.batches$.pipe(take(2), toArray(), timeout(20_000)));
+    // the live put goes after the initial state arrived (a fixed pause was too short on a loaded machine,
+    // and the put then came with the initial state)
+    await firstValueFrom(c.batches$.pipe(take(1), timeout(20_000)));
     assert.equal(await gatewayPut(m.url, "secret/token", "abc"), "");
     const [initial, live] = await batches;
     const snap = initial.events.find(is("kv.snapshot"));
