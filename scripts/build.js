@@ -109,6 +109,16 @@ try {
     },
     footer: { js: "})" },
   });
+  // A package kept in node_modules is loaded with require, not import(): V8 compiles this file with its
+  // code cache, and code taken from a cache has no dynamic import callback (Node 20 throws
+  // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the feed could not load socket.io on a start after the first.
+  const vmFile = join(bundle, "embed/index.vm.js");
+  const vmText = readFileSync(vmFile, "utf8").replace(
+    /\bimport\("([^"./][^"]*)"\)/g,
+    (_, name) => `Promise.resolve().then(()=>require(${JSON.stringify(name)}))`,
+  );
+  if (/\bimport\(/.test(vmText)) fail("embed/index.vm.js has an import() the code cache cannot serve");
+  writeFileSync(vmFile, vmText);
 } catch (error) {
   fail(`esbuild failed: ${error.message}`);
 }
