@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../e2e/harness.js";
+import { buildCheckout } from "./build-once.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
@@ -56,10 +57,7 @@ describe("the built package", { timeout: 240_000 }, () => {
   let member: ChildProcess | undefined;
 
   before(() => {
-    const built = spawnSync(process.execPath, [join(repo, "scripts/build.js")], {
-      cwd: repo,
-      encoding: "utf8",
-    });
+    const built = buildCheckout(repo);
     assert.equal(built.status, 0, `npm run build failed:\n${built.stdout}${built.stderr}`);
     files = packedFiles();
     root = mkdtempSync(join(tmpdir(), "rxetcd-package-"));

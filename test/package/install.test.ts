@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { etcdctl, freePort } from "../e2e/harness.js";
+import { buildCheckout } from "./build-once.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -29,10 +30,7 @@ describe("npm install of the packed tarball", { timeout: 600_000 }, () => {
   });
 
   it("installs from the tarball without development dependencies", (t) => {
-    const built = spawnSync(process.execPath, [join(repo, "scripts/build.js")], {
-      cwd: repo,
-      encoding: "utf8",
-    });
+    const built = buildCheckout(repo);
     assert.equal(built.status, 0, `npm run build failed:\n${built.stdout}${built.stderr}`);
     const packed = spawnSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], {
       cwd: repo,
