@@ -104,9 +104,10 @@ export function certificateDer(
   signTbs: (tbs: Buffer) => Buffer,
   now = new Date(),
 ): Buffer {
-  // a positive serial number below 2^128, as etcd draws it
+  // a positive serial number below 2^128, as etcd draws it; its first byte is 1..0x7f so that the DER
+  // INTEGER is minimal (a leading zero byte before one below 0x80 is "illegal padding" to OpenSSL)
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f;
+  serial[0] = (serial[0] as number) & 0x7f || 0x01;
   const name = new Name([
     new RelativeDistinguishedName([
       new AttributeTypeAndValue({
