@@ -4,17 +4,7 @@ import { inflateSync } from "node:zlib";
 import { firstValueFrom, take, timeout, toArray } from "rxjs";
 import { io, type Socket } from "socket.io-client";
 import { FEED_PATH, FeedBatch, FeedMessages, type Subscription } from "../../src/feed/protocol.js";
-import { events, is, startMember, type TestMember } from "./harness.js";
-
-const put = (m: TestMember, key: string, value: string) =>
-  m.etcd.server.api.put({
-    key: Buffer.from(key),
-    value: Buffer.from(value),
-    lease: 0n,
-    prevKv: false,
-    ignoreValue: false,
-    ignoreLease: false,
-  });
+import { events, is, put, startMember, type TestMember } from "./harness.js";
 
 /** A bare socket.io client: what arrives as each batch's argument, before any decoding. */
 function rawClient(url: string, subscription: Subscription): { socket: Socket; args: unknown[] } {

@@ -13,17 +13,7 @@ import { FeedClient } from "../../src/feed/client.js";
 import { makeCerts, type TestCerts } from "../e2e/certs.js";
 import { etcdctlPath, freePort } from "../e2e/harness.js";
 import { artifactPath, type Browser, launchChromium } from "./browser.js";
-import { enableAuthWithAppReader, is, nextEvent, startMember, type TestMember } from "./harness.js";
-
-const put = (m: TestMember, key: string, value: string) =>
-  m.etcd.server.api.put({
-    key: Buffer.from(key),
-    value: Buffer.from(value),
-    lease: 0n,
-    prevKv: false,
-    ignoreValue: false,
-    ignoreLease: false,
-  });
+import { enableAuthWithAppReader, is, nextEvent, put, startMember, type TestMember } from "./harness.js";
 
 /** Whether something accepts TCP connections on the URL's port. */
 function accepts(url: URL): Promise<boolean> {

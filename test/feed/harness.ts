@@ -120,3 +120,14 @@ export async function enableAuthWithAppReader(ctl: (...args: string[]) => Promis
   await ctl("user", "grant-role", "alice", "app-reader");
   await ctl("auth", "enable");
 }
+
+/** A plain put through the member's API (no lease, no previous value). */
+export const put = (m: TestMember, key: string, value: string) =>
+  m.etcd.server.api.put({
+    key: Buffer.from(key),
+    value: Buffer.from(value),
+    lease: 0n,
+    prevKv: false,
+    ignoreValue: false,
+    ignoreLease: false,
+  });

@@ -2,17 +2,7 @@
 // a raft snapshot after --snapshot-count entries, slow-apply warnings, a lease that expires on its own.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { events, is, nextEvent, startMember, type TestMember } from "./harness.js";
-
-const put = (m: TestMember, key: string, value: string) =>
-  m.etcd.server.api.put({
-    key: Buffer.from(key),
-    value: Buffer.from(value),
-    lease: 0n,
-    prevKv: false,
-    ignoreValue: false,
-    ignoreLease: false,
-  });
+import { events, is, nextEvent, put, startMember, type TestMember } from "./harness.js";
 
 describe("live member events on the feed", { timeout: 120_000 }, () => {
   let m: TestMember;

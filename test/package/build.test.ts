@@ -19,6 +19,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../e2e/harness.js";
 import { buildCheckout } from "./build-once.js";
+import { waitHealthy } from "./healthy.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
@@ -123,17 +124,7 @@ describe("the built package", { timeout: 240_000 }, () => {
         { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
       );
       member.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        assert.equal(member.exitCode, null, `the member exited:\n${stderr}`);
-        const ok = await fetch(`${clientUrl}/health`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ok) break;
-        assert.ok(Date.now() < deadline, `no healthy member within 60 s:\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitHealthy(member, clientUrl, () => stderr);
       const b64 = (s: string) => Buffer.from(s).toString("base64");
       const put = await fetch(`${clientUrl}/v3/kv/put`, {
         method: "POST",

@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { etcdctl, freePort } from "../e2e/harness.js";
 import { buildCheckout } from "./build-once.js";
+import { waitHealthy } from "./healthy.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -93,17 +94,7 @@ describe("npm install of the packed tarball", { timeout: 600_000 }, () => {
       { cwd: project, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
     );
     member.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      assert.equal(member.exitCode, null, `the member exited:\n${stderr}`);
-      const ok = await fetch(`${clientUrl}/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      assert.ok(Date.now() < deadline, `no healthy member within 60 s:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitHealthy(member, clientUrl, () => stderr);
     const put = await etcdctl(["--endpoints", clientUrl, "put", "installed", "from the tarball"]);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(put.stdout.trim(), "OK");
