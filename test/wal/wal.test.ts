@@ -63,7 +63,10 @@ describe("WAL create / exists / open", () => {
     const wal = await WAL.create(dir, METADATA);
     await wal.save(hardState(1, 1), entries(1, 1, 1));
     await wal.close();
-    assert.ok(readdirSync(dir).some((name) => name.endsWith(".seg")), "the segment is inside the directory");
+    assert.ok(
+      readdirSync(dir).some((name) => name.endsWith(".seg")),
+      "the segment is inside the directory",
+    );
     const opened = await WAL.open(dir);
     assert.equal(opened.entries.length, 1);
     await opened.wal.close();
