@@ -35,14 +35,17 @@ export function encodeHeader(header: SegmentHeader): Buffer {
   const { metadata, hardState } = header;
   const out = Buffer.alloc(FIXED_BYTES + 4 + metadata.length + 4 + hardState.length);
   out.writeUInt32BE(header.schema, 0);
-  [
+  const numbers = [
     header.seq,
     header.snapshotIndex,
     header.snapshotTerm,
     header.firstIndex,
     header.lastIndex,
     header.lastTerm,
-  ].forEach((value, k) => writeU64(out, value, 4 + k * 8));
+  ];
+  numbers.forEach((value, k) => {
+    writeU64(out, value, 4 + k * 8);
+  });
   let at = FIXED_BYTES;
   out.writeUInt32LE(metadata.length, at);
   out.set(metadata, at + 4);

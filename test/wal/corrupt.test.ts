@@ -3,8 +3,8 @@ import { readdirSync, renameSync, rmSync, statSync, truncateSync } from "node:fs
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Entry } from "../../src/gen/raftpb/raft.js";
-import { WAL, WalCorruptError, WalSchemaError } from "../../src/wal/index.js";
 import { FrameKind } from "../../src/wal/frame.js";
+import { WAL, WalCorruptError, WalSchemaError } from "../../src/wal/index.js";
 import { decodeHeader, encodeHeader } from "../../src/wal/segment-header.js";
 import { entries, entry, hardState, payloadFor, snapshot, tempDir } from "./helpers.js";
 import { editBytes, entryIndex, readRecords, rewriteRecords, segmentPaths } from "./segment-edit.js";
