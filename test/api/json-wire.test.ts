@@ -75,5 +75,8 @@ test("a wrong type is still refused when the value would be a default", () => {
     () => wire("PutRequest", { key: "YQ==", value: 0 }),
     /cannot unmarshal number into Go value of type \[\]uint8/,
   );
-  assert.throws(() => wire("RangeRequest", { key: "YQ==", limit: "x" }), /invalid character .x. looking for beginning of value/);
+  assert.throws(
+    () => wire("RangeRequest", { key: "YQ==", limit: "x" }),
+    /invalid character .x. looking for beginning of value/,
+  );
 });
