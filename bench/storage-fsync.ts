@@ -26,8 +26,7 @@ import {
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { promisify } from "node:util";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { Entry, EntryType, HardState } from "../src/gen/raftpb/raft.js";
 import { WAL } from "../src/wal/index.js";
 
