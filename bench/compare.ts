@@ -10,12 +10,17 @@
 // not start, the row says why.
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findLoadgen, type LoadgenSummary, runLoadgen } from "./compare/loadgen.js";
-import { type Deployment, type Kind, type StartOptions, startDeployment } from "./compare/members.js";
+import {
+  buildRxetcd,
+  type Deployment,
+  type Kind,
+  type StartOptions,
+  startDeployment,
+} from "./compare/members.js";
 import { WORKLOADS } from "./compare/rows.js";
 
 function flag(name: string): string | undefined {
@@ -51,15 +56,8 @@ const contenders: Contender[] = [
 ];
 if (against) contenders.push({ name: "before", kind: "rxetcd", options: { rxetcdRoot: resolve(against) } });
 
-/** Compiles a checkout (incremental) so that its bin/rxetcd.js runs the JavaScript build, not tsx. */
-function build(root: string): void {
-  const script = join(root, "scripts/build.js");
-  if (!existsSync(script)) return;
-  const r = spawnSync(process.execPath, [script], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  if (r.status !== 0) throw new Error(`the build of ${root} failed`);
-}
-build(fileURLToPath(new URL("..", import.meta.url)));
-if (against) build(resolve(against));
+buildRxetcd(fileURLToPath(new URL("..", import.meta.url)));
+if (against) buildRxetcd(resolve(against));
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
 const loadgen = findLoadgen((line) => console.log(line));

@@ -24,7 +24,7 @@ import { resolve } from "node:path";
 import * as t from "io-ts";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { findLoadgen, type LoadgenSummary, runLoadgen } from "./compare/loadgen.js";
-import { startDeployment } from "./compare/members.js";
+import { buildRxetcd, startDeployment } from "./compare/members.js";
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -177,6 +177,7 @@ console.log(
   `loadgen: ${loadgen}; ${reps} rep(s) of ${total} puts (${putClients} clients, ${valueSize}-byte values) ${rate > 0 ? ` at ${rate} puts/s` : ""} without and with ${feedClients} feed clients (${encoding})` +
     `${memberCpus === undefined ? "" : `, member on CPUs ${memberCpus}`}${clientsCpus === undefined ? "" : `, clients on CPUs ${clientsCpus}`}; load average at start: ${loadavg()}`,
 );
+buildRxetcd();
 const member = await startDeployment(
   "rxetcd",
   1,

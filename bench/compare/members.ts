@@ -1,15 +1,41 @@
 // Members for bench:compare: rxetcd or Debian's etcd, one member or a cluster on loopback, each with
 // fresh data dirs on free ports. Load goes to the leader.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import * as t from "io-ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 export type Kind = "rxetcd" | "etcd";
+
+/**
+ * Compiles a checkout (incremental) so that its bin/rxetcd.js runs the JavaScript build: in a checkout whose sources
+ * are newer than the build it would run them through tsx, which costs start-up time and loader CPU.
+ */
+export function buildRxetcd(root: string = ROOT): void {
+  const script = join(root, "scripts/build.js");
+  if (!existsSync(script)) return;
+  const r = spawnSync(process.execPath, [script], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  if (r.status !== 0) throw new Error(`the build of ${root} failed`);
+}
+
+/**
+ * grpc-go's own logger writes a WARNING line for every connection the load generator drops at the end of a run
+ * ("failed to write status: ... transport is closing"): expected at every shutdown, and noise between the rows.
+ */
+const SHUTDOWN_NOISE = /^WARNING: \S+ \S+ \[core\] grpc: .*transport is closing/;
+
+/** A member's stderr goes to ours, line by line, without grpc-go's shutdown noise. */
+function passErrors(proc: ChildProcess): void {
+  if (!proc.stderr) return;
+  createInterface({ input: proc.stderr }).on("line", (line) => {
+    if (!SHUTDOWN_NOISE.test(line)) process.stderr.write(`${line}\n`);
+  });
+}
 
 export interface Deployment {
   readonly kind: Kind;
@@ -132,7 +158,9 @@ export async function startDeployment(
         kind === "etcd"
           ? [etcdBinary(), []]
           : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot);
-      procs.push(spawn(command, [...prefix, ...args], { stdio: ["ignore", "ignore", "inherit"] }));
+      const proc = spawn(command, [...prefix, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      passErrors(proc);
+      procs.push(proc);
     }
     await Promise.all(members.map((m, i) => waitHealthy(m.client, procs[i], `${kind} ${m.name}`)));
     const deadline = Date.now() + 30_000;

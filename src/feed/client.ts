@@ -2,8 +2,8 @@
 // subscribes, decodes every batch with the protocol's codecs and acknowledges it.
 import { isLeft } from "fp-ts/lib/Either.js";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
-import { mergeMap, type Observable, Subject } from "rxjs";
-import { io, type Socket } from "socket.io-client";
+import { BehaviorSubject, mergeMap, type Observable, Subject } from "rxjs";
+import type { Socket } from "socket.io-client";
 import {
   FEED_PATH,
   FeedBatch,
@@ -49,12 +49,27 @@ export interface FeedClientOptions {
   reconnection?: boolean;
 }
 
+/**
+ * socket.io's client is loaded with the first FeedClient, not with the package: an embedding program that never
+ * opens a feed does not pay its load time and memory.
+ */
+let socketIo: Promise<typeof import("socket.io-client")> | undefined;
+const loadSocketIo = () => {
+  socketIo ??= import("socket.io-client");
+  return socketIo;
+};
+
 export class FeedClient {
   readonly batches$ = new Subject<FeedBatch>();
   readonly events$: Observable<FeedEvent>;
   readonly errors$ = new Subject<FeedError>();
   readonly dropped$ = new Subject<FeedDropped>();
-  readonly socket: Socket;
+  /** Whether the socket is connected now; every connect and disconnect after that. */
+  readonly connected$ = new BehaviorSubject<boolean>(false);
+  /** Resolves with the socket once socket.io's client is loaded and the socket created (it connects on its own). */
+  readonly opened: Promise<Socket>;
+  private socketNow: Socket | undefined;
+  private closed = false;
   private subscription: Subscription;
   private received = 0;
   private handled = 0;
@@ -70,24 +85,45 @@ export class FeedClient {
     this.encoding = options.encoding ?? "deflate";
     this.subscription = options.subscription;
     this.events$ = this.batches$.pipe(mergeMap((b) => b.events));
-    this.socket = io(url, {
-      path: FEED_PATH,
-      transports: options.transports ?? ["websocket", "polling"],
-      reconnection: options.reconnection ?? true,
-      auth: options.token === undefined ? {} : { token: options.token },
-      forceNew: true,
-      ...options.tls,
+    this.opened = loadSocketIo().then(({ io }) => {
+      const socket = io(url, {
+        path: FEED_PATH,
+        transports: options.transports ?? ["websocket", "polling"],
+        reconnection: options.reconnection ?? true,
+        auth: options.token === undefined ? {} : { token: options.token },
+        forceNew: true,
+        ...options.tls,
+        autoConnect: !this.closed,
+      });
+      this.socketNow = socket;
+      this.wire(socket, options);
+      return socket;
     });
-    this.socket.on("connect", () => {
+    this.opened.catch((err: unknown) => {
+      this.errors$.next({ code: "connect", message: `cannot load socket.io's client: ${String(err)}` });
+    });
+  }
+
+  /** The socket, once created (see `opened`). */
+  get socket(): Socket | undefined {
+    return this.socketNow;
+  }
+
+  private wire(socket: Socket, options: FeedClientOptions): void {
+    socket.on("connect", () => {
+      this.connected$.next(true);
       this.connection++;
       this.received = 0;
       this.handled = 0;
-      this.socket.emit(FeedMessages.subscribe, this.withEncoding(this.subscription));
+      socket.emit(FeedMessages.subscribe, this.withEncoding(this.subscription));
     });
-    this.socket.on("connect_error", (err: Error) => {
+    socket.on("disconnect", () => {
+      this.connected$.next(false);
+    });
+    socket.on("connect_error", (err: Error) => {
       this.errors$.next({ code: "connect", message: err.message });
     });
-    this.socket.on(FeedMessages.batch, (payload: unknown) => {
+    socket.on(FeedMessages.batch, (payload: unknown) => {
       const connection = this.connection;
       const handle = (batch: unknown) => {
         if (connection !== this.connection || this.batches$.closed) return;
@@ -120,11 +156,11 @@ export class FeedClient {
         if (json !== undefined) handle(json);
       });
     });
-    this.socket.on(FeedMessages.error, (e: unknown) => {
+    socket.on(FeedMessages.error, (e: unknown) => {
       const decoded = FeedError.decode(e);
       this.errors$.next(isLeft(decoded) ? { code: "bad-error", message: String(e) } : decoded.right);
     });
-    this.socket.on(FeedMessages.dropped, (d: unknown) => {
+    socket.on(FeedMessages.dropped, (d: unknown) => {
       const decoded = FeedDropped.decode(d);
       if (!isLeft(decoded)) this.dropped$.next(decoded.right);
     });
@@ -133,7 +169,8 @@ export class FeedClient {
   /** Replaces the subscription; the next batch is the new initial state. */
   subscribe(subscription: Subscription): void {
     this.subscription = subscription;
-    if (this.socket.connected) this.socket.emit(FeedMessages.subscribe, this.withEncoding(subscription));
+    if (this.socketNow?.connected)
+      this.socketNow.emit(FeedMessages.subscribe, this.withEncoding(subscription));
   }
 
   private withEncoding(subscription: Subscription): Subscription {
@@ -146,12 +183,15 @@ export class FeedClient {
     this.ackTimer = undefined;
     if (this.handled === this.received) return;
     this.handled = this.received;
-    this.socket.emit(FeedMessages.ack, this.handled);
+    this.socketNow?.emit(FeedMessages.ack, this.handled);
   }
 
   close(): void {
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
-    this.socket.disconnect();
+    this.closed = true;
+    this.socketNow?.disconnect();
+    this.connected$.next(false);
+    this.connected$.complete();
     this.batches$.complete();
     this.errors$.complete();
     this.dropped$.complete();

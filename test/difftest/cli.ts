@@ -7,19 +7,21 @@
  *   npm run difftest -- --seed 7 --only 3,17,143                replays just these operations of seed 7
  *   npm run difftest -- --seed 7 --ops 144 --shrink [--budget 40]   minimises a difference
  *   npm run difftest -- --seed 7 --ops 20 --print               prints the operations without running them
+ *   npm run difftest -- --seeds 20 --via mixed                   every other unary call through the HTTP gateway
+ *                                                                (--via gateway: all of them; grpc is the default)
  */
 import { parseArgs } from "node:util";
 import { generate, type Op } from "./generator.js";
 import { show } from "./normalize.js";
-import { type RunResult, report, runOps, withMembers } from "./runner.js";
+import { type RunResult, report, runOps, VIAS, type Via, withMembers } from "./runner.js";
 import { pick, shrink } from "./shrink.js";
 
 /** Operations per seed unless --ops says otherwise. */
 export const DEFAULT_OPS = 300;
 
-async function runIndices(ops: Op[], indices: number[]): Promise<RunResult> {
+async function runIndices(ops: Op[], indices: number[], via: Via): Promise<RunResult> {
   const subset = pick(ops, indices);
-  return withMembers((endpoints) => runOps(subset, endpoints));
+  return withMembers((endpoints) => runOps(subset, endpoints, { via }));
 }
 
 /** A run over a subset reports indices of the subset: map them back to the seed's operation indices. */
@@ -39,8 +41,11 @@ async function main(): Promise<number> {
       shrink: { type: "boolean" },
       budget: { type: "string" },
       print: { type: "boolean" },
+      via: { type: "string" },
     },
   });
+  const via = (values.via ?? "grpc") as Via;
+  if (!VIAS.includes(via)) throw new Error(`--via must be one of ${VIAS.join(", ")}`);
   const count = Number(values.ops ?? DEFAULT_OPS);
   const first = Number(values.seed ?? values.from ?? 1);
   const seeds = values.seed !== undefined ? 1 : Number(values.seeds ?? 5);
@@ -66,7 +71,7 @@ async function main(): Promise<number> {
       continue;
     }
     const t0 = Date.now();
-    const raw = await runIndices(ops, indices);
+    const raw = await runIndices(ops, indices, via);
     totalOps += raw.ops;
     compared += raw.compared;
     let result = inSeedTerms(raw, indices);
@@ -77,7 +82,7 @@ async function main(): Promise<number> {
       const s = await shrink(
         indices,
         raw,
-        (candidate) => runIndices(ops, candidate),
+        (candidate) => runIndices(ops, candidate, via),
         Number(values.budget ?? 40),
         (now) => console.log(`  still differs with ${now.length} operations: --only ${now.join(",")}`),
       );

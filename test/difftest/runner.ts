@@ -32,6 +32,14 @@ import {
   type WatchResponse,
 } from "../../src/gen/etcdserverpb/rpc.js";
 import { Member } from "../e2e/harness.js";
+import {
+  gatewayPath,
+  jsonRevision,
+  normalizeJson,
+  postGateway,
+  relaxJsonTies,
+  requestJson,
+} from "./gateway.js";
 import type {
   Bytes,
   CompareSpec,
@@ -59,6 +67,12 @@ const TTL_TOLERANCE_S = 2;
 const QUIET_MS = 15;
 /** Quiet period after a watch from history was created: etcd catches unsynced watchers up every 100 ms. */
 const HISTORY_QUIET_MS = 250;
+/**
+ * Pause after a compaction. etcd deletes compacted revisions in its backend's write transaction, which its readers see
+ * only once it commits (every 100 ms): until then a watch from the compaction revision still reads a tombstone at
+ * that revision, which rxetcd's compaction has already removed. Waiting lets etcd's answer settle.
+ */
+const AFTER_COMPACTION_MS = 150;
 /** A settle gives up waiting for the two sides to agree on watch counts after this long. */
 const SETTLE_LIMIT_MS = 5_000;
 
@@ -83,6 +97,8 @@ export interface RunResult {
   /** Settles that gave up waiting (each costs the settle limit): what was still missing after which operation. */
   slowSettles: string[];
   divergence?: Divergence;
+  /** How unary calls travelled (a replay must use the same). */
+  via?: Via;
 }
 
 type Outcome = { ok: unknown; revision?: number } | { error: RpcFailure };
@@ -213,10 +229,16 @@ class Side {
   private keepAlive: ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse> | undefined;
   private keepAliveWaiters: Array<(o: Outcome) => void> = [];
 
+  /** The gateway's base URL (the same port: gRPC and HTTP/JSON share it). */
+  readonly base: string;
+
   constructor(
     readonly name: string,
     address: string,
+    /** Whether the operation of this index goes to the HTTP gateway instead of gRPC (where the gateway has it). */
+    readonly viaGateway: (index: number) => boolean = () => false,
   ) {
+    this.base = `http://${address}`;
     const options = {
       "grpc.max_receive_message_length": -1,
       "grpc.max_send_message_length": -1,
@@ -461,12 +483,13 @@ interface NormalizedKv {
 /**
  * Equal sort values in a sorted range of more than 12 keys: etcd sorts with Go's sort.Sort, whose order for equal
  * elements is its own (and changed between Go versions); rxetcd keeps them in key order. Such runs are compared as
- * sets (sorted by key here), and a run cut by the limit by its size alone.
+ * sets (sorted by key here), and the last run of an answer cut by the limit by its size and value alone (its ties
+ * may go on past the limit).
  */
 function relaxTies(req: RangeRequest, resp: unknown): void {
   if (req.sortTarget === 0) return; // keys are unique: no ties
   const r = resp as { kvs: NormalizedKv[]; more: boolean; count: number };
-  if (r.count <= GO_STABLE_SORT_MAX || r.kvs.length < 2) return;
+  if (r.count <= GO_STABLE_SORT_MAX || r.kvs.length === 0) return;
   const field = ["key", "version", "createRevision", "modRevision", "value"][req.sortTarget];
   if (field === undefined) return;
   const out: unknown[] = [];
@@ -474,7 +497,8 @@ function relaxTies(req: RangeRequest, resp: unknown): void {
     let j = i + 1;
     while (j < r.kvs.length && r.kvs[j][field] === r.kvs[i][field]) j++;
     const run = r.kvs.slice(i, j);
-    if (j === r.kvs.length && r.more && run.length > 1) {
+    // the run the limit cut: which of the tied keys made it in is the sort's choice, even for a run of one
+    if (j === r.kvs.length && r.more) {
       out.push({ tiedAtLimit: run.length, [field]: run[0][field] });
     } else {
       out.push(...run.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
@@ -516,6 +540,8 @@ function wrote(side: Side, r: Resolver, out: Outcome): Outcome {
 /** Runs one operation against one side and returns its normalized outcome. */
 async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome> {
   const r = new Resolver(side, currentRev);
+  const path = gatewayPath(op.kind);
+  if (path !== undefined && side.viaGateway(side.opIndex)) return executeGateway(side, op, r, path);
   const kv = side.kv;
   const ls = side.lease;
   const mt = side.maintenance;
@@ -613,6 +639,60 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
         side.leases,
       );
   }
+}
+
+/**
+ * One operation through the HTTP gateway: the request as JSON, the answer compared as JSON with its HTTP status
+ * (an error is a body with error, code and message, and a status that goes with the code).
+ */
+async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Promise<Outcome> {
+  const body =
+    op.kind === "leaseLeases" || op.kind === "status"
+      ? {}
+      : op.kind === "alarmList"
+        ? { action: 0 }
+        : requestOf(op, r, side);
+  let answer: Awaited<ReturnType<typeof postGateway>>;
+  try {
+    answer = await postGateway(side.base, path, requestJson(body), CALL_TIMEOUT_MS);
+  } catch (err) {
+    return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
+  }
+  const ok = answer.status === 200 ? (answer.body as Record<string, unknown>) : undefined;
+  if (ok && op.kind === "leaseGrant" && typeof ok.ID === "string" && !ok.error) {
+    side.leases.grant(BigInt(ok.ID), op.id === "0");
+  }
+  if (ok && op.kind === "range") relaxJsonTies((body as RangeRequest).sortTarget, ok);
+  if (ok && op.kind === "txn") relaxJsonTxnTies(body as TxnRequest, ok);
+  if (ok && op.kind === "leaseTimeToLive" && Array.isArray(ok.keys)) (ok.keys as string[]).sort();
+  const normalized = normalizeJson(
+    answer.body,
+    side.leases,
+    op.kind === "leaseTimeToLive" ? TTL_TOLERANCE_S : 0,
+    side.raftBase,
+  );
+  if (ok && op.kind === "leaseLeases") {
+    // etcd lists leases in map order: compare them as a set
+    const v = normalized as { leases?: Array<{ ID: string }> };
+    v.leases?.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+  }
+  const out: Outcome = {
+    ok: { http: answer.status, body: normalized },
+    revision: ok ? jsonRevision(ok) : undefined,
+  };
+  return op.kind === "put" || op.kind === "txn" ? wrote(side, r, out) : out;
+}
+
+/** relaxJsonTies for every range inside a txn answer, nested txns included. */
+function relaxJsonTxnTies(req: TxnRequest, resp: Record<string, unknown>): void {
+  const ops = resp.succeeded ? req.success : req.failure;
+  const answers = (resp.responses ?? []) as Array<Record<string, Record<string, unknown>>>;
+  ops.forEach((op, i) => {
+    const a = answers[i];
+    if (a === undefined) return;
+    if (op.requestRange && a.response_range) relaxJsonTies(op.requestRange.sortTarget, a.response_range);
+    if (op.requestTxn && a.response_txn) relaxJsonTxnTies(op.requestTxn, a.response_txn);
+  });
 }
 
 /** etcd lists a lease's keys in Go map order (random): compare them sorted. */
@@ -768,13 +848,28 @@ async function settle(sides: readonly [Side, Side], quietMs: number): Promise<st
   }
 }
 
+/** Whether a stream may still answer: it created watches, or was asked for progress (answered even with none). */
 function hasWatches(side: Side): boolean {
-  return side.streams.some((s) => s.createsSent > 0);
+  return side.streams.some((s) => s.createsSent > 0 || s.progressSent > 0);
 }
+
+/**
+ * How unary operations travel: all over gRPC, all through the HTTP gateway (where it has the call), or every
+ * other one through the gateway. Watches, keep-alives and HashKV always use gRPC.
+ */
+export type Via = "grpc" | "gateway" | "mixed";
+export const VIAS: readonly Via[] = ["grpc", "gateway", "mixed"];
 
 export interface RunOptions {
   /** Called after each operation (progress display). */
   onOp?: (index: number, op: Op) => void;
+  via?: Via;
+}
+
+function gatewayChooser(via: Via): (index: number) => boolean {
+  if (via === "gateway") return () => true;
+  if (via === "mixed") return (i) => i % 2 === 1;
+  return () => false;
 }
 
 /** Runs operations in lockstep against two servers; stops at the first difference. */
@@ -783,7 +878,11 @@ export async function runOps(
   endpoints: Record<(typeof SIDES)[number], string>,
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const sides = [new Side(SIDES[0], endpoints.etcd), new Side(SIDES[1], endpoints.rxetcd)] as const;
+  const choose = gatewayChooser(options.via ?? "grpc");
+  const sides = [
+    new Side(SIDES[0], endpoints.etcd, choose),
+    new Side(SIDES[1], endpoints.rxetcd, choose),
+  ] as const;
   const cmp = new Comparator(sides);
   // every request as sent to etcd, for the report
   const requests: string[] = [];
@@ -791,6 +890,7 @@ export async function runOps(
   let index = 0;
   const slowSettles: string[] = [];
   const diverged = (i: number, where: string, detail: string, a: string, b: string): RunResult => ({
+    via: options.via,
     ops: index,
     compared: cmp.compared,
     slowSettles,
@@ -822,6 +922,7 @@ export async function runOps(
       if (d) return diverged(index, "answer", d, describe(va), describe(vb));
       cmp.compared++;
       if ("ok" in oa && oa.revision !== undefined && oa.revision > 0) currentRev = oa.revision;
+      if (op.kind === "compact") await sleep(AFTER_COMPACTION_MS);
 
       if (hasWatches(sides[0]) || hasWatches(sides[1])) {
         const fromHistory =
@@ -841,7 +942,7 @@ export async function runOps(
     if (stuck !== undefined) slowSettles.push(`end: ${stuck}`);
     const w = cmp.watches(true);
     if (w) return diverged(w.index, w.where, w.detail, w.a, w.b);
-    return { ops: index, compared: cmp.compared, slowSettles };
+    return { ops: index, compared: cmp.compared, slowSettles, via: options.via };
   } finally {
     for (const s of sides) s.close();
   }
@@ -867,10 +968,11 @@ export async function withMembers<T>(
 }
 
 /** The command that replays a run up to and including its first differing operation. */
-export function replayCommand(seed: number, divergence: Divergence, only?: number[]): string {
+export function replayCommand(seed: number, divergence: Divergence, only?: number[], via?: Via): string {
+  const how = via === undefined || via === "grpc" ? "" : ` --via ${via}`;
   return only
-    ? `npm run difftest -- --seed ${seed} --only ${only.join(",")}`
-    : `npm run difftest -- --seed ${seed} --ops ${divergence.index + 1}`;
+    ? `npm run difftest -- --seed ${seed} --only ${only.join(",")}${how}`
+    : `npm run difftest -- --seed ${seed} --ops ${divergence.index + 1}${how}`;
 }
 
 /** A report of a divergence: the replay line first, then the request and both answers. */
@@ -884,7 +986,7 @@ export function report(seed: number, r: RunResult, only?: number[]): string {
         ];
   if (!d) return [`seed ${seed}: ${r.ops} operations, no difference`, ...slow].join("\n");
   return [
-    `seed ${seed}: op ${d.index} (${d.op.kind}) differs (${d.where}); replay: ${replayCommand(seed, d, only)}`,
+    `seed ${seed}: op ${d.index} (${d.op.kind}) differs (${d.where}); replay: ${replayCommand(seed, d, only, r.via)}`,
     `  request: ${clip(d.request)}`,
     `  first difference: ${clip(d.detail)}`,
     `  etcd:   ${clip(d.answers.etcd)}`,

@@ -111,7 +111,8 @@ describe("the event feed with auth on", { timeout: 120_000 }, () => {
       });
       const error = await firstValueFrom(c.errors$.pipe(take(1), timeout(10_000)));
       assert.deepEqual([error.code, error.message], ["connect", message]);
-      assert.equal(c.socket.connected, false);
+      assert.equal((await c.opened).connected, false);
+      assert.equal(c.connected$.value, false);
     }
   });
 });

@@ -93,10 +93,11 @@ describe("batch encodings: deflate (protocol 2) and JSON (protocol 1)", { timeou
 
   test("FeedClient inflates deflated batches in order and acknowledges them", async () => {
     const c = m.connect({ subscription: { topics: [], keys: [{ key: "ord/", prefix: true }] } });
+    const socket = await c.opened;
     const raw: unknown[] = [];
-    c.socket.on(FeedMessages.batch, (arg: unknown) => raw.push(arg));
+    socket.on(FeedMessages.batch, (arg: unknown) => raw.push(arg));
     const acks: number[] = [];
-    c.socket.onAnyOutgoing((name: string, n: unknown) => {
+    socket.onAnyOutgoing((name: string, n: unknown) => {
       if (name === FeedMessages.ack) acks.push(n as number);
     });
     await firstValueFrom(c.batches$.pipe(take(1), timeout(10_000)));
@@ -123,7 +124,7 @@ describe("batch encodings: deflate (protocol 2) and JSON (protocol 1)", { timeou
   test("FeedClient with encoding json gets JSON batches", async () => {
     const c = m.connect({ subscription: { topics: ["raft"] }, encoding: "json" });
     const raw: unknown[] = [];
-    c.socket.on(FeedMessages.batch, (arg: unknown) => raw.push(arg));
+    (await c.opened).on(FeedMessages.batch, (arg: unknown) => raw.push(arg));
     const first = await firstValueFrom(c.batches$.pipe(take(1), toArray(), timeout(10_000)));
     assert.equal(first[0].initial, true);
     assert.ok(raw.length >= 1 && raw.every((a) => !Buffer.isBuffer(a)), "JSON batches");

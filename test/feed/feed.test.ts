@@ -129,10 +129,11 @@ describe("the event feed on one member", { timeout: 120_000 }, () => {
     const c = m.connect({ subscription: { topics: ["raft"] } });
     await firstBatch(c);
     const errors = firstValueFrom(c.errors$.pipe(take(4), toArray(), timeout(10_000)));
-    c.socket.emit("subscribe", { topics: ["nope"] });
-    c.socket.emit("subscribe", "not an object");
-    c.socket.emit("subscribe", { topics: [], keys: [{ key: "b", rangeEnd: "a" }] });
-    c.socket.emit("subscribe", {
+    const socket = await c.opened;
+    socket.emit("subscribe", { topics: ["nope"] });
+    socket.emit("subscribe", "not an object");
+    socket.emit("subscribe", { topics: [], keys: [{ key: "b", rangeEnd: "a" }] });
+    socket.emit("subscribe", {
       topics: [],
       keys: Array.from({ length: 17 }, (_, i) => ({ key: `k${i}` })),
     });

@@ -12,7 +12,7 @@ import {
   toJson,
 } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { FeatureSet_FieldPresence, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { fileDescriptorSetBase64 } from "./descriptors.gen.js";
 import {
   goJsonKind,
@@ -72,13 +72,19 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
   for (const field of desc.fields) {
     const value = obj.has(field.name) ? obj.get(field.name) : obj.get(field.jsonName);
     if (value === undefined || value === null) continue;
+    // Go's marshaller leaves out a proto3 field without presence that holds its default value ("value": "",
+    // "limit": 0); a oneof member is written even then. The size etcd reports for an oversized request counts
+    // what Go wrote, so the wire bytes here must be the same.
+    const implicit = field.presence === FeatureSet_FieldPresence.IMPLICIT;
     switch (field.fieldKind) {
       case "scalar":
-        writeScalar(writer, field.number, field.scalar, value);
+        writeScalar(writer, field.number, field.scalar, value, implicit);
         break;
-      case "enum":
-        writer.tag(field.number, WireType.Varint).int32(enumNumber(field.enum, value));
+      case "enum": {
+        const n = enumNumber(field.enum, value);
+        if (!(implicit && n === 0)) writer.tag(field.number, WireType.Varint).int32(n);
         break;
+      }
       case "message":
         writer.tag(field.number, WireType.LengthDelimited).fork();
         writeMessage(writer, field.message, expectObject(value));
@@ -90,8 +96,18 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
             `json: cannot unmarshal ${goJsonKind(value)} into Go value of type []json.RawMessage`,
           );
         }
+        if (field.listKind === "enum" && field.packed) {
+          // proto3 packs repeated enums (a watch's filters): one length-delimited run, none when empty
+          const numbers = value.map((item) => enumNumber(field.enum, item));
+          if (numbers.length > 0) {
+            writer.tag(field.number, WireType.LengthDelimited).fork();
+            for (const n of numbers) writer.int32(n);
+            writer.join();
+          }
+          break;
+        }
         for (const item of value) {
-          if (field.listKind === "scalar") writeScalar(writer, field.number, field.scalar, item);
+          if (field.listKind === "scalar") writeScalar(writer, field.number, field.scalar, item, false);
           else if (field.listKind === "enum")
             writer.tag(field.number, WireType.Varint).int32(enumNumber(field.enum, item));
           else {
@@ -176,10 +192,18 @@ function integerText(value: JsonValue, goType: string, min: number | bigint, max
   return n;
 }
 
-function writeScalar(writer: BinaryWriter, fieldNo: number, type: ScalarType, value: JsonValue): void {
+/** Writes one scalar; `implicit`: a field without presence, left out when it holds its default (after checks). */
+function writeScalar(
+  writer: BinaryWriter,
+  fieldNo: number,
+  type: ScalarType,
+  value: JsonValue,
+  implicit: boolean,
+): void {
   const ints = goIntTypes[type];
   if (ints) {
     const n = integerText(value, ints[0], ints[1], ints[2]);
+    if (implicit && BigInt(n) === 0n) return;
     const wireType =
       type === ScalarType.FIXED64 || type === ScalarType.SFIXED64
         ? WireType.Bit64
@@ -226,13 +250,13 @@ function writeScalar(writer: BinaryWriter, fieldNo: number, type: ScalarType, va
       if (typeof value !== "boolean") {
         throw new JsonDecodeError(`json: cannot unmarshal ${goJsonKind(value)} into Go value of type bool`);
       }
-      writer.tag(fieldNo, WireType.Varint).bool(value);
+      if (!(implicit && value === false)) writer.tag(fieldNo, WireType.Varint).bool(value);
       return;
     case ScalarType.STRING:
       if (typeof value !== "string") {
         throw new JsonDecodeError(`json: cannot unmarshal ${goJsonKind(value)} into Go value of type string`);
       }
-      writer.tag(fieldNo, WireType.LengthDelimited).string(value);
+      if (!(implicit && value === "")) writer.tag(fieldNo, WireType.LengthDelimited).string(value);
       return;
     case ScalarType.BYTES:
       if (typeof value !== "string") {
@@ -240,7 +264,10 @@ function writeScalar(writer: BinaryWriter, fieldNo: number, type: ScalarType, va
           `json: cannot unmarshal ${goJsonKind(value)} into Go value of type []uint8`,
         );
       }
-      writer.tag(fieldNo, WireType.LengthDelimited).bytes(decodeStdBase64(value));
+      {
+        const bytes = decodeStdBase64(value);
+        if (!(implicit && bytes.length === 0)) writer.tag(fieldNo, WireType.LengthDelimited).bytes(bytes);
+      }
       return;
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT: {
@@ -252,6 +279,7 @@ function writeScalar(writer: BinaryWriter, fieldNo: number, type: ScalarType, va
           `json: cannot unmarshal ${goJsonKind(value)} into Go value of type ${goType}`,
         );
       }
+      if (implicit && n === 0) return;
       if (type === ScalarType.DOUBLE) writer.tag(fieldNo, WireType.Bit64).double(n);
       else writer.tag(fieldNo, WireType.Bit32).float(n);
       return;

@@ -3,6 +3,7 @@
 // role, term, indexes and the leader's view of its followers show as they move, and a failover shows
 // as soon as the new leader reports itself.
 // Bundled with its libraries into assets/dashboard.js by `npm run build:dashboard` (no CDN, no build at start-up).
+import { skip } from "rxjs";
 import uPlot from "uplot";
 import { FeedClient } from "../client.js";
 import type { AlarmInfo, Bytes, EventOf, FeedEvent, KeyValueProps } from "../protocol.js";
@@ -218,17 +219,15 @@ function followMembers(): void {
       peers: undefined,
     };
     views.set(m.id, view);
-    feed.socket.on("connect", () => {
-      view.connected = true;
+    feed.connected$.pipe(skip(1)).subscribe((up) => {
+      view.connected = up;
+      if (!up) {
+        view.raft = undefined;
+        view.peers = undefined;
+        view.electedAt = undefined;
+      }
       renderMembers();
-    });
-    feed.socket.on("disconnect", () => {
-      view.connected = false;
-      view.raft = undefined;
-      view.peers = undefined;
-      view.electedAt = undefined;
-      renderMembers();
-      switchFeedSoon();
+      if (!up) switchFeedSoon();
     });
     feed.events$.subscribe((e) => {
       if (e.type === "raft.state") {
@@ -758,14 +757,10 @@ function connect(url: string): void {
   feed = c;
   const status = $("status");
   const via = url === origin ? "" : ` via ${new URL(url).host}`;
-  c.socket.on("connect", () => {
-    status.textContent = `live${via}`;
-    status.className = "status live";
-  });
-  c.socket.on("disconnect", () => {
-    status.textContent = "disconnected";
-    status.className = "status";
-    switchFeedSoon();
+  c.connected$.pipe(skip(1)).subscribe((up) => {
+    status.textContent = up ? `live${via}` : "disconnected";
+    status.className = up ? "status live" : "status";
+    if (!up) switchFeedSoon();
   });
   c.errors$.subscribe((e) => {
     status.textContent = `feed error: ${e.message}`;
@@ -778,10 +773,10 @@ function connect(url: string): void {
 
 /** The main feed's member went away: after a moment, take the feed from a member still reachable. */
 function switchFeedSoon(): void {
-  if (switchTimer !== undefined || feed?.socket.connected) return;
+  if (switchTimer !== undefined || feed?.connected$.value) return;
   switchTimer = setTimeout(() => {
     switchTimer = undefined;
-    if (feed?.socket.connected) return;
+    if (feed?.connected$.value) return;
     const leader = currentLeader();
     const candidates = [...views].filter(([, v]) => v.connected).map(([id]) => id);
     const pick = leader?.id ?? candidates[0];
