@@ -162,22 +162,22 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
     if (definition.requestSerialize(req).length > limits.maxRequestBytes) throw Errors.RequestTooLarge;
   };
 
-  // (checked turns a throw of checkRange into a rejection)
+  // (checked turns a throw of a check into a rejection: the KV handlers need no async frame)
   add(KVService.range, (req, _signal, ctx) => {
     checkRange(req);
     return withHeader(api.range(req, ctx));
   });
-  add(KVService.put, async (req, _signal, ctx) => {
+  add(KVService.put, (req, _signal, ctx) => {
     checkPut(req);
     tooLarge(KVService.put, req);
     return withHeader(api.put(req, ctx));
   });
-  add(KVService.deleteRange, async (req, _signal, ctx) => {
+  add(KVService.deleteRange, (req, _signal, ctx) => {
     checkDelete(req);
     tooLarge(KVService.deleteRange, req);
     return withHeader(api.deleteRange(req, ctx));
   });
-  add(KVService.txn, async (req, _signal, ctx) => {
+  add(KVService.txn, (req, _signal, ctx) => {
     checkTxn(req, limits.maxTxnOps);
     if (!isReadOnlyTxn(req)) tooLarge(KVService.txn, req);
     return withHeader(api.txn(req, ctx));

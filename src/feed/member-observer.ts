@@ -137,6 +137,7 @@ export class MemberObserver {
   private walBuckets: number[] | undefined;
   private readsTotal: number | undefined;
   private latestMetrics: EventOf<"metrics"> | undefined;
+  /** Clients connected to the feed (set by the feed); with none, key-value changes are only counted. */
   feedClients = 0;
 
   constructor(
@@ -207,7 +208,8 @@ export class MemberObserver {
       if (e.type === Event_EventType.PUT) this.metricsWindow.puts++;
       else this.metricsWindow.deletes++;
     }
-    if (!this.published$.observed) return;
+    // nobody connected, nobody subscribed: the feed would drop each change it is offered
+    if (!this.published$.observed || this.feedClients === 0) return;
     const at = this.now();
     for (const e of events) {
       const kv = e.kv;

@@ -2,12 +2,32 @@
 // protobuf wire form (as in etcd, so HashKV covers the same bytes). Loading the index only
 // needs key, create_revision and version, which `scanIndexFields` reads without copying values.
 
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { KeyValue } from "../gen/mvccpb/kv.js";
 import { keyString } from "./keyindex.js";
 
+/**
+ * Records above this size get a writer of their own, so that one huge value does not keep a buffer
+ * of its size alive for good.
+ */
+const REUSED_WRITER_MAX_BYTES = 64 * 1024;
+/**
+ * The writer every record is encoded with: a new writer starts at 128 bytes and doubles (three
+ * buffers for a 256-byte value, every put); this one grows once and keeps its buffer.
+ */
+let writer = new BinaryWriter();
+
 /** Encodes a KeyValue as protobuf (the same bytes as etcd's gogo codec writes). */
 export function encodeKeyValue(kv: KeyValue): Buffer {
-  const bytes = KeyValue.encode(kv).finish();
+  let bytes: Uint8Array;
+  try {
+    // finish() returns an exact-size copy and leaves the writer empty for the next record
+    bytes = KeyValue.encode(kv, writer).finish();
+  } catch (err) {
+    writer = new BinaryWriter(); // a half-written record must not lead the next one
+    throw err;
+  }
+  if (bytes.byteLength > REUSED_WRITER_MAX_BYTES) writer = new BinaryWriter();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -238,37 +238,23 @@ export class KVStore {
     if (this.isApplied(raftIndex)) return undefined;
     const tx = new StoreWriteTxn(this, this.rev);
     let result: T | undefined;
-    const body = (): undefined | typeof ABORT_WRITE => {
-      this.activeTxn = tx;
-      try {
-        result = fn(tx);
-      } finally {
-        this.activeTxn = undefined;
-      }
-      if (tx.events.length === 0) {
-        if (!tx.stagedRecords) return ABORT_WRITE;
-        // no key changed but records did (a revoked lease without keys): they commit with the
-        // consistent index, at the same revision
-        if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
-        return undefined;
-      }
-      this.persistCurrentRev(this.rev + 1);
-      if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
-      return undefined;
-    };
     try {
       if (this.batchDepth > 0) {
         // Inside a batch the LMDB transaction is shared: undo this write's records by hand.
         try {
+          result = this.runWrite(tx, fn, raftIndex);
           // nothing changed (no key, no record): undone as an aborted transaction would be
-          if (body() === ABORT_WRITE) tx.undoStagedRecords();
+          if (tx.aborted) tx.undoStagedRecords();
         } catch (err) {
           tx.removeRecords();
           tx.undoStagedRecords();
           throw err;
         }
       } else {
-        this.backend.write(body);
+        this.backend.write(() => {
+          result = this.runWrite(tx, fn, raftIndex);
+          return tx.aborted ? ABORT_WRITE : undefined;
+        });
       }
     } catch (err) {
       // The records are gone (transaction aborted or removed); take the changes out of the index.
@@ -278,10 +264,53 @@ export class KVStore {
     if (raftIndex > this.appliedIndex) this.appliedIndex = raftIndex;
     if (tx.events.length > 0) {
       this.rev++;
-      if (tx.leaseChanges.length > 0) this.notify(this.leaseListeners, (l) => l(tx.leaseChanges));
+      // (listeners called in loops of their own: this runs for every applied write)
+      const leaseChanges = tx.leaseChanges;
+      if (leaseChanges !== undefined) {
+        for (const l of this.leaseListeners) {
+          try {
+            l(leaseChanges);
+          } catch (err) {
+            this.options.onListenerError(err);
+          }
+        }
+      }
       const rev = this.rev;
-      this.notify(this.commitListeners, (l) => l(tx.events, rev));
+      for (const l of this.commitListeners) {
+        try {
+          l(tx.events, rev);
+        } catch (err) {
+          this.options.onListenerError(err);
+        }
+      }
     }
+    return result;
+  }
+
+  /**
+   * The body of one write, inside its transaction: runs `fn`, then persists the revision and the
+   * consistent index, or marks the write aborted when it changed nothing.
+   */
+  private runWrite<T>(tx: StoreWriteTxn, fn: (tx: WriteTxn) => T, raftIndex: number): T {
+    let result: T;
+    this.activeTxn = tx;
+    try {
+      result = fn(tx);
+    } finally {
+      this.activeTxn = undefined;
+    }
+    if (tx.events.length === 0) {
+      if (!tx.stagedRecords) {
+        tx.aborted = true;
+        return result;
+      }
+      // no key changed but records did (a revoked lease without keys): they commit with the
+      // consistent index, at the same revision
+      if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
+      return result;
+    }
+    this.persistCurrentRev(this.rev + 1);
+    if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
     return result;
   }
 
@@ -614,10 +643,14 @@ function deletedKeyValue(key: Buffer, modRevision: number): KeyValue {
 class StoreWriteTxn implements WriteTxn {
   readonly beginRev: number;
   readonly events: Event[] = [];
-  readonly leaseChanges: LeaseChange[] = [];
-  /** Keys whose index entry this write changed (to undo on abort). */
-  readonly touchedKeys = new Set<string>();
-  private readonly recordUndo: RecordChange[] = [];
+  /** Created with the first change (most writes change no lease). */
+  leaseChanges: LeaseChange[] | undefined;
+  /** Keys whose index entry this write changed (to undo on abort; a key twice is undone once). */
+  readonly touchedKeys: string[] = [];
+  /** Created with the first record changed inside the write (most writes change none). */
+  private recordUndo: RecordChange[] | undefined;
+  /** Set when the write changed nothing: its transaction is aborted (or its records undone). */
+  aborted = false;
   private readonly store: KVStore;
 
   constructor(store: KVStore, beginRev: number) {
@@ -631,6 +664,7 @@ class StoreWriteTxn implements WriteTxn {
 
   /** Notes a record's value before this write changed it (to undo when a shared transaction cannot abort). */
   noteRecord(bucket: RecordBucket, key: Buffer, previous: Buffer | undefined): void {
+    this.recordUndo ??= [];
     this.recordUndo.push([
       bucket,
       Buffer.from(key),
@@ -640,18 +674,20 @@ class StoreWriteTxn implements WriteTxn {
 
   /** True when records were changed inside this write. */
   get stagedRecords(): boolean {
-    return this.recordUndo.length > 0;
+    return this.recordUndo !== undefined && this.recordUndo.length > 0;
   }
 
   /** Puts back the records this write changed, newest change first. */
   undoStagedRecords(): void {
-    for (let i = this.recordUndo.length - 1; i >= 0; i--) {
-      const [bucket, key, previous] = this.recordUndo[i];
+    const undo = this.recordUndo;
+    if (undo === undefined) return;
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const [bucket, key, previous] = undo[i];
       const table = this.store.backend.records(bucket);
       if (previous === undefined) table.remove(key);
       else table.put(key, previous);
     }
-    this.recordUndo.length = 0;
+    undo.length = 0;
   }
 
   /** Deletes the history records this write put (when a shared transaction cannot abort). */
@@ -660,6 +696,11 @@ class StoreWriteTxn implements WriteTxn {
     this.events.forEach((e, sub) => {
       this.store.backend.history.remove(revKey(rev, sub, e.type === Event_EventType.DELETE));
     });
+  }
+
+  private noteLease(lease: bigint, key: Buffer, kind: LeaseChange["kind"]): void {
+    this.leaseChanges ??= [];
+    this.leaseChanges.push({ lease, key, kind });
   }
 
   private readRev(): number {
@@ -686,13 +727,13 @@ class StoreWriteTxn implements WriteTxn {
     };
     if (prev !== undefined && this.store.hasLeaseListeners()) {
       const oldLease = this.store.readRecord(prev).lease;
-      if (oldLease !== 0n) this.leaseChanges.push({ lease: oldLease, key: kv.key, kind: "detach" });
+      if (oldLease !== 0n) this.noteLease(oldLease, kv.key, "detach");
     }
     this.store.backend.history.put(revKey(rev, sub), encodeKeyValue(kv));
-    this.touchedKeys.add(k);
+    this.touchedKeys.push(k);
     index.put(k, rev, sub);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
-    if (lease !== 0n) this.leaseChanges.push({ lease, key: kv.key, kind: "attach" });
+    if (lease !== 0n) this.noteLease(lease, kv.key, "attach");
     return rev;
   }
 
@@ -709,7 +750,7 @@ class StoreWriteTxn implements WriteTxn {
     const key = keyBytes(k);
     if (this.store.hasLeaseListeners()) {
       const oldLease = this.store.readRecord(live).lease;
-      if (oldLease !== 0n) this.leaseChanges.push({ lease: oldLease, key, kind: "detach" });
+      if (oldLease !== 0n) this.noteLease(oldLease, key, "detach");
     }
     const record = encodeKeyValue({
       key,
@@ -720,7 +761,7 @@ class StoreWriteTxn implements WriteTxn {
       lease: 0n,
     });
     this.store.backend.history.put(revKey(rev, sub, true), record);
-    this.touchedKeys.add(k);
+    this.touchedKeys.push(k);
     if (!this.store.keyIndex.tombstone(k, rev, sub)) {
       throw new StoreFatalError(`key index: tombstone of a key that is not live`);
     }

@@ -133,7 +133,8 @@ export class EtcdServer implements ServerCore {
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
   readonly stopped$ = new Subject<Error | undefined>();
 
-  private readonly wait = new WaitRegistry<ApplyResult>();
+  /** Proposals waiting for their apply result; one not applied within the request timeout fails. */
+  private readonly wait: WaitRegistry<ApplyResult>;
   readonly appliedIndex: IndexWaiter;
   readonly idGen: IdGenerator;
   readonly reads: LinearizableReads;
@@ -167,6 +168,10 @@ export class EtcdServer implements ServerCore {
   ) {
     this.now = cfg.now ?? Date.now;
     this.raft = raft;
+    this.wait = new WaitRegistry<ApplyResult>({
+      timeoutMs: requestTimeoutMs(cfg),
+      error: () => (raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail),
+    });
     this.store = store;
     this.clusterId = cluster.id;
     this.memberId = cluster.localId;
@@ -770,11 +775,12 @@ export class EtcdServer implements ServerCore {
   // ---- proposals -----------------------------------------------------------------------------
 
   /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
-  async propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
-    if (this.stopping) throw Errors.Stopped;
+  propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
+    // (not async: every write comes this way, and the promise of the wait is the answer itself)
+    if (this.stopping) return Promise.reject(Errors.Stopped);
     // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
     if (this.raft.node.basicStatus().hardState.commit > this.appliedIndex.index + MAX_APPLY_GAP)
-      throw Errors.TooManyRequests;
+      return Promise.reject(Errors.TooManyRequests);
     const id = this.idGen.next();
     // the user and auth revision the request speaks for, checked when it is applied
     const header = {
@@ -782,8 +788,13 @@ export class EtcdServer implements ServerCore {
       username: req.header?.username ?? "",
       authRevision: req.header?.authRevision ?? 0,
     };
-    const data = encodeRaftRequest(req, header);
-    if (data.length > this.cfg.maxRequestBytes) throw Errors.RequestTooLarge;
+    let data: Buffer;
+    try {
+      data = encodeRaftRequest(req, header);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (data.length > this.cfg.maxRequestBytes) return Promise.reject(Errors.RequestTooLarge);
     return this.proposeAndWait(id, () => this.raft.propose(data));
   }
 
@@ -801,20 +812,24 @@ export class EtcdServer implements ServerCore {
   private awaitingLeader: Array<() => void> = [];
 
   /** Runs a proposal registered under `id` and waits for its apply result, failing after the request timeout. */
-  private async proposeAndWait(id: bigint, propose: () => void): Promise<ApplyResult> {
-    const result = this.wait.register(id);
-    this.serverMetrics.proposalsPending.inc();
-    let timer: NodeJS.Timeout | undefined;
+  private proposeAndWait(id: bigint, propose: () => void): Promise<ApplyResult> {
+    let result: Promise<ApplyResult>;
     try {
-      const attempt = () => {
-        try {
-          propose();
-        } catch (err) {
-          if (err instanceof ProposalDroppedError) {
-            this.wait.fail(id, Errors.NoLeader);
-          } else throw err;
-        }
-      };
+      result = this.wait.register(id);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.serverMetrics.proposalsPending.inc();
+    const attempt = () => {
+      try {
+        propose();
+      } catch (err) {
+        if (err instanceof ProposalDroppedError) {
+          this.wait.fail(id, Errors.NoLeader);
+        } else throw err;
+      }
+    };
+    try {
       this.unanswered.add(id, this.raft.leadership$.value.term, attempt);
       if (this.raft.hasLeader) attempt();
       else {
@@ -826,22 +841,31 @@ export class EtcdServer implements ServerCore {
           attempt();
         });
       }
-      const timeout = new Promise<never>(() => {
-        timer = setTimeout(() => {
-          this.wait.fail(id, this.raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail);
-        }, requestTimeoutMs(this.cfg));
-      });
-      const r = await Promise.race([result, timeout]);
-      if (r.err) throw r.err;
-      return r;
     } catch (err) {
-      this.serverMetrics.proposalsFailed.inc();
-      throw err;
-    } finally {
-      if (timer) clearTimeout(timer);
-      this.unanswered.delete(id);
-      this.serverMetrics.proposalsPending.dec();
+      this.wait.fail(id, err);
     }
+    // the registry fails the wait once the request timeout is over (Errors.Timeout, or
+    // TimeoutDueToLeaderFail without a leader then)
+    return result.then(
+      (r) => {
+        this.proposalDone(id);
+        if (r.err) {
+          this.serverMetrics.proposalsFailed.inc();
+          throw r.err;
+        }
+        return r;
+      },
+      (err: unknown) => {
+        this.proposalDone(id);
+        this.serverMetrics.proposalsFailed.inc();
+        throw err;
+      },
+    );
+  }
+
+  private proposalDone(id: bigint): void {
+    this.unanswered.delete(id);
+    this.serverMetrics.proposalsPending.dec();
   }
 
   alarms(): AlarmMember[] {

@@ -169,10 +169,15 @@ export class RaftNode {
 
     // 5. the in-memory log follows the durable one
     if (rd.entries.length > 0) this.storage.append(rd.entries);
-    markPersisted();
 
-    // 6. a follower answers only once durable; a conf change is applied before the next Ready
-    if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
+    // 6. a follower answers only once durable, and before this batch is applied: the apply goes on
+    //    in a promise continuation queued by markPersisted, which must not run ahead of the
+    //    transport's write of the answer (queued by send). A conf change is applied before the next Ready.
+    try {
+      if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
+    } finally {
+      markPersisted();
+    }
     if (hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal)) await appliedPromise;
     if (this.readyBatches$.observed) {
       this.readyBatches$.next({

@@ -6,6 +6,15 @@ import { PutRequest } from "../gen/etcdserverpb/rpc.js";
 const PUT_TAG = (4 << 3) | 2;
 const HEADER_TAG = (100 << 3) | 2;
 
+/** Requests above this size get a writer of their own (a huge one must not keep its buffer alive). */
+const REUSED_WRITER_MAX_BYTES = 64 * 1024;
+/**
+ * The writer every proposal is encoded with: it grows once to the usual size and keeps its buffer (a
+ * new writer starts at 128 bytes and doubles, three buffers for a 256-byte put). finish() hands out an
+ * exact-size copy and leaves it empty.
+ */
+let writer = new BinaryWriter();
+
 /** True when a request carries a put and nothing else but its header. */
 function isPlainPut(
   req: Partial<InternalRaftRequest>,
@@ -27,13 +36,21 @@ function isPlainPut(
  */
 export function encodeRaftRequest(req: Partial<InternalRaftRequest>, header: RequestHeader): Buffer {
   let bytes: Uint8Array;
-  if (isPlainPut(req)) {
-    const writer = new BinaryWriter();
-    PutRequest.encode(req.put, writer.uint32(PUT_TAG).fork()).join();
-    RequestHeader.encode(header, writer.uint32(HEADER_TAG).fork()).join();
-    bytes = writer.finish();
-  } else {
-    bytes = InternalRaftRequest.encode(InternalRaftRequest.fromPartial({ ...req, header })).finish();
+  try {
+    if (isPlainPut(req)) {
+      PutRequest.encode(req.put, writer.uint32(PUT_TAG).fork()).join();
+      RequestHeader.encode(header, writer.uint32(HEADER_TAG).fork()).join();
+      bytes = writer.finish();
+    } else {
+      bytes = InternalRaftRequest.encode(
+        InternalRaftRequest.fromPartial({ ...req, header }),
+        writer,
+      ).finish();
+    }
+  } catch (err) {
+    writer = new BinaryWriter(); // a half-written request must not lead the next one
+    throw err;
   }
+  if (bytes.byteLength > REUSED_WRITER_MAX_BYTES) writer = new BinaryWriter();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,14 +1,46 @@
+interface Waiter<T> {
+  readonly resolve: (v: T) => void;
+  readonly reject: (e: unknown) => void;
+  /** When the waiter fails with the registry's timeout error (ms on its clock); Infinity: never. */
+  readonly deadline: number;
+}
+
+/** How a registry fails waiters nobody answered in time. */
+export interface WaitTimeouts {
+  /** Milliseconds from registration to failure. */
+  readonly timeoutMs: number;
+  /** The error a waiter fails with once its time is up (decided then: it may depend on the member's state). */
+  readonly error: (id: bigint) => unknown;
+  /** Milliseconds from a monotonic clock (tests inject their own). */
+  readonly now?: () => number;
+}
+
 /**
  * Proposals waiting for their apply result, keyed by request id (etcd's wait registry).
  * The proposer registers before proposing; the apply loop triggers with the result or an error.
  * A trigger for an id nobody waits for (another member's request, a replay) is a no-op.
+ *
+ * With `timeouts`, a waiter not answered within the timeout fails. One timer serves every waiter
+ * (armed for the earliest deadline), instead of a timer, a timeout promise and a race per request.
  */
 export class WaitRegistry<T> {
-  private readonly pending = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<bigint, Waiter<T>>();
+  private readonly now: () => number;
+  /** Armed for the earliest deadline while waiters with deadlines may be pending. */
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly timeouts?: WaitTimeouts) {
+    this.now = timeouts?.now ?? (() => performance.now());
+  }
 
   register(id: bigint): Promise<T> {
     if (this.pending.has(id)) throw new Error(`duplicate wait id ${id.toString(16)}`);
-    return new Promise<T>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const deadline =
+      this.timeouts === undefined ? Number.POSITIVE_INFINITY : this.now() + this.timeouts.timeoutMs;
+    const result = new Promise<T>((resolve, reject) => this.pending.set(id, { resolve, reject, deadline }));
+    // deadlines come in registration order: the timer, once armed, already fires no later than this one
+    if (this.timer === undefined && deadline !== Number.POSITIVE_INFINITY) this.arm(deadline);
+    return result;
   }
 
   isRegistered(id: bigint): boolean {
@@ -19,6 +51,8 @@ export class WaitRegistry<T> {
     const w = this.pending.get(id);
     if (!w) return;
     this.pending.delete(id);
+    // nobody left to time out: no timer keeps the process waiting
+    if (this.pending.size === 0) this.disarm();
     w.resolve(value);
   }
 
@@ -26,6 +60,7 @@ export class WaitRegistry<T> {
     const w = this.pending.get(id);
     if (!w) return;
     this.pending.delete(id);
+    if (this.pending.size === 0) this.disarm();
     w.reject(error);
   }
 
@@ -33,11 +68,37 @@ export class WaitRegistry<T> {
   failAll(error: unknown): void {
     const all = [...this.pending.values()];
     this.pending.clear();
+    this.disarm();
     for (const w of all) w.reject(error);
   }
 
   get size(): number {
     return this.pending.size;
+  }
+
+  private arm(deadline: number): void {
+    this.timer = setTimeout(() => this.expire(), Math.max(0, Math.ceil(deadline - this.now())));
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Fails every waiter whose time is up and arms the timer for the earliest deadline left. */
+  private expire(): void {
+    this.timer = undefined;
+    const timeouts = this.timeouts;
+    if (timeouts === undefined) return;
+    const now = this.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: bigint[] = [];
+    for (const [id, w] of this.pending) {
+      if (w.deadline <= now) expired.push(id);
+      else if (w.deadline < next) next = w.deadline;
+    }
+    for (const id of expired) this.fail(id, timeouts.error(id));
+    if (next !== Number.POSITIVE_INFINITY && this.timer === undefined) this.arm(next);
   }
 }
 

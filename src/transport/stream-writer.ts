@@ -1,7 +1,8 @@
 // The sending end of one stream to a peer: the peer dialed us (GET /raft/stream/<type>/<peer>) and we
 // keep writing frames into that answer. Messages wait in a bounded queue and are written in one batch
-// per turn of the event loop; a link heartbeat goes out every heartbeatMs so the dialer can tell a
-// quiet stream from a dead one. A write that cannot drain within writeTimeoutMs ends the stream.
+// per turn of the event loop, straight to the socket; a link heartbeat goes out every heartbeatMs so
+// the dialer can tell a quiet stream from a dead one. A write that cannot drain within writeTimeoutMs
+// ends the stream.
 import type { ServerResponse } from "node:http";
 import type { Message } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
@@ -128,7 +129,13 @@ export class StreamWriter {
       this.fail(conn, action, "connection closed");
       return false;
     }
+    // Node's response write corks the socket until the next process.nextTick, which runs only after
+    // every promise continuation queued in this turn (the rest of the raft loop, an apply): corked here,
+    // the uncork hands the frame to the kernel now, so an acknowledgement never waits for that work.
+    const socket = conn.res.socket;
+    socket?.cork();
     const more = conn.res.write(bytes);
+    socket?.uncork();
     if (!more) {
       conn.drainTimer = setTimeout(
         () => this.fail(conn, action, `write blocked for ${this.ctx.timings.writeTimeoutMs} ms`),

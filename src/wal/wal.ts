@@ -1,22 +1,31 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { ABORT, type Database } from "lmdb";
-
-/** lmdb-js transactionSync flags: abortable (the body may return ABORT) and a synced commit. */
-const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
-
-/** Batches of at most this many entries commit on the event loop; larger ones on LMDB's write thread. */
-const SYNC_COMMIT_MAX_ENTRIES = 2;
-
 import { Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
-import { checkDataFile } from "./data-file.js";
 import { WalCorruptError, WalError, WalInputError, WalStateError } from "./errors.js";
+import { encodeFrame, FrameKind } from "./frame.js";
+import { convertLegacyWal, hasLegacyLayout, removeLegacyFiles } from "./legacy/convert.js";
 import { lockWal } from "./lock.js";
-import { encodeMeta, HARD_STATE_KEY, META_KEY } from "./meta.js";
-import { indexKey, RecordKind, seal, unseal } from "./record.js";
-import { type LogBounds, recover, type WalContents } from "./recover.js";
-import { dataFilePath, openStore, type WalStore } from "./store.js";
+import type { LogTracker } from "./log-tracker.js";
+import { encodePurgeMark, encodeSnapshotMark } from "./markers.js";
+import { indexKey, RecordKind, seal } from "./record.js";
+import { type Replayed, replay, type WalContents } from "./replay.js";
+import {
+  DEFAULT_SEGMENT_BYTES,
+  fsyncDirectory,
+  INITIAL_SEGMENT_BYTES,
+  listSegments,
+  segmentName,
+  TEMPORARY_SUFFIX,
+  writeSegmentFile,
+  zeroFill,
+} from "./segment-files.js";
+import { encodeHeader, SCHEMA_VERSION } from "./segment-header.js";
+import { SegmentWriter } from "./segment-writer.js";
+import { removeSnapshotFile, writeSnapshotFile } from "./snapshot-files.js";
+
+/** Batches of at most this many entries are synced on the event loop; larger ones on the thread pool. */
+const SYNC_COMMIT_MAX_ENTRIES = 2;
 
 export interface PurgeOptions {
   /** Entries kept before the newest snapshot for slow followers (etcd's --snapshot-catchup-entries). */
@@ -33,7 +42,7 @@ export interface PurgeResult {
 export interface WalStats {
   /** save/saveSnapshot/purge calls that were committed. */
   readonly saves: number;
-  /** LMDB transactions (each one synced) that carried them. */
+  /** Synced writes (one fdatasync each) that carried them. */
   readonly transactions: number;
   readonly entriesWritten: number;
   readonly bytesWritten: number;
@@ -44,31 +53,45 @@ export interface WalCommit {
   readonly saves: number;
   readonly entries: number;
   readonly bytes: number;
-  /** From the start of the transaction to the end of its sync. */
+  /** From the start of the write to the end of its sync. */
   readonly durationMs: number;
 }
 
 export interface WalOptions {
   readonly onCommit?: (commit: WalCommit) => void;
+  /** Largest segment file (default 64 MiB); a new log starts with 1 MiB segments, each next one twice as big. */
+  readonly segmentBytes?: number;
 }
 
 export interface OpenedWal extends WalContents {
   readonly wal: WAL;
 }
 
-/** A record encoded and sealed when save() is called: later changes to the caller's objects cannot leak in. */
-interface SealedRecord {
+/** An entry encoded and framed when save() is called: later changes to the caller's objects cannot leak in. */
+interface SealedEntry {
   readonly index: number;
   readonly term: number;
-  readonly key: Buffer;
-  readonly value: Buffer;
+  readonly frame: Buffer;
+}
+
+interface SealedHardState {
+  readonly commit: number;
+  readonly proto: Buffer;
+  readonly frame: Buffer;
+}
+
+interface SealedSnapshot {
+  readonly index: number;
+  readonly term: number;
+  /** The snapshot file's content (record.ts sealing). */
+  readonly sealed: Buffer;
 }
 
 interface SaveJob {
   readonly kind: "save";
-  readonly hardState: { readonly commit: number; readonly value: Buffer } | undefined;
-  readonly entries: readonly SealedRecord[];
-  readonly snapshot: SealedRecord | undefined;
+  readonly hardState: SealedHardState | undefined;
+  readonly entries: readonly SealedEntry[];
+  readonly snapshot: SealedSnapshot | undefined;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -84,33 +107,37 @@ interface PurgeJob {
 type Job = SaveJob | PurgeJob;
 type Outcome = { ok: true; value?: PurgeResult } | { ok: false; error: Error };
 
-/** A queued write's own promise: its batch's promise reports a failed commit (see commitNext). */
-const ignoreQueuedFailure = (): void => {};
+/** What one batch writes: its records, and the files to delete once they are durable. */
+interface BatchOutput {
+  readonly frames: Buffer[];
+  readonly afterSync: (() => void)[];
+  entries: number;
+  bytes: number;
+}
 
 const DEFAULT_CATCH_UP_ENTRIES = 5000;
 const DEFAULT_MAX_SNAPSHOTS = 5;
+/** Upper bound of a snapshot or purge record with its frame, for the room a batch needs. */
+const MARK_FRAME_BYTES = 32;
 
-function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+function segmentBytesOf(options: WalOptions): number {
+  const bytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  if (!Number.isSafeInteger(bytes) || bytes < 4096) {
+    throw new WalInputError(`wal: segmentBytes must be an integer >= 4096, got ${bytes}`);
   }
+  return bytes;
 }
 
 /**
- * The write-ahead log of one member: hard state, raft entries and snapshots in one LMDB
- * environment. Writes are group-committed: at most one LMDB transaction is in flight, and every
- * save that arrives meanwhile is carried by the next one, so a burst of Readys costs one sync.
+ * The write-ahead log of one member: hard states and raft entries appended to segment files,
+ * snapshots in files of their own. Writes are group-committed: at most one sync is in flight, and
+ * every save that arrives meanwhile is carried by the next write, so a burst of Readys costs one sync.
  */
 export class WAL {
   private pending: Job[] = [];
   /** A hard state saved without MustSync, written with the next synced save (or on close). */
-  private deferredHardState: SaveJob["hardState"];
+  private deferredHardState: SealedHardState | undefined;
   private committing = false;
-  /** Set while a save is written as an lmdb-js batch of queued writes (see commitNext). */
-  private queueing = false;
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
@@ -118,35 +145,51 @@ export class WAL {
 
   private constructor(
     readonly dir: string,
-    private readonly store: WalStore,
-    private readonly bounds: LogBounds,
+    private readonly log: LogTracker,
+    private readonly writer: SegmentWriter,
+    /** Snapshot files on disk, ascending. */
+    private snapshotFiles: number[],
+    private readonly metadata: Buffer,
+    /** The hard state last written (protobuf), repeated in every new segment's header. */
+    private hardStateBytes: Buffer,
     private readonly unlock: () => void,
     private readonly options: WalOptions,
   ) {}
 
-  /** True when dir holds a WAL (like etcd's wal.Exist). */
+  /** True when dir holds a WAL, of this layout or the LMDB one before it (like etcd's wal.Exist). */
   static exists(dir: string): boolean {
-    return existsSync(dataFilePath(dir));
+    return listSegments(dir).length > 0 || hasLegacyLayout(dir);
   }
 
   /**
-   * Creates an empty WAL carrying metadata. The environment is built in a sibling directory and
-   * renamed into place once its meta record is synced, so a crash never leaves a WAL without meta.
+   * Creates an empty WAL carrying metadata. Its first segment is built in a sibling directory and
+   * renamed into place once synced, so a crash never leaves a WAL without metadata.
    */
   static async create(dir: string, metadata: Buffer, options: WalOptions = {}): Promise<WAL> {
     dir = resolve(dir);
+    const segmentBytes = segmentBytesOf(options);
     if (WAL.exists(dir)) throw new WalStateError(`wal: ${dir} already exists`);
-    const staging = `${dir}.tmp`;
+    const staging = `${dir}${TEMPORARY_SUFFIX}`;
     rmSync(staging, { recursive: true, force: true });
-    mkdirSync(dirname(dir), { recursive: true });
-    const building = openStore(staging);
+    mkdirSync(staging, { recursive: true });
     try {
-      await building.meta.put(META_KEY, encodeMeta(metadata));
-    } finally {
-      await building.env.close();
-    }
-    fsyncDirectory(staging);
-    try {
+      const header = encodeHeader({
+        schema: SCHEMA_VERSION,
+        seq: 0,
+        metadata,
+        hardState: Buffer.alloc(0),
+        snapshotIndex: 0,
+        snapshotTerm: 0,
+        firstIndex: 0,
+        lastIndex: 0,
+        lastTerm: 0,
+      });
+      writeSegmentFile(
+        join(staging, segmentName(0, 1)),
+        [encodeFrame(FrameKind.header, header)],
+        Math.min(INITIAL_SEGMENT_BYTES, segmentBytes),
+      );
+      fsyncDirectory(staging);
       renameSync(staging, dir);
     } catch (error) {
       rmSync(staging, { recursive: true, force: true });
@@ -160,24 +203,37 @@ export class WAL {
   /** Opens and fully validates a WAL; returns the handle and everything a restart needs. */
   static async open(dir: string, options: WalOptions = {}): Promise<OpenedWal> {
     dir = resolve(dir);
+    const segmentBytes = segmentBytesOf(options);
     if (!WAL.exists(dir)) throw new WalStateError(`wal: ${dir} does not exist`);
     const unlock = lockWal(dir);
-    let store: WalStore | undefined;
+    let writer: SegmentWriter | undefined;
     try {
-      const fileProblem = checkDataFile(dataFilePath(dir));
-      if (fileProblem !== undefined) throw new WalCorruptError(dir, fileProblem);
-      try {
-        store = openStore(dir);
-      } catch (error) {
-        throw new WalCorruptError(dir, `cannot open the LMDB environment: ${(error as Error).message}`);
+      // files a crash left half made: a segment being prepared, a snapshot being written
+      for (const name of readdirSync(dir)) {
+        if (name.endsWith(TEMPORARY_SUFFIX)) rmSync(join(dir, name), { force: true });
       }
-      const { contents, bounds } = recover(dir, store);
-      return { ...contents, wal: new WAL(dir, store, bounds, unlock, options) };
+      if (listSegments(dir).length === 0)
+        await convertLegacyWal(dir, Math.min(INITIAL_SEGMENT_BYTES, segmentBytes));
+      else if (hasLegacyLayout(dir)) removeLegacyFiles(dir);
+      const replayed = replay(dir);
+      repairTail(dir, replayed);
+      writer = SegmentWriter.resume(dir, replayed.segments, replayed.end, segmentBytes);
+      const wal = new WAL(
+        dir,
+        replayed.tracker,
+        writer,
+        replayed.snapshots,
+        replayed.contents.metadata,
+        replayed.hardStateBytes,
+        unlock,
+        options,
+      );
+      return { ...replayed.contents, wal };
     } catch (error) {
-      await store?.env.close();
+      await writer?.close().catch(() => {});
       unlock();
       if (error instanceof WalError) throw error;
-      throw new WalCorruptError(dir, `cannot read the LMDB environment: ${(error as Error).message}`);
+      throw new WalCorruptError(dir, `cannot read the log: ${(error as Error).message}`);
     }
   }
 
@@ -216,7 +272,7 @@ export class WAL {
     });
   }
 
-  /** Encodes outside the write transaction, so the LMDB write lock is held only to copy bytes. */
+  /** Encodes outside the commit, so a commit only copies bytes. */
   private seal(
     hardState: HardState | undefined,
     entries: readonly Entry[],
@@ -224,41 +280,38 @@ export class WAL {
   ): Pick<SaveJob, "hardState" | "entries" | "snapshot"> {
     const encodeFailed = (what: string, error: unknown) =>
       new WalInputError(`wal: ${this.dir}: cannot encode ${what}: ${(error as Error).message}`);
-    let sealedSnapshot: SealedRecord | undefined;
+    let sealedSnapshot: SealedSnapshot | undefined;
     if (snapshot !== undefined) {
       const meta = snapshot.metadata;
       if (meta === undefined || !Number.isSafeInteger(meta.index) || meta.index < 1) {
         throw new WalInputError(`wal: ${this.dir}: snapshot without metadata or with index 0`);
       }
-      const key = indexKey(meta.index);
       try {
-        const value = seal(RecordKind.snapshot, key, Snapshot.encode(snapshot).finish());
-        sealedSnapshot = { index: meta.index, term: meta.term, key, value };
+        const sealed = seal(RecordKind.snapshot, indexKey(meta.index), Snapshot.encode(snapshot).finish());
+        sealedSnapshot = { index: meta.index, term: meta.term, sealed };
       } catch (error) {
         throw encodeFailed(`snapshot ${meta.index}`, error);
       }
     }
-    const sealedEntries = entries.map((entry): SealedRecord => {
+    const sealedEntries = entries.map((entry): SealedEntry => {
       if (!Number.isSafeInteger(entry.index) || entry.index < 1) {
         throw new WalInputError(`wal: ${this.dir}: entry index ${entry.index} is not a positive integer`);
       }
-      const key = indexKey(entry.index);
       try {
         return {
           index: entry.index,
           term: entry.term,
-          key,
-          value: seal(RecordKind.entry, key, Entry.encode(entry).finish()),
+          frame: encodeFrame(FrameKind.entry, Entry.encode(entry).finish()),
         };
       } catch (error) {
         throw encodeFailed(`entry ${entry.index}`, error);
       }
     });
-    let sealedHardState: SaveJob["hardState"];
+    let sealedHardState: SealedHardState | undefined;
     if (hardState !== undefined) {
       try {
-        const value = seal(RecordKind.hardState, HARD_STATE_KEY, HardState.encode(hardState).finish());
-        sealedHardState = { commit: hardState.commit, value };
+        const proto = Buffer.from(HardState.encode(hardState).finish());
+        sealedHardState = { commit: hardState.commit, proto, frame: encodeFrame(FrameKind.hardState, proto) };
       } catch (error) {
         throw encodeFailed("hard state", error);
       }
@@ -286,20 +339,20 @@ export class WAL {
     });
   }
 
-  /** Last index the log covers (stored entry or snapshot), counting the transaction being committed. */
+  /** Last index the log covers (stored entry or snapshot), counting the write being synced. */
   lastIndex(): number {
-    return Math.max(this.bounds.lastIndex, this.bounds.snapshotIndex);
+    return Math.max(this.log.lastIndex, this.log.snapshotIndex);
   }
 
   firstIndex(): number {
-    return this.bounds.firstIndex;
+    return this.log.firstIndex;
   }
 
   stats(): WalStats {
     return { ...this.counters };
   }
 
-  /** Waits for queued saves to commit, then closes the environment. Later saves are refused. */
+  /** Waits for queued saves to be synced, then closes the files. Later saves are refused. */
   close(): Promise<void> {
     const deferred = this.deferredHardState;
     this.deferredHardState = undefined;
@@ -320,7 +373,7 @@ export class WAL {
           this.drained = resolve;
         });
       }
-      await this.store.env.close();
+      await this.writer.close();
       this.unlock();
     })();
     return this.closing;
@@ -337,7 +390,7 @@ export class WAL {
     }
   }
 
-  /** Starts a transaction unless one is in flight; it takes every job queued when it begins. */
+  /** Starts a write unless one is in flight; it takes every job queued when it begins. */
   private commitNext(): void {
     if (this.committing) return;
     if (this.pending.length === 0) {
@@ -346,41 +399,114 @@ export class WAL {
       return;
     }
     this.committing = true;
-    let batch: Job[] = [];
-    const outcomes: Outcome[] = [];
-    const written = { entries: 0, bytes: 0 };
-    let broken: Error | undefined;
-    let started = 0;
-    // Two ways to commit, chosen by the size of the batch. A small one (one client waiting, say) is
-    // committed synchronously on the event loop: lmdb-js's synchronous, synced commit skips the
-    // write thread's round trips and answers soonest. A bigger one means many clients are waiting:
-    // it goes to lmdb-js's write thread (the same synced commit, fdatasync and meta page before the
-    // promise resolves), so that the event loop serves requests and applies while the disk syncs
-    // (measured: 64 clients about 1.5x the puts/s of synchronous commits; one client about 0.75x).
-    //
-    // The batch is collected in the event loop's check phase (setImmediate), after every I/O callback
-    // of this turn, so all the saves they cause join one commit. A microtask is too early: Node drains
-    // microtasks after each callback from native code (each HTTP/2 stream's data is one), and the
-    // synchronous commit would then block the loop once per request.
-    const body = () => {
-      started = performance.now();
-      batch = this.pending;
-      this.pending = [];
-      try {
-        for (const job of batch) outcomes.push(this.apply(job, written));
-      } catch (error) {
-        // Unexpected (LMDB) failure half way through a job: abort the whole transaction.
-        broken = error as Error;
-        return ABORT;
+    // A big save alone (the raft loop's Ready while clients wait) is written at once and its sync
+    // started on the thread pool: waiting for setImmediate would start it one whole turn later,
+    // after the poll phase of the next turn (every request and answer that arrived meanwhile).
+    if (this.isLoneSave() && this.pendingEntries() > SYNC_COMMIT_MAX_ENTRIES) {
+      this.commit(false);
+      return;
+    }
+    // Otherwise the batch is collected in the event loop's check phase (setImmediate), after every
+    // I/O callback of this turn, so all the saves they cause join one write. A microtask is too
+    // early: Node drains microtasks after each callback from native code (each HTTP/2 stream's data
+    // is one), and the batch would then be synced once per request. A small batch (one client
+    // waiting, say) is synced on the event loop: no thread-pool round trip, it answers soonest. A
+    // bigger one means many clients wait: its sync runs on the thread pool so that the event loop
+    // serves requests and applies meanwhile.
+    setImmediate(() => this.commit(this.pendingEntries() <= SYNC_COMMIT_MAX_ENTRIES));
+  }
+
+  /** One save without a snapshot pending. */
+  private isLoneSave(): boolean {
+    return this.pending.length === 1 && this.pending[0].kind === "save" && !this.pending[0].snapshot;
+  }
+
+  private pendingEntries(): number {
+    let n = 0;
+    for (const job of this.pending) if (job.kind === "save") n += job.entries.length;
+    return n;
+  }
+
+  /** Writes every queued job as one batch of records and syncs the segment once. */
+  private commit(onLoop: boolean): void {
+    const started = performance.now();
+    const batch = this.pending;
+    this.pending = [];
+    let bytes = 0;
+    for (const job of batch) {
+      if (job.kind === "purge") bytes += MARK_FRAME_BYTES;
+      else {
+        for (const entry of job.entries) bytes += entry.frame.length;
+        bytes += (job.hardState?.frame.length ?? 0) + (job.snapshot ? MARK_FRAME_BYTES : 0);
       }
-      return undefined;
-    };
-    const succeeded = () => {
-      if (broken !== undefined) return this.fail(batch, broken);
-      this.counters.transactions++;
-      this.counters.entriesWritten += written.entries;
-      this.counters.bytesWritten += written.bytes;
-      const durationMs = performance.now() - started;
+    }
+    const cut = this.writer.mustCut(bytes);
+    const wait = cut ? this.writer.whenNextReady() : undefined;
+    if (wait === undefined) {
+      this.writeBatch(batch, started, cut, onLoop);
+      return;
+    }
+    wait.then(
+      () => this.writeBatch(batch, started, true, false),
+      (error: Error) => this.finish(batch, error),
+    );
+  }
+
+  private writeBatch(batch: Job[], started: number, cut: boolean, onLoop: boolean): void {
+    const out: BatchOutput = { frames: [], afterSync: [], entries: 0, bytes: 0 };
+    const outcomes: Outcome[] = [];
+    try {
+      if (cut) {
+        this.writer.cut(this.log.lastIndex + 1);
+        out.frames.push(this.headerFrame());
+      }
+      for (const job of batch) outcomes.push(this.apply(job, out));
+      if (out.frames.length === 0) {
+        this.finish(batch, undefined, outcomes, out, started, false);
+        return;
+      }
+      out.bytes += this.writer.append(out.frames);
+      if (onLoop) {
+        this.writer.syncNow();
+        this.finish(batch, undefined, outcomes, out, started, true);
+      } else {
+        this.syncInBackground((error) =>
+          this.finish(batch, error ?? undefined, outcomes, out, started, true),
+        );
+      }
+    } catch (error) {
+      this.finish(batch, error as Error);
+    }
+  }
+
+  /** The sync of a big batch, on the thread pool. */
+  private syncInBackground(done: (error: Error | null) => void): void {
+    this.writer.sync(done);
+  }
+
+  private finish(
+    batch: Job[],
+    failed: Error | undefined,
+    outcomes: Outcome[] = [],
+    out?: BatchOutput,
+    started = 0,
+    synced = false,
+  ): void {
+    try {
+      if (failed !== undefined || out === undefined) {
+        this.fail(batch, failed ?? new Error("batch ended without output"));
+        return;
+      }
+      for (const action of out.afterSync) {
+        try {
+          action();
+        } catch {
+          // a file left behind is removed by a later purge or open
+        }
+      }
+      if (synced) this.counters.transactions++;
+      this.counters.entriesWritten += out.entries;
+      this.counters.bytesWritten += out.bytes;
       let saves = 0;
       batch.forEach((job, i) => {
         const outcome = outcomes[i];
@@ -393,94 +519,17 @@ export class WAL {
         else job.resolve();
       });
       this.counters.saves += saves;
-      this.options.onCommit?.({ saves, entries: written.entries, bytes: written.bytes, durationMs });
-    };
-    const finish = (failed: Error | undefined) => {
-      try {
-        if (failed !== undefined) this.fail(batch, failed);
-        else succeeded();
-      } finally {
-        this.committing = false;
-        this.commitNext();
+      if (synced) {
+        const durationMs = performance.now() - started;
+        this.options.onCommit?.({ saves, entries: out.entries, bytes: out.bytes, durationMs });
       }
-    };
-    const commitSync = () => {
-      let failed: Error | undefined;
-      try {
-        this.store.env.transactionSync(body, TXN_ABORTABLE_SYNC_COMMIT as never);
-      } catch (error) {
-        failed = error as Error;
-      }
-      finish(failed);
-    };
-    const commitQueued = () => {
-      // One save without a snapshot (each Ready of the raft loop): its reads of the log see the
-      // last commit, which is complete, and none of its own writes. Checked here, then
-      // queued as one lmdb-js batch: one transaction, run wholly on lmdb-js's write thread (no
-      // round trip back to this thread in the middle of the commit, which a busy event loop
-      // delays), whose promise resolves once it is committed and synced.
-      this.queueing = true;
-      let aborted: unknown;
-      let committed: Promise<boolean>;
-      try {
-        committed = this.store.env.batch(() => {
-          aborted = body();
-        });
-      } catch (error) {
-        committed = Promise.reject(error);
-      } finally {
-        this.queueing = false;
-      }
-      if (aborted === ABORT) {
-        // some writes may be queued already: the log no longer matches memory either way
-        committed.catch(() => {});
-        finish(broken);
-        return;
-      }
-      committed.then(
-        () => finish(undefined),
-        (error: Error) => finish(error),
-      );
-    };
-    const commitWithCallback = () => {
-      this.store.env.transaction(body).then(
-        () => finish(undefined),
-        (error: Error) => finish(error),
-      );
-    };
-    // A big save alone (the raft loop's Ready while clients wait) is handed to lmdb-js at once:
-    // lmdb-js itself starts its write thread at the end of this event-loop turn (its turn batching),
-    // so waiting for setImmediate here as well would start the commit one whole turn later, after
-    // the poll phase of the next turn (every request and answer that arrived meanwhile).
-    if (this.isQueueableSave() && this.pendingEntries() > SYNC_COMMIT_MAX_ENTRIES) {
-      commitQueued();
-      return;
+    } finally {
+      this.committing = false;
+      this.commitNext();
     }
-    setImmediate(() => {
-      if (this.pendingEntries() <= SYNC_COMMIT_MAX_ENTRIES) commitSync();
-      else if (this.isQueueableSave()) commitQueued();
-      else commitWithCallback();
-    });
   }
 
-  /** One save without a snapshot pending: it can be written as one lmdb-js batch of queued writes. */
-  private isQueueableSave(): boolean {
-    return this.pending.length === 1 && this.pending[0].kind === "save" && !this.pending[0].snapshot;
-  }
-
-  /** A write inside the open transaction, or queued for lmdb-js's next one (see commitNext). */
-  private write(table: Database<Buffer, Buffer>, key: Buffer, value: Buffer): void {
-    if (this.queueing) table.put(key, value).then(undefined, ignoreQueuedFailure);
-    else table.putSync(key, value);
-  }
-
-  private pendingEntries(): number {
-    let n = 0;
-    for (const job of this.pending) if (job.kind === "save") n += job.entries.length;
-    return n;
-  }
-
-  /** A failed commit leaves memory and disk possibly apart: every later write is refused. */
+  /** A failed write leaves memory and disk possibly apart: every later write is refused. */
   private fail(batch: Job[], cause: Error): void {
     this.failure = new WalError(
       `wal: ${this.dir}: commit failed, the log must be reopened: ${cause.message}`,
@@ -489,10 +538,27 @@ export class WAL {
     this.pending = [];
   }
 
-  private apply(job: Job, written: { entries: number; bytes: number }): Outcome {
+  /** The first record of a new segment: where the log stands before the batch that follows it. */
+  private headerFrame(): Buffer {
+    const log = this.log;
+    const header = encodeHeader({
+      schema: SCHEMA_VERSION,
+      seq: this.writer.seq,
+      metadata: this.metadata,
+      hardState: this.hardStateBytes,
+      snapshotIndex: log.snapshotIndex,
+      snapshotTerm: log.snapshotTerm,
+      firstIndex: log.firstIndex,
+      lastIndex: log.lastIndex,
+      lastTerm: log.lastTerm,
+    });
+    return encodeFrame(FrameKind.header, header);
+  }
+
+  private apply(job: Job, out: BatchOutput): Outcome {
     try {
-      if (job.kind === "purge") return { ok: true, value: this.applyPurge(job) };
-      this.applySave(job, written);
+      if (job.kind === "purge") return { ok: true, value: this.applyPurge(job, out) };
+      this.applySave(job, out);
       return { ok: true };
     } catch (error) {
       if (error instanceof WalInputError) return { ok: false, error };
@@ -500,33 +566,12 @@ export class WAL {
     }
   }
 
-  /** Term of a stored entry, read inside the write transaction. */
-  private storedTerm(index: number): number | undefined {
-    const key = indexKey(index);
-    const value = this.store.entries.get(key);
-    if (value === undefined) return undefined;
-    const payload = unseal(RecordKind.entry, key, value);
-    if (typeof payload === "string") throw new WalCorruptError(this.dir, `entry ${index}: ${payload}`);
-    return Entry.decode(payload).term;
-  }
-
-  private removeEntries(from: number, to: number): number {
-    let removed = 0;
-    for (let index = from; index <= to; index++) {
-      if (this.queueing) {
-        this.store.entries.remove(indexKey(index)).then(undefined, ignoreQueuedFailure);
-        removed++;
-      } else if (this.store.entries.removeSync(indexKey(index))) removed++;
-    }
-    return removed;
-  }
-
   /** Checks a whole save against the log first, then writes it; a refused save writes nothing. */
-  private applySave(job: SaveJob, written: { entries: number; bytes: number }): void {
+  private applySave(job: SaveJob, out: BatchOutput): void {
     const refuse: (why: string) => never = (why) => {
       throw new WalInputError(`wal: ${this.dir}: ${why}`);
     };
-    const b = this.bounds;
+    const b = this.log;
     let snapshotIndex = b.snapshotIndex;
     let snapshotTerm = b.snapshotTerm;
     let lastIndex = b.lastIndex;
@@ -537,7 +582,7 @@ export class WAL {
     if (snapshot !== undefined && snapshot.index > snapshotIndex) {
       // A newer snapshot keeps the stored log only if the log holds the snapshot's own entry;
       // otherwise the stored entries belong to another history (or end before it) and go.
-      dropLog = lastIndex > 0 && this.storedTerm(snapshot.index) !== snapshot.term;
+      dropLog = lastIndex > 0 && b.term(snapshot.index) !== snapshot.term;
       // Raft only restores a snapshot above its commit index; below it, a term mismatch means the
       // caller got the term wrong, and dropping the log would lose committed entries.
       if (dropLog && snapshot.index <= b.commit) {
@@ -551,7 +596,6 @@ export class WAL {
     }
 
     const entries = job.entries;
-    let overwriteFrom = 0;
     if (entries.length > 0) {
       const first = entries[0].index;
       for (let k = 1; k < entries.length; k++) {
@@ -567,12 +611,11 @@ export class WAL {
       let previousTerm: number | undefined;
       if (first - 1 === snapshotIndex) previousTerm = snapshotTerm;
       else if (first - 1 === lastIndex) previousTerm = lastTerm;
-      else previousTerm = this.storedTerm(first - 1);
+      else previousTerm = b.term(first - 1);
       if (previousTerm === undefined) refuse(`entry ${first - 1} before entry ${first} is missing`);
       if (entries[0].term < previousTerm) {
         refuse(`entry ${first} has term ${entries[0].term}, lower than term ${previousTerm} before it`);
       }
-      if (first <= lastIndex) overwriteFrom = first;
       lastIndex = entries[entries.length - 1].index;
       lastTerm = entries[entries.length - 1].term;
     }
@@ -582,51 +625,78 @@ export class WAL {
     const end = Math.max(lastIndex, snapshotIndex);
     if (commit > end) refuse(`hard state commit ${commit} would be beyond the last index ${end}`);
 
-    // Everything checked: write.
+    // Everything checked: write. The snapshot file is durable before the records that refer to it.
     if (snapshot !== undefined) {
-      this.write(this.store.snapshots, snapshot.key, snapshot.value);
-      written.bytes += snapshot.value.length;
-      if (dropLog) {
-        this.removeEntries(b.firstIndex, b.lastIndex);
-        b.firstIndex = b.lastIndex = b.lastTerm = 0;
+      writeSnapshotFile(this.dir, snapshot.index, snapshot.sealed);
+      if (!this.snapshotFiles.includes(snapshot.index)) {
+        this.snapshotFiles = [...this.snapshotFiles, snapshot.index].sort((x, y) => x - y);
       }
-      b.snapshotIndex = snapshotIndex;
-      b.snapshotTerm = snapshotTerm;
-    }
-    if (entries.length > 0) {
-      if (overwriteFrom > 0) this.removeEntries(overwriteFrom, b.lastIndex);
-      for (const entry of entries) {
-        this.write(this.store.entries, entry.key, entry.value);
-        written.bytes += entry.value.length;
+      out.bytes += snapshot.sealed.length;
+      if (snapshot.index > b.snapshotIndex) {
+        out.frames.push(
+          encodeFrame(
+            FrameKind.snapshot,
+            encodeSnapshotMark({ index: snapshot.index, term: snapshot.term, dropLog }),
+          ),
+        );
+        b.restoreSnapshot(snapshotIndex, snapshotTerm, dropLog);
       }
-      written.entries += entries.length;
-      if (b.firstIndex === 0 || overwriteFrom === b.firstIndex) b.firstIndex = entries[0].index;
-      b.lastIndex = lastIndex;
-      b.lastTerm = lastTerm;
     }
+    const seq = this.writer.seq;
+    for (const entry of entries) {
+      out.frames.push(entry.frame);
+      b.append(entry.index, entry.term, seq);
+    }
+    out.entries += entries.length;
     if (hardState !== undefined) {
-      this.write(this.store.meta, HARD_STATE_KEY, hardState.value);
-      written.bytes += hardState.value.length;
+      out.frames.push(hardState.frame);
       b.commit = hardState.commit;
+      this.hardStateBytes = hardState.proto;
     }
   }
 
-  private applyPurge(job: PurgeJob): PurgeResult {
-    const b = this.bounds;
+  private applyPurge(job: PurgeJob, out: BatchOutput): PurgeResult {
+    const b = this.log;
     let entriesRemoved = 0;
-    let snapshotsRemoved = 0;
     if (b.snapshotIndex > 0 && b.firstIndex > 0) {
       const keepFrom = Math.min(b.snapshotIndex - job.catchUpEntries, b.lastIndex + 1);
       if (keepFrom > b.firstIndex) {
-        entriesRemoved = this.removeEntries(b.firstIndex, keepFrom - 1);
-        if (keepFrom > b.lastIndex) b.firstIndex = b.lastIndex = b.lastTerm = 0;
-        else b.firstIndex = keepFrom;
+        entriesRemoved = keepFrom - b.firstIndex;
+        b.purgeBefore(keepFrom);
+        out.frames.push(encodeFrame(FrameKind.purge, encodePurgeMark(b.firstIndex)));
       }
     }
-    const snapshotKeys = [...this.store.snapshots.getKeys({ reverse: true })];
-    for (const key of snapshotKeys.slice(job.maxSnapshots)) {
-      if (this.store.snapshots.removeSync(key)) snapshotsRemoved++;
-    }
-    return { entriesRemoved, snapshotsRemoved };
+    const excess = Math.max(0, this.snapshotFiles.length - job.maxSnapshots);
+    const dropped = this.snapshotFiles.slice(0, excess);
+    this.snapshotFiles = this.snapshotFiles.slice(excess);
+    out.afterSync.push(() => {
+      for (const index of dropped) removeSnapshotFile(this.dir, index);
+      // whole segments of which no entry is live any more, oldest first (never the one written to)
+      while (this.writer.files.length > 1 && this.log.liveIn(this.writer.files[0].seq) === 0) {
+        this.writer.removeOldest();
+      }
+    });
+    return { entriesRemoved, snapshotsRemoved: dropped.length };
   }
+}
+
+/** Puts the tail of the log back to what a clean stop leaves, before anything is appended. */
+function repairTail(dir: string, replayed: Replayed): void {
+  const { repair } = replayed;
+  if (repair.dropLastSegment) {
+    const segments = listSegments(dir);
+    rmSync(segments[segments.length - 1].path, { force: true });
+    fsyncDirectory(dir);
+  }
+  if (repair.zeroTo > repair.zeroFrom) {
+    const path = replayed.segments[replayed.segments.length - 1].path;
+    const fd = openSync(path, "r+");
+    try {
+      zeroFill(fd, repair.zeroFrom, repair.zeroTo);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  for (const index of repair.orphanSnapshots) removeSnapshotFile(dir, index);
 }

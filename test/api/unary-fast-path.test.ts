@@ -15,6 +15,7 @@ import { Registry } from "prom-client";
 import type { MethodDefinition, UnaryHandler } from "../../src/api/client-handlers.js";
 import { GrpcMetrics } from "../../src/api/grpc/grpc-metrics.js";
 import { unaryFastPath } from "../../src/api/grpc/unary-fast-path.js";
+import { KVService, type PutRequest, type PutResponse } from "../../src/gen/etcdserverpb/rpc.js";
 import { EtcdError, GrpcCode } from "../../src/rpctypes/errors.js";
 
 /** A method whose messages are UTF-8 strings. */
@@ -29,6 +30,19 @@ function definition(path: string): MethodDefinition<string, string> {
     requestDeserialize: text,
     responseSerialize: bytes,
     responseDeserialize: text,
+  };
+}
+
+/** The answer the test's Put method gives. */
+function putAnswer(key: string, revision: number): PutResponse {
+  const size = Number(key);
+  const value = Buffer.alloc(Number.isInteger(size) ? size : 0, 7);
+  return {
+    header: { clusterId: key === "too-large" ? 2n ** 64n : 7n, memberId: 9n, revision, raftTerm: 3 },
+    prevKv:
+      value.length > 0
+        ? { key: Buffer.from("k"), value, createRevision: 1, modRevision: 2, version: 1, lease: 0n }
+        : undefined,
   };
 }
 
@@ -63,6 +77,14 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     });
     add("/t.S/Hang", () => new Promise<string>(() => {}));
     add("/t.S/Wait", async () => "waited", true);
+    // a key-value method: its answer is written straight into the frame. The request says what the
+    // answer carries: its key the size of a previous value (or a cluster id too large for uint64),
+    // its value the revision
+    handlers.set(KVService.put.path, {
+      definition: KVService.put,
+      waits: false,
+      handle: async (req: PutRequest) => putAnswer(req.key.toString(), Number(req.value.toString())),
+    } as UnaryHandler);
     const fast = unaryFastPath(
       handlers,
       new GrpcMetrics(registry),
@@ -170,6 +192,42 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
       assert.equal(a.headers["grpc-status"], "12", path);
     }
     assert.equal(taken.length, before);
+  });
+
+  it("writes a key-value answer as the generated serializer does, whatever came before it", async () => {
+    const put = (key: string, revision: number) =>
+      call(
+        KVService.put.path,
+        frame(
+          KVService.put.requestSerialize({
+            key: Buffer.from(key),
+            value: Buffer.from(String(revision)),
+            lease: 0n,
+            prevKv: false,
+            ignoreValue: false,
+            ignoreLease: false,
+          }),
+        ),
+      );
+    const expected = (key: string, revision: number) =>
+      frame(KVService.put.responseSerialize(putAnswer(key, revision)));
+    // small, then past the reused writer's bound, then small again; revisions across varint widths
+    for (const [key, revision] of [
+      ["a", 1],
+      ["40000", 300],
+      ["b", 2 ** 40],
+      ["70000", 5],
+      ["c", 127],
+    ] as const) {
+      const a = await put(key, revision);
+      assert.equal(a.trailers?.["grpc-status"], "0", key);
+      assert.deepEqual(a.body, expected(key, revision), key);
+    }
+    // an answer the encoder refuses fails its call, and leaves nothing behind for the next one
+    const refused = await put("too-large", 4);
+    assert.equal(refused.headers["grpc-status"], String(GrpcCode.Internal));
+    const next = await put("d", 8);
+    assert.deepEqual(next.body, expected("d", 8));
   });
 
   it("counts started and handled calls by method and code", async () => {

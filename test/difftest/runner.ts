@@ -848,8 +848,9 @@ async function settle(sides: readonly [Side, Side], quietMs: number): Promise<st
   }
 }
 
+/** Whether a stream may still answer: it created watches, or was asked for progress (answered even with none). */
 function hasWatches(side: Side): boolean {
-  return side.streams.some((s) => s.createsSent > 0);
+  return side.streams.some((s) => s.createsSent > 0 || s.progressSent > 0);
 }
 
 /**

@@ -58,6 +58,24 @@ describe("mvcc backend", () => {
     );
   });
 
+  it("encodes each record on its own: after a refused one, and across large and small ones", () => {
+    const kv = (size: number, lease = 0n) => ({
+      key: Buffer.from("k"),
+      value: Buffer.alloc(size, size & 0xff),
+      createRevision: 2,
+      modRevision: 3,
+      version: 1,
+      lease,
+    });
+    const sizes = [5, 100_000, 7, 70_000, 300, 0];
+    for (const n of sizes)
+      assert.deepEqual(encodeKeyValue(kv(n)), Buffer.from(KeyValue.encode(kv(n)).finish()));
+    // a lease past int64 is refused by the encoder after the key and value were written
+    assert.throws(() => encodeKeyValue(kv(50, 2n ** 63n)), /too large/);
+    for (const n of sizes)
+      assert.deepEqual(encodeKeyValue(kv(n)), Buffer.from(KeyValue.encode(kv(n)).finish()));
+  });
+
   it("lives at <data-dir>/member/snap/db and refuses an unknown schema", async () => {
     const dir = tempDir();
     assert.equal(backendPath(dir), path.join(dir, "member", "snap", "db"));

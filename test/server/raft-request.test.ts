@@ -80,3 +80,27 @@ test("any other request, or a put with more beside it, is encoded as fromPartial
   // the ID beside the put survives
   assert.equal(InternalRaftRequest.decode(encodeRaftRequest({ put, ID: 12n }, header)).ID, 12n);
 });
+
+test("one encoding does not leak into the next: after a refused request, and across large and small ones", () => {
+  const header: RequestHeader = { ID: 5n, username: "", authRevision: 0 };
+  const put = (value: Buffer, lease = 0n): PutRequest => ({
+    key: Buffer.from("key"),
+    value,
+    lease,
+    prevKv: false,
+    ignoreValue: false,
+    ignoreLease: false,
+  });
+  const sequence: Partial<InternalRaftRequest>[] = [
+    { put: put(Buffer.alloc(10, 1)) },
+    { put: put(Buffer.alloc(100_000, 2)) },
+    { put: put(Buffer.alloc(3, 3)) },
+    { deleteRange: { key: Buffer.alloc(80_000, 4), rangeEnd: Buffer.alloc(0), prevKv: false } },
+    { compaction: { revision: 5, physical: true } },
+  ];
+  for (const req of sequence) assert.deepEqual(encodeRaftRequest(req, header), viaFromPartial(req, header));
+  // a lease past int64 is refused by the encoder, half-way through the request
+  assert.throws(() => encodeRaftRequest({ put: put(Buffer.alloc(5), 2n ** 63n) }, header), /too large/);
+  assert.throws(() => encodeRaftRequest({ leaseRevoke: { ID: 2n ** 64n } }, header), /too large/);
+  for (const req of sequence) assert.deepEqual(encodeRaftRequest(req, header), viaFromPartial(req, header));
+});

@@ -38,3 +38,41 @@ test("index waiters resolve once the index reaches theirs, in any order", async 
   await p5;
   assert.deepEqual(done, [4, 5]);
 });
+
+test("waiters not answered within the timeout fail with the error of that moment, one timer for all", async () => {
+  let now = 0;
+  let leader = true;
+  const w = new WaitRegistry<string>({
+    timeoutMs: 20,
+    error: (id) => new Error(`${leader ? "request timed out" : "timed out, leader failed"} (${id})`),
+    now: () => now,
+  });
+  const a = w.register(1n); // deadline 20
+  now = 10;
+  const b = w.register(2n); // deadline 30
+  const c = w.register(3n); // deadline 30, answered in time
+  w.trigger(3n, "three");
+  assert.equal(await c, "three");
+  // the clock passes a's deadline, not b's, before the timer fires
+  now = 25;
+  await assert.rejects(a, /^Error: request timed out \(1\)$/);
+  assert.equal(w.isRegistered(2n), true, "b's time is not up yet");
+  leader = false;
+  now = 40;
+  await assert.rejects(b, /^Error: timed out, leader failed \(2\)$/);
+  assert.equal(w.size, 0);
+  // a registry keeps serving after its waiters timed out
+  const d = w.register(4n);
+  w.trigger(4n, "four");
+  assert.equal(await d, "four");
+  w.failAll(new Error("stopped"));
+});
+
+test("without timeouts a waiter waits for its answer however long it takes", async () => {
+  const w = new WaitRegistry<string>();
+  const a = w.register(1n);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(w.isRegistered(1n), true);
+  w.trigger(1n, "late");
+  assert.equal(await a, "late");
+});

@@ -166,6 +166,30 @@ test("a new inbound stream replaces the old one for the same peer and type", asy
   dial.res.destroy();
 });
 
+test("a stream writer hands its frame to the socket when it flushes, not on a later tick", async () => {
+  const a = await lonelyA();
+  const dial = await rawDial(a, "message", B, A);
+  const stream = a.requests.find((r) => r.path === `/raft/stream/message/${B.toString(16)}`);
+  assert.ok(stream, "A served B's stream dial");
+  const socket = stream.res.socket;
+  assert.ok(socket, "the stream's answer has its socket");
+  // a message sent in a turn whose promise continuations go on (the raft loop, an apply) must be on
+  // its way when the writer's flush has run: Node's response write alone corks the socket until the
+  // next process.nextTick, which waits for every continuation queued in the turn
+  a.transport.send([msg({ type: MessageType.MsgAppResp, to: B, from: A, term: 4, index: 12 })]);
+  await Promise.resolve(); // the writer's flush (a microtask queued by send) has run; no tick since
+  const corked = socket.writableCorked;
+  const buffered = socket.writableLength;
+  assert.equal(corked, 0, "the socket is not left corked for a later tick");
+  assert.equal(buffered, 0, "nothing of the frame waits in the socket's buffer");
+  await waitFor("the frame at the dialer", () => dial.bytes().length >= 8);
+  const frame = decodeMessageFrame(dial.bytes());
+  assert.ok(frame.done);
+  assert.equal(frame.value.type, MessageType.MsgAppResp);
+  assert.equal(frame.value.index, 12);
+  dial.res.destroy();
+});
+
 test("MsgApps on the msgapp stream are msgappv2 frames: a full one, then continuations without header", async () => {
   const a = await lonelyA();
   const dial = await rawDial(a, "msgapp", B, A);

@@ -4,15 +4,17 @@
  *   node --import tsx test/wal/crash-writer.ts <wal-dir> read     (prints what it reads back)
  * Prints "I <seq> <op>" before issuing an operation and "A <seq> <lastIndex>" once it resolved
  * (durable). Up to four operations are in flight, so kills also land inside group commits.
+ * Segments of 256 KiB: kills also land in cuts to new segments and in their preparation.
  */
 import { writeSync } from "node:fs";
 import { WAL } from "../../src/wal/index.js";
 import { formatOp, issueOp, OpPlanner, planStartOf, prng } from "./crash-model.js";
 
 const [dir, seedText] = process.argv.slice(2);
+const OPTIONS = { segmentBytes: 256 * 1024 };
 if (seedText === "read") {
   // Diagnostic mode: print what a fresh process reads from the WAL, then exit.
-  const read = await WAL.open(dir);
+  const read = await WAL.open(dir, OPTIONS);
   const last = read.entries.at(-1);
   process.stdout.write(
     `snapshot ${read.snapshot?.metadata?.index ?? 0}, hard state ${read.hardState.term}/${read.hardState.commit}, ` +
@@ -42,8 +44,8 @@ function emit(line: string): void {
   }
 }
 
-const opened = WAL.exists(dir) ? await WAL.open(dir) : undefined;
-const wal = opened?.wal ?? (await WAL.create(dir, Buffer.from("crash-test")));
+const opened = WAL.exists(dir) ? await WAL.open(dir, OPTIONS) : undefined;
+const wal = opened?.wal ?? (await WAL.create(dir, Buffer.from("crash-test"), OPTIONS));
 const planner = new OpPlanner(
   random,
   opened === undefined

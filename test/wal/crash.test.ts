@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, rmSync, statSync } from "node:fs";
+import { cpSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -138,7 +138,6 @@ async function runLane(lane: number, kills: number, deadline: number) {
         const kept = join(tmpdir(), `rxetcd-wal-crash-failed-${seed}-${lane}-${k}`);
         cpSync(dir, kept, { recursive: true });
         rmSync(join(kept, "rxetcd.lock"), { force: true }); // held by this process's open handle
-        const inode = (file: string) => statSync(join(dir, file)).ino;
         const fresh = spawnSync(process.execPath, ["--import", "tsx", WRITER, kept, "read"], {
           encoding: "utf8",
         });
@@ -151,7 +150,7 @@ async function runLane(lane: number, kills: number, deadline: number) {
             `read back: snapshot ${opened.snapshot?.metadata?.index ?? 0}, hard state ${opened.hardState.term}/${opened.hardState.commit}, ` +
             `entries ${opened.entries[0]?.index ?? "-"}..${last?.index ?? "-"} (last term ${last?.term ?? "-"}), first stored ${opened.wal.firstIndex()}\n` +
             `a fresh process reads: ${fresh.stdout.trim()}${fresh.stderr.trim()}\n` +
-            `lock.mdb inode ${inode("lock.mdb")}, data.mdb inode ${inode("data.mdb")}\n` +
+            `files: ${readdirSync(dir).join(" ")}\n` +
             `acknowledged up to ${run.acked}; operations around it:\n${pending.join("\n")}\n${reasons.join("\n")}\nkept in ${kept}`,
         );
       }

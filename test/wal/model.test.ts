@@ -22,7 +22,9 @@ for (const seed of seeds) {
     const replay = `RXETCD_WAL_MODEL_SEED=${seed} node --import tsx --test test/wal/model.test.ts`;
     const random = prng(seed);
     const dir = join(tempDir(), "wal");
-    let wal = await WAL.create(dir, Buffer.from("model"));
+    // small segments: histories cut to new segments and purge whole ones
+    const options = { segmentBytes: 16 * 1024 };
+    let wal = await WAL.create(dir, Buffer.from("model"), options);
     let planner = new OpPlanner(random, {
       entries: [],
       snapshotIndex: 0,
@@ -39,7 +41,7 @@ for (const seed of seeds) {
         for (const op of ops) model.apply(op);
       }
       await wal.close();
-      const opened = await WAL.open(dir);
+      const opened = await WAL.open(dir, options);
       const why = differenceFromModel(opened, model);
       assert.equal(why, undefined, `seed ${seed}, round ${round}: ${why}; replay: ${replay}`);
       assert.equal(

@@ -1,23 +1,40 @@
 /**
  * Child of sync.test.ts, run under strace: saves a few times and writes "ACK <n>" to stderr after
  * each save resolved, so the trace shows which syscalls happened before each acknowledgement.
+ * Segments of 4 KiB: the saves also cut to new segments.
  *   node --import tsx test/wal/sync-probe.ts <wal-dir>
  */
 import { writeSync } from "node:fs";
 import { WAL } from "../../src/wal/index.js";
-import { entries, hardState } from "./helpers.js";
+import { entry, hardState, payloadFor } from "./helpers.js";
+
+/** Entries of 300 bytes: a few saves fill a 4 KiB segment. */
+function entries(from: number, to: number, term: number) {
+  return Array.from({ length: to - from + 1 }, (_, k) =>
+    entry(from + k, term, payloadFor(from + k, term, 300)),
+  );
+}
 
 const [dir] = process.argv.slice(2);
-const wal = await WAL.create(dir, Buffer.from("sync-probe"));
-writeSync(2, "ACK 0\n");
-// Ten entries per save: the commit runs on LMDB's write thread.
+/**
+ * strace handles the stops of different threads in its own order: a sync that ended on a pool thread
+ * can be printed after a later call of the main thread. A pause before each acknowledgement gives it
+ * time to print the sync first (the order of the calls themselves does not depend on it).
+ */
+const ack = async (n: number) => {
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  writeSync(2, `ACK ${n}\n`);
+};
+const wal = await WAL.create(dir, Buffer.from("sync-probe"), { segmentBytes: 4096 });
+await ack(0);
+// Ten entries per save: the sync runs on the thread pool.
 for (let n = 1; n <= 5; n++) {
   await wal.save(hardState(1, (n - 1) * 10), entries((n - 1) * 10 + 1, n * 10, 1));
-  writeSync(2, `ACK ${n}\n`);
+  await ack(n);
 }
-// One entry per save: the commit runs on the event loop.
+// One entry per save: the sync runs on the event loop.
 for (let n = 6; n <= 10; n++) {
   await wal.save(hardState(1, 50 + n - 6), entries(45 + n, 45 + n, 1));
-  writeSync(2, `ACK ${n}\n`);
+  await ack(n);
 }
 await wal.close();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Snapshot } from "../../src/gen/raftpb/raft.js";
@@ -63,7 +63,10 @@ describe("WAL create / exists / open", () => {
     const wal = await WAL.create(dir, METADATA);
     await wal.save(hardState(1, 1), entries(1, 1, 1));
     await wal.close();
-    assert.equal(existsSync(join(dir, "data.mdb")), true);
+    assert.ok(
+      readdirSync(dir).some((name) => name.endsWith(".seg")),
+      "the segment is inside the directory",
+    );
     const opened = await WAL.open(dir);
     assert.equal(opened.entries.length, 1);
     await opened.wal.close();
@@ -167,33 +170,34 @@ describe("WAL save", () => {
     await opened.wal.close();
   });
 
-  test("a lone save of more than two entries is handed to LMDB at once, not one event-loop turn later", async () => {
+  test("a lone save of more than two entries starts its sync at once, not one event-loop turn later", async () => {
     const dir = walDir();
     const wal = await WAL.create(dir, METADATA);
-    // the environment's batch(), which queues a transaction for lmdb-js's write thread
-    type Batch = (work: () => void) => Promise<boolean>;
-    const env = (wal as unknown as { store: { env: { batch: Batch } } }).store.env;
-    const batch = env.batch.bind(env);
+    // the sync on the thread pool that a big batch waits for
+    type Sync = (done: (error: Error | null) => void) => void;
+    const internals = wal as unknown as { syncInBackground: Sync };
+    const sync = internals.syncInBackground.bind(wal);
     let insideSave = false;
-    let queuedInsideSave = 0;
-    let queuedLater = 0;
-    env.batch = (work) => {
-      if (insideSave) queuedInsideSave++;
-      else queuedLater++;
-      return batch(work);
+    let startedInsideSave = 0;
+    let startedLater = 0;
+    internals.syncInBackground = (done) => {
+      if (insideSave) startedInsideSave++;
+      else startedLater++;
+      sync(done);
     };
     insideSave = true;
     const big = wal.save(hardState(1, 0), entries(1, 3, 1));
     insideSave = false;
     await big;
-    assert.equal(queuedInsideSave, 1, "the save of 3 entries was not queued during save()");
-    // one or two entries (one client waiting) still commit synchronously at the end of the turn
+    assert.equal(startedInsideSave, 1, "the save of 3 entries was not synced during save()");
+    // one or two entries (one client waiting) are still synced on the event loop at the end of the turn
     insideSave = true;
     const small = wal.save(hardState(1, 3), [entry(4, 1)]);
     insideSave = false;
     await small;
-    assert.equal(queuedInsideSave, 1);
-    assert.equal(queuedLater, 0);
+    assert.equal(startedInsideSave, 1);
+    assert.equal(startedLater, 0);
+    assert.equal(wal.stats().transactions, 2);
     await wal.close();
     const opened = await WAL.open(dir);
     assert.deepEqual(opened.entries, entries(1, 4, 1));
@@ -388,15 +392,38 @@ describe("WAL snapshots and purge", () => {
     assert.equal(opened.snapshot?.metadata?.index, 100);
     assert.deepEqual(opened.entries, entries(101, 121, 1));
     await opened.wal.close();
-    // Only snapshots 80 and 100 and entries 70.. remain on disk.
-    const { openStore } = await import("../../src/wal/store.js");
-    const store = openStore(dir);
-    const snapKeys = [...store.snapshots.getKeys({})].map((k) => Number((k as Buffer).readBigUInt64BE(0)));
-    const entryKeys = [...store.entries.getKeys({})].map((k) => Number((k as Buffer).readBigUInt64BE(0)));
-    await store.env.close();
-    assert.deepEqual(snapKeys, [80, 100]);
-    assert.equal(entryKeys[0], 70);
-    assert.equal(entryKeys.length, 52);
+    // Only the files of snapshots 80 and 100 remain on disk.
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => name.endsWith(".snap")),
+      ["0000000000000050.snap", "0000000000000064.snap"],
+    );
+  });
+
+  test("purge removes whole segments once none of their entries is live, and the rest replays alone", async () => {
+    const dir = walDir();
+    const segments = () => readdirSync(dir).filter((name) => name.endsWith(".seg"));
+    const wal = await WAL.create(dir, METADATA, { segmentBytes: 8192 });
+    const big = (index: number) => entry(index, 1, payloadFor(index, 1, 1000));
+    for (let i = 1; i <= 100; i++) await wal.save(hardState(1, i - 1), [big(i)]);
+    const before = segments();
+    assert.ok(before.length >= 10, `100 entries of 1 KB fill several 8 KiB segments (${before.length})`);
+    await wal.saveSnapshot(snapshot(90, 1));
+    assert.deepEqual(await wal.purge({ catchUpEntries: 10, maxSnapshots: 1 }), {
+      entriesRemoved: 79,
+      snapshotsRemoved: 0,
+    });
+    assert.equal(wal.firstIndex(), 80);
+    const after = segments();
+    assert.ok(after.length < before.length - 5, `segments ${before.length} -> ${after.length}`);
+    assert.equal(after[0], before[before.length - after.length], "the oldest segments went");
+    await wal.save(hardState(1, 100), [big(101)]);
+    await wal.close();
+    const opened = await WAL.open(dir, { segmentBytes: 8192 });
+    assert.equal(opened.wal.firstIndex(), 80);
+    assert.equal(opened.snapshot?.metadata?.index, 90);
+    assert.deepEqual(opened.entries, [...Array.from({ length: 11 }, (_, k) => big(91 + k))]);
+    assert.deepEqual(opened.hardState, { term: 1, vote: 1n, commit: 100 });
+    await opened.wal.close();
   });
 
   test("purge with the defaults keeps 5000 entries and 5 snapshots", async () => {

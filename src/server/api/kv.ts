@@ -59,13 +59,18 @@ export class KvApi {
     });
   }
 
-  async put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse> {
-    this.core.kv.checkPut(req);
+  // Writes without async frames of their own (every put passes here): a failed check is a rejection.
+  put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse> {
+    const { core } = this;
+    try {
+      core.kv.checkPut(req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.quota.run({ put: req }, () =>
-      withAuthInfo(this.core, ctx, async (ai) => {
-        const r = await this.core.propose({ put: req, ...proposer(ai) });
-        return withHeader(this.core, r.resp as PutResponse);
-      }),
+      withAuthInfo(core, ctx, (ai) =>
+        core.propose({ put: req, ...proposer(ai) }).then((r) => withHeader(core, r.resp as PutResponse)),
+      ),
     );
   }
 
@@ -77,28 +82,35 @@ export class KvApi {
     });
   }
 
-  async txn(req: TxnRequest, ctx?: RequestContext): Promise<TxnResponse> {
+  txn(req: TxnRequest, ctx?: RequestContext): Promise<TxnResponse> {
     const { core } = this;
-    core.kv.checkTxn(req);
-    if (core.kv.isReadOnlyTxn(req)) {
-      if (!core.kv.isSerializableTxn(req)) await core.reads.waitReadable();
-      return withAuthInfo(core, ctx, async (ai) =>
-        withHeader(
-          core,
-          serialized(
-            core,
-            ai,
-            () => checkTxn(core.auth, ai, req),
-            () => core.kv.readOnlyTxn(req),
-          ),
-        ),
-      );
+    try {
+      core.kv.checkTxn(req);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    if (core.kv.isReadOnlyTxn(req)) return this.readOnlyTxn(req, ctx);
     return this.quota.run({ txn: req }, () =>
-      withAuthInfo(core, ctx, async (ai) => {
-        const r = await core.propose({ txn: req, ...proposer(ai) });
-        return withHeader(core, r.resp as TxnResponse);
-      }),
+      withAuthInfo(core, ctx, (ai) =>
+        core.propose({ txn: req, ...proposer(ai) }).then((r) => withHeader(core, r.resp as TxnResponse)),
+      ),
+    );
+  }
+
+  /** A txn of ranges only: read here, after a ReadIndex round unless every range is serializable. */
+  private async readOnlyTxn(req: TxnRequest, ctx?: RequestContext): Promise<TxnResponse> {
+    const { core } = this;
+    if (!core.kv.isSerializableTxn(req)) await core.reads.waitReadable();
+    return withAuthInfo(core, ctx, async (ai) =>
+      withHeader(
+        core,
+        serialized(
+          core,
+          ai,
+          () => checkTxn(core.auth, ai, req),
+          () => core.kv.readOnlyTxn(req),
+        ),
+      ),
     );
   }
 

@@ -21,17 +21,23 @@ export class QuotaGuard {
     );
   }
 
-  async run<T>(req: QuotaRequest, work: () => Promise<T>): Promise<T> {
+  run<T>(req: QuotaRequest, work: () => Promise<T>): Promise<T> {
+    // (not async: every put and txn passes here)
     if (!this.quota.available(req)) {
-      await this.raise();
-      throw Errors.NoSpace;
+      return this.raise().then(() => {
+        throw Errors.NoSpace;
+      });
     }
+    let done: Promise<T>;
     try {
-      return await work();
+      done = work();
     } catch (err) {
+      done = Promise.reject(err);
+    }
+    return done.catch(async (err: unknown) => {
       if (isClientVisibleError(err) && err.grpcMessage === Errors.NoSpace.message) await this.raise();
       throw err;
-    }
+    });
   }
 
   private async raise(): Promise<void> {

@@ -1,7 +1,7 @@
 import { crc32 } from "node:zlib";
 
 /**
- * The meta record: which on-disk layout wrote the directory, and the opaque metadata the server
+ * Schema 1's meta record (kept to read directories written by it, see convert.ts): which on-disk layout wrote the directory, and the opaque metadata the server
  * gave at creation (its member and cluster ids, like etcd's WAL metadata).
  *
  *   value = schema (uint32 big-endian) | crc32 (uint32 big-endian) | metadata
@@ -9,7 +9,7 @@ import { crc32 } from "node:zlib";
  * The schema comes first and outside the checksum's framing so that every future layout can still
  * be recognised and refused with a clear message. Keep this framing in every later schema.
  */
-export const SCHEMA_VERSION = 1;
+export const LEGACY_SCHEMA = 1;
 
 export const META_KEY = Buffer.from("meta");
 export const HARD_STATE_KEY = Buffer.from("hardstate");
@@ -23,7 +23,7 @@ function checksum(schemaBytes: Uint8Array, metadata: Uint8Array): number {
   return crc32(metadata, crc32(schemaBytes, crc32(META_KEY)));
 }
 
-export function encodeMeta(metadata: Uint8Array, schema = SCHEMA_VERSION): Buffer {
+export function encodeMeta(metadata: Uint8Array, schema = LEGACY_SCHEMA): Buffer {
   const value = Buffer.allocUnsafe(8 + metadata.length);
   value.writeUInt32BE(schema, 0);
   value.writeUInt32BE(checksum(value.subarray(0, 4), metadata), 4);
