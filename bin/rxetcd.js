@@ -3,10 +3,49 @@
 // `npm install` builds it). In a source checkout whose sources changed after the last build, it runs
 // the TypeScript sources through tsx instead, so that a checkout never runs stale code.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import v8 from "node:v8";
 
-// Start-up flags, [held, released]: set before anything else runs (even the checks below get code
-// optimized), given back by the command once the member serves. Why: src/cli/start-up-flags.ts.
+// Node's own modules a member loads, loaded before the start-up flags are set: a flag set at run time
+// changes V8's flag hash, and node's modules then no longer match the code cache built into node, so
+// each one loaded afterwards is parsed and compiled again (about twice the CPU). Commands that start
+// no member skip this.
+const args = process.argv.slice(2);
+const startsMember =
+  args[0] !== "feed" && args[0] !== "snapshot" && !args.some((a) => /^--?(help|h|version)$/.test(a));
+if (startsMember) {
+  const require = createRequire(import.meta.url);
+  for (const name of [
+    "net",
+    "tls",
+    "http",
+    "https",
+    "http2",
+    "zlib",
+    "crypto",
+    "dns",
+    "dns/promises",
+    "dgram",
+    "stream",
+    "stream/promises",
+    "string_decoder",
+    "worker_threads",
+    "perf_hooks",
+    "child_process",
+    "cluster",
+    "assert",
+    "diagnostics_channel",
+    "timers/promises",
+    "fs/promises",
+    "os",
+    "vm",
+    "process",
+  ])
+    require(`node:${name}`);
+}
+
+// Start-up flags, [held, released]: set before the command's own code runs, given back by the command
+// once the member serves. Why: src/cli/start-up-flags.ts.
 const startUpFlags = [
   ["--semi-space-growth-factor=1", "--semi-space-growth-factor=2"],
   ["--no-turbofan", "--turbofan"],

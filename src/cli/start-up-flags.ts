@@ -1,5 +1,6 @@
-// The V8 flags bin/rxetcd.js sets before anything else runs, given back once the member serves. A
-// start runs a great deal of code once and allocates as it goes, and two of V8's defaults leave a
+// The V8 flags bin/rxetcd.js sets before the command's own code runs (after loading node's modules
+// a member needs, which would otherwise miss node's built-in code cache), given back once the member
+// serves. A start runs a great deal of code once and allocates as it goes, and two of V8's defaults leave a
 // member that then sits idle holding memory it only needed for that:
 // - the young generation doubles its semi-spaces whenever most of a scavenged space survives, which
 //   is what loading a server looks like: it grows from 1 to 8 MiB per semi-space during a start and

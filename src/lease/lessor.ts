@@ -130,6 +130,11 @@ export class Lessor {
     };
   }
 
+  /** Number of leases held. */
+  get size(): number {
+    return this.leases.size;
+  }
+
   ids(): bigint[] {
     return [...this.leases.keys()];
   }

@@ -35,6 +35,11 @@ export interface KVApplierOptions {
   onLeaseAttach?: (lease: bigint, key: Buffer) => void;
   /** A key left a lease (overwritten with another lease or none, or deleted). */
   onLeaseDetach?: (lease: bigint, key: Buffer) => void;
+  /**
+   * False while no key can be attached to a lease (no lease is granted): writes then skip reading the
+   * old lease of the keys they replace. Detaches are always reported when omitted.
+   */
+  anyLeases?: () => boolean;
   maxTxnOps?: number;
 }
 
@@ -65,14 +70,17 @@ export class KVApplier {
     this.store = store;
     this.maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
     this.leaseExists = options.leaseExists ?? (() => false);
-    const { onLeaseAttach, onLeaseDetach } = options;
+    const { onLeaseAttach, onLeaseDetach, anyLeases } = options;
     if (onLeaseAttach !== undefined || onLeaseDetach !== undefined) {
-      store.onLeaseChange((changes) => {
-        for (const c of changes) {
-          if (c.kind === "attach") onLeaseAttach?.(c.lease, c.key);
-          else onLeaseDetach?.(c.lease, c.key);
-        }
-      });
+      store.onLeaseChange(
+        (changes) => {
+          for (const c of changes) {
+            if (c.kind === "attach") onLeaseAttach?.(c.lease, c.key);
+            else onLeaseDetach?.(c.lease, c.key);
+          }
+        },
+        onLeaseDetach === undefined ? () => false : anyLeases,
+      );
     }
   }
 

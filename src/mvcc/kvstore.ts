@@ -90,7 +90,8 @@ export class KVStore {
   private appliedIndex = 0;
   private readonly commitListeners = new Set<CommitListener>();
   private readonly compactListeners = new Set<CompactListener>();
-  private readonly leaseListeners = new Set<LeaseListener>();
+  /** Lease listeners, each with whether it wants detaches now (undefined: always). */
+  private readonly leaseListeners = new Map<LeaseListener, (() => boolean) | undefined>();
   private compaction: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closing = false;
@@ -154,9 +155,14 @@ export class KVStore {
     return () => this.compactListeners.delete(listener);
   }
 
-  /** Keys attached to / detached from leases by puts and deletes, after each commit. */
-  onLeaseChange(listener: LeaseListener): () => void {
-    this.leaseListeners.add(listener);
+  /**
+   * Keys attached to / detached from leases by puts and deletes, after each commit. `detachesWanted`,
+   * when given, tells whether the listener can act on a detach now (a lessor without any lease
+   * cannot): while no listener can, a write that replaces or deletes a key does not read the key's
+   * record for its old lease, and reports no detach.
+   */
+  onLeaseChange(listener: LeaseListener, detachesWanted?: () => boolean): () => void {
+    this.leaseListeners.set(listener, detachesWanted);
     return () => this.leaseListeners.delete(listener);
   }
 
@@ -267,7 +273,7 @@ export class KVStore {
       // (listeners called in loops of their own: this runs for every applied write)
       const leaseChanges = tx.leaseChanges;
       if (leaseChanges !== undefined) {
-        for (const l of this.leaseListeners) {
+        for (const l of this.leaseListeners.keys()) {
           try {
             l(leaseChanges);
           } catch (err) {
@@ -517,9 +523,10 @@ export class KVStore {
     return this.index;
   }
 
-  /** @internal */
-  hasLeaseListeners(): boolean {
-    return this.leaseListeners.size > 0;
+  /** @internal Whether a replaced or deleted key's old lease must be read (some listener wants its detach). */
+  wantsLeaseDetaches(): boolean {
+    for (const wanted of this.leaseListeners.values()) if (wanted === undefined || wanted()) return true;
+    return false;
   }
 
   // ---- private -----------------------------------------------------------------------------
@@ -725,7 +732,7 @@ class StoreWriteTxn implements WriteTxn {
       version: prev === undefined ? 1 : prev.version + 1,
       lease,
     };
-    if (prev !== undefined && this.store.hasLeaseListeners()) {
+    if (prev !== undefined && this.store.wantsLeaseDetaches()) {
       const oldLease = this.store.readRecord(prev).lease;
       if (oldLease !== 0n) this.noteLease(oldLease, kv.key, "detach");
     }
@@ -748,7 +755,7 @@ class StoreWriteTxn implements WriteTxn {
     const rev = this.beginRev + 1;
     const sub = this.events.length;
     const key = keyBytes(k);
-    if (this.store.hasLeaseListeners()) {
+    if (this.store.wantsLeaseDetaches()) {
       const oldLease = this.store.readRecord(live).lease;
       if (oldLease !== 0n) this.noteLease(oldLease, key, "detach");
     }

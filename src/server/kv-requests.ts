@@ -33,6 +33,8 @@ export class KvRequests {
       leaseExists: (id) => lessor.has(id),
       onLeaseAttach: (id, key) => lessor.attach(id, key),
       onLeaseDetach: (id, key) => lessor.detach(id, key),
+      // a detach from a lease the lessor does not hold changes nothing
+      anyLeases: () => lessor.size > 0,
       maxTxnOps: opts.maxTxnOps,
     });
   }

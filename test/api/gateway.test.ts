@@ -2,6 +2,7 @@
 // (curl against both servers): gateway JSON, error bodies and statuses, streams, plain endpoints,
 // and gRPC on the same port as HTTP.
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { Etcd3 } from "etcd3";
 import { type Harness, http, startHarness } from "./harness.js";
@@ -337,6 +338,48 @@ describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
       const eof = await post(path, unterminated);
       assert.equal(eof.status, 500, path);
       assert.deepEqual(JSON.parse(eof.body), { error: "unexpected EOF", message: "unexpected EOF", code: 2 });
+    }
+    assert.equal((await http(h.url, "/version")).status, 200);
+  });
+
+  it("answers a malformed body as soon as its start shows it, before the rest arrives (as Go's decoder reads)", async () => {
+    // the body is sent in pieces and not ended until the answer came: a server that waited for the
+    // whole body (holding it) would never answer
+    const answerBeforeEnd = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(new URL(path, h.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+          agent: false,
+        });
+        const timer = setTimeout(() => {
+          req.destroy();
+          reject(new Error(`${path}: no answer to a malformed body before it ended`));
+        }, 20_000);
+        req.on("response", (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (body += d));
+          res.on("end", () => {
+            clearTimeout(timer);
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, body });
+          });
+        });
+        req.on("error", () => undefined);
+        req.write("{".repeat(32 * 1024));
+        req.write("{".repeat(32 * 1024));
+      });
+    const text = "invalid character '{' looking for beginning of object key string";
+    for (const path of ["/v3/kv/put", "/v3/maintenance/snapshot", "/v3/election/observe"]) {
+      const r = await answerBeforeEnd(path);
+      assert.equal(r.status, 400, path);
+      assert.deepEqual(JSON.parse(r.body), { error: text, message: text, code: 3 }, path);
+    }
+    for (const path of ["/v3/watch", "/v3/lease/keepalive"]) {
+      const r = await answerBeforeEnd(path);
+      assert.equal(r.status, 500, path);
+      assert.deepEqual(JSON.parse(r.body), { error: text, message: text, code: 2 }, path);
     }
     assert.equal((await http(h.url, "/version")).status, 200);
   });

@@ -157,6 +157,45 @@ describe("KVStore revisions and hooks", () => {
     }
   });
 
+  it("reads no old lease for a replaced or deleted key while no listener wants detaches", async () => {
+    const t = openTempStore();
+    try {
+      const s = t.store;
+      const changes: string[] = [];
+      let wanted = false;
+      s.onLeaseChange(
+        (cs) => {
+          for (const c of cs) changes.push(`${c.kind} ${c.lease} ${c.key.toString()}`);
+        },
+        () => wanted,
+      );
+      s.write(1, (tx) => {
+        tx.put(b("a"), b("1"), 3n);
+        tx.put(b("b"), b("2"), 4n);
+      });
+      // the old records are not read: a lost record would otherwise fail the store
+      const history = s.backend.history;
+      const read = history.getBinaryFast.bind(history);
+      let reads = 0;
+      history.getBinaryFast = (key: Buffer) => {
+        reads++;
+        return read(key);
+      };
+      s.write(2, (tx) => tx.put(b("a"), b("9"), 0n));
+      s.write(3, (tx) => tx.deleteRange(b("b"), undefined));
+      assert.equal(reads, 0);
+      assert.deepEqual(changes, ["attach 3 a", "attach 4 b"]);
+      // once detaches are wanted they are reported again, from the old records
+      wanted = true;
+      s.write(4, (tx) => tx.put(b("c"), b("1"), 5n));
+      s.write(5, (tx) => tx.put(b("c"), b("2"), 0n));
+      assert.equal(reads, 1);
+      assert.deepEqual(changes.slice(2), ["attach 5 c", "detach 5 c"]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it("reports lease attachments after commit and lists leased keys for the lessor", async () => {
     const t = openTempStore();
     try {

@@ -148,6 +148,69 @@ describe("the built package", { timeout: 240_000 }, () => {
     }
   });
 
+  it("a member loads node's own modules before the start-up flags are set (they would miss node's code cache after)", async () => {
+    const [client, peer] = [await freePort(), await freePort()];
+    const clientUrl = `http://127.0.0.1:${client}`;
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const report = join(root, "modules-after-flags.json");
+    // runs before bin/rxetcd.js: notes node's modules when the flags are left on globalThis (right after
+    // they are set), and at exit which of node's public modules were loaded after that
+    const hook = `
+      import { writeFileSync } from "node:fs";
+      const key = Symbol.for("rxetcd.startUpFlags");
+      let atFlags;
+      Object.defineProperty(globalThis, key, {
+        configurable: true,
+        set(value) {
+          atFlags = new Set(process.moduleLoadList);
+          Object.defineProperty(globalThis, key, { value, writable: true, configurable: true });
+        },
+      });
+      process.on("exit", () => {
+        const later = process.moduleLoadList.filter(
+          (m) => m.startsWith("NativeModule ") && !m.startsWith("NativeModule internal/") && !atFlags?.has(m),
+        );
+        writeFileSync(${JSON.stringify(report)}, JSON.stringify({ set: atFlags !== undefined, later }));
+      });`;
+    let stderr = "";
+    member = spawn(
+      process.execPath,
+      [
+        "--import",
+        `data:text/javascript,${encodeURIComponent(hook)}`,
+        join(root, "bin/rxetcd.js"),
+        "--data-dir",
+        join(root, "modules.etcd"),
+        "--listen-client-urls",
+        clientUrl,
+        "--advertise-client-urls",
+        clientUrl,
+        "--listen-peer-urls",
+        peerUrl,
+        "--initial-advertise-peer-urls",
+        peerUrl,
+        "--initial-cluster",
+        `default=${peerUrl}`,
+        "--log-level",
+        "error",
+      ],
+      { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
+    );
+    member.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    await waitHealthy(member, clientUrl, () => stderr);
+    assert.equal((await fetch(`${clientUrl}/metrics`)).status, 200);
+    const exited = new Promise((r) => member?.once("exit", (code) => r(code)));
+    member.kill("SIGTERM");
+    assert.equal(await exited, 0, stderr);
+    const seen = JSON.parse(readFileSync(report, "utf8")) as { set: boolean; later: string[] };
+    assert.ok(seen.set, "bin/rxetcd.js left its start-up flags");
+    assert.deepEqual(
+      seen.later,
+      [],
+      "node's modules loaded after the flags were set (add them to bin/rxetcd.js)",
+    );
+  });
+
   it("exports startEtcd and the typed pieces the README documents to a project that installed it", () => {
     const project = join(root, "..", `${root.split("/").pop()}-user`);
     mkdirSync(join(project, "node_modules"), { recursive: true });

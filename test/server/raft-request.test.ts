@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { InternalRaftRequest, type RequestHeader } from "../../src/gen/etcdserverpb/raft_internal.js";
-import type { PutRequest } from "../../src/gen/etcdserverpb/rpc.js";
+import type {
+  Compare,
+  DeleteRangeRequest,
+  PutRequest,
+  RangeRequest,
+  RequestOp,
+  TxnRequest,
+} from "../../src/gen/etcdserverpb/rpc.js";
 import { encodeRaftRequest } from "../../src/server/raft-request.js";
 
 /** The bytes the general path gives: fromPartial's full copy, then the generated encoder. */
@@ -103,4 +110,69 @@ test("one encoding does not leak into the next: after a refused request, and acr
   assert.throws(() => encodeRaftRequest({ put: put(Buffer.alloc(5), 2n ** 63n) }, header), /too large/);
   assert.throws(() => encodeRaftRequest({ leaseRevoke: { ID: 2n ** 64n } }, header), /too large/);
   for (const req of sequence) assert.deepEqual(encodeRaftRequest(req, header), viaFromPartial(req, header));
+});
+
+test("a txn or a delete is encoded to the same bytes as fromPartial + encode (random requests)", () => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  const next = rng(seed);
+  const bool = () => next() < 0.5;
+  const int = (max: number) => Math.floor(next() * max);
+  const bytes = () => randomBytes(next, 12);
+  const range = (): RangeRequest => ({
+    key: bytes(),
+    rangeEnd: bytes(),
+    limit: int(100),
+    revision: int(1e6),
+    sortOrder: int(3),
+    sortTarget: int(5),
+    serializable: bool(),
+    keysOnly: bool(),
+    countOnly: bool(),
+    minModRevision: int(1e6),
+    maxModRevision: int(1e6),
+    minCreateRevision: int(1e6),
+    maxCreateRevision: int(1e6),
+  });
+  const put = (): PutRequest => ({
+    key: bytes(),
+    value: randomBytes(next, 300),
+    lease: bool() ? 0n : BigInt(int(2 ** 40)),
+    prevKv: bool(),
+    ignoreValue: bool(),
+    ignoreLease: bool(),
+  });
+  const del = (): DeleteRangeRequest => ({ key: bytes(), rangeEnd: bytes(), prevKv: bool() });
+  const compare = (): Compare => {
+    const c: Compare = { result: int(4), target: int(5), key: bytes(), rangeEnd: bytes() };
+    // one of the target union, or none
+    const pick = int(6);
+    if (pick === 0) c.version = BigInt(int(1e6));
+    else if (pick === 1) c.createRevision = BigInt(int(1e6));
+    else if (pick === 2) c.modRevision = BigInt(int(2 ** 50));
+    else if (pick === 3) c.value = bytes();
+    else if (pick === 4) c.lease = BigInt(int(1e6));
+    return c;
+  };
+  const txn = (depth: number): TxnRequest => {
+    const op = (): RequestOp => {
+      const pick = int(depth > 0 ? 4 : 3);
+      if (pick === 0) return { requestRange: range() };
+      if (pick === 1) return { requestPut: put() };
+      if (pick === 2) return { requestDeleteRange: del() };
+      return { requestTxn: txn(depth - 1) };
+    };
+    const ops = (n: number) => Array.from({ length: int(n) }, op);
+    return { compare: Array.from({ length: int(3) }, compare), success: ops(4), failure: ops(3) };
+  };
+  for (let i = 0; i < 1000; i++) {
+    const header: RequestHeader = {
+      ID: BigInt(int(2 ** 53)),
+      username: bool() ? "" : `user-${int(1000)}`,
+      authRevision: int(100),
+    };
+    const req: Partial<InternalRaftRequest> = bool() ? { txn: txn(2) } : { deleteRange: del() };
+    if (bool()) req.header = { ID: 0n, username: "someone", authRevision: 1 };
+    const got = encodeRaftRequest(req, header);
+    assert.deepEqual(got, viaFromPartial(req, header), `seed ${seed}, request ${i}`);
+  }
 });

@@ -230,62 +230,100 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** A request body: its text, or what is known of one too large to hold. */
+/** A request body: its text, what is known of one too large to hold, or the syntax error that ended it. */
 type Body =
   | { kind: "text"; text: string; syntaxError?: undefined }
-  | { kind: "too-large"; syntaxError?: string; abridged: Abridged };
+  | { kind: "too-large"; syntaxError?: string; abridged: Abridged }
+  | { kind: "malformed"; syntaxError: string };
 
 /** Characters of an abridged copy of a large body worth keeping (structure and short strings). */
 const MAX_ABRIDGED_CHARS = 64 * 1024;
 
 /**
- * The whole body as text. A body above `limit` bytes is not kept: its first JSON value is only
- * checked as it streams past, since etcd answers a malformed body with its syntax error whatever
- * its size. Chunks are decoded as they arrive, so the body is held once, as text.
+ * Characters at the start of a body whose syntax is checked as they arrive. Go's json.Decoder stops
+ * reading at the first syntax error, so etcd answers a malformed body (megabytes of "{", say) at once;
+ * checking its start is enough to do the same without holding the rest.
+ */
+const EARLY_SCAN_CHARS = 64 * 1024;
+
+/**
+ * The whole body as text. A body above `limit` bytes (or declaring more in Content-Length) is not
+ * kept: its first JSON value is only checked as it streams past, since etcd answers a malformed body
+ * with its syntax error whatever its size. Chunks are decoded as they arrive, so the body is held
+ * once, as text. A syntax error in the body's first 64 KiB (or anywhere in a body too large to hold)
+ * settles it at once: the rest is read and dropped.
  */
 function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
   return new Promise((resolve, reject) => {
     const decoder = new StringDecoder("utf8");
-    const pieces: string[] = [];
+    /** The body's text so far; undefined once it is known to be too large to hold. */
+    let held: string[] | undefined = [];
+    let heldChars = 0;
     let size = 0;
-    let scanner: JsonSyntaxScanner | undefined;
+    let scanner: JsonSyntaxScanner | undefined = new JsonSyntaxScanner();
     let abridger: JsonAbridger | undefined;
-    let verdict: ScanVerdict = { kind: "more" };
-    const scan = (text: string) => {
-      if (verdict.kind === "more") verdict = scanner!.feed(text);
-      abridger!.feed(text);
+    let settled = false;
+    const settle = (body: Body) => {
+      settled = true;
+      held = undefined;
+      scanner = undefined;
+      abridger = undefined;
+      resolve(body);
     };
+    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
+    const check = (text: string): boolean => {
+      const verdict = scanner?.feed(text);
+      if (verdict?.kind !== "error") return false;
+      settle({ kind: "malformed", syntaxError: verdict.message });
+      return true;
+    };
+    /** Text of a body too large to hold: checked and abridged, not kept. */
+    const pass = (text: string) => {
+      if (!check(text)) abridger?.feed(text);
+    };
+    const giveUpHolding = () => {
+      const pieces = held ?? [];
+      held = undefined;
+      scanner = new JsonSyntaxScanner();
+      abridger = new JsonAbridger(MAX_ABRIDGED_CHARS);
+      for (const piece of pieces) if (!settled) pass(piece);
+    };
+    if (Number(req.headers["content-length"]) > limit) giveUpHolding();
     req.on("data", (chunk: Buffer) => {
+      if (settled) return;
       size += chunk.length;
-      if (scanner === undefined && size <= limit) {
-        pieces.push(decoder.write(chunk));
+      if (held !== undefined && size > limit) giveUpHolding();
+      const text = decoder.write(chunk);
+      if (held === undefined) {
+        pass(text);
         return;
       }
-      if (scanner === undefined) {
-        scanner = new JsonSyntaxScanner();
-        abridger = new JsonAbridger(MAX_ABRIDGED_CHARS);
-        for (const piece of pieces) scan(piece);
-        pieces.length = 0;
-      }
-      scan(decoder.write(chunk));
+      // the start of a held body is checked as it comes; the rest is checked by its parse
+      if (heldChars < EARLY_SCAN_CHARS && check(text)) return;
+      if (heldChars >= EARLY_SCAN_CHARS) scanner = undefined;
+      held.push(text);
+      heldChars += text.length;
     });
     req.on("end", () => {
-      if (scanner === undefined) {
-        pieces.push(decoder.end());
-        const text = pieces.join("");
-        pieces.length = 0;
-        return resolve({ kind: "text", text });
+      if (settled) return;
+      const rest = decoder.end();
+      if (held !== undefined) {
+        held.push(rest);
+        return settle({ kind: "text", text: held.join("") });
       }
-      scan(decoder.end());
-      if (verdict.kind === "more") verdict = scanner.end();
-      const abridged = abridger!.result();
-      resolve(
+      pass(rest);
+      if (settled || scanner === undefined || abridger === undefined) return;
+      const verdict = scanner.end();
+      const abridged = abridger.result();
+      settle(
         verdict.kind === "error"
           ? { kind: "too-large", syntaxError: verdict.message, abridged }
           : { kind: "too-large", abridged },
       );
     });
-    req.on("error", reject);
+    req.on("error", (err) => {
+      if (!settled) reject(err);
+    });
   });
 }
 
@@ -461,6 +499,10 @@ function readBodyMessages(
     else if (verdict.kind === "complete")
       fail(`grpc: received message larger than max (${oversizedLength} vs. ${maxPending})`);
   };
+  // the start of the first value is checked as it comes: Go's decoder answers a malformed one at
+  // once, without waiting for the rest of it (or for the end of a stream that never ends)
+  let early: JsonSyntaxScanner | undefined = new JsonSyntaxScanner();
+  let earlyChars = 0;
   req.on("data", (chunk: Buffer) => {
     if (done) return;
     const more = decoder.write(chunk);
@@ -469,6 +511,15 @@ function readBodyMessages(
       judgeOversized(oversized.feed(more));
       return;
     }
+    if (early !== undefined && count === 0 && earlyChars < EARLY_SCAN_CHARS) {
+      earlyChars += more.length;
+      const verdict = early.feed(more);
+      if (verdict.kind === "error") {
+        text = "";
+        return fail(verdict.message);
+      }
+      if (verdict.kind === "complete") early = undefined;
+    } else early = undefined;
     text += more;
     if (scanner.feed(more)) drain(false);
     if (!done && text.length > maxPending) {
