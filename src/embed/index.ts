@@ -170,6 +170,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
     strictReconfigCheck: config.strictReconfigCheck,
     initialElectionTickAdvance: config.initialElectionTickAdvance,
     corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
+    unsafeNoFsync: config.unsafeNoFsync,
     ...(config.peerTls.certFile || config.peerTls.trustedCaFile
       ? { peerTls: readPeerTls(config, peerSelfSigned) }
       : {}),

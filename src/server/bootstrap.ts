@@ -6,7 +6,7 @@ import type { MemberJson } from "../membership/member-json.js";
 import type { HostResolver } from "../membership/url-equality.js";
 import { MemoryStorage } from "../raft/storage.js";
 import { emptyConfState } from "../raft/util.js";
-import { WAL, type WalCommit } from "../wal/wal.js";
+import { WAL, type WalCommit, type WalOptions } from "../wal/wal.js";
 
 /** Which of etcd's start-up cases applies to this data dir. */
 export type BootstrapCase = "new-cluster" | "join-existing" | "restart";
@@ -46,6 +46,8 @@ export interface BootstrapInput {
   paths: MemberPaths;
   /** Told of every WAL commit (its fsync time feeds etcd_disk_wal_fsync_duration_seconds). */
   onWalCommit?: (commit: WalCommit) => void;
+  /** --unsafe-no-fsync: WAL writes are not synced (a machine crash can lose acknowledged writes). */
+  unsafeNoFsync?: boolean;
   name: string;
   initialCluster: ReadonlyMap<string, readonly string[]>;
   initialClusterToken: string;
@@ -97,11 +99,17 @@ export interface BootstrappedRaft {
  * a WAL means restart; no WAL and `new` means a new cluster; no WAL and `existing` means joining,
  * which needs the peers' view of the cluster (not available to a single member yet).
  */
+function walOptionsOf(input: BootstrapInput): WalOptions {
+  return {
+    ...(input.onWalCommit ? { onCommit: input.onWalCommit } : {}),
+    ...(input.unsafeNoFsync ? { unsafeNoFsync: true } : {}),
+  };
+}
+
 export async function bootstrapRaft(input: BootstrapInput): Promise<BootstrappedRaft> {
   const { paths } = input;
   if (WAL.exists(paths.walDir)) {
-    const walOptions = input.onWalCommit ? { onCommit: input.onWalCommit } : {};
-    const opened = await WAL.open(paths.walDir, walOptions);
+    const opened = await WAL.open(paths.walDir, walOptionsOf(input));
     const meta = decodeWalMetadata(opened.metadata, paths.walDir);
     const storage = new MemoryStorage();
     if (opened.snapshot) storage.applySnapshot(opened.snapshot);
@@ -141,7 +149,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
   const wal = await WAL.create(
     paths.walDir,
     encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),
-    input.onWalCommit ? { onCommit: input.onWalCommit } : {},
+    walOptionsOf(input),
   );
   return {
     case: "new-cluster",
@@ -181,7 +189,7 @@ async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<
   const wal = await WAL.create(
     paths.walDir,
     encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),
-    input.onWalCommit ? { onCommit: input.onWalCommit } : {},
+    walOptionsOf(input),
   );
   return {
     case: "join-existing",

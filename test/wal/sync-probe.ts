@@ -2,7 +2,7 @@
  * Child of sync.test.ts, run under strace: saves a few times and writes "ACK <n>" to stderr after
  * each save resolved, so the trace shows which syscalls happened before each acknowledgement.
  * Segments of 4 KiB: the saves also cut to new segments.
- *   node --import tsx test/wal/sync-probe.ts <wal-dir>
+ *   node --import tsx test/wal/sync-probe.ts <wal-dir> [unsafe-no-fsync]
  */
 import { writeSync } from "node:fs";
 import { WAL } from "../../src/wal/index.js";
@@ -15,7 +15,7 @@ function entries(from: number, to: number, term: number) {
   );
 }
 
-const [dir] = process.argv.slice(2);
+const [dir, mode] = process.argv.slice(2);
 /**
  * strace handles the stops of different threads in its own order: a sync that ended on a pool thread
  * can be printed after a later call of the main thread. A pause before each acknowledgement gives it
@@ -25,7 +25,10 @@ const ack = async (n: number) => {
   await new Promise((resolve) => setTimeout(resolve, 20));
   writeSync(2, `ACK ${n}\n`);
 };
-const wal = await WAL.create(dir, Buffer.from("sync-probe"), { segmentBytes: 4096 });
+const wal = await WAL.create(dir, Buffer.from("sync-probe"), {
+  segmentBytes: 4096,
+  unsafeNoFsync: mode === "unsafe-no-fsync",
+});
 await ack(0);
 // Ten entries per save: the sync runs on the thread pool.
 for (let n = 1; n <= 5; n++) {

@@ -47,7 +47,15 @@ function joinInterrupted(lines: string[]): string[] {
 const hasStrace = spawnSync("strace", ["-f", "-o", "/dev/null", "true"]).status === 0;
 const PROBE = fileURLToPath(new URL("./sync-probe.ts", import.meta.url));
 
-test("save resolves only after the segment it wrote was fdatasync'ed", () => {
+interface Ack {
+  n: number;
+  written: boolean;
+  synced: boolean;
+  dirSynced: boolean;
+}
+
+/** Runs the probe under strace (extra arguments passed on) and reads, for each acknowledgement, what preceded it. */
+function traceAcks(probeArgs: string[]): { acks: Ack[]; renames: number } {
   assert.ok(hasStrace, "strace is not installed or may not trace here (this test needs it)");
   const base = tempDir();
   const dir = join(base, "wal");
@@ -65,6 +73,7 @@ test("save resolves only after the segment it wrote was fdatasync'ed", () => {
       "tsx",
       PROBE,
       dir,
+      ...probeArgs,
     ],
     { stdio: "ignore" },
   );
@@ -84,7 +93,7 @@ test("save resolves only after the segment it wrote was fdatasync'ed", () => {
   let synced = false;
   let renamedWithoutDirSync = false;
   let renames = 0;
-  const acks: { n: number; written: boolean; synced: boolean; dirSynced: boolean }[] = [];
+  const acks: Ack[] = [];
   for (const line of lines) {
     const rename = line.match(/rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)".*\) = 0/);
     if (rename?.[1].endsWith(".seg.tmp")) {
@@ -116,6 +125,11 @@ test("save resolves only after the segment it wrote was fdatasync'ed", () => {
       synced = false;
     }
   }
+  return { acks, renames };
+}
+
+test("save resolves only after the segment it wrote was fdatasync'ed", () => {
+  const { acks, renames } = traceAcks([]);
   const saves = acks.filter((a) => a.n > 0);
   assert.equal(saves.length, 10, `saw ${acks.length} acknowledgements in the trace`);
   assert.ok(renames >= 2, `the saves cut to new segments (${renames} renames seen)`);
@@ -123,5 +137,15 @@ test("save resolves only after the segment it wrote was fdatasync'ed", () => {
     assert.ok(a.written, `save ${a.n} resolved without a write to a segment before it`);
     assert.ok(a.synced, `save ${a.n} resolved before the segment it wrote was fdatasync'ed`);
     assert.ok(a.dirSynced, `save ${a.n} resolved before the directory of a renamed segment was synced`);
+  }
+});
+
+test("with --unsafe-no-fsync a save resolves once written, without an fdatasync of its segment", () => {
+  const { acks } = traceAcks(["unsafe-no-fsync"]);
+  const saves = acks.filter((a) => a.n > 0);
+  assert.equal(saves.length, 10, `saw ${acks.length} acknowledgements in the trace`);
+  for (const a of saves) {
+    assert.ok(a.written, `save ${a.n} resolved without a write to a segment before it`);
+    assert.equal(a.synced, false, `save ${a.n} synced its segment although fsync is off`);
   }
 });
