@@ -27,6 +27,19 @@ const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
 };
 
 /** The files `npm pack` would put in the tarball. */
+/** The flags of a one-member cluster on the given URLs, logging errors only. */
+function memberFlags(dataDir: string, clientUrl: string, peerUrl: string): string[] {
+  return [
+    ["--data-dir", dataDir],
+    ["--listen-client-urls", clientUrl],
+    ["--advertise-client-urls", clientUrl],
+    ["--listen-peer-urls", peerUrl],
+    ["--initial-advertise-peer-urls", peerUrl],
+    ["--initial-cluster", `default=${peerUrl}`],
+    ["--log-level", "error"],
+  ].flat();
+}
+
 function packedFiles(): string[] {
   const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
     cwd: repo,
@@ -104,23 +117,7 @@ describe("the built package", { timeout: 240_000 }, () => {
       let stderr = "";
       member = spawn(
         process.execPath,
-        [
-          join(root, "bin/rxetcd.js"),
-          "--data-dir",
-          data,
-          "--listen-client-urls",
-          clientUrl,
-          "--advertise-client-urls",
-          clientUrl,
-          "--listen-peer-urls",
-          peerUrl,
-          "--initial-advertise-peer-urls",
-          peerUrl,
-          "--initial-cluster",
-          `default=${peerUrl}`,
-          "--log-level",
-          "error",
-        ],
+        [join(root, "bin/rxetcd.js"), ...memberFlags(data, clientUrl, peerUrl)],
         { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
       );
       member.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -179,20 +176,7 @@ describe("the built package", { timeout: 240_000 }, () => {
         "--import",
         `data:text/javascript,${encodeURIComponent(hook)}`,
         join(root, "bin/rxetcd.js"),
-        "--data-dir",
-        join(root, "modules.etcd"),
-        "--listen-client-urls",
-        clientUrl,
-        "--advertise-client-urls",
-        clientUrl,
-        "--listen-peer-urls",
-        peerUrl,
-        "--initial-advertise-peer-urls",
-        peerUrl,
-        "--initial-cluster",
-        `default=${peerUrl}`,
-        "--log-level",
-        "error",
+        ...memberFlags(join(root, "modules.etcd"), clientUrl, peerUrl),
       ],
       { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
     );

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { EntryType, Message, MessageType } from "../../src/gen/raftpb/raft.js";
-import { discardLogger, MemoryStorage, RawNode, SeededRand } from "../../src/raft/index.js";
 import { RaftNode } from "../../src/server/raft-node.js";
+import { threeVoterRawNode } from "./raw-node-fixture.js";
 
 const LEADER = 1n;
 const FOLLOWER = 2n;
@@ -24,21 +24,7 @@ function appendFromLeader(index: number, commit: number, term: number): Message 
 
 describe("raft loop: a follower's answer and its apply", () => {
   it("writes the answer before the batch committed in the same Ready is applied", async () => {
-    const storage = new MemoryStorage();
-    const rn = new RawNode({
-      id: FOLLOWER,
-      electionTick: 10,
-      heartbeatTick: 1,
-      storage,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 256,
-      maxUncommittedEntriesSize: 0,
-      checkQuorum: false,
-      preVote: false,
-      logger: discardLogger,
-      rand: new SeededRand(1),
-    });
-    rn.bootstrap([{ id: 1n }, { id: 2n }, { id: 3n }]);
+    const { rn, storage } = threeVoterRawNode(FOLLOWER);
     // what happened, in order: the transport writes a Ready's messages in a microtask queued by send
     // (its flush), and the apply loop goes on in a continuation of `persisted`
     const order: string[] = [];

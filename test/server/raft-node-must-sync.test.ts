@@ -9,8 +9,8 @@ import {
   MessageType,
   type Snapshot,
 } from "../../src/gen/raftpb/raft.js";
-import { discardLogger, MemoryStorage, RawNode, SeededRand } from "../../src/raft/index.js";
 import { RaftNode } from "../../src/server/raft-node.js";
+import { threeVoterRawNode } from "./raw-node-fixture.js";
 
 interface SaveCall {
   hardState: HardState | undefined;
@@ -20,21 +20,7 @@ interface SaveCall {
 
 describe("raft loop: MustSync", () => {
   it("syncs term, vote and entries, and leaves a commit-only Ready unsynced", async () => {
-    const storage = new MemoryStorage();
-    const rn = new RawNode({
-      id: 1n,
-      electionTick: 10,
-      heartbeatTick: 1,
-      storage,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 256,
-      maxUncommittedEntriesSize: 0,
-      checkQuorum: false,
-      preVote: false,
-      logger: discardLogger,
-      rand: new SeededRand(1),
-    });
-    rn.bootstrap([{ id: 1n }, { id: 2n }, { id: 3n }]);
+    const { rn, storage } = threeVoterRawNode(1n);
     const saves: SaveCall[] = [];
     const sent: Message[] = [];
     const log = {
