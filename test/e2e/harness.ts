@@ -44,18 +44,34 @@ export const needsDebianEtcd: string | false = debianEtcd
   ? false
   : "Debian's etcd is not installed (apt-get install etcd-server) - comparison skipped";
 
-/** A free loopback TCP port (bound once, then released). */
-export async function freePort(): Promise<number> {
-  return await new Promise((res, rej) => {
+/**
+ * Ports tests listen on come from below the kernel's range for ephemeral ports (32768 and up on Linux): a port
+ * the kernel picked for `listen(0)` is one it may hand to any outgoing connection (another test's client, a peer
+ * dialing) between our check and the member's own bind, which then fails with EADDRINUSE. 20000 and up is the
+ * demos test's range.
+ */
+const TEST_PORTS = { from: 10000, to: 20000 };
+/** Ports this process handed out already: never twice. */
+const handedOut = new Set<number>();
+
+function bindsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const srv = createServer();
     srv.unref();
-    srv.on("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
+    srv.once("error", () => res(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => res(true)));
   });
+}
+
+/** A free loopback TCP port (bound once, then released), from a range the kernel does not hand out by itself. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = TEST_PORTS.from + Math.floor(Math.random() * (TEST_PORTS.to - TEST_PORTS.from));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await bindsFree(port)) return port;
+  }
+  throw new Error(`no free port between ${TEST_PORTS.from} and ${TEST_PORTS.to} after 200 tries`);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
