@@ -134,7 +134,7 @@ async function concurrentSavers(dir: string, savers: number, seconds: number) {
 export async function runWalBench(options: WalBenchOptions): Promise<WalBenchFigures> {
   const scratch = mkdtempSync(join(options.dir, "rxetcd-wal-bench-"));
   try {
-    console.log(`WAL storage (LMDB, synced commits) in ${scratch}`);
+    console.log(`WAL storage (segment files, one fdatasync per write) in ${scratch}`);
     const rawSyncedWritesPerSec = rawSyncedWrites(scratch, options.seconds);
     console.log(
       `  disk: write 4 KiB + fdatasync          ${rawSyncedWritesPerSec.toFixed(0).padStart(8)} /s`,
