@@ -19,7 +19,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../e2e/harness.js";
 import { buildCheckout } from "./build-once.js";
-import { waitHealthy } from "./healthy.js";
+import { memberFlags, waitHealthy } from "./healthy.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
@@ -27,19 +27,6 @@ const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
 };
 
 /** The files `npm pack` would put in the tarball. */
-/** The flags of a one-member cluster on the given URLs, logging errors only. */
-function memberFlags(dataDir: string, clientUrl: string, peerUrl: string): string[] {
-  return [
-    ["--data-dir", dataDir],
-    ["--listen-client-urls", clientUrl],
-    ["--advertise-client-urls", clientUrl],
-    ["--listen-peer-urls", peerUrl],
-    ["--initial-advertise-peer-urls", peerUrl],
-    ["--initial-cluster", `default=${peerUrl}`],
-    ["--log-level", "error"],
-  ].flat();
-}
-
 function packedFiles(): string[] {
   const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
     cwd: repo,

@@ -1,4 +1,4 @@
-// Both package tests start the built `rxetcd` and wait for it the same way.
+// Both package tests start the built `rxetcd` with the same flags and wait for it the same way.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 
@@ -19,4 +19,17 @@ export async function waitHealthy(
     assert.ok(Date.now() < deadline, `no healthy member within 60 s:\n${stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The flags of a one-member cluster on the given URLs, logging errors only. */
+export function memberFlags(dataDir: string, clientUrl: string, peerUrl: string): string[] {
+  return [
+    ["--data-dir", dataDir],
+    ["--listen-client-urls", clientUrl],
+    ["--advertise-client-urls", clientUrl],
+    ["--listen-peer-urls", peerUrl],
+    ["--initial-advertise-peer-urls", peerUrl],
+    ["--initial-cluster", `default=${peerUrl}`],
+    ["--log-level", "error"],
+  ].flat();
 }

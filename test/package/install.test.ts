@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { etcdctl, freePort } from "../e2e/harness.js";
 import { buildCheckout } from "./build-once.js";
-import { waitHealthy } from "./healthy.js";
+import { memberFlags, waitHealthy } from "./healthy.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -80,19 +80,11 @@ describe("npm install of the packed tarball", { timeout: 600_000 }, () => {
     const peerUrl = `http://127.0.0.1:${peer}`;
     let stderr = "";
     // run as npm runs a package's command: the file itself, through its #! line
-    member = spawn(
-      command,
-      [
-        ["--data-dir", join(work, "member.etcd")],
-        ["--listen-client-urls", clientUrl],
-        ["--advertise-client-urls", clientUrl],
-        ["--listen-peer-urls", peerUrl],
-        ["--initial-advertise-peer-urls", peerUrl],
-        ["--initial-cluster", `default=${peerUrl}`],
-        ["--log-level", "error"],
-      ].flat(),
-      { cwd: project, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_OPTIONS: "" } },
-    );
+    member = spawn(command, memberFlags(join(work, "member.etcd"), clientUrl, peerUrl), {
+      cwd: project,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: "" },
+    });
     member.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     await waitHealthy(member, clientUrl, () => stderr);
     const put = await etcdctl(["--endpoints", clientUrl, "put", "installed", "from the tarball"]);
