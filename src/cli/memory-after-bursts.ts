@@ -29,14 +29,22 @@ export function heapSizes(): { young: number; old: number } {
   return { young, old };
 }
 
-/** V8's full collection, run as a task of its own (nothing of the caller's stack in it). */
-function fullCollection(): () => Promise<void> {
-  // V8's gc extension is installed in contexts made while --expose-gc is set: one private context
-  // gets it, and the flag is cleared again so that no other context (nor the main one) has `gc`.
-  v8.setFlagsFromString("--expose-gc");
-  const gc = vm.runInNewContext("gc") as (options: { execution: "async" }) => Promise<void>;
-  v8.setFlagsFromString("--no-expose-gc");
-  return () => gc({ execution: "async" });
+type Gc = (options: { execution: "async" }) => Promise<void>;
+let gc: Gc | undefined;
+
+/**
+ * V8's full collection, run as a task of its own (nothing of the caller's stack in it). V8's gc
+ * extension is installed in contexts made while --expose-gc is set: one private context gets it, made
+ * at the first give-back (a member never under load never makes it), and the flag is cleared again so
+ * that no other context (nor the main one) has `gc`.
+ */
+function fullCollection(): Promise<void> {
+  if (!gc) {
+    v8.setFlagsFromString("--expose-gc");
+    gc = vm.runInNewContext("gc") as Gc;
+    v8.setFlagsFromString("--no-expose-gc");
+  }
+  return gc({ execution: "async" });
 }
 
 /**
@@ -44,7 +52,6 @@ function fullCollection(): () => Promise<void> {
  * stops it and gives V8 its defaults back.
  */
 export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
-  const collect = fullCollection();
   const smallestYoung = heapSizes().young;
   let oldAfterLastGiveBack = heapSizes().old;
   let lastCollectionAt = 0;
@@ -64,7 +71,7 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
   const giveBack = () => {
     collecting = true;
     setPreferMemory(true);
-    collect().then(
+    fullCollection().then(
       () => {
         collecting = false;
         oldAfterLastGiveBack = heapSizes().old;
