@@ -6,18 +6,7 @@ import { test } from "node:test";
 import { encodeWatchResponse, frameWatchResponses } from "../../src/api/grpc/watch-response-encoder.js";
 import { type ResponseHeader, WatchResponse } from "../../src/gen/etcdserverpb/rpc.js";
 import { type Event, Event_EventType, type KeyValue } from "../../src/gen/mvccpb/kv.js";
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../seeded-random.js";
 
 function generator(rand: () => number) {
   const int = (n: number) => Math.floor(rand() * n);
@@ -57,7 +46,7 @@ function generator(rand: () => number) {
 
 test("encodes every response as the generated encoder does, events and headers shared or not", () => {
   const seed = Number(process.env.WATCH_ENCODER_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  const g = generator(prng(seed));
+  const g = generator(mulberry32(seed));
   let compared = 0;
   try {
     for (let round = 0; round < 300; round++) {
