@@ -39,46 +39,25 @@ describe("a first start with an incoherent --initial-cluster, beside etcd", { ti
     assert.ok(existsSync(ETCD), `${ETCD} is missing: install Debian's etcd-server (.ci/run does)`);
   });
 
-  const cases: Array<[string, (peer: string, client: string) => string[]]> = [
-    [
-      "the advertised peer URL is not this member's --initial-cluster entry",
-      (peer, client) => [
-        "--name=n1",
-        `--listen-peer-urls=${peer}`,
-        `--listen-client-urls=${client}`,
-        `--advertise-client-urls=${client}`,
-        `--initial-advertise-peer-urls=${peer}`,
-        "--initial-cluster=n1=http://127.0.0.1:1",
-      ],
-    ],
-    [
-      "this member's name is not in --initial-cluster",
-      (peer, client) => [
-        "--name=n1",
-        `--listen-peer-urls=${peer}`,
-        `--listen-client-urls=${client}`,
-        `--advertise-client-urls=${client}`,
-        `--initial-advertise-peer-urls=${peer}`,
-        `--initial-cluster=n2=${peer}`,
-      ],
-    ],
-    [
-      "two members share a peer URL",
-      (peer, client) => [
-        "--name=n1",
-        `--listen-peer-urls=${peer}`,
-        `--listen-client-urls=${client}`,
-        `--advertise-client-urls=${client}`,
-        `--initial-advertise-peer-urls=${peer}`,
-        `--initial-cluster=n1=${peer},n2=${peer}`,
-      ],
-    ],
+  /** What differs between the cases: --initial-cluster, from this member's peer URL. */
+  const cases: Array<[string, (peer: string) => string]> = [
+    ["the advertised peer URL is not this member's --initial-cluster entry", () => "n1=http://127.0.0.1:1"],
+    ["this member's name is not in --initial-cluster", (peer) => `n2=${peer}`],
+    ["two members share a peer URL", (peer) => `n1=${peer},n2=${peer}`],
   ];
-  for (const [name, flagsOf] of cases) {
+  const flagsOf = (peer: string, client: string, cluster: (peer: string) => string) => [
+    "--name=n1",
+    `--listen-peer-urls=${peer}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=${cluster(peer)}`,
+  ];
+  for (const [name, cluster] of cases) {
     test(name, async () => {
       const peer = `http://127.0.0.1:${await freePort()}`;
       const client = `http://127.0.0.1:${await freePort()}`;
-      const flags = flagsOf(peer, client);
+      const flags = flagsOf(peer, client, cluster);
       const dir = mkdtempSync(join(tmpdir(), "rxetcd-first-start-"));
       dirs.push(dir);
       const etcd = refusal([ETCD], join(dir, "etcd"), flags);
