@@ -713,7 +713,8 @@ export class EtcdServer implements ServerCore {
       const prepared = ready instanceof Promise ? await ready : ready;
       let last = this.appliedIndex.index;
       const started = performance.now();
-      // one LMDB transaction for the whole batch; waiters hear their results once it committed
+      // one staged backend batch (one LMDB transaction, committed off the main thread); waiters hear
+      // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
