@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { Logger } from "pino";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
@@ -6,7 +7,7 @@ import type { MemberJson } from "../membership/member-json.js";
 import type { HostResolver } from "../membership/url-equality.js";
 import { MemoryStorage } from "../raft/storage.js";
 import { emptyConfState } from "../raft/util.js";
-import { WAL, type WalCommit, type WalOptions } from "../wal/wal.js";
+import { WAL, type WalCommit, type WalOptions, type WalRepair } from "../wal/wal.js";
 
 /** Which of etcd's start-up cases applies to this data dir. */
 export type BootstrapCase = "new-cluster" | "join-existing" | "restart";
@@ -92,6 +93,8 @@ export interface BootstrappedRaft {
   readonly bootstrapPeers: Array<{ id: bigint; context: Buffer }>;
   /** The running cluster's members when joining it (the transport reaches them before membership is applied). */
   readonly remotes: Array<{ id: bigint; peerUrls: string[] }>;
+  /** Crash damage the WAL mended at its tail on a restart (for the log). */
+  readonly walRepairs: readonly WalRepair[];
 }
 
 /**
@@ -133,6 +136,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
       confState: opened.snapshot?.metadata?.confState ?? emptyConfState(),
       bootstrapPeers: [],
       remotes: [],
+      walRepairs: opened.repairs,
     };
   }
   const local = RaftCluster.fromInitialCluster(input.name, input.initialCluster, input.initialClusterToken);
@@ -162,6 +166,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
     confState: emptyConfState(),
     bootstrapPeers: cluster.bootstrapConfChanges(),
     remotes: [],
+    walRepairs: [],
   };
 }
 
@@ -203,5 +208,26 @@ async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<
     confState: emptyConfState(),
     bootstrapPeers: [],
     remotes: remote.members.map((m) => ({ id: m.id, peerUrls: [...(m.peerURLs ?? [])] })),
+    walRepairs: [],
   };
+}
+
+/** One line per piece of crash damage the WAL mended on open (etcd logs its WAL repair the same way). */
+export function logWalRepair(log: Logger, repair: WalRepair): void {
+  switch (repair.kind) {
+    case "zeroed-torn-tail":
+      log.warn(
+        { path: repair.file, offset: repair.from, bytes: repair.to - repair.from },
+        "repaired the WAL: cleared a record a crash cut short at its tail (never acknowledged)",
+      );
+      return;
+    case "dropped-empty-segment":
+      log.warn({ path: repair.file }, "repaired the WAL: removed a segment a crash left without a record");
+      return;
+    case "removed-orphan-snapshot":
+      log.warn(
+        { index: repair.index },
+        "repaired the WAL: removed a snapshot file whose save never reached the log",
+      );
+  }
 }

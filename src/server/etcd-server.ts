@@ -56,7 +56,7 @@ import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { createAuthStore } from "./auth-setup.js";
-import { type BootstrapCase, bootstrapRaft } from "./bootstrap.js";
+import { type BootstrapCase, bootstrapRaft, logWalRepair } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
 import { ClusterOps } from "./cluster-ops.js";
 import { clusterVersion$ } from "./cluster-version.js";
@@ -242,6 +242,7 @@ export class EtcdServer implements ServerCore {
     });
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
+    for (const repair of boot.walRepairs) logWalRepair(log, repair);
     const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
     try {
       // a crash after a received snapshot was made durable but before its db replaced the backend:
