@@ -11,7 +11,13 @@ import { ABORT, type Database, open, type RootDatabase } from "lmdb";
 import { exportBbolt } from "./bbolt-export.js";
 import { migrateSchema1 } from "./migrate.js";
 import { RECORD_BUCKETS, type RecordBucket } from "./records.js";
-import { type BufferedTable, type StagedSnapshot, WriteBuffer } from "./write-buffer.js";
+import {
+  type BufferedTable,
+  type CommitPolicy,
+  DEFAULT_COMMIT_POLICY,
+  type StagedSnapshot,
+  WriteBuffer,
+} from "./write-buffer.js";
 
 /**
  * Current on-disk layout of the backend; bumped on any incompatible change.
@@ -38,6 +44,11 @@ export interface BackendOptions {
   durability?: Durability;
   /** Upper bound of the memory map (and so of the file), bytes. */
   mapSize?: number;
+  /**
+   * When staged writes go to LMDB (etcd's --backend-batch-interval and --backend-batch-limit);
+   * etcd's 100 ms and 10,000 writes by default.
+   */
+  commit?: Partial<CommitPolicy>;
 }
 
 /** Meta keys (strings in the meta table). */
@@ -87,7 +98,8 @@ export function backendPath(dataDir: string): string {
 
 export class Backend {
   readonly file: string;
-  private readonly options: Required<BackendOptions>;
+  private readonly options: Required<Omit<BackendOptions, "commit">>;
+  private readonly commitPolicy: CommitPolicy;
   private env!: RootDatabase;
   private historyDb!: Database<Buffer, Buffer>;
   private metaDb!: Database<Buffer, string>;
@@ -107,6 +119,11 @@ export class Backend {
     this.options = {
       durability: options.durability ?? "sync",
       mapSize: options.mapSize ?? DEFAULT_MAP_SIZE,
+    };
+    this.commitPolicy = {
+      intervalMs: options.commit?.intervalMs ?? DEFAULT_COMMIT_POLICY.intervalMs,
+      limit: options.commit?.limit ?? DEFAULT_COMMIT_POLICY.limit,
+      maxBytes: options.commit?.maxBytes ?? DEFAULT_COMMIT_POLICY.maxBytes,
     };
     this.openEnv();
   }
@@ -154,7 +171,7 @@ export class Backend {
     // (re)opened only with nothing staged: defragmentation and file swaps settle first
     const buffer = new WriteBuffer((err) => {
       for (const l of this.commitFailureListeners) l(err);
-    });
+    }, this.commitPolicy);
     const bytesId = (key: Buffer) => key.toString("latin1");
     const history = buffer.table(this.historyDb, bytesId);
     const records = new Map(
@@ -215,8 +232,8 @@ export class Backend {
 
   /**
    * Runs `fn` as one write whose changes (made through `applied`) are staged and, when it returns,
-   * handed to lmdb-js to commit on its write thread: reads through `applied` see them at once, the
-   * LMDB file once `whenCommitted()` resolves. Returning `ABORT_WRITE` (or throwing) drops the
+   * join the batch that goes to lmdb-js within the commit interval, to be committed on its write
+   * thread: reads through `applied` see them at once, the LMDB file once `whenCommitted()` resolves. Returning `ABORT_WRITE` (or throwing) drops the
    * changes. A `stage` inside another runs in the outer one's batch (it cannot abort on its own).
    */
   stage<T>(fn: () => T | typeof ABORT_WRITE): T | typeof ABORT_WRITE {

@@ -1,9 +1,11 @@
-// The backend's writes on their way into LMDB. A write stages its changes here; when it ends they go
-// to lmdb-js as asynchronous puts and removes, which lmdb-js applies and commits on its own write
-// thread (everything queued in one event turn is one LMDB transaction, transactions commit in
-// order). Until a batch's commit lands, reads are answered from the batch: the main thread neither
-// builds the B-tree pages nor writes them, and no read sees less than what was applied. etcd keeps a
-// read buffer for the same reason (its bbolt commit runs in the background every 100 ms).
+// The backend's writes on their way into LMDB. A write stages its changes here; when it ends they
+// join the batch being gathered, which goes to lmdb-js every `intervalMs` (or at `limit` changes or
+// `maxBytes`) as asynchronous puts and removes. lmdb-js applies and commits them on its own write
+// thread: everything queued in one event turn is one LMDB transaction, and transactions commit in
+// order. Until a batch's commit lands, reads are answered from the batch: the main thread neither
+// builds the B-tree pages nor writes them, and no read sees less than what was applied. etcd does the
+// same with bbolt: one batch transaction committed every 100 ms or 10,000 writes, read through a
+// buffer meanwhile.
 
 import type { Database, Transaction } from "lmdb";
 
@@ -19,13 +21,28 @@ type TableWriter = (change: StagedChange<never>) => Promise<boolean>;
 /** The changes of one batch (one or more writes), table by table; a key holds its latest change. */
 class StagedBatch {
   readonly tables: Array<Map<string, StagedChange<Buffer | string>> | undefined> = [];
+  /** Changes staged (a key changed twice counts twice) and their bytes. */
   size = 0;
+  bytes = 0;
   /** Settles when LMDB committed the batch (rejects when the commit failed). */
   committed: Promise<void> = Promise.resolve();
 }
 
 /** A consistent set of staged batches (what a read view sees beside its LMDB transaction). */
 export type StagedSnapshot = readonly StagedBatch[];
+
+/** When the gathered batch goes to LMDB. */
+export interface CommitPolicy {
+  /** Longest a staged change waits for its batch to go to LMDB, ms; 0 = when its write ends. */
+  intervalMs: number;
+  /** Changes that make a batch go at once. */
+  limit: number;
+  /** Bytes (keys and values) that make a batch go at once. */
+  maxBytes: number;
+}
+
+/** etcd's backend batch interval and limit; a byte bound keeps the buffer of large values small. */
+export const DEFAULT_COMMIT_POLICY: CommitPolicy = { intervalMs: 100, limit: 10_000, maxBytes: 8 << 20 };
 
 const noop = (): void => {};
 
@@ -35,12 +52,18 @@ export class WriteBuffer {
   private readonly stagedIn: number[] = [];
   /** The batch a running write stages into. */
   private open: StagedBatch | undefined;
+  /** Finished writes not handed to LMDB yet. */
+  private gathering: StagedBatch | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
   /** Batches handed to LMDB whose commit has not landed yet, oldest first. */
   private readonly landing: StagedBatch[] = [];
   private failure: unknown;
 
   /** `onCommitFailure` hears a commit that failed: its batch stays readable, nothing commits after it. */
-  constructor(private readonly onCommitFailure: (err: unknown) => void) {}
+  constructor(
+    private readonly onCommitFailure: (err: unknown) => void,
+    private readonly policy: CommitPolicy = DEFAULT_COMMIT_POLICY,
+  ) {}
 
   /** A table of this buffer over `db`; `keyId` names a key uniquely within the table. */
   table<K extends Buffer | string>(db: Database<Buffer, K>, keyId: (key: K) => string): BufferedTable<K> {
@@ -58,7 +81,11 @@ export class WriteBuffer {
 
   /** True when some staged change has not been committed yet. */
   get pending(): boolean {
-    return this.landing.length > 0 || (this.open !== undefined && this.open.size > 0);
+    return (
+      this.landing.length > 0 ||
+      this.gathering !== undefined ||
+      (this.open !== undefined && this.open.size > 0)
+    );
   }
 
   /** Opens the batch that writes stage into until `finish` or `discard`. */
@@ -76,15 +103,58 @@ export class WriteBuffer {
     if (batch !== undefined) this.release(batch);
   }
 
-  /**
-   * Hands the open batch to lmdb-js, table by table in the order the tables were made (the meta
-   * table, made last, follows the history it describes). Synchronous, so the batch is one event
-   * turn's writes: one LMDB transaction.
-   */
+  /** Adds the open batch (a write that ended) to the batch being gathered; sends that when due. */
   finish(): void {
     const batch = this.open;
     this.open = undefined;
     if (batch === undefined || batch.size === 0) return;
+    const gathering = this.gathering;
+    if (gathering === undefined) this.gathering = batch;
+    else {
+      batch.tables.forEach((changes, id) => {
+        if (changes === undefined) return;
+        let into = gathering.tables[id];
+        if (into === undefined) {
+          into = new Map();
+          gathering.tables[id] = into;
+          this.stagedIn[id]++;
+        }
+        for (const [keyId, change] of changes) into.set(keyId, change);
+      });
+      gathering.size += batch.size;
+      gathering.bytes += batch.bytes;
+      this.release(batch);
+    }
+    const due = this.gathering as StagedBatch;
+    if (this.policy.intervalMs <= 0 || due.size >= this.policy.limit || due.bytes >= this.policy.maxBytes)
+      this.flush();
+    else if (this.flushTimer === undefined) {
+      // a process that ends meanwhile loses the batch, as a crash would: the WAL replays it
+      this.flushTimer = setTimeout(() => this.flush(), this.policy.intervalMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /**
+   * Hands the gathered batch to lmdb-js, table by table in the order the tables were made (the meta
+   * table, made last, follows the history it describes). Synchronous, so the batch is one event
+   * turn's writes: one LMDB transaction.
+   */
+  flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const batch = this.gathering;
+    this.gathering = undefined;
+    if (batch === undefined) return;
+    if (this.failure !== undefined) {
+      // nothing may commit after a failed batch (the file would skip it): the batch stays readable
+      this.landing.push(batch);
+      batch.committed = Promise.reject(this.failure);
+      batch.committed.catch(noop);
+      return;
+    }
     let last: Promise<boolean> | undefined;
     try {
       for (let id = 0; id < batch.tables.length; id++) {
@@ -109,8 +179,9 @@ export class WriteBuffer {
     batch.committed.catch(noop);
   }
 
-  /** Resolves when every batch handed to LMDB so far has committed. */
+  /** Sends what was gathered; resolves when every write finished so far has committed. */
   whenCommitted(): Promise<void> {
+    this.flush();
     const tail = this.landing[this.landing.length - 1];
     return tail === undefined ? Promise.resolve() : tail.committed;
   }
@@ -118,6 +189,7 @@ export class WriteBuffer {
   /** Resolves at a moment when nothing staged is left uncommitted (later batches are waited for too). */
   async settled(): Promise<void> {
     for (;;) {
+      this.flush();
       const tail = this.landing[this.landing.length - 1];
       if (tail === undefined) return;
       await tail.committed;
@@ -127,6 +199,8 @@ export class WriteBuffer {
   /** The batches a read view opened now must see beside its LMDB transaction. */
   snapshot(): StagedSnapshot {
     if (this.open !== undefined) throw new Error("backend: a read view cannot open inside a write");
+    // the gathered batch still grows: sent now, it is fixed
+    this.flush();
     return [...this.landing];
   }
 
@@ -139,13 +213,19 @@ export class WriteBuffer {
   lookup<K>(id: number, keyId: string): StagedChange<K> | undefined {
     const open = this.open?.tables[id]?.get(keyId);
     if (open !== undefined) return open as StagedChange<K>;
+    const gathered = this.gathering?.tables[id]?.get(keyId);
+    if (gathered !== undefined) return gathered as StagedChange<K>;
     return lookupIn(this.landing, id, keyId) as StagedChange<K> | undefined;
   }
 
   /** @internal Every staged batch a read now must see, oldest first (none when the table has no staged change). */
   batchesOf(id: number): readonly StagedBatch[] {
     if (this.stagedIn[id] === 0) return [];
-    return this.open === undefined ? this.landing : [...this.landing, this.open];
+    if (this.open === undefined && this.gathering === undefined) return this.landing;
+    const batches = [...this.landing];
+    if (this.gathering !== undefined) batches.push(this.gathering);
+    if (this.open !== undefined) batches.push(this.open);
+    return batches;
   }
 
   /** @internal */
@@ -160,6 +240,7 @@ export class WriteBuffer {
     }
     changes.set(keyId, change);
     batch.size++;
+    batch.bytes += change.key.length + (change.value?.length ?? 0);
   }
 
   /** A batch's commit landed: it and every batch before it are in LMDB (commits land in order). */

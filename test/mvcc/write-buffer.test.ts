@@ -59,78 +59,84 @@ describe("backend staged writes", () => {
     let run = 0;
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
-          const backend = Backend.open(path.join(dir, `db${run++}`), { durability: "nosync" });
-          const table = () => backend.applied.records("lease");
-          const model = new Map<number, number>();
-          const views: Array<{ view: ReturnType<Backend["openReadView"]>; expect: Array<[number, number]> }> =
-            [];
-          try {
-            for (const step of steps) {
-              if (step.kind === "batch") {
-                const next = new Map(model);
-                backend.stage(() => {
-                  for (const [k, v] of step.changes) {
-                    if (v === undefined) {
-                      table().remove(keyOf(k));
-                      next.delete(k);
-                    } else {
-                      table().put(keyOf(k), Buffer.from([v]));
-                      next.set(k, v);
+        fc.asyncProperty(
+          fc.array(stepArb, { minLength: 1, maxLength: 40 }),
+          fc.record({ intervalMs: fc.constantFrom(0, 100), limit: fc.integer({ min: 1, max: 8 }) }),
+          async (steps, commit) => {
+            const backend = Backend.open(path.join(dir, `db${run++}`), { durability: "nosync", commit });
+            const table = () => backend.applied.records("lease");
+            const model = new Map<number, number>();
+            const views: Array<{
+              view: ReturnType<Backend["openReadView"]>;
+              expect: Array<[number, number]>;
+            }> = [];
+            try {
+              for (const step of steps) {
+                if (step.kind === "batch") {
+                  const next = new Map(model);
+                  backend.stage(() => {
+                    for (const [k, v] of step.changes) {
+                      if (v === undefined) {
+                        table().remove(keyOf(k));
+                        next.delete(k);
+                      } else {
+                        table().put(keyOf(k), Buffer.from([v]));
+                        next.set(k, v);
+                      }
                     }
+                    // reads inside the write see its changes
+                    for (const [k] of step.changes) assert.equal(table().get(keyOf(k))?.[0], next.get(k));
+                    return step.abort ? ABORT_WRITE : undefined;
+                  });
+                  if (!step.abort) {
+                    model.clear();
+                    for (const [k, v] of next) model.set(k, v);
                   }
-                  // reads inside the write see its changes
-                  for (const [k] of step.changes) assert.equal(table().get(keyOf(k))?.[0], next.get(k));
-                  return step.abort ? ABORT_WRITE : undefined;
-                });
-                if (!step.abort) {
-                  model.clear();
-                  for (const [k, v] of next) model.set(k, v);
+                } else if (step.kind === "commit") {
+                  await backend.whenCommitted();
+                  assert.equal(backend.hasPendingWrites(), false);
+                  for (let k = 0; k < KEYS; k++)
+                    assert.equal(backend.records("lease").getBinary(keyOf(k))?.[0], model.get(k));
+                } else if (step.kind === "read") {
+                  for (let k = 0; k < KEYS; k++)
+                    assert.equal(table().get(keyOf(k))?.[0], model.get(k), `key ${k}`);
+                  const from = Math.min(step.from, step.to);
+                  const to = Math.max(step.from, step.to);
+                  let expect = sortedModel(model, from, to).map(([k]) => k);
+                  if (step.limit > 0) expect = expect.slice(0, step.limit);
+                  const got = [
+                    ...table().keys({ start: keyOf(from), end: keyOf(to), limit: step.limit || undefined }),
+                  ].map((k) => (k[0] << 8) | k[1]);
+                  assert.deepEqual(got, expect, `keys in [${from}, ${to}) limit ${step.limit}`);
+                } else {
+                  views.push({ view: backend.openReadView(), expect: sortedModel(model) });
                 }
-              } else if (step.kind === "commit") {
-                await backend.whenCommitted();
-                assert.equal(backend.hasPendingWrites(), false);
-                for (let k = 0; k < KEYS; k++)
-                  assert.equal(backend.records("lease").getBinary(keyOf(k))?.[0], model.get(k));
-              } else if (step.kind === "read") {
-                for (let k = 0; k < KEYS; k++)
-                  assert.equal(table().get(keyOf(k))?.[0], model.get(k), `key ${k}`);
-                const from = Math.min(step.from, step.to);
-                const to = Math.max(step.from, step.to);
-                let expect = sortedModel(model, from, to).map(([k]) => k);
-                if (step.limit > 0) expect = expect.slice(0, step.limit);
-                const got = [
-                  ...table().keys({ start: keyOf(from), end: keyOf(to), limit: step.limit || undefined }),
-                ].map((k) => (k[0] << 8) | k[1]);
-                assert.deepEqual(got, expect, `keys in [${from}, ${to}) limit ${step.limit}`);
-              } else {
-                views.push({ view: backend.openReadView(), expect: sortedModel(model) });
               }
+              // every view still reads the state of its moment, committed since or not
+              for (const { view, expect } of views) {
+                const got = [...view.entries(table())].map(([k, v]): [number, number] => [
+                  (k[0] << 8) | k[1],
+                  v[0],
+                ]);
+                assert.deepEqual(got, expect);
+                for (const [k, v] of expect) assert.equal(view.get(table(), keyOf(k))?.[0], v);
+                view.release();
+              }
+              await backend.whenCommitted();
+              assert.deepEqual(
+                [...backend.records("lease").getRange({})].map(({ key, value }) => [
+                  (key[0] << 8) | key[1],
+                  value[0],
+                ]),
+                sortedModel(model),
+                "the file holds the model once everything committed",
+              );
+            } finally {
+              for (const { view } of views) view.release();
+              await backend.close();
             }
-            // every view still reads the state of its moment, committed since or not
-            for (const { view, expect } of views) {
-              const got = [...view.entries(table())].map(([k, v]): [number, number] => [
-                (k[0] << 8) | k[1],
-                v[0],
-              ]);
-              assert.deepEqual(got, expect);
-              for (const [k, v] of expect) assert.equal(view.get(table(), keyOf(k))?.[0], v);
-              view.release();
-            }
-            await backend.whenCommitted();
-            assert.deepEqual(
-              [...backend.records("lease").getRange({})].map(({ key, value }) => [
-                (key[0] << 8) | key[1],
-                value[0],
-              ]),
-              sortedModel(model),
-              "the file holds the model once everything committed",
-            );
-          } finally {
-            for (const { view } of views) view.release();
-            await backend.close();
-          }
-        }),
+          },
+        ),
         { seed, numRuns: 60 },
       );
     } catch (err) {
