@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { retryingResolver, verifyInitialCluster } from "../config/cluster.js";
+import { parseEtcdUrl } from "../config/urls.js";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
@@ -58,8 +60,14 @@ export interface BootstrapInput {
    * cluster and for the new-cluster check that this member was not bootstrapped before.
    */
   fetchMembers?: (urls: string[], timeoutMs: number) => Promise<RemoteCluster | undefined>;
-  /** Resolves host names when matching --initial-cluster against a running cluster (default: DNS). */
+  /**
+   * Resolves host names when matching --initial-cluster against the advertised peer URLs or a running
+   * cluster (default: DNS, each name retried every second for up to 30 s, as etcd does).
+   */
   resolveHost?: HostResolver;
+  /** --initial-advertise-peer-urls: must match this member's --initial-cluster entry on a first start. */
+  peerUrls: readonly string[];
+  logger?: Logger;
 }
 
 /** A running cluster as a peer's `/members` answer describes it. */
@@ -139,6 +147,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
       walRepairs: opened.repairs,
     };
   }
+  await verifyFirstStart(input);
   const local = RaftCluster.fromInitialCluster(input.name, input.initialCluster, input.initialClusterToken);
   if (input.initialClusterState === "existing") return joinExisting(input, local);
   const cluster = local;
@@ -210,6 +219,34 @@ async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<
     remotes: remote.members.map((m) => ({ id: m.id, peerUrls: [...(m.peerURLs ?? [])] })),
     walRepairs: [],
   };
+}
+
+/**
+ * etcd's VerifyBootstrap / VerifyJoinExisting, run only without a WAL: this member is in --initial-cluster,
+ * its entry there matches --initial-advertise-peer-urls (names resolved), no peer URL appears twice.
+ */
+async function verifyFirstStart(input: BootstrapInput): Promise<void> {
+  const resolve =
+    input.resolveHost ??
+    retryingResolver({
+      intervalMs: 1000,
+      timeoutMs: 30_000,
+      onRetry: (host, err) =>
+        input.logger?.warn(
+          { host, "retry-interval": "1s", error: err.message },
+          "failed to resolve URL Host",
+        ),
+    });
+  await verifyInitialCluster(
+    {
+      name: input.name,
+      initialAdvertisePeerUrls: input.peerUrls.map(parseEtcdUrl),
+      initialClusterState: input.initialClusterState,
+      discovery: "",
+    },
+    new Map([...input.initialCluster].map(([name, urls]) => [name, urls.map(parseEtcdUrl)])),
+    resolve,
+  );
 }
 
 /** One line per piece of crash damage the WAL mended on open (etcd logs its WAL repair the same way). */

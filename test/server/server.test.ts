@@ -163,6 +163,30 @@ test("a restart after a crash cut the last WAL write short mends the tail, says 
   }
 });
 
+test("a first start is refused when --initial-cluster does not list the advertised peer URLs; a restart is not checked", async () => {
+  const dir = freshDir();
+  await assert.rejects(
+    EtcdServer.start(config(dir, { peerUrls: ["http://localhost:2390"] })),
+    (err: Error) => {
+      assert.equal(
+        err.message,
+        '--initial-cluster has default=http://localhost:2380 but missing from --initial-advertise-peer-urls=http://localhost:2390 (resolved urls: "http://localhost:2390" != "http://localhost:2380")',
+      );
+      return true;
+    },
+  );
+  // as etcd: the checks guard a first start only; a member with a WAL restarts whatever the flags say
+  let s = await EtcdServer.start(config(dir));
+  await s.waitReady();
+  await s.stop();
+  s = await EtcdServer.start(config(dir, { peerUrls: ["http://localhost:2390"] }));
+  try {
+    await s.waitReady();
+  } finally {
+    await s.stop();
+  }
+});
+
 test("a restarted single member leads at once, without waiting an election timeout", async () => {
   // an election timeout of 30 s: a member that waited one could not be ready within 15 s
   const slow = { tickMs: 100, electionTicks: 300 };
