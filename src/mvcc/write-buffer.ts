@@ -375,7 +375,13 @@ function stagedInSpan(
       latest.set(keyId, change as StagedChange<Buffer>);
     }
   }
-  return [...latest.values()].sort((a, b) => Buffer.compare(a.key, b.key));
+  const staged = [...latest.values()];
+  // history is staged in revision order, mostly: sort only what is not in order already
+  for (let i = 1; i < staged.length; i++) {
+    if (Buffer.compare(staged[i - 1].key, staged[i].key) > 0)
+      return staged.sort((a, b) => Buffer.compare(a.key, b.key));
+  }
+  return staged;
 }
 
 /** LMDB's keys merged with the staged changes: a staged change replaces (or removes) LMDB's key. */

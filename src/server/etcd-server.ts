@@ -243,7 +243,14 @@ export class EtcdServer implements ServerCore {
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
     for (const repair of boot.walRepairs) logWalRepair(log, repair);
-    const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
+    const store = KVStore.open(cfg.paths.backendFile, {
+      durability: "nosync",
+      // etcd's backend batch: 0 keeps its defaults (100 ms, 10,000 writes)
+      commit: {
+        intervalMs: cfg.backendBatchIntervalMs || undefined,
+        limit: cfg.backendBatchLimit || undefined,
+      },
+    });
     try {
       // a crash after a received snapshot was made durable but before its db replaced the backend:
       // finish the job from the saved db, as etcd does
