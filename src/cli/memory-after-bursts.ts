@@ -2,8 +2,8 @@
 // for it: the young generation grown to its maximum (32 MiB, all of it resident once used) and old
 // space full of garbage no collection has looked at yet. V8 gives neither back by itself while the
 // member then sits idle: its memory reducer judges the allocation rate by the collections it has seen,
-// and an idle member runs none, so it keeps finding the rate "high" and waiting. Once no collection
-// has run for a while after a burst, this runs one full collection (old-space garbage goes at once)
+// and an idle member runs none, so it keeps finding the rate "high" and waiting. Once a second passes
+// with little allocated after a burst, this runs one full collection (old-space garbage goes at once)
 // and lets V8 favour memory over speed (--optimize-for-size) until work resumes; V8's memory reducer
 // then runs its memory-reducing collections, the only ones that shrink the young generation, within
 // about 8 s. The first scavenge after that (work again, or the idle member's own allocation filling
@@ -12,11 +12,24 @@ import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf
 import v8 from "node:v8";
 import vm from "node:vm";
 
-/** No collection for this long after one that ran during work: the burst is over. */
+/** How often a member that scavenged looks whether work has stopped. */
 export const QUIET_MS = 1000;
+
+/**
+ * Less than this allocated in `QUIET_MS` (and no scavenge) is quiet: an idle member allocates far
+ * less, a member serving even a few hundred requests a second far more. The time between scavenges
+ * alone does not tell: with a 32 MiB young generation a member under light load scavenges less often
+ * than once a second.
+ */
+const QUIET_ALLOCATION_BYTES = 1024 * 1024;
 
 /** Old space grown by this much since the last give-back is worth a full collection. */
 const OLD_GROWTH_BYTES = 8 * 1024 * 1024;
+
+/** Bytes in use in the young generation: what was allocated since the last scavenge, and its survivors. */
+function youngGenerationUsed(): number {
+  return v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_used_size ?? 0;
+}
 
 /** V8's young generation (both semi-spaces) and old space, committed. */
 export function heapSizes(): { young: number; old: number } {
@@ -54,10 +67,12 @@ function fullCollection(): Promise<void> {
 export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
   const smallestYoung = heapSizes().young;
   let oldAfterLastGiveBack = heapSizes().old;
-  let lastCollectionAt = 0;
   let preferMemory = false;
   let collecting = false;
   let timer: NodeJS.Timeout | undefined;
+  /** A scavenge ran since the last look: allocation filled the young generation. */
+  let scavenged = false;
+  let youngUsedAtLastLook = 0;
 
   const setPreferMemory = (on: boolean) => {
     if (on === preferMemory) return;
@@ -81,13 +96,17 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
       },
     );
   };
-  const whenQuiet = () => {
-    timer = undefined;
-    const since = performance.now() - lastCollectionAt;
-    if (since < quietMs) {
-      timer = setTimeout(whenQuiet, quietMs - since).unref();
+  /** Once per `quietMs` after a scavenge: quiet is no scavenge and little allocated since the last look. */
+  const look = () => {
+    const used = youngGenerationUsed();
+    const quiet = !scavenged && used - youngUsedAtLastLook < QUIET_ALLOCATION_BYTES;
+    scavenged = false;
+    youngUsedAtLastLook = used;
+    if (!quiet) {
+      timer = setTimeout(look, quietMs).unref();
       return;
     }
+    timer = undefined;
     if (sizedUp()) giveBack();
   };
   const observer = new PerformanceObserver((list) => {
@@ -95,9 +114,14 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
       const { detail } = entry as PerformanceEntry & { detail?: { kind?: number } };
       // our own collection, and V8's memory-reducing ones, are not work
       if (collecting || detail?.kind !== constants.NODE_PERFORMANCE_GC_MINOR) continue;
-      lastCollectionAt = performance.now();
       setPreferMemory(false);
-      timer ??= setTimeout(whenQuiet, quietMs).unref();
+      if (timer) {
+        scavenged = true;
+        continue;
+      }
+      scavenged = false;
+      youngUsedAtLastLook = youngGenerationUsed();
+      timer = setTimeout(look, quietMs).unref();
     }
   });
   observer.observe({ entryTypes: ["gc"] });
