@@ -8,7 +8,7 @@
 // then runs its memory-reducing collections, the only ones that shrink the young generation, within
 // about 8 s. The first scavenge after that (work again, or the idle member's own allocation filling
 // the shrunk young generation) turns the preference off, so a member under load runs V8's defaults.
-import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
+import { constants, type PerformanceEntry, PerformanceObserver, performance } from "node:perf_hooks";
 import v8 from "node:v8";
 import vm from "node:vm";
 
@@ -22,6 +22,9 @@ export const QUIET_MS = 1000;
  * than once a second.
  */
 const QUIET_ALLOCATION_BYTES = 1024 * 1024;
+
+/** And the event loop busy less than this share of that second (an idle member: about 0.1 %). */
+const QUIET_LOOP_UTILIZATION = 0.05;
 
 /** Old space grown by this much since the last give-back is worth a full collection. */
 const OLD_GROWTH_BYTES = 8 * 1024 * 1024;
@@ -73,6 +76,7 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
   /** A scavenge ran since the last look: allocation filled the young generation. */
   let scavenged = false;
   let youngUsedAtLastLook = 0;
+  let loopAtLastLook = performance.eventLoopUtilization();
 
   const setPreferMemory = (on: boolean) => {
     if (on === preferMemory) return;
@@ -96,12 +100,22 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
       },
     );
   };
-  /** Once per `quietMs` after a scavenge: quiet is no scavenge and little allocated since the last look. */
+  /**
+   * Once per `quietMs` after a scavenge: quiet is no scavenge, little allocated and an event loop
+   * mostly idle since the last look.
+   */
   const look = () => {
     const used = youngGenerationUsed();
-    const quiet = !scavenged && used - youngUsedAtLastLook < QUIET_ALLOCATION_BYTES;
+    const busy = performance.eventLoopUtilization(loopAtLastLook).utilization;
+    // a scavenge whose report has not arrived yet shows as the young generation's use falling
+    const quiet =
+      !scavenged &&
+      used >= youngUsedAtLastLook &&
+      used - youngUsedAtLastLook < QUIET_ALLOCATION_BYTES &&
+      busy < QUIET_LOOP_UTILIZATION;
     scavenged = false;
     youngUsedAtLastLook = used;
+    loopAtLastLook = performance.eventLoopUtilization();
     if (!quiet) {
       timer = setTimeout(look, quietMs).unref();
       return;
@@ -121,6 +135,7 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
       }
       scavenged = false;
       youngUsedAtLastLook = youngGenerationUsed();
+      loopAtLastLook = performance.eventLoopUtilization();
       timer = setTimeout(look, quietMs).unref();
     }
   });
