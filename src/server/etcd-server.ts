@@ -243,7 +243,14 @@ export class EtcdServer implements ServerCore {
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
     for (const repair of boot.walRepairs) logWalRepair(log, repair);
-    const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
+    const store = KVStore.open(cfg.paths.backendFile, {
+      durability: "nosync",
+      // etcd's backend batch: 0 keeps its defaults (100 ms, 10,000 writes)
+      commit: {
+        intervalMs: cfg.backendBatchIntervalMs || undefined,
+        limit: cfg.backendBatchLimit || undefined,
+      },
+    });
     try {
       // a crash after a received snapshot was made durable but before its db replaced the backend:
       // finish the job from the saved db, as etcd does
@@ -714,7 +721,8 @@ export class EtcdServer implements ServerCore {
       const prepared = ready instanceof Promise ? await ready : ready;
       let last = this.appliedIndex.index;
       const started = performance.now();
-      // one LMDB transaction for the whole batch; waiters hear their results once it committed
+      // one staged backend batch (one LMDB transaction, committed off the main thread); waiters hear
+      // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
