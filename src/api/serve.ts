@@ -166,6 +166,7 @@ function injectorServingHttp(
   httpHandler: RequestListener,
   fastUnary: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean,
   pingMinTimeMs: number,
+  isUnary: (path: string) => boolean,
   logger?: ApiLogger,
 ): ConnectionInjector {
   const servers = (grpcServer as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
@@ -181,6 +182,7 @@ function injectorServingHttp(
   h2.on("session", (session: ServerHttp2Session) =>
     enforcePingPolicy(session, {
       minTimeMs: pingMinTimeMs,
+      isUnary,
       onViolation: () => logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
     }),
   );
@@ -233,6 +235,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     httpHandler,
     fastUnary,
     options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
+    (path) => handlers.has(path),
     logger,
   );
   const httpServer: HttpServer = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
