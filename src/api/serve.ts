@@ -23,7 +23,7 @@ import {
   type TLSSocket,
   type Server as TlsServer,
 } from "node:tls";
-import { type ConnectionInjector, type Server, ServerCredentials } from "@grpc/grpc-js";
+import { type ConnectionInjector, type Metadata, type Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
@@ -36,6 +36,7 @@ import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
 import { applyHeaderLimits } from "./grpc/header-limits.js";
 import { enforcePingPolicy } from "./grpc/ping-policy.js";
 import { unaryFastPath } from "./grpc/unary-fast-path.js";
+import { watchFastPath } from "./grpc/watch-fast-path.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { grpcRequestContext, TlsIdentities } from "./request-context.js";
@@ -227,13 +228,25 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     ),
     extensions,
   );
-  const fastUnary = unaryFastPath(handlers, metrics, limits.maxRequestBytes + grpcOverheadBytes, (call) =>
-    grpcRequestContext(call.metadata, identities.commonNameOf(call)),
+  const callCredentials = (call: { metadata: Metadata; getPeer(): string }) =>
+    grpcRequestContext(call.metadata, identities.commonNameOf(call));
+  const fastUnary = unaryFastPath(
+    handlers,
+    metrics,
+    limits.maxRequestBytes + grpcOverheadBytes,
+    callCredentials,
   );
+  const fastWatch = watchFastPath({
+    api,
+    metrics,
+    maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes,
+    credentials: callCredentials,
+    budgets,
+  });
   const injector = injectorServingHttp(
     grpcServer,
     httpHandler,
-    fastUnary,
+    (stream, headers) => fastUnary(stream, headers) || fastWatch(stream, headers),
     options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
     (path) => handlers.has(path),
     logger,

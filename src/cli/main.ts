@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadWithCodeCache } from "./code-cache.js";
+import { giveMemoryBackAfterBursts } from "./memory-after-bursts.js";
 import { importOptional, type RunningServer, runCli, type StartServer } from "./run.js";
 import { releaseStartUpFlags } from "./start-up-flags.js";
 
@@ -13,9 +14,19 @@ function pickStarter(name: string) {
   };
 }
 
+let serving = false;
+/** V8 as a serving member runs it: the start-up flags given back, memory given back after bursts. */
+function setUpServing(): void {
+  if (serving) return;
+  serving = true;
+  releaseStartUpFlags();
+  giveMemoryBackAfterBursts();
+}
+
 /**
- * Gives the start-up flags back (see start-up-flags.ts) once the server `start` starts serves, after
- * `whenReady` when one is given; at once when it fails to start.
+ * Sets V8 up for serving (start-up flags given back, see start-up-flags.ts; memory given back after
+ * bursts, see memory-after-bursts.ts) once the server `start` starts serves, after `whenReady` when
+ * one is given; gives the start-up flags back at once when it fails to start.
  */
 function releasingStartUpFlags(
   start: StartServer,
@@ -30,7 +41,7 @@ function releasingStartUpFlags(
       throw error;
     }
     void (server.ready ?? Promise.resolve()).then(
-      () => whenReady(releaseStartUpFlags),
+      () => whenReady(setUpServing),
       () => releaseStartUpFlags(),
     );
     return server;

@@ -63,6 +63,38 @@ const resolveWithDns: HostResolver = async (hostname) => {
   return found.address;
 };
 
+export interface ResolveRetry {
+  /** Between two tries of a name that did not resolve (etcd: 1 s). */
+  readonly intervalMs: number;
+  /** How long the whole check may try (etcd: 30 s), from the resolver's creation. */
+  readonly timeoutMs: number;
+  /** Told of each failed try that will be tried again (etcd logs "failed to resolve URL Host"). */
+  readonly onRetry?: (hostname: string, error: Error) => void;
+}
+
+/**
+ * netutil's resolveURL: at boot, DNS may not serve a member's own name yet (a pod just scheduled), so
+ * a name that does not resolve is tried again every second until the check's 30 s are up.
+ */
+export function retryingResolver(
+  retry: ResolveRetry = { intervalMs: 1000, timeoutMs: 30_000 },
+  resolve: HostResolver = resolveWithDns,
+): HostResolver {
+  const deadline = Date.now() + retry.timeoutMs;
+  return async (hostname) => {
+    for (;;) {
+      try {
+        return await resolve(hostname);
+      } catch (err) {
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (Date.now() + retry.intervalMs > deadline) throw error;
+        retry.onRetry?.(hostname, error);
+        await new Promise((wake) => setTimeout(wake, retry.intervalMs));
+      }
+    }
+  };
+}
+
 function goQuoteList(values: readonly string[]): string {
   return `[${values.map((v) => JSON.stringify(v)).join(" ")}]`;
 }
@@ -160,7 +192,7 @@ async function advertiseMatchesCluster(
 export async function verifyInitialCluster(
   config: BootstrapFields,
   members: ReadonlyMap<string, EtcdUrl[]>,
-  resolve: HostResolver = resolveWithDns,
+  resolve: HostResolver = retryingResolver(),
 ): Promise<void> {
   hasLocalMember(config, members);
   if (config.initialClusterState === "existing") {

@@ -2,17 +2,11 @@
 // own, so observers can be kept off the client port (another interface, another firewall rule). An https
 // URL uses the client port's certificates, reloaded with them; with --client-cert-auth the feed reads
 // the user from the client certificate as it does on the client port.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Server, Socket } from "node:net";
-import type { Server as TlsServer } from "node:tls";
-import { type ClientTls, type HttpExtension, requiresClientCert } from "../api/index.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ClientTls, HttpExtension } from "../api/index.js";
+import { listenSide, type SideListener } from "./side-listener.js";
 
-export interface FeedListener {
-  readonly url: URL;
-  setTls(tls: ClientTls): void;
-  close(): Promise<void>;
-}
+export type FeedListener = SideListener;
 
 const NOT_HERE =
   "404 page not found: this listener serves only the event feed (/socket.io/) and the dashboard (/dashboard)\n";
@@ -34,59 +28,9 @@ export function listenFeed(
   extensions: readonly HttpExtension[],
   tls: ClientTls | undefined,
 ): Promise<FeedListener> {
-  const secure = url.protocol === "https:";
-  if (url.protocol !== "http:" && !secure)
+  if (url.protocol !== "http:" && url.protocol !== "https:")
     throw new Error(`--listen-feed-urls ${url.href}: only http and https URLs are served`);
-  if (secure && !tls)
-    throw new Error(`TLS is required for feed URL ${url.href} but no --cert-file/--key-file was given`);
-  const h = handler(extensions);
-  const server: Server =
-    secure && tls
-      ? createHttpsServer(
-          {
-            cert: tls.cert,
-            key: tls.key,
-            ...(tls.trustedCa ? { ca: tls.trustedCa } : {}),
-            requestCert: requiresClientCert(tls),
-            rejectUnauthorized: requiresClientCert(tls),
-            ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
-          },
-          h,
-        )
-      : createHttpServer(h);
-  // --client-crl-file: a revoked client certificate's connection is closed once the handshake is done
-  const revoked = secure ? tls?.revoked : undefined;
-  if (revoked) server.prependListener("secureConnection", revoked);
-  for (const ext of extensions) ext.attach?.(server as ReturnType<typeof createHttpServer>);
-  const sockets = new Set<Socket>();
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(url.port || (secure ? 443 : 80)), url.hostname.replace(/^\[|\]$/g, ""), () => {
-      server.off("error", reject);
-      const bound = new URL(url.href);
-      bound.port = String((server.address() as AddressInfo).port);
-      resolve({
-        url: bound,
-        setTls: (t) => {
-          if (!secure) return;
-          (server as TlsServer).setSecureContext({
-            cert: t.cert,
-            key: t.key,
-            ...(t.trustedCa ? { ca: t.trustedCa } : {}),
-            ...(t.ciphers ? { ciphers: t.ciphers } : {}),
-          });
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            // upgraded WebSockets are no longer the HTTP server's: end them too
-            for (const s of sockets) s.destroy();
-          }),
-      });
-    });
+  return listenSide("feed URL", url, tls, handler(extensions), (server) => {
+    for (const ext of extensions) ext.attach?.(server);
   });
 }

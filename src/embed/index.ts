@@ -164,6 +164,8 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
     maxTxnOps: config.maxTxnOps,
     maxRequestBytes: config.maxRequestBytes,
     quotaBackendBytes: config.quotaBackendBytes,
+    backendBatchIntervalMs: config.backendBatchIntervalMs,
+    backendBatchLimit: config.backendBatchLimit,
     preVote: config.preVote,
     clientUrls: config.advertiseClientUrls.map((u) => u.href),
     peerUrls: config.initialAdvertisePeerUrls.map((u) => u.href),

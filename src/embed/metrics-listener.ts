@@ -1,17 +1,11 @@
 // --listen-metrics-urls: /metrics and /health on listeners of their own, as etcd's metrics mux.
 // An https URL uses the client port's certificates (etcd uses the client TLS info), reloaded with them.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Server } from "node:net";
-import type { Server as TlsServer } from "node:tls";
-import { type ClientTls, requiresClientCert } from "../api/index.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ClientTls } from "../api/index.js";
 import type { ClientApi } from "../server/client-api.js";
+import { listenSide, type SideListener } from "./side-listener.js";
 
-export interface MetricsListener {
-  readonly url: URL;
-  setTls(tls: ClientTls): void;
-  close(): Promise<void>;
-}
+export type MetricsListener = SideListener;
 
 function handler(api: ClientApi) {
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -48,50 +42,5 @@ export function listenMetrics(
   api: ClientApi,
   tls: ClientTls | undefined,
 ): Promise<MetricsListener> {
-  const secure = url.protocol === "https:";
-  if (secure && !tls)
-    throw new Error(`TLS is required for metrics URL ${url.href} but no --cert-file/--key-file was given`);
-  const h = handler(api);
-  const server: Server =
-    secure && tls
-      ? createHttpsServer(
-          {
-            cert: tls.cert,
-            key: tls.key,
-            ...(tls.trustedCa ? { ca: tls.trustedCa } : {}),
-            requestCert: requiresClientCert(tls),
-            rejectUnauthorized: requiresClientCert(tls),
-            ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
-          },
-          h,
-        )
-      : createHttpServer(h);
-  // --client-crl-file: a revoked client certificate's connection is closed once the handshake is done
-  const revoked = secure ? tls?.revoked : undefined;
-  if (revoked) server.prependListener("secureConnection", revoked);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(url.port || (secure ? 443 : 80)), url.hostname.replace(/^\[|\]$/g, ""), () => {
-      server.off("error", reject);
-      const bound = new URL(url.href);
-      bound.port = String((server.address() as AddressInfo).port);
-      resolve({
-        url: bound,
-        setTls: (t) => {
-          if (!secure) return;
-          (server as TlsServer).setSecureContext({
-            cert: t.cert,
-            key: t.key,
-            ...(t.trustedCa ? { ca: t.trustedCa } : {}),
-            ...(t.ciphers ? { ciphers: t.ciphers } : {}),
-          });
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-          }),
-      });
-    });
-  });
+  return listenSide("metrics URL", url, tls, handler(api));
 }

@@ -2,6 +2,8 @@
 // table, a small meta table (consistent index, compaction marks, schema version) and one table
 // per etcd record bucket (leases, alarms, members, cluster, auth).
 // etcd keeps the same state in bbolt at <data-dir>/member/snap/db; this file is its LMDB twin.
+// The store's writes are staged (`stage`) and committed by lmdb-js off the main thread; `applied`
+// reads the state with the staged writes that have not committed yet (see write-buffer.ts).
 
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
@@ -9,6 +11,13 @@ import { ABORT, type Database, open, type RootDatabase } from "lmdb";
 import { exportBbolt } from "./bbolt-export.js";
 import { migrateSchema1 } from "./migrate.js";
 import { RECORD_BUCKETS, type RecordBucket } from "./records.js";
+import {
+  type BufferedTable,
+  type CommitPolicy,
+  DEFAULT_COMMIT_POLICY,
+  type StagedSnapshot,
+  WriteBuffer,
+} from "./write-buffer.js";
 
 /**
  * Current on-disk layout of the backend; bumped on any incompatible change.
@@ -35,6 +44,11 @@ export interface BackendOptions {
   durability?: Durability;
   /** Upper bound of the memory map (and so of the file), bytes. */
   mapSize?: number;
+  /**
+   * When staged writes go to LMDB (etcd's --backend-batch-interval and --backend-batch-limit);
+   * etcd's 100 ms and 10,000 writes by default.
+   */
+  commit?: Partial<CommitPolicy>;
 }
 
 /** Meta keys (strings in the meta table). */
@@ -52,13 +66,25 @@ export type ReadTxn = ReturnType<RootDatabase["useReadTransaction"]>;
 
 /**
  * A consistent view of the backend for a long read (an export): every table as of the moment it
- * was opened, whatever is written meanwhile. Pinned until `release()`; defragmentation waits for
- * it, and closing the backend releases it (reads through it fail afterwards).
+ * was opened (committed and staged writes alike), whatever is written meanwhile. Pinned until
+ * `release()`; defragmentation waits for it, and closing the backend releases it (reads through it
+ * fail afterwards).
  */
 export interface ReadView {
   readonly txn: ReadTxn;
   readonly released: boolean;
   release(): void;
+  /** The value of `key` in `table` as of the view. */
+  get<K extends Buffer | string>(table: BufferedTable<K>, key: K): Buffer | undefined;
+  /** Every entry of `table` as of the view, in key order. */
+  entries(table: BufferedTable<Buffer>): Iterable<[Buffer, Buffer]>;
+}
+
+/** The applied state's tables: LMDB overlaid with the staged writes not committed yet. */
+export interface AppliedTables {
+  readonly history: BufferedTable<Buffer>;
+  readonly meta: BufferedTable<string>;
+  records(bucket: RecordBucket): BufferedTable<Buffer>;
 }
 
 const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
@@ -72,12 +98,18 @@ export function backendPath(dataDir: string): string {
 
 export class Backend {
   readonly file: string;
-  private readonly options: Required<BackendOptions>;
+  private readonly options: Required<Omit<BackendOptions, "commit">>;
+  private readonly commitPolicy: CommitPolicy;
   private env!: RootDatabase;
   private historyDb!: Database<Buffer, Buffer>;
   private metaDb!: Database<Buffer, string>;
   private recordDbs = new Map<RecordBucket, Database<Buffer, Buffer>>();
+  private buffer!: WriteBuffer;
+  private tables!: AppliedTables;
+  private readonly commitFailureListeners = new Set<(err: unknown) => void>();
   private writeDepth = 0;
+  /** True while a synchronous (`write`) transaction runs. */
+  private writingSync = false;
   private readonly views = new Set<{ view: ReadView; done: Promise<void> }>();
   private closed = false;
   private defragmenting: Promise<void> | undefined;
@@ -87,6 +119,11 @@ export class Backend {
     this.options = {
       durability: options.durability ?? "sync",
       mapSize: options.mapSize ?? DEFAULT_MAP_SIZE,
+    };
+    this.commitPolicy = {
+      intervalMs: options.commit?.intervalMs ?? DEFAULT_COMMIT_POLICY.intervalMs,
+      limit: options.commit?.limit ?? DEFAULT_COMMIT_POLICY.limit,
+      maxBytes: options.commit?.maxBytes ?? DEFAULT_COMMIT_POLICY.maxBytes,
     };
     this.openEnv();
   }
@@ -131,9 +168,45 @@ export class Backend {
         this.env.openDB<Buffer, Buffer>({ name: bucket, keyEncoding: "binary", encoding: "binary" }),
       ]),
     );
+    // (re)opened only with nothing staged: defragmentation and file swaps settle first
+    const buffer = new WriteBuffer((err) => {
+      for (const l of this.commitFailureListeners) l(err);
+    }, this.commitPolicy);
+    const bytesId = (key: Buffer) => key.toString("latin1");
+    const history = buffer.table(this.historyDb, bytesId);
+    const records = new Map(
+      [...this.recordDbs].map(([bucket, db]) => [bucket, buffer.table(db, bytesId)] as const),
+    );
+    // made last, so a batch's meta (consistent index) goes to LMDB after the changes it covers
+    const meta = buffer.table(this.metaDb, (key: string) => key);
+    this.buffer = buffer;
+    this.tables = {
+      history,
+      meta,
+      records: (bucket) => {
+        const table = records.get(bucket);
+        if (table === undefined) throw new Error(`backend: no record bucket ${bucket}`);
+        return table;
+      },
+    };
   }
 
-  /** Revision-keyed history table (17/18-byte revision keys -> encoded mvccpb.KeyValue). */
+  /**
+   * The applied state: every table as LMDB holds it overlaid with the staged writes whose commit
+   * has not landed. The store reads and stages through these.
+   */
+  get applied(): AppliedTables {
+    this.assertOpen();
+    return this.tables;
+  }
+
+  /** Called when a staged batch failed to commit (the backend is then behind the applied state). */
+  onCommitFailure(listener: (err: unknown) => void): () => void {
+    this.commitFailureListeners.add(listener);
+    return () => this.commitFailureListeners.delete(listener);
+  }
+
+  /** Revision-keyed history table in LMDB (17/18-byte revision keys -> encoded mvccpb.KeyValue). */
   get history(): Database<Buffer, Buffer> {
     this.assertOpen();
     return this.historyDb;
@@ -152,51 +225,101 @@ export class Backend {
     return db;
   }
 
-  /** True while a `write` callback runs (changes made now commit or abort with it). */
+  /** True while a `write` or `stage` callback runs (changes made now commit or abort with it). */
   inWrite(): boolean {
     return this.writeDepth > 0;
   }
 
   /**
-   * Runs `fn` in one LMDB write transaction; reads inside see its writes. Returning `ABORT_WRITE`
-   * aborts the transaction (used when a write turned out to change nothing).
+   * Runs `fn` as one write whose changes (made through `applied`) are staged and, when it returns,
+   * join the batch that goes to lmdb-js within the commit interval, to be committed on its write
+   * thread: reads through `applied` see them at once, the LMDB file once `whenCommitted()` resolves. Returning `ABORT_WRITE` (or throwing) drops the
+   * changes. A `stage` inside another runs in the outer one's batch (it cannot abort on its own).
+   */
+  stage<T>(fn: () => T | typeof ABORT_WRITE): T | typeof ABORT_WRITE {
+    this.assertOpen();
+    if (this.defragmenting !== undefined) throw new Error("backend: write during defragmentation");
+    if (this.writingSync) throw new Error("backend: a staged write inside a synchronous one");
+    const buffer = this.buffer;
+    const outer = !buffer.staging;
+    if (outer) buffer.begin();
+    let result: T | typeof ABORT_WRITE;
+    this.writeDepth++;
+    try {
+      result = fn();
+    } catch (err) {
+      if (outer) buffer.discard();
+      throw err;
+    } finally {
+      this.writeDepth--;
+    }
+    if (!outer) {
+      if (result === ABORT_WRITE) throw new Error("backend: a nested write cannot abort");
+      return result;
+    }
+    if (result === ABORT_WRITE) buffer.discard();
+    else buffer.finish();
+    return result;
+  }
+
+  /** Resolves when every write staged so far has committed to the LMDB file. */
+  whenCommitted(): Promise<void> {
+    return this.buffer.whenCommitted();
+  }
+
+  /** True when staged writes have not committed yet. */
+  hasPendingWrites(): boolean {
+    return this.buffer.pending;
+  }
+
+  /**
+   * Runs `fn` in one synchronous LMDB write transaction on the main thread, through the LMDB tables
+   * (`history`, `meta`, `records`); reads inside see its writes. For set-up work (opening,
+   * importing), never while staged writes are pending (it would commit ahead of them). Returning
+   * `ABORT_WRITE` aborts the transaction.
    */
   write<T>(fn: () => T | typeof ABORT_WRITE): T | typeof ABORT_WRITE {
     this.assertOpen();
     // A write now would be missing from the defragmented copy: callers must wait for `idle()`.
     if (this.defragmenting !== undefined) throw new Error("backend: write during defragmentation");
+    if (this.buffer.pending || this.buffer.staging)
+      throw new Error("backend: a synchronous write while staged writes are pending");
     const flags =
       this.options.durability === "overlapping"
         ? TXN_ABORTABLE_SYNC_COMMIT | TXN_NO_SYNC_FLUSH
         : TXN_ABORTABLE_SYNC_COMMIT;
     const counted = (): T | typeof ABORT_WRITE => {
       this.writeDepth++;
+      this.writingSync = true;
       try {
         return fn();
       } finally {
+        this.writingSync = this.writeDepth > 1;
         this.writeDepth--;
       }
     };
     return this.env.transactionSync(counted, flags) as T | typeof ABORT_WRITE;
   }
 
-  /** True when the meta table holds `key`. */
+  /** True when the meta table holds `key` (staged writes included). */
   hasMeta(key: MetaKeyName): boolean {
-    return this.meta.getBinary(key) !== undefined;
+    return this.applied.meta.get(key) !== undefined;
   }
 
+  /** A meta number (staged writes included); 0 when absent. */
   getMetaNumber(key: MetaKeyName): number {
-    const raw = this.meta.getBinary(key);
+    const raw = this.applied.meta.get(key);
     if (raw === undefined || raw.length !== 8) return 0;
     return raw.readUInt32BE(0) * 0x1_0000_0000 + raw.readUInt32BE(4);
   }
 
-  /** Must be called inside `write`. */
+  /** Must be called inside `write` or `stage`. */
   putMetaNumber(key: MetaKeyName, value: number): void {
     const raw = Buffer.allocUnsafe(8);
     raw.writeUInt32BE(Math.floor(value / 0x1_0000_0000), 0);
     raw.writeUInt32BE(value % 0x1_0000_0000, 4);
-    this.meta.put(key, raw);
+    if (this.writingSync) this.meta.put(key, raw);
+    else this.applied.meta.put(key, raw);
   }
 
   /** Bytes of the backend file. */
@@ -218,9 +341,10 @@ export class Backend {
     return pages * envStats.pageSize;
   }
 
-  /** Resolves when every committed write is on disk. */
+  /** Resolves when every write staged so far has committed and is on disk. */
   async sync(): Promise<void> {
     this.assertOpen();
+    await this.whenCommitted();
     if (this.options.durability === "nosync") {
       // lmdb-js's env.sync (mdb_env_sync) is not in its typings.
       const env = this.env as unknown as { sync(cb: (err?: Error) => void): void };
@@ -233,6 +357,7 @@ export class Backend {
   /** Writes a consistent copy of the whole backend to `target` (compacted copy, no free pages). */
   async copyTo(target: string): Promise<void> {
     this.assertOpen();
+    await this.buffer.settled();
     await this.env.backup(target, true);
   }
 
@@ -255,6 +380,8 @@ export class Backend {
   openReadView(): ReadView {
     this.assertOpen();
     if (this.defragmenting !== undefined) throw new Error("backend: read view during defragmentation");
+    // the staged batches first: one that commits after the transaction opened is then still seen
+    const staged: StagedSnapshot = this.buffer.snapshot();
     const txn = this.env.useReadTransaction();
     let released = false;
     let resolve!: () => void;
@@ -264,6 +391,8 @@ export class Backend {
         get released() {
           return released;
         },
+        get: <K extends Buffer | string>(table: BufferedTable<K>, key: K) => table.getAt(key, staged, txn),
+        entries: (table: BufferedTable<Buffer>) => table.entriesAt(staged, txn),
         release: () => {
           if (released) return;
           released = true;
@@ -293,6 +422,8 @@ export class Backend {
       while (this.views.size > 0) await Promise.all([...this.views].map((v) => v.done));
       const tmp = `${this.file}.defrag`;
       rmSync(tmp, { force: true });
+      // writes are refused from now on: the last staged ones commit, then the copy holds them all
+      await this.buffer.settled();
       await this.sync();
       await this.env.backup(tmp, true);
       await this.env.close();
@@ -313,6 +444,8 @@ export class Backend {
     this.assertOpen();
     await this.idle();
     while (this.views.size > 0) await Promise.all([...this.views].map((v) => v.done));
+    await this.buffer.settled();
+    if (this.buffer.pending) throw new Error("backend: a write was staged while the file was being replaced");
     await this.env.close();
     renameSync(file, this.file);
     this.openEnv();
@@ -326,6 +459,8 @@ export class Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // staged writes commit before the environment closes (a failed commit is the WAL's to replay)
+    await this.buffer.settled().catch(() => undefined);
     for (const { view } of [...this.views]) view.release();
     await this.env.close();
   }

@@ -4,7 +4,7 @@
 
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { type BboltBucketSource, type BboltLayout, emitBbolt, planBbolt } from "../bbolt/index.js";
-import type { Backend, ReadTxn, ReadView } from "./backend.js";
+import type { Backend, ReadView } from "./backend.js";
 import { RECORD_BUCKETS } from "./records.js";
 import { REV_KEY_LEN } from "./revision.js";
 
@@ -70,9 +70,9 @@ class BackendExport implements BboltExport {
     this.view = backend.openReadView();
     unreleased.register(this, this.view, this);
     try {
-      const meta = metaEntries(backend, this.view.txn);
+      const meta = metaEntries(backend, this.view);
       this.consistentIndex = Number(meta.consistentIndex);
-      this.buckets = bucketSources(backend, this.view.txn, meta.entries);
+      this.buckets = bucketSources(backend, this.view, meta.entries);
     } catch (err) {
       this.close();
       throw err;
@@ -149,11 +149,11 @@ function revisionBytes(main: number): Buffer {
 /** The `meta` bucket as etcd 3.4 keeps it, from rxetcd's meta table. */
 function metaEntries(
   backend: Backend,
-  txn: ReadTxn,
+  view: ReadView,
 ): { consistentIndex: bigint; entries: Array<[Buffer, Buffer]> } {
   // undefined when the key is absent: a store never compacted has no compaction marks (one compacted at 0 has)
   const number = (key: string): bigint | undefined => {
-    const raw = backend.meta.get(key, { transaction: txn });
+    const raw = view.get(backend.applied.meta, key);
     return raw === undefined || raw.length !== 8 ? undefined : raw.readBigUInt64BE(0);
   };
   const consistentIndex = number(CONSISTENT_INDEX) ?? 0n;
@@ -168,9 +168,9 @@ function metaEntries(
 }
 
 /** etcd's `auth` bucket: the stored records, with etcd's initial values where none was written. */
-function authEntries(backend: Backend, txn: ReadTxn): Array<[Buffer, Buffer]> {
+function authEntries(backend: Backend, view: ReadView): Array<[Buffer, Buffer]> {
   const stored = new Map<string, [Buffer, Buffer]>();
-  for (const { key, value } of backend.records("auth").getRange({ transaction: txn })) {
+  for (const [key, value] of view.entries(backend.applied.records("auth"))) {
     stored.set(Buffer.from(key).toString("latin1"), [Buffer.from(key), Buffer.from(value)]);
   }
   // auth off, and the revision etcd starts from
@@ -179,20 +179,20 @@ function authEntries(backend: Backend, txn: ReadTxn): Array<[Buffer, Buffer]> {
   return [...stored.values()].sort(([a], [b]) => Buffer.compare(a, b));
 }
 
-function bucketSources(backend: Backend, txn: ReadTxn, meta: Array<[Buffer, Buffer]>): BboltBucketSource[] {
-  const table = (db: ReturnType<Backend["records"]>) =>
+function bucketSources(backend: Backend, view: ReadView, meta: Array<[Buffer, Buffer]>): BboltBucketSource[] {
+  const table = (t: ReturnType<Backend["applied"]["records"]>) =>
     function* (): Generator<[Buffer, Buffer]> {
-      for (const { key, value } of db.getRange({ transaction: txn })) yield [key, value];
+      yield* view.entries(t);
     };
-  const auth = authEntries(backend, txn);
+  const auth = authEntries(backend, view);
   return [
-    { name: "key", entries: table(backend.history) },
+    { name: "key", entries: table(backend.applied.history) },
     { name: "meta", entries: () => meta },
     ...RECORD_BUCKETS.map(
       (bucket): BboltBucketSource =>
         bucket === "auth"
           ? { name: bucket, entries: () => auth }
-          : { name: bucket, entries: table(backend.records(bucket)) },
+          : { name: bucket, entries: table(backend.applied.records(bucket)) },
     ),
   ];
 }

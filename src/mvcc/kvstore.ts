@@ -2,6 +2,8 @@
 // once per write that changes something; every change is a history record keyed by its
 // revision; an in-memory key index maps keys to their revisions. The consistent index (last
 // applied raft index) is written in the same LMDB transaction as the change it belongs to.
+// Writes are staged in the backend and committed off the main thread; every read here goes
+// through the backend's applied tables, so it sees a write as soon as it was applied.
 
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
@@ -107,6 +109,8 @@ export class KVStore {
         options.onListenerError ??
         ((err) => process.emitWarning(`mvcc listener failed: ${String(err)}`, "MvccListenerWarning")),
     };
+    // the applied state is ahead of the file now, for good: restart and replay from the WAL
+    backend.onCommitFailure((err) => this.fail(new Error(`backend commit failed: ${String(err)}`)));
   }
 
   /** Opens the store in the backend file `file` (see `backendPath`), rebuilding the key index. */
@@ -200,9 +204,9 @@ export class KVStore {
     const events: Event[] = [];
     const from = Math.max(fromRev, 1);
     if (toRev < from) return events;
-    const history = this.backend.history;
-    for (const rk of history.getKeys({ start: revKey(from, 0), end: revKey(toRev + 1, 0) })) {
-      const raw = history.getBinaryFast(rk);
+    const history = this.backend.applied.history;
+    for (const rk of history.keys({ start: revKey(from, 0), end: revKey(toRev + 1, 0) })) {
+      const raw = history.get(rk);
       if (raw === undefined) continue;
       // Check the key before decoding the whole record: most records are usually elsewhere.
       if (!inKeyRange(scanIndexFields(raw).key, range)) continue;
@@ -257,7 +261,7 @@ export class KVStore {
           throw err;
         }
       } else {
-        this.backend.write(() => {
+        this.backend.stage(() => {
           result = this.runWrite(tx, fn, raftIndex);
           return tx.aborted ? ABORT_WRITE : undefined;
         });
@@ -321,11 +325,11 @@ export class KVStore {
   }
 
   /**
-   * Runs several writes (each its own revision, e.g. one per raft entry) in one LMDB
-   * transaction that commits (and flushes) once at the end. The current revision and the
-   * consistent index are written once, as the batch leaves them (not once per write).
-   * Listeners hear each write when it finishes; if the batch commit itself fails the store is
-   * failed (restart and replay from the WAL).
+   * Runs several writes (each its own revision, e.g. one per raft entry) as one staged batch, one
+   * LMDB transaction committed off the main thread once the batch returns (`committed()`). The
+   * current revision and the consistent index are written once, as the batch leaves them (not once
+   * per write). Listeners hear each write when it finishes; if the batch cannot be handed to the
+   * backend or its commit fails the store is failed (restart and replay from the WAL).
    */
   batch<T>(fn: () => T): T {
     this.assertUsable();
@@ -333,7 +337,7 @@ export class KVStore {
     const revBefore = this.rev;
     this.batchDepth++;
     try {
-      this.backend.write(() => {
+      this.backend.stage(() => {
         result = fn();
         if (this.batchDepth === 1) this.flushBatchMeta();
       });
@@ -376,8 +380,11 @@ export class KVStore {
   records(bucket: RecordBucket): Array<[Buffer, Buffer]> {
     this.assertUsable();
     const out: Array<[Buffer, Buffer]> = [];
-    for (const { key, value } of this.backend.records(bucket).getRange({})) {
-      out.push([Buffer.from(key), Buffer.from(value)]);
+    const table = this.backend.applied.records(bucket);
+    for (const k of table.keys()) {
+      const key = Buffer.from(k);
+      const value = table.getStable(key);
+      if (value !== undefined) out.push([key, Buffer.from(value)]);
     }
     return out;
   }
@@ -389,7 +396,7 @@ export class KVStore {
   writeRecords(raftIndex: number, changes: readonly RecordChange[]): void {
     this.assertUsable();
     if (this.isApplied(raftIndex)) return;
-    this.backend.write(() => {
+    this.backend.stage(() => {
       this.putRecords(changes);
       if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
     });
@@ -408,10 +415,11 @@ export class KVStore {
 
   private putRecords(changes: readonly RecordChange[], undoLog?: StoreWriteTxn): void {
     for (const [bucket, key, value] of changes) {
-      const table = this.backend.records(bucket);
-      undoLog?.noteRecord(bucket, key, table.getBinary(key));
-      if (value === undefined) table.remove(key);
-      else table.put(key, value);
+      const table = this.backend.applied.records(bucket);
+      undoLog?.noteRecord(bucket, key, table.getStable(key));
+      // copies: the staged change is kept until it commits, whatever the caller does with its buffers
+      if (value === undefined) table.remove(Buffer.from(key));
+      else table.put(Buffer.from(key), Buffer.from(value));
     }
   }
 
@@ -419,7 +427,7 @@ export class KVStore {
   setConsistentIndex(raftIndex: number): void {
     this.assertUsable();
     if (raftIndex <= this.appliedIndex) return;
-    this.backend.write(() => this.persistConsistentIndex(raftIndex));
+    this.backend.stage(() => this.persistConsistentIndex(raftIndex));
     this.appliedIndex = raftIndex;
   }
 
@@ -434,7 +442,7 @@ export class KVStore {
     if (this.isApplied(raftIndex)) return undefined;
     if (rev <= this.compactMainRev) throw new CompactedError();
     if (rev > this.rev) throw new FutureRevError();
-    this.backend.write(() => {
+    this.backend.stage(() => {
       this.backend.putMetaNumber(MetaKey.scheduledCompactRev, rev);
       if (raftIndex > this.appliedIndex) this.persistConsistentIndex(raftIndex);
     });
@@ -464,11 +472,11 @@ export class KVStore {
     if (atRev < 0) return { hash: h.digest(), compactRevision, currentRevision };
     // Only records at or below the compaction revision consult the keep set.
     const keep = compactRevision > 0 ? this.index.keep(atRev) : new RevSet();
-    const history = this.backend.history;
-    for (const key of history.getKeys({ end: revKey(atRev + 1, 0) })) {
+    const history = this.backend.applied.history;
+    for (const key of history.keys({ end: revKey(atRev + 1, 0) })) {
       const main = revKeyMain(key);
       if (main <= compactRevision && keep.size > 0 && !keep.has(main, revKeySub(key))) continue;
-      const value = history.getBinaryFast(key);
+      const value = history.get(key);
       if (value === undefined) continue;
       h.update(key);
       h.update(value);
@@ -476,9 +484,17 @@ export class KVStore {
     return { hash: h.digest(), compactRevision, currentRevision };
   }
 
-  /** Resolves when every committed write is on disk. */
+  /** Resolves when every write applied so far is committed and on disk. */
   sync(): Promise<void> {
     return this.backend.sync();
+  }
+
+  /**
+   * Resolves when every write applied so far is committed to the backend file (not necessarily
+   * flushed to disk); rejects when a commit failed.
+   */
+  committed(): Promise<void> {
+    return this.backend.whenCommitted();
   }
 
   /** Stops compaction work and closes the backend. */
@@ -510,7 +526,7 @@ export class KVStore {
 
   /** @internal */
   readRecord(at: { main: number; sub: number }): KeyValue {
-    const raw = this.backend.history.getBinaryFast(revKey(at.main, at.sub));
+    const raw = this.backend.applied.history.get(revKey(at.main, at.sub));
     if (raw === undefined) {
       this.fail(new Error(`history record ${at.main}/${at.sub} is missing`));
       throw this.failure;
@@ -602,16 +618,18 @@ export class KVStore {
       if (this.closing || this.failure !== undefined) return;
       let scanned = 0;
       let next: Buffer | undefined;
-      this.backend.write(() => {
-        for (const key of this.backend.history.getKeys({ start, end, limit })) {
+      this.backend.stage(() => {
+        const history = this.backend.applied.history;
+        for (const key of history.keys({ start, end, limit })) {
           scanned++;
           const k = Buffer.from(key);
           next = k;
-          if (!keep.has(revKeyMain(k), revKeySub(k))) this.backend.history.remove(k);
+          if (!keep.has(revKeyMain(k), revKeySub(k))) history.remove(k);
         }
         if (scanned < limit) this.backend.putMetaNumber(MetaKey.finishedCompactRev, compactRev);
       });
-      if (scanned < limit || next === undefined) return;
+      // done means gone from the file (a read through the store never sees them before)
+      if (scanned < limit || next === undefined) return this.backend.whenCommitted();
       start = revKey(revKeyMain(next), revKeySub(next) + 1);
       await yieldToLoop();
     }
@@ -690,7 +708,7 @@ class StoreWriteTxn implements WriteTxn {
     if (undo === undefined) return;
     for (let i = undo.length - 1; i >= 0; i--) {
       const [bucket, key, previous] = undo[i];
-      const table = this.store.backend.records(bucket);
+      const table = this.store.backend.applied.records(bucket);
       if (previous === undefined) table.remove(key);
       else table.put(key, previous);
     }
@@ -700,8 +718,9 @@ class StoreWriteTxn implements WriteTxn {
   /** Deletes the history records this write put (when a shared transaction cannot abort). */
   removeRecords(): void {
     const rev = this.beginRev + 1;
+    const history = this.store.backend.applied.history;
     this.events.forEach((e, sub) => {
-      this.store.backend.history.remove(revKey(rev, sub, e.type === Event_EventType.DELETE));
+      history.remove(revKey(rev, sub, e.type === Event_EventType.DELETE));
     });
   }
 
@@ -736,7 +755,7 @@ class StoreWriteTxn implements WriteTxn {
       const oldLease = this.store.readRecord(prev).lease;
       if (oldLease !== 0n) this.noteLease(oldLease, kv.key, "detach");
     }
-    this.store.backend.history.put(revKey(rev, sub), encodeKeyValue(kv));
+    this.store.backend.applied.history.put(revKey(rev, sub), encodeKeyValue(kv));
     this.touchedKeys.push(k);
     index.put(k, rev, sub);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
@@ -767,7 +786,7 @@ class StoreWriteTxn implements WriteTxn {
       value: Buffer.alloc(0),
       lease: 0n,
     });
-    this.store.backend.history.put(revKey(rev, sub, true), record);
+    this.store.backend.applied.history.put(revKey(rev, sub, true), record);
     this.touchedKeys.push(k);
     if (!this.store.keyIndex.tombstone(k, rev, sub)) {
       throw new StoreFatalError(`key index: tombstone of a key that is not live`);

@@ -89,6 +89,8 @@ export class WatchableStore {
 
   /** Watcher settings by option combination, shared by the watchers that have them. */
   private readonly settings: Array<WatcherSettings | undefined> = [];
+  /** Events with prev_kv filled, by the event as committed (see withPrevKv). */
+  private readonly prevKvEvents = new WeakMap<Event, Event>();
   private readonly synced = new WatcherGroup<Watcher>();
   private readonly unsynced = new WatcherGroup<Watcher>();
   private readonly host: WatcherHost;
@@ -117,7 +119,7 @@ export class WatchableStore {
     );
     this.fedRev = source.currentRev();
     this.host = {
-      readPrevKv: (key, atRev) => this.readPrevKv(key, atRev),
+      withPrevKv: (ev) => this.withPrevKv(ev),
       revision: () => this.fedRev,
       roomAvailable: (w) => {
         if (w.state === "unsynced") this.scheduleSync(true);
@@ -416,6 +418,22 @@ export class WatchableStore {
   private cancelCompacted(w: Watcher, compactRevision: number): void {
     this.unsynced.delete(w);
     w.endCompacted(compactRevision, this.fedRev);
+  }
+
+  /**
+   * An event with its prev_kv, read once and shared by every prev_kv watcher of the event (one read
+   * and one encoding for all of them, where each read it before). A copy made before a compaction
+   * that has since passed its revision is not handed out: those watchers read again, and get none.
+   */
+  private withPrevKv(ev: Event): Event {
+    const kv = ev.kv as KeyValue;
+    const atRev = kv.modRevision - 1;
+    const known = this.prevKvEvents.get(ev);
+    if (known !== undefined && atRev >= this.source.compactRev()) return known;
+    const prevKv = this.readPrevKv(kv.key, atRev);
+    const filled = prevKv === undefined ? ev : { ...ev, prevKv };
+    this.prevKvEvents.set(ev, filled);
+    return filled;
   }
 
   private readPrevKv(key: Buffer, atRev: number): KeyValue | undefined {

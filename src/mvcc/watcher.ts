@@ -1,7 +1,7 @@
 // One watcher: what it watches, where it is in the revision history, and its bounded outbox of batches waiting
 // for its subscriber. The watchable store decides what goes in; the watcher decides when it goes out.
 import { Observable } from "rxjs";
-import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
+import { type Event, Event_EventType } from "../gen/mvccpb/kv.js";
 import type { KeyRange } from "./watch-range.js";
 
 /** What a watcher's subscriber receives. */
@@ -26,8 +26,11 @@ export type WatcherState = "synced" | "unsynced" | "ending" | "done";
 
 /** What a watcher needs from the store that owns it. */
 export interface WatcherHost {
-  /** The key as of `atRev` for prev_kv; undefined when absent or compacted. */
-  readPrevKv(key: Buffer, atRev: number): KeyValue | undefined;
+  /**
+   * The event with prev_kv filled (the key as of the revision before it), or the event itself when
+   * that is absent or compacted. Every prev_kv watcher of one event gets the same object.
+   */
+  withPrevKv(ev: Event): Event;
   /** The revision up to which synced watchers have been fed. */
   revision(): number;
   /** The outbox of a watcher that refused a batch has room again. */
@@ -298,12 +301,9 @@ export class Watcher {
   }
 
   private withPrevKv(batch: WatchBatch): WatchBatch {
-    const events = batch.events.map((ev) => {
-      const kv = ev.kv;
-      if (kv === undefined || isCreate(ev)) return ev;
-      const prevKv = this.host.readPrevKv(kv.key, kv.modRevision - 1);
-      return prevKv === undefined ? ev : { ...ev, prevKv };
-    });
+    const events = batch.events.map((ev) =>
+      ev.kv === undefined || isCreate(ev) ? ev : this.host.withPrevKv(ev),
+    );
     return { ...batch, events };
   }
 

@@ -1,4 +1,7 @@
 import { join } from "node:path";
+import type { Logger } from "pino";
+import { retryingResolver, verifyInitialCluster } from "../config/cluster.js";
+import { parseEtcdUrl } from "../config/urls.js";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
@@ -6,7 +9,7 @@ import type { MemberJson } from "../membership/member-json.js";
 import type { HostResolver } from "../membership/url-equality.js";
 import { MemoryStorage } from "../raft/storage.js";
 import { emptyConfState } from "../raft/util.js";
-import { WAL, type WalCommit, type WalOptions } from "../wal/wal.js";
+import { WAL, type WalCommit, type WalOptions, type WalRepair } from "../wal/wal.js";
 
 /** Which of etcd's start-up cases applies to this data dir. */
 export type BootstrapCase = "new-cluster" | "join-existing" | "restart";
@@ -57,8 +60,14 @@ export interface BootstrapInput {
    * cluster and for the new-cluster check that this member was not bootstrapped before.
    */
   fetchMembers?: (urls: string[], timeoutMs: number) => Promise<RemoteCluster | undefined>;
-  /** Resolves host names when matching --initial-cluster against a running cluster (default: DNS). */
+  /**
+   * Resolves host names when matching --initial-cluster against the advertised peer URLs or a running
+   * cluster (default: DNS, each name retried every second for up to 30 s, as etcd does).
+   */
   resolveHost?: HostResolver;
+  /** --initial-advertise-peer-urls: must match this member's --initial-cluster entry on a first start. */
+  peerUrls: readonly string[];
+  logger?: Logger;
 }
 
 /** A running cluster as a peer's `/members` answer describes it. */
@@ -92,6 +101,8 @@ export interface BootstrappedRaft {
   readonly bootstrapPeers: Array<{ id: bigint; context: Buffer }>;
   /** The running cluster's members when joining it (the transport reaches them before membership is applied). */
   readonly remotes: Array<{ id: bigint; peerUrls: string[] }>;
+  /** Crash damage the WAL mended at its tail on a restart (for the log). */
+  readonly walRepairs: readonly WalRepair[];
 }
 
 /**
@@ -133,8 +144,10 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
       confState: opened.snapshot?.metadata?.confState ?? emptyConfState(),
       bootstrapPeers: [],
       remotes: [],
+      walRepairs: opened.repairs,
     };
   }
+  await verifyFirstStart(input);
   const local = RaftCluster.fromInitialCluster(input.name, input.initialCluster, input.initialClusterToken);
   if (input.initialClusterState === "existing") return joinExisting(input, local);
   const cluster = local;
@@ -162,6 +175,7 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
     confState: emptyConfState(),
     bootstrapPeers: cluster.bootstrapConfChanges(),
     remotes: [],
+    walRepairs: [],
   };
 }
 
@@ -203,5 +217,54 @@ async function joinExisting(input: BootstrapInput, local: RaftCluster): Promise<
     confState: emptyConfState(),
     bootstrapPeers: [],
     remotes: remote.members.map((m) => ({ id: m.id, peerUrls: [...(m.peerURLs ?? [])] })),
+    walRepairs: [],
   };
+}
+
+/**
+ * etcd's VerifyBootstrap / VerifyJoinExisting, run only without a WAL: this member is in --initial-cluster,
+ * its entry there matches --initial-advertise-peer-urls (names resolved), no peer URL appears twice.
+ */
+async function verifyFirstStart(input: BootstrapInput): Promise<void> {
+  const resolve =
+    input.resolveHost ??
+    retryingResolver({
+      intervalMs: 1000,
+      timeoutMs: 30_000,
+      onRetry: (host, err) =>
+        input.logger?.warn(
+          { host, "retry-interval": "1s", error: err.message },
+          "failed to resolve URL Host",
+        ),
+    });
+  await verifyInitialCluster(
+    {
+      name: input.name,
+      initialAdvertisePeerUrls: input.peerUrls.map(parseEtcdUrl),
+      initialClusterState: input.initialClusterState,
+      discovery: "",
+    },
+    new Map([...input.initialCluster].map(([name, urls]) => [name, urls.map(parseEtcdUrl)])),
+    resolve,
+  );
+}
+
+/** One line per piece of crash damage the WAL mended on open (etcd logs its WAL repair the same way). */
+export function logWalRepair(log: Logger, repair: WalRepair): void {
+  switch (repair.kind) {
+    case "zeroed-torn-tail":
+      log.warn(
+        { path: repair.file, offset: repair.from, bytes: repair.to - repair.from },
+        "repaired the WAL: cleared a record a crash cut short at its tail (never acknowledged)",
+      );
+      return;
+    case "dropped-empty-segment":
+      log.warn({ path: repair.file }, "repaired the WAL: removed a segment a crash left without a record");
+      return;
+    case "removed-orphan-snapshot":
+      log.warn(
+        { index: repair.index },
+        "repaired the WAL: removed a snapshot file whose save never reached the log",
+      );
+  }
 }

@@ -56,7 +56,7 @@ import type { WAL } from "../wal/wal.js";
 import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { createAuthStore } from "./auth-setup.js";
-import { type BootstrapCase, bootstrapRaft } from "./bootstrap.js";
+import { type BootstrapCase, bootstrapRaft, logWalRepair } from "./bootstrap.js";
 import type { ClientApi } from "./client-api.js";
 import { ClusterOps } from "./cluster-ops.js";
 import { clusterVersion$ } from "./cluster-version.js";
@@ -253,7 +253,15 @@ export class EtcdServer implements ServerCore {
     });
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)
-    const store = KVStore.open(cfg.paths.backendFile, { durability: "nosync" });
+    for (const repair of boot.walRepairs) logWalRepair(log, repair);
+    const store = KVStore.open(cfg.paths.backendFile, {
+      durability: "nosync",
+      // etcd's backend batch: 0 keeps its defaults (100 ms, 10,000 writes)
+      commit: {
+        intervalMs: cfg.backendBatchIntervalMs || undefined,
+        limit: cfg.backendBatchLimit || undefined,
+      },
+    });
     try {
       // a crash after a received snapshot was made durable but before its db replaced the backend:
       // finish the job from the saved db, as etcd does
@@ -724,7 +732,8 @@ export class EtcdServer implements ServerCore {
       const prepared = ready instanceof Promise ? await ready : ready;
       let last = this.appliedIndex.index;
       const started = performance.now();
-      // one LMDB transaction for the whole batch; waiters hear their results once it committed
+      // one staged backend batch (one LMDB transaction, committed off the main thread); waiters hear
+      // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);

@@ -21,6 +21,10 @@ export interface ServerConfig extends BootstrapInput {
   maxTxnOps: number;
   maxRequestBytes: number;
   quotaBackendBytes: number;
+  /** --backend-batch-interval: longest a backend write waits to be committed, ms (0: etcd's 100 ms). */
+  backendBatchIntervalMs?: number;
+  /** --backend-batch-limit: changes that make the backend commit at once (0: etcd's 10,000). */
+  backendBatchLimit?: number;
   preVote: boolean;
   clientUrls: string[];
   /** --initial-advertise-peer-urls: where peers reach this member (sent as X-PeerURLs). */

@@ -8,6 +8,7 @@ import type { Registry } from "prom-client";
 import { type Observable, Subject } from "rxjs";
 import { type Message, MessageType } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
+import { coalesceAppends } from "./coalesce-appends.js";
 import {
   ETCD_TIMINGS,
   type RaftStatusReporter,
@@ -100,9 +101,12 @@ export class Transport {
     });
   }
 
-  /** Routes each message as etcd's Transport.Send: a peer if known, else a remote, else dropped. */
+  /**
+   * Routes each message as etcd's Transport.Send: a peer if known, else a remote, else dropped.
+   * Consecutive MsgApps to one member are joined first (see coalesceAppends).
+   */
   send(msgs: readonly Message[]): void {
-    for (const m of msgs) {
+    for (const m of msgs.length > 1 ? coalesceAppends(msgs) : msgs) {
       if (m.to === 0n) continue;
       if (m.type === MessageType.MsgSnap) {
         // a bare MsgSnap would make an etcd receiver look for a db file it never got

@@ -70,7 +70,15 @@ export interface WalOptions {
 
 export interface OpenedWal extends WalContents {
   readonly wal: WAL;
+  /** What open mended at the tail (a write a crash cut short); empty after a clean stop. */
+  readonly repairs: readonly WalRepair[];
 }
+
+/** One piece of crash damage open mended before writing again; the caller logs it, as etcd logs its repair. */
+export type WalRepair =
+  | { readonly kind: "dropped-empty-segment"; readonly file: string }
+  | { readonly kind: "zeroed-torn-tail"; readonly file: string; readonly from: number; readonly to: number }
+  | { readonly kind: "removed-orphan-snapshot"; readonly index: number };
 
 /** An entry encoded and framed when save() is called: later changes to the caller's objects cannot leak in. */
 interface SealedEntry {
@@ -221,7 +229,7 @@ export class WAL {
         await convertLegacyWal(dir, Math.min(INITIAL_SEGMENT_BYTES, segmentBytes));
       else if (hasLegacyLayout(dir)) removeLegacyFiles(dir);
       const replayed = replay(dir);
-      repairTail(dir, replayed);
+      const repairs = repairTail(dir, replayed);
       writer = SegmentWriter.resume(dir, replayed.segments, replayed.end, segmentBytes);
       const wal = new WAL(
         dir,
@@ -233,7 +241,7 @@ export class WAL {
         unlock,
         options,
       );
-      return { ...replayed.contents, wal };
+      return { ...replayed.contents, wal, repairs };
     } catch (error) {
       await writer?.close().catch(() => {});
       unlock();
@@ -687,22 +695,30 @@ export class WAL {
 }
 
 /** Puts the tail of the log back to what a clean stop leaves, before anything is appended. */
-function repairTail(dir: string, replayed: Replayed): void {
+function repairTail(dir: string, replayed: Replayed): WalRepair[] {
   const { repair } = replayed;
+  const done: WalRepair[] = [];
   if (repair.dropLastSegment) {
     const segments = listSegments(dir);
-    rmSync(segments[segments.length - 1].path, { force: true });
+    const file = segments[segments.length - 1].path;
+    rmSync(file, { force: true });
     fsyncDirectory(dir);
+    done.push({ kind: "dropped-empty-segment", file });
   }
   if (repair.zeroTo > repair.zeroFrom) {
-    const path = replayed.segments[replayed.segments.length - 1].path;
-    const fd = openSync(path, "r+");
+    const file = replayed.segments[replayed.segments.length - 1].path;
+    const fd = openSync(file, "r+");
     try {
       zeroFill(fd, repair.zeroFrom, repair.zeroTo);
       fdatasyncSync(fd);
     } finally {
       closeSync(fd);
     }
+    done.push({ kind: "zeroed-torn-tail", file, from: repair.zeroFrom, to: repair.zeroTo });
   }
-  for (const index of repair.orphanSnapshots) removeSnapshotFile(dir, index);
+  for (const index of repair.orphanSnapshots) {
+    removeSnapshotFile(dir, index);
+    done.push({ kind: "removed-orphan-snapshot", index });
+  }
+  return done;
 }

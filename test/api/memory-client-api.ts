@@ -79,6 +79,8 @@ export class MemoryClientApi implements ClientApi {
   snapshotBytes = Buffer.alloc(0);
   /** Set by tests: whether this member knows a leader. */
   leaderKnown = true;
+  /** Plays a learner member (what the stream and unary checks refuse on one). */
+  learner = false;
   /** Tests emit here to play the member's long loss of its leader. */
   readonly leaderLoss$ = new Subject<void>();
 
@@ -404,7 +406,7 @@ export class MemoryClientApi implements ClientApi {
   }
 
   isLearner(): boolean {
-    return false;
+    return this.learner;
   }
 
   hasLeader(): boolean {

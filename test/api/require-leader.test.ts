@@ -12,6 +12,7 @@ import {
   type WatchRequest,
   type WatchResponse,
 } from "../../src/gen/etcdserverpb/rpc.js";
+import { ElectionClient, type LeaderResponse } from "../../src/gen/v3electionpb/v3election.js";
 import { type Harness, http, startHarness } from "./harness.js";
 
 const UNAVAILABLE = 14;
@@ -62,14 +63,17 @@ describe("hasleader streams", { timeout: 30_000 }, () => {
   let h: Harness;
   let watch: WatchClient;
   let lease: LeaseClient;
+  let election: InstanceType<typeof ElectionClient>;
   before(async () => {
     h = await startHarness();
     watch = new WatchClient(h.hostPort, credentials.createInsecure());
     lease = new LeaseClient(h.hostPort, credentials.createInsecure());
+    election = new ElectionClient(h.hostPort, credentials.createInsecure());
   });
   after(async () => {
     watch.close();
     lease.close();
+    election.close();
     await h.close();
   });
 
@@ -112,6 +116,38 @@ describe("hasleader streams", { timeout: 30_000 }, () => {
       assert.equal((end as ServiceError).details, "etcdserver: no leader");
     } finally {
       h.api.leaderKnown = true;
+    }
+  });
+
+  /** How an Election.Observe stream ended (it is refused before any answer in these tests). */
+  function observeEnd(md?: Metadata): Promise<ServiceError | "end"> {
+    const stream = md
+      ? election.observe({ name: Buffer.from("e") }, md)
+      : election.observe({ name: Buffer.from("e") });
+    return new Promise((resolve) => {
+      stream.on("data", (_: LeaderResponse) => {});
+      stream.on("error", (err: ServiceError) => resolve(err));
+      stream.on("end", () => resolve("end"));
+    });
+  }
+
+  it("Election.Observe passes the stream checks: hasleader without a leader, and a learner", async () => {
+    h.api.leaderKnown = false;
+    try {
+      const end = await observeEnd(hasLeader());
+      assert.notEqual(end, "end");
+      assert.equal((end as ServiceError).code, UNAVAILABLE);
+      assert.equal((end as ServiceError).details, "etcdserver: no leader");
+    } finally {
+      h.api.leaderKnown = true;
+    }
+    h.api.learner = true;
+    try {
+      const end = await observeEnd();
+      assert.notEqual(end, "end");
+      assert.equal((end as ServiceError).details, "etcdserver: rpc not supported for learner");
+    } finally {
+      h.api.learner = false;
     }
   });
 

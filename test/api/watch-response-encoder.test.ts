@@ -3,21 +3,10 @@
 // Replay: WATCH_ENCODER_SEED=<seed> node --import tsx --test test/api/watch-response-encoder.test.ts
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { encodeWatchResponse } from "../../src/api/grpc/watch-response-encoder.js";
+import { encodeWatchResponse, frameWatchResponses } from "../../src/api/grpc/watch-response-encoder.js";
 import { type ResponseHeader, WatchResponse } from "../../src/gen/etcdserverpb/rpc.js";
 import { type Event, Event_EventType, type KeyValue } from "../../src/gen/mvccpb/kv.js";
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../seeded-random.js";
 
 function generator(rand: () => number) {
   const int = (n: number) => Math.floor(rand() * n);
@@ -43,11 +32,12 @@ function generator(rand: () => number) {
   });
   const response = (events: Event[], h: ResponseHeader | undefined): WatchResponse => ({
     header: h === undefined ? undefined : { ...h }, // equal values, another object, as each watcher gets
-    watchId: rand() < 0.2 ? 0 : int(1000),
+    watchId: rand() < 0.2 ? 0 : rand() < 0.1 ? -1 : rand() < 0.1 ? int(2 ** 53) : int(1000),
     created: rand() < 0.1,
     canceled: rand() < 0.1,
-    compactRevision: rand() < 0.8 ? 0 : int(1e5),
-    cancelReason: rand() < 0.9 ? "" : "mvcc: required revision has been compacted",
+    compactRevision: rand() < 0.8 ? 0 : rand() < 0.1 ? -int(1e5) : int(1e5),
+    cancelReason:
+      rand() < 0.8 ? "" : rand() < 0.5 ? "mvcc: required revision has been compacted" : "éè \u{1f600} \ud800",
     fragment: rand() < 0.1,
     events,
   });
@@ -56,7 +46,7 @@ function generator(rand: () => number) {
 
 test("encodes every response as the generated encoder does, events and headers shared or not", () => {
   const seed = Number(process.env.WATCH_ENCODER_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  const g = generator(prng(seed));
+  const g = generator(mulberry32(seed));
   let compared = 0;
   try {
     for (let round = 0; round < 300; round++) {
@@ -103,4 +93,47 @@ test("a header with new values is encoded anew, not taken from the last one", ()
     const resp: WatchResponse = { ...base, header, events: [ev] };
     assert.deepEqual(WatchResponse.decode(encodeWatchResponse(resp)), resp);
   }
+});
+
+test("frames several responses as consecutive gRPC messages, each as the generated encoder gives it", () => {
+  const seed = Number(process.env.WATCH_ENCODER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const g = generator(mulberry32(seed));
+  try {
+    for (let round = 0; round < 100; round++) {
+      const events = Array.from({ length: g.int(4) }, g.event);
+      const header = g.header();
+      const responses = Array.from({ length: g.int(12) }, () => g.response(events, header));
+      const expected = Buffer.concat(
+        responses.map((r) => {
+          const body = WatchResponse.encode(r).finish();
+          const prefix = Buffer.alloc(5);
+          prefix.writeUInt32BE(body.length, 1);
+          return Buffer.concat([prefix, body]);
+        }),
+      );
+      assert.deepEqual(frameWatchResponses(responses), expected, `round ${round}`);
+    }
+  } catch (err) {
+    throw new Error(`watch frames differ (seed: ${seed}); replay with WATCH_ENCODER_SEED=${seed}: ${err}`);
+  }
+});
+
+test("refuses what int64 cannot hold, as the generated encoder does, and encodes the next response whole", () => {
+  const base: WatchResponse = {
+    header: undefined,
+    watchId: 1,
+    created: false,
+    canceled: false,
+    compactRevision: 0,
+    cancelReason: "",
+    fragment: false,
+    events: [],
+  };
+  for (const bad of [2 ** 64, -(2 ** 64), 1.5]) {
+    assert.throws(() => WatchResponse.encode({ ...base, watchId: bad }));
+    assert.throws(() => encodeWatchResponse({ ...base, watchId: bad }));
+    assert.throws(() => frameWatchResponses([base, { ...base, compactRevision: bad }]));
+  }
+  const ok = { ...base, watchId: -1, compactRevision: 2 ** 53 - 1 };
+  assert.deepEqual(encodeWatchResponse(ok), Buffer.from(WatchResponse.encode(ok).finish()));
 });

@@ -4,6 +4,7 @@ import {
   type HostResolver,
   initialClusterOf,
   parseInitialCluster,
+  retryingResolver,
   verifyInitialCluster,
 } from "../../src/config/cluster.js";
 import { config } from "./helpers.js";
@@ -154,5 +155,40 @@ describe("initial cluster checks for a member without data", () => {
       () => parseInitialCluster("n1=10.0.0.1:2380"),
       /^Error: error setting up initial cluster: parse "10.0.0.1:2380": first path segment in URL cannot contain colon$/,
     );
+  });
+});
+
+describe("a name that does not resolve yet is tried again, as etcd's netutil does", () => {
+  test("every interval until it resolves, each failure reported", async () => {
+    let tries = 0;
+    const flaky: HostResolver = async (h) => {
+      tries++;
+      if (tries < 3) throw new Error(`lookup ${h}: no such host`);
+      return "10.0.0.7";
+    };
+    const retried: string[] = [];
+    const resolve = retryingResolver(
+      { intervalMs: 5, timeoutMs: 5000, onRetry: (h, err) => retried.push(`${h}: ${err.message}`) },
+      flaky,
+    );
+    assert.equal(await resolve("late.example"), "10.0.0.7");
+    assert.equal(tries, 3);
+    assert.deepEqual(retried, [
+      "late.example: lookup late.example: no such host",
+      "late.example: lookup late.example: no such host",
+    ]);
+  });
+
+  test("until the check's time is up, then the last failure is the answer", async () => {
+    let tries = 0;
+    const never: HostResolver = async (h) => {
+      tries++;
+      throw new Error(`lookup ${h}: no such host`);
+    };
+    const started = Date.now();
+    const resolve = retryingResolver({ intervalMs: 20, timeoutMs: 100 }, never);
+    await assert.rejects(resolve("gone.example"), /^Error: lookup gone\.example: no such host$/);
+    assert.ok(tries >= 2 && tries <= 7, `${tries} tries`);
+    assert.ok(Date.now() - started < 2000);
   });
 });

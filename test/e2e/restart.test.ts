@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import { Etcd3 } from "etcd3";
+import { mulberry32 } from "../seeded-random.js";
 import {
   cappedWatchBackoff,
   destroyAllMembers,
@@ -13,18 +14,6 @@ import {
   sleep,
   startMembersOnce,
 } from "./harness.js";
-
-/** mulberry32: a small seeded PRNG, so a failing run replays with the same kill moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = process.env.E2E_SEED ? Number(process.env.E2E_SEED) : Math.floor(Math.random() * 2 ** 31);
 const replay = `E2E_SEED=${seed} node --import tsx --test test/e2e/restart.test.ts`;
@@ -89,7 +78,7 @@ describe("restart after SIGKILL under write load, and after SIGTERM", () => {
     `${ROUNDS} rounds of kill -9 while writing keep every acknowledged write (seed ${seed})`,
     { timeout: 120_000 },
     async () => {
-      const rand = prng(seed);
+      const rand = mulberry32(seed);
       const acked: Ack[] = [];
       let seq = 0;
       for (let round = 1; round <= ROUNDS; round++) {

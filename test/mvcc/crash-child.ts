@@ -2,8 +2,10 @@
 // batches (entries at or below the consistent index must be skipped), and kills itself with
 // SIGKILL at the requested point, or runs to the end.
 // Usage: crash-child.ts <backend file> <durability> <seed> [<die at entry> <phase>]
-//   phase "in-batch":     after applying the entry, before its batch commits
-//   "after-commit":       right after the batch holding the entry commits
+//   phase "in-batch":     after applying the entry, before its batch is handed to the backend
+//   "before-commit":      right after the batch holding the entry returned: its writes are staged,
+//                         their commit has not landed
+//   "after-commit":       right after the commit of the batch holding the entry landed
 //   "in-compaction":      at the first compaction at or after the entry, once its mark is
 //                         committed and one physical-removal step has run
 
@@ -32,6 +34,7 @@ while (i <= LOG_LENGTH) {
     const done = applyToStore(applier, i++);
     if (phase === "in-compaction" && at >= dieAt && done !== undefined) {
       await yieldToLoop();
+      await store.committed();
       die();
     }
     if (done !== undefined && seed % 2 === 0) await done;
@@ -44,7 +47,11 @@ while (i <= LOG_LENGTH) {
         if (holdsTarget && phase === "in-batch") die();
       }
     });
-    if (holdsTarget && phase === "after-commit") die();
+    if (holdsTarget && phase === "before-commit") die();
+    if (holdsTarget && phase === "after-commit") {
+      await store.committed();
+      die();
+    }
   }
   await yieldToLoop();
 }

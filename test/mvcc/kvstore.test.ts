@@ -174,10 +174,10 @@ describe("KVStore revisions and hooks", () => {
         tx.put(b("b"), b("2"), 4n);
       });
       // the old records are not read: a lost record would otherwise fail the store
-      const history = s.backend.history;
-      const read = history.getBinaryFast.bind(history);
+      const history = s.backend.applied.history;
+      const read = history.get.bind(history);
       let reads = 0;
-      history.getBinaryFast = (key: Buffer) => {
+      history.get = (key: Buffer) => {
         reads++;
         return read(key);
       };

@@ -132,6 +132,44 @@ describe("watchable store: live watchers", () => {
     store.close();
   });
 
+  test("prev_kv watchers of one event share one read and one event object; after a compaction they read again", async () => {
+    const { src, store } = setup();
+    src.put("k", "old"); // 2
+    const reads: number[] = [];
+    const get = src.get.bind(src);
+    src.get = (key, atRev) => {
+      reads.push(atRev);
+      return get(key, atRev);
+    };
+    const watchers = Array.from({ length: 5 }, () => store.watch({ key: b("k"), prevKv: true }));
+    const seen = watchers.map((w) => collect(w.events$));
+    const plain = collect(store.watch({ key: b("k") }).events$);
+    src.put("k", "new"); // 3
+    await settle();
+    const events = seen.map((x) => flat(x.batches)[0]);
+    assert.deepEqual(reads, [2]);
+    for (const ev of events) {
+      assert.equal(ev, events[0]);
+      assert.equal(ev.prevKv?.value.toString(), "old");
+    }
+    assert.equal(flat(plain.batches)[0].prevKv, undefined);
+    // one watcher delivers before a compaction passes the previous revision, one after: etcd's rule holds for each
+    const early = store.watch({ key: b("k"), prevKv: true });
+    const late = store.watch({ key: b("k"), prevKv: true });
+    late.pause();
+    const earlySeen = collect(early.events$);
+    const lateSeen = collect(late.events$);
+    src.put("k", "newer"); // 4
+    await settle();
+    src.put("other", "x"); // 5
+    src.compact(5);
+    late.resume();
+    await settle();
+    assert.equal(flat(earlySeen.batches)[0].prevKv?.value.toString(), "new");
+    assert.equal(flat(lateSeen.batches)[0].prevKv, undefined);
+    store.close();
+  });
+
   test("cancel completes the stream and stops delivery", async () => {
     const { src, store } = setup();
     const w = store.watch({ key: b("a") });

@@ -10,24 +10,13 @@ import type {
   TxnRequest,
 } from "../../src/gen/etcdserverpb/rpc.js";
 import { encodeRaftRequest } from "../../src/server/raft-request.js";
+import { mulberry32 } from "../seeded-random.js";
 
 /** The bytes the general path gives: fromPartial's full copy, then the generated encoder. */
 function viaFromPartial(req: Partial<InternalRaftRequest>, header: RequestHeader): Buffer {
   return Buffer.from(
     InternalRaftRequest.encode(InternalRaftRequest.fromPartial({ ...req, header })).finish(),
   );
-}
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomBytes(next: () => number, max: number): Buffer {
@@ -37,7 +26,7 @@ function randomBytes(next: () => number, max: number): Buffer {
 
 test("a put is encoded to the same bytes as fromPartial + encode (random puts and headers)", () => {
   const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
-  const next = rng(seed);
+  const next = mulberry32(seed);
   for (let i = 0; i < 2000; i++) {
     const put: PutRequest = {
       key: randomBytes(next, 40),
@@ -114,7 +103,7 @@ test("one encoding does not leak into the next: after a refused request, and acr
 
 test("a txn or a delete is encoded to the same bytes as fromPartial + encode (random requests)", () => {
   const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const bool = () => next() < 0.5;
   const int = (max: number) => Math.floor(next() * max);
   const bytes = () => randomBytes(next, 12);

@@ -53,20 +53,35 @@ test("messages travel over the streams once both sides know each other; MsgApp u
       entries: [{ type: EntryType.EntryNormal, term: 3, index: 10 + i, data: Buffer.from(`put ${i}`) }],
     }),
   );
+  // consecutive appends to one member in one send travel as one MsgApp (see coalesceAppends)
   a.transport.send([vote, ...apps]);
-  await waitFor("4 messages at B", () => b.received.length >= 4);
+  await waitFor("2 messages at B", () => b.received.length >= 2);
+  // the next append continues the stream's (term, index): msgappv2 sends it without its header
+  const next = msg({
+    type: MessageType.MsgApp,
+    to: B,
+    from: A,
+    term: 3,
+    logTerm: 3,
+    index: 13,
+    commit: 13,
+    entries: [{ type: EntryType.EntryNormal, term: 3, index: 14, data: Buffer.from("put 4") }],
+  });
+  a.transport.send([next]);
+  await waitFor("3 messages at B", () => b.received.length >= 3);
   // the vote and the appends travel on different streams: order holds per stream only
   const got = (type: MessageType) =>
-    b.received.filter((m) => m.type === type).map((m) => [m.from, m.to, m.term, m.index]);
-  assert.deepEqual(got(MessageType.MsgVote), [[A, B, 3, 7]]);
+    b.received.filter((m) => m.type === type).map((m) => [m.from, m.to, m.term, m.index, m.commit]);
+  assert.deepEqual(got(MessageType.MsgVote), [[A, B, 3, 7, 0]]);
   assert.deepEqual(got(MessageType.MsgApp), [
-    [A, B, 3, 10],
-    [A, B, 3, 11],
-    [A, B, 3, 12],
+    [A, B, 3, 10, 12],
+    [A, B, 3, 13, 13],
   ]);
   assert.deepEqual(
-    b.received.filter((m) => m.type === MessageType.MsgApp)[2].entries[0].data,
-    Buffer.from("put 3"),
+    b.received
+      .filter((m) => m.type === MessageType.MsgApp)
+      .flatMap((m) => m.entries.map((e) => e.data.toString())),
+    ["put 1", "put 2", "put 3", "put 4"],
   );
   assert.equal(posts(b), postsBefore, "nothing went over the pipeline");
 

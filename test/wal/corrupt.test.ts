@@ -258,10 +258,20 @@ describe("a write cut short at the end of the log (a crash, never acknowledged) 
     const opened = await WAL.open(dir);
     assert.deepEqual(opened.entries, entries(1, 20, 1));
     assert.equal(opened.hardState.commit, 20);
+    // what was mended is reported (the server logs it): from the torn record's start, within it
+    assert.equal(opened.repairs.length, 1);
+    const [repair] = opened.repairs;
+    assert.equal(repair.kind, "zeroed-torn-tail");
+    if (repair.kind === "zeroed-torn-tail") {
+      assert.equal(repair.file, path);
+      assert.equal(repair.from, last.offset);
+      assert.ok(repair.to > repair.from && repair.to <= last.end, `zeroed ${repair.from}..${repair.to}`);
+    }
     await opened.wal.save(undefined, [entry(21, 1)]);
     await opened.wal.close();
     const again = await WAL.open(dir);
     assert.deepEqual(again.entries, [...entries(1, 20, 1), entry(21, 1)]);
+    assert.deepEqual(again.repairs, [], "a clean stop leaves nothing to mend");
     await again.wal.close();
   });
 
@@ -270,6 +280,10 @@ describe("a write cut short at the end of the log (a crash, never acknowledged) 
     truncateSync(path, last.offset + 3000);
     const opened = await WAL.open(dir);
     assert.deepEqual(opened.entries, entries(1, 20, 1));
+    assert.deepEqual(
+      opened.repairs.map((r) => r.kind),
+      ["zeroed-torn-tail"],
+    );
     await opened.wal.close();
     assert.ok(statSync(path).size >= last.offset, "the segment is kept");
   });

@@ -5,6 +5,7 @@
  */
 import { Entry, EntryType, HardState, Snapshot } from "../../src/gen/raftpb/raft.js";
 import type { WAL, WalContents } from "../../src/wal/index.js";
+import { mulberry32 } from "../seeded-random.js";
 import { payloadFor } from "./helpers.js";
 
 export type CrashOp =
@@ -113,17 +114,8 @@ export class LogModel {
   }
 }
 
-/** Seeded PRNG (mulberry32): the same seed gives the same operations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: the same seed gives the same operations. */
+export const prng = mulberry32;
 
 /** Describes how the reopened WAL differs from a model state, or undefined when it matches. */
 export function differenceFromModel(opened: WalContents & { wal: WAL }, model: LogModel): string | undefined {

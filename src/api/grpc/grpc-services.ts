@@ -139,13 +139,21 @@ export function createGrpcServer(
     ),
   };
   const observe = leaderObserver(api, handlers);
-  streams[ElectionService.observe.path] = ((call: ServerWritableStream<LeaderRequest, LeaderResponse>) =>
-    void serveObserve(
-      observe,
-      call,
-      metrics.start(ElectionService.observe.path, "server_stream"),
-      credentials(call),
-    )) as UntypedServiceImplementation[string];
+  // Observe passes the same stream checks as every other stream (etcd registers Election on the
+  // server that carries its interceptors): no stream on a learner, `hasleader` needs a leader
+  streams[ElectionService.observe.path] = checked(
+    api,
+    ElectionService.observe.path,
+    "server_stream",
+    metrics,
+    (call: ServerWritableStream<LeaderRequest, LeaderResponse>) =>
+      void serveObserve(
+        observe,
+        call,
+        metrics.start(ElectionService.observe.path, "server_stream"),
+        credentials(call),
+      ),
+  );
   const services: Record<string, AnyDefinition>[] = [
     KVService,
     WatchServiceDefinition,

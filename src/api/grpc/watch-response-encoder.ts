@@ -2,10 +2,10 @@
 // hundred watchers is a hundred responses that differ only in their watch id: the same event (the
 // same object, handed by the watchable store to every watcher of its key) and the same header. The
 // generated encoder rebuilds both for every response, int64 fields through BigInt; this one keeps the
-// bytes of each event while the event lives, and of the last header, and writes the rest as the
-// generated code does (same fields, same order, same bytes).
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { ResponseHeader, WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
+// bytes of each event while the event lives, and of the last header, writes the few scalar fields
+// itself (same fields, same order, same bytes as the generated code), and can frame several
+// responses of one stream into one buffer, as one HTTP/2 write.
+import { ResponseHeader, type WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { Event } from "../../gen/mvccpb/kv.js";
 
 const eventBytes = new WeakMap<Event, Uint8Array>();
@@ -38,16 +38,163 @@ function encodedHeader(h: ResponseHeader): Uint8Array {
   return lastHeaderBytes;
 }
 
+/** Buffers above this size are not kept for the next responses (one huge batch must not pin its memory). */
+const KEPT_BUFFER_MAX_BYTES = 256 * 1024;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A growable byte buffer that responses are written into; taken out as an exact-size copy. */
+class WireBuffer {
+  private buf = Buffer.allocUnsafe(4096);
+  pos = 0;
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** A non-negative safe integer as a varint. */
+  varint(n: number): void {
+    this.reserve(10);
+    const buf = this.buf;
+    let pos = this.pos;
+    while (n >= 0x80) {
+      buf[pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    buf[pos++] = n;
+    this.pos = pos;
+  }
+
+  /** An int64 field's value; throws as the generated encoder does for a value int64 cannot hold. */
+  int64(n: number): void {
+    if (n >= 0 && Number.isSafeInteger(n)) {
+      this.varint(n);
+      return;
+    }
+    const big = BigInt(n); // throws for a fraction, as the generated code does
+    if (big < INT64_MIN || big > INT64_MAX)
+      throw new Error("value provided for field of type int64 too large");
+    let u = BigInt.asUintN(64, big);
+    this.reserve(10);
+    while (u >= 0x80n) {
+      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.buf[this.pos++] = Number(u);
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varint(b.length);
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  string(s: string): void {
+    const length = Buffer.byteLength(s, "utf8");
+    this.varint(length);
+    this.reserve(length);
+    this.pos += this.buf.write(s, this.pos, length, "utf8");
+  }
+
+  /** Four bytes at `at`, big-endian (a gRPC message length). */
+  uint32At(at: number, n: number): void {
+    this.buf.writeUInt32BE(n, at);
+  }
+
+  /** What was written, as a buffer of its own; the writer starts over. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    if (this.buf.length > KEPT_BUFFER_MAX_BYTES) this.buf = Buffer.allocUnsafe(4096);
+    return out;
+  }
+
+  /** Drops what was written (after an error half-way through a response). */
+  reset(): void {
+    this.pos = 0;
+  }
+}
+
+const wire = new WireBuffer();
+
+/** Writes the fields of a WatchResponse in the generated encoder's order. */
+function writeResponse(w: WireBuffer, m: WatchResponse): void {
+  if (m.header !== undefined) {
+    w.byte(10);
+    w.bytes(encodedHeader(m.header));
+  }
+  if (m.watchId !== 0) {
+    w.byte(16);
+    w.int64(m.watchId);
+  }
+  if (m.created !== false) {
+    w.byte(24);
+    w.byte(1);
+  }
+  if (m.canceled !== false) {
+    w.byte(32);
+    w.byte(1);
+  }
+  if (m.compactRevision !== 0) {
+    w.byte(40);
+    w.int64(m.compactRevision);
+  }
+  if (m.cancelReason !== "") {
+    w.byte(50);
+    w.string(m.cancelReason);
+  }
+  if (m.fragment !== false) {
+    w.byte(56);
+    w.byte(1);
+  }
+  for (const ev of m.events) {
+    w.byte(90);
+    w.bytes(encodedEvent(ev));
+  }
+}
+
 /** The protobuf encoding of a WatchResponse, byte for byte what WatchResponse.encode gives. */
 export function encodeWatchResponse(message: WatchResponse): Buffer {
-  if (message.events.length === 0) return Buffer.from(WatchResponse.encode(message).finish());
-  const writer = new BinaryWriter();
-  if (message.header !== undefined) writer.uint32(10).bytes(encodedHeader(message.header));
-  // the rest of the fields as the generated encoder writes them (range checks included)
-  WatchResponse.encode({ ...message, header: undefined, events: [] }, writer);
-  for (const ev of message.events) writer.uint32(90).bytes(encodedEvent(ev));
-  const out = writer.finish();
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  try {
+    writeResponse(wire, message);
+  } catch (err) {
+    wire.reset();
+    throw err;
+  }
+  return wire.take();
+}
+
+/**
+ * Several responses as consecutive gRPC messages (5-byte prefix, then the encoding) in one buffer,
+ * ready for one write on their stream.
+ */
+export function frameWatchResponses(messages: readonly WatchResponse[]): Buffer {
+  try {
+    for (const message of messages) {
+      const start = wire.pos;
+      wire.byte(0); // not compressed
+      wire.byte(0);
+      wire.byte(0);
+      wire.byte(0);
+      wire.byte(0);
+      writeResponse(wire, message);
+      wire.uint32At(start + 1, wire.pos - start - 5);
+    }
+  } catch (err) {
+    wire.reset();
+    throw err;
+  }
+  return wire.take();
 }
 
 /** The Watch service definition with the caching encoder for its responses. */

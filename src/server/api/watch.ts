@@ -92,11 +92,19 @@ export class WatchApi {
       onResponse: (l) => {
         listener = l;
         sub?.unsubscribe();
-        sub = ws.responses$.subscribe((r) => {
-          const { revision, progress: _progress, ...rest } = r;
-          const resp: WatchResponse = { ...rest, header: core.header(revision) };
-          l(resp);
-        });
+        // built field by field: this runs once per watcher for every event (no rest spread)
+        sub = ws.responses$.subscribe((r) =>
+          l({
+            header: core.header(r.revision),
+            watchId: r.watchId,
+            created: r.created,
+            canceled: r.canceled,
+            compactRevision: r.compactRevision,
+            cancelReason: r.cancelReason,
+            fragment: r.fragment,
+            events: r.events,
+          }),
+        );
       },
       close: () => {
         closed = true;

@@ -1,0 +1,257 @@
+// The Watch stream served straight from Node's HTTP/2 stream. Through grpc-js, an event seen by a
+// hundred watchers costs a hundred serialisations, a hundred frame copies and a hundred stream
+// writes, all before the put that caused it is answered. Here a stream's responses are queued and
+// written once per turn of the event loop, framed together into one buffer (one HTTP/2 write per
+// stream, not per watcher), after whatever the current turn answers (the put goes out first, as
+// etcd notifies its watchers after the apply). Everything a client sees stays as grpc-js gives it:
+// headers, trailers, statuses and their texts, the stream checks (learner, `hasleader`), the leader
+// loss that ends a `hasleader` stream, flow control, and the metrics. Streams with a deadline or a
+// compressed request are left to grpc-js.
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { Metadata } from "@grpc/grpc-js";
+import type { Subscription } from "rxjs";
+import { take } from "rxjs";
+import { type WatchRequest, type WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
+import { Errors, GrpcCode } from "../../rpctypes/errors.js";
+import type { ClientApi, ClientWatchStream } from "../../server/client-api.js";
+import { checkRequireLeader } from "../client-handlers.js";
+import type { ConnectionBudgets } from "../connection-limits.js";
+import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
+import { type RpcStatus, toRpcStatus } from "./status.js";
+import type { CallCredentials } from "./unary-fast-path.js";
+import { frameWatchResponses } from "./watch-response-encoder.js";
+
+const WATCH_PATH = WatchService.watch.path;
+const messagePrefixLength = 5;
+const responseHeaders = {
+  ":status": 200,
+  "content-type": "application/grpc+proto",
+  "grpc-accept-encoding": "identity,deflate,gzip",
+  "grpc-encoding": "identity",
+};
+
+export interface WatchFastPathOptions {
+  readonly api: ClientApi;
+  readonly metrics: GrpcMetrics;
+  /** The receive limit for one request message (as grpc-js's grpc.max_receive_message_length). */
+  readonly maxReceiveBytes: number;
+  readonly credentials: CallCredentials;
+  /** Per-connection places for watchers; without it a stream holds any number. */
+  readonly budgets?: ConnectionBudgets;
+}
+
+/**
+ * Returns a stream listener that serves Watch streams (those without a deadline and with identity
+ * encoding) and answers false for any other stream.
+ */
+export function watchFastPath(
+  options: WatchFastPathOptions,
+): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
+  return (stream, headers) => {
+    if (headers[":path"] !== WATCH_PATH) return false;
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    if (headers["grpc-timeout"] !== undefined) return false;
+    new WatchCall(stream, headers, options).start();
+    return true;
+  };
+}
+
+/** Streams with responses queued, written out together on the next turn of the event loop. */
+const toFlush = new Set<WatchCall>();
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  const calls = [...toFlush];
+  toFlush.clear();
+  for (const call of calls) call.flush();
+}
+
+function ignoreStreamError(): void {
+  // a reset stream also closes, which ends the call
+}
+
+/** The remote address of a stream's connection, as grpc-js names a call's peer. */
+function peerOf(stream: ServerHttp2Stream): string {
+  const socket = stream.session?.socket;
+  if (!socket?.remoteAddress) return "unknown";
+  return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+}
+
+/** One Watch RPC: requests in, responses out, until the client leaves or the member ends it. */
+class WatchCall {
+  private readonly meter: RpcMeter;
+  private watch: ClientWatchStream | undefined;
+  private leaderLoss: Subscription | undefined;
+  private pending: WatchResponse[] = [];
+  private received: Buffer[] = [];
+  private receivedBytes = 0;
+  private headersSent = false;
+  /** The transport is full: events are held and requests not read until it drains. */
+  private held = false;
+  private open = true;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly options: WatchFastPathOptions,
+  ) {
+    this.meter = options.metrics.start(WATCH_PATH, "bidi_stream");
+  }
+
+  start(): void {
+    const { stream, headers, options } = this;
+    const { api } = options;
+    stream.on("error", ignoreStreamError);
+    stream.on("close", () => this.close(GrpcCode.Canceled));
+    const metadata = Metadata.fromHttp2Headers(headers);
+    // etcd's stream interceptor: learners serve no stream; `hasleader` streams need a leader to start
+    const requireLeader = metadata.get("hasleader").some((v) => String(v) === "true");
+    try {
+      if (api.isLearner()) throw Errors.NotSupportedForLearner;
+      checkRequireLeader(api, requireLeader);
+    } catch (err) {
+      this.fail(toRpcStatus(err));
+      return;
+    }
+    const peer = peerOf(stream);
+    const ctx = options.credentials({ metadata, getPeer: () => peer });
+    const watch = api.watchStream(
+      ctx,
+      options.budgets ? { admission: options.budgets.watchers(peer) } : undefined,
+    );
+    this.watch = watch;
+    watch.onResponse((resp) => this.queue(resp));
+    // A half-closed watch stream keeps delivering events, as etcd's does: its 'end' changes nothing.
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    // once without a leader for long, a `hasleader` stream ends with etcd's no-leader error
+    if (requireLeader)
+      this.leaderLoss = api.leaderLoss$
+        .pipe(take(1))
+        .subscribe(() => this.fail(toRpcStatus(Errors.NoLeader)));
+  }
+
+  private queue(resp: WatchResponse): void {
+    if (!this.open) return;
+    this.meter.sent();
+    this.pending.push(resp);
+    if (this.pending.length === 1) {
+      toFlush.add(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+
+  /** Writes the queued responses as one buffer. */
+  flush(): void {
+    if (!this.open || this.pending.length === 0) return;
+    const responses = this.pending;
+    this.pending = [];
+    let frames: Buffer;
+    try {
+      frames = frameWatchResponses(responses);
+    } catch {
+      this.fail({ code: GrpcCode.Internal, message: "Error serializing response" });
+      return;
+    }
+    const { stream } = this;
+    if (stream.destroyed || stream.closed) return;
+    if (!this.headersSent) {
+      this.headersSent = true;
+      stream.respond(responseHeaders, { waitForTrailers: true });
+    }
+    if (stream.write(frames) || this.held) return;
+    this.held = true;
+    this.watch?.pause?.();
+    stream.pause();
+    stream.once("drain", () => {
+      this.held = false;
+      if (!this.open) return;
+      this.watch?.resume?.();
+      stream.resume();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.open) return;
+    this.received.push(chunk);
+    this.receivedBytes += chunk.length;
+    while (this.open && this.receivedBytes >= messagePrefixLength) {
+      let buf = this.received.length === 1 ? this.received[0] : Buffer.concat(this.received);
+      const length = buf.readUInt32BE(1);
+      if (length > this.options.maxReceiveBytes) {
+        // etcd's text (Go's grpc) for an oversize request
+        this.fail({
+          code: GrpcCode.ResourceExhausted,
+          message: `grpc: received message larger than max (${length} vs. ${this.options.maxReceiveBytes})`,
+        });
+        return;
+      }
+      if (buf.length < messagePrefixLength + length) {
+        this.received = [buf];
+        return;
+      }
+      const message = buf.subarray(messagePrefixLength, messagePrefixLength + length);
+      buf = buf.subarray(messagePrefixLength + length);
+      this.received = buf.length > 0 ? [buf] : [];
+      this.receivedBytes = buf.length;
+      this.handle(message);
+    }
+  }
+
+  private handle(message: Buffer): void {
+    let req: WatchRequest;
+    try {
+      req = WatchService.watch.requestDeserialize(message);
+    } catch {
+      this.fail({ code: GrpcCode.Internal, message: "Error deserializing request" });
+      return;
+    }
+    this.meter.received();
+    try {
+      this.watch?.request(req);
+    } catch (err) {
+      this.fail(toRpcStatus(err));
+    }
+  }
+
+  /**
+   * Ends the call with a status: after the responses already queued, in trailers; a call that sent
+   * nothing answers with trailers only (one HEADERS frame), as grpc-js does.
+   */
+  private fail(status: RpcStatus): void {
+    if (!this.open) return;
+    this.flush();
+    if (!this.open) return; // the flush itself failed
+    this.close(status.code);
+    const { stream } = this;
+    if (stream.destroyed || stream.closed) return;
+    stream.resume(); // what the client still sends is read and dropped
+    const statusFields = { "grpc-status": String(status.code), "grpc-message": encodeURI(status.message) };
+    if (this.headersSent) {
+      stream.once("wantTrailers", () => stream.sendTrailers(statusFields));
+      stream.end();
+    } else {
+      this.headersSent = true;
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc+proto", ...statusFields },
+        { endStream: true },
+      );
+    }
+  }
+
+  /** Stops the call's watchers and counts how it ended, once. */
+  private close(code: number): void {
+    if (!this.open) return;
+    this.open = false;
+    this.pending = [];
+    this.received = [];
+    toFlush.delete(this);
+    this.leaderLoss?.unsubscribe();
+    this.meter.handled(code);
+    this.watch?.close();
+  }
+}
