@@ -167,6 +167,7 @@ function injectorServingHttp(
   httpHandler: RequestListener,
   fastUnary: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean,
   pingMinTimeMs: number,
+  isUnary: (path: string) => boolean,
   logger?: ApiLogger,
 ): ConnectionInjector {
   const servers = (grpcServer as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
@@ -182,6 +183,7 @@ function injectorServingHttp(
   h2.on("session", (session: ServerHttp2Session) =>
     enforcePingPolicy(session, {
       minTimeMs: pingMinTimeMs,
+      isUnary,
       onViolation: () => logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
     }),
   );
@@ -246,6 +248,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     httpHandler,
     (stream, headers) => fastUnary(stream, headers) || fastWatch(stream, headers),
     options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
+    (path) => handlers.has(path),
     logger,
   );
   const httpServer: HttpServer = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {

@@ -1,5 +1,7 @@
 import { isUtf8 } from "node:buffer";
-import type { Bytes } from "./protocol.js";
+import type { KeyValue } from "../gen/mvccpb/kv.js";
+import { formatId } from "../membership/ids.js";
+import type { Bytes, KeyValueProps } from "./protocol.js";
 
 /** Bytes as the feed sends them: the text when they are valid UTF-8, else base64. */
 export function toBytes(b: Uint8Array): Bytes {
@@ -11,4 +13,16 @@ export function toBytes(b: Uint8Array): Bytes {
 /** The raw bytes of a feed value. */
 export function fromBytes(b: Bytes): Buffer {
   return typeof b === "string" ? Buffer.from(b, "utf8") : Buffer.from(b.base64, "base64");
+}
+
+/** A store record as the feed sends it. */
+export function keyValueProps(kv: KeyValue): KeyValueProps {
+  return {
+    key: toBytes(kv.key),
+    value: toBytes(kv.value),
+    createRevision: kv.createRevision,
+    modRevision: kv.modRevision,
+    version: kv.version,
+    lease: formatId(kv.lease),
+  };
 }

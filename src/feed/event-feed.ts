@@ -10,7 +10,7 @@ import { contained } from "../../streams/operators/contained.js";
 import { formatId } from "../membership/ids.js";
 import { CompactedError } from "../mvcc/errors.js";
 import type { EtcdServer } from "../server/etcd-server.js";
-import { fromBytes } from "./bytes.js";
+import { fromBytes, keyValueProps } from "./bytes.js";
 import { EncodedBatch } from "./encoded-batch.js";
 import {
   type FeedConnection,
@@ -21,7 +21,7 @@ import {
 } from "./group.js";
 import { storeRangeEnd, toByteRange } from "./key-range.js";
 import { defaultFeedLimits, type FeedLimits } from "./limits.js";
-import { keyValueProps, MemberObserver, type PeerHealth, type Published } from "./member-observer.js";
+import { MemberObserver, type PeerHealth, type Published } from "./member-observer.js";
 import {
   type EventOf,
   FEED_PATH,
@@ -323,7 +323,7 @@ export class EventFeed {
         conn.acked = Math.max(conn.acked, n);
     });
     socket.on("disconnect", () => {
-      this.leave(socket, conn);
+      this.leave(conn);
       this.connections.delete(socket.id);
       this.sockets.delete(socket.id);
       this.observer.feedClients = this.connections.size;
@@ -401,7 +401,7 @@ export class EventFeed {
       else this.refuse(socket, "unavailable", `feed: cannot read the initial state: ${String(err)}`);
       return;
     }
-    this.leave(socket, conn);
+    this.leave(conn);
     const group = this.groupFor(checked, conn.user);
     if (!shared && initial) {
       // what the group has queued happened before the initial state was read: send it to the others first
@@ -416,15 +416,13 @@ export class EventFeed {
     if (shared) this.sendEncoded(socket, conn, shared.encoded);
     group.clients.add(conn);
     conn.group = group;
-    void socket.join(group.room(conn.encoding));
     this.groupsChanged();
   }
 
-  private leave(socket: Socket, conn: FeedConnection): void {
+  private leave(conn: FeedConnection): void {
     const group = conn.group;
     if (!group) return;
     group.clients.delete(conn);
-    void socket.leave(group.room(conn.encoding));
     conn.group = undefined;
     if (group.clients.size === 0) {
       this.groups.delete(group.id);
@@ -578,7 +576,7 @@ export class EventFeed {
     }
     for (const g of this.groups.values()) {
       const r = g.rangeFor(change.key);
-      if (r) g.offer(r.prevKv ? change.eventWithPrev() : change.event());
+      if (r) g.offerChange(change, r.prevKv);
     }
   }
 
@@ -639,11 +637,12 @@ export class EventFeed {
   }
 
   private flushGroup(group: SubscriptionGroup): void {
-    if (group.queued === 0) return;
-    const events = group.take();
-    if (events.length > this.limits.maxQueuedEvents) {
+    const queued = group.queued;
+    if (queued === 0) return;
+    if (queued > this.limits.maxQueuedEvents) {
+      group.discard();
       for (const conn of [...group.clients])
-        this.drop(conn, { reason: "too many events queued", limit: "maxQueuedEvents", value: events.length });
+        this.drop(conn, { reason: "too many events queued", limit: "maxQueuedEvents", value: queued });
       return;
     }
     for (const conn of [...group.clients]) {
@@ -651,26 +650,30 @@ export class EventFeed {
       if (behind >= this.limits.maxUnackedBatches)
         this.drop(conn, { reason: "client is not keeping up", limit: "maxUnackedBatches", value: behind });
     }
-    if (group.clients.size === 0) return;
+    if (group.clients.size === 0) {
+      group.discard();
+      return;
+    }
     const encodings = group.encodings();
-    for (let i = 0; i < events.length; i += this.limits.maxBatchEvents) {
-      const batch = new EncodedBatch({ events: events.slice(i, i + this.limits.maxBatchEvents) });
-      // socket.io encodes a room broadcast once for every client in the room (for JSON, one WebSocket
-      // frame); the deflated batch is compressed here once for all the group's deflate clients
-      for (const encoding of ["json", "deflate"] as const) {
-        if (encodings[encoding] > 0)
-          this.io
-            ?.to(group.room(encoding))
-            .emit(FeedMessages.batch, batch.argument(encoding, group.deflateLevel));
+    for (const json of group.take(this.limits.maxBatchEvents)) {
+      const batch = EncodedBatch.ofJson(json);
+      // compressed here once for all the group's deflate clients; each WebSocket client then gets the same
+      // frames (JSON, or the binary event and its deflated attachment) in one write
+      if (encodings.deflate > 0) batch.deflated(group.deflateLevel);
+      for (const conn of group.clients) {
+        const socket = this.sockets.get(conn.id);
+        if (!socket) continue;
+        if (conn.encoding === "json") writePacket(socket, batch);
+        else writeDeflated(socket, batch);
+        conn.sent++;
       }
-      for (const conn of group.clients) conn.sent++;
     }
   }
 
   /** Writes a batch encoded once (an initial state shared by a group's newcomers) to one client. */
   private sendEncoded(socket: Socket, conn: FeedConnection, encoded: EncodedBatch): void {
-    if (conn.encoding === "json") socket.conn.write(encoded.packet);
-    else socket.emit(FeedMessages.batch, encoded.argument(conn.encoding));
+    if (conn.encoding === "json") writePacket(socket, encoded);
+    else writeDeflated(socket, encoded);
     conn.sent++;
   }
 
@@ -678,10 +681,38 @@ export class EventFeed {
     const socket = this.sockets.get(conn.id);
     this.options.logger?.warn({ client: conn.id, ...dropped }, "feed: dropping a slow client");
     if (socket) {
-      this.leave(socket, conn);
+      this.leave(conn);
       socket.emit(FeedMessages.dropped, dropped);
       socket.disconnect(true);
     }
     this.drops$.next({ id: conn.id, dropped });
   }
+}
+
+/** engine.io's write options, with the frame it writes as it is on a WebSocket (socket.io's broadcasts use it). */
+type PreEncodedWrite = NonNullable<Parameters<Socket["conn"]["write"]>[1]> & { wsPreEncodedFrame: Buffer[] };
+
+/** Writes a JSON batch's socket.io packet to one client: on a WebSocket, the frame built once for every client. */
+function writePacket(socket: Socket, batch: EncodedBatch): void {
+  const options: PreEncodedWrite = { wsPreEncodedFrame: batch.wsFrame };
+  socket.conn.write(batch.packet, options);
+}
+
+/** Whether a connection writes frames built in advance as they are: a WebSocket without per-message compression. */
+function takesFrames(socket: Socket): boolean {
+  const transport = socket.conn.transport as { name: string; perMessageDeflate?: unknown };
+  return transport.name === "websocket" && !transport.perMessageDeflate;
+}
+
+/**
+ * Writes a deflated batch to one client: on a WebSocket, the frames built once for every client (socket.io's
+ * binary event and its attachment, in one write); elsewhere through socket.io.
+ */
+function writeDeflated(socket: Socket, batch: EncodedBatch): void {
+  if (!takesFrames(socket)) {
+    socket.emit(FeedMessages.batch, batch.deflated());
+    return;
+  }
+  const options: PreEncodedWrite = { wsPreEncodedFrame: batch.deflatedWsFrames };
+  socket.conn.write(EncodedBatch.binaryEventPacket, options);
 }

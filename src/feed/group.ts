@@ -1,5 +1,7 @@
 import { DeflateLevel, type EncodedBatch } from "./encoded-batch.js";
+import { EventQueue } from "./event-queue.js";
 import { type ByteRange, inByteRange } from "./key-range.js";
+import type { KvChange } from "./kv-change.js";
 import { type FeedEncoding, type FeedEvent, TOPIC_OF, type Topic } from "./protocol.js";
 
 /** Who is connected and may read what (auth on); undefined with auth off. */
@@ -34,8 +36,7 @@ export interface GroupRange {
  */
 export class SubscriptionGroup {
   readonly clients = new Set<FeedConnection>();
-  private queue: FeedEvent[] = [];
-  private readonly coalesced = new Map<string, number>();
+  private readonly queue = new EventQueue();
   private shared: SharedInitialState | undefined;
   /** How hard the group's batches are compressed for its deflate clients. */
   readonly deflateLevel = new DeflateLevel();
@@ -46,11 +47,6 @@ export class SubscriptionGroup {
     readonly ranges: readonly GroupRange[],
     readonly user: FeedUser | undefined,
   ) {}
-
-  /** The socket.io room of the group's clients that take this encoding (a batch is encoded once per room). */
-  room(encoding: FeedEncoding): string {
-    return encoding === "json" ? this.id : `${this.id}\n${encoding}`;
-  }
 
   /** How many of the group's clients take each encoding. */
   encodings(): Record<FeedEncoding, number> {
@@ -75,29 +71,29 @@ export class SubscriptionGroup {
   }
 
   offer(event: FeedEvent, coalesce?: string): void {
-    if (coalesce !== undefined) {
-      const at = this.coalesced.get(coalesce);
-      if (at !== undefined) {
-        this.queue[at] = event;
-        return;
-      }
-      this.coalesced.set(coalesce, this.queue.length);
-    }
-    this.queue.push(event);
+    this.queue.push(event, coalesce);
+  }
+
+  /** Offers a key change: its event is written as JSON once, whichever group takes it first. */
+  offerChange(change: KvChange, withPrev: boolean): void {
+    change.queueIn(this.queue, withPrev);
   }
 
   get queued(): number {
     return this.queue.length;
   }
 
-  /** Takes the queued events, in order. */
-  take(): FeedEvent[] {
-    const out = this.queue;
-    this.queue = [];
-    this.coalesced.clear();
+  /** Takes the queued events, in order, as the JSON texts of batches of at most `maxEvents` events. */
+  take(maxEvents: number): Buffer[] {
     // a shared initial state holds only with everything since it queued here
     this.shared = undefined;
-    return out;
+    return this.queue.takeBatches(maxEvents);
+  }
+
+  /** Forgets the queued events (the group's clients were dropped). */
+  discard(): void {
+    this.shared = undefined;
+    this.queue.clear();
   }
 
   /**

@@ -3,34 +3,16 @@
 import { Subject, type Subscription } from "rxjs";
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import { AlarmRequest_AlarmAction, AlarmType } from "../gen/etcdserverpb/rpc.js";
-import { type Event, Event_EventType, type KeyValue } from "../gen/mvccpb/kv.js";
+import { type Event, Event_EventType } from "../gen/mvccpb/kv.js";
 import { type Entry, EntryType } from "../gen/raftpb/raft.js";
 import type { MembershipChange } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
 import { StateType } from "../raft/state.js";
 import { ProgressState } from "../raft/tracker/state.js";
 import type { EtcdServer } from "../server/etcd-server.js";
-import { toBytes } from "./bytes.js";
-import type {
-  AlarmInfo,
-  EventOf,
-  FeedEvent,
-  KeyValueProps,
-  MemberInfo,
-  PeerProgress,
-  RaftRole,
-} from "./protocol.js";
+import { KvChange } from "./kv-change.js";
+import type { AlarmInfo, EventOf, FeedEvent, MemberInfo, PeerProgress, RaftRole } from "./protocol.js";
 import { requestKind } from "./request-kind.js";
-
-/** A key-value change, built into a feed event only when some subscriber's range holds the key. */
-export interface KvChange {
-  readonly key: Buffer;
-  readonly revision: number;
-  /** The event without the previous value. */
-  event(): EventOf<"kv">;
-  /** The event with the key's previous version (read from the store's history). */
-  eventWithPrev(): EventOf<"kv">;
-}
 
 /** What the observer emits as it happens: a reliable event, or one coalesced with older ones of the same key. */
 export type Published =
@@ -64,17 +46,6 @@ const PROGRESS: Record<ProgressState, PeerProgress["state"]> = {
   [ProgressState.StateReplicate]: "replicate",
   [ProgressState.StateSnapshot]: "snapshot",
 };
-
-export function keyValueProps(kv: KeyValue): KeyValueProps {
-  return {
-    key: toBytes(kv.key),
-    value: toBytes(kv.value),
-    createRevision: kv.createRevision,
-    modRevision: kv.modRevision,
-    version: kv.version,
-    lease: formatId(kv.lease),
-  };
-}
 
 /** What a window of Ready batches summed to. */
 interface ReadyWindow {
@@ -137,6 +108,8 @@ export class MemberObserver {
   private walBuckets: number[] | undefined;
   private readsTotal: number | undefined;
   private latestMetrics: EventOf<"metrics"> | undefined;
+  /** A key's previous versions, for subscriptions that ask for them. */
+  private readonly versionAt = (key: Buffer, revision: number) => this.server.store.get(key, revision);
   /** Clients connected to the feed (set by the feed); with none, key-value changes are only counted. */
   feedClients = 0;
 
@@ -211,37 +184,14 @@ export class MemberObserver {
     // nobody connected, nobody subscribed: the feed would drop each change it is offered
     if (!this.published$.observed || this.feedClients === 0) return;
     const at = this.now();
+    const versionAt = this.versionAt;
     for (const e of events) {
       const kv = e.kv;
       if (!kv) continue;
-      let plain: EventOf<"kv"> | undefined;
-      let withPrev: EventOf<"kv"> | undefined;
-      const build = (): EventOf<"kv"> => ({
-        type: "kv",
-        at,
-        member: this.member,
-        revision,
-        kind: e.type === Event_EventType.PUT ? "put" : "delete",
-        key: toBytes(kv.key),
-        value: toBytes(kv.value),
-        createRevision: kv.createRevision,
-        modRevision: kv.modRevision,
-        version: kv.version,
-        lease: formatId(kv.lease),
-      });
+      const kind = e.type === Event_EventType.PUT ? "put" : "delete";
       this.published$.next({
         kind: "kv",
-        change: {
-          key: kv.key,
-          revision,
-          event: () => (plain ??= build()),
-          eventWithPrev: () => {
-            if (withPrev) return withPrev;
-            const prev = this.server.store.get(kv.key, revision - 1);
-            withPrev = prev ? { ...(plain ??= build()), prev: keyValueProps(prev) } : (plain ??= build());
-            return withPrev;
-          },
-        },
+        change: new KvChange(revision, kind, kv, at, this.member, versionAt),
       });
     }
   }

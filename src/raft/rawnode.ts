@@ -189,6 +189,11 @@ export class RawNode {
     return getStatus(this.raft);
   }
 
+  /** The highest log index known to be committed (what basicStatus() reports, without its objects). */
+  get committedIndex(): number {
+    return this.raft.raftLog.committed;
+  }
+
   /** The status without the progress map and configuration (cheaper). */
   basicStatus(): BasicStatus {
     return getBasicStatus(this.raft);

@@ -168,14 +168,25 @@ export class EtcdServer implements ServerCore {
   ) {
     this.now = cfg.now ?? Date.now;
     this.raft = raft;
-    this.wait = new WaitRegistry<ApplyResult>({
-      timeoutMs: requestTimeoutMs(cfg),
-      error: () => (raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail),
-    });
+    this.wait = new WaitRegistry<ApplyResult>(
+      {
+        timeoutMs: requestTimeoutMs(cfg),
+        error: () => (raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail),
+      },
+      {
+        // a refused request fails its waiter; the proposal is done either way (no `then` per proposal)
+        errorOf: (r) => r.err,
+        settled: (id, failed) => {
+          this.unanswered.delete(id);
+          if (failed) this.serverMetrics.proposalsFailed.inc();
+        },
+      },
+    );
     this.store = store;
     this.clusterId = cluster.id;
     this.memberId = cluster.localId;
     this.serverMetrics = metrics;
+    metrics.pendingProposals = () => this.unanswered.size;
     metrics.setMemberId(formatId(this.memberId));
     this.watchable = new WatchableStore(
       store,
@@ -788,7 +799,7 @@ export class EtcdServer implements ServerCore {
     // (not async: every write comes this way, and the promise of the wait is the answer itself)
     if (this.stopping) return Promise.reject(Errors.Stopped);
     // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
-    if (this.raft.node.basicStatus().hardState.commit > this.appliedIndex.index + MAX_APPLY_GAP)
+    if (this.raft.node.committedIndex > this.appliedIndex.index + MAX_APPLY_GAP)
       return Promise.reject(Errors.TooManyRequests);
     const id = this.idGen.next();
     // the user and auth revision the request speaks for, checked when it is applied
@@ -828,7 +839,6 @@ export class EtcdServer implements ServerCore {
     } catch (err) {
       return Promise.reject(err);
     }
-    this.serverMetrics.proposalsPending.inc();
     const attempt = () => {
       try {
         propose();
@@ -854,27 +864,9 @@ export class EtcdServer implements ServerCore {
       this.wait.fail(id, err);
     }
     // the registry fails the wait once the request timeout is over (Errors.Timeout, or
-    // TimeoutDueToLeaderFail without a leader then)
-    return result.then(
-      (r) => {
-        this.proposalDone(id);
-        if (r.err) {
-          this.serverMetrics.proposalsFailed.inc();
-          throw r.err;
-        }
-        return r;
-      },
-      (err: unknown) => {
-        this.proposalDone(id);
-        this.serverMetrics.proposalsFailed.inc();
-        throw err;
-      },
-    );
-  }
-
-  private proposalDone(id: bigint): void {
-    this.unanswered.delete(id);
-    this.serverMetrics.proposalsPending.dec();
+    // TimeoutDueToLeaderFail without a leader then), and a result carrying an error with that error;
+    // it forgets the proposal as it settles (see the constructor)
+    return result;
   }
 
   alarms(): AlarmMember[] {

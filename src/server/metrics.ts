@@ -32,10 +32,13 @@ export class ServerMetrics {
     help: "The total number of consensus proposals applied.",
     registers: [this.registry],
   });
-  readonly proposalsPending = new Gauge({
+  /** How many proposals are waiting for their answer: read when scraped, not counted per request. */
+  pendingProposals: () => number = () => 0;
+  readonly proposalsPending: Gauge = new Gauge({
     name: "etcd_server_proposals_pending",
     help: "The current number of pending proposals to commit.",
     registers: [this.registry],
+    collect: () => this.proposalsPending.set(this.pendingProposals()),
   });
   readonly proposalsFailed = new Counter({
     name: "etcd_server_proposals_failed_total",

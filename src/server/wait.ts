@@ -15,6 +15,14 @@ export interface WaitTimeouts {
   readonly now?: () => number;
 }
 
+/** What a registry does as each waiter is answered, before its promise settles. */
+export interface WaitSettlement<T> {
+  /** The error an answer stands for (its waiter is then rejected with it), or undefined. */
+  readonly errorOf?: (value: T) => unknown;
+  /** Told of every waiter answered or failed (bookkeeping that would otherwise cost a `then` per wait). */
+  readonly settled?: (id: bigint, failed: boolean) => void;
+}
+
 /**
  * Proposals waiting for their apply result, keyed by request id (etcd's wait registry).
  * The proposer registers before proposing; the apply loop triggers with the result or an error.
@@ -29,7 +37,10 @@ export class WaitRegistry<T> {
   /** Armed for the earliest deadline while waiters with deadlines may be pending. */
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly timeouts?: WaitTimeouts) {
+  constructor(
+    private readonly timeouts?: WaitTimeouts,
+    private readonly settlement: WaitSettlement<T> = {},
+  ) {
     this.now = timeouts?.now ?? (() => performance.now());
   }
 
@@ -53,7 +64,10 @@ export class WaitRegistry<T> {
     this.pending.delete(id);
     // nobody left to time out: no timer keeps the process waiting
     if (this.pending.size === 0) this.disarm();
-    w.resolve(value);
+    const error = this.settlement.errorOf?.(value);
+    this.settlement.settled?.(id, error !== undefined);
+    if (error !== undefined) w.reject(error);
+    else w.resolve(value);
   }
 
   fail(id: bigint, error: unknown): void {
@@ -61,15 +75,17 @@ export class WaitRegistry<T> {
     if (!w) return;
     this.pending.delete(id);
     if (this.pending.size === 0) this.disarm();
+    this.settlement.settled?.(id, true);
     w.reject(error);
   }
 
   /** Rejects every waiter (the server is stopping). */
   failAll(error: unknown): void {
-    const all = [...this.pending.values()];
+    const all = [...this.pending];
     this.pending.clear();
     this.disarm();
-    for (const w of all) w.reject(error);
+    for (const [id] of all) this.settlement.settled?.(id, true);
+    for (const [, w] of all) w.reject(error);
   }
 
   get size(): number {

@@ -1,11 +1,13 @@
 // The sending end of one stream to a peer: the peer dialed us (GET /raft/stream/<type>/<peer>) and we
-// keep writing frames into that answer. Messages wait in a bounded queue and are written in one batch
-// per turn of the event loop, straight to the socket; a link heartbeat goes out every heartbeatMs so
-// the dialer can tell a quiet stream from a dead one. A write that cannot drain within writeTimeoutMs
-// ends the stream.
+// keep writing frames into that answer. Messages wait in a bounded queue and are written in one batch,
+// straight to the socket: once the code that queued them has run (a microtask), or, when the queue
+// holds only commit notices, at the end of the event loop's turn; a link heartbeat goes out every
+// heartbeatMs so the dialer can tell a quiet stream from a dead one. A write that cannot drain within
+// writeTimeoutMs ends the stream.
 import type { ServerResponse } from "node:http";
-import type { Message } from "../gen/raftpb/raft.js";
+import { type Message, MessageType } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
+import { coalesceAppends } from "./coalesce-appends.js";
 import type { TransportContext } from "./context.js";
 import { encodeMessageFrame, LINK_HEARTBEAT } from "./message-codec.js";
 import { encodeMsgAppV2, INITIAL_MSGAPPV2_STATE, type MsgAppV2State } from "./msgappv2-codec.js";
@@ -40,10 +42,21 @@ function encoderFor(type: StreamType): (m: Message) => Buffer {
   };
 }
 
+/**
+ * An empty MsgApp only tells a follower the new commit index. It can wait for the end of the turn:
+ * the leader then applies the entries it committed and answers their clients first (on one thread,
+ * writing to a follower also wakes it up to compete for the CPU), and an append queued meanwhile
+ * carries the commit with it.
+ */
+function canWaitForTurnEnd(m: Message): boolean {
+  return m.type === MessageType.MsgApp && m.entries.length === 0;
+}
+
 export class StreamWriter {
   private conn: Connection | undefined;
   private queue: Message[] = [];
-  private flushScheduled = false;
+  /** A flush is queued as a microtask ("soon") or for the end of the loop's turn ("turn"). */
+  private flushScheduled: "no" | "soon" | "turn" = "no";
   private stopped = false;
 
   constructor(
@@ -62,8 +75,14 @@ export class StreamWriter {
   enqueue(m: Message): boolean {
     if (!this.conn || this.queue.length >= STREAM_QUEUE_LIMIT) return false;
     this.queue.push(m);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if (canWaitForTurnEnd(m)) {
+      if (this.flushScheduled === "no") {
+        this.flushScheduled = "turn";
+        setImmediate(() => this.flush());
+      }
+    } else if (this.flushScheduled !== "soon") {
+      // an immediate already queued finds the queue empty
+      this.flushScheduled = "soon";
       queueMicrotask(() => this.flush());
     }
     return true;
@@ -92,9 +111,10 @@ export class StreamWriter {
     this.log("info", "established TCP streaming connection with remote peer");
   }
 
-  /** Ends the stream and drops what is queued. */
+  /** Writes what is queued (a commit notice waiting for the turn's end may tell a removed member its removal), then ends the stream. */
   stop(): void {
     this.stopped = true;
+    this.flush();
     if (this.detach("end")) this.log("info", "closed TCP streaming connection with remote peer");
   }
 
@@ -104,10 +124,11 @@ export class StreamWriter {
   }
 
   private flush(): void {
-    this.flushScheduled = false;
+    this.flushScheduled = "no";
     const conn = this.conn;
     if (!conn || conn.drainTimer || this.queue.length === 0) return;
-    const batch = this.queue;
+    // a commit notice that waited joins the append queued after it
+    const batch = this.queue.length > 1 ? coalesceAppends(this.queue) : this.queue;
     this.queue = [];
     const parts: Buffer[] = [];
     let size = 0;

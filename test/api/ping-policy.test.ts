@@ -32,12 +32,18 @@ after(() => {
   for (const s of servers) s.close();
 });
 
-async function setup(): Promise<Setup> {
+async function setup(unary = false): Promise<Setup> {
   const clock = { ms: 1_000_000 };
   const answers: Array<() => void> = [];
   const server = createServer();
   servers.push(server);
-  server.on("session", (s) => enforcePingPolicy(s, { minTimeMs: MIN_TIME_MS, now: () => clock.ms }));
+  server.on("session", (s) =>
+    enforcePingPolicy(s, {
+      minTimeMs: MIN_TIME_MS,
+      now: () => clock.ms,
+      ...(unary ? { isUnary: (path: string) => path === "/" } : {}),
+    }),
+  );
   server.on("stream", (stream) => {
     answers.push(() => {
       stream.respond({ ":status": 200 });
@@ -116,6 +122,27 @@ test("with a stream open, pings at the minimum interval are fine and faster ones
   assert.equal(await notYet(s.goaway), "pending", "two strikes are tolerated");
   s.clock.ms += MIN_TIME_MS - 1;
   await ping(s.client);
+  assert.deepEqual(await arrived(s.goaway), {
+    code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
+    data: "too_many_pings",
+  });
+});
+
+test("a unary call's answer forgives the early pings before it; an unanswered one does not", async () => {
+  const s = await setup(true);
+  for (let i = 0; i < 6; i++) {
+    openStream(s);
+    await waitForStreams(s, i + 1);
+    s.answers[i]();
+    await ping(s.client);
+  }
+  assert.equal(await notYet(s.goaway), "pending", "six early pings, each after an answer");
+  openStream(s);
+  await waitForStreams(s, 7);
+  for (let i = 0; i < 4; i++) {
+    s.clock.ms += MIN_TIME_MS - 1;
+    await ping(s.client);
+  }
   assert.deepEqual(await arrived(s.goaway), {
     code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
     data: "too_many_pings",

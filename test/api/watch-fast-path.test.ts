@@ -72,6 +72,7 @@ class RawWatch {
     const out: Buffer[] = [];
     for (let at = 0; at + 5 <= body.length; ) {
       const length = body.readUInt32BE(at + 1);
+      if (at + 5 + length > body.length) break; // the rest is still on its way
       out.push(body.subarray(at + 5, at + 5 + length));
       at += 5 + length;
     }
@@ -244,6 +245,43 @@ describe("Watch served from HTTP/2 streams", { timeout: 60_000 }, () => {
     await w.waitFor(2);
     assert.equal(w.responses()[1].events[0]?.kv?.value.toString(), "after the end");
     w.stream.close();
+  });
+
+  it("holds a stream's events while its client does not read, and delivers every one once it reads again", async () => {
+    const held = { pauses: 0, resumes: 0 };
+    const original = h.api.watchStream.bind(h.api);
+    h.api.watchStream = () => {
+      const s = original();
+      s.pause = () => held.pauses++;
+      s.resume = () => held.resumes++;
+      return s;
+    };
+    try {
+      const w = new RawWatch(session);
+      w.stream.write(create("slow"));
+      await w.waitFor(1);
+      w.stream.pause(); // the client stops reading: its flow-control window fills
+      const big = "v".repeat(16 * 1024);
+      const n = 200;
+      for (let i = 0; i < n; i++) await put("slow", `${i} ${big}`);
+      const deadline = Date.now() + 5000;
+      while (held.pauses === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(held.pauses, 1, "the member held the stream's events");
+      assert.equal(held.resumes, 0);
+      w.stream.resume();
+      await w.waitFor(1 + n);
+      assert.equal(held.resumes, 1, "the member resumed the stream once the client read");
+      assert.deepEqual(
+        w
+          .responses()
+          .slice(1)
+          .map((r) => r.events[0]?.kv?.value.toString().split(" ")[0]),
+        Array.from({ length: n }, (_, i) => String(i)),
+      );
+      w.stream.close();
+    } finally {
+      h.api.watchStream = original;
+    }
   });
 
   for (const [name, body, code, message] of [

@@ -74,8 +74,20 @@ test("a batch is deflated once, whoever asks again", () => {
   const b = new EncodedBatch(putBatch(100, "random"));
   const once = b.deflated(level);
   assert.equal(b.deflated(level), once);
-  assert.equal(b.argument("deflate", level), once);
-  assert.deepEqual(b.argument("json"), b.batch);
+  assert.equal(b.deflated(), once);
   // the level saw one batch: the next is stored, the following ones too, until STORED_FLUSHES have passed
   assert.equal(level.level, STORED);
+});
+
+test("a batch given as JSON bytes: the same text, deflated and framed for WebSocket clients once", () => {
+  const events = putBatch(20, "text");
+  const b = EncodedBatch.ofJson(Buffer.from(JSON.stringify(events)));
+  assert.equal(b.json, JSON.stringify(events));
+  assert.equal(inflateSync(b.deflated()).toString("utf8"), b.json);
+  assert.equal(b.packet, `2["batch",${b.json}]`);
+  const [header, payload] = b.wsFrame;
+  assert.equal(b.wsFrame[0], header, "the frame is built once");
+  assert.equal(payload?.toString("utf8"), `4${b.packet}`, "engine.io's message type, then the packet");
+  // RFC 6455: FIN + text opcode, then the 16-bit length form for 126..65535 bytes
+  assert.deepEqual([header?.[0], header?.[1], header?.readUInt16BE(2)], [0x81, 126, payload?.length]);
 });

@@ -226,6 +226,7 @@ test("MsgApps on the msgapp stream are msgappv2 frames: a full one, then continu
       })),
     });
   a.transport.send([app(20, 2)]);
+  await Promise.resolve(); // flushed: appends queued in one turn would travel joined
   a.transport.send([app(22, 1)]);
   // walk the frames (link heartbeats may be interleaved) and note each frame's type byte
   const types: number[] = [];
@@ -255,6 +256,75 @@ test("MsgApps on the msgapp stream are msgappv2 frames: a full one, then continu
       [22, 4, [23]],
     ],
   );
+  dial.res.destroy();
+});
+
+test("a commit notice (an empty MsgApp) waits for the end of the turn and rides with the append queued after it", async () => {
+  const a = await lonelyA();
+  const dial = await rawDial(a, "msgapp", B, A);
+  const stream = a.requests.find((r) => r.path === `/raft/stream/msgapp/${B.toString(16)}`);
+  const socket = stream?.res.socket;
+  assert.ok(socket, "the stream's answer has its socket");
+  const written = socket.bytesWritten;
+  a.transport.send([
+    msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 30, commit: 29 }),
+  ]);
+  await Promise.resolve(); // an append would have been flushed by now
+  assert.equal(socket.bytesWritten, written, "the notice waits");
+  const entry = { type: EntryType.EntryNormal, term: 4, index: 31, data: Buffer.from("x") };
+  a.transport.send([
+    msg({
+      type: MessageType.MsgApp,
+      to: B,
+      from: A,
+      term: 4,
+      logTerm: 4,
+      index: 30,
+      commit: 30,
+      entries: [entry],
+    }),
+  ]);
+  const decoded: Message[] = [];
+  await waitFor("a MsgApp frame", () => {
+    decoded.length = 0;
+    let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
+    let buf = dial.bytes();
+    for (;;) {
+      const r = decodeMsgAppV2(state, buf, A, B);
+      if (!r.done) break;
+      if (buf[0] !== 0) decoded.push(r.value.message);
+      state = r.value.state;
+      buf = buf.subarray(r.size);
+    }
+    return decoded.length > 0;
+  });
+  assert.deepEqual(
+    decoded.map((m) => [m.index, m.commit, m.entries.map((e) => e.index)]),
+    [[30, 30, [31]]],
+    "one message: the append, with the newer commit",
+  );
+  dial.res.destroy();
+});
+
+test("a commit notice still waiting when its peer is removed is written before the stream ends", async () => {
+  // the removed member learns the commit of its own removal this way, applies it and answers its client
+  const a = await lonelyA();
+  const dial = await rawDial(a, "msgapp", B, A);
+  a.transport.send([
+    msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 40, commit: 40 }),
+  ]);
+  a.transport.removePeer(B);
+  // link heartbeats (one 0x00 byte each) may come first
+  const frame = () => {
+    const bytes = dial.bytes();
+    let at = 0;
+    while (bytes[at] === 0) at++;
+    return decodeMsgAppV2(INITIAL_MSGAPPV2_STATE, bytes.subarray(at), A, B);
+  };
+  await waitFor("the notice at the dialer", () => frame().done);
+  const r = frame();
+  assert.ok(r.done);
+  assert.deepEqual([r.value.message.index, r.value.message.commit], [40, 40]);
   dial.res.destroy();
 });
 

@@ -3,7 +3,12 @@
 // previous one (or sooner than two hours when the connection has no stream open) is a strike, unless
 // the server has sent headers or data since that ping; more than two strikes end the connection with
 // GOAWAY ENHANCE_YOUR_CALM "too_many_pings", which clients read as "slow down your pings".
-import { constants, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
+import {
+  constants,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
 
 /** grpc-go's maxPingStrikes: the third early ping is tolerated, the fourth is not. */
 const MAX_PING_STRIKES = 2;
@@ -19,24 +24,40 @@ export interface PingPolicyOptions {
   /** Milliseconds from a monotonic clock (tests inject their own). */
   now?: () => number;
   onViolation?: () => void;
+  /**
+   * Whether a request path is a unary RPC. A unary call writes its answer before it closes, so its
+   * writes are read off the stream (headers sent) instead of watched call by call; without this,
+   * every stream's writes are watched.
+   */
+  isUnary?: (path: string) => boolean;
 }
 
 /** Enforces the policy on one HTTP/2 connection of the client port. */
 export function enforcePingPolicy(session: ServerHttp2Session, options: PingPolicyOptions): void {
   const minTimeMs = options.minTimeMs > 0 ? options.minTimeMs : DEFAULT_PING_MIN_TIME_MS;
   const now = options.now ?? (() => performance.now());
+  const isUnary = options.isUnary;
   let strikes = 0;
   // grpc-go starts from the zero time: the first ping is never early
   let lastPingAt = Number.NEGATIVE_INFINITY;
   let serverWrote = false;
   const open = new Set<ServerHttp2Stream>();
+  /** Open unary calls: their writes are seen through headersSent (see isUnary). */
+  const unary = new Set<ServerHttp2Stream>();
+  const wrote = () => {
+    serverWrote = true;
+  };
+  // one listener for the connection's streams (a once() wrapper per stream cost every request)
+  function closed(this: ServerHttp2Stream): void {
+    open.delete(this);
+    if (unary.delete(this) && this.headersSent) serverWrote = true;
+  }
 
-  session.on("stream", (stream: ServerHttp2Stream) => {
+  session.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     open.add(stream);
-    stream.once("close", () => open.delete(stream));
-    noteWrites(stream, () => {
-      serverWrote = true;
-    });
+    stream.on("close", closed);
+    if (isUnary?.(headers[":path"] ?? "")) unary.add(stream);
+    else noteWrites(stream, wrote);
   });
   // grpc-go clears the strikes on every data frame it writes: a response still going out (a large
   // one sent with a single end(), flow-controlled by the client) counts as writing, or the client's
@@ -49,6 +70,12 @@ export function enforcePingPolicy(session: ServerHttp2Session, options: PingPoli
     const at = now();
     const previous = lastPingAt;
     lastPingAt = at;
+    // a unary call's answer counts once: by the first ping after it went out, or as its stream closes
+    for (const s of unary) {
+      if (!s.headersSent) continue;
+      serverWrote = true;
+      unary.delete(s);
+    }
     if (serverWrote || stillSending()) {
       serverWrote = false;
       strikes = 0;

@@ -42,6 +42,9 @@ const timeoutUnitMs: Record<string, number> = {
   n: 0.000001,
 };
 const noMetadata = new Metadata();
+const emptyBody = Buffer.alloc(0);
+/** An answer ends with trailers (grpc-status), sent when node asks for them. */
+const answerOptions = { waitForTrailers: true };
 
 /** A generated message encoder that writes into a writer it is given. */
 type Encoder = (message: never, writer: BinaryWriter) => BinaryWriter;
@@ -124,12 +127,202 @@ export function unaryFastPath(
   };
 }
 
-// Listeners every call shares (a once() wrapper or a closure per call costs every request).
+/** Where a stream's call is found by the listeners every call shares. */
+const callOf = Symbol("unaryCall");
+type CallStream = ServerHttp2Stream & { [callOf]?: UnaryCall };
+
+// Listeners every call shares: a closure per call and event cost every request.
 function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(okTrailers);
 }
 function ignoreStreamError(): void {
   // a reset stream also closes; nothing can be sent on it any more
+}
+function onCallData(this: CallStream, chunk: Buffer): void {
+  this[callOf]?.data(chunk);
+}
+function onCallEnd(this: CallStream): void {
+  this[callOf]?.end();
+}
+function onCallClose(this: CallStream): void {
+  this[callOf]?.closed();
+}
+
+/** The grpc-timeout header in milliseconds (up to 8 digits and a unit), or undefined when malformed. */
+function timeoutMs(timeout: string): number | undefined {
+  const match = timeoutPattern.exec(timeout);
+  if (match === null) return undefined;
+  return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;
+}
+
+/**
+ * One unary call: its stream's state in one object (the shared listeners find it on the stream), and
+ * the caller's view for `CallCredentials` (its metadata and peer).
+ */
+class UnaryCall {
+  private finished = false;
+  private deadline: NodeJS.Timeout | undefined = undefined;
+  /** The request's bytes so far: one chunk, or the list once a second arrives. */
+  private body: Buffer | undefined = undefined;
+  private chunks: Buffer[] | undefined = undefined;
+  private received = 0;
+  metadata: Metadata = noMetadata;
+
+  constructor(
+    private readonly stream: CallStream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly method: Method,
+    private readonly meter: RpcMeter,
+    private readonly maxReceiveBytes: number,
+    private readonly credentials: CallCredentials,
+  ) {}
+
+  start(): void {
+    const { stream } = this;
+    stream[callOf] = this;
+    stream.on("error", ignoreStreamError);
+    stream.on("close", onCallClose);
+    const timeoutHeader = this.headers["grpc-timeout"];
+    if (timeoutHeader !== undefined) {
+      const timeout = typeof timeoutHeader === "string" ? timeoutHeader : timeoutHeader[0];
+      const ms = timeoutMs(timeout);
+      if (ms === undefined) {
+        this.fail(GrpcCode.Internal, `Invalid grpc-timeout value "${timeout}"`);
+        return;
+      }
+      this.deadline = setTimeout(() => this.fail(GrpcCode.DeadlineExceeded, "Deadline exceeded"), ms);
+    }
+    stream.on("data", onCallData);
+    stream.on("end", onCallEnd);
+  }
+
+  getPeer(): string {
+    const socket = this.stream.session?.socket;
+    if (!socket?.remoteAddress) return "unknown";
+    return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+  }
+
+  /** Whether the call may still answer; the first answer (or close) ends its deadline. */
+  private finish(): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    return !this.stream.destroyed && !this.stream.closed;
+  }
+
+  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
+  private fail(code: GrpcCode, message: string): void {
+    this.meter.handled(code);
+    if (!this.finish()) return;
+    this.stream.respond(
+      {
+        ":status": 200,
+        "content-type": "application/grpc+proto",
+        "grpc-status": String(code),
+        "grpc-message": encodeURI(message),
+      },
+      { endStream: true },
+    );
+  }
+
+  closed(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.meter.handled(GrpcCode.Canceled);
+  }
+
+  /** The request's bytes so far as one buffer. */
+  private bytes(): Buffer {
+    if (this.chunks !== undefined) return Buffer.concat(this.chunks);
+    return this.body ?? emptyBody;
+  }
+
+  data(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.body === undefined) this.body = chunk;
+    else if (this.chunks === undefined) this.chunks = [this.body, chunk];
+    else this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.received >= messagePrefixLength) {
+      const head = this.body.length >= messagePrefixLength ? this.body : this.bytes();
+      const length = head.readUInt32BE(1);
+      if (length > this.maxReceiveBytes) {
+        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
+        this.fail(
+          GrpcCode.ResourceExhausted,
+          `grpc: received message larger than max (${length} vs. ${this.maxReceiveBytes})`,
+        );
+      }
+    }
+  }
+
+  end(): void {
+    if (this.finished) return;
+    const { headers, method } = this;
+    const body = this.bytes();
+    if (body.length < messagePrefixLength) {
+      this.fail(
+        GrpcCode.Unimplemented,
+        `Received no request message for server streaming method ${headers[":path"]}`,
+      );
+      return;
+    }
+    const length = body.readUInt32BE(1);
+    if (body.length > messagePrefixLength + length) {
+      this.fail(
+        GrpcCode.Unimplemented,
+        `Received a second request message for server streaming method ${headers[":path"]}`,
+      );
+      return;
+    }
+    if (body.length < messagePrefixLength + length) {
+      this.fail(GrpcCode.Internal, "Error deserializing request");
+      return;
+    }
+    let request: unknown;
+    try {
+      request = method.handler.definition.requestDeserialize(body.subarray(messagePrefixLength));
+    } catch {
+      this.fail(GrpcCode.Internal, "Error deserializing request");
+      return;
+    }
+    this.body = undefined;
+    this.chunks = undefined;
+    this.meter.received();
+    if (headers.token !== undefined || headers.authorization !== undefined)
+      this.metadata = Metadata.fromHttp2Headers(headers);
+    let answer: Promise<unknown>;
+    try {
+      answer = method.handler.handle(request, undefined, this.credentials(this));
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then(
+      (response) => this.answer(response),
+      (err: unknown) => {
+        const s = toRpcStatus(err);
+        this.fail(s.code, s.message);
+      },
+    );
+  }
+
+  private answer(response: unknown): void {
+    let frame: Buffer;
+    try {
+      frame = frameOf(this.method, response);
+    } catch (err) {
+      this.fail(GrpcCode.Internal, toRpcStatus(err).message);
+      return;
+    }
+    this.meter.sent();
+    this.meter.handled(GrpcCode.OK);
+    if (!this.finish()) return;
+    const { stream } = this;
+    stream.respond(responseHeaders, answerOptions);
+    stream.on("wantTrailers", sendOkTrailers);
+    stream.end(frame);
+  }
 }
 
 function serveUnary(
@@ -139,136 +332,5 @@ function serveUnary(
   maxReceiveBytes: number,
   credentials: CallCredentials,
 ): void {
-  const meter = method.startMeter();
-  let finished = false;
-  let deadline: NodeJS.Timeout | undefined;
-  const finish = (): boolean => {
-    if (finished) return false;
-    finished = true;
-    if (deadline !== undefined) clearTimeout(deadline);
-    return !stream.destroyed && !stream.closed;
-  };
-  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
-  const fail = (code: GrpcCode, message: string) => {
-    meter.handled(code);
-    if (!finish()) return;
-    stream.respond(
-      {
-        ":status": 200,
-        "content-type": "application/grpc+proto",
-        "grpc-status": String(code),
-        "grpc-message": encodeURI(message),
-      },
-      { endStream: true },
-    );
-  };
-  stream.on("error", ignoreStreamError);
-  stream.on("close", () => {
-    if (!finished) {
-      finished = true;
-      if (deadline !== undefined) clearTimeout(deadline);
-      meter.handled(GrpcCode.Canceled);
-    }
-  });
-
-  const timeoutHeader = headers["grpc-timeout"];
-  if (timeoutHeader !== undefined) {
-    const timeout = typeof timeoutHeader === "string" ? timeoutHeader : timeoutHeader[0];
-    const match = timeoutPattern.exec(timeout);
-    if (match === null) {
-      fail(GrpcCode.Internal, `Invalid grpc-timeout value "${timeout}"`);
-      return;
-    }
-    deadline = setTimeout(
-      () => fail(GrpcCode.DeadlineExceeded, "Deadline exceeded"),
-      (Number(match[1]) * timeoutUnitMs[match[2]]) | 0,
-    );
-  }
-
-  const chunks: Buffer[] = [];
-  let received = 0;
-  stream.on("data", (chunk: Buffer) => {
-    if (finished) return;
-    chunks.push(chunk);
-    received += chunk.length;
-    if (received >= messagePrefixLength) {
-      const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      const length = head.readUInt32BE(1);
-      if (length > maxReceiveBytes) {
-        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
-        fail(
-          GrpcCode.ResourceExhausted,
-          `grpc: received message larger than max (${length} vs. ${maxReceiveBytes})`,
-        );
-      }
-    }
-  });
-  stream.on("end", () => {
-    if (finished) return;
-    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    if (body.length < messagePrefixLength) {
-      fail(
-        GrpcCode.Unimplemented,
-        `Received no request message for server streaming method ${headers[":path"]}`,
-      );
-      return;
-    }
-    const length = body.readUInt32BE(1);
-    if (body.length > messagePrefixLength + length) {
-      fail(
-        GrpcCode.Unimplemented,
-        `Received a second request message for server streaming method ${headers[":path"]}`,
-      );
-      return;
-    }
-    if (body.length < messagePrefixLength + length) {
-      fail(GrpcCode.Internal, "Error deserializing request");
-      return;
-    }
-    let request: unknown;
-    try {
-      request = method.handler.definition.requestDeserialize(body.subarray(messagePrefixLength));
-    } catch {
-      fail(GrpcCode.Internal, "Error deserializing request");
-      return;
-    }
-    meter.received();
-    const metadata =
-      headers.token !== undefined || headers.authorization !== undefined
-        ? Metadata.fromHttp2Headers(headers)
-        : noMetadata;
-    const getPeer = () => {
-      const socket = stream.session?.socket;
-      if (!socket?.remoteAddress) return "unknown";
-      return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
-    };
-    let answer: Promise<unknown>;
-    try {
-      answer = method.handler.handle(request, undefined, credentials({ metadata, getPeer }));
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
-    answer.then(
-      (response) => {
-        let frame: Buffer;
-        try {
-          frame = frameOf(method, response);
-        } catch (err) {
-          const s = toRpcStatus(err);
-          fail(GrpcCode.Internal, s.message);
-          return;
-        }
-        meter.sent();
-        meter.handled(GrpcCode.OK);
-        if (!finish()) return;
-        stream.respond(responseHeaders, { waitForTrailers: true });
-        stream.on("wantTrailers", sendOkTrailers);
-        stream.end(frame);
-      },
-      (err) => {
-        const s = toRpcStatus(err);
-        fail(s.code, s.message);
-      },
-    );
-  });
+  new UnaryCall(stream, headers, method, method.startMeter(), maxReceiveBytes, credentials).start();
 }

@@ -12,6 +12,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from "../../gen/etcdserverpb/rpc.js";
+import type { ApplyResult } from "../apply.js";
 import { type ServerCore, withHeader } from "../server-core.js";
 import { proposer, serialized, withAuthInfo } from "./authorize.js";
 import type { QuotaGuard } from "./quota-guard.js";
@@ -61,18 +62,22 @@ export class KvApi {
 
   // Writes without async frames of their own (every put passes here): a failed check is a rejection.
   put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse> {
-    const { core } = this;
+    const { core, quota } = this;
     try {
       core.kv.checkPut(req);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.quota.run({ put: req }, () =>
-      withAuthInfo(core, ctx, (ai) =>
-        core.propose({ put: req, ...proposer(ai) }).then((r) => withHeader(core, r.resp as PutResponse)),
-      ),
+    const proposal = { put: req };
+    if (!quota.fits(proposal)) return quota.refuse();
+    return withAuthInfo(core, ctx, (ai) =>
+      core.propose(ai ? { ...proposal, ...proposer(ai) } : proposal).then(this.putAnswer, quota.failed),
     );
   }
+
+  /** The answers of applied writes, with this member's header (one function each, not one per request). */
+  private readonly putAnswer = (r: ApplyResult) => withHeader(this.core, r.resp as PutResponse);
+  private readonly txnAnswer = (r: ApplyResult) => withHeader(this.core, r.resp as TxnResponse);
 
   async deleteRange(req: DeleteRangeRequest, ctx?: RequestContext): Promise<DeleteRangeResponse> {
     this.core.kv.checkDeleteRange(req);
@@ -90,10 +95,11 @@ export class KvApi {
       return Promise.reject(err);
     }
     if (core.kv.isReadOnlyTxn(req)) return this.readOnlyTxn(req, ctx);
-    return this.quota.run({ txn: req }, () =>
-      withAuthInfo(core, ctx, (ai) =>
-        core.propose({ txn: req, ...proposer(ai) }).then((r) => withHeader(core, r.resp as TxnResponse)),
-      ),
+    const { quota } = this;
+    const proposal = { txn: req };
+    if (!quota.fits(proposal)) return quota.refuse();
+    return withAuthInfo(core, ctx, (ai) =>
+      core.propose(ai ? { ...proposal, ...proposer(ai) } : proposal).then(this.txnAnswer, quota.failed),
     );
   }
 

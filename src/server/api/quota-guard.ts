@@ -23,22 +23,36 @@ export class QuotaGuard {
 
   run<T>(req: QuotaRequest, work: () => Promise<T>): Promise<T> {
     // (not async: every put and txn passes here)
-    if (!this.quota.available(req)) {
-      return this.raise().then(() => {
-        throw Errors.NoSpace;
-      });
-    }
+    if (!this.fits(req)) return this.refuse();
     let done: Promise<T>;
     try {
       done = work();
     } catch (err) {
       done = Promise.reject(err);
     }
-    return done.catch(async (err: unknown) => {
-      if (isClientVisibleError(err) && err.grpcMessage === Errors.NoSpace.message) await this.raise();
-      throw err;
+    return done.catch(this.failed);
+  }
+
+  /** Whether the request fits the quota; one that does not is answered with `refuse()`. */
+  fits(req: QuotaRequest): boolean {
+    return this.quota.available(req);
+  }
+
+  /** The answer to a request past the quota: the NOSPACE alarm raised, then the error. */
+  refuse(): Promise<never> {
+    return this.raise().then(() => {
+      throw Errors.NoSpace;
     });
   }
+
+  /**
+   * The failure of a request that fitted: a write the apply loop found over the quota raises the
+   * alarm first. A write's own rejection handler (one `then` per request instead of two).
+   */
+  readonly failed = async (err: unknown): Promise<never> => {
+    if (isClientVisibleError(err) && err.grpcMessage === Errors.NoSpace.message) await this.raise();
+    throw err;
+  };
 
   private async raise(): Promise<void> {
     const { core } = this;
