@@ -148,13 +148,28 @@ export class WriteBuffer {
     const batch = this.gathering;
     this.gathering = undefined;
     if (batch === undefined) return;
-    if (this.failure !== undefined) {
-      // nothing may commit after a failed batch (the file would skip it): the batch stays readable
-      this.landing.push(batch);
-      batch.committed = Promise.reject(this.failure);
-      batch.committed.catch(noop);
-      return;
-    }
+    // One batch in lmdb-js's hands at a time: a batch goes once the one before it has committed, so a
+    // commit that fails is never followed by a later one (the file would then hold a consistent index
+    // past history it lacks, and the WAL replay would skip it). Until it goes, reads see it here.
+    const previous = this.landing[this.landing.length - 1];
+    this.landing.push(batch);
+    const sent = previous === undefined ? this.send(batch) : previous.committed.then(() => this.send(batch));
+    batch.committed = sent.then(
+      () => this.landed(batch),
+      (err: unknown) => {
+        if (this.failure === undefined) {
+          this.failure = err;
+          this.onCommitFailure(err);
+        }
+        throw err;
+      },
+    );
+    batch.committed.catch(noop);
+  }
+
+  /** Writes the batch to lmdb-js in one synchronous loop (one event turn: one LMDB transaction). */
+  private send(batch: StagedBatch): Promise<unknown> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     let last: Promise<boolean> | undefined;
     try {
       for (let id = 0; id < batch.tables.length; id++) {
@@ -164,19 +179,10 @@ export class WriteBuffer {
         for (const change of changes.values()) last = write(change as StagedChange<never>);
       }
     } catch (err) {
-      // what reached lmdb-js still commits; reads keep seeing the batch, and the owner fails
-      last = Promise.reject(err);
+      // what reached lmdb-js may still commit; reads keep seeing the batch, and the owner fails
+      return Promise.reject(err);
     }
-    this.landing.push(batch);
-    batch.committed = (last ?? Promise.resolve(true)).then(
-      () => this.landed(batch),
-      (err: unknown) => {
-        this.failure ??= err;
-        this.onCommitFailure(err);
-        throw err;
-      },
-    );
-    batch.committed.catch(noop);
+    return last ?? Promise.resolve(true);
   }
 
   /** Sends what was gathered; resolves when every write finished so far has committed. */
