@@ -2,8 +2,7 @@
 // and its event's JSON text (for everything else) are each built at most once, and only when some group's
 // range holds the key; the previous version is read from the store only for a group that asked for it.
 import type { KeyValue } from "../gen/mvccpb/kv.js";
-import { formatId } from "../membership/ids.js";
-import { keyValueProps, toBytes } from "./bytes.js";
+import { keyValueProps } from "./bytes.js";
 import type { EventQueue, WrittenEvent } from "./event-queue.js";
 import { writeKvEvent } from "./kv-event-json.js";
 import type { EventOf } from "./protocol.js";
@@ -41,12 +40,7 @@ export class KvChange {
       member: this.member,
       revision: this.revision,
       kind: this.kind,
-      key: toBytes(kv.key),
-      value: toBytes(kv.value),
-      createRevision: kv.createRevision,
-      modRevision: kv.modRevision,
-      version: kv.version,
-      lease: formatId(kv.lease),
+      ...keyValueProps(kv),
     };
     return this.plain;
   }

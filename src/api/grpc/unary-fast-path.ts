@@ -24,8 +24,10 @@ import { toRpcStatus } from "./status.js";
 /** The credentials of a call, from its metadata and its connection's peer address. */
 export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) => RequestContext | undefined;
 
-const messagePrefixLength = 5;
-const responseHeaders = {
+/** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
+export const messagePrefixLength = 5;
+/** The headers of an answer the fast paths send (identity-encoded messages, as grpc-js answers). */
+export const responseHeaders = {
   ":status": 200,
   "content-type": "application/grpc+proto",
   "grpc-accept-encoding": "identity,deflate,gzip",

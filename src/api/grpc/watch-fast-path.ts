@@ -18,17 +18,10 @@ import { checkRequireLeader } from "../client-handlers.js";
 import type { ConnectionBudgets } from "../connection-limits.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import type { CallCredentials } from "./unary-fast-path.js";
+import { type CallCredentials, messagePrefixLength, responseHeaders } from "./unary-fast-path.js";
 import { frameWatchResponses } from "./watch-response-encoder.js";
 
 const WATCH_PATH = WatchService.watch.path;
-const messagePrefixLength = 5;
-const responseHeaders = {
-  ":status": 200,
-  "content-type": "application/grpc+proto",
-  "grpc-accept-encoding": "identity,deflate,gzip",
-  "grpc-encoding": "identity",
-};
 
 export interface WatchFastPathOptions {
   readonly api: ClientApi;
