@@ -107,6 +107,19 @@ export class RawNode {
   }
 
   /**
+   * Proposes several entries in one MsgProp: a leader appends them as one run of consecutive indexes
+   * and sends each follower one append for them all; a follower forwards them in one message. All
+   * or none: when the proposal is dropped (ProposalDroppedError), none of them was appended.
+   */
+  proposeMany(data: readonly Buffer[]): void {
+    if (data.length === 0) return;
+    const m = newMessage(MessageType.MsgProp, None);
+    m.from = this.raft.id;
+    m.entries = data.map((d) => ({ type: EntryType.EntryNormal, term: 0, index: 0, data: d }));
+    this.raft.step(m);
+  }
+
+  /**
    * Proposes a configuration change. A V1 change is written as an EntryConfChange entry, a V2
    * change as EntryConfChangeV2.
    */

@@ -430,7 +430,7 @@ export class EtcdServer implements ServerCore {
       clusterVersion$({
         core: this,
         firstCommitInTerm$: this.firstCommitInTerm$,
-        proposeV2: (id, data) => this.proposeAndWait(id, () => this.raft.propose(data)),
+        proposeV2: (id, data) => this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped)),
         peerTimeoutMs: requestTimeoutMs(this.cfg),
       }),
       this.leaseCheckpoints$(),
@@ -815,7 +815,7 @@ export class EtcdServer implements ServerCore {
       return Promise.reject(err);
     }
     if (data.length > this.cfg.maxRequestBytes) return Promise.reject(Errors.RequestTooLarge);
-    return this.proposeAndWait(id, () => this.raft.propose(data));
+    return this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped));
   }
 
   /** Proposes a membership change and waits for every member's verdict on it (etcd's configure). */
@@ -832,20 +832,24 @@ export class EtcdServer implements ServerCore {
   private awaitingLeader: Array<() => void> = [];
 
   /** Runs a proposal registered under `id` and waits for its apply result, failing after the request timeout. */
-  private proposeAndWait(id: bigint, propose: () => void): Promise<ApplyResult> {
+  private proposeAndWait(
+    id: bigint,
+    propose: (dropped: (err: unknown) => void) => void,
+  ): Promise<ApplyResult> {
     let result: Promise<ApplyResult>;
     try {
       result = this.wait.register(id);
     } catch (err) {
       return Promise.reject(err);
     }
+    // raft refused it, now or when the proposals of the turn were stepped
+    const dropped = (err: unknown) =>
+      this.wait.fail(id, err instanceof ProposalDroppedError ? Errors.NoLeader : err);
     const attempt = () => {
       try {
-        propose();
+        propose(dropped);
       } catch (err) {
-        if (err instanceof ProposalDroppedError) {
-          this.wait.fail(id, Errors.NoLeader);
-        } else throw err;
+        dropped(err);
       }
     };
     try {
@@ -913,7 +917,7 @@ export class EtcdServer implements ServerCore {
         // a bare v2 request, as etcd 3.4 proposes it (etcd members apply it alike)
         const id = this.idGen.next();
         const data = encodeV2Request(publishRequest(id, this.memberId, this.cfg.name, this.cfg.clientUrls));
-        await this.proposeAndWait(id, () => this.raft.propose(data));
+        await this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped));
         this.log.info(
           { "local-member-id": formatId(this.memberId), "client-urls": this.cfg.clientUrls },
           "published local member to cluster through raft",

@@ -106,9 +106,48 @@ export class RaftNode {
     this.kick();
   }
 
-  propose(data: Buffer): void {
-    this.node.propose(data);
-    this.kick();
+  /**
+   * Proposes data. Proposals made during one turn of the event loop are stepped into raft together at
+   * its end (or when a Ready is taken first), as runs of entries in one MsgProp each: the leader
+   * appends a run at once and sends each follower one append for it, where one proposal at a time
+   * cost a step, an append and a broadcast each. `dropped` hears why raft refused the proposal
+   * (ProposalDroppedError: no leader, a leader transfer, the uncommitted limit).
+   */
+  propose(data: Buffer, dropped: (err: unknown) => void): void {
+    this.gathered.push({ data, dropped });
+    if (this.gathered.length === 1) {
+      setImmediate(() => {
+        if (this.stepGathered()) this.kick();
+      });
+    }
+  }
+
+  /** Proposals of this turn, not yet stepped into raft. */
+  private gathered: Array<{ readonly data: Buffer; readonly dropped: (err: unknown) => void }> = [];
+
+  /**
+   * Steps the gathered proposals, in runs of at most raft's message size (one append carries a run);
+   * false when there were none.
+   */
+  private stepGathered(): boolean {
+    if (this.gathered.length === 0) return false;
+    const all = this.gathered;
+    this.gathered = [];
+    const limit = this.node.raft.maxMsgSize;
+    let from = 0;
+    while (from < all.length) {
+      let to = from + 1;
+      let bytes = all[from].data.length;
+      while (to < all.length && bytes + all[to].data.length <= limit) bytes += all[to++].data.length;
+      const run = all.slice(from, to);
+      try {
+        this.node.proposeMany(run.map((p) => p.data));
+      } catch (err) {
+        for (const p of run) p.dropped(err);
+      }
+      from = to;
+    }
+    return true;
   }
 
   readIndex(ctx: Buffer): void {
@@ -118,7 +157,10 @@ export class RaftNode {
 
   /** Handles every Ready the node has, one after the other. */
   async drain(): Promise<void> {
-    while (this.node.hasReady()) {
+    for (;;) {
+      // what was proposed so far in this turn goes with the next Ready
+      this.stepGathered();
+      if (!this.node.hasReady()) return;
       const rd = this.node.ready();
       await this.handle(rd);
       this.node.advance(rd);

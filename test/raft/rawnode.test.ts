@@ -962,6 +962,66 @@ describe("RawNode", () => {
     );
   });
 
+  it("proposeMany on a leader: consecutive entries, one append per follower, committed together", () => {
+    const s = new PeerStorage(confState([1, 2, 3]));
+    const rn = new RawNode(testConfig(1, s));
+    rn.raft.becomeCandidate();
+    rn.raft.becomeLeader();
+    let rd = rn.ready();
+    s.append(rd.entries);
+    rn.advance(rd);
+    const last = rn.raft.raftLog.lastIndex();
+    // both followers acknowledge the leader's empty entry: they replicate from here on
+    for (const from of [2, 3]) rn.step(msg(MessageType.MsgAppResp, from, 1, { term: 1, index: last }));
+    rd = rn.ready();
+    s.append(rd.entries);
+    rn.advance(rd);
+
+    rn.proposeMany(["a", "b", "c"].map((d) => Buffer.from(d)));
+    rd = rn.ready();
+    assert.deepEqual(
+      rd.entries.map((e) => [e.index, e.term, e.data.toString()]),
+      [
+        [last + 1, 1, "a"],
+        [last + 2, 1, "b"],
+        [last + 3, 1, "c"],
+      ],
+    );
+    const apps = rd.messages.filter((m) => m.type === MessageType.MsgApp);
+    assert.deepEqual(
+      apps.map((m) => [m.to, m.index, m.entries.map((e) => e.index)]),
+      [
+        [2n, last, [last + 1, last + 2, last + 3]],
+        [3n, last, [last + 1, last + 2, last + 3]],
+      ],
+      "one append per follower carries the run",
+    );
+    s.append(rd.entries);
+    rn.advance(rd);
+    rn.step(msg(MessageType.MsgAppResp, 2, 1, { term: 1, index: last + 3 }));
+    rd = rn.ready();
+    assert.deepEqual(
+      rd.committedEntries.map((e) => e.data.toString()),
+      ["a", "b", "c"],
+    );
+    rn.advance(rd);
+    rn.proposeMany([]);
+    assert.equal(rn.hasReady(), false, "an empty run proposes nothing");
+  });
+
+  it("proposeMany on a follower forwards one MsgProp; without a leader it drops all of them", () => {
+    const rn = new RawNode(testConfig(2, new PeerStorage(confState([1, 2]))));
+    assert.throws(() => rn.proposeMany([Buffer.from("x"), Buffer.from("y")]), ProposalDroppedError);
+    assert.equal(rn.raft.raftLog.lastIndex(), 0, "nothing appended");
+    rn.raft.becomeFollower(1, 1n);
+    rn.proposeMany([Buffer.from("x"), Buffer.from("y")]);
+    const rd = rn.ready();
+    assert.deepEqual(
+      rd.messages.map((m) => [MessageType[m.type], m.to, m.entries.map((e) => e.data.toString())]),
+      [["MsgProp", 1n, ["x", "y"]]],
+    );
+  });
+
   it("readIndex on a single voter yields a ReadState in the next Ready", () => {
     const s = new PeerStorage(confState([1]));
     const rn = new RawNode(testConfig(1, s));

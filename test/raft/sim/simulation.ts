@@ -848,9 +848,12 @@ export class Simulation {
     // A node that knows no leader drops the proposal (an exception, costly to build): try that path a fifth of
     // the time, and spend the rest of the steps on proposals that can go somewhere.
     if (node.rn!.basicStatus().softState.lead === 0n && !this.prng.chance(0.2)) return;
-    const data = Buffer.from(`p${++this.proposalSeq}`);
     try {
-      node.rn!.propose(data);
+      // every fourth proposal is a run of three entries in one MsgProp (a server's proposals of one turn)
+      if (this.proposalSeq % 4 === 3) {
+        const run = [1, 2, 3].map(() => Buffer.from(`p${++this.proposalSeq}`));
+        node.rn!.proposeMany(run);
+      } else node.rn!.propose(Buffer.from(`p${++this.proposalSeq}`));
     } catch (err) {
       if (!isExpectedStepError(err)) throw err;
     }
