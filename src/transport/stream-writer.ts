@@ -1,9 +1,9 @@
 // The sending end of one stream to a peer: the peer dialed us (GET /raft/stream/<type>/<peer>) and we
 // keep writing frames into that answer. Messages wait in a bounded queue and are written in one batch,
 // straight to the socket: once the code that queued them has run (a microtask), or, when the queue
-// holds only commit notices, at the end of the event loop's turn; a link heartbeat goes out every
-// heartbeatMs so the dialer can tell a quiet stream from a dead one. A write that cannot drain within
-// writeTimeoutMs ends the stream.
+// holds only commit notices, once an append joins them or COMMIT_NOTICE_HOLD_MS passed; a link
+// heartbeat goes out every heartbeatMs so the dialer can tell a quiet stream from a dead one. A write
+// that cannot drain within writeTimeoutMs ends the stream.
 import type { ServerResponse } from "node:http";
 import { type Message, MessageType } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
@@ -43,20 +43,39 @@ function encoderFor(type: StreamType): (m: Message) => Buffer {
 }
 
 /**
- * An empty MsgApp only tells a follower the new commit index. It can wait for the end of the turn:
- * the leader then applies the entries it committed and answers their clients first (on one thread,
- * writing to a follower also wakes it up to compete for the CPU), and an append queued meanwhile
- * carries the commit with it.
+ * How long a commit notice waits for an append to ride with when the follower has every entry sent
+ * to it (a client's next write usually comes within this; idle, a follower learns the commit this much
+ * later, and heartbeats carry it too).
  */
-function canWaitForTurnEnd(m: Message): boolean {
+export const COMMIT_NOTICE_HOLD_MS = 2;
+
+/**
+ * How long a commit notice waits when entries past its commit are on their way to the follower: their
+ * acknowledgement moves the commit again, and the notice (or the append after it) that follows
+ * carries the newer commit, so under load a follower gets one message per batch instead of two.
+ * Bounded so that a follower whose acknowledgements stall still learns commits promptly.
+ */
+export const COMMIT_NOTICE_HOLD_IN_FLIGHT_MS = 20;
+
+/**
+ * An empty MsgApp only tells a follower the new commit index. It can wait: the leader applies the
+ * entries it committed and answers their clients first (on one thread, writing to a follower also
+ * wakes it up to compete for the CPU), and an append queued meanwhile carries the commit with it.
+ */
+function canWaitForAppend(m: Message): boolean {
   return m.type === MessageType.MsgApp && m.entries.length === 0;
 }
 
 export class StreamWriter {
   private conn: Connection | undefined;
   private queue: Message[] = [];
-  /** A flush is queued as a microtask ("soon") or for the end of the loop's turn ("turn"). */
-  private flushScheduled: "no" | "soon" | "turn" = "no";
+  /** A flush is queued as a microtask ("soon") or waits for an append or the hold timer ("held"). */
+  private flushScheduled: "no" | "soon" | "held" = "no";
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** When the held notices go out at the latest (performance.now()). */
+  private holdUntil = 0;
+  /** The last entry index queued to this peer in an append: entries up to it may still be unacknowledged. */
+  private lastAppended = 0;
   private stopped = false;
 
   constructor(
@@ -75,13 +94,13 @@ export class StreamWriter {
   enqueue(m: Message): boolean {
     if (!this.conn || this.queue.length >= STREAM_QUEUE_LIMIT) return false;
     this.queue.push(m);
-    if (canWaitForTurnEnd(m)) {
-      if (this.flushScheduled === "no") {
-        this.flushScheduled = "turn";
-        setImmediate(() => this.flush());
-      }
-    } else if (this.flushScheduled !== "soon") {
-      // an immediate already queued finds the queue empty
+    if (canWaitForAppend(m)) {
+      if (this.flushScheduled !== "soon") this.hold(m.commit < this.lastAppended);
+    } else {
+      if (m.type === MessageType.MsgApp && m.entries.length > 0)
+        this.lastAppended = m.entries[m.entries.length - 1].index;
+      if (this.flushScheduled === "soon") return true;
+      this.clearHold();
       this.flushScheduled = "soon";
       queueMicrotask(() => this.flush());
     }
@@ -123,8 +142,25 @@ export class StreamWriter {
     this.write(conn, conn.encode(LINK_HEARTBEAT), "heartbeat");
   }
 
+  /** Holds the queued notices, with a shorter hold when nothing past their commit is in flight. */
+  private hold(inFlight: boolean): void {
+    const until = performance.now() + (inFlight ? COMMIT_NOTICE_HOLD_IN_FLIGHT_MS : COMMIT_NOTICE_HOLD_MS);
+    if (this.flushScheduled === "held" && this.holdUntil <= until) return;
+    this.clearHold();
+    this.flushScheduled = "held";
+    this.holdUntil = until;
+    this.holdTimer = setTimeout(() => this.flush(), until - performance.now());
+  }
+
+  private clearHold(): void {
+    if (this.holdTimer === undefined) return;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+  }
+
   private flush(): void {
     this.flushScheduled = "no";
+    this.clearHold();
     const conn = this.conn;
     if (!conn || conn.drainTimer || this.queue.length === 0) return;
     // a commit notice that waited joins the append queued after it

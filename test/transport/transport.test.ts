@@ -16,7 +16,11 @@ import {
   type MsgAppV2State,
 } from "../../src/transport/msgappv2-codec.js";
 import { PIPELINE_QUEUE_LIMIT, PIPELINE_WORKERS } from "../../src/transport/pipeline.js";
-import { STREAM_QUEUE_LIMIT } from "../../src/transport/stream-writer.js";
+import {
+  COMMIT_NOTICE_HOLD_IN_FLIGHT_MS,
+  COMMIT_NOTICE_HOLD_MS,
+  STREAM_QUEUE_LIMIT,
+} from "../../src/transport/stream-writer.js";
 import { closeAll, msg, posts, sleep, startNode, streamsFrom, waitFor } from "./helpers.js";
 
 const CLUSTER = 0x512bcc7be0b351a4n;
@@ -259,7 +263,7 @@ test("MsgApps on the msgapp stream are msgappv2 frames: a full one, then continu
   dial.res.destroy();
 });
 
-test("a commit notice (an empty MsgApp) waits for the end of the turn and rides with the append queued after it", async () => {
+test("a commit notice (an empty MsgApp) waits for an append and rides with it", async () => {
   const a = await lonelyA();
   const dial = await rawDial(a, "msgapp", B, A);
   const stream = a.requests.find((r) => r.path === `/raft/stream/msgapp/${B.toString(16)}`);
@@ -269,8 +273,8 @@ test("a commit notice (an empty MsgApp) waits for the end of the turn and rides 
   a.transport.send([
     msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 30, commit: 29 }),
   ]);
-  await Promise.resolve(); // an append would have been flushed by now
-  assert.equal(socket.bytesWritten, written, "the notice waits");
+  await new Promise((r) => setImmediate(r)); // an append would have been flushed by now
+  assert.equal(socket.bytesWritten, written, "the notice waits past the end of the turn");
   const entry = { type: EntryType.EntryNormal, term: 4, index: 31, data: Buffer.from("x") };
   a.transport.send([
     msg({
@@ -303,6 +307,82 @@ test("a commit notice (an empty MsgApp) waits for the end of the turn and rides 
     [[30, 30, [31]]],
     "one message: the append, with the newer commit",
   );
+  dial.res.destroy();
+});
+
+test("a commit notice with no append after it goes out alone once its hold is over", async () => {
+  const a = await lonelyA();
+  const dial = await rawDial(a, "msgapp", B, A);
+  const sent = performance.now();
+  a.transport.send([
+    msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 50, commit: 50 }),
+  ]);
+  const frame = () => {
+    const bytes = dial.bytes();
+    let at = 0;
+    while (bytes[at] === 0) at++; // link heartbeats
+    return decodeMsgAppV2(INITIAL_MSGAPPV2_STATE, bytes.subarray(at), A, B);
+  };
+  await waitFor("the notice at the dialer", () => frame().done);
+  assert.ok(performance.now() - sent >= COMMIT_NOTICE_HOLD_MS - 0.5, "it was held");
+  const r = frame();
+  assert.ok(r.done);
+  assert.deepEqual(
+    [r.value.message.index, r.value.message.commit, r.value.message.entries.length],
+    [50, 50, 0],
+  );
+  dial.res.destroy();
+});
+
+test("a commit notice below entries in flight waits longer, and a newer notice joins it", async () => {
+  const a = await lonelyA();
+  const dial = await rawDial(a, "msgapp", B, A);
+  const entry = { type: EntryType.EntryNormal, term: 4, index: 61, data: Buffer.from("x") };
+  const notice = (commit: number) =>
+    msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 61, commit });
+  /** Every MsgApp written so far: [index, commit, entries]. */
+  const written = () => {
+    const out: number[][] = [];
+    let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
+    let buf = dial.bytes();
+    for (;;) {
+      const r = decodeMsgAppV2(state, buf, A, B);
+      if (!r.done) break;
+      if (buf[0] !== 0)
+        out.push([r.value.message.index, r.value.message.commit, r.value.message.entries.length]);
+      state = r.value.state;
+      buf = buf.subarray(r.size);
+    }
+    return out;
+  };
+  a.transport.send([
+    msg({
+      type: MessageType.MsgApp,
+      to: B,
+      from: A,
+      term: 4,
+      logTerm: 4,
+      index: 60,
+      commit: 60,
+      entries: [entry],
+    }),
+  ]);
+  await waitFor("the append", () => written().length === 1);
+  const sent = performance.now();
+  a.transport.send([notice(60)]); // entry 61 is not acknowledged yet
+  await waitFor("the notice", () => written().length === 2);
+  assert.ok(performance.now() - sent >= COMMIT_NOTICE_HOLD_IN_FLIGHT_MS - 1, "held for the in-flight hold");
+  const second = performance.now();
+  a.transport.send([notice(60)]);
+  a.transport.send([notice(61)]); // entry 61 committed: nothing is in flight, the short hold applies
+  await waitFor("the newer notice", () => written().length === 3);
+  const took = performance.now() - second;
+  assert.ok(took >= COMMIT_NOTICE_HOLD_MS - 0.5, `held ${took} ms`);
+  assert.deepEqual(written(), [
+    [60, 60, 1],
+    [61, 60, 0],
+    [61, 61, 0],
+  ]);
   dial.res.destroy();
 });
 
