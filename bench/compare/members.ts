@@ -44,6 +44,8 @@ export interface Deployment {
   readonly leader: string;
   /** The leader's process id (bench:feed reads its CPU time). */
   readonly leaderPid: number | undefined;
+  /** Every member's process id, the leader's among them (bench:cluster-cpu reads their CPU time). */
+  readonly memberPids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -167,7 +169,8 @@ export async function startDeployment(
     while (Date.now() < deadline) {
       for (const [i, m] of members.entries()) {
         if (await isLeader(m.client).catch(() => false)) {
-          return { kind, size, leader: new URL(m.client).host, leaderPid: procs[i].pid, stop };
+          const memberPids = procs.flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+          return { kind, size, leader: new URL(m.client).host, leaderPid: procs[i].pid, memberPids, stop };
         }
       }
       await new Promise((r) => setTimeout(r, 100));
