@@ -2,7 +2,7 @@
 // both servers instead of over gRPC. The answers are compared as JSON, as a curl user sees them: field names,
 // int64 values as strings, fields left out when they hold their default, and error bodies with their HTTP status.
 import type { AuthMethod, Op } from "./generator.js";
-import { Approx, type LeaseNames } from "./normalize.js";
+import { Approx, type LeaseNames, tokenShown } from "./normalize.js";
 
 /** Operation kinds the gateway serves as a unary call (watches, keep-alives and HashKV stay on gRPC). */
 const PATHS: Partial<Record<Op["kind"], string>> = {
@@ -35,6 +35,7 @@ const AUTH_PATHS: Record<AuthMethod, string> = {
   roleGrantPermission: "/v3/auth/role/grant",
   roleRevokePermission: "/v3/auth/role/revoke",
   authenticate: "/v3/auth/authenticate",
+  authEnable: "/v3/auth/enable",
   authDisable: "/v3/auth/disable",
 };
 
@@ -64,15 +65,19 @@ export function requestJson(value: unknown): unknown {
   return value;
 }
 
+const JSON_HEADERS = { "content-type": "application/json" };
+
 export async function postGateway(
   base: string,
   path: string,
   body: unknown,
   timeoutMs: number,
+  /** An auth token, sent in the Authorization header as the gateway expects it. */
+  token?: string,
 ): Promise<GatewayAnswer> {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: token === undefined ? JSON_HEADERS : { ...JSON_HEADERS, authorization: token },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -113,7 +118,7 @@ export function normalizeJson(
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         if (DROPPED.has(k)) continue;
-        out[k] = walk(x, k);
+        out[k] = k === "token" ? tokenShown(x) : walk(x, k);
       }
       return out;
     }

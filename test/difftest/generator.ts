@@ -108,6 +108,7 @@ export type AuthMethod =
   | "roleGrantPermission"
   | "roleRevokePermission"
   | "authenticate"
+  | "authEnable"
   | "authDisable";
 
 /** The arguments of an Auth call; each method reads the ones it needs. */
@@ -122,7 +123,10 @@ export interface AuthArgs {
   rangeEnd: Bytes;
 }
 
-export type Op =
+/** One operation, sent as the user `as` names (with auth enabled; none: without a token). */
+export type Op = OpBody & { as?: string };
+
+type OpBody =
   | { kind: "range"; req: RangeSpec }
   | { kind: "put"; req: PutSpec }
   | { kind: "deleteRange"; req: DeleteSpec }
@@ -255,13 +259,121 @@ const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", numbe
 export interface GeneratorOptions {
   /** Leave out operations that wait for a lease to expire (each takes seconds). */
   noExpiry?: boolean;
+  /**
+   * Auth enabled: the run starts by adding root and three users with roles of their own and enabling auth (the
+   * first `AUTH_SETUP.length` operations), then sends each operation as one of them or without a token.
+   */
+  auth?: boolean;
+}
+
+/** The password each user of an auth run is given (a user `as` names authenticates with it). */
+export const PASSWORD_OF: Readonly<Record<string, string>> = {
+  root: "rootpw",
+  alice: "alicepw",
+  bob: "bobpw",
+  carol: "carolpw",
+};
+
+const setupArgs: AuthArgs = {
+  user: "",
+  role: "",
+  password: "",
+  noPassword: false,
+  permType: 0,
+  key: "",
+  rangeEnd: "",
+};
+const setup = (method: AuthMethod, args: Partial<AuthArgs>): Op => ({
+  kind: "auth",
+  method,
+  args: { ...setupArgs, ...args },
+});
+
+/**
+ * An auth run's first operations: root with the root role; alice reads the "a" prefix; bob reads and writes from
+ * "b" up to "e" and writes "z"; carol has a role with no permission; then auth is enabled.
+ */
+export const AUTH_SETUP: readonly Op[] = [
+  setup("roleAdd", { role: "root" }),
+  setup("userAdd", { user: "root", password: PASSWORD_OF.root }),
+  setup("userGrantRole", { user: "root", role: "root" }),
+  setup("roleAdd", { role: "reader" }),
+  setup("roleGrantPermission", { role: "reader", permType: 0, key: "a", rangeEnd: "b" }),
+  setup("userAdd", { user: "alice", password: PASSWORD_OF.alice }),
+  setup("userGrantRole", { user: "alice", role: "reader" }),
+  setup("roleAdd", { role: "writer" }),
+  setup("roleGrantPermission", { role: "writer", permType: 2, key: "b", rangeEnd: "e" }),
+  setup("roleGrantPermission", { role: "writer", permType: 1, key: "z" }),
+  setup("userAdd", { user: "bob", password: PASSWORD_OF.bob }),
+  setup("userGrantRole", { user: "bob", role: "writer" }),
+  setup("roleAdd", { role: "nothing" }),
+  setup("userAdd", { user: "carol", password: PASSWORD_OF.carol }),
+  setup("userGrantRole", { user: "carol", role: "nothing" }),
+  setup("authEnable", {}),
+].map((op) => ({ ...op, as: "root" }));
+
+/** Who sends an operation of an auth run: mostly a user with a role, now and then nobody (no token). */
+const SENDERS: ReadonlyArray<readonly [string | undefined, number]> = [
+  ["root", 3],
+  ["alice", 3],
+  ["bob", 3],
+  ["carol", 1],
+  [undefined, 1],
+];
+
+/** A range that ends before it begins (an empty one): neither a single key nor "from the key on". */
+function inverted(key: Bytes, rangeEnd: Bytes): boolean {
+  if (typeof key !== "string" || typeof rangeEnd !== "string") return false;
+  return rangeEnd !== "" && rangeEnd !== "\x00" && rangeEnd < key;
+}
+
+function txnNestsOrInverts(t: TxnSpec): boolean {
+  return (
+    t.compare.some((c) => inverted(c.key, c.rangeEnd)) ||
+    [...t.success, ...t.failure].some(
+      (o) =>
+        "txn" in o ||
+        ("range" in o && inverted(o.range.key, o.range.rangeEnd)) ||
+        ("deleteRange" in o && inverted(o.deleteRange.key, o.deleteRange.rangeEnd)),
+    )
+  );
+}
+
+/**
+ * Whether an auth run sends the operation as root, where rxetcd's permission check differs from etcd 3.4's on
+ * purpose: etcd 3.4 does not check the operations of a nested txn (a user could write anywhere through one), lists a
+ * lease's keys to anyone (CVE-2023-32082; etcd 3.5 and rxetcd check both), and checks a watch "from a key on" as if it
+ * watched that one key (rxetcd checks the whole range). For an empty range that ends before it begins, etcd 3.4's
+ * answer depends on the shape of its interval tree (rxetcd permits it where the user holds its first key).
+ */
+function rootOnly(op: Op): boolean {
+  switch (op.kind) {
+    case "txn":
+      return txnNestsOrInverts(op.req);
+    case "leaseTimeToLive":
+      return op.keys;
+    case "watchCreate":
+      return op.req.rangeEnd === "\x00" || inverted(op.req.key, op.req.rangeEnd);
+    case "range":
+    case "deleteRange":
+      return inverted(op.req.key, op.req.rangeEnd);
+    default:
+      return false;
+  }
 }
 
 /** The operations of one seed: the same seed and count always give the same list (and a longer list extends it). */
 export function generate(seed: number, count: number, options: GeneratorOptions = {}): Op[] {
   const g = new Generator(new Prng(seed));
-  const ops: Op[] = [];
-  while (ops.length < count) ops.push(...g.next(options));
+  const ops: Op[] = options.auth ? [...AUTH_SETUP] : [];
+  while (ops.length < count) {
+    const next = g.next(options);
+    if (options.auth) {
+      const sender = g.sender();
+      const as = next.some(rootOnly) ? "root" : sender;
+      ops.push(...next.map((op) => (as === undefined ? op : { ...op, as })));
+    } else ops.push(...next);
+  }
   return ops.slice(0, count);
 }
 
@@ -332,6 +444,10 @@ class Generator {
       case "manyOps":
         return [{ kind: "txn", req: this.manyOps() }];
     }
+  }
+
+  sender(): string | undefined {
+    return this.weighted(SENDERS);
   }
 
   private weighted<T>(table: ReadonlyArray<readonly [T, number]>): T {
