@@ -321,10 +321,10 @@ const SENDERS: ReadonlyArray<readonly [string | undefined, number]> = [
   [undefined, 1],
 ];
 
-/** A range that ends before it begins (an empty one): neither a single key nor "from the key on". */
+/** A range that ends where or before it begins (an empty one): neither a single key nor "from the key on". */
 function inverted(key: Bytes, rangeEnd: Bytes): boolean {
   if (typeof key !== "string" || typeof rangeEnd !== "string") return false;
-  return rangeEnd !== "" && rangeEnd !== "\x00" && rangeEnd < key;
+  return rangeEnd !== "" && rangeEnd !== "\x00" && rangeEnd <= key;
 }
 
 function txnNestsOrInverts(t: TxnSpec): boolean {
@@ -343,7 +343,7 @@ function txnNestsOrInverts(t: TxnSpec): boolean {
  * Whether an auth run sends the operation as root, where rxetcd's permission check differs from etcd 3.4's on
  * purpose: etcd 3.4 does not check the operations of a nested txn (a user could write anywhere through one), lists a
  * lease's keys to anyone (CVE-2023-32082; etcd 3.5 and rxetcd check both), and checks a watch "from a key on" as if it
- * watched that one key (rxetcd checks the whole range). For an empty range that ends before it begins, etcd 3.4's
+ * watched that one key (rxetcd checks the whole range). For an empty range (one that ends where or before it begins), etcd 3.4's
  * answer depends on the shape of its interval tree (rxetcd permits it where the user holds its first key).
  */
 function rootOnly(op: Op): boolean {
@@ -371,7 +371,10 @@ export function generate(seed: number, count: number, options: GeneratorOptions 
     if (options.auth) {
       const sender = g.sender();
       const as = next.some(rootOnly) ? "root" : sender;
-      ops.push(...next.map((op) => (as === undefined ? op : { ...op, as })));
+      // a watch stream has its user from when it opened: root's is the first
+      const onRootStream = (op: Op): Op =>
+        op.kind === "watchCreate" && rootOnly(op) ? { ...op, stream: 0 } : op;
+      ops.push(...next.map((op) => onRootStream(as === undefined ? op : { ...op, as })));
     } else ops.push(...next);
   }
   return ops.slice(0, count);

@@ -59,7 +59,7 @@ import type {
 import { PASSWORD_OF, WATCH_STREAMS } from "./generator.js";
 import { firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
 
-/** The user each watch stream of an auth run is opened as. */
+/** The user each watch stream of an auth run is opened as (the generator relies on root's being the first). */
 const STREAM_USERS = ["root", "alice", "bob"];
 /** What a server answers to a token it no longer honours: a client authenticates again and retries. */
 const STALE_TOKEN = ["etcdserver: invalid auth token", "etcdserver: revision of auth store is old"];

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  AUTH_SETUP,
   generate,
   type Op,
   type PutSpec,
@@ -266,4 +267,29 @@ test("minimisation keeps the operations a difference needs and the operation tha
   assert.ok(s.trials <= 100);
   // a trial that fails another way is not a smaller case of this failure
   assert.notEqual(signature(failing(0, ops[30], "$.y: 1 vs 2")), signature(failing(0, ops[30])));
+});
+
+test("an auth run: the set-up first, then users and nobody send; what etcd 3.4 checks less goes as root", () => {
+  const ops = generate(9, 600, { auth: true });
+  assert.deepEqual(ops.slice(0, AUTH_SETUP.length), AUTH_SETUP);
+  const last = AUTH_SETUP[AUTH_SETUP.length - 1];
+  assert.equal(last.kind === "auth" ? last.method : last.kind, "authEnable");
+  const rest = ops.slice(AUTH_SETUP.length);
+  const senders = new Set(rest.map((o) => o.as));
+  for (const who of ["root", "alice", "bob", "carol", undefined])
+    assert.ok(senders.has(who), `sent as ${who}`);
+  const nested = rest.filter(
+    (o) => o.kind === "txn" && [...o.req.success, ...o.req.failure].some((x) => "txn" in x),
+  );
+  assert.ok(nested.length > 0, "some txns nest one");
+  for (const o of nested) assert.equal(o.as, "root");
+  const fromKey = rest.filter((o) => o.kind === "watchCreate" && o.req.rangeEnd === "\x00");
+  assert.ok(fromKey.length > 0, "some watches are from a key on");
+  for (const o of fromKey) assert.equal(o.kind === "watchCreate" ? o.stream : -1, 0, "on root's stream");
+  assert.deepEqual(generate(9, 100, { auth: true }), ops.slice(0, 100));
+  assert.equal(
+    generate(9, 300).some((o) => o.as !== undefined),
+    false,
+    "without auth nobody is named",
+  );
 });
