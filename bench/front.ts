@@ -9,7 +9,7 @@
 //
 // --etcd adds Debian's etcd (its own deployment per row) for the ratio the issue asks about. --ports
 // picks the ports measured (one alone, with --cpu-prof, gives a profile of that port's load only).
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findLoadgen, type LoadgenSummary, runLoadgen } from "./compare/loadgen.js";
@@ -56,9 +56,26 @@ function ticksOf(statFile: string): number {
 /** Linux's USER_HZ, which /proc reports CPU times in. */
 const TICK_US = 10_000;
 
+/** CPU ticks of every thread of a process, by thread id. */
+function threadTicks(pid: number | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  if (pid === undefined) return out;
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) out.set(tid, ticksOf(`/proc/${pid}/task/${tid}/stat`));
+  return out;
+}
+
 interface Run {
   summary: LoadgenSummary;
+  /** The main thread's CPU per request. */
   mainUsPerReq: number;
+  /** The busiest other thread's (with the HTTP/2 thread on, that thread). */
+  nextUsPerReq: number;
   processUsPerReq: number;
 }
 
@@ -71,13 +88,20 @@ const loadgen = findLoadgen((line) => console.log(line));
 console.log(`loadgen: ${loadgen}; reps: ${reps}; load average at start: ${loadavg()}`);
 
 async function measure(args: string[], endpoint: string, pid: number | undefined): Promise<Run> {
-  const main = `/proc/${pid}/task/${pid}/stat`;
   const whole = `/proc/${pid}/stat`;
-  const [m0, p0] = [ticksOf(main), ticksOf(whole)];
+  const [t0, p0] = [threadTicks(pid), ticksOf(whole)];
   const summary = await runLoadgen(loadgen, args, [endpoint]);
-  const [m1, p1] = [ticksOf(main), ticksOf(whole)];
+  const [t1, p1] = [threadTicks(pid), ticksOf(whole)];
   const n = Math.max(1, summary.ok);
-  return { summary, mainUsPerReq: ((m1 - m0) * TICK_US) / n, processUsPerReq: ((p1 - p0) * TICK_US) / n };
+  const perReq = (ticks: number) => (ticks * TICK_US) / n;
+  const deltas = [...t1].map(([tid, ticks]): [string, number] => [tid, ticks - (t0.get(tid) ?? 0)]);
+  const others = deltas.filter(([tid]) => tid !== String(pid)).map(([, d]) => d);
+  return {
+    summary,
+    mainUsPerReq: perReq(deltas.find(([tid]) => tid === String(pid))?.[1] ?? Number.NaN),
+    nextUsPerReq: perReq(Math.max(0, ...others)),
+    processUsPerReq: perReq(p1 - p0),
+  };
 }
 
 const median = (xs: number[]) => {
@@ -119,6 +143,7 @@ for (const w of workloads) {
         console.log(
           `${w.id.padEnd(11)} ${name.padEnd(6)} ${s.rps.toFixed(0).padStart(7)} req/s  p50 ${s.p50_ms.toFixed(2)} ms  ` +
             `p99 ${s.p99_ms.toFixed(2)} ms  errors ${s.errors}  main ${r.mainUsPerReq.toFixed(1)} us/req  ` +
+            `next thread ${r.nextUsPerReq.toFixed(1)} us/req  ` +
             `process ${r.processUsPerReq.toFixed(1)} us/req  load ${loadavg()}`,
         );
       }
@@ -135,6 +160,7 @@ for (const w of workloads) {
   table.push(
     `| ${w.id} | ${rps("normal").toFixed(0)} | ${rps("thread").toFixed(0)} | ${(rps("thread") / rps("normal")).toFixed(2)} | ` +
       `${cpu("normal", (r) => r.mainUsPerReq)} | ${cpu("thread", (r) => r.mainUsPerReq)} | ` +
+      `${cpu("thread", (r) => r.nextUsPerReq)} | ` +
       `${cpu("normal", (r) => r.processUsPerReq)} | ${cpu("thread", (r) => r.processUsPerReq)} |${etcdCells}`,
   );
 }
@@ -143,7 +169,8 @@ delete process.env.RXETCD_FRONT_URL;
 console.log(`\nload average at end: ${loadavg()}; medians of ${reps} run(s) each\n`);
 console.log(
   "| row | normal req/s | thread req/s | thread/normal | main us/req normal | main us/req thread | " +
+    "HTTP/2 thread us/req | " +
     `process us/req normal | process us/req thread |${withEtcd ? " etcd req/s | thread/etcd |" : ""}`,
 );
-console.log(`|---|---:|---:|---:|---:|---:|---:|---:|${withEtcd ? "---:|---:|" : ""}`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|---:|---:|${withEtcd ? "---:|---:|" : ""}`);
 for (const line of table) console.log(line);
