@@ -375,23 +375,38 @@ class TopLevelScanner {
   /** Scans more text; true when a top-level value may have ended in it. */
   feed(text: string): boolean {
     let ended = false;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === 0x5c) this.escaped = true;
-        else if (c === 0x22) {
-          this.inString = false;
-          if (this.depth === 0) ended = true;
-        }
-      } else if (c === 0x22) this.inString = true;
-      else if (c === 0x7b || c === 0x5b) this.depth++;
-      else if (c === 0x7d || c === 0x5d) {
-        this.depth = Math.max(0, this.depth - 1);
-        if (this.depth === 0) ended = true;
-      } else if (this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) ended = true;
-    }
+    for (let i = 0; i < text.length; i++) if (this.step(text.charCodeAt(i))) ended = true;
     return ended;
+  }
+
+  /**
+   * The same for UTF-8 bytes not decoded yet: only ASCII characters matter here, and no byte of a
+   * longer character is one.
+   */
+  feedBytes(bytes: Uint8Array): boolean {
+    let ended = false;
+    for (let i = 0; i < bytes.length; i++) if (this.step(bytes[i])) ended = true;
+    return ended;
+  }
+
+  /** One character (or byte); true when a top-level value may have ended with it. */
+  private step(c: number): boolean {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === 0x5c) this.escaped = true;
+      else if (c === 0x22) {
+        this.inString = false;
+        return this.depth === 0;
+      }
+      return false;
+    }
+    if (c === 0x22) this.inString = true;
+    else if (c === 0x7b || c === 0x5b) this.depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      this.depth = Math.max(0, this.depth - 1);
+      return this.depth === 0;
+    } else return this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d;
+    return false;
   }
 }
 
@@ -539,15 +554,29 @@ function readBodyMessages(
   // once, without waiting for the rest of it (or for the end of a stream that never ends)
   let early: JsonSyntaxScanner | undefined = new JsonSyntaxScanner();
   let earlyChars = 0;
+  // Past the early check, what arrives is held as the bytes it came in until the scanner sees a value
+  // end, and only then decoded: a large first value that never completes never becomes text (strings
+  // held across scavenges are what V8 grows its young generation by; bytes live outside it).
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const takeHeld = () => {
+    if (held.length === 0) return;
+    text += decoder.write(held.length === 1 ? held[0] : Buffer.concat(held));
+    held = [];
+    heldBytes = 0;
+  };
+  /** A chunk of a first value too large to hold: checked as it streams past, a string's plain middle unseen. */
+  const passOversized = (checker: JsonSyntaxScanner, chunk: Buffer) => {
+    const skip = checker.inString ? unseenPrefix(chunk, undefined) : 0;
+    const more = decoder.write(skip === 0 ? chunk : chunk.subarray(skip));
+    oversizedLength += skip + more.length;
+    judgeOversized(checker.feed(more));
+  };
   req.on("data", (chunk: Buffer) => {
     if (done) return;
-    const more = decoder.write(chunk);
-    if (oversized) {
-      oversizedLength += more.length;
-      judgeOversized(oversized.feed(more));
-      return;
-    }
+    if (oversized) return passOversized(oversized, chunk);
     if (early !== undefined && count === 0 && earlyChars < EARLY_SCAN_CHARS) {
+      const more = decoder.write(chunk);
       earlyChars += more.length;
       const verdict = early.feed(more);
       if (verdict.kind === "error") {
@@ -555,17 +584,31 @@ function readBodyMessages(
         return fail(verdict.message);
       }
       if (verdict.kind === "complete") early = undefined;
-    } else early = undefined;
-    text += more;
-    if (scanner.feed(more)) drain(false);
-    if (!done && text.length > maxPending) {
+      text += more;
+      if (scanner.feed(more)) drain(false);
+    } else {
+      early = undefined;
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (scanner.feedBytes(chunk)) {
+        takeHeld();
+        drain(false);
+      }
+    }
+    const pending = text.length + heldBytes;
+    if (!done && pending > maxPending) {
       if (count === 0) {
-        oversized = new JsonSyntaxScanner();
+        const checker = new JsonSyntaxScanner();
+        oversized = checker;
         oversizedLength = text.length;
-        const pending = text;
+        const start = text;
+        const rest = held;
         text = "";
-        judgeOversized(oversized.feed(pending));
-      } else fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
+        held = [];
+        heldBytes = 0;
+        judgeOversized(checker.feed(start));
+        for (const piece of rest) if (!done) passOversized(checker, piece);
+      } else fail(`grpc: received message larger than max (${pending} vs. ${maxPending})`);
       req.resume();
     }
   });
@@ -575,6 +618,7 @@ function readBodyMessages(
       judgeOversized(verdict.kind === "more" ? oversized.end() : verdict);
       return finish();
     }
+    takeHeld();
     text += decoder.end();
     drain(true);
     finish();
