@@ -270,13 +270,14 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
       abridger = undefined;
       resolve(body);
     };
-    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
-    const check = (text: string): boolean => {
-      const verdict = scanner?.feed(text);
+    /** Settles the body as malformed when the syntax check says so; true then. */
+    const settleIfMalformed = (verdict: ScanVerdict | undefined): boolean => {
       if (verdict?.kind !== "error") return false;
       settle({ kind: "malformed", syntaxError: verdict.message });
       return true;
     };
+    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
+    const check = (text: string): boolean => settleIfMalformed(scanner?.feed(text));
     /** Text of a body too large to hold: checked and abridged, not kept. */
     const pass = (text: string) => {
       if (!check(text)) abridger?.feed(text);
@@ -288,10 +289,17 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
      * between keeps the one in hand, and V8 grows its young generation by what scavenges keep).
      */
     const passChunk = (chunk: Buffer) => {
-      const skip = scanner?.inString ? unseenPrefix(chunk, abridger) : 0;
-      if (skip > 0 && abridger?.inBase64Run())
-        abridger.takeRun(chunk.toString("latin1", Math.max(0, skip - RUN_TAIL_CHARS), skip), skip);
-      pass(decoder.write(skip === 0 ? chunk : chunk.subarray(skip)));
+      let seen = 0;
+      if (abridger?.failed && scanner) {
+        // nothing is copied any more: the check reads the chunk's ASCII start as bytes
+        seen = asciiPrefixLength(chunk);
+        if (seen > 0 && settleIfMalformed(scanner.feedAscii(chunk.subarray(0, seen)))) return;
+      } else if (scanner?.inString && abridger?.inBase64Run()) {
+        seen = base64PrefixLength(chunk);
+        if (seen > 0)
+          abridger.takeRun(chunk.toString("latin1", Math.max(0, seen - RUN_TAIL_CHARS), seen), seen);
+      }
+      if (seen < chunk.length) pass(decoder.write(seen === 0 ? chunk : chunk.subarray(seen)));
     };
     const giveUpHolding = () => {
       const pieces = held ?? [];
@@ -340,19 +348,19 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
 }
 
 /**
- * How many bytes at the start of a chunk neither the syntax check (inside a string) nor the abridged
- * copy needs to see: plain ASCII string characters, and of those only base64's while the copy takes a
- * long string's middle (none while it copies). ASCII only: a character cut between two chunks is still
- * being decoded, and none of its bytes is.
+ * How many bytes at the start of a chunk are ASCII: text the syntax check can read as bytes. A
+ * character cut between two chunks is still being decoded, and none of its bytes is ASCII.
  */
-function unseenPrefix(chunk: Buffer, abridger: JsonAbridger | undefined): number {
-  const copying = abridger !== undefined && !abridger.failed;
-  if (copying && !abridger.inBase64Run()) return 0;
+function asciiPrefixLength(chunk: Buffer): number {
   let i = 0;
-  for (; i < chunk.length; i++) {
-    const c = chunk[i];
-    if (copying ? !isBase64Byte(c) : c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x80) break;
-  }
+  while (i < chunk.length && chunk[i] < 0x80) i++;
+  return i;
+}
+
+/** How many bytes at the start of a chunk are base64's alphabet (what a long string's middle holds). */
+function base64PrefixLength(chunk: Buffer): number {
+  let i = 0;
+  while (i < chunk.length && isBase64Byte(chunk[i])) i++;
   return i;
 }
 
@@ -565,13 +573,19 @@ function readBodyMessages(
     held = [];
     heldBytes = 0;
   };
-  /** A chunk of a first value too large to hold: checked as it streams past, a string's plain middle unseen. */
+  /** A chunk of a first value too large to hold: checked as it streams past, its ASCII start as bytes. */
   const passOversized = (checker: JsonSyntaxScanner, chunk: Buffer) => {
-    const skip = checker.inString ? unseenPrefix(chunk, undefined) : 0;
-    const more = decoder.write(skip === 0 ? chunk : chunk.subarray(skip));
-    oversizedLength += skip + more.length;
-    judgeOversized(checker.feed(more));
+    const ascii = asciiPrefixLength(chunk);
+    let verdict = checker.feedAscii(chunk.subarray(0, ascii));
+    oversizedLength += ascii;
+    if (ascii < chunk.length) {
+      const more = decoder.write(chunk.subarray(ascii));
+      oversizedLength += more.length;
+      if (verdict.kind === "more") verdict = checker.feed(more);
+    }
+    judgeOversized(verdict);
   };
+
   req.on("data", (chunk: Buffer) => {
     if (done) return;
     if (oversized) return passOversized(oversized, chunk);
