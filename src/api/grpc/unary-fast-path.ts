@@ -38,8 +38,13 @@ const timeoutUnitMs: Record<string, number> = {
 };
 const noMetadata = new Metadata();
 const emptyBody = Buffer.alloc(0);
-/** An answer ends with trailers (grpc-status), sent when node asks for them. */
-const answerOptions = { waitForTrailers: true };
+/**
+ * An answer ends with trailers (grpc-status), sent when node asks for them. No `date` header: etcd's
+ * answers carry none, and node would format and send one with every answer.
+ */
+const answerOptions = { waitForTrailers: true, sendDate: false };
+/** A status without a message ends the stream with its headers (no `date` either). */
+const failOptions = { endStream: true, sendDate: false };
 
 interface Method {
   readonly handler: UnaryHandler;
@@ -183,7 +188,7 @@ class UnaryCall {
         "grpc-status": String(code),
         "grpc-message": encodeURI(message),
       },
-      { endStream: true },
+      failOptions,
     );
   }
 
