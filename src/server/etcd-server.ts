@@ -187,6 +187,7 @@ export class EtcdServer implements ServerCore {
     this.memberId = cluster.localId;
     this.serverMetrics = metrics;
     metrics.pendingProposals = () => this.unanswered.size;
+    store.backend.onCommitted((ms) => metrics.backendCommit.observe(ms / 1000));
     metrics.setMemberId(formatId(this.memberId));
     this.watchable = new WatchableStore(
       store,
@@ -735,7 +736,6 @@ export class EtcdServer implements ServerCore {
       // one staged backend batch (one LMDB transaction, committed off the main thread); waiters hear
       // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
-      this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
       const term = this.raft.leadership$.value.term;

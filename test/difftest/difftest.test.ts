@@ -1,4 +1,4 @@
-// The differential test: seeded sequences of KV, txn, compaction, lease, watch, maintenance and invalid requests sent
+// The differential test: seeded sequences of KV, txn, compaction, lease, watch, maintenance, Auth and invalid requests sent
 // in lockstep to Debian's etcd 3.4 and to rxetcd (one fresh member each), every answer and watch event compared.
 // More seeds: `npm run difftest -- --seeds N [--from S] [--ops K]`; a failure prints the command that replays it.
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 // The differential tester's second transport: an operation sent as JSON to the HTTP gateway (`POST /v3/...`) of
 // both servers instead of over gRPC. The answers are compared as JSON, as a curl user sees them: field names,
 // int64 values as strings, fields left out when they hold their default, and error bodies with their HTTP status.
-import type { Op } from "./generator.js";
+import type { AuthMethod, Op } from "./generator.js";
 import { Approx, type LeaseNames } from "./normalize.js";
 
 /** Operation kinds the gateway serves as a unary call (watches, keep-alives and HashKV stay on gRPC). */
@@ -19,8 +19,27 @@ const PATHS: Partial<Record<Op["kind"], string>> = {
   alarmList: "/v3/maintenance/alarm",
 };
 
-export function gatewayPath(kind: Op["kind"]): string | undefined {
-  return PATHS[kind];
+/** The gateway's paths of the Auth service's calls. */
+const AUTH_PATHS: Record<AuthMethod, string> = {
+  userAdd: "/v3/auth/user/add",
+  userGet: "/v3/auth/user/get",
+  userList: "/v3/auth/user/list",
+  userDelete: "/v3/auth/user/delete",
+  userChangePassword: "/v3/auth/user/changepw",
+  userGrantRole: "/v3/auth/user/grant",
+  userRevokeRole: "/v3/auth/user/revoke",
+  roleAdd: "/v3/auth/role/add",
+  roleGet: "/v3/auth/role/get",
+  roleList: "/v3/auth/role/list",
+  roleDelete: "/v3/auth/role/delete",
+  roleGrantPermission: "/v3/auth/role/grant",
+  roleRevokePermission: "/v3/auth/role/revoke",
+  authenticate: "/v3/auth/authenticate",
+  authDisable: "/v3/auth/disable",
+};
+
+export function gatewayPath(op: Op): string | undefined {
+  return op.kind === "auth" ? AUTH_PATHS[op.method] : PATHS[op.kind];
 }
 
 /** A gateway answer: the status and the parsed body (or the text, when it is not JSON). */

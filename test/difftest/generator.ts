@@ -89,6 +89,39 @@ export interface WatchCreateSpec {
   watchId: number;
 }
 
+/**
+ * The Auth service's calls (auth itself stays disabled: enabling it would refuse every later call of the run on both
+ * servers alike, and hide everything else).
+ */
+export type AuthMethod =
+  | "userAdd"
+  | "userGet"
+  | "userList"
+  | "userDelete"
+  | "userChangePassword"
+  | "userGrantRole"
+  | "userRevokeRole"
+  | "roleAdd"
+  | "roleGet"
+  | "roleList"
+  | "roleDelete"
+  | "roleGrantPermission"
+  | "roleRevokePermission"
+  | "authenticate"
+  | "authDisable";
+
+/** The arguments of an Auth call; each method reads the ones it needs. */
+export interface AuthArgs {
+  user: string;
+  role: string;
+  password: string;
+  noPassword: boolean;
+  /** READ 0, WRITE 1, READWRITE 2; now and then a type etcd does not know. */
+  permType: number;
+  key: Bytes;
+  rangeEnd: Bytes;
+}
+
 export type Op =
   | { kind: "range"; req: RangeSpec }
   | { kind: "put"; req: PutSpec }
@@ -107,7 +140,8 @@ export type Op =
   | { kind: "watchProgress"; stream: number }
   | { kind: "status" }
   | { kind: "hashKv"; revision: Rev }
-  | { kind: "alarmList" };
+  | { kind: "alarmList" }
+  | { kind: "auth"; method: AuthMethod; args: AuthArgs };
 
 /** Watch streams each server gets (the same number on both). */
 export const WATCH_STREAMS = 3;
@@ -135,6 +169,27 @@ const KEYS = [
   "\x01",
   "\xff",
   "\xff\xff",
+];
+// Users and roles: a few that keep meeting each other, root (which etcd treats specially) and the empty name.
+const USERS = ["root", "alice", "bob", "carol", ""];
+const ROLES = ["root", "reader", "writer", ""];
+const PASSWORDS = ["", "pw", "secret"];
+const AUTH_METHODS: ReadonlyArray<readonly [AuthMethod, number]> = [
+  ["userAdd", 4],
+  ["userGet", 2],
+  ["userList", 1],
+  ["userDelete", 1],
+  ["userChangePassword", 1],
+  ["userGrantRole", 3],
+  ["userRevokeRole", 1.5],
+  ["roleAdd", 3],
+  ["roleGet", 2],
+  ["roleList", 1],
+  ["roleDelete", 1],
+  ["roleGrantPermission", 4],
+  ["roleRevokePermission", 2],
+  ["authenticate", 1],
+  ["authDisable", 0.3],
 ];
 const VALUES = ["", "v", "1", "22", "hello", "\x00", "\xff\xfe", "value-that-is-a-bit-longer"];
 
@@ -192,6 +247,7 @@ const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", numbe
   ["status", 0.7],
   ["hashKv", 1],
   ["alarmList", 0.3],
+  ["auth", 5],
   ["bigPuts", 0.15],
   ["manyOps", 0.4],
 ];
@@ -269,6 +325,8 @@ class Generator {
         return [{ kind, revision: this.r.chance(0.4) ? 0 : this.pastRev(12, 3) }];
       case "alarmList":
         return [{ kind }];
+      case "auth":
+        return [{ kind, method: this.weighted(AUTH_METHODS), args: this.authArgs() }];
       case "bigPuts":
         return this.bigPuts();
       case "manyOps":
@@ -469,6 +527,19 @@ class Generator {
         ignoreLease: false,
       },
     }));
+  }
+
+  private authArgs(): AuthArgs {
+    const key = this.keyOrEmpty(0.05);
+    return {
+      user: this.r.pick(USERS),
+      role: this.r.pick(ROLES),
+      password: this.r.pick(PASSWORDS),
+      noPassword: this.r.chance(0.15),
+      permType: this.r.chance(0.05) ? this.r.pick([3, 7, -1]) : this.r.int(3),
+      key,
+      rangeEnd: this.r.chance(0.5) ? "" : this.rangeEnd(key),
+    };
   }
 
   private watchCreate(): WatchCreateSpec {

@@ -11,6 +11,7 @@ import {
 } from "@grpc/grpc-js";
 import {
   AlarmRequest,
+  AuthClient,
   CompactionRequest,
   type Compare,
   DeleteRangeRequest,
@@ -41,6 +42,8 @@ import {
   requestJson,
 } from "./gateway.js";
 import type {
+  AuthArgs,
+  AuthMethod,
   Bytes,
   CompareSpec,
   DeleteSpec,
@@ -216,6 +219,7 @@ class Side {
   readonly kv: KVClient;
   readonly lease: LeaseClient;
   readonly maintenance: MaintenanceClient;
+  readonly auth: AuthClient;
   readonly watchClient: WatchClient;
   readonly streams: WatchLog[];
   opIndex = 0;
@@ -247,6 +251,7 @@ class Side {
     this.kv = new KVClient(address, creds, options);
     this.lease = new LeaseClient(address, creds, options);
     this.maintenance = new MaintenanceClient(address, creds, options);
+    this.auth = new AuthClient(address, creds, options);
     this.watchClient = new WatchClient(address, creds, options);
     this.streams = Array.from({ length: WATCH_STREAMS }, () => new WatchLog(this.watchClient, this));
   }
@@ -325,6 +330,40 @@ class Resolver {
 
   rev(r: Rev): number {
     return typeof r === "number" ? r : this.currentRev + r.rel;
+  }
+
+  /** The request of an Auth call: the fields its method takes. */
+  auth(method: AuthMethod, a: AuthArgs): Record<string, unknown> {
+    switch (method) {
+      case "userAdd":
+        return { name: a.user, password: a.password, options: { noPassword: a.noPassword } };
+      case "userGet":
+      case "userDelete":
+        return { name: a.user };
+      case "userChangePassword":
+      case "authenticate":
+        return { name: a.user, password: a.password };
+      case "userGrantRole":
+        return { user: a.user, role: a.role };
+      case "userRevokeRole":
+        return { name: a.user, role: a.role };
+      case "roleAdd":
+        return { name: a.role };
+      case "roleGet":
+      case "roleDelete":
+        return { role: a.role };
+      case "roleGrantPermission":
+        return {
+          name: a.role,
+          perm: { permType: a.permType, key: this.bytes(a.key), rangeEnd: this.bytes(a.rangeEnd) },
+        };
+      case "roleRevokePermission":
+        return { role: a.role, key: this.bytes(a.key), rangeEnd: this.bytes(a.rangeEnd) };
+      case "userList":
+      case "roleList":
+      case "authDisable":
+        return {};
+    }
   }
 
   /** Set when a request was given a lease id that the server chose (it differs between the servers). */
@@ -447,6 +486,8 @@ function requestOf(op: Op, r: Resolver, side: Side): unknown {
       return { stream: op.stream, cancelRequest: { watchId: watchIdOf(side, op.stream, op.watch) } };
     case "hashKv":
       return { revision: r.rev(op.revision) };
+    case "auth":
+      return { method: op.method, ...r.auth(op.method, op.args) };
     default:
       return { ...op };
   }
@@ -540,7 +581,7 @@ function wrote(side: Side, r: Resolver, out: Outcome): Outcome {
 /** Runs one operation against one side and returns its normalized outcome. */
 async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome> {
   const r = new Resolver(side, currentRev);
-  const path = gatewayPath(op.kind);
+  const path = gatewayPath(op);
   if (path !== undefined && side.viaGateway(side.opIndex)) return executeGateway(side, op, r, path);
   const kv = side.kv;
   const ls = side.lease;
@@ -638,7 +679,23 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
         await side.unary(mt.alarm.bind(mt), AlarmRequest.fromPartial({ action: 0 })),
         side.leases,
       );
+    case "auth":
+      return outcomeOf(await authCall(side, op.method, r.auth(op.method, op.args)), side.leases);
   }
+}
+
+/** An Auth call over gRPC (the generated client's method of that name). */
+function authCall(side: Side, method: AuthMethod, req: Record<string, unknown>) {
+  const client = side.auth as unknown as Record<
+    AuthMethod,
+    (
+      req: unknown,
+      md: Metadata,
+      opts: Partial<CallOptions>,
+      cb: (err: ServiceError | null, res: unknown) => void,
+    ) => ClientUnaryCall
+  >;
+  return side.unary(client[method].bind(client), req);
 }
 
 /**
@@ -651,7 +708,9 @@ async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Pr
       ? {}
       : op.kind === "alarmList"
         ? { action: 0 }
-        : requestOf(op, r, side);
+        : op.kind === "auth"
+          ? r.auth(op.method, op.args)
+          : requestOf(op, r, side);
   let answer: Awaited<ReturnType<typeof postGateway>>;
   try {
     answer = await postGateway(side.base, path, requestJson(body), CALL_TIMEOUT_MS);

@@ -106,6 +106,11 @@ function featuresOf(ops: Op[]): Set<string> {
     if (op.kind === "leaseGrant" && op.ttl > 9_000_000_000) seen.add("lease TTL too large");
     if (op.kind === "leaseRevoke" && "id" in op.lease) seen.add("unknown lease");
     if (op.kind === "compact" && op.physical) seen.add("physical compaction");
+    if (op.kind === "auth") {
+      seen.add(`auth ${op.method}`);
+      if (op.args.user === "" || op.args.role === "") seen.add("auth empty name");
+      if (op.args.permType > 2 || op.args.permType < 0) seen.add("auth unknown permission type");
+    }
   }
   return seen;
 }
@@ -172,6 +177,25 @@ test("a few thousand operations reach every kind of call and every option", () =
     "lease TTL too large",
     "unknown lease",
     "physical compaction",
+    ...[
+      "userAdd",
+      "userGet",
+      "userList",
+      "userDelete",
+      "userChangePassword",
+      "userGrantRole",
+      "userRevokeRole",
+      "roleAdd",
+      "roleGet",
+      "roleList",
+      "roleDelete",
+      "roleGrantPermission",
+      "roleRevokePermission",
+      "authenticate",
+      "authDisable",
+    ].map((m) => `auth ${m}`),
+    "auth empty name",
+    "auth unknown permission type",
   ];
   assert.deepEqual(
     wanted.filter((w) => !seen.has(w)),
