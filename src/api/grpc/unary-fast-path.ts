@@ -19,13 +19,18 @@ export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) 
 
 /** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
 export const messagePrefixLength = 5;
-/** The headers of an answer the fast paths send (identity-encoded messages, as grpc-js answers). */
+/** The headers of a watch stream's answer (identity-encoded messages, as grpc-js answers). */
 export const responseHeaders = {
   ":status": 200,
   "content-type": "application/grpc+proto",
   "grpc-accept-encoding": "identity,deflate,gzip",
   "grpc-encoding": "identity",
 };
+/**
+ * The headers of a unary answer: etcd's two (grpc-go names no encodings; a message without
+ * grpc-encoding is identity-encoded). Each header costs node's conversion and packing per answer.
+ */
+const unaryAnswerHeaders = { ":status": 200, "content-type": "application/grpc" };
 const okTrailers = { "grpc-status": "0", "grpc-message": "OK" };
 const timeoutPattern = /(\d{1,8})\s*([HMSmun])/;
 const timeoutUnitMs: Record<string, number> = {
@@ -184,7 +189,7 @@ class UnaryCall {
     this.stream.respond(
       {
         ":status": 200,
-        "content-type": "application/grpc+proto",
+        "content-type": "application/grpc",
         "grpc-status": String(code),
         "grpc-message": encodeURI(message),
       },
@@ -286,7 +291,7 @@ class UnaryCall {
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
     const { stream } = this;
-    stream.respond(responseHeaders, answerOptions);
+    stream.respond(unaryAnswerHeaders, answerOptions);
     stream.on("wantTrailers", sendOkTrailers);
     stream.end(frame);
   }
