@@ -41,7 +41,7 @@ import {
   replyRpcError,
   streamErrorLine,
 } from "./http-replies.js";
-import { type Abridged, decodeAbridged, JsonAbridger } from "./json-abridger.js";
+import { type Abridged, decodeAbridged, JsonAbridger, RUN_TAIL_CHARS } from "./json-abridger.js";
 import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
 import { JsonSyntaxScanner, type ScanVerdict } from "./json-syntax-scanner.js";
 import type { EndableStream, OpenStreams } from "./open-streams.js";
@@ -281,6 +281,18 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
     const pass = (text: string) => {
       if (!check(text)) abridger?.feed(text);
     };
+    /**
+     * A chunk of a body too large to hold. Its first bytes become text only when the check or the
+     * abridged copy needs them: the middle of a long string (megabytes of base64, say) is only counted,
+     * so that a large body does not turn into megabytes of short-lived strings (each scavenge in
+     * between keeps the one in hand, and V8 grows its young generation by what scavenges keep).
+     */
+    const passChunk = (chunk: Buffer) => {
+      const skip = scanner?.inString ? unseenPrefix(chunk, abridger) : 0;
+      if (skip > 0 && abridger?.inBase64Run())
+        abridger.takeRun(chunk.toString("latin1", Math.max(0, skip - RUN_TAIL_CHARS), skip), skip);
+      pass(decoder.write(skip === 0 ? chunk : chunk.subarray(skip)));
+    };
     const giveUpHolding = () => {
       const pieces = held ?? [];
       held = undefined;
@@ -293,11 +305,11 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
       if (settled) return;
       size += chunk.length;
       if (held !== undefined && size > limit) giveUpHolding();
-      const text = decoder.write(chunk);
       if (held === undefined) {
-        pass(text);
+        passChunk(chunk);
         return;
       }
+      const text = decoder.write(chunk);
       // the start of a held body is checked as it comes; the rest is checked by its parse
       if (heldChars < EARLY_SCAN_CHARS && check(text)) return;
       if (heldChars >= EARLY_SCAN_CHARS) scanner = undefined;
@@ -326,6 +338,30 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
     });
   });
 }
+
+/**
+ * How many bytes at the start of a chunk neither the syntax check (inside a string) nor the abridged
+ * copy needs to see: plain ASCII string characters, and of those only base64's while the copy takes a
+ * long string's middle (none while it copies). ASCII only: a character cut between two chunks is still
+ * being decoded, and none of its bytes is.
+ */
+function unseenPrefix(chunk: Buffer, abridger: JsonAbridger | undefined): number {
+  const copying = abridger !== undefined && !abridger.failed;
+  if (copying && !abridger.inBase64Run()) return 0;
+  let i = 0;
+  for (; i < chunk.length; i++) {
+    const c = chunk[i];
+    if (copying ? !isBase64Byte(c) : c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x80) break;
+  }
+  return i;
+}
+
+const isBase64Byte = (c: number) =>
+  (c >= 0x41 && c <= 0x5a) ||
+  (c >= 0x61 && c <= 0x7a) ||
+  (c >= 0x30 && c <= 0x39) ||
+  c === 0x2b ||
+  c === 0x2f;
 
 /**
  * Finds where top-level JSON values end in text arriving in pieces (strings and nesting tracked

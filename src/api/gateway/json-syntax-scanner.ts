@@ -74,6 +74,11 @@ export class JsonSyntaxScanner {
     return this.verdict;
   }
 
+  /** Inside a string: characters other than '"', '\\' and control characters change nothing. */
+  get inString(): boolean {
+    return this.state === "string" && this.verdict.kind === "more";
+  }
+
   /** The body ended: a value still open is Go's "unexpected EOF". */
   end(): ScanVerdict {
     if (this.verdict.kind !== "more") return this.verdict;
