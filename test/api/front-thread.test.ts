@@ -1,6 +1,7 @@
 // The key-value RPCs served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on
 // its port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
 import assert from "node:assert/strict";
+import { connect, type IncomingHttpHeaders } from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import {
@@ -122,6 +123,44 @@ describe("key-value calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
     const err = await failure(put(kv, "big", Buffer.alloc(limit + 10)));
     assert.equal(err.code, 8);
     assert.match(err.details, /^grpc: received message larger than max \(\d+ vs\. 525312\)$/);
+  });
+
+  it("ends a call at its grpc-timeout, and drops an answer after it or after its client left", async () => {
+    const apiRange = h.api.range.bind(h.api);
+    const held: (() => void)[] = [];
+    h.api.range = (req) => new Promise((resolve) => held.push(() => resolve(apiRange(req))));
+    const session = connect(`http://127.0.0.1:${h.listeners.frontUrl?.port}`);
+    try {
+      const message = RangeRequest.encode(RangeRequest.fromPartial({ key: bytes("held") })).finish();
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      const call = (timeout?: string) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/etcdserverpb.KV/Range",
+          "content-type": "application/grpc",
+          te: "trailers",
+          ...(timeout ? { "grpc-timeout": timeout } : {}),
+        });
+        stream.end(frame);
+        return stream;
+      };
+      const timed = call("100m");
+      const headers = await new Promise<IncomingHttpHeaders>((resolve) => timed.once("response", resolve));
+      assert.equal(headers["grpc-status"], "4");
+      assert.equal(headers["grpc-message"], "Deadline%20exceeded");
+      const leaving = call();
+      leaving.on("error", () => {});
+      while (held.length < 2) await new Promise((r) => setTimeout(r, 10));
+      leaving.close();
+      await new Promise((r) => leaving.once("close", r));
+      for (const release of held) release();
+    } finally {
+      session.destroy();
+      h.api.range = apiRange;
+    }
+    assert.equal((await range(kv, "a")).kvs.length, 0, "the port still answers");
   });
 
   it("answers an RPC it does not serve Unimplemented", async () => {
