@@ -95,7 +95,8 @@ function encodePut(put: PutRequest, header: RequestHeader): Buffer | undefined {
     w.reset(); // a half-written request must not lead the next one
     throw err;
   }
-  return w.take();
+  // the proposal stays in the raft log until it is compacted: memory of its own, as the generated path gives
+  return w.takeOwn();
 }
 
 /** The client write a request carries when it carries one and nothing else but its header. */

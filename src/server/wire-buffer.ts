@@ -156,9 +156,20 @@ export class WireBuffer {
     this.buf.writeUInt32BE(n, at);
   }
 
-  /** What was written, as a buffer of its own; the writer starts over. */
+  /** What was written, as a buffer of its own (a slice of Node's pool when small); the writer starts over. */
   take(): Buffer {
-    const out = Buffer.allocUnsafe(this.pos);
+    return this.takeInto(Buffer.allocUnsafe(this.pos));
+  }
+
+  /**
+   * take() for bytes that live long (a proposal stays in the raft log until it is compacted): memory of
+   * their own, not a slice of Node's pool, whose whole 8 KiB slab a kept slice keeps alive.
+   */
+  takeOwn(): Buffer {
+    return this.takeInto(Buffer.allocUnsafeSlow(this.pos));
+  }
+
+  private takeInto(out: Buffer): Buffer {
     this.buf.copy(out, 0, 0, this.pos);
     this.pos = 0;
     if (this.buf.length > KEPT_BUFFER_MAX_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);

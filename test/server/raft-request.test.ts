@@ -54,6 +54,8 @@ test("a put is encoded to the same bytes as fromPartial + encode (random puts an
     const got = encodeRaftRequest(req, header);
     assert.deepEqual(got, viaFromPartial(req, header), `seed ${seed}, request ${i}`);
     assert.deepEqual(InternalRaftRequest.decode(got).put, put, `seed ${seed}, request ${i}`);
+    // a proposal lives in the raft log: memory of its own, not a slice of a shared pool
+    assert.equal(got.buffer.byteLength, got.length, `seed ${seed}, request ${i}`);
   }
 });
 
