@@ -270,13 +270,14 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
       abridger = undefined;
       resolve(body);
     };
-    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
-    const check = (text: string): boolean => {
-      const verdict = scanner?.feed(text);
+    /** Settles the body as malformed when the syntax check says so; true then. */
+    const settleIfMalformed = (verdict: ScanVerdict | undefined): boolean => {
       if (verdict?.kind !== "error") return false;
       settle({ kind: "malformed", syntaxError: verdict.message });
       return true;
     };
+    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
+    const check = (text: string): boolean => settleIfMalformed(scanner?.feed(text));
     /** Text of a body too large to hold: checked and abridged, not kept. */
     const pass = (text: string) => {
       if (!check(text)) abridger?.feed(text);
@@ -288,10 +289,17 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
      * between keeps the one in hand, and V8 grows its young generation by what scavenges keep).
      */
     const passChunk = (chunk: Buffer) => {
-      const skip = scanner?.inString ? unseenPrefix(chunk, abridger) : 0;
-      if (skip > 0 && abridger?.inBase64Run())
-        abridger.takeRun(chunk.toString("latin1", Math.max(0, skip - RUN_TAIL_CHARS), skip), skip);
-      pass(decoder.write(skip === 0 ? chunk : chunk.subarray(skip)));
+      let seen = 0;
+      if (abridger?.failed && scanner) {
+        // nothing is copied any more: the check reads the chunk's ASCII start as bytes
+        seen = asciiPrefixLength(chunk);
+        if (seen > 0 && settleIfMalformed(scanner.feedAscii(chunk.subarray(0, seen)))) return;
+      } else if (scanner?.inString && abridger?.inBase64Run()) {
+        seen = base64PrefixLength(chunk);
+        if (seen > 0)
+          abridger.takeRun(chunk.toString("latin1", Math.max(0, seen - RUN_TAIL_CHARS), seen), seen);
+      }
+      if (seen < chunk.length) pass(decoder.write(seen === 0 ? chunk : chunk.subarray(seen)));
     };
     const giveUpHolding = () => {
       const pieces = held ?? [];
@@ -340,19 +348,19 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
 }
 
 /**
- * How many bytes at the start of a chunk neither the syntax check (inside a string) nor the abridged
- * copy needs to see: plain ASCII string characters, and of those only base64's while the copy takes a
- * long string's middle (none while it copies). ASCII only: a character cut between two chunks is still
- * being decoded, and none of its bytes is.
+ * How many bytes at the start of a chunk are ASCII: text the syntax check can read as bytes. A
+ * character cut between two chunks is still being decoded, and none of its bytes is ASCII.
  */
-function unseenPrefix(chunk: Buffer, abridger: JsonAbridger | undefined): number {
-  const copying = abridger !== undefined && !abridger.failed;
-  if (copying && !abridger.inBase64Run()) return 0;
+function asciiPrefixLength(chunk: Buffer): number {
   let i = 0;
-  for (; i < chunk.length; i++) {
-    const c = chunk[i];
-    if (copying ? !isBase64Byte(c) : c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x80) break;
-  }
+  while (i < chunk.length && chunk[i] < 0x80) i++;
+  return i;
+}
+
+/** How many bytes at the start of a chunk are base64's alphabet (what a long string's middle holds). */
+function base64PrefixLength(chunk: Buffer): number {
+  let i = 0;
+  while (i < chunk.length && isBase64Byte(chunk[i])) i++;
   return i;
 }
 
@@ -375,23 +383,38 @@ class TopLevelScanner {
   /** Scans more text; true when a top-level value may have ended in it. */
   feed(text: string): boolean {
     let ended = false;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === 0x5c) this.escaped = true;
-        else if (c === 0x22) {
-          this.inString = false;
-          if (this.depth === 0) ended = true;
-        }
-      } else if (c === 0x22) this.inString = true;
-      else if (c === 0x7b || c === 0x5b) this.depth++;
-      else if (c === 0x7d || c === 0x5d) {
-        this.depth = Math.max(0, this.depth - 1);
-        if (this.depth === 0) ended = true;
-      } else if (this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) ended = true;
-    }
+    for (let i = 0; i < text.length; i++) if (this.step(text.charCodeAt(i))) ended = true;
     return ended;
+  }
+
+  /**
+   * The same for UTF-8 bytes not decoded yet: only ASCII characters matter here, and no byte of a
+   * longer character is one.
+   */
+  feedBytes(bytes: Uint8Array): boolean {
+    let ended = false;
+    for (let i = 0; i < bytes.length; i++) if (this.step(bytes[i])) ended = true;
+    return ended;
+  }
+
+  /** One character (or byte); true when a top-level value may have ended with it. */
+  private step(c: number): boolean {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === 0x5c) this.escaped = true;
+      else if (c === 0x22) {
+        this.inString = false;
+        return this.depth === 0;
+      }
+      return false;
+    }
+    if (c === 0x22) this.inString = true;
+    else if (c === 0x7b || c === 0x5b) this.depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      this.depth = Math.max(0, this.depth - 1);
+      return this.depth === 0;
+    } else return this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d;
+    return false;
   }
 }
 
@@ -539,15 +562,35 @@ function readBodyMessages(
   // once, without waiting for the rest of it (or for the end of a stream that never ends)
   let early: JsonSyntaxScanner | undefined = new JsonSyntaxScanner();
   let earlyChars = 0;
+  // Past the early check, what arrives is held as the bytes it came in until the scanner sees a value
+  // end, and only then decoded: a large first value that never completes never becomes text (strings
+  // held across scavenges are what V8 grows its young generation by; bytes live outside it).
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const takeHeld = () => {
+    if (held.length === 0) return;
+    text += decoder.write(held.length === 1 ? held[0] : Buffer.concat(held));
+    held = [];
+    heldBytes = 0;
+  };
+  /** A chunk of a first value too large to hold: checked as it streams past, its ASCII start as bytes. */
+  const passOversized = (checker: JsonSyntaxScanner, chunk: Buffer) => {
+    const ascii = asciiPrefixLength(chunk);
+    let verdict = checker.feedAscii(chunk.subarray(0, ascii));
+    oversizedLength += ascii;
+    if (ascii < chunk.length) {
+      const more = decoder.write(chunk.subarray(ascii));
+      oversizedLength += more.length;
+      if (verdict.kind === "more") verdict = checker.feed(more);
+    }
+    judgeOversized(verdict);
+  };
+
   req.on("data", (chunk: Buffer) => {
     if (done) return;
-    const more = decoder.write(chunk);
-    if (oversized) {
-      oversizedLength += more.length;
-      judgeOversized(oversized.feed(more));
-      return;
-    }
+    if (oversized) return passOversized(oversized, chunk);
     if (early !== undefined && count === 0 && earlyChars < EARLY_SCAN_CHARS) {
+      const more = decoder.write(chunk);
       earlyChars += more.length;
       const verdict = early.feed(more);
       if (verdict.kind === "error") {
@@ -555,17 +598,31 @@ function readBodyMessages(
         return fail(verdict.message);
       }
       if (verdict.kind === "complete") early = undefined;
-    } else early = undefined;
-    text += more;
-    if (scanner.feed(more)) drain(false);
-    if (!done && text.length > maxPending) {
+      text += more;
+      if (scanner.feed(more)) drain(false);
+    } else {
+      early = undefined;
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (scanner.feedBytes(chunk)) {
+        takeHeld();
+        drain(false);
+      }
+    }
+    const pending = text.length + heldBytes;
+    if (!done && pending > maxPending) {
       if (count === 0) {
-        oversized = new JsonSyntaxScanner();
+        const checker = new JsonSyntaxScanner();
+        oversized = checker;
         oversizedLength = text.length;
-        const pending = text;
+        const start = text;
+        const rest = held;
         text = "";
-        judgeOversized(oversized.feed(pending));
-      } else fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
+        held = [];
+        heldBytes = 0;
+        judgeOversized(checker.feed(start));
+        for (const piece of rest) if (!done) passOversized(checker, piece);
+      } else fail(`grpc: received message larger than max (${pending} vs. ${maxPending})`);
       req.resume();
     }
   });
@@ -575,6 +632,7 @@ function readBodyMessages(
       judgeOversized(verdict.kind === "more" ? oversized.end() : verdict);
       return finish();
     }
+    takeHeld();
     text += decoder.end();
     drain(true);
     finish();
