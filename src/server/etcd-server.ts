@@ -724,7 +724,8 @@ export class EtcdServer implements ServerCore {
   }
 
   private async applyBatch(batch: ApplyBatch): Promise<void> {
-    await batch.persisted;
+    // entries only this Ready writes are applied once it is durable: what an apply shows a client survives
+    if (!batch.durable) await batch.persisted;
     try {
       const snapIndex = batch.snapshot?.metadata?.index ?? 0;
       if (batch.snapshot && snapIndex > this.appliedIndex.index) await this.applySnapshot(batch.snapshot);
@@ -759,6 +760,8 @@ export class EtcdServer implements ServerCore {
       this.appliedIndex.trigger(last);
       if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
       this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
+      // a snapshot of the state needs raft's log to hold what was applied (the Ready may still be written)
+      await batch.persisted;
       await this.maybeSnapshot(last);
     } catch (err) {
       this.errors$.next(err instanceof Error ? err : new Error(String(err)));
