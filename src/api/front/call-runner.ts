@@ -1,35 +1,20 @@
 // The main thread's side of the calls the HTTP/2 thread hands over: each request is decoded, answered
-// by the same handler the gRPC services use, and its answer encoded straight into its gRPC frame; the
+// by the same handler the gRPC services use, and its answer framed as the unary fast path frames it; the
 // answers of one turn go back to the HTTP/2 thread as one batch.
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { DeleteRangeResponse, PutResponse, RangeResponse, TxnResponse } from "../../gen/etcdserverpb/rpc.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { UnaryHandler } from "../client-handlers.js";
 import type { GrpcMetrics, RpcMeter } from "../grpc/grpc-metrics.js";
+import { kvAnswerFrames } from "../grpc/kv-answer-frames.js";
 import { toRpcStatus } from "../grpc/status.js";
 import { AnswerBatch, type FrontAnswer, type FrontCall, frontMethodPaths, readCalls } from "./call-batch.js";
-
-/** A generated message encoder that writes into a writer it is given. */
-type Encoder = (message: never, writer: BinaryWriter) => BinaryWriter;
-
-/** The encoders of the answers, in the order of `frontMethodPaths`. */
-const encoders: readonly Encoder[] = [
-  RangeResponse.encode,
-  PutResponse.encode,
-  DeleteRangeResponse.encode,
-  TxnResponse.encode,
-];
 
 interface Method {
   readonly handler: UnaryHandler;
   readonly startMeter: () => RpcMeter;
-  readonly encode: Encoder;
+  /** The answer as one gRPC message frame. */
+  readonly frame: (message: never) => Buffer;
 }
 
-const messagePrefixLength = 5;
-const emptyPrefix = new Uint8Array(messagePrefixLength);
-/** Frames above this size get a writer of their own (a huge range must not keep its buffer alive). */
-const REUSED_WRITER_MAX_BYTES = 64 * 1024;
 /** The most answers one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_ANSWERS = 4096;
 
@@ -38,17 +23,17 @@ export class CallRunner {
   private readonly methods: Method[];
   private batch = new AnswerBatch();
   private flushing = false;
-  private writer = new BinaryWriter();
 
   constructor(
     handlers: ReadonlyMap<string, UnaryHandler>,
     metrics: GrpcMetrics,
     private readonly post: (batch: ArrayBuffer) => void,
   ) {
-    this.methods = frontMethodPaths.map((path, i) => {
+    this.methods = frontMethodPaths.map((path) => {
       const handler = handlers.get(path);
-      if (handler === undefined) throw new Error(`no handler for ${path}`);
-      return { handler, startMeter: metrics.method(path, "unary"), encode: encoders[i] };
+      const frame = kvAnswerFrames.get(path);
+      if (handler === undefined || frame === undefined) throw new Error(`no handler for ${path}`);
+      return { handler, startMeter: metrics.method(path, "unary"), frame };
     });
   }
 
@@ -90,7 +75,7 @@ export class CallRunner {
       (response) => {
         let frame: Uint8Array;
         try {
-          frame = this.frameOf(method.encode, response);
+          frame = method.frame(response as never);
         } catch (err) {
           meter.handled(GrpcCode.Internal);
           this.add({ id: call.id, code: GrpcCode.Internal, message: toRpcStatus(err).message });
@@ -106,24 +91,6 @@ export class CallRunner {
         this.add({ id: call.id, code: s.code, message: s.message });
       },
     );
-  }
-
-  /** The answer as one gRPC message frame (prefix and message in one buffer). */
-  private frameOf(encode: Encoder, response: unknown): Uint8Array {
-    let bytes: Uint8Array;
-    try {
-      // finish() returns an exact-size copy and leaves the writer empty for the next answer
-      bytes = encode(response as never, this.writer.raw(emptyPrefix)).finish();
-    } catch (err) {
-      this.writer = new BinaryWriter(); // a half-written answer must not lead the next one
-      throw err;
-    }
-    if (bytes.byteLength > REUSED_WRITER_MAX_BYTES) this.writer = new BinaryWriter();
-    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(
-      1,
-      bytes.byteLength - messagePrefixLength,
-    );
-    return bytes;
   }
 
   private add(answer: FrontAnswer): void {
