@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rm -rf ../src/gen
 ../node_modules/.bin/buf generate
+node shared-empty-bytes.js ../src/gen

@@ -83,6 +83,8 @@ try {
       join(root, "dist/src/cli/main.js"),
       join(root, "dist/src/embed/index.js"),
       join(root, "dist/src/index.js"),
+      // the client port's HTTP/2 thread: a worker_thread loads it by its own path
+      join(root, "dist/src/api/front/front-worker.js"),
     ],
     outbase: join(root, "dist/src"),
     outdir: bundle,

@@ -56,7 +56,7 @@ export interface StartOptions {
   readonly rxetcdRoot?: string;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);

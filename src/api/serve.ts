@@ -27,6 +27,7 @@ import { type ConnectionInjector, type Metadata, type Server, ServerCredentials 
 import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
+import { type FrontThread, startFrontThread } from "./front/front-thread.js";
 import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
@@ -106,11 +107,18 @@ export interface ServeClientsOptions {
   logger?: ApiLogger;
   /** More HTTP served on the port (the event feed and the dashboard). */
   http?: readonly HttpExtension[];
+  /**
+   * Experimental, off by default: the key-value RPCs also served on a port of their own whose HTTP/2
+   * runs on a worker thread (src/api/front/).
+   */
+  front?: { listenUrl: URL };
 }
 
 export interface ClientListeners {
   /** The URLs actually bound (port 0 replaced by the chosen port), in the order given. */
   readonly urls: URL[];
+  /** The URL of the HTTP/2 thread's port, when `front` asked for one. */
+  readonly frontUrl?: URL;
   /** New certificates for the https listeners (connections opened from now on use them). */
   setTls(tls: ClientTls): void;
   close(): Promise<void>;
@@ -303,7 +311,17 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const listeners: NetServer[] = [];
   const tlsListeners: TlsServer[] = [];
   const urls: URL[] = [];
+  let front: FrontThread | undefined;
   try {
+    if (options.front) {
+      front = await startFrontThread(
+        handlers,
+        metrics,
+        { listenUrl: options.front.listenUrl, maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes },
+        logger,
+      );
+      logger?.info({ address: front.url.href }, "serving key-value calls from an HTTP/2 thread");
+    }
     for (const url of options.listenUrls) {
       const secure = url.protocol === "https:";
       if (!secure && url.protocol !== "http:")
@@ -357,6 +375,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     }
   } catch (err) {
     for (const l of listeners) l.close();
+    await front?.close();
     injector.destroy();
     grpcServer.forceShutdown();
     throw err;
@@ -365,12 +384,14 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   let closing: Promise<void> | undefined;
   return {
     urls,
+    ...(front ? { frontUrl: front.url } : {}),
     setTls(tls) {
       for (const l of tlsListeners) l.setSecureContext(secureContextOptions(tls));
     },
     close() {
       closing ??= (async () => {
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
+        await front?.close();
         // open gateway streams get etcd's last line before their connections go
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
         gatewaySockets.close();

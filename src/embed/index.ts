@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
-import { serveClients } from "../api/index.js";
+import { frontFromEnvironment, serveClients } from "../api/index.js";
 import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
@@ -269,6 +269,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
       logger,
       ...(tls ? { tls } : {}),
       http: feed?.http ?? [],
+      front: frontFromEnvironment(process.env),
     });
     listeners.push(clients);
 

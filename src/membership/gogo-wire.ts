@@ -12,20 +12,37 @@ export type WireSchema = Readonly<Record<string, Readonly<Record<number, FieldWi
 
 export class WireError extends Error {}
 
-/** A cursor over protobuf bytes with Go's varint limits (at most 10 bytes, higher bits dropped). */
+/** The field number of a tag from WireCursor.tagNumber. */
+export function fieldOf(tag: number): number {
+  return Math.floor(tag / 8);
+}
+
+/** The wire type of a tag from WireCursor.tagNumber. */
+export function wireTypeOf(tag: number): number {
+  return tag % 8;
+}
+
+/**
+ * A cursor over protobuf bytes with Go's varint limits (at most 10 bytes, higher bits dropped). It
+ * reads up to `end`, which an embedded message's check narrows to that message (instead of a cursor
+ * over a subarray of its own: every put's entry is checked as it is applied).
+ */
 export class WireCursor {
   pos = 0;
-  constructor(readonly bytes: Uint8Array) {}
+  end: number;
+  constructor(readonly bytes: Uint8Array) {
+    this.end = bytes.length;
+  }
 
   get done(): boolean {
-    return this.pos >= this.bytes.length;
+    return this.pos >= this.end;
   }
 
   varint(): bigint {
     let value = 0n;
     for (let shift = 0n; ; shift += 7n) {
       if (shift >= 64n) throw new WireError("integer overflow");
-      if (this.pos >= this.bytes.length) throw new WireError("unexpected EOF");
+      if (this.pos >= this.end) throw new WireError("unexpected EOF");
       const b = this.bytes[this.pos++];
       value |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) return BigInt.asUintN(64, value);
@@ -37,7 +54,7 @@ export class WireCursor {
     const b = this.bytes;
     let value = 0;
     for (let i = 0; i < 4; i++) {
-      if (this.pos + i >= b.length) break;
+      if (this.pos + i >= this.end) break;
       const x = b[this.pos + i];
       value |= (x & 0x7f) << (7 * i);
       if (x < 0x80) {
@@ -51,7 +68,7 @@ export class WireCursor {
   /** Steps over a varint without computing it (same limits as varint()). */
   skipVarint(): void {
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.bytes.length) throw new WireError("unexpected EOF");
+      if (this.pos >= this.end) throw new WireError("unexpected EOF");
       if (this.bytes[this.pos++] < 0x80) return;
     }
     throw new WireError("integer overflow");
@@ -59,17 +76,29 @@ export class WireCursor {
 
   /** A length prefix and the bytes it covers. */
   delimited(): Uint8Array {
-    const length = this.smallVarint();
-    if (length < 0) throw new WireError("negative length");
-    const end = this.pos + length;
-    if (end > this.bytes.length) throw new WireError("unexpected EOF");
+    const end = this.delimitedEnd();
     const out = this.bytes.subarray(this.pos, end);
     this.pos = end;
     return out;
   }
 
+  /** Reads a length prefix and returns where the bytes it covers end; the cursor stays at their start. */
+  delimitedEnd(): number {
+    const length = this.smallVarint();
+    if (length < 0) throw new WireError("negative length");
+    const end = this.pos + length;
+    if (end > this.end) throw new WireError("unexpected EOF");
+    return end;
+  }
+
   /** A field tag: field number and wire type, refusing what every gogo decoder refuses. */
   tag(message: string): { field: number; wireType: number } {
+    const tag = this.tagNumber(message);
+    return { field: fieldOf(tag), wireType: wireTypeOf(tag) };
+  }
+
+  /** tag() as one number, field * 8 + wire type, without an object (a field number may exceed 2^28). */
+  tagNumber(message: string): number {
     const start = this.pos;
     const small = this.smallVarint();
     let wireType: number;
@@ -85,7 +114,7 @@ export class WireCursor {
     }
     if (wireType === 4) throw new WireError(`${message}: wiretype end group for non-group`);
     if (field <= 0) throw new WireError(`${message}: illegal tag ${field} (wire type ${wireType})`);
-    return { field, wireType };
+    return field * 8 + wireType;
   }
 
   /** Skips one unknown field whose tag was just read (gogo's generated skip function). */
@@ -98,7 +127,7 @@ export class WireCursor {
         this.advance(8);
         return;
       case 2:
-        this.delimited();
+        this.pos = this.delimitedEnd();
         return;
       case 3:
         for (;;) {
@@ -115,7 +144,7 @@ export class WireCursor {
   }
 
   private advance(n: number): void {
-    if (this.pos + n > this.bytes.length) throw new WireError("unexpected EOF");
+    if (this.pos + n > this.end) throw new WireError("unexpected EOF");
     this.pos += n;
   }
 }
@@ -124,11 +153,17 @@ const WIRE_TYPE: Record<"varint" | "bytes", number> = { varint: 0, bytes: 2 };
 
 /** Throws a WireError when gogo's Unmarshal of `message` would fail on these bytes. */
 export function checkGogoMessage(bytes: Uint8Array, message: string, schema: WireSchema): void {
+  checkFields(new WireCursor(bytes), message, schema);
+}
+
+/** The check of one message, from the cursor's position to its end (embedded ones narrow the end). */
+function checkFields(cur: WireCursor, message: string, schema: WireSchema): void {
   const fields = schema[message];
   if (!fields) throw new Error(`no wire schema for ${message}`);
-  const cur = new WireCursor(bytes);
   while (!cur.done) {
-    const { field, wireType } = cur.tag(message);
+    const tag = cur.tagNumber(message);
+    const field = fieldOf(tag);
+    const wireType = wireTypeOf(tag);
     const wire = fields[field];
     if (wire === undefined) {
       cur.skip(wireType);
@@ -137,7 +172,14 @@ export function checkGogoMessage(bytes: Uint8Array, message: string, schema: Wir
     const expected = typeof wire === "string" ? WIRE_TYPE[wire] : 2;
     if (wireType !== expected)
       throw new WireError(`${message}: wrong wireType = ${wireType} for field ${field}`);
-    if (typeof wire === "string") cur.skip(wireType);
-    else checkGogoMessage(cur.delimited(), wire.message, schema);
+    if (typeof wire === "string") {
+      cur.skip(wireType);
+      continue;
+    }
+    const end = cur.delimitedEnd();
+    const outer = cur.end;
+    cur.end = end;
+    checkFields(cur, wire.message, schema);
+    cur.end = outer;
   }
 }

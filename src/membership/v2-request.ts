@@ -3,7 +3,7 @@
 // the bytes etcd writes (fields 1-7 and 9-16 always, 8 and 17 only when set) and the decoder reads with
 // gogo's strictness, because which of the two entry payloads a member sees depends on it (§7.1).
 import { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
-import { checkGogoMessage, WireCursor, WireError } from "./gogo-wire.js";
+import { checkGogoMessage, fieldOf, WireCursor, WireError, wireTypeOf } from "./gogo-wire.js";
 import { formatId } from "./ids.js";
 import { encodeAttributesJson } from "./member-json.js";
 import { RAFT_REQUEST_SCHEMA } from "./raft-request-schema.js";
@@ -180,14 +180,14 @@ export type EntryRequest = { kind: "v3"; req: InternalRaftRequest } | { kind: "v
 
 export class EntryDataError extends Error {}
 
-/** Every field-2 (`v2`) payload of an InternalRaftRequest that passed the gogo check. */
-function v2Payloads(data: Uint8Array): Uint8Array[] {
+/** Every field-2 (`v2`) payload of an InternalRaftRequest that passed the gogo check (none: no array). */
+function v2Payloads(data: Uint8Array): Uint8Array[] | undefined {
   const cur = new WireCursor(data);
-  const found: Uint8Array[] = [];
+  let found: Uint8Array[] | undefined;
   while (!cur.done) {
-    const { field, wireType } = cur.tag("InternalRaftRequest");
-    if (field === 2) found.push(cur.delimited());
-    else cur.skip(wireType);
+    const tag = cur.tagNumber("InternalRaftRequest");
+    if (fieldOf(tag) === 2) (found ??= []).push(cur.delimited());
+    else cur.skip(wireTypeOf(tag));
   }
   return found;
 }
@@ -212,7 +212,7 @@ export function decodeEntryData(data: Uint8Array): EntryRequest {
     }
   }
   const payloads = v2Payloads(data);
-  if (payloads.length > 0) {
+  if (payloads !== undefined) {
     const req = v2Request({});
     for (const p of payloads) decodeV2Request(p, req);
     return { kind: "v2", req };

@@ -148,17 +148,12 @@ export class KVApplier {
     return this.store.hashKV(revision);
   }
 
+  /** The committed state, one view for every read (its getters read the store each time). */
+  private committed: KVView | undefined;
+
   private committedView(): KVView {
-    const store = this.store;
-    return {
-      range: (key, end, options) => store.range(key, end, options),
-      get rev() {
-        return store.currentRev();
-      },
-      get compactRev() {
-        return store.compactRev();
-      },
-    };
+    if (this.committed === undefined) this.committed = new CommittedView(this.store);
+    return this.committed;
   }
 
   /** etcd's checkRequestPut over the chosen branches, against the state before the txn. */
@@ -174,14 +169,48 @@ export class KVApplier {
   }
 }
 
+// The views are classes, not object literals: a literal with getters makes its getter functions and
+// their accessor pair again at every request (most of the garbage of a serializable range in mvcc).
+
+/** The store's committed state: what ranges and txn compares read. */
+class CommittedView implements KVView {
+  constructor(private readonly store: KVStore) {}
+
+  range(key: Buffer, end: Buffer | undefined, options?: RangeOptions): RangeResult {
+    return this.store.range(key, end, options);
+  }
+
+  get rev(): number {
+    return this.store.currentRev();
+  }
+
+  get compactRev(): number {
+    return this.store.compactRev();
+  }
+}
+
+/** A write in progress: reads see its own changes; its revision is the one before it. */
+class WriteView implements KVView {
+  readonly rev: number;
+
+  constructor(
+    private readonly tx: WriteTxn,
+    private readonly store: KVStore,
+  ) {
+    this.rev = tx.beginRev;
+  }
+
+  range(key: Buffer, end: Buffer | undefined, options?: RangeOptions): RangeResult {
+    return this.tx.range(key, end, options);
+  }
+
+  get compactRev(): number {
+    return this.store.compactRev();
+  }
+}
+
 function writeView(tx: WriteTxn, store: KVStore): KVView {
-  return {
-    range: (key, end, options) => tx.range(key, end, options),
-    rev: tx.beginRev,
-    get compactRev() {
-      return store.compactRev();
-    },
-  };
+  return new WriteView(tx, store);
 }
 
 // ---- Range ------------------------------------------------------------------------------------

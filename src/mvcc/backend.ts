@@ -107,6 +107,7 @@ export class Backend {
   private buffer!: WriteBuffer;
   private tables!: AppliedTables;
   private readonly commitFailureListeners = new Set<(err: unknown) => void>();
+  private readonly commitListeners = new Set<(durationMs: number) => void>();
   private writeDepth = 0;
   /** True while a synchronous (`write`) transaction runs. */
   private writingSync = false;
@@ -169,9 +170,15 @@ export class Backend {
       ]),
     );
     // (re)opened only with nothing staged: defragmentation and file swaps settle first
-    const buffer = new WriteBuffer((err) => {
-      for (const l of this.commitFailureListeners) l(err);
-    }, this.commitPolicy);
+    const buffer = new WriteBuffer(
+      (err) => {
+        for (const l of this.commitFailureListeners) l(err);
+      },
+      this.commitPolicy,
+      (durationMs) => {
+        for (const l of this.commitListeners) l(durationMs);
+      },
+    );
     const bytesId = (key: Buffer) => key.toString("latin1");
     const history = buffer.table(this.historyDb, bytesId);
     const records = new Map(
@@ -204,6 +211,12 @@ export class Backend {
   onCommitFailure(listener: (err: unknown) => void): () => void {
     this.commitFailureListeners.add(listener);
     return () => this.commitFailureListeners.delete(listener);
+  }
+
+  /** Called with the duration of each staged batch's commit, from going to lmdb-js to landing. */
+  onCommitted(listener: (durationMs: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   /** Revision-keyed history table in LMDB (17/18-byte revision keys -> encoded mvccpb.KeyValue). */

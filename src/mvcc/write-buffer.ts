@@ -59,10 +59,14 @@ export class WriteBuffer {
   private readonly landing: StagedBatch[] = [];
   private failure: unknown;
 
-  /** `onCommitFailure` hears a commit that failed: its batch stays readable, nothing commits after it. */
+  /**
+   * `onCommitFailure` hears a commit that failed: its batch stays readable, nothing commits after it.
+   * `onCommitted` hears how long each batch took from going to lmdb-js to its commit landing.
+   */
   constructor(
     private readonly onCommitFailure: (err: unknown) => void,
     private readonly policy: CommitPolicy = DEFAULT_COMMIT_POLICY,
+    private readonly onCommitted: (durationMs: number) => void = noop,
   ) {}
 
   /** A table of this buffer over `db`; `keyId` names a key uniquely within the table. */
@@ -170,6 +174,7 @@ export class WriteBuffer {
   /** Writes the batch to lmdb-js in one synchronous loop (one event turn: one LMDB transaction). */
   private send(batch: StagedBatch): Promise<unknown> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    const started = performance.now();
     let last: Promise<boolean> | undefined;
     try {
       for (let id = 0; id < batch.tables.length; id++) {
@@ -182,7 +187,8 @@ export class WriteBuffer {
       // what reached lmdb-js may still commit; reads keep seeing the batch, and the owner fails
       return Promise.reject(err);
     }
-    return last ?? Promise.resolve(true);
+    if (last === undefined) return Promise.resolve(true);
+    return last.then(() => this.onCommitted(performance.now() - started));
   }
 
   /** Sends what was gathered; resolves when every write finished so far has committed. */

@@ -37,6 +37,15 @@ export class EtcdError extends Error {
   get grpcMessage(): string {
     return this.message;
   }
+
+  /**
+   * The error as grpc-go prints a status error ("rpc error: code = PermissionDenied desc = ..."): the text etcd puts
+   * where it sends one of its gRPC errors as a string (a watch's cancel reason).
+   */
+  get goStatusText(): string {
+    const name = Object.keys(GrpcCode).find((k) => GrpcCode[k as keyof typeof GrpcCode] === this.code);
+    return `rpc error: code = ${name ?? `Code(${this.code})`} desc = ${this.grpcMessage}`;
+  }
 }
 
 /** Any error that carries a gRPC status for the client: this module's EtcdError or a lower layer's. */

@@ -187,6 +187,7 @@ export class EtcdServer implements ServerCore {
     this.memberId = cluster.localId;
     this.serverMetrics = metrics;
     metrics.pendingProposals = () => this.unanswered.size;
+    store.backend.onCommitted((ms) => metrics.backendCommit.observe(ms / 1000));
     metrics.setMemberId(formatId(this.memberId));
     this.watchable = new WatchableStore(
       store,
@@ -723,7 +724,8 @@ export class EtcdServer implements ServerCore {
   }
 
   private async applyBatch(batch: ApplyBatch): Promise<void> {
-    await batch.persisted;
+    // entries only this Ready writes are applied once it is durable: what an apply shows a client survives
+    if (!batch.durable) await batch.persisted;
     try {
       const snapIndex = batch.snapshot?.metadata?.index ?? 0;
       if (batch.snapshot && snapIndex > this.appliedIndex.index) await this.applySnapshot(batch.snapshot);
@@ -735,7 +737,6 @@ export class EtcdServer implements ServerCore {
       // one staged backend batch (one LMDB transaction, committed off the main thread); waiters hear
       // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
-      this.serverMetrics.backendCommit.observe((performance.now() - started) / 1000);
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
       const term = this.raft.leadership$.value.term;
@@ -759,6 +760,8 @@ export class EtcdServer implements ServerCore {
       this.appliedIndex.trigger(last);
       if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
       this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
+      // a snapshot of the state needs raft's log to hold what was applied (the Ready may still be written)
+      await batch.persisted;
       await this.maybeSnapshot(last);
     } catch (err) {
       this.errors$.next(err instanceof Error ? err : new Error(String(err)));

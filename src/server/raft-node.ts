@@ -54,8 +54,15 @@ export interface ReadySummary {
 export interface ApplyBatch {
   readonly entries: Entry[];
   readonly snapshot: Snapshot | undefined;
-  /** Resolves once the Ready that carried this batch was persisted (entries may not be applied before). */
+  /** Resolves once the Ready that carried this batch was persisted (a snapshot of the state waits for it). */
   readonly persisted: Promise<void>;
+  /**
+   * The batch's entries were made durable by earlier Readies: they may be applied while this Ready is
+   * written. When false (a single member commits what it appends; a snapshot comes with the Ready),
+   * nothing of the batch may be applied before `persisted`: an apply is seen by clients (answers,
+   * watch events, reads, leases), and what they saw must survive a crash.
+   */
+  readonly durable: boolean;
   /** Resolved by the apply loop after the batch is applied (a follower's conf change waits for it). */
   readonly applied: () => void;
 }
@@ -181,17 +188,21 @@ export class RaftNode {
     }
     for (const rs of rd.readStates) this.readStates$.next(rs);
 
-    // 2. committed entries go to the apply loop now; it waits for `persisted` before applying
+    // 2. committed entries go to the apply loop now. Entries an earlier Ready made durable are applied
+    //    while this one is written (as etcd does); entries this Ready writes itself, and a snapshot,
+    //    wait for `persisted`
     let markPersisted!: () => void;
     const persisted = new Promise<void>((resolve) => (markPersisted = resolve));
     let markApplied!: () => void;
     const appliedPromise = new Promise<void>((resolve) => (markApplied = resolve));
-    const hasWork = rd.committedEntries.length > 0 || !isEmptySnap(rd.snapshot);
+    const hasSnapshot = !isEmptySnap(rd.snapshot);
+    const hasWork = rd.committedEntries.length > 0 || hasSnapshot;
     if (hasWork) {
       this.applies$.next({
         entries: rd.committedEntries,
         snapshot: rd.snapshot,
         persisted,
+        durable: !hasSnapshot && !writesCommitted(rd),
         applied: markApplied,
       });
     }
@@ -212,9 +223,10 @@ export class RaftNode {
     // 5. the in-memory log follows the durable one
     if (rd.entries.length > 0) this.storage.append(rd.entries);
 
-    // 6. a follower answers only once durable, and before this batch is applied: the apply goes on
-    //    in a promise continuation queued by markPersisted, which must not run ahead of the
-    //    transport's write of the answer (queued by send). A conf change is applied before the next Ready.
+    // 6. a follower answers only once durable, and before a batch that waited for this write is
+    //    applied: that apply goes on in a promise continuation queued by markPersisted, which must not
+    //    run ahead of the transport's write of the answer (queued by send). A conf change is applied
+    //    before the next Ready.
     try {
       if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
     } finally {
@@ -248,4 +260,18 @@ export class RaftNode {
   get hasLeader(): boolean {
     return this.leadership$.value.lead !== None;
   }
+}
+
+/**
+ * Whether some committed entry of the Ready is among the entries it writes (etcd's shouldWaitWALSync):
+ * a single member commits an entry as it appends it, before any disk has it. Both runs are in index
+ * order with terms that never go down, so comparing the last committed entry with the first written
+ * one is enough.
+ */
+export function writesCommitted(rd: Pick<Ready, "committedEntries" | "entries">): boolean {
+  const committed = rd.committedEntries;
+  if (committed.length === 0 || rd.entries.length === 0) return false;
+  const last = committed[committed.length - 1];
+  const first = rd.entries[0];
+  return last.term > first.term || (last.term === first.term && last.index >= first.index);
 }

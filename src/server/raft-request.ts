@@ -1,6 +1,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { InternalRaftRequest, RequestHeader } from "../gen/etcdserverpb/raft_internal.js";
 import { DeleteRangeRequest, PutRequest, TxnRequest } from "../gen/etcdserverpb/rpc.js";
+import { isPlainVarint, WireBuffer } from "./wire-buffer.js";
 
 /** InternalRaftRequest's `header` (field 100), length-delimited. */
 const HEADER_TAG = (100 << 3) | 2;
@@ -26,6 +27,78 @@ const REUSED_WRITER_MAX_BYTES = 64 * 1024;
  */
 let writer = new BinaryWriter();
 
+/** Where puts are encoded (every write of a put load comes this way). */
+const putWire = new WireBuffer();
+/** The largest lease id written as a plain varint (a number holds it exactly). */
+const MAX_PLAIN_LEASE = BigInt(Number.MAX_SAFE_INTEGER);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * A put and its header as the generated encoders write them (the put's fields, then the header's, in
+ * field order), with no BigInt made on the way; undefined for values only the generated code handles
+ * (a negative or huge lease, a huge auth revision, an ID past uint64), which then takes it.
+ */
+function encodePut(put: PutRequest, header: RequestHeader): Buffer | undefined {
+  if (
+    put.lease < 0n ||
+    put.lease > MAX_PLAIN_LEASE ||
+    header.ID < 0n ||
+    header.ID > UINT64_MAX ||
+    !isPlainVarint(header.authRevision)
+  )
+    return undefined;
+  const w = putWire;
+  try {
+    w.byte(clientWrites.put.tag);
+    w.fork();
+    if (put.key.length !== 0) {
+      w.byte(10);
+      w.bytes(put.key);
+    }
+    if (put.value.length !== 0) {
+      w.byte(18);
+      w.bytes(put.value);
+    }
+    if (put.lease !== 0n) {
+      w.byte(24);
+      w.varint(Number(put.lease));
+    }
+    if (put.prevKv !== false) {
+      w.byte(32);
+      w.byte(put.prevKv ? 1 : 0);
+    }
+    if (put.ignoreValue !== false) {
+      w.byte(40);
+      w.byte(put.ignoreValue ? 1 : 0);
+    }
+    if (put.ignoreLease !== false) {
+      w.byte(48);
+      w.byte(put.ignoreLease ? 1 : 0);
+    }
+    w.join();
+    w.varint(HEADER_TAG);
+    w.fork();
+    if (header.ID !== 0n) {
+      w.byte(8);
+      w.uint64(header.ID);
+    }
+    if (header.username !== "") {
+      w.byte(18);
+      w.string(header.username);
+    }
+    if (header.authRevision !== 0) {
+      w.byte(24);
+      w.varint(header.authRevision);
+    }
+    w.join();
+  } catch (err) {
+    w.reset(); // a half-written request must not lead the next one
+    throw err;
+  }
+  // the proposal stays in the raft log until it is compacted: memory of its own, as the generated path gives
+  return w.takeOwn();
+}
+
 /** The client write a request carries when it carries one and nothing else but its header. */
 function soleClientWrite(req: Partial<InternalRaftRequest>): ClientWrite | undefined {
   let found: ClientWrite | undefined;
@@ -41,13 +114,18 @@ function soleClientWrite(req: Partial<InternalRaftRequest>): ClientWrite | undef
  * The bytes proposed through raft for a request and its header. A client write (put, delete or txn)
  * is written straight from the decoded client request, in the field order of the generated encoder
  * (the write, then the header), which gives the bytes of fromPartial + encode without fromPartial's
- * deep copy of the request. Any other request takes fromPartial, whose defaults also cover objects
- * built in code. The result wraps the encoder's own exact-size copy (no second copy).
+ * deep copy of the request; a put is written by hand, into a buffer kept between proposals. Any other
+ * request takes fromPartial, whose defaults also cover objects built in code. The result is one
+ * exact-size copy.
  */
 export function encodeRaftRequest(req: Partial<InternalRaftRequest>, header: RequestHeader): Buffer {
+  const write = soleClientWrite(req);
+  if (write === "put" && req.put !== undefined) {
+    const put = encodePut(req.put, header);
+    if (put !== undefined) return put;
+  }
   let bytes: Uint8Array;
   try {
-    const write = soleClientWrite(req);
     if (write !== undefined) {
       const { tag, encode } = clientWrites[write];
       (encode as (message: unknown, writer: BinaryWriter) => BinaryWriter)(

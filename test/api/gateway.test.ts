@@ -342,6 +342,22 @@ describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
     assert.equal((await http(h.url, "/version")).status, 200);
   });
 
+  it("takes a stream's first message past its early-checked start, arriving in pieces, below the limit", async () => {
+    // a 300,000-character key: past the 64 KiB checked as it arrives, below the limit (576 KiB here)
+    const key = "QUFB".repeat(75_000);
+    const watching = await http(h.url, "/v3/watch", {
+      body: `{"create_request":{"key":"${key}"}}\n{"create_request":{"key":"eA=="}}`,
+      stopAfterChunks: 2,
+    });
+    assert.equal(watching.status, 200);
+    assert.equal(watching.chunks.length, 2);
+    for (const chunk of watching.chunks) assert.match(chunk, /^\{"result":\{.*"created":true\}\}\n$/);
+    // the same message with a character base64 refuses near its end: Go's error, naming its position
+    const refused = await post("/v3/watch", `{"create_request":{"key":"${key}\u00e9"}}`);
+    assert.equal(refused.status, 500);
+    assert.equal(JSON.parse(refused.body).message, `illegal base64 data at input byte ${key.length}`);
+  });
+
   it("answers a malformed body as soon as its start shows it, before the rest arrives (as Go's decoder reads)", async () => {
     // the body is sent in pieces and not ended until the answer came: a server that waited for the
     // whole body (holding it) would never answer

@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { type Abridged, decodeAbridged, JsonAbridger } from "../../src/api/gateway/json-abridger.js";
+import {
+  type Abridged,
+  decodeAbridged,
+  JsonAbridger,
+  RUN_TAIL_CHARS,
+} from "../../src/api/gateway/json-abridger.js";
 import { messageDesc, parseBody } from "../../src/api/gateway/json-codec.js";
 
 const put = messageDesc("etcdserverpb.PutRequest");
@@ -47,25 +52,27 @@ function cut(text: string, at: number[]): string[] {
 
 const base64Char = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
 /** A long base64-like string: valid, or spoiled by a stray character, a missing character or padding. */
-const longBase64 = fc
-  .tuple(
-    fc.integer({ min: 0, max: 12_000 }),
-    fc.array(base64Char, { minLength: 1, maxLength: 8 }).map((a) => a.join("")),
-    fc.oneof(
-      fc.constant(""),
-      fc.constant("="),
-      fc.constant("=="),
-      fc.constant("==="),
-      fc.constantFrom("!", "-", "_", " ", "\u00e9"),
-    ),
-    fc.nat(),
-  )
-  .map(([len, unit, spoil, where]) => {
-    const body = unit.repeat(Math.ceil(len / unit.length)).slice(0, len);
-    if (spoil === "" || spoil.startsWith("=")) return body + spoil;
-    const at = len === 0 ? 0 : where % len;
-    return body.slice(0, at) + spoil + body.slice(at);
-  });
+const base64Like = (minLength: number, maxLength: number) =>
+  fc
+    .tuple(
+      fc.integer({ min: minLength, max: maxLength }),
+      fc.array(base64Char, { minLength: 1, maxLength: 8 }).map((a) => a.join("")),
+      fc.oneof(
+        fc.constant(""),
+        fc.constant("="),
+        fc.constant("=="),
+        fc.constant("==="),
+        fc.constantFrom("!", "-", "_", " ", "\u00e9"),
+      ),
+      fc.nat(),
+    )
+    .map(([len, unit, spoil, where]) => {
+      const body = unit.repeat(Math.ceil(len / unit.length)).slice(0, len);
+      if (spoil === "" || spoil.startsWith("=")) return body + spoil;
+      const at = len === 0 ? 0 : where % len;
+      return body.slice(0, at) + spoil + body.slice(at);
+    });
+const longBase64 = base64Like(0, 12_000);
 const shortValue = fc.oneof(
   fc.integer().map(String),
   fc.boolean().map(String),
@@ -119,6 +126,62 @@ describe("abridged copy of a large JSON body", () => {
       );
       throw err;
     }
+  });
+
+  test("a long string's base64 run taken unseen abridges as the same run fed", () => {
+    const seed = Number(process.env.ABRIDGER_SEED ?? Date.now() % 2 ** 31);
+    // pieces as a large body arrives; each piece's leading base64 run is taken with only its tail shown
+    // whenever the copy is in a long string's middle, as the gateway does with a chunk's first bytes
+    const fedWithRuns = (pieces: string[]) => {
+      const a = new JsonAbridger(64 * 1024);
+      let taken = 0;
+      for (const piece of pieces) {
+        let n = 0;
+        if (a.inBase64Run()) while (n < piece.length && /[A-Za-z0-9+/]/.test(piece[n])) n++;
+        a.takeRun(piece.slice(Math.max(0, n - RUN_TAIL_CHARS), n), n);
+        taken += n;
+        a.feed(piece.slice(n));
+      }
+      return { result: a.result(), taken };
+    };
+    let takenInAll = 0;
+    try {
+      fc.assert(
+        fc.property(
+          body,
+          base64Like(4_000, 40_000),
+          fc.array(fc.nat(), { maxLength: 12 }),
+          (before, long, at) => {
+            // the body with one more long string, cut anywhere (its middle included)
+            const text = `${before.slice(0, -1)}${before.length > 2 ? "," : ""}"value":${JSON.stringify(long)}}`;
+            const pieces = cut(
+              text,
+              at.map((n) => (n % text.length) / text.length),
+            );
+            const { result, taken } = fedWithRuns(pieces);
+            takenInAll += taken;
+            assert.deepEqual(result, abridge(pieces), `body of ${text.length} characters`);
+          },
+        ),
+        { numRuns: 600, seed },
+      );
+    } catch (err) {
+      console.error(
+        `replay with ABRIDGER_SEED=${seed} node --import tsx --test test/api/json-abridger.test.ts`,
+      );
+      throw err;
+    }
+    // the runs really were taken unseen (long strings are common among the bodies)
+    assert.ok(takenInAll > 100_000, `only ${takenInAll} characters taken as runs`);
+    // one run far longer than what is held: the same copy and the same size as the body fed whole
+    const value = "QUFB".repeat(250_000);
+    const text = `{"key":"a2V5","value":"${value}"}`;
+    const cutAt = text.indexOf("QUFB") + 5000;
+    const runs = fedWithRuns([text.slice(0, cutAt), text.slice(cutAt)]);
+    assert.equal(runs.taken, value.length - 5000);
+    assert.deepEqual(runs.result, abridge([text.slice(0, cutAt), text.slice(cutAt)]));
+    if (runs.result.kind === "abridged") assert.deepEqual(fromAbridged(runs.result), decodeWhole(text));
+    else assert.fail("the body was not abridged");
   });
 
   test("what it keeps and drops", () => {

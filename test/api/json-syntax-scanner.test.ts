@@ -26,6 +26,20 @@ function scan(pieces: string[]): ScanVerdict {
   return s.end();
 }
 
+/** The same, each piece's ASCII start given as bytes (as the gateway reads a large body's chunks). */
+function scanAsciiStarts(pieces: string[]): ScanVerdict {
+  const s = new JsonSyntaxScanner();
+  for (const p of pieces) {
+    const bytes = Buffer.from(p, "utf8");
+    let ascii = 0;
+    while (ascii < bytes.length && bytes[ascii] < 0x80) ascii++;
+    let v = s.feedAscii(bytes.subarray(0, ascii));
+    if (v.kind === "more") v = s.feed(bytes.subarray(ascii).toString("utf8"));
+    if (v.kind !== "more") return v;
+  }
+  return s.end();
+}
+
 describe("streaming JSON syntax check", () => {
   test("Go's texts for the usual mistakes", () => {
     assert.deepEqual(scan(['{"key":"QUFB"']), { kind: "error", message: "unexpected EOF" });
@@ -69,6 +83,7 @@ describe("streaming JSON syntax check", () => {
           .slice(1)
           .map((end, i, all) => text.slice(i === 0 ? 0 : all[i - 1], end));
         assert.deepEqual(scan(pieces), want, `pieces: ${JSON.stringify(pieces)}`);
+        assert.deepEqual(scanAsciiStarts(pieces), want, `ASCII as bytes: ${JSON.stringify(pieces)}`);
       }),
       { numRuns: 3000 },
     );

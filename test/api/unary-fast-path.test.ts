@@ -138,11 +138,16 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
   it("answers with one framed message and grpc-status 0 in the trailers", async () => {
     const a = await call("/t.S/Echo", frame("hi"));
     assert.equal(a.headers[":status"], 200);
-    assert.equal(a.headers["content-type"], "application/grpc+proto");
+    // etcd's answer headers, no more: its content type, and no encodings named
+    assert.equal(a.headers["content-type"], "application/grpc");
+    assert.equal(a.headers["grpc-encoding"], undefined);
+    assert.equal(a.headers["grpc-accept-encoding"], undefined);
     assert.deepEqual(a.body, frame("echo:hi"));
     assert.equal(a.trailers?.["grpc-status"], "0");
     assert.equal(a.trailers?.["grpc-message"], "OK");
     assert.equal(taken.at(-1), "/t.S/Echo");
+    // as etcd's answers: no date header
+    assert.equal(a.headers.date, undefined);
   });
 
   it("ends a failed call with a trailers-only answer carrying the code and the URI-encoded text", async () => {
@@ -150,6 +155,7 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     assert.equal(a.headers["grpc-status"], String(GrpcCode.FailedPrecondition));
     assert.equal(decodeURI(String(a.headers["grpc-message"])), "etcdserver: a 50% failure");
     assert.equal(a.body.length, 0);
+    assert.equal(a.headers.date, undefined);
   });
 
   it("ends a call past its grpc-timeout with DeadlineExceeded", async () => {

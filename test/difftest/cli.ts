@@ -9,6 +9,8 @@
  *   npm run difftest -- --seed 7 --ops 20 --print               prints the operations without running them
  *   npm run difftest -- --seeds 20 --via mixed                   every other unary call through the HTTP gateway
  *                                                                (--via gateway: all of them; grpc is the default)
+ *   npm run difftest -- --seeds 20 --auth                        auth enabled: root and three users with roles of
+ *                                                                their own send the operations, or nobody does
  */
 import { parseArgs } from "node:util";
 import { generate, type Op } from "./generator.js";
@@ -19,9 +21,9 @@ import { pick, shrink } from "./shrink.js";
 /** Operations per seed unless --ops says otherwise. */
 export const DEFAULT_OPS = 300;
 
-async function runIndices(ops: Op[], indices: number[], via: Via): Promise<RunResult> {
+async function runIndices(ops: Op[], indices: number[], via: Via, auth: boolean): Promise<RunResult> {
   const subset = pick(ops, indices);
-  return withMembers((endpoints) => runOps(subset, endpoints, { via }));
+  return withMembers((endpoints) => runOps(subset, endpoints, { via, auth }));
 }
 
 /** A run over a subset reports indices of the subset: map them back to the seed's operation indices. */
@@ -42,9 +44,11 @@ async function main(): Promise<number> {
       budget: { type: "string" },
       print: { type: "boolean" },
       via: { type: "string" },
+      auth: { type: "boolean" },
     },
   });
   const via = (values.via ?? "grpc") as Via;
+  const auth = values.auth ?? false;
   if (!VIAS.includes(via)) throw new Error(`--via must be one of ${VIAS.join(", ")}`);
   const count = Number(values.ops ?? DEFAULT_OPS);
   const first = Number(values.seed ?? values.from ?? 1);
@@ -64,14 +68,14 @@ async function main(): Promise<number> {
   let totalOps = 0;
   let compared = 0;
   for (let seed = first; seed < first + seeds; seed++) {
-    const ops = generate(seed, only ? Math.max(...only) + 1 : count);
+    const ops = generate(seed, only ? Math.max(...only) + 1 : count, { auth });
     const indices = only ?? ops.map((_, i) => i);
     if (values.print) {
       for (const i of indices) console.log(`${i}\t${show(ops[i])}`);
       continue;
     }
     const t0 = Date.now();
-    const raw = await runIndices(ops, indices, via);
+    const raw = await runIndices(ops, indices, via, auth);
     totalOps += raw.ops;
     compared += raw.compared;
     let result = inSeedTerms(raw, indices);
@@ -82,7 +86,7 @@ async function main(): Promise<number> {
       const s = await shrink(
         indices,
         raw,
-        (candidate) => runIndices(ops, candidate, via),
+        (candidate) => runIndices(ops, candidate, via, auth),
         Number(values.budget ?? 40),
         (now) => console.log(`  still differs with ${now.length} operations: --only ${now.join(",")}`),
       );

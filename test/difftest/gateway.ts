@@ -1,8 +1,8 @@
 // The differential tester's second transport: an operation sent as JSON to the HTTP gateway (`POST /v3/...`) of
 // both servers instead of over gRPC. The answers are compared as JSON, as a curl user sees them: field names,
 // int64 values as strings, fields left out when they hold their default, and error bodies with their HTTP status.
-import type { Op } from "./generator.js";
-import { Approx, type LeaseNames } from "./normalize.js";
+import type { AuthMethod, Op } from "./generator.js";
+import { Approx, type LeaseNames, tokenShown } from "./normalize.js";
 
 /** Operation kinds the gateway serves as a unary call (watches, keep-alives and HashKV stay on gRPC). */
 const PATHS: Partial<Record<Op["kind"], string>> = {
@@ -19,8 +19,28 @@ const PATHS: Partial<Record<Op["kind"], string>> = {
   alarmList: "/v3/maintenance/alarm",
 };
 
-export function gatewayPath(kind: Op["kind"]): string | undefined {
-  return PATHS[kind];
+/** The gateway's paths of the Auth service's calls. */
+const AUTH_PATHS: Record<AuthMethod, string> = {
+  userAdd: "/v3/auth/user/add",
+  userGet: "/v3/auth/user/get",
+  userList: "/v3/auth/user/list",
+  userDelete: "/v3/auth/user/delete",
+  userChangePassword: "/v3/auth/user/changepw",
+  userGrantRole: "/v3/auth/user/grant",
+  userRevokeRole: "/v3/auth/user/revoke",
+  roleAdd: "/v3/auth/role/add",
+  roleGet: "/v3/auth/role/get",
+  roleList: "/v3/auth/role/list",
+  roleDelete: "/v3/auth/role/delete",
+  roleGrantPermission: "/v3/auth/role/grant",
+  roleRevokePermission: "/v3/auth/role/revoke",
+  authenticate: "/v3/auth/authenticate",
+  authEnable: "/v3/auth/enable",
+  authDisable: "/v3/auth/disable",
+};
+
+export function gatewayPath(op: Op): string | undefined {
+  return op.kind === "auth" ? AUTH_PATHS[op.method] : PATHS[op.kind];
 }
 
 /** A gateway answer: the status and the parsed body (or the text, when it is not JSON). */
@@ -45,15 +65,19 @@ export function requestJson(value: unknown): unknown {
   return value;
 }
 
+const JSON_HEADERS = { "content-type": "application/json" };
+
 export async function postGateway(
   base: string,
   path: string,
   body: unknown,
   timeoutMs: number,
+  /** An auth token, sent in the Authorization header as the gateway expects it. */
+  token?: string,
 ): Promise<GatewayAnswer> {
   const res = await fetch(`${base}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: token === undefined ? JSON_HEADERS : { ...JSON_HEADERS, authorization: token },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -94,7 +118,7 @@ export function normalizeJson(
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         if (DROPPED.has(k)) continue;
-        out[k] = walk(x, k);
+        out[k] = k === "token" ? tokenShown(x) : walk(x, k);
       }
       return out;
     }

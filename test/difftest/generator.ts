@@ -89,7 +89,44 @@ export interface WatchCreateSpec {
   watchId: number;
 }
 
-export type Op =
+/**
+ * The Auth service's calls (auth itself stays disabled: enabling it would refuse every later call of the run on both
+ * servers alike, and hide everything else).
+ */
+export type AuthMethod =
+  | "userAdd"
+  | "userGet"
+  | "userList"
+  | "userDelete"
+  | "userChangePassword"
+  | "userGrantRole"
+  | "userRevokeRole"
+  | "roleAdd"
+  | "roleGet"
+  | "roleList"
+  | "roleDelete"
+  | "roleGrantPermission"
+  | "roleRevokePermission"
+  | "authenticate"
+  | "authEnable"
+  | "authDisable";
+
+/** The arguments of an Auth call; each method reads the ones it needs. */
+export interface AuthArgs {
+  user: string;
+  role: string;
+  password: string;
+  noPassword: boolean;
+  /** READ 0, WRITE 1, READWRITE 2; now and then a type etcd does not know. */
+  permType: number;
+  key: Bytes;
+  rangeEnd: Bytes;
+}
+
+/** One operation, sent as the user `as` names (with auth enabled; none: without a token). */
+export type Op = OpBody & { as?: string };
+
+type OpBody =
   | { kind: "range"; req: RangeSpec }
   | { kind: "put"; req: PutSpec }
   | { kind: "deleteRange"; req: DeleteSpec }
@@ -107,7 +144,8 @@ export type Op =
   | { kind: "watchProgress"; stream: number }
   | { kind: "status" }
   | { kind: "hashKv"; revision: Rev }
-  | { kind: "alarmList" };
+  | { kind: "alarmList" }
+  | { kind: "auth"; method: AuthMethod; args: AuthArgs };
 
 /** Watch streams each server gets (the same number on both). */
 export const WATCH_STREAMS = 3;
@@ -135,6 +173,27 @@ const KEYS = [
   "\x01",
   "\xff",
   "\xff\xff",
+];
+// Users and roles: a few that keep meeting each other, root (which etcd treats specially) and the empty name.
+const USERS = ["root", "alice", "bob", "carol", ""];
+const ROLES = ["root", "reader", "writer", ""];
+const PASSWORDS = ["", "pw", "secret"];
+const AUTH_METHODS: ReadonlyArray<readonly [AuthMethod, number]> = [
+  ["userAdd", 4],
+  ["userGet", 2],
+  ["userList", 1],
+  ["userDelete", 1],
+  ["userChangePassword", 1],
+  ["userGrantRole", 3],
+  ["userRevokeRole", 1.5],
+  ["roleAdd", 3],
+  ["roleGet", 2],
+  ["roleList", 1],
+  ["roleDelete", 1],
+  ["roleGrantPermission", 4],
+  ["roleRevokePermission", 2],
+  ["authenticate", 1],
+  ["authDisable", 0.3],
 ];
 const VALUES = ["", "v", "1", "22", "hello", "\x00", "\xff\xfe", "value-that-is-a-bit-longer"];
 
@@ -192,6 +251,7 @@ const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", numbe
   ["status", 0.7],
   ["hashKv", 1],
   ["alarmList", 0.3],
+  ["auth", 5],
   ["bigPuts", 0.15],
   ["manyOps", 0.4],
 ];
@@ -199,13 +259,124 @@ const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", numbe
 export interface GeneratorOptions {
   /** Leave out operations that wait for a lease to expire (each takes seconds). */
   noExpiry?: boolean;
+  /**
+   * Auth enabled: the run starts by adding root and three users with roles of their own and enabling auth (the
+   * first `AUTH_SETUP.length` operations), then sends each operation as one of them or without a token.
+   */
+  auth?: boolean;
+}
+
+/** The password each user of an auth run is given (a user `as` names authenticates with it). */
+export const PASSWORD_OF: Readonly<Record<string, string>> = {
+  root: "rootpw",
+  alice: "alicepw",
+  bob: "bobpw",
+  carol: "carolpw",
+};
+
+const setupArgs: AuthArgs = {
+  user: "",
+  role: "",
+  password: "",
+  noPassword: false,
+  permType: 0,
+  key: "",
+  rangeEnd: "",
+};
+const setup = (method: AuthMethod, args: Partial<AuthArgs>): Op => ({
+  kind: "auth",
+  method,
+  args: { ...setupArgs, ...args },
+});
+
+/**
+ * An auth run's first operations: root with the root role; alice reads the "a" prefix; bob reads and writes from
+ * "b" up to "e" and writes "z"; carol has a role with no permission; then auth is enabled.
+ */
+export const AUTH_SETUP: readonly Op[] = [
+  setup("roleAdd", { role: "root" }),
+  setup("userAdd", { user: "root", password: PASSWORD_OF.root }),
+  setup("userGrantRole", { user: "root", role: "root" }),
+  setup("roleAdd", { role: "reader" }),
+  setup("roleGrantPermission", { role: "reader", permType: 0, key: "a", rangeEnd: "b" }),
+  setup("userAdd", { user: "alice", password: PASSWORD_OF.alice }),
+  setup("userGrantRole", { user: "alice", role: "reader" }),
+  setup("roleAdd", { role: "writer" }),
+  setup("roleGrantPermission", { role: "writer", permType: 2, key: "b", rangeEnd: "e" }),
+  setup("roleGrantPermission", { role: "writer", permType: 1, key: "z" }),
+  setup("userAdd", { user: "bob", password: PASSWORD_OF.bob }),
+  setup("userGrantRole", { user: "bob", role: "writer" }),
+  setup("roleAdd", { role: "nothing" }),
+  setup("userAdd", { user: "carol", password: PASSWORD_OF.carol }),
+  setup("userGrantRole", { user: "carol", role: "nothing" }),
+  setup("authEnable", {}),
+].map((op) => ({ ...op, as: "root" }));
+
+/** Who sends an operation of an auth run: mostly a user with a role, now and then nobody (no token). */
+const SENDERS: ReadonlyArray<readonly [string | undefined, number]> = [
+  ["root", 3],
+  ["alice", 3],
+  ["bob", 3],
+  ["carol", 1],
+  [undefined, 1],
+];
+
+/** A range that ends where or before it begins (an empty one): neither a single key nor "from the key on". */
+function inverted(key: Bytes, rangeEnd: Bytes): boolean {
+  if (typeof key !== "string" || typeof rangeEnd !== "string") return false;
+  return rangeEnd !== "" && rangeEnd !== "\x00" && rangeEnd <= key;
+}
+
+function txnNestsOrInverts(t: TxnSpec): boolean {
+  return (
+    t.compare.some((c) => inverted(c.key, c.rangeEnd)) ||
+    [...t.success, ...t.failure].some(
+      (o) =>
+        "txn" in o ||
+        ("range" in o && inverted(o.range.key, o.range.rangeEnd)) ||
+        ("deleteRange" in o && inverted(o.deleteRange.key, o.deleteRange.rangeEnd)),
+    )
+  );
+}
+
+/**
+ * Whether an auth run sends the operation as root, where rxetcd's permission check differs from etcd 3.4's on
+ * purpose: etcd 3.4 does not check the operations of a nested txn (a user could write anywhere through one), lists a
+ * lease's keys to anyone (CVE-2023-32082; etcd 3.5 and rxetcd check both), and checks a watch "from a key on" as if it
+ * watched that one key (rxetcd checks the whole range). For an empty range (one that ends where or before it begins), etcd 3.4's
+ * answer depends on the shape of its interval tree (rxetcd permits it where the user holds its first key).
+ */
+function rootOnly(op: Op): boolean {
+  switch (op.kind) {
+    case "txn":
+      return txnNestsOrInverts(op.req);
+    case "leaseTimeToLive":
+      return op.keys;
+    case "watchCreate":
+      return op.req.rangeEnd === "\x00" || inverted(op.req.key, op.req.rangeEnd);
+    case "range":
+    case "deleteRange":
+      return inverted(op.req.key, op.req.rangeEnd);
+    default:
+      return false;
+  }
 }
 
 /** The operations of one seed: the same seed and count always give the same list (and a longer list extends it). */
 export function generate(seed: number, count: number, options: GeneratorOptions = {}): Op[] {
   const g = new Generator(new Prng(seed));
-  const ops: Op[] = [];
-  while (ops.length < count) ops.push(...g.next(options));
+  const ops: Op[] = options.auth ? [...AUTH_SETUP] : [];
+  while (ops.length < count) {
+    const next = g.next(options);
+    if (options.auth) {
+      const sender = g.sender();
+      const as = next.some(rootOnly) ? "root" : sender;
+      // a watch stream has its user from when it opened: root's is the first
+      const onRootStream = (op: Op): Op =>
+        op.kind === "watchCreate" && rootOnly(op) ? { ...op, stream: 0 } : op;
+      ops.push(...next.map((op) => onRootStream(as === undefined ? op : { ...op, as })));
+    } else ops.push(...next);
+  }
   return ops.slice(0, count);
 }
 
@@ -269,11 +440,17 @@ class Generator {
         return [{ kind, revision: this.r.chance(0.4) ? 0 : this.pastRev(12, 3) }];
       case "alarmList":
         return [{ kind }];
+      case "auth":
+        return [{ kind, method: this.weighted(AUTH_METHODS), args: this.authArgs() }];
       case "bigPuts":
         return this.bigPuts();
       case "manyOps":
         return [{ kind: "txn", req: this.manyOps() }];
     }
+  }
+
+  sender(): string | undefined {
+    return this.weighted(SENDERS);
   }
 
   private weighted<T>(table: ReadonlyArray<readonly [T, number]>): T {
@@ -469,6 +646,19 @@ class Generator {
         ignoreLease: false,
       },
     }));
+  }
+
+  private authArgs(): AuthArgs {
+    const key = this.keyOrEmpty(0.05);
+    return {
+      user: this.r.pick(USERS),
+      role: this.r.pick(ROLES),
+      password: this.r.pick(PASSWORDS),
+      noPassword: this.r.chance(0.15),
+      permType: this.r.chance(0.05) ? this.r.pick([3, 7, -1]) : this.r.int(3),
+      key,
+      rangeEnd: this.r.chance(0.5) ? "" : this.rangeEnd(key),
+    };
   }
 
   private watchCreate(): WatchCreateSpec {

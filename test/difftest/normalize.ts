@@ -55,6 +55,11 @@ export function showBytes(b: Buffer): string {
 
 // Fields dropped everywhere: they name the member or the term, or measure the storage engine.
 const DROPPED = new Set(["clusterId", "memberId", "raftTerm", "leader", "dbSize", "dbSizeInUse"]);
+
+/** An auth token is each server's own: compared only by whether there is one. */
+export function tokenShown(token: unknown): unknown {
+  return typeof token === "string" && token !== "" ? "(a token)" : token;
+}
 // bigint fields that hold lease ids.
 const LEASE_FIELDS = new Set(["ID", "lease"]);
 
@@ -72,6 +77,10 @@ export function normalize(value: unknown, leases: LeaseNames, ttlTolerance = 0):
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         if (DROPPED.has(k)) continue;
+        if (k === "token") {
+          out[k] = tokenShown(x);
+          continue;
+        }
         if (k === "TTL" && ttlTolerance > 0 && typeof x === "number" && x > 0) {
           out[k] = new Approx(x, ttlTolerance);
           continue;

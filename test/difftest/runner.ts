@@ -11,6 +11,7 @@ import {
 } from "@grpc/grpc-js";
 import {
   AlarmRequest,
+  AuthClient,
   CompactionRequest,
   type Compare,
   DeleteRangeRequest,
@@ -41,6 +42,8 @@ import {
   requestJson,
 } from "./gateway.js";
 import type {
+  AuthArgs,
+  AuthMethod,
   Bytes,
   CompareSpec,
   DeleteSpec,
@@ -53,8 +56,13 @@ import type {
   TxnSpec,
   WatchCreateSpec,
 } from "./generator.js";
-import { WATCH_STREAMS } from "./generator.js";
+import { PASSWORD_OF, WATCH_STREAMS } from "./generator.js";
 import { firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
+
+/** The user each watch stream of an auth run is opened as (the generator relies on root's being the first). */
+const STREAM_USERS = ["root", "alice", "bob"];
+/** What a server answers to a token it no longer honours: a client authenticates again and retries. */
+const STALE_TOKEN = ["etcdserver: invalid auth token", "etcdserver: revision of auth store is old"];
 
 /** The reference and the subject, in the order answers are shown. */
 export const SIDES = ["etcd", "rxetcd"] as const;
@@ -99,6 +107,8 @@ export interface RunResult {
   divergence?: Divergence;
   /** How unary calls travelled (a replay must use the same). */
   via?: Via;
+  /** Whether it was an auth run (a replay must be one too). */
+  auth?: boolean;
 }
 
 type Outcome = { ok: unknown; revision?: number } | { error: RpcFailure };
@@ -127,19 +137,24 @@ class WatchLog {
   private readonly liveIds = new Set<number>();
   lastArrival = 0;
   ended = false;
-  private readonly call: ClientDuplexStream<WatchRequest, WatchResponse>;
+  private call: ClientDuplexStream<WatchRequest, WatchResponse> | undefined;
 
   constructor(
-    client: WatchClient,
+    private readonly client: WatchClient,
     private readonly side: Side,
-  ) {
-    this.call = client.watch();
-    this.call.on("data", (resp: WatchResponse) => this.receive(resp));
-    this.call.on("error", (err: ServiceError) => {
+  ) {}
+
+  /** Opens the stream (with the metadata given: an auth run's token) unless it is open already. */
+  open(md: Metadata): void {
+    if (this.call !== undefined) return;
+    const call = this.client.watch(md);
+    this.call = call;
+    call.on("data", (resp: WatchResponse) => this.receive(resp));
+    call.on("error", (err: ServiceError) => {
       this.ended = true;
       this.push("end", { end: { code: err.code, message: err.details } });
     });
-    this.call.on("end", () => {
+    call.on("end", () => {
       if (!this.ended) this.push("end", { end: "closed" });
       this.ended = true;
     });
@@ -149,12 +164,12 @@ class WatchLog {
     if (req.createRequest) this.createsSent++;
     if (req.progressRequest) this.progressSent++;
     if (req.cancelRequest && this.liveIds.delete(req.cancelRequest.watchId)) this.cancelsAnswerable++;
-    if (!this.ended) this.call.write(req);
+    if (!this.ended) this.call?.write(req);
   }
 
   close(): void {
     this.ended = true;
-    this.call.cancel();
+    this.call?.cancel();
   }
 
   private push(bucket: string, value: unknown): void {
@@ -216,6 +231,7 @@ class Side {
   readonly kv: KVClient;
   readonly lease: LeaseClient;
   readonly maintenance: MaintenanceClient;
+  readonly auth: AuthClient;
   readonly watchClient: WatchClient;
   readonly streams: WatchLog[];
   opIndex = 0;
@@ -228,6 +244,10 @@ class Side {
   raftBase = 0;
   private keepAlive: ClientDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse> | undefined;
   private keepAliveWaiters: Array<(o: Outcome) => void> = [];
+  /** The token each user of an auth run got last (forgotten when a server calls it stale). */
+  private readonly tokens = new Map<string, string>();
+  /** The token the running operation is sent with (none: no token). */
+  callToken: string | undefined;
 
   /** The gateway's base URL (the same port: gRPC and HTTP/JSON share it). */
   readonly base: string;
@@ -237,6 +257,8 @@ class Side {
     address: string,
     /** Whether the operation of this index goes to the HTTP gateway instead of gRPC (where the gateway has it). */
     readonly viaGateway: (index: number) => boolean = () => false,
+    /** An auth run: streams are opened as STREAM_USERS, keep-alives as root. */
+    readonly authRun = false,
   ) {
     this.base = `http://${address}`;
     const options = {
@@ -247,6 +269,7 @@ class Side {
     this.kv = new KVClient(address, creds, options);
     this.lease = new LeaseClient(address, creds, options);
     this.maintenance = new MaintenanceClient(address, creds, options);
+    this.auth = new AuthClient(address, creds, options);
     this.watchClient = new WatchClient(address, creds, options);
     this.streams = Array.from({ length: WATCH_STREAMS }, () => new WatchLog(this.watchClient, this));
   }
@@ -262,17 +285,57 @@ class Side {
     req: Req,
   ): Promise<{ ok: Res } | { error: RpcFailure }> {
     return new Promise((resolve) => {
-      method(req, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
+      method(req, this.metadata(this.callToken), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
         if (err) resolve({ error: { code: err.code, message: err.details } });
         else resolve({ ok: res });
       });
     });
   }
 
+  /** Metadata carrying a token, as clientv3 sends it. */
+  private metadata(token: string | undefined): Metadata {
+    const md = new Metadata();
+    if (token !== undefined) md.set("token", token);
+    return md;
+  }
+
+  /**
+   * The token of `user` (undefined for none, or when the user cannot authenticate: the call then goes without one,
+   * on both servers alike).
+   */
+  async tokenFor(user: string | undefined): Promise<string | undefined> {
+    if (user === undefined) return undefined;
+    const known = this.tokens.get(user);
+    if (known !== undefined) return known;
+    const saved = this.callToken;
+    this.callToken = undefined;
+    const res = await this.unary(this.auth.authenticate.bind(this.auth), {
+      name: user,
+      password: PASSWORD_OF[user] ?? "",
+    });
+    this.callToken = saved;
+    if (!("ok" in res)) return undefined;
+    this.tokens.set(user, res.ok.token);
+    return res.ok.token;
+  }
+
+  forget(user: string): void {
+    this.tokens.delete(user);
+  }
+
+  /** Watch stream `i`, opened first if it is not (in an auth run, as STREAM_USERS[i]). */
+  async stream(i: number): Promise<WatchLog> {
+    const log = this.streams[i];
+    log.open(this.metadata(this.authRun ? await this.tokenFor(STREAM_USERS[i]) : undefined));
+    return log;
+  }
+
   /** One keep-alive on the side's keep-alive stream (opened again after it failed). */
-  keepAliveOnce(id: bigint): Promise<Outcome> {
+  async keepAliveOnce(id: bigint): Promise<Outcome> {
     if (!this.keepAlive) {
-      const call = this.lease.leaseKeepAlive();
+      const call = this.lease.leaseKeepAlive(
+        this.metadata(this.authRun ? await this.tokenFor("root") : undefined),
+      );
       call.on("data", (resp: LeaseKeepAliveResponse) => {
         const w = this.keepAliveWaiters.shift();
         w?.({ ok: normalize(resp, this.leases), revision: resp.header?.revision });
@@ -325,6 +388,41 @@ class Resolver {
 
   rev(r: Rev): number {
     return typeof r === "number" ? r : this.currentRev + r.rel;
+  }
+
+  /** The request of an Auth call: the fields its method takes. */
+  auth(method: AuthMethod, a: AuthArgs): Record<string, unknown> {
+    switch (method) {
+      case "userAdd":
+        return { name: a.user, password: a.password, options: { noPassword: a.noPassword } };
+      case "userGet":
+      case "userDelete":
+        return { name: a.user };
+      case "userChangePassword":
+      case "authenticate":
+        return { name: a.user, password: a.password };
+      case "userGrantRole":
+        return { user: a.user, role: a.role };
+      case "userRevokeRole":
+        return { name: a.user, role: a.role };
+      case "roleAdd":
+        return { name: a.role };
+      case "roleGet":
+      case "roleDelete":
+        return { role: a.role };
+      case "roleGrantPermission":
+        return {
+          name: a.role,
+          perm: { permType: a.permType, key: this.bytes(a.key), rangeEnd: this.bytes(a.rangeEnd) },
+        };
+      case "roleRevokePermission":
+        return { role: a.role, key: this.bytes(a.key), rangeEnd: this.bytes(a.rangeEnd) };
+      case "userList":
+      case "roleList":
+      case "authEnable":
+      case "authDisable":
+        return {};
+    }
   }
 
   /** Set when a request was given a lease id that the server chose (it differs between the servers). */
@@ -447,6 +545,8 @@ function requestOf(op: Op, r: Resolver, side: Side): unknown {
       return { stream: op.stream, cancelRequest: { watchId: watchIdOf(side, op.stream, op.watch) } };
     case "hashKv":
       return { revision: r.rev(op.revision) };
+    case "auth":
+      return { method: op.method, ...r.auth(op.method, op.args) };
     default:
       return { ...op };
   }
@@ -538,9 +638,35 @@ function wrote(side: Side, r: Resolver, out: Outcome): Outcome {
 }
 
 /** Runs one operation against one side and returns its normalized outcome. */
+/** The message of an answer that calls its token stale (gRPC or gateway), if it is one. */
+function staleTokenMessage(out: Outcome): string | undefined {
+  const message =
+    "error" in out
+      ? out.error.message
+      : ((out.ok as { body?: { message?: unknown } } | undefined)?.body?.message as string | undefined);
+  return message !== undefined && STALE_TOKEN.includes(message) ? message : undefined;
+}
+
+/**
+ * An operation as its sender (`op.as`) sends it: with that user's token, and, when the server calls the token stale,
+ * once more with a new one, as clientv3 does (the answer then says so, so a retry on one server only is a difference).
+ */
+async function executeAs(side: Side, op: Op, currentRev: number): Promise<Outcome> {
+  side.callToken = await side.tokenFor(op.as);
+  const first = await execute(side, op, currentRev);
+  const stale = op.as === undefined ? undefined : staleTokenMessage(first);
+  if (op.as === undefined || stale === undefined) return first;
+  side.forget(op.as);
+  side.callToken = await side.tokenFor(op.as);
+  const again = await execute(side, op, currentRev);
+  return "error" in again
+    ? { error: { code: again.error.code, message: `(retried after "${stale}") ${again.error.message}` } }
+    : { ok: { retriedAfter: stale, answer: again.ok }, revision: again.revision };
+}
+
 async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome> {
   const r = new Resolver(side, currentRev);
-  const path = gatewayPath(op.kind);
+  const path = gatewayPath(op);
   if (path !== undefined && side.viaGateway(side.opIndex)) return executeGateway(side, op, r, path);
   const kv = side.kv;
   const ls = side.lease;
@@ -598,13 +724,15 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
     case "leaseExpire":
       return expireLease(side, BigInt(op.id), op.ttl, op.keys);
     case "watchCreate":
-      side.streams[op.stream].send({ createRequest: r.watchCreate(op.req) });
+      (await side.stream(op.stream)).send({ createRequest: r.watchCreate(op.req) });
       return { ok: "sent" };
     case "watchCancel":
-      side.streams[op.stream].send({ cancelRequest: { watchId: watchIdOf(side, op.stream, op.watch) } });
+      (await side.stream(op.stream)).send({
+        cancelRequest: { watchId: watchIdOf(side, op.stream, op.watch) },
+      });
       return { ok: "sent" };
     case "watchProgress":
-      side.streams[op.stream].send({ progressRequest: {} });
+      (await side.stream(op.stream)).send({ progressRequest: {} });
       return { ok: "sent" };
     case "status": {
       const res = await side.unary(mt.status.bind(mt), {});
@@ -638,7 +766,23 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
         await side.unary(mt.alarm.bind(mt), AlarmRequest.fromPartial({ action: 0 })),
         side.leases,
       );
+    case "auth":
+      return outcomeOf(await authCall(side, op.method, r.auth(op.method, op.args)), side.leases);
   }
+}
+
+/** An Auth call over gRPC (the generated client's method of that name). */
+function authCall(side: Side, method: AuthMethod, req: Record<string, unknown>) {
+  const client = side.auth as unknown as Record<
+    AuthMethod,
+    (
+      req: unknown,
+      md: Metadata,
+      opts: Partial<CallOptions>,
+      cb: (err: ServiceError | null, res: unknown) => void,
+    ) => ClientUnaryCall
+  >;
+  return side.unary(client[method].bind(client), req);
 }
 
 /**
@@ -651,10 +795,12 @@ async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Pr
       ? {}
       : op.kind === "alarmList"
         ? { action: 0 }
-        : requestOf(op, r, side);
+        : op.kind === "auth"
+          ? r.auth(op.method, op.args)
+          : requestOf(op, r, side);
   let answer: Awaited<ReturnType<typeof postGateway>>;
   try {
-    answer = await postGateway(side.base, path, requestJson(body), CALL_TIMEOUT_MS);
+    answer = await postGateway(side.base, path, requestJson(body), CALL_TIMEOUT_MS, side.callToken);
   } catch (err) {
     return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
   }
@@ -864,6 +1010,8 @@ export interface RunOptions {
   /** Called after each operation (progress display). */
   onOp?: (index: number, op: Op) => void;
   via?: Via;
+  /** The operations are an auth run's (generated with `auth`): streams and keep-alives go with tokens. */
+  auth?: boolean;
 }
 
 function gatewayChooser(via: Via): (index: number) => boolean {
@@ -880,8 +1028,8 @@ export async function runOps(
 ): Promise<RunResult> {
   const choose = gatewayChooser(options.via ?? "grpc");
   const sides = [
-    new Side(SIDES[0], endpoints.etcd, choose),
-    new Side(SIDES[1], endpoints.rxetcd, choose),
+    new Side(SIDES[0], endpoints.etcd, choose, options.auth),
+    new Side(SIDES[1], endpoints.rxetcd, choose, options.auth),
   ] as const;
   const cmp = new Comparator(sides);
   // every request as sent to etcd, for the report
@@ -891,6 +1039,7 @@ export async function runOps(
   const slowSettles: string[] = [];
   const diverged = (i: number, where: string, detail: string, a: string, b: string): RunResult => ({
     via: options.via,
+    auth: options.auth,
     ops: index,
     compared: cmp.compared,
     slowSettles,
@@ -915,7 +1064,7 @@ export async function runOps(
       requests.push(
         show(normalize(requestOf(op, new Resolver(sides[0], currentRev), sides[0]), sides[0].leases)),
       );
-      const [oa, ob] = await Promise.all(sides.map((s) => execute(s, op, currentRev)));
+      const [oa, ob] = await Promise.all(sides.map((s) => executeAs(s, op, currentRev)));
       const va = "ok" in oa ? oa.ok : { error: oa.error };
       const vb = "ok" in ob ? ob.ok : { error: ob.error };
       const d = firstDifference(va, vb);
@@ -942,7 +1091,7 @@ export async function runOps(
     if (stuck !== undefined) slowSettles.push(`end: ${stuck}`);
     const w = cmp.watches(true);
     if (w) return diverged(w.index, w.where, w.detail, w.a, w.b);
-    return { ops: index, compared: cmp.compared, slowSettles, via: options.via };
+    return { ops: index, compared: cmp.compared, slowSettles, via: options.via, auth: options.auth };
   } finally {
     for (const s of sides) s.close();
   }
@@ -968,8 +1117,14 @@ export async function withMembers<T>(
 }
 
 /** The command that replays a run up to and including its first differing operation. */
-export function replayCommand(seed: number, divergence: Divergence, only?: number[], via?: Via): string {
-  const how = via === undefined || via === "grpc" ? "" : ` --via ${via}`;
+export function replayCommand(
+  seed: number,
+  divergence: Divergence,
+  only?: number[],
+  via?: Via,
+  auth?: boolean,
+): string {
+  const how = (via === undefined || via === "grpc" ? "" : ` --via ${via}`) + (auth ? " --auth" : "");
   return only
     ? `npm run difftest -- --seed ${seed} --only ${only.join(",")}${how}`
     : `npm run difftest -- --seed ${seed} --ops ${divergence.index + 1}${how}`;
@@ -986,7 +1141,7 @@ export function report(seed: number, r: RunResult, only?: number[]): string {
         ];
   if (!d) return [`seed ${seed}: ${r.ops} operations, no difference`, ...slow].join("\n");
   return [
-    `seed ${seed}: op ${d.index} (${d.op.kind}) differs (${d.where}); replay: ${replayCommand(seed, d, only, r.via)}`,
+    `seed ${seed}: op ${d.index} (${d.op.kind}) differs (${d.where}); replay: ${replayCommand(seed, d, only, r.via, r.auth)}`,
     `  request: ${clip(d.request)}`,
     `  first difference: ${clip(d.detail)}`,
     `  etcd:   ${clip(d.answers.etcd)}`,

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  AUTH_SETUP,
   generate,
   type Op,
   type PutSpec,
@@ -106,6 +107,11 @@ function featuresOf(ops: Op[]): Set<string> {
     if (op.kind === "leaseGrant" && op.ttl > 9_000_000_000) seen.add("lease TTL too large");
     if (op.kind === "leaseRevoke" && "id" in op.lease) seen.add("unknown lease");
     if (op.kind === "compact" && op.physical) seen.add("physical compaction");
+    if (op.kind === "auth") {
+      seen.add(`auth ${op.method}`);
+      if (op.args.user === "" || op.args.role === "") seen.add("auth empty name");
+      if (op.args.permType > 2 || op.args.permType < 0) seen.add("auth unknown permission type");
+    }
   }
   return seen;
 }
@@ -172,6 +178,25 @@ test("a few thousand operations reach every kind of call and every option", () =
     "lease TTL too large",
     "unknown lease",
     "physical compaction",
+    ...[
+      "userAdd",
+      "userGet",
+      "userList",
+      "userDelete",
+      "userChangePassword",
+      "userGrantRole",
+      "userRevokeRole",
+      "roleAdd",
+      "roleGet",
+      "roleList",
+      "roleDelete",
+      "roleGrantPermission",
+      "roleRevokePermission",
+      "authenticate",
+      "authDisable",
+    ].map((m) => `auth ${m}`),
+    "auth empty name",
+    "auth unknown permission type",
   ];
   assert.deepEqual(
     wanted.filter((w) => !seen.has(w)),
@@ -242,4 +267,29 @@ test("minimisation keeps the operations a difference needs and the operation tha
   assert.ok(s.trials <= 100);
   // a trial that fails another way is not a smaller case of this failure
   assert.notEqual(signature(failing(0, ops[30], "$.y: 1 vs 2")), signature(failing(0, ops[30])));
+});
+
+test("an auth run: the set-up first, then users and nobody send; what etcd 3.4 checks less goes as root", () => {
+  const ops = generate(9, 600, { auth: true });
+  assert.deepEqual(ops.slice(0, AUTH_SETUP.length), AUTH_SETUP);
+  const last = AUTH_SETUP[AUTH_SETUP.length - 1];
+  assert.equal(last.kind === "auth" ? last.method : last.kind, "authEnable");
+  const rest = ops.slice(AUTH_SETUP.length);
+  const senders = new Set(rest.map((o) => o.as));
+  for (const who of ["root", "alice", "bob", "carol", undefined])
+    assert.ok(senders.has(who), `sent as ${who}`);
+  const nested = rest.filter(
+    (o) => o.kind === "txn" && [...o.req.success, ...o.req.failure].some((x) => "txn" in x),
+  );
+  assert.ok(nested.length > 0, "some txns nest one");
+  for (const o of nested) assert.equal(o.as, "root");
+  const fromKey = rest.filter((o) => o.kind === "watchCreate" && o.req.rangeEnd === "\x00");
+  assert.ok(fromKey.length > 0, "some watches are from a key on");
+  for (const o of fromKey) assert.equal(o.kind === "watchCreate" ? o.stream : -1, 0, "on root's stream");
+  assert.deepEqual(generate(9, 100, { auth: true }), ops.slice(0, 100));
+  assert.equal(
+    generate(9, 300).some((o) => o.as !== undefined),
+    false,
+    "without auth nobody is named",
+  );
 });

@@ -207,10 +207,40 @@ describe("auth with simple tokens", () => {
         assert.equal(line.result.created, true);
         assert.equal(line.result.canceled, true);
         assert.equal(line.result.watch_id, "-1");
-        assert.equal(line.result.cancel_reason, "etcdserver: permission denied");
+        // etcd sends its gRPC error as grpc-go prints it
+        assert.equal(
+          line.result.cancel_reason,
+          "rpc error: code = PermissionDenied desc = etcdserver: permission denied",
+        );
       } finally {
         ctl.abort();
       }
+    },
+  );
+
+  e2eTest(
+    "etcdctl: anyone learns a lease's TTL, as from etcd 3.4; its keys only a user who may read them all",
+    {},
+    async () => {
+      const m = await started();
+      const granted = await ok(m, ["--user", "u1:u1pw", "lease", "grant", "600"]);
+      const id = /lease ([0-9a-f]+) granted/.exec(granted)?.[1];
+      assert.ok(id, granted);
+      await ok(m, ["--user", "u1:u1pw", "put", "e3/leased", "v", `--lease=${id}`]);
+      assert.match(await ok(m, ["lease", "timetolive", id]), /granted with TTL\(600s\)/);
+      const anonymous = await m.etcdctl(["lease", "timetolive", id, "--keys"]);
+      assert.equal(errorLines(anonymous.stderr), "Error: etcdserver: user name is empty");
+      assert.match(
+        await ok(m, ["--user", "u1:u1pw", "lease", "timetolive", id, "--keys"]),
+        /attached keys\(\[e3\/leased\]\)/,
+      );
+      await ok(m, ["--user", "root:rootpw", "put", "outside/leased", "v", `--lease=${id}`]);
+      const limited = await m.etcdctl(["--user", "u1:u1pw", "lease", "timetolive", id, "--keys"]);
+      assert.equal(errorLines(limited.stderr), "Error: etcdserver: permission denied");
+      assert.match(
+        await ok(m, ["--user", "root:rootpw", "lease", "timetolive", id, "--keys"]),
+        /attached keys\(\[(e3\/leased outside\/leased|outside\/leased e3\/leased)\]\)/,
+      );
     },
   );
 

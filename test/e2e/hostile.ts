@@ -14,6 +14,14 @@ export function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+/** A process's resident memory split as Linux counts it: anonymous (heaps, malloc) and file-backed (the binary's code, mapped files), in bytes. */
+export function rssParts(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { anon: kb("RssAnon"), file: kb("RssFile") };
+}
+
 /** A Node.js member's V8 heap (used, total) and external memory in bytes, from its /metrics; undefined for etcd. */
 export async function nodeMemory(m: {
   http(path: string): Promise<{ status: number; text: string }>;

@@ -37,9 +37,16 @@ test("a put is encoded to the same bytes as fromPartial + encode (random puts an
       ignoreValue: next() < 0.2,
       ignoreLease: next() < 0.2,
     };
+    const names = [
+      "",
+      `user-${Math.floor(next() * 1000)}`,
+      "ü-用户-\u{1f600}",
+      "lone \ud800 half",
+      "x".repeat(200),
+    ];
     const header: RequestHeader = {
       ID: BigInt.asUintN(64, BigInt(Math.floor(next() * 2 ** 53)) << 11n),
-      username: next() < 0.5 ? "" : `user-${Math.floor(next() * 1000)}`,
+      username: names[Math.floor(next() * names.length)],
       authRevision: next() < 0.5 ? 0 : Math.floor(next() * 1e6),
     };
     const req: Partial<InternalRaftRequest> =
@@ -47,6 +54,8 @@ test("a put is encoded to the same bytes as fromPartial + encode (random puts an
     const got = encodeRaftRequest(req, header);
     assert.deepEqual(got, viaFromPartial(req, header), `seed ${seed}, request ${i}`);
     assert.deepEqual(InternalRaftRequest.decode(got).put, put, `seed ${seed}, request ${i}`);
+    // a proposal lives in the raft log: memory of its own, not a slice of a shared pool
+    assert.equal(got.buffer.byteLength, got.length, `seed ${seed}, request ${i}`);
   }
 });
 
@@ -98,6 +107,15 @@ test("one encoding does not leak into the next: after a refused request, and acr
   // a lease past int64 is refused by the encoder, half-way through the request
   assert.throws(() => encodeRaftRequest({ put: put(Buffer.alloc(5), 2n ** 63n) }, header), /too large/);
   assert.throws(() => encodeRaftRequest({ leaseRevoke: { ID: 2n ** 64n } }, header), /too large/);
+  // a header the generated encoder refuses, beside a put
+  assert.throws(
+    () => encodeRaftRequest({ put: put(Buffer.alloc(5)) }, { ...header, authRevision: -1 }),
+    /too large/,
+  );
+  assert.throws(
+    () => encodeRaftRequest({ put: put(Buffer.alloc(5)) }, { ...header, ID: 2n ** 64n }),
+    /too large/,
+  );
   for (const req of sequence) assert.deepEqual(encodeRaftRequest(req, header), viaFromPartial(req, header));
 });
 

@@ -405,19 +405,50 @@ test("lease checkpoints persist the remaining TTL, which a restarted leader hono
   }
 });
 
+const metricValue = (text: string, name: string) =>
+  Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+
 test("metrics: WAL fsyncs and backend commits are observed, proposals counted", async () => {
-  const s = await EtcdServer.start(config(freshDir()));
+  // one change per batch: every applied write is its own backend commit
+  const s = await EtcdServer.start(config(freshDir(), { backendBatchLimit: 1 }));
   try {
     await s.waitReady();
     for (let i = 0; i < 5; i++) await s.api.put(put(`m${i}`, "v"));
+    await s.store.backend.whenCommitted();
     const text = await s.metrics.metrics();
-    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const value = (name: string) => metricValue(text, name);
     assert.ok(value("etcd_disk_wal_fsync_duration_seconds_count") >= 5);
     assert.ok(value("etcd_disk_backend_commit_duration_seconds_count") >= 5);
     assert.ok(value("etcd_server_proposals_committed_total") >= value("etcd_server_proposals_applied_total"));
     assert.ok(value("etcd_server_proposals_applied_total") >= 5);
     assert.equal(value("etcd_server_has_leader"), 1);
     assert.equal(value("etcd_server_is_leader"), 1);
+  } finally {
+    await s.stop();
+  }
+});
+
+test("--backend-batch-interval reaches the backend: no commit before the interval, the commit times LMDB's", async () => {
+  const s = await EtcdServer.start(config(freshDir(), { backendBatchIntervalMs: 60_000 }));
+  try {
+    await s.waitReady();
+    const before = metricValue(await s.metrics.metrics(), "etcd_disk_backend_commit_duration_seconds_count");
+    for (let i = 0; i < 5; i++) await s.api.put(put(`b${i}`, "v"));
+    await new Promise((r) => setTimeout(r, 300));
+    const text = await s.metrics.metrics();
+    assert.equal(
+      metricValue(text, "etcd_disk_backend_commit_duration_seconds_count"),
+      before,
+      "applied writes wait for the batch interval",
+    );
+    const got = await s.api.range(range("b4"));
+    assert.equal(got.kvs[0]?.value.toString(), "v", "staged writes are read");
+    await s.store.backend.whenCommitted();
+    assert.equal(
+      metricValue(await s.metrics.metrics(), "etcd_disk_backend_commit_duration_seconds_count"),
+      before + 1,
+      "the five writes went in one commit",
+    );
   } finally {
     await s.stop();
   }

@@ -35,8 +35,8 @@ for (let n = 1; n <= 5; n++) {
   await wal.save(hardState(1, (n - 1) * 10), entries((n - 1) * 10 + 1, n * 10, 1));
   await ack(n);
 }
-// One entry per save: the sync runs on the event loop.
-for (let n = 6; n <= 10; n++) {
+// One entry per save: the first ones are synced on the thread pool, the rest of the run on the event loop.
+for (let n = 6; n <= 20; n++) {
   await wal.save(hardState(1, 50 + n - 6), entries(45 + n, 45 + n, 1));
   await ack(n);
 }

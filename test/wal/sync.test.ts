@@ -131,7 +131,7 @@ function traceAcks(probeArgs: string[]): { acks: Ack[]; renames: number } {
 test("save resolves only after the segment it wrote was fdatasync'ed", () => {
   const { acks, renames } = traceAcks([]);
   const saves = acks.filter((a) => a.n > 0);
-  assert.equal(saves.length, 10, `saw ${acks.length} acknowledgements in the trace`);
+  assert.equal(saves.length, 20, `saw ${acks.length} acknowledgements in the trace`);
   assert.ok(renames >= 2, `the saves cut to new segments (${renames} renames seen)`);
   for (const a of saves) {
     assert.ok(a.written, `save ${a.n} resolved without a write to a segment before it`);
@@ -143,7 +143,7 @@ test("save resolves only after the segment it wrote was fdatasync'ed", () => {
 test("with --unsafe-no-fsync a save resolves once written, without an fdatasync of its segment", () => {
   const { acks } = traceAcks(["unsafe-no-fsync"]);
   const saves = acks.filter((a) => a.n > 0);
-  assert.equal(saves.length, 10, `saw ${acks.length} acknowledgements in the trace`);
+  assert.equal(saves.length, 20, `saw ${acks.length} acknowledgements in the trace`);
   for (const a of saves) {
     assert.ok(a.written, `save ${a.n} resolved without a write to a segment before it`);
     assert.equal(a.synced, false, `save ${a.n} synced its segment although fsync is off`);

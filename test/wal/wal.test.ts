@@ -190,18 +190,56 @@ describe("WAL save", () => {
     insideSave = false;
     await big;
     assert.equal(startedInsideSave, 1, "the save of 3 entries was not synced during save()");
-    // one or two entries (one client waiting) are still synced on the event loop at the end of the turn
+    // one or two entries are synced at the end of the turn, not during save()
     insideSave = true;
     const small = wal.save(hardState(1, 3), [entry(4, 1)]);
     insideSave = false;
     await small;
     assert.equal(startedInsideSave, 1);
-    assert.equal(startedLater, 0);
+    assert.equal(startedLater, 1, "right after a big batch, a small one is synced on the thread pool");
     assert.equal(wal.stats().transactions, 2);
     await wal.close();
     const opened = await WAL.open(dir);
     assert.deepEqual(opened.entries, entries(1, 4, 1));
     assert.equal(opened.hardState.commit, 3);
+    await opened.wal.close();
+  });
+
+  test("small batches are synced on the event loop only after a run of them; between big ones on the thread pool", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    type Sync = (done: (error: Error | null) => void) => void;
+    const internals = wal as unknown as { syncInBackground: Sync };
+    const sync = internals.syncInBackground.bind(wal);
+    let onPool = 0;
+    internals.syncInBackground = (done) => {
+      onPool++;
+      sync(done);
+    };
+    // where each save was synced: "pool" when it went through the thread pool, else "loop"
+    const where: string[] = [];
+    let next = 1;
+    const save = async (n: number) => {
+      const before = onPool;
+      await wal.save(hardState(1, next - 1), entries(next, next + n - 1, 1));
+      next += n;
+      where.push(onPool > before ? "pool" : "loop");
+    };
+    await save(3);
+    for (let i = 0; i < 12; i++) await save(1);
+    await save(5);
+    await save(2);
+    assert.deepEqual(where, [
+      "pool",
+      ...Array<string>(8).fill("pool"),
+      ...Array<string>(4).fill("loop"),
+      "pool",
+      "pool",
+    ]);
+    assert.equal(wal.stats().transactions, where.length);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.entries, entries(1, next - 1, 1));
     await opened.wal.close();
   });
 

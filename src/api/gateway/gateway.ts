@@ -41,7 +41,7 @@ import {
   replyRpcError,
   streamErrorLine,
 } from "./http-replies.js";
-import { type Abridged, decodeAbridged, JsonAbridger } from "./json-abridger.js";
+import { type Abridged, decodeAbridged, JsonAbridger, RUN_TAIL_CHARS } from "./json-abridger.js";
 import { jsonToWire, parseBody, protoRegistry, wireToJson } from "./json-codec.js";
 import { JsonSyntaxScanner, type ScanVerdict } from "./json-syntax-scanner.js";
 import type { EndableStream, OpenStreams } from "./open-streams.js";
@@ -270,16 +270,36 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
       abridger = undefined;
       resolve(body);
     };
-    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
-    const check = (text: string): boolean => {
-      const verdict = scanner?.feed(text);
+    /** Settles the body as malformed when the syntax check says so; true then. */
+    const settleIfMalformed = (verdict: ScanVerdict | undefined): boolean => {
       if (verdict?.kind !== "error") return false;
       settle({ kind: "malformed", syntaxError: verdict.message });
       return true;
     };
+    /** Feeds the syntax check; true when the body turned out malformed (and is settled). */
+    const check = (text: string): boolean => settleIfMalformed(scanner?.feed(text));
     /** Text of a body too large to hold: checked and abridged, not kept. */
     const pass = (text: string) => {
       if (!check(text)) abridger?.feed(text);
+    };
+    /**
+     * A chunk of a body too large to hold. Its first bytes become text only when the check or the
+     * abridged copy needs them: the middle of a long string (megabytes of base64, say) is only counted,
+     * so that a large body does not turn into megabytes of short-lived strings (each scavenge in
+     * between keeps the one in hand, and V8 grows its young generation by what scavenges keep).
+     */
+    const passChunk = (chunk: Buffer) => {
+      let seen = 0;
+      if (abridger?.failed && scanner) {
+        // nothing is copied any more: the check reads the chunk's ASCII start as bytes
+        seen = asciiPrefixLength(chunk);
+        if (seen > 0 && settleIfMalformed(scanner.feedAscii(chunk.subarray(0, seen)))) return;
+      } else if (scanner?.inString && abridger?.inBase64Run()) {
+        seen = base64PrefixLength(chunk);
+        if (seen > 0)
+          abridger.takeRun(chunk.toString("latin1", Math.max(0, seen - RUN_TAIL_CHARS), seen), seen);
+      }
+      if (seen < chunk.length) pass(decoder.write(seen === 0 ? chunk : chunk.subarray(seen)));
     };
     const giveUpHolding = () => {
       const pieces = held ?? [];
@@ -293,11 +313,11 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
       if (settled) return;
       size += chunk.length;
       if (held !== undefined && size > limit) giveUpHolding();
-      const text = decoder.write(chunk);
       if (held === undefined) {
-        pass(text);
+        passChunk(chunk);
         return;
       }
+      const text = decoder.write(chunk);
       // the start of a held body is checked as it comes; the rest is checked by its parse
       if (heldChars < EARLY_SCAN_CHARS && check(text)) return;
       if (heldChars >= EARLY_SCAN_CHARS) scanner = undefined;
@@ -328,6 +348,30 @@ function readWholeBody(req: IncomingMessage, limit: number): Promise<Body> {
 }
 
 /**
+ * How many bytes at the start of a chunk are ASCII: text the syntax check can read as bytes. A
+ * character cut between two chunks is still being decoded, and none of its bytes is ASCII.
+ */
+function asciiPrefixLength(chunk: Buffer): number {
+  let i = 0;
+  while (i < chunk.length && chunk[i] < 0x80) i++;
+  return i;
+}
+
+/** How many bytes at the start of a chunk are base64's alphabet (what a long string's middle holds). */
+function base64PrefixLength(chunk: Buffer): number {
+  let i = 0;
+  while (i < chunk.length && isBase64Byte(chunk[i])) i++;
+  return i;
+}
+
+const isBase64Byte = (c: number) =>
+  (c >= 0x41 && c <= 0x5a) ||
+  (c >= 0x61 && c <= 0x7a) ||
+  (c >= 0x30 && c <= 0x39) ||
+  c === 0x2b ||
+  c === 0x2f;
+
+/**
  * Finds where top-level JSON values end in text arriving in pieces (strings and nesting tracked
  * across pieces), so a streaming body is parsed once per value instead of once per piece.
  */
@@ -339,23 +383,38 @@ class TopLevelScanner {
   /** Scans more text; true when a top-level value may have ended in it. */
   feed(text: string): boolean {
     let ended = false;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === 0x5c) this.escaped = true;
-        else if (c === 0x22) {
-          this.inString = false;
-          if (this.depth === 0) ended = true;
-        }
-      } else if (c === 0x22) this.inString = true;
-      else if (c === 0x7b || c === 0x5b) this.depth++;
-      else if (c === 0x7d || c === 0x5d) {
-        this.depth = Math.max(0, this.depth - 1);
-        if (this.depth === 0) ended = true;
-      } else if (this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) ended = true;
-    }
+    for (let i = 0; i < text.length; i++) if (this.step(text.charCodeAt(i))) ended = true;
     return ended;
+  }
+
+  /**
+   * The same for UTF-8 bytes not decoded yet: only ASCII characters matter here, and no byte of a
+   * longer character is one.
+   */
+  feedBytes(bytes: Uint8Array): boolean {
+    let ended = false;
+    for (let i = 0; i < bytes.length; i++) if (this.step(bytes[i])) ended = true;
+    return ended;
+  }
+
+  /** One character (or byte); true when a top-level value may have ended with it. */
+  private step(c: number): boolean {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === 0x5c) this.escaped = true;
+      else if (c === 0x22) {
+        this.inString = false;
+        return this.depth === 0;
+      }
+      return false;
+    }
+    if (c === 0x22) this.inString = true;
+    else if (c === 0x7b || c === 0x5b) this.depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      this.depth = Math.max(0, this.depth - 1);
+      return this.depth === 0;
+    } else return this.depth === 0 && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d;
+    return false;
   }
 }
 
@@ -503,15 +562,35 @@ function readBodyMessages(
   // once, without waiting for the rest of it (or for the end of a stream that never ends)
   let early: JsonSyntaxScanner | undefined = new JsonSyntaxScanner();
   let earlyChars = 0;
+  // Past the early check, what arrives is held as the bytes it came in until the scanner sees a value
+  // end, and only then decoded: a large first value that never completes never becomes text (strings
+  // held across scavenges are what V8 grows its young generation by; bytes live outside it).
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const takeHeld = () => {
+    if (held.length === 0) return;
+    text += decoder.write(held.length === 1 ? held[0] : Buffer.concat(held));
+    held = [];
+    heldBytes = 0;
+  };
+  /** A chunk of a first value too large to hold: checked as it streams past, its ASCII start as bytes. */
+  const passOversized = (checker: JsonSyntaxScanner, chunk: Buffer) => {
+    const ascii = asciiPrefixLength(chunk);
+    let verdict = checker.feedAscii(chunk.subarray(0, ascii));
+    oversizedLength += ascii;
+    if (ascii < chunk.length) {
+      const more = decoder.write(chunk.subarray(ascii));
+      oversizedLength += more.length;
+      if (verdict.kind === "more") verdict = checker.feed(more);
+    }
+    judgeOversized(verdict);
+  };
+
   req.on("data", (chunk: Buffer) => {
     if (done) return;
-    const more = decoder.write(chunk);
-    if (oversized) {
-      oversizedLength += more.length;
-      judgeOversized(oversized.feed(more));
-      return;
-    }
+    if (oversized) return passOversized(oversized, chunk);
     if (early !== undefined && count === 0 && earlyChars < EARLY_SCAN_CHARS) {
+      const more = decoder.write(chunk);
       earlyChars += more.length;
       const verdict = early.feed(more);
       if (verdict.kind === "error") {
@@ -519,17 +598,31 @@ function readBodyMessages(
         return fail(verdict.message);
       }
       if (verdict.kind === "complete") early = undefined;
-    } else early = undefined;
-    text += more;
-    if (scanner.feed(more)) drain(false);
-    if (!done && text.length > maxPending) {
+      text += more;
+      if (scanner.feed(more)) drain(false);
+    } else {
+      early = undefined;
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (scanner.feedBytes(chunk)) {
+        takeHeld();
+        drain(false);
+      }
+    }
+    const pending = text.length + heldBytes;
+    if (!done && pending > maxPending) {
       if (count === 0) {
-        oversized = new JsonSyntaxScanner();
+        const checker = new JsonSyntaxScanner();
+        oversized = checker;
         oversizedLength = text.length;
-        const pending = text;
+        const start = text;
+        const rest = held;
         text = "";
-        judgeOversized(oversized.feed(pending));
-      } else fail(`grpc: received message larger than max (${text.length} vs. ${maxPending})`);
+        held = [];
+        heldBytes = 0;
+        judgeOversized(checker.feed(start));
+        for (const piece of rest) if (!done) passOversized(checker, piece);
+      } else fail(`grpc: received message larger than max (${pending} vs. ${maxPending})`);
       req.resume();
     }
   });
@@ -539,6 +632,7 @@ function readBodyMessages(
       judgeOversized(verdict.kind === "more" ? oversized.end() : verdict);
       return finish();
     }
+    takeHeld();
     text += decoder.end();
     drain(true);
     finish();

@@ -11,6 +11,10 @@ const KEEP_HEAD = 4096;
 const KEPT_BYTES = (KEEP_HEAD / 4) * 3;
 /** Characters held back at the end of a string while it streams, so its last quanta are kept. */
 const KEEP_TAIL = 8;
+/** Held characters of a long string past which the oldest are dropped (in whole quanta). */
+const MAX_HELD = KEEP_TAIL + 4096;
+/** The most characters of a run `takeRun` needs to be shown: the rest of the run is only counted. */
+export const RUN_TAIL_CHARS = MAX_HELD;
 
 const isBase64Alphabet = (c: number) =>
   (c >= 0x41 && c <= 0x5a) ||
@@ -61,13 +65,13 @@ export class JsonAbridger {
   /** The current string had a character base64 refuses: the rest of it is skipped. */
   private skipping = false;
   private skippedHere = 0;
-  private failed = false;
+  private gaveUp = false;
 
   /** `maxChars`: past this many characters of copy there is nothing useful to check; the copy is given up. */
   constructor(private readonly maxChars: number) {}
 
   feed(text: string): void {
-    if (this.failed) return;
+    if (this.gaveUp) return;
     let copyFrom = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -144,21 +148,62 @@ export class JsonAbridger {
       while (end < text.length && isBase64Alphabet(text.charCodeAt(end))) end++;
       this.pending += text.slice(i, end);
       this.stringLength += end - i;
-      if (this.pending.length >= KEEP_TAIL + 4096) this.dropHeld();
+      if (this.pending.length >= MAX_HELD) this.dropHeld();
       i = end - 1;
       copyFrom = end;
     }
     this.copy(text, copyFrom, text.length);
   }
 
+  /** The copy grew past `maxChars` and was given up: what is fed from now on is not looked at. */
+  get failed(): boolean {
+    return this.gaveUp;
+  }
+
+  /**
+   * Whether the body's next characters, as long as they are base64's, are the middle of a long string
+   * that `takeRun` can take without seeing them all.
+   */
+  inBase64Run(): boolean {
+    return (
+      !this.gaveUp &&
+      this.inString &&
+      !this.skipping &&
+      !this.escaped &&
+      this.padding === 0 &&
+      this.stringLength >= KEEP_HEAD
+    );
+  }
+
+  /**
+   * Takes the next `length` characters of the body, all of base64's alphabet, while `inBase64Run()`,
+   * the same as `feed` would; only their last `min(length, RUN_TAIL_CHARS)` are given (`last`). A large
+   * body's base64 value then need not become text to be abridged.
+   */
+  takeRun(last: string, length: number): void {
+    if (length === 0) return;
+    if (this.headEnd < 0) this.headEnd = this.size;
+    this.stringLength += length;
+    if (last.length === length) {
+      this.pending += last;
+      if (this.pending.length >= MAX_HELD) this.dropHeld();
+      return;
+    }
+    // a run longer than what is held: what feed keeps is the run's last characters, whole quanta dropped
+    const total = this.pending.length + length;
+    const keep = KEEP_TAIL + ((total - KEEP_TAIL) % 4);
+    this.pending = last.slice(last.length - keep);
+    this.droppedHere += total - keep;
+  }
+
   /** The abridged body once the whole body was fed. */
   result(): Abridged {
-    if (this.failed || this.inString) return { kind: "none" };
+    if (this.gaveUp || this.inString) return { kind: "none" };
     return { kind: "abridged", text: this.parts.join(""), strings: this.strings };
   }
 
   private copy(text: string, from: number, to: number): void {
-    if (this.failed || to <= from) return;
+    if (this.gaveUp || to <= from) return;
     this.parts.push(text.slice(from, to));
     this.size += to - from;
     if (this.size > this.maxChars) this.giveUp();
@@ -182,7 +227,7 @@ export class JsonAbridger {
   }
 
   private giveUp(): void {
-    this.failed = true;
+    this.gaveUp = true;
     this.parts.length = 0;
     this.pending = "";
   }

@@ -26,6 +26,19 @@ function nextStringSpecial(text: string, from: number): number {
   return i;
 }
 
+/** The same over bytes (of ASCII characters). */
+function nextStringSpecialByte(bytes: Uint8Array, from: number): number {
+  let i = from;
+  for (; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === 0x22 || c === 0x5c || c < 0x20) break;
+  }
+  return i;
+}
+
+/** The ASCII characters, by code: a byte read as one without making a string. */
+const ASCII = Array.from({ length: 0x80 }, (_, code) => String.fromCharCode(code));
+
 /** Go's maxNestingDepth. */
 const MAX_DEPTH = 10_000;
 
@@ -72,6 +85,26 @@ export class JsonSyntaxScanner {
       this.step(text[i]);
     }
     return this.verdict;
+  }
+
+  /**
+   * Scans more text given as bytes, every one of them below 0x80 (ASCII text is its own UTF-8): the
+   * same as `feed` of that text, without the text.
+   */
+  feedAscii(bytes: Uint8Array): ScanVerdict {
+    for (let i = 0; i < bytes.length && this.verdict.kind === "more"; i++) {
+      if (this.state === "string") {
+        i = nextStringSpecialByte(bytes, i);
+        if (i === bytes.length) break;
+      }
+      this.step(ASCII[bytes[i]]);
+    }
+    return this.verdict;
+  }
+
+  /** Inside a string: characters other than '"', '\\' and control characters change nothing. */
+  get inString(): boolean {
+    return this.state === "string" && this.verdict.kind === "more";
   }
 
   /** The body ended: a value still open is Go's "unexpected EOF". */

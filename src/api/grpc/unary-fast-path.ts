@@ -6,19 +6,12 @@
 // caller's credentials, the metrics, and the same statuses and texts grpc-js sends. Everything else
 // (streams, compressed requests, the handlers that wait) stays with grpc-js.
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Metadata } from "@grpc/grpc-js";
-import {
-  DeleteRangeResponse,
-  KVService,
-  PutResponse,
-  RangeResponse,
-  TxnResponse,
-} from "../../gen/etcdserverpb/rpc.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
+import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { toRpcStatus } from "./status.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
@@ -26,13 +19,18 @@ export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) 
 
 /** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
 export const messagePrefixLength = 5;
-/** The headers of an answer the fast paths send (identity-encoded messages, as grpc-js answers). */
+/** The headers of a watch stream's answer (identity-encoded messages, as grpc-js answers). */
 export const responseHeaders = {
   ":status": 200,
   "content-type": "application/grpc+proto",
   "grpc-accept-encoding": "identity,deflate,gzip",
   "grpc-encoding": "identity",
 };
+/**
+ * The headers of a unary answer: etcd's two (grpc-go names no encodings; a message without
+ * grpc-encoding is identity-encoded). Each header costs node's conversion and packing per answer.
+ */
+const unaryAnswerHeaders = { ":status": 200, "content-type": "application/grpc" };
 const okTrailers = { "grpc-status": "0", "grpc-message": "OK" };
 const timeoutPattern = /(\d{1,8})\s*([HMSmun])/;
 const timeoutUnitMs: Record<string, number> = {
@@ -45,58 +43,30 @@ const timeoutUnitMs: Record<string, number> = {
 };
 const noMetadata = new Metadata();
 const emptyBody = Buffer.alloc(0);
-/** An answer ends with trailers (grpc-status), sent when node asks for them. */
-const answerOptions = { waitForTrailers: true };
-
-/** A generated message encoder that writes into a writer it is given. */
-type Encoder = (message: never, writer: BinaryWriter) => BinaryWriter;
-
 /**
- * The answers written straight into their gRPC frame (the key-value RPCs, most of the traffic). The
- * generated serializer of the others costs a growing writer, its copy, a Buffer copy of that, and the
- * frame's copy of the Buffer.
+ * An answer ends with trailers (grpc-status), sent when node asks for them. No `date` header: etcd's
+ * answers carry none, and node would format and send one with every answer.
  */
-const framedEncoders: ReadonlyMap<string, Encoder> = new Map<string, Encoder>([
-  [KVService.range.path, RangeResponse.encode],
-  [KVService.put.path, PutResponse.encode],
-  [KVService.deleteRange.path, DeleteRangeResponse.encode],
-  [KVService.txn.path, TxnResponse.encode],
-]);
+const answerOptions = { waitForTrailers: true, sendDate: false };
+/** A status without a message ends the stream with its headers (no `date` either). */
+const failOptions = { endStream: true, sendDate: false };
 
 interface Method {
   readonly handler: UnaryHandler;
   readonly startMeter: () => RpcMeter;
-  readonly encode: Encoder | undefined;
+  /** The answer framed straight from the message (the key-value RPCs, most of the traffic). */
+  readonly frame: ((message: never) => Buffer) | undefined;
 }
-
-/** The 5-byte gRPC message prefix: not compressed, length filled in once known. */
-const emptyPrefix = new Uint8Array(messagePrefixLength);
-/** Frames above this size get a writer of their own (a huge range must not keep its buffer alive). */
-const REUSED_WRITER_MAX_BYTES = 64 * 1024;
-/** The writer answers are framed with: it grows once to the usual size and keeps its buffer. */
-let frameWriter = new BinaryWriter();
 
 /** The answer as one gRPC message frame (prefix and message in one buffer). */
 function frameOf(method: Method, response: unknown): Buffer {
-  if (method.encode === undefined) {
-    const payload = method.handler.definition.responseSerialize(response);
-    const frame = Buffer.allocUnsafe(messagePrefixLength + payload.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(payload.length, 1);
-    payload.copy(frame, messagePrefixLength);
-    return frame;
-  }
-  let bytes: Uint8Array;
-  try {
-    // finish() returns an exact-size copy and leaves the writer empty for the next answer
-    bytes = method.encode(response as never, frameWriter.raw(emptyPrefix)).finish();
-  } catch (err) {
-    frameWriter = new BinaryWriter(); // a half-written answer must not lead the next one
-    throw err;
-  }
-  if (bytes.byteLength > REUSED_WRITER_MAX_BYTES) frameWriter = new BinaryWriter();
-  const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  frame.writeUInt32BE(frame.length - messagePrefixLength, 1);
+  if (method.frame !== undefined) return method.frame(response as never);
+  // the generated serializer: a growing writer, its copy, a Buffer copy of that, and the frame's copy
+  const payload = method.handler.definition.responseSerialize(response);
+  const frame = Buffer.allocUnsafe(messagePrefixLength + payload.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(payload.length, 1);
+  payload.copy(frame, messagePrefixLength);
   return frame;
 }
 
@@ -116,7 +86,7 @@ export function unaryFastPath(
       methods.set(path, {
         handler,
         startMeter: metrics.method(path, "unary"),
-        encode: framedEncoders.get(path),
+        frame: kvAnswerFrames.get(path),
       });
   }
   return (stream, headers) => {
@@ -219,11 +189,11 @@ class UnaryCall {
     this.stream.respond(
       {
         ":status": 200,
-        "content-type": "application/grpc+proto",
+        "content-type": "application/grpc",
         "grpc-status": String(code),
         "grpc-message": encodeURI(message),
       },
-      { endStream: true },
+      failOptions,
     );
   }
 
@@ -321,7 +291,7 @@ class UnaryCall {
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
     const { stream } = this;
-    stream.respond(responseHeaders, answerOptions);
+    stream.respond(unaryAnswerHeaders, answerOptions);
     stream.on("wantTrailers", sendOkTrailers);
     stream.end(frame);
   }

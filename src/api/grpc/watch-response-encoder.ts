@@ -7,6 +7,7 @@
 // responses of one stream into one buffer, as one HTTP/2 write.
 import { ResponseHeader, type WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { Event } from "../../gen/mvccpb/kv.js";
+import { WireBuffer } from "../../server/wire-buffer.js";
 
 const eventBytes = new WeakMap<Event, Uint8Array>();
 
@@ -36,93 +37,6 @@ function encodedHeader(h: ResponseHeader): Uint8Array {
     lastHeader = { clusterId: h.clusterId, memberId: h.memberId, revision: h.revision, raftTerm: h.raftTerm };
   }
   return lastHeaderBytes;
-}
-
-/** Buffers above this size are not kept for the next responses (one huge batch must not pin its memory). */
-const KEPT_BUFFER_MAX_BYTES = 256 * 1024;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
-/** A growable byte buffer that responses are written into; taken out as an exact-size copy. */
-class WireBuffer {
-  private buf = Buffer.allocUnsafe(4096);
-  pos = 0;
-
-  private reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-  }
-
-  byte(b: number): void {
-    this.reserve(1);
-    this.buf[this.pos++] = b;
-  }
-
-  /** A non-negative safe integer as a varint. */
-  varint(n: number): void {
-    this.reserve(10);
-    const buf = this.buf;
-    let pos = this.pos;
-    while (n >= 0x80) {
-      buf[pos++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    buf[pos++] = n;
-    this.pos = pos;
-  }
-
-  /** An int64 field's value; throws as the generated encoder does for a value int64 cannot hold. */
-  int64(n: number): void {
-    if (n >= 0 && Number.isSafeInteger(n)) {
-      this.varint(n);
-      return;
-    }
-    const big = BigInt(n); // throws for a fraction, as the generated code does
-    if (big < INT64_MIN || big > INT64_MAX)
-      throw new Error("value provided for field of type int64 too large");
-    let u = BigInt.asUintN(64, big);
-    this.reserve(10);
-    while (u >= 0x80n) {
-      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
-    }
-    this.buf[this.pos++] = Number(u);
-  }
-
-  bytes(b: Uint8Array): void {
-    this.varint(b.length);
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  string(s: string): void {
-    const length = Buffer.byteLength(s, "utf8");
-    this.varint(length);
-    this.reserve(length);
-    this.pos += this.buf.write(s, this.pos, length, "utf8");
-  }
-
-  /** Four bytes at `at`, big-endian (a gRPC message length). */
-  uint32At(at: number, n: number): void {
-    this.buf.writeUInt32BE(n, at);
-  }
-
-  /** What was written, as a buffer of its own; the writer starts over. */
-  take(): Buffer {
-    const out = Buffer.allocUnsafe(this.pos);
-    this.buf.copy(out, 0, 0, this.pos);
-    this.pos = 0;
-    if (this.buf.length > KEPT_BUFFER_MAX_BYTES) this.buf = Buffer.allocUnsafe(4096);
-    return out;
-  }
-
-  /** Drops what was written (after an error half-way through a response). */
-  reset(): void {
-    this.pos = 0;
-  }
 }
 
 const wire = new WireBuffer();

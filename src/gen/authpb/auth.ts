@@ -7,6 +7,9 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "authpb";
 
 export const protobufFileName = "authpb/auth.proto";
@@ -148,7 +151,7 @@ export const UserAddOptions: MessageFns<UserAddOptions> = {
 };
 
 function createBaseUser(): User {
-  return { name: Buffer.alloc(0), password: Buffer.alloc(0), roles: [], options: undefined };
+  return { name: emptyBytes, password: emptyBytes, roles: [], options: undefined };
 }
 
 export const User: MessageFns<User> = {
@@ -227,8 +230,8 @@ export const User: MessageFns<User> = {
 
   fromJSON(object: any): User {
     return {
-      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : Buffer.alloc(0),
-      password: isSet(object.password) ? Buffer.from(bytesFromBase64(object.password)) : Buffer.alloc(0),
+      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : emptyBytes,
+      password: isSet(object.password) ? Buffer.from(bytesFromBase64(object.password)) : emptyBytes,
       roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
       options: isSet(object.options) ? UserAddOptions.fromJSON(object.options) : undefined,
     };
@@ -256,8 +259,8 @@ export const User: MessageFns<User> = {
   },
   fromPartial<I extends Exact<DeepPartial<User>, I>>(object: I): User {
     const message = createBaseUser();
-    message.name = object.name ?? Buffer.alloc(0);
-    message.password = object.password ?? Buffer.alloc(0);
+    message.name = object.name ?? emptyBytes;
+    message.password = object.password ?? emptyBytes;
     message.roles = object.roles?.map((e) => e) || [];
     message.options = (object.options !== undefined && object.options !== null)
       ? UserAddOptions.fromPartial(object.options)
@@ -267,7 +270,7 @@ export const User: MessageFns<User> = {
 };
 
 function createBasePermission(): Permission {
-  return { permType: 0, key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) };
+  return { permType: 0, key: emptyBytes, rangeEnd: emptyBytes };
 }
 
 export const Permission: MessageFns<Permission> = {
@@ -336,12 +339,12 @@ export const Permission: MessageFns<Permission> = {
   fromJSON(object: any): Permission {
     return {
       permType: isSet(object.permType) ? permission_TypeFromJSON(object.permType) : 0,
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       rangeEnd: isSet(object.rangeEnd)
         ? Buffer.from(bytesFromBase64(object.rangeEnd))
         : isSet(object.range_end)
         ? Buffer.from(bytesFromBase64(object.range_end))
-        : Buffer.alloc(0),
+        : emptyBytes,
     };
   },
 
@@ -365,14 +368,14 @@ export const Permission: MessageFns<Permission> = {
   fromPartial<I extends Exact<DeepPartial<Permission>, I>>(object: I): Permission {
     const message = createBasePermission();
     message.permType = object.permType ?? 0;
-    message.key = object.key ?? Buffer.alloc(0);
-    message.rangeEnd = object.rangeEnd ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
+    message.rangeEnd = object.rangeEnd ?? emptyBytes;
     return message;
   },
 };
 
 function createBaseRole(): Role {
-  return { name: Buffer.alloc(0), keyPermission: [] };
+  return { name: emptyBytes, keyPermission: [] };
 }
 
 export const Role: MessageFns<Role> = {
@@ -429,7 +432,7 @@ export const Role: MessageFns<Role> = {
 
   fromJSON(object: any): Role {
     return {
-      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : Buffer.alloc(0),
+      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : emptyBytes,
       keyPermission: globalThis.Array.isArray(object?.keyPermission)
         ? object.keyPermission.map((e: any) => Permission.fromJSON(e))
         : [],
@@ -452,7 +455,7 @@ export const Role: MessageFns<Role> = {
   },
   fromPartial<I extends Exact<DeepPartial<Role>, I>>(object: I): Role {
     const message = createBaseRole();
-    message.name = object.name ?? Buffer.alloc(0);
+    message.name = object.name ?? emptyBytes;
     message.keyPermission = object.keyPermission?.map((e) => Permission.fromPartial(e)) || [];
     return message;
   },

@@ -25,6 +25,9 @@ import {
 import { Permission, UserAddOptions } from "../authpb/auth.js";
 import { Event, KeyValue } from "../mvccpb/kv.js";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "etcdserverpb";
 
 export const protobufFileName = "etcdserverpb/rpc.proto";
@@ -956,8 +959,8 @@ export const ResponseHeader: MessageFns<ResponseHeader> = {
 
 function createBaseRangeRequest(): RangeRequest {
   return {
-    key: Buffer.alloc(0),
-    rangeEnd: Buffer.alloc(0),
+    key: emptyBytes,
+    rangeEnd: emptyBytes,
     limit: 0,
     revision: 0,
     sortOrder: 0,
@@ -1169,12 +1172,12 @@ export const RangeRequest: MessageFns<RangeRequest> = {
 
   fromJSON(object: any): RangeRequest {
     return {
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       rangeEnd: isSet(object.rangeEnd)
         ? Buffer.from(bytesFromBase64(object.rangeEnd))
         : isSet(object.range_end)
         ? Buffer.from(bytesFromBase64(object.range_end))
-        : Buffer.alloc(0),
+        : emptyBytes,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
       revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
       sortOrder: isSet(object.sortOrder)
@@ -1270,8 +1273,8 @@ export const RangeRequest: MessageFns<RangeRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<RangeRequest>, I>>(object: I): RangeRequest {
     const message = createBaseRangeRequest();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.rangeEnd = object.rangeEnd ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
+    message.rangeEnd = object.rangeEnd ?? emptyBytes;
     message.limit = object.limit ?? 0;
     message.revision = object.revision ?? 0;
     message.sortOrder = object.sortOrder ?? 0;
@@ -1411,8 +1414,8 @@ export const RangeResponse: MessageFns<RangeResponse> = {
 
 function createBasePutRequest(): PutRequest {
   return {
-    key: Buffer.alloc(0),
-    value: Buffer.alloc(0),
+    key: emptyBytes,
+    value: emptyBytes,
     lease: 0n,
     prevKv: false,
     ignoreValue: false,
@@ -1521,8 +1524,8 @@ export const PutRequest: MessageFns<PutRequest> = {
 
   fromJSON(object: any): PutRequest {
     return {
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
-      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : emptyBytes,
       lease: isSet(object.lease) ? BigInt(object.lease) : 0n,
       prevKv: isSet(object.prevKv)
         ? globalThis.Boolean(object.prevKv)
@@ -1570,8 +1573,8 @@ export const PutRequest: MessageFns<PutRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<PutRequest>, I>>(object: I): PutRequest {
     const message = createBasePutRequest();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.value = object.value ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
+    message.value = object.value ?? emptyBytes;
     message.lease = (object.lease !== undefined && object.lease !== null) ? BigInt(object.lease) : 0n;
     message.prevKv = object.prevKv ?? false;
     message.ignoreValue = object.ignoreValue ?? false;
@@ -1674,7 +1677,7 @@ export const PutResponse: MessageFns<PutResponse> = {
 };
 
 function createBaseDeleteRangeRequest(): DeleteRangeRequest {
-  return { key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0), prevKv: false };
+  return { key: emptyBytes, rangeEnd: emptyBytes, prevKv: false };
 }
 
 export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
@@ -1742,12 +1745,12 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
 
   fromJSON(object: any): DeleteRangeRequest {
     return {
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       rangeEnd: isSet(object.rangeEnd)
         ? Buffer.from(bytesFromBase64(object.rangeEnd))
         : isSet(object.range_end)
         ? Buffer.from(bytesFromBase64(object.range_end))
-        : Buffer.alloc(0),
+        : emptyBytes,
       prevKv: isSet(object.prevKv)
         ? globalThis.Boolean(object.prevKv)
         : isSet(object.prev_kv)
@@ -1775,8 +1778,8 @@ export const DeleteRangeRequest: MessageFns<DeleteRangeRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<DeleteRangeRequest>, I>>(object: I): DeleteRangeRequest {
     const message = createBaseDeleteRangeRequest();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.rangeEnd = object.rangeEnd ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
+    message.rangeEnd = object.rangeEnd ?? emptyBytes;
     message.prevKv = object.prevKv ?? false;
     return message;
   },
@@ -2178,13 +2181,13 @@ function createBaseCompare(): Compare {
   return {
     result: 0,
     target: 0,
-    key: Buffer.alloc(0),
+    key: emptyBytes,
     version: undefined,
     createRevision: undefined,
     modRevision: undefined,
     value: undefined,
     lease: undefined,
-    rangeEnd: Buffer.alloc(0),
+    rangeEnd: emptyBytes,
   };
 }
 
@@ -2333,7 +2336,7 @@ export const Compare: MessageFns<Compare> = {
     return {
       result: isSet(object.result) ? compare_CompareResultFromJSON(object.result) : 0,
       target: isSet(object.target) ? compare_CompareTargetFromJSON(object.target) : 0,
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       version: isSet(object.version) ? BigInt(object.version) : undefined,
       createRevision: isSet(object.createRevision)
         ? BigInt(object.createRevision)
@@ -2351,7 +2354,7 @@ export const Compare: MessageFns<Compare> = {
         ? Buffer.from(bytesFromBase64(object.rangeEnd))
         : isSet(object.range_end)
         ? Buffer.from(bytesFromBase64(object.range_end))
-        : Buffer.alloc(0),
+        : emptyBytes,
     };
   },
 
@@ -2394,7 +2397,7 @@ export const Compare: MessageFns<Compare> = {
     const message = createBaseCompare();
     message.result = object.result ?? 0;
     message.target = object.target ?? 0;
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
     message.version = (object.version !== undefined && object.version !== null) ? BigInt(object.version) : undefined;
     message.createRevision = (object.createRevision !== undefined && object.createRevision !== null)
       ? BigInt(object.createRevision)
@@ -2404,7 +2407,7 @@ export const Compare: MessageFns<Compare> = {
       : undefined;
     message.value = object.value ?? undefined;
     message.lease = (object.lease !== undefined && object.lease !== null) ? BigInt(object.lease) : undefined;
-    message.rangeEnd = object.rangeEnd ?? Buffer.alloc(0);
+    message.rangeEnd = object.rangeEnd ?? emptyBytes;
     return message;
   },
 };
@@ -3144,7 +3147,7 @@ export const SnapshotRequest: MessageFns<SnapshotRequest> = {
 };
 
 function createBaseSnapshotResponse(): SnapshotResponse {
-  return { header: undefined, remainingBytes: 0, blob: Buffer.alloc(0) };
+  return { header: undefined, remainingBytes: 0, blob: emptyBytes };
 }
 
 export const SnapshotResponse: MessageFns<SnapshotResponse> = {
@@ -3221,7 +3224,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
         : isSet(object.remaining_bytes)
         ? globalThis.Number(object.remaining_bytes)
         : 0,
-      blob: isSet(object.blob) ? Buffer.from(bytesFromBase64(object.blob)) : Buffer.alloc(0),
+      blob: isSet(object.blob) ? Buffer.from(bytesFromBase64(object.blob)) : emptyBytes,
     };
   },
 
@@ -3248,7 +3251,7 @@ export const SnapshotResponse: MessageFns<SnapshotResponse> = {
       ? ResponseHeader.fromPartial(object.header)
       : undefined;
     message.remainingBytes = object.remainingBytes ?? 0;
-    message.blob = object.blob ?? Buffer.alloc(0);
+    message.blob = object.blob ?? emptyBytes;
     return message;
   },
 };
@@ -3374,8 +3377,8 @@ export const WatchRequest: MessageFns<WatchRequest> = {
 
 function createBaseWatchCreateRequest(): WatchCreateRequest {
   return {
-    key: Buffer.alloc(0),
-    rangeEnd: Buffer.alloc(0),
+    key: emptyBytes,
+    rangeEnd: emptyBytes,
     startRevision: 0,
     progressNotify: false,
     filters: [],
@@ -3525,12 +3528,12 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
 
   fromJSON(object: any): WatchCreateRequest {
     return {
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       rangeEnd: isSet(object.rangeEnd)
         ? Buffer.from(bytesFromBase64(object.rangeEnd))
         : isSet(object.range_end)
         ? Buffer.from(bytesFromBase64(object.range_end))
-        : Buffer.alloc(0),
+        : emptyBytes,
       startRevision: isSet(object.startRevision)
         ? globalThis.Number(object.startRevision)
         : isSet(object.start_revision)
@@ -3592,8 +3595,8 @@ export const WatchCreateRequest: MessageFns<WatchCreateRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<WatchCreateRequest>, I>>(object: I): WatchCreateRequest {
     const message = createBaseWatchCreateRequest();
-    message.key = object.key ?? Buffer.alloc(0);
-    message.rangeEnd = object.rangeEnd ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
+    message.rangeEnd = object.rangeEnd ?? emptyBytes;
     message.startRevision = object.startRevision ?? 0;
     message.progressNotify = object.progressNotify ?? false;
     message.filters = object.filters?.map((e) => e) || [];
@@ -8055,7 +8058,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
 };
 
 function createBaseAuthRoleRevokePermissionRequest(): AuthRoleRevokePermissionRequest {
-  return { role: "", key: Buffer.alloc(0), rangeEnd: Buffer.alloc(0) };
+  return { role: "", key: emptyBytes, rangeEnd: emptyBytes };
 }
 
 export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissionRequest> = {
@@ -8124,12 +8127,12 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
   fromJSON(object: any): AuthRoleRevokePermissionRequest {
     return {
       role: isSet(object.role) ? globalThis.String(object.role) : "",
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       rangeEnd: isSet(object.rangeEnd)
         ? Buffer.from(bytesFromBase64(object.rangeEnd))
         : isSet(object.range_end)
         ? Buffer.from(bytesFromBase64(object.range_end))
-        : Buffer.alloc(0),
+        : emptyBytes,
     };
   },
 
@@ -8155,8 +8158,8 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
   ): AuthRoleRevokePermissionRequest {
     const message = createBaseAuthRoleRevokePermissionRequest();
     message.role = object.role ?? "";
-    message.key = object.key ?? Buffer.alloc(0);
-    message.rangeEnd = object.rangeEnd ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
+    message.rangeEnd = object.rangeEnd ?? emptyBytes;
     return message;
   },
 };

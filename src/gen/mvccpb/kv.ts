@@ -7,6 +7,9 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "mvccpb";
 
 export const protobufFileName = "mvccpb/kv.proto";
@@ -65,7 +68,7 @@ export function event_EventTypeToJSON(object: Event_EventType): string {
 }
 
 function createBaseKeyValue(): KeyValue {
-  return { key: Buffer.alloc(0), createRevision: 0, modRevision: 0, version: 0, value: Buffer.alloc(0), lease: 0n };
+  return { key: emptyBytes, createRevision: 0, modRevision: 0, version: 0, value: emptyBytes, lease: 0n };
 }
 
 export const KeyValue: MessageFns<KeyValue> = {
@@ -178,7 +181,7 @@ export const KeyValue: MessageFns<KeyValue> = {
 
   fromJSON(object: any): KeyValue {
     return {
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       createRevision: isSet(object.createRevision)
         ? globalThis.Number(object.createRevision)
         : isSet(object.create_revision)
@@ -190,7 +193,7 @@ export const KeyValue: MessageFns<KeyValue> = {
         ? globalThis.Number(object.mod_revision)
         : 0,
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
-      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : emptyBytes,
       lease: isSet(object.lease) ? BigInt(object.lease) : 0n,
     };
   },
@@ -223,11 +226,11 @@ export const KeyValue: MessageFns<KeyValue> = {
   },
   fromPartial<I extends Exact<DeepPartial<KeyValue>, I>>(object: I): KeyValue {
     const message = createBaseKeyValue();
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
     message.createRevision = object.createRevision ?? 0;
     message.modRevision = object.modRevision ?? 0;
     message.version = object.version ?? 0;
-    message.value = object.value ?? Buffer.alloc(0);
+    message.value = object.value ?? emptyBytes;
     message.lease = (object.lease !== undefined && object.lease !== null) ? BigInt(object.lease) : 0n;
     return message;
   },

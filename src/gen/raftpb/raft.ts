@@ -7,6 +7,9 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "raftpb";
 
 export const protobufFileName = "raftpb/raft.proto";
@@ -341,7 +344,7 @@ export interface ConfChangeV2 {
 }
 
 function createBaseEntry(): Entry {
-  return { type: 0, term: 0, index: 0, data: Buffer.alloc(0) };
+  return { type: 0, term: 0, index: 0, data: emptyBytes };
 }
 
 export const Entry: MessageFns<Entry> = {
@@ -429,7 +432,7 @@ export const Entry: MessageFns<Entry> = {
       type: isSet(object.type) ? entryTypeFromJSON(object.type) : 0,
       term: isSet(object.term) ? globalThis.Number(object.term) : 0,
       index: isSet(object.index) ? globalThis.Number(object.index) : 0,
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : emptyBytes,
     };
   },
 
@@ -458,7 +461,7 @@ export const Entry: MessageFns<Entry> = {
     message.type = object.type ?? 0;
     message.term = object.term ?? 0;
     message.index = object.index ?? 0;
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? emptyBytes;
     return message;
   },
 };
@@ -577,7 +580,7 @@ export const SnapshotMetadata: MessageFns<SnapshotMetadata> = {
 };
 
 function createBaseSnapshot(): Snapshot {
-  return { data: Buffer.alloc(0), metadata: undefined };
+  return { data: emptyBytes, metadata: undefined };
 }
 
 export const Snapshot: MessageFns<Snapshot> = {
@@ -634,7 +637,7 @@ export const Snapshot: MessageFns<Snapshot> = {
 
   fromJSON(object: any): Snapshot {
     return {
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : emptyBytes,
       metadata: isSet(object.metadata) ? SnapshotMetadata.fromJSON(object.metadata) : undefined,
     };
   },
@@ -655,7 +658,7 @@ export const Snapshot: MessageFns<Snapshot> = {
   },
   fromPartial<I extends Exact<DeepPartial<Snapshot>, I>>(object: I): Snapshot {
     const message = createBaseSnapshot();
-    message.data = object.data ?? Buffer.alloc(0);
+    message.data = object.data ?? emptyBytes;
     message.metadata = (object.metadata !== undefined && object.metadata !== null)
       ? SnapshotMetadata.fromPartial(object.metadata)
       : undefined;
@@ -676,7 +679,7 @@ function createBaseMessage(): Message {
     snapshot: undefined,
     reject: false,
     rejectHint: 0,
-    context: Buffer.alloc(0),
+    context: emptyBytes,
   };
 }
 
@@ -876,7 +879,7 @@ export const Message: MessageFns<Message> = {
       snapshot: isSet(object.snapshot) ? Snapshot.fromJSON(object.snapshot) : undefined,
       reject: isSet(object.reject) ? globalThis.Boolean(object.reject) : false,
       rejectHint: isSet(object.rejectHint) ? globalThis.Number(object.rejectHint) : 0,
-      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
+      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : emptyBytes,
     };
   },
 
@@ -939,7 +942,7 @@ export const Message: MessageFns<Message> = {
       : undefined;
     message.reject = object.reject ?? false;
     message.rejectHint = object.rejectHint ?? 0;
-    message.context = object.context ?? Buffer.alloc(0);
+    message.context = object.context ?? emptyBytes;
     return message;
   },
 };
@@ -1268,7 +1271,7 @@ export const ConfState: MessageFns<ConfState> = {
 };
 
 function createBaseConfChange(): ConfChange {
-  return { id: 0n, type: 0, nodeId: 0n, context: Buffer.alloc(0) };
+  return { id: 0n, type: 0, nodeId: 0n, context: emptyBytes };
 }
 
 export const ConfChange: MessageFns<ConfChange> = {
@@ -1356,7 +1359,7 @@ export const ConfChange: MessageFns<ConfChange> = {
       id: isSet(object.id) ? BigInt(object.id) : 0n,
       type: isSet(object.type) ? confChangeTypeFromJSON(object.type) : 0,
       nodeId: isSet(object.nodeId) ? BigInt(object.nodeId) : isSet(object.node_id) ? BigInt(object.node_id) : 0n,
-      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
+      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : emptyBytes,
     };
   },
 
@@ -1385,7 +1388,7 @@ export const ConfChange: MessageFns<ConfChange> = {
     message.id = (object.id !== undefined && object.id !== null) ? BigInt(object.id) : 0n;
     message.type = object.type ?? 0;
     message.nodeId = (object.nodeId !== undefined && object.nodeId !== null) ? BigInt(object.nodeId) : 0n;
-    message.context = object.context ?? Buffer.alloc(0);
+    message.context = object.context ?? emptyBytes;
     return message;
   },
 };
@@ -1479,7 +1482,7 @@ export const ConfChangeSingle: MessageFns<ConfChangeSingle> = {
 };
 
 function createBaseConfChangeV2(): ConfChangeV2 {
-  return { transition: 0, changes: [], context: Buffer.alloc(0) };
+  return { transition: 0, changes: [], context: emptyBytes };
 }
 
 export const ConfChangeV2: MessageFns<ConfChangeV2> = {
@@ -1551,7 +1554,7 @@ export const ConfChangeV2: MessageFns<ConfChangeV2> = {
       changes: globalThis.Array.isArray(object?.changes)
         ? object.changes.map((e: any) => ConfChangeSingle.fromJSON(e))
         : [],
-      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : Buffer.alloc(0),
+      context: isSet(object.context) ? Buffer.from(bytesFromBase64(object.context)) : emptyBytes,
     };
   },
 
@@ -1576,7 +1579,7 @@ export const ConfChangeV2: MessageFns<ConfChangeV2> = {
     const message = createBaseConfChangeV2();
     message.transition = object.transition ?? 0;
     message.changes = object.changes?.map((e) => ConfChangeSingle.fromPartial(e)) || [];
-    message.context = object.context ?? Buffer.alloc(0);
+    message.context = object.context ?? emptyBytes;
     return message;
   },
 };

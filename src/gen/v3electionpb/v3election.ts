@@ -23,6 +23,9 @@ import {
 import { ResponseHeader } from "../etcdserverpb/rpc.js";
 import { KeyValue } from "../mvccpb/kv.js";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "v3electionpb";
 
 export const protobufFileName = "v3electionpb/v3election.proto";
@@ -74,7 +77,7 @@ export interface ProclaimResponse {
 }
 
 function createBaseCampaignRequest(): CampaignRequest {
-  return { name: Buffer.alloc(0), lease: 0n, value: Buffer.alloc(0) };
+  return { name: emptyBytes, lease: 0n, value: emptyBytes };
 }
 
 export const CampaignRequest: MessageFns<CampaignRequest> = {
@@ -145,9 +148,9 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
 
   fromJSON(object: any): CampaignRequest {
     return {
-      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : Buffer.alloc(0),
+      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : emptyBytes,
       lease: isSet(object.lease) ? BigInt(object.lease) : 0n,
-      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : emptyBytes,
     };
   },
 
@@ -170,9 +173,9 @@ export const CampaignRequest: MessageFns<CampaignRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<CampaignRequest>, I>>(object: I): CampaignRequest {
     const message = createBaseCampaignRequest();
-    message.name = object.name ?? Buffer.alloc(0);
+    message.name = object.name ?? emptyBytes;
     message.lease = (object.lease !== undefined && object.lease !== null) ? BigInt(object.lease) : 0n;
-    message.value = object.value ?? Buffer.alloc(0);
+    message.value = object.value ?? emptyBytes;
     return message;
   },
 };
@@ -267,7 +270,7 @@ export const CampaignResponse: MessageFns<CampaignResponse> = {
 };
 
 function createBaseLeaderKey(): LeaderKey {
-  return { name: Buffer.alloc(0), key: Buffer.alloc(0), rev: 0, lease: 0n };
+  return { name: emptyBytes, key: emptyBytes, rev: 0, lease: 0n };
 }
 
 export const LeaderKey: MessageFns<LeaderKey> = {
@@ -352,8 +355,8 @@ export const LeaderKey: MessageFns<LeaderKey> = {
 
   fromJSON(object: any): LeaderKey {
     return {
-      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : Buffer.alloc(0),
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : emptyBytes,
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
       rev: isSet(object.rev) ? globalThis.Number(object.rev) : 0,
       lease: isSet(object.lease) ? BigInt(object.lease) : 0n,
     };
@@ -381,8 +384,8 @@ export const LeaderKey: MessageFns<LeaderKey> = {
   },
   fromPartial<I extends Exact<DeepPartial<LeaderKey>, I>>(object: I): LeaderKey {
     const message = createBaseLeaderKey();
-    message.name = object.name ?? Buffer.alloc(0);
-    message.key = object.key ?? Buffer.alloc(0);
+    message.name = object.name ?? emptyBytes;
+    message.key = object.key ?? emptyBytes;
     message.rev = object.rev ?? 0;
     message.lease = (object.lease !== undefined && object.lease !== null) ? BigInt(object.lease) : 0n;
     return message;
@@ -390,7 +393,7 @@ export const LeaderKey: MessageFns<LeaderKey> = {
 };
 
 function createBaseLeaderRequest(): LeaderRequest {
-  return { name: Buffer.alloc(0) };
+  return { name: emptyBytes };
 }
 
 export const LeaderRequest: MessageFns<LeaderRequest> = {
@@ -435,7 +438,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
   },
 
   fromJSON(object: any): LeaderRequest {
-    return { name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : Buffer.alloc(0) };
+    return { name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : emptyBytes };
   },
 
   toJSON(message: LeaderRequest): unknown {
@@ -451,7 +454,7 @@ export const LeaderRequest: MessageFns<LeaderRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<LeaderRequest>, I>>(object: I): LeaderRequest {
     const message = createBaseLeaderRequest();
-    message.name = object.name ?? Buffer.alloc(0);
+    message.name = object.name ?? emptyBytes;
     return message;
   },
 };
@@ -682,7 +685,7 @@ export const ResignResponse: MessageFns<ResignResponse> = {
 };
 
 function createBaseProclaimRequest(): ProclaimRequest {
-  return { leader: undefined, value: Buffer.alloc(0) };
+  return { leader: undefined, value: emptyBytes };
 }
 
 export const ProclaimRequest: MessageFns<ProclaimRequest> = {
@@ -740,7 +743,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
   fromJSON(object: any): ProclaimRequest {
     return {
       leader: isSet(object.leader) ? LeaderKey.fromJSON(object.leader) : undefined,
-      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : emptyBytes,
     };
   },
 
@@ -763,7 +766,7 @@ export const ProclaimRequest: MessageFns<ProclaimRequest> = {
     message.leader = (object.leader !== undefined && object.leader !== null)
       ? LeaderKey.fromPartial(object.leader)
       : undefined;
-    message.value = object.value ?? Buffer.alloc(0);
+    message.value = object.value ?? emptyBytes;
     return message;
   },
 };

@@ -20,6 +20,9 @@ import {
 } from "@grpc/grpc-js";
 import { ResponseHeader } from "../etcdserverpb/rpc.js";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "v3lockpb";
 
 export const protobufFileName = "v3lockpb/v3lock.proto";
@@ -45,7 +48,7 @@ export interface UnlockResponse {
 }
 
 function createBaseLockRequest(): LockRequest {
-  return { name: Buffer.alloc(0), lease: 0n };
+  return { name: emptyBytes, lease: 0n };
 }
 
 export const LockRequest: MessageFns<LockRequest> = {
@@ -105,7 +108,7 @@ export const LockRequest: MessageFns<LockRequest> = {
 
   fromJSON(object: any): LockRequest {
     return {
-      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : Buffer.alloc(0),
+      name: isSet(object.name) ? Buffer.from(bytesFromBase64(object.name)) : emptyBytes,
       lease: isSet(object.lease) ? BigInt(object.lease) : 0n,
     };
   },
@@ -126,14 +129,14 @@ export const LockRequest: MessageFns<LockRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<LockRequest>, I>>(object: I): LockRequest {
     const message = createBaseLockRequest();
-    message.name = object.name ?? Buffer.alloc(0);
+    message.name = object.name ?? emptyBytes;
     message.lease = (object.lease !== undefined && object.lease !== null) ? BigInt(object.lease) : 0n;
     return message;
   },
 };
 
 function createBaseLockResponse(): LockResponse {
-  return { header: undefined, key: Buffer.alloc(0) };
+  return { header: undefined, key: emptyBytes };
 }
 
 export const LockResponse: MessageFns<LockResponse> = {
@@ -191,7 +194,7 @@ export const LockResponse: MessageFns<LockResponse> = {
   fromJSON(object: any): LockResponse {
     return {
       header: isSet(object.header) ? ResponseHeader.fromJSON(object.header) : undefined,
-      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes,
     };
   },
 
@@ -214,13 +217,13 @@ export const LockResponse: MessageFns<LockResponse> = {
     message.header = (object.header !== undefined && object.header !== null)
       ? ResponseHeader.fromPartial(object.header)
       : undefined;
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
     return message;
   },
 };
 
 function createBaseUnlockRequest(): UnlockRequest {
-  return { key: Buffer.alloc(0) };
+  return { key: emptyBytes };
 }
 
 export const UnlockRequest: MessageFns<UnlockRequest> = {
@@ -265,7 +268,7 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
   },
 
   fromJSON(object: any): UnlockRequest {
-    return { key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0) };
+    return { key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : emptyBytes };
   },
 
   toJSON(message: UnlockRequest): unknown {
@@ -281,7 +284,7 @@ export const UnlockRequest: MessageFns<UnlockRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<UnlockRequest>, I>>(object: I): UnlockRequest {
     const message = createBaseUnlockRequest();
-    message.key = object.key ?? Buffer.alloc(0);
+    message.key = object.key ?? emptyBytes;
     return message;
   },
 };

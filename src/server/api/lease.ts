@@ -76,12 +76,13 @@ export class LeaseApi {
   }
 
   /**
-   * With auth on, only a user who may read every key of the lease learns about it (etcd's fix for
-   * CVE-2023-32082, after 3.4.23: the key names leaked).
+   * With auth on, the keys of a lease are listed only to a user who may read every one of them (etcd's
+   * fix for CVE-2023-32082, after 3.4.23: etcd 3.4 lists them to anyone). Everything else is answered
+   * as etcd 3.4 answers it, to anyone.
    */
   async leaseTimeToLive(req: LeaseTimeToLiveRequest, ctx?: RequestContext): Promise<LeaseTimeToLiveResponse> {
     const { core } = this;
-    if (core.auth.enabled) {
+    if (core.auth.enabled && req.keys && (core.lessor.timeToLive(req.ID)?.keys.length ?? 0) > 0) {
       await withAuthInfo(core, ctx, async (ai) => {
         if (!ai) throw Errors.UserEmpty;
         for (const key of core.lessor.timeToLive(req.ID)?.keys ?? [])

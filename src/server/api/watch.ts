@@ -10,14 +10,14 @@ import { withAuthInfo } from "./authorize.js";
 /** clientv3.InvalidWatchID: the id of a watch refused at creation. */
 const INVALID_WATCH_ID = -1;
 
-/** The cancel reason etcd gives a watch refused by auth. */
+/** The cancel reason etcd gives a watch refused by auth: its gRPC error as grpc-go prints it. */
 function cancelReason(err: unknown): string {
   if (isClientVisibleError(err)) {
     for (const known of [Errors.InvalidAuthToken, Errors.AuthOldRevision, Errors.UserEmpty]) {
-      if (err.grpcMessage === known.message) return known.message;
+      if (err.grpcMessage === known.message) return known.goStatusText;
     }
   }
-  return Errors.PermissionDenied.message;
+  return Errors.PermissionDenied.goStatusText;
 }
 
 /**

@@ -1,0 +1,109 @@
+// The main thread's side of the calls the HTTP/2 thread hands over: each request is decoded, answered
+// by the same handler the gRPC services use, and its answer framed as the unary fast path frames it; the
+// answers of one turn go back to the HTTP/2 thread as one batch.
+import { GrpcCode } from "../../rpctypes/errors.js";
+import type { UnaryHandler } from "../client-handlers.js";
+import type { GrpcMetrics, RpcMeter } from "../grpc/grpc-metrics.js";
+import { kvAnswerFrames } from "../grpc/kv-answer-frames.js";
+import { toRpcStatus } from "../grpc/status.js";
+import { AnswerBatch, type FrontAnswer, type FrontCall, frontMethodPaths, readCalls } from "./call-batch.js";
+
+interface Method {
+  readonly handler: UnaryHandler;
+  readonly startMeter: () => RpcMeter;
+  /** The answer as one gRPC message frame. */
+  readonly frame: (message: never) => Buffer;
+}
+
+/** The most answers one batch carries; a larger turn sends more than one. */
+const MAX_BATCH_ANSWERS = 4096;
+
+/** Runs the calls of the batches it is given and posts their answers back, a batch per turn. */
+export class CallRunner {
+  private readonly methods: Method[];
+  private batch = new AnswerBatch();
+  private flushing = false;
+
+  constructor(
+    handlers: ReadonlyMap<string, UnaryHandler>,
+    metrics: GrpcMetrics,
+    private readonly post: (batch: ArrayBuffer) => void,
+  ) {
+    this.methods = frontMethodPaths.map((path) => {
+      const handler = handlers.get(path);
+      const frame = kvAnswerFrames.get(path);
+      if (handler === undefined || frame === undefined) throw new Error(`no handler for ${path}`);
+      return { handler, startMeter: metrics.method(path, "unary"), frame };
+    });
+  }
+
+  /** Runs every call of a batch from the HTTP/2 thread. */
+  run(batch: ArrayBuffer): void {
+    readCalls(batch, (call) => this.runOne(call));
+  }
+
+  private runOne(call: FrontCall): void {
+    const method = this.methods[call.method];
+    if (method === undefined) {
+      this.add({ id: call.id, code: GrpcCode.Internal, message: `unknown method index ${call.method}` });
+      return;
+    }
+    const meter = method.startMeter();
+    let request: unknown;
+    try {
+      const bytes = call.request;
+      request = method.handler.definition.requestDeserialize(
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      );
+    } catch {
+      meter.handled(GrpcCode.Internal);
+      this.add({ id: call.id, code: GrpcCode.Internal, message: "Error deserializing request" });
+      return;
+    }
+    meter.received();
+    let answer: Promise<unknown>;
+    try {
+      answer = method.handler.handle(
+        request,
+        undefined,
+        call.token === undefined ? undefined : { token: call.token },
+      );
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then(
+      (response) => {
+        let frame: Uint8Array;
+        try {
+          frame = method.frame(response as never);
+        } catch (err) {
+          meter.handled(GrpcCode.Internal);
+          this.add({ id: call.id, code: GrpcCode.Internal, message: toRpcStatus(err).message });
+          return;
+        }
+        meter.sent();
+        meter.handled(GrpcCode.OK);
+        this.add({ id: call.id, frame });
+      },
+      (err: unknown) => {
+        const s = toRpcStatus(err);
+        meter.handled(s.code);
+        this.add({ id: call.id, code: s.code, message: s.message });
+      },
+    );
+  }
+
+  private add(answer: FrontAnswer): void {
+    this.batch.add(answer);
+    if (this.batch.length >= MAX_BATCH_ANSWERS) this.flush();
+    else if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (this.batch.length > 0) this.post(this.batch.take());
+  }
+}

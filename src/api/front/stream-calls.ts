@@ -1,0 +1,218 @@
+// The HTTP/2 thread's side of a unary key-value call: it reads the request off its stream, checks what
+// the unary fast path checks (encoding, size, one message, the grpc-timeout deadline), hands the
+// message to the main thread in the turn's call batch, and writes the answer back when it arrives.
+// Statuses and texts are those of the unary fast path (grpc-js's own).
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { CallBatch, type FrontAnswer, type FrontCall, frontMethodIndex } from "./call-batch.js";
+
+/** gRPC status codes this side answers by itself. */
+const Code = { DeadlineExceeded: 4, ResourceExhausted: 8, Unimplemented: 12, Internal: 13 } as const;
+const messagePrefixLength = 5;
+const responseHeaders = {
+  ":status": 200,
+  "content-type": "application/grpc+proto",
+  "grpc-accept-encoding": "identity,deflate,gzip",
+  "grpc-encoding": "identity",
+};
+const okTrailers = { "grpc-status": "0", "grpc-message": "OK" };
+const answerOptions = { waitForTrailers: true };
+const timeoutPattern = /(\d{1,8})\s*([HMSmun])/;
+const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
+/** The most calls one batch carries; a larger turn sends more than one. */
+const MAX_BATCH_CALLS = 4096;
+
+/** Where a stream's call is found by the listeners every call shares. */
+const callOf = Symbol("frontCall");
+type CallStream = ServerHttp2Stream & { [callOf]?: StreamCall };
+
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(okTrailers);
+}
+function ignoreStreamError(): void {
+  // a reset stream also closes; nothing can be sent on it any more
+}
+function onCallData(this: CallStream, chunk: Buffer): void {
+  this[callOf]?.data(chunk);
+}
+function onCallEnd(this: CallStream): void {
+  this[callOf]?.end();
+}
+function onCallClose(this: CallStream): void {
+  this[callOf]?.closed();
+}
+
+function timeoutMs(timeout: string): number | undefined {
+  const match = timeoutPattern.exec(timeout);
+  if (match === null) return undefined;
+  return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;
+}
+
+function tokenOf(headers: IncomingHttpHeaders): string | undefined {
+  const token = headers.token ?? headers.authorization;
+  if (token === undefined) return undefined;
+  return Array.isArray(token) ? token[0] : token;
+}
+
+/** One call while its stream is open. */
+class StreamCall {
+  private finished = false;
+  private deadline: NodeJS.Timeout | undefined = undefined;
+  private chunks: Buffer[] = [];
+  private received = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly method: number,
+    private readonly stream: CallStream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly calls: StreamCalls,
+  ) {}
+
+  start(): void {
+    const { stream } = this;
+    stream[callOf] = this;
+    stream.on("error", ignoreStreamError);
+    stream.on("close", onCallClose);
+    const header = this.headers["grpc-timeout"];
+    if (header !== undefined) {
+      const timeout = typeof header === "string" ? header : header[0];
+      const ms = timeoutMs(timeout);
+      if (ms === undefined) {
+        this.fail(Code.Internal, `Invalid grpc-timeout value "${timeout}"`);
+        return;
+      }
+      this.deadline = setTimeout(() => this.fail(Code.DeadlineExceeded, "Deadline exceeded"), ms);
+    }
+    stream.on("data", onCallData);
+    stream.on("end", onCallEnd);
+  }
+
+  private finish(): boolean {
+    if (this.finished) return false;
+    this.finished = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.calls.forget(this.id);
+    return !this.stream.destroyed && !this.stream.closed;
+  }
+
+  fail(code: number, message: string): void {
+    if (!this.finish()) return;
+    this.stream.respond(
+      {
+        ":status": 200,
+        "content-type": "application/grpc+proto",
+        "grpc-status": String(code),
+        "grpc-message": encodeURI(message),
+      },
+      { endStream: true },
+    );
+  }
+
+  answer(frame: Uint8Array): void {
+    if (!this.finish()) return;
+    const { stream } = this;
+    stream.respond(responseHeaders, answerOptions);
+    stream.on("wantTrailers", sendOkTrailers);
+    stream.end(frame);
+  }
+
+  closed(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.calls.forget(this.id);
+  }
+
+  data(chunk: Buffer): void {
+    if (this.finished) return;
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.received < messagePrefixLength) return;
+    const head = this.chunks[0].length >= messagePrefixLength ? this.chunks[0] : Buffer.concat(this.chunks);
+    const length = head.readUInt32BE(1);
+    const max = this.calls.maxReceiveBytes;
+    if (length > max)
+      this.fail(Code.ResourceExhausted, `grpc: received message larger than max (${length} vs. ${max})`);
+  }
+
+  end(): void {
+    if (this.finished) return;
+    const path = this.headers[":path"];
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.chunks = [];
+    const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
+    if (length < 0)
+      this.fail(Code.Unimplemented, `Received no request message for server streaming method ${path}`);
+    else if (body.length > messagePrefixLength + length)
+      this.fail(Code.Unimplemented, `Received a second request message for server streaming method ${path}`);
+    else if (body.length < messagePrefixLength + length || body[0] !== 0)
+      this.fail(Code.Internal, "Error deserializing request");
+    else
+      this.calls.send({
+        id: this.id,
+        method: this.method,
+        token: tokenOf(this.headers),
+        request: body.subarray(messagePrefixLength),
+      });
+  }
+}
+
+/**
+ * The HTTP/2 thread's open calls and the turn's call batch. `post` sends a batch to the main thread;
+ * `answer` takes one answer back from it.
+ */
+export class StreamCalls {
+  private readonly open = new Map<number, StreamCall>();
+  private batch = new CallBatch();
+  private flushing = false;
+  private nextId = 0;
+
+  constructor(
+    readonly maxReceiveBytes: number,
+    private readonly post: (batch: ArrayBuffer) => void,
+  ) {}
+
+  /** Takes a gRPC stream: false when it is not one of the calls handed over (the caller answers it). */
+  take(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
+    const method = frontMethodIndex(headers[":path"] ?? "");
+    if (method < 0) return false;
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0;
+    const call = new StreamCall(id, method, stream, headers, this);
+    this.open.set(id, call);
+    call.start();
+    return true;
+  }
+
+  forget(id: number): void {
+    this.open.delete(id);
+  }
+
+  send(call: FrontCall): void {
+    this.batch.add(call);
+    if (this.batch.length >= MAX_BATCH_CALLS) this.flush();
+    else if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (this.batch.length > 0) this.post(this.batch.take());
+  }
+
+  answer(answer: FrontAnswer): void {
+    const call = this.open.get(answer.id);
+    if (call === undefined) return; // the client went away or the deadline passed
+    if ("frame" in answer) call.answer(answer.frame);
+    else call.fail(answer.code, answer.message);
+  }
+
+  /** The open calls (a closing thread fails them). */
+  get size(): number {
+    return this.open.size;
+  }
+}

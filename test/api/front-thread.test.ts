@@ -1,0 +1,178 @@
+// The key-value RPCs served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on
+// its port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
+import assert from "node:assert/strict";
+import { connect, type IncomingHttpHeaders } from "node:http2";
+import { after, before, describe, it } from "node:test";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import {
+  DeleteRangeRequest,
+  type DeleteRangeResponse,
+  LeaseClient,
+  LeaseGrantRequest,
+  PutRequest,
+  type PutResponse,
+  RangeRequest,
+  type RangeResponse,
+  TxnRequest,
+  type TxnResponse,
+} from "../../src/gen/etcdserverpb/rpc.js";
+import type { RequestContext } from "../../src/server/client-api.js";
+import { type Harness, kvClient, startHarness, unary } from "./harness.js";
+
+type Kv = ReturnType<typeof kvClient>;
+const bytes = (s: string) => Buffer.from(s);
+
+function failure(p: Promise<unknown>): Promise<ServiceError> {
+  return p.then(
+    () => assert.fail("the call succeeded"),
+    (err: ServiceError) => err,
+  );
+}
+
+function put(
+  kv: Kv,
+  key: string | Buffer,
+  value: string | Buffer,
+  md = new Metadata(),
+): Promise<PutResponse> {
+  const req = PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) });
+  return new Promise((resolve, reject) => kv.put(req, md, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+const range = (kv: Kv, key: string, rangeEnd?: string) =>
+  unary<RangeRequest, RangeResponse>(
+    kv.range.bind(kv),
+    RangeRequest.fromPartial({ key: bytes(key), ...(rangeEnd ? { rangeEnd: bytes(rangeEnd) } : {}) }),
+  );
+
+describe("key-value calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
+  let h: Harness;
+  let kv: Kv;
+  let normal: Kv;
+  const contexts: (RequestContext | undefined)[] = [];
+
+  before(async () => {
+    h = await startHarness({ maxRequestBytes: 1024, front: { listenUrl: new URL("http://127.0.0.1:0") } });
+    const apiPut = h.api.put.bind(h.api);
+    h.api.put = (req: PutRequest, ctx?: RequestContext) => {
+      contexts.push(ctx);
+      return apiPut(req);
+    };
+    const front = h.listeners.frontUrl;
+    assert.ok(front, "the listeners report the thread's URL");
+    assert.notEqual(front.port, "0");
+    kv = kvClient(`127.0.0.1:${front.port}`);
+    normal = kvClient(h.hostPort);
+  });
+  after(async () => {
+    kv?.close();
+    normal?.close();
+    await h?.close();
+  });
+
+  it("puts, reads, transacts and deletes, seen alike on the normal port", async () => {
+    const written = await put(kv, "a", "1");
+    assert.ok(written.header && written.header.revision > 0);
+    const got = await range(kv, "a");
+    assert.equal(got.kvs.length, 1);
+    assert.equal(Buffer.from(got.kvs[0].value).toString(), "1");
+    const seen = await range(normal, "a");
+    assert.equal(seen.kvs[0].modRevision, got.kvs[0].modRevision);
+
+    const txn = await unary<TxnRequest, TxnResponse>(
+      kv.txn.bind(kv),
+      TxnRequest.fromPartial({ success: [{ requestPut: { key: bytes("b"), value: bytes("2") } }] }),
+    );
+    assert.equal(txn.succeeded, true);
+    const deleted = await unary<DeleteRangeRequest, DeleteRangeResponse>(
+      kv.deleteRange.bind(kv),
+      DeleteRangeRequest.fromPartial({ key: bytes("a"), rangeEnd: bytes("c") }),
+    );
+    assert.equal(deleted.deleted, 2);
+    assert.equal((await range(normal, "a", "c")).kvs.length, 0);
+  });
+
+  it("answers many calls in flight at once, each with its own answer", async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `many-${i}`);
+    const puts = await Promise.all(keys.map((k) => put(kv, k, k)));
+    assert.equal(new Set(puts.map((p) => p.header?.revision)).size, keys.length);
+    const reads = await Promise.all(keys.map((k) => range(kv, k)));
+    assert.deepEqual(
+      reads.map((r) => Buffer.from(r.kvs[0].value).toString()),
+      keys,
+    );
+  });
+
+  it("passes the token on, and nothing for a call without one", async () => {
+    contexts.length = 0;
+    const md = new Metadata();
+    md.set("token", "the-token");
+    await put(kv, "t", "v", md);
+    await put(kv, "t", "w");
+    assert.deepEqual(contexts, [{ token: "the-token" }, undefined]);
+  });
+
+  it("answers a refused request with etcd's code and text", async () => {
+    const err = await failure(put(kv, Buffer.alloc(0), "v"));
+    assert.equal(err.code, 3);
+    assert.equal(err.details, "etcdserver: key is not provided");
+  });
+
+  it("refuses a message over the receive limit as grpc does", async () => {
+    const limit = 1024 + 512 * 1024;
+    const err = await failure(put(kv, "big", Buffer.alloc(limit + 10)));
+    assert.equal(err.code, 8);
+    assert.match(err.details, /^grpc: received message larger than max \(\d+ vs\. 525312\)$/);
+  });
+
+  it("ends a call at its grpc-timeout, and drops an answer after it or after its client left", async () => {
+    const apiRange = h.api.range.bind(h.api);
+    const held: (() => void)[] = [];
+    h.api.range = (req) => new Promise((resolve) => held.push(() => resolve(apiRange(req))));
+    const session = connect(`http://127.0.0.1:${h.listeners.frontUrl?.port}`);
+    try {
+      const message = RangeRequest.encode(RangeRequest.fromPartial({ key: bytes("held") })).finish();
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      const call = (timeout?: string) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/etcdserverpb.KV/Range",
+          "content-type": "application/grpc",
+          te: "trailers",
+          ...(timeout ? { "grpc-timeout": timeout } : {}),
+        });
+        stream.end(frame);
+        return stream;
+      };
+      const timed = call("100m");
+      const headers = await new Promise<IncomingHttpHeaders>((resolve) => timed.once("response", resolve));
+      assert.equal(headers["grpc-status"], "4");
+      assert.equal(headers["grpc-message"], "Deadline%20exceeded");
+      const leaving = call();
+      leaving.on("error", () => {});
+      while (held.length < 2) await new Promise((r) => setTimeout(r, 10));
+      leaving.close();
+      await new Promise((r) => leaving.once("close", r));
+      for (const release of held) release();
+    } finally {
+      session.destroy();
+      h.api.range = apiRange;
+    }
+    assert.equal((await range(kv, "a")).kvs.length, 0, "the port still answers");
+  });
+
+  it("answers an RPC it does not serve Unimplemented", async () => {
+    const lease = new LeaseClient(`127.0.0.1:${h.listeners.frontUrl?.port}`, credentials.createInsecure());
+    try {
+      const err = await failure(
+        unary(lease.leaseGrant.bind(lease), LeaseGrantRequest.fromPartial({ TTL: 10 })),
+      );
+      assert.equal(err.code, 12);
+      assert.equal(err.details, "unknown method LeaseGrant for service etcdserverpb.Lease");
+    } finally {
+      lease.close();
+    }
+  });
+});

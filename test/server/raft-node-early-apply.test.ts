@@ -1,0 +1,151 @@
+// Which committed entries the apply loop may apply while their Ready is still being written: those an
+// earlier Ready made durable, never those the Ready writes itself (a single member commits what it
+// appends) nor a snapshot. An apply shows its result to clients, and what they saw must survive a crash.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  type ConfState,
+  type Entry,
+  EntryType,
+  Message,
+  MessageType,
+  type Snapshot,
+} from "../../src/gen/raftpb/raft.js";
+import { discardLogger, MemoryStorage, RawNode, SeededRand } from "../../src/raft/index.js";
+import { type ApplyBatch, RaftNode, writesCommitted } from "../../src/server/raft-node.js";
+import { threeVoterRawNode } from "./raw-node-fixture.js";
+
+const entry = (index: number, term: number): Entry => ({
+  type: EntryType.EntryNormal,
+  term,
+  index,
+  data: Buffer.from(`e${index}`),
+});
+const run = (from: number, to: number, term: number) =>
+  Array.from({ length: to - from + 1 }, (_, k) => entry(from + k, term));
+
+function confState(voters: bigint[]): ConfState {
+  return { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+}
+
+/** A log whose saves stay in flight until released, so a test sees what happens during a write. */
+class HeldLog {
+  readonly held: Array<{ entries: number; release: () => void }> = [];
+  hold = false;
+  save(_h: unknown, entries: Entry[], _s?: Snapshot): Promise<void> {
+    if (!this.hold) return Promise.resolve();
+    return new Promise((release) => this.held.push({ entries: entries.length, release }));
+  }
+}
+
+/** The batches the apply loop received, each applied (and acknowledged) once persisted. */
+function recordBatches(node: RaftNode): ApplyBatch[] {
+  const batches: ApplyBatch[] = [];
+  node.applies$.subscribe((batch) => {
+    batches.push(batch);
+    void batch.persisted.then(() => batch.applied());
+  });
+  return batches;
+}
+
+const isSettled = async (p: Promise<void>) => {
+  let settled = false;
+  void p.then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  return settled;
+};
+
+describe("raft loop: applying entries while their Ready is written", () => {
+  it("writesCommitted compares the last committed entry with the first written one", () => {
+    assert.equal(writesCommitted({ committedEntries: [], entries: run(1, 2, 1) }), false);
+    assert.equal(writesCommitted({ committedEntries: run(1, 2, 1), entries: [] }), false);
+    // a single member: the Ready commits what it appends
+    assert.equal(writesCommitted({ committedEntries: run(5, 7, 2), entries: run(5, 7, 2) }), true);
+    assert.equal(writesCommitted({ committedEntries: run(3, 5, 2), entries: run(5, 6, 2) }), true);
+    // a leader of three: what followers acknowledged was written by earlier Readies
+    assert.equal(writesCommitted({ committedEntries: run(3, 4, 2), entries: run(5, 6, 2) }), false);
+    // a later term in the committed run means it reaches into the written one
+    assert.equal(writesCommitted({ committedEntries: [entry(4, 3)], entries: [entry(5, 2)] }), true);
+  });
+
+  it("a single member's batch waits for the write of its own Ready", async () => {
+    const storage = new MemoryStorage();
+    const rn = new RawNode({
+      id: 1n,
+      electionTick: 10,
+      heartbeatTick: 1,
+      storage,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      maxUncommittedEntriesSize: 0,
+      checkQuorum: false,
+      preVote: false,
+      logger: discardLogger,
+      rand: new SeededRand(1),
+    });
+    rn.bootstrap([{ id: 1n }]);
+    const log = new HeldLog();
+    const node = new RaftNode(rn, storage, log, { send: () => {} }, confState([1n]));
+    const batches = recordBatches(node);
+    await node.drain();
+    rn.campaign();
+    await node.drain();
+    assert.equal(node.leadership$.value.isLeader, true, "a single voter elects itself");
+
+    log.hold = true;
+    batches.length = 0;
+    node.propose(Buffer.from("put"));
+    const drained = node.drain();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(log.held.length, 1, "the Ready's write is in flight");
+    const batch = batches.find((b) => b.entries.some((e) => e.data.toString() === "put"));
+    assert.ok(batch, "the proposal was handed to the apply loop with its own Ready");
+    assert.equal(batch.durable, false, "applied before its write ends, it would answer what a crash loses");
+    assert.equal(await isSettled(batch.persisted), false);
+    log.hold = false;
+    log.held[0].release();
+    await drained;
+    assert.equal(await isSettled(batch.persisted), true);
+  });
+
+  it("a leader of three applies what followers acknowledged while it writes new entries", async () => {
+    const { rn, storage } = threeVoterRawNode(1n);
+    const log = new HeldLog();
+    const sent: Message[] = [];
+    const node = new RaftNode(rn, storage, log, { send: (ms) => sent.push(...ms) }, confState([1n, 2n, 3n]));
+    const batches = recordBatches(node);
+    await node.drain();
+    rn.campaign();
+    await node.drain();
+    const vote = sent.find((m) => m.type === MessageType.MsgVote);
+    assert.ok(vote, "the campaign asked for votes");
+    const term = vote.term;
+    rn.step(Message.fromPartial({ type: MessageType.MsgVoteResp, from: 2n, to: 1n, term }));
+    await node.drain();
+    assert.equal(node.leadership$.value.isLeader, true);
+
+    // a proposal is written; then a follower acknowledges it while a second proposal comes in
+    node.propose(Buffer.from("first"));
+    await node.drain();
+    const first = storage.lastIndex();
+    batches.length = 0;
+    log.hold = true;
+    rn.step(Message.fromPartial({ type: MessageType.MsgAppResp, from: 2n, to: 1n, term, index: first }));
+    node.propose(Buffer.from("second"));
+    const drained = node.drain();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(log.held.length, 1, "the Ready writing the second proposal is in flight");
+    assert.equal(log.held[0].entries, 1);
+    const batch = batches.find((b) => b.entries.some((e) => e.index === first));
+    assert.ok(batch, "the acknowledged entry was handed to the apply loop");
+    assert.ok(
+      batch.entries.every((e) => e.data.toString() !== "second"),
+      "only what is committed is applied",
+    );
+    assert.equal(batch.durable, true, "the acknowledged entry was written by an earlier Ready");
+    assert.equal(await isSettled(batch.persisted), false, "the Ready carrying it is still being written");
+    log.hold = false;
+    log.held[0].release();
+    await drained;
+  });
+});
