@@ -48,6 +48,8 @@ function recordBatches(node: RaftNode): ApplyBatch[] {
   return batches;
 }
 
+const notDropped = (err: unknown) => assert.fail(`the proposal was dropped: ${String(err)}`);
+
 const isSettled = async (p: Promise<void>) => {
   let settled = false;
   void p.then(() => (settled = true));
@@ -94,7 +96,7 @@ describe("raft loop: applying entries while their Ready is written", () => {
 
     log.hold = true;
     batches.length = 0;
-    node.propose(Buffer.from("put"));
+    node.propose(Buffer.from("put"), notDropped);
     const drained = node.drain();
     await new Promise((r) => setImmediate(r));
     assert.equal(log.held.length, 1, "the Ready's write is in flight");
@@ -125,13 +127,13 @@ describe("raft loop: applying entries while their Ready is written", () => {
     assert.equal(node.leadership$.value.isLeader, true);
 
     // a proposal is written; then a follower acknowledges it while a second proposal comes in
-    node.propose(Buffer.from("first"));
+    node.propose(Buffer.from("first"), notDropped);
     await node.drain();
     const first = storage.lastIndex();
     batches.length = 0;
     log.hold = true;
     rn.step(Message.fromPartial({ type: MessageType.MsgAppResp, from: 2n, to: 1n, term, index: first }));
-    node.propose(Buffer.from("second"));
+    node.propose(Buffer.from("second"), notDropped);
     const drained = node.drain();
     await new Promise((r) => setImmediate(r));
     assert.equal(log.held.length, 1, "the Ready writing the second proposal is in flight");
