@@ -13,7 +13,7 @@ import {
 } from "../../src/gen/raftpb/raft.js";
 import { discardLogger, MemoryStorage, RawNode, SeededRand } from "../../src/raft/index.js";
 import { type ApplyBatch, RaftNode, writesCommitted } from "../../src/server/raft-node.js";
-import { threeVoterRawNode } from "./raw-node-fixture.js";
+import { rawNodeOf, threeVoterRawNode } from "./raw-node-fixture.js";
 
 const entry = (index: number, term: number): Entry => ({
   type: EntryType.EntryNormal,
@@ -71,21 +71,7 @@ describe("raft loop: applying entries while their Ready is written", () => {
   });
 
   it("a single member's batch waits for the write of its own Ready", async () => {
-    const storage = new MemoryStorage();
-    const rn = new RawNode({
-      id: 1n,
-      electionTick: 10,
-      heartbeatTick: 1,
-      storage,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 256,
-      maxUncommittedEntriesSize: 0,
-      checkQuorum: false,
-      preVote: false,
-      logger: discardLogger,
-      rand: new SeededRand(1),
-    });
-    rn.bootstrap([{ id: 1n }]);
+    const { rn, storage } = rawNodeOf(1n, [1n]);
     const log = new HeldLog();
     const node = new RaftNode(rn, storage, log, { send: () => {} }, confState([1n]));
     const batches = recordBatches(node);

@@ -1,7 +1,12 @@
-// A raft node of a three-voter cluster (ids 1, 2, 3), bootstrapped in memory, for tests of the server's raft loop.
+// A raft node bootstrapped in memory, for tests of the server's raft loop: of a three-voter cluster (ids 1, 2, 3),
+// or of the voters given.
 import { discardLogger, MemoryStorage, RawNode, SeededRand } from "../../src/raft/index.js";
 
 export function threeVoterRawNode(id: bigint): { rn: RawNode; storage: MemoryStorage } {
+  return rawNodeOf(id, [1n, 2n, 3n]);
+}
+
+export function rawNodeOf(id: bigint, voters: readonly bigint[]): { rn: RawNode; storage: MemoryStorage } {
   const storage = new MemoryStorage();
   const rn = new RawNode({
     id,
@@ -16,6 +21,6 @@ export function threeVoterRawNode(id: bigint): { rn: RawNode; storage: MemorySto
     logger: discardLogger,
     rand: new SeededRand(1),
   });
-  rn.bootstrap([{ id: 1n }, { id: 2n }, { id: 3n }]);
+  rn.bootstrap(voters.map((v) => ({ id: v })));
   return { rn, storage };
 }

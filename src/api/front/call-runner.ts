@@ -7,6 +7,7 @@ import type { GrpcMetrics, RpcMeter } from "../grpc/grpc-metrics.js";
 import { kvAnswerFrames } from "../grpc/kv-answer-frames.js";
 import { toRpcStatus } from "../grpc/status.js";
 import { AnswerBatch, type FrontAnswer, type FrontCall, frontMethodPaths, readCalls } from "./call-batch.js";
+import { TurnSender } from "./turn-sender.js";
 
 interface Method {
   readonly handler: UnaryHandler;
@@ -21,14 +22,14 @@ const MAX_BATCH_ANSWERS = 4096;
 /** Runs the calls of the batches it is given and posts their answers back, a batch per turn. */
 export class CallRunner {
   private readonly methods: Method[];
-  private batch = new AnswerBatch();
-  private flushing = false;
+  private readonly answers: TurnSender<FrontAnswer>;
 
   constructor(
     handlers: ReadonlyMap<string, UnaryHandler>,
     metrics: GrpcMetrics,
-    private readonly post: (batch: ArrayBuffer) => void,
+    post: (batch: ArrayBuffer) => void,
   ) {
+    this.answers = new TurnSender(new AnswerBatch(), MAX_BATCH_ANSWERS, post);
     this.methods = frontMethodPaths.map((path) => {
       const handler = handlers.get(path);
       const frame = kvAnswerFrames.get(path);
@@ -94,16 +95,6 @@ export class CallRunner {
   }
 
   private add(answer: FrontAnswer): void {
-    this.batch.add(answer);
-    if (this.batch.length >= MAX_BATCH_ANSWERS) this.flush();
-    else if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    if (this.batch.length > 0) this.post(this.batch.take());
+    this.answers.add(answer);
   }
 }

@@ -3,7 +3,18 @@
 // message to the main thread in the turn's call batch, and writes the answer back when it arrives.
 // Statuses and texts are those of the unary fast path (grpc-js's own).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import {
+  type CallStream,
+  callOf,
+  grpcTimeoutMs,
+  ignoreStreamError,
+  onCallClose,
+  onCallData,
+  onCallEnd,
+  sendOkTrailers,
+} from "../grpc/call-stream.js";
 import { CallBatch, type FrontAnswer, type FrontCall, frontMethodIndex } from "./call-batch.js";
+import { TurnSender } from "./turn-sender.js";
 
 /** gRPC status codes this side answers by itself. */
 const Code = { DeadlineExceeded: 4, ResourceExhausted: 8, Unimplemented: 12, Internal: 13 } as const;
@@ -14,38 +25,9 @@ const responseHeaders = {
   "grpc-accept-encoding": "identity,deflate,gzip",
   "grpc-encoding": "identity",
 };
-const okTrailers = { "grpc-status": "0", "grpc-message": "OK" };
 const answerOptions = { waitForTrailers: true };
-const timeoutPattern = /(\d{1,8})\s*([HMSmun])/;
-const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
 /** The most calls one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_CALLS = 4096;
-
-/** Where a stream's call is found by the listeners every call shares. */
-const callOf = Symbol("frontCall");
-type CallStream = ServerHttp2Stream & { [callOf]?: StreamCall };
-
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  this.sendTrailers(okTrailers);
-}
-function ignoreStreamError(): void {
-  // a reset stream also closes; nothing can be sent on it any more
-}
-function onCallData(this: CallStream, chunk: Buffer): void {
-  this[callOf]?.data(chunk);
-}
-function onCallEnd(this: CallStream): void {
-  this[callOf]?.end();
-}
-function onCallClose(this: CallStream): void {
-  this[callOf]?.closed();
-}
-
-function timeoutMs(timeout: string): number | undefined {
-  const match = timeoutPattern.exec(timeout);
-  if (match === null) return undefined;
-  return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;
-}
 
 function tokenOf(headers: IncomingHttpHeaders): string | undefined {
   const token = headers.token ?? headers.authorization;
@@ -76,7 +58,7 @@ class StreamCall {
     const header = this.headers["grpc-timeout"];
     if (header !== undefined) {
       const timeout = typeof header === "string" ? header : header[0];
-      const ms = timeoutMs(timeout);
+      const ms = grpcTimeoutMs(timeout);
       if (ms === undefined) {
         this.fail(Code.Internal, `Invalid grpc-timeout value "${timeout}"`);
         return;
@@ -163,14 +145,15 @@ class StreamCall {
  */
 export class StreamCalls {
   private readonly open = new Map<number, StreamCall>();
-  private batch = new CallBatch();
-  private flushing = false;
+  private readonly calls: TurnSender<FrontCall>;
   private nextId = 0;
 
   constructor(
     readonly maxReceiveBytes: number,
-    private readonly post: (batch: ArrayBuffer) => void,
-  ) {}
+    post: (batch: ArrayBuffer) => void,
+  ) {
+    this.calls = new TurnSender(new CallBatch(), MAX_BATCH_CALLS, post);
+  }
 
   /** Takes a gRPC stream: false when it is not one of the calls handed over (the caller answers it). */
   take(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
@@ -191,17 +174,7 @@ export class StreamCalls {
   }
 
   send(call: FrontCall): void {
-    this.batch.add(call);
-    if (this.batch.length >= MAX_BATCH_CALLS) this.flush();
-    else if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    if (this.batch.length > 0) this.post(this.batch.take());
+    this.calls.add(call);
   }
 
   answer(answer: FrontAnswer): void {

@@ -10,6 +10,16 @@ import { Metadata } from "@grpc/grpc-js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
+import {
+  type CallStream,
+  callOf,
+  grpcTimeoutMs,
+  ignoreStreamError,
+  onCallClose,
+  onCallData,
+  onCallEnd,
+  sendOkTrailers,
+} from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { toRpcStatus } from "./status.js";
@@ -31,16 +41,6 @@ export const responseHeaders = {
  * grpc-encoding is identity-encoded). Each header costs node's conversion and packing per answer.
  */
 const unaryAnswerHeaders = { ":status": 200, "content-type": "application/grpc" };
-const okTrailers = { "grpc-status": "0", "grpc-message": "OK" };
-const timeoutPattern = /(\d{1,8})\s*([HMSmun])/;
-const timeoutUnitMs: Record<string, number> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1000,
-  m: 1,
-  u: 0.001,
-  n: 0.000001,
-};
 const noMetadata = new Metadata();
 const emptyBody = Buffer.alloc(0);
 /**
@@ -99,34 +99,6 @@ export function unaryFastPath(
   };
 }
 
-/** Where a stream's call is found by the listeners every call shares. */
-const callOf = Symbol("unaryCall");
-type CallStream = ServerHttp2Stream & { [callOf]?: UnaryCall };
-
-// Listeners every call shares: a closure per call and event cost every request.
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  this.sendTrailers(okTrailers);
-}
-function ignoreStreamError(): void {
-  // a reset stream also closes; nothing can be sent on it any more
-}
-function onCallData(this: CallStream, chunk: Buffer): void {
-  this[callOf]?.data(chunk);
-}
-function onCallEnd(this: CallStream): void {
-  this[callOf]?.end();
-}
-function onCallClose(this: CallStream): void {
-  this[callOf]?.closed();
-}
-
-/** The grpc-timeout header in milliseconds (up to 8 digits and a unit), or undefined when malformed. */
-function timeoutMs(timeout: string): number | undefined {
-  const match = timeoutPattern.exec(timeout);
-  if (match === null) return undefined;
-  return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;
-}
-
 /**
  * One unary call: its stream's state in one object (the shared listeners find it on the stream), and
  * the caller's view for `CallCredentials` (its metadata and peer).
@@ -157,7 +129,7 @@ class UnaryCall {
     const timeoutHeader = this.headers["grpc-timeout"];
     if (timeoutHeader !== undefined) {
       const timeout = typeof timeoutHeader === "string" ? timeoutHeader : timeoutHeader[0];
-      const ms = timeoutMs(timeout);
+      const ms = grpcTimeoutMs(timeout);
       if (ms === undefined) {
         this.fail(GrpcCode.Internal, `Invalid grpc-timeout value "${timeout}"`);
         return;
