@@ -3,16 +3,7 @@
 // message to the main thread in the turn's call batch, and writes the answer back when it arrives.
 // Statuses and texts are those of the unary fast path (grpc-js's own).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import {
-  type CallStream,
-  callOf,
-  grpcTimeoutMs,
-  ignoreStreamError,
-  onCallClose,
-  onCallData,
-  onCallEnd,
-  sendOkTrailers,
-} from "../grpc/call-stream.js";
+import { type CallStream, listenToCall, sendOkTrailers } from "../grpc/call-stream.js";
 import { CallBatch, type FrontAnswer, type FrontCall, frontMethodIndex } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
@@ -51,22 +42,7 @@ class StreamCall {
   ) {}
 
   start(): void {
-    const { stream } = this;
-    stream[callOf] = this;
-    stream.on("error", ignoreStreamError);
-    stream.on("close", onCallClose);
-    const header = this.headers["grpc-timeout"];
-    if (header !== undefined) {
-      const timeout = typeof header === "string" ? header : header[0];
-      const ms = grpcTimeoutMs(timeout);
-      if (ms === undefined) {
-        this.fail(Code.Internal, `Invalid grpc-timeout value "${timeout}"`);
-        return;
-      }
-      this.deadline = setTimeout(() => this.fail(Code.DeadlineExceeded, "Deadline exceeded"), ms);
-    }
-    stream.on("data", onCallData);
-    stream.on("end", onCallEnd);
+    this.deadline = listenToCall(this.stream, this, this.headers);
   }
 
   private finish(): boolean {

@@ -1,13 +1,14 @@
 // What every stream of a unary call shares, wherever it is served (the unary fast path on the main
 // thread, the client port's HTTP/2 thread): listeners bound once for all calls (a closure per call
 // and event cost every request), the OK trailers, and the grpc-timeout header's meaning.
-import type { ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 
-/** What a call does with its stream's events. */
+/** What a call does with its stream's events, and how it ends with a status. */
 export interface StreamCallHandler {
   data(chunk: Buffer): void;
   end(): void;
   closed(): void;
+  fail(code: number, message: string): void;
 }
 
 /** Where a stream's call is found by the shared listeners. */
@@ -41,4 +42,36 @@ export function grpcTimeoutMs(timeout: string): number | undefined {
   const match = timeoutPattern.exec(timeout);
   if (match === null) return undefined;
   return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;
+}
+
+/** gRPC status codes a call's start answers with. */
+const DEADLINE_EXCEEDED = 4;
+const INTERNAL = 13;
+
+/**
+ * Points the shared listeners at `call` and starts its grpc-timeout deadline (the timer, to clear
+ * when the call ends). A malformed header fails the call at once, with grpc-js's status and text.
+ */
+export function listenToCall(
+  stream: CallStream,
+  call: StreamCallHandler,
+  headers: IncomingHttpHeaders,
+): NodeJS.Timeout | undefined {
+  stream[callOf] = call;
+  stream.on("error", ignoreStreamError);
+  stream.on("close", onCallClose);
+  const header = headers["grpc-timeout"];
+  let deadline: NodeJS.Timeout | undefined;
+  if (header !== undefined) {
+    const timeout = typeof header === "string" ? header : header[0];
+    const ms = grpcTimeoutMs(timeout);
+    if (ms === undefined) {
+      call.fail(INTERNAL, `Invalid grpc-timeout value "${timeout}"`);
+      return undefined;
+    }
+    deadline = setTimeout(() => call.fail(DEADLINE_EXCEEDED, "Deadline exceeded"), ms);
+  }
+  stream.on("data", onCallData);
+  stream.on("end", onCallEnd);
+  return deadline;
 }

@@ -10,16 +10,7 @@ import { Metadata } from "@grpc/grpc-js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
-import {
-  type CallStream,
-  callOf,
-  grpcTimeoutMs,
-  ignoreStreamError,
-  onCallClose,
-  onCallData,
-  onCallEnd,
-  sendOkTrailers,
-} from "./call-stream.js";
+import { type CallStream, listenToCall, sendOkTrailers } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { toRpcStatus } from "./status.js";
@@ -122,22 +113,7 @@ class UnaryCall {
   ) {}
 
   start(): void {
-    const { stream } = this;
-    stream[callOf] = this;
-    stream.on("error", ignoreStreamError);
-    stream.on("close", onCallClose);
-    const timeoutHeader = this.headers["grpc-timeout"];
-    if (timeoutHeader !== undefined) {
-      const timeout = typeof timeoutHeader === "string" ? timeoutHeader : timeoutHeader[0];
-      const ms = grpcTimeoutMs(timeout);
-      if (ms === undefined) {
-        this.fail(GrpcCode.Internal, `Invalid grpc-timeout value "${timeout}"`);
-        return;
-      }
-      this.deadline = setTimeout(() => this.fail(GrpcCode.DeadlineExceeded, "Deadline exceeded"), ms);
-    }
-    stream.on("data", onCallData);
-    stream.on("end", onCallEnd);
+    this.deadline = listenToCall(this.stream, this, this.headers);
   }
 
   getPeer(): string {
@@ -155,7 +131,7 @@ class UnaryCall {
   }
 
   /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
-  private fail(code: GrpcCode, message: string): void {
+  fail(code: GrpcCode, message: string): void {
     this.meter.handled(code);
     if (!this.finish()) return;
     this.stream.respond(
