@@ -2,7 +2,7 @@
 // runs of entries in one MsgProp each, so a leader sends each follower one append per run.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Message, MessageType } from "../../src/gen/raftpb/raft.js";
+import { Message, MessageType } from "../../src/gen/raftpb/raft.js";
 import { ProposalDroppedError } from "../../src/raft/index.js";
 import { RaftNode } from "../../src/server/raft-node.js";
 import { threeVoterRawNode } from "./raw-node-fixture.js";
@@ -32,20 +32,7 @@ async function node(id: bigint, lead: boolean): Promise<{ node: RaftNode; sent: 
 }
 
 function emptyAppResp(): Message {
-  return {
-    type: MessageType.MsgAppResp,
-    to: 0n,
-    from: 0n,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    snapshot: undefined,
-    reject: false,
-    rejectHint: 0,
-    context: Buffer.alloc(0),
-  };
+  return Message.fromPartial({ type: MessageType.MsgAppResp });
 }
 
 const noDrop = (err: unknown) => assert.fail(`dropped: ${String(err)}`);
