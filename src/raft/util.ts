@@ -70,7 +70,8 @@ export function payloadSize(e: Entry): number {
   return e.data.length;
 }
 
-function varintSize(v: number): number {
+/** The bytes a protobuf varint of a non-negative safe integer takes. */
+export function varintSize(v: number): number {
   let n = 1;
   while (v >= 0x80) {
     v = Math.floor(v / 128);

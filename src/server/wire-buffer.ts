@@ -3,6 +3,7 @@
 // encoders' writer hands out each message as a fresh ArrayBuffer of its own (outside the heap once over
 // 64 bytes), and writes every 64-bit integer through BigInt and a {lo, hi} object. Taken out, a message
 // is an exact-size Buffer (from Node's pool when small).
+import { varintSize } from "../raft/util.js";
 
 /** Buffers above this size are not kept for the next answers (one huge answer must not pin its memory). */
 const KEPT_BUFFER_MAX_BYTES = 256 * 1024;
@@ -11,16 +12,6 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** Where a uint64 is split into 32-bit halves. */
 const halves = new DataView(new ArrayBuffer(8));
-
-/** The bytes a varint of a non-negative safe integer takes. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
 
 /** Whether a number is written as a plain varint: a non-negative safe integer. */
 export function isPlainVarint(n: number): boolean {
