@@ -244,6 +244,9 @@ export class WriteBuffer {
   stage<K extends Buffer | string>(id: number, keyId: string, change: StagedChange<K>): void {
     const batch = this.open;
     if (batch === undefined) throw new Error("backend: a change outside a write");
+    // LMDB refuses an empty key only when the batch commits, which would fail the store: refuse it
+    // here, where the write that staged it can still abort
+    if (change.key.length === 0) throw new Error("backend: a change of an empty key");
     let changes = batch.tables[id];
     if (changes === undefined) {
       changes = new Map();

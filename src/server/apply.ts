@@ -282,8 +282,12 @@ export class EntryApplier {
         const [removed] = this.alarmList.splice(at, 1);
         changed.push(removed);
         this.d.log.info({ "member-id": formatId(a.memberID), alarm: AlarmType[a.alarm] }, "alarm cleared");
+        this.writeRecords(index, [["alarm", key, undefined]]);
+      } else {
+        // as etcd: clearing an alarm that is not raised writes nothing (member 0 with alarm NONE
+        // would even be an empty record key, which the backend cannot hold)
+        this.d.store.setConsistentIndex(index);
       }
-      this.writeRecords(index, [["alarm", key, undefined]]);
     } else {
       // GET lists the alarms of the type asked for (every type for NONE), whichever member raised them
       if (a.action === AlarmRequest_AlarmAction.GET) {

@@ -240,4 +240,25 @@ describe("backend staged writes", () => {
       await t.cleanup();
     }
   });
+
+  it("refuses a change of an empty key when it is staged, and the store keeps committing", async () => {
+    const t = openTempStore();
+    try {
+      const backend = t.store.backend;
+      assert.throws(
+        () => backend.stage(() => backend.applied.records("alarm").remove(Buffer.alloc(0))),
+        /backend: a change of an empty key/,
+      );
+      assert.throws(
+        () => backend.stage(() => backend.applied.records("alarm").put(Buffer.alloc(0), b("x"))),
+        /backend: a change of an empty key/,
+      );
+      assert.equal(backend.hasPendingWrites(), false, "the refused writes staged nothing");
+      t.store.write(1, (tx) => tx.put(b("a"), b("1"), 0n));
+      await t.store.committed();
+      assert.equal(t.store.range(b("a"), undefined).kvs[0]?.value.toString(), "1");
+    } finally {
+      await t.cleanup();
+    }
+  });
 });

@@ -7,7 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { pino } from "pino";
-import { AlarmRequest_AlarmAction, AlarmType } from "../../src/gen/etcdserverpb/rpc.js";
+import {
+  AlarmRequest_AlarmAction,
+  AlarmType,
+  PutRequest,
+  RangeRequest,
+} from "../../src/gen/etcdserverpb/rpc.js";
 import { memberPaths } from "../../src/server/bootstrap.js";
 import { EtcdServer } from "../../src/server/etcd-server.js";
 
@@ -70,6 +75,25 @@ test("an alarm GET is a raft entry, and filters by alarm type only", async () =>
     });
     assert.deepEqual((await get(0n, AlarmType.NONE)).alarms, []);
   }
+});
+
+test("clearing an alarm that is not raised changes nothing, member 0 and alarm NONE included", async () => {
+  const s = await member();
+  for (const [memberID, alarm] of [
+    [0n, AlarmType.NONE],
+    [0n, AlarmType.NOSPACE],
+    [s.memberId, AlarmType.CORRUPT],
+  ] as const) {
+    const before = (await s.api.status()).raftIndex;
+    const r = await s.api.alarm({ action: AlarmRequest_AlarmAction.DEACTIVATE, memberID, alarm });
+    assert.deepEqual(r.alarms, [], `${memberID}/${alarm}: nothing was cleared`);
+    assert.equal((await s.api.status()).raftIndex, before + 1, `${memberID}/${alarm}: one raft entry`);
+  }
+  // the backend still commits: a key written now is on disk once the store says so
+  await s.api.put(PutRequest.fromPartial({ key: Buffer.from("after-clear"), value: Buffer.from("v") }));
+  await s.store.backend.whenCommitted();
+  const got = await s.api.range(RangeRequest.fromPartial({ key: Buffer.from("after-clear") }));
+  assert.equal(got.kvs[0]?.value.toString(), "v");
 });
 
 test("lease grants and revokes are refused when applied, so even a refused one is a raft entry", async () => {
