@@ -60,7 +60,8 @@ export interface ApplyBatch {
    * The batch's entries were made durable by earlier Readies: they may be applied while this Ready is
    * written. When false (a single member commits what it appends; a snapshot comes with the Ready),
    * nothing of the batch may be applied before `persisted`: an apply is seen by clients (answers,
-   * watch events, reads, leases), and what they saw must survive a crash.
+   * watch events, reads, leases), and what they saw must survive a crash. A follower's batches are
+   * never durable here: it applies after it answered the leader.
    */
   readonly durable: boolean;
   /** Resolved by the apply loop after the batch is applied (a follower's conf change waits for it). */
@@ -202,7 +203,9 @@ export class RaftNode {
         entries: rd.committedEntries,
         snapshot: rd.snapshot,
         persisted,
-        durable: !hasSnapshot && !writesCommitted(rd),
+        // a follower applies once its answer is out: on one thread an apply running when the write
+        // ends holds back the acknowledgement the leader's commit waits for
+        durable: this.leadership$.value.isLeader && !hasSnapshot && !writesCommitted(rd),
         applied: markApplied,
       });
     }

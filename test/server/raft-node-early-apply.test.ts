@@ -1,6 +1,7 @@
 // Which committed entries the apply loop may apply while their Ready is still being written: those an
 // earlier Ready made durable, never those the Ready writes itself (a single member commits what it
 // appends) nor a snapshot. An apply shows its result to clients, and what they saw must survive a crash.
+// A follower applies only after the Ready's write and its answer: the leader's commit waits for that answer.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
@@ -135,5 +136,51 @@ describe("raft loop: applying entries while their Ready is written", () => {
     log.hold = false;
     log.held[0].release();
     await drained;
+  });
+
+  it("a follower applies what the leader committed once its acknowledgement of the new entries is out", async () => {
+    const { rn, storage } = threeVoterRawNode(2n);
+    const log = new HeldLog();
+    const sent: Message[] = [];
+    const node = new RaftNode(rn, storage, log, { send: (ms) => sent.push(...ms) }, confState([1n, 2n, 3n]));
+    const batches = recordBatches(node);
+    await node.drain();
+    const start = storage.lastIndex();
+    const append = (index: number, logTerm: number, entries: Entry[], commit: number) =>
+      Message.fromPartial({
+        type: MessageType.MsgApp,
+        from: 1n,
+        to: 2n,
+        term: 2,
+        index,
+        logTerm,
+        entries,
+        commit,
+      });
+    node.step(append(start, 1, [entry(start + 1, 2)], start));
+    await node.drain();
+    assert.equal(storage.lastIndex(), start + 1);
+
+    // the next append commits the entry written above: its apply waits for this write and the answer
+    batches.length = 0;
+    sent.length = 0;
+    log.hold = true;
+    node.step(append(start + 1, 2, [entry(start + 2, 2)], start + 1));
+    const drained = node.drain();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(log.held.length, 1, "the Ready writing the new entry is in flight");
+    const batch = batches.find((b) => b.entries.some((e) => e.index === start + 1));
+    assert.ok(batch, "the committed entry was handed to the apply loop");
+    assert.equal(batch.durable, false, "applied during the write, it would hold back the answer");
+    assert.equal(await isSettled(batch.persisted), false);
+    assert.equal(sent.length, 0, "nothing is answered before the write ends");
+    let answeredFirst = false;
+    void batch.persisted.then(() => {
+      answeredFirst = sent.some((m) => m.type === MessageType.MsgAppResp && m.index === start + 2);
+    });
+    log.hold = false;
+    log.held[0].release();
+    await drained;
+    assert.equal(answeredFirst, true, "the acknowledgement went out before the apply could start");
   });
 });
