@@ -1,9 +1,10 @@
 // The Watch stream served straight from Node's HTTP/2 stream. Through grpc-js, an event seen by a
 // hundred watchers costs a hundred serialisations, a hundred frame copies and a hundred stream
 // writes, all before the put that caused it is answered. Here a stream's responses are queued and
-// written once per turn of the event loop, framed together into one buffer (one HTTP/2 write per
-// stream, not per watcher), after whatever the current turn answers (the put goes out first, as
-// etcd notifies its watchers after the apply). Everything a client sees stays as grpc-js gives it:
+// written together once the callback that produced them has run to its end (its promise
+// continuations included), framed into one buffer (one HTTP/2 write per stream, not per watcher),
+// after whatever that callback answers: the put goes out first, as etcd notifies its watchers after
+// the apply, and in the same socket write as its events. Everything a client sees stays as grpc-js gives it:
 // headers, trailers, statuses and their texts, the stream checks (learner, `hasleader`), the leader
 // loss that ends a `hasleader` stream, flow control, and the metrics. Streams with a deadline or a
 // compressed request are left to grpc-js.
@@ -50,7 +51,13 @@ export function watchFastPath(
   };
 }
 
-/** Streams with responses queued, written out together on the next turn of the event loop. */
+/**
+ * Streams with responses queued, written out together by a process.nextTick callback: Node runs it
+ * once the promise continuations of the current callback are done (an apply, the waiters it
+ * resolves and the answers they write), so the answers are handed to HTTP/2 first, and everything
+ * leaves in the session's next write. A setImmediate would run one turn later, after the session
+ * wrote the answers alone, and cost the events a second turn of the event loop to reach the socket.
+ */
 const toFlush = new Set<WatchCall>();
 let flushScheduled = false;
 
@@ -133,7 +140,7 @@ class WatchCall {
       toFlush.add(this);
       if (!flushScheduled) {
         flushScheduled = true;
-        setImmediate(flushAll);
+        process.nextTick(flushAll);
       }
     }
   }
