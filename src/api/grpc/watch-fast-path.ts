@@ -3,8 +3,10 @@
 // writes, all before the put that caused it is answered. Here a stream's responses are queued and
 // written together once the callback that produced them has run to its end (its promise
 // continuations included), framed into one buffer (one HTTP/2 write per stream, not per watcher),
-// after whatever that callback answers: the put goes out first, as etcd notifies its watchers after
-// the apply, and in the same socket write as its events. Everything a client sees stays as grpc-js gives it:
+// after whatever that callback answers (a put is handed to HTTP/2 before its events, as etcd
+// notifies its watchers after the apply) and in the same socket write; a fan-out too big to frame
+// without holding those answers up waits one turn of the event loop, so that the answers leave
+// first. Everything a client sees stays as grpc-js gives it:
 // headers, trailers, statuses and their texts, the stream checks (learner, `hasleader`), the leader
 // loss that ends a `hasleader` stream, flow control, and the metrics. Streams with a deadline or a
 // compressed request are left to grpc-js.
@@ -56,13 +58,29 @@ export function watchFastPath(
  * once the promise continuations of the current callback are done (an apply, the waiters it
  * resolves and the answers they write), so the answers are handed to HTTP/2 first, and everything
  * leaves in the session's next write. A setImmediate would run one turn later, after the session
- * wrote the answers alone, and cost the events a second turn of the event loop to reach the socket.
+ * wrote the answers alone, and cost the events a second turn of the event loop to reach the socket
+ * (a closed loop of one put and a hundred watchers waited for that turn on every put).
  */
 const toFlush = new Set<WatchCall>();
 let flushScheduled = false;
+/** Responses queued since the last flush, on every stream. */
+let queuedResponses = 0;
 
-function flushAll(): void {
+/**
+ * The most responses framed in the turn that made them. Framing costs about a microsecond per
+ * response, and the session writes the turn's answers only after it: a bigger fan-out is written
+ * one turn later, once those answers have left.
+ */
+export const SAME_TURN_MAX_RESPONSES = 256;
+
+/** Writes every queued response; `deferred`: already waited a turn, so it writes whatever the count. */
+function flushAll(deferred?: boolean): void {
+  if (deferred !== true && queuedResponses > SAME_TURN_MAX_RESPONSES) {
+    setImmediate(flushAll, true);
+    return;
+  }
   flushScheduled = false;
+  queuedResponses = 0;
   const calls = [...toFlush];
   toFlush.clear();
   for (const call of calls) call.flush();
@@ -135,6 +153,7 @@ class WatchCall {
   private queue(resp: WatchResponse): void {
     if (!this.open) return;
     this.meter.sent();
+    queuedResponses++;
     this.pending.push(resp);
     if (this.pending.length === 1) {
       toFlush.add(this);
