@@ -39,7 +39,8 @@ describe("front call batches", () => {
   });
 
   it("gives back calls and answers as they were added, batch after batch", () => {
-    const seed = Date.now() % 1_000_000;
+    const seed = Number(process.env.FRONT_BATCH_SEED ?? Date.now() % 1_000_000);
+    const replay = `replay: FRONT_BATCH_SEED=${seed} node --import tsx --test test/api/front-call-batch.test.ts`;
     const random = mulberry32(seed);
     const calls = new CallBatch();
     const answers = new AnswerBatch();
@@ -68,8 +69,8 @@ describe("front call batches", () => {
         answers.add(answer);
       }
       assert.equal(calls.length, n);
-      assert.deepEqual(callsBack(calls.take()), wantCalls, `seed ${seed}, round ${round}`);
-      assert.deepEqual(answersBack(answers.take()), wantAnswers, `seed ${seed}, round ${round}`);
+      assert.deepEqual(callsBack(calls.take()), wantCalls, `seed ${seed}, round ${round}; ${replay}`);
+      assert.deepEqual(answersBack(answers.take()), wantAnswers, `seed ${seed}, round ${round}; ${replay}`);
       assert.equal(calls.length, 0);
       assert.equal(answers.length, 0);
     }
