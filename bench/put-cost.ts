@@ -7,7 +7,8 @@
 //   npm run bench:put-cost -- [--rows put-64,put-256] [--reps N] [--against DIR] [--node-args "..."]
 //
 // --node-args adds node flags to this checkout's members only (an A/B of a flag such as
-// --max-semi-space-size against --against pointing at the same checkout).
+// --max-semi-space-size against --against pointing at the same checkout). --keep-logs keeps the
+// members' --trace-gc-nvp logs (each collection's phases) and prints where they are.
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -125,7 +126,8 @@ for (const w of workloads) {
     }
   }
 }
-rmSync(logDir, { recursive: true, force: true });
+if (process.argv.includes("--keep-logs")) console.log(`GC logs: ${logDir}`);
+else rmSync(logDir, { recursive: true, force: true });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
