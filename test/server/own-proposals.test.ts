@@ -12,7 +12,7 @@ import { RangeRequest } from "../../src/gen/etcdserverpb/rpc.js";
 import { memberPaths } from "../../src/server/bootstrap.js";
 import { EtcdServer } from "../../src/server/etcd-server.js";
 import type { ServerConfig } from "../../src/server/server-config.js";
-import { mulberry32 } from "../seeded-random.js";
+import { mulberry32, withSeed } from "../seeded-random.js";
 
 const root = mkdtempSync(join(tmpdir(), "rxetcd-own-proposals-"));
 const servers: EtcdServer[] = [];
@@ -51,48 +51,48 @@ async function start(dir: string): Promise<EtcdServer> {
   return s;
 }
 
-test("puts applied from the proposed requests write what the decoded entries write", async () => {
-  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
-  const next = mulberry32(seed);
-  const first = join(root, "first");
-  const s = await start(first);
-  const lease = (await s.api.leaseGrant({ TTL: 3600, ID: 0n })).ID;
-  const answers: string[] = [];
-  for (let i = 0; i < 300; i++) {
-    const key = Buffer.from(`k${Math.floor(next() * 40)}`);
-    const value = Buffer.from(`v${i}-${"x".repeat(Math.floor(next() * 300))}`);
-    const r = next();
-    // plain puts, prev_kv, a lease, and ignore_value / ignore_lease (refused on a missing key)
-    const put = {
-      key,
-      value: r < 0.1 ? Buffer.alloc(0) : value,
-      lease: r >= 0.1 && r < 0.3 ? lease : 0n,
-      prevKv: next() < 0.3,
-      ignoreValue: r < 0.1,
-      ignoreLease: r >= 0.3 && r < 0.35,
-    };
-    const answer = await s.api.put(put).then(
-      (a) => `${a.header?.revision} ${a.prevKv?.modRevision ?? "-"}`,
-      (err: Error) => err.message,
-    );
-    answers.push(answer);
-  }
-  const revision = s.store.currentRev();
-  assert.ok(revision > 200, `seed ${seed}: only revision ${revision} after 300 puts`);
-  const all = { key: Buffer.from([0]), rangeEnd: Buffer.from([0]) };
-  const range = async (m: EtcdServer) =>
-    (await m.api.range(RangeRequest.fromPartial({ ...all, serializable: true }))).kvs;
-  const hash = async (m: EtcdServer) => (await m.api.hashKV({ revision: 0 })).hash;
-  const [kvs, h] = [await range(s), await hash(s)];
-  await s.stop();
+test("puts applied from the proposed requests write what the decoded entries write", () =>
+  withSeed("SEED", "test/server/own-proposals.test.ts", async (seed) => {
+    const next = mulberry32(seed);
+    const first = join(root, "first");
+    const s = await start(first);
+    const lease = (await s.api.leaseGrant({ TTL: 3600, ID: 0n })).ID;
+    const answers: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const key = Buffer.from(`k${Math.floor(next() * 40)}`);
+      const value = Buffer.from(`v${i}-${"x".repeat(Math.floor(next() * 300))}`);
+      const r = next();
+      // plain puts, prev_kv, a lease, and ignore_value / ignore_lease (refused on a missing key)
+      const put = {
+        key,
+        value: r < 0.1 ? Buffer.alloc(0) : value,
+        lease: r >= 0.1 && r < 0.3 ? lease : 0n,
+        prevKv: next() < 0.3,
+        ignoreValue: r < 0.1,
+        ignoreLease: r >= 0.3 && r < 0.35,
+      };
+      const answer = await s.api.put(put).then(
+        (a) => `${a.header?.revision} ${a.prevKv?.modRevision ?? "-"}`,
+        (err: Error) => err.message,
+      );
+      answers.push(answer);
+    }
+    const revision = s.store.currentRev();
+    assert.ok(revision > 200, `seed ${seed}: only revision ${revision} after 300 puts`);
+    const all = { key: Buffer.from([0]), rangeEnd: Buffer.from([0]) };
+    const range = async (m: EtcdServer) =>
+      (await m.api.range(RangeRequest.fromPartial({ ...all, serializable: true }))).kvs;
+    const hash = async (m: EtcdServer) => (await m.api.hashKV({ revision: 0 })).hash;
+    const [kvs, h] = [await range(s), await hash(s)];
+    await s.stop();
 
-  // the second member has the first one's WAL and no backend: every entry is decoded and applied again
-  const second = join(root, "second");
-  cpSync(join(first, "member", "wal"), join(second, "member", "wal"), { recursive: true });
-  const t = await start(second);
-  await t.waitReplayed();
-  // the answers came from the first member's own apply; the second one only replays
-  assert.equal(t.store.currentRev(), revision, `seed ${seed}`);
-  assert.deepEqual(await range(t), kvs, `seed ${seed}`);
-  assert.equal(await hash(t), h, `seed ${seed}`);
-});
+    // the second member has the first one's WAL and no backend: every entry is decoded and applied again
+    const second = join(root, "second");
+    cpSync(join(first, "member", "wal"), join(second, "member", "wal"), { recursive: true });
+    const t = await start(second);
+    await t.waitReplayed();
+    // the answers came from the first member's own apply; the second one only replays
+    assert.equal(t.store.currentRev(), revision, `seed ${seed}`);
+    assert.deepEqual(await range(t), kvs, `seed ${seed}`);
+    assert.equal(await hash(t), h, `seed ${seed}`);
+  }));
