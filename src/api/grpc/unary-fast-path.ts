@@ -20,18 +20,11 @@ export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) 
 
 /** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
 export const messagePrefixLength = 5;
-/** The headers of a watch stream's answer (identity-encoded messages, as grpc-js answers). */
-export const responseHeaders = {
-  ":status": 200,
-  "content-type": "application/grpc+proto",
-  "grpc-accept-encoding": "identity,deflate,gzip",
-  "grpc-encoding": "identity",
-};
 /**
- * The headers of a unary answer: etcd's two (grpc-go names no encodings; a message without
- * grpc-encoding is identity-encoded). Each header costs node's conversion and packing per answer.
+ * The headers of an answer, unary or streamed: etcd's two (grpc-go names no encodings; a message
+ * without grpc-encoding is identity-encoded). Each header costs node's conversion and packing.
  */
-const unaryAnswerHeaders = { ":status": 200, "content-type": "application/grpc" };
+export const answerHeaders = { ":status": 200, "content-type": "application/grpc" };
 const noMetadata = new Metadata();
 const emptyBody = Buffer.alloc(0);
 /**
@@ -239,7 +232,7 @@ class UnaryCall {
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
     const { stream } = this;
-    stream.respond(unaryAnswerHeaders, answerOptions);
+    stream.respond(answerHeaders, answerOptions);
     stream.on("wantTrailers", sendOkTrailers);
     stream.end(frame);
   }

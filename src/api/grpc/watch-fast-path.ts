@@ -18,8 +18,12 @@ import { checkRequireLeader } from "../client-handlers.js";
 import type { ConnectionBudgets } from "../connection-limits.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import { type CallCredentials, messagePrefixLength, responseHeaders } from "./unary-fast-path.js";
+import { answerHeaders, type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
 import { frameWatchResponses } from "./watch-response-encoder.js";
+
+// node's ServerStreamResponseOptions does not list sendDate, which respond() honours: etcd sends no date
+const streamAnswerOptions = { waitForTrailers: true, sendDate: false };
+const trailersOnlyOptions = { endStream: true, sendDate: false };
 
 const WATCH_PATH = WatchService.watch.path;
 
@@ -154,7 +158,7 @@ class WatchCall {
     if (stream.destroyed || stream.closed) return;
     if (!this.headersSent) {
       this.headersSent = true;
-      stream.respond(responseHeaders, { waitForTrailers: true });
+      stream.respond(answerHeaders, streamAnswerOptions);
     }
     if (stream.write(frames) || this.held) return;
     this.held = true;
@@ -230,8 +234,8 @@ class WatchCall {
     } else {
       this.headersSent = true;
       stream.respond(
-        { ":status": 200, "content-type": "application/grpc+proto", ...statusFields },
-        { endStream: true },
+        { ":status": 200, "content-type": "application/grpc", ...statusFields },
+        trailersOnlyOptions,
       );
     }
   }
