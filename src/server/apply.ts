@@ -24,6 +24,7 @@ import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
 import { alarmOfRecordKey, alarmRecordKey } from "./alarm-records.js";
 import { membershipError } from "./cluster-ops.js";
 import type { KvRequests } from "./kv-requests.js";
+import type { ProposedRequests } from "./proposed-requests.js";
 import { BackendQuota, requestCost } from "./quota.js";
 import type { RaftNode } from "./raft-node.js";
 import { type RecordChange, ServerRecords } from "./records.js";
@@ -51,6 +52,8 @@ export interface ApplierDeps {
   persistLeaseCheckpoints: boolean;
   /** Told of every applied membership change (the transport follows the members). */
   onMembershipChange?: (change: MembershipChange) => void;
+  /** This member's own proposals, applied without decoding their bytes again. */
+  proposed?: ProposedRequests;
 }
 
 /** A committed entry ready to apply: its data decoded once, and the hash of a password it carries in clear. */
@@ -115,6 +118,8 @@ export class EntryApplier {
 
   private decode(entry: Entry): EntryRequest | undefined {
     if (entry.type !== EntryType.EntryNormal || entry.data.length === 0) return undefined;
+    const own = this.d.proposed?.take(entry.data);
+    if (own !== undefined) return { kind: "v3", req: own };
     try {
       return decodeEntryData(entry.data);
     } catch {

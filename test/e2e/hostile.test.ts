@@ -43,6 +43,8 @@ const SETTLE_MS = 20_000;
 const MB = 1024 * 1024;
 /** Inputs per gRPC method and per gateway path. */
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 100);
+/** Test time limits grow with HOSTILE_RUNS (1000 unary inputs a method take close to 10 minutes). */
+const limit = (ms: number) => ms * Math.max(1, RUNS / 100);
 
 /** Runs a fast-check property with the file's seed, printing how to replay a failure. */
 async function check<T>(name: string, arb: fc.Arbitrary<T>, body: (v: T) => Promise<void>, numRuns = RUNS) {
@@ -175,7 +177,7 @@ describe("hostile input", () => {
 
   e2eTest(
     "random and truncated protobuf on every unary gRPC method: etcd's codes, no crash",
-    { timeout: 600_000 },
+    { timeout: limit(600_000) },
     async () => {
       const grpc = new RawGrpc(rx.endpoint);
       const codes = new Map<string, number>();
@@ -203,26 +205,30 @@ describe("hostile input", () => {
     },
   );
 
-  e2eTest("random messages on the Watch and LeaseKeepAlive streams", { timeout: 300_000 }, async () => {
-    const grpc = new RawGrpc(rx.endpoint);
-    try {
-      for (const path of [WatchService.watch.path, LeaseService.leaseKeepAlive.path]) {
-        await check(
-          path,
-          fc.array(hostileBytes, { maxLength: 8 }),
-          async (messages) => {
-            const r = await grpc.bidi(path, messages, 30);
-            if (r.code !== undefined) assert.ok(r.code >= 0 && r.code <= 16);
-          },
-          Math.ceil(RUNS / 3),
-        );
+  e2eTest(
+    "random messages on the Watch and LeaseKeepAlive streams",
+    { timeout: limit(300_000) },
+    async () => {
+      const grpc = new RawGrpc(rx.endpoint);
+      try {
+        for (const path of [WatchService.watch.path, LeaseService.leaseKeepAlive.path]) {
+          await check(
+            path,
+            fc.array(hostileBytes, { maxLength: 8 }),
+            async (messages) => {
+              const r = await grpc.bidi(path, messages, 30);
+              if (r.code !== undefined) assert.ok(r.code >= 0 && r.code <= 16);
+            },
+            Math.ceil(RUNS / 3),
+          );
+        }
+      } finally {
+        grpc.close();
       }
-    } finally {
-      grpc.close();
-    }
-    assert.equal(rx.running, true, `the member died: ${rx.exitReport()}`);
-    await canary(rx);
-  });
+      assert.equal(rx.running, true, `the member died: ${rx.exitReport()}`);
+      await canary(rx);
+    },
+  );
 
   e2eTest("where etcd 3.4 panics, rxetcd answers with an error", {}, async () => {
     const grpc = new RawGrpc(rx.endpoint);
@@ -406,7 +412,7 @@ describe("hostile input", () => {
 
   e2eTest(
     "a round of hostile clients: the member keeps serving and its memory stays near etcd's",
-    { timeout: 900_000 },
+    { timeout: limit(900_000) },
     async () => {
       const measure = async (m: Member) => {
         await canary(m);

@@ -9,7 +9,7 @@ import type {
   RequestOp,
   TxnRequest,
 } from "../../src/gen/etcdserverpb/rpc.js";
-import { encodeRaftRequest } from "../../src/server/raft-request.js";
+import { encodeProposal, encodeRaftRequest } from "../../src/server/raft-request.js";
 import { mulberry32, withSeed } from "../seeded-random.js";
 
 /** The bytes the general path gives: fromPartial's full copy, then the generated encoder. */
@@ -183,3 +183,68 @@ test("a txn or a delete is encoded to the same bytes as fromPartial + encode (ra
       assert.deepEqual(got, viaFromPartial(req, header), `request ${i}`);
     }
   }));
+
+test("a put's proposal carries the request its bytes decode to, or none when that is not certain (random puts)", () =>
+  withSeed("SEED", "test/server/raft-request.test.ts", (seed) => {
+    const next = mulberry32(seed);
+    let carried = 0;
+    for (let i = 0; i < 2000; i++) {
+      const put: PutRequest = {
+        key: randomBytes(next, 40),
+        value: randomBytes(next, next() < 0.1 ? 20_000 : 300),
+        lease: next() < 0.5 ? 0n : BigInt(Math.floor(next() * 2 ** 53)),
+        prevKv: next() < 0.5,
+        ignoreValue: next() < 0.2,
+        ignoreLease: next() < 0.2,
+      };
+      const names = [
+        "",
+        `user-${Math.floor(next() * 1000)}`,
+        "ü-用户-\u{1f600}",
+        "lone \ud800 half",
+        "\udc00",
+      ];
+      const username = names[Math.floor(next() * names.length)];
+      const header: RequestHeader = {
+        ID: BigInt.asUintN(64, BigInt(Math.floor(next() * 2 ** 53)) << 11n),
+        username,
+        authRevision: next() < 0.5 ? 0 : Math.floor(next() * 1e6),
+      };
+      const { data, decoded } = encodeProposal({ put }, header);
+      const lone = username.includes("\ud800") || username.includes("\udc00");
+      assert.equal(decoded === undefined, lone, `seed ${seed}, request ${i}`);
+      if (decoded === undefined) continue;
+      carried++;
+      assert.deepEqual(decoded, InternalRaftRequest.decode(data), `seed ${seed}, request ${i}`);
+      // the bytes are what was encoded from the same request
+      assert.deepEqual(data, encodeRaftRequest({ put }, header), `seed ${seed}, request ${i}`);
+    }
+    assert.ok(carried > 1000, `seed ${seed}: only ${carried} proposals carried their request`);
+  }));
+
+test("a proposal carries no request where decoding might differ: other requests, and puts the generated code encodes", () => {
+  const header: RequestHeader = { ID: 7n, username: "bob", authRevision: 1 };
+  const put: PutRequest = {
+    key: Buffer.from("k"),
+    value: Buffer.from("v"),
+    lease: 0n,
+    prevKv: false,
+    ignoreValue: false,
+    ignoreLease: false,
+  };
+  const requests: Partial<InternalRaftRequest>[] = [
+    { deleteRange: { key: Buffer.from("a"), rangeEnd: Buffer.from("b"), prevKv: true } },
+    { compaction: { revision: 5, physical: false } },
+    { put, ID: 12n },
+    // a negative lease is written by the generated encoder
+    { put: { ...put, lease: -5n } },
+    // bytes that are not Buffers decode to Buffers
+    { put: { ...put, key: new Uint8Array([1, 2]) as Buffer } },
+  ];
+  for (const req of requests) {
+    const { data, decoded } = encodeProposal(req, header);
+    assert.equal(decoded, undefined, JSON.stringify(Object.keys(req)));
+    assert.deepEqual(data, viaFromPartial(req, header));
+  }
+  assert.notEqual(encodeProposal({ put }, header).decoded, undefined);
+});

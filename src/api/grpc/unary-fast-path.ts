@@ -13,6 +13,7 @@ import type { UnaryHandler } from "../client-handlers.js";
 import { type CallStream, listenToCall, sendOkTrailers } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
+import { kvRequestDecoders } from "./kv-request-decoders.js";
 import { toRpcStatus } from "./status.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
@@ -40,6 +41,8 @@ interface Method {
   readonly startMeter: () => RpcMeter;
   /** The answer framed straight from the message (the key-value RPCs, most of the traffic). */
   readonly frame: ((message: never) => Buffer) | undefined;
+  /** The request's decoder (a hand-written one where there is one, else the generated). */
+  readonly decode: (bytes: Buffer) => unknown;
 }
 
 /** The answer as one gRPC message frame (prefix and message in one buffer). */
@@ -71,6 +74,7 @@ export function unaryFastPath(
         handler,
         startMeter: metrics.method(path, "unary"),
         frame: kvAnswerFrames.get(path),
+        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
       });
   }
   return (stream, headers) => {
@@ -195,7 +199,7 @@ class UnaryCall {
     }
     let request: unknown;
     try {
-      request = method.handler.definition.requestDeserialize(body.subarray(messagePrefixLength));
+      request = method.decode(body.subarray(messagePrefixLength));
     } catch {
       this.fail(GrpcCode.Internal, "Error deserializing request");
       return;
