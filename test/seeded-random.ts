@@ -12,3 +12,33 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Runs `body` with the seed from environment variable `env` (a fresh one when unset). Any failure,
+ * an assertion or an exception, comes back with the seed and the line that replays it.
+ */
+export function withSeed<T>(env: string, file: string, body: (seed: number) => T): T {
+  const fixed = process.env[env];
+  const seed = fixed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(fixed);
+  try {
+    return body(seed);
+  } catch (err) {
+    const replay = `seed ${seed}; replay: ${env}=${seed} node --import tsx --test ${file}`;
+    if (err instanceof Error) {
+      err.message = `${err.message}\n${replay}`;
+      throw err;
+    }
+    throw new Error(`${String(err)}\n${replay}`);
+  }
+}
+
+/**
+ * fast-check parameters that replay a failure: fast-check prints `{ seed: S, path: "P" }` when a
+ * property fails; `<env>=S <env>_PATH=P` runs that case again. Empty when the variables are unset.
+ */
+export function replayParameters(env: string): { seed?: number; path?: string } {
+  const seed = process.env[env];
+  if (seed === undefined) return {};
+  const path = process.env[`${env}_PATH`];
+  return path === undefined ? { seed: Number(seed) } : { seed: Number(seed), path };
+}

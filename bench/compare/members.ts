@@ -54,6 +54,8 @@ export interface StartOptions {
   readonly rxetcdNodeArgs?: readonly string[];
   /** Another rxetcd checkout to run instead of this one (bench:compare --against). */
   readonly rxetcdRoot?: string;
+  /** Where an rxetcd member's stdout goes (an open file descriptor), e.g. node's --trace-gc-nvp lines. */
+  readonly rxetcdStdout?: number;
 }
 
 export function freePort(): Promise<number> {
@@ -160,7 +162,8 @@ export async function startDeployment(
         kind === "etcd"
           ? [etcdBinary(), []]
           : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot);
-      const proc = spawn(command, [...prefix, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      const stdout = kind === "rxetcd" ? (options.rxetcdStdout ?? "ignore") : "ignore";
+      const proc = spawn(command, [...prefix, ...args], { stdio: ["ignore", stdout, "pipe"] });
       passErrors(proc);
       procs.push(proc);
     }

@@ -1,6 +1,10 @@
 // Auth errors etcd 3.4 returns outside its gRPC error table (they reach clients as code Unknown
-// with the auth package's text), and the one rxetcd adds where etcd 3.4 panics.
+// with the auth package's text), the one rxetcd adds where etcd 3.4 panics, and the ones for names
+// longer than the backend can key a record by.
 import { EtcdError, GrpcCode } from "../rpctypes/errors.js";
+
+/** The longest user or role name in UTF-8 bytes: the longest key lmdb-js stores (at its default page size). */
+export const MAX_NAME_BYTES = 1978;
 
 export const AuthErrors = {
   /** A password given for a user created with --no-password. */
@@ -12,6 +16,16 @@ export const AuthErrors = {
   VerifyOnly: new EtcdError(GrpcCode.Unknown, "auth: token signing attempted with verify-only key"),
   /** RoleGrantPermission without a permission (etcd 3.4 panics; 3.5 answers this). */
   PermissionNotGiven: new EtcdError(GrpcCode.InvalidArgument, "etcdserver: permission not given"),
+  /** A user name is its record's key: LMDB keys hold at most MAX_NAME_BYTES (bbolt's up to 32 KiB). */
+  UserNameTooLong: new EtcdError(
+    GrpcCode.InvalidArgument,
+    `etcdserver: user name is longer than ${MAX_NAME_BYTES} bytes`,
+  ),
+  /** A role name is its record's key, as a user name is. */
+  RoleNameTooLong: new EtcdError(
+    GrpcCode.InvalidArgument,
+    `etcdserver: role name is longer than ${MAX_NAME_BYTES} bytes`,
+  ),
 } as const;
 
 /**

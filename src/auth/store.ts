@@ -20,7 +20,7 @@ import type {
 } from "../gen/etcdserverpb/rpc.js";
 import { Errors } from "../rpctypes/errors.js";
 import { type AuthInfo, internalRootContext, type RequestContext } from "./context.js";
-import { AuthErrors } from "./errors.js";
+import { AuthErrors, MAX_NAME_BYTES } from "./errors.js";
 import { intervalOf, KeyRangeSet } from "./key-ranges.js";
 import type { PasswordHasher } from "./password.js";
 import type { TokenProvider } from "./token-provider.js";
@@ -286,6 +286,7 @@ export class AuthStore {
    */
   applyUserAdd(r: AuthUserAddRequest, hashed?: Buffer): AuthApplied<object> {
     if (r.name.length === 0) throw Errors.UserEmpty;
+    if (Buffer.byteLength(r.name) > MAX_NAME_BYTES) throw AuthErrors.UserNameTooLong;
     const noPassword = r.options?.noPassword ?? false;
     const password = noPassword ? Buffer.alloc(0) : this.passwordHash(r, hashed);
     if (this.users.has(r.name)) throw Errors.UserAlreadyExist;
@@ -372,6 +373,7 @@ export class AuthStore {
 
   applyRoleAdd(r: AuthRoleAddRequest): AuthApplied<object> {
     if (r.name.length === 0) throw Errors.RoleEmpty;
+    if (Buffer.byteLength(r.name) > MAX_NAME_BYTES) throw AuthErrors.RoleNameTooLong;
     if (this.roles.has(r.name)) throw Errors.RoleAlreadyExist;
     const changes: AuthRecordChange[] = [];
     this.putRole({ name: Buffer.from(r.name), keyPermission: [] }, changes);

@@ -44,6 +44,9 @@ export interface CommitPolicy {
 /** etcd's backend batch interval and limit; a byte bound keeps the buffer of large values small. */
 export const DEFAULT_COMMIT_POLICY: CommitPolicy = { intervalMs: 100, limit: 10_000, maxBytes: 8 << 20 };
 
+/** The longest key lmdb-js stores at its default page size (the backend sets none). */
+export const MAX_KEY_BYTES = 1978;
+
 const noop = (): void => {};
 
 export class WriteBuffer {
@@ -244,9 +247,13 @@ export class WriteBuffer {
   stage<K extends Buffer | string>(id: number, keyId: string, change: StagedChange<K>): void {
     const batch = this.open;
     if (batch === undefined) throw new Error("backend: a change outside a write");
-    // LMDB refuses an empty key only when the batch commits, which would fail the store: refuse it
-    // here, where the write that staged it can still abort
+    // LMDB refuses an empty or too long key only when the batch commits, which would fail the store:
+    // refuse it here, where the write that staged it can still abort
     if (change.key.length === 0) throw new Error("backend: a change of an empty key");
+    const keyBytes = typeof change.key === "string" ? Buffer.byteLength(change.key) : change.key.length;
+    if (keyBytes > MAX_KEY_BYTES) {
+      throw new Error(`backend: a change of a key of ${keyBytes} bytes (at most ${MAX_KEY_BYTES})`);
+    }
     let changes = batch.tables[id];
     if (changes === undefined) {
       changes = new Map();

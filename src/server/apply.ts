@@ -21,8 +21,10 @@ import { formatId } from "../membership/ids.js";
 import { decodeEntryData, type EntryRequest, type V2Request } from "../membership/v2-request.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import { Errors, isClientVisibleError } from "../rpctypes/errors.js";
+import { alarmOfRecordKey, alarmRecordKey } from "./alarm-records.js";
 import { membershipError } from "./cluster-ops.js";
 import type { KvRequests } from "./kv-requests.js";
+import type { ProposedRequests } from "./proposed-requests.js";
 import { BackendQuota, requestCost } from "./quota.js";
 import type { RaftNode } from "./raft-node.js";
 import { type RecordChange, ServerRecords } from "./records.js";
@@ -50,6 +52,8 @@ export interface ApplierDeps {
   persistLeaseCheckpoints: boolean;
   /** Told of every applied membership change (the transport follows the members). */
   onMembershipChange?: (change: MembershipChange) => void;
+  /** This member's own proposals, applied without decoding their bytes again. */
+  proposed?: ProposedRequests;
 }
 
 /** A committed entry ready to apply: its data decoded once, and the hash of a password it carries in clear. */
@@ -86,9 +90,7 @@ export class EntryApplier {
   /** Reads the raised alarms from the backend (at start, and after a snapshot replaced it). */
   reloadAlarms(): void {
     this.alarmList.splice(0);
-    for (const [, value] of this.records.list("alarm")) {
-      this.alarmList.push({ memberID: value.readBigUInt64BE(0), alarm: value.readInt32BE(8) as AlarmType });
-    }
+    for (const [key] of this.records.list("alarm")) this.alarmList.push(alarmOfRecordKey(key));
   }
 
   alarms(): AlarmMember[] {
@@ -116,6 +118,8 @@ export class EntryApplier {
 
   private decode(entry: Entry): EntryRequest | undefined {
     if (entry.type !== EntryType.EntryNormal || entry.data.length === 0) return undefined;
+    const own = this.d.proposed?.take(entry.data);
+    if (own !== undefined) return { kind: "v3", req: own };
     try {
       return decodeEntryData(entry.data);
     } catch {
@@ -265,9 +269,7 @@ export class EntryApplier {
   }
 
   private applyAlarm(a: AlarmRequest, index: number) {
-    const key = Buffer.alloc(12);
-    key.writeBigUInt64BE(a.memberID, 0);
-    key.writeInt32BE(a.alarm, 8);
+    const key = alarmRecordKey(a.memberID, a.alarm);
     const at = this.alarmList.findIndex((x) => x.memberID === a.memberID && x.alarm === a.alarm);
     const changed: AlarmMember[] = [];
     if (a.action === AlarmRequest_AlarmAction.ACTIVATE && a.alarm !== AlarmType.NONE) {
@@ -276,7 +278,7 @@ export class EntryApplier {
         this.d.log.warn({ "member-id": formatId(a.memberID), alarm: AlarmType[a.alarm] }, "alarm raised");
       }
       changed.push({ memberID: a.memberID, alarm: a.alarm });
-      this.writeRecords(index, [["alarm", key, key]]);
+      this.writeRecords(index, [["alarm", key, Buffer.alloc(0)]]);
     } else if (a.action === AlarmRequest_AlarmAction.DEACTIVATE) {
       if (at >= 0) {
         const [removed] = this.alarmList.splice(at, 1);

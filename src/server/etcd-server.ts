@@ -66,9 +66,10 @@ import { KvRequests } from "./kv-requests.js";
 import { sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
 import { createPeerServices } from "./peer-services.js";
+import { ProposedRequests } from "./proposed-requests.js";
 import { quotaBytes } from "./quota.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
-import { encodeRaftRequest } from "./raft-request.js";
+import { encodeProposal, type Proposal } from "./raft-request.js";
 import { LinearizableReads } from "./read-index.js";
 import { ServerRecords } from "./records.js";
 import type { ServerConfig } from "./server-config.js";
@@ -133,6 +134,8 @@ export class EtcdServer implements ServerCore {
   /** Emits once when the server stops; the Error is set when it stopped because of a failure. */
   readonly stopped$ = new Subject<Error | undefined>();
 
+  /** The requests this member proposed, applied without decoding their bytes again. */
+  private readonly proposed = new ProposedRequests();
   /** Proposals waiting for their apply result; one not applied within the request timeout fails. */
   private readonly wait: WaitRegistry<ApplyResult>;
   readonly appliedIndex: IndexWaiter;
@@ -226,6 +229,7 @@ export class EtcdServer implements ServerCore {
       quota: () => quotaBytes(cfg.quotaBackendBytes),
       persistLeaseCheckpoints: cfg.leaseCheckpoint?.persist ?? false,
       onMembershipChange: (change) => this.onMembershipChange(change),
+      proposed: this.proposed,
     });
     this.clusterOps = new ClusterOps({
       core: this,
@@ -811,13 +815,15 @@ export class EtcdServer implements ServerCore {
       username: req.header?.username ?? "",
       authRevision: req.header?.authRevision ?? 0,
     };
-    let data: Buffer;
+    let proposal: Proposal;
     try {
-      data = encodeRaftRequest(req, header);
+      proposal = encodeProposal(req, header);
     } catch (err) {
       return Promise.reject(err);
     }
+    const { data, decoded } = proposal;
     if (data.length > this.cfg.maxRequestBytes) return Promise.reject(Errors.RequestTooLarge);
+    if (decoded !== undefined) this.proposed.remember(data, decoded);
     return this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped));
   }
 

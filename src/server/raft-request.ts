@@ -111,6 +111,58 @@ function soleClientWrite(req: Partial<InternalRaftRequest>): ClientWrite | undef
 }
 
 /**
+ * An InternalRaftRequest with no field set, in the generated decoder's field order: what the decoder
+ * starts from, so a request built from it has the decoder's shape.
+ */
+const NO_REQUEST: InternalRaftRequest = InternalRaftRequest.fromPartial({});
+/** Lone UTF-16 surrogates: the encoder writes them as U+FFFD, so a string with one does not decode to itself. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What decoding a hand-written put gives, built from the request itself; undefined unless every field
+ * has exactly the type and value the decoder would produce (bytes as Buffers, booleans, a string that
+ * survives UTF-8), so that applying it is applying the proposed bytes.
+ */
+function decodedPut(put: PutRequest, header: RequestHeader): InternalRaftRequest | undefined {
+  const { key, value, lease, prevKv, ignoreValue, ignoreLease } = put;
+  if (
+    !Buffer.isBuffer(key) ||
+    !Buffer.isBuffer(value) ||
+    typeof lease !== "bigint" ||
+    typeof prevKv !== "boolean" ||
+    typeof ignoreValue !== "boolean" ||
+    typeof ignoreLease !== "boolean" ||
+    typeof header.username !== "string" ||
+    (header.username !== "" && LONE_SURROGATE.test(header.username))
+  )
+    return undefined;
+  return {
+    ...NO_REQUEST,
+    put: { key, value, lease, prevKv, ignoreValue, ignoreLease },
+    header: { ID: header.ID, username: header.username, authRevision: header.authRevision },
+  };
+}
+
+/** A proposal's bytes, and the request they decode to when that is known without decoding them. */
+export interface Proposal {
+  readonly data: Buffer;
+  readonly decoded: InternalRaftRequest | undefined;
+}
+
+/**
+ * The bytes proposed through raft for a request and its header, and for a put written by hand the
+ * request they decode to (a member that applies its own proposal need not decode it again).
+ */
+export function encodeProposal(req: Partial<InternalRaftRequest>, header: RequestHeader): Proposal {
+  const write = soleClientWrite(req);
+  if (write === "put" && req.put !== undefined) {
+    const data = encodePut(req.put, header);
+    if (data !== undefined) return { data, decoded: decodedPut(req.put, header) };
+  }
+  return { data: encodeWithGenerated(req, header, write), decoded: undefined };
+}
+
+/**
  * The bytes proposed through raft for a request and its header. A client write (put, delete or txn)
  * is written straight from the decoded client request, in the field order of the generated encoder
  * (the write, then the header), which gives the bytes of fromPartial + encode without fromPartial's
@@ -119,11 +171,14 @@ function soleClientWrite(req: Partial<InternalRaftRequest>): ClientWrite | undef
  * exact-size copy.
  */
 export function encodeRaftRequest(req: Partial<InternalRaftRequest>, header: RequestHeader): Buffer {
-  const write = soleClientWrite(req);
-  if (write === "put" && req.put !== undefined) {
-    const put = encodePut(req.put, header);
-    if (put !== undefined) return put;
-  }
+  return encodeProposal(req, header).data;
+}
+
+function encodeWithGenerated(
+  req: Partial<InternalRaftRequest>,
+  header: RequestHeader,
+  write: ClientWrite | undefined,
+): Buffer {
   let bytes: Uint8Array;
   try {
     if (write !== undefined) {

@@ -1,4 +1,3 @@
-import { AlarmMember } from "../gen/etcdserverpb/rpc.js";
 import type { KVStore } from "../mvcc/kvstore.js";
 import { isRecordBucket, type RecordChange as StoreRecordChange } from "../mvcc/records.js";
 
@@ -16,8 +15,7 @@ export class ServerRecords {
 
   /** Every record of a bucket, in key order. */
   list(bucket: string): Array<[Buffer, Buffer]> {
-    const rows = this.store.records(checkedBucket(bucket));
-    return bucket === "alarm" ? rows.map(([key]) => fixedAlarmRecord(key)) : rows;
+    return this.store.records(checkedBucket(bucket));
   }
 
   /** Applies record changes for an entry that changes no key. No-op when the entry was applied. */
@@ -40,26 +38,5 @@ function checkedBucket(bucket: string): StoreRecordChange[0] {
 }
 
 function toStore([bucket, key, value]: RecordChange): StoreRecordChange {
-  const b = checkedBucket(bucket);
-  if (b === "alarm" && isFixedAlarmKey(key)) {
-    // etcd keys an alarm by its AlarmMember protobuf and stores no value
-    const pb = AlarmMember.encode({ memberID: key.readBigUInt64BE(0), alarm: key.readInt32BE(8) }).finish();
-    return [b, Buffer.from(pb), value === undefined ? undefined : Buffer.alloc(0)];
-  }
-  return [b, key, value];
-}
-
-// The applier still speaks alarms as 12 fixed bytes (member id, alarm type; big-endian) in key and
-// value. A protobuf AlarmMember of 12 bytes has its field-2 tag (0x10) at byte 10, where the fixed
-// form has a zero byte, so the two never mix up.
-function isFixedAlarmKey(key: Buffer): boolean {
-  return key.length === 12 && key[8] === 0 && key[9] === 0 && key[10] === 0;
-}
-
-function fixedAlarmRecord(etcdKey: Buffer): [Buffer, Buffer] {
-  const a = AlarmMember.decode(etcdKey);
-  const fixed = Buffer.alloc(12);
-  fixed.writeBigUInt64BE(a.memberID, 0);
-  fixed.writeInt32BE(a.alarm, 8);
-  return [fixed, fixed];
+  return [checkedBucket(bucket), key, value];
 }

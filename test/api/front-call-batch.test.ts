@@ -12,7 +12,7 @@ import {
   readAnswers,
   readCalls,
 } from "../../src/api/front/call-batch.js";
-import { mulberry32 } from "../seeded-random.js";
+import { mulberry32, withSeed } from "../seeded-random.js";
 
 const bytesOf = (random: () => number, n: number) =>
   Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
@@ -38,42 +38,42 @@ describe("front call batches", () => {
     assert.equal(frontMethodIndex("/etcdserverpb.Lease/LeaseGrant"), -1);
   });
 
-  it("gives back calls and answers as they were added, batch after batch", () => {
-    const seed = Date.now() % 1_000_000;
-    const random = mulberry32(seed);
-    const calls = new CallBatch();
-    const answers = new AnswerBatch();
-    for (let round = 0; round < 50; round++) {
-      const wantCalls: FrontCall[] = [];
-      const wantAnswers: FrontAnswer[] = [];
-      const n = 1 + Math.floor(random() * 20);
-      for (let i = 0; i < n; i++) {
-        const call: FrontCall = {
-          id: Math.floor(random() * 2 ** 32),
-          method: Math.floor(random() * 4),
-          token: random() < 0.3 ? textOf(random, Math.floor(random() * 40)) : undefined,
-          request: bytesOf(random, Math.floor(random() * 300)),
-        };
-        wantCalls.push(call);
-        calls.add(call);
-        const answer: FrontAnswer =
-          random() < 0.7
-            ? { id: call.id, frame: bytesOf(random, Math.floor(random() * 300)) }
-            : {
-                id: call.id,
-                code: Math.floor(random() * 17),
-                message: textOf(random, Math.floor(random() * 60)),
-              };
-        wantAnswers.push(answer);
-        answers.add(answer);
+  it("gives back calls and answers as they were added, batch after batch", () =>
+    withSeed("FRONT_BATCH_SEED", "test/api/front-call-batch.test.ts", (seed) => {
+      const random = mulberry32(seed);
+      const calls = new CallBatch();
+      const answers = new AnswerBatch();
+      for (let round = 0; round < 50; round++) {
+        const wantCalls: FrontCall[] = [];
+        const wantAnswers: FrontAnswer[] = [];
+        const n = 1 + Math.floor(random() * 20);
+        for (let i = 0; i < n; i++) {
+          const call: FrontCall = {
+            id: Math.floor(random() * 2 ** 32),
+            method: Math.floor(random() * 4),
+            token: random() < 0.3 ? textOf(random, Math.floor(random() * 40)) : undefined,
+            request: bytesOf(random, Math.floor(random() * 300)),
+          };
+          wantCalls.push(call);
+          calls.add(call);
+          const answer: FrontAnswer =
+            random() < 0.7
+              ? { id: call.id, frame: bytesOf(random, Math.floor(random() * 300)) }
+              : {
+                  id: call.id,
+                  code: Math.floor(random() * 17),
+                  message: textOf(random, Math.floor(random() * 60)),
+                };
+          wantAnswers.push(answer);
+          answers.add(answer);
+        }
+        assert.equal(calls.length, n);
+        assert.deepEqual(callsBack(calls.take()), wantCalls, `round ${round}`);
+        assert.deepEqual(answersBack(answers.take()), wantAnswers, `round ${round}`);
+        assert.equal(calls.length, 0);
+        assert.equal(answers.length, 0);
       }
-      assert.equal(calls.length, n);
-      assert.deepEqual(callsBack(calls.take()), wantCalls, `seed ${seed}, round ${round}`);
-      assert.deepEqual(answersBack(answers.take()), wantAnswers, `seed ${seed}, round ${round}`);
-      assert.equal(calls.length, 0);
-      assert.equal(answers.length, 0);
-    }
-  });
+    }));
 
   it("refuses a batch cut short, and an answer of an unknown kind", () => {
     const calls = new CallBatch();

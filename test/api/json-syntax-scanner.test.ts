@@ -1,10 +1,12 @@
 // The streaming syntax check agrees with the gateway's JSON reader (Go's json.Decoder texts) on the
 // first value of any body, fed whole or in pieces.
+// Replay a failed property with the seed and path fast-check prints: SCANNER_SEED=<seed> SCANNER_SEED_PATH=<path>.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { JsonIncomplete, JsonValueReader } from "../../src/api/gateway/go-json.js";
 import { JsonSyntaxScanner, type ScanVerdict } from "../../src/api/gateway/json-syntax-scanner.js";
+import { replayParameters } from "../seeded-random.js";
 
 /** What the reader says of a body's first value, in the scanner's terms. */
 function readerVerdict(text: string): ScanVerdict {
@@ -85,7 +87,7 @@ describe("streaming JSON syntax check", () => {
         assert.deepEqual(scan(pieces), want, `pieces: ${JSON.stringify(pieces)}`);
         assert.deepEqual(scanAsciiStarts(pieces), want, `ASCII as bytes: ${JSON.stringify(pieces)}`);
       }),
-      { numRuns: 3000 },
+      { numRuns: 3000, ...replayParameters("SCANNER_SEED") },
     );
   });
 });

@@ -1,7 +1,7 @@
 // The Watch stream served straight from Node's HTTP/2 streams against the same stream served by
-// grpc-js (a stream with a deadline is left to grpc-js): the same headers, messages (byte for byte),
+// grpc-js (a stream with a deadline is left to grpc-js): etcd's headers, the same messages (byte for byte),
 // statuses and texts; requests split over frames or packed into one; a stream's responses of one
-// moment written together; a put answered before its watchers hear of it.
+// moment written together, with the answer of the put that caused them, or after it when they are many.
 import assert from "node:assert/strict";
 import {
   type ClientHttp2Session,
@@ -10,6 +10,7 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import { after, before, describe, it } from "node:test";
+import { SAME_TURN_MAX_RESPONSES } from "../../src/api/grpc/watch-fast-path.js";
 import { KVService, WatchRequest, WatchResponse, WatchService } from "../../src/gen/etcdserverpb/rpc.js";
 import { type Harness, startHarness } from "./harness.js";
 
@@ -148,7 +149,13 @@ describe("Watch served from HTTP/2 streams", { timeout: 60_000 }, () => {
     for (const w of [fast, slow]) w.stream.write(Buffer.concat([cancel(7), cancel(99), progress()]));
     await fast.waitFor(8);
     await slow.waitFor(8);
-    assert.deepEqual(comparable(fast.headers), comparable(slow.headers));
+    // etcd's (grpc-go's) headers, as for unary answers: no encodings named, no date
+    assert.deepEqual(Object.fromEntries(Object.entries(comparable(fast.headers))), {
+      ":status": 200,
+      "content-type": "application/grpc",
+    });
+    assert.equal(fast.headers?.date, undefined);
+    assert.equal(comparable(slow.headers)[":status"], 200);
     assert.deepEqual(fast.messages(), slow.messages());
     const r = fast.responses();
     assert.deepEqual(
@@ -205,24 +212,20 @@ describe("Watch served from HTTP/2 streams", { timeout: 60_000 }, () => {
     w.stream.close();
   });
 
-  it("answers a put on the same connection before the put's watchers hear of it", async () => {
-    const order: string[] = [];
-    const w = new RawWatch(session, {}, order);
-    w.stream.write(create("ordered"));
-    await w.waitFor(1);
-    order.length = 0;
+  /** A put sent on the test's connection; `onData` hears each chunk of its answer. */
+  const rawPut = (key: string, onData: () => void): Promise<unknown> => {
     const putStream = session.request({
       ":method": "POST",
       ":path": KVService.put.path,
       "content-type": "application/grpc",
       te: "trailers",
     });
-    putStream.on("data", () => order.push("put"));
+    putStream.on("data", onData);
     const putClosed = new Promise((r) => putStream.on("close", r));
     putStream.end(
       frame(
         KVService.put.requestSerialize({
-          key: Buffer.from("ordered"),
+          key: Buffer.from(key),
           value: Buffer.from("v"),
           lease: 0n,
           prevKv: false,
@@ -231,9 +234,48 @@ describe("Watch served from HTTP/2 streams", { timeout: 60_000 }, () => {
         }),
       ),
     );
+    return putClosed;
+  };
+
+  it("writes a put's answer and its few watchers' events in one write of the connection", async () => {
+    // the turn of the event loop in which each chunk arrives: one write is read in one turn
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    tick();
+    const arrivals: Array<[string, number]> = [];
+    const w = new RawWatch(session);
+    w.stream.write(Buffer.concat([create("together"), create("together")]));
     await w.waitFor(2);
+    w.stream.on("data", () => arrivals.push(["watch", turn]));
+    const putClosed = rawPut("together", () => arrivals.push(["put", turn]));
+    await w.waitFor(4);
     await putClosed;
-    assert.deepEqual(order, ["put", "watch"]);
+    ticking = false;
+    assert.deepEqual(
+      arrivals.map(([what]) => what).sort(),
+      ["put", "watch"],
+      "one chunk of answer, one of events",
+    );
+    assert.equal(arrivals[0][1], arrivals[1][1], `arrivals by turn: ${JSON.stringify(arrivals)}`);
+    w.stream.close();
+  });
+
+  it("answers a put on the same connection before a big fan-out of its watchers hears of it", async () => {
+    const order: string[] = [];
+    const w = new RawWatch(session, {}, order);
+    const watchers = SAME_TURN_MAX_RESPONSES + 1;
+    w.stream.write(Buffer.concat(Array.from({ length: watchers }, () => create("ordered"))));
+    await w.waitFor(watchers);
+    order.length = 0;
+    const putClosed = rawPut("ordered", () => order.push("put"));
+    await w.waitFor(2 * watchers);
+    await putClosed;
+    assert.equal(order[0], "put", `chunks in order of arrival: ${order.join(", ")}`);
+    assert.ok(order.length > 1);
     w.stream.close();
   });
 

@@ -340,12 +340,18 @@ describe("password hasher", () => {
     assert.equal(await h.verify("wrong", hash), false);
     h.warmUp();
     await h.verify("x", undefined);
-    const t0 = performance.now();
-    assert.equal(await h.verify("secret", undefined), false);
-    const missing = performance.now() - t0;
-    const t1 = performance.now();
-    await h.verify("wrong", hash);
-    const present = performance.now() - t1;
+    // the fastest of a few runs each: a run that was preempted on a busy machine does not count
+    const fastest = async (run: () => Promise<unknown>): Promise<number> => {
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        await run();
+        best = Math.min(best, performance.now() - t);
+      }
+      return best;
+    };
+    const missing = await fastest(async () => assert.equal(await h.verify("secret", undefined), false));
+    const present = await fastest(() => h.verify("wrong", hash));
     // the same bcrypt work either way: far from an early return (which takes microseconds)
     assert.ok(
       missing > present / 4,

@@ -9,10 +9,14 @@ import { after, describe } from "node:test";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { Etcd3, EtcdPermissionDeniedError, EtcdUserNotFoundError } from "etcd3";
 import {
+  AlarmRequest,
+  AlarmRequest_AlarmAction,
+  type AlarmResponse,
   AuthClient,
   type AuthenticateRequest,
   type AuthenticateResponse,
   KVClient,
+  MaintenanceClient,
   PutRequest,
   RangeRequest,
   type RangeResponse,
@@ -158,6 +162,27 @@ describe("auth with simple tokens", () => {
       kv.close();
     }
   });
+
+  e2eTest(
+    "raw gRPC: an unknown token on Alarm is etcd 3.4's unmapped 'auth: invalid auth token' (Unknown)",
+    {},
+    async () => {
+      const m = await started();
+      const maintenance = new MaintenanceClient(m.endpoint, credentials.createInsecure());
+      try {
+        await assert.rejects(
+          call<AlarmRequest, AlarmResponse>(
+            maintenance.alarm.bind(maintenance),
+            AlarmRequest.fromPartial({ action: AlarmRequest_AlarmAction.GET }),
+            "abcdefghijklmnop.1",
+          ),
+          (err: ServiceError) => err.code === 2 && err.details === "auth: invalid auth token",
+        );
+      } finally {
+        maintenance.close();
+      }
+    },
+  );
 
   e2eTest(
     "gateway: the Authorization header carries the token; watches outside the user's keys are refused",

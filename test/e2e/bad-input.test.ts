@@ -284,6 +284,45 @@ describe("bad input against rxetcd", () => {
     await stillServing();
   });
 
+  // A user or role name is the key of its backend record. bbolt keys hold up to 32 KiB, LMDB's 1978
+  // bytes: a longer name is refused when applied, where it would have failed the backend's commit.
+  e2eTest(
+    "user and role names longer than a backend key: a clear error, and the member keeps serving",
+    {},
+    async () => {
+      const longest = "n".repeat(1978);
+      const tooLong = "n".repeat(1979);
+      // 990 characters, 2970 bytes: the limit counts UTF-8 bytes
+      const wide = "\u20ac".repeat(990);
+      for (const name of [tooLong, wide]) {
+        const user = await rx.etcdctl(["user", "add", `${name}:pw`]);
+        assert.notEqual(user.code, 0, "a user with a name over 1978 bytes is refused");
+        assert.match(
+          user.stderr,
+          /code = InvalidArgument desc = etcdserver: user name is longer than 1978 bytes/,
+        );
+        const role = await rx.etcdctl(["role", "add", name]);
+        assert.notEqual(role.code, 0, "a role with a name over 1978 bytes is refused");
+        assert.match(
+          role.stderr,
+          /code = InvalidArgument desc = etcdserver: role name is longer than 1978 bytes/,
+        );
+      }
+      const gw = await rx.http("/v3/auth/user/add", { body: { name: tooLong, password: "pw" } });
+      assert.equal(gw.status, 400, gw.text);
+      assert.deepEqual(gw.json(), etcdError(3, "etcdserver: user name is longer than 1978 bytes"));
+      await stillServing();
+      // the longest name is a user and a role like any other
+      assert.equal((await rx.etcdctl(["user", "add", `${longest}:pw`])).code, 0);
+      assert.equal((await rx.etcdctl(["role", "add", longest])).code, 0);
+      assert.equal((await rx.etcdctl(["user", "grant-role", longest, longest])).code, 0);
+      const users = await rx.etcdctl(["user", "list"]);
+      assert.ok(users.stdout.split("\n").includes(longest), "the longest name is listed");
+      await stillServing();
+      assert.equal(rx.running, true, `the member stopped: ${rx.exitReport()}`);
+    },
+  );
+
   e2eTest("alarm GET over the gateway answers an empty object as etcd 3.4 does", {}, async () => {
     const r = await gateway("/v3/maintenance/alarm", { action: "GET" });
     assert.deepEqual(r, { status: 200, body: {} });

@@ -43,6 +43,8 @@ const SETTLE_MS = 20_000;
 const MB = 1024 * 1024;
 /** Inputs per gRPC method and per gateway path. */
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 100);
+/** Test time limits grow with HOSTILE_RUNS (1000 unary inputs a method take close to 10 minutes). */
+const limit = (ms: number) => ms * Math.max(1, RUNS / 100);
 
 /** Runs a fast-check property with the file's seed, printing how to replay a failure. */
 async function check<T>(name: string, arb: fc.Arbitrary<T>, body: (v: T) => Promise<void>, numRuns = RUNS) {
@@ -70,6 +72,21 @@ function varint(n: bigint): Buffer {
   return Buffer.from(out);
 }
 
+/** A field's bytes of 1900 to 2100 bytes: ASCII text (a valid name) or random bytes. */
+const longField: fc.Arbitrary<Buffer> = fc
+  .tuple(fc.integer({ min: 1900, max: 2100 }), fc.boolean(), fc.nat())
+  .map(([length, text, seed]) => {
+    const b = Buffer.alloc(length);
+    let x = seed | 1;
+    for (let i = 0; i < length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      b[i] = text ? 0x61 + ((x >>> 0) % 26) : x & 0xff;
+    }
+    return b;
+  });
+
 /** Fields with plausible numbers and wire types (nested messages included), possibly cut short. */
 const protobufLike: fc.Arbitrary<Buffer> = fc.letrec<{ msg: Buffer; field: Buffer }>((tie) => ({
   field: fc.oneof(
@@ -80,8 +97,11 @@ const protobufLike: fc.Arbitrary<Buffer> = fc.letrec<{ msg: Buffer; field: Buffe
       .tuple(
         fc.integer({ min: 1, max: 12 }),
         fc.oneof(
-          fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
-          tie("msg"),
+          { weight: 8, arbitrary: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)) },
+          { weight: 8, arbitrary: tie("msg") },
+          // now and then a name or key around the longest LMDB keys (1978 bytes), where a record keyed
+          // by it would fail the backend's commit
+          { weight: 1, arbitrary: longField },
         ),
       )
       .map(([f, payload]) =>
@@ -157,7 +177,7 @@ describe("hostile input", () => {
 
   e2eTest(
     "random and truncated protobuf on every unary gRPC method: etcd's codes, no crash",
-    { timeout: 600_000 },
+    { timeout: limit(600_000) },
     async () => {
       const grpc = new RawGrpc(rx.endpoint);
       const codes = new Map<string, number>();
@@ -185,26 +205,30 @@ describe("hostile input", () => {
     },
   );
 
-  e2eTest("random messages on the Watch and LeaseKeepAlive streams", { timeout: 300_000 }, async () => {
-    const grpc = new RawGrpc(rx.endpoint);
-    try {
-      for (const path of [WatchService.watch.path, LeaseService.leaseKeepAlive.path]) {
-        await check(
-          path,
-          fc.array(hostileBytes, { maxLength: 8 }),
-          async (messages) => {
-            const r = await grpc.bidi(path, messages, 30);
-            if (r.code !== undefined) assert.ok(r.code >= 0 && r.code <= 16);
-          },
-          Math.ceil(RUNS / 3),
-        );
+  e2eTest(
+    "random messages on the Watch and LeaseKeepAlive streams",
+    { timeout: limit(300_000) },
+    async () => {
+      const grpc = new RawGrpc(rx.endpoint);
+      try {
+        for (const path of [WatchService.watch.path, LeaseService.leaseKeepAlive.path]) {
+          await check(
+            path,
+            fc.array(hostileBytes, { maxLength: 8 }),
+            async (messages) => {
+              const r = await grpc.bidi(path, messages, 30);
+              if (r.code !== undefined) assert.ok(r.code >= 0 && r.code <= 16);
+            },
+            Math.ceil(RUNS / 3),
+          );
+        }
+      } finally {
+        grpc.close();
       }
-    } finally {
-      grpc.close();
-    }
-    assert.equal(rx.running, true, `the member died: ${rx.exitReport()}`);
-    await canary(rx);
-  });
+      assert.equal(rx.running, true, `the member died: ${rx.exitReport()}`);
+      await canary(rx);
+    },
+  );
 
   e2eTest("where etcd 3.4 panics, rxetcd answers with an error", {}, async () => {
     const grpc = new RawGrpc(rx.endpoint);
@@ -388,7 +412,7 @@ describe("hostile input", () => {
 
   e2eTest(
     "a round of hostile clients: the member keeps serving and its memory stays near etcd's",
-    { timeout: 900_000 },
+    { timeout: limit(900_000) },
     async () => {
       const measure = async (m: Member) => {
         await canary(m);
@@ -434,11 +458,13 @@ describe("hostile input", () => {
           assert.equal(got.stdout, `${key}\n`, `${m.binary} lost an acknowledged write`);
         }
       }
-      // Measured on a loaded 2-core machine, the round alone, seed 1994164573: 2 s after it rxetcd +40.3
-      // to +41.0 MB (+60.6 to +69.1 before multi-megabyte bodies stopped becoming strings), Debian's etcd
-      // +11.6 to +23.4 MB. rxetcd's growth is V8 sizing its young generation up (2 -> 16 MiB), old space
-      // not collected yet, the gateway loaded on its first request (~5 MB of code and descriptors), and
-      // allocator memory kept after TurboFan's compilations, not what it holds.
+      // Measured on a loaded 2-core machine, the round alone, seed 1994164573: 2 s after it rxetcd +43.8
+      // to +50.1 MB, Debian's etcd +22.2 to +23.4 MB in the same runs. What rxetcd still holds is little:
+      // heap snapshots before and after the round differ by 5.8 MB (3.6 MB of it code; the gateway's
+      // first request alone leaves 1.9 MB), and nothing of the watches or streams stays. The rest is V8
+      // and the allocator sizing up: the young generation (2 -> 8 or 16 MiB; bounded at 8 MiB it cost
+      // put-64 throughput), old space not collected yet (6-9 MB), and native memory kept after
+      // TurboFan's compilations.
       const bound = theirs ? theirs.growth + 75 * MB : 100 * MB;
       assert.ok(
         mine.growth < bound,

@@ -6,7 +6,7 @@ import { EventQueue } from "../../src/feed/event-queue.js";
 import { KvChange } from "../../src/feed/kv-change.js";
 import { FeedBatch, type FeedEvent } from "../../src/feed/protocol.js";
 import type { KeyValue } from "../../src/gen/mvccpb/kv.js";
-import { mulberry32 } from "../seeded-random.js";
+import { mulberry32, withSeed } from "../seeded-random.js";
 
 /** Bytes of every sort the feed meets: ASCII, control characters and quotes, multi-byte UTF-8, invalid UTF-8. */
 function someBytes(rnd: () => number, maxLength: number): Buffer {
@@ -54,87 +54,87 @@ function sameText(actual: string | undefined, expected: string, what: string): v
   );
 }
 
-test("a key change's JSON text is JSON.stringify of its event, with and without its previous version", () => {
-  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
-  const rnd = mulberry32(seed);
-  for (let i = 0; i < 2000; i++) {
-    const kv = someRecord(rnd);
-    const prev = rnd() < 0.7 ? someRecord(rnd) : undefined;
-    const kind = rnd() < 0.8 ? "put" : "delete";
-    const revision = 1 + Math.floor(rnd() * 1e9);
-    const asked: Array<[Buffer, number]> = [];
-    const change = new KvChange(revision, kind, kv, 1_700_000_000_000 + i, member, (key, rev) => {
-      asked.push([key, rev]);
-      return prev;
-    });
-    // written into the first queue, copied into the second: both hold the event's JSON
-    for (const withPrev of [false, true]) {
-      const expected = JSON.stringify({ events: [withPrev ? change.eventWithPrev() : change.event()] });
-      for (const copy of ["written", "copied"]) {
-        const queue = new EventQueue();
-        change.queueIn(queue, withPrev);
-        const [json] = queue.takeBatches(10);
-        sameText(json?.toString("utf8"), expected, `seed ${seed}, change ${i}, prev ${withPrev}, ${copy}`);
+test("a key change's JSON text is JSON.stringify of its event, with and without its previous version", () =>
+  withSeed("SEED", "test/feed/kv-event-json.test.ts", (seed) => {
+    const rnd = mulberry32(seed);
+    for (let i = 0; i < 2000; i++) {
+      const kv = someRecord(rnd);
+      const prev = rnd() < 0.7 ? someRecord(rnd) : undefined;
+      const kind = rnd() < 0.8 ? "put" : "delete";
+      const revision = 1 + Math.floor(rnd() * 1e9);
+      const asked: Array<[Buffer, number]> = [];
+      const change = new KvChange(revision, kind, kv, 1_700_000_000_000 + i, member, (key, rev) => {
+        asked.push([key, rev]);
+        return prev;
+      });
+      // written into the first queue, copied into the second: both hold the event's JSON
+      for (const withPrev of [false, true]) {
+        const expected = JSON.stringify({ events: [withPrev ? change.eventWithPrev() : change.event()] });
+        for (const copy of ["written", "copied"]) {
+          const queue = new EventQueue();
+          change.queueIn(queue, withPrev);
+          const [json] = queue.takeBatches(10);
+          sameText(json?.toString("utf8"), expected, `change ${i}, prev ${withPrev}, ${copy}`);
+        }
       }
+      assert.equal(asked.length, 1, "the previous version is read once");
+      assert.deepEqual(asked[0], [kv.key, revision - 1], "as of the revision before the change");
+      assert.equal("prev" in change.eventWithPrev(), prev !== undefined, `change ${i}`);
     }
-    assert.equal(asked.length, 1, "the previous version is read once");
-    assert.deepEqual(asked[0], [kv.key, revision - 1], "as of the revision before the change");
-    assert.equal("prev" in change.eventWithPrev(), prev !== undefined, `seed ${seed}, change ${i}`);
-  }
-});
+  }));
 
-test("queued events come out as batches: the same JSON as the events' objects, in order, coalesced in place", () => {
-  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
-  const rnd = mulberry32(seed);
-  for (let round = 0; round < 50; round++) {
-    const queue = new EventQueue();
-    // what JSON.stringify of the queued objects gives, with coalesced state events replaced where they stood
-    const expected: FeedEvent[] = [];
-    const coalescedAt = new Map<string, number>();
-    const n = Math.floor(rnd() * 300);
-    for (let i = 0; i < n; i++) {
-      if (rnd() < 0.8) {
-        const change = new KvChange(
-          i + 1,
-          "put",
-          someRecord(rnd),
-          1_700_000_000_000,
-          member,
-          () => undefined,
-        );
-        change.queueIn(queue, false);
-        expected.push(change.event());
-        continue;
+test("queued events come out as batches: the same JSON as the events' objects, in order, coalesced in place", () =>
+  withSeed("SEED", "test/feed/kv-event-json.test.ts", (seed) => {
+    const rnd = mulberry32(seed);
+    for (let round = 0; round < 50; round++) {
+      const queue = new EventQueue();
+      // what JSON.stringify of the queued objects gives, with coalesced state events replaced where they stood
+      const expected: FeedEvent[] = [];
+      const coalescedAt = new Map<string, number>();
+      const n = Math.floor(rnd() * 300);
+      for (let i = 0; i < n; i++) {
+        if (rnd() < 0.8) {
+          const change = new KvChange(
+            i + 1,
+            "put",
+            someRecord(rnd),
+            1_700_000_000_000,
+            member,
+            () => undefined,
+          );
+          change.queueIn(queue, false);
+          expected.push(change.event());
+          continue;
+        }
+        const key = rnd() < 0.5 ? "raft.state" : undefined;
+        const event: FeedEvent = { type: "snapshot", at: i, member, index: i, term: round };
+        queue.push(event, key);
+        const at = key === undefined ? undefined : coalescedAt.get(key);
+        if (at !== undefined) expected[at] = event;
+        else {
+          if (key !== undefined) coalescedAt.set(key, expected.length);
+          expected.push(event);
+        }
       }
-      const key = rnd() < 0.5 ? "raft.state" : undefined;
-      const event: FeedEvent = { type: "snapshot", at: i, member, index: i, term: round };
-      queue.push(event, key);
-      const at = key === undefined ? undefined : coalescedAt.get(key);
-      if (at !== undefined) expected[at] = event;
-      else {
-        if (key !== undefined) coalescedAt.set(key, expected.length);
-        expected.push(event);
-      }
+      assert.equal(queue.length, expected.length, `round ${round}`);
+      const max = 1 + Math.floor(rnd() * 60);
+      const batches = queue.takeBatches(max);
+      assert.equal(queue.length, 0, "the queue is empty after a take");
+      assert.equal(batches.length, Math.ceil(expected.length / max), `round ${round}`);
+      batches.forEach((json, b) => {
+        const events = expected.slice(b * max, (b + 1) * max);
+        sameText(json.toString("utf8"), JSON.stringify({ events }), `round ${round}, batch ${b}`);
+        assert.ok(FeedBatch.is(JSON.parse(json.toString("utf8"))), "and decodes as a batch");
+      });
+      // the queue is used again after a take: what comes next is a fresh batch
+      queue.push({ type: "snapshot", at: 1, member, index: 1, term: 1 }, "raft.state");
+      const change = new KvChange(7, "delete", someRecord(rnd), 5, member, () => undefined);
+      change.queueIn(queue, false);
+      const [again] = queue.takeBatches(max + 1);
+      sameText(
+        again?.toString("utf8"),
+        JSON.stringify({ events: [{ type: "snapshot", at: 1, member, index: 1, term: 1 }, change.event()] }),
+        `round ${round}, after a take`,
+      );
     }
-    assert.equal(queue.length, expected.length, `seed ${seed}, round ${round}`);
-    const max = 1 + Math.floor(rnd() * 60);
-    const batches = queue.takeBatches(max);
-    assert.equal(queue.length, 0, "the queue is empty after a take");
-    assert.equal(batches.length, Math.ceil(expected.length / max), `seed ${seed}, round ${round}`);
-    batches.forEach((json, b) => {
-      const events = expected.slice(b * max, (b + 1) * max);
-      sameText(json.toString("utf8"), JSON.stringify({ events }), `seed ${seed}, round ${round}, batch ${b}`);
-      assert.ok(FeedBatch.is(JSON.parse(json.toString("utf8"))), "and decodes as a batch");
-    });
-    // the queue is used again after a take: what comes next is a fresh batch
-    queue.push({ type: "snapshot", at: 1, member, index: 1, term: 1 }, "raft.state");
-    const change = new KvChange(7, "delete", someRecord(rnd), 5, member, () => undefined);
-    change.queueIn(queue, false);
-    const [again] = queue.takeBatches(max + 1);
-    sameText(
-      again?.toString("utf8"),
-      JSON.stringify({ events: [{ type: "snapshot", at: 1, member, index: 1, term: 1 }, change.event()] }),
-      `seed ${seed}, round ${round}, after a take`,
-    );
-  }
-});
+  }));

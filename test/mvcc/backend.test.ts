@@ -1,3 +1,5 @@
+// Replay a failed codec property with the seed and path fast-check prints: BACKEND_CODEC_SEED=<seed>
+// BACKEND_CODEC_SEED_PATH=<path>.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -10,6 +12,7 @@ import { crc32c } from "../../src/mvcc/hash.js";
 import { keyString } from "../../src/mvcc/keyindex.js";
 import { decodeKeyValue, encodeKeyValue, scanIndexFields } from "../../src/mvcc/kvcodec.js";
 import { KVStore } from "../../src/mvcc/kvstore.js";
+import { replayParameters } from "../seeded-random.js";
 import { b, openTempStore, tempDir } from "./helpers.js";
 
 describe("mvcc backend", () => {
@@ -54,7 +57,7 @@ describe("mvcc backend", () => {
           assert.deepEqual(fields, { key: keyString(kv.key), createRevision, version });
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 500, ...replayParameters("BACKEND_CODEC_SEED") },
     );
   });
 

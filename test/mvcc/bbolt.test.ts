@@ -281,6 +281,16 @@ describe("bbolt export and import", () => {
     const badKey = path.join(dir, "badkey.db");
     writeBboltFile(badKey, [{ name: "key", entries: () => [[b("not-a-revision"), b("x")]] }]);
     await assert.rejects(importBbolt(badKey, target), /key bucket entry 1 is not a revision/);
+    // etcd keeps a user named with 2000 bytes; an LMDB key holds 1978
+    const longName = path.join(dir, "longname.db");
+    writeBboltFile(longName, [
+      { name: "authUsers", entries: () => [[Buffer.alloc(2000, 0x61), b("x")]] },
+      { name: "key", entries: () => [] },
+    ]);
+    await assert.rejects(
+      importBbolt(longName, target),
+      /bbolt file .*longname\.db: authUsers bucket: a key of 2000 bytes, longer than the 1978 bytes this backend's keys hold/,
+    );
     const damaged = path.join(dir, "damaged.db");
     writeFileSync(damaged, Buffer.alloc(8192, 1));
     await assert.rejects(importBbolt(damaged, target), /bbolt file .*damaged\.db: no valid meta page/);

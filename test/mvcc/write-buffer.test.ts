@@ -12,6 +12,7 @@ import { exportBbolt } from "../../src/mvcc/bbolt-export.js";
 import { importBbolt } from "../../src/mvcc/bbolt-import.js";
 import { KVStore } from "../../src/mvcc/kvstore.js";
 import { revKey } from "../../src/mvcc/revision.js";
+import { MAX_KEY_BYTES } from "../../src/mvcc/write-buffer.js";
 import { b, openTempStore, tempDir } from "./helpers.js";
 
 type Step =
@@ -241,7 +242,7 @@ describe("backend staged writes", () => {
     }
   });
 
-  it("refuses a change of an empty key when it is staged, and the store keeps committing", async () => {
+  it("refuses a change of an empty or too long key when it is staged, and the store keeps committing", async () => {
     const t = openTempStore();
     try {
       const backend = t.store.backend;
@@ -252,6 +253,19 @@ describe("backend staged writes", () => {
       assert.throws(
         () => backend.stage(() => backend.applied.records("alarm").put(Buffer.alloc(0), b("x"))),
         /backend: a change of an empty key/,
+      );
+      // the longest key LMDB holds is staged and commits; one byte more is refused where it is staged
+      backend.stage(() =>
+        backend.applied.records("authUsers").put(Buffer.alloc(MAX_KEY_BYTES, 0x61), b("x")),
+      );
+      await backend.whenCommitted();
+      assert.equal(t.store.records("authUsers")[0]?.[0].length, MAX_KEY_BYTES);
+      assert.throws(
+        () =>
+          backend.stage(() =>
+            backend.applied.records("authUsers").put(Buffer.alloc(MAX_KEY_BYTES + 1), b("x")),
+          ),
+        /backend: a change of a key of 1979 bytes \(at most 1978\)/,
       );
       assert.equal(backend.hasPendingWrites(), false, "the refused writes staged nothing");
       t.store.write(1, (tx) => tx.put(b("a"), b("1"), 0n));

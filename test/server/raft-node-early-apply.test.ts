@@ -12,7 +12,6 @@ import {
   MessageType,
   type Snapshot,
 } from "../../src/gen/raftpb/raft.js";
-import { discardLogger, MemoryStorage, RawNode, SeededRand } from "../../src/raft/index.js";
 import { type ApplyBatch, RaftNode, writesCommitted } from "../../src/server/raft-node.js";
 import { rawNodeOf, threeVoterRawNode } from "./raw-node-fixture.js";
 

@@ -1,12 +1,14 @@
 // Joining a leader's consecutive MsgApps to one member: the joined message carries what the separate
 // ones did (a three-voter raft cluster ends with the same logs either way), and the joins stop where
 // a message does not continue the previous one.
+// Replay a failed property with the seed and path fast-check prints: COALESCE_SEED=<seed> COALESCE_SEED_PATH=<path>.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { type Entry, EntryType, Message, MessageType } from "../../src/gen/raftpb/raft.js";
 import type { MemoryStorage, RawNode } from "../../src/raft/index.js";
 import { coalesceAppends, MAX_JOINED_ENTRY_BYTES } from "../../src/transport/coalesce-appends.js";
+import { replayParameters } from "../seeded-random.js";
 import { threeVoterRawNode } from "../server/raw-node-fixture.js";
 
 function entry(index: number, term: number, data = `v${index}`): Entry {
@@ -195,7 +197,7 @@ describe("coalesceAppends in a three-voter cluster", () => {
         const { c, proposed } = runPlan(plan, coalesceAppends);
         for (const [id, node] of c.nodes) assert.deepEqual(node.committed, proposed, `member ${id}`);
       }),
-      { numRuns: 40 },
+      { numRuns: 40, ...replayParameters("COALESCE_SEED") },
     );
   });
 });

@@ -33,7 +33,7 @@ h2.on("stream", (stream, headers) => {
     stream.respond(
       {
         ":status": 200,
-        "content-type": "application/grpc+proto",
+        "content-type": "application/grpc",
         "grpc-status": "12",
         "grpc-message": encodeURI(`unknown method ${method} for service ${service}`),
       },

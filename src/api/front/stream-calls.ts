@@ -10,13 +10,9 @@ import { TurnSender } from "./turn-sender.js";
 /** gRPC status codes this side answers by itself. */
 const Code = { DeadlineExceeded: 4, ResourceExhausted: 8, Unimplemented: 12, Internal: 13 } as const;
 const messagePrefixLength = 5;
-const responseHeaders = {
-  ":status": 200,
-  "content-type": "application/grpc+proto",
-  "grpc-accept-encoding": "identity,deflate,gzip",
-  "grpc-encoding": "identity",
-};
-const answerOptions = { waitForTrailers: true };
+/** etcd's (grpc-go's) answer headers: no encodings named, no date. */
+const responseHeaders = { ":status": 200, "content-type": "application/grpc" };
+const answerOptions = { waitForTrailers: true, sendDate: false };
 /** The most calls one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_CALLS = 4096;
 
@@ -58,7 +54,7 @@ class StreamCall {
     this.stream.respond(
       {
         ":status": 200,
-        "content-type": "application/grpc+proto",
+        "content-type": "application/grpc",
         "grpc-status": String(code),
         "grpc-message": encodeURI(message),
       },

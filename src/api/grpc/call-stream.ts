@@ -15,8 +15,8 @@ export interface StreamCallHandler {
 export const callOf = Symbol("call");
 export type CallStream = ServerHttp2Stream & { [callOf]?: StreamCallHandler };
 
-/** The trailers of a call that succeeded. */
-export const okTrailers = { "grpc-status": "0", "grpc-message": "OK" };
+/** The trailers of a call that succeeded: as etcd (grpc-go) sends them, with an empty message. */
+export const okTrailers = { "grpc-status": "0", "grpc-message": "" };
 
 export function sendOkTrailers(this: ServerHttp2Stream): void {
   this.sendTrailers(okTrailers);

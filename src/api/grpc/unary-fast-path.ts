@@ -13,6 +13,7 @@ import type { UnaryHandler } from "../client-handlers.js";
 import { type CallStream, listenToCall, sendOkTrailers } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
+import { kvRequestDecoders } from "./kv-request-decoders.js";
 import { toRpcStatus } from "./status.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
@@ -20,18 +21,11 @@ export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) 
 
 /** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
 export const messagePrefixLength = 5;
-/** The headers of a watch stream's answer (identity-encoded messages, as grpc-js answers). */
-export const responseHeaders = {
-  ":status": 200,
-  "content-type": "application/grpc+proto",
-  "grpc-accept-encoding": "identity,deflate,gzip",
-  "grpc-encoding": "identity",
-};
 /**
- * The headers of a unary answer: etcd's two (grpc-go names no encodings; a message without
- * grpc-encoding is identity-encoded). Each header costs node's conversion and packing per answer.
+ * The headers of an answer, unary or streamed: etcd's two (grpc-go names no encodings; a message
+ * without grpc-encoding is identity-encoded). Each header costs node's conversion and packing.
  */
-const unaryAnswerHeaders = { ":status": 200, "content-type": "application/grpc" };
+export const answerHeaders = { ":status": 200, "content-type": "application/grpc" };
 const noMetadata = new Metadata();
 const emptyBody = Buffer.alloc(0);
 /**
@@ -47,6 +41,8 @@ interface Method {
   readonly startMeter: () => RpcMeter;
   /** The answer framed straight from the message (the key-value RPCs, most of the traffic). */
   readonly frame: ((message: never) => Buffer) | undefined;
+  /** The request's decoder (a hand-written one where there is one, else the generated). */
+  readonly decode: (bytes: Buffer) => unknown;
 }
 
 /** The answer as one gRPC message frame (prefix and message in one buffer). */
@@ -78,6 +74,7 @@ export function unaryFastPath(
         handler,
         startMeter: metrics.method(path, "unary"),
         frame: kvAnswerFrames.get(path),
+        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
       });
   }
   return (stream, headers) => {
@@ -202,7 +199,7 @@ class UnaryCall {
     }
     let request: unknown;
     try {
-      request = method.handler.definition.requestDeserialize(body.subarray(messagePrefixLength));
+      request = method.decode(body.subarray(messagePrefixLength));
     } catch {
       this.fail(GrpcCode.Internal, "Error deserializing request");
       return;
@@ -239,7 +236,7 @@ class UnaryCall {
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
     const { stream } = this;
-    stream.respond(unaryAnswerHeaders, answerOptions);
+    stream.respond(answerHeaders, answerOptions);
     stream.on("wantTrailers", sendOkTrailers);
     stream.end(frame);
   }

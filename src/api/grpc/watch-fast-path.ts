@@ -1,9 +1,12 @@
 // The Watch stream served straight from Node's HTTP/2 stream. Through grpc-js, an event seen by a
 // hundred watchers costs a hundred serialisations, a hundred frame copies and a hundred stream
 // writes, all before the put that caused it is answered. Here a stream's responses are queued and
-// written once per turn of the event loop, framed together into one buffer (one HTTP/2 write per
-// stream, not per watcher), after whatever the current turn answers (the put goes out first, as
-// etcd notifies its watchers after the apply). Everything a client sees stays as grpc-js gives it:
+// written together once the callback that produced them has run to its end (its promise
+// continuations included), framed into one buffer (one HTTP/2 write per stream, not per watcher),
+// after whatever that callback answers (a put is handed to HTTP/2 before its events, as etcd
+// notifies its watchers after the apply) and in the same socket write; a fan-out too big to frame
+// without holding those answers up waits one turn of the event loop, so that the answers leave
+// first. Everything a client sees stays as grpc-js gives it:
 // headers, trailers, statuses and their texts, the stream checks (learner, `hasleader`), the leader
 // loss that ends a `hasleader` stream, flow control, and the metrics. Streams with a deadline or a
 // compressed request are left to grpc-js.
@@ -18,8 +21,12 @@ import { checkRequireLeader } from "../client-handlers.js";
 import type { ConnectionBudgets } from "../connection-limits.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import { type CallCredentials, messagePrefixLength, responseHeaders } from "./unary-fast-path.js";
+import { answerHeaders, type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
 import { frameWatchResponses } from "./watch-response-encoder.js";
+
+// node's ServerStreamResponseOptions does not list sendDate, which respond() honours: etcd sends no date
+const streamAnswerOptions = { waitForTrailers: true, sendDate: false };
+const trailersOnlyOptions = { endStream: true, sendDate: false };
 
 const WATCH_PATH = WatchService.watch.path;
 
@@ -50,12 +57,34 @@ export function watchFastPath(
   };
 }
 
-/** Streams with responses queued, written out together on the next turn of the event loop. */
+/**
+ * Streams with responses queued, written out together by a process.nextTick callback: Node runs it
+ * once the promise continuations of the current callback are done (an apply, the waiters it
+ * resolves and the answers they write), so the answers are handed to HTTP/2 first, and everything
+ * leaves in the session's next write. A setImmediate would run one turn later, after the session
+ * wrote the answers alone, and cost the events a second turn of the event loop to reach the socket
+ * (a closed loop of one put and a hundred watchers waited for that turn on every put).
+ */
 const toFlush = new Set<WatchCall>();
 let flushScheduled = false;
+/** Responses queued since the last flush, on every stream. */
+let queuedResponses = 0;
 
-function flushAll(): void {
+/**
+ * The most responses framed in the turn that made them. Framing costs about a microsecond per
+ * response, and the session writes the turn's answers only after it: a bigger fan-out is written
+ * one turn later, once those answers have left.
+ */
+export const SAME_TURN_MAX_RESPONSES = 256;
+
+/** Writes every queued response; `deferred`: already waited a turn, so it writes whatever the count. */
+function flushAll(deferred?: boolean): void {
+  if (deferred !== true && queuedResponses > SAME_TURN_MAX_RESPONSES) {
+    setImmediate(flushAll, true);
+    return;
+  }
   flushScheduled = false;
+  queuedResponses = 0;
   const calls = [...toFlush];
   toFlush.clear();
   for (const call of calls) call.flush();
@@ -128,12 +157,13 @@ class WatchCall {
   private queue(resp: WatchResponse): void {
     if (!this.open) return;
     this.meter.sent();
+    queuedResponses++;
     this.pending.push(resp);
     if (this.pending.length === 1) {
       toFlush.add(this);
       if (!flushScheduled) {
         flushScheduled = true;
-        setImmediate(flushAll);
+        process.nextTick(flushAll);
       }
     }
   }
@@ -154,7 +184,7 @@ class WatchCall {
     if (stream.destroyed || stream.closed) return;
     if (!this.headersSent) {
       this.headersSent = true;
-      stream.respond(responseHeaders, { waitForTrailers: true });
+      stream.respond(answerHeaders, streamAnswerOptions);
     }
     if (stream.write(frames) || this.held) return;
     this.held = true;
@@ -230,8 +260,8 @@ class WatchCall {
     } else {
       this.headersSent = true;
       stream.respond(
-        { ":status": 200, "content-type": "application/grpc+proto", ...statusFields },
-        { endStream: true },
+        { ":status": 200, "content-type": "application/grpc", ...statusFields },
+        trailersOnlyOptions,
       );
     }
   }
