@@ -3,11 +3,15 @@
 // loopback ports); repetitions rotate which server goes first, and the table gives medians.
 //
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
-//                            [--cpu-prof DIR] [--against DIR]
+//                            [--warmup F] [--cpu-prof DIR] [--against DIR]
 //
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
 // not start, the row says why.
+// --warmup F runs each contender once, untimed, on F x the row's requests before the timed runs (default
+// 0.25; 0 measures cold processes): a long-running server is compared, not the first seconds of a fresh
+// one, and rxetcd's JIT (unlike etcd's compiled Go) makes those seconds slower. The warm-up lines are
+// printed and left out of the medians.
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
 import { mkdirSync, readFileSync } from "node:fs";
@@ -34,10 +38,17 @@ const sizes = (flag("--members") ?? "1,3").split(",").map(Number);
 const wanted = flag("--rows")?.split(",");
 const profileDir = flag("--cpu-prof");
 const against = flag("--against");
+const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
 const unknown = wanted?.filter((id) => !WORKLOADS.some((w) => w.id === id)) ?? [];
-if (unknown.length > 0 || !Number.isInteger(reps) || reps < 1 || sizes.some((n) => n !== 1 && n !== 3)) {
+if (
+  unknown.length > 0 ||
+  !Number.isInteger(reps) ||
+  reps < 1 ||
+  !(warmup >= 0 && warmup <= 1) ||
+  sizes.some((n) => n !== 1 && n !== 3)
+) {
   console.error(
-    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--cpu-prof DIR] [--against DIR]`,
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR]`,
   );
   process.exit(2);
 }
@@ -61,7 +72,9 @@ if (against) buildRxetcd(resolve(against));
 
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
 const loadgen = findLoadgen((line) => console.log(line));
-console.log(`loadgen: ${loadgen}; reps: ${reps}; load average at start: ${loadavg()}`);
+console.log(
+  `loadgen: ${loadgen}; reps: ${reps}; warm-up: ${warmup} x each row, untimed; load average at start: ${loadavg()}`,
+);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -92,6 +105,14 @@ for (const size of sizes) {
         for (const p of w.prepare) await runLoadgen(loadgen, p, [deployments.get(c.name)!.leader]);
       }
       const total = Math.max(1, Math.round(w.total * (quick ? 0.2 : 1)));
+      const warmupTotal = Math.round(total * warmup);
+      for (const c of warmupTotal > 0 ? contenders : []) {
+        const s = await runLoadgen(loadgen, w.args(warmupTotal), [deployments.get(c.name)!.leader]);
+        console.log(
+          `${size}m ${w.label.padEnd(40)} ${c.name.padEnd(6)} ${s.rps.toFixed(0).padStart(7)} req/s  ` +
+            `(warm-up, not counted)  load ${loadavg()}`,
+        );
+      }
       for (let rep = 0; rep < reps; rep++) {
         const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]);
         for (const c of order) {
@@ -119,7 +140,10 @@ for (const size of sizes) {
   }
 }
 
-console.log(`\nload average at end: ${loadavg()}; medians of ${reps} run(s) each\n`);
+console.log(
+  `\nload average at end: ${loadavg()}; medians of ${reps} run(s) each` +
+    (warmup > 0 ? `, after an untimed warm-up of ${warmup} x each row\n` : ", cold processes\n"),
+);
 const extra = against ? " before req/s | after/before |" : "";
 console.log(
   `| members | workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |${extra}`,
