@@ -465,6 +465,9 @@ export class EtcdServer implements ServerCore {
         void this.stop(err instanceof Error ? err : new Error(String(err)));
       },
     });
+    // a Ready may be waiting already (a new cluster's bootstrap entries are committed at boot, a
+    // restart may hold committed entries not applied yet): take it now, not at the first tick
+    this.raft.kick();
   }
 
   /** Work that touches storage; stop waits for it before closing LMDB. */
