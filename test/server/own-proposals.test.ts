@@ -7,12 +7,11 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { pino } from "pino";
 import { RangeRequest } from "../../src/gen/etcdserverpb/rpc.js";
-import { memberPaths } from "../../src/server/bootstrap.js";
 import { EtcdServer } from "../../src/server/etcd-server.js";
 import type { ServerConfig } from "../../src/server/server-config.js";
 import { mulberry32, withSeed } from "../seeded-random.js";
+import { singleMemberConfig } from "./single-member-config.js";
 
 const root = mkdtempSync(join(tmpdir(), "rxetcd-own-proposals-"));
 const servers: EtcdServer[] = [];
@@ -22,26 +21,7 @@ after(async () => {
 });
 
 function config(dir: string): ServerConfig {
-  return {
-    paths: memberPaths(dir, ""),
-    name: "default",
-    initialCluster: new Map([["default", ["http://localhost:2380"]]]),
-    initialClusterToken: "etcd-cluster",
-    initialClusterState: "new",
-    tickMs: 10,
-    electionTicks: 10,
-    snapshotCount: 100_000,
-    snapshotCatchUpEntries: 5000,
-    maxSnapshots: 5,
-    maxTxnOps: 128,
-    maxRequestBytes: 1.5 * 1024 * 1024,
-    quotaBackendBytes: 0,
-    preVote: false,
-    clientUrls: ["http://localhost:2379"],
-    peerUrls: ["http://localhost:2380"],
-    strictReconfigCheck: true,
-    logger: pino({ level: "silent" }),
-  };
+  return singleMemberConfig(dir);
 }
 
 async function start(dir: string): Promise<EtcdServer> {

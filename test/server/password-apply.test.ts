@@ -7,11 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import bcrypt from "bcryptjs";
-import { pino } from "pino";
 import type { AuthUserAddRequest } from "../../src/gen/etcdserverpb/rpc.js";
-import { memberPaths } from "../../src/server/bootstrap.js";
 import { EtcdServer } from "../../src/server/etcd-server.js";
 import type { ServerConfig } from "../../src/server/server-config.js";
+import { singleMemberConfig } from "./single-member-config.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -21,26 +20,7 @@ after(() => {
 function config(): ServerConfig {
   const dataDir = mkdtempSync(join(tmpdir(), "rxetcd-password-apply-"));
   dirs.push(dataDir);
-  return {
-    paths: memberPaths(dataDir, ""),
-    name: "default",
-    initialCluster: new Map([["default", ["http://localhost:2380"]]]),
-    initialClusterToken: "etcd-cluster",
-    initialClusterState: "new",
-    tickMs: 10,
-    electionTicks: 10,
-    snapshotCount: 100_000,
-    snapshotCatchUpEntries: 5000,
-    maxSnapshots: 5,
-    maxTxnOps: 128,
-    maxRequestBytes: 1.5 * 1024 * 1024,
-    quotaBackendBytes: 0,
-    preVote: false,
-    clientUrls: ["http://localhost:2379"],
-    peerUrls: ["http://localhost:2380"],
-    strictReconfigCheck: true,
-    logger: pino({ level: "silent" }),
-  };
+  return singleMemberConfig(dataDir);
 }
 
 const put = (key: string, value: string) => ({

@@ -6,15 +6,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { pino } from "pino";
 import {
   AlarmRequest_AlarmAction,
   AlarmType,
   PutRequest,
   RangeRequest,
 } from "../../src/gen/etcdserverpb/rpc.js";
-import { memberPaths } from "../../src/server/bootstrap.js";
 import { EtcdServer } from "../../src/server/etcd-server.js";
+import { singleMemberConfig } from "./single-member-config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rxetcd-proposals-"));
 let server: EtcdServer | undefined;
@@ -25,26 +24,7 @@ after(async () => {
 
 async function member(): Promise<EtcdServer> {
   if (server) return server;
-  server = await EtcdServer.start({
-    paths: memberPaths(dir, ""),
-    name: "default",
-    initialCluster: new Map([["default", ["http://localhost:2380"]]]),
-    initialClusterToken: "etcd-cluster",
-    initialClusterState: "new",
-    tickMs: 10,
-    electionTicks: 10,
-    snapshotCount: 100_000,
-    snapshotCatchUpEntries: 5000,
-    maxSnapshots: 5,
-    maxTxnOps: 128,
-    maxRequestBytes: 1.5 * 1024 * 1024,
-    quotaBackendBytes: 0,
-    preVote: false,
-    clientUrls: ["http://localhost:2379"],
-    peerUrls: ["http://localhost:2380"],
-    strictReconfigCheck: true,
-    logger: pino({ level: "silent" }),
-  });
+  server = await EtcdServer.start(singleMemberConfig(dir));
   await server.waitReady();
   return server;
 }

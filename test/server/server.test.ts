@@ -11,6 +11,7 @@ import { EtcdServer } from "../../src/server/etcd-server.js";
 import type { ServerConfig } from "../../src/server/server-config.js";
 import { encodeFrame, FrameKind } from "../../src/wal/frame.js";
 import { editBytes, entryIndex, readRecords, segmentPaths } from "../wal/segment-edit.js";
+import { singleMemberConfig } from "./single-member-config.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -18,27 +19,7 @@ after(() => {
 });
 
 function config(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
-  return {
-    paths: memberPaths(dataDir, ""),
-    name: "default",
-    initialCluster: new Map([["default", ["http://localhost:2380"]]]),
-    initialClusterToken: "etcd-cluster",
-    initialClusterState: "new",
-    tickMs: 10,
-    electionTicks: 10,
-    snapshotCount: 100_000,
-    snapshotCatchUpEntries: 5000,
-    maxSnapshots: 5,
-    maxTxnOps: 128,
-    maxRequestBytes: 1.5 * 1024 * 1024,
-    quotaBackendBytes: 0,
-    preVote: false,
-    clientUrls: ["http://localhost:2379"],
-    peerUrls: ["http://localhost:2380"],
-    strictReconfigCheck: true,
-    logger: pino({ level: "silent" }),
-    ...overrides,
-  };
+  return singleMemberConfig(dataDir, overrides);
 }
 
 function freshDir(): string {
