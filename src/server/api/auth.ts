@@ -36,36 +36,7 @@ import { Errors } from "../../rpctypes/errors.js";
 import type { ClientAuthApi } from "../client-api.js";
 import { type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
-
-/** Password checks running at once; bcrypt is CPU work, so a flood of logins queues instead of starving the member. */
-const CONCURRENT_PASSWORD_CHECKS = 2;
-/** Logins allowed to wait for a check; past this etcd's "too many requests" answers. */
-const MAX_WAITING_PASSWORD_CHECKS = 256;
-
-/** A small counting semaphore for the password checks. */
-class Gate {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    private readonly limit: number,
-    private readonly maxWaiting: number,
-  ) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) {
-      if (this.waiting.length >= this.maxWaiting) throw Errors.TooManyRequests;
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else this.running++;
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-}
+import { PasswordCheckGate } from "./password-check-gate.js";
 
 /**
  * The Auth service. Every request goes through raft, carrying its user (admin rights are checked
@@ -73,7 +44,7 @@ class Gate {
  * etcd 3.4 proposes them, and are hashed by every member when applied.
  */
 export class AuthApi implements ClientAuthApi {
-  private readonly gate = new Gate(CONCURRENT_PASSWORD_CHECKS, MAX_WAITING_PASSWORD_CHECKS);
+  private readonly gate = new PasswordCheckGate();
 
   constructor(private readonly core: ServerCore) {}
 
