@@ -1,5 +1,5 @@
 import type { RequestContext } from "../../auth/context.js";
-import { AuthErrors } from "../../auth/errors.js";
+import { AuthErrors, MAX_NAME_BYTES } from "../../auth/errors.js";
 import type { InternalRaftRequest } from "../../gen/etcdserverpb/raft_internal.js";
 import type {
   AuthDisableResponse,
@@ -107,10 +107,12 @@ export class AuthApi implements ClientAuthApi {
   /**
    * Proposed as etcd 3.4 proposes it: name, password and options as the client sent them, and nothing
    * else (a hashedPassword a client slipped in is dropped: etcd 3.4 knows no such field). Every member
-   * hashes the password when it applies the entry.
+   * hashes the password when it applies the entry. A name longer than a bbolt key is refused before it
+   * is proposed: an etcd 3.4 member of the cluster would exit applying it.
    */
   userAdd(req: AuthUserAddRequest, ctx?: RequestContext): Promise<AuthUserAddResponse> {
     const { name, password, options } = req;
+    if (Buffer.byteLength(name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.UserNameTooLong);
     return this.propose(ctx, { authUserAdd: { name, password, options, hashedPassword: "" } });
   }
 
@@ -142,7 +144,9 @@ export class AuthApi implements ClientAuthApi {
     return this.propose(ctx, { authUserRevokeRole: req });
   }
 
+  /** A name longer than a bbolt key is refused before it is proposed, as in `userAdd`. */
   roleAdd(req: AuthRoleAddRequest, ctx?: RequestContext): Promise<AuthRoleAddResponse> {
+    if (Buffer.byteLength(req.name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.RoleNameTooLong);
     return this.propose(ctx, { authRoleAdd: req });
   }
 
