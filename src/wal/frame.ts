@@ -33,9 +33,14 @@ function checksum(frame: Uint8Array): number {
 
 export function encodeFrame(kind: FrameKind, payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  out.writeUInt32LE(payload.length + 1, 0);
-  out[8] = kind;
   out.set(payload, FRAME_HEADER_BYTES);
+  return closeFrame(out, kind);
+}
+
+/** Fills in the header of a frame whose payload is already written from FRAME_HEADER_BYTES to its end. */
+export function closeFrame(out: Buffer, kind: FrameKind): Buffer {
+  out.writeUInt32LE(out.length - FRAME_HEADER_BYTES + 1, 0);
+  out[8] = kind;
   out.writeUInt32LE(checksum(out), 4);
   return out;
 }
