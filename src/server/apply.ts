@@ -214,7 +214,8 @@ export class EntryApplier {
     // as etcd's quota applier: a write past the quota is applied, and answered "database space exceeded"
     const fits = req.put || req.txn ? this.quota.available(req) : true;
     if (req.put) {
-      const resp = kv.applier.put(req.put, index);
+      // the request was decoded from the entry (or is the proposal's own, decoded alike): its buffers are its own
+      const resp = kv.applier.put(req.put, index, true);
       return fits ? { resp } : { resp, err: Errors.NoSpace };
     }
     if (req.deleteRange) return { resp: kv.applier.deleteRange(req.deleteRange, index) };
