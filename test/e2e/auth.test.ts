@@ -164,6 +164,40 @@ describe("auth with simple tokens", () => {
   });
 
   e2eTest(
+    "raw gRPC: a login carrying an unknown token is 'invalid auth token' once its password checks out, as in etcd 3.4",
+    {},
+    async () => {
+      const m = await started();
+      const authc = new AuthClient(m.endpoint, credentials.createInsecure());
+      const login = (password: string, token?: string) =>
+        call<AuthenticateRequest, AuthenticateResponse>(
+          authc.authenticate.bind(authc),
+          { name: "u1", password },
+          token,
+        );
+      try {
+        await assert.rejects(
+          login("u1pw", "abcdefghijklmnop.1"),
+          (err: ServiceError) => err.code === 16 && err.details === "etcdserver: invalid auth token",
+        );
+        // the password is checked first
+        await assert.rejects(
+          login("wrong", "abcdefghijklmnop.1"),
+          (err: ServiceError) =>
+            err.code === 3 &&
+            err.details === "etcdserver: authentication failed, invalid user ID or password",
+        );
+        // a valid token (of any user) does not stand in the way; none at all neither
+        const { token } = await login("u1pw");
+        assert.notEqual(token, "");
+        assert.notEqual((await login("u1pw", token)).token, "");
+      } finally {
+        authc.close();
+      }
+    },
+  );
+
+  e2eTest(
     "raw gRPC: an unknown token on Alarm is etcd 3.4's unmapped 'auth: invalid auth token' (Unknown)",
     {},
     async () => {

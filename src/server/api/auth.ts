@@ -103,12 +103,14 @@ export class AuthApi implements ClientAuthApi {
    * etcd's Authenticate: check the password against the store as of a linearizable read, then
    * propose the token; when the auth store changed meanwhile, check again.
    */
-  async authenticate(req: AuthenticateRequest): Promise<AuthenticateResponse> {
+  async authenticate(req: AuthenticateRequest, ctx?: RequestContext): Promise<AuthenticateResponse> {
     const { core } = this;
     await core.reads.waitReadable();
     for (;;) {
       const checked = await this.gate.run(() => this.checkPassword(req.name, req.password));
-      const resp = await this.propose<AuthenticateResponse>(undefined, {
+      // the proposal speaks for the call's token, as every one etcd makes: an unknown or expired token
+      // fails the login with "invalid auth token" (clientv3 drops its token before logging in again)
+      const resp = await this.propose<AuthenticateResponse>(ctx, {
         authenticate: { name: req.name, password: "", simpleToken: core.auth.tokens.genTokenPrefix() },
       });
       if (checked === core.auth.revision) return resp;
