@@ -131,17 +131,17 @@ const etcdAnswers: Array<[string, unknown, number, string, number]> = [
 // rxetcd's own refusals, where etcd 3.4 has no bound or panics.
 const rxetcdAnswers: Array<[string, unknown, number, string, number]> = [
   [
-    "user name over 1978 bytes",
+    "user name over 32,768 bytes (a bbolt key)",
     AuthErrors.UserNameTooLong,
     3,
-    "etcdserver: user name is longer than 1978 bytes",
+    "etcdserver: user name is longer than 32768 bytes",
     400,
   ],
   [
-    "role name over 1978 bytes",
+    "role name over 32,768 bytes",
     AuthErrors.RoleNameTooLong,
     3,
-    "etcdserver: role name is longer than 1978 bytes",
+    "etcdserver: role name is longer than 32768 bytes",
     400,
   ],
   [

@@ -15,6 +15,8 @@ import {
   AuthClient,
   type AuthenticateRequest,
   type AuthenticateResponse,
+  type HashRequest,
+  type HashResponse,
   KVClient,
   MaintenanceClient,
   PutRequest,
@@ -304,6 +306,35 @@ describe("auth with simple tokens", () => {
   );
 
   e2eTest(
+    "raw gRPC: a no-password user's login and maintenance without a user get etcd 3.4's unmapped auth errors (Unknown)",
+    {},
+    async () => {
+      const m = await started();
+      await ok(m, ["--user", "root:rootpw", "user", "add", "nopass", "--no-password"]);
+      const authc = new AuthClient(m.endpoint, credentials.createInsecure());
+      const maintenance = new MaintenanceClient(m.endpoint, credentials.createInsecure());
+      try {
+        await assert.rejects(
+          call<AuthenticateRequest, AuthenticateResponse>(authc.authenticate.bind(authc), {
+            name: "nopass",
+            password: "anything",
+          }),
+          (err: ServiceError) =>
+            err.code === 2 &&
+            err.details === "auth: authentication failed, password was given for no password user",
+        );
+        await assert.rejects(
+          call<HashRequest, HashResponse>(maintenance.hash.bind(maintenance), {}),
+          (err: ServiceError) => err.code === 2 && err.details === "auth: user name is empty",
+        );
+      } finally {
+        authc.close();
+        maintenance.close();
+      }
+    },
+  );
+
+  e2eTest(
     "etcdctl: maintenance is root's; users and roles survive a restart, tokens do not",
     {},
     async () => {
@@ -421,6 +452,31 @@ describe("auth with JWT tokens", () => {
       } finally {
         authc.close();
         kv.close();
+      }
+    },
+  );
+
+  e2eTest(
+    "the JWT of a deleted user still verifies: maintenance with it is etcd 3.4's unmapped 'auth: user not found'",
+    {},
+    async () => {
+      const m = await started();
+      await ok(m, ["--user", "root:rootpw", "user", "add", "gone:gonepw"]);
+      const authc = new AuthClient(m.endpoint, credentials.createInsecure());
+      const maintenance = new MaintenanceClient(m.endpoint, credentials.createInsecure());
+      try {
+        const { token } = await call<AuthenticateRequest, AuthenticateResponse>(
+          authc.authenticate.bind(authc),
+          { name: "gone", password: "gonepw" },
+        );
+        await ok(m, ["--user", "root:rootpw", "user", "delete", "gone"]);
+        await assert.rejects(
+          call<HashRequest, HashResponse>(maintenance.hash.bind(maintenance), {}, token),
+          (err: ServiceError) => err.code === 2 && err.details === "auth: user not found",
+        );
+      } finally {
+        authc.close();
+        maintenance.close();
       }
     },
   );

@@ -94,21 +94,48 @@ export function encodeWatchResponse(message: WatchResponse): Buffer {
  */
 export function frameWatchResponses(messages: readonly WatchResponse[]): Buffer {
   try {
-    for (const message of messages) {
-      const start = wire.pos;
-      wire.byte(0); // not compressed
-      wire.byte(0);
-      wire.byte(0);
-      wire.byte(0);
-      wire.byte(0);
-      writeResponse(wire, message);
-      wire.uint32At(start + 1, wire.pos - start - 5);
-    }
+    writeFrames(wire, messages);
   } catch (err) {
     wire.reset();
     throw err;
   }
   return wire.take();
+}
+
+function writeFrames(w: WireBuffer, messages: readonly WatchResponse[]): void {
+  for (const message of messages) {
+    const start = w.pos;
+    w.byte(0); // not compressed
+    w.byte(0);
+    w.byte(0);
+    w.byte(0);
+    w.byte(0);
+    writeResponse(w, message);
+    w.uint32At(start + 1, w.pos - start - 5);
+  }
+}
+
+/** Frames of several streams, appended one stream after the other and taken out together. */
+const batch = new WireBuffer();
+
+/**
+ * Appends several responses as consecutive gRPC messages after those appended before (see
+ * takeWatchFrames); returns where they end. On an error, nothing of these responses is kept.
+ */
+export function appendWatchFrames(messages: readonly WatchResponse[]): number {
+  const start = batch.pos;
+  try {
+    writeFrames(batch, messages);
+  } catch (err) {
+    batch.pos = start;
+    throw err;
+  }
+  return batch.pos;
+}
+
+/** Everything appended since the last take, as one buffer; appending starts over at 0. */
+export function takeWatchFrames(): Buffer {
+  return batch.take();
 }
 
 /** The Watch service definition with the caching encoder for its responses. */
