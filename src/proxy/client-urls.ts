@@ -2,7 +2,7 @@
 // peers describe it; its peer URLs are kept in the cluster file and asked next time.
 import type { Logger } from "pino";
 import type { Agents } from "../transport/http-util.js";
-import { writeClusterFile } from "./cluster-file.js";
+import { ClusterFileWriteError, writeClusterFile } from "./cluster-file.js";
 import { clusterFromRemotePeers } from "./remote-cluster.js";
 
 export interface ClientUrlSourceOptions {
@@ -37,7 +37,10 @@ export function clientUrlSource(opts: ClientUrlSourceOptions): () => Promise<str
     try {
       writeClusterFile(opts.clusterFile, cluster.peerUrls);
     } catch (err) {
-      opts.log.warn({ error: (err as Error).message }, "proxy failed to write cluster file");
+      const error = (err as Error).message;
+      if (err instanceof ClusterFileWriteError && err.step === "rename")
+        opts.log.warn({ path: opts.clusterFile, error }, "proxy failed to rename cluster file");
+      else opts.log.warn({ error }, "proxy failed to write cluster file");
       return cluster.clientUrls;
     }
     if (!sameList(cluster.peerUrls, peerUrls))

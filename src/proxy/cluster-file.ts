@@ -45,15 +45,34 @@ export function clusterFileText(peerUrls: readonly string[]): string {
   return `{"PeerURLs":[${peerUrls.map(goQuote).join(",")}]}`;
 }
 
+/** Which step of replacing the file failed (etcd logs them apart). */
+export class ClusterFileWriteError extends Error {
+  override name = "ClusterFileWriteError";
+  constructor(
+    readonly step: "write" | "rename",
+    override readonly cause: Error,
+  ) {
+    super(cause.message);
+  }
+}
+
 /** Writes `path`.bak, syncs it and renames it over `path`; a failure leaves the old file in place. */
 export function writeClusterFile(path: string, peerUrls: readonly string[]): void {
   const bak = `${path}.bak`;
-  const fd = openSync(bak, "w", 0o600);
   try {
-    writeSync(fd, clusterFileText(peerUrls));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(bak, "w", 0o600);
+    try {
+      writeSync(fd, clusterFileText(peerUrls));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new ClusterFileWriteError("write", err as Error);
   }
-  renameSync(bak, path);
+  try {
+    renameSync(bak, path);
+  } catch (err) {
+    throw new ClusterFileWriteError("rename", err as Error);
+  }
 }

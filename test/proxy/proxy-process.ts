@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,11 +21,15 @@ export interface Answer {
 /** One request; `body` given means POST unless a method is named. */
 export function call(url: string, opts: { method?: string; body?: string } = {}): Promise<Answer> {
   return new Promise((done, fail) => {
-    const req = request(url, {
+    const options = {
       method: opts.method ?? (opts.body === undefined ? "GET" : "POST"),
       headers: opts.body === undefined ? {} : { "Content-Type": "application/json" },
       timeout: 15_000,
-    });
+    };
+    // https: a self-signed (auto TLS) certificate, not verified
+    const req = url.startsWith("https:")
+      ? httpsRequest(url, { ...options, rejectUnauthorized: false })
+      : request(url, options);
     req.on("timeout", () => req.destroy(new Error(`no answer from ${url} within 15 s`)));
     req.on("error", fail);
     req.on("response", (res) => {
@@ -50,6 +55,9 @@ export class ProxyProcess {
   private exited: Promise<void> | undefined;
   readonly logFile: string;
 
+  /** The listener's scheme (https with --auto-tls or certificate flags). */
+  scheme: "http" | "https" = "http";
+
   private constructor(
     readonly binary: ProxyBinary,
     readonly workDir: string,
@@ -66,7 +74,7 @@ export class ProxyProcess {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   get clusterFile(): string {

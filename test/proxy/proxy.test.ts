@@ -1,7 +1,8 @@
 // The v2 proxy through the command: a one-member rxetcd, rxetcd proxies in front of it (on, readonly,
 // restarted from the data dir alone), and Debian's etcd proxy answering the same requests beside it.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { destroyAllMembers, freePort, Member, needsDebianEtcd, sleep } from "../e2e/harness.js";
 import { type Answer, call, ProxyProcess } from "./proxy-process.js";
@@ -90,7 +91,16 @@ describe("v2 proxy in front of a one-member cluster", { timeout: 240_000 }, () =
 
   test("--proxy readonly answers 501 to all but GET", async () => {
     const p = await proxy();
-    await p.start(["--proxy", "readonly", ...clusterFlag()]);
+    // a peer that never answers is skipped, and dropped from the cluster file the members' list replaces
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    await p.start([
+      "--proxy",
+      "readonly",
+      "--initial-cluster",
+      `${member.name}=${member.peerUrl},gone=${dead}`,
+    ]);
+    assert.equal(readFileSync(p.clusterFile, "utf8"), JSON.stringify({ PeerURLs: [member.peerUrl] }));
+    assert.match(p.log(), /proxy updated peer URLs/);
     const put = await call(`${p.url}/v3/kv/put`, {
       body: JSON.stringify({ key: b64("ro"), value: b64("x") }),
     });
@@ -126,6 +136,22 @@ describe("v2 proxy in front of a one-member cluster", { timeout: 240_000 }, () =
         );
       }
     }
+  });
+
+  test("an https listener with --auto-tls", async () => {
+    const p = await proxy();
+    p.scheme = "https";
+    await p.start(["--proxy", "on", "--auto-tls", ...clusterFlag()]);
+    const range = await call(`${p.url}/v3/kv/range`, { body: JSON.stringify({ key: b64("pk") }) });
+    assert.equal(range.status, 200);
+    assert.equal(
+      range.body,
+      (await call(`${member.clientUrl}/v3/kv/range`, { body: JSON.stringify({ key: b64("pk") }) })).body,
+    );
+    assert.ok(
+      existsSync(join(p.dataDir, "proxy", "clientCerts", "cert.pem")),
+      "etcd's place for the proxy's certificate",
+    );
   });
 
   test("Debian's etcd proxy answers the same requests the same way", { skip: needsDebianEtcd }, async () => {
