@@ -82,6 +82,8 @@ try {
     entryPoints: [
       join(root, "dist/src/cli/main.js"),
       join(root, "dist/src/embed/index.js"),
+      // cli/main.js imports the v2 proxy by a URL relative to itself too
+      join(root, "dist/src/proxy/index.js"),
       join(root, "dist/src/index.js"),
       // the client port's HTTP/2 thread: a worker_thread loads it by its own path
       join(root, "dist/src/api/front/front-worker.js"),

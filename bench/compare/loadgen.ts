@@ -67,7 +67,7 @@ export function findLoadgen(log: (line: string) => void): string {
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
-    execFileSync("bash", [join(src, "build.sh"), staging], { stdio: ["ignore", "ignore", "inherit"] });
+    buildWithRetries(join(src, "build.sh"), staging);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
   } catch (error) {
@@ -75,6 +75,21 @@ export function findLoadgen(log: (line: string) => void): string {
     throw new Error(`building the Go load generator failed: ${(error as Error).message}`);
   }
   return binary;
+}
+
+/**
+ * Runs build.sh, up to three times: its look-up of the Go sources (`dpkg -L ... | grep -m1` under
+ * `pipefail`) fails now and then with status 141 when grep's early exit cuts dpkg off with SIGPIPE.
+ */
+function buildWithRetries(script: string, out: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync("bash", [script, out], { stdio: ["ignore", "ignore", "inherit"] });
+      return;
+    } catch (error) {
+      if (attempt >= 3 || (error as { status?: number }).status !== 141) throw error;
+    }
+  }
 }
 
 /** The JSON summary loadgen prints as its last line (the fields bench:compare reads). */

@@ -1,10 +1,14 @@
 // Auth errors etcd 3.4 returns outside its gRPC error table (they reach clients as code Unknown
-// with the auth package's text), the one rxetcd adds where etcd 3.4 panics, and the ones for names
-// longer than the backend can key a record by.
+// with the auth package's text), the one rxetcd adds where etcd 3.4 panics, and the ones rxetcd adds
+// for names longer than a bbolt key holds (etcd 3.4 dies applying those).
 import { EtcdError, GrpcCode } from "../rpctypes/errors.js";
 
-/** The longest user or role name in UTF-8 bytes: the longest key lmdb-js stores (at its default page size). */
-export const MAX_NAME_BYTES = 1978;
+/**
+ * The longest user or role name in bytes: bbolt's longest key (MaxKeySize). etcd 3.4 keys a user or
+ * role record by its name and exits when it applies a longer one (bbolt refuses the key, "cannot put
+ * key into bucket (key too large)"), again at every restart; rxetcd refuses such a name instead.
+ */
+export const MAX_NAME_BYTES = 32768;
 
 export const AuthErrors = {
   /** A password given for a user created with --no-password. */
@@ -16,7 +20,7 @@ export const AuthErrors = {
   VerifyOnly: new EtcdError(GrpcCode.Unknown, "auth: token signing attempted with verify-only key"),
   /** RoleGrantPermission without a permission (etcd 3.4 panics; 3.5 answers this). */
   PermissionNotGiven: new EtcdError(GrpcCode.InvalidArgument, "etcdserver: permission not given"),
-  /** A user name is its record's key: LMDB keys hold at most MAX_NAME_BYTES (bbolt's up to 32 KiB). */
+  /** A user name is its record's key, and bbolt keys hold at most MAX_NAME_BYTES. */
   UserNameTooLong: new EtcdError(
     GrpcCode.InvalidArgument,
     `etcdserver: user name is longer than ${MAX_NAME_BYTES} bytes`,

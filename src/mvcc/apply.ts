@@ -93,11 +93,14 @@ export class KVApplier {
     return applyRange(this.committedView(), r);
   }
 
-  /** Undefined when `raftIndex` was applied already. */
-  put(p: PutRequest, raftIndex = 0): PutResponse | undefined {
+  /**
+   * Undefined when `raftIndex` was applied already. `handedOver`: the request's key and value are its
+   * own (decoded from a raft entry), and the store may keep them instead of copies.
+   */
+  put(p: PutRequest, raftIndex = 0, handedOver = false): PutResponse | undefined {
     if (this.store.isApplied(raftIndex)) return undefined;
     if (p.lease !== 0n && !this.leaseExists(p.lease)) throw KVErrors.leaseNotFound();
-    return this.store.write(raftIndex, (tx) => applyPut(writeView(tx, this.store), tx, p));
+    return this.store.write(raftIndex, (tx) => applyPut(writeView(tx, this.store), tx, p, handedOver));
   }
 
   deleteRange(d: DeleteRangeRequest, raftIndex = 0): DeleteRangeResponse | undefined {
@@ -266,7 +269,7 @@ function sortComparator(target: RangeRequest_SortTarget): (a: KeyValue, b: KeyVa
 
 // ---- Put / DeleteRange --------------------------------------------------------------------------
 
-function applyPut(view: KVView, tx: WriteTxn, p: PutRequest): PutResponse {
+function applyPut(view: KVView, tx: WriteTxn, p: PutRequest, handedOver = false): PutResponse {
   let value = p.value;
   let lease = p.lease;
   let prev: KeyValue | undefined;
@@ -276,7 +279,8 @@ function applyPut(view: KVView, tx: WriteTxn, p: PutRequest): PutResponse {
   if ((p.ignoreValue || p.ignoreLease) && prev === undefined) throw KVErrors.keyNotFound();
   if (p.ignoreValue && prev !== undefined) value = prev.value;
   if (p.ignoreLease && prev !== undefined) lease = prev.lease;
-  const rev = tx.put(p.key, value, lease);
+  // a value taken from the previous version is the store's, and is copied
+  const rev = tx.put(p.key, value, lease, handedOver && value === p.value);
   return { header: header(rev), prevKv: p.prevKv ? prev : undefined };
 }
 

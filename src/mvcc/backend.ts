@@ -10,6 +10,7 @@ import path from "node:path";
 import { ABORT, type Database, open, type RootDatabase } from "lmdb";
 import { exportBbolt } from "./bbolt-export.js";
 import { migrateSchema1 } from "./migrate.js";
+import { moveHashedPrefixKeys, RecordTable } from "./record-table.js";
 import { RECORD_BUCKETS, type RecordBucket } from "./records.js";
 import {
   type BufferedTable,
@@ -22,9 +23,10 @@ import {
 /**
  * Current on-disk layout of the backend; bumped on any incompatible change.
  * 1: records in the meta table under `rec/<bucket>/<hex key>`. 2: one table per record bucket,
- * with etcd's bytes (schema 1 is migrated on open).
+ * with etcd's bytes. 3: record keys of any length, a long one (or one that begins with 0xff) under
+ * a hashed stand-in (see record-table.ts). Older schemas are migrated on open.
  */
-export const BACKEND_SCHEMA_VERSION = 2;
+export const BACKEND_SCHEMA_VERSION = 3;
 
 /**
  * How a write transaction reaches the disk.
@@ -77,14 +79,14 @@ export interface ReadView {
   /** The value of `key` in `table` as of the view. */
   get<K extends Buffer | string>(table: BufferedTable<K>, key: K): Buffer | undefined;
   /** Every entry of `table` as of the view, in key order. */
-  entries(table: BufferedTable<Buffer>): Iterable<[Buffer, Buffer]>;
+  entries(table: BufferedTable<Buffer> | RecordTable): Iterable<[Buffer, Buffer]>;
 }
 
 /** The applied state's tables: LMDB overlaid with the staged writes not committed yet. */
 export interface AppliedTables {
   readonly history: BufferedTable<Buffer>;
   readonly meta: BufferedTable<string>;
-  records(bucket: RecordBucket): BufferedTable<Buffer>;
+  records(bucket: RecordBucket): RecordTable;
 }
 
 const TXN_ABORTABLE_SYNC_COMMIT = 0x3;
@@ -136,9 +138,10 @@ export class Backend {
     const schema = backend.getMetaNumber(MetaKey.schemaVersion);
     if (schema === 0) {
       backend.write(() => backend.putMetaNumber(MetaKey.schemaVersion, BACKEND_SCHEMA_VERSION));
-    } else if (schema === 1) {
+    } else if (schema === 1 || schema === 2) {
       backend.write(() => {
-        migrateSchema1(backend.meta, (bucket) => backend.records(bucket));
+        if (schema === 1) migrateSchema1(backend.meta, (bucket) => backend.records(bucket));
+        for (const bucket of RECORD_BUCKETS) moveHashedPrefixKeys(backend.records(bucket));
         backend.putMetaNumber(MetaKey.schemaVersion, BACKEND_SCHEMA_VERSION);
       });
     } else if (schema !== BACKEND_SCHEMA_VERSION) {
@@ -182,7 +185,9 @@ export class Backend {
     const bytesId = (key: Buffer) => key.toString("latin1");
     const history = buffer.table(this.historyDb, bytesId);
     const records = new Map(
-      [...this.recordDbs].map(([bucket, db]) => [bucket, buffer.table(db, bytesId)] as const),
+      [...this.recordDbs].map(
+        ([bucket, db]) => [bucket, new RecordTable(buffer.table(db, bytesId))] as const,
+      ),
     );
     // made last, so a batch's meta (consistent index) goes to LMDB after the changes it covers
     const meta = buffer.table(this.metaDb, (key: string) => key);
@@ -230,7 +235,10 @@ export class Backend {
     return this.metaDb;
   }
 
-  /** The table of an etcd record bucket (keys and values as etcd stores them). */
+  /**
+   * The LMDB table of an etcd record bucket: etcd's keys and values, a key LMDB cannot hold under a
+   * stand-in (read and write records through `applied.records`, or record-table.ts's `putRecord`).
+   */
   records(bucket: RecordBucket): Database<Buffer, Buffer> {
     this.assertOpen();
     const db = this.recordDbs.get(bucket);
@@ -405,7 +413,8 @@ export class Backend {
           return released;
         },
         get: <K extends Buffer | string>(table: BufferedTable<K>, key: K) => table.getAt(key, staged, txn),
-        entries: (table: BufferedTable<Buffer>) => table.entriesAt(staged, txn),
+        entries: (table: BufferedTable<Buffer> | RecordTable) =>
+          table instanceof RecordTable ? table.entriesAt(staged, txn) : table.entriesAt(staged, txn),
         release: () => {
           if (released) return;
           released = true;

@@ -5,8 +5,10 @@
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { type BboltBucketSource, type BboltLayout, emitBbolt, planBbolt } from "../bbolt/index.js";
 import type { Backend, ReadView } from "./backend.js";
+import type { RecordTable } from "./record-table.js";
 import { RECORD_BUCKETS } from "./records.js";
 import { REV_KEY_LEN } from "./revision.js";
+import type { BufferedTable } from "./write-buffer.js";
 
 export interface BboltExportOptions {
   /**
@@ -180,7 +182,7 @@ function authEntries(backend: Backend, view: ReadView): Array<[Buffer, Buffer]> 
 }
 
 function bucketSources(backend: Backend, view: ReadView, meta: Array<[Buffer, Buffer]>): BboltBucketSource[] {
-  const table = (t: ReturnType<Backend["applied"]["records"]>) =>
+  const table = (t: BufferedTable<Buffer> | RecordTable) =>
     function* (): Generator<[Buffer, Buffer]> {
       yield* view.entries(t);
     };

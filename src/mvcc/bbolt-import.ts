@@ -7,9 +7,9 @@ import { renameSync, rmSync } from "node:fs";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { BboltError, BboltReader } from "../bbolt/index.js";
 import { Backend, MetaKey } from "./backend.js";
+import { putRecord } from "./record-table.js";
 import { RECORD_BUCKETS } from "./records.js";
 import { REV_KEY_LEN, revKeyMain, TOMBSTONE_REV_KEY_LEN } from "./revision.js";
-import { MAX_KEY_BYTES } from "./write-buffer.js";
 
 export interface BboltImportResult {
   /** `consistent_index` from the `meta` bucket (0 when absent): the raft index the state belongs to. */
@@ -47,14 +47,8 @@ export async function importBbolt(filePath: string, backendFile: string): Promis
       b.write(() => {
         for (const e of reader.entries([bucket])) {
           if (e.bucket) continue;
-          // bbolt keys hold 32 KiB (etcd stores a user or role name of any length), LMDB's much less
-          if (e.key.length > MAX_KEY_BYTES) {
-            throw new BboltError(
-              `${bucket} bucket: a key of ${e.key.length} bytes, longer than the ${MAX_KEY_BYTES} bytes this backend's keys hold`,
-              { file: filePath },
-            );
-          }
-          table.put(Buffer.from(e.key), Buffer.from(e.value));
+          // a key LMDB cannot hold (a long user or role name) goes under its stand-in
+          putRecord(table, Buffer.from(e.key), Buffer.from(e.value));
         }
       });
     }

@@ -68,8 +68,11 @@ export interface WriteTxn {
   readonly beginRev: number;
   /** Reads see this write's earlier changes. */
   range(key: Buffer, end: Buffer | undefined, options?: RangeOptions): RangeResult;
-  /** Returns the revision the put is at (beginRev + 1). */
-  put(key: Buffer, value: Buffer, lease: bigint): number;
+  /**
+   * Returns the revision the put is at (beginRev + 1). The store keeps copies of key and value, or,
+   * when `handedOver`, the buffers themselves: their owner hands them over and never changes them.
+   */
+  put(key: Buffer, value: Buffer, lease: bigint, handedOver?: boolean): number;
   /** Deletes every live key in the range; returns how many and the revision of the write so far. */
   deleteRange(key: Buffer, end: Buffer | undefined): { deleted: number; rev: number };
   /** Number of changes made so far. */
@@ -737,15 +740,16 @@ class StoreWriteTxn implements WriteTxn {
     return this.store.rangeAt(this.readRev(), toKeyRange(key, end), options);
   }
 
-  put(key: Buffer, value: Buffer, lease: bigint): number {
+  put(key: Buffer, value: Buffer, lease: bigint, handedOver = false): number {
     const rev = this.beginRev + 1;
     const k = keyString(key);
     const index = this.store.keyIndex;
-    const prev = index.get(k, rev);
+    const history = index.history(k);
+    const prev = history?.get(rev);
     const sub = this.events.length;
     const kv: KeyValue = {
-      key: Buffer.from(key),
-      value: Buffer.from(value),
+      key: handedOver && Buffer.isBuffer(key) ? key : Buffer.from(key),
+      value: handedOver && Buffer.isBuffer(value) ? value : Buffer.from(value),
       createRevision: prev === undefined ? rev : prev.created,
       modRevision: rev,
       version: prev === undefined ? 1 : prev.version + 1,
@@ -757,7 +761,7 @@ class StoreWriteTxn implements WriteTxn {
     }
     this.store.backend.applied.history.put(revKey(rev, sub), encodeKeyValue(kv));
     this.touchedKeys.push(k);
-    index.put(k, rev, sub);
+    index.putFound(history, k, rev, sub);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
     if (lease !== 0n) this.noteLease(lease, kv.key, "attach");
     return rev;

@@ -165,21 +165,32 @@ export class WatchStream {
   deliver(entry: StreamWatcher, batch: WatchBatch): void {
     if (batch.compactRevision !== undefined && this.watchers.get(entry.watchId) === entry)
       entry.compacted = true;
-    const parts = entry.fragment ? fragments(batch.events, this.maxResponseBytes) : [batch.events];
-    for (const [i, events] of parts.entries()) {
-      this.emit({
-        watchId: entry.watchId,
-        // etcd's compaction notice carries no revision: its header says 0
-        revision: batch.compactRevision !== undefined ? 0 : batch.revision,
-        events,
-        // etcd's watch server sets canceled by the compact revision alone: a watcher ended by a compaction at
-        // revision 0 (Compact(0) on a new store) gets an empty response that does not say canceled
-        canceled: batch.compactRevision !== undefined ? batch.compactRevision !== 0 : batch.canceled === true,
-        compactRevision: batch.compactRevision ?? 0,
-        progress: batch.progress === true,
-        fragment: i < parts.length - 1,
-      });
+    if (!entry.fragment) {
+      this.emitBatch(entry, batch, batch.events, false);
+      return;
     }
+    const parts = fragments(batch.events, this.maxResponseBytes);
+    for (let i = 0; i < parts.length; i++) this.emitBatch(entry, batch, parts[i], i < parts.length - 1);
+  }
+
+  /** One response of a batch (built whole: this runs once per watcher for every event). */
+  private emitBatch(entry: StreamWatcher, batch: WatchBatch, events: Event[], fragment: boolean): void {
+    if (this.closed) return;
+    const compactRevision = batch.compactRevision;
+    this.out.next({
+      watchId: entry.watchId,
+      // etcd's compaction notice carries no revision: its header says 0
+      revision: compactRevision !== undefined ? 0 : batch.revision,
+      created: false,
+      // etcd's watch server sets canceled by the compact revision alone: a watcher ended by a compaction at
+      // revision 0 (Compact(0) on a new store) gets an empty response that does not say canceled
+      canceled: compactRevision !== undefined ? compactRevision !== 0 : batch.canceled === true,
+      compactRevision: compactRevision ?? 0,
+      cancelReason: "",
+      fragment,
+      events,
+      progress: batch.progress === true,
+    });
   }
 
   /** History could not be read: tell the client this watcher is gone rather than leave it silent. */

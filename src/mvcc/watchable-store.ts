@@ -237,6 +237,10 @@ export class WatchableStore {
     }
     this.fedRev = rev;
     if (this.synced.size === 0) return;
+    if (events.length === 1) {
+      this.feedOne(events, rev);
+      return;
+    }
     const perWatcher = new Map<Watcher, Event[]>();
     for (const ev of events) {
       const key = ev.kv?.key;
@@ -256,6 +260,23 @@ export class WatchableStore {
         this.demote(w, rev);
       }
     }
+  }
+
+  /**
+   * A revision of one event (a put, most often): every watcher of its key gets the same array, and no
+   * map of watchers is built. The watchers to demote are demoted after the walk over the group.
+   */
+  private feedOne(events: Event[], rev: number): void {
+    const key = events[0].kv?.key;
+    if (key === undefined) return;
+    let behind: Watcher[] | undefined;
+    this.synced.forEachWatching(key, (w) => {
+      if (rev < w.nextRev) return; // starts later
+      if (w.offerCommitted(events, rev)) w.nextRev = rev + 1;
+      else (behind ??= []).push(w);
+    });
+    // The subscriber is behind by a full outbox: stop feeding it live, read this revision from history later.
+    if (behind !== undefined) for (const w of behind) this.demote(w, rev);
   }
 
   /** Every synced watcher has had everything up to fedRev: from there on, history serves them. */

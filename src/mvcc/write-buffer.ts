@@ -248,7 +248,8 @@ export class WriteBuffer {
     const batch = this.open;
     if (batch === undefined) throw new Error("backend: a change outside a write");
     // LMDB refuses an empty or too long key only when the batch commits, which would fail the store:
-    // refuse it here, where the write that staged it can still abort
+    // refuse it here, where the write that staged it can still abort (record tables store a long
+    // key under a short stand-in, see record-table.ts; the other tables' keys are short)
     if (change.key.length === 0) throw new Error("backend: a change of an empty key");
     const keyBytes = typeof change.key === "string" ? Buffer.byteLength(change.key) : change.key.length;
     if (keyBytes > MAX_KEY_BYTES) {
@@ -352,15 +353,16 @@ export class BufferedTable<K extends Buffer | string> {
     return this.db.get(key, { transaction });
   }
 
-  /** @internal Every entry as a read view sees it, in key order. */
+  /** @internal Every entry in `span` (its limit aside) as a read view sees it, in key order. */
   *entriesAt(
     this: BufferedTable<Buffer>,
     batches: StagedSnapshot,
     transaction: Transaction,
+    span: KeySpan<Buffer> = {},
   ): Generator<[Buffer, Buffer]> {
-    const staged = stagedInSpan(batches, this.id, {});
+    const staged = stagedInSpan(batches, this.id, span);
     let i = 0;
-    for (const { key, value } of this.db.getRange({ transaction })) {
+    for (const { key, value } of this.db.getRange({ start: span.start, end: span.end, transaction })) {
       for (; i < staged.length && Buffer.compare(staged[i].key, key) < 0; i++) {
         const s = staged[i];
         if (s.value !== undefined) yield [s.key, s.value];

@@ -99,6 +99,11 @@ export const Errors = {
   TooManyLearners: e(GrpcCode.FailedPrecondition, "too many learner members in cluster"),
   ClusterIdMismatch: e(GrpcCode.FailedPrecondition, "cluster ID mismatch"),
   RequestTooManyRequests: e(GrpcCode.ResourceExhausted, "too many requests"),
+  /**
+   * Applies lag commits by too much. etcd 3.4 maps this case to rpctypes' client-side error, which
+   * carries no gRPC status, so grpc-go sends it as Unknown (the gateway's 500); clients match the text.
+   */
+  ApplyLagTooManyRequests: e(GrpcCode.Unknown, "too many requests"),
   RootUserNotExist: e(GrpcCode.FailedPrecondition, "root user does not exist"),
   RootRoleNotExist: e(GrpcCode.FailedPrecondition, "root user does not have root role"),
   UserAlreadyExist: e(GrpcCode.FailedPrecondition, "user name already exists"),

@@ -80,6 +80,8 @@ export class EntryApplier {
   private readonly alarmList: AlarmMember[] = [];
   private readonly records: ServerRecords;
   private readonly quota: BackendQuota;
+  /** The keys a lease holds, for the permission checks of a revoke (one function for every apply). */
+  private readonly leaseKeys = (id: bigint): Buffer[] => this.d.lessor.timeToLive(id)?.keys ?? [];
 
   constructor(private readonly d: ApplierDeps) {
     this.records = new ServerRecords(d.store);
@@ -109,7 +111,7 @@ export class EntryApplier {
     if (toHash.length === 0) return prepared;
     return (async () => {
       for (const p of toHash) {
-        const password = passwordToHash((p.decoded as { req: InternalRaftRequest }).req) as string;
+        const password = passwordToHash((p.decoded as { req: InternalRaftRequest }).req) as Buffer;
         p.hashed = await this.d.auth.hasher.hash(password);
       }
       return prepared;
@@ -172,7 +174,10 @@ export class EntryApplier {
     const id = req.header?.ID ?? req.ID;
     if (store.isApplied(entry.index)) return { id };
     try {
-      return { id, ...this.dispatch(req, entry.index, hashed) };
+      // every result dispatch gives is a fresh object: the id goes in, without a copy of it
+      const result: ApplyResult = this.dispatch(req, entry.index, hashed);
+      result.id = id;
+      return result;
     } catch (err) {
       if (isClientVisibleError(err)) {
         // a request the state machine refuses: nothing changed, the index still counts as applied
@@ -204,14 +209,20 @@ export class EntryApplier {
     const { kv, store, lessor } = this.d;
     if (this.corrupt(req)) throw Errors.Corrupt;
     if (this.noSpace(req)) throw Errors.NoSpace;
-    checkAppliedRequest(this.d.auth, req, (id) => lessor.timeToLive(id)?.keys ?? []);
+    checkAppliedRequest(this.d.auth, req, this.leaseKeys);
     if (isAuthRequest(req)) return this.applyAuth(req, index, hashed);
     // as etcd's quota applier: a write past the quota is applied, and answered "database space exceeded"
     const fits = req.put || req.txn ? this.quota.available(req) : true;
-    const overQuota = fits ? {} : { err: Errors.NoSpace };
-    if (req.put) return { resp: kv.applier.put(req.put, index), ...overQuota };
+    if (req.put) {
+      // the request was decoded from the entry (or is the proposal's own, decoded alike): its buffers are its own
+      const resp = kv.applier.put(req.put, index, true);
+      return fits ? { resp } : { resp, err: Errors.NoSpace };
+    }
     if (req.deleteRange) return { resp: kv.applier.deleteRange(req.deleteRange, index) };
-    if (req.txn) return { resp: kv.applier.txn(req.txn, index), ...overQuota };
+    if (req.txn) {
+      const resp = kv.applier.txn(req.txn, index);
+      return fits ? { resp } : { resp, err: Errors.NoSpace };
+    }
     if (req.compaction) {
       const r = kv.applier.compact(req.compaction, index);
       if (!r) return {};

@@ -810,7 +810,7 @@ export class EtcdServer implements ServerCore {
     if (this.stopping) return Promise.reject(Errors.Stopped);
     // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
     if (this.raft.node.committedIndex > this.appliedIndex.index + MAX_APPLY_GAP)
-      return Promise.reject(Errors.TooManyRequests);
+      return Promise.reject(Errors.ApplyLagTooManyRequests);
     const id = this.idGen.next();
     // the user and auth revision the request speaks for, checked when it is applied
     const header = {

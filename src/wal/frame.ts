@@ -27,15 +27,27 @@ export const FRAME_HEADER_BYTES = 9;
 const SECTOR_BYTES = 512;
 const ZEROS = Buffer.alloc(64 * 1024);
 
+/** The length field's bytes, copied here for its checksum instead of a view made per frame. */
+const lengthBytes = Buffer.alloc(4);
+
 function checksum(frame: Uint8Array): number {
-  return crc32(frame.subarray(8), crc32(frame.subarray(0, 4)));
+  lengthBytes[0] = frame[0];
+  lengthBytes[1] = frame[1];
+  lengthBytes[2] = frame[2];
+  lengthBytes[3] = frame[3];
+  return crc32(frame.subarray(8), crc32(lengthBytes));
 }
 
 export function encodeFrame(kind: FrameKind, payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  out.writeUInt32LE(payload.length + 1, 0);
-  out[8] = kind;
   out.set(payload, FRAME_HEADER_BYTES);
+  return closeFrame(out, kind);
+}
+
+/** Fills in the header of a frame whose payload is already written from FRAME_HEADER_BYTES to its end. */
+export function closeFrame(out: Buffer, kind: FrameKind): Buffer {
+  out.writeUInt32LE(out.length - FRAME_HEADER_BYTES + 1, 0);
+  out[8] = kind;
   out.writeUInt32LE(checksum(out), 4);
   return out;
 }

@@ -1,7 +1,8 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
+import { type Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
+import { encodeEntryFrame } from "./entry-frame.js";
 import { WalCorruptError, WalError, WalInputError, WalStateError } from "./errors.js";
 import { encodeFrame, FrameKind } from "./frame.js";
 import { convertLegacyWal, hasLegacyLayout, removeLegacyFiles } from "./legacy/convert.js";
@@ -323,7 +324,7 @@ export class WAL {
         return {
           index: entry.index,
           term: entry.term,
-          frame: encodeFrame(FrameKind.entry, Entry.encode(entry).finish()),
+          frame: encodeEntryFrame(entry),
         };
       } catch (error) {
         throw encodeFailed(`entry ${entry.index}`, error);

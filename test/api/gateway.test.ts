@@ -342,6 +342,43 @@ describe("client port over HTTP/1.1", { timeout: 60_000 }, () => {
     assert.equal((await http(h.url, "/version")).status, 200);
   });
 
+  it("ends a watch whose message is over the gRPC receive limit with etcd's 429 ResourceExhausted line", async () => {
+    // 600 KiB of key: a 614,408-byte WatchRequest against 589,824 (64 KiB + gRPC's 512 KiB)
+    const key = Buffer.alloc(600 * 1024, "y").toString("base64");
+    const tooLarge = (size: number, http = 429) => ({
+      error: {
+        grpc_code: 8,
+        http_code: http,
+        message: `grpc: received message larger than max (${size} vs. 589824)`,
+        http_status: "Too Many Requests",
+      },
+    });
+    const first = await post("/v3/watch", JSON.stringify({ create_request: { key } }));
+    assert.equal(first.status, 429);
+    assert.deepEqual(JSON.parse(first.body), tooLarge(614408));
+    // a later one ends the stream after the answers before it, the watcher it asked for never made
+    const later = await post(
+      "/v3/watch",
+      `{"create_request":{"key":"YQ=="}}${JSON.stringify({ create_request: { key } })}`,
+    );
+    assert.equal(later.status, 200);
+    const lines = later.body
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2, later.body.slice(0, 300));
+    assert.equal(lines[0].result.created, true);
+    assert.deepEqual(lines[1], tooLarge(614408));
+    // one too large to hold whole is refused the same way, sized by its length
+    const huge = await post("/v3/watch", JSON.stringify({ create_request: { key: `${key}${key}` } }));
+    assert.equal(huge.status, 429);
+    assert.match(
+      JSON.parse(huge.body).error.message,
+      /^grpc: received message larger than max \(\d+ vs\. 589824\)$/,
+    );
+    assert.equal((await http(h.url, "/version")).status, 200);
+  });
+
   it("takes a stream's first message past its early-checked start, arriving in pieces, below the limit", async () => {
     // a 300,000-character key: past the 64 KiB checked as it arrives, below the limit (576 KiB here)
     const key = "QUFB".repeat(75_000);

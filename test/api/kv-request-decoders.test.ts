@@ -47,6 +47,13 @@ test("a put request decodes as the generated decoder decodes it (random requests
       assert.deepEqual(got, put, `seed ${seed}, request ${i}`);
       // key and value are copies: the request's buffer may be reused
       if (got.key.length > 0) assert.notEqual(got.key.buffer, bytes.buffer, `seed ${seed}, request ${i}`);
+      // as the server gets it: a Buffer past a gRPC prefix, in a buffer of its own
+      const framed = Buffer.concat([Buffer.alloc(5), bytes]);
+      const fromBuffer = decodePutRequest(framed.subarray(5));
+      assert.deepEqual(fromBuffer, got, `seed ${seed}, request ${i}`);
+      // copies: the request's bytes may be overwritten after the decode
+      framed.fill(0xff);
+      assert.deepEqual(fromBuffer, got, `seed ${seed}, request ${i}`);
     }
   }));
 

@@ -137,3 +137,50 @@ test("refuses what int64 cannot hold, as the generated encoder does, and encodes
   const ok = { ...base, watchId: -1, compactRevision: 2 ** 53 - 1 };
   assert.deepEqual(encodeWatchResponse(ok), Buffer.from(WatchResponse.encode(ok).finish()));
 });
+
+test("events with values the hand-written encoder leaves to the generated one come out as it writes them", () => {
+  const kv: KeyValue = {
+    key: Buffer.from("k"),
+    createRevision: 2,
+    modRevision: 3,
+    version: 1,
+    value: Buffer.alloc(200, 1), // a length above 127: two-byte lengths inside the event and the kv
+    lease: 0n,
+  };
+  const unusual: Event[] = [
+    { type: -1 as Event_EventType, kv, prevKv: undefined },
+    { type: (2 ** 31 - 1) as Event_EventType, kv: undefined, prevKv: undefined },
+    { type: Event_EventType.PUT, kv: { ...kv, modRevision: -5 }, prevKv: undefined },
+    { type: Event_EventType.DELETE, kv, prevKv: { ...kv, lease: 2n ** 63n - 1n } },
+    { type: Event_EventType.PUT, kv: { ...kv, key: Buffer.alloc(0), value: Buffer.alloc(0) }, prevKv: kv },
+  ];
+  const header = { clusterId: 2n ** 64n - 1n, memberId: 1n, revision: 3, raftTerm: 2 };
+  for (const [i, ev] of unusual.entries()) {
+    const resp: WatchResponse = {
+      header,
+      watchId: 7,
+      created: false,
+      canceled: false,
+      compactRevision: 0,
+      cancelReason: "",
+      fragment: false,
+      events: [ev, ev],
+    };
+    const expected = Buffer.from(WatchResponse.encode(resp).finish());
+    assert.deepEqual(encodeWatchResponse(resp), expected, `event ${i}`);
+    assert.deepEqual(WatchResponse.decode(expected).events.length, 2);
+  }
+  // what int32 cannot hold is refused by both
+  const bad: WatchResponse = {
+    header,
+    watchId: 7,
+    created: false,
+    canceled: false,
+    compactRevision: 0,
+    cancelReason: "",
+    fragment: false,
+    events: [{ type: (2 ** 31) as Event_EventType, kv, prevKv: undefined }],
+  };
+  assert.throws(() => WatchResponse.encode(bad));
+  assert.throws(() => encodeWatchResponse(bad));
+});

@@ -174,9 +174,10 @@ const KEYS = [
   "\xff",
   "\xff\xff",
 ];
-// Users and roles: a few that keep meeting each other, root (which etcd treats specially) and the empty name.
-const USERS = ["root", "alice", "bob", "carol", ""];
-const ROLES = ["root", "reader", "writer", ""];
+// Users and roles: a few that keep meeting each other, root (which etcd treats specially), the empty name and
+// one longer than an LMDB key (a bbolt key holds it).
+const USERS = ["root", "alice", "bob", "carol", "", `b${"o".repeat(2000)}`];
+const ROLES = ["root", "reader", "writer", "", `r${"e".repeat(2000)}`];
 const PASSWORDS = ["", "pw", "secret"];
 const AUTH_METHODS: ReadonlyArray<readonly [AuthMethod, number]> = [
   ["userAdd", 4],

@@ -15,6 +15,8 @@ import {
   AuthClient,
   type AuthenticateRequest,
   type AuthenticateResponse,
+  type HashRequest,
+  type HashResponse,
   KVClient,
   MaintenanceClient,
   PutRequest,
@@ -164,6 +166,40 @@ describe("auth with simple tokens", () => {
   });
 
   e2eTest(
+    "raw gRPC: a login carrying an unknown token is 'invalid auth token' once its password checks out, as in etcd 3.4",
+    {},
+    async () => {
+      const m = await started();
+      const authc = new AuthClient(m.endpoint, credentials.createInsecure());
+      const login = (password: string, token?: string) =>
+        call<AuthenticateRequest, AuthenticateResponse>(
+          authc.authenticate.bind(authc),
+          { name: "u1", password: Buffer.from(password) },
+          token,
+        );
+      try {
+        await assert.rejects(
+          login("u1pw", "abcdefghijklmnop.1"),
+          (err: ServiceError) => err.code === 16 && err.details === "etcdserver: invalid auth token",
+        );
+        // the password is checked first
+        await assert.rejects(
+          login("wrong", "abcdefghijklmnop.1"),
+          (err: ServiceError) =>
+            err.code === 3 &&
+            err.details === "etcdserver: authentication failed, invalid user ID or password",
+        );
+        // a valid token (of any user) does not stand in the way; none at all neither
+        const { token } = await login("u1pw");
+        assert.notEqual(token, "");
+        assert.notEqual((await login("u1pw", token)).token, "");
+      } finally {
+        authc.close();
+      }
+    },
+  );
+
+  e2eTest(
     "raw gRPC: an unknown token on Alarm is etcd 3.4's unmapped 'auth: invalid auth token' (Unknown)",
     {},
     async () => {
@@ -270,6 +306,35 @@ describe("auth with simple tokens", () => {
   );
 
   e2eTest(
+    "raw gRPC: a no-password user's login and maintenance without a user get etcd 3.4's unmapped auth errors (Unknown)",
+    {},
+    async () => {
+      const m = await started();
+      await ok(m, ["--user", "root:rootpw", "user", "add", "nopass", "--no-password"]);
+      const authc = new AuthClient(m.endpoint, credentials.createInsecure());
+      const maintenance = new MaintenanceClient(m.endpoint, credentials.createInsecure());
+      try {
+        await assert.rejects(
+          call<AuthenticateRequest, AuthenticateResponse>(authc.authenticate.bind(authc), {
+            name: "nopass",
+            password: Buffer.from("anything"),
+          }),
+          (err: ServiceError) =>
+            err.code === 2 &&
+            err.details === "auth: authentication failed, password was given for no password user",
+        );
+        await assert.rejects(
+          call<HashRequest, HashResponse>(maintenance.hash.bind(maintenance), {}),
+          (err: ServiceError) => err.code === 2 && err.details === "auth: user name is empty",
+        );
+      } finally {
+        authc.close();
+        maintenance.close();
+      }
+    },
+  );
+
+  e2eTest(
     "etcdctl: maintenance is root's; users and roles survive a restart, tokens do not",
     {},
     async () => {
@@ -323,7 +388,7 @@ describe("auth with JWT tokens", () => {
       try {
         const { token } = await call<AuthenticateRequest, AuthenticateResponse>(
           authc.authenticate.bind(authc),
-          { name: "u1", password: "u1pw" },
+          { name: "u1", password: Buffer.from("u1pw") },
         );
         const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as Record<
           string,
@@ -357,7 +422,7 @@ describe("auth with JWT tokens", () => {
         );
         const fresh = await call<AuthenticateRequest, AuthenticateResponse>(authc.authenticate.bind(authc), {
           name: "u1",
-          password: "u1pw",
+          password: Buffer.from("u1pw"),
         });
         const r = await call<RangeRequest, RangeResponse>(
           kv.range.bind(kv),
@@ -387,6 +452,31 @@ describe("auth with JWT tokens", () => {
       } finally {
         authc.close();
         kv.close();
+      }
+    },
+  );
+
+  e2eTest(
+    "the JWT of a deleted user still verifies: maintenance with it is etcd 3.4's unmapped 'auth: user not found'",
+    {},
+    async () => {
+      const m = await started();
+      await ok(m, ["--user", "root:rootpw", "user", "add", "gone:gonepw"]);
+      const authc = new AuthClient(m.endpoint, credentials.createInsecure());
+      const maintenance = new MaintenanceClient(m.endpoint, credentials.createInsecure());
+      try {
+        const { token } = await call<AuthenticateRequest, AuthenticateResponse>(
+          authc.authenticate.bind(authc),
+          { name: "gone", password: Buffer.from("gonepw") },
+        );
+        await ok(m, ["--user", "root:rootpw", "user", "delete", "gone"]);
+        await assert.rejects(
+          call<HashRequest, HashResponse>(maintenance.hash.bind(maintenance), {}, token),
+          (err: ServiceError) => err.code === 2 && err.details === "auth: user not found",
+        );
+      } finally {
+        authc.close();
+        maintenance.close();
       }
     },
   );

@@ -455,9 +455,15 @@ export function tlsGet(
 /** Runs `etcdctl` with ETCDCTL_API=3; never throws on a non-zero exit (the caller checks `code`). */
 export function etcdctl(args: string[], opts: CtlOptions = {}): Promise<CtlResult> {
   const bin = etcdctlPath();
+  // etcdctl's own 5 s limit per command is short on a loaded 2-core machine (an authenticated put
+  // to a member just started is a bcrypt comparison and a write); a test's own flag still wins
+  // (etcdctl stops when a variable and a flag both set it)
+  const timeout = args.some((a) => a.startsWith("--command-timeout"))
+    ? {}
+    : { ETCDCTL_COMMAND_TIMEOUT: "15s" };
   return new Promise((res, rej) => {
     const child = spawn(bin, args, {
-      env: { ...process.env, ETCDCTL_API: "3", ...opts.env },
+      env: { ...process.env, ETCDCTL_API: "3", ...timeout, ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

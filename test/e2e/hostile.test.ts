@@ -100,7 +100,7 @@ const protobufLike: fc.Arbitrary<Buffer> = fc.letrec<{ msg: Buffer; field: Buffe
           { weight: 8, arbitrary: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)) },
           { weight: 8, arbitrary: tie("msg") },
           // now and then a name or key around the longest LMDB keys (1978 bytes), where a record keyed
-          // by it would fail the backend's commit
+          // by it goes under a hashed stand-in
           { weight: 1, arbitrary: longField },
         ),
       )

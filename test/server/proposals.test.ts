@@ -136,3 +136,34 @@ test("a txn holding a nested txn is proposed even when it only reads; one of ran
   assert.equal(r.succeeded, true);
   assert.equal(r.responses[1].responseTxn?.responses.length, 1);
 });
+
+test("while applies lag commits by more than 5000 entries, proposals fail as etcd 3.4's do: Unknown, too many requests", async () => {
+  const s = await member();
+  const node = s.raft.node;
+  const put = PutRequest.fromPartial({ key: Buffer.from("lag"), value: Buffer.from("v") });
+  // committed 5001 entries past the applied index, without a slow disk
+  Object.defineProperty(node, "committedIndex", {
+    configurable: true,
+    get: () => s.appliedIndex.index + 5001,
+  });
+  try {
+    await assert.rejects(s.api.put(put), (err: unknown) => {
+      const e = err as { code: number; grpcMessage: string };
+      assert.equal(e.code, 2, "etcd 3.4 sends this error without a gRPC status: code Unknown");
+      assert.equal(e.grpcMessage, "etcdserver: too many requests");
+      return true;
+    });
+  } finally {
+    delete (node as { committedIndex?: number }).committedIndex;
+  }
+  // at a gap of exactly 5000 the proposal goes through
+  Object.defineProperty(node, "committedIndex", {
+    configurable: true,
+    get: () => s.appliedIndex.index + 5000,
+  });
+  try {
+    await s.api.put(put);
+  } finally {
+    delete (node as { committedIndex?: number }).committedIndex;
+  }
+});

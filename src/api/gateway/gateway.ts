@@ -76,6 +76,7 @@ export function createGateway(
   const maxMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   // Base64 makes a body about 4/3 of its message; anything far beyond cannot be a valid request.
   const maxBodyBytes = 2 * maxMessageBytes;
+  const streamLimits: StreamLimits = { maxPending: maxBodyBytes, maxMessageBytes };
   const tooBig = (size: number): RpcStatus => ({
     code: GrpcCode.ResourceExhausted,
     message: `grpc: received message larger than max (${size} vs. ${maxMessageBytes})`,
@@ -147,14 +148,14 @@ export function createGateway(
     const lines = new LineWriter(res, options.openStreams);
     const { budgets } = options;
     if (grpcPath === WatchService.watch.path)
-      return gatewayWatch(api, req, lines, descs, maxBodyBytes, budgets);
+      return gatewayWatch(api, req, lines, descs, streamLimits, budgets);
     // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
     const ctx = httpRequestContext(req.headers);
     if (grpcPath === LeaseService.leaseKeepAlive.path) {
       const closeSlot = budgets?.openKeepAlive(connectionName(req.socket));
       if (budgets && closeSlot === undefined) return lines.fail(toRpcStatus(TOO_MANY));
       if (closeSlot) lines.res.once("close", closeSlot);
-      return gatewayKeepAlive(api, req, lines, descs, ctx, maxBodyBytes);
+      return gatewayKeepAlive(api, req, lines, descs, ctx, streamLimits);
     }
     if (grpcPath === MaintenanceService.snapshot.path) {
       readWholeBody(req, maxBodyBytes)
@@ -494,18 +495,30 @@ class LineWriter implements EndableStream {
   }
 }
 
+/** The bounds of a streaming request body's messages. */
+interface StreamLimits {
+  /** The most JSON text held for one unfinished value. */
+  maxPending: number;
+  /** The gRPC receive limit (--max-request-bytes plus gRPC's overhead) of each decoded message. */
+  maxMessageBytes: number;
+}
+
 /**
  * Reads the JSON values of a streaming request body as they arrive. A bad first value is reported
- * through `onBadFirst`; a bad later value ends the client's side quietly, as grpc-gateway does.
+ * through `onBadFirst`; a bad later value ends the client's side quietly, as grpc-gateway does. A
+ * message over the gRPC receive limit ends the stream through `onTooLarge` with the status etcd's
+ * server gives it (its gateway relays it as the stream's error line).
  */
 function readBodyMessages(
   req: IncomingMessage,
-  maxPending: number,
+  limits: StreamLimits,
   input: DescMessage,
   onMessage: (wire: Uint8Array) => void,
   onBadFirst: (message: string) => void,
   onEnd: () => void,
+  onTooLarge: (status: RpcStatus) => void,
 ): void {
+  const { maxPending, maxMessageBytes } = limits;
   const decoder = new StringDecoder("utf8");
   let text = "";
   let count = 0;
@@ -514,6 +527,14 @@ function readBodyMessages(
     if (done) return;
     done = true;
     onEnd();
+  };
+  const tooLarge = (size: number) => {
+    if (done) return;
+    done = true;
+    onTooLarge({
+      code: GrpcCode.ResourceExhausted,
+      message: `grpc: received message larger than max (${size} vs. ${maxMessageBytes})`,
+    });
   };
   const fail = (message: string) => {
     if (done) return;
@@ -543,6 +564,7 @@ function readBodyMessages(
       } catch (err) {
         return fail(errorText(err));
       }
+      if (wire.length > maxMessageBytes) return tooLarge(wire.length);
       count++;
       onMessage(wire);
     }
@@ -555,8 +577,8 @@ function readBodyMessages(
   let oversizedLength = 0;
   const judgeOversized = (verdict: ScanVerdict) => {
     if (verdict.kind === "error") fail(verdict.message);
-    else if (verdict.kind === "complete")
-      fail(`grpc: received message larger than max (${oversizedLength} vs. ${maxPending})`);
+    // (its size here is the value's length in characters: the message itself is never decoded)
+    else if (verdict.kind === "complete") tooLarge(oversizedLength);
   };
   // the start of the first value is checked as it comes: Go's decoder answers a malformed one at
   // once, without waiting for the rest of it (or for the end of a stream that never ends)
@@ -622,7 +644,7 @@ function readBodyMessages(
         heldBytes = 0;
         judgeOversized(checker.feed(start));
         for (const piece of rest) if (!done) passOversized(checker, piece);
-      } else fail(`grpc: received message larger than max (${pending} vs. ${maxPending})`);
+      } else tooLarge(pending);
       req.resume();
     }
   });
@@ -645,7 +667,7 @@ function gatewayWatch(
   req: IncomingMessage,
   lines: LineWriter,
   descs: MethodDescs,
-  maxPending: number,
+  limits: StreamLimits,
   budgets: ConnectionBudgets | undefined,
 ): void {
   const stream = api.watchStream(
@@ -674,7 +696,7 @@ function gatewayWatch(
   });
   readBodyMessages(
     req,
-    maxPending,
+    limits,
     descs.input,
     (wire) => {
       if (!open) return;
@@ -692,6 +714,10 @@ function gatewayWatch(
     },
     // The end of the request body only half-closes the watch: events keep coming.
     () => {},
+    (status) => {
+      close();
+      lines.fail(status);
+    },
   );
   lines.res.on("close", close);
 }
@@ -702,13 +728,13 @@ function gatewayKeepAlive(
   lines: LineWriter,
   descs: MethodDescs,
   ctx: RequestContext | undefined,
-  maxPending: number,
+  limits: StreamLimits,
 ): void {
   let queue: Promise<void> = Promise.resolve();
   let failed = false;
   readBodyMessages(
     req,
-    maxPending,
+    limits,
     descs.input,
     (wire) => {
       queue = queue.then(async () => {
@@ -727,6 +753,14 @@ function gatewayKeepAlive(
     () => {
       void queue.then(() => {
         if (!failed) lines.end();
+      });
+    },
+    (status) => {
+      // after the answers to the messages before it
+      void queue.then(() => {
+        if (failed) return;
+        failed = true;
+        lines.fail(status);
       });
     },
   );

@@ -39,7 +39,8 @@ function writeGenerated(w: WireBuffer, tag: number, bytes: Uint8Array): void {
   w.bytes(bytes);
 }
 
-function writeHeader(w: WireBuffer, tag: number, h: ResponseHeader): void {
+/** A ResponseHeader as field `tag` (also the watch responses' encoder's). */
+export function writeHeader(w: WireBuffer, tag: number, h: ResponseHeader): void {
   if (!isPlainVarint(h.revision) || !isPlainVarint(h.raftTerm)) {
     writeGenerated(w, tag, ResponseHeader.encode(h).finish());
     return;
@@ -59,7 +60,8 @@ function writeHeader(w: WireBuffer, tag: number, h: ResponseHeader): void {
   w.join();
 }
 
-function writeKeyValue(w: WireBuffer, tag: number, kv: KeyValue): void {
+/** A KeyValue as field `tag` (also the watch events' encoder's). */
+export function writeKeyValue(w: WireBuffer, tag: number, kv: KeyValue): void {
   if (
     !isPlainVarint(kv.createRevision) ||
     !isPlainVarint(kv.modRevision) ||

@@ -18,6 +18,14 @@ const IGNORE_LEASE = 6 << 3;
 /** Varints of up to this many bytes are read as numbers (below 2^49, exact). */
 const MAX_PLAIN_VARINT_BYTES = 7;
 
+/** Bytes [pos, pos + n) of `buf` in a Buffer of their own (from a Buffer without a view made for it). */
+function copyOut(buf: Uint8Array, pos: number, n: number): Buffer {
+  if (!Buffer.isBuffer(buf)) return Buffer.from(buf.subarray(pos, pos + n));
+  const out = Buffer.allocUnsafe(n);
+  buf.copy(out, 0, pos, pos + n);
+  return out;
+}
+
 /** A PutRequest as the generated decoder gives it. */
 export function decodePutRequest(bytes: Uint8Array): PutRequest {
   return decodePutByHand(bytes) ?? PutRequest.decode(bytes);
@@ -54,7 +62,7 @@ function decodePutByHand(buf: Uint8Array): PutRequest | undefined {
       }
       if (n > end - pos) return undefined;
       // a copy, as the generated decoder makes (the request's buffer is not kept)
-      const field = Buffer.from(buf.subarray(pos, pos + n));
+      const field = copyOut(buf, pos, n);
       pos += n;
       if (tag === KEY) key = field;
       else value = field;

@@ -22,7 +22,7 @@ import type { ConnectionBudgets } from "../connection-limits.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
 import { answerHeaders, type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
-import { frameWatchResponses } from "./watch-response-encoder.js";
+import { appendWatchFrames, frameWatchResponses, takeWatchFrames } from "./watch-response-encoder.js";
 
 // node's ServerStreamResponseOptions does not list sendDate, which respond() honours: etcd sends no date
 const streamAnswerOptions = { waitForTrailers: true, sendDate: false };
@@ -87,8 +87,26 @@ function flushAll(deferred?: boolean): void {
   queuedResponses = 0;
   const calls = [...toFlush];
   toFlush.clear();
-  for (const call of calls) call.flush();
+  // every stream's frames in one buffer (one allocation, not one per stream), each stream written its part
+  const ends: number[] = [];
+  for (const call of calls) ends.push(call.frameQueued());
+  const frames = takeWatchFrames();
+  const shared = frames.length <= SHARED_FRAMES_MAX_BYTES;
+  let start = 0;
+  for (let i = 0; i < calls.length; i++) {
+    const end = ends[i];
+    if (end < 0) continue;
+    const part = frames.subarray(start, end);
+    start = end;
+    calls[i].write(shared ? part : Buffer.from(part));
+  }
 }
+
+/**
+ * Streams share one buffer of frames up to this size. A stream held by flow control keeps its part,
+ * and with it the whole buffer, alive: a bigger fan-out gives each stream a copy of its own.
+ */
+const SHARED_FRAMES_MAX_BYTES = 64 * 1024;
 
 function ignoreStreamError(): void {
   // a reset stream also closes, which ends the call
@@ -168,8 +186,24 @@ class WatchCall {
     }
   }
 
-  /** Writes the queued responses as one buffer. */
-  flush(): void {
+  /**
+   * Appends the queued responses to the frames of this flush (see flushAll); returns where they end,
+   * or -1 when there is nothing to write.
+   */
+  frameQueued(): number {
+    if (!this.open || this.pending.length === 0) return -1;
+    const responses = this.pending;
+    this.pending = [];
+    try {
+      return appendWatchFrames(responses);
+    } catch {
+      this.fail({ code: GrpcCode.Internal, message: "Error serializing response" });
+      return -1;
+    }
+  }
+
+  /** Writes the queued responses as one buffer (before the call ends). */
+  private flush(): void {
     if (!this.open || this.pending.length === 0) return;
     const responses = this.pending;
     this.pending = [];
@@ -180,6 +214,12 @@ class WatchCall {
       this.fail({ code: GrpcCode.Internal, message: "Error serializing response" });
       return;
     }
+    this.write(frames);
+  }
+
+  /** Writes frames on the stream; holds the watchers while the transport is full. */
+  write(frames: Buffer): void {
+    if (!this.open) return;
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     if (!this.headersSent) {

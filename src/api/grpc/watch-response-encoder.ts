@@ -2,29 +2,60 @@
 // hundred watchers is a hundred responses that differ only in their watch id: the same event (the
 // same object, handed by the watchable store to every watcher of its key) and the same header. The
 // generated encoder rebuilds both for every response, int64 fields through BigInt; this one keeps the
-// bytes of each event while the event lives, and of the last header, writes the few scalar fields
-// itself (same fields, same order, same bytes as the generated code), and can frame several
-// responses of one stream into one buffer, as one HTTP/2 write.
-import { ResponseHeader, type WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
+// bytes of each event (as the field they are written as) while the event lives, and of the last
+// header, encodes both with the key-value answers' hand-written encoders (revisions as plain varints),
+// writes the few scalar fields itself (same fields, same order, same bytes as the generated code),
+// and can frame several responses of one stream into one buffer, as one HTTP/2 write.
+import type { ResponseHeader, WatchResponse } from "../../gen/etcdserverpb/rpc.js";
+import { WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { Event } from "../../gen/mvccpb/kv.js";
-import { WireBuffer } from "../../server/wire-buffer.js";
+import { isPlainVarint, WireBuffer } from "../../server/wire-buffer.js";
+import { writeHeader, writeKeyValue } from "./kv-answer-frames.js";
 
-const eventBytes = new WeakMap<Event, Uint8Array>();
+/** Where events and headers are encoded before they are kept. */
+const scratch = new WireBuffer();
 
-function encodedEvent(ev: Event): Uint8Array {
-  let bytes = eventBytes.get(ev);
+/** Each event as field 11 of a WatchResponse (tag, length, encoding), kept while the event lives. */
+const eventFields = new WeakMap<Event, Buffer>();
+
+function eventField(ev: Event): Buffer {
+  let bytes = eventFields.get(ev);
   if (bytes === undefined) {
-    bytes = Event.encode(ev).finish();
-    eventBytes.set(ev, bytes);
+    try {
+      writeEvent(scratch, ev);
+    } catch (err) {
+      scratch.reset();
+      throw err;
+    }
+    // memory of its own: it lives as long as the event, which may outlive many answers
+    bytes = scratch.takeOwn();
+    eventFields.set(ev, bytes);
   }
   return bytes;
 }
 
-/** The last header encoded: responses sent together carry equal headers (other objects, same values). */
-let lastHeader: ResponseHeader | undefined;
-let lastHeaderBytes: Uint8Array = new Uint8Array(0);
+/** An Event as field 11, as the generated encoder writes it (and through it, for an unusual type). */
+function writeEvent(w: WireBuffer, ev: Event): void {
+  w.byte(90);
+  if (!isPlainVarint(ev.type) || ev.type > 0x7fffffff) {
+    w.bytes(Event.encode(ev).finish());
+    return;
+  }
+  w.fork();
+  if (ev.type !== 0) {
+    w.byte(8);
+    w.varint(ev.type);
+  }
+  if (ev.kv !== undefined) writeKeyValue(w, 18, ev.kv);
+  if (ev.prevKv !== undefined) writeKeyValue(w, 26, ev.prevKv);
+  w.join();
+}
 
-function encodedHeader(h: ResponseHeader): Uint8Array {
+/** The last header encoded, as field 1: responses sent together carry equal headers (other objects, same values). */
+let lastHeader: ResponseHeader | undefined;
+let lastHeaderField: Buffer = Buffer.alloc(0);
+
+function headerField(h: ResponseHeader): Buffer {
   const last = lastHeader;
   if (
     last === undefined ||
@@ -33,20 +64,23 @@ function encodedHeader(h: ResponseHeader): Uint8Array {
     last.revision !== h.revision ||
     last.raftTerm !== h.raftTerm
   ) {
-    lastHeaderBytes = ResponseHeader.encode(h).finish();
+    try {
+      writeHeader(scratch, 10, h);
+    } catch (err) {
+      scratch.reset();
+      throw err;
+    }
+    lastHeaderField = scratch.take();
     lastHeader = { clusterId: h.clusterId, memberId: h.memberId, revision: h.revision, raftTerm: h.raftTerm };
   }
-  return lastHeaderBytes;
+  return lastHeaderField;
 }
 
 const wire = new WireBuffer();
 
 /** Writes the fields of a WatchResponse in the generated encoder's order. */
 function writeResponse(w: WireBuffer, m: WatchResponse): void {
-  if (m.header !== undefined) {
-    w.byte(10);
-    w.bytes(encodedHeader(m.header));
-  }
+  if (m.header !== undefined) w.raw(headerField(m.header));
   if (m.watchId !== 0) {
     w.byte(16);
     w.int64(m.watchId);
@@ -71,10 +105,7 @@ function writeResponse(w: WireBuffer, m: WatchResponse): void {
     w.byte(56);
     w.byte(1);
   }
-  for (const ev of m.events) {
-    w.byte(90);
-    w.bytes(encodedEvent(ev));
-  }
+  for (const ev of m.events) w.raw(eventField(ev));
 }
 
 /** The protobuf encoding of a WatchResponse, byte for byte what WatchResponse.encode gives. */
@@ -94,21 +125,48 @@ export function encodeWatchResponse(message: WatchResponse): Buffer {
  */
 export function frameWatchResponses(messages: readonly WatchResponse[]): Buffer {
   try {
-    for (const message of messages) {
-      const start = wire.pos;
-      wire.byte(0); // not compressed
-      wire.byte(0);
-      wire.byte(0);
-      wire.byte(0);
-      wire.byte(0);
-      writeResponse(wire, message);
-      wire.uint32At(start + 1, wire.pos - start - 5);
-    }
+    writeFrames(wire, messages);
   } catch (err) {
     wire.reset();
     throw err;
   }
   return wire.take();
+}
+
+function writeFrames(w: WireBuffer, messages: readonly WatchResponse[]): void {
+  for (const message of messages) {
+    const start = w.pos;
+    w.byte(0); // not compressed
+    w.byte(0);
+    w.byte(0);
+    w.byte(0);
+    w.byte(0);
+    writeResponse(w, message);
+    w.uint32At(start + 1, w.pos - start - 5);
+  }
+}
+
+/** Frames of several streams, appended one stream after the other and taken out together. */
+const batch = new WireBuffer();
+
+/**
+ * Appends several responses as consecutive gRPC messages after those appended before (see
+ * takeWatchFrames); returns where they end. On an error, nothing of these responses is kept.
+ */
+export function appendWatchFrames(messages: readonly WatchResponse[]): number {
+  const start = batch.pos;
+  try {
+    writeFrames(batch, messages);
+  } catch (err) {
+    batch.pos = start;
+    throw err;
+  }
+  return batch.pos;
+}
+
+/** Everything appended since the last take, as one buffer; appending starts over at 0. */
+export function takeWatchFrames(): Buffer {
+  return batch.take();
 }
 
 /** The Watch service definition with the caching encoder for its responses. */

@@ -1,5 +1,5 @@
 import type { RequestContext } from "../../auth/context.js";
-import { AuthErrors } from "../../auth/errors.js";
+import { AuthErrors, MAX_NAME_BYTES } from "../../auth/errors.js";
 import type { InternalRaftRequest } from "../../gen/etcdserverpb/raft_internal.js";
 import type {
   AuthDisableResponse,
@@ -36,36 +36,10 @@ import { Errors } from "../../rpctypes/errors.js";
 import type { ClientAuthApi } from "../client-api.js";
 import { type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
+import { PasswordCheckGate } from "./password-check-gate.js";
 
-/** Password checks running at once; bcrypt is CPU work, so a flood of logins queues instead of starving the member. */
-const CONCURRENT_PASSWORD_CHECKS = 2;
-/** Logins allowed to wait for a check; past this etcd's "too many requests" answers. */
-const MAX_WAITING_PASSWORD_CHECKS = 256;
-
-/** A small counting semaphore for the password checks. */
-class Gate {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    private readonly limit: number,
-    private readonly maxWaiting: number,
-  ) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) {
-      if (this.waiting.length >= this.maxWaiting) throw Errors.TooManyRequests;
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else this.running++;
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-}
+/** An Authenticate entry carries no password (etcd 3.4 leaves it out too). */
+const NO_PASSWORD: Buffer = Buffer.alloc(0);
 
 /**
  * The Auth service. Every request goes through raft, carrying its user (admin rights are checked
@@ -73,7 +47,7 @@ class Gate {
  * etcd 3.4 proposes them, and are hashed by every member when applied.
  */
 export class AuthApi implements ClientAuthApi {
-  private readonly gate = new Gate(CONCURRENT_PASSWORD_CHECKS, MAX_WAITING_PASSWORD_CHECKS);
+  private readonly gate = new PasswordCheckGate();
 
   constructor(private readonly core: ServerCore) {}
 
@@ -103,13 +77,19 @@ export class AuthApi implements ClientAuthApi {
    * etcd's Authenticate: check the password against the store as of a linearizable read, then
    * propose the token; when the auth store changed meanwhile, check again.
    */
-  async authenticate(req: AuthenticateRequest): Promise<AuthenticateResponse> {
+  async authenticate(req: AuthenticateRequest, ctx?: RequestContext): Promise<AuthenticateResponse> {
     const { core } = this;
     await core.reads.waitReadable();
     for (;;) {
       const checked = await this.gate.run(() => this.checkPassword(req.name, req.password));
-      const resp = await this.propose<AuthenticateResponse>(undefined, {
-        authenticate: { name: req.name, password: "", simpleToken: core.auth.tokens.genTokenPrefix() },
+      // the proposal speaks for the call's token, as every one etcd makes: an unknown or expired token
+      // fails the login with "invalid auth token" (clientv3 drops its token before logging in again)
+      const resp = await this.propose<AuthenticateResponse>(ctx, {
+        authenticate: {
+          name: req.name,
+          password: NO_PASSWORD,
+          simpleToken: core.auth.tokens.genTokenPrefix(),
+        },
       });
       if (checked === core.auth.revision) return resp;
       core.log.info({}, "revision when password checked became stale; retrying");
@@ -117,7 +97,7 @@ export class AuthApi implements ClientAuthApi {
   }
 
   /** The auth revision the password was checked at; a failure takes one bcrypt comparison whatever its cause. */
-  private async checkPassword(name: string, password: string): Promise<number> {
+  private async checkPassword(name: string, password: Uint8Array): Promise<number> {
     const { auth } = this.core;
     if (!auth.enabled) throw Errors.AuthNotEnabled;
     const revision = auth.revision;
@@ -134,10 +114,12 @@ export class AuthApi implements ClientAuthApi {
   /**
    * Proposed as etcd 3.4 proposes it: name, password and options as the client sent them, and nothing
    * else (a hashedPassword a client slipped in is dropped: etcd 3.4 knows no such field). Every member
-   * hashes the password when it applies the entry.
+   * hashes the password when it applies the entry. A name longer than a bbolt key is refused before it
+   * is proposed: an etcd 3.4 member of the cluster would exit applying it.
    */
   userAdd(req: AuthUserAddRequest, ctx?: RequestContext): Promise<AuthUserAddResponse> {
     const { name, password, options } = req;
+    if (Buffer.byteLength(name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.UserNameTooLong);
     return this.propose(ctx, { authUserAdd: { name, password, options, hashedPassword: "" } });
   }
 
@@ -169,7 +151,9 @@ export class AuthApi implements ClientAuthApi {
     return this.propose(ctx, { authUserRevokeRole: req });
   }
 
+  /** A name longer than a bbolt key is refused before it is proposed, as in `userAdd`. */
   roleAdd(req: AuthRoleAddRequest, ctx?: RequestContext): Promise<AuthRoleAddResponse> {
+    if (Buffer.byteLength(req.name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.RoleNameTooLong);
     return this.propose(ctx, { authRoleAdd: req });
   }
 
