@@ -4,21 +4,28 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import type { Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import type { RequestContext } from "../server/client-api.js";
 
 /** gRPC metadata keys etcd reads a token from (rpctypes.TokenFieldNameGRPC / TokenFieldNameSwagger). */
 const TOKEN_KEYS = ["token", "authorization"] as const;
+
+/**
+ * The metadata of a call known to carry no token (its headers have neither key): shared by such calls,
+ * and not searched (a search of metadata makes an empty list for each key it misses).
+ */
+export const tokenlessMetadata = new Metadata();
 
 /** The credentials of a gRPC call; undefined for an anonymous one (no allocation in the common case). */
 export function grpcRequestContext(
   metadata: Metadata,
   commonName: string | undefined,
 ): RequestContext | undefined {
-  for (const key of TOKEN_KEYS) {
-    const values = metadata.get(key);
-    if (values.length > 0) return { token: String(values[0]) };
-  }
+  if (metadata !== tokenlessMetadata)
+    for (const key of TOKEN_KEYS) {
+      const values = metadata.get(key);
+      if (values.length > 0) return { token: String(values[0]) };
+    }
   return commonName === undefined ? undefined : { commonName };
 }
 

@@ -4,7 +4,7 @@
 import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 
 /** The clear password the apply of `r` must hash, or undefined when it needs no hash. */
-export function passwordToHash(r: InternalRaftRequest): string | undefined {
+export function passwordToHash(r: InternalRaftRequest): Buffer | undefined {
   if (r.authUserAdd) {
     const u = r.authUserAdd;
     // an empty name is refused before hashing; a no-password user has nothing to hash

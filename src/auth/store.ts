@@ -301,7 +301,10 @@ export class AuthStore {
   }
 
   /** The hash to store: the entry's own, the one computed ahead, or (when none was) one computed now. */
-  private passwordHash(r: { password: string; hashedPassword: string }, hashed: Buffer | undefined): Buffer {
+  private passwordHash(
+    r: { password: Uint8Array; hashedPassword: string },
+    hashed: Buffer | undefined,
+  ): Buffer {
     if (r.hashedPassword !== "") return Buffer.from(r.hashedPassword, "base64");
     return hashed ?? this.opts.hasher.hashSync(r.password);
   }

@@ -404,6 +404,11 @@ export class RaftCluster {
     return m ? view(m) : undefined;
   }
 
+  /** Whether `id` is a learner (false for no member): without the copy member() makes, for every request. */
+  isLearner(id: bigint): boolean {
+    return this.members.get(id)?.isLearner === true;
+  }
+
   list(): Member[] {
     return [...this.members.values()].sort(byId).map(view);
   }

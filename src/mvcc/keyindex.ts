@@ -352,7 +352,15 @@ export class KeyIndex {
   }
 
   put(key: string, main: number, sub: number): void {
-    let ki = this.tree.get(key);
+    this.putFound(this.tree.get(key), key, main, sub);
+  }
+
+  /**
+   * put() for a key whose history the caller just looked up (history(key), the index unchanged since):
+   * a write that read the key's previous revision does not search the tree for it twice.
+   */
+  putFound(found: KeyHistory | undefined, key: string, main: number, sub: number): void {
+    let ki = found;
     if (ki === undefined) {
       ki = new KeyHistory(key);
       this.tree.set(key, ki);

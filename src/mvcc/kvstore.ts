@@ -744,7 +744,8 @@ class StoreWriteTxn implements WriteTxn {
     const rev = this.beginRev + 1;
     const k = keyString(key);
     const index = this.store.keyIndex;
-    const prev = index.get(k, rev);
+    const history = index.history(k);
+    const prev = history?.get(rev);
     const sub = this.events.length;
     const kv: KeyValue = {
       key: handedOver && Buffer.isBuffer(key) ? key : Buffer.from(key),
@@ -760,7 +761,7 @@ class StoreWriteTxn implements WriteTxn {
     }
     this.store.backend.applied.history.put(revKey(rev, sub), encodeKeyValue(kv));
     this.touchedKeys.push(k);
-    index.put(k, rev, sub);
+    index.putFound(history, k, rev, sub);
     this.events.push({ type: Event_EventType.PUT, kv, prevKv: undefined });
     if (lease !== 0n) this.noteLease(lease, kv.key, "attach");
     return rev;

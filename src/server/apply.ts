@@ -111,7 +111,7 @@ export class EntryApplier {
     if (toHash.length === 0) return prepared;
     return (async () => {
       for (const p of toHash) {
-        const password = passwordToHash((p.decoded as { req: InternalRaftRequest }).req) as string;
+        const password = passwordToHash((p.decoded as { req: InternalRaftRequest }).req) as Buffer;
         p.hashed = await this.d.auth.hasher.hash(password);
       }
       return prepared;

@@ -165,14 +165,30 @@ export class RaftNode {
 
   /** Handles every Ready the node has, one after the other. */
   async drain(): Promise<void> {
-    for (;;) {
-      // what was proposed so far in this turn goes with the next Ready
-      this.stepGathered();
-      if (!this.node.hasReady()) return;
-      const rd = this.node.ready();
-      await this.handle(rd);
-      this.node.advance(rd);
+    try {
+      for (;;) {
+        // what was proposed so far in this turn goes with the next Ready
+        this.stepGathered();
+        if (!this.node.hasReady()) return;
+        const rd = this.node.ready();
+        await this.handle(rd);
+        this.node.advance(rd);
+      }
+    } finally {
+      this.releasePersisted();
     }
+  }
+
+  /**
+   * A lone member's `persisted` mark of the Ready last written, held until the next Ready's write has
+   * started: the batch it lets apply then runs while that write syncs, instead of ahead of it.
+   */
+  private heldPersisted: (() => void) | undefined;
+
+  private releasePersisted(): void {
+    const mark = this.heldPersisted;
+    this.heldPersisted = undefined;
+    mark?.();
   }
 
   private async handle(rd: Ready): Promise<void> {
@@ -220,8 +236,13 @@ export class RaftNode {
     // 4. durable: hard state + entries (+ snapshot) in one write, synced before going on
     const snapshot = rd.snapshot && !isEmptySnap(rd.snapshot) ? rd.snapshot : undefined;
     const persistStarted = performance.now();
-    if (snapshot || rd.hardState || rd.entries.length > 0)
-      await this.log.save(rd.hardState, rd.entries, snapshot, this.mustSync(rd, snapshot));
+    const saved =
+      snapshot || rd.hardState || rd.entries.length > 0
+        ? this.log.save(rd.hardState, rd.entries, snapshot, this.mustSync(rd, snapshot))
+        : undefined;
+    // the write has started (a big one syncs on the thread pool): the Ready before it is applied now
+    this.releasePersisted();
+    await saved;
     const persistMs = performance.now() - persistStarted;
     if (snapshot) this.storage.applySnapshot(snapshot);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
@@ -233,12 +254,18 @@ export class RaftNode {
     //    applied: that apply goes on in a promise continuation queued by markPersisted, which must not
     //    run ahead of the transport's write of the answer (queued by send). A conf change is applied
     //    before the next Ready.
+    //    A lone member (a leader with nothing to send) holds the mark until the next Ready's write has
+    //    started, or the loop found no Ready: the apply then overlaps that write's sync, where it held
+    //    the next write back by its whole length (etcd applies in a goroutine of its own)
+    const confChange = hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal);
     try {
       if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
     } finally {
-      markPersisted();
+      if (isLeader && rd.messages.length === 0 && hasWork && !hasSnapshot && !confChange)
+        this.heldPersisted = markPersisted;
+      else markPersisted();
     }
-    if (hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal)) await appliedPromise;
+    if (confChange) await appliedPromise;
     if (this.readyBatches$.observed) {
       this.readyBatches$.next({
         term: this.leadership$.value.term,

@@ -18,9 +18,19 @@ test("feed connections: anyone while auth is off; then a token, and only readabl
   const anonymous = await check({ token: undefined, certificateCommonName: undefined });
   assert.equal(anonymous.canRead(Buffer.from("any")), true);
 
-  store.applyUserAdd({ name: "root", password: "", hashedPassword: "", options: { noPassword: true } });
+  store.applyUserAdd({
+    name: "root",
+    password: Buffer.from(""),
+    hashedPassword: "",
+    options: { noPassword: true },
+  });
   store.applyUserGrantRole({ user: "root", role: "root" });
-  store.applyUserAdd({ name: "u", password: "", hashedPassword: "", options: { noPassword: true } });
+  store.applyUserAdd({
+    name: "u",
+    password: Buffer.from(""),
+    hashedPassword: "",
+    options: { noPassword: true },
+  });
   store.applyRoleAdd({ name: "r" });
   store.applyRoleGrantPermission({
     name: "r",

@@ -59,17 +59,22 @@ function addUser(
   name: string,
   hashedPassword: string,
 ): void {
-  run(() => store.applyUserAdd({ name, password: "", hashedPassword, options: undefined }));
+  run(() => store.applyUserAdd({ name, password: Buffer.from(""), hashedPassword, options: undefined }));
 }
 
-const hashed = async (pw: string) => (await new PasswordHasher(4).hash(pw)).toString("base64");
+const hashed = async (pw: string) => (await new PasswordHasher(4).hash(Buffer.from(pw))).toString("base64");
 
 describe("auth store", () => {
   test("enabling needs user root holding role root; it writes authEnabled and keeps the revision", async () => {
     const { store, run, records } = newStore();
     assert.throws(() => store.applyAuthEnable(), Errors.RootUserNotExist);
     run(() =>
-      store.applyUserAdd({ name: "root", password: "", hashedPassword: "", options: { noPassword: true } }),
+      store.applyUserAdd({
+        name: "root",
+        password: Buffer.from(""),
+        hashedPassword: "",
+        options: { noPassword: true },
+      }),
     );
     assert.throws(() => store.applyAuthEnable(), Errors.RootRoleNotExist);
     run(() => store.applyUserGrantRole({ user: "root", role: "root" }));
@@ -87,13 +92,17 @@ describe("auth store", () => {
     const { store, run } = newStore();
     assert.equal(store.revision, 1);
     assert.throws(
-      () => store.applyUserAdd({ name: "", password: "x", hashedPassword: "", options: undefined }),
+      () =>
+        store.applyUserAdd({ name: "", password: Buffer.from("x"), hashedPassword: "", options: undefined }),
       Errors.UserEmpty,
     );
-    run(() => store.applyUserAdd({ name: "u", password: "", hashedPassword: "", options: undefined }));
+    run(() =>
+      store.applyUserAdd({ name: "u", password: Buffer.from(""), hashedPassword: "", options: undefined }),
+    );
     assert.equal(store.revision, 2);
     assert.throws(
-      () => store.applyUserAdd({ name: "u", password: "x", hashedPassword: "", options: undefined }),
+      () =>
+        store.applyUserAdd({ name: "u", password: Buffer.from("x"), hashedPassword: "", options: undefined }),
       Errors.UserAlreadyExist,
     );
     assert.throws(() => store.applyRoleAdd({ name: "" }), Errors.RoleEmpty);
@@ -335,11 +344,11 @@ describe("auth store", () => {
 describe("password hasher", () => {
   test("verifies the right password; a missing user costs a comparison all the same", async () => {
     const h = new PasswordHasher(6);
-    const hash = await h.hash("secret");
-    assert.equal(await h.verify("secret", hash), true);
-    assert.equal(await h.verify("wrong", hash), false);
+    const hash = await h.hash(Buffer.from("secret"));
+    assert.equal(await h.verify(Buffer.from("secret"), hash), true);
+    assert.equal(await h.verify(Buffer.from("wrong"), hash), false);
     h.warmUp();
-    await h.verify("x", undefined);
+    await h.verify(Buffer.from("x"), undefined);
     // the fastest of a few runs each: a run that was preempted on a busy machine does not count
     const fastest = async (run: () => Promise<unknown>): Promise<number> => {
       let best = Number.POSITIVE_INFINITY;
@@ -350,8 +359,10 @@ describe("password hasher", () => {
       }
       return best;
     };
-    const missing = await fastest(async () => assert.equal(await h.verify("secret", undefined), false));
-    const present = await fastest(() => h.verify("wrong", hash));
+    const missing = await fastest(async () =>
+      assert.equal(await h.verify(Buffer.from("secret"), undefined), false),
+    );
+    const present = await fastest(() => h.verify(Buffer.from("wrong"), hash));
     // the same bcrypt work either way: far from an early return (which takes microseconds)
     assert.ok(
       missing > present / 4,

@@ -131,7 +131,7 @@ test("UserAdd, UserChangePassword, Put and DeleteRange entries equal etcd 3.4's;
   const changed = InternalRaftRequest.decode(rxetcd[5]);
   assert.deepEqual(changed.authUserChangePassword, {
     name: "alice",
-    password: "changed2",
+    password: Buffer.from("changed2"),
     hashedPassword: "",
   });
   assert.equal(changed.header?.username, "root");

@@ -311,7 +311,7 @@ class Side {
     this.callToken = undefined;
     const res = await this.unary(this.auth.authenticate.bind(this.auth), {
       name: user,
-      password: PASSWORD_OF[user] ?? "",
+      password: Buffer.from(PASSWORD_OF[user] ?? ""),
     });
     this.callToken = saved;
     if (!("ok" in res)) return undefined;

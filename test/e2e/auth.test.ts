@@ -174,7 +174,7 @@ describe("auth with simple tokens", () => {
       const login = (password: string, token?: string) =>
         call<AuthenticateRequest, AuthenticateResponse>(
           authc.authenticate.bind(authc),
-          { name: "u1", password },
+          { name: "u1", password: Buffer.from(password) },
           token,
         );
       try {
@@ -317,7 +317,7 @@ describe("auth with simple tokens", () => {
         await assert.rejects(
           call<AuthenticateRequest, AuthenticateResponse>(authc.authenticate.bind(authc), {
             name: "nopass",
-            password: "anything",
+            password: Buffer.from("anything"),
           }),
           (err: ServiceError) =>
             err.code === 2 &&
@@ -388,7 +388,7 @@ describe("auth with JWT tokens", () => {
       try {
         const { token } = await call<AuthenticateRequest, AuthenticateResponse>(
           authc.authenticate.bind(authc),
-          { name: "u1", password: "u1pw" },
+          { name: "u1", password: Buffer.from("u1pw") },
         );
         const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()) as Record<
           string,
@@ -422,7 +422,7 @@ describe("auth with JWT tokens", () => {
         );
         const fresh = await call<AuthenticateRequest, AuthenticateResponse>(authc.authenticate.bind(authc), {
           name: "u1",
-          password: "u1pw",
+          password: Buffer.from("u1pw"),
         });
         const r = await call<RangeRequest, RangeResponse>(
           kv.range.bind(kv),
@@ -467,7 +467,7 @@ describe("auth with JWT tokens", () => {
       try {
         const { token } = await call<AuthenticateRequest, AuthenticateResponse>(
           authc.authenticate.bind(authc),
-          { name: "gone", password: "gonepw" },
+          { name: "gone", password: Buffer.from("gonepw") },
         );
         await ok(m, ["--user", "root:rootpw", "user", "delete", "gone"]);
         await assert.rejects(

@@ -116,6 +116,18 @@ test("every validation verdict, in etcd's order of checks", () => {
   for (const [what, change, verdict] of rows) assert.equal(c.validateConfChange(change), verdict, what);
 });
 
+test("isLearner tells a learner from a voter, before and after its promotion, and no member from either", () => {
+  const c = withHistory();
+  const [a] = c.voterIds();
+  assert.equal(c.isLearner(L), true);
+  assert.equal(c.isLearner(a), false);
+  assert.equal(c.isLearner(R), false, "a removed member");
+  assert.equal(c.isLearner(0x4444n), false, "an unknown id");
+  applyValid(c, promote(L));
+  assert.equal(c.isLearner(L), false);
+  for (const id of [L, a, R]) assert.equal(c.isLearner(id), c.member(id)?.isLearner ?? false);
+});
+
 test("validation reads the v2 store: a new cluster's members are in memory only until their entries apply", () => {
   const c = RaftCluster.fromInitialCluster("a", threeMembers, "tok");
   const [first] = c.bootstrapConfChanges();

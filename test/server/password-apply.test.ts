@@ -34,7 +34,7 @@ const put = (key: string, value: string) => ({
 
 const userAdd = (name: string, password: string): AuthUserAddRequest => ({
   name,
-  password,
+  password: Buffer.from(password),
   options: undefined,
   hashedPassword: "",
 });
@@ -42,7 +42,7 @@ const userAdd = (name: string, password: string): AuthUserAddRequest => ({
 async function matches(s: EtcdServer, name: string, password: string): Promise<boolean> {
   const { hash } = s.auth.passwordOf(name);
   assert.ok(hash, `${name} has a stored hash`);
-  return s.auth.hasher.verify(password, hash);
+  return s.auth.hasher.verify(Buffer.from(password), hash);
 }
 
 test("entries interleaved with password hashing apply in log order, each exactly once", async () => {
@@ -60,10 +60,10 @@ test("entries interleaved with password hashing apply in log order, each exactly
     const results = await Promise.all([
       auth.userAdd(userAdd("alice", "one")),
       s.api.put(put("k", "1")),
-      auth.userChangePassword({ name: "alice", password: "two", hashedPassword: "" }),
+      auth.userChangePassword({ name: "alice", password: Buffer.from("two"), hashedPassword: "" }),
       s.api.put(put("k", "2")),
       auth.userAdd(userAdd("bob", "three")),
-      auth.userChangePassword({ name: "alice", password: "four", hashedPassword: "" }),
+      auth.userChangePassword({ name: "alice", password: Buffer.from("four"), hashedPassword: "" }),
       s.api.put(put("k", "3")),
     ]);
     sub.unsubscribe();
@@ -101,13 +101,18 @@ test("a client's hashedPassword is not proposed; an entry that carries one store
     // an entry written by an earlier release: the hash travels in it and nothing is hashed again
     const stored = bcrypt.hashSync("earlier", 4);
     const r = await s.propose({
-      authUserAdd: { name: "dave", password: "", options: undefined, hashedPassword: btoa(stored) },
+      authUserAdd: {
+        name: "dave",
+        password: Buffer.from(""),
+        options: undefined,
+        hashedPassword: btoa(stored),
+      },
     });
     assert.equal(r.err, undefined);
     assert.equal(s.auth.passwordOf("dave").hash?.toString("latin1"), stored);
     const later = bcrypt.hashSync("later", 4);
     const c = await s.propose({
-      authUserChangePassword: { name: "dave", password: "", hashedPassword: btoa(later) },
+      authUserChangePassword: { name: "dave", password: Buffer.from(""), hashedPassword: btoa(later) },
     });
     assert.equal(c.err, undefined);
     assert.equal(await matches(s, "dave", "later"), true);

@@ -96,6 +96,48 @@ describe("raft loop: applying entries while their Ready is written", () => {
     assert.equal(await isSettled(batch.persisted), true);
   });
 
+  it("a single member applies a batch once the next Ready's write has started, or the loop found none", async () => {
+    const { rn, storage } = rawNodeOf(1n, [1n]);
+    const events: string[] = [];
+    const log = new HeldLog();
+    const save = log.save.bind(log);
+    log.save = (h, entries, s) => {
+      for (const e of entries)
+        if (e.type === EntryType.EntryNormal && e.data.length > 0) events.push(`write ${e.data.toString()}`);
+      return save(h, entries, s);
+    };
+    const node = new RaftNode(rn, storage, log, { send: () => {} }, confState([1n]));
+    const batches = recordBatches(node);
+    await node.drain();
+    rn.campaign();
+    await node.drain();
+    assert.equal(node.leadership$.value.isLeader, true, "a single voter elects itself");
+
+    log.hold = true;
+    batches.length = 0;
+    node.propose(Buffer.from("a"), notDropped);
+    const drained = node.drain();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(log.held.length, 1, "the write of a is in flight");
+    const batchA = batches.find((b) => b.entries.some((e) => e.data.toString() === "a"));
+    assert.ok(batchA);
+    void batchA.persisted.then(() => events.push("apply a"));
+    // b comes in while a is written: the next Ready carries it
+    node.propose(Buffer.from("b"), notDropped);
+    await new Promise((r) => setImmediate(r));
+    log.held[0].release();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(log.held.length, 2, "the write of b is in flight");
+    assert.deepEqual(events, ["write a", "write b", "apply a"], "a is applied while b is written");
+    const batchB = batches.find((b) => b.entries.some((e) => e.data.toString() === "b"));
+    assert.ok(batchB);
+    assert.equal(await isSettled(batchB.persisted), false, "b is not applied before its write ends");
+    log.hold = false;
+    log.held[1].release();
+    await drained;
+    assert.equal(await isSettled(batchB.persisted), true, "with no Ready left, the last batch is applied");
+  });
+
   it("a leader of three applies what followers acknowledged while it writes new entries", async () => {
     const { rn, storage } = threeVoterRawNode(1n);
     const log = new HeldLog();

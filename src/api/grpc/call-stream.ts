@@ -39,6 +39,22 @@ const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000
 
 /** The grpc-timeout header in milliseconds (up to 8 digits and a unit), or undefined when malformed. */
 export function grpcTimeoutMs(timeout: string): number | undefined {
+  // what clients send (digits and a unit, nothing else) is read without a match object; the rest as the pattern reads it
+  const last = timeout.length - 1;
+  const unit = last >= 1 && last <= 8 ? timeout[last] : "";
+  if (unit === "H" || unit === "M" || unit === "S" || unit === "m" || unit === "u" || unit === "n") {
+    let n = 0;
+    for (let i = 0; i < last; i++) {
+      const digit = timeout.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return timeoutByPattern(timeout);
+      n = n * 10 + digit;
+    }
+    return (n * timeoutUnitMs[unit]) | 0;
+  }
+  return timeoutByPattern(timeout);
+}
+
+function timeoutByPattern(timeout: string): number | undefined {
   const match = timeoutPattern.exec(timeout);
   if (match === null) return undefined;
   return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;

@@ -10,6 +10,7 @@ import { Metadata } from "@grpc/grpc-js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
+import { tokenlessMetadata } from "../request-context.js";
 import { type CallStream, listenToCall, sendOkTrailers } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
@@ -26,7 +27,6 @@ export const messagePrefixLength = 5;
  * without grpc-encoding is identity-encoded). Each header costs node's conversion and packing.
  */
 export const answerHeaders = { ":status": 200, "content-type": "application/grpc" };
-const noMetadata = new Metadata();
 const emptyBody = Buffer.alloc(0);
 /**
  * An answer ends with trailers (grpc-status), sent when node asks for them. No `date` header: etcd's
@@ -98,7 +98,7 @@ class UnaryCall {
   private body: Buffer | undefined = undefined;
   private chunks: Buffer[] | undefined = undefined;
   private received = 0;
-  metadata: Metadata = noMetadata;
+  metadata: Metadata = tokenlessMetadata;
 
   constructor(
     private readonly stream: CallStream,

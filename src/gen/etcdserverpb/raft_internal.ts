@@ -34,6 +34,9 @@ import {
   TxnRequest,
 } from "./rpc.js";
 
+/** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
+const emptyBytes: Buffer = Object.freeze(Buffer.alloc(0)) as Buffer;
+
 export const protobufPackage = "etcdserverpb";
 
 export const protobufFileName = "etcdserverpb/raft_internal.proto";
@@ -87,7 +90,7 @@ export interface EmptyResponse {
 
 export interface InternalAuthenticateRequest {
   name: string;
-  password: string;
+  password: Buffer;
   simpleToken: string;
 }
 
@@ -915,7 +918,7 @@ export const EmptyResponse: MessageFns<EmptyResponse> = {
 };
 
 function createBaseInternalAuthenticateRequest(): InternalAuthenticateRequest {
-  return { name: "", password: "", simpleToken: "" };
+  return { name: "", password: emptyBytes, simpleToken: "" };
 }
 
 export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest> = {
@@ -923,8 +926,8 @@ export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.password !== "") {
-      writer.uint32(18).string(message.password);
+    if (message.password.length !== 0) {
+      writer.uint32(18).bytes(message.password);
     }
     if (message.simpleToken !== "") {
       writer.uint32(26).string(message.simpleToken);
@@ -958,7 +961,7 @@ export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest
               break;
             }
 
-            message.password = reader.string();
+            message.password = Buffer.from(reader.bytes());
             continue;
           }
           case 3: {
@@ -984,7 +987,7 @@ export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest
   fromJSON(object: any): InternalAuthenticateRequest {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      password: isSet(object.password) ? Buffer.from(bytesFromBase64(object.password)) : emptyBytes,
       simpleToken: isSet(object.simpleToken)
         ? globalThis.String(object.simpleToken)
         : isSet(object.simple_token)
@@ -998,8 +1001,8 @@ export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.password !== "") {
-      obj.password = message.password;
+    if (message.password.length !== 0) {
+      obj.password = base64FromBytes(message.password);
     }
     if (message.simpleToken !== "") {
       obj.simpleToken = message.simpleToken;
@@ -1013,11 +1016,19 @@ export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest
   fromPartial<I extends Exact<DeepPartial<InternalAuthenticateRequest>, I>>(object: I): InternalAuthenticateRequest {
     const message = createBaseInternalAuthenticateRequest();
     message.name = object.name ?? "";
-    message.password = object.password ?? "";
+    message.password = object.password ?? emptyBytes;
     message.simpleToken = object.simpleToken ?? "";
     return message;
   },
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

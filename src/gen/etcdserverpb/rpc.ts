@@ -677,12 +677,12 @@ export interface AuthDisableRequest {
 
 export interface AuthenticateRequest {
   name: string;
-  password: string;
+  password: Buffer;
 }
 
 export interface AuthUserAddRequest {
   name: string;
-  password: string;
+  password: Buffer;
   options:
     | UserAddOptions
     | undefined;
@@ -703,7 +703,7 @@ export interface AuthUserDeleteRequest {
 
 export interface AuthUserChangePasswordRequest {
   name: string;
-  password: string;
+  password: Buffer;
   /** etcd 3.5's field, as AuthUserAddRequest.hashedPassword. */
   hashedPassword: string;
 }
@@ -7053,7 +7053,7 @@ export const AuthDisableRequest: MessageFns<AuthDisableRequest> = {
 };
 
 function createBaseAuthenticateRequest(): AuthenticateRequest {
-  return { name: "", password: "" };
+  return { name: "", password: emptyBytes };
 }
 
 export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
@@ -7061,8 +7061,8 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.password !== "") {
-      writer.uint32(18).string(message.password);
+    if (message.password.length !== 0) {
+      writer.uint32(18).bytes(message.password);
     }
     return writer;
   },
@@ -7093,7 +7093,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
               break;
             }
 
-            message.password = reader.string();
+            message.password = Buffer.from(reader.bytes());
             continue;
           }
         }
@@ -7111,7 +7111,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
   fromJSON(object: any): AuthenticateRequest {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      password: isSet(object.password) ? Buffer.from(bytesFromBase64(object.password)) : emptyBytes,
     };
   },
 
@@ -7120,8 +7120,8 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.password !== "") {
-      obj.password = message.password;
+    if (message.password.length !== 0) {
+      obj.password = base64FromBytes(message.password);
     }
     return obj;
   },
@@ -7132,13 +7132,13 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
   fromPartial<I extends Exact<DeepPartial<AuthenticateRequest>, I>>(object: I): AuthenticateRequest {
     const message = createBaseAuthenticateRequest();
     message.name = object.name ?? "";
-    message.password = object.password ?? "";
+    message.password = object.password ?? emptyBytes;
     return message;
   },
 };
 
 function createBaseAuthUserAddRequest(): AuthUserAddRequest {
-  return { name: "", password: "", options: undefined, hashedPassword: "" };
+  return { name: "", password: emptyBytes, options: undefined, hashedPassword: "" };
 }
 
 export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
@@ -7146,8 +7146,8 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.password !== "") {
-      writer.uint32(18).string(message.password);
+    if (message.password.length !== 0) {
+      writer.uint32(18).bytes(message.password);
     }
     if (message.options !== undefined) {
       UserAddOptions.encode(message.options, writer.uint32(26).fork()).join();
@@ -7184,7 +7184,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
               break;
             }
 
-            message.password = reader.string();
+            message.password = Buffer.from(reader.bytes());
             continue;
           }
           case 3: {
@@ -7218,7 +7218,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
   fromJSON(object: any): AuthUserAddRequest {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      password: isSet(object.password) ? Buffer.from(bytesFromBase64(object.password)) : emptyBytes,
       options: isSet(object.options) ? UserAddOptions.fromJSON(object.options) : undefined,
       hashedPassword: isSet(object.hashedPassword) ? globalThis.String(object.hashedPassword) : "",
     };
@@ -7229,8 +7229,8 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.password !== "") {
-      obj.password = message.password;
+    if (message.password.length !== 0) {
+      obj.password = base64FromBytes(message.password);
     }
     if (message.options !== undefined) {
       obj.options = UserAddOptions.toJSON(message.options);
@@ -7247,7 +7247,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
   fromPartial<I extends Exact<DeepPartial<AuthUserAddRequest>, I>>(object: I): AuthUserAddRequest {
     const message = createBaseAuthUserAddRequest();
     message.name = object.name ?? "";
-    message.password = object.password ?? "";
+    message.password = object.password ?? emptyBytes;
     message.options = (object.options !== undefined && object.options !== null)
       ? UserAddOptions.fromPartial(object.options)
       : undefined;
@@ -7391,7 +7391,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
 };
 
 function createBaseAuthUserChangePasswordRequest(): AuthUserChangePasswordRequest {
-  return { name: "", password: "", hashedPassword: "" };
+  return { name: "", password: emptyBytes, hashedPassword: "" };
 }
 
 export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordRequest> = {
@@ -7399,8 +7399,8 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.password !== "") {
-      writer.uint32(18).string(message.password);
+    if (message.password.length !== 0) {
+      writer.uint32(18).bytes(message.password);
     }
     if (message.hashedPassword !== "") {
       writer.uint32(26).string(message.hashedPassword);
@@ -7434,7 +7434,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
               break;
             }
 
-            message.password = reader.string();
+            message.password = Buffer.from(reader.bytes());
             continue;
           }
           case 3: {
@@ -7460,7 +7460,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
   fromJSON(object: any): AuthUserChangePasswordRequest {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      password: isSet(object.password) ? Buffer.from(bytesFromBase64(object.password)) : emptyBytes,
       hashedPassword: isSet(object.hashedPassword) ? globalThis.String(object.hashedPassword) : "",
     };
   },
@@ -7470,8 +7470,8 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.password !== "") {
-      obj.password = message.password;
+    if (message.password.length !== 0) {
+      obj.password = base64FromBytes(message.password);
     }
     if (message.hashedPassword !== "") {
       obj.hashedPassword = message.hashedPassword;
@@ -7487,7 +7487,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
   ): AuthUserChangePasswordRequest {
     const message = createBaseAuthUserChangePasswordRequest();
     message.name = object.name ?? "";
-    message.password = object.password ?? "";
+    message.password = object.password ?? emptyBytes;
     message.hashedPassword = object.hashedPassword ?? "";
     return message;
   },

@@ -38,6 +38,9 @@ import { type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
 import { PasswordCheckGate } from "./password-check-gate.js";
 
+/** An Authenticate entry carries no password (etcd 3.4 leaves it out too). */
+const NO_PASSWORD: Buffer = Buffer.alloc(0);
+
 /**
  * The Auth service. Every request goes through raft, carrying its user (admin rights are checked
  * when applied). Passwords are checked here, before proposing; new passwords travel in the entry, as
@@ -82,7 +85,11 @@ export class AuthApi implements ClientAuthApi {
       // the proposal speaks for the call's token, as every one etcd makes: an unknown or expired token
       // fails the login with "invalid auth token" (clientv3 drops its token before logging in again)
       const resp = await this.propose<AuthenticateResponse>(ctx, {
-        authenticate: { name: req.name, password: "", simpleToken: core.auth.tokens.genTokenPrefix() },
+        authenticate: {
+          name: req.name,
+          password: NO_PASSWORD,
+          simpleToken: core.auth.tokens.genTokenPrefix(),
+        },
       });
       if (checked === core.auth.revision) return resp;
       core.log.info({}, "revision when password checked became stale; retrying");
@@ -90,7 +97,7 @@ export class AuthApi implements ClientAuthApi {
   }
 
   /** The auth revision the password was checked at; a failure takes one bcrypt comparison whatever its cause. */
-  private async checkPassword(name: string, password: string): Promise<number> {
+  private async checkPassword(name: string, password: Uint8Array): Promise<number> {
     const { auth } = this.core;
     if (!auth.enabled) throw Errors.AuthNotEnabled;
     const revision = auth.revision;

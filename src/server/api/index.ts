@@ -37,7 +37,7 @@ export function createClientApi(core: ServerCore): ClientApi {
     memberRemove: (r, ctx) => cluster.memberRemove(r, ctx),
     memberUpdate: (r, ctx) => cluster.memberUpdate(r, ctx),
     memberPromote: (r, ctx) => cluster.memberPromote(r, ctx),
-    isLearner: () => core.cluster.member(core.memberId)?.isLearner ?? false,
+    isLearner: () => core.cluster.isLearner(core.memberId),
     hasLeader: () => core.raft.hasLeader,
     leaderLoss$: leaderLoss(core.raft.leadership$, core.cfg.tickMs * core.cfg.electionTicks),
     status: () => maintenance.status(),

@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { grpcTimeoutMs } from "../../src/api/grpc/call-stream.js";
+import { mulberry32, withSeed } from "../seeded-random.js";
+
+/** The header's meaning as grpc-js reads it: the first 1-8 digits followed (after spaces) by a unit. */
+function byPattern(timeout: string): number | undefined {
+  const match = /(\d{1,8})\s*([HMSmun])/.exec(timeout);
+  if (match === null) return undefined;
+  const unitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
+  return (Number(match[1]) * unitMs[match[2]]) | 0;
+}
+
+test("grpc-timeout values clients send are read as milliseconds", () => {
+  assert.equal(grpcTimeoutMs("4999m"), 4999);
+  assert.equal(grpcTimeoutMs("5S"), 5000);
+  assert.equal(grpcTimeoutMs("2M"), 120_000);
+  assert.equal(grpcTimeoutMs("1H"), 3_600_000);
+  assert.equal(grpcTimeoutMs("99999999u"), 99_999);
+  assert.equal(grpcTimeoutMs("20000000n"), 20);
+  assert.equal(grpcTimeoutMs("00000001S"), 1000);
+  assert.equal(grpcTimeoutMs("S"), undefined);
+  assert.equal(grpcTimeoutMs(""), undefined);
+  assert.equal(grpcTimeoutMs("12x"), undefined);
+});
+
+test("any grpc-timeout value means what the header's pattern reads in it (random values)", () =>
+  withSeed("SEED", "test/api/grpc-timeout.test.ts", (seed) => {
+    const next = mulberry32(seed);
+    const alphabet = "0123456789HMSmun x-";
+    for (let i = 0; i < 20_000; i++) {
+      const length = Math.floor(next() * 12);
+      let value = "";
+      for (let k = 0; k < length; k++) {
+        // mostly digits, so that the values clients send come up often
+        value +=
+          next() < 0.7 ? String(Math.floor(next() * 10)) : alphabet[Math.floor(next() * alphabet.length)];
+      }
+      assert.equal(grpcTimeoutMs(value), byPattern(value), `seed ${seed}, value ${JSON.stringify(value)}`);
+    }
+  }));
