@@ -15,6 +15,9 @@ function pickStarter(name: string) {
   };
 }
 
+/** The command gives memory back after this many quiet seconds in a row. */
+const COMMAND_QUIET_LOOKS = 30;
+
 let serving = false;
 const debugMemory = debuglog("rxetcd");
 /** V8 as a serving member runs it: the start-up flags given back, memory given back after bursts. */
@@ -22,14 +25,18 @@ function setUpServing(): void {
   if (serving) return;
   serving = true;
   releaseStartUpFlags();
-  // Only with RXETCD_GIVE_MEMORY_BACK=1 (see memory-after-bursts.ts for what it gives back): the
-  // burst after a give-back runs slower. Measured in one build with the same 6 s gap before each
-  // run, the 30,000 put-64 requests after a give-back took 15-35 % more CPU each than without it:
-  // V8 optimized about 75 functions again (5-10 without), and old space, left a small limit, ran
-  // about 5 full collections (0-2 without) while it regrew. NODE_DEBUG=rxetcd prints each give-back.
-  if (process.env.RXETCD_GIVE_MEMORY_BACK !== "1") return;
+  // On unless RXETCD_GIVE_MEMORY_BACK=0 (see memory-after-bursts.ts for what it gives back), after
+  // 30 quiet seconds in a row: the burst after a give-back runs slower. Measured in one build with the
+  // same 6 s gap before each run, the 30,000 put-64 requests after a give-back took 15-35 % more CPU
+  // each than without it: V8 optimized about 75 functions again (5-10 without), and old space, left a
+  // small limit, ran about 5 full collections (0-2 without) while it regrew. Paid once per 30 s of
+  // quiet, that is what a member idle between bursts trades for holding tens of MB less (after a
+  // round of hostile input, see test/e2e/hostile.test.ts); the pauses between the runs of a benchmark
+  // are far shorter. NODE_DEBUG=rxetcd prints each give-back.
+  if (process.env.RXETCD_GIVE_MEMORY_BACK === "0") return;
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   giveMemoryBackAfterBursts({
+    quietLooks: COMMAND_QUIET_LOOKS,
     onGiveBack: ({ young, old }) =>
       debugMemory(`giving memory back: young generation ${mib(young)}, old space ${mib(old)}`),
   });
