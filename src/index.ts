@@ -4,6 +4,7 @@
 
 export { contained } from "../streams/operators/contained.js";
 export { type RateOptions, refuseAboveRate } from "../streams/operators/refuse-above-rate.js";
+export { type GiveBackOptions, giveMemoryBackAfterBursts } from "./cli/memory-after-bursts.js";
 export { buildConfig, type Config, loadConfig, parseUrlList } from "./config/index.js";
 export { type Etcd, type StartOptions, startEtcd } from "./embed/index.js";
 export { FeedClient, type FeedClientOptions } from "./feed/client.js";

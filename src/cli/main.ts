@@ -2,6 +2,7 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { debuglog } from "node:util";
 import { loadWithCodeCache } from "./code-cache.js";
 import { giveMemoryBackAfterBursts } from "./memory-after-bursts.js";
 import { importOptional, type RunningServer, runCli, type StartServer } from "./run.js";
@@ -15,14 +16,23 @@ function pickStarter(name: string) {
 }
 
 let serving = false;
+const debugMemory = debuglog("rxetcd");
 /** V8 as a serving member runs it: the start-up flags given back, memory given back after bursts. */
 function setUpServing(): void {
   if (serving) return;
   serving = true;
   releaseStartUpFlags();
-  // Not yet: put-64 ran 0.78-0.97 of the same build without it in A/Bs on a loaded machine, a cost
-  // not ruled out (see memory-after-bursts.ts for what it gives back).
-  if (process.env.RXETCD_GIVE_MEMORY_BACK === "1") giveMemoryBackAfterBursts();
+  // Only with RXETCD_GIVE_MEMORY_BACK=1 (see memory-after-bursts.ts for what it gives back): the
+  // burst after a give-back runs slower. Measured in one build with the same 6 s gap before each
+  // run, the 30,000 put-64 requests after a give-back took 15-35 % more CPU each than without it:
+  // V8 optimized about 75 functions again (5-10 without), and old space, left a small limit, ran
+  // about 5 full collections (0-2 without) while it regrew. NODE_DEBUG=rxetcd prints each give-back.
+  if (process.env.RXETCD_GIVE_MEMORY_BACK !== "1") return;
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  giveMemoryBackAfterBursts({
+    onGiveBack: ({ young, old }) =>
+      debugMemory(`giving memory back: young generation ${mib(young)}, old space ${mib(old)}`),
+  });
 }
 
 /**

@@ -2,8 +2,9 @@
 // for it: the young generation grown to its maximum (32 MiB, all of it resident once used) and old
 // space full of garbage no collection has looked at yet. V8 gives neither back by itself while the
 // member then sits idle: its memory reducer judges the allocation rate by the collections it has seen,
-// and an idle member runs none, so it keeps finding the rate "high" and waiting. Once a second passes
-// with little allocated after a burst, this runs one full collection (old-space garbage goes at once)
+// and an idle member runs none, so it keeps finding the rate "high" and waiting. Once three seconds in
+// a row pass with little allocated after a burst (a shorter pause, between two runs of a benchmark
+// say, never counts), this runs one full collection (old-space garbage goes at once)
 // and lets V8 favour memory over speed (--optimize-for-size) until work resumes; V8's memory reducer
 // then runs its memory-reducing collections, the only ones that shrink the young generation, within
 // about 8 s. The first scavenge after that (work again, or the idle member's own allocation filling
@@ -14,6 +15,9 @@ import vm from "node:vm";
 
 /** How often a member that scavenged looks whether work has stopped. */
 export const QUIET_MS = 1000;
+
+/** Looks in a row that must find the member quiet before it gives memory back. */
+export const QUIET_LOOKS = 3;
 
 /**
  * Less than this allocated in `QUIET_MS` (and no scavenge) is quiet: an idle member allocates far
@@ -63,11 +67,23 @@ function fullCollection(): Promise<void> {
   return gc({ execution: "async" });
 }
 
+export interface GiveBackOptions {
+  /** Time between two looks (default `QUIET_MS`). */
+  quietMs?: number;
+  /** Quiet looks in a row before giving back (default `QUIET_LOOKS`). */
+  quietLooks?: number;
+  /** Called at each give-back, before its full collection, with the heap's sizes then. */
+  onGiveBack?: (sizes: { young: number; old: number }) => void;
+}
+
 /**
- * Gives memory back after each burst of work from now on (see above). Returns the function that
- * stops it and gives V8 its defaults back.
+ * Gives memory back after each burst of work from now on (see above). It sets V8 flags and runs full
+ * collections for the whole process, and the burst after a give-back runs slower (see main.ts): the
+ * `rxetcd` command turns it on only when asked; an embedder whose process is mostly its member may
+ * call it once the member is ready. Returns the function that stops it and gives V8 its defaults back.
  */
-export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
+export function giveMemoryBackAfterBursts(options: GiveBackOptions = {}): () => void {
+  const { quietMs = QUIET_MS, quietLooks = QUIET_LOOKS, onGiveBack } = options;
   const smallestYoung = heapSizes().young;
   let oldAfterLastGiveBack = heapSizes().old;
   let preferMemory = false;
@@ -75,6 +91,8 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
   let timer: NodeJS.Timeout | undefined;
   /** A scavenge ran since the last look: allocation filled the young generation. */
   let scavenged = false;
+  /** Quiet looks in a row so far. */
+  let quietInARow = 0;
   let youngUsedAtLastLook = 0;
   let loopAtLastLook = performance.eventLoopUtilization();
 
@@ -88,6 +106,7 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
     return young > smallestYoung || old > oldAfterLastGiveBack + OLD_GROWTH_BYTES;
   };
   const giveBack = () => {
+    onGiveBack?.(heapSizes());
     collecting = true;
     setPreferMemory(true);
     fullCollection().then(
@@ -101,8 +120,8 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
     );
   };
   /**
-   * Once per `quietMs` after a scavenge: quiet is no scavenge, little allocated and an event loop
-   * mostly idle since the last look.
+   * Once per `quietMs` after a scavenge, until a look finds the member quiet `quietLooks` times in a
+   * row: quiet is no scavenge, little allocated and an event loop mostly idle since the last look.
    */
   const look = () => {
     const used = youngGenerationUsed();
@@ -116,11 +135,13 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
     scavenged = false;
     youngUsedAtLastLook = used;
     loopAtLastLook = performance.eventLoopUtilization();
-    if (!quiet) {
+    quietInARow = quiet ? quietInARow + 1 : 0;
+    if (quietInARow < quietLooks) {
       timer = setTimeout(look, quietMs).unref();
       return;
     }
     timer = undefined;
+    quietInARow = 0;
     if (sizedUp()) giveBack();
   };
   const observer = new PerformanceObserver((list) => {
@@ -134,6 +155,7 @@ export function giveMemoryBackAfterBursts(quietMs = QUIET_MS): () => void {
         continue;
       }
       scavenged = false;
+      quietInARow = 0;
       youngUsedAtLastLook = youngGenerationUsed();
       loopAtLastLook = performance.eventLoopUtilization();
       timer = setTimeout(look, quietMs).unref();

@@ -83,6 +83,8 @@ export class WatchStream {
   private readonly out = new Subject<WatchStreamResponse>();
   /** Every response of the stream, in order. Subscribe before sending requests. */
   readonly responses$ = this.out.asObservable();
+  /** Takes every response before responses$ does, called directly: the API's, once per watcher for every event. */
+  private listener: ((response: WatchStreamResponse) => void) | undefined;
 
   private readonly watchers = new Map<number, StreamWatcher>();
   private nextId = 0;
@@ -99,6 +101,11 @@ export class WatchStream {
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.admission = options.admission;
+  }
+
+  /** Sets (or with undefined, removes) the listener that takes every response ahead of responses$. */
+  listen(listener: ((response: WatchStreamResponse) => void) | undefined): void {
+    this.listener = listener;
   }
 
   /** Dispatches one WatchRequest (create, cancel or progress). */
@@ -177,7 +184,7 @@ export class WatchStream {
   private emitBatch(entry: StreamWatcher, batch: WatchBatch, events: Event[], fragment: boolean): void {
     if (this.closed) return;
     const compactRevision = batch.compactRevision;
-    this.out.next({
+    this.send({
       watchId: entry.watchId,
       // etcd's compaction notice carries no revision: its header says 0
       revision: compactRevision !== undefined ? 0 : batch.revision,
@@ -269,7 +276,7 @@ export class WatchStream {
 
   private emit(r: Partial<WatchStreamResponse> & { watchId: number; revision: number }): void {
     if (this.closed) return;
-    this.out.next({
+    this.send({
       watchId: r.watchId,
       revision: r.revision,
       created: r.created ?? false,
@@ -280,6 +287,18 @@ export class WatchStream {
       events: r.events ?? [],
       progress: r.progress ?? false,
     });
+  }
+
+  private send(response: WatchStreamResponse): void {
+    try {
+      this.listener?.(response);
+    } catch (err) {
+      // as a throwing responses$ subscriber's error is reported: apart, never into the stream's own work
+      setTimeout(() => {
+        throw err;
+      });
+    }
+    if (this.out.observed) this.out.next(response);
   }
 }
 

@@ -470,8 +470,15 @@ describe("hostile input", () => {
         mine.growth < bound,
         `rxetcd grew by ${mb(mine.growth)} under hostile input (bound ${mb(bound)}${theirs ? `: etcd's ${mb(theirs.growth)} + 75 MB` : ""})`,
       );
-      // The least RSS within 20 s is reported, not bounded: the give-back after bursts that brought
-      // rxetcd's to 5-6 MB above etcd's (src/cli/memory-after-bursts.ts) is not on by default yet.
+      // What stays 20 s later, with V8 left to its defaults (the give-back after bursts of
+      // src/cli/memory-after-bursts.ts is off by default: the next burst pays for it): in three runs of
+      // the seed above, two or three at once on a loaded 2-core machine, rxetcd +40.0 to +69.9 MB, etcd
+      // +12.4 to +21.8 MB; with RXETCD_GIVE_MEMORY_BACK=1, rxetcd +19.2 and +36.9 MB (etcd +24.0, +20.3).
+      const settledBound = theirs ? theirs.settledGrowth + 75 * MB : 100 * MB;
+      assert.ok(
+        mine.settledGrowth < settledBound,
+        `rxetcd still held ${mb(mine.settledGrowth)} more 20 s after the round (bound ${mb(settledBound)}${theirs ? `: etcd's ${mb(theirs.settledGrowth)} + 75 MB` : ""})`,
+      );
     },
   );
 });

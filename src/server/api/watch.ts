@@ -1,4 +1,3 @@
-import type { Subscription } from "rxjs";
 import type { RequestContext } from "../../auth/context.js";
 import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../../gen/etcdserverpb/rpc.js";
 import { WatchStream } from "../../mvcc/watch-stream.js";
@@ -31,7 +30,6 @@ export class WatchApi {
   watchStream(ctx?: RequestContext, options: WatchStreamOptions = {}): ClientWatchStream {
     const { core } = this;
     const ws = new WatchStream(core.watchable, { admission: options.admission });
-    let sub: Subscription | undefined;
     let listener: ((resp: WatchResponse) => void) | undefined;
     // requests wait behind a create whose permission is being checked, so answers keep their order
     let pending: Promise<void> | undefined;
@@ -91,9 +89,8 @@ export class WatchApi {
       },
       onResponse: (l) => {
         listener = l;
-        sub?.unsubscribe();
         // built field by field: this runs once per watcher for every event (no rest spread)
-        sub = ws.responses$.subscribe((r) =>
+        ws.listen((r) =>
           l({
             header: core.header(r.revision),
             watchId: r.watchId,
@@ -108,7 +105,7 @@ export class WatchApi {
       },
       close: () => {
         closed = true;
-        sub?.unsubscribe();
+        ws.listen(undefined);
         ws.close();
       },
       pause: () => ws.pause(),
