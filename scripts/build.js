@@ -63,7 +63,7 @@ const shared = {
   // native code, and the optional native helpers of ws; grpc-js requires @grpc/proto-loader (and with
   // it protobufjs) only for channelz and ORCA, which rxetcd never serves: left out, it is not parsed
   // at every start
-  external: ["lmdb", "msgpackr", "bufferutil", "utf-8-validate", "@grpc/proto-loader"],
+  external: ["lmdb", "msgpackr", "@node-rs/bcrypt", "bufferutil", "utf-8-validate", "@grpc/proto-loader"],
   // Start-up compiles every byte of the bundle: without whitespace and comments there is a third less
   // to read, and the source stays one byte per character (a comment with a curly quote made V8 keep
   // the whole file as UTF-16). Names are kept, so stack traces still name their functions. Licence
