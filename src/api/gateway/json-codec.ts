@@ -1,7 +1,7 @@
 // Gateway JSON <-> protobuf wire bytes, driven by the .proto descriptors (no per-message code).
 // Output follows grpc-gateway v1 with OrigName as etcd 3.4 serves it: proto field names, int64/uint64
 // as strings, bytes as base64, enums by name, default values left out. Input accepts proto and JSON
-// names, numbers or strings for integers, enum names or numbers, and fails with the texts of Go's
+// names, numbers or strings for integers, bytes as base64 or arrays of numbers, enum names or numbers, and fails with the texts of Go's
 // jsonpb (golang/protobuf 1.3 style) that etcd's gateway returns.
 import {
   createFileRegistry,
@@ -258,17 +258,18 @@ function writeScalar(
       }
       if (!(implicit && value === "")) writer.tag(fieldNo, WireType.LengthDelimited).string(value);
       return;
-    case ScalarType.BYTES:
-      if (typeof value !== "string") {
+    case ScalarType.BYTES: {
+      let bytes: Uint8Array;
+      if (typeof value === "string") bytes = decodeStdBase64(value);
+      else if (Array.isArray(value)) bytes = byteArray(value);
+      else {
         throw new JsonDecodeError(
           `json: cannot unmarshal ${goJsonKind(value)} into Go value of type []uint8`,
         );
       }
-      {
-        const bytes = decodeStdBase64(value);
-        if (!(implicit && bytes.length === 0)) writer.tag(fieldNo, WireType.LengthDelimited).bytes(bytes);
-      }
+      if (!(implicit && bytes.length === 0)) writer.tag(fieldNo, WireType.LengthDelimited).bytes(bytes);
       return;
+    }
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT: {
       const text = typeof value === "string" ? value : value instanceof JsonNumber ? value.raw : undefined;
@@ -285,6 +286,27 @@ function writeScalar(
       return;
     }
   }
+}
+
+/**
+ * A bytes field written as a JSON array of numbers, which Go's encoding/json takes element by element
+ * into a []byte: each a whole number 0 to 255, null leaves a zero byte, and the first element that
+ * does not fit is the error (Go keeps decoding after it but reports the first).
+ */
+function byteArray(items: JsonValue[]): Uint8Array {
+  const out = new Uint8Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null) continue;
+    if (!(item instanceof JsonNumber)) {
+      throw new JsonDecodeError(`json: cannot unmarshal ${goJsonKind(item)} into Go value of type uint8`);
+    }
+    if (!/^\d+$/.test(item.raw) || Number(item.raw) > 255) {
+      throw new JsonDecodeError(`json: cannot unmarshal number ${item.raw} into Go value of type uint8`);
+    }
+    out[i] = Number(item.raw);
+  }
+  return out;
 }
 
 const stdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
