@@ -70,7 +70,8 @@ function expectObject(value: JsonValue): JsonObject {
 
 function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject): void {
   for (const field of desc.fields) {
-    const value = obj.has(field.name) ? obj.get(field.name) : obj.get(field.jsonName);
+    // jsonpb takes either name and, given both, the JSON (camel-case) one
+    const value = obj.has(field.jsonName) ? obj.get(field.jsonName) : obj.get(field.name);
     if (value === undefined || value === null) continue;
     // Go's marshaller leaves out a proto3 field without presence that holds its default value ("value": "",
     // "limit": 0); a oneof member is written even then. The size etcd reports for an oversized request counts
