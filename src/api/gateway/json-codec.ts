@@ -92,6 +92,11 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         writer.join();
         break;
       case "list": {
+        if (field.listKind === "enum" && typeof value === "string") {
+          // jsonpb reads a quoted name as one enum value before it looks at the field being repeated
+          enumNumber(field.enum, value);
+          throw new JsonDecodeError(`invalid target "slice" for enum ${goEnumName(field.enum)}`);
+        }
         if (!Array.isArray(value)) {
           throw new JsonDecodeError(
             `json: cannot unmarshal ${goJsonKind(value)} into Go value of type []json.RawMessage`,
@@ -99,7 +104,7 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         }
         if (field.listKind === "enum" && field.packed) {
           // proto3 packs repeated enums (a watch's filters): one length-delimited run, none when empty
-          const numbers = value.map((item) => enumNumber(field.enum, item));
+          const numbers = value.map((item) => (item === null ? 0 : enumNumber(field.enum, item)));
           if (numbers.length > 0) {
             writer.tag(field.number, WireType.LengthDelimited).fork();
             for (const n of numbers) writer.int32(n);
@@ -108,9 +113,11 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
           break;
         }
         for (const item of value) {
-          if (field.listKind === "scalar") writeScalar(writer, field.number, field.scalar, item, false);
+          // encoding/json leaves a null element at its zero value; a repeated field writes it all the same
+          if (field.listKind === "scalar")
+            writeScalar(writer, field.number, field.scalar, item ?? zeroScalar(field.scalar), false);
           else if (field.listKind === "enum")
-            writer.tag(field.number, WireType.Varint).int32(enumNumber(field.enum, item));
+            writer.tag(field.number, WireType.Varint).int32(item === null ? 0 : enumNumber(field.enum, item));
           else {
             writer.tag(field.number, WireType.LengthDelimited).fork();
             if (item !== null) writeMessage(writer, field.message, expectObject(item));
@@ -123,6 +130,13 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         throw new JsonDecodeError(`map field ${field.name} is not supported by the gateway`);
     }
   }
+}
+
+/** The JSON for a scalar's zero value, what a null element of a repeated scalar field holds. */
+function zeroScalar(type: ScalarType): JsonValue {
+  if (type === ScalarType.BOOL) return false;
+  if (type === ScalarType.STRING || type === ScalarType.BYTES) return "";
+  return new JsonNumber("0");
 }
 
 /** Go's name for an enum type: package + nested names joined by "_". */
