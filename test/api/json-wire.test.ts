@@ -155,3 +155,43 @@ test("repeated enums: one quoted name is refused as jsonpb refuses it, a null el
     ),
   );
 });
+
+test("enum names and integers in strings are read from their source text, escapes and all, as jsonpb reads them", () => {
+  const cases: [string, string, string][] = [
+    [
+      "RangeRequest",
+      '{"sort_order":"DESC\\u0045ND"}',
+      'unknown value "DESC\\\\u0045ND" for enum etcdserverpb.RangeRequest_SortOrder',
+    ],
+    [
+      "RangeRequest",
+      '{"sort_order":"a\\"b"}',
+      'unknown value "a\\\\\\"b" for enum etcdserverpb.RangeRequest_SortOrder',
+    ],
+    ["RangeRequest", '{"limit":"\\u0035"}', "invalid character '\\\\' looking for beginning of value"],
+    ["RangeRequest", '{"limit":"1\\u0031"}', "invalid character '\\\\' after top-level value"],
+    ["PutRequest", '{"lease":"\\"5\\""}', "invalid character '\\\\' looking for beginning of value"],
+    // json.Unmarshal ends its input with a space: a number cut short is an invalid ' '
+    ["PutRequest", '{"lease":"-"}', "invalid character ' ' in numeric literal"],
+    ["PutRequest", '{"lease":"1."}', "invalid character ' ' after decimal point in numeric literal"],
+    ["PutRequest", '{"lease":"[1"}', "unexpected end of JSON input"],
+    [
+      "WatchCreateRequest",
+      '{"filters":["NO\\u0050UT"]}',
+      'unknown value "NO\\\\u0050UT" for enum etcdserverpb.WatchCreateRequest_FilterType',
+    ],
+  ];
+  for (const [type, body, message] of cases) assert.equal(refusal(type, body), message, body);
+  // the same values written plainly are taken; a later repeat of the key replaces what was noted of the first
+  const descend = Buffer.from(RangeRequest.encode(RangeRequest.fromPartial({ sortOrder: 2 })).finish());
+  assert.deepEqual(wireText("RangeRequest", '{"sort_order":"DESCEND"}'), descend);
+  assert.deepEqual(
+    wireText("RangeRequest", '{"sort_order":"DESC\\u0045ND","sort_order":"DESCEND"}'),
+    descend,
+  );
+  // bytes and strings are unescaped as usual
+  assert.deepEqual(
+    wireText("RangeRequest", '{"key":"YQ\\u003d\\u003d","limit":"5"}'),
+    wireText("RangeRequest", '{"key":"YQ==","limit":5}'),
+  );
+});

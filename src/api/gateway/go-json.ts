@@ -12,6 +12,35 @@ export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | Jso
 /** Objects keep the last value of a repeated key, as Go's map decoding does. */
 export type JsonObject = Map<string, JsonValue>;
 
+/**
+ * The source text, between its quotes, of each string member or element that was written with escapes.
+ * jsonpb reads an enum name, or an integer given as a string, from those raw bytes without unescaping
+ * them, so "DESC\u0045ND" is no enum name there; the decoded value alone cannot tell.
+ */
+const escapedSources = new WeakMap<JsonObject | JsonValue[], Map<string | number, string>>();
+
+/** The raw text of the string at `container[key]` when it was written with escapes, else undefined. */
+export function escapedSource(container: JsonObject | JsonValue[], key: string | number): string | undefined {
+  return escapedSources.get(container)?.get(key);
+}
+
+function noteSource(
+  container: JsonObject | JsonValue[],
+  key: string | number,
+  raw: string | undefined,
+): void {
+  let sources = escapedSources.get(container);
+  if (raw === undefined) {
+    sources?.delete(key);
+    return;
+  }
+  if (!sources) {
+    sources = new Map();
+    escapedSources.set(container, sources);
+  }
+  sources.set(key, raw);
+}
+
 /** A syntax error, with the text Go's encoding/json gives for it. */
 export class JsonSyntaxError extends Error {}
 
@@ -23,9 +52,10 @@ export class JsonIncomplete extends Error {
 }
 
 /** Go's quoteChar: how a character is shown in a syntax error. */
-function quoteChar(c: string): string {
+export function quoteChar(c: string): string {
   if (c === "'") return "'\\''";
   if (c === '"') return "'\"'";
+  if (c === "\\") return "'\\\\'";
   const code = c.codePointAt(0) ?? 0;
   if (code < 0x20 || code === 0x7f) return `'\\x${code.toString(16).padStart(2, "0")}'`;
   return `'${c}'`;
@@ -47,6 +77,10 @@ export const MAX_JSON_VALUES = 100_000;
 export class JsonValueReader {
   private pos = 0;
   private values = 0;
+  /** The raw text of the string value just read, when it held escapes. */
+  private lastEscapedRaw: string | undefined;
+  /** Some string so far held escapes (until then there is nothing to note or forget). */
+  private sawEscapes = false;
   constructor(
     private readonly text: string,
     private readonly maxValues = MAX_JSON_VALUES,
@@ -77,6 +111,7 @@ export class JsonValueReader {
   }
 
   private value(): JsonValue {
+    this.lastEscapedRaw = undefined;
     if (++this.values > this.maxValues)
       throw new JsonSyntaxError(`request body holds more than ${this.maxValues} JSON values`);
     this.skipSpace();
@@ -117,7 +152,11 @@ export class JsonValueReader {
       const colon = this.peek();
       if (colon !== ":") throw invalid(colon, "after object key");
       this.pos++;
-      result.set(key, this.value());
+      const value = this.value();
+      result.set(key, value);
+      // a repeated key replaces an earlier value, and what was noted of it
+      if (this.sawEscapes)
+        noteSource(result, key, typeof value === "string" ? this.lastEscapedRaw : undefined);
       this.skipSpace();
       const sep = this.peek();
       this.pos++;
@@ -135,7 +174,10 @@ export class JsonValueReader {
       return result;
     }
     for (;;) {
-      result.push(this.value());
+      const value = this.value();
+      result.push(value);
+      if (typeof value === "string" && this.lastEscapedRaw !== undefined)
+        noteSource(result, result.length - 1, this.lastEscapedRaw);
       this.skipSpace();
       const sep = this.peek();
       this.pos++;
@@ -146,12 +188,19 @@ export class JsonValueReader {
 
   private string(): string {
     this.pos++;
+    const start = this.pos;
+    let escaped = false;
     let out = "";
     for (;;) {
       const c = this.peek();
       this.pos++;
-      if (c === '"') return out;
+      if (c === '"') {
+        this.lastEscapedRaw = escaped ? this.text.slice(start, this.pos - 1) : undefined;
+        if (escaped) this.sawEscapes = true;
+        return out;
+      }
       if (c === "\\") {
+        escaped = true;
         const e = this.peek();
         this.pos++;
         const simple: Record<string, string> = {

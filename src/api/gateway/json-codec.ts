@@ -15,12 +15,14 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { FeatureSet_FieldPresence, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { fileDescriptorSetBase64 } from "./descriptors.gen.js";
 import {
+  escapedSource,
   goJsonKind,
   JsonNumber,
   type JsonObject,
   JsonSyntaxError,
   type JsonValue,
   JsonValueReader,
+  quoteChar,
 } from "./go-json.js";
 
 /** Every message, enum and service of proto/, by full name. */
@@ -71,7 +73,8 @@ function expectObject(value: JsonValue): JsonObject {
 function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject): void {
   for (const field of desc.fields) {
     // jsonpb takes either name and, given both, the JSON (camel-case) one
-    const value = obj.has(field.jsonName) ? obj.get(field.jsonName) : obj.get(field.name);
+    const name = obj.has(field.jsonName) ? field.jsonName : field.name;
+    const value = obj.get(name);
     if (value === undefined || value === null) continue;
     // Go's marshaller leaves out a proto3 field without presence that holds its default value ("value": "",
     // "limit": 0); a oneof member is written even then. The size etcd reports for an oversized request counts
@@ -79,10 +82,10 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
     const implicit = field.presence === FeatureSet_FieldPresence.IMPLICIT;
     switch (field.fieldKind) {
       case "scalar":
-        writeScalar(writer, field.number, field.scalar, value, implicit);
+        writeScalar(writer, field.number, field.scalar, value, implicit, escapedSource(obj, name));
         break;
       case "enum": {
-        const n = enumNumber(field.enum, value);
+        const n = enumNumber(field.enum, value, escapedSource(obj, name));
         if (!(implicit && n === 0)) writer.tag(field.number, WireType.Varint).int32(n);
         break;
       }
@@ -94,7 +97,7 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
       case "list": {
         if (field.listKind === "enum" && typeof value === "string") {
           // jsonpb reads a quoted name as one enum value before it looks at the field being repeated
-          enumNumber(field.enum, value);
+          enumNumber(field.enum, value, escapedSource(obj, name));
           throw new JsonDecodeError(`invalid target "slice" for enum ${goEnumName(field.enum)}`);
         }
         if (!Array.isArray(value)) {
@@ -104,7 +107,9 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         }
         if (field.listKind === "enum" && field.packed) {
           // proto3 packs repeated enums (a watch's filters): one length-delimited run, none when empty
-          const numbers = value.map((item) => (item === null ? 0 : enumNumber(field.enum, item)));
+          const numbers = value.map((item, i) =>
+            item === null ? 0 : enumNumber(field.enum, item, escapedSource(value, i)),
+          );
           if (numbers.length > 0) {
             writer.tag(field.number, WireType.LengthDelimited).fork();
             for (const n of numbers) writer.int32(n);
@@ -112,12 +117,21 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
           }
           break;
         }
-        for (const item of value) {
+        for (const [i, item] of value.entries()) {
           // encoding/json leaves a null element at its zero value; a repeated field writes it all the same
           if (field.listKind === "scalar")
-            writeScalar(writer, field.number, field.scalar, item ?? zeroScalar(field.scalar), false);
+            writeScalar(
+              writer,
+              field.number,
+              field.scalar,
+              item ?? zeroScalar(field.scalar),
+              false,
+              escapedSource(value, i),
+            );
           else if (field.listKind === "enum")
-            writer.tag(field.number, WireType.Varint).int32(item === null ? 0 : enumNumber(field.enum, item));
+            writer
+              .tag(field.number, WireType.Varint)
+              .int32(item === null ? 0 : enumNumber(field.enum, item, escapedSource(value, i)));
           else {
             writer.tag(field.number, WireType.LengthDelimited).fork();
             if (item !== null) writeMessage(writer, field.message, expectObject(item));
@@ -146,10 +160,17 @@ function goEnumName(e: DescEnum): string {
   return `${pkg}.${local.replaceAll(".", "_")}`;
 }
 
-function enumNumber(e: DescEnum, value: JsonValue): number {
+/** Go's %q of a string that came from JSON source text (no control characters in it). */
+function goQuote(text: string): string {
+  return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+/** `raw`: the string's source text when it held escapes, which jsonpb compares without unescaping. */
+function enumNumber(e: DescEnum, value: JsonValue, raw?: string): number {
   if (typeof value === "string") {
-    const v = e.values.find((x) => x.name === value);
-    if (!v) throw new JsonDecodeError(`unknown value "${value}" for enum ${goEnumName(e)}`);
+    const name = raw ?? value;
+    const v = e.values.find((x) => x.name === name);
+    if (!v) throw new JsonDecodeError(`unknown value ${goQuote(name)} for enum ${goEnumName(e)}`);
     return v.number;
   }
   return Number(integerText(value, goEnumName(e), -(2 ** 31), 2 ** 31 - 1));
@@ -171,22 +192,30 @@ const goIntTypes: Partial<Record<ScalarType, [string, bigint, bigint]>> = {
 /**
  * The integer a JSON value stands for. jsonpb takes the text inside quotes as a JSON number, so a
  * quoted non-number fails with a JSON syntax error, and a fraction or an out-of-range value fails
- * with encoding/json's "cannot unmarshal number".
+ * with encoding/json's "cannot unmarshal number". `raw`: a string's source text when it held escapes,
+ * which is what jsonpb parses (so "\u0035" is a syntax error there, not 5).
  */
-function integerText(value: JsonValue, goType: string, min: number | bigint, max: number | bigint): bigint {
+function integerText(
+  value: JsonValue,
+  goType: string,
+  min: number | bigint,
+  max: number | bigint,
+  raw?: string,
+): bigint {
   let num: JsonNumber;
   if (typeof value === "string") {
-    const reader = new JsonValueReader(value);
+    const text = raw ?? value;
+    const reader = new JsonValueReader(text);
     let inner: JsonValue | undefined;
     try {
       inner = reader.next();
       if (inner === undefined) throw new JsonDecodeError("unexpected end of JSON input");
-      const rest = value.slice(reader.offset).trimStart();
-      if (rest.length > 0) throw new JsonSyntaxError(`invalid character '${rest[0]}' after top-level value`);
+      const rest = text.slice(reader.offset).trimStart();
+      if (rest.length > 0)
+        throw new JsonSyntaxError(`invalid character ${quoteChar(rest[0])} after top-level value`);
     } catch (err) {
       if (err instanceof JsonDecodeError) throw err;
-      const msg = err instanceof JsonSyntaxError ? err.message : "unexpected end of JSON input";
-      throw new JsonDecodeError(msg);
+      throw new JsonDecodeError(err instanceof JsonSyntaxError ? err.message : goEndOfInput(text));
     }
     if (!(inner instanceof JsonNumber)) {
       throw new JsonDecodeError(
@@ -207,6 +236,19 @@ function integerText(value: JsonValue, goType: string, min: number | bigint, max
   return n;
 }
 
+/**
+ * What json.Unmarshal says of a text that ends inside a value: it feeds its scanner one more space, so a
+ * number cut short ("-", "1.") is an invalid ' ' and anything else is "unexpected end of JSON input".
+ */
+function goEndOfInput(text: string): string {
+  try {
+    new JsonValueReader(`${text} `).next();
+  } catch (err) {
+    if (err instanceof JsonSyntaxError) return err.message;
+  }
+  return "unexpected end of JSON input";
+}
+
 /** Writes one scalar; `implicit`: a field without presence, left out when it holds its default (after checks). */
 function writeScalar(
   writer: BinaryWriter,
@@ -214,10 +256,11 @@ function writeScalar(
   type: ScalarType,
   value: JsonValue,
   implicit: boolean,
+  raw?: string,
 ): void {
   const ints = goIntTypes[type];
   if (ints) {
-    const n = integerText(value, ints[0], ints[1], ints[2]);
+    const n = integerText(value, ints[0], ints[1], ints[2], raw);
     if (implicit && BigInt(n) === 0n) return;
     const wireType =
       type === ScalarType.FIXED64 || type === ScalarType.SFIXED64
