@@ -10,6 +10,7 @@ import {
   Compare_CompareResult,
   Compare_CompareTarget,
   PutRequest,
+  RangeRequest,
   TxnRequest,
   WatchCreateRequest,
   WatchCreateRequest_FilterType,
@@ -78,5 +79,79 @@ test("a wrong type is still refused when the value would be a default", () => {
   assert.throws(
     () => wire("RangeRequest", { key: "YQ==", limit: "x" }),
     /invalid character .x. looking for beginning of value/,
+  );
+});
+
+const wireText = (type: string, body: string) =>
+  Buffer.from(parseBody(messageDesc(`etcdserverpb.${type}`), body));
+const refusal = (type: string, body: string) => {
+  try {
+    wireText(type, body);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return "accepted";
+};
+
+test("a bytes field may be an array of numbers 0-255, as encoding/json reads a []byte", () => {
+  const put = (key: Buffer) => Buffer.from(PutRequest.encode(PutRequest.fromPartial({ key })).finish());
+  assert.deepEqual(wireText("PutRequest", '{"key":[97, 98]}'), put(Buffer.from("ab")));
+  assert.deepEqual(wireText("PutRequest", '{"key":[null,255,0]}'), put(Buffer.from([0, 255, 0])));
+  assert.deepEqual(wireText("PutRequest", '{"key":[]}'), put(Buffer.alloc(0)));
+  // the first element that is not a byte is the error, with its text as written
+  const cases: [string, string][] = [
+    ["[256]", "json: cannot unmarshal number 256 into Go value of type uint8"],
+    ["[-1]", "json: cannot unmarshal number -1 into Go value of type uint8"],
+    ["[-0]", "json: cannot unmarshal number -0 into Go value of type uint8"],
+    ["[1.0]", "json: cannot unmarshal number 1.0 into Go value of type uint8"],
+    ["[1e2]", "json: cannot unmarshal number 1e2 into Go value of type uint8"],
+    ["[[97]]", "json: cannot unmarshal array into Go value of type uint8"],
+    ["[{}]", "json: cannot unmarshal object into Go value of type uint8"],
+    ["[true]", "json: cannot unmarshal bool into Go value of type uint8"],
+    ['[97,"a",256]', "json: cannot unmarshal string into Go value of type uint8"],
+    ["97", "json: cannot unmarshal number into Go value of type []uint8"],
+  ];
+  for (const [key, message] of cases) assert.equal(refusal("PutRequest", `{"key":${key}}`), message, key);
+});
+
+test("given both names of a field, the JSON (camel-case) one counts", () => {
+  const range = (rangeEnd: string) =>
+    Buffer.from(
+      RangeRequest.encode(
+        RangeRequest.fromPartial({ key: Buffer.from("a"), rangeEnd: Buffer.from(rangeEnd, "base64") }),
+      ).finish(),
+    );
+  assert.deepEqual(
+    wireText("RangeRequest", '{"key":"YQ==","range_end":"AA==","rangeEnd":"Yg=="}'),
+    range("Yg=="),
+  );
+  assert.deepEqual(
+    wireText("RangeRequest", '{"key":"YQ==","rangeEnd":"Yg==","range_end":"AA=="}'),
+    range("Yg=="),
+  );
+  assert.equal(
+    refusal("RangeRequest", '{"key":"YQ==","count_only":true,"countOnly":"x"}'),
+    "json: cannot unmarshal string into Go value of type bool",
+  );
+});
+
+test("repeated enums: one quoted name is refused as jsonpb refuses it, a null element is the zero value", () => {
+  assert.equal(
+    refusal("WatchCreateRequest", '{"filters":"NOPUT"}'),
+    'invalid target "slice" for enum etcdserverpb.WatchCreateRequest_FilterType',
+  );
+  assert.equal(
+    refusal("WatchCreateRequest", '{"filters":"BAD"}'),
+    'unknown value "BAD" for enum etcdserverpb.WatchCreateRequest_FilterType',
+  );
+  assert.deepEqual(
+    wireText("WatchCreateRequest", '{"filters":[null,"NODELETE"]}'),
+    Buffer.from(
+      WatchCreateRequest.encode(
+        WatchCreateRequest.fromPartial({
+          filters: [WatchCreateRequest_FilterType.NOPUT, WatchCreateRequest_FilterType.NODELETE],
+        }),
+      ).finish(),
+    ),
   );
 });

@@ -336,6 +336,30 @@ describe("bad input against rxetcd", () => {
     assert.deepEqual(r, { status: 200, body: {} });
   });
 
+  e2eTest(
+    "gateway: a bytes field may be an array of numbers, as etcd 3.4's encoding/json reads it",
+    {},
+    async () => {
+      const bytesOf = (s: string) => JSON.stringify([...Buffer.from(s)]);
+      const put = await gateway("/v3/kv/put", `{"key":${bytesOf("gwbytes/a")},"value":[118,null]}`);
+      assert.equal(put.status, 200);
+      const range = await gateway("/v3/kv/range", `{"key":${bytesOf("gwbytes/a")}}`);
+      assert.deepEqual(
+        (range.body as { kvs: Array<{ key: string; value: string }> }).kvs[0].value,
+        b64("v\0"),
+      );
+      for (const key of ["[256]", "[-1]", "[1.0]", "[[97]]", '["a"]', "[]", "[null]"]) {
+        await gateway("/v3/kv/range", `{"key":${key}}`);
+      }
+      // given both names of a field, the camel-case one counts
+      await gateway(
+        "/v3/kv/range",
+        `{"key":"${b64("gwbytes/")}","range_end":"AA==","rangeEnd":"${b64("gwbytes0")}"}`,
+      );
+      await gateway("/v3/kv/range", `{"key":"${b64("gwbytes/")}","count_only":true,"countOnly":"x"}`);
+    },
+  );
+
   e2eTest("gateway: malformed JSON is 400 code 3", {}, async () => {
     for (const body of ['{"key":', "not json", '{"key": 5}']) {
       const r = await rx.http("/v3/kv/range", { body });

@@ -1,7 +1,7 @@
 // Gateway JSON <-> protobuf wire bytes, driven by the .proto descriptors (no per-message code).
 // Output follows grpc-gateway v1 with OrigName as etcd 3.4 serves it: proto field names, int64/uint64
 // as strings, bytes as base64, enums by name, default values left out. Input accepts proto and JSON
-// names, numbers or strings for integers, enum names or numbers, and fails with the texts of Go's
+// names, numbers or strings for integers, bytes as base64 or arrays of numbers, enum names or numbers, and fails with the texts of Go's
 // jsonpb (golang/protobuf 1.3 style) that etcd's gateway returns.
 import {
   createFileRegistry,
@@ -70,7 +70,8 @@ function expectObject(value: JsonValue): JsonObject {
 
 function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject): void {
   for (const field of desc.fields) {
-    const value = obj.has(field.name) ? obj.get(field.name) : obj.get(field.jsonName);
+    // jsonpb takes either name and, given both, the JSON (camel-case) one
+    const value = obj.has(field.jsonName) ? obj.get(field.jsonName) : obj.get(field.name);
     if (value === undefined || value === null) continue;
     // Go's marshaller leaves out a proto3 field without presence that holds its default value ("value": "",
     // "limit": 0); a oneof member is written even then. The size etcd reports for an oversized request counts
@@ -91,6 +92,11 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         writer.join();
         break;
       case "list": {
+        if (field.listKind === "enum" && typeof value === "string") {
+          // jsonpb reads a quoted name as one enum value before it looks at the field being repeated
+          enumNumber(field.enum, value);
+          throw new JsonDecodeError(`invalid target "slice" for enum ${goEnumName(field.enum)}`);
+        }
         if (!Array.isArray(value)) {
           throw new JsonDecodeError(
             `json: cannot unmarshal ${goJsonKind(value)} into Go value of type []json.RawMessage`,
@@ -98,7 +104,7 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         }
         if (field.listKind === "enum" && field.packed) {
           // proto3 packs repeated enums (a watch's filters): one length-delimited run, none when empty
-          const numbers = value.map((item) => enumNumber(field.enum, item));
+          const numbers = value.map((item) => (item === null ? 0 : enumNumber(field.enum, item)));
           if (numbers.length > 0) {
             writer.tag(field.number, WireType.LengthDelimited).fork();
             for (const n of numbers) writer.int32(n);
@@ -107,9 +113,11 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
           break;
         }
         for (const item of value) {
-          if (field.listKind === "scalar") writeScalar(writer, field.number, field.scalar, item, false);
+          // encoding/json leaves a null element at its zero value; a repeated field writes it all the same
+          if (field.listKind === "scalar")
+            writeScalar(writer, field.number, field.scalar, item ?? zeroScalar(field.scalar), false);
           else if (field.listKind === "enum")
-            writer.tag(field.number, WireType.Varint).int32(enumNumber(field.enum, item));
+            writer.tag(field.number, WireType.Varint).int32(item === null ? 0 : enumNumber(field.enum, item));
           else {
             writer.tag(field.number, WireType.LengthDelimited).fork();
             if (item !== null) writeMessage(writer, field.message, expectObject(item));
@@ -122,6 +130,13 @@ function writeMessage(writer: BinaryWriter, desc: DescMessage, obj: JsonObject):
         throw new JsonDecodeError(`map field ${field.name} is not supported by the gateway`);
     }
   }
+}
+
+/** The JSON for a scalar's zero value, what a null element of a repeated scalar field holds. */
+function zeroScalar(type: ScalarType): JsonValue {
+  if (type === ScalarType.BOOL) return false;
+  if (type === ScalarType.STRING || type === ScalarType.BYTES) return "";
+  return new JsonNumber("0");
 }
 
 /** Go's name for an enum type: package + nested names joined by "_". */
@@ -258,17 +273,18 @@ function writeScalar(
       }
       if (!(implicit && value === "")) writer.tag(fieldNo, WireType.LengthDelimited).string(value);
       return;
-    case ScalarType.BYTES:
-      if (typeof value !== "string") {
+    case ScalarType.BYTES: {
+      let bytes: Uint8Array;
+      if (typeof value === "string") bytes = decodeStdBase64(value);
+      else if (Array.isArray(value)) bytes = byteArray(value);
+      else {
         throw new JsonDecodeError(
           `json: cannot unmarshal ${goJsonKind(value)} into Go value of type []uint8`,
         );
       }
-      {
-        const bytes = decodeStdBase64(value);
-        if (!(implicit && bytes.length === 0)) writer.tag(fieldNo, WireType.LengthDelimited).bytes(bytes);
-      }
+      if (!(implicit && bytes.length === 0)) writer.tag(fieldNo, WireType.LengthDelimited).bytes(bytes);
       return;
+    }
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT: {
       const text = typeof value === "string" ? value : value instanceof JsonNumber ? value.raw : undefined;
@@ -285,6 +301,27 @@ function writeScalar(
       return;
     }
   }
+}
+
+/**
+ * A bytes field written as a JSON array of numbers, which Go's encoding/json takes element by element
+ * into a []byte: each a whole number 0 to 255, null leaves a zero byte, and the first element that
+ * does not fit is the error (Go keeps decoding after it but reports the first).
+ */
+function byteArray(items: JsonValue[]): Uint8Array {
+  const out = new Uint8Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null) continue;
+    if (!(item instanceof JsonNumber)) {
+      throw new JsonDecodeError(`json: cannot unmarshal ${goJsonKind(item)} into Go value of type uint8`);
+    }
+    if (!/^\d+$/.test(item.raw) || Number(item.raw) > 255) {
+      throw new JsonDecodeError(`json: cannot unmarshal number ${item.raw} into Go value of type uint8`);
+    }
+    out[i] = Number(item.raw);
+  }
+  return out;
 }
 
 const stdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
