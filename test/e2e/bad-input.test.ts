@@ -357,6 +357,17 @@ describe("bad input against rxetcd", () => {
         `{"key":"${b64("gwbytes/")}","range_end":"AA==","rangeEnd":"${b64("gwbytes0")}"}`,
       );
       await gateway("/v3/kv/range", `{"key":"${b64("gwbytes/")}","count_only":true,"countOnly":"x"}`);
+      // Go shows a backslash in a syntax error as '\\'
+      await gateway("/v3/kv/range", "{\\");
+      // enum names and integers in strings are taken from their source text, escapes unresolved
+      for (const field of [
+        '"sort_order":"DESC\\u0045ND"',
+        '"limit":"\\u0035"',
+        '"limit":"-"',
+        '"limit":"1\\u0031"',
+      ]) {
+        await gateway("/v3/kv/range", `{"key":"${b64("gwbytes/")}",${field}}`);
+      }
     },
   );
 

@@ -3,14 +3,7 @@
 // whole, so a malformed one is answered 400 with Go's syntax error whatever its size, and only a
 // well-formed one is refused as too large. Error texts are Go's encoding/json scanner's.
 
-/** Go's quoteChar: how a character is shown in a syntax error. */
-function quoteChar(c: string): string {
-  if (c === "'") return "'\\''";
-  if (c === '"') return "'\"'";
-  const code = c.codePointAt(0) ?? 0;
-  if (code < 0x20 || code === 0x7f) return `'\\x${code.toString(16).padStart(2, "0")}'`;
-  return `'${c}'`;
-}
+import { quoteChar } from "./go-json.js";
 
 const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r";
 const isDigit = (c: string) => c >= "0" && c <= "9";
