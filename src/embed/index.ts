@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
@@ -21,6 +20,7 @@ import { RevocationCheck } from "./crl.js";
 import { feedAuthenticator } from "./feed-auth.js";
 import { type FeedListener, listenFeed } from "./feed-listener.js";
 import { listenMetrics, type MetricsListener } from "./metrics-listener.js";
+import { readTlsFiles } from "./tls-files.js";
 
 /** etcd's defaultLeaseCheckpointInterval. */
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60 * 1000;
@@ -109,20 +109,8 @@ function readPeerListenTls(config: Config, log: Logger): ListenTls | undefined {
  * dialed without verifying their certificates, as etcd does.
  */
 function readPeerTls(config: Config, selfSigned: boolean): PeerTlsFiles {
-  const t = config.peerTls;
-  const read = (flag: string, path: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${flag} ${path}: ${(err as Error).message}`);
-    }
-  };
-  return {
-    ...(t.trustedCaFile ? { ca: read("--peer-trusted-ca-file", t.trustedCaFile) } : {}),
-    ...(t.certFile ? { cert: read("--peer-cert-file", t.certFile) } : {}),
-    ...(t.keyFile ? { key: read("--peer-key-file", t.keyFile) } : {}),
-    ...(selfSigned ? { rejectUnauthorized: false } : {}),
-  };
+  const names = { ca: "--peer-trusted-ca-file", cert: "--peer-cert-file", key: "--peer-key-file" };
+  return readTlsFiles(config.peerTls, names, !selfSigned);
 }
 
 function toUrl(u: { href: string }): URL {

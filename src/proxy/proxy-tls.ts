@@ -2,11 +2,11 @@
 // TLS files, or the peer ones when no client certificate is given (the old proxy's habit), without
 // verifying them under --auto-tls; peers are dialed with the peer files (self-signed under
 // --peer-auto-tls); https listeners under --auto-tls get a self-signed pair in <proxy dir>/clientCerts.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Config, TlsConfig } from "../config/codec.js";
 import { resolveAutoTls } from "../embed/auto-tls.js";
+import { readTlsFiles } from "../embed/tls-files.js";
 import type { PeerTls } from "../transport/http-util.js";
 
 export interface ProxyTls {
@@ -18,20 +18,10 @@ export interface ProxyTls {
   listen: TlsConfig;
 }
 
+const FILE_NAMES = { ca: "trusted CA file", cert: "certificate file", key: "key file" };
+
 function readDialFiles(t: TlsConfig, rejectUnauthorized: boolean): PeerTls {
-  const read = (flag: string, path: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${flag} ${path}: ${(err as Error).message}`);
-    }
-  };
-  return {
-    ...(t.trustedCaFile ? { ca: read("trusted CA file", t.trustedCaFile) } : {}),
-    ...(t.certFile ? { cert: read("certificate file", t.certFile) } : {}),
-    ...(t.keyFile ? { key: read("key file", t.keyFile) } : {}),
-    rejectUnauthorized,
-  };
+  return readTlsFiles(t, FILE_NAMES, rejectUnauthorized);
 }
 
 const hasCertificate = (t: TlsConfig) => t.certFile !== "" || t.keyFile !== "";
