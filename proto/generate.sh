@@ -24,3 +24,4 @@ fi
 rm -rf ../src/gen
 mv "$tmp/src/gen" ../src/gen
 node shared-empty-bytes.js ../src/gen
+node int64-as-number.js ../src/gen
