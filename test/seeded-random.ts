@@ -42,3 +42,15 @@ export function replayParameters(env: string): { seed?: number; path?: string } 
   const path = process.env[`${env}_PATH`];
   return path === undefined ? { seed: Number(seed) } : { seed: Number(seed), path };
 }
+
+/** Up to `max` random bytes. */
+export function randomBytes(next: () => number, max: number): Buffer {
+  const n = Math.floor(next() * (max + 1));
+  return Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
+}
+
+/** A number across the varint boundaries (1, 2, ... 8 bytes), zero now and then. */
+export function randomNumber(next: () => number): number {
+  if (next() < 0.1) return 0;
+  return Math.floor(next() * 2 ** Math.floor(next() * 54));
+}

@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodePutRequest } from "../../src/api/grpc/kv-request-decoders.js";
 import { PutRequest } from "../../src/gen/etcdserverpb/rpc.js";
-import { mulberry32, withSeed } from "../seeded-random.js";
-
-function randomBytes(next: () => number, max: number): Buffer {
-  const n = Math.floor(next() * (max + 1));
-  return Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
-}
+import { mulberry32, randomBytes, withSeed } from "../seeded-random.js";
 
 function randomPut(next: () => number): PutRequest {
   const leaseKind = next();

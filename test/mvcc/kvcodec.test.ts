@@ -2,18 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { KeyValue } from "../../src/gen/mvccpb/kv.js";
 import { decodeKeyValue, encodeKeyValue } from "../../src/mvcc/kvcodec.js";
-import { mulberry32, withSeed } from "../seeded-random.js";
-
-function randomBytes(next: () => number, max: number): Buffer {
-  const n = Math.floor(next() * (max + 1));
-  return Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
-}
-
-/** A number across the varint boundaries (1, 2, ... 8 bytes), zero now and then. */
-function randomNumber(next: () => number): number {
-  if (next() < 0.1) return 0;
-  return Math.floor(next() * 2 ** Math.floor(next() * 54));
-}
+import { mulberry32, randomBytes, randomNumber, withSeed } from "../seeded-random.js";
 
 test("a history record is encoded to the generated encoder's bytes (random records)", () =>
   withSeed("SEED", "test/mvcc/kvcodec.test.ts", (seed) => {

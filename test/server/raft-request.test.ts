@@ -10,18 +10,13 @@ import type {
   TxnRequest,
 } from "../../src/gen/etcdserverpb/rpc.js";
 import { encodeProposal, encodeRaftRequest } from "../../src/server/raft-request.js";
-import { mulberry32, withSeed } from "../seeded-random.js";
+import { mulberry32, randomBytes, withSeed } from "../seeded-random.js";
 
 /** The bytes the general path gives: fromPartial's full copy, then the generated encoder. */
 function viaFromPartial(req: Partial<InternalRaftRequest>, header: RequestHeader): Buffer {
   return Buffer.from(
     InternalRaftRequest.encode(InternalRaftRequest.fromPartial({ ...req, header })).finish(),
   );
-}
-
-function randomBytes(next: () => number, max: number): Buffer {
-  const n = Math.floor(next() * (max + 1));
-  return Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
 }
 
 test("a put is encoded to the same bytes as fromPartial + encode (random puts and headers)", () =>

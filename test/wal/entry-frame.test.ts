@@ -3,21 +3,10 @@ import { test } from "node:test";
 import { Entry, EntryType } from "../../src/gen/raftpb/raft.js";
 import { encodeEntryFrame } from "../../src/wal/entry-frame.js";
 import { encodeFrame, FrameKind, readFrame } from "../../src/wal/frame.js";
-import { mulberry32, withSeed } from "../seeded-random.js";
+import { mulberry32, randomBytes, randomNumber, withSeed } from "../seeded-random.js";
 
 /** The frame as the WAL wrote it before: the generated encoder's bytes, framed. */
 const generatedFrame = (entry: Entry) => encodeFrame(FrameKind.entry, Entry.encode(entry).finish());
-
-function randomBytes(next: () => number, max: number): Buffer {
-  const n = Math.floor(next() * (max + 1));
-  return Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
-}
-
-/** A number across the varint boundaries (1, 2, ... 8 bytes), zero now and then. */
-function randomNumber(next: () => number): number {
-  if (next() < 0.1) return 0;
-  return Math.floor(next() * 2 ** Math.floor(next() * 54));
-}
 
 test("an entry's frame is the generated encoder's bytes, framed (random entries)", () =>
   withSeed("SEED", "test/wal/entry-frame.test.ts", (seed) => {
