@@ -66,6 +66,20 @@ function canWaitForAppend(m: Message): boolean {
   return m.type === MessageType.MsgApp && m.entries.length === 0;
 }
 
+/** A hold this close to its end is over: a timer cannot wait less than a millisecond. */
+const HOLD_SLACK_MS = 0.1;
+
+/** One chunk of HTTP/1.1 chunked transfer coding carrying the frames. */
+export function chunkOf(frames: readonly Buffer[], size: number): Buffer {
+  const head = `${size.toString(16)}\r\n`;
+  const out = Buffer.allocUnsafe(head.length + size + 2);
+  let at = out.write(head, 0, "latin1");
+  for (const f of frames) at += f.copy(out, at);
+  out[at] = 0x0d;
+  out[at + 1] = 0x0a;
+  return out;
+}
+
 export class StreamWriter {
   private conn: Connection | undefined;
   private queue: Message[] = [];
@@ -139,7 +153,8 @@ export class StreamWriter {
 
   private heartbeat(conn: Connection): void {
     if (this.conn !== conn || conn.drainTimer) return; // a blocked write is already being timed
-    this.write(conn, conn.encode(LINK_HEARTBEAT), "heartbeat");
+    const frame = conn.encode(LINK_HEARTBEAT);
+    this.write(conn, [frame], frame.length, "heartbeat");
   }
 
   /** Holds the queued notices, with a shorter hold when nothing past their commit is in flight. */
@@ -149,7 +164,20 @@ export class StreamWriter {
     this.clearHold();
     this.flushScheduled = "held";
     this.holdUntil = until;
-    this.holdTimer = setTimeout(() => this.flush(), until - performance.now());
+    this.holdTimer = setTimeout(() => this.holdElapsed(), until - performance.now());
+  }
+
+  /**
+   * Node starts a timer from the loop's clock, read when the turn began: set late in a long turn (a
+   * synced write, an apply) it fires that much early. Held notices wait out the rest of their hold.
+   */
+  private holdElapsed(): void {
+    const left = this.holdUntil - performance.now();
+    if (left > HOLD_SLACK_MS) {
+      this.holdTimer = setTimeout(() => this.holdElapsed(), left);
+      return;
+    }
+    this.flush();
   }
 
   private clearHold(): void {
@@ -173,38 +201,53 @@ export class StreamWriter {
       parts.push(b);
       size += b.length;
     }
-    if (this.write(conn, parts.length === 1 ? parts[0] : Buffer.concat(parts, size), "write")) {
+    if (this.write(conn, parts, size, "write")) {
       this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, size);
     } else {
       this.ctx.raft.reportUnreachable(this.peerId);
     }
   }
 
-  /** Writes bytes; false when the connection failed. Waits for 'drain' when the socket is backed up. */
-  private write(conn: Connection, bytes: Buffer, action: string): boolean {
-    if (conn.res.destroyed || conn.res.writableEnded) {
+  /**
+   * Writes the frames as one chunk of the answer; false when the connection failed. Waits for 'drain'
+   * when the socket is backed up.
+   */
+  private write(conn: Connection, frames: readonly Buffer[], size: number, action: string): boolean {
+    const res = conn.res;
+    if (res.destroyed || res.writableEnded) {
       this.fail(conn, action, "connection closed");
       return false;
     }
-    // Node's response write corks the socket until the next process.nextTick, which runs only after
-    // every promise continuation queued in this turn (the rest of the raft loop, an apply): corked here,
-    // the uncork hands the frame to the kernel now, so an acknowledgement never waits for that work.
-    const socket = conn.res.socket;
-    socket?.cork();
-    const more = conn.res.write(bytes);
-    socket?.uncork();
-    if (!more) {
-      conn.drainTimer = setTimeout(
-        () => this.fail(conn, action, `write blocked for ${this.ctx.timings.writeTimeoutMs} ms`),
-        this.ctx.timings.writeTimeoutMs,
-      );
-      conn.res.once("drain", () => {
-        if (conn.drainTimer) clearTimeout(conn.drainTimer);
-        conn.drainTimer = undefined;
-        if (this.conn === conn && this.queue.length > 0) this.flush();
-      });
+    if (size === 0) return true; // an empty chunk would end the answer
+    const socket = res.socket;
+    // The answer's headers went out when the stream was attached and nothing else writes to it: the
+    // chunk (hex size, CRLF, data, CRLF) goes to the socket in one buffer and one write, which the
+    // kernel gets now. The response's own write costs three buffers, a cork until the next tick
+    // (after every promise continuation of the turn: the rest of the raft loop, an apply) and
+    // its bookkeeping.
+    if (socket && res.chunkedEncoding && res.headersSent && res.writableLength === socket.writableLength) {
+      const more = socket.write(chunkOf(frames, size));
+      if (!more) this.awaitDrain(conn, socket, action);
+      return true;
     }
+    const bytes = frames.length === 1 ? frames[0] : Buffer.concat(frames, size);
+    socket?.cork();
+    const more = res.write(bytes);
+    socket?.uncork();
+    if (!more) this.awaitDrain(conn, res, action);
     return true;
+  }
+
+  private awaitDrain(conn: Connection, emitter: NodeJS.EventEmitter, action: string): void {
+    conn.drainTimer = setTimeout(
+      () => this.fail(conn, action, `write blocked for ${this.ctx.timings.writeTimeoutMs} ms`),
+      this.ctx.timings.writeTimeoutMs,
+    );
+    emitter.once("drain", () => {
+      if (conn.drainTimer) clearTimeout(conn.drainTimer);
+      conn.drainTimer = undefined;
+      if (this.conn === conn && this.queue.length > 0) this.flush();
+    });
   }
 
   private fail(conn: Connection, action: string, reason: string): void {
