@@ -1,5 +1,5 @@
-// The key-value RPCs served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on
-// its port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
+// The unary calls served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on its
+// port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
 import assert from "node:assert/strict";
 import { connect, type IncomingHttpHeaders } from "node:http2";
 import { after, before, describe, it } from "node:test";
@@ -9,6 +9,9 @@ import {
   type DeleteRangeResponse,
   LeaseClient,
   LeaseGrantRequest,
+  type LeaseGrantResponse,
+  LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
   PutRequest,
   type PutResponse,
   RangeRequest,
@@ -45,7 +48,7 @@ const range = (kv: Kv, key: string, rangeEnd?: string) =>
     RangeRequest.fromPartial({ key: bytes(key), ...(rangeEnd ? { rangeEnd: bytes(rangeEnd) } : {}) }),
   );
 
-describe("key-value calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
+describe("unary calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
   let h: Harness;
   let kv: Kv;
   let normal: Kv;
@@ -163,16 +166,47 @@ describe("key-value calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
     assert.equal((await range(kv, "a")).kvs.length, 0, "the port still answers");
   });
 
-  it("answers an RPC it does not serve Unimplemented", async () => {
-    const lease = new LeaseClient(`127.0.0.1:${h.listeners.frontUrl?.port}`, credentials.createInsecure());
+  it("answers any other unary call, in a batch or forwarded, and an unknown one as the normal port does", async () => {
+    const port = h.listeners.frontUrl?.port;
+    const lease = new LeaseClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const normalLease = new LeaseClient(h.hostPort, credentials.createInsecure());
     try {
-      const err = await failure(
-        unary(lease.leaseGrant.bind(lease), LeaseGrantRequest.fromPartial({ TTL: 10 })),
+      const granted = await unary<LeaseGrantRequest, LeaseGrantResponse>(
+        lease.leaseGrant.bind(lease),
+        LeaseGrantRequest.fromPartial({ TTL: 10 }),
       );
-      assert.equal(err.code, 12);
-      assert.equal(err.details, "unknown method LeaseGrant for service etcdserverpb.Lease");
+      assert.equal(granted.TTL, 10);
+      const seen = await unary<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
+        normalLease.leaseTimeToLive.bind(normalLease),
+        LeaseTimeToLiveRequest.fromPartial({ ID: granted.ID }),
+      );
+      assert.equal(seen.grantedTTL, 10);
+      const unknown = (address: string) =>
+        new Promise<IncomingHttpHeaders>((resolve, reject) => {
+          const session = connect(address);
+          session.on("error", reject);
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/etcdserverpb.Lease/NoSuchCall",
+            "content-type": "application/grpc",
+            te: "trailers",
+          });
+          stream.on("response", (headers) => {
+            resolve(headers);
+            session.close();
+          });
+          stream.end(Buffer.alloc(5));
+        });
+      const [viaThread, direct] = await Promise.all([
+        unknown(`http://127.0.0.1:${port}`),
+        unknown(`http://${h.hostPort}`),
+      ]);
+      assert.equal(viaThread["grpc-status"], "12");
+      assert.equal(viaThread["grpc-status"], direct["grpc-status"]);
+      assert.equal(viaThread["grpc-message"], direct["grpc-message"]);
     } finally {
       lease.close();
+      normalLease.close();
     }
   });
 });
