@@ -1,7 +1,7 @@
 // The unary calls served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on its
 // port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
 import assert from "node:assert/strict";
-import { connect, type IncomingHttpHeaders } from "node:http2";
+import { connect, constants, type IncomingHttpHeaders } from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import {
@@ -18,6 +18,8 @@ import {
   type RangeResponse,
   TxnRequest,
   type TxnResponse,
+  WatchRequest,
+  WatchResponse,
 } from "../../src/gen/etcdserverpb/rpc.js";
 import type { RequestContext } from "../../src/server/client-api.js";
 import { type Harness, kvClient, startHarness, unary } from "./harness.js";
@@ -164,6 +166,63 @@ describe("unary calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
       h.api.range = apiRange;
     }
     assert.equal((await range(kv, "a")).kvs.length, 0, "the port still answers");
+  });
+
+  it("forwards a watch stream both ways, and ends it on the main thread when its client resets", async () => {
+    const apiWatchStream = h.api.watchStream.bind(h.api);
+    let closes = 0;
+    h.api.watchStream = () => {
+      const stream = apiWatchStream();
+      return {
+        ...stream,
+        close: () => {
+          closes++;
+          stream.close();
+        },
+      };
+    };
+    const session = connect(`http://127.0.0.1:${h.listeners.frontUrl?.port}`);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/etcdserverpb.Watch/Watch",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      const answers: WatchResponse[] = [];
+      let pending = Buffer.alloc(0);
+      stream.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          const n = pending.readUInt32BE(1);
+          answers.push(WatchResponse.decode(pending.subarray(5, 5 + n)));
+          pending = pending.subarray(5 + n);
+        }
+      });
+      const message = WatchRequest.encode(
+        WatchRequest.fromPartial({ createRequest: { key: bytes("watched") } }),
+      ).finish();
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      stream.write(frame);
+      const until = async (what: string, done: () => boolean) => {
+        for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(done(), what);
+      };
+      await until("the watch is created", () => answers.some((a) => a.created));
+      await put(kv, "watched", "1");
+      await until("the event arrives", () => answers.some((a) => a.events.length > 0));
+      const event = answers.find((a) => a.events.length > 0)?.events[0];
+      assert.equal(Buffer.from(event?.kv?.value ?? []).toString(), "1");
+      assert.equal(closes, 0);
+      stream.close(constants.NGHTTP2_CANCEL);
+      await until("the main thread's watch stream is closed", () => closes === 1);
+    } finally {
+      session.destroy();
+      h.api.watchStream = apiWatchStream;
+    }
   });
 
   it("answers any other unary call, in a batch or forwarded, and an unknown one as the normal port does", async () => {
