@@ -88,7 +88,7 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for /health; default 30 s. */
   startTimeoutMs?: number;
-  /** --initial-cluster; default: this member alone. */
+  /** --initial-cluster; default: this member alone; "" leaves the flag out. */
   initialCluster?: string;
   /** The peer URLs' scheme (https needs the --peer-* TLS flags in extraArgs). */
   peerScheme?: "http" | "https";
@@ -235,8 +235,10 @@ export class Member {
       this.peerUrl,
       "--initial-advertise-peer-urls",
       this.advertisedPeerUrl ?? this.peerUrl,
-      "--initial-cluster",
-      this.initialCluster ?? `${this.name}=${this.peerUrl}`,
+      // "" leaves the flag out (a member bootstrapping through discovery)
+      ...(this.initialCluster === ""
+        ? []
+        : ["--initial-cluster", this.initialCluster ?? `${this.name}=${this.peerUrl}`]),
       ...this.clusterArgs,
       ...(this.binary === "etcd" ? ["--logger", "zap", "--log-outputs", "stderr"] : []),
       ...(this.clientTls

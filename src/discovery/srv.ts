@@ -1,0 +1,172 @@
+// --discovery-srv: the initial cluster from DNS SRV records (etcd's pkg/srv GetCluster and embed's
+// GetDNSClusterNames). Each record of _etcd-server-ssl[-name]._tcp.<domain> (https) and
+// _etcd-server[-name]._tcp.<domain> (http) is one member at target:port; the record whose address is
+// one of this member's advertised peer URLs is this member, the others are named 0, 1, ...
+import { promises as dns } from "node:dns";
+import type { Logger } from "pino";
+
+export interface SrvRecord {
+  name: string;
+  port: number;
+  priority: number;
+  weight: number;
+}
+
+/** The DNS questions SRV discovery asks; injectable (tests point it at their own server). */
+export interface SrvResolver {
+  /** The SRV records of a full name (_service._tcp.domain). */
+  resolveSrv(name: string): Promise<SrvRecord[]>;
+  /** A host name's address, as Go's net.ResolveTCPAddr finds it (IPv4 preferred). */
+  lookupHost(host: string): Promise<string>;
+}
+
+function dnsErrorText(err: unknown, name: string): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOTFOUND" || e.code === "ENODATA" || e.code === "EAI_NONAME")
+    return `lookup ${name}: no such host`;
+  if (e.code === "ETIMEOUT") return `lookup ${name}: i/o timeout`;
+  return e.message ?? String(err);
+}
+
+/** The system's resolver, or a dns.promises.Resolver given (its servers set by the caller). */
+export function dnsSrvResolver(resolver?: InstanceType<typeof dns.Resolver>): SrvResolver {
+  return {
+    resolveSrv: (name) => (resolver ?? dns).resolveSrv(name),
+    lookupHost: async (host) => {
+      if (resolver) {
+        const v4 = await resolver.resolve4(host).catch(() => [] as string[]);
+        if (v4.length > 0) return v4[0];
+        const v6 = await resolver.resolve6(host);
+        return v6[0];
+      }
+      const found = await dns.lookup(host, { family: 4 }).catch(() => dns.lookup(host));
+      return found.address;
+    },
+  };
+}
+
+/** Go's net.JoinHostPort. */
+function joinHostPort(host: string, port: string | number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function splitUrlHost(u: URL): { host: string; port: string } {
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  return { host: u.hostname.replace(/^\[|\]$/g, ""), port };
+}
+
+/** Go's LookupSRV order: by priority (weights are not shuffled here: the order of equal ones is DNS's). */
+function byPriority(records: SrvRecord[]): SrvRecord[] {
+  return [...records].sort((a, b) => a.priority - b.priority);
+}
+
+/**
+ * pkg/srv GetCluster: "name=scheme://target:port" for each SRV record of _<service>._tcp.<domain>; this
+ * member's record (same address as one of its advertised peer URLs) carries its name.
+ */
+export async function srvCluster(
+  scheme: "http" | "https",
+  service: string,
+  name: string,
+  domain: string,
+  advertisePeerUrls: readonly string[],
+  resolver: SrvResolver,
+): Promise<string[]> {
+  const byAddress = new Map<string, URL>();
+  for (const raw of advertisePeerUrls) {
+    const u = new URL(raw);
+    const { host, port } = splitUrlHost(u);
+    const address = await resolver.lookupHost(host).catch((err: unknown) => {
+      throw new Error(dnsErrorText(err, host));
+    });
+    byAddress.set(joinHostPort(address, port), u);
+  }
+  const fullName = `_${service}._tcp.${domain}`;
+  let records: SrvRecord[];
+  try {
+    records = byPriority(await resolver.resolveSrv(fullName));
+  } catch (err) {
+    throw new Error(`error querying DNS SRV records for _${service} ${dnsErrorText(err, fullName)}`);
+  }
+  const parts: string[] = [];
+  let lastError: string | undefined;
+  let tempName = 0;
+  for (const srv of records) {
+    const target = srv.name;
+    let address: string;
+    try {
+      address = joinHostPort(await resolver.lookupHost(target.replace(/\.$/, "")), srv.port);
+    } catch (err) {
+      lastError = dnsErrorText(err, target);
+      continue;
+    }
+    const own = byAddress.get(address);
+    const memberName = own ? name : String(tempName++);
+    // SRV targets end with a dot, URLs do not
+    const urlHost = joinHostPort(target.replace(/\.$/, ""), srv.port);
+    if (own && own.protocol !== `${scheme}:`) {
+      lastError = `bootstrap at ${scheme}://${urlHost} from DNS for ${service} has scheme mismatch with expected peer ${own.href.replace(/\/$/, "")}`;
+    } else {
+      parts.push(`${memberName}=${scheme}://${urlHost}`);
+    }
+  }
+  if (parts.length === 0 && lastError !== undefined)
+    throw new Error(`error querying DNS SRV records for _${service} ${lastError}`);
+  return parts;
+}
+
+export interface SrvDiscoveryOptions {
+  /** --discovery-srv */
+  domain: string;
+  /** --discovery-srv-name: a suffix of the service names. */
+  serviceName: string;
+  /** --name */
+  name: string;
+  /** --initial-advertise-peer-urls */
+  advertisePeerUrls: readonly string[];
+  resolver?: SrvResolver;
+  logger?: Pick<Logger, "info" | "warn">;
+}
+
+/**
+ * GetDNSClusterNames: the members from both services, https first. etcd 3.4.23 drops the http records
+ * (it appends them only when their lookup failed); here they count, as etcd meant and 3.5 does. Fails
+ * with the https lookup's error when neither service has a usable record.
+ */
+export async function srvClusterNames(opts: SrvDiscoveryOptions): Promise<string[]> {
+  const resolver = opts.resolver ?? dnsSrvResolver();
+  const suffix = opts.serviceName !== "" ? `-${opts.serviceName}` : "";
+  const fields = (scheme: string, service: string) => ({
+    "service-scheme": scheme,
+    "service-name": service,
+    "server-name": opts.name,
+    "discovery-srv": opts.domain,
+    "advertise-peer-urls": opts.advertisePeerUrls,
+  });
+  const attempt = async (scheme: "http" | "https", service: string) => {
+    try {
+      return {
+        found: await srvCluster(scheme, service, opts.name, opts.domain, opts.advertisePeerUrls, resolver),
+      };
+    } catch (err) {
+      return { found: [] as string[], error: err as Error };
+    }
+  };
+  const https = await attempt("https", `etcd-server-ssl${suffix}`);
+  opts.logger?.info(
+    {
+      ...fields("https", `etcd-server-ssl${suffix}`),
+      "found-cluster": https.found,
+      error: https.error?.message,
+    },
+    "get cluster for etcd-server-ssl SRV",
+  );
+  const http = await attempt("http", `etcd-server${suffix}`);
+  const all = [...https.found, ...http.found];
+  opts.logger?.info(
+    { ...fields("http", `etcd-server${suffix}`), "found-cluster": all, error: http.error?.message },
+    "get cluster for etcd-server SRV",
+  );
+  if (all.length === 0) throw https.error ?? http.error ?? new Error(`no SRV records for ${opts.domain}`);
+  return all;
+}
