@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
-import { frontFromEnvironment, serveClients } from "../api/index.js";
+import { clientThreadFromEnvironment, frontFromEnvironment, serveClients } from "../api/index.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
 import { bootstrapClusterOf, type SrvResolver } from "../discovery/index.js";
@@ -279,6 +279,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
       ...(tls ? { tls } : {}),
       http: feed?.http ?? [],
       front: frontFromEnvironment(process.env),
+      clientThread: clientThreadFromEnvironment(process.env),
     });
     listeners.push(clients);
 
