@@ -210,3 +210,40 @@ describe("v2 discovery against etcd 3.4.23's v2 keys API", {
     }
   });
 });
+
+describe("an https discovery service", { skip: needsDebianEtcd, timeout: 120_000 }, () => {
+  let service: DiscoveryService;
+  before(async () => {
+    service = await DiscoveryService.start({ https: true });
+  });
+  after(destroyAllMembers);
+
+  test("is asked over TLS, directly and through --discovery-proxy's CONNECT tunnel", async () => {
+    assert.ok(service.url.startsWith("https://"));
+    const ca = service.certificate;
+    assert.ok(ca);
+    const direct = await service.token("1");
+    assert.equal(
+      await joinCluster({ url: direct, ca, maxRetries: 2, retryUnitMs: 10 }, 1n, "t=http://127.0.0.1:1"),
+      "t=http://127.0.0.1:1",
+    );
+
+    const proxy = await Front.start(service.url);
+    try {
+      const tunnelled = await service.token("1");
+      assert.equal(
+        await joinCluster(
+          { url: tunnelled, ca, proxy: proxy.url, maxRetries: 2, retryUnitMs: 10 },
+          2n,
+          "u=http://127.0.0.1:2",
+        ),
+        "u=http://127.0.0.1:2",
+      );
+      const port = new URL(service.url).port;
+      assert.ok(proxy.seen.length >= 4, proxy.seen.join("\n"));
+      for (const line of proxy.seen) assert.equal(line, `CONNECT 127.0.0.1:${port}`);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
