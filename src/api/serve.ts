@@ -34,7 +34,7 @@ import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
-import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
+import { createGrpcServer, grpcOverheadBytes, serverPings } from "./grpc/grpc-services.js";
 import { applyHeaderLimits } from "./grpc/header-limits.js";
 import { enforcePingPolicy } from "./grpc/ping-policy.js";
 import { unaryFastPath, unaryMethods } from "./grpc/unary-fast-path.js";
@@ -300,6 +300,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       : [];
     if (options.front) threadUrls.push(options.front.listenUrl);
     if (threadUrls.length > 0) {
+      const pings = serverPings(options.grpc ?? {});
       front = await startFrontThread(
         {
           listenUrls: threadUrls,
@@ -307,6 +308,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
           methods: unaryMethods(handlers, metrics),
           unaryPaths: [...handlers.keys()],
           pingMinTimeMs: options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
+          pingIntervalMs: pings["grpc.keepalive_time_ms"],
+          pingTimeoutMs: pings["grpc.keepalive_timeout_ms"],
           ...(options.grpc?.maxConcurrentStreams !== undefined
             ? { maxConcurrentStreams: options.grpc.maxConcurrentStreams }
             : {}),

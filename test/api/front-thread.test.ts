@@ -269,3 +269,27 @@ describe("unary calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe("client connections of the HTTP/2 thread", { timeout: 60_000 }, () => {
+  it("are pinged every --grpc-keepalive-interval", async () => {
+    const h = await startHarness({
+      clientThread: true,
+      grpc: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 5000 },
+    });
+    const session = connect(h.url.href);
+    try {
+      session.on("error", () => {});
+      let pings = 0;
+      session.on("ping", () => pings++);
+      // the connection reaches HTTP/2 with its first request (the :authority gate reads up to it)
+      const health = session.request({ ":path": "/health" });
+      health.resume();
+      await new Promise((r) => health.once("end", r));
+      for (let i = 0; i < 1000 && pings < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(pings >= 2, `${pings} pings`);
+    } finally {
+      session.destroy();
+      await h.close();
+    }
+  });
+});

@@ -53,11 +53,34 @@ const h2 = createHttp2Server(
     : {},
 );
 applyHeaderLimits(h2);
-h2.on("session", (session: ServerHttp2Session) =>
-  enforcePingPolicy(session, { minTimeMs: options.pingMinTimeMs, isUnary: (path) => unaryPaths.has(path) }),
-);
+h2.on("session", (session: ServerHttp2Session) => {
+  enforcePingPolicy(session, { minTimeMs: options.pingMinTimeMs, isUnary: (path) => unaryPaths.has(path) });
+  pingClient(session);
+});
+
+/** Pings a client connection every interval and closes it when an answer does not come in time. */
+function pingClient(session: ServerHttp2Session): void {
+  let unanswered: NodeJS.Timeout | undefined;
+  const every = setInterval(() => {
+    if (unanswered !== undefined || session.closed || session.destroyed) return;
+    unanswered = setTimeout(() => session.destroy(), options.pingTimeoutMs);
+    try {
+      session.ping(() => {
+        clearTimeout(unanswered);
+        unanswered = undefined;
+      });
+    } catch {
+      session.destroy();
+    }
+  }, options.pingIntervalMs);
+  every.unref();
+  session.once("close", () => {
+    clearInterval(every);
+    clearTimeout(unanswered);
+  });
+}
+// each path sets its stream's listeners (an error listener among them: a reset stream also errors)
 h2.on("stream", (stream, headers) => {
-  stream.on("error", () => {});
   const contentType = headers["content-type"];
   if (
     typeof contentType === "string" &&
