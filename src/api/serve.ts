@@ -39,6 +39,7 @@ import { applyHeaderLimits } from "./grpc/header-limits.js";
 import { enforcePingPolicy } from "./grpc/ping-policy.js";
 import { unaryFastPath, unaryMethods } from "./grpc/unary-fast-path.js";
 import { watchFastPath } from "./grpc/watch-fast-path.js";
+import { nameWrappedConnection } from "./grpc/wrapped-connection.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { grpcRequestContext, TlsIdentities } from "./request-context.js";
@@ -170,13 +171,14 @@ function injectorServingHttp(
   }
   if (!applyHeaderLimits(h2))
     logger?.warn({}, "HTTP/2 header fields stay at Node's 128: its internals changed");
-  h2.on("session", (session: ServerHttp2Session) =>
+  h2.on("session", (session: ServerHttp2Session) => {
+    nameWrappedConnection(session);
     enforcePingPolicy(session, {
       minTimeMs: pingMinTimeMs,
       isUnary,
       onViolation: () => logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
-    }),
-  );
+    });
+  });
   const grpcListeners = h2.listeners("stream") as StreamListener[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
