@@ -20,27 +20,47 @@ export interface SrvResolver {
   lookupHost(host: string): Promise<string>;
 }
 
-function dnsErrorText(err: unknown, name: string): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOTFOUND" || e.code === "ENODATA" || e.code === "EAI_NONAME")
-    return `lookup ${name}: no such host`;
-  if (e.code === "ETIMEOUT") return `lookup ${name}: i/o timeout`;
-  return e.message ?? String(err);
+/** The first DNS server as Go names it in its errors ("10.0.0.53:53"). */
+function firstServer(resolver: Pick<InstanceType<typeof dns.Resolver>, "getServers">): string | undefined {
+  const s = resolver.getServers()[0];
+  if (s === undefined) return undefined;
+  if (s.startsWith("[") || /^[^:]+:\d+$/.test(s)) return s;
+  return s.includes(":") ? `[${s}]:53` : `${s}:53`;
 }
+
+/** A failed DNS question in Go's words: "lookup <name> on <server>: no such host". */
+function goDnsError(err: unknown, name: string, server: string | undefined): Error {
+  const e = err as NodeJS.ErrnoException;
+  const on = server ? ` on ${server}` : "";
+  if (e.code === "ENOTFOUND" || e.code === "ENODATA" || e.code === "EAI_NONAME")
+    return new Error(`lookup ${name}${on}: no such host`);
+  if (e.code === "ETIMEOUT") return new Error(`lookup ${name}${on}: i/o timeout`);
+  return e instanceof Error ? e : new Error(String(err));
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** The system's resolver, or a dns.promises.Resolver given (its servers set by the caller). */
 export function dnsSrvResolver(resolver?: InstanceType<typeof dns.Resolver>): SrvResolver {
+  const server = () => firstServer(resolver ?? dns);
   return {
-    resolveSrv: (name) => (resolver ?? dns).resolveSrv(name),
+    resolveSrv: (name) =>
+      (resolver ?? dns).resolveSrv(name).catch((err: unknown) => {
+        throw goDnsError(err, name, server());
+      }),
     lookupHost: async (host) => {
-      if (resolver) {
-        const v4 = await resolver.resolve4(host).catch(() => [] as string[]);
-        if (v4.length > 0) return v4[0];
-        const v6 = await resolver.resolve6(host);
-        return v6[0];
+      try {
+        if (resolver) {
+          const v4 = await resolver.resolve4(host).catch(() => [] as string[]);
+          if (v4.length > 0) return v4[0];
+          const v6 = await resolver.resolve6(host);
+          return v6[0];
+        }
+        const found = await dns.lookup(host, { family: 4 }).catch(() => dns.lookup(host));
+        return found.address;
+      } catch (err) {
+        throw goDnsError(err, host, server());
       }
-      const found = await dns.lookup(host, { family: 4 }).catch(() => dns.lookup(host));
-      return found.address;
     },
   };
 }
@@ -76,9 +96,7 @@ export async function srvCluster(
   for (const raw of advertisePeerUrls) {
     const u = new URL(raw);
     const { host, port } = splitUrlHost(u);
-    const address = await resolver.lookupHost(host).catch((err: unknown) => {
-      throw new Error(dnsErrorText(err, host));
-    });
+    const address = await resolver.lookupHost(host);
     byAddress.set(joinHostPort(address, port), u);
   }
   const fullName = `_${service}._tcp.${domain}`;
@@ -86,7 +104,7 @@ export async function srvCluster(
   try {
     records = byPriority(await resolver.resolveSrv(fullName));
   } catch (err) {
-    throw new Error(`error querying DNS SRV records for _${service} ${dnsErrorText(err, fullName)}`);
+    throw new Error(`error querying DNS SRV records for _${service} ${messageOf(err)}`);
   }
   const parts: string[] = [];
   let lastError: string | undefined;
@@ -97,7 +115,7 @@ export async function srvCluster(
     try {
       address = joinHostPort(await resolver.lookupHost(target.replace(/\.$/, "")), srv.port);
     } catch (err) {
-      lastError = dnsErrorText(err, target);
+      lastError = messageOf(err);
       continue;
     }
     const own = byAddress.get(address);

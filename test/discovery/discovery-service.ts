@@ -65,12 +65,12 @@ export class Front {
 
   static async start(
     target: string,
-    intercept: (n: number) => Intercepted | undefined = () => undefined,
+    intercept: (n: number, url: string) => Intercepted | undefined = () => undefined,
   ): Promise<Front> {
     const seen: string[] = [];
     const server = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
-      const answer = intercept(seen.length);
+      const answer = intercept(seen.length, req.url ?? "");
       if (answer) {
         res.writeHead(answer.status, { "content-type": "application/json" });
         res.end(answer.body);

@@ -126,6 +126,39 @@ describe("v2 discovery against etcd 3.4.23's v2 keys API", {
     }
   });
 
+  test("a watch the service fails is taken up again after the backoff, from a fresh look at the cluster", async () => {
+    const url = await service.token("2");
+    let watchesFailed = 0;
+    const front = await Front.start(service.url, (_, path) => {
+      if (path.includes("recursive=true") && path.includes("wait=true") && watchesFailed === 0) {
+        watchesFailed++;
+        return { status: 500, body: "{}" };
+      }
+      return undefined;
+    });
+    try {
+      const { lines, logger } = recorder();
+      const first = joinCluster(
+        { url: url.replace(service.url, front.url), logger, retryUnitMs: 5 },
+        1n,
+        "w1=http://127.0.0.1:1",
+      );
+      // the second registers once the first has seen its watch fail
+      const deadline = Date.now() + 20_000;
+      while (!lines.some((l) => l.msg === "retry connecting to discovery service")) {
+        assert.ok(Date.now() < deadline, `no retry within 20 s: ${JSON.stringify(lines)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const second = await joinCluster({ url }, 2n, "w2=http://127.0.0.1:2");
+      assert.equal(await first, second);
+      const retry = lines.find((l) => l.msg === "retry connecting to discovery service");
+      assert.equal(retry?.reason, "waiting for other nodes");
+      assert.equal(watchesFailed, 1);
+    } finally {
+      await front.close();
+    }
+  });
+
   test("a service down: the dial error in Go's words, retried until maxRetries", async () => {
     const port = await freePort();
     const { lines, logger } = recorder();
