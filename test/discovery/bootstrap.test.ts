@@ -1,7 +1,7 @@
 // Members bootstrapping through --discovery, as processes, with Debian's etcd 3.4.23 as the discovery
 // service and beside rxetcd: three members form one cluster, a fourth finds it full (exits as etcd does, or
 // becomes a v2 proxy), rxetcd and etcd members share a token, a restart ignores the token, and the failures
-// (no size key, a bad size, the service down, a member registered twice) read as etcd's.
+// (no size key, a bad size, no v2 keys API there, the service down, a member registered twice) read as etcd's.
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
@@ -166,16 +166,23 @@ describe("bootstrap through --discovery (Debian's etcd as the service)", {
     }
   });
 
-  test("no size key, a bad size: etcd's errors", async () => {
+  test("no size key, a bad size, a URL that is no v2 keys API: etcd's errors", async () => {
     const msg = "failed to bootstrap; discovery token was already used";
-    for (const size of [undefined, "three"]) {
-      const url = await service.token(size);
+    const cases: Array<[string, RegExp]> = [
+      [
+        await service.token(undefined),
+        /^failed to join discovery cluster \(100: Key not found \(\/_etcd\/registry\/[0-9a-f]+\) \[\d+\]\)$/,
+      ],
+      [await service.token("three"), /^failed to join discovery cluster \(discovery: size key is bad\)$/],
+      // the service's peer port answers 404 with plain text
+      [
+        `${service.member.peerUrl}/v2/keys/_etcd/registry/peer-port`,
+        /^failed to join discovery cluster \(discovery: bad discovery endpoint\)$/,
+      ],
+    ];
+    for (const [url, expected] of cases) {
       const ours = await failedStart(await discoveryMember("rxetcd", "bad", url));
       const theirs = await failedStart(await discoveryMember("etcd", "bad", url));
-      const expected =
-        size === undefined
-          ? /^failed to join discovery cluster \(100: Key not found \(\/_etcd\/registry\/[0-9a-f]+\) \[\d+\]\)$/
-          : /^failed to join discovery cluster \(discovery: size key is bad\)$/;
       assert.match(errorOf(ours, msg) ?? "", expected, ours);
       assert.equal(withoutIndex(errorOf(ours, msg)), withoutIndex(errorOf(theirs, msg)), theirs);
     }
