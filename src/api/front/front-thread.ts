@@ -21,6 +21,9 @@ export interface FrontThreadOptions {
   readonly unaryPaths: readonly string[];
   /** --grpc-keepalive-min-time. */
   readonly pingMinTimeMs: number;
+  /** The server's pings to its clients (--grpc-keepalive-interval and --grpc-keepalive-timeout). */
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
   /** --max-concurrent-streams, when given. */
   readonly maxConcurrentStreams?: number;
   /**
@@ -86,6 +89,8 @@ export async function startFrontThread(
     batchPaths: [...batchMethods.paths],
     unaryPaths: [...options.unaryPaths],
     pingMinTimeMs: options.pingMinTimeMs,
+    pingIntervalMs: options.pingIntervalMs,
+    pingTimeoutMs: options.pingTimeoutMs,
     ...(options.maxConcurrentStreams !== undefined
       ? { maxConcurrentStreams: options.maxConcurrentStreams }
       : {}),
