@@ -148,7 +148,7 @@ export interface SrvDiscoveryOptions {
 
 /**
  * GetDNSClusterNames: the members from both services, https first. etcd 3.4.23 drops the http records
- * (it appends them only when their lookup failed); here they count, as etcd meant and 3.5 does. Fails
+ * (it appends them only when their lookup failed); here they count, as etcd documents the flag. Fails
  * with the https lookup's error when neither service has a usable record.
  */
 export async function srvClusterNames(opts: SrvDiscoveryOptions): Promise<string[]> {
