@@ -38,8 +38,8 @@ export class DiscoveryService {
   }
 
   /** A new token's discovery URL; its size key is set unless size is undefined. */
-  async token(size: string | undefined, base = this.url): Promise<string> {
-    const url = `${base}/v2/keys/_etcd/registry/${randomBytes(8).toString("hex")}`;
+  async token(size: string | undefined): Promise<string> {
+    const url = `${this.url}/v2/keys/_etcd/registry/${randomBytes(8).toString("hex")}`;
     if (size !== undefined) await this.put(`${url}/_config/size`, size);
     return url;
   }
@@ -79,6 +79,7 @@ export class DiscoveryService {
 }
 
 export interface Intercepted {
+  /** 0: the request is never answered. */
   status: number;
   body: string;
 }
@@ -104,6 +105,7 @@ export class Front {
     const server = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
       const answer = intercept(seen.length, req.url ?? "");
+      if (answer?.status === 0) return; // never answered
       if (answer) {
         res.writeHead(answer.status, { "content-type": "application/json" });
         res.end(answer.body);

@@ -177,6 +177,22 @@ describe("v2 discovery against etcd 3.4.23's v2 keys API", {
     assert.equal(failed[0]["discovery-url"], `http://127.0.0.1:${port}`);
   });
 
+  test("a request past its time fails the discovery, without a retry (Go's context deadline)", async () => {
+    const front = await Front.start(service.url, () => ({ status: 0, body: "" }));
+    try {
+      const { lines, logger } = recorder();
+      const url = `${front.url}/v2/keys/_etcd/registry/slow`;
+      const err = await failure(
+        joinCluster({ url, logger, requestTimeoutMs: 200 }, 1n, "x=http://127.0.0.1:1"),
+      );
+      assert.equal(err.message, "context deadline exceeded");
+      assert.equal(front.seen.length, 1);
+      assert.ok(!lines.some((l) => l.msg === "retry connecting to discovery service"));
+    } finally {
+      await front.close();
+    }
+  });
+
   test("an endpoint that is not etcd is a bad discovery endpoint", async () => {
     const front = await Front.start(service.url, () => ({ status: 200, body: "<html>hello</html>" }));
     try {
