@@ -1,10 +1,10 @@
-// The HTTP/2 thread's side of a unary key-value call: it reads the request off its stream, checks what
+// The HTTP/2 thread's side of a unary call handed over in a batch: it reads the request off its stream, checks what
 // the unary fast path checks (encoding, size, one message, the grpc-timeout deadline), hands the
 // message to the main thread in the turn's call batch, and writes the answer back when it arrives.
 // Statuses and texts are those of the unary fast path (grpc-js's own).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type CallStream, listenToCall, sendOkTrailers } from "../grpc/call-stream.js";
-import { CallBatch, type FrontAnswer, type FrontCall, frontMethodIndex } from "./call-batch.js";
+import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
 /** gRPC status codes this side answers by itself. */
@@ -122,14 +122,15 @@ export class StreamCalls {
 
   constructor(
     readonly maxReceiveBytes: number,
+    private readonly methods: BatchMethods,
     post: (batch: ArrayBuffer) => void,
   ) {
     this.calls = new TurnSender(new CallBatch(), MAX_BATCH_CALLS, post);
   }
 
-  /** Takes a gRPC stream: false when it is not one of the calls handed over (the caller answers it). */
+  /** Takes a gRPC stream: false when it is not one of the calls handed over (the caller forwards it). */
   take(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
-    const method = frontMethodIndex(headers[":path"] ?? "");
+    const method = this.methods.indexOf(headers[":path"] ?? "");
     if (method < 0) return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;

@@ -36,7 +36,8 @@ const answerOptions = { waitForTrailers: true, sendDate: false };
 /** A status without a message ends the stream with its headers (no `date` either). */
 const failOptions = { endStream: true, sendDate: false };
 
-interface Method {
+/** A unary RPC as the fast paths serve it (this one, and the client port's HTTP/2 thread's batches). */
+export interface UnaryMethod {
   readonly handler: UnaryHandler;
   readonly startMeter: () => RpcMeter;
   /** The answer framed straight from the message (the key-value RPCs, most of the traffic). */
@@ -45,8 +46,10 @@ interface Method {
   readonly decode: (bytes: Buffer) => unknown;
 }
 
+type Method = UnaryMethod;
+
 /** The answer as one gRPC message frame (prefix and message in one buffer). */
-function frameOf(method: Method, response: unknown): Buffer {
+export function frameOf(method: Method, response: unknown): Buffer {
   if (method.frame !== undefined) return method.frame(response as never);
   // the generated serializer: a growing writer, its copy, a Buffer copy of that, and the frame's copy
   const payload = method.handler.definition.responseSerialize(response);
@@ -55,6 +58,24 @@ function frameOf(method: Method, response: unknown): Buffer {
   frame.writeUInt32BE(payload.length, 1);
   payload.copy(frame, messagePrefixLength);
   return frame;
+}
+
+/** The unary handlers served without grpc-js: all but those that wait for the client. */
+export function unaryMethods(
+  handlers: ReadonlyMap<string, UnaryHandler>,
+  metrics: GrpcMetrics,
+): Map<string, UnaryMethod> {
+  const methods = new Map<string, UnaryMethod>();
+  for (const [path, handler] of handlers) {
+    if (!handler.waits)
+      methods.set(path, {
+        handler,
+        startMeter: metrics.method(path, "unary"),
+        frame: kvAnswerFrames.get(path),
+        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
+      });
+  }
+  return methods;
 }
 
 /**
@@ -67,16 +88,7 @@ export function unaryFastPath(
   maxReceiveBytes: number,
   credentials: CallCredentials,
 ): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
-  const methods = new Map<string, Method>();
-  for (const [path, handler] of handlers) {
-    if (!handler.waits)
-      methods.set(path, {
-        handler,
-        startMeter: metrics.method(path, "unary"),
-        frame: kvAnswerFrames.get(path),
-        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
-      });
-  }
+  const methods = unaryMethods(handlers, metrics);
   return (stream, headers) => {
     const method = methods.get(headers[":path"] ?? "");
     if (method === undefined) return false;
