@@ -9,8 +9,14 @@ import { type Message, MessageType } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
 import { coalesceAppends } from "./coalesce-appends.js";
 import type { TransportContext } from "./context.js";
-import { encodeMessageFrame, LINK_HEARTBEAT } from "./message-codec.js";
-import { encodeMsgAppV2, INITIAL_MSGAPPV2_STATE, type MsgAppV2State } from "./msgappv2-codec.js";
+import { LINK_HEARTBEAT, messageFrameSize, writeMessageFrame } from "./message-codec.js";
+import {
+  INITIAL_MSGAPPV2_STATE,
+  type MsgAppV2State,
+  msgAppV2FrameSize,
+  msgAppV2StateAfter,
+  writeMsgAppV2Frame,
+} from "./msgappv2-codec.js";
 import type { PeerStatus } from "./peer-status.js";
 
 export type StreamType = "message" | "msgapp";
@@ -26,19 +32,52 @@ export const STREAM_NAMES: Record<StreamType, string> = {
 
 interface Connection {
   readonly res: ServerResponse;
-  readonly encode: (m: Message) => Buffer;
+  readonly frames: FrameEncoder;
   readonly heartbeat: NodeJS.Timeout;
   drainTimer: NodeJS.Timeout | undefined;
 }
 
-/** An encoder for one connection: msgappv2 keeps its (term, index) state per connection. */
-function encoderFor(type: StreamType): (m: Message) => Buffer {
-  if (type === "message") return encodeMessageFrame;
+/** Writes the frames of a batch of messages into one buffer; msgappv2 keeps its (term, index) state per connection. */
+export interface FrameEncoder {
+  /** The bytes the batch's frames take (the state does not change). */
+  measure(batch: readonly Message[]): number;
+  /** Writes the batch's frames into `target` at `offset` and moves the state past them; returns the end offset. */
+  write(batch: readonly Message[], target: Buffer, offset: number): number;
+}
+
+export const MESSAGE_FRAMES: FrameEncoder = {
+  measure(batch) {
+    let size = 0;
+    for (const m of batch) size += messageFrameSize(m);
+    return size;
+  },
+  write(batch, target, offset) {
+    let at = offset;
+    for (const m of batch) at = writeMessageFrame(m, target, at);
+    return at;
+  },
+};
+
+export function msgAppV2Frames(): FrameEncoder {
   let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
-  return (m) => {
-    const r = encodeMsgAppV2(state, m);
-    state = r.state;
-    return r.bytes;
+  return {
+    measure(batch) {
+      let size = 0;
+      let s = state;
+      for (const m of batch) {
+        size += msgAppV2FrameSize(s, m);
+        s = msgAppV2StateAfter(s, m);
+      }
+      return size;
+    },
+    write(batch, target, offset) {
+      let at = offset;
+      for (const m of batch) {
+        at = writeMsgAppV2Frame(state, m, target, at);
+        state = msgAppV2StateAfter(state, m);
+      }
+      return at;
+    },
   };
 }
 
@@ -69,15 +108,28 @@ function canWaitForAppend(m: Message): boolean {
 /** A hold this close to its end is over: a timer cannot wait less than a millisecond. */
 const HOLD_SLACK_MS = 0.1;
 
-/** One chunk of HTTP/1.1 chunked transfer coding carrying the frames. */
-export function chunkOf(frames: readonly Buffer[], size: number): Buffer {
-  const head = `${size.toString(16)}\r\n`;
-  const out = Buffer.allocUnsafe(head.length + size + 2);
-  let at = out.write(head, 0, "latin1");
-  for (const f of frames) at += f.copy(out, at);
-  out[at] = 0x0d;
-  out[at + 1] = 0x0a;
-  return out;
+/** The size line of a chunk of HTTP/1.1 chunked transfer coding. */
+function chunkHead(size: number): string {
+  return `${size.toString(16)}\r\n`;
+}
+
+/**
+ * One chunk of HTTP/1.1 chunked transfer coding carrying the batch's frames, written in place: the
+ * frames are bytes [start, start + size) of it.
+ */
+export function chunkOf(
+  frames: FrameEncoder,
+  batch: readonly Message[],
+): { readonly chunk: Buffer; readonly start: number; readonly size: number } {
+  const size = frames.measure(batch);
+  const head = chunkHead(size);
+  const chunk = Buffer.allocUnsafe(head.length + size + 2);
+  const start = chunk.write(head, 0, "latin1");
+  const end = frames.write(batch, chunk, start);
+  if (end !== start + size) throw new Error(`frames of ${size} bytes wrote ${end - start}`);
+  chunk[end] = 0x0d;
+  chunk[end + 1] = 0x0a;
+  return { chunk, start, size };
 }
 
 export class StreamWriter {
@@ -130,7 +182,7 @@ export class StreamWriter {
     const replaced = this.detach("end");
     const conn: Connection = {
       res,
-      encode: encoderFor(this.type),
+      frames: this.type === "message" ? MESSAGE_FRAMES : msgAppV2Frames(),
       heartbeat: setInterval(() => this.heartbeat(conn), this.ctx.timings.heartbeatMs),
       drainTimer: undefined,
     };
@@ -153,8 +205,7 @@ export class StreamWriter {
 
   private heartbeat(conn: Connection): void {
     if (this.conn !== conn || conn.drainTimer) return; // a blocked write is already being timed
-    const frame = conn.encode(LINK_HEARTBEAT);
-    this.write(conn, [frame], frame.length, "heartbeat");
+    this.write(conn, chunkOf(conn.frames, [LINK_HEARTBEAT]), "heartbeat");
   }
 
   /** Holds the queued notices, with a shorter hold when nothing past their commit is in flight. */
@@ -194,15 +245,9 @@ export class StreamWriter {
     // a commit notice that waited joins the append queued after it
     const batch = this.queue.length > 1 ? coalesceAppends(this.queue) : this.queue;
     this.queue = [];
-    const parts: Buffer[] = [];
-    let size = 0;
-    for (const m of batch) {
-      const b = conn.encode(m);
-      parts.push(b);
-      size += b.length;
-    }
-    if (this.write(conn, parts, size, "write")) {
-      this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, size);
+    const framed = chunkOf(conn.frames, batch);
+    if (this.write(conn, framed, "write")) {
+      this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, framed.size);
     } else {
       this.ctx.raft.reportUnreachable(this.peerId);
     }
@@ -212,27 +257,26 @@ export class StreamWriter {
    * Writes the frames as one chunk of the answer; false when the connection failed. Waits for 'drain'
    * when the socket is backed up.
    */
-  private write(conn: Connection, frames: readonly Buffer[], size: number, action: string): boolean {
+  private write(conn: Connection, framed: ReturnType<typeof chunkOf>, action: string): boolean {
     const res = conn.res;
     if (res.destroyed || res.writableEnded) {
       this.fail(conn, action, "connection closed");
       return false;
     }
-    if (size === 0) return true; // an empty chunk would end the answer
+    if (framed.size === 0) return true; // an empty chunk would end the answer
     const socket = res.socket;
     // The answer's headers went out when the stream was attached and nothing else writes to it: the
-    // chunk (hex size, CRLF, data, CRLF) goes to the socket in one buffer and one write, which the
+    // chunk (hex size, CRLF, frames, CRLF) goes to the socket in one buffer and one write, which the
     // kernel gets now. The response's own write costs three buffers, a cork until the next tick
     // (after every promise continuation of the turn: the rest of the raft loop, an apply) and
     // its bookkeeping.
     if (socket && res.chunkedEncoding && res.headersSent && res.writableLength === socket.writableLength) {
-      const more = socket.write(chunkOf(frames, size));
-      if (!more) this.awaitDrain(conn, socket, action);
+      if (!socket.write(framed.chunk)) this.awaitDrain(conn, socket, action);
       return true;
     }
-    const bytes = frames.length === 1 ? frames[0] : Buffer.concat(frames, size);
+    // otherwise the response frames the bytes; corked here, the uncork hands them to the kernel now
     socket?.cork();
-    const more = res.write(bytes);
+    const more = res.write(framed.chunk.subarray(framed.start, framed.start + framed.size));
     socket?.uncork();
     if (!more) this.awaitDrain(conn, res, action);
     return true;

@@ -8,30 +8,104 @@ import pino from "pino";
 import { EntryType, MessageType } from "../../src/gen/raftpb/raft.js";
 import { ETCD_TIMINGS, type TransportContext } from "../../src/transport/context.js";
 import type { Agents } from "../../src/transport/http-util.js";
+import { encodeMessageFrame, LINK_HEARTBEAT } from "../../src/transport/message-codec.js";
 import { TransportMetrics } from "../../src/transport/metrics.js";
 import {
   decodeMsgAppV2,
+  encodeMsgAppV2,
   INITIAL_MSGAPPV2_STATE,
   type MsgAppV2State,
 } from "../../src/transport/msgappv2-codec.js";
 import { PeerStatus } from "../../src/transport/peer-status.js";
-import { COMMIT_NOTICE_HOLD_MS, chunkOf, StreamWriter } from "../../src/transport/stream-writer.js";
+import {
+  COMMIT_NOTICE_HOLD_MS,
+  chunkOf,
+  MESSAGE_FRAMES,
+  msgAppV2Frames,
+  StreamWriter,
+} from "../../src/transport/stream-writer.js";
 import { msg, RecordingRaft, sleep, waitFor } from "./helpers.js";
 
 const A = 0xaan;
 const B = 0xbbn;
 
-test("chunkOf frames the bytes as one chunk of chunked transfer coding", () => {
-  for (const sizes of [[1], [15], [16], [255, 1], [4096], [3, 0, 70_000]]) {
-    const frames = sizes.map((n, i) => Buffer.alloc(n, i + 1));
-    const size = sizes.reduce((a, b) => a + b, 0);
-    const chunk = chunkOf(frames, size);
-    const head = `${size.toString(16)}\r\n`;
-    assert.equal(chunk.subarray(0, head.length).toString("latin1"), head);
-    assert.deepEqual(chunk.subarray(head.length, head.length + size), Buffer.concat(frames));
-    assert.equal(chunk.subarray(head.length + size).toString("latin1"), "\r\n");
-    assert.equal(chunk.length, head.length + size + 2);
+/** The bytes of one chunk of chunked transfer coding, checked and unwrapped. */
+function unchunk(framed: ReturnType<typeof chunkOf>): Buffer {
+  const { chunk, start, size } = framed;
+  const head = `${size.toString(16)}\r\n`;
+  assert.equal(chunk.subarray(0, start).toString("latin1"), head);
+  assert.equal(chunk.subarray(start + size).toString("latin1"), "\r\n");
+  return chunk.subarray(start, start + size);
+}
+
+const entry = (index: number, bytes: number) => ({
+  type: EntryType.EntryNormal,
+  term: 4,
+  index,
+  data: Buffer.alloc(bytes, index),
+});
+
+test("a batch's chunk holds exactly the frames of the per-message encoders, in order", () => {
+  const batches = [
+    [LINK_HEARTBEAT],
+    [
+      msg({
+        type: MessageType.MsgApp,
+        to: B,
+        from: A,
+        term: 4,
+        logTerm: 3,
+        index: 7,
+        commit: 5,
+        entries: [entry(8, 3)],
+      }),
+    ],
+    [
+      msg({
+        type: MessageType.MsgApp,
+        to: B,
+        from: A,
+        term: 4,
+        logTerm: 4,
+        index: 8,
+        commit: 8,
+        entries: [entry(9, 200), entry(10, 0)],
+      }),
+      msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 10, commit: 10 }),
+      LINK_HEARTBEAT,
+      msg({
+        type: MessageType.MsgApp,
+        to: B,
+        from: A,
+        term: 5,
+        logTerm: 4,
+        index: 10,
+        commit: 10,
+        entries: [entry(11, 70_000)],
+      }),
+    ],
+    [msg({ type: MessageType.MsgApp, to: B, from: A, term: 5, logTerm: 5, index: 11, commit: 11 })],
+  ];
+  const frames = msgAppV2Frames();
+  let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
+  for (const batch of batches) {
+    const expected: Buffer[] = [];
+    for (const m of batch) {
+      const r = encodeMsgAppV2(state, m);
+      expected.push(r.bytes);
+      state = r.state;
+    }
+    assert.deepEqual(unchunk(chunkOf(frames, batch)), Buffer.concat(expected));
   }
+  const messages = [
+    LINK_HEARTBEAT,
+    msg({ type: MessageType.MsgAppResp, to: A, from: B, term: 4, index: 11 }),
+    msg({ type: MessageType.MsgHeartbeat, to: B, from: A, term: 2 ** 40, commit: 2 ** 33 }),
+  ];
+  assert.deepEqual(
+    unchunk(chunkOf(MESSAGE_FRAMES, messages)),
+    Buffer.concat(messages.map(encodeMessageFrame)),
+  );
 });
 
 /** A msgapp stream writer from A to B attached to a live answer; every socket write is recorded. */
