@@ -48,11 +48,15 @@ function peerOf(socket: Socket | undefined): PeerAddress {
 const forwarder = new StreamForwarder((session) => connectionToMain(true, peerOf(session.socket as Socket)));
 const unaryPaths = new Set(options.unaryPaths);
 
-const h2 = createHttp2Server(
-  options.maxConcurrentStreams !== undefined
+// grpc-js's server options: Node's 10 MB bound on a session's memory off (Node degrades badly once a
+// session reaches it), any header block sent, the streams etcd allows
+const h2 = createHttp2Server({
+  maxSessionMemory: Number.MAX_SAFE_INTEGER,
+  maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+  ...(options.maxConcurrentStreams !== undefined
     ? { settings: { maxConcurrentStreams: options.maxConcurrentStreams } }
-    : {},
-);
+    : {}),
+});
 applyHeaderLimits(h2);
 h2.on("session", (session: ServerHttp2Session) => {
   nameWrappedConnection(session);
