@@ -102,7 +102,8 @@ function pipeToMain(socket: Socket): void {
   const main = connectionToMain(false, peerOf(socket));
   socket.pipe(main).pipe(socket);
   socket.on("close", () => main.destroy());
-  main.on("close", () => socket.destroy());
+  // what the main thread wrote before it closed still reaches the client
+  main.on("close", () => socket.destroySoon());
   main.on("error", () => {});
 }
 
