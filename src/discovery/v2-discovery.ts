@@ -47,6 +47,8 @@ export interface DiscoveryOptions {
   maxRetries?: number;
   /** Limit of each get and create (etcd: 5 s). */
   requestTimeoutMs?: number;
+  /** CA certificates trusted besides the system's for an https service (etcd: the system's only). */
+  ca?: Buffer;
 }
 
 /** etcd's maxExpoentialRetries: the backoff stops doubling after 2^8 units. */
@@ -134,6 +136,7 @@ class Discovery {
       endpoint,
       ...(proxy ? { proxy } : {}),
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+      ...(opts.ca ? { ca: opts.ca } : {}),
     });
   }
 
