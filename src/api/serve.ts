@@ -400,9 +400,10 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     close() {
       closing ??= (async () => {
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
-        await front?.close();
-        // open gateway streams get etcd's last line before their connections go
+        // open gateway streams get etcd's last line before their connections go (those of the
+        // thread's connections through it)
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
+        await front?.close();
         gatewaySockets.close();
         injector.destroy();
         grpcServer.forceShutdown();

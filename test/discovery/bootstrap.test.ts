@@ -128,6 +128,21 @@ describe("bootstrap through --discovery (Debian's etcd as the service)", {
       assert.equal(kvs[0].value, b64("yes"));
       assert.deepEqual(await memberNames(members[0]), ["d1", "d2", "d3"], "the proxy is no member");
     });
+
+    test("--proxy on with --discovery reads the cluster without registering, as etcd's proxy does", async () => {
+      for (const binary of ["rxetcd", "etcd"] as const) {
+        const p = await discoveryMember(binary, `proxy-${binary}`, url, ["--proxy", "on"]);
+        await startTogether([p]);
+        const range = await call(`${p.clientUrl}/v3/kv/range`, {
+          body: JSON.stringify({ key: b64("through-discovery") }),
+        });
+        assert.equal(range.status, 200, `${binary}: ${range.body}`);
+        const kvs = (JSON.parse(range.body) as { kvs: Array<{ value: string }> }).kvs;
+        assert.equal(kvs[0].value, b64("through-discovery-value"), binary);
+        await logLine(p, "proxy using peer URLS");
+      }
+      assert.equal((await service.registrations(url)).length, 3);
+    });
   });
 
   test("two rxetcd members and one etcd member through one token form one cluster and replicate", async () => {

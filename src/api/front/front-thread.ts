@@ -136,6 +136,11 @@ export async function startFrontThread(
   return {
     urls: bound,
     close: async () => {
+      // each connection ends after what was written to it (the last lines of open gateway streams),
+      // and the thread lives on until its clients have those bytes, a second at most
+      const closed = [...connections].map((c) => new Promise((resolve) => c.once("close", resolve)));
+      for (const connection of connections) connection.end();
+      await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 1000))]);
       await worker.terminate();
       for (const connection of connections) connection.destroy();
     },

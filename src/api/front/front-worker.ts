@@ -48,11 +48,15 @@ function peerOf(socket: Socket | undefined): PeerAddress {
 const forwarder = new StreamForwarder((session) => connectionToMain(true, peerOf(session.socket as Socket)));
 const unaryPaths = new Set(options.unaryPaths);
 
-const h2 = createHttp2Server(
-  options.maxConcurrentStreams !== undefined
+// grpc-js's server options: Node's 10 MB bound on a session's memory off (Node degrades badly once a
+// session reaches it), any header block sent, the streams etcd allows
+const h2 = createHttp2Server({
+  maxSessionMemory: Number.MAX_SAFE_INTEGER,
+  maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+  ...(options.maxConcurrentStreams !== undefined
     ? { settings: { maxConcurrentStreams: options.maxConcurrentStreams } }
-    : {},
-);
+    : {}),
+});
 applyHeaderLimits(h2);
 h2.on("session", (session: ServerHttp2Session) => {
   nameWrappedConnection(session);
@@ -98,7 +102,8 @@ function pipeToMain(socket: Socket): void {
   const main = connectionToMain(false, peerOf(socket));
   socket.pipe(main).pipe(socket);
   socket.on("close", () => main.destroy());
-  main.on("close", () => socket.destroy());
+  // what the main thread wrote before it closed still reaches the client
+  main.on("close", () => socket.destroySoon());
   main.on("error", () => {});
 }
 
