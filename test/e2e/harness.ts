@@ -51,8 +51,8 @@ export const needsDebianEtcd: string | false = debianEtcd
  * demos test's range.
  */
 const TEST_PORTS = { from: 10000, to: 20000 };
-/** Ports this process handed out already: never twice. */
-const handedOut = new Set<number>();
+/** Ports this process handed out already: never twice. 10080 is one of fetch's blocked ports ("bad port"). */
+const handedOut = new Set<number>([10080]);
 
 function bindsFree(port: number): Promise<boolean> {
   return new Promise((res) => {
