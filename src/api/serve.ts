@@ -34,11 +34,12 @@ import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
-import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
+import { createGrpcServer, grpcOverheadBytes, serverPings } from "./grpc/grpc-services.js";
 import { applyHeaderLimits } from "./grpc/header-limits.js";
 import { enforcePingPolicy } from "./grpc/ping-policy.js";
 import { unaryFastPath, unaryMethods } from "./grpc/unary-fast-path.js";
 import { watchFastPath } from "./grpc/watch-fast-path.js";
+import { nameWrappedConnection } from "./grpc/wrapped-connection.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { grpcRequestContext, TlsIdentities } from "./request-context.js";
@@ -170,13 +171,14 @@ function injectorServingHttp(
   }
   if (!applyHeaderLimits(h2))
     logger?.warn({}, "HTTP/2 header fields stay at Node's 128: its internals changed");
-  h2.on("session", (session: ServerHttp2Session) =>
+  h2.on("session", (session: ServerHttp2Session) => {
+    nameWrappedConnection(session);
     enforcePingPolicy(session, {
       minTimeMs: pingMinTimeMs,
       isUnary,
       onViolation: () => logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
-    }),
-  );
+    });
+  });
   const grpcListeners = h2.listeners("stream") as StreamListener[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
@@ -300,6 +302,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       : [];
     if (options.front) threadUrls.push(options.front.listenUrl);
     if (threadUrls.length > 0) {
+      const pings = serverPings(options.grpc ?? {});
       front = await startFrontThread(
         {
           listenUrls: threadUrls,
@@ -307,6 +310,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
           methods: unaryMethods(handlers, metrics),
           unaryPaths: [...handlers.keys()],
           pingMinTimeMs: options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
+          pingIntervalMs: pings["grpc.keepalive_time_ms"],
+          pingTimeoutMs: pings["grpc.keepalive_timeout_ms"],
           ...(options.grpc?.maxConcurrentStreams !== undefined
             ? { maxConcurrentStreams: options.grpc.maxConcurrentStreams }
             : {}),
@@ -395,9 +400,10 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     close() {
       closing ??= (async () => {
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
-        await front?.close();
-        // open gateway streams get etcd's last line before their connections go
+        // open gateway streams get etcd's last line before their connections go (those of the
+        // thread's connections through it)
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
+        await front?.close();
         gatewaySockets.close();
         injector.destroy();
         grpcServer.forceShutdown();

@@ -75,9 +75,42 @@ function splitUrlHost(u: URL): { host: string; port: string } {
   return { host: u.hostname.replace(/^\[|\]$/g, ""), port };
 }
 
-/** Go's LookupSRV order: by priority (weights are not shuffled here: the order of equal ones is DNS's). */
-function byPriority(records: SrvRecord[]): SrvRecord[] {
-  return [...records].sort((a, b) => a.priority - b.priority);
+/** RFC 2782's weighted pick, as Go's shuffleByWeight: heavier records tend to come first. */
+function shuffleByWeight(records: SrvRecord[], random: () => number): SrvRecord[] {
+  const rest = [...records];
+  const out: SrvRecord[] = [];
+  let sum = rest.reduce((n, r) => n + r.weight, 0);
+  while (sum > 0 && rest.length > 1) {
+    const pick = Math.floor(random() * sum);
+    let running = 0;
+    let chosen = 0;
+    for (let i = 0; i < rest.length; i++) {
+      running += rest[i].weight;
+      if (running > pick) {
+        chosen = i;
+        break;
+      }
+    }
+    [rest[0], rest[chosen]] = [rest[chosen], rest[0]];
+    const first = rest.shift() as SrvRecord;
+    sum -= first.weight;
+    out.push(first);
+  }
+  return [...out, ...rest];
+}
+
+/** Go's LookupSRV order: by priority, and within one priority shuffled by weight. */
+export function srvOrder(records: readonly SrvRecord[], random: () => number = Math.random): SrvRecord[] {
+  const sorted = [...records].sort((a, b) => a.priority - b.priority || a.weight - b.weight);
+  const out: SrvRecord[] = [];
+  let start = 0;
+  for (let j = 1; j <= sorted.length; j++) {
+    if (j === sorted.length || sorted[j].priority !== sorted[start].priority) {
+      out.push(...shuffleByWeight(sorted.slice(start, j), random));
+      start = j;
+    }
+  }
+  return out;
 }
 
 /**
@@ -102,7 +135,7 @@ export async function srvCluster(
   const fullName = `_${service}._tcp.${domain}`;
   let records: SrvRecord[];
   try {
-    records = byPriority(await resolver.resolveSrv(fullName));
+    records = srvOrder(await resolver.resolveSrv(fullName));
   } catch (err) {
     throw new Error(`error querying DNS SRV records for _${service} ${messageOf(err)}`);
   }
@@ -148,7 +181,7 @@ export interface SrvDiscoveryOptions {
 
 /**
  * GetDNSClusterNames: the members from both services, https first. etcd 3.4.23 drops the http records
- * (it appends them only when their lookup failed); here they count, as etcd meant and 3.5 does. Fails
+ * (it appends them only when their lookup failed); here they count, as etcd documents the flag. Fails
  * with the https lookup's error when neither service has a usable record.
  */
 export async function srvClusterNames(opts: SrvDiscoveryOptions): Promise<string[]> {

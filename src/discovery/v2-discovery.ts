@@ -18,7 +18,6 @@ export class DiscoveryFailure extends Error {}
 
 export const ErrInvalidURL = new DiscoveryFailure("discovery: invalid URL");
 export const ErrBadSizeKey = new DiscoveryFailure("discovery: size key is bad");
-export const ErrSizeNotFound = new DiscoveryFailure("discovery: size key not found");
 export const ErrDuplicateID = new DiscoveryFailure("discovery: found duplicate id");
 export const ErrDuplicateName = new DiscoveryFailure("discovery: found duplicate name");
 export const ErrFullCluster = new DiscoveryFailure("discovery: cluster is full");
@@ -48,8 +47,8 @@ export interface DiscoveryOptions {
   maxRetries?: number;
   /** Limit of each get and create (etcd: 5 s). */
   requestTimeoutMs?: number;
-  /** Stops waiting (the bootstrap was abandoned). */
-  signal?: AbortSignal;
+  /** CA certificates trusted besides the system's for an https service (etcd: the system's only). */
+  ca?: Buffer;
 }
 
 /** etcd's maxExpoentialRetries: the backoff stops doubling after 2^8 units. */
@@ -107,7 +106,7 @@ interface ClusterState {
   index: number;
 }
 
-class FullCluster extends Error {
+class FullCluster extends DiscoveryFailure {
   constructor(readonly state: ClusterState) {
     super(ErrFullCluster.message);
   }
@@ -137,8 +136,8 @@ class Discovery {
       endpoint,
       ...(proxy ? { proxy } : {}),
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+      ...(opts.ca ? { ca: opts.ca } : {}),
     });
-    opts.signal?.addEventListener("abort", () => this.client.close(), { once: true });
   }
 
   private get urlText(): string {
@@ -197,7 +196,7 @@ class Discovery {
       sizeText = (await this.client.get(sizeKey)).node.value ?? "";
     } catch (err) {
       // etcd 3.4.23 compares the v2 client's error as a pointer, which it never is: a missing size key
-      // fails with the service's own "100: Key not found" error, never with ErrSizeNotFound
+      // fails with the service's own "100: Key not found" error, never with "discovery: size key not found"
       if (err instanceof InvalidJsonError) throw ErrBadDiscoveryEndpoint;
       if (err instanceof ClusterUnavailableError) {
         this.log?.warn(
@@ -251,17 +250,7 @@ class Discovery {
       { url: this.urlText, reason: step, backoff: goDuration(waitMs) },
       "retry connecting to discovery service",
     );
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, waitMs);
-      this.opts.signal?.addEventListener(
-        "abort",
-        () => {
-          clearTimeout(timer);
-          reject(new Error("discovery stopped"));
-        },
-        { once: true },
-      );
-    });
+    await new Promise<void>((resolve) => setTimeout(resolve, waitMs));
   }
 
   private async checkClusterRetry(): Promise<ClusterState> {

@@ -4,7 +4,8 @@
 // discovery retries), an answer that is not etcd's JSON, a request past its time.
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { connect as tlsConnect } from "node:tls";
+import { isIP } from "node:net";
+import { rootCertificates, connect as tlsConnect } from "node:tls";
 
 /** A node of the v2 store as the keys API answers it. */
 export interface V2Node {
@@ -74,6 +75,8 @@ export interface V2KeysOptions {
   requestTimeoutMs?: number;
   /** etcd's discovery transport dials for at most 30 s. */
   dialTimeoutMs?: number;
+  /** CA certificates trusted besides the system's (etcd trusts the system's only; for tests). */
+  ca?: Buffer;
 }
 
 /** Go's wording of the common dial failures, as etcd's logs show them. */
@@ -95,6 +98,7 @@ export class V2KeysClient {
   private readonly proxy: URL | undefined;
   private readonly requestTimeoutMs: number;
   private readonly dialTimeoutMs: number;
+  private readonly ca: Buffer | undefined;
   /** Open requests, aborted by close(). */
   private readonly open = new Set<AbortController>();
 
@@ -103,6 +107,7 @@ export class V2KeysClient {
     this.proxy = opts.proxy;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 30_000;
+    this.ca = opts.ca;
   }
 
   /** GET a key (a directory lists its children). */
@@ -261,6 +266,9 @@ export class V2KeysClient {
         let req: ReturnType<typeof httpRequest>;
         // a connection of its own each time: discovery makes a handful of requests
         const base: RequestOptions = { method, headers, signal: abort.signal, agent: false };
+        // a request that makes its own connection must have no agent at all, or the agent dials
+        const { agent: _none, ...tunnelled } = base;
+        const tls = this.ca ? { ca: [...rootCertificates, this.ca.toString()] } : {};
         if (this.proxy && target.protocol === "http:") {
           // an HTTP proxy is sent the whole URL
           req = httpRequest(
@@ -279,7 +287,7 @@ export class V2KeysClient {
           req = httpsRequest(
             target,
             {
-              ...base,
+              ...tunnelled,
               createConnection: (_opts, done) => {
                 const tunnel = httpRequest({
                   host: proxy.hostname,
@@ -297,7 +305,10 @@ export class V2KeysClient {
                     );
                     return;
                   }
-                  done(null, tlsConnect({ socket, servername: target.hostname }));
+                  // the certificate is checked against the service's host, not the proxy's
+                  const host = target.hostname.replace(/^\[|\]$/g, "");
+                  const servername = isIP(host) === 0 ? { servername: host } : {};
+                  done(null, tlsConnect({ socket, host, ...servername, ...tls }));
                 });
                 tunnel.on("error", (err) => done(err, undefined as never));
                 tunnel.end();
@@ -307,7 +318,10 @@ export class V2KeysClient {
             onResponse,
           );
         } else {
-          req = (target.protocol === "https:" ? httpsRequest : httpRequest)(target, base, onResponse);
+          req =
+            target.protocol === "https:"
+              ? httpsRequest(target, { ...base, ...tls }, onResponse)
+              : httpRequest(target, base, onResponse);
         }
         // the dial limit: a socket that connects in time is then given as long as the request needs
         req.on("socket", (s) => {

@@ -269,3 +269,88 @@ describe("unary calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
     }
   });
 });
+
+/**
+ * Opens `streams` LeaseKeepAlive streams on one new connection and gives, per stream, the grpc-status
+ * it ended with within a moment (undefined: still open). `authority` is the :authority sent (a URL,
+ * as Go clients send, takes the :authority repair's path).
+ */
+async function keepAliveStreams(
+  url: URL,
+  streams: number,
+  authority?: string,
+): Promise<(string | undefined)[]> {
+  const session = connect(url.href);
+  session.on("error", () => {});
+  try {
+    const statuses = await Promise.all(
+      Array.from({ length: streams }, async (_, i) => {
+        // one after the other: the first is open before the next asks
+        await new Promise((r) => setTimeout(r, 100 * i));
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/etcdserverpb.Lease/LeaseKeepAlive",
+          "content-type": "application/grpc",
+          te: "trailers",
+          ...(authority ? { ":authority": authority } : {}),
+        });
+        stream.on("error", () => {});
+        return new Promise<string | undefined>((resolve) => {
+          stream.on("response", (headers) => {
+            const status = headers["grpc-status"];
+            if (typeof status === "string") resolve(status);
+          });
+          stream.on("trailers", (trailers) => resolve(String(trailers["grpc-status"])));
+          setTimeout(() => resolve(undefined), 100 * (streams - i) + 500);
+        });
+      }),
+    );
+    return statuses;
+  } finally {
+    session.destroy();
+  }
+}
+
+describe("client connections of the HTTP/2 thread", { timeout: 60_000 }, () => {
+  for (const [name, clientThread, urlAuthority] of [
+    ["through the thread", true, false],
+    ["through the :authority repair", false, true],
+    ["through the thread and the :authority repair", true, true],
+  ] as const)
+    it(`have their own bounds ${name}: keep-alive streams past one are refused per connection`, async () => {
+      const h = await startHarness({ clientThread, connections: { maxKeepAliveStreamsPerConnection: 1 } });
+      try {
+        const authority = urlAuthority ? `http://${h.hostPort}` : undefined;
+        const [first, second] = await Promise.all([
+          keepAliveStreams(h.url, 2, authority),
+          keepAliveStreams(h.url, 2, authority),
+        ]);
+        assert.deepEqual(first, [undefined, "8"]);
+        assert.deepEqual(second, [undefined, "8"]);
+      } finally {
+        await h.close();
+      }
+    });
+
+  it("are pinged every --grpc-keepalive-interval", async () => {
+    const h = await startHarness({
+      clientThread: true,
+      grpc: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 5000 },
+    });
+    const session = connect(h.url.href);
+    try {
+      session.on("error", () => {});
+      let pings = 0;
+      session.on("ping", () => pings++);
+      // the connection reaches HTTP/2 with its first request (the :authority gate reads up to it)
+      const health = session.request({ ":path": "/health" });
+      health.resume();
+      await new Promise((r) => health.once("end", r));
+      for (let i = 0; i < 1000 && pings < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(pings >= 2, `${pings} pings`);
+    } finally {
+      session.destroy();
+      await h.close();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // Members bootstrapping through --discovery, as processes, with Debian's etcd 3.4.23 as the discovery
 // service and beside rxetcd: three members form one cluster, a fourth finds it full (exits as etcd does, or
 // becomes a v2 proxy), rxetcd and etcd members share a token, a restart ignores the token, and the failures
-// (no size key, a bad size, the service down, a member registered twice) read as etcd's.
+// (no size key, a bad size, no v2 keys API there, the service down, a member registered twice) read as etcd's.
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
@@ -88,34 +88,61 @@ describe("bootstrap through --discovery (Debian's etcd as the service)", {
   });
   after(destroyAllMembers);
 
-  test("three members form one cluster; a fourth finds it full and exits as etcd does, or becomes a proxy", async () => {
-    const url = await service.token("3");
-    const members = await Promise.all(["d1", "d2", "d3"].map((n) => discoveryMember("rxetcd", n, url)));
-    await startTogether(members);
-    for (const m of members) assert.deepEqual(await memberNames(m), ["d1", "d2", "d3"]);
-    await putAndReadEverywhere(members, "through-discovery");
-
-    const late = await discoveryMember("rxetcd", "d4", url, ["--discovery-fallback", "exit"]);
-    const lateEtcd = await discoveryMember("etcd", "e4", url, ["--discovery-fallback", "exit"]);
-    const ours = await failedStart(late);
-    const theirs = await failedStart(lateEtcd);
-    const msg = "failed to bootstrap; discovery token was already used";
-    assert.equal(errorOf(ours, msg), "failed to join discovery cluster (discovery: cluster is full)", ours);
-    assert.equal(errorOf(ours, msg), errorOf(theirs, msg), theirs);
-    assert.equal((await service.registrations(url)).length, 3, "a full cluster takes no registration");
-
-    // the default fallback: a v2 proxy in front of the discovered cluster
-    const proxied = await discoveryMember("rxetcd", "d5", url);
-    proxied.spawnProcess();
-    await logLine(proxied, "discovery cluster is full, falling back to proxy");
-    await logLine(proxied, "v2 proxy started listening on client requests");
-    const range = await call(`${proxied.clientUrl}/v3/kv/range`, {
-      body: JSON.stringify({ key: b64("through-discovery") }),
+  describe("three rxetcd members through one token", () => {
+    let url: string;
+    let members: Member[];
+    before(async () => {
+      url = await service.token("3");
+      members = await Promise.all(["d1", "d2", "d3"].map((n) => discoveryMember("rxetcd", n, url)));
+      await startTogether(members);
     });
-    assert.equal(range.status, 200, range.body);
-    const kvs = (JSON.parse(range.body) as { kvs: Array<{ value: string }> }).kvs;
-    assert.equal(kvs[0].value, b64("through-discovery-value"));
-    assert.deepEqual(await memberNames(members[0]), ["d1", "d2", "d3"], "the proxy is no member");
+
+    test("form one cluster that replicates", async () => {
+      for (const m of members) assert.deepEqual(await memberNames(m), ["d1", "d2", "d3"]);
+      await putAndReadEverywhere(members, "through-discovery");
+    });
+
+    test("a fourth finds the cluster full and exits with etcd's error (--discovery-fallback exit)", async () => {
+      const late = await discoveryMember("rxetcd", "d4", url, ["--discovery-fallback", "exit"]);
+      const lateEtcd = await discoveryMember("etcd", "e4", url, ["--discovery-fallback", "exit"]);
+      const ours = await failedStart(late);
+      const theirs = await failedStart(lateEtcd);
+      const msg = "failed to bootstrap; discovery token was already used";
+      assert.equal(errorOf(ours, msg), "failed to join discovery cluster (discovery: cluster is full)", ours);
+      assert.equal(errorOf(ours, msg), errorOf(theirs, msg), theirs);
+      assert.equal((await service.registrations(url)).length, 3, "a full cluster takes no registration");
+    });
+
+    test("a fourth with the default fallback becomes a v2 proxy in front of the cluster", async () => {
+      const proxied = await discoveryMember("rxetcd", "d5", url);
+      proxied.spawnProcess();
+      await logLine(proxied, "discovery cluster is full, falling back to proxy");
+      await logLine(proxied, "v2 proxy started listening on client requests");
+      const put = await members[1].etcdctl(["put", "behind-proxy", "yes"]);
+      assert.equal(put.code, 0, put.stderr);
+      const range = await call(`${proxied.clientUrl}/v3/kv/range`, {
+        body: JSON.stringify({ key: b64("behind-proxy") }),
+      });
+      assert.equal(range.status, 200, range.body);
+      const kvs = (JSON.parse(range.body) as { kvs: Array<{ value: string }> }).kvs;
+      assert.equal(kvs[0].value, b64("yes"));
+      assert.deepEqual(await memberNames(members[0]), ["d1", "d2", "d3"], "the proxy is no member");
+    });
+
+    test("--proxy on with --discovery reads the cluster without registering, as etcd's proxy does", async () => {
+      for (const binary of ["rxetcd", "etcd"] as const) {
+        const p = await discoveryMember(binary, `proxy-${binary}`, url, ["--proxy", "on"]);
+        await startTogether([p]);
+        const range = await call(`${p.clientUrl}/v3/kv/range`, {
+          body: JSON.stringify({ key: b64("through-discovery") }),
+        });
+        assert.equal(range.status, 200, `${binary}: ${range.body}`);
+        const kvs = (JSON.parse(range.body) as { kvs: Array<{ value: string }> }).kvs;
+        assert.equal(kvs[0].value, b64("through-discovery-value"), binary);
+        await logLine(p, "proxy using peer URLS");
+      }
+      assert.equal((await service.registrations(url)).length, 3);
+    });
   });
 
   test("two rxetcd members and one etcd member through one token form one cluster and replicate", async () => {
@@ -154,16 +181,23 @@ describe("bootstrap through --discovery (Debian's etcd as the service)", {
     }
   });
 
-  test("no size key, a bad size: etcd's errors", async () => {
+  test("no size key, a bad size, a URL that is no v2 keys API: etcd's errors", async () => {
     const msg = "failed to bootstrap; discovery token was already used";
-    for (const size of [undefined, "three"]) {
-      const url = await service.token(size);
+    const cases: Array<[string, RegExp]> = [
+      [
+        await service.token(undefined),
+        /^failed to join discovery cluster \(100: Key not found \(\/_etcd\/registry\/[0-9a-f]+\) \[\d+\]\)$/,
+      ],
+      [await service.token("three"), /^failed to join discovery cluster \(discovery: size key is bad\)$/],
+      // the service's peer port answers 404 with plain text
+      [
+        `${service.member.peerUrl}/v2/keys/_etcd/registry/peer-port`,
+        /^failed to join discovery cluster \(discovery: bad discovery endpoint\)$/,
+      ],
+    ];
+    for (const [url, expected] of cases) {
       const ours = await failedStart(await discoveryMember("rxetcd", "bad", url));
       const theirs = await failedStart(await discoveryMember("etcd", "bad", url));
-      const expected =
-        size === undefined
-          ? /^failed to join discovery cluster \(100: Key not found \(\/_etcd\/registry\/[0-9a-f]+\) \[\d+\]\)$/
-          : /^failed to join discovery cluster \(discovery: size key is bad\)$/;
       assert.match(errorOf(ours, msg) ?? "", expected, ours);
       assert.equal(withoutIndex(errorOf(ours, msg)), withoutIndex(errorOf(theirs, msg)), theirs);
     }

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { pino } from "pino";
 import { buildConfig, type Config, parseUrlList } from "../../src/config/index.js";
 import { bootstrapClusterOf, dnsSrvResolver, srvClusterNames } from "../../src/discovery/index.js";
+import { srvOrder } from "../../src/discovery/srv.js";
 import { type Etcd, startEtcd } from "../../src/embed/index.js";
 import { type RunningProxy, startProxy } from "../../src/proxy/index.js";
 import { etcdctl, freePort } from "../e2e/harness.js";
@@ -82,6 +83,21 @@ describe("SRV records to an initial cluster", () => {
     });
     assert.deepEqual(blue, ["0=https://localhost:10011", "b=http://localhost:10012"]);
     assert.deepEqual(lines, ["get cluster for etcd-server-ssl SRV", "get cluster for etcd-server SRV"]);
+  });
+
+  test("records come in Go's order: by priority, then drawn by weight (a weight-0 record after the others)", () => {
+    const rec = (name: string, priority: number, weight: number) => ({ name, port: 1, priority, weight });
+    const records = [rec("a", 1, 0), rec("b", 1, 10), rec("c", 0, 0), rec("d", 2, 5), rec("e", 2, 5)];
+    const names = (random: () => number) => srvOrder(records, random).map((r) => r.name);
+    assert.deepEqual(
+      names(() => 0),
+      ["c", "b", "a", "d", "e"],
+    );
+    // a draw in the upper half of the equal weights picks the second of them
+    assert.deepEqual(
+      names(() => 0.99),
+      ["c", "b", "a", "e", "d"],
+    );
   });
 
   test("etcd's errors: no records, a scheme that is not this member's, this member missing", async () => {

@@ -126,6 +126,39 @@ describe("v2 discovery against etcd 3.4.23's v2 keys API", {
     }
   });
 
+  test("a watch the service fails is taken up again after the backoff, from a fresh look at the cluster", async () => {
+    const url = await service.token("2");
+    let watchesFailed = 0;
+    const front = await Front.start(service.url, (_, path) => {
+      if (path.includes("recursive=true") && path.includes("wait=true") && watchesFailed === 0) {
+        watchesFailed++;
+        return { status: 500, body: "{}" };
+      }
+      return undefined;
+    });
+    try {
+      const { lines, logger } = recorder();
+      const first = joinCluster(
+        { url: url.replace(service.url, front.url), logger, retryUnitMs: 5 },
+        1n,
+        "w1=http://127.0.0.1:1",
+      );
+      // the second registers once the first has seen its watch fail
+      const deadline = Date.now() + 20_000;
+      while (!lines.some((l) => l.msg === "retry connecting to discovery service")) {
+        assert.ok(Date.now() < deadline, `no retry within 20 s: ${JSON.stringify(lines)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const second = await joinCluster({ url }, 2n, "w2=http://127.0.0.1:2");
+      assert.equal(await first, second);
+      const retry = lines.find((l) => l.msg === "retry connecting to discovery service");
+      assert.equal(retry?.reason, "waiting for other nodes");
+      assert.equal(watchesFailed, 1);
+    } finally {
+      await front.close();
+    }
+  });
+
   test("a service down: the dial error in Go's words, retried until maxRetries", async () => {
     const port = await freePort();
     const { lines, logger } = recorder();
@@ -142,6 +175,22 @@ describe("v2 discovery against etcd 3.4.23's v2 keys API", {
     );
     assert.equal(failed[0].path, "/v2/keys/_etcd/registry/down/_config/size");
     assert.equal(failed[0]["discovery-url"], `http://127.0.0.1:${port}`);
+  });
+
+  test("a request past its time fails the discovery, without a retry (Go's context deadline)", async () => {
+    const front = await Front.start(service.url, () => ({ status: 0, body: "" }));
+    try {
+      const { lines, logger } = recorder();
+      const url = `${front.url}/v2/keys/_etcd/registry/slow`;
+      const err = await failure(
+        joinCluster({ url, logger, requestTimeoutMs: 200 }, 1n, "x=http://127.0.0.1:1"),
+      );
+      assert.equal(err.message, "context deadline exceeded");
+      assert.equal(front.seen.length, 1);
+      assert.ok(!lines.some((l) => l.msg === "retry connecting to discovery service"));
+    } finally {
+      await front.close();
+    }
   });
 
   test("an endpoint that is not etcd is a bad discovery endpoint", async () => {
@@ -172,6 +221,43 @@ describe("v2 discovery against etcd 3.4.23's v2 keys API", {
           lines.some((l) => l.msg === "running proxy with discovery" && l["proxy-url"] === proxy.url),
         );
       }
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("an https discovery service", { skip: needsDebianEtcd, timeout: 120_000 }, () => {
+  let service: DiscoveryService;
+  before(async () => {
+    service = await DiscoveryService.start({ https: true });
+  });
+  after(destroyAllMembers);
+
+  test("is asked over TLS, directly and through --discovery-proxy's CONNECT tunnel", async () => {
+    assert.ok(service.url.startsWith("https://"));
+    const ca = service.certificate;
+    assert.ok(ca);
+    const direct = await service.token("1");
+    assert.equal(
+      await joinCluster({ url: direct, ca, maxRetries: 2, retryUnitMs: 10 }, 1n, "t=http://127.0.0.1:1"),
+      "t=http://127.0.0.1:1",
+    );
+
+    const proxy = await Front.start(service.url);
+    try {
+      const tunnelled = await service.token("1");
+      assert.equal(
+        await joinCluster(
+          { url: tunnelled, ca, proxy: proxy.url, maxRetries: 2, retryUnitMs: 10 },
+          2n,
+          "u=http://127.0.0.1:2",
+        ),
+        "u=http://127.0.0.1:2",
+      );
+      const port = new URL(service.url).port;
+      assert.ok(proxy.seen.length >= 4, proxy.seen.join("\n"));
+      for (const line of proxy.seen) assert.equal(line, `CONNECT 127.0.0.1:${port}`);
     } finally {
       await proxy.close();
     }

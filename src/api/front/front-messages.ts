@@ -18,6 +18,9 @@ export const FrontWorkerOptions = t.intersection([
     unaryPaths: t.array(t.string),
     /** --grpc-keepalive-min-time. */
     pingMinTimeMs: t.number,
+    /** How often the thread pings each client connection, and how long it waits for the answer. */
+    pingIntervalMs: t.number,
+    pingTimeoutMs: t.number,
   }),
   t.partial({ maxConcurrentStreams: t.number }),
 ]);

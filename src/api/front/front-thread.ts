@@ -21,6 +21,9 @@ export interface FrontThreadOptions {
   readonly unaryPaths: readonly string[];
   /** --grpc-keepalive-min-time. */
   readonly pingMinTimeMs: number;
+  /** The server's pings to its clients (--grpc-keepalive-interval and --grpc-keepalive-timeout). */
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
   /** --max-concurrent-streams, when given. */
   readonly maxConcurrentStreams?: number;
   /**
@@ -86,6 +89,8 @@ export async function startFrontThread(
     batchPaths: [...batchMethods.paths],
     unaryPaths: [...options.unaryPaths],
     pingMinTimeMs: options.pingMinTimeMs,
+    pingIntervalMs: options.pingIntervalMs,
+    pingTimeoutMs: options.pingTimeoutMs,
     ...(options.maxConcurrentStreams !== undefined
       ? { maxConcurrentStreams: options.maxConcurrentStreams }
       : {}),
@@ -131,6 +136,11 @@ export async function startFrontThread(
   return {
     urls: bound,
     close: async () => {
+      // each connection ends after what was written to it (the last lines of open gateway streams),
+      // and the thread lives on until its clients have those bytes, a second at most
+      const closed = [...connections].map((c) => new Promise((resolve) => c.once("close", resolve)));
+      for (const connection of connections) connection.end();
+      await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 1000))]);
       await worker.terminate();
       for (const connection of connections) connection.destroy();
     },

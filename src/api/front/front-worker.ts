@@ -10,6 +10,7 @@ import { MessageChannel, parentPort, workerData } from "node:worker_threads";
 import { gateHttp2Connection } from "../grpc/authority-gate.js";
 import { applyHeaderLimits } from "../grpc/header-limits.js";
 import { enforcePingPolicy } from "../grpc/ping-policy.js";
+import { carryAddress, nameWrappedConnection } from "../grpc/wrapped-connection.js";
 import { sniffHttp2 } from "../sniff-http2.js";
 import { BatchMethods, readAnswers } from "./call-batch.js";
 import { decodeOrThrow, type FrontReport, FrontWorkerOptions } from "./front-messages.js";
@@ -47,17 +48,45 @@ function peerOf(socket: Socket | undefined): PeerAddress {
 const forwarder = new StreamForwarder((session) => connectionToMain(true, peerOf(session.socket as Socket)));
 const unaryPaths = new Set(options.unaryPaths);
 
-const h2 = createHttp2Server(
-  options.maxConcurrentStreams !== undefined
+// grpc-js's server options: Node's 10 MB bound on a session's memory off (Node degrades badly once a
+// session reaches it), any header block sent, the streams etcd allows
+const h2 = createHttp2Server({
+  maxSessionMemory: Number.MAX_SAFE_INTEGER,
+  maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+  ...(options.maxConcurrentStreams !== undefined
     ? { settings: { maxConcurrentStreams: options.maxConcurrentStreams } }
-    : {},
-);
+    : {}),
+});
 applyHeaderLimits(h2);
-h2.on("session", (session: ServerHttp2Session) =>
-  enforcePingPolicy(session, { minTimeMs: options.pingMinTimeMs, isUnary: (path) => unaryPaths.has(path) }),
-);
+h2.on("session", (session: ServerHttp2Session) => {
+  nameWrappedConnection(session);
+  enforcePingPolicy(session, { minTimeMs: options.pingMinTimeMs, isUnary: (path) => unaryPaths.has(path) });
+  pingClient(session);
+});
+
+/** Pings a client connection every interval and closes it when an answer does not come in time. */
+function pingClient(session: ServerHttp2Session): void {
+  let unanswered: NodeJS.Timeout | undefined;
+  const every = setInterval(() => {
+    if (unanswered !== undefined || session.closed || session.destroyed) return;
+    unanswered = setTimeout(() => session.destroy(), options.pingTimeoutMs);
+    try {
+      session.ping(() => {
+        clearTimeout(unanswered);
+        unanswered = undefined;
+      });
+    } catch {
+      session.destroy();
+    }
+  }, options.pingIntervalMs);
+  every.unref();
+  session.once("close", () => {
+    clearInterval(every);
+    clearTimeout(unanswered);
+  });
+}
+// each path sets its stream's listeners (an error listener among them: a reset stream also errors)
 h2.on("stream", (stream, headers) => {
-  stream.on("error", () => {});
   const contentType = headers["content-type"];
   if (
     typeof contentType === "string" &&
@@ -73,7 +102,8 @@ function pipeToMain(socket: Socket): void {
   const main = connectionToMain(false, peerOf(socket));
   socket.pipe(main).pipe(socket);
   socket.on("close", () => main.destroy());
-  main.on("close", () => socket.destroy());
+  // what the main thread wrote before it closed still reaches the client
+  main.on("close", () => socket.destroySoon());
   main.on("error", () => {});
 }
 
@@ -83,7 +113,11 @@ const servers: NetServer[] = options.listeners.map(() =>
     socket.setNoDelay(true);
     socket.on("error", () => {}); // a client going away is routine
     sniffHttp2(socket, (http2) => {
-      if (http2) gateHttp2Connection(socket, (connection) => h2.emit("connection", connection));
+      if (http2)
+        gateHttp2Connection(socket, (connection) => {
+          carryAddress(socket, connection);
+          h2.emit("connection", connection);
+        });
       else pipeToMain(socket);
     });
   }),

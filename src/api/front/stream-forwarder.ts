@@ -44,6 +44,7 @@ export class StreamForwarder {
     const inner = connect("http://client-port", {
       createConnection: () => connection,
       maxSendHeaderBlockLength: MAX_HEADER_LIST_BYTES,
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
       settings: { initialWindowSize: WINDOW_BYTES, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
     });
     inner.on("error", noop);
