@@ -11,10 +11,11 @@ import { GrpcCode } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
 import { tokenlessMetadata } from "../request-context.js";
-import { type CallStream, listenToCall, sendOkTrailers } from "./call-stream.js";
+import { type CallStream, listenToCall } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { kvRequestDecoders } from "./kv-request-decoders.js";
+import { answerOk } from "./ok-answer.js";
 import { toRpcStatus } from "./status.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
@@ -22,17 +23,7 @@ export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) 
 
 /** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
 export const messagePrefixLength = 5;
-/**
- * The headers of an answer, unary or streamed: etcd's two (grpc-go names no encodings; a message
- * without grpc-encoding is identity-encoded). Each header costs node's conversion and packing.
- */
-export const answerHeaders = { ":status": 200, "content-type": "application/grpc" };
 const emptyBody = Buffer.alloc(0);
-/**
- * An answer ends with trailers (grpc-status), sent when node asks for them. No `date` header: etcd's
- * answers carry none, and node would format and send one with every answer.
- */
-const answerOptions = { waitForTrailers: true, sendDate: false };
 /** A status without a message ends the stream with its headers (no `date` either). */
 const failOptions = { endStream: true, sendDate: false };
 
@@ -247,10 +238,7 @@ class UnaryCall {
     this.meter.sent();
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
-    const { stream } = this;
-    stream.respond(answerHeaders, answerOptions);
-    stream.on("wantTrailers", sendOkTrailers);
-    stream.end(frame);
+    answerOk(this.stream, frame);
   }
 }
 
