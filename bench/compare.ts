@@ -3,7 +3,7 @@
 // loopback ports); repetitions rotate which server goes first, and the table gives medians.
 //
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
-//                            [--warmup F] [--cpu-prof DIR] [--against DIR]
+//                            [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread]
 //
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
@@ -14,6 +14,8 @@
 // printed and left out of the medians.
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
+// --client-thread adds this checkout's rxetcd with its client port served from the HTTP/2 thread
+// (RXETCD_CLIENT_THREAD=1) as one more contender, "thread", against the same build without it.
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +40,7 @@ const sizes = (flag("--members") ?? "1,3").split(",").map(Number);
 const wanted = flag("--rows")?.split(",");
 const profileDir = flag("--cpu-prof");
 const against = flag("--against");
+const clientThread = process.argv.includes("--client-thread");
 const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
 const unknown = wanted?.filter((id) => !WORKLOADS.some((w) => w.id === id)) ?? [];
 if (
@@ -48,7 +51,7 @@ if (
   sizes.some((n) => n !== 1 && n !== 3)
 ) {
   console.error(
-    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR]`,
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread]`,
   );
   process.exit(2);
 }
@@ -66,6 +69,12 @@ const contenders: Contender[] = [
   { name: "etcd", kind: "etcd", options: {} },
 ];
 if (against) contenders.push({ name: "before", kind: "rxetcd", options: { rxetcdRoot: resolve(against) } });
+if (clientThread)
+  contenders.push({
+    name: "thread",
+    kind: "rxetcd",
+    options: { rxetcdNodeArgs, rxetcdEnv: { RXETCD_CLIENT_THREAD: "1" } },
+  });
 
 buildRxetcd(fileURLToPath(new URL("..", import.meta.url)));
 if (against) buildRxetcd(resolve(against));
@@ -144,23 +153,30 @@ console.log(
   `\nload average at end: ${loadavg()}; medians of ${reps} run(s) each` +
     (warmup > 0 ? `, after an untimed warm-up of ${warmup} x each row\n` : ", cold processes\n"),
 );
-const extra = against ? " before req/s | after/before |" : "";
+const extra =
+  (against ? " before req/s | after/before |" : "") +
+  (clientThread ? " thread req/s | thread/rxetcd | thread p99 ms |" : "");
+const extraColumns = (against ? 2 : 0) + (clientThread ? 3 : 0);
 console.log(
   `| members | workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |${extra}`,
 );
-console.log(`|---:|---|---:|---:|---:|---:|---:|${against ? "---:|---:|" : ""}`);
+console.log(`|---:|---|---:|---:|---:|---:|---:|${"---:|".repeat(extraColumns)}`);
 for (const r of results) {
   const runs = (name: string) => r.runs.get(name) ?? [];
   if (r.failure !== undefined || contenders.some((c) => runs(c.name).length === 0)) {
     console.log(
-      `| ${r.size} | ${r.label} | – | – | – | – | – |${against ? " – | – |" : ""}  ${r.failure ?? ""}`,
+      `| ${r.size} | ${r.label} | – | – | – | – | – |${" – |".repeat(extraColumns)}  ${r.failure ?? ""}`,
     );
     continue;
   }
   const rps = (name: string) => median(runs(name).map((s) => s.rps));
   const p99 = (name: string) => median(runs(name).map((s) => s.p99_ms));
   const [rx, et] = [rps("rxetcd"), rps("etcd")];
-  const tail = against ? ` ${rps("before").toFixed(0)} | ${(rx / rps("before")).toFixed(2)} |` : "";
+  const tail =
+    (against ? ` ${rps("before").toFixed(0)} | ${(rx / rps("before")).toFixed(2)} |` : "") +
+    (clientThread
+      ? ` ${rps("thread").toFixed(0)} | ${(rps("thread") / rx).toFixed(2)} | ${p99("thread").toFixed(2)} |`
+      : "");
   console.log(
     `| ${r.size} | ${r.label} | ${rx.toFixed(0)} | ${et.toFixed(0)} | ${(rx / et).toFixed(2)} | ${p99("rxetcd").toFixed(2)} | ${p99("etcd").toFixed(2)} |${tail}`,
   );

@@ -1,5 +1,5 @@
-// `npm run bench:front`: the key-value RPCs served from the client port's HTTP/2 thread
-// (RXETCD_FRONT_URL, src/api/front/) against the normal client port of the same member, driven by the
+// `npm run bench:front`: a client port served from the HTTP/2 thread (RXETCD_FRONT_URL, one more
+// listener, src/api/front/) against the normal client port of the same member, driven by the
 // Go load generator of bench:compare. Each row gets a fresh one-member deployment serving both ports;
 // repetitions alternate which port goes first. Besides the rates, the member's CPU per request: its
 // main thread's (/proc/<pid>/task/<pid>/stat) and the whole process's.

@@ -54,6 +54,8 @@ export interface StartOptions {
   readonly rxetcdNodeArgs?: readonly string[];
   /** Another rxetcd checkout to run instead of this one (bench:compare --against). */
   readonly rxetcdRoot?: string;
+  /** Environment variables for rxetcd members on top of this process's (e.g. RXETCD_CLIENT_THREAD). */
+  readonly rxetcdEnv?: Readonly<Record<string, string>>;
   /** Where an rxetcd member's stdout goes (an open file descriptor), e.g. node's --trace-gc-nvp lines. */
   readonly rxetcdStdout?: number;
 }
@@ -163,7 +165,12 @@ export async function startDeployment(
           ? [etcdBinary(), []]
           : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot);
       const stdout = kind === "rxetcd" ? (options.rxetcdStdout ?? "ignore") : "ignore";
-      const proc = spawn(command, [...prefix, ...args], { stdio: ["ignore", stdout, "pipe"] });
+      const env =
+        kind === "rxetcd" && options.rxetcdEnv ? { ...process.env, ...options.rxetcdEnv } : undefined;
+      const proc = spawn(command, [...prefix, ...args], {
+        stdio: ["ignore", stdout, "pipe"],
+        ...(env ? { env } : {}),
+      });
       passErrors(proc);
       procs.push(proc);
     }

@@ -1,7 +1,7 @@
 // The client side of a member: gRPC, the JSON gateway and the plain HTTP endpoints on one port.
 
 export { type ClientLimits, defaultClientLimits, snapshotChunkBytes } from "./client-handlers.js";
-export { frontFromEnvironment } from "./front/front-option.js";
+export { clientThreadFromEnvironment, frontFromEnvironment } from "./front/front-option.js";
 export { grpcOverheadBytes } from "./grpc/grpc-services.js";
 export type { HttpExtension } from "./http/http-extension.js";
 export { SERVER_VERSION } from "./http/http-handler.js";

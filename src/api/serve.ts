@@ -28,19 +28,22 @@ import type { ClientApi } from "../server/client-api.js";
 import { type ClientLimits, defaultClientLimits, unaryHandlers } from "./client-handlers.js";
 import { ConnectionBudgets, type ConnectionLimits, defaultConnectionLimits } from "./connection-limits.js";
 import { type FrontThread, startFrontThread } from "./front/front-thread.js";
+import type { PortDuplex } from "./front/port-duplex.js";
 import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
-import { createGrpcServer, grpcOverheadBytes } from "./grpc/grpc-services.js";
+import { createGrpcServer, grpcOverheadBytes, serverPings } from "./grpc/grpc-services.js";
 import { applyHeaderLimits } from "./grpc/header-limits.js";
 import { enforcePingPolicy } from "./grpc/ping-policy.js";
-import { unaryFastPath } from "./grpc/unary-fast-path.js";
+import { unaryFastPath, unaryMethods } from "./grpc/unary-fast-path.js";
 import { watchFastPath } from "./grpc/watch-fast-path.js";
+import { nameWrappedConnection } from "./grpc/wrapped-connection.js";
 import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { grpcRequestContext, TlsIdentities } from "./request-context.js";
+import { sniffHttp2 } from "./sniff-http2.js";
 
 /** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
 export interface ClientTls {
@@ -108,16 +111,18 @@ export interface ServeClientsOptions {
   /** More HTTP served on the port (the event feed and the dashboard). */
   http?: readonly HttpExtension[];
   /**
-   * Experimental, off by default: the key-value RPCs also served on a port of their own whose HTTP/2
-   * runs on a worker thread (src/api/front/).
+   * Experimental, off by default: the http:// client listeners are owned by a worker thread that
+   * runs their HTTP/2 and answers the unary calls from batches (src/api/front/); https:// ones stay.
    */
+  clientThread?: boolean;
+  /** Experimental, off by default: one more client listener, served by that thread (for bench:front). */
   front?: { listenUrl: URL };
 }
 
 export interface ClientListeners {
   /** The URLs actually bound (port 0 replaced by the chosen port), in the order given. */
   readonly urls: URL[];
-  /** The URL of the HTTP/2 thread's port, when `front` asked for one. */
+  /** The URL of the thread's extra port, when `front` asked for one. */
   readonly frontUrl?: URL;
   /** New certificates for the https listeners (connections opened from now on use them). */
   setTls(tls: ClientTls): void;
@@ -135,28 +140,6 @@ const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5_000;
 
 /** Socket errors that only mean the client went away. */
 const ROUTINE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
-
-const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-
-/**
- * Waits for enough bytes to tell the HTTP/2 preface from anything else, puts them back, and
- * reports the choice. Bytes that differ from the preface settle it at once (a short HTTP/1 request
- * never waits).
- */
-function sniffHttp2(socket: Socket, decide: (http2: boolean) => void): void {
-  let seen: Buffer = Buffer.alloc(0);
-  const onData = (chunk: Buffer) => {
-    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-    const n = Math.min(seen.length, http2Preface.length);
-    const matches = seen.subarray(0, n).equals(http2Preface.subarray(0, n));
-    if (matches && seen.length < http2Preface.length) return;
-    socket.off("data", onData);
-    socket.pause();
-    socket.unshift(seen);
-    decide(matches);
-  };
-  socket.on("data", onData);
-}
 
 type StreamListener = (
   stream: ServerHttp2Stream,
@@ -188,13 +171,14 @@ function injectorServingHttp(
   }
   if (!applyHeaderLimits(h2))
     logger?.warn({}, "HTTP/2 header fields stay at Node's 128: its internals changed");
-  h2.on("session", (session: ServerHttp2Session) =>
+  h2.on("session", (session: ServerHttp2Session) => {
+    nameWrappedConnection(session);
     enforcePingPolicy(session, {
       minTimeMs: pingMinTimeMs,
       isUnary,
       onViolation: () => logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
-    }),
-  );
+    });
+  });
   const grpcListeners = h2.listeners("stream") as StreamListener[];
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
@@ -313,16 +297,41 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   const urls: URL[] = [];
   let front: FrontThread | undefined;
   try {
-    if (options.front) {
+    const threadUrls = options.clientThread
+      ? options.listenUrls.filter((url) => url.protocol === "http:")
+      : [];
+    if (options.front) threadUrls.push(options.front.listenUrl);
+    if (threadUrls.length > 0) {
+      const pings = serverPings(options.grpc ?? {});
       front = await startFrontThread(
-        handlers,
-        metrics,
-        { listenUrl: options.front.listenUrl, maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes },
+        {
+          listenUrls: threadUrls,
+          maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes,
+          methods: unaryMethods(handlers, metrics),
+          unaryPaths: [...handlers.keys()],
+          pingMinTimeMs: options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
+          pingIntervalMs: pings["grpc.keepalive_time_ms"],
+          pingTimeoutMs: pings["grpc.keepalive_timeout_ms"],
+          ...(options.grpc?.maxConcurrentStreams !== undefined
+            ? { maxConcurrentStreams: options.grpc.maxConcurrentStreams }
+            : {}),
+          accept: (connection: PortDuplex, http2: boolean) => {
+            connection.on("error", () => {});
+            if (http2) injector.injectConnection(connection);
+            else httpServer.emit("connection", connection);
+          },
+        },
         logger,
       );
-      logger?.info({ address: front.url.href }, "serving key-value calls from an HTTP/2 thread");
+      for (const url of front.urls)
+        logger?.info({ address: url.href }, "serving client traffic from a thread");
     }
     for (const url of options.listenUrls) {
+      const threadIndex = threadUrls.indexOf(url);
+      if (threadIndex >= 0 && front !== undefined) {
+        urls.push(front.urls[threadIndex]);
+        continue;
+      }
       const secure = url.protocol === "https:";
       if (!secure && url.protocol !== "http:")
         throw new Error(`unsupported client URL scheme ${url.protocol}`);
@@ -384,16 +393,17 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
   let closing: Promise<void> | undefined;
   return {
     urls,
-    ...(front ? { frontUrl: front.url } : {}),
+    ...(front && options.front ? { frontUrl: front.urls[front.urls.length - 1] } : {}),
     setTls(tls) {
       for (const l of tlsListeners) l.setSecureContext(secureContextOptions(tls));
     },
     close() {
       closing ??= (async () => {
         const stopped = listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve())));
-        await front?.close();
-        // open gateway streams get etcd's last line before their connections go
+        // open gateway streams get etcd's last line before their connections go (those of the
+        // thread's connections through it)
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
+        await front?.close();
         gatewaySockets.close();
         injector.destroy();
         grpcServer.forceShutdown();

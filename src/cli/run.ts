@@ -69,6 +69,69 @@ function errorLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0];
 }
 
+/** The wrapped cause of a bootstrap's DiscoveryError ("discovery: cluster is full" ...). */
+function discoveryCause(err: Error): string {
+  const inner = (err as Error & { err?: unknown }).err;
+  return inner instanceof Error ? inner.message : "";
+}
+
+/**
+ * Starts the member; when discovery finds the cluster full and --discovery-fallback is proxy, starts the
+ * v2 proxy instead (etcd's fallback).
+ */
+async function startOrFallBack(
+  start: StartServer,
+  asProxy: boolean,
+  config: Config,
+  logger: Logger,
+  io: CliIo,
+): Promise<RunningServer> {
+  try {
+    return await start(config, { logger });
+  } catch (err) {
+    const full =
+      !asProxy &&
+      err instanceof Error &&
+      err.name === "DiscoveryError" &&
+      discoveryCause(err) === "discovery: cluster is full";
+    if (!full || config.discoveryFallback !== "proxy") throw err;
+    logger.warn(
+      { "fallback-proxy": "proxy", error: (err as Error).message },
+      "discovery cluster is full, falling back to proxy",
+    );
+    const proxy = await io.loadProxy();
+    if (!proxy) throw new Error("proxy not available in this build");
+    return proxy(config, { logger });
+  }
+}
+
+/** etcd's advice after a failed bootstrap through discovery. */
+function logDiscoveryFailure(logger: Logger, config: Config, err: Error): void {
+  const cause = discoveryCause(err);
+  if (cause === "discovery: found duplicate id") {
+    logger.warn(
+      { name: config.name, "discovery-token": config.discovery, error: cause },
+      "member has been registered with discovery service",
+    );
+    logger.warn({ "data-dir": config.dataDir }, "but could not find valid cluster configuration");
+    logger.warn("check data dir if previous bootstrap succeeded");
+    logger.warn("or use a new discovery token if previous bootstrap failed");
+  } else if (cause === "discovery: found duplicate name") {
+    logger.warn(
+      { "discovery-token": config.discovery, error: cause },
+      "member with duplicated name has already been registered",
+    );
+    logger.warn("cURL the discovery token URL for details");
+    logger.warn("do not reuse discovery token; generate a new one to bootstrap a cluster");
+  } else {
+    logger.warn(
+      { "discovery-token": config.discovery, error: err.message },
+      "failed to bootstrap; discovery token was already used",
+    );
+    logger.warn("do not reuse discovery token; generate a new one to bootstrap a cluster");
+  }
+}
+
 /** Runs the command; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const sub = argv[0];
@@ -127,8 +190,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (dirType !== "empty") {
     logger.info({ "data-dir": config.dataDir, "dir-type": dirType }, "server has been already initialized");
   }
-  // A member directory always starts a member; an empty one starts a proxy only in proxy mode.
-  // (Falling back to a proxy when discovery finds the cluster full is the server's decision.)
+  // A member directory always starts a member; an empty one starts a proxy only in proxy mode
+  // (or when discovery finds the cluster full and --discovery-fallback is proxy, below).
   const asProxy = dirType === "proxy" || (dirType === "empty" && config.proxy !== "off");
 
   const start = asProxy ? await io.loadProxy() : await io.loadServer();
@@ -140,9 +203,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   let server: RunningServer;
   try {
-    server = await start(config, { logger });
+    server = await startOrFallBack(start, asProxy, config, logger, io);
   } catch (err) {
-    if (err instanceof Error && err.name === "EtcdDataDirRefused") {
+    if (err instanceof Error && err.name === "DiscoveryError") {
+      logDiscoveryFailure(logger, config, err);
+    } else if (err instanceof Error && err.name === "EtcdDataDirRefused") {
       // a damaged etcd data dir is the user's to look at: the file and the fault, no stack
       logger.fatal({ "data-dir": config.dataDir }, err.message);
     } else {

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
-import { frontFromEnvironment, serveClients } from "../api/index.js";
-import { parseInitialCluster } from "../config/cluster.js";
+import { clientThreadFromEnvironment, frontFromEnvironment, serveClients } from "../api/index.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
+import { bootstrapClusterOf, type SrvResolver } from "../discovery/index.js";
 import { type EventFeedOptions, type Feed, startFeed } from "../feed/index.js";
 import { type AppliedRequest, type Operators, wireOperators } from "../operators/index.js";
 import { checkInitialHashKV } from "../server/corruption-check.js";
@@ -12,6 +12,7 @@ import { prepareMemberPaths } from "../server/etcd-data-dir.js";
 import { EtcdServer } from "../server/etcd-server.js";
 import type { PeerTlsFiles, ServerConfig } from "../server/server-config.js";
 import { type Listening, type ListenTls, listenHttp } from "../transport/peer-http.js";
+import { WAL } from "../wal/wal.js";
 import { serverAuthConfig } from "./auth-config.js";
 import { resolveAutoTls } from "./auto-tls.js";
 import { opensslCiphers } from "./cipher-suites.js";
@@ -58,6 +59,10 @@ export interface StartOptions {
   feed?: EventFeedOptions | false;
   /** User operators composed into the proposal, apply and feed paths (see src/operators/types.ts). */
   operators?: Operators;
+  /** Answers --discovery-srv's DNS questions (default: the system's resolver). */
+  srvResolver?: SrvResolver;
+  /** The unit of --discovery's retry backoff (etcd: 1 s, doubled each retry). */
+  discoveryRetryUnitMs?: number;
 }
 
 type PeerHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -136,14 +141,30 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
       "starting with peer TLS",
     );
   }
-  const initial = parseInitialCluster(config.initialCluster);
-  const initialCluster = new Map([...initial].map(([name, urls]) => [name, urls.map((u) => u.href)]));
+  const paths = await prepareMemberPaths(config.dataDir, config.walDir, logger);
+  // a member with a WAL restarts from it: no DNS question, no discovery (as etcd)
+  const initialized = WAL.exists(paths.walDir);
+  const boot = await bootstrapClusterOf(initialized ? { ...config, discoverySrv: "" } : config, {
+    which: "etcd",
+    logger,
+    ...(opts.srvResolver ? { srvResolver: opts.srvResolver } : {}),
+  });
+  const initialCluster = new Map([...boot.members].map(([name, urls]) => [name, urls.map((u) => u.href)]));
   const serverConfig: ServerConfig = {
-    paths: await prepareMemberPaths(config.dataDir, config.walDir, logger),
+    paths,
     name: config.name,
     initialCluster,
-    initialClusterToken: config.initialClusterToken,
+    initialClusterToken: boot.token,
     initialClusterState: config.initialClusterState,
+    ...(config.discovery !== ""
+      ? {
+          discovery: {
+            url: config.discovery,
+            proxy: config.discoveryProxy,
+            ...(opts.discoveryRetryUnitMs !== undefined ? { retryUnitMs: opts.discoveryRetryUnitMs } : {}),
+          },
+        }
+      : {}),
     tickMs: config.heartbeatIntervalMs,
     electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
     snapshotCount: config.snapshotCount,
@@ -258,6 +279,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
       ...(tls ? { tls } : {}),
       http: feed?.http ?? [],
       front: frontFromEnvironment(process.env),
+      clientThread: clientThreadFromEnvironment(process.env),
     });
     listeners.push(clients);
 

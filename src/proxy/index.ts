@@ -12,7 +12,7 @@ import { Agents } from "../transport/http-util.js";
 import { clientUrlSource } from "./client-urls.js";
 import { Director, endpointText } from "./director.js";
 import { ProxyMetrics } from "./metrics.js";
-import { initialPeerUrls } from "./peer-urls.js";
+import { initialPeerUrls, type PeerUrlsOptions } from "./peer-urls.js";
 import { proxyHandler } from "./proxy-handler.js";
 import { resolveProxyTls } from "./proxy-tls.js";
 import { reverseProxy } from "./reverse-proxy.js";
@@ -27,7 +27,10 @@ export interface RunningProxy {
 }
 
 /** Starts a v2 proxy from a validated configuration (etcd's startProxy). */
-export async function startProxy(config: Config, extras: { logger: Logger }): Promise<RunningProxy> {
+export async function startProxy(
+  config: Config,
+  extras: { logger: Logger } & PeerUrlsOptions,
+): Promise<RunningProxy> {
   const log = extras.logger;
   log.info("v2 API proxy starting");
   for (const u of config.listenClientUrls) {
@@ -38,7 +41,7 @@ export async function startProxy(config: Config, extras: { logger: Logger }): Pr
   const tls = await resolveProxyTls(config, proxyDir, log);
   mkdirSync(proxyDir, { recursive: true, mode: 0o700 });
   const clusterFile = join(proxyDir, "cluster");
-  const peerUrls = initialPeerUrls(config, clusterFile, log);
+  const peerUrls = await initialPeerUrls(config, clusterFile, log, extras);
 
   // peers are asked seldom: no connections kept (etcd's transport with timeouts keeps none)
   const peerAgents = new Agents(tls.peerDial, false);

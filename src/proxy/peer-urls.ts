@@ -1,15 +1,24 @@
 // The peer URLs a proxy starts from: the cluster file when the proxy ran before (discovery settings
-// are then ignored, with etcd's warnings), otherwise --initial-cluster.
+// are then ignored, with etcd's warnings), otherwise --initial-cluster, the members a v2 discovery
+// service lists (--discovery) or the DNS SRV records (--discovery-srv).
 import type { Logger } from "pino";
-import { parseInitialCluster } from "../config/cluster.js";
 import type { Config } from "../config/codec.js";
+import { parseUrlsMap } from "../config/urls.js";
+import { bootstrapClusterOf, getCluster, type SrvResolver } from "../discovery/index.js";
 import { readClusterFile } from "./cluster-file.js";
 
-export function initialPeerUrls(
+export interface PeerUrlsOptions {
+  srvResolver?: SrvResolver;
+  /** The unit of --discovery's retry backoff (etcd: 1 s). */
+  discoveryRetryUnitMs?: number;
+}
+
+export async function initialPeerUrls(
   config: Config,
   clusterFile: string,
-  log: Pick<Logger, "info" | "warn">,
-): string[] {
+  log: Pick<Logger, "info" | "warn" | "error">,
+  opts: PeerUrlsOptions = {},
+): Promise<string[]> {
   const fromFile = readClusterFile(clusterFile);
   if (fromFile !== undefined) {
     if (config.discovery !== "")
@@ -28,16 +37,21 @@ export function initialPeerUrls(
     );
     return fromFile;
   }
-  // rxetcd bootstraps members from --initial-cluster only, and so does its proxy
-  if (config.discovery !== "")
-    throw new Error(
-      "error setting up initial cluster: the proxy cannot bootstrap through --discovery in rxetcd",
-    );
-  if (config.discoverySrv !== "")
-    throw new Error(
-      "error setting up initial cluster: the proxy cannot bootstrap through --discovery-srv in rxetcd",
-    );
-  const members = parseInitialCluster(config.initialCluster);
+  let { members } = await bootstrapClusterOf(config, {
+    which: "proxy",
+    logger: log,
+    ...(opts.srvResolver ? { srvResolver: opts.srvResolver } : {}),
+  });
+  if (config.discovery !== "") {
+    // the proxy reads the cluster without registering; a full cluster is its answer
+    const found = await getCluster({
+      url: config.discovery,
+      ...(config.discoveryProxy !== "" ? { proxy: config.discoveryProxy } : {}),
+      logger: log,
+      ...(opts.discoveryRetryUnitMs !== undefined ? { retryUnitMs: opts.discoveryRetryUnitMs } : {}),
+    });
+    members = parseUrlsMap(found);
+  }
   const urls = [...members.values()].flatMap((list) => list.map((u) => u.href)).sort();
   log.info({ "peer-urls": urls }, "proxy using peer URLS");
   return urls;

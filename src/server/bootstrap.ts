@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { retryingResolver, verifyInitialCluster } from "../config/cluster.js";
-import { parseEtcdUrl } from "../config/urls.js";
+import { parseEtcdUrl, parseUrlsMap, urlsMapText } from "../config/urls.js";
+import { DiscoveryError, joinCluster } from "../discovery/v2-discovery.js";
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { RaftCluster } from "../membership/cluster.js";
 import { formatId } from "../membership/ids.js";
@@ -67,7 +68,19 @@ export interface BootstrapInput {
   resolveHost?: HostResolver;
   /** --initial-advertise-peer-urls: must match this member's --initial-cluster entry on a first start. */
   peerUrls: readonly string[];
+  /**
+   * --discovery (and --discovery-proxy): a new member's initial cluster comes from this v2 discovery
+   * service; initialCluster is then this member alone and initialClusterToken the discovery URL.
+   */
+  discovery?: BootstrapDiscovery;
   logger?: Logger;
+}
+
+export interface BootstrapDiscovery {
+  url: string;
+  proxy: string;
+  /** The retry backoff's unit (etcd: 1 s), shorter in tests. */
+  retryUnitMs?: number;
 }
 
 /** A running cluster as a peer's `/members` answer describes it. */
@@ -120,6 +133,11 @@ function walOptionsOf(input: BootstrapInput): WalOptions {
 export async function bootstrapRaft(input: BootstrapInput): Promise<BootstrappedRaft> {
   const { paths } = input;
   if (WAL.exists(paths.walDir)) {
+    if (input.discovery)
+      input.logger?.warn(
+        { "wal-dir": paths.walDir },
+        "discovery token is ignored since cluster already initialized; valid logs are found",
+      );
     const opened = await WAL.open(paths.walDir, walOptionsOf(input));
     const meta = decodeWalMetadata(opened.metadata, paths.walDir);
     const storage = new MemoryStorage();
@@ -150,15 +168,15 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
   await verifyFirstStart(input);
   const local = RaftCluster.fromInitialCluster(input.name, input.initialCluster, input.initialClusterToken);
   if (input.initialClusterState === "existing") return joinExisting(input, local);
-  const cluster = local;
-  const others = otherPeerUrls(cluster);
+  const others = otherPeerUrls(local);
   if (others.length > 0 && input.fetchMembers) {
     // a member that already published to a running cluster must restart from its WAL, not bootstrap again
     const running = await input.fetchMembers(others, 1000);
-    const self = running?.members.find((m) => m.id === cluster.localId);
+    const self = running?.members.find((m) => m.id === local.localId);
     if (self && (self.clientURLs?.length ?? 0) > 0)
-      throw new Error(`member ${formatId(cluster.localId)} has already been bootstrapped`);
+      throw new Error(`member ${formatId(local.localId)} has already been bootstrapped`);
   }
+  const cluster = input.discovery ? await discoveredCluster(input, input.discovery, local) : local;
   const wal = await WAL.create(
     paths.walDir,
     encodeWalMetadata({ memberId: cluster.localId, clusterId: cluster.id }),
@@ -177,6 +195,41 @@ export async function bootstrapRaft(input: BootstrapInput): Promise<Bootstrapped
     remotes: [],
     walRepairs: [],
   };
+}
+
+/**
+ * etcd's bootstrap through --discovery: this member registers with the discovery service and waits for
+ * the others; the cluster is built from their registrations, with the discovery URL as its token.
+ */
+async function discoveredCluster(
+  input: BootstrapInput,
+  discovery: BootstrapDiscovery,
+  local: RaftCluster,
+): Promise<RaftCluster> {
+  const self = new Map([...input.initialCluster].map(([name, urls]) => [name, urls.map(parseEtcdUrl)]));
+  let text: string;
+  try {
+    text = await joinCluster(
+      {
+        url: discovery.url,
+        ...(discovery.proxy !== "" ? { proxy: discovery.proxy } : {}),
+        ...(input.logger ? { logger: input.logger } : {}),
+        ...(discovery.retryUnitMs !== undefined ? { retryUnitMs: discovery.retryUnitMs } : {}),
+      },
+      local.localId,
+      urlsMapText(self),
+    );
+  } catch (err) {
+    throw new DiscoveryError("join", err instanceof Error ? err : new Error(String(err)));
+  }
+  const members = parseUrlsMap(text);
+  const seen = new Set<string>();
+  for (const u of [...members.values()].flat()) {
+    if (seen.has(u.href)) throw new Error(`discovery cluster ${urlsMapText(members)} has duplicate url`);
+    seen.add(u.href);
+  }
+  const found = new Map([...members].map(([name, urls]) => [name, urls.map((u) => u.href)]));
+  return RaftCluster.fromInitialCluster(input.name, found, input.initialClusterToken);
 }
 
 /**
@@ -242,7 +295,7 @@ async function verifyFirstStart(input: BootstrapInput): Promise<void> {
       name: input.name,
       initialAdvertisePeerUrls: input.peerUrls.map(parseEtcdUrl),
       initialClusterState: input.initialClusterState,
-      discovery: "",
+      discovery: input.discovery?.url ?? "",
     },
     new Map([...input.initialCluster].map(([name, urls]) => [name, urls.map(parseEtcdUrl)])),
     resolve,

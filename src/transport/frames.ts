@@ -18,6 +18,13 @@ export function readLength(buf: Buffer, offset: number, limit: number, what: str
   return Number(v);
 }
 
+/** Writes a big-endian uint64 (a safe integer) at `offset`; returns the end offset. */
+export function writeU64(target: Buffer, n: number, offset: number): number {
+  target.writeUInt32BE(Math.floor(n / 0x1_0000_0000), offset);
+  target.writeUInt32BE(n >>> 0, offset + 4);
+  return offset + 8;
+}
+
 export function u64(n: number): Buffer {
   const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(BigInt(n));

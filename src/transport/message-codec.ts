@@ -1,7 +1,7 @@
 // The message stream (`/raft/stream/message/<id>`) and the head of a snapshot body: each frame is
 // a big-endian uint64 length followed by one raft message in etcd's layout.
 import { type Message, MessageType } from "../gen/raftpb/raft.js";
-import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength } from "./frames.js";
+import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, writeU64 } from "./frames.js";
 import { decodeMessage, emptyMessage, messageSize, RaftWireError, writeMessageInto } from "./raft-wire.js";
 
 /** The keep-alive every stream writer sends: a MsgHeartbeat with every other field zero. */
@@ -12,12 +12,23 @@ export function isLinkHeartbeat(m: Message): boolean {
   return m.type === MessageType.MsgHeartbeat && m.from === 0n && m.to === 0n;
 }
 
-export function encodeMessageFrame(m: Message): Buffer {
+/** The bytes of a message's frame: its length and the message. */
+export function messageFrameSize(m: Message): number {
+  return 8 + messageSize(m);
+}
+
+/** Writes a message's frame into `target` at `offset`; returns the end offset. */
+export function writeMessageFrame(m: Message, target: Buffer, offset: number): number {
   const size = messageSize(m);
-  const buf = Buffer.allocUnsafe(8 + size);
-  buf.writeBigUInt64BE(BigInt(size), 0);
-  const end = writeMessageInto(m, buf, 8);
-  if (end !== buf.length) throw new RaftWireError(`message size ${size} but wrote ${end - 8}`);
+  const start = writeU64(target, size, offset);
+  const end = writeMessageInto(m, target, start);
+  if (end !== start + size) throw new RaftWireError(`message size ${size} but wrote ${end - start}`);
+  return end;
+}
+
+export function encodeMessageFrame(m: Message): Buffer {
+  const buf = Buffer.allocUnsafe(messageFrameSize(m));
+  writeMessageFrame(m, buf, 0);
   return buf;
 }
 

@@ -6,9 +6,16 @@
 //   0x01 u64 n, n × (u64 len, Entry), u64 commit   entries continuing at state.index in state.term
 //   0x02 u64 len, Message                  a full MsgApp; resets the state
 import { type Entry, type Message, MessageType } from "../gen/raftpb/raft.js";
-import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, u64 } from "./frames.js";
+import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, writeU64 } from "./frames.js";
 import { isLinkHeartbeat, LINK_HEARTBEAT } from "./message-codec.js";
-import { decodeEntry, decodeMessage, encodeEntry, encodeMessage } from "./raft-wire.js";
+import {
+  decodeEntry,
+  decodeMessage,
+  entrySize,
+  messageSize,
+  writeEntryInto,
+  writeMessageInto,
+} from "./raft-wire.js";
 
 export interface MsgAppV2State {
   readonly term: number;
@@ -26,27 +33,69 @@ function afterFullApp(m: Message): MsgAppV2State {
   return { term: m.term, index: last ? last.index : m.index };
 }
 
+/** A MsgApp that continues where the last frame ended travels without its header. */
+function continuesAt(state: MsgAppV2State, m: Message): boolean {
+  return state.index === m.index && state.term === m.logTerm && m.logTerm === m.term;
+}
+
+function checkType(m: Message): void {
+  if (m.type !== MessageType.MsgApp) throw new FrameError(`msgappv2 carries only MsgApp, not type ${m.type}`);
+}
+
+/** The bytes of the frame for one message (a MsgApp or the link heartbeat) in `state`. */
+export function msgAppV2FrameSize(state: MsgAppV2State, m: Message): number {
+  if (isLinkHeartbeat(m)) return 1;
+  checkType(m);
+  if (continuesAt(state, m)) {
+    let size = 1 + 8 + 8;
+    for (const e of m.entries) size += 8 + entrySize(e);
+    return size;
+  }
+  return 1 + 8 + messageSize(m);
+}
+
+/** The encoder's state after the frame for `m`. */
+export function msgAppV2StateAfter(state: MsgAppV2State, m: Message): MsgAppV2State {
+  if (isLinkHeartbeat(m)) return state;
+  if (continuesAt(state, m)) return { term: state.term, index: state.index + m.entries.length };
+  return afterFullApp(m);
+}
+
+/**
+ * Writes the frame for one message into `target` at `offset` (msgAppV2FrameSize bytes); returns the
+ * end offset. The state to go on with is msgAppV2StateAfter.
+ */
+export function writeMsgAppV2Frame(state: MsgAppV2State, m: Message, target: Buffer, offset: number): number {
+  if (isLinkHeartbeat(m)) {
+    target[offset] = TYPE_LINK_HEARTBEAT;
+    return offset + 1;
+  }
+  checkType(m);
+  let at = offset;
+  if (continuesAt(state, m)) {
+    target[at++] = TYPE_APP_ENTRIES;
+    at = writeU64(target, m.entries.length, at);
+    for (const e of m.entries) {
+      const start = writeU64(target, entrySize(e), at);
+      at = writeEntryInto(e, target, start);
+    }
+    return writeU64(target, m.commit, at);
+  }
+  target[at++] = TYPE_APP;
+  const size = messageSize(m);
+  at = writeU64(target, size, at);
+  return writeMessageInto(m, target, at);
+}
+
 /** The frame for one message (a MsgApp or the link heartbeat) and the encoder's next state. */
 export function encodeMsgAppV2(
   state: MsgAppV2State,
   m: Message,
 ): { readonly bytes: Buffer; readonly state: MsgAppV2State } {
-  if (isLinkHeartbeat(m)) return { bytes: Buffer.of(TYPE_LINK_HEARTBEAT), state };
-  if (m.type !== MessageType.MsgApp) throw new FrameError(`msgappv2 carries only MsgApp, not type ${m.type}`);
-  if (state.index === m.index && state.term === m.logTerm && m.logTerm === m.term) {
-    const parts: Buffer[] = [Buffer.of(TYPE_APP_ENTRIES), u64(m.entries.length)];
-    for (const e of m.entries) {
-      const bytes = encodeEntry(e);
-      parts.push(u64(bytes.length), bytes);
-    }
-    parts.push(u64(m.commit));
-    return {
-      bytes: Buffer.concat(parts),
-      state: { term: state.term, index: state.index + m.entries.length },
-    };
-  }
-  const body = encodeMessage(m);
-  return { bytes: Buffer.concat([Buffer.of(TYPE_APP), u64(body.length), body]), state: afterFullApp(m) };
+  const bytes = Buffer.allocUnsafe(msgAppV2FrameSize(state, m));
+  const end = writeMsgAppV2Frame(state, m, bytes, 0);
+  if (end !== bytes.length) throw new FrameError(`msgappv2 frame size ${bytes.length} but wrote ${end}`);
+  return { bytes, state: msgAppV2StateAfter(state, m) };
 }
 
 export interface MsgAppV2Decoded {

@@ -226,6 +226,14 @@ export function encodeMessage(m: Message): Buffer {
   return o.buf;
 }
 
+/** Writes an entry into `target` at `offset` (exactly entrySize(e) bytes); returns the end offset. */
+export function writeEntryInto(e: Entry, target: Buffer, offset: number): number {
+  const o = new Out(target);
+  o.pos = offset;
+  writeEntry(o, e);
+  return o.pos;
+}
+
 /** An entry in etcd's byte layout. */
 export function encodeEntry(e: Entry): Buffer {
   const size = entrySize(e);

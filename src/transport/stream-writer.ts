@@ -9,8 +9,14 @@ import { type Message, MessageType } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
 import { coalesceAppends } from "./coalesce-appends.js";
 import type { TransportContext } from "./context.js";
-import { encodeMessageFrame, LINK_HEARTBEAT } from "./message-codec.js";
-import { encodeMsgAppV2, INITIAL_MSGAPPV2_STATE, type MsgAppV2State } from "./msgappv2-codec.js";
+import { LINK_HEARTBEAT, messageFrameSize, writeMessageFrame } from "./message-codec.js";
+import {
+  INITIAL_MSGAPPV2_STATE,
+  type MsgAppV2State,
+  msgAppV2FrameSize,
+  msgAppV2StateAfter,
+  writeMsgAppV2Frame,
+} from "./msgappv2-codec.js";
 import type { PeerStatus } from "./peer-status.js";
 
 export type StreamType = "message" | "msgapp";
@@ -26,19 +32,52 @@ export const STREAM_NAMES: Record<StreamType, string> = {
 
 interface Connection {
   readonly res: ServerResponse;
-  readonly encode: (m: Message) => Buffer;
+  readonly frames: FrameEncoder;
   readonly heartbeat: NodeJS.Timeout;
   drainTimer: NodeJS.Timeout | undefined;
 }
 
-/** An encoder for one connection: msgappv2 keeps its (term, index) state per connection. */
-function encoderFor(type: StreamType): (m: Message) => Buffer {
-  if (type === "message") return encodeMessageFrame;
+/** Writes the frames of a batch of messages into one buffer; msgappv2 keeps its (term, index) state per connection. */
+export interface FrameEncoder {
+  /** The bytes the batch's frames take (the state does not change). */
+  measure(batch: readonly Message[]): number;
+  /** Writes the batch's frames into `target` at `offset` and moves the state past them; returns the end offset. */
+  write(batch: readonly Message[], target: Buffer, offset: number): number;
+}
+
+export const MESSAGE_FRAMES: FrameEncoder = {
+  measure(batch) {
+    let size = 0;
+    for (const m of batch) size += messageFrameSize(m);
+    return size;
+  },
+  write(batch, target, offset) {
+    let at = offset;
+    for (const m of batch) at = writeMessageFrame(m, target, at);
+    return at;
+  },
+};
+
+export function msgAppV2Frames(): FrameEncoder {
   let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
-  return (m) => {
-    const r = encodeMsgAppV2(state, m);
-    state = r.state;
-    return r.bytes;
+  return {
+    measure(batch) {
+      let size = 0;
+      let s = state;
+      for (const m of batch) {
+        size += msgAppV2FrameSize(s, m);
+        s = msgAppV2StateAfter(s, m);
+      }
+      return size;
+    },
+    write(batch, target, offset) {
+      let at = offset;
+      for (const m of batch) {
+        at = writeMsgAppV2Frame(state, m, target, at);
+        state = msgAppV2StateAfter(state, m);
+      }
+      return at;
+    },
   };
 }
 
@@ -64,6 +103,33 @@ export const COMMIT_NOTICE_HOLD_IN_FLIGHT_MS = 20;
  */
 function canWaitForAppend(m: Message): boolean {
   return m.type === MessageType.MsgApp && m.entries.length === 0;
+}
+
+/** A hold this close to its end is over: a timer cannot wait less than a millisecond. */
+const HOLD_SLACK_MS = 0.1;
+
+/** The size line of a chunk of HTTP/1.1 chunked transfer coding. */
+function chunkHead(size: number): string {
+  return `${size.toString(16)}\r\n`;
+}
+
+/**
+ * One chunk of HTTP/1.1 chunked transfer coding carrying the batch's frames, written in place: the
+ * frames are bytes [start, start + size) of it.
+ */
+export function chunkOf(
+  frames: FrameEncoder,
+  batch: readonly Message[],
+): { readonly chunk: Buffer; readonly start: number; readonly size: number } {
+  const size = frames.measure(batch);
+  const head = chunkHead(size);
+  const chunk = Buffer.allocUnsafe(head.length + size + 2);
+  const start = chunk.write(head, 0, "latin1");
+  const end = frames.write(batch, chunk, start);
+  if (end !== start + size) throw new Error(`frames of ${size} bytes wrote ${end - start}`);
+  chunk[end] = 0x0d;
+  chunk[end + 1] = 0x0a;
+  return { chunk, start, size };
 }
 
 export class StreamWriter {
@@ -116,7 +182,7 @@ export class StreamWriter {
     const replaced = this.detach("end");
     const conn: Connection = {
       res,
-      encode: encoderFor(this.type),
+      frames: this.type === "message" ? MESSAGE_FRAMES : msgAppV2Frames(),
       heartbeat: setInterval(() => this.heartbeat(conn), this.ctx.timings.heartbeatMs),
       drainTimer: undefined,
     };
@@ -139,7 +205,7 @@ export class StreamWriter {
 
   private heartbeat(conn: Connection): void {
     if (this.conn !== conn || conn.drainTimer) return; // a blocked write is already being timed
-    this.write(conn, conn.encode(LINK_HEARTBEAT), "heartbeat");
+    this.write(conn, chunkOf(conn.frames, [LINK_HEARTBEAT]), "heartbeat");
   }
 
   /** Holds the queued notices, with a shorter hold when nothing past their commit is in flight. */
@@ -149,7 +215,20 @@ export class StreamWriter {
     this.clearHold();
     this.flushScheduled = "held";
     this.holdUntil = until;
-    this.holdTimer = setTimeout(() => this.flush(), until - performance.now());
+    this.holdTimer = setTimeout(() => this.holdElapsed(), until - performance.now());
+  }
+
+  /**
+   * Node starts a timer from the loop's clock, read when the turn began: set late in a long turn (a
+   * synced write, an apply) it fires that much early. Held notices wait out the rest of their hold.
+   */
+  private holdElapsed(): void {
+    const left = this.holdUntil - performance.now();
+    if (left > HOLD_SLACK_MS) {
+      this.holdTimer = setTimeout(() => this.holdElapsed(), left);
+      return;
+    }
+    this.flush();
   }
 
   private clearHold(): void {
@@ -166,45 +245,53 @@ export class StreamWriter {
     // a commit notice that waited joins the append queued after it
     const batch = this.queue.length > 1 ? coalesceAppends(this.queue) : this.queue;
     this.queue = [];
-    const parts: Buffer[] = [];
-    let size = 0;
-    for (const m of batch) {
-      const b = conn.encode(m);
-      parts.push(b);
-      size += b.length;
-    }
-    if (this.write(conn, parts.length === 1 ? parts[0] : Buffer.concat(parts, size), "write")) {
-      this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, size);
+    const framed = chunkOf(conn.frames, batch);
+    if (this.write(conn, framed, "write")) {
+      this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, framed.size);
     } else {
       this.ctx.raft.reportUnreachable(this.peerId);
     }
   }
 
-  /** Writes bytes; false when the connection failed. Waits for 'drain' when the socket is backed up. */
-  private write(conn: Connection, bytes: Buffer, action: string): boolean {
-    if (conn.res.destroyed || conn.res.writableEnded) {
+  /**
+   * Writes the frames as one chunk of the answer; false when the connection failed. Waits for 'drain'
+   * when the socket is backed up.
+   */
+  private write(conn: Connection, framed: ReturnType<typeof chunkOf>, action: string): boolean {
+    const res = conn.res;
+    if (res.destroyed || res.writableEnded) {
       this.fail(conn, action, "connection closed");
       return false;
     }
-    // Node's response write corks the socket until the next process.nextTick, which runs only after
-    // every promise continuation queued in this turn (the rest of the raft loop, an apply): corked here,
-    // the uncork hands the frame to the kernel now, so an acknowledgement never waits for that work.
-    const socket = conn.res.socket;
-    socket?.cork();
-    const more = conn.res.write(bytes);
-    socket?.uncork();
-    if (!more) {
-      conn.drainTimer = setTimeout(
-        () => this.fail(conn, action, `write blocked for ${this.ctx.timings.writeTimeoutMs} ms`),
-        this.ctx.timings.writeTimeoutMs,
-      );
-      conn.res.once("drain", () => {
-        if (conn.drainTimer) clearTimeout(conn.drainTimer);
-        conn.drainTimer = undefined;
-        if (this.conn === conn && this.queue.length > 0) this.flush();
-      });
+    if (framed.size === 0) return true; // an empty chunk would end the answer
+    const socket = res.socket;
+    // The answer's headers went out when the stream was attached and nothing else writes to it: the
+    // chunk (hex size, CRLF, frames, CRLF) goes to the socket in one buffer and one write, which the
+    // kernel gets now. The response's own write costs three buffers, a cork until the next tick
+    // (after every promise continuation of the turn: the rest of the raft loop, an apply) and
+    // its bookkeeping.
+    if (socket && res.chunkedEncoding && res.headersSent && res.writableLength === socket.writableLength) {
+      if (!socket.write(framed.chunk)) this.awaitDrain(conn, socket, action);
+      return true;
     }
+    // otherwise the response frames the bytes; corked here, the uncork hands them to the kernel now
+    socket?.cork();
+    const more = res.write(framed.chunk.subarray(framed.start, framed.start + framed.size));
+    socket?.uncork();
+    if (!more) this.awaitDrain(conn, res, action);
     return true;
+  }
+
+  private awaitDrain(conn: Connection, emitter: NodeJS.EventEmitter, action: string): void {
+    conn.drainTimer = setTimeout(
+      () => this.fail(conn, action, `write blocked for ${this.ctx.timings.writeTimeoutMs} ms`),
+      this.ctx.timings.writeTimeoutMs,
+    );
+    emitter.once("drain", () => {
+      if (conn.drainTimer) clearTimeout(conn.drainTimer);
+      conn.drainTimer = undefined;
+      if (this.conn === conn && this.queue.length > 0) this.flush();
+    });
   }
 
   private fail(conn: Connection, action: string, reason: string): void {

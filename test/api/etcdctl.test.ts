@@ -130,6 +130,27 @@ describe("TLS on the client port", { timeout: 60_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("keeps a TLS port on the main thread beside a plain one served from the client port's thread", async () => {
+    const mixed = await startHarness({
+      listenUrls: [new URL("https://127.0.0.1:0"), new URL("http://127.0.0.1:0")],
+      tls: { cert, key: readFileSync(join(dir, "key.pem")) },
+      clientThread: true,
+    });
+    try {
+      const [secure, plain] = mixed.listeners.urls;
+      assert.equal(secure.protocol, "https:");
+      assert.equal(plain.protocol, "http:");
+      const extra = [`--cacert=${join(dir, "cert.pem")}`];
+      assert.equal((await etcdctl(`https://${secure.host}`, ["put", "mixed", "1"], extra)).trim(), "OK");
+      assert.equal(
+        (await etcdctl(`http://${plain.host}`, ["get", "mixed", "--print-value-only"])).trim(),
+        "1",
+      );
+    } finally {
+      await mixed.close();
+    }
+  });
+
   it("serves etcdctl (gRPC over h2) and the gateway (HTTP/1.1) on one TLS port", async () => {
     const endpoint = `https://${h.hostPort}`;
     const extra = [`--cacert=${join(dir, "cert.pem")}`];

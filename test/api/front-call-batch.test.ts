@@ -5,10 +5,10 @@ import { describe, it } from "node:test";
 import {
   AnswerBatch,
   BatchFormatError,
+  BatchMethods,
   CallBatch,
   type FrontAnswer,
   type FrontCall,
-  frontMethodIndex,
   readAnswers,
   readCalls,
 } from "../../src/api/front/call-batch.js";
@@ -31,11 +31,12 @@ function answersBack(buffer: ArrayBuffer): FrontAnswer[] {
 }
 
 describe("front call batches", () => {
-  it("knows the four key-value paths and nothing else", () => {
-    assert.equal(frontMethodIndex("/etcdserverpb.KV/Range"), 0);
-    assert.equal(frontMethodIndex("/etcdserverpb.KV/Txn"), 3);
-    assert.equal(frontMethodIndex("/etcdserverpb.KV/Compact"), -1);
-    assert.equal(frontMethodIndex("/etcdserverpb.Lease/LeaseGrant"), -1);
+  it("indexes the paths it was given and nothing else, and refuses more than a byte can name", () => {
+    const methods = new BatchMethods(["/etcdserverpb.KV/Range", "/etcdserverpb.Lease/LeaseGrant"]);
+    assert.equal(methods.indexOf("/etcdserverpb.KV/Range"), 0);
+    assert.equal(methods.indexOf("/etcdserverpb.Lease/LeaseGrant"), 1);
+    assert.equal(methods.indexOf("/etcdserverpb.KV/Compact"), -1);
+    assert.throws(() => new BatchMethods(Array.from({ length: 257 }, (_, i) => `/s/m${i}`)));
   });
 
   it("gives back calls and answers as they were added, batch after batch", () =>

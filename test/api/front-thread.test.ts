@@ -1,7 +1,7 @@
-// The key-value RPCs served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on
-// its port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
+// The unary calls served from the client port's HTTP/2 thread (src/api/front/): a gRPC client on its
+// port gets the answers, statuses and texts it gets on the normal port, with its token passed on.
 import assert from "node:assert/strict";
-import { connect, type IncomingHttpHeaders } from "node:http2";
+import { connect, constants, type IncomingHttpHeaders } from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import {
@@ -9,12 +9,17 @@ import {
   type DeleteRangeResponse,
   LeaseClient,
   LeaseGrantRequest,
+  type LeaseGrantResponse,
+  LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
   PutRequest,
   type PutResponse,
   RangeRequest,
   type RangeResponse,
   TxnRequest,
   type TxnResponse,
+  WatchRequest,
+  WatchResponse,
 } from "../../src/gen/etcdserverpb/rpc.js";
 import type { RequestContext } from "../../src/server/client-api.js";
 import { type Harness, kvClient, startHarness, unary } from "./harness.js";
@@ -45,7 +50,7 @@ const range = (kv: Kv, key: string, rangeEnd?: string) =>
     RangeRequest.fromPartial({ key: bytes(key), ...(rangeEnd ? { rangeEnd: bytes(rangeEnd) } : {}) }),
   );
 
-describe("key-value calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
+describe("unary calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
   let h: Harness;
   let kv: Kv;
   let normal: Kv;
@@ -163,16 +168,189 @@ describe("key-value calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
     assert.equal((await range(kv, "a")).kvs.length, 0, "the port still answers");
   });
 
-  it("answers an RPC it does not serve Unimplemented", async () => {
-    const lease = new LeaseClient(`127.0.0.1:${h.listeners.frontUrl?.port}`, credentials.createInsecure());
+  it("forwards a watch stream both ways, and ends it on the main thread when its client resets", async () => {
+    const apiWatchStream = h.api.watchStream.bind(h.api);
+    let closes = 0;
+    h.api.watchStream = () => {
+      const stream = apiWatchStream();
+      return {
+        ...stream,
+        close: () => {
+          closes++;
+          stream.close();
+        },
+      };
+    };
+    const session = connect(`http://127.0.0.1:${h.listeners.frontUrl?.port}`);
     try {
-      const err = await failure(
-        unary(lease.leaseGrant.bind(lease), LeaseGrantRequest.fromPartial({ TTL: 10 })),
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/etcdserverpb.Watch/Watch",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      const answers: WatchResponse[] = [];
+      let pending = Buffer.alloc(0);
+      stream.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          const n = pending.readUInt32BE(1);
+          answers.push(WatchResponse.decode(pending.subarray(5, 5 + n)));
+          pending = pending.subarray(5 + n);
+        }
+      });
+      const message = WatchRequest.encode(
+        WatchRequest.fromPartial({ createRequest: { key: bytes("watched") } }),
+      ).finish();
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      stream.write(frame);
+      const until = async (what: string, done: () => boolean) => {
+        for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(done(), what);
+      };
+      await until("the watch is created", () => answers.some((a) => a.created));
+      await put(kv, "watched", "1");
+      await until("the event arrives", () => answers.some((a) => a.events.length > 0));
+      const event = answers.find((a) => a.events.length > 0)?.events[0];
+      assert.equal(Buffer.from(event?.kv?.value ?? []).toString(), "1");
+      assert.equal(closes, 0);
+      stream.close(constants.NGHTTP2_CANCEL);
+      await until("the main thread's watch stream is closed", () => closes === 1);
+    } finally {
+      session.destroy();
+      h.api.watchStream = apiWatchStream;
+    }
+  });
+
+  it("answers any other unary call, in a batch or forwarded, and an unknown one as the normal port does", async () => {
+    const port = h.listeners.frontUrl?.port;
+    const lease = new LeaseClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const normalLease = new LeaseClient(h.hostPort, credentials.createInsecure());
+    try {
+      const granted = await unary<LeaseGrantRequest, LeaseGrantResponse>(
+        lease.leaseGrant.bind(lease),
+        LeaseGrantRequest.fromPartial({ TTL: 10 }),
       );
-      assert.equal(err.code, 12);
-      assert.equal(err.details, "unknown method LeaseGrant for service etcdserverpb.Lease");
+      assert.equal(granted.TTL, 10);
+      const seen = await unary<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
+        normalLease.leaseTimeToLive.bind(normalLease),
+        LeaseTimeToLiveRequest.fromPartial({ ID: granted.ID }),
+      );
+      assert.equal(seen.grantedTTL, 10);
+      const unknown = (address: string) =>
+        new Promise<IncomingHttpHeaders>((resolve, reject) => {
+          const session = connect(address);
+          session.on("error", reject);
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/etcdserverpb.Lease/NoSuchCall",
+            "content-type": "application/grpc",
+            te: "trailers",
+          });
+          stream.on("response", (headers) => {
+            resolve(headers);
+            session.close();
+          });
+          stream.end(Buffer.alloc(5));
+        });
+      const [viaThread, direct] = await Promise.all([
+        unknown(`http://127.0.0.1:${port}`),
+        unknown(`http://${h.hostPort}`),
+      ]);
+      assert.equal(viaThread["grpc-status"], "12");
+      assert.equal(viaThread["grpc-status"], direct["grpc-status"]);
+      assert.equal(viaThread["grpc-message"], direct["grpc-message"]);
     } finally {
       lease.close();
+      normalLease.close();
+    }
+  });
+});
+
+/**
+ * Opens `streams` LeaseKeepAlive streams on one new connection and gives, per stream, the grpc-status
+ * it ended with within a moment (undefined: still open). `authority` is the :authority sent (a URL,
+ * as Go clients send, takes the :authority repair's path).
+ */
+async function keepAliveStreams(
+  url: URL,
+  streams: number,
+  authority?: string,
+): Promise<(string | undefined)[]> {
+  const session = connect(url.href);
+  session.on("error", () => {});
+  try {
+    const statuses = await Promise.all(
+      Array.from({ length: streams }, async (_, i) => {
+        // one after the other: the first is open before the next asks
+        await new Promise((r) => setTimeout(r, 100 * i));
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/etcdserverpb.Lease/LeaseKeepAlive",
+          "content-type": "application/grpc",
+          te: "trailers",
+          ...(authority ? { ":authority": authority } : {}),
+        });
+        stream.on("error", () => {});
+        return new Promise<string | undefined>((resolve) => {
+          stream.on("response", (headers) => {
+            const status = headers["grpc-status"];
+            if (typeof status === "string") resolve(status);
+          });
+          stream.on("trailers", (trailers) => resolve(String(trailers["grpc-status"])));
+          setTimeout(() => resolve(undefined), 100 * (streams - i) + 500);
+        });
+      }),
+    );
+    return statuses;
+  } finally {
+    session.destroy();
+  }
+}
+
+describe("client connections of the HTTP/2 thread", { timeout: 60_000 }, () => {
+  for (const [name, clientThread, urlAuthority] of [
+    ["through the thread", true, false],
+    ["through the :authority repair", false, true],
+    ["through the thread and the :authority repair", true, true],
+  ] as const)
+    it(`have their own bounds ${name}: keep-alive streams past one are refused per connection`, async () => {
+      const h = await startHarness({ clientThread, connections: { maxKeepAliveStreamsPerConnection: 1 } });
+      try {
+        const authority = urlAuthority ? `http://${h.hostPort}` : undefined;
+        const [first, second] = await Promise.all([
+          keepAliveStreams(h.url, 2, authority),
+          keepAliveStreams(h.url, 2, authority),
+        ]);
+        assert.deepEqual(first, [undefined, "8"]);
+        assert.deepEqual(second, [undefined, "8"]);
+      } finally {
+        await h.close();
+      }
+    });
+
+  it("are pinged every --grpc-keepalive-interval", async () => {
+    const h = await startHarness({
+      clientThread: true,
+      grpc: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 5000 },
+    });
+    const session = connect(h.url.href);
+    try {
+      session.on("error", () => {});
+      let pings = 0;
+      session.on("ping", () => pings++);
+      // the connection reaches HTTP/2 with its first request (the :authority gate reads up to it)
+      const health = session.request({ ":path": "/health" });
+      health.resume();
+      await new Promise((r) => health.once("end", r));
+      for (let i = 0; i < 1000 && pings < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(pings >= 2, `${pings} pings`);
+    } finally {
+      session.destroy();
+      await h.close();
     }
   });
 });

@@ -12,6 +12,7 @@ import {
   type StartServer,
 } from "../../src/cli/run.js";
 import type { Config } from "../../src/config/codec.js";
+import { DiscoveryError, ErrDuplicateID, ErrFullCluster } from "../../src/discovery/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "rxetcd-run-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -226,6 +227,46 @@ describe("the rxetcd command", () => {
     assert.equal(member.started.length, 1);
     m.stop();
     assert.equal(await memberRun, 0);
+  });
+  test("a full discovery cluster starts the proxy with --discovery-fallback proxy, and exits with exit", {
+    timeout: 20_000,
+  }, async () => {
+    const discovery = ["--discovery", "http://127.0.0.1:1/v2/keys/_etcd/registry/t"];
+    const full = async (): Promise<RunningServer> => {
+      throw new DiscoveryError("join", ErrFullCluster);
+    };
+    const s = stoppedServer();
+    const fallback = harness({ server: full, proxy: async () => s.server });
+    const running = runCli(quiet(...discovery), fallback.io);
+    for (let i = 0; i < 500 && fallback.proxied.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fallback.started.length, 1);
+    assert.equal(fallback.proxied.length, 1, "the proxy took over");
+    s.stop();
+    assert.equal(await running, 0);
+
+    const argv = quiet(...discovery, "--discovery-fallback", "exit");
+    const exit = harness({ server: full, proxy: async () => stoppedServer().server });
+    assert.equal(await runCli(argv, exit.io), 1);
+    assert.equal(exit.proxied.length, 0);
+    assert.deepEqual(exit.err, ["rxetcd: failed to join discovery cluster (discovery: cluster is full)\n"]);
+    const log = readFileSync(join(argv[1], "..", "log"), "utf8");
+    assert.match(log, /"msg":"failed to bootstrap; discovery token was already used"/);
+
+    // any other discovery failure exits, whatever the fallback, with etcd's advice for it
+    const dupArgv = quiet(...discovery);
+    const dup = harness({
+      server: async () => {
+        throw new DiscoveryError("join", ErrDuplicateID);
+      },
+      proxy: async () => stoppedServer().server,
+    });
+    assert.equal(await runCli(dupArgv, dup.io), 1);
+    assert.equal(dup.proxied.length, 0);
+    assert.match(
+      readFileSync(join(dupArgv[1], "..", "log"), "utf8"),
+      /"msg":"member has been registered with discovery service"/,
+    );
   });
   test("readiness is reported to systemd once the server is ready", { timeout: 20_000 }, async () => {
     const bin = join(root, "bin");

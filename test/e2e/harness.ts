@@ -88,7 +88,7 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Milliseconds to wait for /health; default 30 s. */
   startTimeoutMs?: number;
-  /** --initial-cluster; default: this member alone. */
+  /** --initial-cluster; default: this member alone; "" leaves the flag out. */
   initialCluster?: string;
   /** The peer URLs' scheme (https needs the --peer-* TLS flags in extraArgs). */
   peerScheme?: "http" | "https";
@@ -100,6 +100,8 @@ export interface MemberOptions {
   clientTls?: ClientTlsFiles;
   /** Serve clients over https with --auto-tls (the harness checks /health without verifying the certificate). */
   clientAutoTls?: boolean;
+  /** Environment variables on top of this process's (e.g. RXETCD_CLIENT_THREAD). */
+  env?: Record<string, string>;
 }
 
 /** PEM files for a member's TLS client port and for the harness's own client. */
@@ -154,6 +156,7 @@ export class Member {
   advertisedPeerUrl: string | undefined;
   private readonly clusterArgs: string[];
   private readonly peerScheme: "http" | "https";
+  private readonly env: Record<string, string>;
   private child: ChildProcess | undefined;
   private exited: Promise<ExitStatus> | undefined;
   private starts = 0;
@@ -168,6 +171,7 @@ export class Member {
     this.initialCluster = opts.initialCluster;
     this.peerScheme = opts.peerScheme ?? "http";
     this.clusterArgs = opts.clusterArgs ?? [];
+    this.env = opts.env ?? {};
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = join(workDir, "data");
@@ -231,8 +235,10 @@ export class Member {
       this.peerUrl,
       "--initial-advertise-peer-urls",
       this.advertisedPeerUrl ?? this.peerUrl,
-      "--initial-cluster",
-      this.initialCluster ?? `${this.name}=${this.peerUrl}`,
+      // "" leaves the flag out (a member bootstrapping through discovery)
+      ...(this.initialCluster === ""
+        ? []
+        : ["--initial-cluster", this.initialCluster ?? `${this.name}=${this.peerUrl}`]),
       ...this.clusterArgs,
       ...(this.binary === "etcd" ? ["--logger", "zap", "--log-outputs", "stderr"] : []),
       ...(this.clientTls
@@ -265,7 +271,11 @@ export class Member {
       this.binary === "etcd"
         ? [debianEtcd ?? "etcd", [...this.args(), ...extraArgs]]
         : [process.execPath, [rxetcdBin, ...this.args(), ...extraArgs]];
-    const child = spawn(cmd, argv, { cwd: repoRoot, stdio: ["ignore", fd, fd], env: { ...process.env } });
+    const child = spawn(cmd, argv, {
+      cwd: repoRoot,
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, ...this.env },
+    });
     closeSync(fd);
     this.child = child;
     this.exited = new Promise<ExitStatus>((res) => {

@@ -446,12 +446,14 @@ describe("hostile input", () => {
       const mine = await measure(rx);
       const theirs = ref ? await measure(ref) : undefined;
       const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+      // a change in RSS with its sign: "+19.6 MB", "-15.4 MB"
+      const delta = (n: number) => `${n < 0 ? "" : "+"}${mb(n)}`;
       console.log(
-        `hostile round: rxetcd ${mine.inputs} inputs, RSS ${mb(mine.before)} -> ${mb(mine.after)} (+${mb(mine.growth)}), least within ${SETTLE_MS / 1000} s ${mb(mine.settled)} (+${mb(mine.settledGrowth)}); statuses ${JSON.stringify(Object.fromEntries(mine.statuses))}`,
+        `hostile round: rxetcd ${mine.inputs} inputs, RSS ${mb(mine.before)} -> ${mb(mine.after)} (${delta(mine.growth)}), least within ${SETTLE_MS / 1000} s ${mb(mine.settled)} (${delta(mine.settledGrowth)}); statuses ${JSON.stringify(Object.fromEntries(mine.statuses))}`,
       );
       if (theirs) {
         console.log(
-          `hostile round: etcd 3.4.23 ${theirs.inputs} inputs, RSS ${mb(theirs.before)} -> ${mb(theirs.after)} (+${mb(theirs.growth)}), least within ${SETTLE_MS / 1000} s ${mb(theirs.settled)} (+${mb(theirs.settledGrowth)}); statuses ${JSON.stringify(Object.fromEntries(theirs.statuses))}`,
+          `hostile round: etcd 3.4.23 ${theirs.inputs} inputs, RSS ${mb(theirs.before)} -> ${mb(theirs.after)} (${delta(theirs.growth)}), least within ${SETTLE_MS / 1000} s ${mb(theirs.settled)} (${delta(theirs.settledGrowth)}); statuses ${JSON.stringify(Object.fromEntries(theirs.statuses))}`,
         );
       }
       // every acknowledged write is still there

@@ -3,21 +3,29 @@
 // transferred as a whole, so a batch per event-loop turn pays that once for every call of the turn.
 // Each batch is one ArrayBuffer, transferred (not copied); records follow each other, integers are
 // little-endian:
-//   call:   id u32 | method u8 | token length u32 (0xffffffff: none) | token UTF-8 | request length u32 | request
+//   call:   id u32 | method u8 (an index of BatchMethods) | token length u32 (0xffffffff: none) | token UTF-8 | request length u32 | request
 //   answer: id u32 | kind u8 = 0 | frame length u32 | frame (the gRPC-framed answer: prefix and message)
 //           id u32 | kind u8 = 1 | code u8 | message length u32 | message UTF-8 (a gRPC status)
 
-/** The key-value RPCs the HTTP/2 thread hands over, by their index on the wire. */
-export const frontMethodPaths = [
-  "/etcdserverpb.KV/Range",
-  "/etcdserverpb.KV/Put",
-  "/etcdserverpb.KV/DeleteRange",
-  "/etcdserverpb.KV/Txn",
-] as const;
+/** The most methods a batch can name (the method is one byte). */
+export const MAX_BATCH_METHODS = 256;
 
-/** The wire index of a path, or -1 when the HTTP/2 thread does not hand it over. */
-export function frontMethodIndex(path: string): number {
-  return (frontMethodPaths as readonly string[]).indexOf(path);
+/**
+ * The unary RPCs the HTTP/2 thread hands over in batches, by their index on the wire: the main thread
+ * names them when it starts the thread, and both sides index this list.
+ */
+export class BatchMethods {
+  private readonly indexes: ReadonlyMap<string, number>;
+
+  constructor(readonly paths: readonly string[]) {
+    if (paths.length > MAX_BATCH_METHODS) throw new Error(`more than ${MAX_BATCH_METHODS} batch methods`);
+    this.indexes = new Map(paths.map((path, i) => [path, i]));
+  }
+
+  /** The wire index of a path, or -1 when the HTTP/2 thread does not hand it over in a batch. */
+  indexOf(path: string): number {
+    return this.indexes.get(path) ?? -1;
+  }
 }
 
 /** One call handed to the main thread: the request is the protobuf message, without its gRPC prefix. */

@@ -2,39 +2,29 @@
 // by the same handler the gRPC services use, and its answer framed as the unary fast path frames it; the
 // answers of one turn go back to the HTTP/2 thread as one batch.
 import { GrpcCode } from "../../rpctypes/errors.js";
-import type { UnaryHandler } from "../client-handlers.js";
-import type { GrpcMetrics, RpcMeter } from "../grpc/grpc-metrics.js";
-import { kvAnswerFrames } from "../grpc/kv-answer-frames.js";
 import { toRpcStatus } from "../grpc/status.js";
-import { AnswerBatch, type FrontAnswer, type FrontCall, frontMethodPaths, readCalls } from "./call-batch.js";
+import { frameOf, type UnaryMethod } from "../grpc/unary-fast-path.js";
+import { AnswerBatch, type BatchMethods, type FrontAnswer, type FrontCall, readCalls } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
-
-interface Method {
-  readonly handler: UnaryHandler;
-  readonly startMeter: () => RpcMeter;
-  /** The answer as one gRPC message frame. */
-  readonly frame: (message: never) => Buffer;
-}
 
 /** The most answers one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_ANSWERS = 4096;
 
 /** Runs the calls of the batches it is given and posts their answers back, a batch per turn. */
 export class CallRunner {
-  private readonly methods: Method[];
+  private readonly methods: UnaryMethod[];
   private readonly answers: TurnSender<FrontAnswer>;
 
   constructor(
-    handlers: ReadonlyMap<string, UnaryHandler>,
-    metrics: GrpcMetrics,
+    batchMethods: BatchMethods,
+    methods: ReadonlyMap<string, UnaryMethod>,
     post: (batch: ArrayBuffer) => void,
   ) {
     this.answers = new TurnSender(new AnswerBatch(), MAX_BATCH_ANSWERS, post);
-    this.methods = frontMethodPaths.map((path) => {
-      const handler = handlers.get(path);
-      const frame = kvAnswerFrames.get(path);
-      if (handler === undefined || frame === undefined) throw new Error(`no handler for ${path}`);
-      return { handler, startMeter: metrics.method(path, "unary"), frame };
+    this.methods = batchMethods.paths.map((path) => {
+      const method = methods.get(path);
+      if (method === undefined) throw new Error(`no handler for ${path}`);
+      return method;
     });
   }
 
@@ -53,9 +43,7 @@ export class CallRunner {
     let request: unknown;
     try {
       const bytes = call.request;
-      request = method.handler.definition.requestDeserialize(
-        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      );
+      request = method.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     } catch {
       meter.handled(GrpcCode.Internal);
       this.add({ id: call.id, code: GrpcCode.Internal, message: "Error deserializing request" });
@@ -76,7 +64,7 @@ export class CallRunner {
       (response) => {
         let frame: Uint8Array;
         try {
-          frame = method.frame(response as never);
+          frame = frameOf(method, response);
         } catch (err) {
           meter.handled(GrpcCode.Internal);
           this.add({ id: call.id, code: GrpcCode.Internal, message: toRpcStatus(err).message });

@@ -1,5 +1,6 @@
-// The experimental switch of the client port's HTTP/2 thread: RXETCD_FRONT_URL=http://host:port makes a
-// member also serve the key-value RPCs there, from a worker thread. Unset, nothing changes.
+// The experimental switches of the client port's HTTP/2 thread: RXETCD_CLIENT_THREAD=1 moves the
+// member's http:// client listeners to it; RXETCD_FRONT_URL=http://host:port makes a member also serve
+// clients on one more port, from the thread (bench:front compares the two). Unset, nothing changes.
 import * as t from "io-ts";
 import { decodeOrThrow } from "./front-messages.js";
 
@@ -23,4 +24,15 @@ export function frontFromEnvironment(env: NodeJS.ProcessEnv): { listenUrl: URL }
   const value = env.RXETCD_FRONT_URL;
   if (value === undefined || value === "") return undefined;
   return { listenUrl: decodeOrThrow(FrontUrl, value, "RXETCD_FRONT_URL") };
+}
+
+/**
+ * RXETCD_CLIENT_THREAD=1: the member's http:// client listeners are served from the HTTP/2 thread.
+ * Unset, empty or 0, they are not; any other value is refused (a typo must not pass for "off").
+ */
+export function clientThreadFromEnvironment(env: NodeJS.ProcessEnv): boolean {
+  const value = env.RXETCD_CLIENT_THREAD;
+  if (value === undefined || value === "" || value === "0") return false;
+  if (value === "1") return true;
+  throw new Error(`RXETCD_CLIENT_THREAD: 1 serves the client port from a thread, 0 does not; not ${value}`);
 }

@@ -1,19 +1,36 @@
-// Starts the client port's HTTP/2 thread (front-worker.ts) and answers the calls it hands over on this
-// thread (call-runner.ts). Off unless asked for; it listens on a port of its own.
+// Starts the client port's HTTP/2 thread (front-worker.ts), answers the calls it hands over on this
+// thread (call-runner.ts) and serves the connections it hands over. Off unless asked for.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { UnaryHandler } from "../client-handlers.js";
-import type { GrpcMetrics } from "../grpc/grpc-metrics.js";
+import type { UnaryMethod } from "../grpc/unary-fast-path.js";
+import { BatchMethods } from "./call-batch.js";
 import { CallRunner } from "./call-runner.js";
 import { decodeOrThrow, FrontReport, type FrontWorkerOptions } from "./front-messages.js";
+import { PortDuplex } from "./port-duplex.js";
 
 export interface FrontThreadOptions {
-  /** http://host:port the thread listens on (port 0 picks one). */
-  readonly listenUrl: URL;
+  /** The http:// client URLs the thread listens on (port 0 picks one). */
+  readonly listenUrls: readonly URL[];
   /** The largest gRPC message taken (--max-request-bytes plus gRPC's overhead). */
   readonly maxReceiveBytes: number;
+  /** The unary RPCs answered from the thread's batches (the unary fast path's). */
+  readonly methods: ReadonlyMap<string, UnaryMethod>;
+  /** Every unary RPC's path (for the ping policy). */
+  readonly unaryPaths: readonly string[];
+  /** --grpc-keepalive-min-time. */
+  readonly pingMinTimeMs: number;
+  /** The server's pings to its clients (--grpc-keepalive-interval and --grpc-keepalive-timeout). */
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  /** --max-concurrent-streams, when given. */
+  readonly maxConcurrentStreams?: number;
+  /**
+   * Serves a connection the thread hands over: an HTTP/1.1 client connection, or the forwarded
+   * streams of an HTTP/2 one.
+   */
+  readonly accept: (connection: PortDuplex, http2: boolean) => void;
 }
 
 /** Where the thread's failures after start are told. */
@@ -22,8 +39,8 @@ export interface FrontLogger {
 }
 
 export interface FrontThread {
-  /** The URL bound (port 0 replaced by the chosen port). */
-  readonly url: URL;
+  /** The URLs bound (port 0 replaced by the chosen port), in the order given. */
+  readonly urls: URL[];
   close(): Promise<void>;
 }
 
@@ -55,24 +72,35 @@ function throughTsx(module: URL): string {
 
 /** Starts the HTTP/2 thread and resolves once it listens. */
 export async function startFrontThread(
-  handlers: ReadonlyMap<string, UnaryHandler>,
-  metrics: GrpcMetrics,
   options: FrontThreadOptions,
   logger?: FrontLogger,
 ): Promise<FrontThread> {
-  if (options.listenUrl.protocol !== "http:")
-    throw new Error(`the client port's HTTP/2 thread serves http:// only, not ${options.listenUrl.href}`);
+  for (const url of options.listenUrls)
+    if (url.protocol !== "http:")
+      throw new Error(`the client port's HTTP/2 thread serves http:// only, not ${url.href}`);
   const module = workerModule();
+  const batchMethods = new BatchMethods([...options.methods.keys()]);
   const workerData: FrontWorkerOptions = {
-    host: options.listenUrl.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: Number(options.listenUrl.port || 80),
+    listeners: options.listenUrls.map((url) => ({
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || 80),
+    })),
     maxReceiveBytes: options.maxReceiveBytes,
+    batchPaths: [...batchMethods.paths],
+    unaryPaths: [...options.unaryPaths],
+    pingMinTimeMs: options.pingMinTimeMs,
+    pingIntervalMs: options.pingIntervalMs,
+    pingTimeoutMs: options.pingTimeoutMs,
+    ...(options.maxConcurrentStreams !== undefined
+      ? { maxConcurrentStreams: options.maxConcurrentStreams }
+      : {}),
   };
   const worker = module.pathname.endsWith(".ts")
     ? new Worker(throughTsx(module), { eval: true, workerData })
     : new Worker(module, { workerData });
-  const runner = new CallRunner(handlers, metrics, (batch) => worker.postMessage(batch, [batch]));
-  const bound = await new Promise<URL>((resolve, reject) => {
+  const runner = new CallRunner(batchMethods, options.methods, (batch) => worker.postMessage(batch, [batch]));
+  const connections = new Set<PortDuplex>();
+  const bound = await new Promise<URL[]>((resolve, reject) => {
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`the client port's HTTP/2 thread exited (${code})`)));
     worker.on("message", (message: unknown) => {
@@ -81,12 +109,22 @@ export async function startFrontThread(
         return;
       }
       const report = decodeOrThrow(FrontReport, message, "a report of the client port's HTTP/2 thread");
-      if (report.kind === "failed") reject(new Error(`the client port's HTTP/2 thread: ${report.message}`));
-      else {
-        const url = new URL(options.listenUrl.href);
-        url.port = String(report.port);
-        resolve(url);
-      }
+      if (report.kind === "connection") {
+        const { port, http2, kind: _, ...peer } = report;
+        const connection = new PortDuplex(port, peer);
+        connections.add(connection);
+        connection.once("close", () => connections.delete(connection));
+        options.accept(connection, http2);
+      } else if (report.kind === "failed")
+        reject(new Error(`the client port's HTTP/2 thread: ${report.message}`));
+      else
+        resolve(
+          options.listenUrls.map((listenUrl, i) => {
+            const url = new URL(listenUrl.href);
+            url.port = String(report.ports[i]);
+            return url;
+          }),
+        );
     });
   }).catch(async (err: unknown) => {
     await worker.terminate();
@@ -96,9 +134,15 @@ export async function startFrontThread(
   worker.removeAllListeners("error");
   worker.on("error", (err) => logger?.warn({ err: err.message }, "the client port's HTTP/2 thread failed"));
   return {
-    url: bound,
+    urls: bound,
     close: async () => {
+      // each connection ends after what was written to it (the last lines of open gateway streams),
+      // and the thread lives on until its clients have those bytes, a second at most
+      const closed = [...connections].map((c) => new Promise((resolve) => c.once("close", resolve)));
+      for (const connection of connections) connection.end();
+      await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 1000))]);
       await worker.terminate();
+      for (const connection of connections) connection.destroy();
     },
   };
 }

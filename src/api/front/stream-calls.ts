@@ -1,18 +1,16 @@
-// The HTTP/2 thread's side of a unary key-value call: it reads the request off its stream, checks what
+// The HTTP/2 thread's side of a unary call handed over in a batch: it reads the request off its stream, checks what
 // the unary fast path checks (encoding, size, one message, the grpc-timeout deadline), hands the
 // message to the main thread in the turn's call batch, and writes the answer back when it arrives.
 // Statuses and texts are those of the unary fast path (grpc-js's own).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { type CallStream, listenToCall, sendOkTrailers } from "../grpc/call-stream.js";
-import { CallBatch, type FrontAnswer, type FrontCall, frontMethodIndex } from "./call-batch.js";
+import { type CallStream, listenToCall } from "../grpc/call-stream.js";
+import { answerOk } from "../grpc/ok-answer.js";
+import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
 /** gRPC status codes this side answers by itself. */
 const Code = { DeadlineExceeded: 4, ResourceExhausted: 8, Unimplemented: 12, Internal: 13 } as const;
 const messagePrefixLength = 5;
-/** etcd's (grpc-go's) answer headers: no encodings named, no date. */
-const responseHeaders = { ":status": 200, "content-type": "application/grpc" };
-const answerOptions = { waitForTrailers: true, sendDate: false };
 /** The most calls one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_CALLS = 4096;
 
@@ -64,10 +62,7 @@ class StreamCall {
 
   answer(frame: Uint8Array): void {
     if (!this.finish()) return;
-    const { stream } = this;
-    stream.respond(responseHeaders, answerOptions);
-    stream.on("wantTrailers", sendOkTrailers);
-    stream.end(frame);
+    answerOk(this.stream, frame);
   }
 
   closed(): void {
@@ -122,14 +117,15 @@ export class StreamCalls {
 
   constructor(
     readonly maxReceiveBytes: number,
+    private readonly methods: BatchMethods,
     post: (batch: ArrayBuffer) => void,
   ) {
     this.calls = new TurnSender(new CallBatch(), MAX_BATCH_CALLS, post);
   }
 
-  /** Takes a gRPC stream: false when it is not one of the calls handed over (the caller answers it). */
+  /** Takes a gRPC stream: false when it is not one of the calls handed over (the caller forwards it). */
   take(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
-    const method = frontMethodIndex(headers[":path"] ?? "");
+    const method = this.methods.indexOf(headers[":path"] ?? "");
     if (method < 0) return false;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;

@@ -62,7 +62,7 @@ const DEFAULT_PING_INTERVAL_MS = 2 * 60 * 60 * 1000;
 const DEFAULT_PING_TIMEOUT_MS = 20_000;
 
 /** How often the member pings an idle client connection, and how long it waits for the answer. */
-function serverPings(t: GrpcLimits): {
+export function serverPings(t: GrpcLimits): {
   "grpc.keepalive_time_ms": number;
   "grpc.keepalive_timeout_ms": number;
 } {

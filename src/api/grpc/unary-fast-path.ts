@@ -11,10 +11,11 @@ import { GrpcCode } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
 import { tokenlessMetadata } from "../request-context.js";
-import { type CallStream, callOf, listenToCall, sendOkTrailers } from "./call-stream.js";
+import { type CallStream, callOf, listenToCall } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { kvRequestDecoders } from "./kv-request-decoders.js";
+import { answerOk } from "./ok-answer.js";
 import { toRpcStatus } from "./status.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
@@ -22,21 +23,12 @@ export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) 
 
 /** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
 export const messagePrefixLength = 5;
-/**
- * The headers of an answer, unary or streamed: etcd's two (grpc-go names no encodings; a message
- * without grpc-encoding is identity-encoded). Each header costs node's conversion and packing.
- */
-export const answerHeaders = { ":status": 200, "content-type": "application/grpc" };
 const emptyBody = Buffer.alloc(0);
-/**
- * An answer ends with trailers (grpc-status), sent when node asks for them. No `date` header: etcd's
- * answers carry none, and node would format and send one with every answer.
- */
-const answerOptions = { waitForTrailers: true, sendDate: false };
 /** A status without a message ends the stream with its headers (no `date` either). */
 const failOptions = { endStream: true, sendDate: false };
 
-interface Method {
+/** A unary RPC as the fast paths serve it (this one, and the client port's HTTP/2 thread's batches). */
+export interface UnaryMethod {
   readonly handler: UnaryHandler;
   readonly startMeter: () => RpcMeter;
   /** The answer framed straight from the message (the key-value RPCs, most of the traffic). */
@@ -45,8 +37,10 @@ interface Method {
   readonly decode: (bytes: Buffer) => unknown;
 }
 
+type Method = UnaryMethod;
+
 /** The answer as one gRPC message frame (prefix and message in one buffer). */
-function frameOf(method: Method, response: unknown): Buffer {
+export function frameOf(method: Method, response: unknown): Buffer {
   if (method.frame !== undefined) return method.frame(response as never);
   // the generated serializer: a growing writer, its copy, a Buffer copy of that, and the frame's copy
   const payload = method.handler.definition.responseSerialize(response);
@@ -55,6 +49,24 @@ function frameOf(method: Method, response: unknown): Buffer {
   frame.writeUInt32BE(payload.length, 1);
   payload.copy(frame, messagePrefixLength);
   return frame;
+}
+
+/** The unary handlers served without grpc-js: all but those that wait for the client. */
+export function unaryMethods(
+  handlers: ReadonlyMap<string, UnaryHandler>,
+  metrics: GrpcMetrics,
+): Map<string, UnaryMethod> {
+  const methods = new Map<string, UnaryMethod>();
+  for (const [path, handler] of handlers) {
+    if (!handler.waits)
+      methods.set(path, {
+        handler,
+        startMeter: metrics.method(path, "unary"),
+        frame: kvAnswerFrames.get(path),
+        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
+      });
+  }
+  return methods;
 }
 
 /**
@@ -67,16 +79,7 @@ export function unaryFastPath(
   maxReceiveBytes: number,
   credentials: CallCredentials,
 ): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
-  const methods = new Map<string, Method>();
-  for (const [path, handler] of handlers) {
-    if (!handler.waits)
-      methods.set(path, {
-        handler,
-        startMeter: metrics.method(path, "unary"),
-        frame: kvAnswerFrames.get(path),
-        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
-      });
-  }
+  const methods = unaryMethods(handlers, metrics);
   return (stream, headers) => {
     const method = methods.get(headers[":path"] ?? "");
     if (method === undefined) return false;
@@ -247,10 +250,7 @@ class UnaryCall {
     this.meter.sent();
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
-    const { stream } = this;
-    stream.respond(answerHeaders, answerOptions);
-    stream.on("wantTrailers", sendOkTrailers);
-    stream.end(frame);
+    answerOk(this.stream, frame);
   }
 }
 
