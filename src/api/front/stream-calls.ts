@@ -3,16 +3,14 @@
 // message to the main thread in the turn's call batch, and writes the answer back when it arrives.
 // Statuses and texts are those of the unary fast path (grpc-js's own).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { type CallStream, listenToCall, sendOkTrailers } from "../grpc/call-stream.js";
+import { type CallStream, listenToCall } from "../grpc/call-stream.js";
+import { answerOk } from "../grpc/ok-answer.js";
 import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
 /** gRPC status codes this side answers by itself. */
 const Code = { DeadlineExceeded: 4, ResourceExhausted: 8, Unimplemented: 12, Internal: 13 } as const;
 const messagePrefixLength = 5;
-/** etcd's (grpc-go's) answer headers: no encodings named, no date. */
-const responseHeaders = { ":status": 200, "content-type": "application/grpc" };
-const answerOptions = { waitForTrailers: true, sendDate: false };
 /** The most calls one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_CALLS = 4096;
 
@@ -64,10 +62,7 @@ class StreamCall {
 
   answer(frame: Uint8Array): void {
     if (!this.finish()) return;
-    const { stream } = this;
-    stream.respond(responseHeaders, answerOptions);
-    stream.on("wantTrailers", sendOkTrailers);
-    stream.end(frame);
+    answerOk(this.stream, frame);
   }
 
   closed(): void {

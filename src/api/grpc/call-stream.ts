@@ -15,6 +15,12 @@ export interface StreamCallHandler {
 export const callOf = Symbol("call");
 export type CallStream = ServerHttp2Stream & { [callOf]?: StreamCallHandler };
 
+/**
+ * The headers of an answer, unary or streamed: etcd's two (grpc-go names no encodings; a message
+ * without grpc-encoding is identity-encoded). Each header costs node's conversion and packing.
+ */
+export const answerHeaders = { ":status": 200, "content-type": "application/grpc" };
+
 /** The trailers of a call that succeeded: as etcd (grpc-go) sends them, with an empty message. */
 export const okTrailers = { "grpc-status": "0", "grpc-message": "" };
 

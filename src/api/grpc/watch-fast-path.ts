@@ -19,9 +19,10 @@ import { Errors, GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi, ClientWatchStream } from "../../server/client-api.js";
 import { checkRequireLeader } from "../client-handlers.js";
 import type { ConnectionBudgets } from "../connection-limits.js";
+import { answerHeaders } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import { answerHeaders, type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
+import { type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
 import { appendWatchFrames, frameWatchResponses, takeWatchFrames } from "./watch-response-encoder.js";
 
 // node's ServerStreamResponseOptions does not list sendDate, which respond() honours: etcd sends no date
