@@ -8,10 +8,11 @@
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
 // not start, the row says why.
-// --warmup F runs each contender once, untimed, on F x the row's requests before the timed runs (default
-// 0.25; 0 measures cold processes): a long-running server is compared, not the first seconds of a fresh
-// one, and rxetcd's JIT (unlike etcd's compiled Go) makes those seconds slower. The warm-up lines are
-// printed and left out of the medians.
+// --warmup F runs each contender once, untimed, on F x the row's requests, and at least 5,000, before the
+// timed runs (default 0.25; 0 measures cold processes): a long-running server is compared, not the first
+// seconds of a fresh one, and rxetcd's JIT (unlike etcd's compiled Go) makes those seconds slower. A
+// quarter of put-1 (750 puts) was too short: three members still spent 237 us of V8's compiler threads
+// per put after 1,000 puts, 47 after 12,000. The warm-up lines are printed and left out of the medians.
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
 // --client-thread adds this checkout's rxetcd with its client port served from the HTTP/2 thread
@@ -42,6 +43,8 @@ const profileDir = flag("--cpu-prof");
 const against = flag("--against");
 const clientThread = process.argv.includes("--client-thread");
 const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
+/** The fewest requests of a warm-up (when there is one), whatever the row's size. */
+const WARMUP_AT_LEAST = 5000;
 const unknown = wanted?.filter((id) => !WORKLOADS.some((w) => w.id === id)) ?? [];
 if (
   unknown.length > 0 ||
@@ -82,7 +85,7 @@ if (against) buildRxetcd(resolve(against));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
 const loadgen = findLoadgen((line) => console.log(line));
 console.log(
-  `loadgen: ${loadgen}; reps: ${reps}; warm-up: ${warmup} x each row, untimed; load average at start: ${loadavg()}`,
+  `loadgen: ${loadgen}; reps: ${reps}; warm-up: ${warmup} x each row (at least ${WARMUP_AT_LEAST} requests), untimed; load average at start: ${loadavg()}`,
 );
 
 const median = (xs: number[]) => {
@@ -114,7 +117,7 @@ for (const size of sizes) {
         for (const p of w.prepare) await runLoadgen(loadgen, p, [deployments.get(c.name)!.leader]);
       }
       const total = Math.max(1, Math.round(w.total * (quick ? 0.2 : 1)));
-      const warmupTotal = Math.round(total * warmup);
+      const warmupTotal = warmup > 0 ? Math.max(Math.round(total * warmup), WARMUP_AT_LEAST) : 0;
       for (const c of warmupTotal > 0 ? contenders : []) {
         const s = await runLoadgen(loadgen, w.args(warmupTotal), [deployments.get(c.name)!.leader]);
         console.log(
@@ -151,7 +154,9 @@ for (const size of sizes) {
 
 console.log(
   `\nload average at end: ${loadavg()}; medians of ${reps} run(s) each` +
-    (warmup > 0 ? `, after an untimed warm-up of ${warmup} x each row\n` : ", cold processes\n"),
+    (warmup > 0
+      ? `, after an untimed warm-up of ${warmup} x each row (at least ${WARMUP_AT_LEAST} requests)\n`
+      : ", cold processes\n"),
 );
 const extra =
   (against ? " before req/s | after/before |" : "") +
