@@ -111,13 +111,30 @@ function writesAtOnce(stream: ServerHttp2Stream): boolean {
   return !stream.pending && stream.writableLength === 0 && stream.writableCorked === 0;
 }
 
+/** Answers given in this turn of the event loop (reset at its check phase). */
+let answersThisTurn = 0;
+function resetAnswers(): void {
+  answersThisTurn = 0;
+}
+
+/**
+ * Whether this is the turn's first answer. Only a lone answer (one client waiting: its round trip is
+ * the rate) takes the early shutdown: many answers in one turn leave together anyway, and there the
+ * extra native send per answer cost CPU (put with 64 clients: 150-158 against 111-147 us per put).
+ */
+function firstAnswerOfTurn(): boolean {
+  if (answersThisTurn++ === 0) setImmediate(resetAnswers);
+  return answersThisTurn === 1;
+}
+
 /**
  * Answers a call with one message frame and the OK trailers (grpc-status 0, an empty grpc-message),
  * in one socket write where Node's internals are as expected, else as Node sends them by itself.
  */
 export function answerOk(stream: ServerHttp2Stream, frame: Uint8Array): void {
   stream.respond(answerHeaders, answerOptions);
-  const state = !earlyShutdownOff && writesAtOnce(stream) ? stateOf(stream) : undefined;
+  const state =
+    !earlyShutdownOff && firstAnswerOfTurn() && writesAtOnce(stream) ? stateOf(stream) : undefined;
   if (
     state === undefined ||
     shutDown(state) ||
