@@ -15,18 +15,10 @@ import { type Etcd, startEtcd } from "../../src/embed/index.js";
 import { type RunningProxy, startProxy } from "../../src/proxy/index.js";
 import { etcdctl, freePort } from "../e2e/harness.js";
 import { DnsResponder } from "./dns-responder.js";
+import { failure } from "./failure.js";
 
 const DOMAIN = "example.test";
 const silent = pino({ level: "silent" });
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail("expected a failure");
-}
 
 describe("SRV records to an initial cluster", () => {
   let dns: DnsResponder;

@@ -7,6 +7,7 @@ import { getCluster, joinCluster } from "../../src/discovery/index.js";
 import { DiscoveryFailure } from "../../src/discovery/v2-discovery.js";
 import { destroyAllMembers, freePort, needsDebianEtcd } from "../e2e/harness.js";
 import { DiscoveryService, Front } from "./discovery-service.js";
+import { failure } from "./failure.js";
 
 interface Line {
   msg: string;
@@ -21,15 +22,6 @@ function recorder() {
     else lines.push({ ...(msgOrFields as object), msg: msg ?? "" });
   };
   return { lines, logger: { info: at, warn: at, error: at } };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  assert.fail("expected a failure");
 }
 
 describe("v2 discovery against etcd 3.4.23's v2 keys API", {

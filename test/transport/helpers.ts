@@ -8,6 +8,11 @@ import pino from "pino";
 import { Registry } from "prom-client";
 import { type Message, MessageType } from "../../src/gen/raftpb/raft.js";
 import type { MemberJson } from "../../src/membership/member-json.js";
+import {
+  decodeMsgAppV2,
+  INITIAL_MSGAPPV2_STATE,
+  type MsgAppV2State,
+} from "../../src/transport/msgappv2-codec.js";
 import { type Listening, type ListenTls, listenHttp } from "../../src/transport/peer-http.js";
 import { emptyMessage } from "../../src/transport/raft-wire.js";
 import {
@@ -26,6 +31,27 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
+  }
+}
+
+/**
+ * The whole frames of a msgappv2 byte stream as read by `local` from `remote`: each frame's type byte (0 is
+ * the link heartbeat) and its message.
+ */
+export function readMsgAppV2(
+  bytes: Buffer,
+  local: bigint,
+  remote: bigint,
+): Array<{ type: number; message: Message }> {
+  const out: Array<{ type: number; message: Message }> = [];
+  let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
+  let buf = bytes;
+  for (;;) {
+    const r = decodeMsgAppV2(state, buf, local, remote);
+    if (!r.done) return out;
+    out.push({ type: buf[0], message: r.value.message });
+    state = r.value.state;
+    buf = buf.subarray(r.size);
   }
 }
 

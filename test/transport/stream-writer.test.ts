@@ -11,7 +11,6 @@ import type { Agents } from "../../src/transport/http-util.js";
 import { encodeMessageFrame, LINK_HEARTBEAT } from "../../src/transport/message-codec.js";
 import { TransportMetrics } from "../../src/transport/metrics.js";
 import {
-  decodeMsgAppV2,
   encodeMsgAppV2,
   INITIAL_MSGAPPV2_STATE,
   type MsgAppV2State,
@@ -24,7 +23,7 @@ import {
   msgAppV2Frames,
   StreamWriter,
 } from "../../src/transport/stream-writer.js";
-import { msg, RecordingRaft, sleep, waitFor } from "./helpers.js";
+import { msg, RecordingRaft, readMsgAppV2, sleep, waitFor } from "./helpers.js";
 
 const A = 0xaan;
 const B = 0xbbn;
@@ -154,20 +153,10 @@ async function attachedWriter() {
     server.close();
   });
   /** The MsgApps Node's client read back: [index, commit, entries]. */
-  const received = () => {
-    const out: number[][] = [];
-    let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
-    let buf = Buffer.concat(chunks);
-    for (;;) {
-      const r = decodeMsgAppV2(state, buf, B, A);
-      if (!r.done) break;
-      if (buf[0] !== 0)
-        out.push([r.value.message.index, r.value.message.commit, r.value.message.entries.length]);
-      state = r.value.state;
-      buf = buf.subarray(r.size);
-    }
-    return out;
-  };
+  const received = () =>
+    readMsgAppV2(Buffer.concat(chunks), B, A)
+      .filter((f) => f.type !== 0)
+      .map(({ message: m }) => [m.index, m.commit, m.entries.length]);
   return { writer, writes, received };
 }
 

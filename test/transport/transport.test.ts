@@ -21,7 +21,7 @@ import {
   COMMIT_NOTICE_HOLD_MS,
   STREAM_QUEUE_LIMIT,
 } from "../../src/transport/stream-writer.js";
-import { closeAll, msg, posts, sleep, startNode, streamsFrom, waitFor } from "./helpers.js";
+import { closeAll, msg, posts, readMsgAppV2, sleep, startNode, streamsFrom, waitFor } from "./helpers.js";
 
 const CLUSTER = 0x512bcc7be0b351a4n;
 const A = 0x5a9ff2fd570cac50n;
@@ -238,17 +238,11 @@ test("MsgApps on the msgapp stream are msgappv2 frames: a full one, then continu
   await waitFor("two MsgApp frames", () => {
     types.length = 0;
     decoded.length = 0;
-    let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
-    let buf = dial.bytes();
-    for (;;) {
-      const r = decodeMsgAppV2(state, buf, A, B);
-      if (!r.done) break;
-      if (buf[0] !== 0) {
-        types.push(buf[0]);
-        decoded.push(r.value.message);
+    for (const f of readMsgAppV2(dial.bytes(), A, B)) {
+      if (f.type !== 0) {
+        types.push(f.type);
+        decoded.push(f.message);
       }
-      state = r.value.state;
-      buf = buf.subarray(r.size);
     }
     return decoded.length === 2;
   });
@@ -341,20 +335,10 @@ test("a commit notice below entries in flight waits longer, and a newer notice j
   const notice = (commit: number) =>
     msg({ type: MessageType.MsgApp, to: B, from: A, term: 4, logTerm: 4, index: 61, commit });
   /** Every MsgApp written so far: [index, commit, entries]. */
-  const written = () => {
-    const out: number[][] = [];
-    let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
-    let buf = dial.bytes();
-    for (;;) {
-      const r = decodeMsgAppV2(state, buf, A, B);
-      if (!r.done) break;
-      if (buf[0] !== 0)
-        out.push([r.value.message.index, r.value.message.commit, r.value.message.entries.length]);
-      state = r.value.state;
-      buf = buf.subarray(r.size);
-    }
-    return out;
-  };
+  const written = () =>
+    readMsgAppV2(dial.bytes(), A, B)
+      .filter((f) => f.type !== 0)
+      .map(({ message: m }) => [m.index, m.commit, m.entries.length]);
   a.transport.send([
     msg({
       type: MessageType.MsgApp,
