@@ -4,6 +4,7 @@
 //
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
 //                            [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread]
+//                            [--client-http2 own]
 //
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
@@ -17,6 +18,9 @@
 // is measured before/after in the same run.
 // --client-thread adds this checkout's rxetcd with its client port served from the HTTP/2 thread
 // (RXETCD_CLIENT_THREAD=1) as one more contender, "thread", against the same build without it.
+// --client-http2 own adds this checkout's rxetcd serving its client port's HTTP/2 with its own
+// connection (RXETCD_CLIENT_HTTP2=own) as one more contender, "own"; the "rxetcd" contender then runs
+// with Node's (RXETCD_CLIENT_HTTP2=node), whatever the environment says.
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +46,7 @@ const wanted = flag("--rows")?.split(",");
 const profileDir = flag("--cpu-prof");
 const against = flag("--against");
 const clientThread = process.argv.includes("--client-thread");
+const clientHttp2 = flag("--client-http2");
 const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
 /** The fewest requests of a warm-up (when there is one), whatever the row's size. */
 const WARMUP_AT_LEAST = 5000;
@@ -51,10 +56,11 @@ if (
   !Number.isInteger(reps) ||
   reps < 1 ||
   !(warmup >= 0 && warmup <= 1) ||
-  sizes.some((n) => n !== 1 && n !== 3)
+  sizes.some((n) => n !== 1 && n !== 3) ||
+  (clientHttp2 !== undefined && clientHttp2 !== "own")
 ) {
   console.error(
-    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread]`,
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 own]`,
   );
   process.exit(2);
 }
@@ -68,7 +74,11 @@ interface Contender {
   readonly options: StartOptions;
 }
 const contenders: Contender[] = [
-  { name: "rxetcd", kind: "rxetcd", options: { rxetcdNodeArgs } },
+  {
+    name: "rxetcd",
+    kind: "rxetcd",
+    options: { rxetcdNodeArgs, ...(clientHttp2 ? { rxetcdEnv: { RXETCD_CLIENT_HTTP2: "node" } } : {}) },
+  },
   { name: "etcd", kind: "etcd", options: {} },
 ];
 if (against) contenders.push({ name: "before", kind: "rxetcd", options: { rxetcdRoot: resolve(against) } });
@@ -77,6 +87,13 @@ if (clientThread)
     name: "thread",
     kind: "rxetcd",
     options: { rxetcdNodeArgs, rxetcdEnv: { RXETCD_CLIENT_THREAD: "1" } },
+  });
+
+if (clientHttp2)
+  contenders.push({
+    name: "own",
+    kind: "rxetcd",
+    options: { rxetcdNodeArgs, rxetcdEnv: { RXETCD_CLIENT_HTTP2: clientHttp2 } },
   });
 
 buildRxetcd(fileURLToPath(new URL("..", import.meta.url)));
@@ -160,8 +177,9 @@ console.log(
 );
 const extra =
   (against ? " before req/s | after/before |" : "") +
-  (clientThread ? " thread req/s | thread/rxetcd | thread p99 ms |" : "");
-const extraColumns = (against ? 2 : 0) + (clientThread ? 3 : 0);
+  (clientThread ? " thread req/s | thread/rxetcd | thread p99 ms |" : "") +
+  (clientHttp2 ? " own req/s | own/rxetcd | own/etcd | own p99 ms |" : "");
+const extraColumns = (against ? 2 : 0) + (clientThread ? 3 : 0) + (clientHttp2 ? 4 : 0);
 console.log(
   `| members | workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |${extra}`,
 );
@@ -181,6 +199,9 @@ for (const r of results) {
     (against ? ` ${rps("before").toFixed(0)} | ${(rx / rps("before")).toFixed(2)} |` : "") +
     (clientThread
       ? ` ${rps("thread").toFixed(0)} | ${(rps("thread") / rx).toFixed(2)} | ${p99("thread").toFixed(2)} |`
+      : "") +
+    (clientHttp2
+      ? ` ${rps("own").toFixed(0)} | ${(rps("own") / rx).toFixed(2)} | ${(rps("own") / et).toFixed(2)} | ${p99("own").toFixed(2)} |`
       : "");
   console.log(
     `| ${r.size} | ${r.label} | ${rx.toFixed(0)} | ${et.toFixed(0)} | ${(rx / et).toFixed(2)} | ${p99("rxetcd").toFixed(2)} | ${p99("etcd").toFixed(2)} |${tail}`,

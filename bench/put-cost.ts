@@ -5,7 +5,10 @@
 // (the `allocated=` of every collection in the window) and the collections' pauses.
 //
 //   npm run bench:put-cost -- [--rows put-64,put-256] [--reps N] [--against DIR] [--node-args "..."]
+//                             [--client-http2 own]
 //
+// --client-http2 own adds this checkout with its client port's own HTTP/2 connection
+// (RXETCD_CLIENT_HTTP2=own) as the contender "own"; "rxetcd" then runs with Node's HTTP/2.
 // --node-args adds node flags to this checkout's members only (an A/B of a flag such as
 // --max-semi-space-size against --against pointing at the same checkout). --keep-logs keeps the
 // members' --trace-gc-nvp logs (each collection's phases) and prints where they are.
@@ -26,10 +29,16 @@ const reps = Number(flag("--reps") ?? 2);
 const wanted = (flag("--rows") ?? "put-64,put-256").split(",");
 const against = flag("--against");
 const extraArgs = (flag("--node-args") ?? "").split(" ").filter((a) => a !== "");
+const clientHttp2 = flag("--client-http2");
 const workloads = WORKLOADS.filter((w) => wanted.includes(w.id));
-if (!Number.isInteger(reps) || reps < 1 || workloads.length !== wanted.length) {
+if (
+  !Number.isInteger(reps) ||
+  reps < 1 ||
+  workloads.length !== wanted.length ||
+  (clientHttp2 !== undefined && clientHttp2 !== "own")
+) {
   console.error(
-    `usage: bench:put-cost [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--reps N] [--against DIR] [--node-args "..."]`,
+    `usage: bench:put-cost [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--reps N] [--against DIR] [--node-args "..."] [--client-http2 own]`,
   );
   process.exit(2);
 }
@@ -64,9 +73,24 @@ interface Contender {
   readonly name: string;
   readonly root: string | undefined;
   readonly nodeArgs: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
-const contenders: Contender[] = [{ name: "rxetcd", root: undefined, nodeArgs: extraArgs }];
+const contenders: Contender[] = [
+  {
+    name: "rxetcd",
+    root: undefined,
+    nodeArgs: extraArgs,
+    ...(clientHttp2 ? { env: { RXETCD_CLIENT_HTTP2: "node" } } : {}),
+  },
+];
 if (against) contenders.push({ name: "before", root: resolve(against), nodeArgs: [] });
+if (clientHttp2)
+  contenders.push({
+    name: "own",
+    root: undefined,
+    nodeArgs: extraArgs,
+    env: { RXETCD_CLIENT_HTTP2: clientHttp2 },
+  });
 
 buildRxetcd(fileURLToPath(new URL("..", import.meta.url)));
 if (against) buildRxetcd(resolve(against));
@@ -95,6 +119,7 @@ for (const w of workloads) {
         rxetcdNodeArgs: ["--trace-gc-nvp", ...c.nodeArgs],
         rxetcdRoot: c.root,
         rxetcdStdout: fd,
+        ...(c.env ? { rxetcdEnv: c.env } : {}),
       });
       try {
         const pid = d.leaderPid;

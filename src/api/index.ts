@@ -13,3 +13,4 @@ export {
   type ServeClientsOptions,
   serveClients,
 } from "./serve.js";
+export { type ClientHttp2, clientHttp2FromEnvironment } from "./wire/client-http2-option.js";

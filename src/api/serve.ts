@@ -44,6 +44,8 @@ import type { HttpExtension } from "./http/http-extension.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { grpcRequestContext, TlsIdentities } from "./request-context.js";
 import { sniffHttp2 } from "./sniff-http2.js";
+import type { ClientHttp2 } from "./wire/client-http2-option.js";
+import { WirePort } from "./wire/wire-port.js";
 
 /** TLS material for https:// client URLs (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth). */
 export interface ClientTls {
@@ -115,6 +117,11 @@ export interface ServeClientsOptions {
    * runs their HTTP/2 and answers the unary calls from batches (src/api/front/); https:// ones stay.
    */
   clientThread?: boolean;
+  /**
+   * Who serves the HTTP/2 of the http:// client listeners: Node's (the default) or the port's own
+   * connection (src/api/wire/; RXETCD_CLIENT_HTTP2=own). https:// listeners stay on Node's.
+   */
+  clientHttp2?: ClientHttp2;
   /** Experimental, off by default: one more client listener, served by that thread (for bench:front). */
   front?: { listenUrl: URL };
 }
@@ -243,6 +250,27 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     (path) => handlers.has(path),
     logger,
   );
+  const pingMinTimeMs = options.grpc?.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS;
+  const wirePort =
+    options.clientHttp2 === "own"
+      ? (() => {
+          const pings = serverPings(options.grpc ?? {});
+          return new WirePort({
+            methods: unaryMethods(handlers, metrics),
+            maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes,
+            credentials: callCredentials,
+            inject: (connection) => injector.injectConnection(connection),
+            ...(options.grpc?.maxConcurrentStreams !== undefined
+              ? { maxConcurrentStreams: options.grpc.maxConcurrentStreams }
+              : {}),
+            pingMinTimeMs,
+            pingIntervalMs: pings["grpc.keepalive_time_ms"],
+            pingTimeoutMs: pings["grpc.keepalive_timeout_ms"],
+            onPingViolation: () =>
+              logger?.warn({}, "client pinged too often; closing the connection (too_many_pings)"),
+          });
+        })()
+      : undefined;
   const httpServer: HttpServer = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     // Go's server says nothing of keep-alive on an HTTP/1.1 connection that stays open (Node would add
     // "Connection: keep-alive" and "Keep-Alive: timeout=5")
@@ -279,7 +307,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     });
   };
   const route = (socket: Socket, http2: boolean) => {
-    if (http2) {
+    if (http2 && wirePort !== undefined && !(socket as TLSSocket).encrypted) {
+      wirePort.serve(socket);
+    } else if (http2) {
       gateHttp2Connection(socket, (connection) => {
         // the caller's certificate name, found again by the peer name grpc-js gives its calls
         identities.track(socket, connection);
@@ -381,6 +411,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       if (address && typeof address === "object") bound.port = String(address.port);
       urls.push(bound);
       logger?.info({ address: bound.href }, "serving client traffic");
+      if (wirePort !== undefined && !secure)
+        logger?.info({ address: bound.href }, "serving client HTTP/2 with the port's own connection");
     }
   } catch (err) {
     for (const l of listeners) l.close();
@@ -404,6 +436,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
         // thread's connections through it)
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
         await front?.close();
+        wirePort?.closeAll();
         gatewaySockets.close();
         injector.destroy();
         grpcServer.forceShutdown();

@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Observable } from "rxjs";
-import { clientThreadFromEnvironment, frontFromEnvironment, serveClients } from "../api/index.js";
+import {
+  clientHttp2FromEnvironment,
+  clientThreadFromEnvironment,
+  frontFromEnvironment,
+  serveClients,
+} from "../api/index.js";
 import type { Config } from "../config/codec.js";
 import { parseCompactionRetention } from "../config/index.js";
 import { bootstrapClusterOf, type SrvResolver } from "../discovery/index.js";
@@ -280,6 +285,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
       http: feed?.http ?? [],
       front: frontFromEnvironment(process.env),
       clientThread: clientThreadFromEnvironment(process.env),
+      clientHttp2: clientHttp2FromEnvironment(process.env),
     });
     listeners.push(clients);
 

@@ -3,7 +3,12 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
-import { type ClientListeners, type ServeClientsOptions, serveClients } from "../../src/api/index.js";
+import {
+  type ClientListeners,
+  clientHttp2FromEnvironment,
+  type ServeClientsOptions,
+  serveClients,
+} from "../../src/api/index.js";
 import { KVClient } from "../../src/gen/etcdserverpb/rpc.js";
 import { MemoryClientApi } from "./memory-client-api.js";
 
@@ -21,6 +26,8 @@ export async function startHarness(options: Partial<ServeClientsOptions> = {}): 
   const listeners = await serveClients({
     api,
     listenUrls: [new URL("http://127.0.0.1:0")],
+    // the suites run against either HTTP/2 of the port (RXETCD_CLIENT_HTTP2)
+    clientHttp2: clientHttp2FromEnvironment(process.env),
     ...options,
   });
   const url = listeners.urls[0];

@@ -141,7 +141,14 @@ function huffmanDecode(bytes: Buffer): Buffer {
 export class HpackDecoder {
   private dynamic: HeaderField[] = [];
   private size = 0;
-  constructor(private maxSize = 4096) {}
+  /**
+   * @param maxSize the table's size to start with
+   * @param allowedSize the most a size update may ask for (the receiver's SETTINGS_HEADER_TABLE_SIZE)
+   */
+  constructor(
+    private maxSize = 4096,
+    private readonly allowedSize = Number.POSITIVE_INFINITY,
+  ) {}
 
   decode(block: Buffer): HeaderField[] {
     const fields: HeaderField[] = [];
@@ -186,7 +193,9 @@ export class HpackDecoder {
         fields.push(field);
         this.add(field);
       } else if (b & 0x20) {
-        this.maxSize = int(5);
+        const size = int(5);
+        if (size > this.allowedSize) throw new HpackError(`table size ${size} over ${this.allowedSize}`);
+        this.maxSize = size;
         this.evict();
       } else {
         const index = int(4);

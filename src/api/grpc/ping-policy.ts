@@ -32,14 +32,47 @@ export interface PingPolicyOptions {
   isUnary?: (path: string) => boolean;
 }
 
+/**
+ * The policy's count of early pings on one connection, apart from how the connection is served
+ * (Node's HTTP/2 session here, the client port's own connection in src/api/wire/).
+ */
+export class PingStrikes {
+  private readonly minTimeMs: number;
+  private readonly now: () => number;
+  private strikes = 0;
+  // grpc-go starts from the zero time: the first ping is never early
+  private lastPingAt = Number.NEGATIVE_INFINITY;
+
+  constructor(minTimeMs: number, now: () => number = () => performance.now()) {
+    this.minTimeMs = minTimeMs > 0 ? minTimeMs : DEFAULT_PING_MIN_TIME_MS;
+    this.now = now;
+  }
+
+  /**
+   * A client ping: whether the server wrote headers or data since the previous one, and whether the
+   * connection has a stream open. Answers true when the ping is one too many (too_many_pings).
+   */
+  ping(serverWrote: boolean, streamsOpen: boolean): boolean {
+    const at = this.now();
+    const previous = this.lastPingAt;
+    this.lastPingAt = at;
+    if (serverWrote) {
+      this.strikes = 0;
+      return false;
+    }
+    const interval = streamsOpen ? this.minTimeMs : IDLE_PING_INTERVAL_MS;
+    if (previous + interval > at) this.strikes++;
+    return this.strikes > MAX_PING_STRIKES;
+  }
+}
+
+/** The GOAWAY debug data of a connection ended for its pings. */
+export const tooManyPings = TOO_MANY_PINGS;
+
 /** Enforces the policy on one HTTP/2 connection of the client port. */
 export function enforcePingPolicy(session: ServerHttp2Session, options: PingPolicyOptions): void {
-  const minTimeMs = options.minTimeMs > 0 ? options.minTimeMs : DEFAULT_PING_MIN_TIME_MS;
-  const now = options.now ?? (() => performance.now());
+  const strikes = new PingStrikes(options.minTimeMs, options.now);
   const isUnary = options.isUnary;
-  let strikes = 0;
-  // grpc-go starts from the zero time: the first ping is never early
-  let lastPingAt = Number.NEGATIVE_INFINITY;
   let serverWrote = false;
   const open = new Set<ServerHttp2Stream>();
   /** Open unary calls: their writes are seen through headersSent (see isUnary). */
@@ -67,23 +100,15 @@ export function enforcePingPolicy(session: ServerHttp2Session, options: PingPoli
     return false;
   };
   session.on("ping", () => {
-    const at = now();
-    const previous = lastPingAt;
-    lastPingAt = at;
     // a unary call's answer counts once: by the first ping after it went out, or as its stream closes
     for (const s of unary) {
       if (!s.headersSent) continue;
       serverWrote = true;
       unary.delete(s);
     }
-    if (serverWrote || stillSending()) {
-      serverWrote = false;
-      strikes = 0;
-      return;
-    }
-    const interval = open.size > 0 ? minTimeMs : IDLE_PING_INTERVAL_MS;
-    if (previous + interval > at) strikes++;
-    if (strikes > MAX_PING_STRIKES && !session.destroyed) {
+    const wroteSince = serverWrote || stillSending();
+    serverWrote = false;
+    if (strikes.ping(wroteSince, open.size > 0) && !session.destroyed) {
       options.onViolation?.();
       session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, TOO_MANY_PINGS);
       // after the GOAWAY is on its way, as grpc-go closes the connection once it is written

@@ -1,0 +1,691 @@
+// The client port's own HTTP/2 server connection, written for gRPC over cleartext HTTP/2 (h2c with
+// prior knowledge). Node's HTTP/2 spends more CPU on its stream objects, header objects, events and
+// timers than a unary call costs (a put is one HEADERS and one DATA frame in, HEADERS, DATA and
+// HEADERS out); here frames are read from the socket's chunks by hand, the answers' header blocks are
+// encoded once, and a turn's output leaves in one socket write. Each stream's call is opened by the
+// caller (a native unary call, or a stream forwarded to Node's HTTP/2 and grpc-js).
+import type { Duplex } from "node:stream";
+import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
+import { type HeaderField, HpackDecoder } from "../grpc/hpack.js";
+import { PingStrikes, tooManyPings } from "../grpc/ping-policy.js";
+import {
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flags,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  frame,
+  goawayFrame,
+  MAX_FRAME_LIMIT,
+  MAX_WINDOW,
+  PREFACE,
+  rstStreamFrame,
+  Setting,
+  settingsAckFrame,
+  settingsFrame,
+  windowUpdateFrame,
+} from "./frames.js";
+import { type StreamConnection, WireStream, type WireStreamHandler } from "./wire-stream.js";
+
+/** Our receive window per stream: a request up to --max-request-bytes never waits for an update. */
+export const STREAM_WINDOW = 4 << 20;
+/** Our receive window for the whole connection. */
+export const CONNECTION_WINDOW = 16 << 20;
+/** The largest frame we take (the protocol's default; we never raise it). */
+const LOCAL_MAX_FRAME = DEFAULT_MAX_FRAME;
+/** The HPACK table size we let clients use (the default). */
+const HEADER_TABLE_SIZE = 4096;
+/** The most encoded bytes of one header block (its frames together). */
+const MAX_HEADER_BLOCK_BYTES = MAX_HEADER_LIST_BYTES;
+/** How long a connection we ended may stay half-open before it is destroyed. */
+const LINGER_MS = 1000;
+
+/** Opens the call of a new stream from its request headers. */
+export type OpenStream = (stream: WireStream, fields: HeaderField[]) => WireStreamHandler;
+
+export interface WireConnectionOptions {
+  open: OpenStream;
+  /** --max-concurrent-streams (unset: unlimited, as etcd). */
+  maxConcurrentStreams?: number;
+  /** --grpc-keepalive-min-time (grpc-go's client ping policy). */
+  pingMinTimeMs: number;
+  /** --grpc-keepalive-interval and -timeout: the server's own pings. */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  onPingViolation?: () => void;
+  /** Milliseconds from a monotonic clock (tests inject their own). */
+  now?: () => number;
+}
+
+/** Connections with output to write at the end of this turn. */
+let dirty: WireConnection[] = [];
+let flushScheduled = false;
+function flushAll(): void {
+  const connections = dirty;
+  dirty = [];
+  flushScheduled = false;
+  for (const c of connections) c.flush();
+}
+
+enum Phase {
+  Preface,
+  Settings,
+  Frames,
+  Closed,
+}
+
+interface HeaderBlock {
+  id: number;
+  endStream: boolean;
+  fragments: Buffer[];
+  bytes: number;
+}
+
+export class WireConnection implements StreamConnection {
+  sendWindow = DEFAULT_WINDOW;
+  peerMaxFrame = DEFAULT_MAX_FRAME;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private receiveWindow = CONNECTION_WINDOW;
+  private unacked = 0;
+  private phase = Phase.Preface;
+  private pending: Buffer | undefined = undefined;
+  private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE, HEADER_TABLE_SIZE);
+  private readonly streams = new Map<number, WireStream>();
+  private readonly waiting = new Set<WireStream>();
+  private lastStreamId = 0;
+  private continuing: HeaderBlock | undefined = undefined;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushQueued = false;
+  private readPaused = false;
+  /** GOAWAY sent: no new streams. */
+  private goingAway = false;
+  /** The client sent GOAWAY: the connection ends with its last stream. */
+  private peerGoingAway = false;
+  private serverWrote = false;
+  private readonly strikes: PingStrikes;
+  private pingTimer: NodeJS.Timeout | undefined = undefined;
+  private pingDeadline: NodeJS.Timeout | undefined = undefined;
+  private readonly closeListeners: (() => void)[] = [];
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly options: WireConnectionOptions,
+  ) {
+    this.strikes = new PingStrikes(options.pingMinTimeMs, options.now);
+    const settings: [number, number][] = [
+      [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
+    ];
+    if (options.maxConcurrentStreams !== undefined && options.maxConcurrentStreams > 0)
+      settings.unshift([Setting.MAX_CONCURRENT_STREAMS, options.maxConcurrentStreams]);
+    this.output(settingsFrame(settings));
+    this.output(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
+    socket.on("data", (chunk: Buffer) => this.read(chunk));
+    // the client's end of its writes is the connection's end (a socket does so by itself)
+    socket.on("end", () => this.end());
+    socket.on("close", () => this.teardown());
+    socket.on("drain", () => {
+      if (this.readPaused) {
+        this.readPaused = false;
+        socket.resume();
+      }
+    });
+    this.schedulePing();
+    socket.resume();
+  }
+
+  /** Called once when the connection is gone. */
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  /** Open streams (tests). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  // --- what streams use (StreamConnection) ---
+
+  output(bytes: Buffer): void {
+    if (this.phase === Phase.Closed) return;
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  consumed(n: number): void {
+    this.unacked += n;
+    if (this.unacked >= CONNECTION_WINDOW / 2) {
+      this.receiveWindow += this.unacked;
+      this.output(windowUpdateFrame(0, this.unacked));
+      this.unacked = 0;
+    }
+  }
+
+  blocked(stream: WireStream): void {
+    this.waiting.add(stream);
+  }
+
+  finished(stream: WireStream): void {
+    this.streams.delete(stream.id);
+    this.waiting.delete(stream);
+    if (this.peerGoingAway && this.streams.size === 0) this.end();
+  }
+
+  wrote(): void {
+    this.serverWrote = true;
+  }
+
+  /** Writes the turn's output in one socket write. */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.outBytes === 0) return;
+    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    // a client that does not read stops being read (its requests would only pile up answers)
+    if (!this.socket.write(data) && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  // --- ending ---
+
+  /** Ends the connection gracefully: GOAWAY with the last stream taken, then the socket's end. */
+  close(): void {
+    this.goAway(ErrorCode.NO_ERROR);
+  }
+
+  private goAway(code: number, debug?: string): void {
+    if (this.phase === Phase.Closed) return;
+    this.goingAway = true;
+    this.output(goawayFrame(this.lastStreamId, code, debug));
+    this.end();
+  }
+
+  private end(): void {
+    if (this.phase === Phase.Closed) return;
+    this.flush();
+    this.phase = Phase.Closed;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+    this.teardown();
+  }
+
+  private teardown(): void {
+    if (this.pingTimer !== undefined) clearTimeout(this.pingTimer);
+    if (this.pingDeadline !== undefined) clearTimeout(this.pingDeadline);
+    this.pingTimer = undefined;
+    this.pingDeadline = undefined;
+    this.phase = Phase.Closed;
+    this.out = [];
+    this.outBytes = 0;
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.waiting.clear();
+    for (const s of streams) s.abandon(ErrorCode.CANCEL);
+    const listeners = this.closeListeners.splice(0);
+    for (const l of listeners) l();
+  }
+
+  /** A connection error (RFC 9113 §5.4.1): GOAWAY with its code, and the end. */
+  private fail(code: number, debug: string): void {
+    this.goAway(code, debug);
+  }
+
+  /** A stream error: RST_STREAM, and its call is told. */
+  private streamError(stream: WireStream, code: number): void {
+    stream.reset(code);
+    stream.handler?.closed(code);
+  }
+
+  /** Whether the connection ended (a frame's handling may end it). */
+  private ended(): boolean {
+    return this.phase === Phase.Closed;
+  }
+
+  // --- reading ---
+
+  private read(chunk: Buffer): void {
+    if (this.phase === Phase.Closed) return;
+    let buf = chunk;
+    if (this.pending !== undefined) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = undefined;
+    }
+    let pos = 0;
+    if (this.phase === Phase.Preface) {
+      if (buf.length < PREFACE.length) {
+        if (!buf.equals(PREFACE.subarray(0, buf.length))) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "bad preface");
+          return;
+        }
+        this.pending = buf;
+        return;
+      }
+      if (!buf.subarray(0, PREFACE.length).equals(PREFACE)) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "bad preface");
+        return;
+      }
+      pos = PREFACE.length;
+      this.phase = Phase.Settings;
+    }
+    while (buf.length - pos >= FRAME_HEADER_BYTES) {
+      const length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
+      if (length > LOCAL_MAX_FRAME) {
+        this.fail(ErrorCode.FRAME_SIZE_ERROR, "frame too large");
+        return;
+      }
+      const end = pos + FRAME_HEADER_BYTES + length;
+      if (end > buf.length) break;
+      const type = buf[pos + 3];
+      const flags = buf[pos + 4];
+      const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      this.onFrame(type, flags, id, buf.subarray(pos + FRAME_HEADER_BYTES, end));
+      if (this.ended()) return;
+      pos = end;
+    }
+    if (pos < buf.length) this.pending = buf.subarray(pos);
+  }
+
+  private onFrame(type: number, flags: number, id: number, payload: Buffer): void {
+    if (this.continuing !== undefined && type !== FrameType.CONTINUATION) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "header block interrupted");
+      return;
+    }
+    if (this.phase === Phase.Settings) {
+      if (type !== FrameType.SETTINGS || (flags & Flags.ACK) !== 0) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "no SETTINGS after the preface");
+        return;
+      }
+      this.phase = Phase.Frames;
+    }
+    switch (type) {
+      case FrameType.DATA: {
+        this.onDataFrame(flags, id, payload);
+        return;
+      }
+      case FrameType.HEADERS: {
+        this.onHeadersFrame(flags, id, payload);
+        return;
+      }
+      case FrameType.CONTINUATION: {
+        this.onContinuation(flags, id, payload);
+        return;
+      }
+      case FrameType.PRIORITY:
+        if (id === 0) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+          return;
+        }
+        if (payload.length !== 5) {
+          const stream = this.streams.get(id);
+          if (stream !== undefined) this.streamError(stream, ErrorCode.FRAME_SIZE_ERROR);
+          else this.output(rstStreamFrame(id, ErrorCode.FRAME_SIZE_ERROR));
+        }
+        return;
+      case FrameType.RST_STREAM: {
+        this.onReset(id, payload);
+        return;
+      }
+      case FrameType.SETTINGS: {
+        this.onSettings(flags, id, payload);
+        return;
+      }
+      case FrameType.PUSH_PROMISE: {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
+        return;
+      }
+      case FrameType.PING: {
+        this.onPing(flags, id, payload);
+        return;
+      }
+      case FrameType.GOAWAY:
+        if (id !== 0) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
+          return;
+        }
+        this.peerGoingAway = true;
+        if (this.streams.size === 0) this.end();
+        return;
+      case FrameType.WINDOW_UPDATE: {
+        this.onWindowUpdate(id, payload);
+        return;
+      }
+      default:
+        // unknown frame types are ignored (RFC 9113 §4.1)
+        return;
+    }
+  }
+
+  private onDataFrame(flags: number, id: number, payload: Buffer): void {
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+      return;
+    }
+    const length = payload.length;
+    this.receiveWindow -= length;
+    if (this.receiveWindow < 0) {
+      this.fail(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
+      return;
+    }
+    let data = payload;
+    let padding = 0;
+    if (flags & Flags.PADDED) {
+      if (length < 1 || payload[0] >= length) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "bad padding");
+        return;
+      }
+      padding = payload[0] + 1;
+      data = payload.subarray(1, length - payload[0]);
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (id > this.lastStreamId) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+        return;
+      }
+      // a stream already closed: its bytes still count against the connection's window
+      this.consumed(length);
+      return;
+    }
+    if (stream.remoteEnded) {
+      this.consumed(length);
+      this.streamError(stream, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    stream.receiveWindow -= length;
+    if (stream.receiveWindow < 0) {
+      this.consumed(length);
+      this.streamError(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    if (padding > 0) stream.consumed(padding);
+    if (data.length > 0) {
+      if (stream.handler !== undefined) stream.handler.data(data);
+      else stream.consumed(data.length);
+    }
+    if (flags & Flags.END_STREAM && !stream.done) stream.remoteEnd();
+  }
+
+  private onHeadersFrame(flags: number, id: number, payload: Buffer): void {
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+      return;
+    }
+    let start = 0;
+    let end = payload.length;
+    if (flags & Flags.PADDED) {
+      if (end < 1) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "bad padding");
+        return;
+      }
+      start = 1;
+      end -= payload[0];
+    }
+    if (flags & Flags.PRIORITY) start += 5;
+    if (start > end) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "bad padding");
+      return;
+    }
+    const fragment = payload.subarray(start, end);
+    const endStream = (flags & Flags.END_STREAM) !== 0;
+    if (flags & Flags.END_HEADERS) {
+      this.onHeaderBlock(id, endStream, fragment);
+      return;
+    }
+    this.continuing = { id, endStream, fragments: [fragment], bytes: fragment.length };
+  }
+
+  private onContinuation(flags: number, id: number, payload: Buffer): void {
+    const block = this.continuing;
+    if (block === undefined || block.id !== id) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without its HEADERS");
+      return;
+    }
+    block.fragments.push(payload);
+    block.bytes += payload.length;
+    if (block.bytes > MAX_HEADER_BLOCK_BYTES) {
+      this.fail(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+      return;
+    }
+    if ((flags & Flags.END_HEADERS) === 0) return;
+    this.continuing = undefined;
+    this.onHeaderBlock(id, block.endStream, Buffer.concat(block.fragments, block.bytes));
+  }
+
+  private onHeaderBlock(id: number, endStream: boolean, block: Buffer): void {
+    let fields: HeaderField[];
+    try {
+      fields = this.decoder.decode(block);
+    } catch {
+      this.fail(ErrorCode.COMPRESSION_ERROR, "bad header block");
+      return;
+    }
+    const existing = this.streams.get(id);
+    if (existing !== undefined) {
+      // trailers: they end the client's side
+      if (!endStream || existing.remoteEnded) {
+        this.streamError(existing, ErrorCode.PROTOCOL_ERROR);
+        return;
+      }
+      existing.remoteEnd();
+      return;
+    }
+    if ((id & 1) === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "even stream id from a client");
+      return;
+    }
+    // a stream already closed (reset by us while its frames were on their way): nothing more to do
+    if (id <= this.lastStreamId) return;
+    this.lastStreamId = id;
+    if (this.goingAway || this.peerGoingAway) return;
+    const max = this.options.maxConcurrentStreams;
+    if (max !== undefined && max > 0 && this.streams.size >= max) {
+      this.output(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    if (!wellFormed(fields)) {
+      this.output(rstStreamFrame(id, ErrorCode.PROTOCOL_ERROR));
+      return;
+    }
+    const stream = new WireStream(this, id, this.peerInitialWindow, STREAM_WINDOW);
+    this.streams.set(id, stream);
+    stream.handler = this.options.open(stream, fields);
+    if (endStream && !stream.done) stream.remoteEnd();
+  }
+
+  private onReset(id: number, payload: Buffer): void {
+    if (id === 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+      return;
+    }
+    if (payload.length !== 4) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM of a bad size");
+      return;
+    }
+    if (id > this.lastStreamId) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+      return;
+    }
+    this.streams.get(id)?.abandon(payload.readUInt32BE(0));
+  }
+
+  private onSettings(flags: number, id: number, payload: Buffer): void {
+    if (id !== 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+      return;
+    }
+    if (flags & Flags.ACK) {
+      if (payload.length !== 0) {
+        this.fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+        return;
+      }
+      return;
+    }
+    if (payload.length % 6 !== 0) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS of a bad size");
+      return;
+    }
+    for (let at = 0; at < payload.length; at += 6) {
+      const setting = payload.readUInt16BE(at);
+      const value = payload.readUInt32BE(at + 2);
+      if (setting === Setting.ENABLE_PUSH) {
+        if (value > 1) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "bad ENABLE_PUSH");
+          return;
+        }
+      } else if (setting === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) {
+          this.fail(ErrorCode.FLOW_CONTROL_ERROR, "bad INITIAL_WINDOW_SIZE");
+          return;
+        }
+        const delta = value - this.peerInitialWindow;
+        this.peerInitialWindow = value;
+        for (const s of this.streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) {
+            this.fail(ErrorCode.FLOW_CONTROL_ERROR, "window overflow");
+            return;
+          }
+        }
+        if (delta > 0) this.pumpWaiting();
+      } else if (setting === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > MAX_FRAME_LIMIT) {
+          this.fail(ErrorCode.PROTOCOL_ERROR, "bad MAX_FRAME_SIZE");
+          return;
+        }
+        this.peerMaxFrame = value;
+      }
+      // HEADER_TABLE_SIZE: our answers never use the client's table; the rest we need not know
+    }
+    this.output(settingsAckFrame);
+  }
+
+  private onPing(flags: number, id: number, payload: Buffer): void {
+    if (id !== 0) {
+      this.fail(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+      return;
+    }
+    if (payload.length !== 8) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "PING of a bad size");
+      return;
+    }
+    if (flags & Flags.ACK) {
+      if (this.pingDeadline !== undefined) clearTimeout(this.pingDeadline);
+      this.pingDeadline = undefined;
+      this.schedulePing();
+      return;
+    }
+    this.output(frame(FrameType.PING, Flags.ACK, 0, payload));
+    const wrote = this.serverWrote || this.waiting.size > 0;
+    this.serverWrote = false;
+    if (this.strikes.ping(wrote, this.streams.size > 0)) {
+      this.options.onPingViolation?.();
+      this.fail(ErrorCode.ENHANCE_YOUR_CALM, tooManyPings.toString());
+    }
+  }
+
+  private onWindowUpdate(id: number, payload: Buffer): void {
+    if (payload.length !== 4) {
+      this.fail(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE of a bad size");
+      return;
+    }
+    const increment = payload.readUInt32BE(0) & 0x7fffffff;
+    if (id === 0) {
+      if (increment === 0) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+        return;
+      }
+      this.sendWindow += increment;
+      if (this.sendWindow > MAX_WINDOW) {
+        this.fail(ErrorCode.FLOW_CONTROL_ERROR, "window overflow");
+        return;
+      }
+      this.pumpWaiting();
+      return;
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (id > this.lastStreamId) {
+        this.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+        return;
+      }
+      return;
+    }
+    if (increment === 0) {
+      this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    stream.sendWindow += increment;
+    if (stream.sendWindow > MAX_WINDOW) {
+      this.streamError(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    this.waiting.delete(stream);
+    stream.pump();
+  }
+
+  /** Streams waiting for a window get what opened, in the order they started waiting. */
+  private pumpWaiting(): void {
+    if (this.waiting.size === 0) return;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const s of waiting) {
+      if (this.sendWindow <= 0) {
+        this.waiting.add(s);
+        continue;
+      }
+      s.pump();
+    }
+  }
+
+  // --- the server's keepalive pings ---
+
+  private schedulePing(): void {
+    const interval = this.options.pingIntervalMs;
+    if (!(interval > 0) || !Number.isFinite(interval) || this.phase === Phase.Closed) return;
+    if (this.pingTimer !== undefined) clearTimeout(this.pingTimer);
+    this.pingTimer = setTimeout(() => this.ping(), interval);
+    this.pingTimer.unref();
+  }
+
+  private ping(): void {
+    this.pingTimer = undefined;
+    if (this.phase === Phase.Closed) return;
+    this.output(frame(FrameType.PING, 0, 0, keepalivePingData));
+    this.pingDeadline = setTimeout(() => {
+      // no answer in time: the client is gone (grpc-go closes the transport)
+      this.end();
+    }, this.options.pingTimeoutMs);
+    this.pingDeadline.unref();
+  }
+}
+
+const keepalivePingData = Buffer.from("rxetcd-k");
+
+/** A request's pseudo-headers as RFC 9113 §8.3.1 asks (CONNECT aside). */
+function wellFormed(fields: HeaderField[]): boolean {
+  let method: string | undefined;
+  let path = false;
+  let scheme = false;
+  for (const [name, value] of fields) {
+    if (name.charCodeAt(0) !== 58) continue;
+    if (name === ":method") method = value;
+    else if (name === ":path") path = value !== "";
+    else if (name === ":scheme") scheme = value !== "";
+    else if (name !== ":authority" && name !== ":protocol") return false;
+  }
+  if (method === undefined || method === "") return false;
+  return method === "CONNECT" || (path && scheme);
+}

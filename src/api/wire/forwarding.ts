@@ -1,0 +1,163 @@
+// The streams the client port's own connection does not answer itself (Watch, LeaseKeepAlive,
+// Snapshot, the calls that wait, health, compressed requests, HTTP over h2c) go to Node's HTTP/2 and
+// grpc-js as they are: per client connection, one in-process HTTP/2 connection (a duplex pair) whose
+// server end is served by the port's grpc-js injector, so what etcd bounds per connection (watchers,
+// lease keep-alive streams) stays bounded per client connection, and its calls see the client's
+// address. Headers, messages both ways, flow control, trailers and resets cross it.
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect,
+  constants,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
+import { type Duplex, duplexPair } from "node:stream";
+import { repairAuthorityValue } from "../grpc/authority-repair.js";
+import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
+import type { HeaderField } from "../grpc/hpack.js";
+import { headersBlock } from "./answer-blocks.js";
+import { ErrorCode } from "./frames.js";
+import type { WireStream, WireStreamHandler } from "./wire-stream.js";
+
+const { NGHTTP2_FLAG_END_STREAM } = constants;
+/** Windows large enough that a snapshot or a burst of watch events is not held by flow control. */
+const WINDOW_BYTES = 4 << 20;
+const noop = () => {};
+const emptyBody = Buffer.alloc(0);
+
+/** The client's address, carried to the in-process connection for getPeer and per-connection budgets. */
+export interface PeerAddress {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+}
+
+/** One client connection's forwarding: its in-process HTTP/2 connection, opened with its first stream. */
+export class Forwarding {
+  private session: ClientHttp2Session | undefined = undefined;
+  private server: Duplex | undefined = undefined;
+
+  constructor(
+    private readonly peer: PeerAddress,
+    private readonly inject: (connection: Duplex) => void,
+  ) {}
+
+  private sessionOf(): ClientHttp2Session {
+    const existing = this.session;
+    if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
+    const [client, server] = duplexPair();
+    Object.defineProperty(server, "remoteAddress", { value: this.peer.remoteAddress, configurable: true });
+    Object.defineProperty(server, "remotePort", { value: this.peer.remotePort, configurable: true });
+    server.on("error", noop);
+    client.on("error", noop);
+    this.inject(server);
+    const session = connect("http://client-port", {
+      createConnection: () => client,
+      maxSendHeaderBlockLength: MAX_HEADER_LIST_BYTES,
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      settings: { initialWindowSize: WINDOW_BYTES, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
+    });
+    session.on("error", noop);
+    session.once("connect", () => session.setLocalWindowSize(WINDOW_BYTES));
+    this.session = session;
+    this.server = server;
+    return session;
+  }
+
+  /** Forwards one stream; its handler is what the connection tells of the client's side. */
+  open(stream: WireStream, fields: HeaderField[]): WireStreamHandler {
+    const request: OutgoingHttpHeaders = {};
+    for (const [name, rawValue] of fields) {
+      const value = name === ":authority" ? repairAuthorityValue(rawValue) : rawValue;
+      const had = request[name];
+      if (had === undefined) request[name] = value;
+      else if (Array.isArray(had)) had.push(value);
+      else request[name] = [String(had), value];
+    }
+    let upstream: ClientHttp2Stream;
+    try {
+      upstream = this.sessionOf().request(request);
+    } catch {
+      // headers Node's HTTP/2 refuses (connection-specific ones): the request is malformed
+      stream.reset(ErrorCode.PROTOCOL_ERROR);
+      return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
+    }
+    return new ForwardedStream(stream, upstream);
+  }
+
+  /** The client connection is gone. */
+  close(): void {
+    this.session?.destroy();
+    this.server?.destroy();
+    this.session = undefined;
+    this.server = undefined;
+  }
+}
+
+class ForwardedStream implements WireStreamHandler {
+  private ended = false;
+  private responded = false;
+  /** Node emits a response's headers a tick late: the DATA read with them waits here for them. */
+  private early: Buffer[] | undefined = undefined;
+  private trailers: IncomingHttpHeaders | undefined = undefined;
+
+  constructor(
+    private readonly stream: WireStream,
+    private readonly upstream: ClientHttp2Stream,
+  ) {
+    upstream.on("error", noop);
+    upstream.on("response", (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
+    upstream.on("data", (chunk: Buffer) => {
+      if (!this.responded) (this.early ??= []).push(chunk);
+      else if (!stream.sendData(chunk, false)) upstream.pause();
+    });
+    upstream.on("trailers", (trailers: IncomingHttpHeaders) => {
+      this.trailers = trailers;
+    });
+    upstream.on("end", () => this.upstreamEnded());
+    upstream.on("close", () => this.upstreamClosed());
+  }
+
+  private response(headers: IncomingHttpHeaders, flags: number): void {
+    const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    if (endStream) this.ended = true;
+    this.responded = true;
+    this.stream.respond(headersBlock(headers), endStream);
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined) for (const chunk of early) this.stream.sendData(chunk, false);
+  }
+
+  private upstreamEnded(): void {
+    if (this.ended || !this.responded) return;
+    this.ended = true;
+    if (this.trailers !== undefined) this.stream.sendTrailers(headersBlock(this.trailers));
+    else this.stream.sendData(emptyBody, true);
+  }
+
+  private upstreamClosed(): void {
+    const stream = this.stream;
+    if (stream.done || stream.localEnded) return;
+    const code = this.upstream.rstCode;
+    // a close without an end of the answer is a reset as far as the client is concerned
+    stream.reset(code !== undefined && code !== ErrorCode.NO_ERROR ? code : ErrorCode.INTERNAL_ERROR);
+  }
+
+  data(chunk: Buffer): void {
+    const n = chunk.length;
+    this.upstream.write(chunk, () => this.stream.consumed(n));
+  }
+
+  end(): void {
+    if (!this.upstream.destroyed) this.upstream.end();
+  }
+
+  closed(code: number): void {
+    if (this.upstream.closed || this.upstream.destroyed) return;
+    this.upstream.close(code === ErrorCode.NO_ERROR ? ErrorCode.CANCEL : code);
+  }
+
+  drained(): void {
+    this.upstream.resume();
+  }
+}

@@ -1,0 +1,119 @@
+// The client port's h2c connections served by its own HTTP/2 connection (RXETCD_CLIENT_HTTP2=own):
+// each stream's request headers choose its call, a unary RPC answered natively or a stream forwarded
+// to Node's HTTP/2 and grpc-js.
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { grpcTimeoutMs } from "../grpc/call-stream.js";
+import type { HeaderField } from "../grpc/hpack.js";
+import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
+import { WireConnection } from "./connection.js";
+import { Forwarding } from "./forwarding.js";
+import { type UnaryRequestHead, WireUnaryCall } from "./unary-call.js";
+import type { WireStream, WireStreamHandler } from "./wire-stream.js";
+
+export interface WirePortOptions {
+  /** The unary RPCs answered natively (unaryMethods). */
+  methods: ReadonlyMap<string, UnaryMethod>;
+  /** The receive limit of a request message. */
+  maxReceiveBytes: number;
+  credentials: CallCredentials;
+  /** Serves a forwarding connection as the port's own (the grpc-js injector's injectConnection). */
+  inject: (connection: Duplex) => void;
+  maxConcurrentStreams?: number;
+  pingMinTimeMs: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  onPingViolation?: () => void;
+}
+
+/** The own connections of one client port. */
+export class WirePort {
+  private readonly connections = new Set<WireConnection>();
+
+  constructor(private readonly options: WirePortOptions) {}
+
+  /** Serves a plain connection whose first bytes (still to be read) are the HTTP/2 preface. */
+  serve(socket: Socket): WireConnection {
+    const { options } = this;
+    const peer = socket.remotePort
+      ? `${socket.remoteAddress}:${socket.remotePort}`
+      : (socket.remoteAddress ?? "unknown");
+    const forwarding = new Forwarding(
+      { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
+      options.inject,
+    );
+    const open = (stream: WireStream, fields: HeaderField[]): WireStreamHandler => {
+      let path: string | undefined;
+      let contentType: string | undefined;
+      let encoding: string | undefined;
+      const head: UnaryRequestHead = {
+        path: "",
+        timeout: undefined,
+        token: undefined,
+        authorization: undefined,
+      };
+      for (const [name, value] of fields) {
+        switch (name) {
+          case ":path":
+            path = value;
+            break;
+          case "content-type":
+            contentType = value;
+            break;
+          case "grpc-encoding":
+            encoding = value;
+            break;
+          case "grpc-timeout":
+            head.timeout ??= value;
+            break;
+          case "token":
+            head.token ??= value;
+            break;
+          case "authorization":
+            head.authorization ??= value;
+            break;
+        }
+      }
+      const method = path === undefined ? undefined : options.methods.get(path);
+      if (
+        method === undefined ||
+        contentType === undefined ||
+        !contentType.startsWith("application/grpc") ||
+        (encoding !== undefined && encoding !== "identity")
+      )
+        return forwarding.open(stream, fields);
+      head.path = path as string;
+      const call = new WireUnaryCall(
+        stream,
+        head,
+        method,
+        options.maxReceiveBytes,
+        options.credentials,
+        peer,
+      );
+      call.start(head.timeout === undefined ? undefined : grpcTimeoutMs(head.timeout));
+      return call;
+    };
+    const connection = new WireConnection(socket, {
+      open,
+      ...(options.maxConcurrentStreams !== undefined
+        ? { maxConcurrentStreams: options.maxConcurrentStreams }
+        : {}),
+      pingMinTimeMs: options.pingMinTimeMs,
+      pingIntervalMs: options.pingIntervalMs,
+      pingTimeoutMs: options.pingTimeoutMs,
+      ...(options.onPingViolation !== undefined ? { onPingViolation: options.onPingViolation } : {}),
+    });
+    this.connections.add(connection);
+    connection.onClose(() => {
+      this.connections.delete(connection);
+      forwarding.close();
+    });
+    return connection;
+  }
+
+  /** Ends every connection gracefully (GOAWAY with its last stream, then the socket's end). */
+  closeAll(): void {
+    for (const c of [...this.connections]) c.close();
+  }
+}

@@ -1,0 +1,256 @@
+// One stream of the client port's own HTTP/2 connection: what its call may send (headers, messages,
+// trailers, a reset) under the client's flow-control windows, and the receive window it gives back as
+// its call consumes the request.
+import { answerHeadersBlock, okTrailersBlock } from "./answer-blocks.js";
+import { ErrorCode, Flags, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frames.js";
+
+/** What a stream's call does with the client's side of it. */
+export interface WireStreamHandler {
+  data(chunk: Buffer): void;
+  /** The client's side ended (END_STREAM). */
+  end(): void;
+  /** The stream is gone before the call's answer ended it: reset by the client (its code) or its connection closed. */
+  closed(code: number): void;
+  /** What the call sent has left its queue (after a sendData that answered false). */
+  drained?(): void;
+}
+
+/** What a stream needs of its connection. */
+export interface StreamConnection {
+  /** The client's connection-level window for our DATA. */
+  sendWindow: number;
+  readonly peerMaxFrame: number;
+  /** Appends bytes to the turn's output. */
+  output(bytes: Buffer): void;
+  /** Counts `n` bytes of the client's DATA consumed on the connection window. */
+  consumed(n: number): void;
+  /** The stream waits for a window to open. */
+  blocked(stream: WireStream): void;
+  /** The stream is done on both sides (or reset). */
+  finished(stream: WireStream, sentReset: boolean): void;
+  /** A HEADERS or DATA frame went out (keepalive policy). */
+  wrote(): void;
+}
+
+/** Bytes a stream's queue may hold before sendData asks its writer to wait. */
+const HIGH_WATER = 256 * 1024;
+
+type Pending = { data: Buffer; end: boolean } | { block: Buffer; end: boolean };
+
+export class WireStream {
+  handler: WireStreamHandler | undefined = undefined;
+  /** The client ended its side. */
+  remoteEnded = false;
+  /** We ended ours (END_STREAM sent). */
+  localEnded = false;
+  /** Reset, either way, or its connection closed. */
+  done = false;
+  /** What the client may still send on this stream before we give window back. */
+  receiveWindow: number;
+  private unacked = 0;
+  private queue: Pending[] | undefined = undefined;
+  private queuedBytes = 0;
+  private waiting = false;
+
+  constructor(
+    private readonly connection: StreamConnection,
+    readonly id: number,
+    /** The client's window for our DATA on this stream. */
+    public sendWindow: number,
+    private readonly localWindow: number,
+  ) {
+    this.receiveWindow = localWindow;
+  }
+
+  /** Gives back `n` bytes of receive window (the call is done with them). */
+  consumed(n: number): void {
+    this.connection.consumed(n);
+    if (this.remoteEnded || this.done) return;
+    this.unacked += n;
+    if (this.unacked >= this.localWindow / 2) {
+      const update = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4);
+      writeFrameHeader(update, 0, 4, FrameType.WINDOW_UPDATE, 0, this.id);
+      update.writeUInt32BE(this.unacked, FRAME_HEADER_BYTES);
+      this.receiveWindow += this.unacked;
+      this.unacked = 0;
+      this.connection.output(update);
+    }
+  }
+
+  /** Answers a unary call: headers, one message, the OK trailers; in one piece when the windows allow. */
+  answerOk(message: Buffer): void {
+    if (this.done || this.localEnded) return;
+    const c = this.connection;
+    const n = message.length;
+    if (this.queue !== undefined || n > c.peerMaxFrame || n > c.sendWindow || n > this.sendWindow) {
+      this.respond(answerHeadersBlock, false);
+      this.sendData(message, false);
+      this.sendTrailers(okTrailersBlock);
+      return;
+    }
+    const h = answerHeadersBlock.length;
+    const t = okTrailersBlock.length;
+    const buf = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + h + n + t);
+    writeFrameHeader(buf, 0, h, FrameType.HEADERS, Flags.END_HEADERS, this.id);
+    answerHeadersBlock.copy(buf, FRAME_HEADER_BYTES);
+    let at = FRAME_HEADER_BYTES + h;
+    writeFrameHeader(buf, at, n, FrameType.DATA, 0, this.id);
+    buf.set(message, at + FRAME_HEADER_BYTES);
+    at += FRAME_HEADER_BYTES + n;
+    writeFrameHeader(buf, at, t, FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, this.id);
+    okTrailersBlock.copy(buf, at + FRAME_HEADER_BYTES);
+    c.sendWindow -= n;
+    this.sendWindow -= n;
+    c.output(buf);
+    c.wrote();
+    this.endedLocally();
+  }
+
+  /** Sends a header block (split into CONTINUATION frames past the client's frame size). */
+  respond(block: Buffer, endStream: boolean): void {
+    if (this.done || this.localEnded) return;
+    if (this.queue !== undefined) {
+      this.queue.push({ block, end: endStream });
+      return;
+    }
+    this.writeHeaders(block, endStream);
+  }
+
+  /** Queues DATA; false when the queue is past its high-water mark (wait for `drained`). */
+  sendData(data: Buffer, endStream: boolean): boolean {
+    if (this.done || this.localEnded) return true;
+    if (this.queue === undefined) this.queue = [];
+    this.queue.push({ data, end: endStream });
+    this.queuedBytes += data.length;
+    this.pump();
+    if (this.queuedBytes > HIGH_WATER) this.waiting = true;
+    return !this.waiting;
+  }
+
+  /** Ends the stream with trailers, after any DATA still queued. */
+  sendTrailers(block: Buffer): void {
+    if (this.done || this.localEnded) return;
+    if (this.queue !== undefined) {
+      this.queue.push({ block, end: true });
+      this.pump();
+      return;
+    }
+    this.writeHeaders(block, true);
+  }
+
+  /** Resets the stream (RST_STREAM with `code`); its call is told nothing more. */
+  reset(code: number): void {
+    if (this.done) return;
+    const rst = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 4);
+    writeFrameHeader(rst, 0, 4, FrameType.RST_STREAM, 0, this.id);
+    rst.writeUInt32BE(code, FRAME_HEADER_BYTES);
+    this.connection.output(rst);
+    this.close(true);
+  }
+
+  /** The stream ends without a frame of ours: the client reset it, or the connection went. */
+  abandon(code: number): void {
+    if (this.done) return;
+    this.close(false);
+    this.handler?.closed(code);
+  }
+
+  /** The client's END_STREAM. */
+  remoteEnd(): void {
+    this.remoteEnded = true;
+    this.handler?.end();
+    if (this.localEnded && !this.done) this.close(false);
+  }
+
+  /** Sends what the windows allow of the queue. */
+  pump(): void {
+    const queue = this.queue;
+    if (queue === undefined || this.done) return;
+    const c = this.connection;
+    while (queue.length > 0) {
+      const head = queue[0];
+      if ("block" in head) {
+        queue.shift();
+        this.writeHeaders(head.block, head.end);
+        if (head.end) return;
+        continue;
+      }
+      if (head.data.length === 0 && !head.end) {
+        queue.shift();
+        continue;
+      }
+      const n = Math.min(head.data.length, c.sendWindow, this.sendWindow, c.peerMaxFrame);
+      if (n <= 0 && head.data.length > 0) {
+        c.blocked(this);
+        return;
+      }
+      const last = n === head.data.length;
+      const end = last && head.end;
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
+      writeFrameHeader(buf, 0, n, FrameType.DATA, end ? Flags.END_STREAM : 0, this.id);
+      head.data.copy(buf, FRAME_HEADER_BYTES, 0, n);
+      c.sendWindow -= n;
+      this.sendWindow -= n;
+      this.queuedBytes -= n;
+      c.output(buf);
+      c.wrote();
+      if (last) queue.shift();
+      else head.data = head.data.subarray(n);
+      if (end) {
+        this.queue = undefined;
+        this.endedLocally();
+        return;
+      }
+    }
+    this.queue = undefined;
+    this.queuedBytes = 0;
+    if (this.waiting) {
+      this.waiting = false;
+      this.handler?.drained?.();
+    }
+  }
+
+  private writeHeaders(block: Buffer, endStream: boolean): void {
+    const c = this.connection;
+    const flags = endStream ? Flags.END_STREAM : 0;
+    if (block.length <= c.peerMaxFrame) {
+      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
+      writeFrameHeader(buf, 0, block.length, FrameType.HEADERS, flags | Flags.END_HEADERS, this.id);
+      block.copy(buf, FRAME_HEADER_BYTES);
+      c.output(buf);
+    } else {
+      for (let at = 0; at < block.length; at += c.peerMaxFrame) {
+        const piece = block.subarray(at, at + c.peerMaxFrame);
+        const first = at === 0;
+        const lastPiece = at + c.peerMaxFrame >= block.length;
+        const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + piece.length);
+        writeFrameHeader(
+          buf,
+          0,
+          piece.length,
+          first ? FrameType.HEADERS : FrameType.CONTINUATION,
+          (first ? flags : 0) | (lastPiece ? Flags.END_HEADERS : 0),
+          this.id,
+        );
+        piece.copy(buf, FRAME_HEADER_BYTES);
+        c.output(buf);
+      }
+    }
+    c.wrote();
+    if (endStream) this.endedLocally();
+  }
+
+  private endedLocally(): void {
+    this.localEnded = true;
+    this.queue = undefined;
+    // a call answered before its request ended: the client need send no more (as grpc-go does)
+    if (!this.remoteEnded) this.reset(ErrorCode.NO_ERROR);
+    else this.close(false);
+  }
+
+  private close(sentReset: boolean): void {
+    this.done = true;
+    this.queue = undefined;
+    this.connection.finished(this, sentReset);
+  }
+}

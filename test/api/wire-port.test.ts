@@ -1,0 +1,201 @@
+// The client port with its own HTTP/2 connection (clientHttp2 "own") beside the same port on Node's:
+// unary answers read off the socket carry the same headers, message and trailers (failures too); the
+// streams it forwards (watch, health, HTTP over h2c, unknown methods) get the answers Node's side
+// gives; grpc-js and Node's HTTP/2 client are served as before.
+import assert from "node:assert/strict";
+import { connect as connectHttp2, constants } from "node:http2";
+import { connect } from "node:net";
+import { after, before, describe, it } from "node:test";
+import type { HeaderField } from "../../src/api/grpc/hpack.js";
+import { Flags, FrameType } from "../../src/api/wire/frames.js";
+import {
+  KVService,
+  PutRequest,
+  RangeRequest,
+  WatchRequest,
+  WatchResponse,
+} from "../../src/gen/etcdserverpb/rpc.js";
+import { type Harness, kvClient, startHarness, unary } from "./harness.js";
+import { grpcMessage, grpcRequest, RawClient } from "./wire-raw-client.js";
+
+async function rawClient(h: Harness): Promise<RawClient> {
+  const socket = connect(Number(h.url.port), "127.0.0.1");
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  const raw = new RawClient(socket);
+  raw.start();
+  return raw;
+}
+
+/** A stream's answer as header lists and message bytes. */
+interface RawAnswer {
+  blocks: HeaderField[][];
+  body: Buffer;
+  reset?: number;
+}
+
+async function rawCall(raw: RawClient, id: number, fields: HeaderField[], body?: Buffer): Promise<RawAnswer> {
+  raw.write(raw.headers(id, fields, Flags.END_HEADERS | (body === undefined ? Flags.END_STREAM : 0)));
+  if (body !== undefined) raw.write(raw.data(id, body));
+  const frames = await raw.stream(id);
+  const answer: RawAnswer = { blocks: [], body: Buffer.alloc(0) };
+  for (const f of frames) {
+    if (f.type === FrameType.HEADERS) answer.blocks.push(raw.decoder.decode(f.payload));
+    else if (f.type === FrameType.DATA) answer.body = Buffer.concat([answer.body, f.payload]);
+    else if (f.type === FrameType.RST_STREAM) answer.reset = f.payload.readUInt32BE(0);
+  }
+  return answer;
+}
+
+const put = (key: string, value: string) =>
+  grpcMessage(
+    Buffer.from(
+      PutRequest.encode(
+        PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from(value) }),
+      ).finish(),
+    ),
+  );
+
+describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () => {
+  let own: Harness;
+  let node: Harness;
+  before(async () => {
+    own = await startHarness({ clientHttp2: "own" });
+    node = await startHarness({ clientHttp2: "node" });
+  });
+  after(async () => {
+    await own?.close();
+    await node?.close();
+  });
+
+  /** The same calls on both ports, one connection each. */
+  async function both(calls: (raw: RawClient) => Promise<RawAnswer[]>): Promise<[RawAnswer[], RawAnswer[]]> {
+    const [a, b] = await Promise.all([rawClient(own), rawClient(node)]);
+    try {
+      return [await calls(a), await calls(b)];
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+
+  it("answers unary calls with the headers, message and trailers Node's side sends", async () => {
+    const path = KVService.put.path;
+    const [mine, theirs] = await both(async (raw) => [
+      await rawCall(raw, 1, grpcRequest(path), put("a", "1")),
+      await rawCall(raw, 3, grpcRequest(path, [["grpc-timeout", "5S"]]), put("b", "2")),
+      // an empty key: etcd's error, as a trailers-only answer
+      await rawCall(raw, 5, grpcRequest(path), put("", "x")),
+      await rawCall(raw, 7, grpcRequest(path, [["grpc-timeout", "bad"]]), put("c", "3")),
+      await rawCall(raw, 9, grpcRequest(path), Buffer.from([0, 0, 0, 0, 9, 1])),
+    ]);
+    assert.equal(mine.length, theirs.length);
+    for (const [i, answer] of mine.entries()) {
+      const expected = theirs[i];
+      assert.deepEqual(answer.blocks, expected.blocks, `call ${i}: the header blocks`);
+      // revisions differ between the two stores only if the calls did: they did not
+      assert.deepEqual(answer.body, expected.body, `call ${i}: the message`);
+    }
+    assert.deepEqual(mine[0].blocks.at(-1), [
+      ["grpc-status", "0"],
+      ["grpc-message", ""],
+    ]);
+    assert.equal(mine[2].blocks.length, 1, "a failure is trailers-only");
+  });
+
+  it("forwards what it does not answer: health, unknown methods, HTTP over h2c", async () => {
+    const [mine, theirs] = await both(async (raw) => [
+      await rawCall(raw, 1, grpcRequest("/grpc.health.v1.Health/Check"), grpcMessage("")),
+      await rawCall(raw, 3, grpcRequest("/etcdserverpb.KV/Nope"), grpcMessage("")),
+      await rawCall(raw, 5, [
+        [":method", "GET"],
+        [":scheme", "http"],
+        [":path", "/version"],
+        [":authority", "localhost"],
+      ]),
+    ]);
+    const drop = (blocks: HeaderField[][]) => blocks.map((b) => b.filter(([n]) => n !== "date"));
+    for (const [i, answer] of mine.entries()) {
+      assert.deepEqual(drop(answer.blocks), drop(theirs[i].blocks), `call ${i}: the header blocks`);
+      assert.deepEqual(answer.body.toString(), theirs[i].body.toString(), `call ${i}: the body`);
+      assert.equal(answer.reset, undefined);
+    }
+    assert.match(mine[2].body.toString(), /etcdserver/);
+  });
+
+  it("serves grpc-js clients: unary calls and their errors", async () => {
+    const client = kvClient(own.hostPort);
+    try {
+      await unary(
+        client.put.bind(client),
+        PutRequest.fromPartial({ key: Buffer.from("k"), value: Buffer.from("v") }),
+      );
+      const got = await unary(client.range.bind(client), RangeRequest.fromPartial({ key: Buffer.from("k") }));
+      assert.equal((got as { kvs: { value: Buffer }[] }).kvs[0].value.toString(), "v");
+      await assert.rejects(
+        unary(
+          client.put.bind(client),
+          PutRequest.fromPartial({ key: Buffer.alloc(0), value: Buffer.from("v") }),
+        ),
+        (err: { code: number; details: string }) =>
+          err.code === 3 && err.details === "etcdserver: key is not provided",
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  it("forwards a watch stream both ways, and the client's reset cancels it", async () => {
+    const session = connectHttp2(`http://${own.hostPort}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/etcdserverpb.Watch/Watch",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const messages: WatchResponse[] = [];
+      let pending = Buffer.alloc(0);
+      const arrived: (() => void)[] = [];
+      stream.on("data", (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+          const n = pending.readUInt32BE(1);
+          messages.push(WatchResponse.decode(pending.subarray(5, 5 + n)));
+          pending = pending.subarray(5 + n);
+        }
+        for (const w of arrived.splice(0)) w();
+      });
+      const until = async (n: number) => {
+        while (messages.length < n) await new Promise<void>((w) => arrived.push(w));
+      };
+      stream.write(
+        grpcMessage(
+          Buffer.from(
+            WatchRequest.encode(
+              WatchRequest.fromPartial({
+                createRequest: { key: Buffer.from("w"), rangeEnd: Buffer.from("x") },
+              }),
+            ).finish(),
+          ),
+        ),
+      );
+      await until(1);
+      assert.equal(messages[0].created, true);
+      const client = kvClient(own.hostPort);
+      await unary(
+        client.put.bind(client),
+        PutRequest.fromPartial({ key: Buffer.from("w1"), value: Buffer.from("v") }),
+      );
+      client.close();
+      await until(2);
+      assert.equal(messages[1].events[0].kv?.key.toString(), "w1");
+      const closed = new Promise<void>((r) => stream.on("close", () => r()));
+      stream.close(constants.NGHTTP2_CANCEL);
+      await closed;
+    } finally {
+      session.destroy();
+    }
+  });
+});
