@@ -145,6 +145,45 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
     }
   });
 
+  it("forwards a flood of watch creates on one stream, answering every one", async () => {
+    // more than either side of the in-process connection buffers: both write while the other is full
+    const session = connectHttp2(`http://${own.hostPort}`);
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/etcdserverpb.Watch/Watch",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      let answers = 0;
+      let pending = Buffer.alloc(0);
+      const done = new Promise<void>((resolve) => {
+        stream.on("data", (chunk: Buffer) => {
+          pending = Buffer.concat([pending, chunk]);
+          while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+            pending = pending.subarray(5 + pending.readUInt32BE(1));
+            if (++answers === CREATES) resolve();
+          }
+        });
+      });
+      const CREATES = 20_000;
+      for (let i = 0; i < CREATES; ) {
+        const batch: Buffer[] = [];
+        for (const last = Math.min(CREATES, i + 2000); i < last; i++) {
+          const create = WatchRequest.fromPartial({ createRequest: { key: Buffer.from(`flood/${i}`) } });
+          batch.push(grpcMessage(Buffer.from(WatchRequest.encode(create).finish())));
+        }
+        if (!stream.write(Buffer.concat(batch))) await new Promise((r) => stream.once("drain", r));
+      }
+      await done;
+      assert.equal(answers, CREATES);
+      stream.close(constants.NGHTTP2_CANCEL);
+    } finally {
+      session.destroy();
+    }
+  });
+
   it("forwards a watch stream both ways, and the client's reset cancels it", async () => {
     const session = connectHttp2(`http://${own.hostPort}`);
     session.on("error", () => {});

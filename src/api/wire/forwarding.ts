@@ -1,6 +1,6 @@
 // The streams the client port's own connection does not answer itself (Watch, LeaseKeepAlive,
 // Snapshot, the calls that wait, health, compressed requests, HTTP over h2c) go to Node's HTTP/2 and
-// grpc-js as they are: per client connection, one in-process HTTP/2 connection (a duplex pair) whose
+// grpc-js as they are: per client connection, one in-process HTTP/2 connection (memory-pair.ts) whose
 // server end is served by the port's grpc-js injector, so what etcd bounds per connection (watchers,
 // lease keep-alive streams) stays bounded per client connection, and its calls see the client's
 // address. Headers, messages both ways, flow control, trailers and resets cross it.
@@ -12,12 +12,13 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
-import { type Duplex, duplexPair } from "node:stream";
+import type { Duplex } from "node:stream";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { headersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
+import { memoryPair } from "./memory-pair.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const { NGHTTP2_FLAG_END_STREAM } = constants;
@@ -45,7 +46,7 @@ export class Forwarding {
   private sessionOf(): ClientHttp2Session {
     const existing = this.session;
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const [client, server] = duplexPair();
+    const [client, server] = memoryPair();
     Object.defineProperty(server, "remoteAddress", { value: this.peer.remoteAddress, configurable: true });
     Object.defineProperty(server, "remotePort", { value: this.peer.remotePort, configurable: true });
     server.on("error", noop);
