@@ -16,6 +16,15 @@ const TOKEN_KEYS = ["token", "authorization"] as const;
  */
 export const tokenlessMetadata = new Metadata();
 
+/**
+ * The metadata of a call as the credentials read it, from its request's header fields: built only
+ * when they carry a token key (tokenlessMetadata otherwise).
+ */
+export function callMetadata(headers: IncomingHttpHeaders): Metadata {
+  if (headers.token === undefined && headers.authorization === undefined) return tokenlessMetadata;
+  return Metadata.fromHttp2Headers(headers);
+}
+
 /** The credentials of a gRPC call; undefined for an anonymous one (no allocation in the common case). */
 export function grpcRequestContext(
   metadata: Metadata,

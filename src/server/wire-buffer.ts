@@ -142,6 +142,15 @@ export class WireBuffer {
     buf[pos] = n;
   }
 
+  /** A gRPC message prefix (not compressed; its length to come, see uint32At): returns where it starts. */
+  messagePrefix(): number {
+    this.reserve(5);
+    const at = this.pos;
+    this.buf[at] = 0;
+    this.pos = at + 5;
+    return at;
+  }
+
   /** Four bytes at `at`, big-endian (a gRPC message length). */
   uint32At(at: number, n: number): void {
     this.buf.writeUInt32BE(n, at);
@@ -164,6 +173,19 @@ export class WireBuffer {
     this.buf.copy(out, 0, 0, this.pos);
     this.pos = 0;
     if (this.buf.length > KEPT_BUFFER_MAX_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    return out;
+  }
+
+  /**
+   * What was written, without a copy when it fills at least half of the writer's memory: that memory
+   * is then handed out (the writer goes on in new memory of the same size); else as take().
+   */
+  takeMost(): Buffer {
+    const size = this.buf.length;
+    if (this.pos * 2 < size) return this.take();
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafe(size > KEPT_BUFFER_MAX_BYTES ? INITIAL_BYTES : size);
+    this.pos = 0;
     return out;
   }
 

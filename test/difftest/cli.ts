@@ -2,15 +2,7 @@
  * The differential tester from the command line: seeded sequences of calls sent to Debian's etcd 3.4 and to rxetcd
  * in lockstep, each seed on two fresh members.
  *
- *   npm run difftest -- --seeds 20 [--from 1] [--ops 300]     many seeds; one report per differing seed
- *   npm run difftest -- --seed 7 --ops 144                      replays seed 7 up to its operation 143
- *   npm run difftest -- --seed 7 --only 3,17,143                replays just these operations of seed 7
- *   npm run difftest -- --seed 7 --ops 144 --shrink [--budget 40]   minimises a difference
- *   npm run difftest -- --seed 7 --ops 20 --print               prints the operations without running them
- *   npm run difftest -- --seeds 20 --via mixed                   every other unary call through the HTTP gateway
- *                                                                (--via gateway: all of them; grpc is the default)
- *   npm run difftest -- --seeds 20 --auth                        auth enabled: root and three users with roles of
- *                                                                their own send the operations, or nobody does
+ * `npm run difftest -- --help` prints the ways to run it.
  */
 import { parseArgs } from "node:util";
 import { generate, type Op } from "./generator.js";
@@ -32,8 +24,21 @@ function inSeedTerms(r: RunResult, indices: number[]): RunResult {
   return { ...r, divergence: { ...r.divergence, index: indices[r.divergence.index] } };
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
+/** Printed by --help, and after a mistyped option or value. */
+const USAGE = `usage:
+  npm run difftest -- --seeds 20 [--from 1] [--ops 300]          many seeds; one report per differing seed
+  npm run difftest -- --seed 7 --ops 144                           replays seed 7 up to its operation 143
+  npm run difftest -- --seed 7 --only 3,17,143                     replays just these operations of seed 7
+  npm run difftest -- --seed 7 --ops 144 --shrink [--budget 40]    minimises a difference
+  npm run difftest -- --seed 7 --ops 20 --print                    prints the operations without running them
+  npm run difftest -- --seeds 20 --via mixed|gateway|grpc          which API carries the unary calls
+  npm run difftest -- --seeds 20 --auth                            with auth enabled`;
+
+/** A mistake in the command line: said in one line with the usage, not as a stack trace. */
+class UsageError extends Error {}
+
+function parseOptions() {
+  return parseArgs({
     options: {
       seed: { type: "string" },
       seeds: { type: "string" },
@@ -45,21 +50,35 @@ async function main(): Promise<number> {
       print: { type: "boolean" },
       via: { type: "string" },
       auth: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     },
   });
+}
+
+async function main(): Promise<number> {
+  let values: ReturnType<typeof parseOptions>["values"];
+  try {
+    values = parseOptions().values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const via = (values.via ?? "grpc") as Via;
   const auth = values.auth ?? false;
-  if (!VIAS.includes(via)) throw new Error(`--via must be one of ${VIAS.join(", ")}`);
+  if (!VIAS.includes(via)) throw new UsageError(`--via must be one of ${VIAS.join(", ")}`);
   const count = Number(values.ops ?? DEFAULT_OPS);
   const first = Number(values.seed ?? values.from ?? 1);
   const seeds = values.seed !== undefined ? 1 : Number(values.seeds ?? 5);
-  if (!Number.isInteger(count) || count < 1) throw new Error("--ops must be a positive integer");
+  if (!Number.isInteger(count) || count < 1) throw new UsageError("--ops must be a positive integer");
   if (!Number.isInteger(first) || !Number.isInteger(seeds) || seeds < 1)
-    throw new Error("--seed/--from and --seeds must be integers");
+    throw new UsageError("--seed/--from and --seeds must be integers");
   const only = values.only?.split(",").map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0)
-      throw new Error(`--only: ${JSON.stringify(s)} is not an operation index`);
+      throw new UsageError(`--only: ${JSON.stringify(s)} is not an operation index`);
     return n;
   });
 
@@ -108,7 +127,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    if (err instanceof UsageError) console.error(`difftest: ${err.message}\n${USAGE}`);
+    else console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     process.exit(2);
   },
 );

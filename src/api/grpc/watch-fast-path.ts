@@ -1,4 +1,4 @@
-// The Watch stream served straight from Node's HTTP/2 stream. Through grpc-js, an event seen by a
+// The Watch stream served without grpc-js. Through grpc-js, an event seen by a
 // hundred watchers costs a hundred serialisations, a hundred frame copies and a hundred stream
 // writes, all before the put that caused it is answered. Here a stream's responses are queued and
 // written together once the callback that produced them has run to its end (its promise
@@ -9,9 +9,10 @@
 // first. Everything a client sees stays as grpc-js gives it:
 // headers, trailers, statuses and their texts, the stream checks (learner, `hasleader`), the leader
 // loss that ends a `hasleader` stream, flow control, and the metrics. Streams with a deadline or a
-// compressed request are left to grpc-js.
+// compressed request are left to grpc-js. The call runs on any AnswerStream: Node's HTTP/2 streams
+// (watchFastPath) or a transport's own (startWatchCall).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { Metadata } from "@grpc/grpc-js";
+import type { Metadata } from "@grpc/grpc-js";
 import type { Subscription } from "rxjs";
 import { take } from "rxjs";
 import { type WatchRequest, type WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
@@ -19,15 +20,13 @@ import { Errors, GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi, ClientWatchStream } from "../../server/client-api.js";
 import { checkRequireLeader } from "../client-handlers.js";
 import type { ConnectionBudgets } from "../connection-limits.js";
-import { answerHeaders } from "./call-stream.js";
+import { callMetadata } from "../request-context.js";
+import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
+import { NodeAnswerStream } from "./node-answer-stream.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
 import { type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
 import { appendWatchFrames, frameWatchResponses, takeWatchFrames } from "./watch-response-encoder.js";
-
-// node's ServerStreamResponseOptions does not list sendDate, which respond() honours: etcd sends no date
-const streamAnswerOptions = { waitForTrailers: true, sendDate: false };
-const trailersOnlyOptions = { endStream: true, sendDate: false };
 
 const WATCH_PATH = WatchService.watch.path;
 
@@ -42,6 +41,29 @@ export interface WatchFastPathOptions {
 }
 
 /**
+ * Whether a stream is a Watch call served here: those without a deadline and with identity encoding
+ * (grpc-js serves the others).
+ */
+export function servesWatch(headers: IncomingHttpHeaders): boolean {
+  if (headers[":path"] !== WATCH_PATH) return false;
+  const encoding = headers["grpc-encoding"];
+  if (encoding !== undefined && encoding !== "identity") return false;
+  return headers["grpc-timeout"] === undefined;
+}
+
+/**
+ * Starts a Watch call on a stream that `servesWatch` accepts; `headers` are the request's (the call
+ * reads `hasleader`, `token` and `authorization` from them).
+ */
+export function startWatchCall(
+  stream: AnswerStream,
+  headers: IncomingHttpHeaders,
+  options: WatchFastPathOptions,
+): void {
+  new WatchCall(stream, headers, options).start();
+}
+
+/**
  * Returns a stream listener that serves Watch streams (those without a deadline and with identity
  * encoding) and answers false for any other stream.
  */
@@ -49,11 +71,8 @@ export function watchFastPath(
   options: WatchFastPathOptions,
 ): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
   return (stream, headers) => {
-    if (headers[":path"] !== WATCH_PATH) return false;
-    const encoding = headers["grpc-encoding"];
-    if (encoding !== undefined && encoding !== "identity") return false;
-    if (headers["grpc-timeout"] !== undefined) return false;
-    new WatchCall(stream, headers, options).start();
+    if (!servesWatch(headers)) return false;
+    startWatchCall(new NodeAnswerStream(stream), headers, options);
     return true;
   };
 }
@@ -109,19 +128,11 @@ function flushAll(deferred?: boolean): void {
  */
 const SHARED_FRAMES_MAX_BYTES = 64 * 1024;
 
-function ignoreStreamError(): void {
-  // a reset stream also closes, which ends the call
-}
-
-/** The remote address of a stream's connection, as grpc-js names a call's peer. */
-function peerOf(stream: ServerHttp2Stream): string {
-  const socket = stream.session?.socket;
-  if (!socket?.remoteAddress) return "unknown";
-  return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
-}
-
-/** One Watch RPC: requests in, responses out, until the client leaves or the member ends it. */
-class WatchCall {
+/**
+ * One Watch RPC: requests in, responses out, until the client leaves or the member ends it. The call
+ * is its stream's listener, and the caller's view for `CallCredentials` (its metadata and peer).
+ */
+class WatchCall implements AnswerStreamListener {
   private readonly meter: RpcMeter;
   private watch: ClientWatchStream | undefined;
   private leaderLoss: Subscription | undefined;
@@ -132,23 +143,29 @@ class WatchCall {
   /** The transport is full: events are held and requests not read until it drains. */
   private held = false;
   private open = true;
+  /** Opened with `hasleader: true` (clientv3's WithRequireLeader). */
+  private readonly requireLeader: boolean;
+  readonly metadata: Metadata;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
-    private readonly headers: IncomingHttpHeaders,
+    private readonly stream: AnswerStream,
+    headers: IncomingHttpHeaders,
     private readonly options: WatchFastPathOptions,
   ) {
     this.meter = options.metrics.start(WATCH_PATH, "bidi_stream");
+    this.metadata = callMetadata(headers);
+    this.requireLeader = hasTrue(headers.hasleader);
+  }
+
+  getPeer(): string {
+    return this.stream.connection;
   }
 
   start(): void {
-    const { stream, headers, options } = this;
+    const { stream, options, requireLeader } = this;
     const { api } = options;
-    stream.on("error", ignoreStreamError);
-    stream.on("close", () => this.close(GrpcCode.Canceled));
-    const metadata = Metadata.fromHttp2Headers(headers);
+    stream.listen(this);
     // etcd's stream interceptor: learners serve no stream; `hasleader` streams need a leader to start
-    const requireLeader = metadata.get("hasleader").some((v) => String(v) === "true");
     try {
       if (api.isLearner()) throw Errors.NotSupportedForLearner;
       checkRequireLeader(api, requireLeader);
@@ -156,16 +173,13 @@ class WatchCall {
       this.fail(toRpcStatus(err));
       return;
     }
-    const peer = peerOf(stream);
-    const ctx = options.credentials({ metadata, getPeer: () => peer });
+    const ctx = options.credentials(this);
     const watch = api.watchStream(
       ctx,
-      options.budgets ? { admission: options.budgets.watchers(peer) } : undefined,
+      options.budgets ? { admission: options.budgets.watchers(stream.connection) } : undefined,
     );
     this.watch = watch;
     watch.onResponse((resp) => this.queue(resp));
-    // A half-closed watch stream keeps delivering events, as etcd's does: its 'end' changes nothing.
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
     // once without a leader for long, a `hasleader` stream ends with etcd's no-leader error
     if (requireLeader)
       this.leaderLoss = api.leaderLoss$
@@ -222,24 +236,26 @@ class WatchCall {
   write(frames: Buffer): void {
     if (!this.open) return;
     const { stream } = this;
-    if (stream.destroyed || stream.closed) return;
+    if (stream.closed) return;
     if (!this.headersSent) {
       this.headersSent = true;
-      stream.respond(answerHeaders, streamAnswerOptions);
+      stream.respond();
     }
     if (stream.write(frames) || this.held) return;
     this.held = true;
     this.watch?.pause?.();
-    stream.pause();
-    stream.once("drain", () => {
-      this.held = false;
-      if (!this.open) return;
-      this.watch?.resume?.();
-      stream.resume();
-    });
+    stream.pauseReading();
   }
 
-  private onData(chunk: Buffer): void {
+  drained(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (!this.open) return;
+    this.watch?.resume?.();
+    this.stream.resumeReading();
+  }
+
+  data(chunk: Buffer): void {
     if (!this.open) return;
     this.received.push(chunk);
     this.receivedBytes += chunk.length;
@@ -264,6 +280,13 @@ class WatchCall {
       this.receivedBytes = buf.length;
       this.handle(message);
     }
+  }
+
+  /** A half-closed watch stream keeps delivering events, as etcd's does: its end changes nothing. */
+  end(): void {}
+
+  closed(): void {
+    this.close(GrpcCode.Canceled);
   }
 
   private handle(message: Buffer): void {
@@ -292,19 +315,9 @@ class WatchCall {
     if (!this.open) return; // the flush itself failed
     this.close(status.code);
     const { stream } = this;
-    if (stream.destroyed || stream.closed) return;
-    stream.resume(); // what the client still sends is read and dropped
-    const statusFields = { "grpc-status": String(status.code), "grpc-message": encodeURI(status.message) };
-    if (this.headersSent) {
-      stream.once("wantTrailers", () => stream.sendTrailers(statusFields));
-      stream.end();
-    } else {
-      this.headersSent = true;
-      stream.respond(
-        { ":status": 200, "content-type": "application/grpc", ...statusFields },
-        trailersOnlyOptions,
-      );
-    }
+    if (stream.closed) return;
+    stream.resumeReading(); // what the client still sends is read and dropped
+    stream.finish(status.code, status.message);
   }
 
   /** Stops the call's watchers and counts how it ended, once. */
@@ -318,4 +331,10 @@ class WatchCall {
     this.meter.handled(code);
     this.watch?.close();
   }
+}
+
+/** Whether a header holds "true" (once, or among repeated values), as grpc-js's metadata reads it. */
+function hasTrue(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  return typeof value === "string" ? value === "true" : value.includes("true");
 }

@@ -135,12 +135,7 @@ export function frameWatchResponses(messages: readonly WatchResponse[]): Buffer 
 
 function writeFrames(w: WireBuffer, messages: readonly WatchResponse[]): void {
   for (const message of messages) {
-    const start = w.pos;
-    w.byte(0); // not compressed
-    w.byte(0);
-    w.byte(0);
-    w.byte(0);
-    w.byte(0);
+    const start = w.messagePrefix();
     writeResponse(w, message);
     w.uint32At(start + 1, w.pos - start - 5);
   }
@@ -164,9 +159,13 @@ export function appendWatchFrames(messages: readonly WatchResponse[]): number {
   return batch.pos;
 }
 
-/** Everything appended since the last take, as one buffer; appending starts over at 0. */
+/**
+ * Everything appended since the last take, as one buffer; appending starts over at 0. The frames of
+ * a fan-out fill most of the batch's memory, which is then handed out rather than copied (a put seen
+ * by a hundred watchers: 30 KiB less to copy).
+ */
 export function takeWatchFrames(): Buffer {
-  return batch.take();
+  return batch.takeMost();
 }
 
 /** The Watch service definition with the caching encoder for its responses. */
