@@ -235,13 +235,14 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     limits.maxRequestBytes + grpcOverheadBytes,
     callCredentials,
   );
-  const fastWatch = watchFastPath({
+  const watchOptions = {
     api,
     metrics,
     maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes,
     credentials: callCredentials,
     budgets,
-  });
+  };
+  const fastWatch = watchFastPath(watchOptions);
   const injector = injectorServingHttp(
     grpcServer,
     httpHandler,
@@ -259,6 +260,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
             methods: unaryMethods(handlers, metrics),
             maxReceiveBytes: limits.maxRequestBytes + grpcOverheadBytes,
             credentials: callCredentials,
+            watch: watchOptions,
             inject: (connection) => injector.injectConnection(connection),
             ...(options.grpc?.maxConcurrentStreams !== undefined
               ? { maxConcurrentStreams: options.grpc.maxConcurrentStreams }

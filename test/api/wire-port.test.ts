@@ -123,6 +123,42 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
     assert.match(mine[2].body.toString(), /etcdserver/);
   });
 
+  it("ends Watch calls with the statuses Node's side sends", async () => {
+    const path = "/etcdserverpb.Watch/Watch";
+    const [mine, theirs] = await both(async (raw) => [
+      // a message protobuf cannot read
+      await rawCall(raw, 1, grpcRequest(path), Buffer.from([0, 0, 0, 0, 2, 0xff, 0xff])),
+      // one over the receive limit
+      await rawCall(raw, 3, grpcRequest(path), Buffer.from([0, 0x7f, 0, 0, 0, 1])),
+      // a create, then the client's reset
+      await (async () => {
+        const create = WatchRequest.fromPartial({ createRequest: { key: Buffer.from("r") } });
+        raw.write(
+          raw.headers(5, grpcRequest(path)),
+          raw.data(5, grpcMessage(Buffer.from(WatchRequest.encode(create).finish())), 0),
+        );
+        await raw.until((f) => f.some((x) => x.streamId === 5 && x.type === FrameType.DATA));
+        const frames = raw.frames.filter((f) => f.streamId === 5);
+        return {
+          blocks: frames
+            .filter((f) => f.type === FrameType.HEADERS)
+            .map((f) => raw.decoder.decode(f.payload)),
+          body: Buffer.concat(frames.filter((f) => f.type === FrameType.DATA).map((f) => f.payload)),
+        };
+      })(),
+    ]);
+    for (const [i, answer] of mine.entries()) {
+      assert.deepEqual(answer.blocks, theirs[i].blocks, `call ${i}: the header blocks`);
+      assert.equal(answer.reset, theirs[i].reset, `call ${i}: the reset`);
+    }
+    assert.deepEqual(mine[0].blocks[0].slice(2), [
+      ["grpc-status", "13"],
+      ["grpc-message", "Error%20deserializing%20request"],
+    ]);
+    assert.equal(mine[1].blocks[0][2][1], "8", "ResourceExhausted");
+    assert.equal(WatchResponse.decode(mine[2].body.subarray(5)).created, true);
+  });
+
   it("serves grpc-js clients: unary calls and their errors", async () => {
     const client = kvClient(own.hostPort);
     try {

@@ -411,6 +411,8 @@ export class WireConnection implements StreamConnection {
       return;
     }
     if (padding > 0) stream.consumed(padding);
+    // the client's side ends with this frame: an answer given while its data is read needs no reset
+    if (flags & Flags.END_STREAM) stream.remoteEnded = true;
     if (data.length > 0) {
       if (stream.handler !== undefined) stream.handler.data(data);
       else stream.consumed(data.length);

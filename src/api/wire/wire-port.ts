@@ -1,14 +1,18 @@
 // The client port's h2c connections served by its own HTTP/2 connection (RXETCD_CLIENT_HTTP2=own):
 // each stream's request headers choose its call, a unary RPC answered natively or a stream forwarded
 // to Node's HTTP/2 and grpc-js.
+import type { IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { grpcTimeoutMs } from "../grpc/call-stream.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
+import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
 import { WireConnection } from "./connection.js";
 import { Forwarding } from "./forwarding.js";
 import { type UnaryRequestHead, WireUnaryCall } from "./unary-call.js";
+import { WireAnswerStream } from "./wire-answer-stream.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 export interface WirePortOptions {
@@ -17,6 +21,8 @@ export interface WirePortOptions {
   /** The receive limit of a request message. */
   maxReceiveBytes: number;
   credentials: CallCredentials;
+  /** The Watch calls served natively (the watch fast path's options); without them Watch is forwarded. */
+  watch?: WatchFastPathOptions;
   /** Serves a forwarding connection as the port's own (the grpc-js injector's injectConnection). */
   inject: (connection: Duplex) => void;
   maxConcurrentStreams?: number;
@@ -24,6 +30,18 @@ export interface WirePortOptions {
   pingIntervalMs: number;
   pingTimeoutMs: number;
   onPingViolation?: () => void;
+}
+
+const WATCH_PATH = WatchService.watch.path;
+
+/** A stream's request headers as Node gives them (a repeated field's values joined as Node joins them). */
+function headerObject(fields: HeaderField[]): IncomingHttpHeaders {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of fields) {
+    const had = headers[name];
+    headers[name] = had === undefined ? value : `${had}, ${value}`;
+  }
+  return headers;
 }
 
 /** The own connections of one client port. */
@@ -72,6 +90,14 @@ export class WirePort {
           case "authorization":
             head.authorization ??= value;
             break;
+        }
+      }
+      if (path === WATCH_PATH && options.watch !== undefined) {
+        const headers = headerObject(fields);
+        if (servesWatch(headers)) {
+          const answer = new WireAnswerStream(stream, peer);
+          startWatchCall(answer, headers, options.watch);
+          return answer.handler;
         }
       }
       const method = path === undefined ? undefined : options.methods.get(path);
