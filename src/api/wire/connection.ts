@@ -291,7 +291,12 @@ export class WireConnection implements StreamConnection {
       const type = buf[pos + 3];
       const flags = buf[pos + 4];
       const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
-      this.onFrame(type, flags, id, buf.subarray(pos + FRAME_HEADER_BYTES, end));
+      try {
+        this.onFrame(type, flags, id, buf.subarray(pos + FRAME_HEADER_BYTES, end));
+      } catch {
+        // a call that threw while handling the client's frames must not take the process down
+        this.fail(ErrorCode.INTERNAL_ERROR, "internal error");
+      }
       if (this.ended()) return;
       pos = end;
     }
