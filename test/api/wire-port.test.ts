@@ -7,7 +7,7 @@ import { connect as connectHttp2, constants } from "node:http2";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { HeaderField } from "../../src/api/grpc/hpack.js";
-import { Flags, FrameType } from "../../src/api/wire/frames.js";
+import { Flags, FrameType, Setting, settingsFrame, windowUpdateFrame } from "../../src/api/wire/frames.js";
 import {
   KVService,
   PutRequest,
@@ -157,6 +157,32 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
     ]);
     assert.equal(mine[1].blocks[0][2][1], "8", "ResourceExhausted");
     assert.equal(WatchResponse.decode(mine[2].body.subarray(5)).created, true);
+  });
+
+  it("ends a forwarded answer held by the client's window with its trailers once the window opens", async () => {
+    own.api.snapshotBytes = Buffer.alloc(100_000, 3);
+    const socket = connect(Number(own.url.port), "127.0.0.1");
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    const raw = new RawClient(socket);
+    raw.start(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1000]]));
+    try {
+      raw.write(
+        raw.headers(1, grpcRequest("/etcdserverpb.Maintenance/Snapshot")),
+        raw.data(1, grpcMessage("")),
+      );
+      await raw.until((f) => f.some((x) => x.streamId === 1 && x.type === FrameType.DATA));
+      // the forwarded call is over on Node's side well before the client's window lets its answer out
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(!raw.frames.some((f) => f.type === FrameType.RST_STREAM), "the stream was reset");
+      raw.write(windowUpdateFrame(1, 1 << 20), windowUpdateFrame(0, 1 << 20));
+      const frames = await raw.stream(1);
+      const trailers = raw.decoder.decode(frames[frames.length - 1].payload);
+      assert.deepEqual(trailers[0], ["grpc-status", "0"]);
+      const body = frames.filter((f) => f.type === FrameType.DATA).reduce((n, f) => n + f.payload.length, 0);
+      assert.ok(body > 100_000, `${body} bytes of snapshot messages`);
+    } finally {
+      raw.close();
+    }
   });
 
   it("serves grpc-js clients: unary calls and their errors", async () => {

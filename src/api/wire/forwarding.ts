@@ -138,7 +138,8 @@ class ForwardedStream implements WireStreamHandler {
 
   private upstreamClosed(): void {
     const stream = this.stream;
-    if (stream.done || stream.localEnded) return;
+    // an answer whose end is queued (its last DATA waiting for the client's window) ends as it is
+    if (stream.done || stream.localEnded || this.ended) return;
     const code = this.upstream.rstCode;
     // a close without an end of the answer is a reset as far as the client is concerned
     stream.reset(code !== undefined && code !== ErrorCode.NO_ERROR ? code : ErrorCode.INTERNAL_ERROR);
