@@ -64,7 +64,11 @@ export class Agents {
   private readonly http: HttpAgent;
   private readonly https: HttpsAgent;
 
-  constructor(tls: PeerTls | undefined, keepAlive: boolean) {
+  constructor(
+    /** The TLS settings https connections use (peer streams dial their own sockets with them). */
+    readonly tls: PeerTls | undefined,
+    keepAlive: boolean,
+  ) {
     this.http = new HttpAgent({ keepAlive, scheduling: "fifo" });
     this.https = new HttpsAgent({
       keepAlive,

@@ -1,15 +1,15 @@
 // The receiving end of one stream from a peer: we dial GET /raft/stream/<type>/<our id> and read
 // frames from the answer for as long as it lasts, then dial again (at most once per redialMs).
 // A stream that stays silent for streamIdleMs is dead (the writer sends link heartbeats).
-import type { IncomingMessage } from "node:http";
 import type { Message } from "../gen/raftpb/raft.js";
 import { formatId } from "../membership/ids.js";
 import { MEMBER_REMOVED, streamHeaders, type TransportContext } from "./context.js";
 import { FrameReader } from "./frames.js";
-import { peerUrl, readBody, startRequest } from "./http-util.js";
+import { peerUrl } from "./http-util.js";
 import { decodeMessageFrame, isLinkHeartbeat } from "./message-codec.js";
 import { decodeMsgAppV2, INITIAL_MSGAPPV2_STATE, type MsgAppV2State } from "./msgappv2-codec.js";
 import type { PeerStatus } from "./peer-status.js";
+import { dialStream, type StreamAnswer } from "./stream-dial.js";
 import { STREAM_NAMES, type StreamType } from "./stream-writer.js";
 import type { UrlPicker } from "./url-picker.js";
 import { header, parseSemver, supportsStreams } from "./versions.js";
@@ -37,7 +37,7 @@ function frameDecoder(type: StreamType, local: bigint, remote: bigint): FrameRea
 
 export class StreamReader {
   private readonly abort = new AbortController();
-  private current: IncomingMessage | undefined;
+  private current: StreamAnswer | undefined;
   private readonly done: Promise<void>;
 
   constructor(
@@ -100,16 +100,15 @@ export class StreamReader {
     });
   }
 
-  private async dial(): Promise<IncomingMessage> {
+  private async dial(): Promise<StreamAnswer> {
     const base = this.picker.pick();
     const url = peerUrl(base, `/raft/stream/${this.type}/${formatId(this.ctx.localId)}`);
-    let res: IncomingMessage;
+    let res: StreamAnswer;
     try {
-      res = await startRequest({
-        method: "GET",
+      res = await dialStream({
         url,
         headers: streamHeaders(this.ctx, this.peerId),
-        agent: this.ctx.streamAgents.for(url),
+        ...(this.ctx.streamAgents.tls ? { tls: this.ctx.streamAgents.tls } : {}),
         connectTimeoutMs: this.ctx.timings.dialTimeoutMs,
         answerTimeoutMs: this.ctx.timings.dialTimeoutMs,
         signal: this.abort.signal,
@@ -118,7 +117,7 @@ export class StreamReader {
       this.picker.unreachable(base);
       throw err;
     }
-    const status = res.statusCode ?? 0;
+    const status = res.status;
     const version = parseSemver(header(res.headers, "X-Server-Version") || "2.0.0");
     if (!version || !supportsStreams(version)) {
       res.destroy();
@@ -126,7 +125,7 @@ export class StreamReader {
       throw new DialError("unsupported stream type", true);
     }
     if (status === 200) return res;
-    const body = await readBody(res).catch(() => Buffer.alloc(0));
+    const body = await res.body();
     this.picker.unreachable(base);
     switch (status) {
       case 410:
@@ -150,7 +149,7 @@ export class StreamReader {
   }
 
   /** Reads frames until the stream ends; resolves with the error that ended it (undefined at EOF). */
-  private decodeLoop(res: IncomingMessage): Promise<Error | undefined> {
+  private decodeLoop(res: StreamAnswer): Promise<Error | undefined> {
     this.current = res;
     const reader = frameDecoder(this.type, this.ctx.localId, this.peerId);
     const from = formatId(this.peerId);
@@ -168,25 +167,25 @@ export class StreamReader {
         () => finish(new Error(`no data for ${this.ctx.timings.streamIdleMs} ms`)),
         this.ctx.timings.streamIdleMs,
       );
-      res.on("data", (chunk: Buffer) => {
-        if (finished) return;
-        idle.refresh();
-        this.ctx.metrics.receivedBytes.inc({ From: from }, chunk.length);
-        let msgs: Message[];
-        try {
-          msgs = reader.push(chunk);
-        } catch (err) {
-          finish(err as Error);
-          return;
-        }
-        for (const m of msgs) {
-          if (isLinkHeartbeat(m)) continue;
-          this.ctx.deliver(m);
-        }
-      });
-      res.once("end", () => finish(undefined));
-      res.once("error", (err) => finish(err));
-      res.once("close", () => finish(this.stopped ? undefined : new Error("connection closed")));
+      res.read(
+        (chunk) => {
+          if (finished) return;
+          idle.refresh();
+          this.ctx.metrics.receivedBytes.inc({ From: from }, chunk.length);
+          let msgs: Message[];
+          try {
+            msgs = reader.push(chunk);
+          } catch (err) {
+            finish(err as Error);
+            return;
+          }
+          for (const m of msgs) {
+            if (isLinkHeartbeat(m)) continue;
+            this.ctx.deliver(m);
+          }
+        },
+        (err) => finish(this.stopped ? undefined : err),
+      );
     });
   }
 
