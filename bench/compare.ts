@@ -4,7 +4,7 @@
 //
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
 //                            [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread]
-//                            [--client-http2 own]
+//                            [--client-http2 node|own]
 //
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
@@ -18,9 +18,9 @@
 // is measured before/after in the same run.
 // --client-thread adds this checkout's rxetcd with its client port served from the HTTP/2 thread
 // (RXETCD_CLIENT_THREAD=1) as one more contender, "thread", against the same build without it.
-// --client-http2 own adds this checkout's rxetcd serving its client port's HTTP/2 with its own
-// connection (RXETCD_CLIENT_HTTP2=own) as one more contender, "own"; the "rxetcd" contender then runs
-// with Node's (RXETCD_CLIENT_HTTP2=node), whatever the environment says.
+// --client-http2 node adds this checkout's rxetcd serving its client port's HTTP/2 with Node's
+// (RXETCD_CLIENT_HTTP2=node) as one more contender, "node"; the "rxetcd" contender then runs with its own
+// connection (the default), whatever the environment says. --client-http2 own is the other way round.
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,10 +57,10 @@ if (
   reps < 1 ||
   !(warmup >= 0 && warmup <= 1) ||
   sizes.some((n) => n !== 1 && n !== 3) ||
-  (clientHttp2 !== undefined && clientHttp2 !== "own")
+  (clientHttp2 !== undefined && clientHttp2 !== "own" && clientHttp2 !== "node")
 ) {
   console.error(
-    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 own]`,
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 node|own]`,
   );
   process.exit(2);
 }
@@ -77,7 +77,10 @@ const contenders: Contender[] = [
   {
     name: "rxetcd",
     kind: "rxetcd",
-    options: { rxetcdNodeArgs, ...(clientHttp2 ? { rxetcdEnv: { RXETCD_CLIENT_HTTP2: "node" } } : {}) },
+    options: {
+      rxetcdNodeArgs,
+      ...(clientHttp2 ? { rxetcdEnv: { RXETCD_CLIENT_HTTP2: clientHttp2 === "own" ? "node" : "own" } } : {}),
+    },
   },
   { name: "etcd", kind: "etcd", options: {} },
 ];
@@ -91,7 +94,7 @@ if (clientThread)
 
 if (clientHttp2)
   contenders.push({
-    name: "own",
+    name: clientHttp2,
     kind: "rxetcd",
     options: { rxetcdNodeArgs, rxetcdEnv: { RXETCD_CLIENT_HTTP2: clientHttp2 } },
   });

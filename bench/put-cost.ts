@@ -5,10 +5,11 @@
 // (the `allocated=` of every collection in the window) and the collections' pauses.
 //
 //   npm run bench:put-cost -- [--rows put-64,put-256] [--reps N] [--against DIR] [--node-args "..."]
-//                             [--client-http2 own]
+//                             [--client-http2 node|own]
 //
-// --client-http2 own adds this checkout with its client port's own HTTP/2 connection
-// (RXETCD_CLIENT_HTTP2=own) as the contender "own"; "rxetcd" then runs with Node's HTTP/2.
+// --client-http2 node adds this checkout with its client port's HTTP/2 served by Node's
+// (RXETCD_CLIENT_HTTP2=node) as the contender "node"; "rxetcd" then runs with its own connection (the
+// default). --client-http2 own is the other way round.
 // --node-args adds node flags to this checkout's members only (an A/B of a flag such as
 // --max-semi-space-size against --against pointing at the same checkout). --keep-logs keeps the
 // members' --trace-gc-nvp logs (each collection's phases) and prints where they are.
@@ -35,10 +36,10 @@ if (
   !Number.isInteger(reps) ||
   reps < 1 ||
   workloads.length !== wanted.length ||
-  (clientHttp2 !== undefined && clientHttp2 !== "own")
+  (clientHttp2 !== undefined && clientHttp2 !== "own" && clientHttp2 !== "node")
 ) {
   console.error(
-    `usage: bench:put-cost [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--reps N] [--against DIR] [--node-args "..."] [--client-http2 own]`,
+    `usage: bench:put-cost [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--reps N] [--against DIR] [--node-args "..."] [--client-http2 node|own]`,
   );
   process.exit(2);
 }
@@ -80,13 +81,13 @@ const contenders: Contender[] = [
     name: "rxetcd",
     root: undefined,
     nodeArgs: extraArgs,
-    ...(clientHttp2 ? { env: { RXETCD_CLIENT_HTTP2: "node" } } : {}),
+    ...(clientHttp2 ? { env: { RXETCD_CLIENT_HTTP2: clientHttp2 === "own" ? "node" : "own" } } : {}),
   },
 ];
 if (against) contenders.push({ name: "before", root: resolve(against), nodeArgs: [] });
 if (clientHttp2)
   contenders.push({
-    name: "own",
+    name: clientHttp2,
     root: undefined,
     nodeArgs: extraArgs,
     env: { RXETCD_CLIENT_HTTP2: clientHttp2 },
