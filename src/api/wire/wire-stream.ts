@@ -22,6 +22,8 @@ export interface StreamConnection {
   readonly peerMaxFrame: number;
   /** Appends bytes to the turn's output. */
   output(bytes: Buffer): void;
+  /** Appends a unary call's whole answer: the turn's first leaves at once (see WireConnection). */
+  outputAnswer(bytes: Buffer): void;
   /** Counts `n` bytes of the client's DATA consumed on the connection window. */
   consumed(n: number): void;
   /** The stream waits for a window to open. */
@@ -101,7 +103,7 @@ export class WireStream {
     okTrailersBlock.copy(buf, at + FRAME_HEADER_BYTES);
     c.sendWindow -= n;
     this.sendWindow -= n;
-    c.output(buf);
+    c.outputAnswer(buf);
     c.wrote();
     this.endedLocally();
   }
