@@ -74,6 +74,12 @@ export class HttpAnswerParser {
           break;
         }
         case State.ChunkSize: {
+          const next = this.pendingBytes === 0 ? this.plainChunkSize(chunk, at) : -1;
+          if (next >= 0) {
+            at = next;
+            this.state = this.left === 0 ? State.Trailers : State.ChunkData;
+            break;
+          }
           const line = this.line(chunk, at, MAX_LINE_BYTES, "chunk size line");
           if (!line) return;
           at = line.next;
@@ -82,6 +88,11 @@ export class HttpAnswerParser {
           break;
         }
         case State.ChunkDataEnd: {
+          if (this.pendingBytes === 0 && chunk[at] === 13 && chunk[at + 1] === 10) {
+            at += 2;
+            this.state = State.ChunkSize;
+            break;
+          }
           const line = this.line(chunk, at, MAX_LINE_BYTES, "chunk end");
           if (!line) return;
           at = line.next;
@@ -113,6 +124,25 @@ export class HttpAnswerParser {
       return;
     }
     throw new HttpAnswerError(this.head ? "unexpected EOF" : "connection closed before the answer's headers");
+  }
+
+  /**
+   * The common chunk-size line, hex digits and CRLF wholly in `chunk`, read without making a string:
+   * sets the chunk's size and returns the offset after the line; -1 for any other line (or part).
+   */
+  private plainChunkSize(chunk: Buffer, at: number): number {
+    let size = 0;
+    let i = at;
+    for (; i < chunk.length && i - at <= MAX_CHUNK_HEX_DIGITS; i++) {
+      const c = chunk[i];
+      const digit =
+        c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (digit < 0) break;
+      size = size * 16 + digit;
+    }
+    if (i === at || i - at > MAX_CHUNK_HEX_DIGITS || chunk[i] !== 13 || chunk[i + 1] !== 10) return -1;
+    this.left = size;
+    return i + 2;
   }
 
   /** Reads head lines from `chunk` at `at`; returns where reading stopped. */
