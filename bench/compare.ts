@@ -181,7 +181,9 @@ console.log(
 const extra =
   (against ? " before req/s | after/before |" : "") +
   (clientThread ? " thread req/s | thread/rxetcd | thread p99 ms |" : "") +
-  (clientHttp2 ? " own req/s | own/rxetcd | own/etcd | own p99 ms |" : "");
+  (clientHttp2
+    ? ` ${clientHttp2} req/s | ${clientHttp2}/rxetcd | ${clientHttp2}/etcd | ${clientHttp2} p99 ms |`
+    : "");
 const extraColumns = (against ? 2 : 0) + (clientThread ? 3 : 0) + (clientHttp2 ? 4 : 0);
 console.log(
   `| members | workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |${extra}`,
@@ -204,7 +206,7 @@ for (const r of results) {
       ? ` ${rps("thread").toFixed(0)} | ${(rps("thread") / rx).toFixed(2)} | ${p99("thread").toFixed(2)} |`
       : "") +
     (clientHttp2
-      ? ` ${rps("own").toFixed(0)} | ${(rps("own") / rx).toFixed(2)} | ${(rps("own") / et).toFixed(2)} | ${p99("own").toFixed(2)} |`
+      ? ` ${rps(clientHttp2).toFixed(0)} | ${(rps(clientHttp2) / rx).toFixed(2)} | ${(rps(clientHttp2) / et).toFixed(2)} | ${p99(clientHttp2).toFixed(2)} |`
       : "");
   console.log(
     `| ${r.size} | ${r.label} | ${rx.toFixed(0)} | ${et.toFixed(0)} | ${(rx / et).toFixed(2)} | ${p99("rxetcd").toFixed(2)} | ${p99("etcd").toFixed(2)} |${tail}`,
