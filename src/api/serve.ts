@@ -415,6 +415,7 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       logger?.info({ address: bound.href }, "serving client traffic");
       if (wirePort !== undefined && !secure)
         logger?.info({ address: bound.href }, "serving client HTTP/2 with the port's own connection");
+      else if (!secure) logger?.info({ address: bound.href }, "serving client HTTP/2 with Node's HTTP/2");
     }
   } catch (err) {
     for (const l of listeners) l.close();
