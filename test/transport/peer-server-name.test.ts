@@ -52,7 +52,10 @@ describe("peers' certificates checked against a configured server name", () => {
     });
 
   test("a stream dial by address fails without the name and succeeds with it, sending it as SNI", async () => {
-    await assert.rejects(dial({ ca, rejectUnauthorized: true }), /IP: 127\.0\.0\.1 is not in the cert's list/);
+    await assert.rejects(
+      dial({ ca, rejectUnauthorized: true }),
+      /IP: 127\.0\.0\.1 is not in the cert's list/,
+    );
     const answer = await dial({ ca, rejectUnauthorized: true, serverName: NAME });
     assert.equal(answer.status, 200);
     answer.destroy();
@@ -64,7 +67,10 @@ describe("peers' certificates checked against a configured server name", () => {
     const named = new Agents({ ca, rejectUnauthorized: true, serverName: NAME }, false);
     try {
       const req = { method: "GET" as const, url: new URL("/version", url), connectTimeoutMs: 5000 };
-      await assert.rejects(fetchPeer({ ...req, agent: plain.for(url) }), /127\.0\.0\.1 is not in the cert's list/);
+      await assert.rejects(
+        fetchPeer({ ...req, agent: plain.for(url) }),
+        /127\.0\.0\.1 is not in the cert's list/,
+      );
       const answer = await fetchPeer({ ...req, agent: named.for(url) });
       assert.equal(answer.status, 200);
       assert.equal(answer.body.toString(), "ok");
