@@ -5,7 +5,11 @@
 // (load on the leader, as in bench:compare). The figures come from /proc/PID/stat and /proc/PID/io.
 //
 //   npm run bench:cluster-cpu -- [--puts N] [--clients C] [--idle-s S] [--reps N] [--against DIR]
-//                                [--no-etcd] [--cpu-prof DIR]
+//                                [--no-etcd] [--cpu-prof DIR] [--warmup N]
+//
+// --warmup N runs N puts (16 clients) before the idle window, so that the figures are of a process
+// whose code V8 has compiled (a fresh member spends several hundred us of compiler threads per put
+// over its first thousands of puts).
 //
 // --cpu-prof DIR writes every rxetcd member's CPU profile there (node --cpu-prof); with one rep and one
 // rxetcd contender the three profiles are the leader's and its followers' (the leader's pid is printed).
@@ -24,12 +28,17 @@ const puts = Number(flag("--puts") ?? 10_000);
 const clients = Number(flag("--clients") ?? 64);
 const idleSeconds = Number(flag("--idle-s") ?? 10);
 const reps = Number(flag("--reps") ?? 1);
+const warmup = Number(flag("--warmup") ?? 0);
 const against = flag("--against");
 const profileDir = flag("--cpu-prof");
 const withEtcd = !process.argv.includes("--no-etcd");
-if ([puts, clients, idleSeconds, reps].some((n) => !Number.isInteger(n) || n < 1)) {
+if (
+  [puts, clients, idleSeconds, reps].some((n) => !Number.isInteger(n) || n < 1) ||
+  !Number.isInteger(warmup) ||
+  warmup < 0
+) {
   console.error(
-    "usage: bench:cluster-cpu [--puts N] [--clients C] [--idle-s S] [--reps N] [--against DIR] [--no-etcd] [--cpu-prof DIR]",
+    "usage: bench:cluster-cpu [--puts N] [--clients C] [--idle-s S] [--reps N] [--against DIR] [--no-etcd] [--cpu-prof DIR] [--warmup N]",
   );
   process.exit(2);
 }
@@ -95,7 +104,7 @@ if (against) buildRxetcd(resolve(against));
 const loadgen = findLoadgen((line) => console.log(line));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
 console.log(
-  `puts: ${puts}, ${clients} clients; idle window ${idleSeconds} s; load average at start: ${loadavg()}`,
+  `puts: ${puts}, ${clients} clients; warm-up ${warmup} puts; idle window ${idleSeconds} s; load average at start: ${loadavg()}`,
 );
 
 interface Row {
@@ -130,6 +139,17 @@ for (let rep = 0; rep < reps; rep++) {
       const leader = d.leaderPid;
       if (leader === undefined || followers.length !== 2) throw new Error(`${c.name}: members not known`);
       console.log(`${c.name}: leader pid ${leader}, followers ${followers.join(", ")}`);
+      if (warmup > 0) {
+        await runLoadgen(
+          loadgen,
+          [
+            "put",
+            ...["--key-size", "8", "--val-size", "256", "--key-space-size", "100000"],
+            ...["--clients", "16", "--conns", "8", "--total", String(warmup)],
+          ],
+          [d.leader],
+        );
+      }
       await sleep(2000); // start-up work settles
       const idle0 = [leader, ...followers].map(usage);
       await sleep(idleSeconds * 1000);

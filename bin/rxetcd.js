@@ -47,7 +47,7 @@ if (startsMember) {
 // Start-up flags, [held, released]: set before the command's own code runs, given back by the command
 // once the member serves. Why: src/cli/start-up-flags.ts.
 const startUpFlags = [
-  ["--semi-space-growth-factor=1", "--semi-space-growth-factor=2"],
+  ["--semi-space-growth-factor=1", "--semi-space-growth-factor=16"],
   ["--no-turbofan", "--turbofan"],
 ];
 for (const [held] of startUpFlags) v8.setFlagsFromString(held);

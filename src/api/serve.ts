@@ -118,8 +118,8 @@ export interface ServeClientsOptions {
    */
   clientThread?: boolean;
   /**
-   * Who serves the HTTP/2 of the http:// client listeners: Node's (the default) or the port's own
-   * connection (src/api/wire/; RXETCD_CLIENT_HTTP2=own). https:// listeners stay on Node's.
+   * Who serves the HTTP/2 of the client listeners, http:// and https:// (h2 by ALPN): the port's own
+   * connection (src/api/wire/; RXETCD_CLIENT_HTTP2=own) or Node's.
    */
   clientHttp2?: ClientHttp2;
   /** Experimental, off by default: one more client listener, served by that thread (for bench:front). */
@@ -309,7 +309,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
     });
   };
   const route = (socket: Socket, http2: boolean) => {
-    if (http2 && wirePort !== undefined && !(socket as TLSSocket).encrypted) {
+    if (http2 && wirePort !== undefined) {
+      // a TLS client's certificate name, found again by the peer name its calls give
+      identities.track(socket, socket);
       wirePort.serve(socket);
     } else if (http2) {
       gateHttp2Connection(socket, (connection) => {
@@ -413,9 +415,9 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       if (address && typeof address === "object") bound.port = String(address.port);
       urls.push(bound);
       logger?.info({ address: bound.href }, "serving client traffic");
-      if (wirePort !== undefined && !secure)
+      if (wirePort !== undefined)
         logger?.info({ address: bound.href }, "serving client HTTP/2 with the port's own connection");
-      else if (!secure) logger?.info({ address: bound.href }, "serving client HTTP/2 with Node's HTTP/2");
+      else logger?.info({ address: bound.href }, "serving client HTTP/2 with Node's HTTP/2");
     }
   } catch (err) {
     for (const l of listeners) l.close();

@@ -10,6 +10,11 @@ import { type SrvResolver, srvClusterNames } from "./srv.js";
 export interface BootstrapCluster {
   members: Map<string, EtcdUrl[]>;
   token: string;
+  /**
+   * With --discovery-srv, https peers and no --peer-trusted-ca-file: the domain, which peers'
+   * certificates are then checked against (etcd sets PeerTLSInfo.ServerName to it).
+   */
+  peerServerName?: string;
 }
 
 export interface BootstrapClusterOptions {
@@ -55,5 +60,9 @@ export async function bootstrapClusterOf(
     throw new ClusterConfigError(
       `error setting up initial cluster: cannot find local etcd member ${JSON.stringify(config.name)} in SRV records`,
     );
-  return { members, token: initial.token };
+  const serverName =
+    found.some((node) => node.includes("https://")) && config.peerTls.trustedCaFile === ""
+      ? { peerServerName: initial.domain }
+      : {};
+  return { members, token: initial.token, ...serverName };
 }

@@ -114,6 +114,18 @@ function readPeerListenTls(config: Config, log: Logger): ListenTls | undefined {
   };
 }
 
+/** How https peers are dialed: the peer TLS files, and the SRV domain their certificates must name. */
+function peerDialTls(
+  config: Config,
+  selfSigned: boolean,
+  serverName: string | undefined,
+): { peerTls?: PeerTlsFiles } {
+  const files =
+    config.peerTls.certFile || config.peerTls.trustedCaFile ? readPeerTls(config, selfSigned) : undefined;
+  if (serverName === undefined) return files ? { peerTls: files } : {};
+  return { peerTls: { ...(files ?? {}), serverName } };
+}
+
 /**
  * The peer TLS files for dialing https peers, read once at start-up. Self-signed peers (auto TLS) are
  * dialed without verifying their certificates, as etcd does.
@@ -187,9 +199,7 @@ export async function startEtcd(given: Config, opts: StartOptions): Promise<Etcd
     initialElectionTickAdvance: config.initialElectionTickAdvance,
     corruptCheckIntervalMs: config.experimentalCorruptCheckTimeMs,
     unsafeNoFsync: config.unsafeNoFsync,
-    ...(config.peerTls.certFile || config.peerTls.trustedCaFile
-      ? { peerTls: readPeerTls(config, peerSelfSigned) }
-      : {}),
+    ...peerDialTls(config, peerSelfSigned, boot.peerServerName),
     warningApplyMs: config.experimentalWarningApplyDurationMs,
     watchProgressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
     ...(config.experimentalEnableLeaseCheckpoint

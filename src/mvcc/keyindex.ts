@@ -14,8 +14,19 @@ interface SortedMap<K, V> {
 }
 
 // sorted-btree is CommonJS with its class on `exports.default`; load it the CommonJS way.
-const BTree = (createRequire(import.meta.url)("sorted-btree") as { default: new <K, V>() => SortedMap<K, V> })
-  .default;
+const BTree = (
+  createRequire(import.meta.url)("sorted-btree") as {
+    default: new <K, V>(entries: undefined, compare: (a: K, b: K) => number) => SortedMap<K, V>;
+  }
+).default;
+
+/**
+ * Index keys compared as strings only: the library's default comparator first tests both for finite
+ * numbers and compares their types, and a put's two look-ups ran it at every level of the tree.
+ */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** A string that sorts after every latin1 key: the open end of a range. */
 const AFTER_ALL_KEYS = "\u0100";
@@ -337,7 +348,10 @@ export function inKeyRange(key: string, range: KeyRange): boolean {
 
 /** The B-tree of key histories. */
 export class KeyIndex {
-  private readonly tree: SortedMap<string, KeyHistory> = new BTree<string, KeyHistory>();
+  private readonly tree: SortedMap<string, KeyHistory> = new BTree<string, KeyHistory>(
+    undefined,
+    compareKeys,
+  );
 
   get size(): number {
     return this.tree.size;

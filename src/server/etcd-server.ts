@@ -254,7 +254,7 @@ export class EtcdServer implements ServerCore {
     const boot = await bootstrapRaft({
       ...cfg,
       fetchMembers: (urls, timeoutMs) => fetchMembers(urls, timeoutMs, cfg.peerTls),
-      onWalCommit: (c) => metrics.walFsync.observe(c.durationMs / 1000),
+      onWalCommit: (c) => metrics.noteWalFsync(c.durationMs / 1000),
     });
     // the WAL is the durable copy: the backend is replayed from it above its consistent index, so
     // its commits need atomicity but no fsync of their own (etcd commits its backend every 100 ms)

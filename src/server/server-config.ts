@@ -10,6 +10,8 @@ export interface PeerTlsFiles {
   key?: Buffer;
   /** False for self-signed (auto TLS) peers, whose certificates cannot be verified. */
   rejectUnauthorized?: boolean;
+  /** The name peers' certificates are checked against instead of each URL's host (the SRV domain). */
+  serverName?: string;
 }
 
 export interface ServerConfig extends BootstrapInput {

@@ -15,6 +15,11 @@ export interface PeerTls {
   cert?: Buffer;
   key?: Buffer;
   rejectUnauthorized?: boolean;
+  /**
+   * The name peers' certificates are checked against (and sent as SNI) instead of each URL's host: etcd
+   * sets it to the --discovery-srv domain when the SRV records give https peers and no trusted CA file.
+   */
+  serverName?: string;
 }
 
 /** An error answer as Go's http.Error writes it: plain text, the message and a newline. */
@@ -77,6 +82,7 @@ export class Agents {
       ...(tls?.cert ? { cert: tls.cert } : {}),
       ...(tls?.key ? { key: tls.key } : {}),
       ...(tls?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+      ...(tls?.serverName ? { servername: tls.serverName } : {}),
     });
   }
 

@@ -6,6 +6,41 @@ const SNAPSHOT_BUCKETS = Array.from({ length: 10 }, (_, i) => 0.1 * 2 ** i);
 /** 0.1 ms doubling 16 times, as etcd buckets peer round-trip times. */
 const RTT_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.0001 * 2 ** i);
 
+/** One peer's bytes since the counter was last read: a stream adds to it per write or read. */
+export interface ByteTally {
+  bytes: number;
+}
+
+/**
+ * Byte counts per peer kept as plain numbers and added to their counter when it is read (a scrape):
+ * a labelled increment hashes and checks its labels, which cost the streams several microseconds a
+ * message on the path between a follower's sync and its answer.
+ */
+class ByteTallies<L extends string> {
+  private readonly tallies = new Map<string, ByteTally>();
+
+  constructor(private readonly label: L) {}
+
+  /** The tally of one peer (formatted id), the same object for as long as the process runs. */
+  of(peer: string): ByteTally {
+    let tally = this.tallies.get(peer);
+    if (tally === undefined) {
+      tally = { bytes: 0 };
+      this.tallies.set(peer, tally);
+    }
+    return tally;
+  }
+
+  /** Adds what the tallies hold to `counter` and empties them. */
+  flushInto(counter: Counter<L>): void {
+    for (const [peer, tally] of this.tallies) {
+      if (tally.bytes === 0) continue;
+      counter.inc({ [this.label]: peer } as Partial<Record<L, string>>, tally.bytes);
+      tally.bytes = 0;
+    }
+  }
+}
+
 export class TransportMetrics {
   readonly activePeers: Gauge<"Local" | "Remote">;
   readonly disconnectedPeers: Counter<"Local" | "Remote">;
@@ -22,14 +57,22 @@ export class TransportMetrics {
   readonly snapshotReceiveFailures: Counter<"From">;
   readonly snapshotReceiveSeconds: Histogram<"From">;
   readonly roundTripSeconds: Histogram<"To">;
+  private readonly sentTallies = new ByteTallies("To");
+  private readonly receivedTallies = new ByteTallies("From");
 
   /** Without a registry the metrics are kept but published nowhere. */
   constructor(registry?: Registry) {
     const registers = registry ? [registry] : [];
     const gauge = <L extends string>(name: string, help: string, labelNames: L[]) =>
       new Gauge<L>({ name: `etcd_network_${name}`, help, labelNames, registers });
-    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
-      new Counter<L>({ name: `etcd_network_${name}`, help, labelNames, registers });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[], collect?: () => void) =>
+      new Counter<L>({
+        name: `etcd_network_${name}`,
+        help,
+        labelNames,
+        registers,
+        ...(collect ? { collect } : {}),
+      });
     const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
       new Histogram<L>({ name: `etcd_network_${name}`, help, labelNames, buckets, registers });
 
@@ -41,11 +84,17 @@ export class TransportMetrics {
       "Local",
       "Remote",
     ]);
-    this.sentBytes = counter("peer_sent_bytes_total", "The total number of bytes sent to peers.", ["To"]);
+    this.sentBytes = counter(
+      "peer_sent_bytes_total",
+      "The total number of bytes sent to peers.",
+      ["To"],
+      () => this.sentTallies.flushInto(this.sentBytes),
+    );
     this.receivedBytes = counter(
       "peer_received_bytes_total",
       "The total number of bytes received from peers.",
       ["From"],
+      () => this.receivedTallies.flushInto(this.receivedBytes),
     );
     this.sentFailures = counter("peer_sent_failures_total", "The total number of send failures from peers.", [
       "To",
@@ -97,5 +146,15 @@ export class TransportMetrics {
       ["To"],
       RTT_BUCKETS,
     );
+  }
+
+  /** Bytes sent to a peer by its streams, counted in etcd_network_peer_sent_bytes_total. */
+  sentTally(to: string): ByteTally {
+    return this.sentTallies.of(to);
+  }
+
+  /** Bytes received from a peer on its streams, counted in etcd_network_peer_received_bytes_total. */
+  receivedTally(from: string): ByteTally {
+    return this.receivedTallies.of(from);
   }
 }

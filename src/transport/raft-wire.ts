@@ -20,14 +20,13 @@ function varintSize(n: number): number {
   return size;
 }
 
+const UINT64_END = 1n << 64n;
+const LOW_32_BITS = 0xffffffffn;
+
 function varintSizeBig(n: bigint): number {
   if (n <= MAX_SAFE) return varintSize(Number(n));
-  let size = 1;
-  while (n >= 128n) {
-    n >>= 7n;
-    size++;
-  }
-  return size;
+  // four full 7-bit groups, then what is left above bit 28 (under 2^36: a safe number)
+  return 4 + varintSize(Number(n >> 28n));
 }
 
 /** A cursor over a buffer sized exactly for what is written into it. */
@@ -49,16 +48,19 @@ class Out {
   }
 
   varintBig(n: bigint): void {
-    if (n < 0n || n >= 1n << 64n) throw new RaftWireError(`not a uint64: ${n}`);
+    if (n < 0n || n >= UINT64_END) throw new RaftWireError(`not a uint64: ${n}`);
     if (n <= MAX_SAFE) {
       this.varint(Number(n));
       return;
     }
-    while (n >= 128n) {
-      this.buf[this.pos++] = Number(n & 0x7fn) | 0x80;
-      n >>= 7n;
+    // Member ids are random 64-bit numbers, mostly above 2^53: their groups come from the two 32-bit
+    // halves as numbers, where a BigInt shift and mask per group allocated two BigInts each.
+    let low = Number(n & LOW_32_BITS);
+    for (let i = 0; i < 4; i++) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
     }
-    this.buf[this.pos++] = Number(n);
+    this.varint(low + Number(n >> 32n) * 16);
   }
 
   bytes(b: Uint8Array): void {

@@ -123,8 +123,8 @@ export function dialStream(opts: StreamDialOptions): Promise<StreamAnswer> {
       ? tlsConnect({
           host,
           port,
-          // SNI carries names only, as https.request sends it
-          ...(isIP(host) ? {} : { servername: host }),
+          // SNI carries names only, as https.request sends it; a configured server name replaces the host
+          ...(tls?.serverName ? { servername: tls.serverName } : isIP(host) ? {} : { servername: host }),
           ...(tls?.ca ? { ca: tls.ca } : {}),
           ...(tls?.cert ? { cert: tls.cert } : {}),
           ...(tls?.key ? { key: tls.key } : {}),

@@ -152,7 +152,7 @@ export class StreamReader {
   private decodeLoop(res: StreamAnswer): Promise<Error | undefined> {
     this.current = res;
     const reader = frameDecoder(this.type, this.ctx.localId, this.peerId);
-    const from = formatId(this.peerId);
+    const received = this.ctx.metrics.receivedTally(formatId(this.peerId));
     return new Promise((resolve) => {
       let finished = false;
       const finish = (err: Error | undefined) => {
@@ -171,7 +171,7 @@ export class StreamReader {
         (chunk) => {
           if (finished) return;
           idle.refresh();
-          this.ctx.metrics.receivedBytes.inc({ From: from }, chunk.length);
+          received.bytes += chunk.length;
           let msgs: Message[];
           try {
             msgs = reader.push(chunk);

@@ -10,6 +10,7 @@ import { formatId } from "../membership/ids.js";
 import { coalesceAppends } from "./coalesce-appends.js";
 import type { TransportContext } from "./context.js";
 import { LINK_HEARTBEAT, messageFrameSize, writeMessageFrame } from "./message-codec.js";
+import type { ByteTally } from "./metrics.js";
 import {
   INITIAL_MSGAPPV2_STATE,
   type MsgAppV2State,
@@ -143,13 +144,16 @@ export class StreamWriter {
   /** The last entry index queued to this peer in an append: entries up to it may still be unacknowledged. */
   private lastAppended = 0;
   private stopped = false;
+  private readonly sent: ByteTally;
 
   constructor(
     private readonly ctx: TransportContext,
     private readonly peerId: bigint,
     private readonly type: StreamType,
     private readonly status: PeerStatus,
-  ) {}
+  ) {
+    this.sent = ctx.metrics.sentTally(formatId(peerId));
+  }
 
   /** Whether a connection is attached (peer.pick only uses working writers). */
   get working(): boolean {
@@ -247,7 +251,7 @@ export class StreamWriter {
     this.queue = [];
     const framed = chunkOf(conn.frames, batch);
     if (this.write(conn, framed, "write")) {
-      this.ctx.metrics.sentBytes.inc({ To: formatId(this.peerId) }, framed.size);
+      this.sent.bytes += framed.size;
     } else {
       this.ctx.raft.reportUnreachable(this.peerId);
     }

@@ -8,9 +8,21 @@ import { connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { credentials } from "@grpc/grpc-js";
-import { KVClient, RangeRequest, type RangeResponse } from "../../src/gen/etcdserverpb/rpc.js";
+import type { HeaderField } from "../../src/api/grpc/hpack.js";
+import { clientHttp2FromEnvironment } from "../../src/api/index.js";
+import { STREAM_WINDOW } from "../../src/api/wire/connection.js";
+import { ErrorCode, FrameType, Setting } from "../../src/api/wire/frames.js";
+import {
+  KVClient,
+  KVService,
+  PutRequest,
+  RangeRequest,
+  type RangeResponse,
+} from "../../src/gen/etcdserverpb/rpc.js";
 import { type Harness, http, startHarness, unary } from "./harness.js";
+import { grpcMessage, grpcRequest, RawClient } from "./wire-raw-client.js";
 
 function requireTool(name: string, install: string): void {
   try {
@@ -148,6 +160,60 @@ describe("TLS on the client port", { timeout: 60_000 }, () => {
       );
     } finally {
       await mixed.close();
+    }
+  });
+
+  it("serves h2 over TLS with the port's own connection: its SETTINGS, native and forwarded answers as etcd's, strict requests", {
+    skip: clientHttp2FromEnvironment(process.env) !== "own" && "the port is on Node's HTTP/2",
+  }, async () => {
+    const socket = tlsConnect({
+      host: "127.0.0.1",
+      port: Number(h.url.port),
+      ca: cert,
+      servername: "localhost",
+      ALPNProtocols: ["h2"],
+    });
+    await new Promise<void>((resolve, reject) => socket.once("secureConnect", resolve).once("error", reject));
+    assert.equal(socket.alpnProtocol, "h2");
+    const raw = new RawClient(socket);
+    raw.start();
+    try {
+      const settings = await raw.frame(FrameType.SETTINGS, 0);
+      const values = new Map<number, number>();
+      for (let at = 0; at < settings.payload.length; at += 6)
+        values.set(settings.payload.readUInt16BE(at), settings.payload.readUInt32BE(at + 2));
+      assert.equal(values.get(Setting.INITIAL_WINDOW_SIZE), STREAM_WINDOW, "the own connection's window");
+      const put = PutRequest.encode(
+        PutRequest.fromPartial({ key: Buffer.from("tls"), value: Buffer.from("1") }),
+      );
+      raw.write(
+        raw.headers(1, grpcRequest(KVService.put.path)),
+        raw.data(1, grpcMessage(Buffer.from(put.finish()))),
+        raw.headers(3, grpcRequest("/grpc.health.v1.Health/Check")),
+        raw.data(3, grpcMessage("")),
+        raw.headers(5, [...grpcRequest(KVService.put.path), ["Upper", "1"]]),
+      );
+      const ok: HeaderField[][] = [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+        ],
+        [
+          ["grpc-status", "0"],
+          ["grpc-message", ""],
+        ],
+      ];
+      for (const id of [1, 3]) {
+        const frames = await raw.stream(id);
+        const blocks = frames
+          .filter((f) => f.type === FrameType.HEADERS)
+          .map((f) => raw.decoder.decode(f.payload));
+        assert.deepEqual(blocks, ok, `stream ${id}`);
+      }
+      const rst = await raw.frame(FrameType.RST_STREAM, 5);
+      assert.equal(rst.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR);
+    } finally {
+      socket.destroy();
     }
   });
 

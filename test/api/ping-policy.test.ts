@@ -22,7 +22,7 @@ interface Setup {
   /** The test's clock, read by the policy. */
   clock: { ms: number };
   /** The GOAWAY the client received, once it did. */
-  goaway: Promise<{ code: number; data: string }>;
+  goaway: Promise<{ code: number; last: number; data: string }>;
   /** Resolves each stream the server opened with a function that answers it. */
   answers: Array<() => void>;
 }
@@ -53,8 +53,8 @@ async function setup(unary = false): Promise<Setup> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   client.on("error", () => {});
-  const goaway = new Promise<{ code: number; data: string }>((resolve) =>
-    client.on("goaway", (code, _last, data) => resolve({ code, data: data?.toString() ?? "" })),
+  const goaway = new Promise<{ code: number; last: number; data: string }>((resolve) =>
+    client.on("goaway", (code, last, data) => resolve({ code, last, data: data?.toString() ?? "" })),
   );
   await new Promise<void>((r) => client.once("connect", () => r()));
   return { client, clock, goaway, answers };
@@ -99,8 +99,10 @@ test("without a stream, the fourth ping within two hours ends the connection: GO
   }
   assert.equal(await notYet(s.goaway), "pending", "three pings are tolerated");
   await ping(s.client);
+  // the GOAWAY names the last stream taken, as grpc-go's does (Node puts it in for the 0 given)
   assert.deepEqual(await arrived(s.goaway), {
     code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
+    last: 0,
     data: "too_many_pings",
   });
   await new Promise<void>((r) => (s.client.closed ? r() : s.client.once("close", () => r())));
@@ -122,8 +124,10 @@ test("with a stream open, pings at the minimum interval are fine and faster ones
   assert.equal(await notYet(s.goaway), "pending", "two strikes are tolerated");
   s.clock.ms += MIN_TIME_MS - 1;
   await ping(s.client);
+  // the GOAWAY names the last stream taken, as grpc-go's does (Node puts it in for the 0 given)
   assert.deepEqual(await arrived(s.goaway), {
     code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
+    last: 1,
     data: "too_many_pings",
   });
 });
@@ -143,8 +147,10 @@ test("a unary call's answer forgives the early pings before it; an unanswered on
     s.clock.ms += MIN_TIME_MS - 1;
     await ping(s.client);
   }
+  // the GOAWAY names the last stream taken, as grpc-go's does (Node puts it in for the 0 given)
   assert.deepEqual(await arrived(s.goaway), {
     code: constants.NGHTTP2_ENHANCE_YOUR_CALM,
+    last: 13,
     data: "too_many_pings",
   });
 });

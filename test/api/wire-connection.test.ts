@@ -390,13 +390,177 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
     await raw.until(() => log.closed.length > 0);
     assert.deepEqual(log.closed, [[1, ErrorCode.CANCEL]]);
     assert.equal(connection.streamCount, 0);
-    // frames still on their way for it are ignored; the connection serves on
+    // DATA after the client's own reset is its error on that stream (RFC 9113 §5.1); the connection serves on
     raw.write(
       raw.data(1, Buffer.alloc(3)),
       raw.headers(3, grpcRequest("/echo")),
       raw.data(3, grpcMessage("on")),
     );
     assert.deepEqual(readAnswer(raw, await raw.stream(3)).body, grpcMessage("on"));
+    const rst = await raw.frame(FrameType.RST_STREAM, 1);
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.STREAM_CLOSED);
+    raw.close();
+  });
+
+  it("answers DATA on a closed stream with RST_STREAM STREAM_CLOSED, but ignores DATA on its way to a stream it reset", async () => {
+    const { raw, log } = setup({ maxConcurrentStreams: 1 });
+    raw.start();
+    raw.write(raw.headers(1, grpcRequest("/echo")), raw.data(1, grpcMessage("a")));
+    await raw.stream(1);
+    // stream 1 is closed (both sides ended): more DATA on it
+    raw.write(raw.data(1, grpcMessage("late")));
+    const closed = await raw.frame(FrameType.RST_STREAM, 1);
+    assert.equal(closed.payload.readUInt32BE(0), ErrorCode.STREAM_CLOSED);
+    // stream 5 is refused (stream 3 holds the one place): the DATA sent with its HEADERS is ignored
+    raw.write(
+      raw.headers(3, grpcRequest("/hold")),
+      raw.headers(5, grpcRequest("/echo")),
+      raw.data(5, grpcMessage("b"), 0),
+      raw.data(5, grpcMessage("c")),
+    );
+    const refused = await raw.frame(FrameType.RST_STREAM, 5);
+    assert.equal(refused.payload.readUInt32BE(0), ErrorCode.REFUSED_STREAM);
+    log.streams.get(3)?.answerOk(grpcMessage("held"));
+    raw.write(raw.headers(7, grpcRequest("/echo")), raw.data(7, grpcMessage("d")));
+    assert.deepEqual(readAnswer(raw, await raw.stream(7)).body, grpcMessage("d"));
+    const resets = raw.frames.filter((f) => f.type === FrameType.RST_STREAM);
+    assert.deepEqual(
+      resets.map((f) => [f.streamId, f.payload.readUInt32BE(0)]),
+      [
+        [1, ErrorCode.STREAM_CLOSED],
+        [5, ErrorCode.REFUSED_STREAM],
+        [3, ErrorCode.NO_ERROR],
+      ],
+    );
+    assert.ok(!raw.frames.some((f) => f.type === FrameType.GOAWAY));
+    raw.close();
+  });
+
+  it("answers trailers on a stream the client already ended with RST_STREAM STREAM_CLOSED", async () => {
+    const { raw, log } = setup();
+    raw.start();
+    raw.write(raw.headers(1, grpcRequest("/hold")), raw.data(1, grpcMessage("x")));
+    await raw.until(() => log.requests.has(1));
+    raw.write(raw.headers(1, [["x-trailer", "1"]], Flags.END_HEADERS | Flags.END_STREAM));
+    const rst = await raw.frame(FrameType.RST_STREAM, 1);
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.STREAM_CLOSED);
+    assert.deepEqual(log.closed, [[1, ErrorCode.STREAM_CLOSED]]);
+    raw.close();
+  });
+
+  it("ends the connection with GOAWAY PROTOCOL_ERROR on HEADERS for a closed stream", async () => {
+    const { raw } = setup();
+    raw.start();
+    raw.write(raw.headers(1, grpcRequest("/echo")), raw.data(1, grpcMessage("a")));
+    await raw.stream(1);
+    raw.write(raw.headers(1, grpcRequest("/echo")), raw.data(1, grpcMessage("again")));
+    const goaway = await raw.goaway();
+    assert.deepEqual([goaway.last, goaway.code], [1, ErrorCode.PROTOCOL_ERROR]);
+    await raw.until(() => raw.closed, "the end of the connection");
+  });
+
+  const request = grpcRequest("/echo");
+  const without = (name: string) => request.filter(([n]) => n !== name);
+  const replaced = (name: string, value: string) =>
+    request.map(([n, v]): [string, string] => (n === name ? [n, value] : [n, v]));
+  for (const [name, fields] of [
+    ["an upper-case field name", [...request, ["X-Upper", "1"]]],
+    ["a field name that is no token", [...request, ["x y", "1"]]],
+    ["a connection field", [...request, ["connection", "keep-alive"]]],
+    ["a keep-alive field", [...request, ["keep-alive", "timeout=5"]]],
+    ["a proxy-connection field", [...request, ["proxy-connection", "close"]]],
+    ["a transfer-encoding field", [...request, ["transfer-encoding", "chunked"]]],
+    ["an upgrade field", [...request, ["upgrade", "h2c"]]],
+    ["te other than trailers", replaced("te", "gzip")],
+    ["a pseudo-header after a regular field", [...without(":authority"), [":authority", "localhost"]]],
+    ["a second :path", [[":path", "/echo"], ...request]],
+    ["a second :method", [[":method", "POST"], ...request]],
+    ["an unknown pseudo-header", [[":protocol", "websocket"], ...request]],
+    ["a response pseudo-header", [[":status", "200"], ...request]],
+    ["no :path", without(":path")],
+    ["an empty :path", replaced(":path", "")],
+    ["no :method", without(":method")],
+    ["no :scheme", without(":scheme")],
+    ["a control character in a value", [...request, ["x-value", "a\nb"]]],
+  ] as [string, [string, string][]][]) {
+    it(`resets a request with ${name} with PROTOCOL_ERROR and serves on`, async () => {
+      const { raw, log } = setup();
+      raw.start();
+      raw.write(raw.headers(1, fields), raw.data(1, grpcMessage("bad")));
+      const rst = await raw.frame(FrameType.RST_STREAM, 1);
+      assert.equal(rst.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR);
+      assert.ok(!log.streams.has(1), "no call opened");
+      raw.write(raw.headers(3, grpcRequest("/echo")), raw.data(3, grpcMessage("good")));
+      assert.deepEqual(readAnswer(raw, await raw.stream(3)).body, grpcMessage("good"));
+      assert.equal(raw.frames.filter((f) => f.type === FrameType.RST_STREAM).length, 1);
+      raw.close();
+    });
+  }
+
+  it("resets a stream whose trailers carry a pseudo-header", async () => {
+    const { raw, log } = setup();
+    raw.start();
+    raw.write(
+      raw.headers(1, grpcRequest("/hold")),
+      raw.data(1, grpcMessage("x"), 0),
+      raw.headers(1, [[":path", "/other"]], Flags.END_HEADERS | Flags.END_STREAM),
+    );
+    const rst = await raw.frame(FrameType.RST_STREAM, 1);
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR);
+    assert.deepEqual(log.closed, [[1, ErrorCode.PROTOCOL_ERROR]]);
+    raw.close();
+  });
+
+  it("ends a connection that opens and resets streams faster than the reset budget with GOAWAY ENHANCE_YOUR_CALM", async () => {
+    const clock = { ms: 1_000_000 };
+    const { raw, log } = setup({ now: () => clock.ms });
+    raw.start();
+    const frames: Buffer[] = [];
+    // 1000 resets at once are a burst the budget takes; the 1001st is one too many
+    for (let id = 1; id <= 2001; id += 2)
+      frames.push(raw.headers(id, grpcRequest("/hold")), frame(FrameType.RST_STREAM, 0, id, Buffer.alloc(4)));
+    frames.push(raw.headers(2003, grpcRequest("/hold")));
+    raw.write(...frames);
+    const goaway = await raw.goaway();
+    assert.deepEqual(
+      [goaway.last, goaway.code, goaway.debug],
+      [2001, ErrorCode.ENHANCE_YOUR_CALM, "too many resets"],
+    );
+    assert.equal(log.closed.length, 1001, "every call was told of its reset");
+    assert.ok(!log.streams.has(2003), "no stream opened after the GOAWAY");
+    await raw.until(() => raw.closed, "the end of the connection");
+  });
+
+  it("counts its own resets of malformed requests against the budget too", async () => {
+    const clock = { ms: 1_000_000 };
+    const { raw } = setup({ now: () => clock.ms, resetBurst: 10 });
+    raw.start();
+    const frames: Buffer[] = [];
+    for (let id = 1; id <= 21; id += 2) frames.push(raw.headers(id, without(":path")));
+    raw.write(...frames);
+    const goaway = await raw.goaway();
+    assert.deepEqual([goaway.last, goaway.code], [21, ErrorCode.ENHANCE_YOUR_CALM]);
+    assert.equal(raw.frames.filter((f) => f.type === FrameType.RST_STREAM).length, 10);
+  });
+
+  it("lets a client reset streams for ever at a rate under the budget's refill", async () => {
+    const clock = { ms: 1_000_000 };
+    const { raw, log } = setup({ now: () => clock.ms, resetBurst: 10, resetsPerSecond: 33 });
+    raw.start();
+    for (let id = 1; id <= 399; id += 4) {
+      // a stream opened and reset, then a call answered (which says the reset was read)
+      raw.write(
+        raw.headers(id, grpcRequest("/hold")),
+        frame(FrameType.RST_STREAM, 0, id, Buffer.alloc(4)),
+        raw.headers(id + 2, grpcRequest("/echo")),
+        raw.data(id + 2, grpcMessage("on")),
+      );
+      await raw.stream(id + 2);
+      // 30 resets a second
+      clock.ms += 34;
+    }
+    assert.equal(log.closed.length, 100);
+    assert.ok(!raw.frames.some((f) => f.type === FrameType.GOAWAY));
     raw.close();
   });
 
@@ -436,6 +600,24 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
     raw.write(ping);
     const goaway = await raw.goaway();
     assert.deepEqual([goaway.code, goaway.debug], [ErrorCode.ENHANCE_YOUR_CALM, "too_many_pings"]);
+  });
+
+  it("names the last stream it took in the too_many_pings GOAWAY, as grpc-go does", async () => {
+    const clock = { ms: 1_000_000 };
+    const { raw, log } = setup({ now: () => clock.ms });
+    raw.start();
+    raw.write(raw.headers(1, grpcRequest("/hold")), raw.headers(3, grpcRequest("/hold")));
+    await raw.until(() => log.streams.size === 2);
+    const ping = frame(FrameType.PING, 0, 0, Buffer.alloc(8));
+    for (let i = 0; i < 4; i++) {
+      raw.write(ping);
+      clock.ms += 1000;
+    }
+    const goaway = await raw.goaway();
+    assert.deepEqual(
+      [goaway.last, goaway.code, goaway.debug],
+      [3, ErrorCode.ENHANCE_YOUR_CALM, "too_many_pings"],
+    );
   });
 
   it("forgives pings that come after the server wrote", async () => {

@@ -134,6 +134,32 @@ describe("SRV records to an initial cluster", () => {
     const asProxy = await bootstrapClusterOf(config, { which: "proxy", srvResolver: resolver });
     assert.deepEqual([...asProxy.members.keys()], ["0"]);
     assert.equal(asProxy.members.get("0")?.[0].href, "http://localhost:10002");
+    // http peers: certificates are not checked against the domain
+    assert.equal(asProxy.peerServerName, undefined);
+  });
+
+  test("https peers and no trusted CA: their certificates must name the domain (etcd's ServerName)", async () => {
+    dns.setZone({
+      srv: { [`_etcd-server-ssl._tcp.${DOMAIN}`]: [{ name: "localhost.", port: 10021 }] },
+      a: { localhost: ["127.0.0.1"] },
+    });
+    const resolver = dnsSrvResolver(dns.resolver());
+    const base = {
+      name: "m1",
+      initialCluster: "",
+      discoverySrv: DOMAIN,
+      initialAdvertisePeerUrls: parseUrlList("https://localhost:10021"),
+    };
+    const noCa = await bootstrapClusterOf(buildConfig(base), { which: "etcd", srvResolver: resolver });
+    assert.equal(noCa.members.get("m1")?.[0].href, "https://localhost:10021");
+    assert.equal(noCa.peerServerName, DOMAIN);
+    // a trusted CA file: certificates are checked against each peer URL's host
+    const config = buildConfig(base);
+    const withCa = await bootstrapClusterOf(
+      { ...config, peerTls: { ...config.peerTls, trustedCaFile: "/etc/ca.pem" } },
+      { which: "etcd", srvResolver: resolver },
+    );
+    assert.equal(withCa.peerServerName, undefined);
   });
 });
 

@@ -1,7 +1,7 @@
-// RXETCD_CLIENT_HTTP2 chooses who serves the HTTP/2 of the member's http:// client listeners: `own`
-// (unset or empty too) serves h2c connections with the port's own HTTP/2 connection (src/api/wire/);
-// `node` serves them with Node's HTTP/2, grpc-js and the fast paths, as before the own connection
-// existed. Anything else is refused, so that a typo does not pass for the default.
+// RXETCD_CLIENT_HTTP2 chooses who serves the HTTP/2 of the member's client listeners: `own` (unset or
+// empty too) serves h2c connections, and h2 ones over TLS, with the port's own HTTP/2 connection
+// (src/api/wire/); `node` serves them with Node's HTTP/2, grpc-js and the fast paths, as before the own
+// connection existed. Anything else is refused, so that a typo does not pass for the default.
 
 export type ClientHttp2 = "node" | "own";
 

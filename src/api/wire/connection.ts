@@ -1,5 +1,5 @@
 // The client port's own HTTP/2 server connection, written for gRPC over cleartext HTTP/2 (h2c with
-// prior knowledge). Node's HTTP/2 spends more CPU on its stream objects, header objects, events and
+// prior knowledge) or TLS (h2 by ALPN). Node's HTTP/2 spends more CPU on its stream objects, header objects, events and
 // timers than a unary call costs (a put is one HEADERS and one DATA frame in, HEADERS, DATA and
 // HEADERS out); here frames are read from the socket's chunks by hand, the answers' header blocks are
 // encoded once, and a turn's output leaves in one socket write. Each stream's call is opened by the
@@ -29,6 +29,8 @@ import {
   windowUpdateFrame,
 } from "./frames.js";
 import { OutputBuffer } from "./output-buffer.js";
+import { wellFormedRequest, wellFormedTrailers } from "./request-headers.js";
+import { ResetBudget } from "./reset-budget.js";
 import { type StreamConnection, WireStream, type WireStreamHandler } from "./wire-stream.js";
 
 /** Our receive window per stream: a request up to --max-request-bytes never waits for an update. */
@@ -43,6 +45,11 @@ const HEADER_TABLE_SIZE = 4096;
 const MAX_HEADER_BLOCK_BYTES = MAX_HEADER_LIST_BYTES;
 /** How long a connection we ended may stay half-open before it is destroyed. */
 const LINGER_MS = 1000;
+/**
+ * The streams we reset last, whose frames still on their way are ignored (RFC 9113 §5.1); frames on
+ * other closed streams are the client's error.
+ */
+const RESET_MEMORY = 256;
 
 /** Opens the call of a new stream from its request headers. */
 export type OpenStream = (stream: WireStream, fields: HeaderField[]) => WireStreamHandler;
@@ -59,6 +66,9 @@ export interface WireConnectionOptions {
   onPingViolation?: () => void;
   /** Milliseconds from a monotonic clock (tests inject their own). */
   now?: () => number;
+  /** The rapid-reset bound: resets the client may cause at once, and per second (reset-budget.ts). */
+  resetBurst?: number;
+  resetsPerSecond?: number;
 }
 
 /** Connections with output to write at the end of this turn. */
@@ -110,6 +120,9 @@ export class WireConnection implements StreamConnection {
   private peerGoingAway = false;
   private serverWrote = false;
   private readonly strikes: PingStrikes;
+  private readonly resets: ResetBudget;
+  private readonly resetIds = new Uint32Array(RESET_MEMORY);
+  private resetCount = 0;
   private pingTimer: NodeJS.Timeout | undefined = undefined;
   private pingDeadline: NodeJS.Timeout | undefined = undefined;
   private readonly closeListeners: (() => void)[] = [];
@@ -120,6 +133,11 @@ export class WireConnection implements StreamConnection {
   ) {
     this.strikes = new PingStrikes(options.pingMinTimeMs, options.now);
     this.reusesOutput = socket instanceof Socket && (socket as TLSSocket).encrypted !== true;
+    this.resets = new ResetBudget(
+      options.now ?? (() => performance.now()),
+      options.resetBurst,
+      options.resetsPerSecond,
+    );
     const settings: [number, number][] = [
       [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
       [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
@@ -207,8 +225,9 @@ export class WireConnection implements StreamConnection {
     this.waiting.add(stream);
   }
 
-  finished(stream: WireStream): void {
+  finished(stream: WireStream, sentReset: boolean): void {
     this.streams.delete(stream.id);
+    if (sentReset) this.rememberReset(stream.id);
     this.waiting.delete(stream);
     if (this.peerGoingAway && this.streams.size === 0) this.end();
   }
@@ -279,6 +298,30 @@ export class WireConnection implements StreamConnection {
   private streamError(stream: WireStream, code: number): void {
     stream.reset(code);
     stream.handler?.closed(code);
+  }
+
+  /** RST_STREAM for a stream that has no call (refused, malformed, or already closed). */
+  private resetUnopened(id: number, code: number): void {
+    this.output(rstStreamFrame(id, code));
+    this.rememberReset(id);
+  }
+
+  private rememberReset(id: number): void {
+    this.resetIds[this.resetCount++ % RESET_MEMORY] = id;
+  }
+
+  /** Whether we reset stream `id` lately (frames the client sent before it knew are ignored). */
+  private resetLately(id: number): boolean {
+    const ids = this.resetIds;
+    for (let i = 0; i < ids.length; i++) if (ids[i] === id) return true;
+    return false;
+  }
+
+  /** Counts a reset the client caused; past the budget the connection ends (false). */
+  private chargeReset(): boolean {
+    if (this.resets.take()) return true;
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, "too many resets");
+    return false;
   }
 
   /** Whether the connection ended (a frame's handling may end it). */
@@ -367,8 +410,9 @@ export class WireConnection implements StreamConnection {
         }
         if (payload.length !== 5) {
           const stream = this.streams.get(id);
+          if (!this.chargeReset()) return;
           if (stream !== undefined) this.streamError(stream, ErrorCode.FRAME_SIZE_ERROR);
-          else this.output(rstStreamFrame(id, ErrorCode.FRAME_SIZE_ERROR));
+          else this.resetUnopened(id, ErrorCode.FRAME_SIZE_ERROR);
         }
         return;
       case FrameType.RST_STREAM: {
@@ -432,13 +476,15 @@ export class WireConnection implements StreamConnection {
         this.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
         return;
       }
-      // a stream already closed: its bytes still count against the connection's window
+      // a stream already closed: its bytes still count against the connection's window; unless we
+      // reset it while they were on their way, the client sent on a stream it knew closed
       this.consumed(length);
+      if (!this.resetLately(id) && this.chargeReset()) this.resetUnopened(id, ErrorCode.STREAM_CLOSED);
       return;
     }
     if (stream.remoteEnded) {
       this.consumed(length);
-      this.streamError(stream, ErrorCode.STREAM_CLOSED);
+      if (this.chargeReset()) this.streamError(stream, ErrorCode.STREAM_CLOSED);
       return;
     }
     stream.receiveWindow -= length;
@@ -514,8 +560,12 @@ export class WireConnection implements StreamConnection {
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // trailers: they end the client's side
-      if (!endStream || existing.remoteEnded) {
-        this.streamError(existing, ErrorCode.PROTOCOL_ERROR);
+      if (existing.remoteEnded) {
+        if (this.chargeReset()) this.streamError(existing, ErrorCode.STREAM_CLOSED);
+        return;
+      }
+      if (!endStream || !wellFormedTrailers(fields)) {
+        if (this.chargeReset()) this.streamError(existing, ErrorCode.PROTOCOL_ERROR);
         return;
       }
       existing.remoteEnd();
@@ -525,17 +575,21 @@ export class WireConnection implements StreamConnection {
       this.fail(ErrorCode.PROTOCOL_ERROR, "even stream id from a client");
       return;
     }
-    // a stream already closed (reset by us while its frames were on their way): nothing more to do
-    if (id <= this.lastStreamId) return;
+    if (id <= this.lastStreamId) {
+      // a stream we reset while its frames were on their way: they are ignored; on any other closed
+      // stream a new header block is the client's error (grpc-go closes the connection too)
+      if (!this.resetLately(id)) this.fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on a closed stream");
+      return;
+    }
     this.lastStreamId = id;
     if (this.goingAway || this.peerGoingAway) return;
     const max = this.options.maxConcurrentStreams;
     if (max !== undefined && max > 0 && this.streams.size >= max) {
-      this.output(rstStreamFrame(id, ErrorCode.REFUSED_STREAM));
+      if (this.chargeReset()) this.resetUnopened(id, ErrorCode.REFUSED_STREAM);
       return;
     }
-    if (!wellFormed(fields)) {
-      this.output(rstStreamFrame(id, ErrorCode.PROTOCOL_ERROR));
+    if (!wellFormedRequest(fields)) {
+      if (this.chargeReset()) this.resetUnopened(id, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     const stream = new WireStream(this, id, this.peerInitialWindow, STREAM_WINDOW);
@@ -557,7 +611,10 @@ export class WireConnection implements StreamConnection {
       this.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
       return;
     }
-    this.streams.get(id)?.abandon(payload.readUInt32BE(0));
+    const stream = this.streams.get(id);
+    if (stream === undefined) return;
+    stream.abandon(payload.readUInt32BE(0));
+    this.chargeReset();
   }
 
   private onSettings(flags: number, id: number, payload: Buffer): void {
@@ -712,19 +769,3 @@ export class WireConnection implements StreamConnection {
 }
 
 const keepalivePingData = Buffer.from("rxetcd-k");
-
-/** A request's pseudo-headers as RFC 9113 §8.3.1 asks (CONNECT aside). */
-function wellFormed(fields: HeaderField[]): boolean {
-  let method: string | undefined;
-  let path = false;
-  let scheme = false;
-  for (const [name, value] of fields) {
-    if (name.charCodeAt(0) !== 58) continue;
-    if (name === ":method") method = value;
-    else if (name === ":path") path = value !== "";
-    else if (name === ":scheme") scheme = value !== "";
-    else if (name !== ":authority" && name !== ":protocol") return false;
-  }
-  if (method === undefined || method === "") return false;
-  return method === "CONNECT" || (path && scheme);
-}

@@ -7,30 +7,64 @@
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
-  connect,
   constants,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
 import type { Duplex } from "node:stream";
+import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
-import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
 import type { HeaderField } from "../grpc/hpack.js";
-import { headersBlock } from "./answer-blocks.js";
+import type { PeerAddress } from "../socket-like-duplex.js";
+import { answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
 import { memoryPair } from "./memory-pair.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const { NGHTTP2_FLAG_END_STREAM } = constants;
-/** Windows large enough that a snapshot or a burst of watch events is not held by flow control. */
-const WINDOW_BYTES = 4 << 20;
 const noop = () => {};
 const emptyBody = Buffer.alloc(0);
 
-/** The client's address, carried to the in-process connection for getPeer and per-connection budgets. */
-export interface PeerAddress {
-  readonly remoteAddress?: string | undefined;
-  readonly remotePort?: number | undefined;
+/**
+ * A forwarded gRPC answer's headers as grpc-go writes them: grpc-js adds a date, its accepted
+ * encodings, `grpc-encoding: identity` and the `+proto` content subtype, which etcd's answers do not
+ * carry. A trailers-only answer keeps its status (see etcdTrailers); anything else passes as it is.
+ */
+function etcdHeaders(headers: IncomingHttpHeaders, requestType: string | undefined): Buffer {
+  const type = headers["content-type"];
+  if (typeof type !== "string" || !type.startsWith("application/grpc")) return headersBlock(headers);
+  const out: IncomingHttpHeaders = {};
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (name === "date" || name === "grpc-accept-encoding") continue;
+    if (name === "grpc-encoding" && value === "identity") continue;
+    if (name === "content-type" && type === "application/grpc+proto" && requestType === "application/grpc")
+      out[name] = requestType;
+    else out[name] = value;
+  }
+  if (out["grpc-status"] !== undefined) return headersBlock(etcdStatus(out));
+  const names = Object.keys(out);
+  if (names.length === 2 && out[":status"] === "200" && out["content-type"] === "application/grpc")
+    return answerHeadersBlock;
+  return headersBlock(out);
+}
+
+/** grpc-js's status text of a call that succeeded is "OK"; grpc-go's is empty. */
+function etcdStatus(fields: IncomingHttpHeaders): IncomingHttpHeaders {
+  if (fields["grpc-status"] === "0" && fields["grpc-message"] === "OK") fields["grpc-message"] = "";
+  return fields;
+}
+
+/** A forwarded answer's trailers as grpc-go writes them (etcdStatus). */
+function etcdTrailers(trailers: IncomingHttpHeaders): Buffer {
+  const names = Object.keys(trailers);
+  if (
+    names.length === 2 &&
+    trailers["grpc-status"] === "0" &&
+    (trailers["grpc-message"] === "OK" || trailers["grpc-message"] === "")
+  )
+    return okTrailersBlock;
+  return headersBlock(etcdStatus({ ...trailers }));
 }
 
 /** One client connection's forwarding: its in-process HTTP/2 connection, opened with its first stream. */
@@ -46,20 +80,12 @@ export class Forwarding {
   private sessionOf(): ClientHttp2Session {
     const existing = this.session;
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const [client, server] = memoryPair();
-    Object.defineProperty(server, "remoteAddress", { value: this.peer.remoteAddress, configurable: true });
-    Object.defineProperty(server, "remotePort", { value: this.peer.remotePort, configurable: true });
+    // the client's address, carried to the in-process connection for getPeer and per-connection budgets
+    const [client, server] = memoryPair(this.peer);
     server.on("error", noop);
     client.on("error", noop);
     this.inject(server);
-    const session = connect("http://client-port", {
-      createConnection: () => client,
-      maxSendHeaderBlockLength: MAX_HEADER_LIST_BYTES,
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-      settings: { initialWindowSize: WINDOW_BYTES, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
-    });
-    session.on("error", noop);
-    session.once("connect", () => session.setLocalWindowSize(WINDOW_BYTES));
+    const session = openForwardingSession(client);
     this.session = session;
     this.server = server;
     return session;
@@ -83,7 +109,8 @@ export class Forwarding {
       stream.reset(ErrorCode.PROTOCOL_ERROR);
       return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
     }
-    return new ForwardedStream(stream, upstream);
+    const type = request["content-type"];
+    return new ForwardedStream(stream, upstream, typeof type === "string" ? type : undefined);
   }
 
   /** The client connection is gone. */
@@ -105,6 +132,8 @@ class ForwardedStream implements WireStreamHandler {
   constructor(
     private readonly stream: WireStream,
     private readonly upstream: ClientHttp2Stream,
+    /** The request's content-type, which a gRPC answer's echoes as grpc-go's does. */
+    private readonly requestType: string | undefined,
   ) {
     upstream.on("error", noop);
     upstream.on("response", (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
@@ -123,7 +152,7 @@ class ForwardedStream implements WireStreamHandler {
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     if (endStream) this.ended = true;
     this.responded = true;
-    this.stream.respond(headersBlock(headers), endStream);
+    this.stream.respond(etcdHeaders(headers, this.requestType), endStream);
     const early = this.early;
     this.early = undefined;
     if (early !== undefined) for (const chunk of early) this.stream.sendData(chunk, false);
@@ -132,7 +161,7 @@ class ForwardedStream implements WireStreamHandler {
   private upstreamEnded(): void {
     if (this.ended || !this.responded) return;
     this.ended = true;
-    if (this.trailers !== undefined) this.stream.sendTrailers(headersBlock(this.trailers));
+    if (this.trailers !== undefined) this.stream.sendTrailers(etcdTrailers(this.trailers));
     else this.stream.sendData(emptyBody, true);
   }
 

@@ -1,6 +1,6 @@
-// The client port's h2c connections served by its own HTTP/2 connection (RXETCD_CLIENT_HTTP2=own):
-// each stream's request headers choose its call, a unary RPC answered natively or a stream forwarded
-// to Node's HTTP/2 and grpc-js.
+// The client port's HTTP/2 connections (h2c, and h2 over TLS) served by its own HTTP/2 connection
+// (RXETCD_CLIENT_HTTP2=own): each stream's request headers choose its call, a unary RPC answered
+// natively or a stream forwarded to Node's HTTP/2 and grpc-js.
 import type { IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -50,7 +50,7 @@ export class WirePort {
 
   constructor(private readonly options: WirePortOptions) {}
 
-  /** Serves a plain connection whose first bytes (still to be read) are the HTTP/2 preface. */
+  /** Serves a connection (a socket, or TLS over one) whose first bytes still to be read are the HTTP/2 preface. */
   serve(socket: Socket): WireConnection {
     const { options } = this;
     const peer = socket.remotePort
