@@ -4,24 +4,13 @@
 // the three frames of a small answer arrive together.
 import assert from "node:assert/strict";
 import { connect as connectHttp2, createServer, type Http2Server, type ServerHttp2Stream } from "node:http2";
-import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { encodeLiterals, HpackDecoder } from "../../src/api/grpc/hpack.js";
+import type { HpackDecoder } from "../../src/api/grpc/hpack.js";
 import { answerOk } from "../../src/api/grpc/ok-answer.js";
+import { Flags, FrameType } from "../../src/api/wire/frames.js";
+import { grpcRequest, RawClient, type ReadFrame } from "./wire-raw-client.js";
 
-const FrameType = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8 };
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-
-function frameOf(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
+const { END_STREAM, END_HEADERS } = Flags;
 
 /** A gRPC message frame of `size` bytes of payload (its bytes a function of `seed`). */
 function message(size: number, seed: number): Buffer {
@@ -29,84 +18,6 @@ function message(size: number, seed: number): Buffer {
   m.writeUInt32BE(size, 1);
   for (let i = 0; i < size; i++) m[5 + i] = (seed + i * 7) & 0xff;
   return m;
-}
-
-interface ReadFrame {
-  type: number;
-  flags: number;
-  streamId: number;
-  payload: Buffer;
-  /** The socket read the frame's last byte came in. */
-  read: number;
-}
-
-/** A raw HTTP/2 client connection: it writes frames and collects the server's, read by read. */
-class RawClient {
-  private pending = Buffer.alloc(0);
-  private reads = 0;
-  private readonly frames: ReadFrame[] = [];
-  private waiters: (() => void)[] = [];
-
-  private constructor(private readonly socket: Socket) {
-    socket.on("data", (chunk: Buffer) => {
-      this.reads++;
-      this.pending = Buffer.concat([this.pending, chunk]);
-      while (this.pending.length >= 9) {
-        const length = this.pending.readUIntBE(0, 3);
-        if (this.pending.length < 9 + length) break;
-        const frame: ReadFrame = {
-          type: this.pending[3],
-          flags: this.pending[4],
-          streamId: this.pending.readUInt32BE(5) & 0x7fffffff,
-          payload: this.pending.subarray(9, 9 + length),
-          read: this.reads,
-        };
-        this.pending = this.pending.subarray(9 + length);
-        if (frame.type === FrameType.SETTINGS && (frame.flags & 1) === 0)
-          socket.write(frameOf(FrameType.SETTINGS, 1, 0, Buffer.alloc(0)));
-        this.frames.push(frame);
-      }
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-  }
-
-  static async open(port: number): Promise<RawClient> {
-    const socket = connect(port, "127.0.0.1");
-    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-    socket.write(Buffer.concat([preface, frameOf(FrameType.SETTINGS, 0, 0, Buffer.alloc(0))]));
-    return new RawClient(socket);
-  }
-
-  /** Sends one call's request (HEADERS, then DATA ending the stream). */
-  call(streamId: number, path: string, body: Buffer): void {
-    const block = encodeLiterals([
-      [":method", "POST"],
-      [":scheme", "http"],
-      [":path", path],
-      [":authority", "localhost"],
-      ["content-type", "application/grpc"],
-      ["te", "trailers"],
-    ]);
-    this.socket.write(
-      Buffer.concat([
-        frameOf(FrameType.HEADERS, END_HEADERS, streamId, block),
-        frameOf(FrameType.DATA, END_STREAM, streamId, body),
-      ]),
-    );
-  }
-
-  /** The stream's frames once one of them ended it (or the server reset it). */
-  async answer(streamId: number): Promise<ReadFrame[]> {
-    for (;;) {
-      const mine = this.frames.filter((f) => f.streamId === streamId);
-      if (mine.some((f) => (f.flags & END_STREAM) !== 0 || f.type === FrameType.RST_STREAM)) return mine;
-      await new Promise<void>((wake) => this.waiters.push(wake));
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 /** Reads a raw client's answer: the headers, the body, the trailers and where each arrived. */
@@ -168,14 +79,16 @@ describe("a unary answer's frames", { timeout: 60_000 }, () => {
 
   it("ends each answer with grpc-status 0 and an empty grpc-message, after the whole message", async () => {
     const client = await RawClient.open(port);
-    const decoder = new HpackDecoder();
     const sizes = [27, 0, 1, 27, 200, 16_384, 40_000, 27, 27, 27];
     const reads: number[] = [];
     try {
       for (const [i, size] of sizes.entries()) {
         const streamId = 1 + 2 * i;
-        client.call(streamId, "/etcdserverpb.KV/Put", request(size));
-        const a = readAnswer(await client.answer(streamId), decoder);
+        client.write(
+          client.headers(streamId, grpcRequest("/etcdserverpb.KV/Put")),
+          client.data(streamId, request(size)),
+        );
+        const a = readAnswer(await client.stream(streamId), client.decoder);
         assert.deepEqual(a.headers, [
           [":status", "200"],
           ["content-type", "application/grpc"],
@@ -188,7 +101,7 @@ describe("a unary answer's frames", { timeout: 60_000 }, () => {
         reads.push(a.reads);
       }
     } finally {
-      client.close();
+      client.socket.destroy();
     }
     // Node 20's internals are the ones the one-write answer expects: a small answer after the first
     // (which goes Node's own way) leaves in one write, so arrives in one read

@@ -4,7 +4,6 @@
 // gives; grpc-js and Node's HTTP/2 client are served as before.
 import assert from "node:assert/strict";
 import { connect as connectHttp2, constants } from "node:http2";
-import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { HeaderField } from "../../src/api/grpc/hpack.js";
 import { Flags, FrameType, Setting, settingsFrame, windowUpdateFrame } from "../../src/api/wire/frames.js";
@@ -18,14 +17,47 @@ import {
 import { type Harness, kvClient, startHarness, unary } from "./harness.js";
 import { grpcMessage, grpcRequest, RawClient } from "./wire-raw-client.js";
 
-async function rawClient(h: Harness): Promise<RawClient> {
-  const socket = connect(Number(h.url.port), "127.0.0.1");
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-  const raw = new RawClient(socket);
-  raw.start();
-  return raw;
+const rawClient = (h: Harness) => RawClient.open(Number(h.url.port));
+
+/** A Watch stream opened with Node's HTTP/2 client, its answers decoded as they come. */
+function openWatch(hostPort: string) {
+  const session = connectHttp2(`http://${hostPort}`);
+  session.on("error", () => {});
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/etcdserverpb.Watch/Watch",
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+  const messages: WatchResponse[] = [];
+  let pending = Buffer.alloc(0);
+  const arrived: (() => void)[] = [];
+  stream.on("data", (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+      const n = pending.readUInt32BE(1);
+      messages.push(WatchResponse.decode(pending.subarray(5, 5 + n)));
+      pending = pending.subarray(5 + n);
+    }
+    for (const w of arrived.splice(0)) w();
+  });
+  /** Resolves once `n` answers arrived. */
+  const until = async (n: number) => {
+    while (messages.length < n) await new Promise<void>((w) => arrived.push(w));
+  };
+  return { session, stream, messages, until };
 }
+
+const watchCreate = (key: string, rangeEnd?: string) =>
+  grpcMessage(
+    Buffer.from(
+      WatchRequest.encode(
+        WatchRequest.fromPartial({
+          createRequest: { key: Buffer.from(key), ...(rangeEnd ? { rangeEnd: Buffer.from(rangeEnd) } : {}) },
+        }),
+      ).finish(),
+    ),
+  );
 
 /** A stream's answer as header lists and message bytes. */
 interface RawAnswer {
@@ -159,11 +191,7 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
       await rawCall(raw, 3, grpcRequest(path), Buffer.from([0, 0x7f, 0, 0, 0, 1])),
       // a create, then the client's reset
       await (async () => {
-        const create = WatchRequest.fromPartial({ createRequest: { key: Buffer.from("r") } });
-        raw.write(
-          raw.headers(5, grpcRequest(path)),
-          raw.data(5, grpcMessage(Buffer.from(WatchRequest.encode(create).finish())), 0),
-        );
+        raw.write(raw.headers(5, grpcRequest(path)), raw.data(5, watchCreate("r"), 0));
         await raw.until((f) => f.some((x) => x.streamId === 5 && x.type === FrameType.DATA));
         const frames = raw.frames.filter((f) => f.streamId === 5);
         return {
@@ -188,10 +216,10 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
 
   it("ends a forwarded answer held by the client's window with its trailers once the window opens", async () => {
     own.api.snapshotBytes = Buffer.alloc(100_000, 3);
-    const socket = connect(Number(own.url.port), "127.0.0.1");
-    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-    const raw = new RawClient(socket);
-    raw.start(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1000]]));
+    const raw = await RawClient.open(
+      Number(own.url.port),
+      settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1000]]),
+    );
     try {
       raw.write(
         raw.headers(1, grpcRequest("/etcdserverpb.Maintenance/Snapshot")),
@@ -239,37 +267,17 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
 
   it("forwards a flood of watch creates on one stream, answering every one", async () => {
     // more than either side of the in-process connection buffers: both write while the other is full
-    const session = connectHttp2(`http://${own.hostPort}`);
-    session.on("error", () => {});
+    const { session, stream, messages, until } = openWatch(own.hostPort);
     try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": "/etcdserverpb.Watch/Watch",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      let answers = 0;
-      let pending = Buffer.alloc(0);
-      const done = new Promise<void>((resolve) => {
-        stream.on("data", (chunk: Buffer) => {
-          pending = Buffer.concat([pending, chunk]);
-          while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
-            pending = pending.subarray(5 + pending.readUInt32BE(1));
-            if (++answers === CREATES) resolve();
-          }
-        });
-      });
       const CREATES = 20_000;
       for (let i = 0; i < CREATES; ) {
         const batch: Buffer[] = [];
-        for (const last = Math.min(CREATES, i + 2000); i < last; i++) {
-          const create = WatchRequest.fromPartial({ createRequest: { key: Buffer.from(`flood/${i}`) } });
-          batch.push(grpcMessage(Buffer.from(WatchRequest.encode(create).finish())));
-        }
+        for (const last = Math.min(CREATES, i + 2000); i < last; i++) batch.push(watchCreate(`flood/${i}`));
         if (!stream.write(Buffer.concat(batch))) await new Promise((r) => stream.once("drain", r));
       }
-      await done;
-      assert.equal(answers, CREATES);
+      await until(CREATES);
+      assert.equal(messages.length, CREATES);
+      assert.ok(messages.every((m) => m.created));
       stream.close(constants.NGHTTP2_CANCEL);
     } finally {
       session.destroy();
@@ -277,41 +285,9 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
   });
 
   it("forwards a watch stream both ways, and the client's reset cancels it", async () => {
-    const session = connectHttp2(`http://${own.hostPort}`);
-    session.on("error", () => {});
+    const { session, stream, messages, until } = openWatch(own.hostPort);
     try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": "/etcdserverpb.Watch/Watch",
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      const messages: WatchResponse[] = [];
-      let pending = Buffer.alloc(0);
-      const arrived: (() => void)[] = [];
-      stream.on("data", (chunk: Buffer) => {
-        pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
-          const n = pending.readUInt32BE(1);
-          messages.push(WatchResponse.decode(pending.subarray(5, 5 + n)));
-          pending = pending.subarray(5 + n);
-        }
-        for (const w of arrived.splice(0)) w();
-      });
-      const until = async (n: number) => {
-        while (messages.length < n) await new Promise<void>((w) => arrived.push(w));
-      };
-      stream.write(
-        grpcMessage(
-          Buffer.from(
-            WatchRequest.encode(
-              WatchRequest.fromPartial({
-                createRequest: { key: Buffer.from("w"), rangeEnd: Buffer.from("x") },
-              }),
-            ).finish(),
-          ),
-        ),
-      );
+      stream.write(watchCreate("w", "x"));
       await until(1);
       assert.equal(messages[0].created, true);
       const client = kvClient(own.hostPort);

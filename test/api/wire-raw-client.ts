@@ -1,5 +1,7 @@
-// A raw HTTP/2 client for the own connection's tests: it writes frames (each write one chunk on the
-// server's side when it runs over a duplex pair) and collects the server's frames as they come.
+// A raw HTTP/2 client for the client port's tests: it writes frames (each write one chunk on the
+// server's side when it runs over a duplex pair) and collects the server's frames as they come, each
+// with the read it arrived in.
+import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { encodeLiterals, type HeaderField, HpackDecoder } from "../../src/api/grpc/hpack.js";
 import { Flags, FrameType, frame, PREFACE } from "../../src/api/wire/frames.js";
@@ -9,6 +11,8 @@ export interface ReadFrame {
   flags: number;
   streamId: number;
   payload: Buffer;
+  /** The read of the socket that brought the frame's last byte (1 for the first). */
+  read: number;
 }
 
 export const grpcRequest = (path: string, extra: HeaderField[] = []): HeaderField[] => [
@@ -32,6 +36,7 @@ export function grpcMessage(payload: Buffer | string): Buffer {
 
 export class RawClient {
   private pending = Buffer.alloc(0);
+  private reads = 0;
   readonly frames: ReadFrame[] = [];
   private waiters: (() => void)[] = [];
   closed = false;
@@ -41,6 +46,7 @@ export class RawClient {
 
   constructor(readonly socket: Duplex) {
     socket.on("data", (chunk: Buffer) => {
+      this.reads++;
       this.pending = Buffer.concat([this.pending, chunk]);
       while (this.pending.length >= 9) {
         const length = this.pending.readUIntBE(0, 3);
@@ -50,6 +56,7 @@ export class RawClient {
           flags: this.pending[4],
           streamId: this.pending.readUInt32BE(5) & 0x7fffffff,
           payload: Buffer.from(this.pending.subarray(9, 9 + length)),
+          read: this.reads,
         });
         this.pending = this.pending.subarray(9 + length);
         const last = this.frames[this.frames.length - 1];
@@ -67,6 +74,16 @@ export class RawClient {
       this.closed = true;
       this.wake();
     });
+  }
+
+  /** A client over TCP to `port` on 127.0.0.1, its preface and SETTINGS (empty unless given) sent. */
+  static async open(port: number, settings?: Buffer): Promise<RawClient> {
+    const socket = connect(port, "127.0.0.1");
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    const raw = new RawClient(socket);
+    raw.start(settings);
+    return raw;
   }
 
   private wake(): void {

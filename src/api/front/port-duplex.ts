@@ -6,8 +6,10 @@
 // A MessagePort has no flow control, so each side tells the other how much it has read: a writer
 // holds its writes once WINDOW bytes are unread, as a socket's full send buffer would.
 
-import { Duplex } from "node:stream";
 import type { MessagePort } from "node:worker_threads";
+import { type PeerAddress, SocketLikeDuplex } from "../socket-like-duplex.js";
+
+export type { PeerAddress } from "../socket-like-duplex.js";
 
 /** Bytes a side may send before the reader says it has read them. */
 const WINDOW = 1 << 20;
@@ -17,13 +19,7 @@ const ACK_EVERY = WINDOW / 4;
 /** The other side ended its writes (the socket's FIN). */
 const END = "end";
 
-/** The address of the client behind a connection, for the main thread's logs and peer names. */
-export interface PeerAddress {
-  readonly remoteAddress?: string;
-  readonly remotePort?: number;
-}
-
-export class PortDuplex extends Duplex {
+export class PortDuplex extends SocketLikeDuplex {
   /** Sent bytes the other side has not said it read. */
   private unread = 0;
   /** A write waiting for the other side to read. */
@@ -32,16 +28,12 @@ export class PortDuplex extends Duplex {
   private readBytes = 0;
   /** Bytes pushed while our reader wanted no more. */
   private backlog = 0;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
 
   constructor(
     private readonly port: MessagePort,
     peer: PeerAddress = {},
   ) {
-    super({ allowHalfOpen: true });
-    this.remoteAddress = peer.remoteAddress;
-    this.remotePort = peer.remotePort;
+    super(peer);
     port.on("message", (message: unknown) => this.receive(message));
     port.on("close", () => this.destroy());
   }
@@ -96,17 +88,5 @@ export class PortDuplex extends Duplex {
     this.held = undefined;
     this.port.close();
     done(err);
-  }
-
-  // what HTTP servers and WebSocket libraries call on a socket: nothing to do without one
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setTimeout(_ms: number, callback?: () => void): this {
-    if (callback !== undefined) this.once("timeout", callback);
-    return this;
   }
 }

@@ -7,7 +7,6 @@
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
-  connect,
   constants,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
@@ -15,14 +14,12 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Duplex } from "node:stream";
-import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
+import { openForwardingSession } from "../forwarding-session.js";
 
 /** Opens the in-process connection to the main thread for one client connection. */
 export type OpenConnection = (session: ServerHttp2Session) => Duplex;
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = constants;
-/** Windows large enough that a snapshot or a burst of watch events is not held by flow control. */
-const WINDOW_BYTES = 4 << 20;
 const noop = () => {};
 /** The answer's headers as the main thread sent them: no `date` of the thread's own. */
 const trailersOnly = { endStream: true, sendDate: false };
@@ -40,15 +37,7 @@ export class StreamForwarder {
   private connectionOf(session: ForwardedSession): ClientHttp2Session {
     const existing = session[forwarding];
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const connection = this.open(session);
-    const inner = connect("http://client-port", {
-      createConnection: () => connection,
-      maxSendHeaderBlockLength: MAX_HEADER_LIST_BYTES,
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-      settings: { initialWindowSize: WINDOW_BYTES, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
-    });
-    inner.on("error", noop);
-    inner.once("connect", () => inner.setLocalWindowSize(WINDOW_BYTES));
+    const inner = openForwardingSession(this.open(session));
     session[forwarding] = inner;
     session.once("close", () => inner.destroy());
     return inner;

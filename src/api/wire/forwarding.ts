@@ -7,23 +7,21 @@
 import {
   type ClientHttp2Session,
   type ClientHttp2Stream,
-  connect,
   constants,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
 import type { Duplex } from "node:stream";
+import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
-import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
 import type { HeaderField } from "../grpc/hpack.js";
+import type { PeerAddress } from "../socket-like-duplex.js";
 import { answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
 import { memoryPair } from "./memory-pair.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const { NGHTTP2_FLAG_END_STREAM } = constants;
-/** Windows large enough that a snapshot or a burst of watch events is not held by flow control. */
-const WINDOW_BYTES = 4 << 20;
 const noop = () => {};
 const emptyBody = Buffer.alloc(0);
 
@@ -69,12 +67,6 @@ function etcdTrailers(trailers: IncomingHttpHeaders): Buffer {
   return headersBlock(etcdStatus({ ...trailers }));
 }
 
-/** The client's address, carried to the in-process connection for getPeer and per-connection budgets. */
-export interface PeerAddress {
-  readonly remoteAddress?: string | undefined;
-  readonly remotePort?: number | undefined;
-}
-
 /** One client connection's forwarding: its in-process HTTP/2 connection, opened with its first stream. */
 export class Forwarding {
   private session: ClientHttp2Session | undefined = undefined;
@@ -88,20 +80,12 @@ export class Forwarding {
   private sessionOf(): ClientHttp2Session {
     const existing = this.session;
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const [client, server] = memoryPair();
-    Object.defineProperty(server, "remoteAddress", { value: this.peer.remoteAddress, configurable: true });
-    Object.defineProperty(server, "remotePort", { value: this.peer.remotePort, configurable: true });
+    // the client's address, carried to the in-process connection for getPeer and per-connection budgets
+    const [client, server] = memoryPair(this.peer);
     server.on("error", noop);
     client.on("error", noop);
     this.inject(server);
-    const session = connect("http://client-port", {
-      createConnection: () => client,
-      maxSendHeaderBlockLength: MAX_HEADER_LIST_BYTES,
-      maxSessionMemory: Number.MAX_SAFE_INTEGER,
-      settings: { initialWindowSize: WINDOW_BYTES, maxHeaderListSize: MAX_HEADER_LIST_BYTES },
-    });
-    session.on("error", noop);
-    session.once("connect", () => session.setLocalWindowSize(WINDOW_BYTES));
+    const session = openForwardingSession(client);
     this.session = session;
     this.server = server;
     return session;

@@ -3,14 +3,11 @@
 // held: two HTTP/2 endpoints each writing more than that to the other both wait for ever (a flood of
 // watch creates did). Here a write is taken at once, as a socket's kernel buffer takes it; what
 // either side may have in flight stays bounded by HTTP/2's flow control windows.
-import { Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
+import { type PeerAddress, SocketLikeDuplex } from "../socket-like-duplex.js";
 
-class PairEnd extends Duplex {
+class PairEnd extends SocketLikeDuplex {
   other: PairEnd | undefined = undefined;
-
-  constructor() {
-    super({ allowHalfOpen: true });
-  }
 
   override _read(): void {
     // what the other end writes is pushed as it comes
@@ -32,24 +29,12 @@ class PairEnd extends Duplex {
     if (other !== undefined && !other.destroyed) other.destroy();
     done(err);
   }
-
-  // what an HTTP server calls on a socket: nothing to do without one
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setTimeout(_ms: number, callback?: () => void): this {
-    if (callback !== undefined) this.once("timeout", callback);
-    return this;
-  }
 }
 
-/** Two connected ends: what one writes, the other reads. */
-export function memoryPair(): [Duplex, Duplex] {
+/** Two connected ends: what one writes, the other reads; the second has the client's address. */
+export function memoryPair(peer: PeerAddress = {}): [Duplex, Duplex] {
   const a = new PairEnd();
-  const b = new PairEnd();
+  const b = new PairEnd(peer);
   a.other = b;
   b.other = a;
   return [a, b];
