@@ -253,8 +253,68 @@ export function decodeMessage(bytes: Uint8Array): Message {
   }
 }
 
+/**
+ * A varint of at most 7 bytes (below 2^49, a safe number) at `at`: [value, end], or undefined when it
+ * is longer or runs past `end`.
+ */
+function shortVarint(bytes: Uint8Array, at: number, end: number): [number, number] | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let i = at; i < end && i < at + 7; i++) {
+    const b = bytes[i];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return [value, i + 1];
+    scale *= 0x80;
+  }
+  return undefined;
+}
+
+/**
+ * The common entry, decoded by hand: its four fields each at most once, numbers below 2^49, a type
+ * of one byte. The generated decoder reads each number as a BigInt and converts it back; a follower
+ * decodes every entry the leader appends. Anything else (unknown fields, repeats, long or broken
+ * varints) is left to the generated decoder: undefined.
+ */
+function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
+  const end = bytes.length;
+  let type = 0;
+  let term = 0;
+  let index = 0;
+  let data: Buffer | undefined;
+  let seen = 0;
+  let at = 0;
+  while (at < end) {
+    const tag = bytes[at++];
+    if (tag === 0x22) {
+      if (seen & 8) return undefined;
+      seen |= 8;
+      const length = shortVarint(bytes, at, end);
+      if (length === undefined || length[1] + length[0] > end) return undefined;
+      at = length[1];
+      data = Buffer.allocUnsafe(length[0]);
+      data.set(bytes.subarray(at, at + length[0]));
+      at += length[0];
+      continue;
+    }
+    const bit = tag === 0x08 ? 1 : tag === 0x10 ? 2 : tag === 0x18 ? 4 : 0;
+    if (bit === 0 || seen & bit) return undefined;
+    seen |= bit;
+    const value = shortVarint(bytes, at, end);
+    if (value === undefined) return undefined;
+    at = value[1];
+    if (bit === 1) {
+      if (value[0] > 0x7f) return undefined;
+      type = value[0];
+    } else if (bit === 2) term = value[0];
+    else index = value[0];
+  }
+  return { type, term, index, data: data ?? Buffer.alloc(0) };
+}
+
 /** Any valid protobuf encoding of an entry; throws RaftWireError on malformed input. */
 export function decodeEntry(bytes: Uint8Array): Entry {
+  const common = decodeCommonEntry(bytes);
+  if (common !== undefined) return common;
   try {
     return Entry.decode(bytes);
   } catch (err) {

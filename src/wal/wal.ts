@@ -1,10 +1,11 @@
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { type Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
+import { type Entry, type HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { encodeEntryFrame } from "./entry-frame.js";
 import { WalCorruptError, WalError, WalInputError, WalStateError } from "./errors.js";
 import { encodeFrame, FrameKind } from "./frame.js";
+import { encodeHardStateFrame } from "./hard-state-frame.js";
 import { convertLegacyWal, hasLegacyLayout, removeLegacyFiles } from "./legacy/convert.js";
 import { lockWal } from "./lock.js";
 import type { LogTracker } from "./log-tracker.js";
@@ -333,8 +334,8 @@ export class WAL {
     let sealedHardState: SealedHardState | undefined;
     if (hardState !== undefined) {
       try {
-        const proto = Buffer.from(HardState.encode(hardState).finish());
-        sealedHardState = { commit: hardState.commit, proto, frame: encodeFrame(FrameKind.hardState, proto) };
+        const { proto, frame } = encodeHardStateFrame(hardState);
+        sealedHardState = { commit: hardState.commit, proto, frame };
       } catch (error) {
         throw encodeFailed("hard state", error);
       }

@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { type Entry, EntryType, type Message, MessageType } from "../../src/gen/raftpb/raft.js";
+import {
+  type Entry,
+  Entry as EntryCodec,
+  EntryType,
+  type Message,
+  MessageType,
+} from "../../src/gen/raftpb/raft.js";
 import { FrameError, FrameReader } from "../../src/transport/frames.js";
 import {
   decodeMessageFrame,
@@ -18,7 +24,14 @@ import {
   INITIAL_MSGAPPV2_STATE,
   type MsgAppV2State,
 } from "../../src/transport/msgappv2-codec.js";
-import { decodeMessage, emptyMessage, encodeMessage, messageSize } from "../../src/transport/raft-wire.js";
+import {
+  decodeEntry,
+  decodeMessage,
+  emptyMessage,
+  encodeEntry,
+  encodeMessage,
+  messageSize,
+} from "../../src/transport/raft-wire.js";
 import { checkCompatibility, parseSemver, supportsStreams } from "../../src/transport/versions.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/[\s|]/g, ""), "hex");
@@ -360,6 +373,75 @@ test("property: any raft message survives etcd's layout (size prediction include
   } catch (err) {
     throw new Error(
       `raft layout property failed (seed ${seed}); replay with TRANSPORT_PROP_SEED\n${(err as Error).message}`,
+    );
+  }
+});
+
+test("property: an entry decodes as the generated decoder decodes it, or fails as it does", () => {
+  const seed =
+    process.env.TRANSPORT_PROP_SEED === undefined
+      ? Date.now() ^ (Math.random() * 2 ** 31)
+      : Number(process.env.TRANSPORT_PROP_SEED);
+  const num = fc.oneof(fc.nat(300), fc.nat(2 ** 48), fc.maxSafeNat());
+  const arbEntry = fc.record(
+    {
+      type: fc.oneof(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1000 })),
+      term: num,
+      index: num,
+      data: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    },
+    { noNullPrototype: true },
+  );
+  /** The generated decoder's answer: the entry, or that it threw. */
+  const generated = (bytes: Uint8Array): Entry | "throws" => {
+    try {
+      return EntryCodec.decode(bytes);
+    } catch {
+      return "throws";
+    }
+  };
+  const ours = (bytes: Uint8Array): Entry | "throws" => {
+    try {
+      return decodeEntry(bytes);
+    } catch {
+      return "throws";
+    }
+  };
+  // encodings as etcd writes them, as the generated encoder writes them (zero fields left out), and
+  // either with bytes changed, cut off or appended (repeats, unknown fields, broken varints)
+  const arbBytes = fc
+    .tuple(
+      arbEntry,
+      fc.boolean(),
+      fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
+      fc.nat(),
+      fc.uint8Array({ maxLength: 12 }),
+    )
+    .map(([e, etcdLayout, changes, cut, tail]) => {
+      const bytes = Buffer.from(etcdLayout ? encodeEntry(e) : EntryCodec.encode(e).finish());
+      for (const [at, value] of changes) if (bytes.length > 0) bytes[at % bytes.length] = value;
+      const kept = cut % 4 === 0 ? bytes.subarray(0, cut % (bytes.length + 1)) : bytes;
+      return Buffer.concat([kept, cut % 5 === 0 ? tail : Buffer.alloc(0)]);
+    });
+  try {
+    fc.assert(
+      fc.property(arbEntry, (e) => {
+        const bytes = encodeEntry(e);
+        assert.deepEqual(decodeEntry(bytes), e);
+        assert.deepEqual(decodeEntry(EntryCodec.encode(e).finish()), e);
+      }),
+      { seed, numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(arbBytes, (bytes) => {
+        assert.deepEqual(ours(bytes), generated(bytes));
+      }),
+      { seed, numRuns: 3000 },
+    );
+  } catch (err) {
+    const m = /seed: (-?\d+)/.exec(String((err as Error).message));
+    throw new Error(
+      `entry decoding property failed; replay with:\n  TRANSPORT_PROP_SEED=${m?.[1] ?? seed} node --import tsx --test test/transport/codecs.test.ts\n${(err as Error).message}`,
     );
   }
 });

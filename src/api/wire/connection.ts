@@ -1,9 +1,9 @@
 // The client port's own HTTP/2 server connection, written for gRPC over cleartext HTTP/2 (h2c with
-// prior knowledge) or TLS (h2 by ALPN). Node's HTTP/2 spends more CPU on its stream objects, header objects, events and
-// timers than a unary call costs (a put is one HEADERS and one DATA frame in, HEADERS, DATA and
-// HEADERS out); here frames are read from the socket's chunks by hand, the answers' header blocks are
-// encoded once, and a turn's output leaves in one socket write. Each stream's call is opened by the
-// caller (a native unary call, or a stream forwarded to Node's HTTP/2 and grpc-js).
+// prior knowledge) or TLS (h2 by ALPN). Node's HTTP/2 spends more CPU on its stream objects, header
+// objects, events and timers than a unary call costs (a put is one HEADERS and one DATA frame in,
+// HEADERS, DATA and HEADERS out); here frames are read from the socket's chunks by hand, the answers'
+// header blocks are encoded once, and a turn's output leaves in one socket write. Each stream's call
+// is opened by the caller (a native unary call, or a stream forwarded to Node's HTTP/2 and grpc-js).
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
