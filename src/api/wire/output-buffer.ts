@@ -9,11 +9,14 @@
 import type { Duplex } from "node:stream";
 import { FRAME_HEADER_BYTES, writeFrameHeader } from "./frames.js";
 
-/** Memory a connection's output starts with (a fan-out of 100 watchers on two connections fits). */
-const INITIAL_BYTES = 32 * 1024;
-/** Memory above this is not kept for other turns (one burst must not pin it). */
-const KEPT_MAX_BYTES = 256 * 1024;
-/** Spare memories kept: one per connection with output in a turn, up to this many. */
+/** Memory a connection's output starts with (it grows, by doubling, as a turn needs). */
+const INITIAL_BYTES = 16 * 1024;
+/**
+ * Memory above this is not kept for other turns (a turn's big answer must not pin it): a put seen by
+ * 100 watchers on one connection is about 33 KiB.
+ */
+const KEPT_MAX_BYTES = 64 * 1024;
+/** Spare memories kept: one per connection with output in a turn, up to this many (2 MiB at most). */
 const SPARES_MAX = 32;
 
 const spares: Buffer[] = [];
