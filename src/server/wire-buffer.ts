@@ -189,6 +189,17 @@ export class WireBuffer {
     return out;
   }
 
+  /**
+   * What was written, as a view of the writer's memory, which the writer uses again: valid until the
+   * next write. Writing starts over at 0.
+   */
+  takeView(): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.pos = 0;
+    if (this.buf.length > KEPT_BUFFER_MAX_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    return out;
+  }
+
   /** Drops what was written (after an error half-way through an answer). */
   reset(): void {
     this.pos = 0;

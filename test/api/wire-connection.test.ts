@@ -3,6 +3,7 @@
 // priority, flow control both ways, resets, the limit of concurrent streams, the ping policy and the
 // server's pings, and a GOAWAY with the right code for each kind of broken input.
 import assert from "node:assert/strict";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { duplexPair } from "node:stream";
 import { after, describe, it } from "node:test";
 import { encodeLiterals } from "../../src/api/grpc/hpack.js";
@@ -32,8 +33,9 @@ interface Log {
 }
 
 /**
- * Calls that echo their request (/echo), answer N bytes (/size/N), never answer (/hold), or never
- * answer nor consume what they are sent (/stall).
+ * Calls that echo their request (/echo), answer N bytes (/size/N), answer them after D ms
+ * (/later/N/D), answer N bytes from memory they overwrite once the write returns (/borrowed/N), never
+ * answer (/hold), or never answer nor consume what they are sent (/stall).
  */
 function calls(log: Log) {
   return (stream: WireStream, fields: [string, string][]): WireStreamHandler => {
@@ -55,6 +57,15 @@ function calls(log: Log) {
           const m = grpcMessage(Buffer.alloc(n, 7));
           for (let i = 0; i < n; i++) m[5 + i] = i & 0xff;
           stream.answerOk(m);
+        } else if (path.startsWith("/later/")) {
+          const [n, ms] = path.slice(7).split("/").map(Number);
+          setTimeout(() => stream.answerOk(sizedMessage(n)), ms);
+        } else if (path.startsWith("/borrowed/")) {
+          const m = sizedMessage(Number(path.slice(10)));
+          stream.respond(answerHeadersBlock, false);
+          stream.sendData(m, false, true);
+          m.fill(0xee);
+          stream.sendTrailers(okTrailersBlock);
         }
       },
       closed(code) {
@@ -62,6 +73,13 @@ function calls(log: Log) {
       },
     };
   };
+}
+
+/** A gRPC message of n bytes, byte i being i & 0xff. */
+function sizedMessage(n: number): Buffer {
+  const m = grpcMessage(Buffer.alloc(n));
+  for (let i = 0; i < n; i++) m[5 + i] = i & 0xff;
+  return m;
 }
 
 function setup(options: Partial<WireConnectionOptions> = {}) {
@@ -282,6 +300,58 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
     for (let i = 0; i < 100_000; i++) assert.equal(a.body[5 + i], i & 0xff);
     assert.ok(raw.frames.filter((f) => f.type === FrameType.DATA).every((f) => f.payload.length <= 16_384));
     raw.close();
+  });
+
+  it("keeps a copy of what a write that lends its memory leaves queued under the windows", async () => {
+    const { raw } = setup();
+    raw.start(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1000]]));
+    raw.write(raw.headers(1, grpcRequest("/borrowed/50000")), raw.data(1, grpcMessage("")));
+    await raw.until((f) => f.some((x) => x.type === FrameType.DATA && x.streamId === 1));
+    raw.write(windowUpdateFrame(1, 100_000));
+    const a = readAnswer(raw, await raw.stream(1));
+    assert.equal(a.body.length, 50_005);
+    for (let i = 0; i < 50_000; i++) assert.equal(a.body[5 + i], i & 0xff, `byte ${i}`);
+    raw.close();
+  });
+
+  it("over TCP, uses its output memory again only once the socket is done with it", async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    after(() => server.close());
+    const log: Log = { requests: new Map(), closed: [], streams: new Map() };
+    server.on("connection", (socket) => {
+      new WireConnection(socket, {
+        open: calls(log),
+        pingMinTimeMs: 5000,
+        pingIntervalMs: 2 * 60 * 60 * 1000,
+        pingTimeoutMs: 20_000,
+      });
+    });
+    const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    const raw = new RawClient(socket);
+    raw.start(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW]]));
+    raw.write(windowUpdateFrame(0, CONNECTION_WINDOW));
+    await raw.frame(FrameType.SETTINGS);
+    // the client reads nothing for a while: the kernel's buffers fill, and the server's writes, each
+    // in a turn of its own, wait with their memory held by the socket
+    socket.pause();
+    const sizes = Array.from({ length: 24 }, (_, k) => 200_000 + 997 * k);
+    const requests = sizes.map((n, k) => [
+      raw.headers(2 * k + 1, grpcRequest(k % 3 === 2 ? `/borrowed/${n}` : `/later/${n}/${2 * k}`)),
+      raw.data(2 * k + 1, grpcMessage("")),
+    ]);
+    raw.write(...requests.flat());
+    await new Promise((r) => setTimeout(r, 150));
+    socket.resume();
+    for (const [k, n] of sizes.entries()) {
+      const a = readAnswer(raw, await raw.stream(2 * k + 1));
+      assert.equal(a.body.length, n + 5, `stream ${2 * k + 1}`);
+      for (let i = 0; i < n; i++) {
+        if (a.body[5 + i] !== (i & 0xff)) assert.fail(`stream ${2 * k + 1}: byte ${i} is ${a.body[5 + i]}`);
+      }
+    }
+    socket.destroy();
   });
 
   it("resets a stream sent more than its window", async () => {

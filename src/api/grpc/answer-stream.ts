@@ -35,6 +35,11 @@ export interface AnswerStream {
    * bytes are still taken, and `drained` tells when it wants more.
    */
   write(frames: Buffer): boolean;
+  /**
+   * True when `write` is done with the memory of `frames` once it returns (it copies what it keeps):
+   * the caller may then write the next frames into the same memory.
+   */
+  readonly copiesWrites?: boolean;
   /** Stops reading the request body (no `data` until `resumeReading`; the client's window fills). */
   pauseReading(): void;
   resumeReading(): void;

@@ -26,7 +26,12 @@ import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { NodeAnswerStream } from "./node-answer-stream.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
 import { type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
-import { appendWatchFrames, frameWatchResponses, takeWatchFrames } from "./watch-response-encoder.js";
+import {
+  appendWatchFrames,
+  frameWatchResponses,
+  takeWatchFrames,
+  viewWatchFrames,
+} from "./watch-response-encoder.js";
 
 const WATCH_PATH = WatchService.watch.path;
 
@@ -107,11 +112,18 @@ function flushAll(deferred?: boolean): void {
   queuedResponses = 0;
   const calls = [...toFlush];
   toFlush.clear();
-  // every stream's frames in one buffer (one allocation, not one per stream), each stream written its part
+  // every stream's frames in one buffer, each stream written its part: the same memory every time when
+  // every stream copies what it writes (fresh memory for each fan-out counts against V8's heap limits),
+  // else memory
+  // of its own (one allocation, not one per stream)
   const ends: number[] = [];
-  for (const call of calls) ends.push(call.frameQueued());
-  const frames = takeWatchFrames();
-  const shared = frames.length <= SHARED_FRAMES_MAX_BYTES;
+  let copying = true;
+  for (const call of calls) {
+    ends.push(call.frameQueued());
+    if (!call.copiesWrites) copying = false;
+  }
+  const frames = copying ? viewWatchFrames() : takeWatchFrames();
+  const shared = copying || frames.length <= SHARED_FRAMES_MAX_BYTES;
   let start = 0;
   for (let i = 0; i < calls.length; i++) {
     const end = ends[i];
@@ -159,6 +171,11 @@ class WatchCall implements AnswerStreamListener {
 
   getPeer(): string {
     return this.stream.connection;
+  }
+
+  /** Its stream is done with the memory of what it is written once the write returns. */
+  get copiesWrites(): boolean {
+    return this.stream.copiesWrites === true;
   }
 
   start(): void {

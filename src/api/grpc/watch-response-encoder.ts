@@ -168,6 +168,14 @@ export function takeWatchFrames(): Buffer {
   return batch.takeMost();
 }
 
+/**
+ * Everything appended since the last take, as a view of the batch's memory: valid until the next
+ * append, so only for writers that copy what they keep before they return. Appending starts over at 0.
+ */
+export function viewWatchFrames(): Buffer {
+  return batch.takeView();
+}
+
 /** The Watch service definition with the caching encoder for its responses. */
 export const WatchServiceDefinition = {
   ...WatchService,

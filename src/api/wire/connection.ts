@@ -1,10 +1,12 @@
 // The client port's own HTTP/2 server connection, written for gRPC over cleartext HTTP/2 (h2c with
-// prior knowledge) or TLS (h2 by ALPN). Node's HTTP/2 spends more CPU on its stream objects, header objects, events and
-// timers than a unary call costs (a put is one HEADERS and one DATA frame in, HEADERS, DATA and
-// HEADERS out); here frames are read from the socket's chunks by hand, the answers' header blocks are
-// encoded once, and a turn's output leaves in one socket write. Each stream's call is opened by the
-// caller (a native unary call, or a stream forwarded to Node's HTTP/2 and grpc-js).
+// prior knowledge) or TLS (h2 by ALPN). Node's HTTP/2 spends more CPU on its stream objects, header
+// objects, events and timers than a unary call costs (a put is one HEADERS and one DATA frame in,
+// HEADERS, DATA and HEADERS out); here frames are read from the socket's chunks by hand, the answers'
+// header blocks are encoded once, and a turn's output leaves in one socket write. Each stream's call
+// is opened by the caller (a native unary call, or a stream forwarded to Node's HTTP/2 and grpc-js).
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
 import { type HeaderField, HpackDecoder } from "../grpc/hpack.js";
 import { PingStrikes, tooManyPings } from "../grpc/ping-policy.js";
@@ -26,6 +28,7 @@ import {
   settingsFrame,
   windowUpdateFrame,
 } from "./frames.js";
+import { OutputBuffer } from "./output-buffer.js";
 import { wellFormedRequest, wellFormedTrailers } from "./request-headers.js";
 import { ResetBudget } from "./reset-budget.js";
 import { type StreamConnection, WireStream, type WireStreamHandler } from "./wire-stream.js";
@@ -106,8 +109,9 @@ export class WireConnection implements StreamConnection {
   private readonly waiting = new Set<WireStream>();
   private lastStreamId = 0;
   private continuing: HeaderBlock | undefined = undefined;
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly out = new OutputBuffer();
+  /** The socket is plain TCP: the memory of a write it took at once is used again (see OutputBuffer). */
+  private readonly reusesOutput: boolean;
   private flushQueued = false;
   private readPaused = false;
   /** GOAWAY sent: no new streams. */
@@ -128,6 +132,7 @@ export class WireConnection implements StreamConnection {
     private readonly options: WireConnectionOptions,
   ) {
     this.strikes = new PingStrikes(options.pingMinTimeMs, options.now);
+    this.reusesOutput = socket instanceof Socket && (socket as TLSSocket).encrypted !== true;
     this.resets = new ResetBudget(
       options.now ?? (() => performance.now()),
       options.resetBurst,
@@ -169,8 +174,18 @@ export class WireConnection implements StreamConnection {
 
   output(bytes: Buffer): void {
     if (this.phase === Phase.Closed) return;
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
+    this.out.append(bytes);
+    this.flushSoon();
+  }
+
+  outputFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number): void {
+    if (this.phase === Phase.Closed) return;
+    this.out.appendFrame(type, flags, streamId, payload, n);
+    this.flushSoon();
+  }
+
+  /** Writes the output at the end of this turn. */
+  private flushSoon(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
     dirty.push(this);
@@ -193,8 +208,7 @@ export class WireConnection implements StreamConnection {
       this.output(bytes);
       return;
     }
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
+    this.out.append(bytes);
     this.flush();
   }
 
@@ -225,13 +239,13 @@ export class WireConnection implements StreamConnection {
   /** Writes the turn's output in one socket write. */
   flush(): void {
     this.flushQueued = false;
-    if (this.outBytes === 0) return;
-    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out, this.outBytes);
-    this.out = [];
-    this.outBytes = 0;
-    if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (this.out.length === 0) return;
+    if (this.socket.destroyed || this.socket.writableEnded) {
+      this.out.clear();
+      return;
+    }
     // a client that does not read stops being read (its requests would only pile up answers)
-    if (!this.socket.write(data) && !this.readPaused) {
+    if (!this.out.writeTo(this.socket, this.reusesOutput) && !this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
     }
@@ -266,8 +280,7 @@ export class WireConnection implements StreamConnection {
     this.pingTimer = undefined;
     this.pingDeadline = undefined;
     this.phase = Phase.Closed;
-    this.out = [];
-    this.outBytes = 0;
+    this.out.clear();
     const streams = [...this.streams.values()];
     this.streams.clear();
     this.waiting.clear();

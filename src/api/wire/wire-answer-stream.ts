@@ -47,8 +47,11 @@ export class WireAnswerStream implements AnswerStream {
     this.stream.respond(answerHeadersBlock, false);
   }
 
+  /** The frames are copied into the connection's output (or the stream's queue) before this returns. */
+  readonly copiesWrites = true;
+
   write(frames: Buffer): boolean {
-    return this.stream.sendData(frames, false);
+    return this.stream.sendData(frames, false, true);
   }
 
   pauseReading(): void {

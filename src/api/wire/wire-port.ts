@@ -50,7 +50,7 @@ export class WirePort {
 
   constructor(private readonly options: WirePortOptions) {}
 
-  /** Serves a connection (a socket, or TLS over one) whose first bytes still to be read are the HTTP/2 preface. */
+  /** Serves a connection (TCP, or TLS over it) whose first bytes still to be read are the preface. */
   serve(socket: Socket): WireConnection {
     const { options } = this;
     const peer = socket.remotePort

@@ -20,8 +20,10 @@ export interface StreamConnection {
   /** The client's connection-level window for our DATA. */
   sendWindow: number;
   readonly peerMaxFrame: number;
-  /** Appends bytes to the turn's output. */
+  /** Appends a copy of bytes to the turn's output. */
   output(bytes: Buffer): void;
+  /** Appends a frame to the turn's output: its header, then a copy of the first `n` bytes of `payload`. */
+  outputFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number): void;
   /** Appends a unary call's whole answer: the turn's first leaves at once (see WireConnection). */
   outputAnswer(bytes: Buffer): void;
   /** Counts `n` bytes of the client's DATA consumed on the connection window. */
@@ -118,13 +120,22 @@ export class WireStream {
     this.writeHeaders(block, endStream);
   }
 
-  /** Queues DATA; false when the queue is past its high-water mark (wait for `drained`). */
-  sendData(data: Buffer, endStream: boolean): boolean {
+  /**
+   * Queues DATA; false when the queue is past its high-water mark (wait for `drained`). `borrowed`:
+   * the caller uses the memory of `data` again once this returns, so what the windows hold back is
+   * copied.
+   */
+  sendData(data: Buffer, endStream: boolean, borrowed = false): boolean {
     if (this.done || this.localEnded) return true;
     if (this.queue === undefined) this.queue = [];
-    this.queue.push({ data, end: endStream });
+    const pending = { data, end: endStream };
+    this.queue.push(pending);
     this.queuedBytes += data.length;
     this.pump();
+    // only this call's bytes can be left of the caller's memory: they were queued last
+    const queue = this.queue as Pending[] | undefined;
+    if (borrowed && queue !== undefined && queue[queue.length - 1] === pending)
+      pending.data = Buffer.from(pending.data);
     if (this.queuedBytes > HIGH_WATER) this.waiting = true;
     return !this.waiting;
   }
@@ -188,13 +199,10 @@ export class WireStream {
       }
       const last = n === head.data.length;
       const end = last && head.end;
-      const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
-      writeFrameHeader(buf, 0, n, FrameType.DATA, end ? Flags.END_STREAM : 0, this.id);
-      head.data.copy(buf, FRAME_HEADER_BYTES, 0, n);
       c.sendWindow -= n;
       this.sendWindow -= n;
       this.queuedBytes -= n;
-      c.output(buf);
+      c.outputFrame(FrameType.DATA, end ? Flags.END_STREAM : 0, this.id, head.data, n);
       c.wrote();
       if (last) queue.shift();
       else head.data = head.data.subarray(n);
