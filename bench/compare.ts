@@ -14,6 +14,13 @@
 // seconds of a fresh one, and rxetcd's JIT (unlike etcd's compiled Go) makes those seconds slower. A
 // quarter of put-1 (750 puts) was too short: three members still spent 237 us of V8's compiler threads
 // per put after 1,000 puts, 47 after 12,000. The warm-up lines are printed and left out of the medians.
+// The warm-up is split over WARMUP_RUNS runs of the load generator, each on new connections: a member
+// that has seen one client connection still deoptimized 18-22 optimized functions when the next one
+// came (V8 generalizes the shapes of the objects the second socket and the loadgen's first Get touch),
+// and the first timed run after a one-connection warm-up had p99 1.7-2.2 ms against 0.3-0.5 for the
+// third and fourth (put-1, one member, --unsafe-no-fsync; etcd 0.23-0.40 in every run). Warmed over
+// three connections, the first timed run had no deoptimization and p99 0.58-0.89 ms. A long-running
+// server has seen many connections; the timed runs should find it so.
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
 // --client-thread adds this checkout's rxetcd with its client port served from the HTTP/2 thread
@@ -48,6 +55,8 @@ const against = flag("--against");
 const clientThread = process.argv.includes("--client-thread");
 const clientHttp2 = flag("--client-http2");
 const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
+/** Load generator runs (each on new connections) a warm-up is split over. */
+const WARMUP_RUNS = 3;
 /** The fewest requests of a warm-up (when there is one), whatever the row's size. */
 const WARMUP_AT_LEAST = 5000;
 const unknown = wanted?.filter((id) => !WORKLOADS.some((w) => w.id === id)) ?? [];
@@ -139,7 +148,10 @@ for (const size of sizes) {
       const total = Math.max(1, Math.round(w.total * (quick ? 0.2 : 1)));
       const warmupTotal = warmup > 0 ? Math.max(Math.round(total * warmup), WARMUP_AT_LEAST) : 0;
       for (const c of warmupTotal > 0 ? contenders : []) {
-        const s = await runLoadgen(loadgen, w.args(warmupTotal), [deployments.get(c.name)!.leader]);
+        const endpoints = [deployments.get(c.name)!.leader];
+        let s = await runLoadgen(loadgen, w.args(Math.ceil(warmupTotal / WARMUP_RUNS)), endpoints);
+        for (let run = 1; run < WARMUP_RUNS; run++)
+          s = await runLoadgen(loadgen, w.args(Math.ceil(warmupTotal / WARMUP_RUNS)), endpoints);
         console.log(
           `${size}m ${w.label.padEnd(40)} ${c.name.padEnd(6)} ${s.rps.toFixed(0).padStart(7)} req/s  ` +
             `(warm-up, not counted)  load ${loadavg()}`,

@@ -440,6 +440,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
         // open gateway streams get etcd's last line before their connections go (those of the
         // thread's connections through it)
         await openStreams.endAll(TRANSPORT_CLOSING, 1000);
+        // and WebSocket clients get that line from their proxy before the connections go
+        await gatewaySockets.settled(1000);
         await front?.close();
         wirePort?.closeAll();
         gatewaySockets.close();

@@ -33,6 +33,22 @@ export function batchWhileBusy<T, R>(
           subscriber.error(err);
           return;
         }
+        // a promise is followed with `then` alone: from() made an Observable, a subscriber and their
+        // closures for every batch (the raft loop drains once per Ready)
+        if (inner instanceof Promise) {
+          inner.then(
+            (r: R) => {
+              if (subscriber.closed) return;
+              subscriber.next(r);
+              busy = false;
+              startNext();
+            },
+            (err: unknown) => {
+              if (!subscriber.closed) subscriber.error(err);
+            },
+          );
+          return;
+        }
         subscriber.add(
           from(inner).subscribe({
             next: (r) => subscriber.next(r),

@@ -74,4 +74,21 @@ describe("PortDuplex", () => {
     await closed;
     assert.equal(b.destroyed, true);
   });
+
+  it("delivers what was written just before a destroy, then closes the other side and the port", async () => {
+    for (let round = 0; round < 50; round++) {
+      const [a, b] = pair();
+      const received: Buffer[] = [];
+      b.on("data", (chunk: Buffer) => received.push(chunk));
+      const closed = once(b, "close");
+      a.write(`last line ${round}`);
+      a.destroy();
+      await closed;
+      assert.equal(Buffer.concat(received).toString(), `last line ${round}`, `round ${round}`);
+      // the destroyed side's port no longer holds the process open: a timer does, as a closing server's does
+      const limit = setTimeout(() => {}, 5000);
+      await Promise.all([a.released, b.released]);
+      clearTimeout(limit);
+    }
+  });
 });

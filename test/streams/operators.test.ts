@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { map, of, timer } from "rxjs";
+import { map, of, Subject, timer } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { batchWhileBusy } from "../../streams/operators/batch-while-busy.js";
 import { inOrder } from "../../streams/operators/in-order.js";
@@ -81,5 +81,105 @@ test("batchWhileBusy propagates an error from processing", () => {
       }),
     );
     expectObservable(out).toBe("#", undefined, new Error("nope"));
+  });
+});
+
+/** A promise and the functions that settle it, for work whose end a test decides. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+test("inOrder follows promises one at a time in arrival order, and completes after the last", async () => {
+  const source = new Subject<string>();
+  const pending = new Map<string, ReturnType<typeof deferred<string>>>();
+  const started: string[] = [];
+  const out: string[] = [];
+  let completed = false;
+  source
+    .pipe(
+      inOrder((v, i) => {
+        started.push(`${v}${i}`);
+        const d = deferred<string>();
+        pending.set(v, d);
+        return d.promise;
+      }),
+    )
+    .subscribe({ next: (r) => out.push(r), complete: () => (completed = true) });
+  source.next("a");
+  source.next("b");
+  source.next("c");
+  source.complete();
+  assert.deepEqual(started, ["a0"], "b waits for a");
+  pending.get("a")?.resolve("A");
+  await turn();
+  assert.deepEqual(started, ["a0", "b1"]);
+  // c's work starts only once b's promise settled, whatever else resolves meanwhile
+  pending.get("b")?.resolve("B");
+  await turn();
+  pending.get("c")?.resolve("C");
+  await turn();
+  assert.deepEqual(out, ["A", "B", "C"]);
+  assert.deepEqual(started, ["a0", "b1", "c2"]);
+  assert.equal(completed, true);
+});
+
+test("inOrder: a rejected promise errors the stream; once unsubscribed, a settled promise emits nothing", async () => {
+  const errors: unknown[] = [];
+  const failing = new Subject<number>();
+  failing.pipe(inOrder(() => Promise.reject(new Error("boom")))).subscribe({ error: (e) => errors.push(e) });
+  failing.next(1);
+  await turn();
+  assert.equal((errors[0] as Error)?.message, "boom");
+
+  const source = new Subject<number>();
+  const d = deferred<number>();
+  const out: number[] = [];
+  const sub = source.pipe(inOrder(() => d.promise)).subscribe((v) => out.push(v));
+  source.next(1);
+  sub.unsubscribe();
+  d.resolve(7);
+  await turn();
+  assert.deepEqual(out, []);
+});
+
+test("batchWhileBusy follows a promise: the first value alone, then what queued meanwhile", async () => {
+  const source = new Subject<string>();
+  const batches: string[][] = [];
+  const pending: Array<ReturnType<typeof deferred<string>>> = [];
+  const out: string[] = [];
+  source
+    .pipe(
+      batchWhileBusy((batch) => {
+        batches.push([...batch]);
+        const d = deferred<string>();
+        pending.push(d);
+        return d.promise;
+      }),
+    )
+    .subscribe((r) => out.push(r));
+  source.next("a");
+  source.next("b");
+  source.next("c");
+  assert.deepEqual(batches, [["a"]]);
+  pending[0].resolve("x");
+  await turn();
+  assert.deepEqual(batches, [["a"], ["b", "c"]]);
+  pending[1].reject(new Error("late"));
+  await turn();
+  assert.deepEqual(out, ["x"]);
+});
+
+test("inOrder takes inputs that complete at once one after the other, and completes", () => {
+  scheduler().run(({ cold, expectObservable }) => {
+    const out = cold("a---b---c---|").pipe(inOrder((v, i) => of(`${v}${i}`, v.toUpperCase())));
+    expectObservable(out).toBe("(xA)(yB)(zC)|", { x: "a0", A: "A", y: "b1", B: "B", z: "c2", C: "C" });
   });
 });

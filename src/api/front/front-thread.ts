@@ -113,7 +113,8 @@ export async function startFrontThread(
         const { port, http2, kind: _, ...peer } = report;
         const connection = new PortDuplex(port, peer);
         connections.add(connection);
-        connection.once("close", () => connections.delete(connection));
+        // kept until the thread has read all of it, also after it was destroyed here
+        void connection.released.then(() => connections.delete(connection));
         options.accept(connection, http2);
       } else if (report.kind === "failed")
         reject(new Error(`the client port's HTTP/2 thread: ${report.message}`));
@@ -138,7 +139,7 @@ export async function startFrontThread(
     close: async () => {
       // each connection ends after what was written to it (the last lines of open gateway streams),
       // and the thread lives on until its clients have those bytes, a second at most
-      const closed = [...connections].map((c) => new Promise((resolve) => c.once("close", resolve)));
+      const closed = [...connections].map((c) => c.released);
       for (const connection of connections) connection.end();
       await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 1000))]);
       await worker.terminate();

@@ -18,6 +18,12 @@ const ACK_EVERY = WINDOW / 4;
 
 /** The other side ended its writes (the socket's FIN). */
 const END = "end";
+/**
+ * The other side was destroyed. Sent as a message rather than by closing the port at once: a port closed
+ * by its sender may drop messages still on the way (a gateway's last line, written just before its
+ * connection was closed), while this one arrives after them and the receiver closes the port.
+ */
+const CLOSED = "closed";
 
 export class PortDuplex extends SocketLikeDuplex {
   /** Sent bytes the other side has not said it read. */
@@ -28,6 +34,10 @@ export class PortDuplex extends SocketLikeDuplex {
   private readBytes = 0;
   /** Bytes pushed while our reader wanted no more. */
   private backlog = 0;
+  /** The other side said it was destroyed: closing the port is ours to do. */
+  private peerGone = false;
+  /** Resolves once the port is closed: the other side has read everything this side sent. */
+  readonly released: Promise<void>;
 
   constructor(
     private readonly port: MessagePort,
@@ -35,7 +45,12 @@ export class PortDuplex extends SocketLikeDuplex {
   ) {
     super(peer);
     port.on("message", (message: unknown) => this.receive(message));
-    port.on("close", () => this.destroy());
+    this.released = new Promise((resolve) =>
+      port.on("close", () => {
+        this.destroy();
+        resolve();
+      }),
+    );
   }
 
   private receive(message: unknown): void {
@@ -51,6 +66,18 @@ export class PortDuplex extends SocketLikeDuplex {
         release();
       }
     } else if (message === END) this.push(null);
+    else if (message === CLOSED) this.closedByPeer();
+  }
+
+  /** As a socket whose peer went away: what was received is still read, then the connection closes. */
+  private closedByPeer(): void {
+    this.peerGone = true;
+    if (this.readableEnded) {
+      this.destroy();
+      return;
+    }
+    this.once("end", () => this.destroy());
+    this.push(null);
   }
 
   private tell(n: number): void {
@@ -86,7 +113,13 @@ export class PortDuplex extends SocketLikeDuplex {
 
   override _destroy(err: Error | null, done: (err: Error | null) => void): void {
     this.held = undefined;
-    this.port.close();
+    if (this.peerGone) this.port.close();
+    else {
+      // the other side closes the port once it has read what came before; this side no longer holds
+      // the process open for it
+      this.port.postMessage(CLOSED);
+      this.port.unref();
+    }
     done(err);
   }
 }

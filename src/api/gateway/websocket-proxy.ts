@@ -93,7 +93,7 @@ function asClientConnection(end: Duplex, client: IncomingMessage["socket"]): Dup
   return end;
 }
 
-function proxy(http: HttpServer, ws: WebSocket, upgrade: IncomingMessage): void {
+function proxy(http: HttpServer, ws: WebSocket, upgrade: IncomingMessage, finished: () => void): void {
   const [clientEnd, serverEnd] = connectionPair();
   http.emit("connection", asClientConnection(serverEnd, upgrade.socket));
   const request = httpRequest({
@@ -110,6 +110,7 @@ function proxy(http: HttpServer, ws: WebSocket, upgrade: IncomingMessage): void 
     clientEnd.destroy();
     // as the proxy does: the connection is closed, no close frame
     ws.terminate();
+    finished();
   };
   request.on("error", finish);
   request.on("response", (answer) => {
@@ -166,8 +167,20 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   );
 }
 
+/** The WebSocket side of the port: closes, and waits for the proxies still sending their last lines. */
+export interface GatewayWebSockets {
+  close(): void;
+  /**
+   * Resolves once every proxy open now has sent its answer's last lines and closed (at most `limitMs`):
+   * on shutdown, after the gateway's streams were ended with their error line, so that the line reaches
+   * the client before the connections go.
+   */
+  settled(limitMs: number): Promise<void>;
+}
+
 /** Serves WebSocket upgrades on /v3/ paths of the port's HTTP server through the gateway. */
-export function serveGatewayWebSockets(http: HttpServer): { close(): void } {
+export function serveGatewayWebSockets(http: HttpServer): GatewayWebSockets {
+  const open = new Set<Promise<void>>();
   const wss = new WebSocketServer({
     noServer: true,
     // "Bearer, <token>" is answered with "Bearer"; anything else with no protocol at all
@@ -181,7 +194,26 @@ export function serveGatewayWebSockets(http: HttpServer): { close(): void } {
       return;
     }
     if (!path.startsWith("/v3/") || !isWebSocketUpgrade(req)) return;
-    wss.handleUpgrade(req, socket, head, (ws) => proxy(http, ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      let finished = () => {};
+      const done = new Promise<void>((resolve) => {
+        finished = resolve;
+      });
+      open.add(done);
+      void done.then(() => open.delete(done));
+      proxy(http, ws, req, finished);
+    });
   });
-  return { close: () => wss.close() };
+  return {
+    close: () => wss.close(),
+    async settled(limitMs) {
+      if (open.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, limitMs);
+      });
+      await Promise.race([Promise.all(open), limit]);
+      clearTimeout(timer);
+    },
+  };
 }

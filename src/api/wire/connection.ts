@@ -683,7 +683,11 @@ export class WireConnection implements StreamConnection {
       this.schedulePing();
       return;
     }
-    this.output(frame(FrameType.PING, Flags.ACK, 0, payload));
+    // The ack leaves after the requests read with the ping were handled: grpc-go clients ping with
+    // every burst of data they receive, so a lone client's ping comes with its next request, and an
+    // ack written at once was a socket write (and a wake-up of the client) ahead of the put's appends.
+    const ack = frame(FrameType.PING, Flags.ACK, 0, payload);
+    setImmediate(() => this.output(ack));
     const wrote = this.serverWrote || this.waiting.size > 0;
     this.serverWrote = false;
     if (this.strikes.ping(wrote, this.streams.size > 0)) {

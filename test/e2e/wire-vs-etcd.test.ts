@@ -1,0 +1,165 @@
+// The client port's HTTP/2 on raw frames beside Debian's etcd 3.4 (grpc-go's h2c server): malformed
+// requests, frames on streams the client ended or closed, the too_many_pings GOAWAY with streams open,
+// and the header blocks of native and forwarded answers must come back the same from both. Where
+// rxetcd is stricter than grpc-go (connection-specific fields, a missing :path, DATA on a closed
+// stream, rapid resets) the own connection's tests say what it answers.
+import assert from "node:assert/strict";
+import { after, describe } from "node:test";
+import type { HeaderField } from "../../src/api/grpc/hpack.js";
+import { ErrorCode, Flags, FrameType, frame } from "../../src/api/wire/frames.js";
+import { grpcMessage, grpcRequest, RawClient, type ReadFrame } from "../api/wire-raw-client.js";
+import { type Binary, destroyAllMembers, e2eTest, Member, needsDebianEtcd } from "./harness.js";
+
+const RANGE = "/etcdserverpb.KV/Range";
+const WATCH = "/etcdserverpb.Watch/Watch";
+/** A RangeRequest for key "a". */
+const rangeRequest = grpcMessage(Buffer.from([0x0a, 0x01, 0x61]));
+
+/** `p`, or undefined once `ms` passed (a server that never answers fails the comparison, not the clock). */
+function within<T>(p: Promise<T>, ms = 10_000): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+const blocks = new WeakMap<ReadFrame, HeaderField[]>();
+const decodedUpTo = new WeakMap<RawClient, number>();
+
+/** A HEADERS frame's block (HPACK blocks are decoded in the order they came, whatever the stream). */
+function blockOf(raw: RawClient, f: ReadFrame): HeaderField[] | undefined {
+  let i = decodedUpTo.get(raw) ?? 0;
+  for (; i < raw.frames.length; i++) {
+    const g = raw.frames[i];
+    if (g.type === FrameType.HEADERS) blocks.set(g, raw.decoder.decode(g.payload));
+  }
+  decodedUpTo.set(raw, i);
+  return blocks.get(f);
+}
+
+/** What came back on one stream: its frames' types with a reset's code, and its header blocks. */
+function streamSummary(raw: RawClient, id: number): (string | HeaderField[] | undefined)[] {
+  return raw.frames
+    .filter((f) => f.streamId === id)
+    .map((f: ReadFrame) => {
+      if (f.type === FrameType.HEADERS) return blockOf(raw, f);
+      if (f.type === FrameType.RST_STREAM) return `RST_STREAM ${f.payload.readUInt32BE(0)}`;
+      return f.type === FrameType.DATA ? "DATA" : `type ${f.type}`;
+    });
+}
+
+const request = grpcRequest(RANGE);
+const malformed: [string, HeaderField[]][] = [
+  ["an upper-case name", [...request, ["X-Upper", "1"]]],
+  ["a pseudo-header after a regular field", [...request.slice(1), request[0]]],
+  ["a second :path", [[":path", RANGE], ...request]],
+  ["an unknown pseudo-header", [[":foo", "x"], ...request]],
+  ["a control character in a value", [...request, ["x-value", "a\u0001b"]]],
+];
+
+async function outcomes(port: number): Promise<Record<string, unknown>> {
+  const seen: Record<string, unknown> = {};
+  // each malformed request on its own connection, then a good one on the same connection
+  for (const [name, fields] of malformed) {
+    const raw = await RawClient.open(port);
+    raw.write(raw.headers(1, fields), raw.data(1, rangeRequest));
+    raw.write(raw.headers(3, request), raw.data(3, rangeRequest));
+    await raw.stream(3);
+    seen[name] = { bad: streamSummary(raw, 1), good: streamSummary(raw, 3) };
+    raw.socket.destroy();
+  }
+  {
+    // DATA after the client ended its side of a stream still open (a Watch)
+    const raw = await RawClient.open(port);
+    raw.write(raw.headers(1, grpcRequest(WATCH)), raw.data(1, grpcMessage(""), Flags.END_STREAM));
+    raw.write(raw.data(1, grpcMessage(""), 0));
+    await raw.frame(FrameType.RST_STREAM, 1);
+    seen["DATA after END_STREAM"] = streamSummary(raw, 1);
+    raw.socket.destroy();
+  }
+  {
+    // a new request on a stream that is closed: the connection ends, the next stream is not served
+    const raw = await RawClient.open(port);
+    raw.write(raw.headers(1, request), raw.data(1, rangeRequest));
+    await raw.stream(1);
+    raw.write(raw.headers(1, request), raw.data(1, rangeRequest));
+    raw.write(raw.headers(3, request), raw.data(3, rangeRequest));
+    await within(raw.until(() => raw.closed, "the end of the connection"));
+    seen["HEADERS on a closed stream"] = { closed: raw.closed, next: streamSummary(raw, 3) };
+    raw.socket.destroy();
+  }
+  {
+    // pings faster than the policy allows while streams are open: the GOAWAY names the last stream
+    const raw = await RawClient.open(port);
+    raw.write(raw.headers(1, request), raw.data(1, rangeRequest));
+    raw.write(raw.headers(3, request), raw.data(3, rangeRequest));
+    raw.write(raw.headers(5, grpcRequest(WATCH)));
+    await raw.stream(1);
+    await raw.stream(3);
+    for (let i = 0; i < 5; i++) raw.write(frame(FrameType.PING, 0, 0, Buffer.alloc(8)));
+    const goaway = await within(raw.goaway());
+    seen.too_many_pings = goaway && { last: goaway.last, code: goaway.code, debug: goaway.debug };
+    raw.socket.destroy();
+  }
+  {
+    // answers: a native unary call, and calls forwarded to grpc-js (health, a LeaseKeepAlive the client ends)
+    const raw = await RawClient.open(port);
+    raw.write(raw.headers(1, request), raw.data(1, rangeRequest));
+    raw.write(raw.headers(3, grpcRequest("/grpc.health.v1.Health/Check")), raw.data(3, grpcMessage("")));
+    raw.write(
+      raw.headers(5, grpcRequest("/etcdserverpb.Lease/LeaseKeepAlive")),
+      raw.data(5, grpcMessage(""), Flags.END_STREAM),
+    );
+    for (const id of [1, 3, 5]) await raw.stream(id);
+    seen.answers = [1, 3, 5].map((id) => streamSummary(raw, id));
+    raw.socket.destroy();
+  }
+  return seen;
+}
+
+describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
+  after(destroyAllMembers);
+
+  e2eTest(
+    "malformed requests, frames on ended or closed streams, pings and answers come back as etcd's",
+    { timeout: 200_000 },
+    async () => {
+      assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
+      const seen: Partial<Record<Binary, Record<string, unknown>>> = {};
+      for (const binary of ["etcd", "rxetcd"] as Binary[]) {
+        const m = await Member.start({ binary, name: "n1", startTimeoutMs: 120_000 });
+        seen[binary] = await outcomes(m.clientPort);
+        if (binary === "rxetcd") {
+          // beyond etcd 3.4: a connection opening and resetting streams in a flood is ended
+          const raw = await RawClient.open(m.clientPort);
+          const flood: Buffer[] = [];
+          for (let id = 1; id < 2 * 1500; id += 2)
+            flood.push(raw.headers(id, request), frame(FrameType.RST_STREAM, 0, id, Buffer.alloc(4)));
+          raw.write(...flood);
+          const goaway = await within(raw.goaway());
+          assert.equal(goaway?.code, ErrorCode.ENHANCE_YOUR_CALM, goaway?.debug ?? "no GOAWAY");
+          raw.socket.destroy();
+        }
+        // the member serves the next client as before
+        const put = await m.etcdctl(["put", "after", "frames"]);
+        assert.equal(put.code, 0, put.stderr);
+        await m.stop();
+        await m.destroy();
+      }
+      const etcd = seen.etcd as Record<string, unknown>;
+      // what etcd answered, so that the comparison is of something
+      assert.deepEqual((etcd["an upper-case name"] as { bad: unknown }).bad, [
+        `RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`,
+      ]);
+      assert.deepEqual(etcd["DATA after END_STREAM"], [`RST_STREAM ${ErrorCode.STREAM_CLOSED}`]);
+      assert.deepEqual(etcd["HEADERS on a closed stream"], { closed: true, next: [] });
+      assert.deepEqual(etcd.too_many_pings, {
+        last: 5,
+        code: ErrorCode.ENHANCE_YOUR_CALM,
+        debug: "too_many_pings",
+      });
+      assert.deepEqual(seen.rxetcd, etcd);
+    },
+  );
+});
