@@ -49,7 +49,9 @@ export class OutputBuffer {
    * Writes what was gathered in one socket write and starts over empty; answers as the socket's
    * write does. `reusable`: the socket is a plain TCP socket, whose write hands the bytes to the
    * kernel before it returns or holds them as part of its writableLength; when that is 0 after the
-   * write, nothing refers to the memory any more and it becomes a spare.
+   * write, nothing refers to the memory any more and it becomes a spare. Any other socket (TLS, an
+   * in-process pair) may keep what it is given: it gets a copy of the bytes (exact size, from Node's
+   * pool when small, as a concatenation of the turn's frames was), and the memory stays a spare.
    */
   writeTo(socket: Duplex, reusable: boolean): boolean {
     const buf = this.buf;
@@ -61,8 +63,13 @@ export class OutputBuffer {
       release(buf);
       return true;
     }
+    if (!reusable) {
+      const ok = socket.write(Buffer.from(buf.subarray(0, n)));
+      release(buf);
+      return ok;
+    }
     const ok = socket.write(buf.subarray(0, n));
-    if (reusable && socket.writableLength === 0) release(buf);
+    if (socket.writableLength === 0) release(buf);
     return ok;
   }
 
