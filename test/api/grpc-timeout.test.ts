@@ -3,9 +3,9 @@ import { test } from "node:test";
 import { grpcTimeoutMs } from "../../src/api/grpc/call-stream.js";
 import { mulberry32, withSeed } from "../seeded-random.js";
 
-/** The header's meaning as grpc-js reads it: the first 1-8 digits followed (after spaces) by a unit. */
+/** The header's meaning as grpc-go reads it: 1-8 digits and a unit, nothing else (else malformed). */
 function byPattern(timeout: string): number | undefined {
-  const match = /(\d{1,8})\s*([HMSmun])/.exec(timeout);
+  const match = /^(\d{1,8})([HMSmun])$/.exec(timeout);
   if (match === null) return undefined;
   const unitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
   return (Number(match[1]) * unitMs[match[2]]) | 0;
@@ -22,9 +22,13 @@ test("grpc-timeout values clients send are read as milliseconds", () => {
   assert.equal(grpcTimeoutMs("S"), undefined);
   assert.equal(grpcTimeoutMs(""), undefined);
   assert.equal(grpcTimeoutMs("12x"), undefined);
+  // what grpc-js would read in them, grpc-go (etcd) refuses
+  assert.equal(grpcTimeoutMs("123456789S"), undefined);
+  assert.equal(grpcTimeoutMs(" 5S"), undefined);
+  assert.equal(grpcTimeoutMs("5 S"), undefined);
 });
 
-test("any grpc-timeout value means what the header's pattern reads in it (random values)", () =>
+test("any grpc-timeout value means what grpc-go reads in it (random values)", () =>
   withSeed("SEED", "test/api/grpc-timeout.test.ts", (seed) => {
     const next = mulberry32(seed);
     const alphabet = "0123456789HMSmun x-";

@@ -14,6 +14,7 @@ import type { Metadata } from "@grpc/grpc-js";
 import { Registry } from "prom-client";
 import type { MethodDefinition, UnaryHandler } from "../../src/api/client-handlers.js";
 import { GrpcMetrics } from "../../src/api/grpc/grpc-metrics.js";
+import { MethodTable } from "../../src/api/grpc/method-table.js";
 import { unaryFastPath } from "../../src/api/grpc/unary-fast-path.js";
 import { KVService, type PutRequest, type PutResponse } from "../../src/gen/etcdserverpb/rpc.js";
 import { EtcdError, GrpcCode } from "../../src/rpctypes/errors.js";
@@ -94,6 +95,7 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
         tokens.push(token === undefined ? undefined : String(token));
         return token === undefined ? undefined : { token: String(token) };
       },
+      new MethodTable([{ ...Object.fromEntries([...handlers.keys()].map((path) => [path, { path }])) }]),
     );
     server = createServer();
     server.on("stream", (stream, headers) => {
@@ -174,11 +176,34 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     );
   });
 
-  it("refuses a call without a message and one with two", async () => {
+  it("refuses a call without a message, and answers the first of two as grpc-go does", async () => {
     const none = await call("/t.S/Echo", Buffer.alloc(0));
     assert.equal(none.headers["grpc-status"], String(GrpcCode.Unimplemented));
     const two = await call("/t.S/Echo", Buffer.concat([frame("a"), frame("b")]));
-    assert.equal(two.headers["grpc-status"], String(GrpcCode.Unimplemented));
+    assert.equal(two.trailers?.["grpc-status"], "0");
+    assert.equal(two.body.subarray(5).toString(), "echo:a");
+  });
+
+  it("answers a message cut short or flagged compressed with grpc-go's status and text", async () => {
+    const cases: [Buffer, string, string][] = [
+      [Buffer.from([0, 0, 0]), "2", "unexpected EOF"],
+      [frame("abc").subarray(0, 7), "2", "unexpected EOF"],
+      [
+        Buffer.concat([Buffer.from([1]), frame("x").subarray(1)]),
+        "13",
+        "grpc: compressed flag set with identity or empty encoding",
+      ],
+      [
+        Buffer.concat([Buffer.from([2]), frame("x").subarray(1)]),
+        "13",
+        "grpc: received unexpected payload format 2",
+      ],
+    ];
+    for (const [body, code, text] of cases) {
+      const a = await call("/t.S/Echo", body);
+      assert.equal(a.headers["grpc-status"], code, text);
+      assert.equal(a.headers["grpc-message"], text);
+    }
   });
 
   it("passes the caller's token to the handler's credentials", async () => {
@@ -188,17 +213,27 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     assert.equal(tokens.at(-1), undefined);
   });
 
-  it("leaves compressed requests, waiting handlers and unknown methods to grpc-js", async () => {
+  it("leaves waiting handlers to grpc-js, and refuses compressed requests and unknown methods as etcd", async () => {
     const before = taken.length;
-    for (const [path, extra] of [
-      ["/t.S/Echo", { "grpc-encoding": "gzip" }],
-      ["/t.S/Wait", {}],
-      ["/t.S/Nope", {}],
+    const wait = await call("/t.S/Wait", frame("x"));
+    assert.equal(wait.headers["grpc-status"], "12");
+    assert.equal(wait.headers["grpc-message"], undefined, "grpc-js's side answered");
+    assert.equal(taken.length, before);
+    for (const [path, extra, text] of [
+      [
+        "/t.S/Echo",
+        { "grpc-encoding": "gzip" },
+        'grpc: Decompressor is not installed for grpc-encoding "gzip"',
+      ],
+      ["/t.S/Nope", {}, "unknown method Nope for service t.S"],
+      ["/u.S/Echo", {}, "unknown service u.S"],
+      ["/Echo", {}, 'malformed method name: "/Echo"'],
     ] as const) {
       const a = await call(path, frame("x"), extra);
-      assert.equal(a.headers["grpc-status"], "12", path);
+      assert.equal(a.headers["grpc-message"], text, path);
+      assert.equal(a.headers["grpc-status"], path === "/Echo" ? "8" : "12", path);
     }
-    assert.equal(taken.length, before);
+    assert.equal(taken.length, before + 4);
   });
 
   it("writes a key-value answer as the generated serializer does, whatever came before it", async () => {

@@ -1,6 +1,8 @@
 // The client port's HTTP/2 on raw frames beside Debian's etcd 3.4 (grpc-go's h2c server): malformed
 // requests, frames on streams the client ended or closed, the too_many_pings GOAWAY with streams open,
-// and the header blocks of native and forwarded answers must come back the same from both. Where
+// the header blocks of native and forwarded answers, and grpc-go's answers to unusual gRPC requests
+// (unknown services and methods, encodings, message prefixes, grpc-timeout) must come back the same
+// from both. Where
 // rxetcd is stricter than grpc-go (connection-specific fields, a missing :path, DATA on a closed
 // stream, rapid resets) the own connection's tests say what it answers.
 import assert from "node:assert/strict";
@@ -58,6 +60,30 @@ const malformed: [string, HeaderField[]][] = [
   ["a control character in a value", [...request, ["x-value", "a\u0001b"]]],
 ];
 
+/** A gRPC message whose first byte (the compressed flag) is `flag`. */
+const flagged = (flag: number) => Buffer.concat([Buffer.from([flag]), rangeRequest.subarray(1)]);
+
+/** gRPC requests that grpc-go answers before (or instead of) the call, with their bodies. */
+const unusual: [string, HeaderField[], Buffer | undefined][] = [
+  ["an unknown service", grpcRequest("/etcdserverpb.Nope/Range"), rangeRequest],
+  ["an unknown method", grpcRequest("/etcdserverpb.KV/Nope"), rangeRequest],
+  ["an unknown method of Watch", grpcRequest("/etcdserverpb.Watch/Nope"), undefined],
+  ["a path without a service", grpcRequest("/Range"), rangeRequest],
+  ["the root path", grpcRequest("/"), rangeRequest],
+  ["an unknown grpc-encoding", grpcRequest(RANGE, [["grpc-encoding", "zzz"]]), flagged(1)],
+  ["gzip, which etcd does not install", grpcRequest(RANGE, [["grpc-encoding", "gzip"]]), rangeRequest],
+  ["gzip on a Watch", grpcRequest(WATCH, [["grpc-encoding", "gzip"]]), undefined],
+  ["a compressed flag without an encoding", grpcRequest(RANGE), flagged(1)],
+  ["a payload format of 2", grpcRequest(RANGE), flagged(2)],
+  ["a message cut short", grpcRequest(RANGE), rangeRequest.subarray(0, 6)],
+  ["a length prefix cut short", grpcRequest(RANGE), rangeRequest.subarray(0, 3)],
+  ["two messages", grpcRequest(RANGE), Buffer.concat([rangeRequest, rangeRequest])],
+  ["a truncated protobuf", grpcRequest(RANGE), grpcMessage(Buffer.from([0x0a, 0x05, 0x61]))],
+  ["a malformed grpc-timeout", grpcRequest(RANGE, [["grpc-timeout", "soon"]]), rangeRequest],
+  ["a grpc-timeout of nine digits", grpcRequest(RANGE, [["grpc-timeout", "123456789S"]]), rangeRequest],
+  ["a -bin header not base64", grpcRequest(RANGE, [["x-trace-bin", "!not base64!"]]), rangeRequest],
+];
+
 async function outcomes(port: number): Promise<Record<string, unknown>> {
   const seen: Record<string, unknown> = {};
   // each malformed request on its own connection, then a good one on the same connection
@@ -67,6 +93,22 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
     raw.write(raw.headers(3, request), raw.data(3, rangeRequest));
     await raw.stream(3);
     seen[name] = { bad: streamSummary(raw, 1), good: streamSummary(raw, 3) };
+    raw.socket.destroy();
+  }
+  {
+    // unusual gRPC requests on one connection, one stream each; the connection serves the next
+    const raw = await RawClient.open(port);
+    let id = 1;
+    for (const [name, fields, body] of unusual) {
+      if (body === undefined) raw.write(raw.headers(id, fields, Flags.END_HEADERS | Flags.END_STREAM));
+      else raw.write(raw.headers(id, fields), raw.data(id, body));
+      await within(raw.stream(id));
+      seen[name] = streamSummary(raw, id);
+      id += 2;
+    }
+    raw.write(raw.headers(id, request), raw.data(id, rangeRequest));
+    await within(raw.stream(id));
+    seen["after the unusual requests"] = streamSummary(raw, id);
     raw.socket.destroy();
   }
   {
@@ -159,6 +201,15 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
         code: ErrorCode.ENHANCE_YOUR_CALM,
         debug: "too_many_pings",
       });
+      assert.deepEqual(etcd["an unknown method"], [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ["grpc-status", "12"],
+          ["grpc-message", "unknown method Nope for service etcdserverpb.KV"],
+        ],
+      ]);
+      assert.deepEqual(etcd["a malformed grpc-timeout"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
       assert.deepEqual(seen.rxetcd, etcd);
     },
   );

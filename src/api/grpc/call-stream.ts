@@ -40,39 +40,35 @@ export function onCallClose(this: CallStream): void {
   this[callOf]?.closed();
 }
 
-const timeoutPattern = /(\d{1,8})\s*([HMSmun])/;
 const timeoutUnitMs: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 1e-6 };
 
-/** The grpc-timeout header in milliseconds (up to 8 digits and a unit), or undefined when malformed. */
+/**
+ * The grpc-timeout header in milliseconds, or undefined when malformed: one to eight digits and a
+ * unit, as grpc-go reads it (it resets the stream of any other).
+ */
 export function grpcTimeoutMs(timeout: string): number | undefined {
-  // what clients send (digits and a unit, nothing else) is read without a match object; the rest as the pattern reads it
   const last = timeout.length - 1;
-  const unit = last >= 1 && last <= 8 ? timeout[last] : "";
-  if (unit === "H" || unit === "M" || unit === "S" || unit === "m" || unit === "u" || unit === "n") {
-    let n = 0;
-    for (let i = 0; i < last; i++) {
-      const digit = timeout.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) return timeoutByPattern(timeout);
-      n = n * 10 + digit;
-    }
-    return (n * timeoutUnitMs[unit]) | 0;
+  if (last < 1 || last > 8) return undefined;
+  const unit = timeout[last];
+  if (unit !== "H" && unit !== "M" && unit !== "S" && unit !== "m" && unit !== "u" && unit !== "n")
+    return undefined;
+  let n = 0;
+  for (let i = 0; i < last; i++) {
+    const digit = timeout.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
   }
-  return timeoutByPattern(timeout);
-}
-
-function timeoutByPattern(timeout: string): number | undefined {
-  const match = timeoutPattern.exec(timeout);
-  if (match === null) return undefined;
-  return (Number(match[1]) * timeoutUnitMs[match[2]]) | 0;
+  return (n * timeoutUnitMs[unit]) | 0;
 }
 
 /** gRPC status codes a call's start answers with. */
 const DEADLINE_EXCEEDED = 4;
-const INTERNAL = 13;
+/** The HTTP/2 error code of a malformed request. */
+const PROTOCOL_ERROR = 1;
 
 /**
  * Points the shared listeners at `call` and starts its grpc-timeout deadline (the timer, to clear
- * when the call ends). A malformed header fails the call at once, with grpc-js's status and text.
+ * when the call ends). A malformed header resets the stream, as grpc-go does.
  */
 export function listenToCall(
   stream: CallStream,
@@ -88,7 +84,8 @@ export function listenToCall(
     const timeout = typeof header === "string" ? header : header[0];
     const ms = grpcTimeoutMs(timeout);
     if (ms === undefined) {
-      call.fail(INTERNAL, `Invalid grpc-timeout value "${timeout}"`);
+      // grpc-go resets the stream (its call never starts)
+      stream.close(PROTOCOL_ERROR);
       return undefined;
     }
     deadline = setTimeout(() => call.fail(DEADLINE_EXCEEDED, "Deadline exceeded"), ms);

@@ -15,8 +15,10 @@ import { type CallStream, callOf, listenToCall } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { kvRequestDecoders } from "./kv-request-decoders.js";
+import { MethodTable } from "./method-table.js";
 import { answerOk } from "./ok-answer.js";
 import { toRpcStatus } from "./status.js";
+import { grpcMessageValue } from "./status-text.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
 export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) => RequestContext | undefined;
@@ -71,23 +73,67 @@ export function unaryMethods(
 
 /**
  * Returns a stream listener that serves the unary handlers it was given (except those that wait
- * for the client) and answers false for any stream it leaves to grpc-js.
+ * for the client), refuses gRPC calls of no method in `served` and compressed ones as grpc-go does,
+ * and answers false for any stream it leaves to grpc-js.
  */
 export function unaryFastPath(
   handlers: Map<string, UnaryHandler>,
   metrics: GrpcMetrics,
   maxReceiveBytes: number,
   credentials: CallCredentials,
+  served: MethodTable = new MethodTable(),
 ): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
   const methods = unaryMethods(handlers, metrics);
   return (stream, headers) => {
-    const method = methods.get(headers[":path"] ?? "");
-    if (method === undefined) return false;
-    const encoding = headers["grpc-encoding"];
-    if (encoding !== undefined && encoding !== "identity") return false;
+    const path = headers[":path"] ?? "";
+    const method = methods.get(path);
+    const encoding = headers["grpc-encoding"] as string | undefined;
+    if (method === undefined || (encoding !== undefined && encoding !== "identity"))
+      return refuse(stream, headers, served, path, encoding);
     serveUnary(stream, headers, method, maxReceiveBytes, credentials);
     return true;
   };
+}
+
+/**
+ * Answers as grpc-go does a gRPC request for no served method, or with an encoding etcd cannot read
+ * (it installs no decompressor, gzip included); false for what grpc-js and the HTTP handlers serve.
+ */
+function refuse(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  served: MethodTable,
+  path: string,
+  encoding: string | undefined,
+): boolean {
+  const type = headers["content-type"];
+  if (type === undefined || !type.startsWith("application/grpc")) return false;
+  const unserved = served.unserved(path);
+  if (unserved !== undefined) {
+    failAsGrpcGo(stream, unserved.code, unserved.message);
+    return true;
+  }
+  if (encoding === undefined || encoding === "identity") return false;
+  failAsGrpcGo(
+    stream,
+    GrpcCode.Unimplemented,
+    `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`,
+  );
+  return true;
+}
+
+/** A trailers-only answer with one of grpc-go's texts, encoded as grpc-go encodes it. */
+function failAsGrpcGo(stream: ServerHttp2Stream, code: number, message: string): void {
+  stream.on("error", () => {});
+  stream.respond(
+    {
+      ":status": 200,
+      "content-type": "application/grpc",
+      "grpc-status": String(code),
+      "grpc-message": grpcMessageValue(message),
+    },
+    failOptions,
+  );
 }
 
 /**
@@ -143,8 +189,11 @@ class UnaryCall {
     this.stream[callOf] = undefined;
   }
 
-  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
-  fail(code: GrpcCode, message: string): void {
+  /**
+   * A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). Its
+   * text encoded as grpc-js encodes it, or as grpc-go does for one of grpc-go's texts.
+   */
+  fail(code: GrpcCode, message: string, grpcGo = false): void {
     this.meter.handled(code);
     if (!this.finish()) return;
     this.stream.respond(
@@ -152,7 +201,7 @@ class UnaryCall {
         ":status": 200,
         "content-type": "application/grpc",
         "grpc-status": String(code),
-        "grpc-message": encodeURI(message),
+        "grpc-message": grpcGo ? grpcMessageValue(message) : encodeURI(message),
       },
       failOptions,
     );
@@ -193,30 +242,38 @@ class UnaryCall {
     if (this.finished) return;
     const { headers, method } = this;
     const body = this.bytes();
-    if (body.length < messagePrefixLength) {
+    if (body.length === 0) {
       this.fail(
         GrpcCode.Unimplemented,
         `Received no request message for server streaming method ${headers[":path"]}`,
       );
       return;
     }
-    const length = body.readUInt32BE(1);
-    if (body.length > messagePrefixLength + length) {
-      this.fail(
-        GrpcCode.Unimplemented,
-        `Received a second request message for server streaming method ${headers[":path"]}`,
-      );
+    // a message cut short is grpc-go's io.ErrUnexpectedEOF; what follows the first message is not read
+    const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
+    if (length < 0 || body.length < messagePrefixLength + length) {
+      this.fail(GrpcCode.Unknown, "unexpected EOF", true);
       return;
     }
-    if (body.length < messagePrefixLength + length) {
-      this.fail(GrpcCode.Internal, "Error deserializing request");
+    if (body[0] !== 0) {
+      // only identity reaches this call, so a compressed flag is grpc-go's payload error
+      this.fail(
+        GrpcCode.Internal,
+        body[0] === 1
+          ? "grpc: compressed flag set with identity or empty encoding"
+          : `grpc: received unexpected payload format ${body[0]}`,
+        true,
+      );
       return;
     }
     let request: unknown;
     try {
-      request = method.decode(body.subarray(messagePrefixLength));
-    } catch {
-      this.fail(GrpcCode.Internal, "Error deserializing request");
+      request = method.decode(body.subarray(messagePrefixLength, messagePrefixLength + length));
+    } catch (err) {
+      // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
+      if (err instanceof RangeError)
+        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF", true);
+      else this.fail(GrpcCode.Internal, "Error deserializing request");
       return;
     }
     this.body = undefined;

@@ -3,6 +3,7 @@
 // every connection: etcd's two answer headers, the OK trailers, and a failed call's trailers-only
 // answer (see answerHeaders, okTrailers in call-stream.ts).
 import { encodeLiterals, type HeaderField } from "../grpc/hpack.js";
+import { grpcMessageValue } from "../grpc/status-text.js";
 
 /** `:status: 200` as the static table's entry 8. */
 const STATUS_200 = 0x88;
@@ -39,6 +40,17 @@ export function failBlock(code: number, message: string): Buffer {
     encodeLiterals([
       ["grpc-status", String(code)],
       ["grpc-message", encodeURI(message)],
+    ]),
+  ]);
+}
+
+/** failBlock with the text encoded as grpc-go encodes it (for answers whose text is grpc-go's). */
+export function grpcGoFailBlock(code: number, message: string): Buffer {
+  return Buffer.concat([
+    answerHeadersBlock,
+    encodeLiterals([
+      ["grpc-status", String(code)],
+      ["grpc-message", grpcMessageValue(message)],
     ]),
   ]);
 }

@@ -5,12 +5,16 @@ import type { IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WatchService } from "../../gen/etcdserverpb/rpc.js";
+import { GrpcCode } from "../../rpctypes/errors.js";
 import { grpcTimeoutMs } from "../grpc/call-stream.js";
 import type { HeaderField } from "../grpc/hpack.js";
+import { MethodTable } from "../grpc/method-table.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
+import { grpcGoFailBlock } from "./answer-blocks.js";
 import { WireConnection } from "./connection.js";
 import { Forwarding } from "./forwarding.js";
+import { ErrorCode } from "./frames.js";
 import { type UnaryRequestHead, WireUnaryCall } from "./unary-call.js";
 import { WireAnswerStream } from "./wire-answer-stream.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
@@ -33,6 +37,29 @@ export interface WirePortOptions {
 }
 
 const WATCH_PATH = WatchService.watch.path;
+
+const servedMethods = new MethodTable();
+const noop = () => {};
+
+/** grpc-go's status for a gRPC request it answers before any call (unknown method, unknown encoding). */
+function refusal(path: string | undefined, encoding: string | undefined): [number, string] | undefined {
+  const unserved = servedMethods.unserved(path ?? "");
+  if (unserved !== undefined) return [unserved.code, unserved.message];
+  // etcd installs no decompressor, gzip included
+  if (encoding !== undefined && encoding !== "identity")
+    return [GrpcCode.Unimplemented, `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`];
+  return undefined;
+}
+
+/**
+ * Answers a stream with a status at the end of the turn, when the client's end read with its headers
+ * (a unary request's) has been read too: otherwise a reset would follow the answer, where grpc-go's
+ * answer, written from the call's goroutine, comes after it. What the client still sends is let go.
+ */
+function answerStatus(stream: WireStream, code: number, message: string): WireStreamHandler {
+  setImmediate(() => stream.respond(grpcGoFailBlock(code, message), true));
+  return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
+}
 
 /** A stream's request headers as Node gives them (a repeated field's values joined as Node joins them). */
 function headerObject(fields: HeaderField[]): IncomingHttpHeaders {
@@ -106,9 +133,24 @@ export class WirePort {
         contentType === undefined ||
         !contentType.startsWith("application/grpc") ||
         (encoding !== undefined && encoding !== "identity")
-      )
+      ) {
+        // HTTP over h2c goes to the port's HTTP handlers; gRPC that etcd refuses is refused here
+        if (contentType === undefined || !contentType.startsWith("application/grpc"))
+          return forwarding.open(stream, fields);
+        const refused = refusal(path, encoding);
+        if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
         return forwarding.open(stream, fields);
+      }
       head.path = path as string;
+      let timeoutMs: number | undefined;
+      if (head.timeout !== undefined) {
+        timeoutMs = grpcTimeoutMs(head.timeout);
+        if (timeoutMs === undefined) {
+          // grpc-go resets a stream whose grpc-timeout it cannot read
+          stream.reset(ErrorCode.PROTOCOL_ERROR);
+          return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
+        }
+      }
       const call = new WireUnaryCall(
         stream,
         head,
@@ -117,7 +159,7 @@ export class WirePort {
         options.credentials,
         peer,
       );
-      call.start(head.timeout === undefined ? undefined : grpcTimeoutMs(head.timeout));
+      call.start(timeoutMs);
       return call;
     };
     const connection = new WireConnection(socket, {
