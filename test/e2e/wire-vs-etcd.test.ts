@@ -81,6 +81,12 @@ const unusual: [string, HeaderField[], Buffer | undefined][] = [
   ["a truncated protobuf", grpcRequest(RANGE), grpcMessage(Buffer.from([0x0a, 0x05, 0x61]))],
   ["a malformed grpc-timeout", grpcRequest(RANGE, [["grpc-timeout", "soon"]]), rangeRequest],
   ["a grpc-timeout of nine digits", grpcRequest(RANGE, [["grpc-timeout", "123456789S"]]), rangeRequest],
+  // an etcd error's text, which grpc-go writes as it reads (only bytes outside printable ASCII and % encoded)
+  [
+    "an unknown lease's revoke",
+    grpcRequest("/etcdserverpb.Lease/LeaseRevoke"),
+    grpcMessage(Buffer.from([0x08, 0x01])),
+  ],
   ["a -bin header not base64", grpcRequest(RANGE, [["x-trace-bin", "!not base64!"]]), rangeRequest],
 ];
 
@@ -208,6 +214,10 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
           ["grpc-status", "12"],
           ["grpc-message", "unknown method Nope for service etcdserverpb.KV"],
         ],
+      ]);
+      assert.deepEqual((etcd["an unknown lease's revoke"] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "5"],
+        ["grpc-message", "etcdserver: requested lease not found"],
       ]);
       assert.deepEqual(etcd["a malformed grpc-timeout"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
       assert.deepEqual(seen.rxetcd, etcd);

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type CallStream, listenToCall } from "../grpc/call-stream.js";
 import { answerOk } from "../grpc/ok-answer.js";
+import { grpcMessageValue } from "../grpc/status-text.js";
 import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
@@ -54,7 +55,7 @@ class StreamCall {
         ":status": 200,
         "content-type": "application/grpc",
         "grpc-status": String(code),
-        "grpc-message": encodeURI(message),
+        "grpc-message": grpcMessageValue(message),
       },
       { endStream: true },
     );

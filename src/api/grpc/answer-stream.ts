@@ -45,7 +45,7 @@ export interface AnswerStream {
   resumeReading(): void;
   /**
    * Ends the stream with a gRPC status, `message` as plain text (the stream percent-encodes it into
-   * grpc-message as encodeURI does): in trailers after what was written, or, when `respond` was not
+   * grpc-message as grpc-go does): in trailers after what was written, or, when `respond` was not
    * called, as a trailers-only answer (one HEADERS frame with `:status`, content-type and the status).
    */
   finish(code: number, message: string): void;

@@ -4,6 +4,7 @@
 import type { ServerHttp2Stream } from "node:http2";
 import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import { answerHeaders, ignoreStreamError } from "./call-stream.js";
+import { grpcMessageValue } from "./status-text.js";
 
 // node's ServerStreamResponseOptions does not list sendDate, which respond() honours: etcd sends no date
 const streamAnswerOptions = { waitForTrailers: true, sendDate: false };
@@ -68,7 +69,7 @@ export class NodeAnswerStream implements AnswerStream {
 
   finish(code: number, message: string): void {
     const { stream } = this;
-    const statusFields = { "grpc-status": String(code), "grpc-message": encodeURI(message) };
+    const statusFields = { "grpc-status": String(code), "grpc-message": grpcMessageValue(message) };
     if (stream.headersSent) {
       stream.once("wantTrailers", () => stream.sendTrailers(statusFields));
       stream.end();

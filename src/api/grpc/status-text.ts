@@ -20,3 +20,14 @@ export function grpcMessageValue(message: string): string {
   }
   return out;
 }
+
+/** A grpc-message value grpc-js wrote (encodeURI) as grpc-go writes it. */
+export function grpcGoMessageValue(encoded: string): string {
+  let text: string;
+  try {
+    text = decodeURIComponent(encoded);
+  } catch {
+    return encoded;
+  }
+  return grpcMessageValue(text);
+}

@@ -189,11 +189,8 @@ class UnaryCall {
     this.stream[callOf] = undefined;
   }
 
-  /**
-   * A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). Its
-   * text encoded as grpc-js encodes it, or as grpc-go does for one of grpc-go's texts.
-   */
-  fail(code: GrpcCode, message: string, grpcGo = false): void {
+  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
+  fail(code: GrpcCode, message: string): void {
     this.meter.handled(code);
     if (!this.finish()) return;
     this.stream.respond(
@@ -201,7 +198,7 @@ class UnaryCall {
         ":status": 200,
         "content-type": "application/grpc",
         "grpc-status": String(code),
-        "grpc-message": grpcGo ? grpcMessageValue(message) : encodeURI(message),
+        "grpc-message": grpcMessageValue(message),
       },
       failOptions,
     );
@@ -252,7 +249,7 @@ class UnaryCall {
     // a message cut short is grpc-go's io.ErrUnexpectedEOF; what follows the first message is not read
     const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
     if (length < 0 || body.length < messagePrefixLength + length) {
-      this.fail(GrpcCode.Unknown, "unexpected EOF", true);
+      this.fail(GrpcCode.Unknown, "unexpected EOF");
       return;
     }
     if (body[0] !== 0) {
@@ -262,7 +259,6 @@ class UnaryCall {
         body[0] === 1
           ? "grpc: compressed flag set with identity or empty encoding"
           : `grpc: received unexpected payload format ${body[0]}`,
-        true,
       );
       return;
     }
@@ -272,7 +268,7 @@ class UnaryCall {
     } catch (err) {
       // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
       if (err instanceof RangeError)
-        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF", true);
+        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF");
       else this.fail(GrpcCode.Internal, "Error deserializing request");
       return;
     }

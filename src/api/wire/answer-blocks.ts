@@ -33,19 +33,8 @@ export const okTrailersBlock = Buffer.from([
   ...literal(""),
 ]);
 
-/** A failed call's only header block: the answer headers with its status and URI-encoded text. */
+/** A failed call's only header block: the answer headers with its status and text (encoded as grpc-go's). */
 export function failBlock(code: number, message: string): Buffer {
-  return Buffer.concat([
-    answerHeadersBlock,
-    encodeLiterals([
-      ["grpc-status", String(code)],
-      ["grpc-message", encodeURI(message)],
-    ]),
-  ]);
-}
-
-/** failBlock with the text encoded as grpc-go encodes it (for answers whose text is grpc-go's). */
-export function grpcGoFailBlock(code: number, message: string): Buffer {
   return Buffer.concat([
     answerHeadersBlock,
     encodeLiterals([

@@ -15,6 +15,7 @@ import type { Duplex } from "node:stream";
 import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import type { HeaderField } from "../grpc/hpack.js";
+import { grpcGoMessageValue } from "../grpc/status-text.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
 import { answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
@@ -49,9 +50,15 @@ function etcdHeaders(headers: IncomingHttpHeaders, requestType: string | undefin
   return headersBlock(out);
 }
 
-/** grpc-js's status text of a call that succeeded is "OK"; grpc-go's is empty. */
+/**
+ * grpc-js's status text of a call that succeeded is "OK", grpc-go's is empty; other texts are
+ * percent-encoded as grpc-go encodes them (grpc-js encodes as encodeURI, spaces too).
+ */
 function etcdStatus(fields: IncomingHttpHeaders): IncomingHttpHeaders {
-  if (fields["grpc-status"] === "0" && fields["grpc-message"] === "OK") fields["grpc-message"] = "";
+  const message = fields["grpc-message"];
+  if (fields["grpc-status"] === "0" && message === "OK") fields["grpc-message"] = "";
+  else if (typeof message === "string" && message.includes("%"))
+    fields["grpc-message"] = grpcGoMessageValue(message);
   return fields;
 }
 

@@ -13,7 +13,7 @@ import {
   type UnaryMethod,
 } from "../grpc/unary-fast-path.js";
 import { tokenlessMetadata } from "../request-context.js";
-import { failBlock, grpcGoFailBlock } from "./answer-blocks.js";
+import { failBlock } from "./answer-blocks.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const emptyBody = Buffer.alloc(0);
@@ -80,13 +80,6 @@ export class WireUnaryCall implements WireStreamHandler {
     this.stream.respond(failBlock(code, message), true);
   }
 
-  /** fail with one of grpc-go's own texts, encoded as grpc-go encodes it. */
-  private failAsGrpcGo(code: GrpcCode, message: string): void {
-    this.meter.handled(code);
-    if (!this.finish()) return;
-    this.stream.respond(grpcGoFailBlock(code, message), true);
-  }
-
   closed(): void {
     if (this.finished) return;
     this.finish();
@@ -132,12 +125,12 @@ export class WireUnaryCall implements WireStreamHandler {
     // a message cut short is grpc-go's io.ErrUnexpectedEOF; what follows the first message is not read
     const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
     if (length < 0 || body.length < messagePrefixLength + length) {
-      this.failAsGrpcGo(GrpcCode.Unknown, "unexpected EOF");
+      this.fail(GrpcCode.Unknown, "unexpected EOF");
       return;
     }
     if (body[0] !== 0) {
       // only identity reaches a native call, so a compressed flag is grpc-go's payload error
-      this.failAsGrpcGo(
+      this.fail(
         GrpcCode.Internal,
         body[0] === 1
           ? "grpc: compressed flag set with identity or empty encoding"
@@ -151,7 +144,7 @@ export class WireUnaryCall implements WireStreamHandler {
     } catch (err) {
       // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
       if (err instanceof RangeError)
-        this.failAsGrpcGo(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF");
+        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF");
       else this.fail(GrpcCode.Internal, "Error deserializing request");
       return;
     }

@@ -3,6 +3,7 @@
 // paused call stops consuming what the client sends, so the client's window fills as on Node's.
 import type { AnswerStream, AnswerStreamListener } from "../grpc/answer-stream.js";
 import { encodeLiterals } from "../grpc/hpack.js";
+import { grpcMessageValue } from "../grpc/status-text.js";
 import { answerHeadersBlock, failBlock } from "./answer-blocks.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
@@ -79,7 +80,7 @@ export class WireAnswerStream implements AnswerStream {
     this.stream.sendTrailers(
       encodeLiterals([
         ["grpc-status", String(code)],
-        ["grpc-message", encodeURI(message)],
+        ["grpc-message", grpcMessageValue(message)],
       ]),
     );
   }

@@ -11,7 +11,7 @@ import type { HeaderField } from "../grpc/hpack.js";
 import { MethodTable } from "../grpc/method-table.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
-import { grpcGoFailBlock } from "./answer-blocks.js";
+import { failBlock } from "./answer-blocks.js";
 import { WireConnection } from "./connection.js";
 import { Forwarding } from "./forwarding.js";
 import { ErrorCode } from "./frames.js";
@@ -57,7 +57,7 @@ function refusal(path: string | undefined, encoding: string | undefined): [numbe
  * answer, written from the call's goroutine, comes after it. What the client still sends is let go.
  */
 function answerStatus(stream: WireStream, code: number, message: string): WireStreamHandler {
-  setImmediate(() => stream.respond(grpcGoFailBlock(code, message), true));
+  setImmediate(() => stream.respond(failBlock(code, message), true));
   return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
 }
 
