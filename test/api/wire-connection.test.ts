@@ -24,7 +24,7 @@ import {
   windowUpdateFrame,
 } from "../../src/api/wire/frames.js";
 import type { WireStream, WireStreamHandler } from "../../src/api/wire/wire-stream.js";
-import { grpcMessage, grpcRequest, RawClient } from "./wire-raw-client.js";
+import { grpcMessage, grpcRequest, RawClient, type ReadFrame } from "./wire-raw-client.js";
 
 interface Log {
   requests: Map<number, Buffer>;
@@ -96,15 +96,15 @@ function setup(options: Partial<WireConnectionOptions> = {}) {
   return { connection, raw, log };
 }
 
-function readAnswer(raw: RawClient, frames: { type: number; flags: number; payload: Buffer }[]) {
+function readAnswer(raw: RawClient, frames: ReadFrame[]) {
   const headers = frames.filter((f) => f.type === FrameType.HEADERS);
   const data = frames.filter((f) => f.type === FrameType.DATA);
   assert.equal(headers.length, 2, "headers and trailers");
   assert.equal(headers[1].flags & Flags.END_STREAM, Flags.END_STREAM);
   return {
-    headers: raw.decoder.decode(headers[0].payload),
+    headers: raw.fieldsOf(headers[0]),
     body: Buffer.concat(data.map((f) => f.payload)),
-    trailers: raw.decoder.decode(headers[1].payload),
+    trailers: raw.fieldsOf(headers[1]),
   };
 }
 

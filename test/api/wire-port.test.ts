@@ -72,7 +72,7 @@ async function rawCall(raw: RawClient, id: number, fields: HeaderField[], body?:
   const frames = await raw.stream(id);
   const answer: RawAnswer = { blocks: [], body: Buffer.alloc(0) };
   for (const f of frames) {
-    if (f.type === FrameType.HEADERS) answer.blocks.push(raw.decoder.decode(f.payload));
+    if (f.type === FrameType.HEADERS) answer.blocks.push(raw.fieldsOf(f));
     else if (f.type === FrameType.DATA) answer.body = Buffer.concat([answer.body, f.payload]);
     else if (f.type === FrameType.RST_STREAM) answer.reset = f.payload.readUInt32BE(0);
   }
@@ -195,9 +195,7 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
         await raw.until((f) => f.some((x) => x.streamId === 5 && x.type === FrameType.DATA));
         const frames = raw.frames.filter((f) => f.streamId === 5);
         return {
-          blocks: frames
-            .filter((f) => f.type === FrameType.HEADERS)
-            .map((f) => raw.decoder.decode(f.payload)),
+          blocks: frames.filter((f) => f.type === FrameType.HEADERS).map((f) => raw.fieldsOf(f)),
           body: Buffer.concat(frames.filter((f) => f.type === FrameType.DATA).map((f) => f.payload)),
         };
       })(),
@@ -231,7 +229,7 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
       assert.ok(!raw.frames.some((f) => f.type === FrameType.RST_STREAM), "the stream was reset");
       raw.write(windowUpdateFrame(1, 1 << 20), windowUpdateFrame(0, 1 << 20));
       const frames = await raw.stream(1);
-      const trailers = raw.decoder.decode(frames[frames.length - 1].payload);
+      const trailers = raw.fieldsOf(frames[frames.length - 1]);
       assert.deepEqual(trailers, [
         ["grpc-status", "0"],
         ["grpc-message", ""],

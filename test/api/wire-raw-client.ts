@@ -13,6 +13,8 @@ export interface ReadFrame {
   payload: Buffer;
   /** The read of the socket that brought the frame's last byte (1 for the first). */
   read: number;
+  /** A HEADERS frame's header block, decoded in the order blocks came (the HPACK table is the connection's). */
+  fields?: HeaderField[];
 }
 
 export const grpcRequest = (path: string, extra: HeaderField[] = []): HeaderField[] => [
@@ -40,7 +42,9 @@ export class RawClient {
   readonly frames: ReadFrame[] = [];
   private waiters: (() => void)[] = [];
   closed = false;
-  readonly decoder = new HpackDecoder();
+  private readonly decoder = new HpackDecoder();
+  /** The HEADERS frame whose block CONTINUATION frames still add to, and its fragments. */
+  private block: { frame: ReadFrame; fragments: Buffer[] } | undefined = undefined;
   /** Whether the server's SETTINGS are acknowledged (as any client does). */
   ackSettings = true;
 
@@ -60,6 +64,7 @@ export class RawClient {
         });
         this.pending = this.pending.subarray(9 + length);
         const last = this.frames[this.frames.length - 1];
+        this.decodeBlock(last);
         if (last.type === FrameType.SETTINGS && (last.flags & Flags.ACK) === 0 && this.ackSettings)
           socket.write(frame(FrameType.SETTINGS, Flags.ACK, 0));
       }
@@ -84,6 +89,24 @@ export class RawClient {
     const raw = new RawClient(socket);
     raw.start(settings);
     return raw;
+  }
+
+  /** Decodes header blocks as a client does: every one, in the order they came. */
+  private decodeBlock(f: ReadFrame): void {
+    if (f.type === FrameType.HEADERS) this.block = { frame: f, fragments: [f.payload] };
+    else if (f.type === FrameType.CONTINUATION && this.block !== undefined)
+      this.block.fragments.push(f.payload);
+    else return;
+    if ((f.flags & Flags.END_HEADERS) === 0 || this.block === undefined) return;
+    const { frame: headers, fragments } = this.block;
+    this.block = undefined;
+    headers.fields = this.decoder.decode(Buffer.concat(fragments));
+  }
+
+  /** A HEADERS frame's decoded header block. */
+  fieldsOf(f: ReadFrame): HeaderField[] {
+    if (f.fields === undefined) throw new Error(`no header block decoded for a frame of type ${f.type}`);
+    return f.fields;
   }
 
   private wake(): void {

@@ -8,11 +8,13 @@
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
 import type { HeaderField } from "../../src/api/grpc/hpack.js";
-import { ErrorCode, Flags, FrameType, frame } from "../../src/api/wire/frames.js";
+import { ErrorCode, Flags, FrameType, frame, Setting, settingsFrame } from "../../src/api/wire/frames.js";
 import { grpcMessage, grpcRequest, RawClient, type ReadFrame } from "../api/wire-raw-client.js";
 import { type Binary, destroyAllMembers, e2eTest, Member, needsDebianEtcd } from "./harness.js";
 
 const RANGE = "/etcdserverpb.KV/Range";
+/** A method etcd does not have (grpc-go's "unknown method" answer). */
+const UNKNOWN = "/etcdserverpb.KV/Nope";
 const WATCH = "/etcdserverpb.Watch/Watch";
 /** A RangeRequest for key "a". */
 const rangeRequest = grpcMessage(Buffer.from([0x0a, 0x01, 0x61]));
@@ -26,26 +28,12 @@ function within<T>(p: Promise<T>, ms = 10_000): Promise<T | undefined> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-const blocks = new WeakMap<ReadFrame, HeaderField[]>();
-const decodedUpTo = new WeakMap<RawClient, number>();
-
-/** A HEADERS frame's block (HPACK blocks are decoded in the order they came, whatever the stream). */
-function blockOf(raw: RawClient, f: ReadFrame): HeaderField[] | undefined {
-  let i = decodedUpTo.get(raw) ?? 0;
-  for (; i < raw.frames.length; i++) {
-    const g = raw.frames[i];
-    if (g.type === FrameType.HEADERS) blocks.set(g, raw.decoder.decode(g.payload));
-  }
-  decodedUpTo.set(raw, i);
-  return blocks.get(f);
-}
-
 /** What came back on one stream: its frames' types with a reset's code, and its header blocks. */
 function streamSummary(raw: RawClient, id: number): (string | HeaderField[] | undefined)[] {
   return raw.frames
     .filter((f) => f.streamId === id)
     .map((f: ReadFrame) => {
-      if (f.type === FrameType.HEADERS) return blockOf(raw, f);
+      if (f.type === FrameType.HEADERS) return f.fields;
       if (f.type === FrameType.RST_STREAM) return `RST_STREAM ${f.payload.readUInt32BE(0)}`;
       return f.type === FrameType.DATA ? "DATA" : `type ${f.type}`;
     });
@@ -163,6 +151,33 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
     seen.answers = [1, 3, 5].map((id) => streamSummary(raw, id));
     raw.socket.destroy();
   }
+  for (const [name, tableSize] of [
+    ["many answers", undefined],
+    ["many answers, no HPACK table", 0],
+  ] as const) {
+    // answers one after another on one connection, some failing (an unknown method): the later
+    // ones refer to what the first put in the client's HPACK table (unless its size is 0)
+    const settings =
+      tableSize === undefined ? undefined : settingsFrame([[Setting.HEADER_TABLE_SIZE, tableSize]]);
+    const raw = await RawClient.open(port, settings);
+    const ids = Array.from({ length: 12 }, (_, i) => 1 + 2 * i);
+    for (const [i, id] of ids.entries()) {
+      const fails = i % 4 === 2;
+      raw.write(
+        raw.headers(id, grpcRequest(fails ? UNKNOWN : RANGE)),
+        raw.data(id, fails ? grpcMessage("") : rangeRequest),
+      );
+      await raw.stream(id);
+    }
+    seen[name] = ids.map((id) => streamSummary(raw, id));
+    if (tableSize === undefined) {
+      // the encoded size of the last answer's headers and trailers: one byte a field, as grpc-go's
+      seen[`${name}: bytes of the last header blocks`] = raw.frames
+        .filter((f) => f.streamId === ids[ids.length - 1] && f.type === FrameType.HEADERS)
+        .map((f) => f.payload.length);
+    }
+    raw.socket.destroy();
+  }
   return seen;
 }
 
@@ -220,6 +235,7 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
         ["grpc-message", "etcdserver: requested lease not found"],
       ]);
       assert.deepEqual(etcd["a malformed grpc-timeout"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
+      assert.deepEqual(etcd["many answers: bytes of the last header blocks"], [2, 2]);
       assert.deepEqual(seen.rxetcd, etcd);
     },
   );

@@ -220,7 +220,8 @@ export class HpackDecoder {
   }
 }
 
-function encodeInt(out: number[], value: number, prefixBits: number, firstByte: number): void {
+/** An HPACK integer with an N-bit prefix (RFC 7541 §5.1); `firstByte` holds the bits above it. */
+export function encodeInt(out: number[], value: number, prefixBits: number, firstByte: number): void {
   const max = (1 << prefixBits) - 1;
   if (value < max) {
     out.push(firstByte | value);

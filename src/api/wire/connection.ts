@@ -2,14 +2,17 @@
 // prior knowledge) or TLS (h2 by ALPN). Node's HTTP/2 spends more CPU on its stream objects, header
 // objects, events and timers than a unary call costs (a put is one HEADERS and one DATA frame in,
 // HEADERS, DATA and HEADERS out); here frames are read from the socket's chunks by hand, the answers'
-// header blocks are encoded once, and a turn's output leaves in one socket write. Each stream's call
-// is opened by the caller (a native unary call, or a stream forwarded to Node's HTTP/2 and grpc-js).
+// header blocks are mostly references to the client's HPACK table (answer-hpack.ts), and a turn's
+// output leaves in one socket write. Each stream's call is opened by the caller (a native unary call,
+// or a stream forwarded to Node's HTTP/2 and grpc-js).
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { MAX_HEADER_LIST_BYTES } from "../grpc/header-limits.js";
 import { type HeaderField, HpackDecoder } from "../grpc/hpack.js";
 import { PingStrikes, tooManyPings } from "../grpc/ping-policy.js";
+import type { AnswerBlock } from "./answer-blocks.js";
+import { AnswerHpack } from "./answer-hpack.js";
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
@@ -105,6 +108,7 @@ export class WireConnection implements StreamConnection {
   private phase = Phase.Preface;
   private pending: Buffer | undefined = undefined;
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE, HEADER_TABLE_SIZE);
+  private readonly encoder = new AnswerHpack();
   private readonly streams = new Map<number, WireStream>();
   private readonly waiting = new Set<WireStream>();
   private lastStreamId = 0;
@@ -171,6 +175,10 @@ export class WireConnection implements StreamConnection {
   }
 
   // --- what streams use (StreamConnection) ---
+
+  encodeHeaders(block: AnswerBlock): Buffer {
+    return this.encoder.encode(block);
+  }
 
   output(bytes: Buffer): void {
     if (this.phase === Phase.Closed) return;
@@ -662,8 +670,11 @@ export class WireConnection implements StreamConnection {
           return;
         }
         this.peerMaxFrame = value;
+      } else if (setting === Setting.HEADER_TABLE_SIZE) {
+        // our next header block comes after the ACK below, so it may carry the new size
+        this.encoder.setTableLimit(value);
       }
-      // HEADER_TABLE_SIZE: our answers never use the client's table; the rest we need not know
+      // the rest we need not know
     }
     this.output(settingsAckFrame);
   }

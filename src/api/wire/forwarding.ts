@@ -17,7 +17,7 @@ import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { grpcGoMessageValue } from "../grpc/status-text.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
-import { answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
+import { type AnswerBlock, answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
 import { memoryPair } from "./memory-pair.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
@@ -31,7 +31,7 @@ const emptyBody = Buffer.alloc(0);
  * encodings, `grpc-encoding: identity` and the `+proto` content subtype, which etcd's answers do not
  * carry. A trailers-only answer keeps its status (see etcdTrailers); anything else passes as it is.
  */
-function etcdHeaders(headers: IncomingHttpHeaders, requestType: string | undefined): Buffer {
+function etcdHeaders(headers: IncomingHttpHeaders, requestType: string | undefined): AnswerBlock {
   const type = headers["content-type"];
   if (typeof type !== "string" || !type.startsWith("application/grpc")) return headersBlock(headers);
   const out: IncomingHttpHeaders = {};
@@ -63,7 +63,7 @@ function etcdStatus(fields: IncomingHttpHeaders): IncomingHttpHeaders {
 }
 
 /** A forwarded answer's trailers as grpc-go writes them (etcdStatus). */
-function etcdTrailers(trailers: IncomingHttpHeaders): Buffer {
+function etcdTrailers(trailers: IncomingHttpHeaders): AnswerBlock {
   const names = Object.keys(trailers);
   if (
     names.length === 2 &&

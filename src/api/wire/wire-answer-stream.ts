@@ -2,9 +2,7 @@
 // runs on it natively: the call's frames go to the connection's output with the turn's answers, and a
 // paused call stops consuming what the client sends, so the client's window fills as on Node's.
 import type { AnswerStream, AnswerStreamListener } from "../grpc/answer-stream.js";
-import { encodeLiterals } from "../grpc/hpack.js";
-import { grpcMessageValue } from "../grpc/status-text.js";
-import { answerHeadersBlock, failBlock } from "./answer-blocks.js";
+import { answerHeadersBlock, failBlock, statusTrailers } from "./answer-blocks.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 export class WireAnswerStream implements AnswerStream {
@@ -77,12 +75,7 @@ export class WireAnswerStream implements AnswerStream {
       this.stream.respond(failBlock(code, message), true);
       return;
     }
-    this.stream.sendTrailers(
-      encodeLiterals([
-        ["grpc-status", String(code)],
-        ["grpc-message", grpcMessageValue(message)],
-      ]),
-    );
+    this.stream.sendTrailers(statusTrailers(code, message));
   }
 
   private deliver(chunk: Buffer): void {

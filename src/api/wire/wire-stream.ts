@@ -1,7 +1,7 @@
 // One stream of the client port's own HTTP/2 connection: what its call may send (headers, messages,
 // trailers, a reset) under the client's flow-control windows, and the receive window it gives back as
 // its call consumes the request.
-import { answerHeadersBlock, okTrailersBlock } from "./answer-blocks.js";
+import { type AnswerBlock, answerHeadersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode, Flags, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frames.js";
 
 /** What a stream's call does with the client's side of it. */
@@ -20,6 +20,8 @@ export interface StreamConnection {
   /** The client's connection-level window for our DATA. */
   sendWindow: number;
   readonly peerMaxFrame: number;
+  /** A header block's bytes on this connection; called as the block goes to the output (HPACK state). */
+  encodeHeaders(block: AnswerBlock): Buffer;
   /** Appends a copy of bytes to the turn's output. */
   output(bytes: Buffer): void;
   /** Appends a frame to the turn's output: its header, then a copy of the first `n` bytes of `payload`. */
@@ -39,7 +41,7 @@ export interface StreamConnection {
 /** Bytes a stream's queue may hold before sendData asks its writer to wait. */
 const HIGH_WATER = 256 * 1024;
 
-type Pending = { data: Buffer; end: boolean } | { block: Buffer; end: boolean };
+type Pending = { data: Buffer; end: boolean } | { block: AnswerBlock; end: boolean };
 
 export class WireStream {
   handler: WireStreamHandler | undefined = undefined;
@@ -92,17 +94,19 @@ export class WireStream {
       this.sendTrailers(okTrailersBlock);
       return;
     }
-    const h = answerHeadersBlock.length;
-    const t = okTrailersBlock.length;
+    const headers = c.encodeHeaders(answerHeadersBlock);
+    const trailers = c.encodeHeaders(okTrailersBlock);
+    const h = headers.length;
+    const t = trailers.length;
     const buf = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + h + n + t);
     writeFrameHeader(buf, 0, h, FrameType.HEADERS, Flags.END_HEADERS, this.id);
-    answerHeadersBlock.copy(buf, FRAME_HEADER_BYTES);
+    headers.copy(buf, FRAME_HEADER_BYTES);
     let at = FRAME_HEADER_BYTES + h;
     writeFrameHeader(buf, at, n, FrameType.DATA, 0, this.id);
     buf.set(message, at + FRAME_HEADER_BYTES);
     at += FRAME_HEADER_BYTES + n;
     writeFrameHeader(buf, at, t, FrameType.HEADERS, Flags.END_HEADERS | Flags.END_STREAM, this.id);
-    okTrailersBlock.copy(buf, at + FRAME_HEADER_BYTES);
+    trailers.copy(buf, at + FRAME_HEADER_BYTES);
     c.sendWindow -= n;
     this.sendWindow -= n;
     c.outputAnswer(buf);
@@ -111,7 +115,7 @@ export class WireStream {
   }
 
   /** Sends a header block (split into CONTINUATION frames past the client's frame size). */
-  respond(block: Buffer, endStream: boolean): void {
+  respond(block: AnswerBlock, endStream: boolean): void {
     if (this.done || this.localEnded) return;
     if (this.queue !== undefined) {
       this.queue.push({ block, end: endStream });
@@ -141,7 +145,7 @@ export class WireStream {
   }
 
   /** Ends the stream with trailers, after any DATA still queued. */
-  sendTrailers(block: Buffer): void {
+  sendTrailers(block: AnswerBlock): void {
     if (this.done || this.localEnded) return;
     if (this.queue !== undefined) {
       this.queue.push({ block, end: true });
@@ -220,8 +224,9 @@ export class WireStream {
     }
   }
 
-  private writeHeaders(block: Buffer, endStream: boolean): void {
+  private writeHeaders(fields: AnswerBlock, endStream: boolean): void {
     const c = this.connection;
+    const block = c.encodeHeaders(fields);
     const flags = endStream ? Flags.END_STREAM : 0;
     if (block.length <= c.peerMaxFrame) {
       const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
