@@ -58,6 +58,13 @@ const unusual: [string, HeaderField[], Buffer | undefined][] = [
   ["an unknown method of Watch", grpcRequest("/etcdserverpb.Watch/Nope"), undefined],
   ["a path without a service", grpcRequest("/Range"), rangeRequest],
   ["the root path", grpcRequest("/"), rangeRequest],
+  ...["application/grpc+json", "application/grpc+proto", "application/grpc;charset=UTF-8"].map(
+    (type): [string, HeaderField[], Buffer] => [
+      `content-type ${type}`,
+      grpcRequest(RANGE).map(([n, v]): HeaderField => [n, n === "content-type" ? type : v]),
+      rangeRequest,
+    ],
+  ),
   ["an unknown grpc-encoding", grpcRequest(RANGE, [["grpc-encoding", "zzz"]]), flagged(1)],
   ["gzip, which etcd does not install", grpcRequest(RANGE, [["grpc-encoding", "gzip"]]), rangeRequest],
   ["gzip on a Watch", grpcRequest(WATCH, [["grpc-encoding", "gzip"]]), undefined],
@@ -233,6 +240,10 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
       assert.deepEqual((etcd["an unknown lease's revoke"] as HeaderField[][])[0].slice(2), [
         ["grpc-status", "5"],
         ["grpc-message", "etcdserver: requested lease not found"],
+      ]);
+      assert.deepEqual((etcd["content-type application/grpc;charset=UTF-8"] as HeaderField[][])[0], [
+        [":status", "200"],
+        ["content-type", "application/grpc+charset=UTF-8"],
       ]);
       assert.deepEqual(etcd["a malformed grpc-timeout"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
       assert.deepEqual(etcd["many answers: bytes of the last header blocks"], [2, 2]);

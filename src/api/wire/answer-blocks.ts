@@ -28,9 +28,27 @@ export function statusTrailers(code: number, message: string): AnswerBlock {
   ];
 }
 
+/**
+ * The answer headers of a request whose content-type names a subtype (`application/grpc+json`,
+ * `application/grpc;charset=utf-8`): grpc-go's answer names it back after a `+`.
+ */
+export function subtypeAnswerHeaders(requestType: string): AnswerBlock {
+  const subtype = requestType.slice(GRPC_TYPE.length + 1);
+  return [
+    [":status", "200"],
+    ["content-type", `${GRPC_TYPE}+${subtype}`],
+  ];
+}
+
+const GRPC_TYPE = "application/grpc";
+
 /** A failed call's only header block: the answer headers with its status and text. */
-export function failBlock(code: number, message: string): AnswerBlock {
-  return [...answerHeadersBlock, ...statusTrailers(code, message)];
+export function failBlock(
+  code: number,
+  message: string,
+  headers: AnswerBlock = answerHeadersBlock,
+): AnswerBlock {
+  return [...headers, ...statusTrailers(code, message)];
 }
 
 /** Any header object (a forwarded answer's) as fields, `:status` first. */

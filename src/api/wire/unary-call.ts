@@ -13,7 +13,7 @@ import {
   type UnaryMethod,
 } from "../grpc/unary-fast-path.js";
 import { tokenlessMetadata } from "../request-context.js";
-import { failBlock } from "./answer-blocks.js";
+import { type AnswerBlock, failBlock } from "./answer-blocks.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const emptyBody = Buffer.alloc(0);
@@ -25,6 +25,8 @@ export interface UnaryRequestHead {
   timeout: string | undefined;
   token: string | undefined;
   authorization: string | undefined;
+  /** The answer's headers when the request's content-type names a subtype (grpc-go names it back). */
+  answerHeaders: AnswerBlock | undefined;
 }
 
 export class WireUnaryCall implements WireStreamHandler {
@@ -77,7 +79,7 @@ export class WireUnaryCall implements WireStreamHandler {
   fail(code: GrpcCode, message: string): void {
     this.meter.handled(code);
     if (!this.finish()) return;
-    this.stream.respond(failBlock(code, message), true);
+    this.stream.respond(failBlock(code, message, this.head.answerHeaders), true);
   }
 
   closed(): void {
@@ -183,6 +185,6 @@ export class WireUnaryCall implements WireStreamHandler {
     this.meter.sent();
     this.meter.handled(GrpcCode.OK);
     if (!this.finish()) return;
-    this.stream.answerOk(frame);
+    this.stream.answerOk(frame, this.head.answerHeaders);
   }
 }

@@ -11,7 +11,7 @@ import type { HeaderField } from "../grpc/hpack.js";
 import { MethodTable } from "../grpc/method-table.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
-import { failBlock } from "./answer-blocks.js";
+import { failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
 import { WireConnection } from "./connection.js";
 import { Forwarding } from "./forwarding.js";
 import { ErrorCode } from "./frames.js";
@@ -39,6 +39,9 @@ export interface WirePortOptions {
 const WATCH_PATH = WatchService.watch.path;
 
 const servedMethods = new MethodTable();
+const GRPC_TYPE = "application/grpc";
+const PLUS = 0x2b;
+const SEMICOLON = 0x3b;
 const noop = () => {};
 
 /** grpc-go's status for a gRPC request it answers before any call (unknown method, unknown encoding). */
@@ -96,6 +99,7 @@ export class WirePort {
         timeout: undefined,
         token: undefined,
         authorization: undefined,
+        answerHeaders: undefined,
       };
       for (const [name, value] of fields) {
         switch (name) {
@@ -142,6 +146,12 @@ export class WirePort {
         return forwarding.open(stream, fields);
       }
       head.path = path as string;
+      if (contentType !== GRPC_TYPE) {
+        // grpc-go reads `+` or `;` after the type as a subtype, and anything else as no gRPC request
+        const c = contentType.charCodeAt(GRPC_TYPE.length);
+        if (c !== PLUS && c !== SEMICOLON) return forwarding.open(stream, fields);
+        head.answerHeaders = subtypeAnswerHeaders(contentType);
+      }
       let timeoutMs: number | undefined;
       if (head.timeout !== undefined) {
         timeoutMs = grpcTimeoutMs(head.timeout);

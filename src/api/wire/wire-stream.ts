@@ -84,17 +84,17 @@ export class WireStream {
   }
 
   /** Answers a unary call: headers, one message, the OK trailers; in one piece when the windows allow. */
-  answerOk(message: Buffer): void {
+  answerOk(message: Buffer, answerHeaders: AnswerBlock = answerHeadersBlock): void {
     if (this.done || this.localEnded) return;
     const c = this.connection;
     const n = message.length;
     if (this.queue !== undefined || n > c.peerMaxFrame || n > c.sendWindow || n > this.sendWindow) {
-      this.respond(answerHeadersBlock, false);
+      this.respond(answerHeaders, false);
       this.sendData(message, false);
       this.sendTrailers(okTrailersBlock);
       return;
     }
-    const headers = c.encodeHeaders(answerHeadersBlock);
+    const headers = c.encodeHeaders(answerHeaders);
     const trailers = c.encodeHeaders(okTrailersBlock);
     const h = headers.length;
     const t = trailers.length;
