@@ -698,13 +698,16 @@ export class WireConnection implements StreamConnection {
     // every burst of data they receive, so a lone client's ping comes with its next request, and an
     // ack written at once was a socket write (and a wake-up of the client) ahead of the put's appends.
     const ack = frame(FrameType.PING, Flags.ACK, 0, payload);
-    setImmediate(() => this.output(ack));
     const wrote = this.serverWrote || this.waiting.size > 0;
     this.serverWrote = false;
     if (this.strikes.ping(wrote, this.streams.size > 0)) {
+      // as grpc-go: the ping that breaks the policy is still answered, ahead of the GOAWAY
+      this.output(ack);
       this.options.onPingViolation?.();
       this.fail(ErrorCode.ENHANCE_YOUR_CALM, tooManyPings.toString());
+      return;
     }
+    setImmediate(() => this.output(ack));
   }
 
   private onWindowUpdate(id: number, payload: Buffer): void {
