@@ -155,6 +155,7 @@ test("batchWhileBusy follows a promise: the first value alone, then what queued 
   const batches: string[][] = [];
   const pending: Array<ReturnType<typeof deferred<string>>> = [];
   const out: string[] = [];
+  const errors: unknown[] = [];
   source
     .pipe(
       batchWhileBusy((batch) => {
@@ -164,7 +165,7 @@ test("batchWhileBusy follows a promise: the first value alone, then what queued 
         return d.promise;
       }),
     )
-    .subscribe((r) => out.push(r));
+    .subscribe({ next: (r) => out.push(r), error: (e: unknown) => errors.push(e) });
   source.next("a");
   source.next("b");
   source.next("c");
@@ -175,6 +176,8 @@ test("batchWhileBusy follows a promise: the first value alone, then what queued 
   pending[1].reject(new Error("late"));
   await turn();
   assert.deepEqual(out, ["x"]);
+  // a failed batch ends the stream with its error (handled here: unhandled, RxJS throws it later)
+  assert.equal((errors[0] as Error | undefined)?.message, "late");
 });
 
 test("inOrder takes inputs that complete at once one after the other, and completes", () => {
