@@ -4,29 +4,13 @@
 // copied that again; this runs once per proposed entry on the leader.
 import { Entry } from "../gen/raftpb/raft.js";
 import { closeFrame, encodeFrame, FRAME_HEADER_BYTES, FrameKind } from "./frame.js";
+import { varintLength, writeVarint } from "./varint.js";
 
 /** Field tags (field number << 3 | wire type) of raftpb.Entry. */
 const TYPE_TAG = 0x08;
 const TERM_TAG = 0x10;
 const INDEX_TAG = 0x18;
 const DATA_TAG = 0x22;
-
-function varintLength(value: number): number {
-  let n = 1;
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
-  return n;
-}
-
-function writeVarint(out: Buffer, at: number, value: number): number {
-  let v = value;
-  let i = at;
-  while (v >= 0x80) {
-    out[i++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[i++] = v;
-  return i;
-}
 
 /** Numbers the one-pass encoding writes as the generated encoder does: non-negative safe integers. */
 const plain = (n: number) => Number.isSafeInteger(n) && n >= 0;

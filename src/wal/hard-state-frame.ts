@@ -4,6 +4,7 @@
 // follower seals a hard state with every append it acknowledges.
 import { HardState } from "../gen/raftpb/raft.js";
 import { closeFrame, encodeFrame, FRAME_HEADER_BYTES, FrameKind } from "./frame.js";
+import { varintLength, writeVarint } from "./varint.js";
 
 /** Field tags (field number << 3 | wire type) of raftpb.HardState. */
 const TERM_TAG = 0x08;
@@ -12,23 +13,6 @@ const COMMIT_TAG = 0x18;
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const UINT64_END = 1n << 64n;
-
-function varintLength(value: number): number {
-  let n = 1;
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
-  return n;
-}
-
-function writeVarint(out: Buffer, at: number, value: number): number {
-  let v = value;
-  let i = at;
-  while (v >= 0x80) {
-    out[i++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  out[i++] = v;
-  return i;
-}
 
 /** A uint64 above 2^53 (a member id) as its 28 low bits in four groups and the rest as a number. */
 function bigVarintLength(value: bigint): number {

@@ -30,12 +30,17 @@ export class OpenStreams {
   async endAll(status: RpcStatus, limitMs: number): Promise<void> {
     const ending = [...this.open].map((s) => s.endWith(status));
     this.open.clear();
-    if (ending.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, limitMs);
-    });
-    await Promise.race([Promise.all(ending), limit]);
-    clearTimeout(timer);
+    await settledWithin(ending, limitMs);
   }
+}
+
+/** Resolves once every one of `pending` settled, or after `limitMs`, whichever comes first. */
+export async function settledWithin(pending: readonly Promise<unknown>[], limitMs: number): Promise<void> {
+  if (pending.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, limitMs);
+  });
+  await Promise.race([Promise.allSettled(pending), limit]);
+  clearTimeout(timer);
 }

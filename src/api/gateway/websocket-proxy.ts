@@ -13,6 +13,7 @@ import { type Server as HttpServer, request as httpRequest, type IncomingMessage
 import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { type WebSocket, WebSocketServer } from "ws";
+import { settledWithin } from "./open-streams.js";
 
 /** Gateway paths whose requests are a stream of messages (Watch, LeaseKeepAlive). */
 const BIDIRECTIONAL_PATHS = new Set(["/v3/watch", "/v3/lease/keepalive"]);
@@ -206,14 +207,6 @@ export function serveGatewayWebSockets(http: HttpServer): GatewayWebSockets {
   });
   return {
     close: () => wss.close(),
-    async settled(limitMs) {
-      if (open.size === 0) return;
-      let timer: NodeJS.Timeout | undefined;
-      const limit = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, limitMs);
-      });
-      await Promise.race([Promise.all(open), limit]);
-      clearTimeout(timer);
-    },
+    settled: (limitMs) => settledWithin([...open], limitMs),
   };
 }
