@@ -1,5 +1,5 @@
 // The streams the client port's own connection does not answer itself (Watch, LeaseKeepAlive,
-// Snapshot, the calls that wait, health, compressed requests, HTTP over h2c) go to Node's HTTP/2 and
+// Snapshot, the calls that wait, health, compressed requests, HTTP over TLS) go to Node's HTTP/2 and
 // grpc-js as they are: per client connection, one in-process HTTP/2 connection (memory-pair.ts) whose
 // server end is served by the port's grpc-js injector, so what etcd bounds per connection (watchers,
 // lease keep-alive streams) stays bounded per client connection, and its calls see the client's
