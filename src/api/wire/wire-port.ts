@@ -12,7 +12,7 @@ import { MethodTable } from "../grpc/method-table.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
 import { failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
-import { WireConnection } from "./connection.js";
+import { type StreamOpener, WireConnection } from "./connection.js";
 import { Forwarding } from "./forwarding.js";
 import { ErrorCode } from "./frames.js";
 import { type UnaryRequestHead, WireUnaryCall } from "./unary-call.js";
@@ -74,6 +74,101 @@ function headerObject(fields: HeaderField[]): IncomingHttpHeaders {
   return headers;
 }
 
+/**
+ * Opens the streams of one connection of a port: a class, so that every connection's opener calls the
+ * same function (see StreamOpener).
+ */
+class PortStreamOpener implements StreamOpener {
+  constructor(
+    private readonly options: WirePortOptions,
+    private readonly peer: string,
+    private readonly forwarding: Forwarding,
+  ) {}
+
+  open(stream: WireStream, fields: HeaderField[]): WireStreamHandler {
+    let path: string | undefined;
+    let contentType: string | undefined;
+    let encoding: string | undefined;
+    const head: UnaryRequestHead = {
+      path: "",
+      timeout: undefined,
+      token: undefined,
+      authorization: undefined,
+      answerHeaders: undefined,
+    };
+    for (const [name, value] of fields) {
+      switch (name) {
+        case ":path":
+          path = value;
+          break;
+        case "content-type":
+          contentType = value;
+          break;
+        case "grpc-encoding":
+          encoding = value;
+          break;
+        case "grpc-timeout":
+          head.timeout ??= value;
+          break;
+        case "token":
+          head.token ??= value;
+          break;
+        case "authorization":
+          head.authorization ??= value;
+          break;
+      }
+    }
+    if (path === WATCH_PATH && this.options.watch !== undefined) {
+      const headers = headerObject(fields);
+      if (servesWatch(headers)) {
+        const answer = new WireAnswerStream(stream, this.peer);
+        startWatchCall(answer, headers, this.options.watch);
+        return answer.handler;
+      }
+    }
+    const method = path === undefined ? undefined : this.options.methods.get(path);
+    if (
+      method === undefined ||
+      contentType === undefined ||
+      !contentType.startsWith("application/grpc") ||
+      (encoding !== undefined && encoding !== "identity")
+    ) {
+      // HTTP over h2c goes to the port's HTTP handlers; gRPC that etcd refuses is refused here
+      if (contentType === undefined || !contentType.startsWith("application/grpc"))
+        return this.forwarding.open(stream, fields);
+      const refused = refusal(path, encoding);
+      if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
+      return this.forwarding.open(stream, fields);
+    }
+    head.path = path as string;
+    if (contentType !== GRPC_TYPE) {
+      // grpc-go reads `+` or `;` after the type as a subtype, and anything else as no gRPC request
+      const c = contentType.charCodeAt(GRPC_TYPE.length);
+      if (c !== PLUS && c !== SEMICOLON) return this.forwarding.open(stream, fields);
+      head.answerHeaders = subtypeAnswerHeaders(contentType);
+    }
+    let timeoutMs: number | undefined;
+    if (head.timeout !== undefined) {
+      timeoutMs = grpcTimeoutMs(head.timeout);
+      if (timeoutMs === undefined) {
+        // grpc-go resets a stream whose grpc-timeout it cannot read
+        stream.reset(ErrorCode.PROTOCOL_ERROR);
+        return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
+      }
+    }
+    const call = new WireUnaryCall(
+      stream,
+      head,
+      method,
+      this.options.maxReceiveBytes,
+      this.options.credentials,
+      this.peer,
+    );
+    call.start(timeoutMs);
+    return call;
+  }
+}
+
 /** The own connections of one client port. */
 export class WirePort {
   private readonly connections = new Set<WireConnection>();
@@ -90,90 +185,8 @@ export class WirePort {
       { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
       options.inject,
     );
-    const open = (stream: WireStream, fields: HeaderField[]): WireStreamHandler => {
-      let path: string | undefined;
-      let contentType: string | undefined;
-      let encoding: string | undefined;
-      const head: UnaryRequestHead = {
-        path: "",
-        timeout: undefined,
-        token: undefined,
-        authorization: undefined,
-        answerHeaders: undefined,
-      };
-      for (const [name, value] of fields) {
-        switch (name) {
-          case ":path":
-            path = value;
-            break;
-          case "content-type":
-            contentType = value;
-            break;
-          case "grpc-encoding":
-            encoding = value;
-            break;
-          case "grpc-timeout":
-            head.timeout ??= value;
-            break;
-          case "token":
-            head.token ??= value;
-            break;
-          case "authorization":
-            head.authorization ??= value;
-            break;
-        }
-      }
-      if (path === WATCH_PATH && options.watch !== undefined) {
-        const headers = headerObject(fields);
-        if (servesWatch(headers)) {
-          const answer = new WireAnswerStream(stream, peer);
-          startWatchCall(answer, headers, options.watch);
-          return answer.handler;
-        }
-      }
-      const method = path === undefined ? undefined : options.methods.get(path);
-      if (
-        method === undefined ||
-        contentType === undefined ||
-        !contentType.startsWith("application/grpc") ||
-        (encoding !== undefined && encoding !== "identity")
-      ) {
-        // HTTP over h2c goes to the port's HTTP handlers; gRPC that etcd refuses is refused here
-        if (contentType === undefined || !contentType.startsWith("application/grpc"))
-          return forwarding.open(stream, fields);
-        const refused = refusal(path, encoding);
-        if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
-        return forwarding.open(stream, fields);
-      }
-      head.path = path as string;
-      if (contentType !== GRPC_TYPE) {
-        // grpc-go reads `+` or `;` after the type as a subtype, and anything else as no gRPC request
-        const c = contentType.charCodeAt(GRPC_TYPE.length);
-        if (c !== PLUS && c !== SEMICOLON) return forwarding.open(stream, fields);
-        head.answerHeaders = subtypeAnswerHeaders(contentType);
-      }
-      let timeoutMs: number | undefined;
-      if (head.timeout !== undefined) {
-        timeoutMs = grpcTimeoutMs(head.timeout);
-        if (timeoutMs === undefined) {
-          // grpc-go resets a stream whose grpc-timeout it cannot read
-          stream.reset(ErrorCode.PROTOCOL_ERROR);
-          return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
-        }
-      }
-      const call = new WireUnaryCall(
-        stream,
-        head,
-        method,
-        options.maxReceiveBytes,
-        options.credentials,
-        peer,
-      );
-      call.start(timeoutMs);
-      return call;
-    };
     const connection = new WireConnection(socket, {
-      open,
+      opener: new PortStreamOpener(options, peer, forwarding),
       ...(options.maxConcurrentStreams !== undefined
         ? { maxConcurrentStreams: options.maxConcurrentStreams }
         : {}),
