@@ -4,12 +4,14 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import { grpcTimeoutMs } from "../grpc/call-stream.js";
+import { GRPC_TYPE, isGrpcContentType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { MethodTable } from "../grpc/method-table.js";
-import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
+import type { CallCredentials, UnaryMethod } from "../grpc/unary-call-base.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
 import { failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
 import { type StreamOpener, WireConnection } from "./connection.js";
@@ -39,10 +41,13 @@ export interface WirePortOptions {
 const WATCH_PATH = WatchService.watch.path;
 
 const servedMethods = new MethodTable();
-const GRPC_TYPE = "application/grpc";
-const PLUS = 0x2b;
-const SEMICOLON = 0x3b;
 const noop = () => {};
+
+/** Resets a stream whose request grpc-go refuses before any call; what the client still sends is let go. */
+function resetAtOnce(stream: WireStream, code: number): WireStreamHandler {
+  stream.reset(code);
+  return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
+}
 
 /** grpc-go's status for a gRPC request it answers before any call (unknown method, unknown encoding). */
 function refusal(path: string | undefined, encoding: string | undefined): [number, string] | undefined {
@@ -81,6 +86,7 @@ function headerObject(fields: HeaderField[]): IncomingHttpHeaders {
 class PortStreamOpener implements StreamOpener {
   constructor(
     private readonly options: WirePortOptions,
+    private readonly encrypted: boolean,
     private readonly peer: string,
     private readonly forwarding: Forwarding,
   ) {}
@@ -90,7 +96,6 @@ class PortStreamOpener implements StreamOpener {
     let contentType: string | undefined;
     let encoding: string | undefined;
     const head: UnaryRequestHead = {
-      path: "",
       timeout: undefined,
       token: undefined,
       authorization: undefined,
@@ -118,6 +123,21 @@ class PortStreamOpener implements StreamOpener {
           break;
       }
     }
+    if (contentType !== GRPC_TYPE) {
+      if (!isGrpcContentType(contentType)) {
+        // etcd's TLS listener serves HTTP/2 that is not gRPC with its HTTP handlers; over h2c every
+        // stream is grpc-go's, which resets one whose content-type is not gRPC's
+        if (this.encrypted) return this.forwarding.open(stream, fields);
+        return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
+      }
+      head.answerHeaders = subtypeAnswerHeaders(contentType);
+    }
+    let timeoutMs: number | undefined;
+    if (head.timeout !== undefined) {
+      timeoutMs = grpcTimeoutMs(head.timeout);
+      // grpc-go resets a stream whose grpc-timeout it cannot read
+      if (timeoutMs === undefined) return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
+    }
     if (path === WATCH_PATH && this.options.watch !== undefined) {
       const headers = headerObject(fields);
       if (servesWatch(headers)) {
@@ -127,34 +147,11 @@ class PortStreamOpener implements StreamOpener {
       }
     }
     const method = path === undefined ? undefined : this.options.methods.get(path);
-    if (
-      method === undefined ||
-      contentType === undefined ||
-      !contentType.startsWith("application/grpc") ||
-      (encoding !== undefined && encoding !== "identity")
-    ) {
-      // HTTP over h2c goes to the port's HTTP handlers; gRPC that etcd refuses is refused here
-      if (contentType === undefined || !contentType.startsWith("application/grpc"))
-        return this.forwarding.open(stream, fields);
+    if (method === undefined || (encoding !== undefined && encoding !== "identity")) {
+      // gRPC that etcd refuses is refused here; the rest goes to grpc-js
       const refused = refusal(path, encoding);
       if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
       return this.forwarding.open(stream, fields);
-    }
-    head.path = path as string;
-    if (contentType !== GRPC_TYPE) {
-      // grpc-go reads `+` or `;` after the type as a subtype, and anything else as no gRPC request
-      const c = contentType.charCodeAt(GRPC_TYPE.length);
-      if (c !== PLUS && c !== SEMICOLON) return this.forwarding.open(stream, fields);
-      head.answerHeaders = subtypeAnswerHeaders(contentType);
-    }
-    let timeoutMs: number | undefined;
-    if (head.timeout !== undefined) {
-      timeoutMs = grpcTimeoutMs(head.timeout);
-      if (timeoutMs === undefined) {
-        // grpc-go resets a stream whose grpc-timeout it cannot read
-        stream.reset(ErrorCode.PROTOCOL_ERROR);
-        return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
-      }
     }
     const call = new WireUnaryCall(
       stream,
@@ -164,7 +161,7 @@ class PortStreamOpener implements StreamOpener {
       this.options.credentials,
       this.peer,
     );
-    call.start(timeoutMs);
+    if (timeoutMs !== undefined) call.startDeadline(timeoutMs);
     return call;
   }
 }
@@ -178,6 +175,7 @@ export class WirePort {
   /** Serves a connection (TCP, or TLS over it) whose first bytes still to be read are the preface. */
   serve(socket: Socket): WireConnection {
     const { options } = this;
+    const encrypted = (socket as TLSSocket).encrypted === true;
     const peer = socket.remotePort
       ? `${socket.remoteAddress}:${socket.remotePort}`
       : (socket.remoteAddress ?? "unknown");
@@ -186,7 +184,8 @@ export class WirePort {
       options.inject,
     );
     const connection = new WireConnection(socket, {
-      opener: new PortStreamOpener(options, peer, forwarding),
+      opener: new PortStreamOpener(options, encrypted, peer, forwarding),
+      goawayOnError: encrypted,
       ...(options.maxConcurrentStreams !== undefined
         ? { maxConcurrentStreams: options.maxConcurrentStreams }
         : {}),
