@@ -10,6 +10,7 @@ import {
   ServerResponse,
 } from "node:http";
 import {
+  constants,
   type Http2Server,
   Http2ServerRequest,
   Http2ServerResponse,
@@ -17,6 +18,7 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import {
   createServer as createTlsServer,
   type SecureContextOptions,
@@ -33,6 +35,7 @@ import { lazyGateway } from "./gateway/lazy-gateway.js";
 import { OpenStreams, TRANSPORT_CLOSING } from "./gateway/open-streams.js";
 import { isWebSocketUpgrade, serveGatewayWebSockets } from "./gateway/websocket-proxy.js";
 import { gateHttp2Connection } from "./grpc/authority-gate.js";
+import { GRPC_TYPE, isGrpcContentType } from "./grpc/grpc-content-type.js";
 import { GrpcMetrics } from "./grpc/grpc-metrics.js";
 import { createGrpcServer, grpcOverheadBytes, serverPings } from "./grpc/grpc-services.js";
 import { applyHeaderLimits } from "./grpc/header-limits.js";
@@ -155,6 +158,18 @@ type StreamListener = (
   raw: string[],
 ) => void;
 
+/** Marks a connection from a cleartext socket (h2c), on which every stream is gRPC's. */
+const cleartext = Symbol("h2c");
+
+/** A stream closed with an error code reports it as an error of its own. */
+function ignoreResetError(): void {}
+
+/** Whether a stream's connection is a marked one (Node's session.socket reads through to it). */
+function isCleartext(stream: ServerHttp2Stream): boolean {
+  const socket = stream.session?.socket as unknown as Record<symbol, unknown> | undefined;
+  return socket?.[cleartext] === true;
+}
+
 /**
  * A grpc-js connection injector whose HTTP/2 streams that are not gRPC (curl over TLS negotiates h2)
  * reach the HTTP handler instead of grpc-js's 415, as etcd's TLS listener routes them. grpc-js keeps
@@ -190,9 +205,16 @@ function injectorServingHttp(
   h2.removeAllListeners("stream");
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => {
     const contentType = headers["content-type"];
-    if (typeof contentType === "string" && contentType.startsWith("application/grpc")) {
+    const h2c = contentType !== GRPC_TYPE && isCleartext(stream);
+    if (h2c ? isGrpcContentType(contentType) : contentType?.startsWith(GRPC_TYPE)) {
       if (fastUnary(stream, headers)) return;
       for (const listener of grpcListeners) listener.call(h2, stream, headers, flags, raw);
+      return;
+    }
+    if (h2c) {
+      // etcd gives all of h2c to grpc-go (cmux), which resets a stream whose content-type is not gRPC's
+      stream.on("error", ignoreResetError);
+      stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
       return;
     }
     const req = new Http2ServerRequest(stream, headers, {}, raw);
@@ -317,6 +339,8 @@ export async function serveClients(options: ServeClientsOptions): Promise<Client
       gateHttp2Connection(socket, (connection) => {
         // the caller's certificate name, found again by the peer name grpc-js gives its calls
         identities.track(socket, connection);
+        if ((socket as TLSSocket).encrypted !== true)
+          (connection as Duplex & Record<symbol, unknown>)[cleartext] = true;
         injector.injectConnection(connection);
       });
     } else {

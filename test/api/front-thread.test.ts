@@ -154,7 +154,7 @@ describe("unary calls from the HTTP/2 thread", { timeout: 60_000 }, () => {
       const timed = call("100m");
       const headers = await new Promise<IncomingHttpHeaders>((resolve) => timed.once("response", resolve));
       assert.equal(headers["grpc-status"], "4");
-      assert.equal(headers["grpc-message"], "Deadline exceeded");
+      assert.equal(headers["grpc-message"], "context deadline exceeded");
       const leaving = call();
       leaving.on("error", () => {});
       while (held.length < 2) await new Promise((r) => setTimeout(r, 10));

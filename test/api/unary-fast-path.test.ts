@@ -64,6 +64,8 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
   let server: Http2Server;
   let session: ClientHttp2Session;
   const taken: string[] = [];
+  /** The requests the Echo handler was called with. */
+  const echoed: string[] = [];
   const tokens: (string | undefined)[] = [];
   const registry = new Registry();
   const maxReceive = 1024;
@@ -72,7 +74,10 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     const handlers = new Map<string, UnaryHandler>();
     const add = (path: string, handle: (req: string) => Promise<string>, waits = false) =>
       handlers.set(path, { definition: definition(path), handle, waits } as UnaryHandler);
-    add("/t.S/Echo", async (req) => `echo:${req}`);
+    add("/t.S/Echo", async (req) => {
+      echoed.push(req);
+      return `echo:${req}`;
+    });
     add("/t.S/Fail", async () => {
       throw new EtcdError(GrpcCode.FailedPrecondition, "etcdserver: a 50% failure");
     });
@@ -161,10 +166,20 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     assert.equal(a.headers.date, undefined);
   });
 
-  it("ends a call past its grpc-timeout with DeadlineExceeded", async () => {
+  it("ends a call past its grpc-timeout with DeadlineExceeded, in grpc-go's words", async () => {
     const a = await call("/t.S/Hang", frame(""), { "grpc-timeout": "50m" });
     assert.equal(a.headers["grpc-status"], String(GrpcCode.DeadlineExceeded));
-    assert.equal(a.headers["grpc-message"], "Deadline exceeded");
+    assert.equal(a.headers["grpc-message"], "context deadline exceeded");
+  });
+
+  it("answers a request whose grpc-timeout passed already without calling its handler", async () => {
+    const a = await call("/t.S/Echo", frame("late"), { "grpc-timeout": "1n" });
+    assert.equal(a.headers["grpc-status"], String(GrpcCode.DeadlineExceeded));
+    assert.equal(a.headers["grpc-message"], "context deadline exceeded");
+    const b = await call("/t.S/Echo", frame("in time"), { "grpc-timeout": "1S" });
+    assert.equal(b.trailers?.["grpc-status"], "0");
+    assert.ok(echoed.includes("in time"));
+    assert.ok(!echoed.includes("late"), "the handler ran for a request past its deadline");
   });
 
   it("refuses a message over the receive limit with ResourceExhausted, in etcd's words", async () => {
@@ -178,7 +193,9 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
 
   it("refuses a call without a message, and answers the first of two as grpc-go does", async () => {
     const none = await call("/t.S/Echo", Buffer.alloc(0));
-    assert.equal(none.headers["grpc-status"], String(GrpcCode.Unimplemented));
+    // grpc-go's io.EOF, as it is
+    assert.equal(none.headers["grpc-status"], String(GrpcCode.Unknown));
+    assert.equal(none.headers["grpc-message"], "EOF");
     const two = await call("/t.S/Echo", Buffer.concat([frame("a"), frame("b")]));
     assert.equal(two.trailers?.["grpc-status"], "0");
     assert.equal(two.body.subarray(5).toString(), "echo:a");

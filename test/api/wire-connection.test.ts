@@ -279,6 +279,19 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
       assert.equal(connection.streamCount, 0, "no stream left behind");
       raw.close();
     });
+
+    it(`ends the connection without GOAWAY on ${name} where errors are not told (grpc-go's h2c)`, async () => {
+      const { raw, connection } = setup({ goawayOnError: false });
+      if (name === "a bad preface") raw.write(...bytes);
+      else {
+        raw.start();
+        raw.write(...bytes);
+      }
+      await raw.until(() => raw.closed, "the end of the connection");
+      assert.ok(!raw.frames.some((f) => f.type === FrameType.GOAWAY), "a GOAWAY was sent");
+      assert.equal(connection.streamCount, 0, "no stream left behind");
+      raw.close();
+    });
   }
 
   it("sends what the client's windows allow, the rest as they open, the trailers last", async () => {
@@ -586,9 +599,9 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
     assert.deepEqual(log.closed, [[3, ErrorCode.CANCEL]], "the open call is told its connection went");
   });
 
-  it("ends a connection pinging too often with GOAWAY ENHANCE_YOUR_CALM too_many_pings", async () => {
+  it("ends a connection pinging too often with GOAWAY ENHANCE_YOUR_CALM too_many_pings (told on h2c too)", async () => {
     const clock = { ms: 1_000_000 };
-    const { raw } = setup({ now: () => clock.ms });
+    const { raw } = setup({ now: () => clock.ms, goawayOnError: false });
     raw.start();
     const ping = frame(FrameType.PING, 0, 0, Buffer.alloc(8));
     for (let i = 0; i < 3; i++) {

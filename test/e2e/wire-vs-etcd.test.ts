@@ -7,7 +7,7 @@
 // stream, rapid resets) the own connection's tests say what it answers.
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
-import type { HeaderField } from "../../src/api/grpc/hpack.js";
+import { encodeLiterals, type HeaderField } from "../../src/api/grpc/hpack.js";
 import { ErrorCode, Flags, FrameType, frame, Setting, settingsFrame } from "../../src/api/wire/frames.js";
 import { grpcMessage, grpcRequest, RawClient, type ReadFrame } from "../api/wire-raw-client.js";
 import { type Binary, destroyAllMembers, e2eTest, Member, needsDebianEtcd } from "./harness.js";
@@ -51,8 +51,44 @@ const malformed: [string, HeaderField[]][] = [
 /** A gRPC message whose first byte (the compressed flag) is `flag`. */
 const flagged = (flag: number) => Buffer.concat([Buffer.from([flag]), rangeRequest.subarray(1)]);
 
-/** gRPC requests that grpc-go answers before (or instead of) the call, with their bodies. */
-const unusual: [string, HeaderField[], Buffer | undefined][] = [
+/** A request's headers with another content-type (undefined: none), method or path. */
+const retyped = (type: string | undefined, path = RANGE, method = "POST"): HeaderField[] =>
+  grpcRequest(path)
+    .filter(([n]) => n !== "content-type" || type !== undefined)
+    .map(
+      ([n, v]): HeaderField => [n, n === "content-type" ? (type as string) : n === ":method" ? method : v],
+    );
+
+/** A gRPC message prefix alone, announcing `length` bytes. */
+function prefixOnly(length: number): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(length, 1);
+  return prefix;
+}
+
+/** --max-request-bytes of both members: small, so that a request over it fits the client's windows. */
+const MAX_REQUEST_BYTES = 4096;
+
+/** A PutRequest of key "a" and a value of `n` bytes. */
+function putOf(n: number): Buffer {
+  const length: number[] = [];
+  for (let x = n; ; x >>>= 7) {
+    if (x < 0x80) {
+      length.push(x);
+      break;
+    }
+    length.push((x & 0x7f) | 0x80);
+  }
+  return grpcMessage(
+    Buffer.concat([Buffer.from([0x0a, 0x01, 0x61, 0x12, ...length]), Buffer.alloc(n, 0x62)]),
+  );
+}
+
+/**
+ * gRPC requests that grpc-go answers before (or instead of) the call, with their bodies (undefined:
+ * the headers end the stream; "open", or a body with `true` after it: the client's side stays open).
+ */
+const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] = [
   ["an unknown service", grpcRequest("/etcdserverpb.Nope/Range"), rangeRequest],
   ["an unknown method", grpcRequest("/etcdserverpb.KV/Nope"), rangeRequest],
   ["an unknown method of Watch", grpcRequest("/etcdserverpb.Watch/Nope"), undefined],
@@ -83,6 +119,51 @@ const unusual: [string, HeaderField[], Buffer | undefined][] = [
     grpcMessage(Buffer.from([0x08, 0x01])),
   ],
   ["a -bin header not base64", grpcRequest(RANGE, [["x-trace-bin", "!not base64!"]]), rangeRequest],
+  // over h2c every stream is grpc-go's (cmux): one whose content-type is not gRPC's is reset
+  ["content-type application/json", retyped("application/json"), rangeRequest],
+  ["content-type text/plain", retyped("text/plain"), rangeRequest],
+  ["no content-type", retyped(undefined), rangeRequest],
+  ["content-type application/grpc-web", retyped("application/grpc-web"), rangeRequest],
+  ["JSON on a gateway path", retyped("application/json", "/v3/kv/range"), Buffer.from('{"key":"YQ=="}')],
+  ["a GET of /health", retyped(undefined, "/health", "GET"), undefined],
+  ["gRPC on a gateway path", retyped("application/grpc", "/v3/kv/range"), rangeRequest],
+  ["a GET on a gRPC path", retyped("application/grpc", RANGE, "GET"), rangeRequest],
+  // the client's end before any message: grpc-go's io.EOF
+  ["an empty DATA ending the stream", grpcRequest(RANGE), Buffer.alloc(0)],
+  // a deadline passed before the message came: grpc-go's transport answers, and resets the stream
+  ["a grpc-timeout of 1n, the message not sent", grpcRequest(RANGE, [["grpc-timeout", "1n"]]), "open"],
+  ["a grpc-timeout of 1n on a Watch", grpcRequest(WATCH, [["grpc-timeout", "1n"]]), "open"],
+  [
+    "a grpc-timeout of 1n on a LeaseKeepAlive",
+    grpcRequest("/etcdserverpb.Lease/LeaseKeepAlive", [["grpc-timeout", "1n"]]),
+    "open",
+  ],
+  [
+    "a LeaseKeepAlive of content-type application/grpc+json",
+    retyped("application/grpc+json", "/etcdserverpb.Lease/LeaseKeepAlive"),
+    grpcMessage(""),
+  ],
+  // over --max-request-bytes: etcd's own check; over it and grpc-go's 512 KiB allowance: grpc-go's
+  ["a Put over --max-request-bytes", grpcRequest("/etcdserverpb.KV/Put"), putOf(MAX_REQUEST_BYTES + 10)],
+  [
+    "a message over the receive limit",
+    grpcRequest("/etcdserverpb.KV/Put"),
+    prefixOnly(MAX_REQUEST_BYTES + 512 * 1024 + 1),
+    true,
+  ],
+];
+
+/** Connection errors: grpc-go's h2c transport closes the connection without a GOAWAY. */
+const connectionErrors: [string, Buffer][] = [
+  ["an even stream id", frame(FrameType.HEADERS, Flags.END_HEADERS, 2, encodeLiterals(request))],
+  ["a frame over 16 KiB", frame(FrameType.DATA, 0, 1, Buffer.alloc(16_385))],
+  ["a header block HPACK cannot read", frame(FrameType.HEADERS, Flags.END_HEADERS, 1, Buffer.from([0xff]))],
+  [
+    "a CONTINUATION without HEADERS",
+    frame(FrameType.CONTINUATION, Flags.END_HEADERS, 1, Buffer.from([0x82])),
+  ],
+  ["a PING on a stream", frame(FrameType.PING, 0, 1, Buffer.alloc(8))],
+  ["a connection WINDOW_UPDATE of 0", frame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.alloc(4))],
 ];
 
 async function outcomes(port: number): Promise<Record<string, unknown>> {
@@ -100,9 +181,10 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
     // unusual gRPC requests on one connection, one stream each; the connection serves the next
     const raw = await RawClient.open(port);
     let id = 1;
-    for (const [name, fields, body] of unusual) {
+    for (const [name, fields, body, open] of unusual) {
       if (body === undefined) raw.write(raw.headers(id, fields, Flags.END_HEADERS | Flags.END_STREAM));
-      else raw.write(raw.headers(id, fields), raw.data(id, body));
+      else if (body === "open") raw.write(raw.headers(id, fields));
+      else raw.write(raw.headers(id, fields), raw.data(id, body, open ? 0 : Flags.END_STREAM));
       await within(raw.stream(id));
       seen[name] = streamSummary(raw, id);
       id += 2;
@@ -110,6 +192,13 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
     raw.write(raw.headers(id, request), raw.data(id, rangeRequest));
     await within(raw.stream(id));
     seen["after the unusual requests"] = streamSummary(raw, id);
+    raw.socket.destroy();
+  }
+  for (const [name, bytes] of connectionErrors) {
+    const raw = await RawClient.open(port);
+    raw.write(bytes);
+    await within(raw.until(() => raw.closed, "the end of the connection"));
+    seen[name] = { closed: raw.closed, goaway: raw.frames.some((f) => f.type === FrameType.GOAWAY) };
     raw.socket.destroy();
   }
   {
@@ -198,7 +287,12 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
       assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
       const seen: Partial<Record<Binary, Record<string, unknown>>> = {};
       for (const binary of ["etcd", "rxetcd"] as Binary[]) {
-        const m = await Member.start({ binary, name: "n1", startTimeoutMs: 120_000 });
+        const m = await Member.start({
+          binary,
+          name: "n1",
+          startTimeoutMs: 120_000,
+          extraArgs: ["--max-request-bytes", String(MAX_REQUEST_BYTES)],
+        });
         seen[binary] = await outcomes(m.clientPort);
         if (binary === "rxetcd") {
           // beyond etcd 3.4: a connection opening and resetting streams in a flood is ended
@@ -247,6 +341,29 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
       ]);
       assert.deepEqual(etcd["a malformed grpc-timeout"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
       assert.deepEqual(etcd["many answers: bytes of the last header blocks"], [2, 2]);
+      assert.deepEqual(etcd["content-type application/json"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
+      assert.deepEqual(etcd["JSON on a gateway path"], [`RST_STREAM ${ErrorCode.PROTOCOL_ERROR}`]);
+      assert.deepEqual((etcd["an empty DATA ending the stream"] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "2"],
+        ["grpc-message", "EOF"],
+      ]);
+      assert.deepEqual(etcd["a grpc-timeout of 1n, the message not sent"], [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ["grpc-status", "4"],
+          ["grpc-message", "context deadline exceeded"],
+        ],
+        `RST_STREAM ${ErrorCode.NO_ERROR}`,
+      ]);
+      assert.deepEqual((etcd["a message over the receive limit"] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "8"],
+        [
+          "grpc-message",
+          `grpc: received message larger than max (${MAX_REQUEST_BYTES + 512 * 1024 + 1} vs. ${MAX_REQUEST_BYTES + 512 * 1024})`,
+        ],
+      ]);
+      assert.deepEqual(etcd["an even stream id"], { closed: true, goaway: false });
       assert.deepEqual(seen.rxetcd, etcd);
     },
   );

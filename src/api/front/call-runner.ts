@@ -3,7 +3,7 @@
 // answers of one turn go back to the HTTP/2 thread as one batch.
 import { GrpcCode } from "../../rpctypes/errors.js";
 import { toRpcStatus } from "../grpc/status.js";
-import { frameOf, type UnaryMethod } from "../grpc/unary-fast-path.js";
+import { frameOf, type UnaryMethod } from "../grpc/unary-call-base.js";
 import { AnswerBatch, type BatchMethods, type FrontAnswer, type FrontCall, readCalls } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { UnaryMethod } from "../grpc/unary-fast-path.js";
+import type { UnaryMethod } from "../grpc/unary-call-base.js";
 import { BatchMethods } from "./call-batch.js";
 import { CallRunner } from "./call-runner.js";
 import { decodeOrThrow, FrontReport, type FrontWorkerOptions } from "./front-messages.js";

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type CallStream, listenToCall } from "../grpc/call-stream.js";
 import { answerOk } from "../grpc/ok-answer.js";
 import { grpcMessageValue } from "../grpc/status-text.js";
+import { DEADLINE_TEXT } from "../grpc/unary-call-base.js";
 import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
@@ -37,7 +38,11 @@ class StreamCall {
   ) {}
 
   start(): void {
-    this.deadline = listenToCall(this.stream, this, this.headers);
+    listenToCall(this.stream, this, this.headers);
+  }
+
+  startDeadline(ms: number): void {
+    this.deadline = setTimeout(() => this.fail(Code.DeadlineExceeded, DEADLINE_TEXT), ms);
   }
 
   private finish(): boolean {

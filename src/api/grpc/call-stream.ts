@@ -9,6 +9,8 @@ export interface StreamCallHandler {
   end(): void;
   closed(): void;
   fail(code: number, message: string): void;
+  /** Starts the call's grpc-timeout deadline of `ms` milliseconds (0: passed already). */
+  startDeadline(ms: number): void;
 }
 
 /** Where a stream's call is found by the shared listeners. */
@@ -61,36 +63,32 @@ export function grpcTimeoutMs(timeout: string): number | undefined {
   return (n * timeoutUnitMs[unit]) | 0;
 }
 
-/** gRPC status codes a call's start answers with. */
-const DEADLINE_EXCEEDED = 4;
 /** The HTTP/2 error code of a malformed request. */
 const PROTOCOL_ERROR = 1;
 
 /**
- * Points the shared listeners at `call` and starts its grpc-timeout deadline (the timer, to clear
- * when the call ends). A malformed header resets the stream, as grpc-go does.
+ * Points the shared listeners at `call` and starts its grpc-timeout deadline. A malformed header
+ * resets the stream, as grpc-go does.
  */
 export function listenToCall(
   stream: CallStream,
   call: StreamCallHandler,
   headers: IncomingHttpHeaders,
-): NodeJS.Timeout | undefined {
+): void {
   stream[callOf] = call;
   stream.on("error", ignoreStreamError);
   stream.on("close", onCallClose);
   const header = headers["grpc-timeout"];
-  let deadline: NodeJS.Timeout | undefined;
   if (header !== undefined) {
     const timeout = typeof header === "string" ? header : header[0];
     const ms = grpcTimeoutMs(timeout);
     if (ms === undefined) {
       // grpc-go resets the stream (its call never starts)
       stream.close(PROTOCOL_ERROR);
-      return undefined;
+      return;
     }
-    deadline = setTimeout(() => call.fail(DEADLINE_EXCEEDED, "Deadline exceeded"), ms);
+    call.startDeadline(ms);
   }
   stream.on("data", onCallData);
   stream.on("end", onCallEnd);
-  return deadline;
 }

@@ -13,9 +13,6 @@ import {
 } from "@grpc/grpc-js";
 import { take } from "rxjs";
 import {
-  AuthService,
-  ClusterService,
-  KVService,
   type LeaseKeepAliveRequest,
   type LeaseKeepAliveResponse,
   LeaseService,
@@ -31,7 +28,6 @@ import {
   type LeaderRequest,
   type LeaderResponse,
 } from "../../gen/v3electionpb/v3election.js";
-import { LockService } from "../../gen/v3lockpb/v3lock.js";
 import { Errors, GrpcCode } from "../../rpctypes/errors.js";
 import type { ClientApi, RequestContext } from "../../server/client-api.js";
 import {
@@ -49,8 +45,8 @@ import { grpcRequestContext, type TlsIdentities } from "../request-context.js";
 import type { GrpcLimits } from "../serve.js";
 import { type GrpcMetrics, grpcTypeOf, type RpcMeter } from "./grpc-metrics.js";
 import { HealthService, healthImplementation } from "./health-service.js";
+import { etcdServices } from "./served-services.js";
 import { toServiceError } from "./status.js";
-import { WatchServiceDefinition } from "./watch-response-encoder.js";
 
 /** etcd's allowance on top of --max-request-bytes for the gRPC receive limit (grpcOverheadBytes). */
 export const grpcOverheadBytes = 512 * 1024;
@@ -154,17 +150,7 @@ export function createGrpcServer(
         credentials(call),
       ),
   );
-  const services: Record<string, AnyDefinition>[] = [
-    KVService,
-    WatchServiceDefinition,
-    LeaseService,
-    ClusterService,
-    MaintenanceService,
-    AuthService,
-    LockService,
-    ElectionService,
-  ];
-  for (const service of services) {
+  for (const service of etcdServices) {
     const impl: UntypedServiceImplementation = {};
     for (const [name, definition] of Object.entries(service)) {
       const unary = handlers.get(definition.path);
@@ -177,7 +163,7 @@ export function createGrpcServer(
   }
   server.addService(HealthService as unknown as ServiceDefinition, healthImplementation());
   // Lock and Election are left out, as in etcd (registered after the metrics were).
-  metrics.preRegister([...services.slice(0, 6), HealthService].flatMap((svc) => Object.values(svc)));
+  metrics.preRegister([...etcdServices.slice(0, 6), HealthService].flatMap((svc) => Object.values(svc)));
   return server;
 }
 

@@ -2,36 +2,14 @@
 // path that names none of them: code 8 "malformed method name" for a path without a service, code 12
 // "unknown service S" or "unknown method M for service S" otherwise (etcd registers no handler for
 // unknown services).
-import {
-  AuthService,
-  ClusterService,
-  KVService,
-  LeaseService,
-  MaintenanceService,
-  WatchService,
-} from "../../gen/etcdserverpb/rpc.js";
-import { ElectionService } from "../../gen/v3electionpb/v3election.js";
-import { LockService } from "../../gen/v3lockpb/v3lock.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
-import { HealthService } from "./health-service.js";
+import { servedServices } from "./served-services.js";
 
 /** A gRPC status: its code and text. */
 export interface GrpcStatus {
   code: number;
   message: string;
 }
-
-const servedServices: Record<string, { path: string }>[] = [
-  KVService,
-  WatchService,
-  LeaseService,
-  ClusterService,
-  MaintenanceService,
-  AuthService,
-  LockService,
-  ElectionService,
-  HealthService,
-];
 
 /** Go's %q of a string: double quotes, backslash escapes for quotes, backslashes and control characters. */
 export function goQuoted(s: string): string {

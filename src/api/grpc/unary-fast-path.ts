@@ -8,50 +8,18 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { Metadata } from "@grpc/grpc-js";
 import { GrpcCode } from "../../rpctypes/errors.js";
-import type { RequestContext } from "../../server/client-api.js";
 import type { UnaryHandler } from "../client-handlers.js";
-import { tokenlessMetadata } from "../request-context.js";
 import { type CallStream, callOf, listenToCall } from "./call-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { kvAnswerFrames } from "./kv-answer-frames.js";
 import { kvRequestDecoders } from "./kv-request-decoders.js";
 import { MethodTable } from "./method-table.js";
 import { answerOk } from "./ok-answer.js";
-import { toRpcStatus } from "./status.js";
 import { grpcMessageValue } from "./status-text.js";
+import { type CallCredentials, UnaryCallBase, type UnaryMethod } from "./unary-call-base.js";
 
-/** The credentials of a call, from its metadata and its connection's peer address. */
-export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) => RequestContext | undefined;
-
-/** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
-export const messagePrefixLength = 5;
-const emptyBody = Buffer.alloc(0);
 /** A status without a message ends the stream with its headers (no `date` either). */
 const failOptions = { endStream: true, sendDate: false };
-
-/** A unary RPC as the fast paths serve it (this one, and the client port's HTTP/2 thread's batches). */
-export interface UnaryMethod {
-  readonly handler: UnaryHandler;
-  readonly startMeter: () => RpcMeter;
-  /** The answer framed straight from the message (the key-value RPCs, most of the traffic). */
-  readonly frame: ((message: never) => Buffer) | undefined;
-  /** The request's decoder (a hand-written one where there is one, else the generated). */
-  readonly decode: (bytes: Buffer) => unknown;
-}
-
-type Method = UnaryMethod;
-
-/** The answer as one gRPC message frame (prefix and message in one buffer). */
-export function frameOf(method: Method, response: unknown): Buffer {
-  if (method.frame !== undefined) return method.frame(response as never);
-  // the generated serializer: a growing writer, its copy, a Buffer copy of that, and the frame's copy
-  const payload = method.handler.definition.responseSerialize(response);
-  const frame = Buffer.allocUnsafe(messagePrefixLength + payload.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(payload.length, 1);
-  payload.copy(frame, messagePrefixLength);
-  return frame;
-}
 
 /** The unary handlers served without grpc-js: all but those that wait for the client. */
 export function unaryMethods(
@@ -137,29 +105,23 @@ function failAsGrpcGo(stream: ServerHttp2Stream, code: number, message: string):
 }
 
 /**
- * One unary call: its stream's state in one object (the shared listeners find it on the stream), and
- * the caller's view for `CallCredentials` (its metadata and peer).
+ * One unary call on Node's stream: the shared listeners find it on the stream (no closure per call),
+ * and it is the caller's view for `CallCredentials` (its metadata and peer).
  */
-class UnaryCall {
-  private finished = false;
-  private deadline: NodeJS.Timeout | undefined = undefined;
-  /** The request's bytes so far: one chunk, or the list once a second arrives. */
-  private body: Buffer | undefined = undefined;
-  private chunks: Buffer[] | undefined = undefined;
-  private received = 0;
-  metadata: Metadata = tokenlessMetadata;
-
+class UnaryCall extends UnaryCallBase {
   constructor(
     private readonly stream: CallStream,
     private readonly headers: IncomingHttpHeaders,
-    private readonly method: Method,
-    private readonly meter: RpcMeter,
-    private readonly maxReceiveBytes: number,
-    private readonly credentials: CallCredentials,
-  ) {}
+    method: UnaryMethod,
+    meter: RpcMeter,
+    maxReceiveBytes: number,
+    credentials: CallCredentials,
+  ) {
+    super(method, meter, maxReceiveBytes, credentials);
+  }
 
   start(): void {
-    this.deadline = listenToCall(this.stream, this, this.headers);
+    listenToCall(this.stream, this, this.headers);
   }
 
   getPeer(): string {
@@ -168,31 +130,22 @@ class UnaryCall {
     return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
   }
 
-  /** Whether the call may still answer; the first answer (or close) ends its deadline. */
-  private finish(): boolean {
-    if (this.finished) return false;
-    this.release();
+  protected writable(): boolean {
     return !this.stream.destroyed && !this.stream.closed;
   }
 
   /**
-   * Ends the call's part in its stream. Node's HTTP/2 streams outlive their calls in the heap: most
+   * Unlinks the call from its stream. Node's HTTP/2 streams outlive their calls in the heap: most
    * closed streams survive young-generation collections and are promoted, however short their life
    * (only a full collection frees them). Unlinked from its stream, the call and what it holds (the
    * request's headers, the deadline timer, the metadata) die young instead of going to old space with
    * it: about 15 % less promoted per put under 256 clients.
    */
-  private release(): void {
-    this.finished = true;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.deadline = undefined;
+  protected override released(): void {
     this.stream[callOf] = undefined;
   }
 
-  /** A status without a message: one HEADERS frame that ends the stream (gRPC's trailers-only). */
-  fail(code: GrpcCode, message: string): void {
-    this.meter.handled(code);
-    if (!this.finish()) return;
+  protected sendFailure(code: GrpcCode, message: string): void {
     this.stream.respond(
       {
         ":status": 200,
@@ -204,113 +157,21 @@ class UnaryCall {
     );
   }
 
-  closed(): void {
-    if (this.finished) return;
-    this.release();
-    this.meter.handled(GrpcCode.Canceled);
-  }
-
-  /** The request's bytes so far as one buffer. */
-  private bytes(): Buffer {
-    if (this.chunks !== undefined) return Buffer.concat(this.chunks);
-    return this.body ?? emptyBody;
-  }
-
-  data(chunk: Buffer): void {
-    if (this.finished) return;
-    if (this.body === undefined) this.body = chunk;
-    else if (this.chunks === undefined) this.chunks = [this.body, chunk];
-    else this.chunks.push(chunk);
-    this.received += chunk.length;
-    if (this.received >= messagePrefixLength) {
-      const head = this.body.length >= messagePrefixLength ? this.body : this.bytes();
-      const length = head.readUInt32BE(1);
-      if (length > this.maxReceiveBytes) {
-        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
-        this.fail(
-          GrpcCode.ResourceExhausted,
-          `grpc: received message larger than max (${length} vs. ${this.maxReceiveBytes})`,
-        );
-      }
-    }
-  }
-
-  end(): void {
-    if (this.finished) return;
-    const { headers, method } = this;
-    const body = this.bytes();
-    if (body.length === 0) {
-      this.fail(
-        GrpcCode.Unimplemented,
-        `Received no request message for server streaming method ${headers[":path"]}`,
-      );
-      return;
-    }
-    // a message cut short is grpc-go's io.ErrUnexpectedEOF; what follows the first message is not read
-    const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
-    if (length < 0 || body.length < messagePrefixLength + length) {
-      this.fail(GrpcCode.Unknown, "unexpected EOF");
-      return;
-    }
-    if (body[0] !== 0) {
-      // only identity reaches this call, so a compressed flag is grpc-go's payload error
-      this.fail(
-        GrpcCode.Internal,
-        body[0] === 1
-          ? "grpc: compressed flag set with identity or empty encoding"
-          : `grpc: received unexpected payload format ${body[0]}`,
-      );
-      return;
-    }
-    let request: unknown;
-    try {
-      request = method.decode(body.subarray(messagePrefixLength, messagePrefixLength + length));
-    } catch (err) {
-      // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
-      if (err instanceof RangeError)
-        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF");
-      else this.fail(GrpcCode.Internal, "Error deserializing request");
-      return;
-    }
-    this.body = undefined;
-    this.chunks = undefined;
-    this.meter.received();
-    if (headers.token !== undefined || headers.authorization !== undefined)
-      this.metadata = Metadata.fromHttp2Headers(headers);
-    let answer: Promise<unknown>;
-    try {
-      answer = method.handler.handle(request, undefined, this.credentials(this));
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
-    answer.then(
-      (response) => this.answer(response),
-      (err: unknown) => {
-        const s = toRpcStatus(err);
-        this.fail(s.code, s.message);
-      },
-    );
-  }
-
-  private answer(response: unknown): void {
-    let frame: Buffer;
-    try {
-      frame = frameOf(this.method, response);
-    } catch (err) {
-      this.fail(GrpcCode.Internal, toRpcStatus(err).message);
-      return;
-    }
-    this.meter.sent();
-    this.meter.handled(GrpcCode.OK);
-    if (!this.finish()) return;
+  protected sendAnswer(frame: Buffer): void {
     answerOk(this.stream, frame);
+  }
+
+  protected tokenMetadata(): Metadata | undefined {
+    const { headers } = this;
+    if (headers.token === undefined && headers.authorization === undefined) return undefined;
+    return Metadata.fromHttp2Headers(headers);
   }
 }
 
 function serveUnary(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
-  method: Method,
+  method: UnaryMethod,
   maxReceiveBytes: number,
   credentials: CallCredentials,
 ): void {

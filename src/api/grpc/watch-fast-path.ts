@@ -36,7 +36,7 @@ import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { NodeAnswerStream } from "./node-answer-stream.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import { type CallCredentials, messagePrefixLength } from "./unary-fast-path.js";
+import { type CallCredentials, messagePrefixLength } from "./unary-call-base.js";
 import {
   appendEventsFrame,
   appendWatchFrame,

@@ -2,6 +2,7 @@
 // trailers, a failed call's trailers-only answer (see answerHeaders, okTrailers in call-stream.ts),
 // and any header object a forwarded answer has. Each connection's AnswerHpack encodes them when they
 // go out, in wire order, since the client's HPACK table makes a block's bytes depend on the ones before.
+import { grpcAnswerType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { grpcMessageValue } from "../grpc/status-text.js";
 
@@ -33,14 +34,11 @@ export function statusTrailers(code: number, message: string): AnswerBlock {
  * `application/grpc;charset=utf-8`): grpc-go's answer names it back after a `+`.
  */
 export function subtypeAnswerHeaders(requestType: string): AnswerBlock {
-  const subtype = requestType.slice(GRPC_TYPE.length + 1);
   return [
     [":status", "200"],
-    ["content-type", `${GRPC_TYPE}+${subtype}`],
+    ["content-type", grpcAnswerType(requestType)],
   ];
 }
-
-const GRPC_TYPE = "application/grpc";
 
 /** A failed call's only header block: the answer headers with its status and text. */
 export function failBlock(

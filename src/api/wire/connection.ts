@@ -69,6 +69,12 @@ export interface WireConnectionOptions {
   onPingViolation?: () => void;
   /** Milliseconds from a monotonic clock (tests inject their own). */
   now?: () => number;
+  /**
+   * Whether a connection error is told with a GOAWAY before the end. grpc-go's own HTTP/2 transport,
+   * which serves etcd's h2c, just closes (its only GOAWAY with an error is the ping policy's); Go's
+   * HTTP/2 server, which serves etcd's TLS port, sends one. Default true.
+   */
+  goawayOnError?: boolean;
   /** The rapid-reset bound: resets the client may cause at once, and per second (reset-budget.ts). */
   resetBurst?: number;
   resetsPerSecond?: number;
@@ -304,9 +310,13 @@ export class WireConnection implements StreamConnection {
     for (const l of listeners) l();
   }
 
-  /** A connection error (RFC 9113 §5.4.1): GOAWAY with its code, and the end. */
+  /**
+   * A connection error (RFC 9113 §5.4.1): GOAWAY with its code, and the end; or the end alone (see
+   * goawayOnError), where the client's calling too much (ENHANCE_YOUR_CALM) is still told.
+   */
   private fail(code: number, debug: string): void {
-    this.goAway(code, debug);
+    if (this.options.goawayOnError === false && code !== ErrorCode.ENHANCE_YOUR_CALM) this.end();
+    else this.goAway(code, debug);
   }
 
   /** A stream error: RST_STREAM, and its call is told. */

@@ -1,5 +1,5 @@
 // The streams the client port's own connection does not answer itself (Watch, LeaseKeepAlive,
-// Snapshot, the calls that wait, health, compressed requests, HTTP over h2c) go to Node's HTTP/2 and
+// Snapshot, the calls that wait, health, compressed requests, HTTP over TLS) go to Node's HTTP/2 and
 // grpc-js as they are: per client connection, one in-process HTTP/2 connection (memory-pair.ts) whose
 // server end is served by the port's grpc-js injector, so what etcd bounds per connection (watchers,
 // lease keep-alive streams) stays bounded per client connection, and its calls see the client's
@@ -12,10 +12,13 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http2";
 import type { Duplex } from "node:stream";
+import { LeaseService } from "../../gen/etcdserverpb/rpc.js";
 import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
+import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { grpcGoMessageValue } from "../grpc/status-text.js";
+import { DEADLINE_TEXT } from "../grpc/unary-call-base.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
 import { type AnswerBlock, answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
@@ -23,47 +26,59 @@ import { memoryPair } from "./memory-pair.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const { NGHTTP2_FLAG_END_STREAM } = constants;
+const LEASE_KEEP_ALIVE_PATH = LeaseService.leaseKeepAlive.path;
 const noop = () => {};
 const emptyBody = Buffer.alloc(0);
 
 /**
  * A forwarded gRPC answer's headers as grpc-go writes them: grpc-js adds a date, its accepted
- * encodings, `grpc-encoding: identity` and the `+proto` content subtype, which etcd's answers do not
- * carry. A trailers-only answer keeps its status (see etcdTrailers); anything else passes as it is.
+ * encodings, `grpc-encoding: identity` and names the `+proto` subtype, where grpc-go names the
+ * request's (none for `application/grpc`); a trailers-only answer puts its status after the
+ * content-type, and keeps it as etcdStatus writes it. Anything else passes as it is.
  */
-function etcdHeaders(headers: IncomingHttpHeaders, requestType: string | undefined): AnswerBlock {
+function etcdHeaders(headers: IncomingHttpHeaders, request: RequestHead): AnswerBlock {
   const type = headers["content-type"];
   if (typeof type !== "string" || !type.startsWith("application/grpc")) return headersBlock(headers);
-  const out: IncomingHttpHeaders = {};
+  const out: IncomingHttpHeaders = { ":status": headers[":status"], "content-type": type };
+  if (type === "application/grpc+proto" && isGrpcContentType(request.type))
+    out["content-type"] = grpcAnswerType(request.type);
   for (const name of Object.keys(headers)) {
     const value = headers[name];
+    if (name === ":status" || name === "content-type") continue;
     if (name === "date" || name === "grpc-accept-encoding") continue;
     if (name === "grpc-encoding" && value === "identity") continue;
-    if (name === "content-type" && type === "application/grpc+proto" && requestType === "application/grpc")
-      out[name] = requestType;
-    else out[name] = value;
+    out[name] = value;
   }
-  if (out["grpc-status"] !== undefined) return headersBlock(etcdStatus(out));
+  if (out["grpc-status"] !== undefined) return headersBlock(etcdStatus(out, request));
   const names = Object.keys(out);
-  if (names.length === 2 && out[":status"] === "200" && out["content-type"] === "application/grpc")
+  if (names.length === 2 && out[":status"] === "200" && out["content-type"] === GRPC_TYPE)
     return answerHeadersBlock;
   return headersBlock(out);
 }
 
 /**
  * grpc-js's status text of a call that succeeded is "OK", grpc-go's is empty; other texts are
- * percent-encoded as grpc-go encodes them (grpc-js encodes as encodeURI, spaces too).
+ * percent-encoded as grpc-go encodes them (grpc-js encodes as encodeURI, spaces too). A deadline
+ * that passed is grpc-go's "context deadline exceeded": code 4 where its transport answers (the
+ * client's next message read with the call's context done), code 2 from LeaseKeepAlive, whose handler
+ * returns the context's error itself.
  */
-function etcdStatus(fields: IncomingHttpHeaders): IncomingHttpHeaders {
+function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): IncomingHttpHeaders {
   const message = fields["grpc-message"];
   if (fields["grpc-status"] === "0" && message === "OK") fields["grpc-message"] = "";
-  else if (typeof message === "string" && message.includes("%"))
+  else if (
+    fields["grpc-status"] === "4" &&
+    (message === "Deadline%20exceeded" || message === "Deadline exceeded")
+  ) {
+    fields["grpc-message"] = DEADLINE_TEXT;
+    if (request.path === LEASE_KEEP_ALIVE_PATH) fields["grpc-status"] = "2";
+  } else if (typeof message === "string" && message.includes("%"))
     fields["grpc-message"] = grpcGoMessageValue(message);
   return fields;
 }
 
 /** A forwarded answer's trailers as grpc-go writes them (etcdStatus). */
-function etcdTrailers(trailers: IncomingHttpHeaders): AnswerBlock {
+function etcdTrailers(trailers: IncomingHttpHeaders, request: RequestHead): AnswerBlock {
   const names = Object.keys(trailers);
   if (
     names.length === 2 &&
@@ -71,7 +86,14 @@ function etcdTrailers(trailers: IncomingHttpHeaders): AnswerBlock {
     (trailers["grpc-message"] === "OK" || trailers["grpc-message"] === "")
   )
     return okTrailersBlock;
-  return headersBlock(etcdStatus({ ...trailers }));
+  return headersBlock(etcdStatus({ ...trailers }, request));
+}
+
+/** What a forwarded answer's headers depend on of its request. */
+interface RequestHead {
+  path: string | undefined;
+  /** The content-type, which a gRPC answer's names back as grpc-go's does. */
+  type: string | undefined;
 }
 
 /** One client connection's forwarding: its in-process HTTP/2 connection, opened with its first stream. */
@@ -117,7 +139,11 @@ export class Forwarding {
       return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
     }
     const type = request["content-type"];
-    return new ForwardedStream(stream, upstream, typeof type === "string" ? type : undefined);
+    const path = request[":path"];
+    return new ForwardedStream(stream, upstream, {
+      path: typeof path === "string" ? path : undefined,
+      type: typeof type === "string" ? type : undefined,
+    });
   }
 
   /** The client connection is gone. */
@@ -139,8 +165,7 @@ class ForwardedStream implements WireStreamHandler {
   constructor(
     private readonly stream: WireStream,
     private readonly upstream: ClientHttp2Stream,
-    /** The request's content-type, which a gRPC answer's echoes as grpc-go's does. */
-    private readonly requestType: string | undefined,
+    private readonly request: RequestHead,
   ) {
     upstream.on("error", noop);
     upstream.on("response", (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
@@ -159,7 +184,7 @@ class ForwardedStream implements WireStreamHandler {
     const endStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     if (endStream) this.ended = true;
     this.responded = true;
-    this.stream.respond(etcdHeaders(headers, this.requestType), endStream);
+    this.stream.respond(etcdHeaders(headers, this.request), endStream);
     const early = this.early;
     this.early = undefined;
     if (early !== undefined) for (const chunk of early) this.stream.sendData(chunk, false);
@@ -168,7 +193,7 @@ class ForwardedStream implements WireStreamHandler {
   private upstreamEnded(): void {
     if (this.ended || !this.responded) return;
     this.ended = true;
-    if (this.trailers !== undefined) this.stream.sendTrailers(etcdTrailers(this.trailers));
+    if (this.trailers !== undefined) this.stream.sendTrailers(etcdTrailers(this.trailers, this.request));
     else this.stream.sendData(emptyBody, true);
   }
 

@@ -4,12 +4,14 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { GrpcCode } from "../../rpctypes/errors.js";
 import { grpcTimeoutMs } from "../grpc/call-stream.js";
+import { GRPC_TYPE, isGrpcContentType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { MethodTable } from "../grpc/method-table.js";
-import type { CallCredentials, UnaryMethod } from "../grpc/unary-fast-path.js";
+import type { CallCredentials, UnaryMethod } from "../grpc/unary-call-base.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
 import { failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
 import { WireConnection } from "./connection.js";
@@ -39,10 +41,13 @@ export interface WirePortOptions {
 const WATCH_PATH = WatchService.watch.path;
 
 const servedMethods = new MethodTable();
-const GRPC_TYPE = "application/grpc";
-const PLUS = 0x2b;
-const SEMICOLON = 0x3b;
 const noop = () => {};
+
+/** Resets a stream whose request grpc-go refuses before any call; what the client still sends is let go. */
+function resetAtOnce(stream: WireStream, code: number): WireStreamHandler {
+  stream.reset(code);
+  return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
+}
 
 /** grpc-go's status for a gRPC request it answers before any call (unknown method, unknown encoding). */
 function refusal(path: string | undefined, encoding: string | undefined): [number, string] | undefined {
@@ -83,6 +88,7 @@ export class WirePort {
   /** Serves a connection (TCP, or TLS over it) whose first bytes still to be read are the preface. */
   serve(socket: Socket): WireConnection {
     const { options } = this;
+    const encrypted = (socket as TLSSocket).encrypted === true;
     const peer = socket.remotePort
       ? `${socket.remoteAddress}:${socket.remotePort}`
       : (socket.remoteAddress ?? "unknown");
@@ -95,7 +101,6 @@ export class WirePort {
       let contentType: string | undefined;
       let encoding: string | undefined;
       const head: UnaryRequestHead = {
-        path: "",
         timeout: undefined,
         token: undefined,
         authorization: undefined,
@@ -123,6 +128,21 @@ export class WirePort {
             break;
         }
       }
+      if (contentType !== GRPC_TYPE) {
+        if (!isGrpcContentType(contentType)) {
+          // etcd's TLS listener serves HTTP/2 that is not gRPC with its HTTP handlers; over h2c every
+          // stream is grpc-go's, which resets one whose content-type is not gRPC's
+          if (encrypted) return forwarding.open(stream, fields);
+          return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
+        }
+        head.answerHeaders = subtypeAnswerHeaders(contentType);
+      }
+      let timeoutMs: number | undefined;
+      if (head.timeout !== undefined) {
+        timeoutMs = grpcTimeoutMs(head.timeout);
+        // grpc-go resets a stream whose grpc-timeout it cannot read
+        if (timeoutMs === undefined) return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
+      }
       if (path === WATCH_PATH && options.watch !== undefined) {
         const headers = headerObject(fields);
         if (servesWatch(headers)) {
@@ -132,34 +152,11 @@ export class WirePort {
         }
       }
       const method = path === undefined ? undefined : options.methods.get(path);
-      if (
-        method === undefined ||
-        contentType === undefined ||
-        !contentType.startsWith("application/grpc") ||
-        (encoding !== undefined && encoding !== "identity")
-      ) {
-        // HTTP over h2c goes to the port's HTTP handlers; gRPC that etcd refuses is refused here
-        if (contentType === undefined || !contentType.startsWith("application/grpc"))
-          return forwarding.open(stream, fields);
+      if (method === undefined || (encoding !== undefined && encoding !== "identity")) {
+        // gRPC that etcd refuses is refused here; the rest goes to grpc-js
         const refused = refusal(path, encoding);
         if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
         return forwarding.open(stream, fields);
-      }
-      head.path = path as string;
-      if (contentType !== GRPC_TYPE) {
-        // grpc-go reads `+` or `;` after the type as a subtype, and anything else as no gRPC request
-        const c = contentType.charCodeAt(GRPC_TYPE.length);
-        if (c !== PLUS && c !== SEMICOLON) return forwarding.open(stream, fields);
-        head.answerHeaders = subtypeAnswerHeaders(contentType);
-      }
-      let timeoutMs: number | undefined;
-      if (head.timeout !== undefined) {
-        timeoutMs = grpcTimeoutMs(head.timeout);
-        if (timeoutMs === undefined) {
-          // grpc-go resets a stream whose grpc-timeout it cannot read
-          stream.reset(ErrorCode.PROTOCOL_ERROR);
-          return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
-        }
       }
       const call = new WireUnaryCall(
         stream,
@@ -169,11 +166,12 @@ export class WirePort {
         options.credentials,
         peer,
       );
-      call.start(timeoutMs);
+      if (timeoutMs !== undefined) call.startDeadline(timeoutMs);
       return call;
     };
     const connection = new WireConnection(socket, {
       open,
+      goawayOnError: encrypted,
       ...(options.maxConcurrentStreams !== undefined
         ? { maxConcurrentStreams: options.maxConcurrentStreams }
         : {}),
