@@ -3,8 +3,8 @@
 // loopback ports); repetitions rotate which server goes first, and the table gives medians.
 //
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
-//                            [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread]
-//                            [--client-http2 node|own]
+//                            [--warmup F] [--warmup-runs N] [--cpu-prof DIR] [--against DIR]
+//                            [--client-thread] [--client-http2 node|own]
 //
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
@@ -20,7 +20,8 @@
 // and the first timed run after a one-connection warm-up had p99 1.7-2.2 ms against 0.3-0.5 for the
 // third and fourth (put-1, one member, --unsafe-no-fsync; etcd 0.23-0.40 in every run). Warmed over
 // three connections, the first timed run had no deoptimization and p99 0.58-0.89 ms. A long-running
-// server has seen many connections; the timed runs should find it so.
+// server has seen many connections; the timed runs should find it so. --warmup-runs N splits it over N
+// runs instead (1 shows what a member's first connections cost it).
 // --against DIR adds another rxetcd checkout (an older commit, say) as a third contender, so a change
 // is measured before/after in the same run.
 // --client-thread adds this checkout's rxetcd with its client port served from the HTTP/2 thread
@@ -56,7 +57,7 @@ const clientThread = process.argv.includes("--client-thread");
 const clientHttp2 = flag("--client-http2");
 const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
 /** Load generator runs (each on new connections) a warm-up is split over. */
-const WARMUP_RUNS = 3;
+const WARMUP_RUNS = Number(flag("--warmup-runs") ?? 3);
 /** The fewest requests of a warm-up (when there is one), whatever the row's size. */
 const WARMUP_AT_LEAST = 5000;
 const unknown = wanted?.filter((id) => !WORKLOADS.some((w) => w.id === id)) ?? [];
@@ -65,11 +66,13 @@ if (
   !Number.isInteger(reps) ||
   reps < 1 ||
   !(warmup >= 0 && warmup <= 1) ||
+  !Number.isInteger(WARMUP_RUNS) ||
+  WARMUP_RUNS < 1 ||
   sizes.some((n) => n !== 1 && n !== 3) ||
   (clientHttp2 !== undefined && clientHttp2 !== "own" && clientHttp2 !== "node")
 ) {
   console.error(
-    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 node|own]`,
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--warmup-runs N] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 node|own]`,
   );
   process.exit(2);
 }
@@ -114,7 +117,7 @@ if (against) buildRxetcd(resolve(against));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
 const loadgen = findLoadgen((line) => console.log(line));
 console.log(
-  `loadgen: ${loadgen}; reps: ${reps}; warm-up: ${warmup} x each row (at least ${WARMUP_AT_LEAST} requests), untimed; load average at start: ${loadavg()}`,
+  `loadgen: ${loadgen}; reps: ${reps}; warm-up: ${warmup} x each row (at least ${WARMUP_AT_LEAST} requests) over ${WARMUP_RUNS} run(s), untimed; load average at start: ${loadavg()}`,
 );
 
 const median = (xs: number[]) => {

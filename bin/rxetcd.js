@@ -49,6 +49,7 @@ if (startsMember) {
 const startUpFlags = [
   ["--semi-space-growth-factor=1", "--semi-space-growth-factor=16"],
   ["--no-turbofan", "--turbofan"],
+  ["--lazy-feedback-allocation", "--no-lazy-feedback-allocation"],
 ];
 for (const [held] of startUpFlags) v8.setFlagsFromString(held);
 globalThis[Symbol.for("rxetcd.startUpFlags")] = startUpFlags;

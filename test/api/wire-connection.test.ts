@@ -86,7 +86,7 @@ function setup(options: Partial<WireConnectionOptions> = {}) {
   const [server, client] = duplexPair();
   const log: Log = { requests: new Map(), closed: [], streams: new Map() };
   const connection = new WireConnection(server, {
-    open: calls(log),
+    opener: { open: calls(log) },
     pingMinTimeMs: 5000,
     pingIntervalMs: 2 * 60 * 60 * 1000,
     pingTimeoutMs: 20_000,
@@ -334,7 +334,7 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
     const log: Log = { requests: new Map(), closed: [], streams: new Map() };
     server.on("connection", (socket) => {
       new WireConnection(socket, {
-        open: calls(log),
+        opener: { open: calls(log) },
         pingMinTimeMs: 5000,
         pingIntervalMs: 2 * 60 * 60 * 1000,
         pingTimeoutMs: 20_000,

@@ -14,8 +14,24 @@ const module = fileURLToPath(new URL("../../src/cli/start-up-flags.ts", import.m
 const NEVER_OPTIMIZE = 1 << 1;
 const TURBOFANNED = 1 << 6;
 
-/** Script text: __probe(v8) runs a function hot and keeps 2 million objects alive meanwhile. */
+/**
+ * Script text: __probe(v8) runs a function hot and keeps 2 million objects alive meanwhile, and tells
+ * whether a function's first call is seen by TurboFan: called once with one shape of object, then
+ * optimized on another, it keeps its optimized code on the first shape only when V8 kept feedback of
+ * that first call (a function of its own each time: feedback is shared by a source's closures).
+ */
 const probe = `
+  let probes = 0;
+  const remembersFirstCall = () => {
+    const field = new Function("o", \`// probe \${probes++}\nreturn o.x;\`);
+    field({ a: 1, x: 1 });
+    %PrepareFunctionForOptimization(field);
+    for (let i = 0; i < 100; i++) field({ x: i });
+    %OptimizeFunctionOnNextCall(field);
+    field({ x: 1 });
+    field({ a: 1, x: 2 });
+    return (%GetOptimizationStatus(field) & ${1 << 6}) !== 0;
+  };
   globalThis.__probe = (v8) => {
     const youngMiB = () =>
       v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 1048576;
@@ -25,7 +41,13 @@ const probe = `
     for (let k = 0; k < 200000; k++) hot(a);
     const kept = [];
     for (let i = 0; i < 2e6; i++) kept.push({ i });
-    return { status: %GetOptimizationStatus(hot), youngBeforeMiB: before, youngMiB: youngMiB(), kept: kept.length };
+    return {
+      status: %GetOptimizationStatus(hot),
+      youngBeforeMiB: before,
+      youngMiB: youngMiB(),
+      kept: kept.length,
+      remembersFirstCall: remembersFirstCall(),
+    };
   };
 `;
 
@@ -43,6 +65,8 @@ interface Probe {
   /** The young generation's size before and after the objects were allocated. */
   youngBeforeMiB: number;
   youngMiB: number;
+  /** A function optimized after calls on one shape keeps its code on the shape of its first call. */
+  remembersFirstCall: boolean;
 }
 
 describe("start-up flags", { timeout: 120_000 }, () => {
@@ -92,5 +116,6 @@ describe("start-up flags", { timeout: 120_000 }, () => {
       seen.released.youngMiB > seen.released.youngBeforeMiB,
       `released: the young generation grows (${seen.released.youngBeforeMiB} -> ${seen.released.youngMiB} MiB)`,
     );
+    assert.equal(seen.released.remembersFirstCall, true, "released: a function's first call is remembered");
   });
 });

@@ -17,6 +17,8 @@ const IDLE_PING_INTERVAL_MS = 2 * 60 * 60 * 1000;
 /** grpc-go's defaultKeepalivePolicyMinTime, used when --grpc-keepalive-min-time is 0. */
 export const DEFAULT_PING_MIN_TIME_MS = 5 * 60 * 1000;
 const TOO_MANY_PINGS = Buffer.from("too_many_pings");
+/** The default clock, one function for every connection: a closure each made `ping`'s call of it a new target each. */
+const monotonicNow = (): number => performance.now();
 
 export interface PingPolicyOptions {
   /** --grpc-keepalive-min-time; 0 means grpc-go's default of 5 minutes. */
@@ -43,7 +45,7 @@ export class PingStrikes {
   // grpc-go starts from the zero time: the first ping is never early
   private lastPingAt = Number.NEGATIVE_INFINITY;
 
-  constructor(minTimeMs: number, now: () => number = () => performance.now()) {
+  constructor(minTimeMs: number, now: () => number = monotonicNow) {
     this.minTimeMs = minTimeMs > 0 ? minTimeMs : DEFAULT_PING_MIN_TIME_MS;
     this.now = now;
   }

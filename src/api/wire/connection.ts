@@ -54,11 +54,17 @@ const LINGER_MS = 1000;
  */
 const RESET_MEMORY = 256;
 
-/** Opens the call of a new stream from its request headers. */
-export type OpenStream = (stream: WireStream, fields: HeaderField[]) => WireStreamHandler;
+/**
+ * Opens the call of a new stream from its request headers. A server gives each connection an opener
+ * of one class (not a closure of its own): the call site then sees one function on every connection,
+ * where a closure per connection made V8 deoptimize the header path when the second connection came.
+ */
+export interface StreamOpener {
+  open(stream: WireStream, fields: HeaderField[]): WireStreamHandler;
+}
 
 export interface WireConnectionOptions {
-  open: OpenStream;
+  opener: StreamOpener;
   /** --max-concurrent-streams (unset: unlimited, as etcd). */
   maxConcurrentStreams?: number;
   /** --grpc-keepalive-min-time (grpc-go's client ping policy). */
@@ -79,6 +85,9 @@ export interface WireConnectionOptions {
   resetBurst?: number;
   resetsPerSecond?: number;
 }
+
+/** The default clock: one function for every connection (a closure each would be a call target each). */
+const monotonicNow = (): number => performance.now();
 
 /** Connections with output to write at the end of this turn. */
 let dirty: WireConnection[] = [];
@@ -143,11 +152,7 @@ export class WireConnection implements StreamConnection {
   ) {
     this.strikes = new PingStrikes(options.pingMinTimeMs, options.now);
     this.reusesOutput = socket instanceof Socket && (socket as TLSSocket).encrypted !== true;
-    this.resets = new ResetBudget(
-      options.now ?? (() => performance.now()),
-      options.resetBurst,
-      options.resetsPerSecond,
-    );
+    this.resets = new ResetBudget(options.now ?? monotonicNow, options.resetBurst, options.resetsPerSecond);
     const settings: [number, number][] = [
       [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
       [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES],
@@ -619,7 +624,7 @@ export class WireConnection implements StreamConnection {
     }
     const stream = new WireStream(this, id, this.peerInitialWindow, STREAM_WINDOW);
     this.streams.set(id, stream);
-    stream.handler = this.options.open(stream, fields);
+    stream.handler = this.options.opener.open(stream, fields);
     if (endStream && !stream.done) stream.remoteEnd();
   }
 

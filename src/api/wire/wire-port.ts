@@ -14,7 +14,7 @@ import { MethodTable } from "../grpc/method-table.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-call-base.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
 import { failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
-import { WireConnection } from "./connection.js";
+import { type StreamOpener, WireConnection } from "./connection.js";
 import { Forwarding } from "./forwarding.js";
 import { ErrorCode } from "./frames.js";
 import { type UnaryRequestHead, WireUnaryCall } from "./unary-call.js";
@@ -79,6 +79,93 @@ function headerObject(fields: HeaderField[]): IncomingHttpHeaders {
   return headers;
 }
 
+/**
+ * Opens the streams of one connection of a port: a class, so that every connection's opener calls the
+ * same function (see StreamOpener).
+ */
+class PortStreamOpener implements StreamOpener {
+  constructor(
+    private readonly options: WirePortOptions,
+    private readonly encrypted: boolean,
+    private readonly peer: string,
+    private readonly forwarding: Forwarding,
+  ) {}
+
+  open(stream: WireStream, fields: HeaderField[]): WireStreamHandler {
+    let path: string | undefined;
+    let contentType: string | undefined;
+    let encoding: string | undefined;
+    const head: UnaryRequestHead = {
+      timeout: undefined,
+      token: undefined,
+      authorization: undefined,
+      answerHeaders: undefined,
+    };
+    for (const [name, value] of fields) {
+      switch (name) {
+        case ":path":
+          path = value;
+          break;
+        case "content-type":
+          contentType = value;
+          break;
+        case "grpc-encoding":
+          encoding = value;
+          break;
+        case "grpc-timeout":
+          head.timeout ??= value;
+          break;
+        case "token":
+          head.token ??= value;
+          break;
+        case "authorization":
+          head.authorization ??= value;
+          break;
+      }
+    }
+    if (contentType !== GRPC_TYPE) {
+      if (!isGrpcContentType(contentType)) {
+        // etcd's TLS listener serves HTTP/2 that is not gRPC with its HTTP handlers; over h2c every
+        // stream is grpc-go's, which resets one whose content-type is not gRPC's
+        if (this.encrypted) return this.forwarding.open(stream, fields);
+        return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
+      }
+      head.answerHeaders = subtypeAnswerHeaders(contentType);
+    }
+    let timeoutMs: number | undefined;
+    if (head.timeout !== undefined) {
+      timeoutMs = grpcTimeoutMs(head.timeout);
+      // grpc-go resets a stream whose grpc-timeout it cannot read
+      if (timeoutMs === undefined) return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
+    }
+    if (path === WATCH_PATH && this.options.watch !== undefined) {
+      const headers = headerObject(fields);
+      if (servesWatch(headers)) {
+        const answer = new WireAnswerStream(stream, this.peer);
+        startWatchCall(answer, headers, this.options.watch);
+        return answer.handler;
+      }
+    }
+    const method = path === undefined ? undefined : this.options.methods.get(path);
+    if (method === undefined || (encoding !== undefined && encoding !== "identity")) {
+      // gRPC that etcd refuses is refused here; the rest goes to grpc-js
+      const refused = refusal(path, encoding);
+      if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
+      return this.forwarding.open(stream, fields);
+    }
+    const call = new WireUnaryCall(
+      stream,
+      head,
+      method,
+      this.options.maxReceiveBytes,
+      this.options.credentials,
+      this.peer,
+    );
+    if (timeoutMs !== undefined) call.startDeadline(timeoutMs);
+    return call;
+  }
+}
+
 /** The own connections of one client port. */
 export class WirePort {
   private readonly connections = new Set<WireConnection>();
@@ -96,81 +183,8 @@ export class WirePort {
       { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
       options.inject,
     );
-    const open = (stream: WireStream, fields: HeaderField[]): WireStreamHandler => {
-      let path: string | undefined;
-      let contentType: string | undefined;
-      let encoding: string | undefined;
-      const head: UnaryRequestHead = {
-        timeout: undefined,
-        token: undefined,
-        authorization: undefined,
-        answerHeaders: undefined,
-      };
-      for (const [name, value] of fields) {
-        switch (name) {
-          case ":path":
-            path = value;
-            break;
-          case "content-type":
-            contentType = value;
-            break;
-          case "grpc-encoding":
-            encoding = value;
-            break;
-          case "grpc-timeout":
-            head.timeout ??= value;
-            break;
-          case "token":
-            head.token ??= value;
-            break;
-          case "authorization":
-            head.authorization ??= value;
-            break;
-        }
-      }
-      if (contentType !== GRPC_TYPE) {
-        if (!isGrpcContentType(contentType)) {
-          // etcd's TLS listener serves HTTP/2 that is not gRPC with its HTTP handlers; over h2c every
-          // stream is grpc-go's, which resets one whose content-type is not gRPC's
-          if (encrypted) return forwarding.open(stream, fields);
-          return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
-        }
-        head.answerHeaders = subtypeAnswerHeaders(contentType);
-      }
-      let timeoutMs: number | undefined;
-      if (head.timeout !== undefined) {
-        timeoutMs = grpcTimeoutMs(head.timeout);
-        // grpc-go resets a stream whose grpc-timeout it cannot read
-        if (timeoutMs === undefined) return resetAtOnce(stream, ErrorCode.PROTOCOL_ERROR);
-      }
-      if (path === WATCH_PATH && options.watch !== undefined) {
-        const headers = headerObject(fields);
-        if (servesWatch(headers)) {
-          const answer = new WireAnswerStream(stream, peer);
-          startWatchCall(answer, headers, options.watch);
-          return answer.handler;
-        }
-      }
-      const method = path === undefined ? undefined : options.methods.get(path);
-      if (method === undefined || (encoding !== undefined && encoding !== "identity")) {
-        // gRPC that etcd refuses is refused here; the rest goes to grpc-js
-        const refused = refusal(path, encoding);
-        if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
-        return forwarding.open(stream, fields);
-      }
-      const call = new WireUnaryCall(
-        stream,
-        head,
-        method,
-        options.maxReceiveBytes,
-        options.credentials,
-        peer,
-      );
-      if (timeoutMs !== undefined) call.startDeadline(timeoutMs);
-      return call;
-    };
     const connection = new WireConnection(socket, {
-      open,
+      opener: new PortStreamOpener(options, encrypted, peer, forwarding),
       goawayOnError: encrypted,
       ...(options.maxConcurrentStreams !== undefined
         ? { maxConcurrentStreams: options.maxConcurrentStreams }
