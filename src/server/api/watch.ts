@@ -103,9 +103,14 @@ export class WatchApi {
           }),
         );
       },
+      events: {
+        listen: (l) => ws.listenEvents(l),
+        header: (revision) => core.header(revision),
+      },
       close: () => {
         closed = true;
         ws.listen(undefined);
+        ws.listenEvents(undefined);
         ws.close();
       },
       pause: () => ws.pause(),
