@@ -278,7 +278,10 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
   return seen;
 }
 
-/** The answers to calls that wait, with a short grpc-timeout, on a member of two whose peer is down. */
+/**
+ * The answers to calls that wait on a member of two whose peer is down: with a short grpc-timeout,
+ * and without one.
+ */
 async function waitingOutcomes(binary: Binary): Promise<Record<string, unknown>> {
   const members: Member[] = [];
   for (const name of ["a", "b"])
@@ -316,6 +319,18 @@ async function waitingOutcomes(binary: Binary): Promise<Record<string, unknown>>
     await within(raw.stream(id));
     seen[name] = streamSummary(raw, id).filter((x) => typeof x !== "string" || x !== "DATA");
     id += 2;
+  }
+  // without a deadline of the client's: the request timeout (5 s and two election timeouts), at once
+  const untimed: [string, string, Buffer][] = [
+    ["a Put without a grpc-timeout", "/etcdserverpb.KV/Put", calls[0][2]],
+    ["a linearizable Range without a grpc-timeout", RANGE, rangeRequest],
+  ];
+  const ids = untimed.map((_, i) => id + 2 * i);
+  for (const [i, [, path, body]] of untimed.entries())
+    raw.write(raw.headers(ids[i], grpcRequest(path)), raw.data(ids[i], body));
+  for (const [i, [name]] of untimed.entries()) {
+    await within(raw.stream(ids[i]), 30_000);
+    seen[name] = streamSummary(raw, ids[i]);
   }
   raw.socket.destroy();
   for (const m of members) await m.destroy();
@@ -414,7 +429,7 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
   );
 
   e2eTest(
-    "calls that wait past their grpc-timeout on a member without a leader end as etcd's",
+    "calls that wait on a member without a leader, past a grpc-timeout or the request timeout, end as etcd's",
     { timeout: 200_000 },
     async () => {
       assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
@@ -430,6 +445,12 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
         ],
       ]);
       assert.equal((etcd["a serializable Range"] as HeaderField[][]).at(-1)?.[0]?.[1], "0");
+      // a proposal no leader took: the context's error again; a read: etcd's request timeout
+      assert.deepEqual(etcd["a Put without a grpc-timeout"], etcd["a Put"]);
+      assert.deepEqual((etcd["a linearizable Range without a grpc-timeout"] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "14"],
+        ["grpc-message", "etcdserver: request timed out"],
+      ]);
       assert.deepEqual(rxetcd, etcd);
     },
   );
