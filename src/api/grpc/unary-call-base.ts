@@ -48,6 +48,8 @@ export abstract class UnaryCallBase {
   private deadline: NodeJS.Timeout | undefined = undefined;
   /** The grpc-timeout was 0 (1n, 0S): the deadline passed before the request could be read. */
   private expired = false;
+  /** The request went to the handler. */
+  private handled = false;
   /** The request's bytes so far: one chunk, or the list once a second arrives. */
   private body: Buffer | undefined = undefined;
   private chunks: Buffer[] | undefined = undefined;
@@ -73,14 +75,18 @@ export abstract class UnaryCallBase {
   protected released(): void {}
 
   /**
-   * Starts the grpc-timeout deadline. grpc-go's answer to a deadline that passed before the handler
-   * answered is its transport's, from reading the request with the call's context done: code 4
-   * "context deadline exceeded" (an expired one can also reach a handler, whose own answer etcd then
-   * gives; the transport's is always one grpc-go may give).
+   * Starts the grpc-timeout deadline. Passed before the request was read, grpc-go's transport answers
+   * as it reads it with the call's context done: code 4 "context deadline exceeded" (an expired one
+   * can also reach a handler, whose own answer etcd then gives; the transport's is always one grpc-go
+   * may give). Passed while the handler waits (a proposal or a linearizable read without a leader),
+   * etcd's handler returns the context's error as it is, which grpc-go answers with code 2.
    */
   startDeadline(ms: number): void {
     if (ms <= 0) this.expired = true;
-    this.deadline = setTimeout(() => this.fail(GrpcCode.DeadlineExceeded, DEADLINE_TEXT), ms);
+    this.deadline = setTimeout(
+      () => this.fail(this.handled ? GrpcCode.Unknown : GrpcCode.DeadlineExceeded, DEADLINE_TEXT),
+      ms,
+    );
   }
 
   /** Whether the call may still answer; the first answer (or close) ends its deadline. */
@@ -176,6 +182,7 @@ export abstract class UnaryCallBase {
     this.meter.received();
     const metadata = this.tokenMetadata();
     if (metadata !== undefined) this.metadata = metadata;
+    this.handled = true;
     let answer: Promise<unknown>;
     try {
       answer = method.handler.handle(request, undefined, this.credentials(this));
