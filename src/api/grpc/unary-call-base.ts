@@ -9,12 +9,17 @@ import type { UnaryHandler } from "../client-handlers.js";
 import { tokenlessMetadata } from "../request-context.js";
 import type { RpcMeter } from "./grpc-metrics.js";
 import { toRpcStatus } from "./status.js";
+import {
+  DEADLINE_TEXT,
+  firstMessageLength,
+  messagePrefixLength,
+  tooLargeText,
+  undecodableText,
+} from "./unary-request-body.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
 export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) => RequestContext | undefined;
 
-/** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
-export const messagePrefixLength = 5;
 const emptyBody = Buffer.alloc(0);
 
 /** A unary RPC as the native paths serve it (the unary fast path, the own connection, the HTTP/2 thread's batches). */
@@ -38,9 +43,6 @@ export function frameOf(method: UnaryMethod, response: unknown): Buffer {
   payload.copy(frame, messagePrefixLength);
   return frame;
 }
-
-/** grpc-go's text of a call whose deadline passed (context.DeadlineExceeded). */
-export const DEADLINE_TEXT = "context deadline exceeded";
 
 export abstract class UnaryCallBase {
   metadata: Metadata = tokenlessMetadata;
@@ -128,13 +130,8 @@ export abstract class UnaryCallBase {
     if (this.received >= messagePrefixLength) {
       const head = this.body.length >= messagePrefixLength ? this.body : this.bytes();
       const length = head.readUInt32BE(1);
-      if (length > this.maxReceiveBytes) {
-        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
-        this.fail(
-          GrpcCode.ResourceExhausted,
-          `grpc: received message larger than max (${length} vs. ${this.maxReceiveBytes})`,
-        );
-      }
+      if (length > this.maxReceiveBytes)
+        this.fail(GrpcCode.ResourceExhausted, tooLargeText(length, this.maxReceiveBytes));
     }
   }
 
@@ -146,35 +143,18 @@ export abstract class UnaryCallBase {
     }
     const { method } = this;
     const body = this.bytes();
-    if (body.length === 0) {
-      // grpc-go reads the client's end before any message as io.EOF, which it answers as it is
-      this.fail(GrpcCode.Unknown, "EOF");
-      return;
-    }
-    // a message cut short is grpc-go's io.ErrUnexpectedEOF; what follows the first message is not read
-    const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
-    if (length < 0 || body.length < messagePrefixLength + length) {
-      this.fail(GrpcCode.Unknown, "unexpected EOF");
-      return;
-    }
-    if (body[0] !== 0) {
-      // only identity reaches a native call, so a compressed flag is grpc-go's payload error
-      this.fail(
-        GrpcCode.Internal,
-        body[0] === 1
-          ? "grpc: compressed flag set with identity or empty encoding"
-          : `grpc: received unexpected payload format ${body[0]}`,
-      );
+    // (a request whose headers end the stream, which grpc-go leaves unanswered, is answered as one
+    // that ends before any message)
+    const length = firstMessageLength(body);
+    if (typeof length !== "number") {
+      this.fail(length.code as GrpcCode, length.message);
       return;
     }
     let request: unknown;
     try {
       request = method.decode(body.subarray(messagePrefixLength, messagePrefixLength + length));
     } catch (err) {
-      // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
-      if (err instanceof RangeError)
-        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF");
-      else this.fail(GrpcCode.Internal, "Error deserializing request");
+      this.fail(GrpcCode.Internal, undecodableText(err));
       return;
     }
     this.body = undefined;

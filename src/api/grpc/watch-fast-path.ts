@@ -36,7 +36,8 @@ import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { NodeAnswerStream } from "./node-answer-stream.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import { type CallCredentials, messagePrefixLength } from "./unary-call-base.js";
+import type { CallCredentials } from "./unary-call-base.js";
+import { messagePrefixLength } from "./unary-request-body.js";
 import {
   appendEventsFrame,
   appendWatchFrame,
