@@ -100,8 +100,11 @@ export interface ClientWatchEvents {
    * still come through onResponse.
    */
   listen(listener: WatchEventsListener): void;
-  /** Their header, the member's at `revision`, as onResponse's responses carry it. */
-  header(revision: number): ResponseHeader;
+  /**
+   * Their header, the member's at `revision`, as onResponse's responses carry it: a function that
+   * streams of one member may share (called unbound).
+   */
+  readonly header: (revision: number) => ResponseHeader;
 }
 
 /** How a client connection's watch stream is bounded. */

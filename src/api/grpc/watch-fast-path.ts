@@ -122,6 +122,11 @@ export const SAME_TURN_MAX_RESPONSES = 256;
 /** Where each stream's frames of a flush end (kept from one flush to the next). */
 const flushEnds: number[] = [];
 
+/** The last header a flush framed events with, the function that gave it and its revision. */
+let flushHeader: ResponseHeader | undefined;
+let flushHeaderOf: ((revision: number) => ResponseHeader) | undefined;
+let flushHeaderRevision = -1;
+
 /** Writes every queued response; `deferred`: already waited a turn, so it writes whatever the count. */
 function flushAll(deferred?: boolean): void {
   if (deferred !== true && queuedResponses > SAME_TURN_MAX_RESPONSES) {
@@ -130,6 +135,10 @@ function flushAll(deferred?: boolean): void {
   }
   flushScheduled = false;
   queuedResponses = 0;
+  // headers are the member's at the flush: none is kept from an earlier one (its term may have passed)
+  flushHeader = undefined;
+  flushHeaderOf = undefined;
+  flushHeaderRevision = -1;
   const count = toFlushCount;
   // every stream's frames in one buffer, each stream written its part: the same memory every time when
   // every stream copies what it writes (fresh memory for each fan-out counts against V8's heap limits),
@@ -287,8 +296,7 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
     const start = watchFramesEnd();
     let failed = false;
     try {
-      let headerRevision = -1;
-      let header: ResponseHeader | undefined;
+      const headerAt = this.watchEvents?.header;
       for (let i = 0; i < count; i++) {
         const item = pending[i] as WatchResponse | readonly Event[];
         if (!isEvents(item)) {
@@ -296,11 +304,13 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
           continue;
         }
         const revision = pendingRevisions[i];
-        if (header === undefined || revision !== headerRevision) {
-          header = (this.watchEvents as ClientWatchEvents).header(revision);
-          headerRevision = revision;
+        // one header per member and revision in a flush (the streams of a member share `header`)
+        if (revision !== flushHeaderRevision || headerAt !== flushHeaderOf) {
+          flushHeader = (headerAt as (revision: number) => ResponseHeader)(revision);
+          flushHeaderOf = headerAt;
+          flushHeaderRevision = revision;
         }
-        appendEventsFrame(header, pendingIds[i], item);
+        appendEventsFrame(flushHeader as ResponseHeader, pendingIds[i], item);
       }
     } catch {
       rewindWatchFrames(start);

@@ -18,7 +18,12 @@ const scratch = new WireBuffer();
 /** Each event as field 11 of a WatchResponse (tag, length, encoding), kept while the event lives. */
 const eventFields = new WeakMap<Event, Buffer>();
 
+/** The last event looked up and its bytes: a fan-out frames the same event for watcher after watcher. */
+let lastEvent: Event | undefined;
+let lastEventField: Buffer | undefined;
+
 function eventField(ev: Event): Buffer {
+  if (ev === lastEvent) return lastEventField as Buffer;
   let bytes = eventFields.get(ev);
   if (bytes === undefined) {
     try {
@@ -31,6 +36,8 @@ function eventField(ev: Event): Buffer {
     bytes = scratch.takeOwn();
     eventFields.set(ev, bytes);
   }
+  lastEvent = ev;
+  lastEventField = bytes;
   return bytes;
 }
 
