@@ -14,6 +14,19 @@ export type WatchStreamResponse = Omit<WatchResponse, "header"> & {
   progress: boolean;
 };
 
+/**
+ * Takes a stream's plainest responses, those of events alone, as calls without a response object: a
+ * commit seen by a hundred watchers is a hundred of them.
+ */
+export interface WatchEventsListener {
+  /**
+   * The response of watcher `watchId` with `events` (a non-empty array, shared by the watchers given
+   * it), `revision` its header's: the WatchStreamResponse with these three set and every other field
+   * unset (not created, not canceled, no compact revision, not a fragment, not progress).
+   */
+  events(watchId: number, revision: number, events: readonly Event[]): void;
+}
+
 /** clientv3.AutoWatchID: the server picks the id. */
 export const AUTO_WATCH_ID = 0;
 /** clientv3.InvalidWatchID: the id of replies that belong to no watcher. */
@@ -66,6 +79,10 @@ class StreamWatcher implements WatcherSink {
     this.stream.deliver(this, batch);
   }
 
+  events(events: Event[], revision: number): void {
+    this.stream.deliverEvents(this, events, revision);
+  }
+
   complete(): void {
     this.stream.forget(this);
   }
@@ -85,6 +102,8 @@ export class WatchStream {
   readonly responses$ = this.out.asObservable();
   /** Takes every response before responses$ does, called directly: the API's, once per watcher for every event. */
   private listener: ((response: WatchStreamResponse) => void) | undefined;
+  /** Takes the responses of events alone instead of `listener`, while responses$ is not observed. */
+  private eventsListener: WatchEventsListener | undefined;
 
   private readonly watchers = new Map<number, StreamWatcher>();
   private nextId = 0;
@@ -106,6 +125,15 @@ export class WatchStream {
   /** Sets (or with undefined, removes) the listener that takes every response ahead of responses$. */
   listen(listener: ((response: WatchStreamResponse) => void) | undefined): void {
     this.listener = listener;
+  }
+
+  /**
+   * Sets (or with undefined, removes) the listener that takes the responses of events alone (see
+   * WatchEventsListener) in place of `listen`'s listener, in the stream's order with the others.
+   * While responses$ is observed, every response goes to `listen`'s listener.
+   */
+  listenEvents(listener: WatchEventsListener | undefined): void {
+    this.eventsListener = listener;
   }
 
   /** Dispatches one WatchRequest (create, cancel or progress). */
@@ -178,6 +206,21 @@ export class WatchStream {
     }
     const parts = fragments(batch.events, this.maxResponseBytes);
     for (let i = 0; i < parts.length; i++) this.emitBatch(entry, batch, parts[i], i < parts.length - 1);
+  }
+
+  /** A batch of events alone of one of the stream's watchers. */
+  deliverEvents(entry: StreamWatcher, events: Event[], revision: number): void {
+    const direct = this.eventsListener;
+    if (direct === undefined || entry.fragment || this.out.observed) {
+      this.deliver(entry, { events, revision });
+      return;
+    }
+    if (this.closed) return;
+    try {
+      direct.events(entry.watchId, revision, events);
+    } catch (err) {
+      reportApart(err);
+    }
   }
 
   /** One response of a batch (built whole: this runs once per watcher for every event). */
@@ -293,13 +336,17 @@ export class WatchStream {
     try {
       this.listener?.(response);
     } catch (err) {
-      // as a throwing responses$ subscriber's error is reported: apart, never into the stream's own work
-      setTimeout(() => {
-        throw err;
-      });
+      reportApart(err);
     }
     if (this.out.observed) this.out.next(response);
   }
+}
+
+/** As a throwing responses$ subscriber's error is reported: apart, never into the stream's own work. */
+function reportApart(err: unknown): void {
+  setTimeout(() => {
+    throw err;
+  });
 }
 
 /**

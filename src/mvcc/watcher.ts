@@ -55,6 +55,11 @@ export interface WatcherSettings {
  */
 export interface WatcherSink {
   next(batch: WatchBatch, watcher: Watcher): void;
+  /**
+   * A batch of events and nothing else (`next({ events, revision })`), without the batch object: a
+   * commit seen by many watchers is handed to each as the same array. Without it, `next` gets them.
+   */
+  events?(events: Event[], revision: number, watcher: Watcher): void;
   /** The watcher ended (cancelled, or its last batch was delivered). */
   complete(watcher: Watcher): void;
   /** The watcher ended because its history could not be read. */
@@ -78,7 +83,13 @@ export class Watcher {
 
   private sink: WatcherSink | undefined = undefined;
   private flags = 0;
-  /** Batches waiting for the sink; allocated when the first one waits. */
+  /**
+   * The first batch waiting, when it is events alone (most are: a commit the watcher is offered): its
+   * events and revision, without a batch object or an outbox. It goes before `outbox`.
+   */
+  private headEvents: Event[] | undefined = undefined;
+  private headRev = 0;
+  /** Batches waiting for the sink after the head; allocated when one waits behind it. */
   private outbox: WatchBatch[] | undefined = undefined;
   private terminal: WatchBatch | undefined = undefined;
   private progressTimer: NodeJS.Timeout | undefined = undefined;
@@ -164,7 +175,7 @@ export class Watcher {
 
   /** Batches queued and not yet handed to the subscriber. */
   get pendingBatches(): number {
-    return this.outbox?.length ?? 0;
+    return (this.headEvents !== undefined ? 1 : 0) + (this.outbox?.length ?? 0);
   }
 
   /**
@@ -193,7 +204,7 @@ export class Watcher {
       this.flags |= ROOM_WANTED;
       return false;
     }
-    this.enqueue({ events: kept, revision: rev });
+    this.enqueueEvents(kept, rev);
     return true;
   }
 
@@ -205,7 +216,7 @@ export class Watcher {
   /** Queues events read from history, complete through `throughRev`. The store checked hasRoom() first. */
   offerHistory(events: Event[], throughRev: number): void {
     const kept = this.applyFilters(events);
-    if (kept.length > 0) this.enqueue({ events: kept, revision: throughRev });
+    if (kept.length > 0) this.enqueueEvents(kept, throughRev);
   }
 
   /** Ends the watcher because the history it needs is gone; its queued batches are still delivered first. */
@@ -252,11 +263,22 @@ export class Watcher {
     this.queueDrain();
   }
 
+  /** Queues a batch of events alone: as the head when nothing waits (no object for it), else as a batch. */
+  private enqueueEvents(events: Event[], revision: number): void {
+    if (this.headEvents === undefined && (this.outbox === undefined || this.outbox.length === 0)) {
+      this.headEvents = events;
+      this.headRev = revision;
+      this.queueDrain();
+      return;
+    }
+    this.enqueue({ events, revision });
+  }
+
   private queueDrain(): void {
     if (this.flags & (DRAIN_QUEUED | DRAINING)) return;
     this.flags |= DRAIN_QUEUED;
-    drainQueue.push(this);
-    if (drainQueue.length === 1) queueMicrotask(drainQueued);
+    drainQueue[queuedDrains++] = this;
+    if (queuedDrains === 1) queueMicrotask(drainQueued);
   }
 
   /** For the shared drain queue only. */
@@ -265,15 +287,27 @@ export class Watcher {
     if (this.flags & DRAINING || this.state === "done") return;
     this.flags |= DRAINING;
     try {
-      const outbox = this.outbox;
-      while (this.sink !== undefined && !(this.flags & PAUSED) && outbox !== undefined && outbox.length > 0) {
+      while (this.sink !== undefined && !(this.flags & PAUSED)) {
+        const head = this.headEvents;
+        if (head !== undefined) {
+          const revision = this.headRev;
+          this.headEvents = undefined;
+          const events = this.settings.prevKv ? this.withPrevKvEvents(head) : head;
+          this.flags |= SENT_SINCE_PROGRESS_TICK;
+          const sink = this.sink;
+          if (sink.events !== undefined) sink.events(events, revision, this);
+          else sink.next({ events, revision }, this);
+          continue;
+        }
+        const outbox = this.outbox;
+        if (outbox === undefined || outbox.length === 0) break;
         const batch = outbox.shift()!;
         const out = this.settings.prevKv ? this.withPrevKv(batch) : batch;
         if (out.events.length > 0) this.flags |= SENT_SINCE_PROGRESS_TICK;
         this.sink.next(out, this);
       }
       // an emptied outbox is let go: an idle watcher holds no array
-      if (outbox !== undefined && outbox.length === 0 && this.outbox === outbox) this.outbox = undefined;
+      if (this.outbox !== undefined && this.outbox.length === 0) this.outbox = undefined;
       if (
         this.terminal !== undefined &&
         this.pendingBatches === 0 &&
@@ -303,14 +337,16 @@ export class Watcher {
   }
 
   private withPrevKv(batch: WatchBatch): WatchBatch {
-    const events = batch.events.map((ev) =>
-      ev.kv === undefined || isCreate(ev) ? ev : this.host.withPrevKv(ev),
-    );
-    return { ...batch, events };
+    return { ...batch, events: this.withPrevKvEvents(batch.events) };
+  }
+
+  private withPrevKvEvents(events: Event[]): Event[] {
+    return events.map((ev) => (ev.kv === undefined || isCreate(ev) ? ev : this.host.withPrevKv(ev)));
   }
 
   private finish(): void {
     this.state = "done";
+    this.headEvents = undefined;
     this.outbox = undefined;
     this.terminal = undefined;
     this.clearProgressTimer();
@@ -346,15 +382,22 @@ export class Watcher {
 
 /**
  * Watchers with a drain queued, drained in that order by one microtask: a commit seen by a hundred
- * watchers queues one microtask, not a hundred (each of which Node wraps in an async resource).
+ * watchers queues one microtask, not a hundred (each of which Node wraps in an async resource). The
+ * first `queuedDrains` slots are used; the array is kept from one pass to the next (a fan-out queues
+ * into the same memory every time) unless a burst made it big.
  */
-const drainQueue: Watcher[] = [];
+const drainQueue: Array<Watcher | undefined> = [];
+let queuedDrains = 0;
+/** Slots the drain queue keeps between passes. */
+const DRAIN_QUEUE_KEPT = 4096;
 
 function drainQueued(): void {
   // watchers queued while these drain join the end of the queue and are drained in this pass
-  for (let i = 0; i < drainQueue.length; i++) {
+  for (let i = 0; i < queuedDrains; i++) {
+    const w = drainQueue[i] as Watcher;
+    drainQueue[i] = undefined;
     try {
-      drainQueue[i].drain();
+      w.drain();
     } catch (err) {
       // a sink's callback threw: the error surfaces as it would from a microtask of its own
       queueMicrotask(() => {
@@ -362,7 +405,8 @@ function drainQueued(): void {
       });
     }
   }
-  drainQueue.length = 0;
+  if (queuedDrains > DRAIN_QUEUE_KEPT) drainQueue.length = 0;
+  queuedDrains = 0;
 }
 
 /** A PUT that created its key (etcd sends no prev_kv for those). */

@@ -131,6 +131,11 @@ export const Errors = {
     "request timed out, possibly due to previous leader failure",
   ),
   TimeoutDueToConnectionLost: e(GrpcCode.Unavailable, "request timed out, possibly due to connection lost"),
+  /**
+   * A proposal no leader took within the request timeout: etcd's raft node holds a proposal while it
+   * knows no leader, and the request context's error reaches the client as it is (grpc-go's code 2).
+   */
+  ProposalDeadlineExceeded: new EtcdError(GrpcCode.Unknown, "context deadline exceeded"),
   TimeoutWaitAppliedIndex: e(
     GrpcCode.Unavailable,
     "request timed out, waiting for the applied index took too long",

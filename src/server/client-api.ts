@@ -69,10 +69,10 @@ import type {
   WatchRequest,
   WatchResponse,
 } from "../gen/etcdserverpb/rpc.js";
-import type { WatcherAdmission } from "../mvcc/watch-stream.js";
+import type { WatchEventsListener, WatcherAdmission } from "../mvcc/watch-stream.js";
 
 export type { RequestContext } from "../auth/context.js";
-export type { WatcherAdmission } from "../mvcc/watch-stream.js";
+export type { WatchEventsListener, WatcherAdmission } from "../mvcc/watch-stream.js";
 
 /** One client watch stream: requests in, responses out (the gRPC Watch bidi stream maps onto it 1:1). */
 export interface ClientWatchStream {
@@ -86,6 +86,25 @@ export interface ClientWatchStream {
   pause?(): void;
   /** Resumes event delivery. */
   resume?(): void;
+  /** The responses of events alone as plain calls, for a consumer that frames them itself. */
+  readonly events?: ClientWatchEvents;
+}
+
+/**
+ * A watch stream's responses of events alone (most of its responses: one per watcher of a committed
+ * key) without a WatchResponse each.
+ */
+export interface ClientWatchEvents {
+  /**
+   * Sends them to `listener` instead of onResponse's, in the stream's order with the responses that
+   * still come through onResponse.
+   */
+  listen(listener: WatchEventsListener): void;
+  /**
+   * Their header, the member's at `revision`, as onResponse's responses carry it: a function that
+   * streams of one member may share (called unbound).
+   */
+  readonly header: (revision: number) => ResponseHeader;
 }
 
 /** How a client connection's watch stream is bounded. */

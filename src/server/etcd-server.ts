@@ -174,7 +174,10 @@ export class EtcdServer implements ServerCore {
     this.wait = new WaitRegistry<ApplyResult>(
       {
         timeoutMs: requestTimeoutMs(cfg),
-        error: () => (raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail),
+        error: (id) => {
+          if (this.leaderless.delete(id)) return Errors.ProposalDeadlineExceeded;
+          return raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail;
+        },
       },
       {
         // a refused request fails its waiter; the proposal is done either way (no `then` per proposal)
@@ -842,6 +845,8 @@ export class EtcdServer implements ServerCore {
   private readonly unanswered = new UnansweredProposals();
   /** Proposals made while no leader was known, proposed once one is. */
   private awaitingLeader: Array<() => void> = [];
+  /** The ids of the proposals in awaitingLeader (what their timeout fails them with). */
+  private readonly leaderless = new Set<bigint>();
 
   /** Runs a proposal registered under `id` and waits for its apply result, failing after the request timeout. */
   private proposeAndWait(
@@ -870,7 +875,9 @@ export class EtcdServer implements ServerCore {
       else {
         // as etcd's raft node: with no leader a proposal waits for one (until the request timeout) instead
         // of failing, so an election costs clients time, not errors
+        this.leaderless.add(id);
         this.awaitingLeader.push(() => {
+          this.leaderless.delete(id);
           if (!this.wait.isRegistered(id)) return; // timed out meanwhile: its client has its answer
           this.unanswered.retag(id, this.raft.leadership$.value.term);
           attempt();
@@ -880,7 +887,8 @@ export class EtcdServer implements ServerCore {
       this.wait.fail(id, err);
     }
     // the registry fails the wait once the request timeout is over (Errors.Timeout, or
-    // TimeoutDueToLeaderFail without a leader then), and a result carrying an error with that error;
+    // TimeoutDueToLeaderFail without a leader then, or ProposalDeadlineExceeded while it still waits
+    // for one), and a result carrying an error with that error;
     // it forgets the proposal as it settles (see the constructor)
     return result;
   }

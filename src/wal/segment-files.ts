@@ -63,7 +63,13 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
-const ZEROS = Buffer.alloc(1024 * 1024);
+/**
+ * Zeros are written 16 KiB at a time: the kernel caches a file in pages the size of the write that
+ * made them (ext4's large folios), and every later small append into such a page walks all of its
+ * blocks, when written and again when synced. Filled in 1 MiB writes, a 110-byte append and its
+ * fdatasync cost 25-35 us of CPU; in 16 KiB writes 15-16 us, about what a file grown by appends costs.
+ */
+const ZEROS = Buffer.alloc(16 * 1024);
 const writeAsync = promisify(write);
 
 /** Writes zeros over [from, to) of an open file. */

@@ -166,10 +166,25 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     assert.equal(a.headers.date, undefined);
   });
 
-  it("ends a call past its grpc-timeout with DeadlineExceeded, in grpc-go's words", async () => {
+  it("ends a call whose handler waits past its grpc-timeout as etcd's handler does (code 2)", async () => {
     const a = await call("/t.S/Hang", frame(""), { "grpc-timeout": "50m" });
-    assert.equal(a.headers["grpc-status"], String(GrpcCode.DeadlineExceeded));
+    assert.equal(a.headers["grpc-status"], String(GrpcCode.Unknown));
     assert.equal(a.headers["grpc-message"], "context deadline exceeded");
+  });
+
+  it("ends a call whose request is not all there at its grpc-timeout with DeadlineExceeded", async () => {
+    const req = session.request({
+      ":method": "POST",
+      ":path": "/t.S/Echo",
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-timeout": "50m",
+    });
+    req.write(frame("slow").subarray(0, 6));
+    const headers = await new Promise<IncomingHttpHeaders>((resolve) => req.once("response", resolve));
+    req.close();
+    assert.equal(headers["grpc-status"], String(GrpcCode.DeadlineExceeded));
+    assert.equal(headers["grpc-message"], "context deadline exceeded");
   });
 
   it("answers a request whose grpc-timeout passed already without calling its handler", async () => {
@@ -297,7 +312,7 @@ describe("gRPC unary fast path", { timeout: 60_000 }, () => {
     );
     assert.match(
       text,
-      /grpc_server_handled_total\{grpc_type="unary",grpc_service="t.S",grpc_method="Hang",grpc_code="DeadlineExceeded"\} 1/,
+      /grpc_server_handled_total\{grpc_type="unary",grpc_service="t.S",grpc_method="Hang",grpc_code="Unknown"\} 1/,
     );
   });
 });

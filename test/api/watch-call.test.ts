@@ -22,7 +22,12 @@ import {
 } from "../../src/gen/etcdserverpb/rpc.js";
 import { WatchStream } from "../../src/mvcc/watch-stream.js";
 import { WatchableStore } from "../../src/mvcc/watchable-store.js";
-import type { ClientWatchStream, RequestContext, WatchStreamOptions } from "../../src/server/client-api.js";
+import type {
+  ClientWatchStream,
+  RequestContext,
+  WatchEventsListener,
+  WatchStreamOptions,
+} from "../../src/server/client-api.js";
 import { MemoryWatchSource } from "../mvcc/watch-source-memory.js";
 import { MemoryClientApi } from "./memory-client-api.js";
 
@@ -100,11 +105,16 @@ class MemoryAnswerStream implements AnswerStream {
   }
 }
 
-/** The in-memory client API, its watch streams on a real watchable store (they honour the watcher budget). */
-function member(budgets?: ConnectionBudgets) {
+/**
+ * The in-memory client API, its watch streams on a real watchable store (they honour the watcher budget).
+ * `events`: the streams hand their responses of events alone to the call as plain calls, as the
+ * member's do (the headers asked for are counted in `headersAsked`).
+ */
+function member(budgets?: ConnectionBudgets, { events = false } = {}) {
   const api = new MemoryClientApi();
   const source = new MemoryWatchSource();
   const store = new WatchableStore(source);
+  const counts = { headersAsked: 0 };
   api.watchStream = (_ctx?: RequestContext, watchOptions?: WatchStreamOptions): ClientWatchStream => {
     const ws = new WatchStream(store, { admission: watchOptions?.admission });
     return {
@@ -114,6 +124,17 @@ function member(budgets?: ConnectionBudgets) {
       close: () => ws.close(),
       pause: () => ws.pause(),
       resume: () => ws.resume(),
+      ...(events
+        ? {
+            events: {
+              listen: (l: WatchEventsListener) => ws.listenEvents(l),
+              header: (revision: number) => {
+                counts.headersAsked++;
+                return { ...api.header(), revision };
+              },
+            },
+          }
+        : {}),
     };
   };
   const credentialed: Array<{ token: unknown[]; peer: string }> = [];
@@ -132,7 +153,7 @@ function member(budgets?: ConnectionBudgets) {
     startWatchCall(stream, { ":path": WATCH, ...headers }, options);
     return stream;
   };
-  return { api, source, start, credentialed, options };
+  return { api, source, start, credentialed, options, counts };
 }
 
 /** Waits (a turn at a time) until `done` holds; generous bound, for a loaded machine. */
@@ -194,6 +215,52 @@ describe("a Watch call on an AnswerStream", { timeout: 60_000 }, () => {
     m.source.put("c", "3");
     await until(() => s.responses().length === 8, "an event after the client's end");
     assert.deepEqual(summary(s.responses()[7]), [1, false, false, ["3"]]);
+  });
+
+  it("frames the responses of events alone, handed over without objects, as the responses they stand for", async () => {
+    // the same conversation with a member whose streams hand over events as plain calls and one whose
+    // streams give every response as an object: the same bytes, in the same writes
+    const script = async (events: boolean) => {
+      const m = member(undefined, { events });
+      const s = m.start();
+      const t = m.start();
+      s.send(Buffer.concat([create("a"), create("b", 7), create("a", 9)]));
+      t.send(create("a"));
+      await until(() => s.responses().length === 3 && t.responses().length === 1, "created");
+      m.source.put("a", "1");
+      m.source.txn([{ put: { key: "a", value: "2" } }, { put: { key: "b", value: "3" } }]);
+      m.source.put("b", "4");
+      await until(() => s.responses().length === 9 && t.responses().length === 3, "events");
+      s.send(Buffer.concat([cancel(9), progress()]));
+      m.source.put("a", "5");
+      await until(() => s.responses().length === 12 && t.responses().length === 4, "cancel, progress, last");
+      return { s: Buffer.concat(s.written), t: Buffer.concat(t.written), log: s.log, m, stream: s };
+    };
+    const plain = await script(false);
+    const direct = await script(true);
+    assert.equal(plain.m.counts.headersAsked, 0);
+    assert.ok(direct.m.counts.headersAsked > 0, "the events came as plain calls");
+    assert.deepEqual(direct.s, plain.s);
+    assert.deepEqual(direct.t, plain.t);
+    assert.deepEqual(direct.log, plain.log);
+    assert.deepEqual(
+      direct.stream.responses().map((r) => [...summary(r), r.header?.revision]),
+      [
+        [0, true, false, [], 1],
+        [7, true, false, [], 1],
+        [9, true, false, [], 1],
+        // each watcher's in revision order, the watchers in the order they were first given one
+        [0, false, false, ["1"], 2],
+        [0, false, false, ["2"], 3],
+        [9, false, false, ["1"], 2],
+        [9, false, false, ["2"], 3],
+        [7, false, false, ["3"], 3],
+        [7, false, false, ["4"], 4],
+        [9, false, true, [], 4],
+        [-1, false, false, [], 4],
+        [0, false, false, ["5"], 5],
+      ],
+    );
   });
 
   for (const [name, body, code, message] of [

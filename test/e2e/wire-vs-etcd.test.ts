@@ -10,7 +10,8 @@ import { after, describe } from "node:test";
 import { encodeLiterals, type HeaderField } from "../../src/api/grpc/hpack.js";
 import { ErrorCode, Flags, FrameType, frame, Setting, settingsFrame } from "../../src/api/wire/frames.js";
 import { grpcMessage, grpcRequest, RawClient, type ReadFrame } from "../api/wire-raw-client.js";
-import { type Binary, destroyAllMembers, e2eTest, Member, needsDebianEtcd } from "./harness.js";
+import { fastElections } from "./cluster-harness.js";
+import { type Binary, destroyAllMembers, e2eTest, eventually, Member, needsDebianEtcd } from "./harness.js";
 
 const RANGE = "/etcdserverpb.KV/Range";
 /** A method etcd does not have (grpc-go's "unknown method" answer). */
@@ -277,6 +278,65 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
   return seen;
 }
 
+/**
+ * The answers to calls that wait on a member of two whose peer is down: with a short grpc-timeout,
+ * and without one.
+ */
+async function waitingOutcomes(binary: Binary): Promise<Record<string, unknown>> {
+  const members: Member[] = [];
+  for (const name of ["a", "b"])
+    members.push(
+      await Member.create({
+        binary,
+        name,
+        extraArgs: fastElections,
+        clusterArgs: ["--initial-cluster-state", "new"],
+        startTimeoutMs: 60_000,
+      }),
+    );
+  const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+  for (const m of members) m.initialCluster = initial;
+  await Promise.all(members.map((m) => m.launch()));
+  const [a, b] = members as [Member, Member];
+  await b.kill();
+  // the leader steps down once it has not heard from a quorum (CheckQuorum); then nothing is led
+  await eventually(
+    "the member alone to know no leader",
+    async () => (/^etcd_server_has_leader 0$/m.test((await a.http("/metrics")).text) ? true : undefined),
+    30_000,
+  );
+  const seen: Record<string, unknown> = {};
+  const raw = await RawClient.open(a.clientPort);
+  const calls: [string, string, Buffer][] = [
+    ["a Put", "/etcdserverpb.KV/Put", grpcMessage(Buffer.from([0x0a, 0x01, 0x61, 0x12, 0x01, 0x62]))],
+    ["a linearizable Range", RANGE, rangeRequest],
+    ["a LeaseGrant", "/etcdserverpb.Lease/LeaseGrant", grpcMessage(Buffer.from([0x08, 0x0a]))],
+    ["a serializable Range", RANGE, grpcMessage(Buffer.from([0x0a, 0x01, 0x61, 0x38, 0x01]))],
+  ];
+  let id = 1;
+  for (const [name, path, body] of calls) {
+    raw.write(raw.headers(id, grpcRequest(path, [["grpc-timeout", "1S"]])), raw.data(id, body));
+    await within(raw.stream(id));
+    seen[name] = streamSummary(raw, id).filter((x) => typeof x !== "string" || x !== "DATA");
+    id += 2;
+  }
+  // without a deadline of the client's: the request timeout (5 s and two election timeouts), at once
+  const untimed: [string, string, Buffer][] = [
+    ["a Put without a grpc-timeout", "/etcdserverpb.KV/Put", calls[0][2]],
+    ["a linearizable Range without a grpc-timeout", RANGE, rangeRequest],
+  ];
+  const ids = untimed.map((_, i) => id + 2 * i);
+  for (const [i, [, path, body]] of untimed.entries())
+    raw.write(raw.headers(ids[i], grpcRequest(path)), raw.data(ids[i], body));
+  for (const [i, [name]] of untimed.entries()) {
+    await within(raw.stream(ids[i]), 30_000);
+    seen[name] = streamSummary(raw, ids[i]);
+  }
+  raw.socket.destroy();
+  for (const m of members) await m.destroy();
+  return seen;
+}
+
 describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
   after(destroyAllMembers);
 
@@ -365,6 +425,33 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
       ]);
       assert.deepEqual(etcd["an even stream id"], { closed: true, goaway: false });
       assert.deepEqual(seen.rxetcd, etcd);
+    },
+  );
+
+  e2eTest(
+    "calls that wait on a member without a leader, past a grpc-timeout or the request timeout, end as etcd's",
+    { timeout: 200_000 },
+    async () => {
+      assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
+      const etcd = await waitingOutcomes("etcd");
+      const rxetcd = await waitingOutcomes("rxetcd");
+      // what etcd answered: its handler returns the context's error as it is (grpc-go's code 2)
+      assert.deepEqual(etcd["a Put"], [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ["grpc-status", "2"],
+          ["grpc-message", "context deadline exceeded"],
+        ],
+      ]);
+      assert.equal((etcd["a serializable Range"] as HeaderField[][]).at(-1)?.[0]?.[1], "0");
+      // a proposal no leader took: the context's error again; a read: etcd's request timeout
+      assert.deepEqual(etcd["a Put without a grpc-timeout"], etcd["a Put"]);
+      assert.deepEqual((etcd["a linearizable Range without a grpc-timeout"] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "14"],
+        ["grpc-message", "etcdserver: request timed out"],
+      ]);
+      assert.deepEqual(rxetcd, etcd);
     },
   );
 });

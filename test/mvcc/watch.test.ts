@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { WatchCreateRequest_FilterType } from "../../src/gen/etcdserverpb/rpc.js";
 import type { Event } from "../../src/gen/mvccpb/kv.js";
-import { WatchableStore, type WatchBatch, WatchRangeEmptyError } from "../../src/mvcc/watchable-store.js";
+import {
+  WatchableStore,
+  type WatchBatch,
+  type WatcherSink,
+  WatchRangeEmptyError,
+} from "../../src/mvcc/watchable-store.js";
 import { collect, describeEvents, MemoryWatchSource, settle, waitFor } from "./watch-source-memory.js";
 
 const b = (s: string) => Buffer.from(s);
@@ -182,6 +187,50 @@ describe("watchable store: live watchers", () => {
     assert.equal(seen.done, true);
     assert.deepEqual(describeEvents(flat(seen.batches)), ["PUT a=1@2"]);
     assert.deepEqual(store.stats(), { synced: 0, unsynced: 0, revision: 3 });
+  });
+
+  test("a sink that takes events alone gets them as calls, the rest as batches, in the watcher's order", async () => {
+    const { src, store } = setup({ progressNotifyIntervalMs: 100 });
+    const w = store.watch({ key: b("a"), progressNotify: true });
+    const got: string[] = [];
+    const sink: WatcherSink = {
+      next: (batch) =>
+        got.push(`batch ${batch.revision} ${describeEvents(batch.events)} ${batch.progress === true}`),
+      events: (events, revision) => {
+        got.push(`events ${revision} ${describeEvents(events)}`);
+        // a write made while the watcher hands out is given in the same pass, after this one
+        if (revision === 2) src.put("a", "again");
+      },
+      complete: () => got.push("complete"),
+      error: () => got.push("error"),
+    };
+    w.attach(sink);
+    src.put("a", "1"); // 2
+    await settle();
+    assert.deepEqual(got, ["events 2 PUT a=1@2", "events 3 PUT a=again@3"]);
+    // two revisions queued before the watcher hands out: the first as its head, the second behind it
+    src.put("a", "2"); // 4
+    src.put("a", "3"); // 5
+    await settle();
+    assert.deepEqual(got.slice(2), ["events 4 PUT a=2@4", "batch 5 PUT a=3@5 false"]);
+    // a progress notification is a batch
+    await waitFor(() => got.length > 4, 2000, "a progress notification");
+    assert.equal(got[4], "batch 5  true");
+    // paused: held (and counted) until resumed, then handed out in order
+    w.pause();
+    src.put("a", "4"); // 6
+    src.put("a", "5"); // 7
+    await settle();
+    assert.equal(got.length, 5);
+    assert.equal(w.pendingBatches, 2);
+    assert.equal(w.isSettled, false);
+    w.resume();
+    await settle();
+    assert.deepEqual(got.slice(5), ["events 6 PUT a=4@6", "batch 7 PUT a=5@7 false"]);
+    assert.equal(w.pendingBatches, 0);
+    assert.equal(w.isSettled, true);
+    store.close();
+    assert.equal(got.at(-1), "complete");
   });
 
   test("unsubscribing cancels the watcher", async () => {

@@ -4,6 +4,7 @@
 import { GrpcCode } from "../../rpctypes/errors.js";
 import { toRpcStatus } from "../grpc/status.js";
 import { frameOf, type UnaryMethod } from "../grpc/unary-call-base.js";
+import { undecodableText } from "../grpc/unary-request-body.js";
 import { AnswerBatch, type BatchMethods, type FrontAnswer, type FrontCall, readCalls } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
@@ -44,9 +45,9 @@ export class CallRunner {
     try {
       const bytes = call.request;
       request = method.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    } catch {
+    } catch (err) {
       meter.handled(GrpcCode.Internal);
-      this.add({ id: call.id, code: GrpcCode.Internal, message: "Error deserializing request" });
+      this.add({ id: call.id, code: GrpcCode.Internal, message: undecodableText(err) });
       return;
     }
     meter.received();

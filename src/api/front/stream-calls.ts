@@ -6,13 +6,17 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type CallStream, listenToCall } from "../grpc/call-stream.js";
 import { answerOk } from "../grpc/ok-answer.js";
 import { grpcMessageValue } from "../grpc/status-text.js";
-import { DEADLINE_TEXT } from "../grpc/unary-call-base.js";
+import {
+  DEADLINE_TEXT,
+  firstMessageLength,
+  messagePrefixLength,
+  tooLargeText,
+} from "../grpc/unary-request-body.js";
 import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
 /** gRPC status codes this side answers by itself. */
-const Code = { DeadlineExceeded: 4, ResourceExhausted: 8, Unimplemented: 12, Internal: 13 } as const;
-const messagePrefixLength = 5;
+const Code = { Unknown: 2, DeadlineExceeded: 4, ResourceExhausted: 8 } as const;
 /** The most calls one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_CALLS = 4096;
 
@@ -28,6 +32,8 @@ class StreamCall {
   private deadline: NodeJS.Timeout | undefined = undefined;
   private chunks: Buffer[] = [];
   private received = 0;
+  /** The request went to the main thread. */
+  private sent = false;
 
   constructor(
     readonly id: number,
@@ -41,8 +47,12 @@ class StreamCall {
     listenToCall(this.stream, this, this.headers);
   }
 
+  /** As the unary fast path's (unary-call-base.ts): code 4 before the request went on, 2 after. */
   startDeadline(ms: number): void {
-    this.deadline = setTimeout(() => this.fail(Code.DeadlineExceeded, DEADLINE_TEXT), ms);
+    this.deadline = setTimeout(
+      () => this.fail(this.sent ? Code.Unknown : Code.DeadlineExceeded, DEADLINE_TEXT),
+      ms,
+    );
   }
 
   private finish(): boolean {
@@ -86,29 +96,25 @@ class StreamCall {
     const head = this.chunks[0].length >= messagePrefixLength ? this.chunks[0] : Buffer.concat(this.chunks);
     const length = head.readUInt32BE(1);
     const max = this.calls.maxReceiveBytes;
-    if (length > max)
-      this.fail(Code.ResourceExhausted, `grpc: received message larger than max (${length} vs. ${max})`);
+    if (length > max) this.fail(Code.ResourceExhausted, tooLargeText(length, max));
   }
 
   end(): void {
     if (this.finished) return;
-    const path = this.headers[":path"];
     const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     this.chunks = [];
-    const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
-    if (length < 0)
-      this.fail(Code.Unimplemented, `Received no request message for server streaming method ${path}`);
-    else if (body.length > messagePrefixLength + length)
-      this.fail(Code.Unimplemented, `Received a second request message for server streaming method ${path}`);
-    else if (body.length < messagePrefixLength + length || body[0] !== 0)
-      this.fail(Code.Internal, "Error deserializing request");
-    else
-      this.calls.send({
-        id: this.id,
-        method: this.method,
-        token: tokenOf(this.headers),
-        request: body.subarray(messagePrefixLength),
-      });
+    const length = firstMessageLength(body);
+    if (typeof length !== "number") {
+      this.fail(length.code, length.message);
+      return;
+    }
+    this.sent = true;
+    this.calls.send({
+      id: this.id,
+      method: this.method,
+      token: tokenOf(this.headers),
+      request: body.subarray(messagePrefixLength, messagePrefixLength + length),
+    });
   }
 }
 

@@ -36,6 +36,11 @@ export interface AnswerStream {
    */
   write(frames: Buffer): boolean;
   /**
+   * Writes `frames[start, end)` as `write` writes a buffer of them, without a view of its own for
+   * them: for streams that copy their writes (see copiesWrites).
+   */
+  writePart?(frames: Buffer, start: number, end: number): boolean;
+  /**
    * True when `write` is done with the memory of `frames` once it returns (it copies what it keeps):
    * the caller may then write the next frames into the same memory.
    */

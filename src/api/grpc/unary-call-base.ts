@@ -9,12 +9,17 @@ import type { UnaryHandler } from "../client-handlers.js";
 import { tokenlessMetadata } from "../request-context.js";
 import type { RpcMeter } from "./grpc-metrics.js";
 import { toRpcStatus } from "./status.js";
+import {
+  DEADLINE_TEXT,
+  firstMessageLength,
+  messagePrefixLength,
+  tooLargeText,
+  undecodableText,
+} from "./unary-request-body.js";
 
 /** The credentials of a call, from its metadata and its connection's peer address. */
 export type CallCredentials = (call: { metadata: Metadata; getPeer(): string }) => RequestContext | undefined;
 
-/** The gRPC length prefix of a message: a compressed flag and a 4-byte big-endian length. */
-export const messagePrefixLength = 5;
 const emptyBody = Buffer.alloc(0);
 
 /** A unary RPC as the native paths serve it (the unary fast path, the own connection, the HTTP/2 thread's batches). */
@@ -39,15 +44,14 @@ export function frameOf(method: UnaryMethod, response: unknown): Buffer {
   return frame;
 }
 
-/** grpc-go's text of a call whose deadline passed (context.DeadlineExceeded). */
-export const DEADLINE_TEXT = "context deadline exceeded";
-
 export abstract class UnaryCallBase {
   metadata: Metadata = tokenlessMetadata;
   private finished = false;
   private deadline: NodeJS.Timeout | undefined = undefined;
   /** The grpc-timeout was 0 (1n, 0S): the deadline passed before the request could be read. */
   private expired = false;
+  /** The request went to the handler. */
+  private handled = false;
   /** The request's bytes so far: one chunk, or the list once a second arrives. */
   private body: Buffer | undefined = undefined;
   private chunks: Buffer[] | undefined = undefined;
@@ -73,14 +77,18 @@ export abstract class UnaryCallBase {
   protected released(): void {}
 
   /**
-   * Starts the grpc-timeout deadline. grpc-go's answer to a deadline that passed before the handler
-   * answered is its transport's, from reading the request with the call's context done: code 4
-   * "context deadline exceeded" (an expired one can also reach a handler, whose own answer etcd then
-   * gives; the transport's is always one grpc-go may give).
+   * Starts the grpc-timeout deadline. Passed before the request was read, grpc-go's transport answers
+   * as it reads it with the call's context done: code 4 "context deadline exceeded" (an expired one
+   * can also reach a handler, whose own answer etcd then gives; the transport's is always one grpc-go
+   * may give). Passed while the handler waits (a proposal or a linearizable read without a leader),
+   * etcd's handler returns the context's error as it is, which grpc-go answers with code 2.
    */
   startDeadline(ms: number): void {
     if (ms <= 0) this.expired = true;
-    this.deadline = setTimeout(() => this.fail(GrpcCode.DeadlineExceeded, DEADLINE_TEXT), ms);
+    this.deadline = setTimeout(
+      () => this.fail(this.handled ? GrpcCode.Unknown : GrpcCode.DeadlineExceeded, DEADLINE_TEXT),
+      ms,
+    );
   }
 
   /** Whether the call may still answer; the first answer (or close) ends its deadline. */
@@ -122,13 +130,8 @@ export abstract class UnaryCallBase {
     if (this.received >= messagePrefixLength) {
       const head = this.body.length >= messagePrefixLength ? this.body : this.bytes();
       const length = head.readUInt32BE(1);
-      if (length > this.maxReceiveBytes) {
-        // etcd's text (Go's grpc), which clients of etcd see for an oversize request
-        this.fail(
-          GrpcCode.ResourceExhausted,
-          `grpc: received message larger than max (${length} vs. ${this.maxReceiveBytes})`,
-        );
-      }
+      if (length > this.maxReceiveBytes)
+        this.fail(GrpcCode.ResourceExhausted, tooLargeText(length, this.maxReceiveBytes));
     }
   }
 
@@ -140,35 +143,18 @@ export abstract class UnaryCallBase {
     }
     const { method } = this;
     const body = this.bytes();
-    if (body.length === 0) {
-      // grpc-go reads the client's end before any message as io.EOF, which it answers as it is
-      this.fail(GrpcCode.Unknown, "EOF");
-      return;
-    }
-    // a message cut short is grpc-go's io.ErrUnexpectedEOF; what follows the first message is not read
-    const length = body.length < messagePrefixLength ? -1 : body.readUInt32BE(1);
-    if (length < 0 || body.length < messagePrefixLength + length) {
-      this.fail(GrpcCode.Unknown, "unexpected EOF");
-      return;
-    }
-    if (body[0] !== 0) {
-      // only identity reaches a native call, so a compressed flag is grpc-go's payload error
-      this.fail(
-        GrpcCode.Internal,
-        body[0] === 1
-          ? "grpc: compressed flag set with identity or empty encoding"
-          : `grpc: received unexpected payload format ${body[0]}`,
-      );
+    // (a request whose headers end the stream, which grpc-go leaves unanswered, is answered as one
+    // that ends before any message)
+    const length = firstMessageLength(body);
+    if (typeof length !== "number") {
+      this.fail(length.code as GrpcCode, length.message);
       return;
     }
     let request: unknown;
     try {
       request = method.decode(body.subarray(messagePrefixLength, messagePrefixLength + length));
     } catch (err) {
-      // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
-      if (err instanceof RangeError)
-        this.fail(GrpcCode.Internal, "grpc: error unmarshalling request: unexpected EOF");
-      else this.fail(GrpcCode.Internal, "Error deserializing request");
+      this.fail(GrpcCode.Internal, undecodableText(err));
       return;
     }
     this.body = undefined;
@@ -176,6 +162,7 @@ export abstract class UnaryCallBase {
     this.meter.received();
     const metadata = this.tokenMetadata();
     if (metadata !== undefined) this.metadata = metadata;
+    this.handled = true;
     let answer: Promise<unknown>;
     try {
       answer = method.handler.handle(request, undefined, this.credentials(this));

@@ -15,9 +15,20 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Metadata } from "@grpc/grpc-js";
 import type { Subscription } from "rxjs";
 import { take } from "rxjs";
-import { type WatchRequest, type WatchResponse, WatchService } from "../../gen/etcdserverpb/rpc.js";
+import {
+  type ResponseHeader,
+  type WatchRequest,
+  type WatchResponse,
+  WatchService,
+} from "../../gen/etcdserverpb/rpc.js";
+import type { Event } from "../../gen/mvccpb/kv.js";
 import { Errors, GrpcCode } from "../../rpctypes/errors.js";
-import type { ClientApi, ClientWatchStream } from "../../server/client-api.js";
+import type {
+  ClientApi,
+  ClientWatchEvents,
+  ClientWatchStream,
+  WatchEventsListener,
+} from "../../server/client-api.js";
 import { checkRequireLeader } from "../client-handlers.js";
 import type { ConnectionBudgets } from "../connection-limits.js";
 import { callMetadata } from "../request-context.js";
@@ -25,12 +36,16 @@ import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { NodeAnswerStream } from "./node-answer-stream.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
-import { type CallCredentials, messagePrefixLength } from "./unary-call-base.js";
+import type { CallCredentials } from "./unary-call-base.js";
+import { messagePrefixLength } from "./unary-request-body.js";
 import {
-  appendWatchFrames,
+  appendEventsFrame,
+  appendWatchFrame,
   frameWatchResponses,
+  rewindWatchFrames,
   takeWatchFrames,
   viewWatchFrames,
+  watchFramesEnd,
 } from "./watch-response-encoder.js";
 
 const WATCH_PATH = WatchService.watch.path;
@@ -90,7 +105,9 @@ export function watchFastPath(
  * wrote the answers alone, and cost the events a second turn of the event loop to reach the socket
  * (a closed loop of one put and a hundred watchers waited for that turn on every put).
  */
-const toFlush = new Set<WatchCall>();
+const toFlush: Array<WatchCall | undefined> = [];
+/** Calls in toFlush (the array is kept from one flush to the next, its slots emptied). */
+let toFlushCount = 0;
 let flushScheduled = false;
 /** Responses queued since the last flush, on every stream. */
 let queuedResponses = 0;
@@ -102,6 +119,14 @@ let queuedResponses = 0;
  */
 export const SAME_TURN_MAX_RESPONSES = 256;
 
+/** Where each stream's frames of a flush end (kept from one flush to the next). */
+const flushEnds: number[] = [];
+
+/** The last header a flush framed events with, the function that gave it and its revision. */
+let flushHeader: ResponseHeader | undefined;
+let flushHeaderOf: ((revision: number) => ResponseHeader) | undefined;
+let flushHeaderRevision = -1;
+
 /** Writes every queued response; `deferred`: already waited a turn, so it writes whatever the count. */
 function flushAll(deferred?: boolean): void {
   if (deferred !== true && queuedResponses > SAME_TURN_MAX_RESPONSES) {
@@ -110,29 +135,41 @@ function flushAll(deferred?: boolean): void {
   }
   flushScheduled = false;
   queuedResponses = 0;
-  const calls = [...toFlush];
-  toFlush.clear();
+  // headers are the member's at the flush: none is kept from an earlier one (its term may have passed)
+  flushHeader = undefined;
+  flushHeaderOf = undefined;
+  flushHeaderRevision = -1;
+  const count = toFlushCount;
   // every stream's frames in one buffer, each stream written its part: the same memory every time when
   // every stream copies what it writes (fresh memory for each fan-out counts against V8's heap limits),
-  // else memory
-  // of its own (one allocation, not one per stream)
-  const ends: number[] = [];
+  // else memory of its own (one allocation, not one per stream)
   let copying = true;
-  for (const call of calls) {
-    ends.push(call.frameQueued());
+  for (let i = 0; i < count; i++) {
+    const call = toFlush[i] as WatchCall;
+    call.flushQueued = false;
+    flushEnds[i] = call.frameQueued();
     if (!call.copiesWrites) copying = false;
   }
   const frames = copying ? viewWatchFrames() : takeWatchFrames();
   const shared = copying || frames.length <= SHARED_FRAMES_MAX_BYTES;
   let start = 0;
-  for (let i = 0; i < calls.length; i++) {
-    const end = ends[i];
+  for (let i = 0; i < count; i++) {
+    const call = toFlush[i] as WatchCall;
+    const end = flushEnds[i];
     if (end < 0) continue;
-    const part = frames.subarray(start, end);
+    if (shared) call.writePart(frames, start, end);
+    else call.write(Buffer.from(frames.subarray(start, end)));
     start = end;
-    calls[i].write(shared ? part : Buffer.from(part));
   }
+  // calls queued while these wrote are moved to the front, for the next flush
+  const later = toFlushCount - count;
+  for (let i = 0; i < later; i++) toFlush[i] = toFlush[count + i];
+  toFlush.fill(undefined, later, toFlushCount);
+  toFlushCount = later;
 }
+
+/** Queued responses a call keeps room for between flushes (a fan-out's few; not a burst's thousands). */
+const PENDING_KEPT = 1024;
 
 /**
  * Streams share one buffer of frames up to this size. A stream held by flow control keeps its part,
@@ -144,11 +181,23 @@ const SHARED_FRAMES_MAX_BYTES = 64 * 1024;
  * One Watch RPC: requests in, responses out, until the client leaves or the member ends it. The call
  * is its stream's listener, and the caller's view for `CallCredentials` (its metadata and peer).
  */
-class WatchCall implements AnswerStreamListener {
+class WatchCall implements AnswerStreamListener, WatchEventsListener {
   private readonly meter: RpcMeter;
   private watch: ClientWatchStream | undefined;
+  /** The stream's responses of events alone, queued without a response object each. */
+  private watchEvents: ClientWatchEvents | undefined;
   private leaderLoss: Subscription | undefined;
-  private pending: WatchResponse[] = [];
+  /**
+   * The responses queued, in order: a WatchResponse, or the events of a response of events alone
+   * (its watch id and revision at the same place of pendingIds and pendingRevisions). The arrays are
+   * kept from one flush to the next: a fan-out queues into the same memory every time.
+   */
+  private readonly pending: Array<WatchResponse | readonly Event[] | undefined> = [];
+  private readonly pendingIds: number[] = [];
+  private readonly pendingRevisions: number[] = [];
+  private pendingCount = 0;
+  /** In toFlush. */
+  flushQueued = false;
   private received: Buffer[] = [];
   private receivedBytes = 0;
   private headersSent = false;
@@ -197,6 +246,11 @@ class WatchCall implements AnswerStreamListener {
     );
     this.watch = watch;
     watch.onResponse((resp) => this.queue(resp));
+    const events = watch.events;
+    if (events !== undefined) {
+      this.watchEvents = events;
+      events.listen(this);
+    }
     // once without a leader for long, a `hasleader` stream ends with etcd's no-leader error
     if (requireLeader)
       this.leaderLoss = api.leaderLoss$
@@ -205,12 +259,25 @@ class WatchCall implements AnswerStreamListener {
   }
 
   private queue(resp: WatchResponse): void {
+    this.enqueue(resp, 0, 0);
+  }
+
+  /** A response of events alone (see WatchEventsListener). */
+  events(watchId: number, revision: number, events: readonly Event[]): void {
+    this.enqueue(events, watchId, revision);
+  }
+
+  private enqueue(item: WatchResponse | readonly Event[], watchId: number, revision: number): void {
     if (!this.open) return;
     this.meter.sent();
     queuedResponses++;
-    this.pending.push(resp);
-    if (this.pending.length === 1) {
-      toFlush.add(this);
+    const n = this.pendingCount++;
+    this.pending[n] = item;
+    this.pendingIds[n] = watchId;
+    this.pendingRevisions[n] = revision;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      toFlush[toFlushCount++] = this;
       if (!flushScheduled) {
         flushScheduled = true;
         process.nextTick(flushAll);
@@ -223,22 +290,73 @@ class WatchCall implements AnswerStreamListener {
    * or -1 when there is nothing to write.
    */
   frameQueued(): number {
-    if (!this.open || this.pending.length === 0) return -1;
-    const responses = this.pending;
-    this.pending = [];
+    const count = this.pendingCount;
+    if (!this.open || count === 0) return -1;
+    const { pending, pendingIds, pendingRevisions } = this;
+    const start = watchFramesEnd();
+    let failed = false;
     try {
-      return appendWatchFrames(responses);
+      const headerAt = this.watchEvents?.header;
+      for (let i = 0; i < count; i++) {
+        const item = pending[i] as WatchResponse | readonly Event[];
+        if (!isEvents(item)) {
+          appendWatchFrame(item);
+          continue;
+        }
+        const revision = pendingRevisions[i];
+        // one header per member and revision in a flush (the streams of a member share `header`)
+        if (revision !== flushHeaderRevision || headerAt !== flushHeaderOf) {
+          flushHeader = (headerAt as (revision: number) => ResponseHeader)(revision);
+          flushHeaderOf = headerAt;
+          flushHeaderRevision = revision;
+        }
+        appendEventsFrame(flushHeader as ResponseHeader, pendingIds[i], item);
+      }
     } catch {
-      this.fail({ code: GrpcCode.Internal, message: "Error serializing response" });
-      return -1;
+      rewindWatchFrames(start);
+      failed = true;
     }
+    this.clearPending();
+    if (!failed) return watchFramesEnd();
+    this.fail({ code: GrpcCode.Internal, message: "Error serializing response" });
+    return -1;
+  }
+
+  /** Forgets the queued responses (and lets go of their events); a burst's memory is not kept. */
+  private clearPending(): void {
+    if (this.pendingCount > PENDING_KEPT) {
+      this.pending.length = 0;
+      this.pendingIds.length = 0;
+      this.pendingRevisions.length = 0;
+    } else {
+      this.pending.fill(undefined, 0, this.pendingCount);
+    }
+    this.pendingCount = 0;
   }
 
   /** Writes the queued responses as one buffer (before the call ends). */
   private flush(): void {
-    if (!this.open || this.pending.length === 0) return;
-    const responses = this.pending;
-    this.pending = [];
+    const count = this.pendingCount;
+    if (!this.open || count === 0) return;
+    const responses: WatchResponse[] = [];
+    for (let i = 0; i < count; i++) {
+      const item = this.pending[i] as WatchResponse | readonly Event[];
+      if (!isEvents(item)) {
+        responses.push(item);
+        continue;
+      }
+      responses.push({
+        header: (this.watchEvents as ClientWatchEvents).header(this.pendingRevisions[i]),
+        watchId: this.pendingIds[i],
+        created: false,
+        canceled: false,
+        compactRevision: 0,
+        cancelReason: "",
+        fragment: false,
+        events: item as Event[],
+      });
+    }
+    this.clearPending();
     let frames: Buffer;
     try {
       frames = frameWatchResponses(responses);
@@ -247,6 +365,22 @@ class WatchCall implements AnswerStreamListener {
       return;
     }
     this.write(frames);
+  }
+
+  /** Writes part of a flush's frames (the memory is used again once this returns, see copiesWrites). */
+  writePart(frames: Buffer, start: number, end: number): void {
+    if (!this.open || this.stream.closed) return;
+    const { stream } = this;
+    if (stream.writePart === undefined) {
+      this.write(frames.subarray(start, end));
+      return;
+    }
+    if (!this.headersSent) {
+      this.headersSent = true;
+      stream.respond();
+    }
+    if (stream.writePart(frames, start, end) || this.held) return;
+    this.hold();
   }
 
   /** Writes frames on the stream; holds the watchers while the transport is full. */
@@ -259,9 +393,13 @@ class WatchCall implements AnswerStreamListener {
       stream.respond();
     }
     if (stream.write(frames) || this.held) return;
+    this.hold();
+  }
+
+  private hold(): void {
     this.held = true;
     this.watch?.pause?.();
-    stream.pauseReading();
+    this.stream.pauseReading();
   }
 
   drained(): void {
@@ -341,13 +479,17 @@ class WatchCall implements AnswerStreamListener {
   private close(code: number): void {
     if (!this.open) return;
     this.open = false;
-    this.pending = [];
+    this.clearPending();
     this.received = [];
-    toFlush.delete(this);
     this.leaderLoss?.unsubscribe();
     this.meter.handled(code);
     this.watch?.close();
   }
+}
+
+/** Whether a queued response is one of events alone (its events) rather than a WatchResponse. */
+function isEvents(item: WatchResponse | readonly Event[]): item is readonly Event[] {
+  return Array.isArray(item);
 }
 
 /** Whether a header holds "true" (once, or among repeated values), as grpc-js's metadata reads it. */

@@ -18,7 +18,12 @@ const scratch = new WireBuffer();
 /** Each event as field 11 of a WatchResponse (tag, length, encoding), kept while the event lives. */
 const eventFields = new WeakMap<Event, Buffer>();
 
+/** The last event looked up and its bytes: a fan-out frames the same event for watcher after watcher. */
+let lastEvent: Event | undefined;
+let lastEventField: Buffer | undefined;
+
 function eventField(ev: Event): Buffer {
+  if (ev === lastEvent) return lastEventField as Buffer;
   let bytes = eventFields.get(ev);
   if (bytes === undefined) {
     try {
@@ -31,6 +36,8 @@ function eventField(ev: Event): Buffer {
     bytes = scratch.takeOwn();
     eventFields.set(ev, bytes);
   }
+  lastEvent = ev;
+  lastEventField = bytes;
   return bytes;
 }
 
@@ -144,19 +151,38 @@ function writeFrames(w: WireBuffer, messages: readonly WatchResponse[]): void {
 /** Frames of several streams, appended one stream after the other and taken out together. */
 const batch = new WireBuffer();
 
-/**
- * Appends several responses as consecutive gRPC messages after those appended before (see
- * takeWatchFrames); returns where they end. On an error, nothing of these responses is kept.
- */
-export function appendWatchFrames(messages: readonly WatchResponse[]): number {
-  const start = batch.pos;
-  try {
-    writeFrames(batch, messages);
-  } catch (err) {
-    batch.pos = start;
-    throw err;
-  }
+/** Where the next frame appended to the batch starts (see rewindWatchFrames). */
+export function watchFramesEnd(): number {
   return batch.pos;
+}
+
+/** Drops what was appended to the batch after `end` (a `watchFramesEnd` taken before). */
+export function rewindWatchFrames(end: number): void {
+  batch.pos = end;
+}
+
+/** Appends a response as one gRPC message to the batch (see takeWatchFrames). */
+export function appendWatchFrame(message: WatchResponse): void {
+  const start = batch.messagePrefix();
+  writeResponse(batch, message);
+  batch.uint32At(start + 1, batch.pos - start - 5);
+}
+
+/**
+ * Appends the response of events alone (`header`, `watchId`, `events`, every other field unset) as
+ * one gRPC message to the batch: the bytes `appendWatchFrame` writes for that WatchResponse, without
+ * the object. Each event's bytes are written once and copied into every response that has it.
+ */
+export function appendEventsFrame(header: ResponseHeader, watchId: number, events: readonly Event[]): void {
+  const w = batch;
+  const start = w.messagePrefix();
+  w.raw(headerField(header));
+  if (watchId !== 0) {
+    w.byte(16);
+    w.int64(watchId);
+  }
+  for (let i = 0; i < events.length; i++) w.raw(eventField(events[i]));
+  w.uint32At(start + 1, w.pos - start - 5);
 }
 
 /**

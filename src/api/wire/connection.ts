@@ -197,9 +197,16 @@ export class WireConnection implements StreamConnection {
     this.flushSoon();
   }
 
-  outputFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number): void {
+  outputFrame(
+    type: number,
+    flags: number,
+    streamId: number,
+    payload: Buffer,
+    n: number,
+    from?: number,
+  ): void {
     if (this.phase === Phase.Closed) return;
-    this.out.appendFrame(type, flags, streamId, payload, n);
+    this.out.appendFrame(type, flags, streamId, payload, n, from);
     this.flushSoon();
   }
 

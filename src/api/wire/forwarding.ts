@@ -18,7 +18,7 @@ import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { grpcGoMessageValue } from "../grpc/status-text.js";
-import { DEADLINE_TEXT } from "../grpc/unary-call-base.js";
+import { DEADLINE_TEXT } from "../grpc/unary-request-body.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
 import { type AnswerBlock, answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";

@@ -37,11 +37,11 @@ export class OutputBuffer {
     this.length += bytes.length;
   }
 
-  /** Appends a frame: its header, then the first `n` bytes of `payload`. */
-  appendFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number): void {
+  /** Appends a frame: its header, then `n` bytes of `payload` from `from` on. */
+  appendFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number, from = 0): void {
     const buf = this.room(FRAME_HEADER_BYTES + n);
     writeFrameHeader(buf, this.length, n, type, flags, streamId);
-    payload.copy(buf, this.length + FRAME_HEADER_BYTES, 0, n);
+    payload.copy(buf, this.length + FRAME_HEADER_BYTES, from, from + n);
     this.length += FRAME_HEADER_BYTES + n;
   }
 

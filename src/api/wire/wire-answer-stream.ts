@@ -53,6 +53,10 @@ export class WireAnswerStream implements AnswerStream {
     return this.stream.sendData(frames, false, true);
   }
 
+  writePart(frames: Buffer, start: number, end: number): boolean {
+    return this.stream.sendDataCopy(frames, start, end);
+  }
+
   pauseReading(): void {
     this.paused = true;
   }

@@ -24,8 +24,8 @@ export interface StreamConnection {
   encodeHeaders(block: AnswerBlock): Buffer;
   /** Appends a copy of bytes to the turn's output. */
   output(bytes: Buffer): void;
-  /** Appends a frame to the turn's output: its header, then a copy of the first `n` bytes of `payload`. */
-  outputFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number): void;
+  /** Appends a frame to the turn's output: its header, then a copy of `n` bytes of `payload` from `from` (0) on. */
+  outputFrame(type: number, flags: number, streamId: number, payload: Buffer, n: number, from?: number): void;
   /** Appends a unary call's whole answer: the turn's first leaves at once (see WireConnection). */
   outputAnswer(bytes: Buffer): void;
   /** Counts `n` bytes of the client's DATA consumed on the connection window. */
@@ -142,6 +142,24 @@ export class WireStream {
       pending.data = Buffer.from(pending.data);
     if (this.queuedBytes > HIGH_WATER) this.waiting = true;
     return !this.waiting;
+  }
+
+  /**
+   * Sends `data[start, end)` as DATA, memory the caller uses again once this returns: one frame
+   * copied into the connection's output when nothing waits and the windows and the frame size allow
+   * it whole (a watch stream's part of a fan-out), else as sendData with the memory borrowed.
+   */
+  sendDataCopy(data: Buffer, start: number, end: number): boolean {
+    if (this.done || this.localEnded) return true;
+    const n = end - start;
+    const c = this.connection;
+    if (this.queue !== undefined || n <= 0 || n > c.sendWindow || n > this.sendWindow || n > c.peerMaxFrame)
+      return this.sendData(data.subarray(start, end), false, true);
+    c.sendWindow -= n;
+    this.sendWindow -= n;
+    c.outputFrame(FrameType.DATA, 0, this.id, data, n, start);
+    c.wrote();
+    return true;
   }
 
   /** Ends the stream with trailers, after any DATA still queued. */

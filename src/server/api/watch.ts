@@ -1,5 +1,10 @@
 import type { RequestContext } from "../../auth/context.js";
-import type { WatchCreateRequest, WatchRequest, WatchResponse } from "../../gen/etcdserverpb/rpc.js";
+import type {
+  ResponseHeader,
+  WatchCreateRequest,
+  WatchRequest,
+  WatchResponse,
+} from "../../gen/etcdserverpb/rpc.js";
 import { WatchStream } from "../../mvcc/watch-stream.js";
 import { Errors, isClientVisibleError } from "../../rpctypes/errors.js";
 import type { ClientWatchStream, WatchStreamOptions } from "../client-api.js";
@@ -25,7 +30,12 @@ function cancelReason(err: unknown): string {
  * range; a refused one is answered created and canceled at once, as etcd does.
  */
 export class WatchApi {
-  constructor(private readonly core: ServerCore) {}
+  /** The header of event responses: one function for every stream, so a flush asks once per revision. */
+  private readonly header: (revision: number) => ResponseHeader;
+
+  constructor(private readonly core: ServerCore) {
+    this.header = (revision) => core.header(revision);
+  }
 
   watchStream(ctx?: RequestContext, options: WatchStreamOptions = {}): ClientWatchStream {
     const { core } = this;
@@ -103,9 +113,14 @@ export class WatchApi {
           }),
         );
       },
+      events: {
+        listen: (l) => ws.listenEvents(l),
+        header: this.header,
+      },
       close: () => {
         closed = true;
         ws.listen(undefined);
+        ws.listenEvents(undefined);
         ws.close();
       },
       pause: () => ws.pause(),
