@@ -4,10 +4,11 @@
 // back as framed answers (call-batch.ts). Everything else the port serves crosses as bytes over an
 // in-process connection to the main thread's own servers (port-duplex.ts): the other gRPC streams
 // one by one (stream-forwarder.ts), an HTTP/1.1 connection as a whole.
-import { createServer as createHttp2Server, type ServerHttp2Session } from "node:http2";
+import { constants, createServer as createHttp2Server, type ServerHttp2Session } from "node:http2";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { MessageChannel, parentPort, workerData } from "node:worker_threads";
 import { gateHttp2Connection } from "../grpc/authority-gate.js";
+import { isGrpcContentType } from "../grpc/grpc-content-type.js";
 import { applyHeaderLimits } from "../grpc/header-limits.js";
 import { enforcePingPolicy } from "../grpc/ping-policy.js";
 import { carryAddress, nameWrappedConnection } from "../grpc/wrapped-connection.js";
@@ -87,15 +88,18 @@ function pingClient(session: ServerHttp2Session): void {
 }
 // each path sets its stream's listeners (an error listener among them: a reset stream also errors)
 h2.on("stream", (stream, headers) => {
-  const contentType = headers["content-type"];
-  if (
-    typeof contentType === "string" &&
-    contentType.startsWith("application/grpc") &&
-    calls.take(stream, headers)
-  )
+  if (!isGrpcContentType(headers["content-type"])) {
+    // these listeners are h2c, which etcd gives all to grpc-go (cmux): a stream that is not gRPC is reset
+    stream.on("error", ignoreResetError);
+    stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
     return;
+  }
+  if (calls.take(stream, headers)) return;
   forwarder.forward(stream, headers);
 });
+
+/** A stream closed with an error code reports it as an error of its own. */
+function ignoreResetError(): void {}
 
 /** An HTTP/1.1 connection: its bytes go to the main thread's HTTP server and back. */
 function pipeToMain(socket: Socket): void {
