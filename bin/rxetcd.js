@@ -49,7 +49,8 @@ if (startsMember) {
 const startUpFlags = [
   ["--semi-space-growth-factor=1", "--semi-space-growth-factor=16"],
   ["--no-turbofan", "--turbofan"],
-  ["--lazy-feedback-allocation", "--no-lazy-feedback-allocation"],
+  // the same both ways: kept for good (see start-up-flags.ts)
+  ["--no-lazy-feedback-allocation", "--no-lazy-feedback-allocation"],
 ];
 for (const [held] of startUpFlags) v8.setFlagsFromString(held);
 globalThis[Symbol.for("rxetcd.startUpFlags")] = startUpFlags;
