@@ -9,7 +9,7 @@ import { WatchCreateRequest_FilterType } from "../gen/etcdserverpb/rpc.js";
 import type { Event, KeyValue } from "../gen/mvccpb/kv.js";
 import { KeyRange } from "./watch-range.js";
 import { isCompactedError, type WatchableSource } from "./watchable-source.js";
-import { Watcher, type WatcherHost, type WatcherSettings } from "./watcher.js";
+import { isCreate, Watcher, type WatcherHost, type WatcherSettings } from "./watcher.js";
 import { WatcherGroup } from "./watcher-group.js";
 
 export type { WatchableSource } from "./watchable-source.js";
@@ -89,6 +89,9 @@ export class WatchableStore {
 
   /** Watcher settings by option combination, shared by the watchers that have them. */
   private readonly settings: Array<WatcherSettings | undefined> = [];
+  /** Arrays of events with prev_kv filled, by the array as committed, since the compaction at prevKvArraysAt. */
+  private prevKvArrays = new WeakMap<Event[], Event[]>();
+  private prevKvArraysAt = -1;
   /** Events with prev_kv filled, by the event as committed (see withPrevKv). */
   private readonly prevKvEvents = new WeakMap<Event, Event>();
   private readonly synced = new WatcherGroup<Watcher>();
@@ -119,7 +122,7 @@ export class WatchableStore {
     );
     this.fedRev = source.currentRev();
     this.host = {
-      withPrevKv: (ev) => this.withPrevKv(ev),
+      withPrevKv: (events) => this.withPrevKvEvents(events),
       revision: () => this.fedRev,
       roomAvailable: (w) => {
         if (w.state === "unsynced") this.scheduleSync(true);
@@ -439,6 +442,25 @@ export class WatchableStore {
   private cancelCompacted(w: Watcher, compactRevision: number): void {
     this.unsynced.delete(w);
     w.endCompacted(compactRevision, this.fedRev);
+  }
+
+  /**
+   * Events with their prev_kv: the prev_kv watchers of one revision, handed the same array of
+   * events, get the same array back while no compaction came in between (what withPrevKv answers
+   * for an event changes with the compact revision alone: history is not rewritten).
+   */
+  private withPrevKvEvents(events: Event[]): Event[] {
+    const compactRev = this.source.compactRev();
+    if (compactRev !== this.prevKvArraysAt) {
+      this.prevKvArrays = new WeakMap();
+      this.prevKvArraysAt = compactRev;
+    }
+    let filled = this.prevKvArrays.get(events);
+    if (filled === undefined) {
+      filled = events.map((ev) => (ev.kv === undefined || isCreate(ev) ? ev : this.withPrevKv(ev)));
+      this.prevKvArrays.set(events, filled);
+    }
+    return filled;
   }
 
   /**

@@ -27,10 +27,11 @@ export type WatcherState = "synced" | "unsynced" | "ending" | "done";
 /** What a watcher needs from the store that owns it. */
 export interface WatcherHost {
   /**
-   * The event with prev_kv filled (the key as of the revision before it), or the event itself when
-   * that is absent or compacted. Every prev_kv watcher of one event gets the same object.
+   * The events with prev_kv filled (the key as of the revision before each), each event itself when
+   * that is absent or compacted, or when it created its key. Every prev_kv watcher of one event gets
+   * the same object, and of one batch of committed events the same array.
    */
-  withPrevKv(ev: Event): Event;
+  withPrevKv(events: Event[]): Event[];
   /** The revision up to which synced watchers have been fed. */
   revision(): number;
   /** The outbox of a watcher that refused a batch has room again. */
@@ -292,7 +293,7 @@ export class Watcher {
         if (head !== undefined) {
           const revision = this.headRev;
           this.headEvents = undefined;
-          const events = this.settings.prevKv ? this.withPrevKvEvents(head) : head;
+          const events = this.settings.prevKv ? this.host.withPrevKv(head) : head;
           this.flags |= SENT_SINCE_PROGRESS_TICK;
           const sink = this.sink;
           if (sink.events !== undefined) sink.events(events, revision, this);
@@ -337,11 +338,7 @@ export class Watcher {
   }
 
   private withPrevKv(batch: WatchBatch): WatchBatch {
-    return { ...batch, events: this.withPrevKvEvents(batch.events) };
-  }
-
-  private withPrevKvEvents(events: Event[]): Event[] {
-    return events.map((ev) => (ev.kv === undefined || isCreate(ev) ? ev : this.host.withPrevKv(ev)));
+    return { ...batch, events: this.host.withPrevKv(batch.events) };
   }
 
   private finish(): void {

@@ -137,7 +137,7 @@ describe("watchable store: live watchers", () => {
     store.close();
   });
 
-  test("prev_kv watchers of one event share one read and one event object; after a compaction they read again", async () => {
+  test("prev_kv watchers of one event share one read, one event object and one array; after a compaction they read again", async () => {
     const { src, store } = setup();
     src.put("k", "old"); // 2
     const reads: number[] = [];
@@ -157,6 +157,8 @@ describe("watchable store: live watchers", () => {
       assert.equal(ev, events[0]);
       assert.equal(ev.prevKv?.value.toString(), "old");
     }
+    // and one array of them
+    for (const x of seen) assert.equal(x.batches[0].events, seen[0].batches[0].events);
     assert.equal(flat(plain.batches)[0].prevKv, undefined);
     // one watcher delivers before a compaction passes the previous revision, one after: etcd's rule holds for each
     const early = store.watch({ key: b("k"), prevKv: true });
