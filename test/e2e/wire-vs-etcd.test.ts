@@ -128,6 +128,11 @@ const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] 
   ["JSON on a gateway path", retyped("application/json", "/v3/kv/range"), Buffer.from('{"key":"YQ=="}')],
   ["a GET of /health", retyped(undefined, "/health", "GET"), undefined],
   ["gRPC on a gateway path", retyped("application/grpc", "/v3/kv/range"), rangeRequest],
+  [
+    "an unknown method of content-type application/grpc+json",
+    retyped("application/grpc+json", UNKNOWN),
+    rangeRequest,
+  ],
   ["a GET on a gRPC path", retyped("application/grpc", RANGE, "GET"), rangeRequest],
   // the client's end before any message: grpc-go's io.EOF
   ["an empty DATA ending the stream", grpcRequest(RANGE), Buffer.alloc(0)],

@@ -71,10 +71,18 @@ function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): Incoming
     (message === "Deadline%20exceeded" || message === "Deadline exceeded")
   ) {
     fields["grpc-message"] = DEADLINE_TEXT;
-    if (request.path === LEASE_KEEP_ALIVE_PATH) fields["grpc-status"] = "2";
+    fields["grpc-status"] = String(deadlineCode(request.path));
   } else if (typeof message === "string" && message.includes("%"))
     fields["grpc-message"] = grpcGoMessageValue(message);
   return fields;
+}
+
+/**
+ * The status code of a forwarded call whose deadline passed, as etcd answers it: 2 from
+ * LeaseKeepAlive (its handler returns the context's error), 4 from the others (grpc-go's transport).
+ */
+export function deadlineCode(path: string | undefined): number {
+  return path === LEASE_KEEP_ALIVE_PATH ? 2 : 4;
 }
 
 /** A forwarded answer's trailers as grpc-go writes them (etcdStatus). */
