@@ -56,12 +56,16 @@ function etcdHeaders(headers: IncomingHttpHeaders, request: RequestHead): Answer
   return headersBlock(out);
 }
 
+/** grpc-js's text for a unary or server-streaming call whose client sent no message (URI-encoded). */
+const noMessage = /^Received(%20| )no(%20| )request(%20| )message/;
+
 /**
  * grpc-js's status text of a call that succeeded is "OK", grpc-go's is empty; other texts are
  * percent-encoded as grpc-go encodes them (grpc-js encodes as encodeURI, spaces too). A deadline
  * that passed is grpc-go's "context deadline exceeded": code 4 where its transport answers (the
  * client's next message read with the call's context done), code 2 from LeaseKeepAlive, whose handler
- * returns the context's error itself.
+ * returns the context's error itself. A call the client ended without its message is grpc-go's
+ * code 2 "EOF".
  */
 function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): IncomingHttpHeaders {
   const message = fields["grpc-message"];
@@ -72,6 +76,10 @@ function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): Incoming
   ) {
     fields["grpc-message"] = DEADLINE_TEXT;
     fields["grpc-status"] = String(deadlineCode(request.path));
+  } else if (fields["grpc-status"] === "12" && typeof message === "string" && noMessage.test(message)) {
+    // the client's end before the request's one message: grpc-go's io.EOF (unary-request-body.ts)
+    fields["grpc-status"] = "2";
+    fields["grpc-message"] = "EOF";
   } else if (typeof message === "string" && message.includes("%"))
     fields["grpc-message"] = grpcGoMessageValue(message);
   return fields;
