@@ -15,8 +15,9 @@
 // quarter of put-1 (750 puts) was too short: three members still spent 237 us of V8's compiler threads
 // per put after 1,000 puts, 47 after 12,000. The warm-up lines are printed and left out of the medians.
 // The warm-up is split over WARMUP_RUNS runs of the load generator, each on new connections: a member
-// that has seen one client connection still deoptimized 18-22 optimized functions when the next one
-// came (V8 generalizes the shapes of the objects the second socket and the loadgen's first Get touch),
+// that had seen one client connection still deoptimized 18-22 optimized functions when the next one
+// came (V8 had no feedback of the first connection's first steps; since a member keeps feedback from a
+// function's first call, see src/cli/start-up-flags.ts, it deoptimizes 0-8 of them, mostly none),
 // and the first timed run after a one-connection warm-up had p99 1.7-2.2 ms against 0.3-0.5 for the
 // third and fourth (put-1, one member, --unsafe-no-fsync; etcd 0.23-0.40 in every run). Warmed over
 // three connections, the first timed run had no deoptimization and p99 0.58-0.89 ms. A long-running

@@ -9,7 +9,18 @@
 // --lenient (npm's prepare, on every `npm install` of a checkout): a type error is reported but does
 // not fail the install; the build is then not stamped, so bin/rxetcd.js keeps running the sources.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,7 +51,11 @@ try {
 } catch {
   fail("esbuild is not installed (npm install, with dev dependencies)");
 }
-const bundle = join(root, "dist/bundle");
+// The bundle is built beside its place and moved in file by file (see publish below): a member started
+// from dist/bundle while a build runs (a test building the package beside others that run it) must
+// never find a file missing or half-written.
+const published = join(root, "dist/bundle");
+const bundle = join(root, "dist/bundle.next");
 rmSync(bundle, { recursive: true, force: true });
 // rxjs names its CommonJS build for the "node" condition, which esbuild takes first on Node: the whole
 // library (about 220 modules, 250 kB) then went into every bundle and ran at every start. Its ES
@@ -151,5 +166,32 @@ for (const file of readdirSync(bundle, { recursive: true })) {
     cpSync(assets, join(dirname(path), "assets"), { recursive: true });
   }
 }
+/** Moves each built file that differs into `to` (a rename replaces a file at once), then drops the files
+ * the build no longer makes. Unchanged files are left alone, so a process reading them sees no change,
+ * and so is the V8 code cache a start wrote beside an unchanged file (`<file>.<hash>.v8cache`). */
+function publish(from, to) {
+  const files = readdirSync(from, { recursive: true }).map(String);
+  const changed = new Set();
+  for (const file of files) {
+    const source = join(from, file);
+    if (statSync(source).isDirectory()) continue;
+    const target = join(to, file);
+    if (existsSync(target) && readFileSync(target).equals(readFileSync(source))) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    renameSync(source, target);
+    changed.add(file);
+  }
+  const built = new Set(files);
+  for (const file of existsSync(to) ? readdirSync(to, { recursive: true }).map(String) : []) {
+    const target = join(to, file);
+    if (built.has(file) || !existsSync(target) || statSync(target).isDirectory()) continue;
+    const cacheOf = /^(.*)\.[0-9a-f]{16}\.v8cache$/.exec(file)?.[1];
+    if (cacheOf !== undefined && built.has(cacheOf) && !changed.has(cacheOf)) continue;
+    if (file.endsWith(".tmp")) continue; // a code cache being written (it renames itself in place)
+    unlinkSync(target);
+  }
+  rmSync(from, { recursive: true, force: true });
+}
+publish(bundle, published);
 mkdirSync(join(root, "dist"), { recursive: true });
 writeFileSync(join(root, "dist/build-stamp"), `${startedAt}\n`);

@@ -23,8 +23,9 @@
 // connection's own first steps deoptimized 16-23 of them (the header path, the unary call's decode and
 // answer framing, the socket's stream functions), slowing the puts after them until they were
 // optimized again. With feedback from a function's first call, the second connection deoptimized none
-// (put with one client, 3 of 3 starts; set only once the member served, 0-12: Node's stream code had
-// run before). The start measured the same idle memory (71-74 MiB) and about 10 % more CPU.
+// in 4 of 5 starts (put with one client; in the fifth, 8 functions of the socket's write path on a
+// socket of another shape; set only once the member served, 0-12: Node's stream code had run before).
+// The start measured the same idle memory (71-74 MiB) and about 10 % more CPU.
 import v8 from "node:v8";
 
 /** Where bin/rxetcd.js leaves the flags it set: [held, released] pairs of V8 flags. */

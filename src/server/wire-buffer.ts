@@ -101,6 +101,23 @@ export class WireBuffer {
     this.pos += b.length;
   }
 
+  /** A copy of what was written from `from` to `to` (before the current position), appended. */
+  repeat(from: number, to: number): void {
+    this.reserve(to - from);
+    this.buf.copyWithin(this.pos, from, to);
+    this.pos += to - from;
+  }
+
+  /** A non-negative safe integer as a varint at `at`, over bytes written before (as many as it takes). */
+  varintAt(at: number, n: number): void {
+    const buf = this.buf;
+    while (n >= 0x80) {
+      buf[at++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    buf[at] = n;
+  }
+
   /** A length-delimited bytes field's value. */
   bytes(b: Uint8Array): void {
     this.varint(b.length);

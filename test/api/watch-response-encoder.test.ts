@@ -3,7 +3,14 @@
 // Replay: WATCH_ENCODER_SEED=<seed> node --import tsx --test test/api/watch-response-encoder.test.ts
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { encodeWatchResponse, frameWatchResponses } from "../../src/api/grpc/watch-response-encoder.js";
+import {
+  appendEventsFrame,
+  appendWatchFrame,
+  encodeWatchResponse,
+  frameWatchResponses,
+  takeWatchFrames,
+  viewWatchFrames,
+} from "../../src/api/grpc/watch-response-encoder.js";
 import { type ResponseHeader, WatchResponse } from "../../src/gen/etcdserverpb/rpc.js";
 import { type Event, Event_EventType, type KeyValue } from "../../src/gen/mvccpb/kv.js";
 import { mulberry32 } from "../seeded-random.js";
@@ -112,6 +119,59 @@ test("frames several responses as consecutive gRPC messages, each as the generat
         }),
       );
       assert.deepEqual(frameWatchResponses(responses), expected, `round ${round}`);
+    }
+  } catch (err) {
+    throw new Error(`watch frames differ (seed: ${seed}); replay with WATCH_ENCODER_SEED=${seed}: ${err}`);
+  }
+});
+
+test("frames responses of events alone as the generated encoder gives them, among other responses", () => {
+  const seed = Number(process.env.WATCH_ENCODER_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const rand = mulberry32(seed);
+  const g = generator(rand);
+  // ids where the varint changes length, the ones a fan-out gives (0 is left out of the message), the
+  // negative and the big ones
+  const ids = [0, 1, 2, 9, 127, 128, 129, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 53 - 1, -1, -5];
+  const framed = (r: WatchResponse) => {
+    const body = WatchResponse.encode(r).finish();
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(body.length, 1);
+    return Buffer.concat([prefix, body]);
+  };
+  try {
+    for (let round = 0; round < 200; round++) {
+      const eventArrays = Array.from({ length: 1 + g.int(2) }, () =>
+        Array.from({ length: 1 + g.int(3) }, g.event),
+      );
+      const headers = Array.from({ length: 1 + g.int(2) }, g.header);
+      const expected: Buffer[] = [];
+      for (let i = 0; i < 1 + g.int(30); i++) {
+        if (g.int(8) === 0) {
+          const other = g.response(eventArrays[0], headers[0]);
+          appendWatchFrame(other);
+          expected.push(framed(other));
+          continue;
+        }
+        // runs of the same events and header, as one stream's watchers of a commit are framed
+        const events = eventArrays[g.int(eventArrays.length)];
+        const header = headers[g.int(headers.length)];
+        const watchId = g.int(2) === 0 ? ids[g.int(ids.length)] : g.int(20);
+        appendEventsFrame(header, watchId, events);
+        expected.push(
+          framed({
+            header,
+            watchId,
+            created: false,
+            canceled: false,
+            compactRevision: 0,
+            cancelReason: "",
+            fragment: false,
+            events,
+          }),
+        );
+      }
+      const out = g.int(2) === 0 ? Buffer.from(viewWatchFrames()) : takeWatchFrames();
+      assert.deepEqual(out, Buffer.concat(expected), `round ${round}`);
     }
   } catch (err) {
     throw new Error(`watch frames differ (seed: ${seed}); replay with WATCH_ENCODER_SEED=${seed}: ${err}`);

@@ -184,6 +184,39 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
     ]);
   });
 
+  it("answers a forwarded call whose grpc-timeout passed already as etcd does, without grpc-js", async () => {
+    const raw = await rawClient(own);
+    try {
+      const expired: HeaderField[] = [["grpc-timeout", "1n"]];
+      const health = await rawCall(
+        raw,
+        1,
+        grpcRequest("/grpc.health.v1.Health/Check", expired),
+        grpcMessage(""),
+      );
+      const keepAlive = await rawCall(
+        raw,
+        3,
+        grpcRequest("/etcdserverpb.Lease/LeaseKeepAlive", expired),
+        grpcMessage(""),
+      );
+      const status = (code: string): HeaderField[][] => [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ["grpc-status", code],
+          ["grpc-message", "context deadline exceeded"],
+        ],
+      ];
+      // grpc-go's transport; LeaseKeepAlive's handler returns the context's error (code 2)
+      assert.deepEqual(health.blocks, status("4"));
+      assert.deepEqual(keepAlive.blocks, status("2"));
+      assert.equal(health.body.length + keepAlive.body.length, 0);
+    } finally {
+      raw.close();
+    }
+  });
+
   it("ends Watch calls with the statuses Node's side sends", async () => {
     const path = "/etcdserverpb.Watch/Watch";
     const [mine, theirs] = await both(async (raw) => [

@@ -9,6 +9,7 @@
 import type { ResponseHeader, WatchResponse } from "../../gen/etcdserverpb/rpc.js";
 import { WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { Event } from "../../gen/mvccpb/kv.js";
+import { varintSize } from "../../raft/util.js";
 import { isPlainVarint, WireBuffer } from "../../server/wire-buffer.js";
 import { writeHeader, writeKeyValue } from "./kv-answer-frames.js";
 
@@ -151,6 +152,18 @@ function writeFrames(w: WireBuffer, messages: readonly WatchResponse[]): void {
 /** Frames of several streams, appended one stream after the other and taken out together. */
 const batch = new WireBuffer();
 
+/**
+ * The last frame appended to the batch when it was of events alone, while it is the batch's last
+ * bytes: where it starts and ends, where its watch id is, and what it was framed from. The next
+ * watcher's frame of the same events and header is a copy of it with its own watch id.
+ */
+let repeatStart = 0;
+let repeatEnd = -1;
+let repeatIdAt = 0;
+let repeatIdBytes = 0;
+let repeatHeader: ResponseHeader | undefined;
+let repeatEvents: readonly Event[] | undefined;
+
 /** Where the next frame appended to the batch starts (see rewindWatchFrames). */
 export function watchFramesEnd(): number {
   return batch.pos;
@@ -159,10 +172,12 @@ export function watchFramesEnd(): number {
 /** Drops what was appended to the batch after `end` (a `watchFramesEnd` taken before). */
 export function rewindWatchFrames(end: number): void {
   batch.pos = end;
+  repeatEnd = -1;
 }
 
 /** Appends a response as one gRPC message to the batch (see takeWatchFrames). */
 export function appendWatchFrame(message: WatchResponse): void {
+  repeatEnd = -1;
   const start = batch.messagePrefix();
   writeResponse(batch, message);
   batch.uint32At(start + 1, batch.pos - start - 5);
@@ -175,14 +190,40 @@ export function appendWatchFrame(message: WatchResponse): void {
  */
 export function appendEventsFrame(header: ResponseHeader, watchId: number, events: readonly Event[]): void {
   const w = batch;
+  const idBytes = watchId > 0 && watchId <= 0x7fffffff ? varintSize(watchId) : 0;
+  if (
+    repeatEnd === w.pos &&
+    idBytes !== 0 &&
+    idBytes === repeatIdBytes &&
+    events === repeatEvents &&
+    header === repeatHeader
+  ) {
+    // the same bytes but for the watch id, which takes as many: the previous frame again, its id replaced
+    const start = w.pos;
+    w.repeat(repeatStart, repeatEnd);
+    repeatIdAt += start - repeatStart;
+    repeatStart = start;
+    repeatEnd = w.pos;
+    w.varintAt(repeatIdAt, watchId);
+    return;
+  }
+  repeatEnd = -1;
   const start = w.messagePrefix();
-  w.raw(headerField(header));
+  const headerBytes = headerField(header);
+  w.raw(headerBytes);
   if (watchId !== 0) {
     w.byte(16);
     w.int64(watchId);
   }
   for (let i = 0; i < events.length; i++) w.raw(eventField(events[i]));
   w.uint32At(start + 1, w.pos - start - 5);
+  if (idBytes === 0) return;
+  repeatStart = start;
+  repeatEnd = w.pos;
+  repeatIdAt = start + 5 + headerBytes.length + 1;
+  repeatIdBytes = idBytes;
+  repeatHeader = header;
+  repeatEvents = events;
 }
 
 /**
@@ -191,6 +232,7 @@ export function appendEventsFrame(header: ResponseHeader, watchId: number, event
  * by a hundred watchers: 30 KiB less to copy).
  */
 export function takeWatchFrames(): Buffer {
+  repeatEnd = -1;
   return batch.takeMost();
 }
 
@@ -199,6 +241,7 @@ export function takeWatchFrames(): Buffer {
  * append, so only for writers that copy what they keep before they return. Appending starts over at 0.
  */
 export function viewWatchFrames(): Buffer {
+  repeatEnd = -1;
   return batch.takeView();
 }
 

@@ -12,10 +12,11 @@ import { GRPC_TYPE, isGrpcContentType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { MethodTable } from "../grpc/method-table.js";
 import type { CallCredentials, UnaryMethod } from "../grpc/unary-call-base.js";
+import { DEADLINE_TEXT } from "../grpc/unary-request-body.js";
 import { servesWatch, startWatchCall, type WatchFastPathOptions } from "../grpc/watch-fast-path.js";
-import { failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
+import { type AnswerBlock, failBlock, subtypeAnswerHeaders } from "./answer-blocks.js";
 import { type StreamOpener, WireConnection } from "./connection.js";
-import { Forwarding } from "./forwarding.js";
+import { deadlineCode, Forwarding } from "./forwarding.js";
 import { ErrorCode } from "./frames.js";
 import { type UnaryRequestHead, WireUnaryCall } from "./unary-call.js";
 import { WireAnswerStream } from "./wire-answer-stream.js";
@@ -64,8 +65,13 @@ function refusal(path: string | undefined, encoding: string | undefined): [numbe
  * (a unary request's) has been read too: otherwise a reset would follow the answer, where grpc-go's
  * answer, written from the call's goroutine, comes after it. What the client still sends is let go.
  */
-function answerStatus(stream: WireStream, code: number, message: string): WireStreamHandler {
-  setImmediate(() => stream.respond(failBlock(code, message), true));
+function answerStatus(
+  stream: WireStream,
+  code: number,
+  message: string,
+  headers: AnswerBlock | undefined,
+): WireStreamHandler {
+  setImmediate(() => stream.respond(failBlock(code, message, headers), true));
   return { data: (chunk) => stream.consumed(chunk.length), end: noop, closed: noop };
 }
 
@@ -150,7 +156,10 @@ class PortStreamOpener implements StreamOpener {
     if (method === undefined || (encoding !== undefined && encoding !== "identity")) {
       // gRPC that etcd refuses is refused here; the rest goes to grpc-js
       const refused = refusal(path, encoding);
-      if (refused !== undefined) return answerStatus(stream, refused[0], refused[1]);
+      if (refused !== undefined) return answerStatus(stream, refused[0], refused[1], head.answerHeaders);
+      // a deadline passed already: etcd's answer without a grpc-js call (whose deadline could come
+      // after its answer's message)
+      if (timeoutMs === 0) return answerStatus(stream, deadlineCode(path), DEADLINE_TEXT, head.answerHeaders);
       return this.forwarding.open(stream, fields);
     }
     const call = new WireUnaryCall(
