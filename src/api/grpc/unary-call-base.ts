@@ -51,7 +51,7 @@ export abstract class UnaryCallBase {
   /** The grpc-timeout was 0 (1n, 0S): the deadline passed before the request could be read. */
   private expired = false;
   /** The request went to the handler. */
-  private handled = false;
+  private handedOver = false;
   /** The request's bytes so far: one chunk, or the list once a second arrives. */
   private body: Buffer | undefined = undefined;
   private chunks: Buffer[] | undefined = undefined;
@@ -86,7 +86,7 @@ export abstract class UnaryCallBase {
   startDeadline(ms: number): void {
     if (ms <= 0) this.expired = true;
     this.deadline = setTimeout(
-      () => this.fail(this.handled ? GrpcCode.Unknown : GrpcCode.DeadlineExceeded, DEADLINE_TEXT),
+      () => this.fail(this.handedOver ? GrpcCode.Unknown : GrpcCode.DeadlineExceeded, DEADLINE_TEXT),
       ms,
     );
   }
@@ -162,7 +162,7 @@ export abstract class UnaryCallBase {
     this.meter.received();
     const metadata = this.tokenMetadata();
     if (metadata !== undefined) this.metadata = metadata;
-    this.handled = true;
+    this.handedOver = true;
     let answer: Promise<unknown>;
     try {
       answer = method.handler.handle(request, undefined, this.credentials(this));
