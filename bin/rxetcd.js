@@ -44,6 +44,13 @@ if (startsMember) {
     require(`node:${name}`);
 }
 
+// Young-generation collections run on the main thread alone, for the process's life: a member shares its
+// cores with busy processes (its peers, its clients), and a parallel scavenge waits for helper threads that
+// the kernel may not run for a while; three members under 64 clients on two cores had scavenges of 1-2 ms
+// last 40-245 ms. (--single-threaded-gc, which would keep marking off the helpers too, cannot be set
+// once the heap exists: V8 then fails a check as its first full collection ends.)
+v8.setFlagsFromString("--no-parallel-scavenge");
+
 // Start-up flags, [held, released]: set before the command's own code runs, given back by the command
 // once the member serves. Why: src/cli/start-up-flags.ts.
 const startUpFlags = [

@@ -136,6 +136,15 @@ const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] 
   ["a GET on a gRPC path", retyped("application/grpc", RANGE, "GET"), rangeRequest],
   // the client's end before any message: grpc-go's io.EOF
   ["an empty DATA ending the stream", grpcRequest(RANGE), Buffer.alloc(0)],
+  ["a health check without its message", grpcRequest("/grpc.health.v1.Health/Check"), Buffer.alloc(0)],
+  ["a Lock without its message", grpcRequest("/v3lockpb.Lock/Lock"), Buffer.alloc(0)],
+  ["a Snapshot without its message", grpcRequest("/etcdserverpb.Maintenance/Snapshot"), Buffer.alloc(0)],
+  ["a health check cut short", grpcRequest("/grpc.health.v1.Health/Check"), rangeRequest.subarray(0, 6)],
+  [
+    "a Snapshot cut short",
+    grpcRequest("/etcdserverpb.Maintenance/Snapshot"),
+    Buffer.from([0, 0, 0, 0, 2, 0]),
+  ],
   // a deadline passed before the message came: grpc-go's transport answers, and resets the stream
   ["a grpc-timeout of 1n, the message not sent", grpcRequest(RANGE, [["grpc-timeout", "1n"]]), "open"],
   ["a grpc-timeout of 1n on a Watch", grpcRequest(WATCH, [["grpc-timeout", "1n"]]), "open"],

@@ -17,6 +17,7 @@ import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-content-type.js";
 import type { HeaderField } from "../grpc/hpack.js";
+import { etcdServices } from "../grpc/served-services.js";
 import { grpcGoMessageValue } from "../grpc/status-text.js";
 import { DEADLINE_TEXT } from "../grpc/unary-request-body.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
@@ -56,12 +57,16 @@ function etcdHeaders(headers: IncomingHttpHeaders, request: RequestHead): Answer
   return headersBlock(out);
 }
 
+/** grpc-js's text for a unary or server-streaming call whose client sent no message (URI-encoded). */
+const noMessage = /^Received(%20| )no(%20| )request(%20| )message/;
+
 /**
  * grpc-js's status text of a call that succeeded is "OK", grpc-go's is empty; other texts are
  * percent-encoded as grpc-go encodes them (grpc-js encodes as encodeURI, spaces too). A deadline
  * that passed is grpc-go's "context deadline exceeded": code 4 where its transport answers (the
  * client's next message read with the call's context done), code 2 from LeaseKeepAlive, whose handler
- * returns the context's error itself.
+ * returns the context's error itself. A call the client ended without its message is grpc-go's
+ * code 2 "EOF".
  */
 function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): IncomingHttpHeaders {
   const message = fields["grpc-message"];
@@ -72,6 +77,12 @@ function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): Incoming
   ) {
     fields["grpc-message"] = DEADLINE_TEXT;
     fields["grpc-status"] = String(deadlineCode(request.path));
+  } else if (fields["grpc-status"] === "12" && typeof message === "string" && noMessage.test(message)) {
+    // the client's end before the request's one message was whole: grpc-go's io.EOF, or its
+    // io.ErrUnexpectedEOF after part of one (code 13 where a server-streaming handler reads it)
+    const cut = request.sent && serverStreaming.has(request.path ?? "");
+    fields["grpc-status"] = cut ? "13" : "2";
+    fields["grpc-message"] = request.sent ? "unexpected EOF" : "EOF";
   } else if (typeof message === "string" && message.includes("%"))
     fields["grpc-message"] = grpcGoMessageValue(message);
   return fields;
@@ -102,7 +113,18 @@ interface RequestHead {
   path: string | undefined;
   /** The content-type, which a gRPC answer's names back as grpc-go's does. */
   type: string | undefined;
+  /** The client sent DATA. */
+  sent: boolean;
 }
+
+/** The paths of the server-streaming methods (one request message, answers streamed). */
+const serverStreaming = new Set(
+  etcdServices.flatMap((service) =>
+    Object.values(service)
+      .filter((method) => !method.requestStream && method.responseStream)
+      .map((method) => method.path),
+  ),
+);
 
 /** One client connection's forwarding: its in-process HTTP/2 connection, opened with its first stream. */
 export class Forwarding {
@@ -151,6 +173,7 @@ export class Forwarding {
     return new ForwardedStream(stream, upstream, {
       path: typeof path === "string" ? path : undefined,
       type: typeof type === "string" ? type : undefined,
+      sent: false,
     });
   }
 
@@ -215,6 +238,7 @@ class ForwardedStream implements WireStreamHandler {
   }
 
   data(chunk: Buffer): void {
+    this.request.sent = true;
     const n = chunk.length;
     this.upstream.write(chunk, () => this.stream.consumed(n));
   }
