@@ -162,7 +162,10 @@ export class WireConnection implements StreamConnection {
     this.output(settingsFrame(settings));
     this.output(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
     socket.on("data", (chunk: Buffer) => this.read(chunk));
-    // the client's end of its writes is the connection's end (a socket does so by itself)
+    // the client's end of its writes is the connection's end, ended here: a socket that does so by
+    // itself first gives itself an own write method (Node's writeAfterFIN), a new hidden class at the
+    // first connection's end, on which V8 dropped the code optimized for the sockets' shape
+    socket.allowHalfOpen = true;
     socket.on("end", () => this.end());
     socket.on("close", () => this.teardown());
     socket.on("drain", () => {
