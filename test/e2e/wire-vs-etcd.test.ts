@@ -145,6 +145,9 @@ const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] 
     grpcRequest("/etcdserverpb.Maintenance/Snapshot"),
     Buffer.from([0, 0, 0, 0, 2, 0]),
   ],
+  ["a health check flagged compressed", grpcRequest("/grpc.health.v1.Health/Check"), flagged(1)],
+  ["a Snapshot flagged compressed", grpcRequest("/etcdserverpb.Maintenance/Snapshot"), flagged(1)],
+  ["a health check of two messages", grpcRequest("/grpc.health.v1.Health/Check"), Buffer.alloc(10)],
   // a deadline passed before the message came: grpc-go's transport answers, and resets the stream
   ["a grpc-timeout of 1n, the message not sent", grpcRequest(RANGE, [["grpc-timeout", "1n"]]), "open"],
   ["a grpc-timeout of 1n on a Watch", grpcRequest(WATCH, [["grpc-timeout", "1n"]]), "open"],

@@ -16,12 +16,20 @@ import { LeaseService } from "../../gen/etcdserverpb/rpc.js";
 import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-content-type.js";
+import { HealthService } from "../grpc/health-service.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { etcdServices } from "../grpc/served-services.js";
 import { grpcGoMessageValue } from "../grpc/status-text.js";
-import { DEADLINE_TEXT } from "../grpc/unary-request-body.js";
+import { DEADLINE_TEXT, firstMessageLength, messagePrefixLength } from "../grpc/unary-request-body.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
-import { type AnswerBlock, answerHeadersBlock, headersBlock, okTrailersBlock } from "./answer-blocks.js";
+import {
+  type AnswerBlock,
+  answerHeadersBlock,
+  failBlock,
+  headersBlock,
+  okTrailersBlock,
+  subtypeAnswerHeaders,
+} from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
 import { memoryPair } from "./memory-pair.js";
 import type { WireStream, WireStreamHandler } from "./wire-stream.js";
@@ -117,13 +125,15 @@ interface RequestHead {
   sent: boolean;
 }
 
+const methods: { path: string; requestStream: boolean; responseStream: boolean }[] = [
+  ...etcdServices,
+  HealthService,
+].flatMap((service) => Object.values(service));
+/** The paths of the methods of one request message: unary and server-streaming. */
+const oneMessage = new Set(methods.filter((m) => !m.requestStream).map((m) => m.path));
 /** The paths of the server-streaming methods (one request message, answers streamed). */
 const serverStreaming = new Set(
-  etcdServices.flatMap((service) =>
-    Object.values(service)
-      .filter((method) => !method.requestStream && method.responseStream)
-      .map((method) => method.path),
-  ),
+  methods.filter((m) => !m.requestStream && m.responseStream).map((m) => m.path),
 );
 
 /** One client connection's forwarding: its in-process HTTP/2 connection, opened with its first stream. */
@@ -192,12 +202,18 @@ class ForwardedStream implements WireStreamHandler {
   /** Node emits a response's headers a tick late: the DATA read with them waits here for them. */
   private early: Buffer[] | undefined = undefined;
   private trailers: IncomingHttpHeaders | undefined = undefined;
+  /**
+   * A call of one request message (unary or server-streaming): the request's bytes until the client's
+   * end, whose first message alone goes on, read as grpc-go reads it (unary-request-body.ts).
+   */
+  private held: Buffer[] | undefined;
 
   constructor(
     private readonly stream: WireStream,
     private readonly upstream: ClientHttp2Stream,
     private readonly request: RequestHead,
   ) {
+    this.held = oneMessage.has(request.path ?? "") ? [] : undefined;
     upstream.on("error", noop);
     upstream.on("response", (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
     upstream.on("data", (chunk: Buffer) => {
@@ -239,12 +255,45 @@ class ForwardedStream implements WireStreamHandler {
 
   data(chunk: Buffer): void {
     this.request.sent = true;
+    if (this.held !== undefined) {
+      // the stream's window, given back at the end, bounds what is held
+      this.held.push(chunk);
+      return;
+    }
     const n = chunk.length;
     this.upstream.write(chunk, () => this.stream.consumed(n));
   }
 
   end(): void {
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      const body = Buffer.concat(held);
+      const length = firstMessageLength(body);
+      if (typeof length !== "number") {
+        // grpc-go's answer to a body without one message it reads (grpc-js's differ, or serve it)
+        this.stream.consumed(body.length);
+        this.ended = true;
+        // a server-streaming handler reads a message cut short as code 13 (grpc-go's toRPCErr)
+        const code =
+          length.code === 2 && length.message !== "EOF" && serverStreaming.has(this.request.path ?? "")
+            ? 13
+            : length.code;
+        this.stream.respond(failBlock(code, length.message, this.answerHeaders()), true);
+        if (!this.upstream.destroyed) this.upstream.close(ErrorCode.CANCEL);
+        return;
+      }
+      // the first message alone: grpc-go reads no further
+      const message = body.subarray(0, messagePrefixLength + length);
+      if (!this.upstream.destroyed) this.upstream.write(message, () => this.stream.consumed(body.length));
+    }
     if (!this.upstream.destroyed) this.upstream.end();
+  }
+
+  /** The headers of an answer of ours: the content subtype named back, as grpc-go does. */
+  private answerHeaders(): AnswerBlock | undefined {
+    const type = this.request.type;
+    return type === undefined || type === GRPC_TYPE ? undefined : subtypeAnswerHeaders(type);
   }
 
   closed(code: number): void {
