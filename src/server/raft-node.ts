@@ -24,6 +24,7 @@ export interface DurableLog {
     entries: Entry[],
     snapshot?: Snapshot,
     mustSync?: boolean,
+    soon?: boolean,
   ): Promise<void>;
 }
 
@@ -238,7 +239,15 @@ export class RaftNode {
     const persistStarted = performance.now();
     const saved =
       snapshot || rd.hardState || rd.entries.length > 0
-        ? this.log.save(rd.hardState, rd.entries, snapshot, this.mustSync(rd, snapshot))
+        ? this.log.save(
+            rd.hardState,
+            rd.entries,
+            snapshot,
+            this.mustSync(rd, snapshot),
+            // a member of a cluster writes at once (a leader after its appends); a lone member's
+            // saves gather until the check phase
+            !isLeader || rd.messages.length > 0,
+          )
         : undefined;
     // the write has started (a big one syncs on the thread pool): the Ready before it is applied now
     this.releasePersisted();

@@ -243,6 +243,38 @@ describe("WAL save", () => {
     await opened.wal.close();
   });
 
+  test("a small save made soon is written after the microtasks queued before it, not in the check phase", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    // a run of small saves: the next small one is synced on the event loop, so its promise settles in
+    // the turn it is written
+    let next = 1;
+    for (; next <= 9; next++) await wal.save(hardState(1, next - 1), [entry(next, 1)]);
+    // what happened first: an immediate queued before the save, a microtask queued before it, or the save
+    const order = async (soon: boolean): Promise<string[]> => {
+      const seen: string[] = [];
+      const immediate = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          seen.push("immediate");
+          resolve();
+        }),
+      );
+      queueMicrotask(() => seen.push("microtask"));
+      const saved = wal.save(hardState(1, next - 1), [entry(next, 1)], undefined, true, soon).then(() => {
+        seen.push("saved");
+      });
+      next++;
+      await Promise.all([immediate, saved]);
+      return seen;
+    };
+    assert.deepEqual(await order(true), ["microtask", "saved", "immediate"]);
+    assert.deepEqual(await order(false), ["microtask", "immediate", "saved"]);
+    await wal.close();
+    const opened = await WAL.open(dir);
+    assert.deepEqual(opened.entries, entries(1, next - 1, 1));
+    await opened.wal.close();
+  });
+
   test("saves resolve in the order they were issued", async () => {
     const wal = await WAL.create(walDir(), METADATA);
     const order: number[] = [];
