@@ -46,9 +46,10 @@ if (startsMember) {
 
 // Young-generation collections run on the main thread alone, for the process's life: a member shares its
 // cores with busy processes (its peers, its clients), and a parallel scavenge waits for helper threads that
-// the kernel may not run for a while; three members under 64 clients on two cores had scavenges of 1-2 ms
-// last 40-245 ms. (--single-threaded-gc, which would keep marking off the helpers too, cannot be set
-// once the heap exists: V8 then fails a check as its first full collection ends.)
+// the kernel may not run for a while. Three members under 64 clients on two busy cores: the longest scavenge
+// of a run 20-183 ms with helpers, 10-93 ms without (medians 4-6 and 6-10 ms: the main thread scavenges
+// alone, but is not left waiting). (--single-threaded-gc and --no-parallel-marking, which would keep the
+// full collections' pauses off the helpers too, cannot be set once the heap exists: V8 fails a check.)
 v8.setFlagsFromString("--no-parallel-scavenge");
 
 // Start-up flags, [held, released]: set before the command's own code runs, given back by the command
