@@ -9,12 +9,10 @@ import { after, describe } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { gatewayRoutes } from "../../src/api/gateway/routes.js";
+import { etcdServices } from "../../src/api/grpc/served-services.js";
 import {
-  AuthService,
-  ClusterService,
   KVService,
   LeaseService,
-  MaintenanceService,
   RangeRequest,
   type RangeRequest_SortTarget,
   TxnRequest,
@@ -130,23 +128,9 @@ const hostileBytes: fc.Arbitrary<Buffer> = fc.oneof(
 const JS_FAILURE =
   /undefined|(?<!in literal )null|is not a function|Cannot read|Maximum call stack|is not iterable|Invalid array length/;
 
-interface Method {
-  path: string;
-  requestStream: boolean;
-  responseStream: boolean;
-}
-
-const services: Array<Record<string, Method>> = [
-  KVService,
-  LeaseService,
-  ClusterService,
-  MaintenanceService,
-  AuthService,
-  LockService,
-  ElectionService,
-];
 const BLOCKING = new Set<string>([LockService.lock.path, ElectionService.campaign.path]);
-const unaryMethods = services
+// every unary method etcd serves (Watch is a bidirectional stream: the filter leaves it out)
+const unaryMethods = etcdServices
   .flatMap((s) => Object.values(s))
   .filter((m) => !m.requestStream && !m.responseStream);
 
