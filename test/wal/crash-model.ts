@@ -73,6 +73,14 @@ export class LogModel {
     return this.snapshots.at(-1)?.[0] ?? 0;
   }
 
+  /** The entries of a save from its first index up to `last`, replacing any stored from its first on. */
+  applyEntries(op: Extract<CrashOp, { kind: "save" }>, last: number): void {
+    if (op.first <= this.lastIndex) this.dropEntries(op.first, this.lastIndex);
+    for (let i = op.first; i <= last; i++) this.entries.set(i, op.term);
+    if (this.firstIndex === 0 || op.first === this.firstIndex) this.firstIndex = op.first;
+    this.lastIndex = last;
+  }
+
   private dropEntries(from: number, to: number): void {
     for (let i = from; i <= to; i++) this.entries.delete(i);
   }
@@ -80,10 +88,7 @@ export class LogModel {
   apply(op: CrashOp): void {
     switch (op.kind) {
       case "save": {
-        if (op.first <= this.lastIndex) this.dropEntries(op.first, this.lastIndex);
-        for (let i = op.first; i <= op.last; i++) this.entries.set(i, op.term);
-        if (this.firstIndex === 0 || op.first === this.firstIndex) this.firstIndex = op.first;
-        this.lastIndex = op.last;
+        this.applyEntries(op, op.last);
         this.hsTerm = op.hsTerm;
         this.commit = op.commit;
         return;
@@ -112,6 +117,20 @@ export class LogModel {
       }
     }
   }
+}
+
+/**
+ * The state a save leaves when a kill cut its write short: its entries up to `last` (whole records; a
+ * record cut in two is dropped on open) and the hard state before it, which comes after them. The
+ * kernel may end a buffered write early when a fatal signal is pending (between the pages it copies),
+ * so one write system call is not all or nothing under SIGKILL; etcd's WAL reads such a log the same
+ * way. Raft loses nothing by it: the save was not acknowledged, and its hard state, never ahead of its
+ * entries, is simply not there yet.
+ */
+export function partlySaved(model: LogModel, op: Extract<CrashOp, { kind: "save" }>, last: number): LogModel {
+  const copy = model.clone();
+  copy.applyEntries(op, last);
+  return copy;
 }
 
 /** Seeded PRNG: the same seed gives the same operations. */

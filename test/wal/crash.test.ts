@@ -6,13 +6,14 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { WAL } from "../../src/wal/index.js";
-import { type CrashOp, differenceFromModel, LogModel, parseOp, prng } from "./crash-model.js";
+import { type CrashOp, differenceFromModel, LogModel, parseOp, partlySaved, prng } from "./crash-model.js";
 import { tempDir } from "./helpers.js";
 
 /**
  * Kills a writing process with SIGKILL at random moments and checks after each kill that the WAL
  * reopens in exactly the state of all acknowledged operations plus, possibly, some of the ones in
- * flight (applied in order): nothing acknowledged is lost, nothing half-written shows.
+ * flight (applied in order, the last of them perhaps cut short: some of a save's entries without its
+ * hard state): nothing acknowledged is lost, no half-written record shows.
  *
  * RXETCD_CRASH_SEED replays the operations and kill delays of a run (the moments of the kills
  * still depend on timing); RXETCD_CRASH_KILLS sets the number of kills (default 50).
@@ -91,7 +92,7 @@ async function runLane(lane: number, kills: number, deadline: number) {
   const random = prng(seed + lane * 7919);
   const replay = `RXETCD_CRASH_SEED=${seed} node --import tsx --test test/wal/crash.test.ts`;
   let model = new LogModel();
-  const counts = { kills: 0, acknowledged: 0, inFlightApplied: 0, lastIndex: 0 };
+  const counts = { kills: 0, acknowledged: 0, inFlightApplied: 0, partlySaved: 0, lastIndex: 0 };
   for (let k = 0; k < kills && Date.now() < deadline && !stopAll.failed; k++) {
     const delayMs = random() < 0.2 ? 0 : Math.floor(random() * 120);
     // One kill in ten lands during start-up: inside WAL.create or WAL.open's recovery.
@@ -130,6 +131,20 @@ async function runLane(lane: number, kills: number, deadline: number) {
         reasons.push(`after op ${seq}: ${why}`);
         const next = run.intents.get(seq + 1);
         if (next === undefined) break;
+        // the next save cut short by the kill: some of its entries, not its hard state
+        if (next.kind === "save") {
+          // all its entries without its hard state differs from the whole save only if that changed
+          const sameHardState = next.hsTerm === candidate.hsTerm && next.commit === candidate.commit;
+          const upTo = sameHardState ? next.last - 1 : next.last;
+          for (let last = next.first; last <= upTo && matched === undefined; last++) {
+            const partial = partlySaved(candidate, next, last);
+            if (differenceFromModel(opened, partial) === undefined) {
+              matched = partial;
+              counts.partlySaved++;
+            }
+          }
+          if (matched !== undefined) break;
+        }
         candidate = candidate.clone();
         candidate.apply(next);
       }
@@ -180,11 +195,13 @@ test(`WAL survives SIGKILL at ${kills} random moments (seed ${seed})`, { timeout
     kills: a.kills + b.kills,
     acknowledged: a.acknowledged + b.acknowledged,
     inFlightApplied: a.inFlightApplied + b.inFlightApplied,
+    partlySaved: a.partlySaved + b.partlySaved,
     lastIndex: Math.max(a.lastIndex, b.lastIndex),
   }));
   t.diagnostic(
     `seed ${seed}: ${total.kills} kills in ${Date.now() - started} ms, ${total.acknowledged} acknowledged ` +
-      `operations, ${total.inFlightApplied} unacknowledged ones found durable, highest index ${total.lastIndex}`,
+      `operations, ${total.inFlightApplied} unacknowledged ones found durable, ${total.partlySaved} cut short, ` +
+      `highest index ${total.lastIndex}`,
   );
   // A loaded machine fits fewer kills in the limit (each is a process start); every kill that ran was
   // checked above. Fewer than a fifth means the writer itself stalls, which is a failure.
