@@ -193,6 +193,8 @@ export class EtcdServer implements ServerCore {
     this.memberId = cluster.localId;
     this.serverMetrics = metrics;
     metrics.pendingProposals = () => this.unanswered.size;
+    metrics.appliedIndex = () => this.appliedIndex.index;
+    metrics.committedIndex = () => this.raft.node.committedIndex;
     store.backend.onCommitted((ms) => metrics.backendCommit.observe(ms / 1000));
     metrics.setMemberId(formatId(this.memberId));
     this.watchable = new WatchableStore(
@@ -748,12 +750,10 @@ export class EtcdServer implements ServerCore {
       // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
-      if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
+      const entries = batch.entries;
+      if (entries.length > 0) last = entries[entries.length - 1].index;
       const term = this.raft.leadership$.value.term;
-      if (
-        batch.entries.some((e) => e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0)
-      )
-        this.firstCommitInTerm$.next(term);
+      if (hasLeaderEntry(entries, term)) this.firstCommitInTerm$.next(term);
       const took = performance.now() - started;
       const warnMs = this.cfg.warningApplyMs ?? 100;
       if (took > warnMs * Math.max(1, batch.entries.length)) {
@@ -763,16 +763,12 @@ export class EtcdServer implements ServerCore {
           "apply request took too long",
         );
       }
-      this.serverMetrics.proposalsApplied.set(last);
-      this.serverMetrics.proposalsCommitted.set(
-        Math.max(last, this.raft.node.basicStatus().hardState.commit),
-      );
       this.appliedIndex.trigger(last);
-      if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
-      this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
+      if (entries.length > 0) this.delivered.trigger(entries[entries.length - 1].index);
+      this.applied$.next({ index: last, entries, durationMs: took });
       // a snapshot of the state needs raft's log to hold what was applied (the Ready may still be written)
       await batch.persisted;
-      await this.maybeSnapshot(last);
+      if (this.snapshotter.isDue(last, this.cfg.snapshotCount, this.raft)) await this.snapshot(last);
     } catch (err) {
       this.errors$.next(err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -782,7 +778,7 @@ export class EtcdServer implements ServerCore {
 
   private readonly snapshotter = new Snapshotter();
 
-  private async maybeSnapshot(applied: number): Promise<void> {
+  private async snapshot(applied: number): Promise<void> {
     await this.snapshotter.maybeSnapshot({
       applied,
       snapshotCount: this.cfg.snapshotCount,
@@ -989,3 +985,10 @@ export class EtcdServer implements ServerCore {
   }
 }
 export type { ServerConfig } from "./server-config.js";
+
+/** Whether `entries` hold the empty entry a leader of `term` appends first (its first commit once applied). */
+function hasLeaderEntry(entries: readonly Entry[], term: number): boolean {
+  for (const e of entries)
+    if (e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0) return true;
+  return false;
+}

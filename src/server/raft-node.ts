@@ -211,10 +211,12 @@ export class RaftNode {
     //    wait for `persisted`
     let markPersisted!: () => void;
     const persisted = new Promise<void>((resolve) => (markPersisted = resolve));
-    let markApplied!: () => void;
-    const appliedPromise = new Promise<void>((resolve) => (markApplied = resolve));
     const hasSnapshot = !isEmptySnap(rd.snapshot);
     const hasWork = rd.committedEntries.length > 0 || hasSnapshot;
+    // only a conf change waits for its batch's apply (one promise fewer for every other Ready)
+    const confChange = hasWork && hasConfChange(rd.committedEntries);
+    let markApplied = ignore;
+    const appliedPromise = confChange ? new Promise<void>((resolve) => (markApplied = resolve)) : undefined;
     if (hasWork) {
       this.applies$.next({
         entries: rd.committedEntries,
@@ -236,7 +238,7 @@ export class RaftNode {
 
     // 4. durable: hard state + entries (+ snapshot) in one write, synced before going on
     const snapshot = rd.snapshot && !isEmptySnap(rd.snapshot) ? rd.snapshot : undefined;
-    const persistStarted = performance.now();
+    const persistStarted = this.readyBatches$.observed ? performance.now() : 0;
     const saved =
       snapshot || rd.hardState || rd.entries.length > 0
         ? this.log.save(
@@ -252,7 +254,7 @@ export class RaftNode {
     // the write has started (a big one syncs on the thread pool): the Ready before it is applied now
     this.releasePersisted();
     await saved;
-    const persistMs = performance.now() - persistStarted;
+    const persistMs = this.readyBatches$.observed ? performance.now() - persistStarted : 0;
     if (snapshot) this.storage.applySnapshot(snapshot);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
 
@@ -266,7 +268,6 @@ export class RaftNode {
     //    A lone member (a leader with nothing to send) holds the mark until the next Ready's write has
     //    started, or the loop found no Ready: the apply then overlaps that write's sync, where it held
     //    the next write back by its whole length (etcd applies in a goroutine of its own)
-    const confChange = hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal);
     try {
       if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
     } finally {
@@ -274,7 +275,7 @@ export class RaftNode {
         this.heldPersisted = markPersisted;
       else markPersisted();
     }
-    if (confChange) await appliedPromise;
+    if (appliedPromise !== undefined) await appliedPromise;
     if (this.readyBatches$.observed) {
       this.readyBatches$.next({
         term: this.leadership$.value.term,
@@ -302,6 +303,15 @@ export class RaftNode {
   get hasLeader(): boolean {
     return this.leadership$.value.lead !== None;
   }
+}
+
+/** An apply's `applied` when nobody waits for it. */
+function ignore(): void {}
+
+/** Whether some entry is a conf change (anything but a normal entry). */
+function hasConfChange(entries: readonly Entry[]): boolean {
+  for (const e of entries) if (e.type !== EntryType.EntryNormal) return true;
+  return false;
 }
 
 /**
