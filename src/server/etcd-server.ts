@@ -475,13 +475,20 @@ export class EtcdServer implements ServerCore {
     this.raft.kick();
   }
 
-  /** Work that touches storage; stop waits for it before closing LMDB. */
-  private readonly inflight = new Set<Promise<unknown>>();
+  /**
+   * Work that touches storage (a Ready loop, an apply) not finished yet; stop waits for it before
+   * closing LMDB. A count, not a set of the promises: one of each runs per put with one client.
+   */
+  private inflight = 0;
+  /** Ends stop's wait for the tracked work. */
+  private inflightDone: (() => void) | undefined;
+  private readonly untrack = (): void => {
+    if (--this.inflight === 0) this.inflightDone?.();
+  };
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
+    this.inflight++;
+    p.then(this.untrack, this.untrack);
     return p;
   }
 
@@ -967,9 +974,13 @@ export class EtcdServer implements ServerCore {
     // the Ready being handled and the batch being applied finish before storage closes
     // (bounded: a Ready waiting for a conf change whose apply was dropped must not hold the stop)
     const deadline = Date.now() + 10_000;
-    while (this.inflight.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
+    while (this.inflight > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.inflightDone = resolve;
+        setTimeout(resolve, 100);
+      });
     }
+    this.inflightDone = undefined;
     this.awaitingLeader = [];
     this.wait.failAll(Errors.Stopped);
     this.watchable.close?.();

@@ -123,36 +123,38 @@ export class RaftNode {
    * (ProposalDroppedError: no leader, a leader transfer, the uncommitted limit).
    */
   propose(data: Buffer, dropped: (err: unknown) => void): void {
-    this.gathered.push({ data, dropped });
-    if (this.gathered.length === 1) {
-      setImmediate(() => {
-        if (this.stepGathered()) this.kick();
-      });
-    }
+    this.gatheredData.push(data);
+    this.gatheredDropped.push(dropped);
+    if (this.gatheredData.length === 1) setImmediate(this.stepGatheredSoon);
   }
 
-  /** Proposals of this turn, not yet stepped into raft. */
-  private gathered: Array<{ readonly data: Buffer; readonly dropped: (err: unknown) => void }> = [];
+  /** Proposals of this turn, not yet stepped into raft: their data, and who hears of a refusal. */
+  private gatheredData: Buffer[] = [];
+  private gatheredDropped: Array<(err: unknown) => void> = [];
+  private readonly stepGatheredSoon = (): void => {
+    if (this.stepGathered()) this.kick();
+  };
 
   /**
    * Steps the gathered proposals, in runs of at most raft's message size (one append carries a run);
    * false when there were none.
    */
   private stepGathered(): boolean {
-    if (this.gathered.length === 0) return false;
-    const all = this.gathered;
-    this.gathered = [];
+    const data = this.gatheredData;
+    if (data.length === 0) return false;
+    const dropped = this.gatheredDropped;
+    this.gatheredData = [];
+    this.gatheredDropped = [];
     const limit = this.node.raft.maxMsgSize;
     let from = 0;
-    while (from < all.length) {
+    while (from < data.length) {
       let to = from + 1;
-      let bytes = all[from].data.length;
-      while (to < all.length && bytes + all[to].data.length <= limit) bytes += all[to++].data.length;
-      const run = all.slice(from, to);
+      let bytes = data[from].length;
+      while (to < data.length && bytes + data[to].length <= limit) bytes += data[to++].length;
       try {
-        this.node.proposeMany(run.map((p) => p.data));
+        this.node.proposeMany(from === 0 && to === data.length ? data : data.slice(from, to));
       } catch (err) {
-        for (const p of run) p.dropped(err);
+        for (let i = from; i < to; i++) dropped[i](err);
       }
       from = to;
     }
