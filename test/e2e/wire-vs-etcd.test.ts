@@ -17,6 +17,7 @@ const RANGE = "/etcdserverpb.KV/Range";
 /** A method etcd does not have (grpc-go's "unknown method" answer). */
 const UNKNOWN = "/etcdserverpb.KV/Nope";
 const WATCH = "/etcdserverpb.Watch/Watch";
+const LEASE_KEEP_ALIVE = "/etcdserverpb.Lease/LeaseKeepAlive";
 /** A RangeRequest for key "a". */
 const rangeRequest = grpcMessage(Buffer.from([0x0a, 0x01, 0x61]));
 
@@ -153,12 +154,12 @@ const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] 
   ["a grpc-timeout of 1n on a Watch", grpcRequest(WATCH, [["grpc-timeout", "1n"]]), "open"],
   [
     "a grpc-timeout of 1n on a LeaseKeepAlive",
-    grpcRequest("/etcdserverpb.Lease/LeaseKeepAlive", [["grpc-timeout", "1n"]]),
+    grpcRequest(LEASE_KEEP_ALIVE, [["grpc-timeout", "1n"]]),
     "open",
   ],
   [
     "a LeaseKeepAlive of content-type application/grpc+json",
-    retyped("application/grpc+json", "/etcdserverpb.Lease/LeaseKeepAlive"),
+    retyped("application/grpc+json", LEASE_KEEP_ALIVE),
     grpcMessage(""),
   ],
   // over --max-request-bytes: etcd's own check; over it and grpc-go's 512 KiB allowance: grpc-go's
@@ -169,6 +170,29 @@ const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] 
     prefixOnly(MAX_REQUEST_BYTES + 512 * 1024 + 1),
     true,
   ],
+  // the same on calls forwarded to grpc-js, whose receive limit and text are grpc-go's
+  ...["/grpc.health.v1.Health/Check", "/v3lockpb.Lock/Lock", LEASE_KEEP_ALIVE].map(
+    (path): [string, HeaderField[], Buffer, boolean] => [
+      `${path} over the receive limit`,
+      grpcRequest(path),
+      prefixOnly(MAX_REQUEST_BYTES + 512 * 1024 + 1),
+      true,
+    ],
+  ),
+  // a streaming call's request messages as grpc-go's receive reads them: the client's end partway
+  // through one, a compressed flag or another payload format end the call with code 13
+  ...[WATCH, LEASE_KEEP_ALIVE].flatMap((path): [string, HeaderField[], Buffer, boolean?][] => [
+    [`${path} cut short`, grpcRequest(path), rangeRequest.subarray(0, 6)],
+    [`${path}, a length prefix cut short`, grpcRequest(path), rangeRequest.subarray(0, 3)],
+    [`${path} flagged compressed`, grpcRequest(path), flagged(1), true],
+    [`${path} flagged compressed, then its end`, grpcRequest(path), flagged(1)],
+    [`${path} of payload format 2`, grpcRequest(path), flagged(2), true],
+    [
+      `${path}, its second message cut short`,
+      grpcRequest(path),
+      Buffer.concat([grpcMessage(""), rangeRequest.subarray(0, 6)]),
+    ],
+  ]),
 ];
 
 /** Connection errors: grpc-go's h2c transport closes the connection without a GOAWAY. */
@@ -257,10 +281,7 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
     const raw = await RawClient.open(port);
     raw.write(raw.headers(1, request), raw.data(1, rangeRequest));
     raw.write(raw.headers(3, grpcRequest("/grpc.health.v1.Health/Check")), raw.data(3, grpcMessage("")));
-    raw.write(
-      raw.headers(5, grpcRequest("/etcdserverpb.Lease/LeaseKeepAlive")),
-      raw.data(5, grpcMessage(""), Flags.END_STREAM),
-    );
+    raw.write(raw.headers(5, grpcRequest(LEASE_KEEP_ALIVE)), raw.data(5, grpcMessage(""), Flags.END_STREAM));
     for (const id of [1, 3, 5]) await raw.stream(id);
     seen.answers = [1, 3, 5].map((id) => streamSummary(raw, id));
     raw.socket.destroy();
@@ -438,6 +459,17 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
         [
           "grpc-message",
           `grpc: received message larger than max (${MAX_REQUEST_BYTES + 512 * 1024 + 1} vs. ${MAX_REQUEST_BYTES + 512 * 1024})`,
+        ],
+      ]);
+      assert.deepEqual(etcd[`${LEASE_KEEP_ALIVE}, its second message cut short`], [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+        ],
+        "DATA",
+        [
+          ["grpc-status", "13"],
+          ["grpc-message", "unexpected EOF"],
         ],
       ]);
       assert.deepEqual(etcd["an even stream id"], { closed: true, goaway: false });

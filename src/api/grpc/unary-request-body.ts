@@ -25,6 +25,13 @@ const compressed: RequestFailure = {
   message: "grpc: compressed flag set with identity or empty encoding",
 };
 
+/** grpc-go's answer to a whole message whose first byte (the payload format) is `flag`, if it refuses it. */
+export function payloadFailure(flag: number): RequestFailure | undefined {
+  if (flag === 0) return undefined;
+  if (flag === 1) return compressed;
+  return { code: 13, message: `grpc: received unexpected payload format ${flag}` };
+}
+
 /** grpc-go's text for a message announced larger than the receive limit (code 8). */
 export function tooLargeText(length: number, max: number): string {
   return `grpc: received message larger than max (${length} vs. ${max})`;
@@ -36,9 +43,7 @@ export function firstMessageLength(body: Buffer): number | RequestFailure {
   if (body.length < messagePrefixLength) return cutShort;
   const length = body.readUInt32BE(1);
   if (body.length < messagePrefixLength + length) return cutShort;
-  if (body[0] === 0) return length;
-  if (body[0] === 1) return compressed;
-  return { code: 13, message: `grpc: received unexpected payload format ${body[0]}` };
+  return payloadFailure(body[0]) ?? length;
 }
 
 /** grpc-go's answer to a message its decoder cannot read (code 13). */

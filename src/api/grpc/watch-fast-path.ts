@@ -36,6 +36,7 @@ import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { NodeAnswerStream } from "./node-answer-stream.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
+import { StreamMessageReader } from "./stream-message-reader.js";
 import type { CallCredentials } from "./unary-call-base.js";
 import { messagePrefixLength } from "./unary-request-body.js";
 import {
@@ -198,8 +199,7 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
   private pendingCount = 0;
   /** In toFlush. */
   flushQueued = false;
-  private received: Buffer[] = [];
-  private receivedBytes = 0;
+  private readonly reader: StreamMessageReader;
   private headersSent = false;
   /** The transport is full: events are held and requests not read until it drains. */
   private held = false;
@@ -216,6 +216,7 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
     this.meter = options.metrics.start(WATCH_PATH, "bidi_stream");
     this.metadata = callMetadata(headers);
     this.requireLeader = hasTrue(headers.hasleader);
+    this.reader = new StreamMessageReader(options.maxReceiveBytes);
   }
 
   getPeer(): string {
@@ -412,33 +413,23 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
 
   data(chunk: Buffer): void {
     if (!this.open) return;
-    this.received.push(chunk);
-    this.receivedBytes += chunk.length;
-    while (this.open && this.receivedBytes >= messagePrefixLength) {
-      let buf = this.received.length === 1 ? this.received[0] : Buffer.concat(this.received);
-      const length = buf.readUInt32BE(1);
-      if (length > this.options.maxReceiveBytes) {
-        // etcd's text (Go's grpc) for an oversize request
-        this.fail({
-          code: GrpcCode.ResourceExhausted,
-          message: `grpc: received message larger than max (${length} vs. ${this.options.maxReceiveBytes})`,
-        });
-        return;
-      }
-      if (buf.length < messagePrefixLength + length) {
-        this.received = [buf];
-        return;
-      }
-      const message = buf.subarray(messagePrefixLength, messagePrefixLength + length);
-      buf = buf.subarray(messagePrefixLength + length);
-      this.received = buf.length > 0 ? [buf] : [];
-      this.receivedBytes = buf.length;
-      this.handle(message);
-    }
+    const refused = this.reader.push(chunk, this.take);
+    if (refused !== undefined) this.fail({ code: refused.code as GrpcCode, message: refused.message });
   }
 
-  /** A half-closed watch stream keeps delivering events, as etcd's does: its end changes nothing. */
-  end(): void {}
+  private readonly take = (framed: Buffer): void => {
+    this.handle(framed.subarray(messagePrefixLength));
+  };
+
+  /**
+   * A half-closed watch stream keeps delivering events, as etcd's does: its end changes nothing,
+   * unless it came partway through a message (grpc-go's receive error ends the call).
+   */
+  end(): void {
+    if (!this.open) return;
+    const refused = this.reader.end();
+    if (refused !== undefined) this.fail({ code: refused.code as GrpcCode, message: refused.message });
+  }
 
   closed(): void {
     this.close(GrpcCode.Canceled);
@@ -480,7 +471,7 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
     if (!this.open) return;
     this.open = false;
     this.clearPending();
-    this.received = [];
+    this.reader.stop();
     this.leaderLoss?.unsubscribe();
     this.meter.handled(code);
     this.watch?.close();

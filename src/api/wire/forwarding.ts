@@ -19,8 +19,15 @@ import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-conte
 import { HealthService } from "../grpc/health-service.js";
 import type { HeaderField } from "../grpc/hpack.js";
 import { etcdServices } from "../grpc/served-services.js";
-import { grpcGoMessageValue } from "../grpc/status-text.js";
-import { DEADLINE_TEXT, firstMessageLength, messagePrefixLength } from "../grpc/unary-request-body.js";
+import { grpcGoMessageValue, grpcMessageValue } from "../grpc/status-text.js";
+import { StreamMessageReader } from "../grpc/stream-message-reader.js";
+import {
+  DEADLINE_TEXT,
+  firstMessageLength,
+  messagePrefixLength,
+  type RequestFailure,
+  tooLargeText,
+} from "../grpc/unary-request-body.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
 import {
   type AnswerBlock,
@@ -78,7 +85,12 @@ const noMessage = /^Received(%20| )no(%20| )request(%20| )message/;
  */
 function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): IncomingHttpHeaders {
   const message = fields["grpc-message"];
-  if (fields["grpc-status"] === "0" && message === "OK") fields["grpc-message"] = "";
+  const { refused } = request;
+  if (fields["grpc-status"] === "0" && refused !== undefined) {
+    // the call ended as its request's stream did: with the status grpc-go's receive gave
+    fields["grpc-status"] = String(refused.code);
+    fields["grpc-message"] = grpcMessageValue(refused.message);
+  } else if (fields["grpc-status"] === "0" && message === "OK") fields["grpc-message"] = "";
   else if (
     fields["grpc-status"] === "4" &&
     (message === "Deadline%20exceeded" || message === "Deadline exceeded")
@@ -108,6 +120,7 @@ export function deadlineCode(path: string | undefined): number {
 function etcdTrailers(trailers: IncomingHttpHeaders, request: RequestHead): AnswerBlock {
   const names = Object.keys(trailers);
   if (
+    request.refused === undefined &&
     names.length === 2 &&
     trailers["grpc-status"] === "0" &&
     (trailers["grpc-message"] === "OK" || trailers["grpc-message"] === "")
@@ -123,6 +136,11 @@ interface RequestHead {
   type: string | undefined;
   /** The client sent DATA. */
   sent: boolean;
+  /**
+   * grpc-go's status for the request stream's end, once a message was refused or the client ended
+   * partway through one: the forwarded call ends there, and this replaces the OK it ends with.
+   */
+  refused?: RequestFailure;
 }
 
 const methods: { path: string; requestStream: boolean; responseStream: boolean }[] = [
@@ -144,6 +162,8 @@ export class Forwarding {
   constructor(
     private readonly peer: PeerAddress,
     private readonly inject: (connection: Duplex) => void,
+    /** grpc-go's receive limit (--max-request-bytes and its allowance). */
+    private readonly maxReceiveBytes: number,
   ) {}
 
   private sessionOf(): ClientHttp2Session {
@@ -180,11 +200,16 @@ export class Forwarding {
     }
     const type = request["content-type"];
     const path = request[":path"];
-    return new ForwardedStream(stream, upstream, {
-      path: typeof path === "string" ? path : undefined,
-      type: typeof type === "string" ? type : undefined,
-      sent: false,
-    });
+    return new ForwardedStream(
+      stream,
+      upstream,
+      {
+        path: typeof path === "string" ? path : undefined,
+        type: typeof type === "string" ? type : undefined,
+        sent: false,
+      },
+      this.maxReceiveBytes,
+    );
   }
 
   /** The client connection is gone. */
@@ -207,13 +232,21 @@ class ForwardedStream implements WireStreamHandler {
    * end, whose first message alone goes on, read as grpc-go reads it (unary-request-body.ts).
    */
   private held: Buffer[] | undefined;
+  private heldBytes = 0;
+  /** A streaming call's request messages, each forwarded once it is whole and grpc-go would read it. */
+  private readonly reader: StreamMessageReader | undefined;
+  /** The client's bytes not yet forwarded, whose window goes back once they are. */
+  private unforwarded = 0;
 
   constructor(
     private readonly stream: WireStream,
     private readonly upstream: ClientHttp2Stream,
     private readonly request: RequestHead,
+    private readonly maxReceiveBytes: number,
   ) {
-    this.held = oneMessage.has(request.path ?? "") ? [] : undefined;
+    const one = oneMessage.has(request.path ?? "");
+    this.held = one ? [] : undefined;
+    this.reader = one ? undefined : new StreamMessageReader(maxReceiveBytes);
     upstream.on("error", noop);
     upstream.on("response", (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
     upstream.on("data", (chunk: Buffer) => {
@@ -255,13 +288,56 @@ class ForwardedStream implements WireStreamHandler {
 
   data(chunk: Buffer): void {
     this.request.sent = true;
-    if (this.held !== undefined) {
+    const { held, reader } = this;
+    if (held !== undefined) {
       // the stream's window, given back at the end, bounds what is held
-      this.held.push(chunk);
+      held.push(chunk);
+      const before = this.heldBytes;
+      this.heldBytes += chunk.length;
+      // grpc-go refuses a length over its limit as soon as the first prefix is in
+      if (before < messagePrefixLength && this.heldBytes >= messagePrefixLength) {
+        const length = Buffer.concat(held).readUInt32BE(1);
+        if (length > this.maxReceiveBytes)
+          this.refuseHeld(8, tooLargeText(length, this.maxReceiveBytes), this.heldBytes);
+      }
       return;
     }
-    const n = chunk.length;
-    this.upstream.write(chunk, () => this.stream.consumed(n));
+    if (reader === undefined || this.request.refused !== undefined || this.ended) {
+      // what follows a refused message, or an answer's end, is not read
+      this.stream.consumed(chunk.length);
+      return;
+    }
+    this.unforwarded += chunk.length;
+    const refused = reader.push(chunk, this.forward);
+    if (refused === undefined) return;
+    this.stream.consumed(this.unforwarded);
+    this.unforwarded = 0;
+    this.endRequest(refused);
+  }
+
+  /** Forwards a whole message of a streaming call. */
+  private readonly forward = (framed: Buffer): void => {
+    const n = this.unforwarded;
+    this.unforwarded = 0;
+    if (!this.upstream.destroyed) this.upstream.write(framed, () => this.stream.consumed(n));
+  };
+
+  /**
+   * Ends the forwarded call's request stream where grpc-go's receive failed: the messages before
+   * are answered, then the call ends with that status in place of its OK.
+   */
+  private endRequest(refused: RequestFailure): void {
+    this.request.refused = refused;
+    if (!this.upstream.destroyed && !this.upstream.writableEnded) this.upstream.end();
+  }
+
+  /** Answers a call of one request message with grpc-go's status for its body; grpc-js sees nothing. */
+  private refuseHeld(code: number, message: string, bytes: number): void {
+    this.held = undefined;
+    this.stream.consumed(bytes);
+    this.ended = true;
+    this.stream.respond(failBlock(code, message, this.answerHeaders()), true);
+    if (!this.upstream.destroyed) this.upstream.close(ErrorCode.CANCEL);
   }
 
   end(): void {
@@ -271,23 +347,23 @@ class ForwardedStream implements WireStreamHandler {
       const body = Buffer.concat(held);
       const length = firstMessageLength(body);
       if (typeof length !== "number") {
-        // grpc-go's answer to a body without one message it reads (grpc-js's differ, or serve it)
-        this.stream.consumed(body.length);
-        this.ended = true;
+        // grpc-go's answer to a body without one message it reads (grpc-js's differ, or serve it);
         // a server-streaming handler reads a message cut short as code 13 (grpc-go's toRPCErr)
         const code =
           length.code === 2 && length.message !== "EOF" && serverStreaming.has(this.request.path ?? "")
             ? 13
             : length.code;
-        this.stream.respond(failBlock(code, length.message, this.answerHeaders()), true);
-        if (!this.upstream.destroyed) this.upstream.close(ErrorCode.CANCEL);
+        this.refuseHeld(code, length.message, body.length);
         return;
       }
       // the first message alone: grpc-go reads no further
       const message = body.subarray(0, messagePrefixLength + length);
       if (!this.upstream.destroyed) this.upstream.write(message, () => this.stream.consumed(body.length));
-    }
-    if (!this.upstream.destroyed) this.upstream.end();
+    } else if (this.ended) return;
+    const cut = this.reader?.end();
+    if (cut !== undefined) this.stream.consumed(this.unforwarded);
+    if (cut !== undefined && this.request.refused === undefined) this.request.refused = cut;
+    if (!this.upstream.destroyed && !this.upstream.writableEnded) this.upstream.end();
   }
 
   /** The headers of an answer of ours: the content subtype named back, as grpc-go does. */

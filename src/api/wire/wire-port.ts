@@ -191,6 +191,7 @@ export class WirePort {
     const forwarding = new Forwarding(
       { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort },
       options.inject,
+      options.maxReceiveBytes,
     );
     const connection = new WireConnection(socket, {
       opener: new PortStreamOpener(options, encrypted, peer, forwarding),
