@@ -18,10 +18,14 @@ let big: bigint | undefined;
 
 /** Reads a varint as gogo's loops do: ten bytes at most (bits past 64 dropped), bounded by `end`. */
 function varint(buf: Uint8Array, at: number, end: number): number {
+  big = undefined;
+  if (at < end && buf[at] < 0x80) {
+    value = buf[at];
+    return at + 1;
+  }
   let i = at;
   let n = 0;
   let scale = 1;
-  big = undefined;
   for (let shift = 0; ; shift += 7) {
     if (shift >= 64) return TOO_LONG;
     if (i >= end) return PAST_END;
