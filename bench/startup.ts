@@ -3,14 +3,17 @@
 // answers true, the RSS after some idle seconds, then SIGTERM and a restart on the same data dir
 // until healthy again. Prints medians.
 //
-//   npm run bench:startup -- [--reps N] [--idle-seconds S]
+//   npm run bench:startup -- [--reps N] [--idle-seconds S] [--against DIR]
+//
+// --against DIR adds another rxetcd checkout (an older commit, say; built here first) as a third
+// contender, "before", interleaved with the others, so that a change is measured in one run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { etcdBinary, type Kind } from "./compare/members.js";
+import { buildRxetcd, etcdBinary } from "./compare/members.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -20,9 +23,16 @@ function flag(name: string, fallback: number): number {
 }
 const reps = flag("--reps", 5);
 const idleSeconds = flag("--idle-seconds", 5);
+const againstAt = process.argv.indexOf("--against");
+const against = againstAt >= 0 ? resolve(process.argv[againstAt + 1] ?? ".") : undefined;
 
 const built = spawnSync(process.execPath, [join(ROOT, "scripts/build.js")], { stdio: "inherit" });
 if (built.status !== 0) throw new Error("the build failed");
+if (against) buildRxetcd(against);
+
+/** This checkout's rxetcd, etcd, and with --against the other checkout's rxetcd. */
+type Kind = "rxetcd" | "etcd" | "before";
+const kinds: Kind[] = against ? ["rxetcd", "etcd", "before"] : ["rxetcd", "etcd"];
 
 /** A port nothing listens on now (the kernel's pick for a listener on port 0). */
 function freePort(): Promise<number> {
@@ -53,9 +63,13 @@ function start(kind: Kind, dir: string, ports: [number, number]): ChildProcess {
   const proc =
     kind === "etcd"
       ? spawn(etcdBinary(), args, { stdio: ["ignore", "pipe", "pipe"] })
-      : spawn(process.execPath, [join(ROOT, "bin/rxetcd.js"), ...args], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
+      : spawn(
+          process.execPath,
+          [join(kind === "before" ? (against ?? ROOT) : ROOT, "bin/rxetcd.js"), ...args],
+          {
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
   // the last lines of its output, to say why when it exits early
   let tail = "";
   const keep = (chunk: Buffer) => {
@@ -100,11 +114,14 @@ type Figures = { first: number[]; restart: number[]; rss: number[] };
 const figures: Record<Kind, Figures> = {
   rxetcd: { first: [], restart: [], rss: [] },
   etcd: { first: [], restart: [], rss: [] },
+  before: { first: [], restart: [], rss: [] },
 };
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(`load average at start: ${loadavg()}`);
 for (let rep = 0; rep < reps; rep++) {
-  for (const kind of (rep % 2 === 0 ? ["rxetcd", "etcd"] : ["etcd", "rxetcd"]) as Kind[]) {
+  // each contender first in turn
+  const order = kinds.map((_, i) => kinds[(i + rep) % kinds.length]);
+  for (const kind of order) {
     // a port taken between its pick and the member's listen (another program on the machine) costs
     // the repetition another try, not the run
     for (let attempt = 1; ; attempt++) {
@@ -141,8 +158,8 @@ for (let rep = 0; rep < reps; rep++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 console.log(`\nmedians of ${reps}; load average at end: ${loadavg()}\n`);
-console.log("| | rxetcd | etcd | ratio |");
-console.log("|---|---:|---:|---:|");
+console.log(`| | rxetcd | etcd | ratio |${against ? " before | after/before |" : ""}`);
+console.log(`|---|---:|---:|---:|${against ? "---:|---:|" : ""}`);
 for (const [label, key, unit] of [
   ["first start to healthy", "first", "ms"],
   ["restart to healthy", "restart", "ms"],
@@ -150,7 +167,10 @@ for (const [label, key, unit] of [
 ] as const) {
   const rx = median(figures.rxetcd[key]);
   const et = median(figures.etcd[key]);
+  const digits = key === "rss" ? 1 : 0;
+  const before = against ? median(figures.before[key]) : Number.NaN;
   console.log(
-    `| ${label} | ${rx.toFixed(key === "rss" ? 1 : 0)} ${unit} | ${et.toFixed(key === "rss" ? 1 : 0)} ${unit} | ${(rx / et).toFixed(2)} |`,
+    `| ${label} | ${rx.toFixed(digits)} ${unit} | ${et.toFixed(digits)} ${unit} | ${(rx / et).toFixed(2)} |` +
+      (against ? ` ${before.toFixed(digits)} ${unit} | ${(rx / before).toFixed(2)} |` : ""),
   );
 }

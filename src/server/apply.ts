@@ -107,8 +107,9 @@ export class EntryApplier {
    */
   prepare(entries: Entry[]): PreparedEntry[] | Promise<PreparedEntry[]> {
     const prepared: PreparedEntry[] = entries.map((entry) => ({ entry, decoded: this.decode(entry) }));
-    const toHash = prepared.filter((p) => this.needsHash(p));
-    if (toHash.length === 0) return prepared;
+    let toHash: PreparedEntry[] | undefined;
+    for (const p of prepared) if (this.needsHash(p)) (toHash ??= []).push(p);
+    if (toHash === undefined) return prepared;
     return (async () => {
       for (const p of toHash) {
         const password = passwordToHash((p.decoded as { req: InternalRaftRequest }).req) as Buffer;

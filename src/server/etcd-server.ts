@@ -193,6 +193,8 @@ export class EtcdServer implements ServerCore {
     this.memberId = cluster.localId;
     this.serverMetrics = metrics;
     metrics.pendingProposals = () => this.unanswered.size;
+    metrics.appliedIndex = () => this.appliedIndex.index;
+    metrics.committedIndex = () => this.raft.node.committedIndex;
     store.backend.onCommitted((ms) => metrics.backendCommit.observe(ms / 1000));
     metrics.setMemberId(formatId(this.memberId));
     this.watchable = new WatchableStore(
@@ -473,13 +475,20 @@ export class EtcdServer implements ServerCore {
     this.raft.kick();
   }
 
-  /** Work that touches storage; stop waits for it before closing LMDB. */
-  private readonly inflight = new Set<Promise<unknown>>();
+  /**
+   * Work that touches storage (a Ready loop, an apply) not finished yet; stop waits for it before
+   * closing LMDB. A count, not a set of the promises: one of each runs per put with one client.
+   */
+  private inflight = 0;
+  /** Ends stop's wait for the tracked work. */
+  private inflightDone: (() => void) | undefined;
+  private readonly untrack = (): void => {
+    if (--this.inflight === 0) this.inflightDone?.();
+  };
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
+    this.inflight++;
+    p.then(this.untrack, this.untrack);
     return p;
   }
 
@@ -748,12 +757,10 @@ export class EtcdServer implements ServerCore {
       // their results once it is applied, as etcd's do before its backend commits
       const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
-      if (batch.entries.length > 0) last = batch.entries[batch.entries.length - 1].index;
+      const entries = batch.entries;
+      if (entries.length > 0) last = entries[entries.length - 1].index;
       const term = this.raft.leadership$.value.term;
-      if (
-        batch.entries.some((e) => e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0)
-      )
-        this.firstCommitInTerm$.next(term);
+      if (hasLeaderEntry(entries, term)) this.firstCommitInTerm$.next(term);
       const took = performance.now() - started;
       const warnMs = this.cfg.warningApplyMs ?? 100;
       if (took > warnMs * Math.max(1, batch.entries.length)) {
@@ -763,16 +770,12 @@ export class EtcdServer implements ServerCore {
           "apply request took too long",
         );
       }
-      this.serverMetrics.proposalsApplied.set(last);
-      this.serverMetrics.proposalsCommitted.set(
-        Math.max(last, this.raft.node.basicStatus().hardState.commit),
-      );
       this.appliedIndex.trigger(last);
-      if (batch.entries.length > 0) this.delivered.trigger(batch.entries[batch.entries.length - 1].index);
-      this.applied$.next({ index: last, entries: batch.entries, durationMs: took });
+      if (entries.length > 0) this.delivered.trigger(entries[entries.length - 1].index);
+      this.applied$.next({ index: last, entries, durationMs: took });
       // a snapshot of the state needs raft's log to hold what was applied (the Ready may still be written)
       await batch.persisted;
-      await this.maybeSnapshot(last);
+      if (this.snapshotter.isDue(last, this.cfg.snapshotCount, this.raft)) await this.snapshot(last);
     } catch (err) {
       this.errors$.next(err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -782,7 +785,7 @@ export class EtcdServer implements ServerCore {
 
   private readonly snapshotter = new Snapshotter();
 
-  private async maybeSnapshot(applied: number): Promise<void> {
+  private async snapshot(applied: number): Promise<void> {
     await this.snapshotter.maybeSnapshot({
       applied,
       snapshotCount: this.cfg.snapshotCount,
@@ -971,9 +974,13 @@ export class EtcdServer implements ServerCore {
     // the Ready being handled and the batch being applied finish before storage closes
     // (bounded: a Ready waiting for a conf change whose apply was dropped must not hold the stop)
     const deadline = Date.now() + 10_000;
-    while (this.inflight.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
+    while (this.inflight > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.inflightDone = resolve;
+        setTimeout(resolve, 100);
+      });
     }
+    this.inflightDone = undefined;
     this.awaitingLeader = [];
     this.wait.failAll(Errors.Stopped);
     this.watchable.close?.();
@@ -989,3 +996,10 @@ export class EtcdServer implements ServerCore {
   }
 }
 export type { ServerConfig } from "./server-config.js";
+
+/** Whether `entries` hold the empty entry a leader of `term` appends first (its first commit once applied). */
+function hasLeaderEntry(entries: readonly Entry[], term: number): boolean {
+  for (const e of entries)
+    if (e.term === term && e.type === EntryType.EntryNormal && e.data.length === 0) return true;
+  return false;
+}

@@ -123,36 +123,38 @@ export class RaftNode {
    * (ProposalDroppedError: no leader, a leader transfer, the uncommitted limit).
    */
   propose(data: Buffer, dropped: (err: unknown) => void): void {
-    this.gathered.push({ data, dropped });
-    if (this.gathered.length === 1) {
-      setImmediate(() => {
-        if (this.stepGathered()) this.kick();
-      });
-    }
+    this.gatheredData.push(data);
+    this.gatheredDropped.push(dropped);
+    if (this.gatheredData.length === 1) setImmediate(this.stepGatheredSoon);
   }
 
-  /** Proposals of this turn, not yet stepped into raft. */
-  private gathered: Array<{ readonly data: Buffer; readonly dropped: (err: unknown) => void }> = [];
+  /** Proposals of this turn, not yet stepped into raft: their data, and who hears of a refusal. */
+  private gatheredData: Buffer[] = [];
+  private gatheredDropped: Array<(err: unknown) => void> = [];
+  private readonly stepGatheredSoon = (): void => {
+    if (this.stepGathered()) this.kick();
+  };
 
   /**
    * Steps the gathered proposals, in runs of at most raft's message size (one append carries a run);
    * false when there were none.
    */
   private stepGathered(): boolean {
-    if (this.gathered.length === 0) return false;
-    const all = this.gathered;
-    this.gathered = [];
+    const data = this.gatheredData;
+    if (data.length === 0) return false;
+    const dropped = this.gatheredDropped;
+    this.gatheredData = [];
+    this.gatheredDropped = [];
     const limit = this.node.raft.maxMsgSize;
     let from = 0;
-    while (from < all.length) {
+    while (from < data.length) {
       let to = from + 1;
-      let bytes = all[from].data.length;
-      while (to < all.length && bytes + all[to].data.length <= limit) bytes += all[to++].data.length;
-      const run = all.slice(from, to);
+      let bytes = data[from].length;
+      while (to < data.length && bytes + data[to].length <= limit) bytes += data[to++].length;
       try {
-        this.node.proposeMany(run.map((p) => p.data));
+        this.node.proposeMany(from === 0 && to === data.length ? data : data.slice(from, to));
       } catch (err) {
-        for (const p of run) p.dropped(err);
+        for (let i = from; i < to; i++) dropped[i](err);
       }
       from = to;
     }
@@ -211,10 +213,12 @@ export class RaftNode {
     //    wait for `persisted`
     let markPersisted!: () => void;
     const persisted = new Promise<void>((resolve) => (markPersisted = resolve));
-    let markApplied!: () => void;
-    const appliedPromise = new Promise<void>((resolve) => (markApplied = resolve));
     const hasSnapshot = !isEmptySnap(rd.snapshot);
     const hasWork = rd.committedEntries.length > 0 || hasSnapshot;
+    // only a conf change waits for its batch's apply (one promise fewer for every other Ready)
+    const confChange = hasWork && hasConfChange(rd.committedEntries);
+    let markApplied = ignore;
+    const appliedPromise = confChange ? new Promise<void>((resolve) => (markApplied = resolve)) : undefined;
     if (hasWork) {
       this.applies$.next({
         entries: rd.committedEntries,
@@ -236,7 +240,7 @@ export class RaftNode {
 
     // 4. durable: hard state + entries (+ snapshot) in one write, synced before going on
     const snapshot = rd.snapshot && !isEmptySnap(rd.snapshot) ? rd.snapshot : undefined;
-    const persistStarted = performance.now();
+    const persistStarted = this.readyBatches$.observed ? performance.now() : 0;
     const saved =
       snapshot || rd.hardState || rd.entries.length > 0
         ? this.log.save(
@@ -252,7 +256,7 @@ export class RaftNode {
     // the write has started (a big one syncs on the thread pool): the Ready before it is applied now
     this.releasePersisted();
     await saved;
-    const persistMs = performance.now() - persistStarted;
+    const persistMs = this.readyBatches$.observed ? performance.now() - persistStarted : 0;
     if (snapshot) this.storage.applySnapshot(snapshot);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
 
@@ -266,7 +270,6 @@ export class RaftNode {
     //    A lone member (a leader with nothing to send) holds the mark until the next Ready's write has
     //    started, or the loop found no Ready: the apply then overlaps that write's sync, where it held
     //    the next write back by its whole length (etcd applies in a goroutine of its own)
-    const confChange = hasWork && rd.committedEntries.some((e) => e.type !== EntryType.EntryNormal);
     try {
       if (!isLeader && rd.messages.length > 0) this.sender.send(rd.messages);
     } finally {
@@ -274,7 +277,7 @@ export class RaftNode {
         this.heldPersisted = markPersisted;
       else markPersisted();
     }
-    if (confChange) await appliedPromise;
+    if (appliedPromise !== undefined) await appliedPromise;
     if (this.readyBatches$.observed) {
       this.readyBatches$.next({
         term: this.leadership$.value.term,
@@ -302,6 +305,15 @@ export class RaftNode {
   get hasLeader(): boolean {
     return this.leadership$.value.lead !== None;
   }
+}
+
+/** An apply's `applied` when nobody waits for it. */
+function ignore(): void {}
+
+/** Whether some entry is a conf change (anything but a normal entry). */
+function hasConfChange(entries: readonly Entry[]): boolean {
+  for (const e of entries) if (e.type !== EntryType.EntryNormal) return true;
+  return false;
 }
 
 /**

@@ -26,9 +26,14 @@ export interface SnapshotInput {
 export class Snapshotter {
   private snapshotIndex = -1;
 
+  /** Whether `applied` is more than `snapshotCount` entries past the last snapshot (maybeSnapshot takes one). */
+  isDue(applied: number, snapshotCount: number, raft: RaftNode): boolean {
+    if (this.snapshotIndex < 0) this.snapshotIndex = raft.storage.firstIndex() - 1;
+    return applied - this.snapshotIndex > snapshotCount;
+  }
+
   async maybeSnapshot(s: SnapshotInput): Promise<boolean> {
-    if (this.snapshotIndex < 0) this.snapshotIndex = s.raft.storage.firstIndex() - 1;
-    if (s.applied - this.snapshotIndex <= s.snapshotCount) return false;
+    if (!this.isDue(s.applied, s.snapshotCount, s.raft)) return false;
     const started = performance.now();
     s.log.info(
       { "applied-index": s.applied, "snapshot-index": this.snapshotIndex, "snapshot-count": s.snapshotCount },

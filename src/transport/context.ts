@@ -53,9 +53,9 @@ export interface TransportContext {
   readonly logger: Logger;
   readonly metrics: TransportMetrics;
   readonly now: () => number;
-  /** Keep-alive agents for pipeline POSTs, snapshots and probes. */
+  /** Keep-alive agents for pipeline POSTs and snapshots. */
   readonly pipelineAgents: Agents;
-  /** Agents for long-lived stream GETs. */
+  /** Agents without keep-alive: the TLS settings of long-lived stream GETs, and probes. */
   readonly streamAgents: Agents;
   /** A raft message arrived from a peer (stream or pipeline). */
   deliver(m: Message): void;

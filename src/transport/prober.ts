@@ -86,7 +86,10 @@ export class Prober {
       const answer = await fetchPeer({
         method: "GET",
         url,
-        agent: this.ctx.pipelineAgents.for(url),
+        // a new connection each time: a kept-alive socket taken up again after seconds idle had another
+        // shape than the peer streams' sockets, and V8 dropped the socket code it had optimized for
+        // those (9-10 functions of the read and write paths on every member at the second probe)
+        agent: this.ctx.streamAgents.for(url),
         connectTimeoutMs: this.ctx.timings.dialTimeoutMs,
         timeoutMs: this.ctx.timings.probeMs,
         signal: this.abort.signal,

@@ -72,7 +72,7 @@ describe("npm install of the packed tarball", { timeout: 600_000 }, () => {
     );
   });
 
-  it("the installed rxetcd command serves etcdctl's put and get and stops on SIGTERM", async () => {
+  it("the installed rxetcd command serves etcdctl's put and get, checks a password, and stops on SIGTERM", async () => {
     const command = join(project, "node_modules/.bin/rxetcd");
     assert.ok(existsSync(command), "npm linked the rxetcd command");
     const [client, peer] = [await freePort(), await freePort()];
@@ -93,6 +93,19 @@ describe("npm install of the packed tarball", { timeout: 600_000 }, () => {
     const get = await etcdctl(["--endpoints", clientUrl, "get", "installed", "--print-value-only"]);
     assert.equal(get.code, 0, get.stderr);
     assert.equal(get.stdout.trim(), "from the tarball");
+    // a password hashed and checked: the native bcrypt library, which a member loads at its first use,
+    // resolves from the installed package
+    const root = await etcdctl(["--endpoints", clientUrl, "user", "add", "root:installed-pw"]);
+    assert.equal(root.code, 0, root.stderr);
+    const enable = await etcdctl(["--endpoints", clientUrl, "auth", "enable"]);
+    assert.equal(enable.code, 0, enable.stderr);
+    const asRoot = ["--endpoints", clientUrl, "--user", "root:installed-pw"];
+    const authed = await etcdctl([...asRoot, "get", "installed", "--print-value-only"]);
+    assert.equal(authed.code, 0, authed.stderr);
+    assert.equal(authed.stdout.trim(), "from the tarball");
+    const wrong = await etcdctl(["--endpoints", clientUrl, "--user", "root:not-it", "get", "installed"]);
+    assert.notEqual(wrong.code, 0, "a wrong password is refused");
+    assert.match(wrong.stderr, /authentication failed/);
     const exited = new Promise((r) => member?.once("exit", (code) => r(code)));
     member.kill("SIGTERM");
     assert.equal(await exited, 0, stderr);

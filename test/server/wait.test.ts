@@ -68,6 +68,29 @@ test("waiters not answered within the timeout fail with the error of that moment
   w.failAll(new Error("stopped"));
 });
 
+test("a registry emptied by its answers still fails a later waiter in time, and holds no process meanwhile", async () => {
+  let now = 0;
+  const w = new WaitRegistry<string>({
+    timeoutMs: 20,
+    error: (id) => new Error(`timed out (${id})`),
+    now: () => now,
+  });
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+  const before = timers();
+  const a = w.register(1n); // deadline 20
+  assert.equal(timers(), before + 1, "a waiter's deadline holds the process");
+  w.trigger(1n, "one");
+  assert.equal(await a, "one");
+  assert.equal(timers(), before, "an empty registry holds no timer that keeps the process up");
+  now = 15;
+  const b = w.register(2n); // deadline 35
+  assert.equal(timers(), before + 1);
+  now = 40;
+  await assert.rejects(b, /^Error: timed out \(2\)$/);
+  assert.equal(w.size, 0);
+  w.failAll(new Error("stopped"));
+});
+
 test("without timeouts a waiter waits for its answer however long it takes", async () => {
   const w = new WaitRegistry<string>();
   const a = w.register(1n);
