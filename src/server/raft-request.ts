@@ -1,7 +1,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { InternalRaftRequest, RequestHeader } from "../gen/etcdserverpb/raft_internal.js";
 import { DeleteRangeRequest, PutRequest, TxnRequest } from "../gen/etcdserverpb/rpc.js";
-import { ByteSlab } from "./byte-slab.js";
+import { ByteSlab } from "../transport/byte-slab.js";
 import { isPlainVarint, WireBuffer } from "./wire-buffer.js";
 
 /** InternalRaftRequest's `header` (field 100), length-delimited. */

@@ -4,6 +4,7 @@
 // and lets the codec tests use the frames observed on the wire. Decoding goes through the generated
 // ts-proto reader, which accepts every valid encoding.
 import { type ConfState, Entry, Message, type Snapshot, type SnapshotMetadata } from "../gen/raftpb/raft.js";
+import { ByteSlab } from "./byte-slab.js";
 
 export class RaftWireError extends Error {
   override name = "RaftWireError";
@@ -269,6 +270,9 @@ function shortVarint(bytes: Uint8Array, at: number, end: number): [number, numbe
   return undefined;
 }
 
+/** Where received entries' data is kept. */
+const entryBytes = new ByteSlab();
+
 /**
  * The common entry, decoded by hand: its four fields each at most once, numbers below 2^49, a type
  * of one byte. The generated decoder reads each number as a BigInt and converts it back; a follower
@@ -291,7 +295,8 @@ function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
       const length = shortVarint(bytes, at, end);
       if (length === undefined || length[1] + length[0] > end) return undefined;
       at = length[1];
-      data = Buffer.allocUnsafe(length[0]);
+      // a copy, not a view of the frame: the entry stays in the raft log (see byte-slab.ts)
+      data = entryBytes.alloc(length[0]);
       data.set(bytes.subarray(at, at + length[0]));
       at += length[0];
       continue;

@@ -1,9 +1,12 @@
-// The proposals' slab: views into shared blocks that never overlap, so a proposal keeps its bytes
-// whatever is allocated after it, and large requests get memory of their own.
+// The slab that raft entries' data is kept in (a leader's proposals, a follower's received entries):
+// views into shared blocks that never overlap, so an entry keeps its bytes whatever is allocated after
+// it, and large requests get memory of their own.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ByteSlab } from "../../src/server/byte-slab.js";
+import { EntryType } from "../../src/gen/raftpb/raft.js";
 import { encodeRaftRequest } from "../../src/server/raft-request.js";
+import { ByteSlab } from "../../src/transport/byte-slab.js";
+import { decodeEntry, encodeEntry } from "../../src/transport/raft-wire.js";
 
 test("allocations share a block, never overlap, and keep their bytes", () => {
   const slab = new ByteSlab(1024);
@@ -59,4 +62,24 @@ test("proposals made one after the other share memory and keep their bytes", () 
   assert.equal(b.buffer, c.buffer);
   assert.ok(a.byteOffset + a.length <= b.byteOffset && b.byteOffset + b.length <= c.byteOffset);
   assert.deepEqual(a, aCopy);
+});
+
+test("received entries keep copies of their data, packed together, whatever happens to the frame", () => {
+  const entries = [1, 2, 3].map((index) => ({
+    type: EntryType.EntryNormal,
+    term: 2,
+    index,
+    data: Buffer.alloc(300, index),
+  }));
+  const frames = entries.map((e) => encodeEntry(e));
+  const decoded = frames.map((f) => decodeEntry(f));
+  for (const f of frames) f.fill(0xee); // the frames' memory is read into again
+  decoded.forEach((e, i) => {
+    assert.equal(e.index, i + 1);
+    assert.deepEqual(e.data, Buffer.alloc(300, i + 1));
+  });
+  assert.equal(decoded[0].data.buffer, decoded[2].data.buffer, "one block holds them");
+  assert.notEqual(decoded[0].data.buffer.byteLength, Buffer.poolSize, "not a slice of Node's pool");
+  // an entry without data pins no block
+  assert.equal(decodeEntry(encodeEntry({ ...entries[0], data: Buffer.alloc(0) })).data.buffer.byteLength, 0);
 });
