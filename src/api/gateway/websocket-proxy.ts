@@ -10,10 +10,13 @@
 // The POST is served by the port's own HTTP server over an in-memory connection, so it is the same
 // gateway answering, down to the shutdown line ("transport is closing") of an open watch.
 import { type Server as HttpServer, request as httpRequest, type IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
 import { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { type WebSocket, WebSocketServer } from "ws";
+import type * as Ws from "ws";
 import { settledWithin } from "./open-streams.js";
+
+const requireHere = createRequire(import.meta.url);
 
 /** Gateway paths whose requests are a stream of messages (Watch, LeaseKeepAlive). */
 const BIDIRECTIONAL_PATHS = new Set(["/v3/watch", "/v3/lease/keepalive"]);
@@ -94,7 +97,7 @@ function asClientConnection(end: Duplex, client: IncomingMessage["socket"]): Dup
   return end;
 }
 
-function proxy(http: HttpServer, ws: WebSocket, upgrade: IncomingMessage, finished: () => void): void {
+function proxy(http: HttpServer, ws: Ws.WebSocket, upgrade: IncomingMessage, finished: () => void): void {
   const [clientEnd, serverEnd] = connectionPair();
   http.emit("connection", asClientConnection(serverEnd, upgrade.socket));
   const request = httpRequest({
@@ -182,11 +185,14 @@ export interface GatewayWebSockets {
 /** Serves WebSocket upgrades on /v3/ paths of the port's HTTP server through the gateway. */
 export function serveGatewayWebSockets(http: HttpServer): GatewayWebSockets {
   const open = new Set<Promise<void>>();
-  const wss = new WebSocketServer({
-    noServer: true,
-    // "Bearer, <token>" is answered with "Bearer"; anything else with no protocol at all
-    handleProtocols: (protocols) => (protocols.has("Bearer") ? "Bearer" : false),
-  });
+  // made (and the ws library loaded) at the first upgrade: most members never see one
+  let made: Ws.WebSocketServer | undefined;
+  const wss = () =>
+    (made ??= new (requireHere("ws") as typeof Ws).WebSocketServer({
+      noServer: true,
+      // "Bearer, <token>" is answered with "Bearer"; anything else with no protocol at all
+      handleProtocols: (protocols) => (protocols.has("Bearer") ? "Bearer" : false),
+    }));
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     let path: string;
     try {
@@ -195,7 +201,7 @@ export function serveGatewayWebSockets(http: HttpServer): GatewayWebSockets {
       return;
     }
     if (!path.startsWith("/v3/") || !isWebSocketUpgrade(req)) return;
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    wss().handleUpgrade(req, socket, head, (ws) => {
       let finished = () => {};
       const done = new Promise<void>((resolve) => {
         finished = resolve;
@@ -206,7 +212,7 @@ export function serveGatewayWebSockets(http: HttpServer): GatewayWebSockets {
     });
   });
   return {
-    close: () => wss.close(),
+    close: () => made?.close(),
     settled: (limitMs) => settledWithin([...open], limitMs),
   };
 }
