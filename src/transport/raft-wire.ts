@@ -254,20 +254,26 @@ export function decodeMessage(bytes: Uint8Array): Message {
 }
 
 /**
- * A varint of at most 7 bytes (below 2^49, a safe number) at `at`: [value, end], or undefined when it
- * is longer or runs past `end`.
+ * A varint of at most 7 bytes (below 2^49, a safe number) at `at`, its end left in varintEnd; -1 when
+ * it is longer or runs past `end`.
  */
-function shortVarint(bytes: Uint8Array, at: number, end: number): [number, number] | undefined {
+function shortVarint(bytes: Uint8Array, at: number, end: number): number {
   let value = 0;
   let scale = 1;
   for (let i = at; i < end && i < at + 7; i++) {
     const b = bytes[i];
     value += (b & 0x7f) * scale;
-    if (b < 0x80) return [value, i + 1];
+    if (b < 0x80) {
+      varintEnd = i + 1;
+      return value;
+    }
     scale *= 0x80;
   }
-  return undefined;
+  return -1;
 }
+
+/** Where the varint shortVarint read last ended (not a [value, end] pair: one per field of every entry). */
+let varintEnd = 0;
 
 /**
  * The common entry, decoded by hand: its four fields each at most once, numbers below 2^49, a type
@@ -289,24 +295,24 @@ function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
       if (seen & 8) return undefined;
       seen |= 8;
       const length = shortVarint(bytes, at, end);
-      if (length === undefined || length[1] + length[0] > end) return undefined;
-      at = length[1];
-      data = Buffer.allocUnsafe(length[0]);
-      data.set(bytes.subarray(at, at + length[0]));
-      at += length[0];
+      if (length < 0 || varintEnd + length > end) return undefined;
+      at = varintEnd;
+      data = Buffer.allocUnsafe(length);
+      data.set(bytes.subarray(at, at + length));
+      at += length;
       continue;
     }
     const bit = tag === 0x08 ? 1 : tag === 0x10 ? 2 : tag === 0x18 ? 4 : 0;
     if (bit === 0 || seen & bit) return undefined;
     seen |= bit;
     const value = shortVarint(bytes, at, end);
-    if (value === undefined) return undefined;
-    at = value[1];
+    if (value < 0) return undefined;
+    at = varintEnd;
     if (bit === 1) {
-      if (value[0] > 0x7f) return undefined;
-      type = value[0];
-    } else if (bit === 2) term = value[0];
-    else index = value[0];
+      if (value > 0x7f) return undefined;
+      type = value;
+    } else if (bit === 2) term = value;
+    else index = value;
   }
   return { type, term, index, data: data ?? Buffer.alloc(0) };
 }
