@@ -48,6 +48,21 @@ function lastTo(out: readonly Message[], to: bigint): number {
   return -1;
 }
 
+/**
+ * `next` continues `prev`, which carries no entries and nothing `next` does not: the two joined are
+ * `next` itself (a commit notice followed by an append).
+ */
+function stands(prev: Message, next: Message): boolean {
+  return (
+    prev.entries.length === 0 &&
+    continues(prev, next) &&
+    prev.reject === next.reject &&
+    prev.rejectHint === next.rejectHint &&
+    prev.snapshot === next.snapshot &&
+    entryBytes(next) <= MAX_JOINED_ENTRY_BYTES
+  );
+}
+
 /** Whether some MsgApp of a small batch continues the message before it to the same member. */
 function joinsSome(msgs: readonly Message[]): boolean {
   for (let j = 1; j < msgs.length; j++) {
@@ -69,6 +84,8 @@ function joinsSome(msgs: readonly Message[]): boolean {
  * what comes back when nothing joins (a leader's Ready with one append per follower: no allocation).
  */
 export function coalesceAppends(msgs: readonly Message[]): readonly Message[] {
+  // a stream's commit notice and the append that followed it (one client's puts): the append alone
+  if (msgs.length === 2 && stands(msgs[0], msgs[1])) return [msgs[1]];
   const scanned = msgs.length <= SCANNED_BATCH;
   if (scanned && !joinsSome(msgs)) return msgs;
   const out: Message[] = [];
@@ -83,6 +100,11 @@ export function coalesceAppends(msgs: readonly Message[]): readonly Message[] {
       const bytes = entryBytes(m);
       if (bytesOf[at] + bytes <= MAX_JOINED_ENTRY_BYTES) {
         const prev = out[at];
+        if (!joined[at] && stands(prev, m)) {
+          out[at] = m;
+          bytesOf[at] = bytes;
+          continue;
+        }
         // the first join copies: raft's own message and entry array stay as they were
         const entries = joined[at] ? prev.entries : prev.entries.slice();
         for (const e of m.entries) entries.push(e);

@@ -78,6 +78,20 @@ describe("coalesceAppends", () => {
     }
   });
 
+  it("sends the append that continues a commit notice in its place, as it is", () => {
+    const notice = app(2n, 12, 2, 0, 11);
+    const append = app(2n, 12, 2, 1, 12);
+    const out = coalesceAppends([notice, append]);
+    assert.equal(out.length, 1);
+    assert.equal(out[0], append, "the append itself: it carries everything the notice did");
+    const later = app(2n, 12, 2, 1, 10);
+    assert.deepEqual(
+      coalesceAppends([notice, later]).map(shape),
+      [notice, later].map(shape),
+      "a commit going back",
+    );
+  });
+
   it("joins the same in a batch too big to scan, with a map of the last message to each member", () => {
     // 3 members x 8 appends: more than a small batch scanned pairwise
     const input: Message[] = [];
