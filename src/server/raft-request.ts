@@ -1,6 +1,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { InternalRaftRequest, RequestHeader } from "../gen/etcdserverpb/raft_internal.js";
 import { DeleteRangeRequest, PutRequest, TxnRequest } from "../gen/etcdserverpb/rpc.js";
+import { ByteSlab } from "../transport/byte-slab.js";
 import { isPlainVarint, WireBuffer } from "./wire-buffer.js";
 
 /** InternalRaftRequest's `header` (field 100), length-delimited. */
@@ -26,6 +27,13 @@ const REUSED_WRITER_MAX_BYTES = 64 * 1024;
  * exact-size copy and leaves it empty.
  */
 let writer = new BinaryWriter();
+
+/**
+ * Where proposals' bytes are kept: a proposal stays in the raft log until the log is compacted, and
+ * proposals made one after the other share blocks (see byte-slab.ts).
+ */
+const proposalBytes = new ByteSlab();
+const allocProposal = (bytes: number): Buffer => proposalBytes.alloc(bytes);
 
 /** Where puts are encoded (every write of a put load comes this way). */
 const putWire = new WireBuffer();
@@ -95,8 +103,7 @@ function encodePut(put: PutRequest, header: RequestHeader): Buffer | undefined {
     w.reset(); // a half-written request must not lead the next one
     throw err;
   }
-  // the proposal stays in the raft log until it is compacted: memory of its own, as the generated path gives
-  return w.takeOwn();
+  return w.takeWith(allocProposal);
 }
 
 /** The client write a request carries when it carries one and nothing else but its header. */
@@ -168,7 +175,7 @@ export function encodeProposal(req: Partial<InternalRaftRequest>, header: Reques
  * (the write, then the header), which gives the bytes of fromPartial + encode without fromPartial's
  * deep copy of the request; a put is written by hand, into a buffer kept between proposals. Any other
  * request takes fromPartial, whose defaults also cover objects built in code. The result is one
- * exact-size copy.
+ * exact-size copy, in the proposals' slab.
  */
 export function encodeRaftRequest(req: Partial<InternalRaftRequest>, header: RequestHeader): Buffer {
   return encodeProposal(req, header).data;
@@ -200,5 +207,7 @@ function encodeWithGenerated(
     throw err;
   }
   if (bytes.byteLength > REUSED_WRITER_MAX_BYTES) writer = new BinaryWriter();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = allocProposal(bytes.byteLength);
+  data.set(bytes);
+  return data;
 }

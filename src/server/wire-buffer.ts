@@ -179,11 +179,16 @@ export class WireBuffer {
   }
 
   /**
-   * take() for bytes that live long (a proposal stays in the raft log until it is compacted): memory of
+   * take() for bytes that may live long (a watch event's field, kept as long as its event): memory of
    * their own, not a slice of Node's pool, whose whole 8 KiB slab a kept slice keeps alive.
    */
   takeOwn(): Buffer {
     return this.takeInto(Buffer.allocUnsafeSlow(this.pos));
+  }
+
+  /** take() into memory from `alloc`, given the bytes it must hold (a slab's, see byte-slab.ts). */
+  takeWith(alloc: (bytes: number) => Buffer): Buffer {
+    return this.takeInto(alloc(this.pos));
   }
 
   private takeInto(out: Buffer): Buffer {

@@ -11,6 +11,7 @@ import {
   type Snapshot,
   type SnapshotMetadata,
 } from "../gen/raftpb/raft.js";
+import { ByteSlab } from "./byte-slab.js";
 
 export class RaftWireError extends Error {
   override name = "RaftWireError";
@@ -284,6 +285,9 @@ function shortVarint(bytes: Uint8Array, at: number, end: number): number {
 /** Where the varint shortVarint read last ended (not a [value, end] pair: one per field of every entry). */
 let varintEnd = 0;
 
+/** Where received entries' data is kept. */
+const entryBytes = new ByteSlab();
+
 /**
  * The common entry, decoded by hand: its four fields each at most once, numbers below 2^49, a type
  * of one byte. The generated decoder reads each number as a BigInt and converts it back; a follower
@@ -306,7 +310,8 @@ function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
       const length = shortVarint(bytes, at, end);
       if (length < 0 || varintEnd + length > end) return undefined;
       at = varintEnd;
-      data = Buffer.allocUnsafe(length);
+      // a copy, not a view of the frame: the entry stays in the raft log (see byte-slab.ts)
+      data = entryBytes.alloc(length);
       data.set(bytes.subarray(at, at + length));
       at += length;
       continue;
