@@ -241,7 +241,7 @@ describe("the client port's own HTTP/2 beside Node's", { timeout: 60_000 }, () =
     }
     assert.deepEqual(mine[0].blocks[0].slice(2), [
       ["grpc-status", "13"],
-      ["grpc-message", "Error deserializing request"],
+      ["grpc-message", "grpc: failed to unmarshal the received message unexpected EOF"],
     ]);
     assert.equal(mine[1].blocks[0][2][1], "8", "ResourceExhausted");
     assert.equal(WatchResponse.decode(mine[2].body.subarray(5)).created, true);

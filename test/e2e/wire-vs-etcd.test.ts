@@ -86,6 +86,59 @@ function putOf(n: number): Buffer {
   );
 }
 
+/** Request messages etcd's codec cannot read. */
+const unreadable: [string, number[]][] = [
+  ["a tag cut short", [0xff]],
+  ["wire type 7", [0x0f]],
+  ["bytes cut short", [0x0a, 0x05, 0x61]],
+  ["a varint missing", [0x08]],
+  ["tag 0", [0x00]],
+  ["a group", [0x0b]],
+  ["a length past 2^32", [0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]],
+  ["a varint of 11 bytes", [0x08, ...Array(10).fill(0xff), 0x01]],
+];
+
+/** Random request messages (a fixed sequence): fields of every wire type, nested, some cut short. */
+function randomMessages(count: number): Buffer[] {
+  let x = 88172645;
+  const random = (n: number) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x % n;
+  };
+  const varint = (v: number): number[] => {
+    const out: number[] = [];
+    for (; v >= 0x80; v = Math.floor(v / 128)) out.push((v & 0x7f) | 0x80);
+    out.push(v);
+    return out;
+  };
+  const message = (depth: number): number[] => {
+    const out: number[] = [];
+    for (let f = random(4); f > 0; f--) {
+      const field = random(10) === 0 ? random(70) : 1 + random(8);
+      const wireType = random(6) === 0 ? random(8) : [0, 2, 2, 0, 1, 5][random(6)];
+      out.push(...varint(field * 8 + wireType));
+      if (wireType === 0) {
+        const n = random(12) === 0 ? 10 + random(2) : 1 + random(3);
+        for (let i = 1; i < n; i++) out.push(0x80 | random(128));
+        out.push(random(128));
+      } else if (wireType === 2) {
+        const inner =
+          depth < 3 && random(2) ? message(depth + 1) : Array.from({ length: random(4) }, () => random(256));
+        const length = random(8) === 0 ? Math.max(0, inner.length + random(3) - 1) : inner.length;
+        out.push(...varint(length), ...inner);
+      } else if (wireType === 1 || wireType === 5) {
+        for (let i = random(wireType === 1 ? 10 : 6); i > 0; i--) out.push(random(256));
+      }
+    }
+    return out;
+  };
+  return Array.from({ length: count }, () => Buffer.from(message(0)));
+}
+
 /**
  * gRPC requests that grpc-go answers before (or instead of) the call, with their bodies (undefined:
  * the headers end the stream; "open", or a body with `true` after it: the client's side stays open).
@@ -193,6 +246,42 @@ const unusual: [string, HeaderField[], Buffer | undefined | "open", boolean?][] 
       Buffer.concat([grpcMessage(""), rangeRequest.subarray(0, 6)]),
     ],
   ]),
+  // a Watch with a deadline is forwarded to grpc-js, where it goes on after the client's end
+  [
+    "a Watch with a grpc-timeout, cut short",
+    grpcRequest(WATCH, [["grpc-timeout", "100S"]]),
+    rangeRequest.subarray(0, 6),
+  ],
+  [
+    "a Watch with a grpc-timeout, flagged compressed",
+    grpcRequest(WATCH, [["grpc-timeout", "100S"]]),
+    flagged(1),
+    true,
+  ],
+  [
+    "a Watch with a grpc-timeout, of tag 0",
+    grpcRequest(WATCH, [["grpc-timeout", "100S"]]),
+    grpcMessage(Buffer.from([0x00])),
+    true,
+  ],
+  // bytes etcd's codec refuses: gogo's texts (golang/protobuf's for health) after grpc-go's prefix,
+  // a unary call's or a stream's
+  ...[
+    RANGE,
+    WATCH,
+    LEASE_KEEP_ALIVE,
+    "/grpc.health.v1.Health/Check",
+    "/v3lockpb.Lock/Lock",
+    "/etcdserverpb.Maintenance/Snapshot",
+    "/v3electionpb.Election/Campaign",
+  ].flatMap((path) =>
+    unreadable.map(([name, bytes]): [string, HeaderField[], Buffer, boolean] => [
+      `${path} of ${name}`,
+      grpcRequest(path),
+      grpcMessage(Buffer.from(bytes)),
+      path === WATCH || path === LEASE_KEEP_ALIVE,
+    ]),
+  ),
 ];
 
 /** Connection errors: grpc-go's h2c transport closes the connection without a GOAWAY. */
@@ -234,6 +323,28 @@ async function outcomes(port: number): Promise<Record<string, unknown>> {
     raw.write(raw.headers(id, request), raw.data(id, rangeRequest));
     await within(raw.stream(id));
     seen["after the unusual requests"] = streamSummary(raw, id);
+    raw.socket.destroy();
+  }
+  {
+    // random request messages of unary methods: what etcd's codec refuses, and what the call answers
+    const raw = await RawClient.open(port);
+    const paths = [
+      RANGE,
+      "/etcdserverpb.KV/Put",
+      "/etcdserverpb.KV/Txn",
+      "/etcdserverpb.Auth/RoleGrantPermission",
+      "/etcdserverpb.Auth/UserAdd",
+      "/etcdserverpb.Lease/LeaseGrant",
+      "/grpc.health.v1.Health/Check",
+    ];
+    let id = 1;
+    for (const [i, bytes] of randomMessages(40 * paths.length).entries()) {
+      const path = paths[i % paths.length];
+      raw.write(raw.headers(id, grpcRequest(path)), raw.data(id, grpcMessage(bytes)));
+      await within(raw.stream(id));
+      seen[`${path} of random bytes ${bytes.toString("hex")}`] = streamSummary(raw, id);
+      id += 2;
+    }
     raw.socket.destroy();
   }
   for (const [name, bytes] of connectionErrors) {
@@ -470,6 +581,20 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
         [
           ["grpc-status", "13"],
           ["grpc-message", "unexpected EOF"],
+        ],
+      ]);
+      assert.deepEqual((etcd[`${LEASE_KEEP_ALIVE} of wire type 7`] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "13"],
+        [
+          "grpc-message",
+          "grpc: failed to unmarshal the received message proto: wrong wireType = 7 for field ID",
+        ],
+      ]);
+      assert.deepEqual((etcd[`${RANGE} of tag 0`] as HeaderField[][])[0].slice(2), [
+        ["grpc-status", "13"],
+        [
+          "grpc-message",
+          "grpc: error unmarshalling request: proto: RangeRequest: illegal tag 0 (wire type 0)",
         ],
       ]);
       assert.deepEqual(etcd["an even stream id"], { closed: true, goaway: false });

@@ -17,6 +17,7 @@ import { MethodTable } from "./method-table.js";
 import { answerOk } from "./ok-answer.js";
 import { grpcMessageValue } from "./status-text.js";
 import { type CallCredentials, UnaryCallBase, type UnaryMethod } from "./unary-call-base.js";
+import { checkedDecoder } from "./unmarshal-errors.js";
 
 /** A status without a message ends the stream with its headers (no `date` either). */
 const failOptions = { endStream: true, sendDate: false };
@@ -33,7 +34,7 @@ export function unaryMethods(
         handler,
         startMeter: metrics.method(path, "unary"),
         frame: kvAnswerFrames.get(path),
-        decode: kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize,
+        decode: checkedDecoder(path, kvRequestDecoders.get(path) ?? handler.definition.requestDeserialize),
       });
   }
   return methods;

@@ -48,6 +48,9 @@ export function firstMessageLength(body: Buffer): number | RequestFailure {
 
 /** grpc-go's answer to a message its decoder cannot read (code 13). */
 export function undecodableText(err: unknown): string {
+  // the codec's own error (unmarshal-errors.ts)
+  if (err instanceof Error && err.name === "ProtoUnmarshalError")
+    return `grpc: error unmarshalling request: ${err.message}`;
   // protobufjs reads past the end of a truncated message (Go's proto: unexpected EOF)
   return err instanceof RangeError
     ? "grpc: error unmarshalling request: unexpected EOF"

@@ -35,10 +35,12 @@ import { callMetadata } from "../request-context.js";
 import type { AnswerStream, AnswerStreamListener } from "./answer-stream.js";
 import type { GrpcMetrics, RpcMeter } from "./grpc-metrics.js";
 import { NodeAnswerStream } from "./node-answer-stream.js";
+import { type MessageShape, requestShapes } from "./request-shapes.js";
 import { type RpcStatus, toRpcStatus } from "./status.js";
 import { StreamMessageReader } from "./stream-message-reader.js";
 import type { CallCredentials } from "./unary-call-base.js";
 import { messagePrefixLength } from "./unary-request-body.js";
+import { gogoUnmarshalError, streamUnmarshalText } from "./unmarshal-errors.js";
 import {
   appendEventsFrame,
   appendWatchFrame,
@@ -50,6 +52,8 @@ import {
 } from "./watch-response-encoder.js";
 
 const WATCH_PATH = WatchService.watch.path;
+/** How etcd's codec reads a WatchRequest. */
+const watchRequestShape = requestShapes.get(WATCH_PATH) as MessageShape;
 
 export interface WatchFastPathOptions {
   readonly api: ClientApi;
@@ -436,6 +440,11 @@ class WatchCall implements AnswerStreamListener, WatchEventsListener {
   }
 
   private handle(message: Buffer): void {
+    const refused = gogoUnmarshalError(watchRequestShape, message);
+    if (refused !== undefined) {
+      this.fail({ code: GrpcCode.Internal, message: streamUnmarshalText(refused) });
+      return;
+    }
     let req: WatchRequest;
     try {
       req = WatchService.watch.requestDeserialize(message);

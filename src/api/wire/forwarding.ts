@@ -12,7 +12,7 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http2";
 import type { Duplex } from "node:stream";
-import { LeaseService } from "../../gen/etcdserverpb/rpc.js";
+import { LeaseService, WatchService } from "../../gen/etcdserverpb/rpc.js";
 import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-content-type.js";
@@ -28,6 +28,7 @@ import {
   type RequestFailure,
   tooLargeText,
 } from "../grpc/unary-request-body.js";
+import { requestUnmarshalError, streamUnmarshalText, unaryUnmarshalText } from "../grpc/unmarshal-errors.js";
 import type { PeerAddress } from "../socket-like-duplex.js";
 import {
   type AnswerBlock,
@@ -35,6 +36,7 @@ import {
   failBlock,
   headersBlock,
   okTrailersBlock,
+  statusTrailers,
   subtypeAnswerHeaders,
 } from "./answer-blocks.js";
 import { ErrorCode } from "./frames.js";
@@ -43,6 +45,7 @@ import type { WireStream, WireStreamHandler } from "./wire-stream.js";
 
 const { NGHTTP2_FLAG_END_STREAM } = constants;
 const LEASE_KEEP_ALIVE_PATH = LeaseService.leaseKeepAlive.path;
+const WATCH_PATH = WatchService.watch.path;
 const noop = () => {};
 const emptyBody = Buffer.alloc(0);
 
@@ -319,6 +322,13 @@ class ForwardedStream implements WireStreamHandler {
   private readonly forward = (framed: Buffer): void => {
     const n = this.unforwarded;
     this.unforwarded = 0;
+    const refused = requestUnmarshalError(this.request.path ?? "", framed.subarray(messagePrefixLength));
+    if (refused !== undefined) {
+      this.stream.consumed(n);
+      this.reader?.stop();
+      this.endRequest({ code: 13, message: streamUnmarshalText(refused) });
+      return;
+    }
     if (!this.upstream.destroyed) this.upstream.write(framed, () => this.stream.consumed(n));
   };
 
@@ -328,7 +338,16 @@ class ForwardedStream implements WireStreamHandler {
    */
   private endRequest(refused: RequestFailure): void {
     this.request.refused = refused;
-    if (!this.upstream.destroyed && !this.upstream.writableEnded) this.upstream.end();
+    if (this.request.path !== WATCH_PATH) {
+      if (!this.upstream.destroyed && !this.upstream.writableEnded) this.upstream.end();
+      return;
+    }
+    // a Watch goes on after its client's end: it ends here, after what it answered so far
+    this.ended = true;
+    const { code, message } = refused;
+    if (this.responded) this.stream.sendTrailers(statusTrailers(code, message));
+    else this.stream.respond(failBlock(code, message, this.answerHeaders()), true);
+    if (!this.upstream.destroyed) this.upstream.close(ErrorCode.CANCEL);
   }
 
   /** Answers a call of one request message with grpc-go's status for its body; grpc-js sees nothing. */
@@ -358,11 +377,22 @@ class ForwardedStream implements WireStreamHandler {
       }
       // the first message alone: grpc-go reads no further
       const message = body.subarray(0, messagePrefixLength + length);
+      const path = this.request.path ?? "";
+      const refused = requestUnmarshalError(path, message.subarray(messagePrefixLength));
+      if (refused !== undefined) {
+        const text = serverStreaming.has(path) ? streamUnmarshalText(refused) : unaryUnmarshalText(refused);
+        this.refuseHeld(13, text, body.length);
+        return;
+      }
       if (!this.upstream.destroyed) this.upstream.write(message, () => this.stream.consumed(body.length));
     } else if (this.ended) return;
     const cut = this.reader?.end();
-    if (cut !== undefined) this.stream.consumed(this.unforwarded);
-    if (cut !== undefined && this.request.refused === undefined) this.request.refused = cut;
+    if (cut !== undefined) {
+      this.stream.consumed(this.unforwarded);
+      this.unforwarded = 0;
+      this.endRequest(cut);
+      return;
+    }
     if (!this.upstream.destroyed && !this.upstream.writableEnded) this.upstream.end();
   }
 
