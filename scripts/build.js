@@ -92,13 +92,11 @@ const shared = {
 try {
   await esbuild.build({
     ...shared,
-    // cli/main.js imports embed/index.js by a URL relative to itself, so both keep their places
-    // index.js is the package's entry: startEtcd and the typed pieces beside it
+    // cli/main.js finds cli/command.vm.js beside itself; index.js is the package's entry: startEtcd
+    // and the typed pieces beside it
     entryPoints: [
       join(root, "dist/src/cli/main.js"),
       join(root, "dist/src/embed/index.js"),
-      // cli/main.js imports the v2 proxy by a URL relative to itself too
-      join(root, "dist/src/proxy/index.js"),
       join(root, "dist/src/index.js"),
       // the client port's HTTP/2 thread: a worker_thread loads it by its own path
       join(root, "dist/src/api/front/front-worker.js"),
@@ -118,7 +116,7 @@ try {
       ].join("\n"),
     },
   });
-  // The command's server as one CommonJS module body in the function Node wraps modules in:
+  // The command with its server as one CommonJS module body in the function Node wraps modules in:
   // src/cli/code-cache.ts compiles it with V8's code cache, which ES modules cannot use on Node 20. The
   // file is that function expression itself, so the source V8 keeps is the file's text, not a copy
   // of it. import.meta.url becomes the file's own URL.
@@ -129,8 +127,8 @@ try {
     // TLS. One file cannot load a part of itself later, and this file's whole text stays in memory
     // for the life of the process: 0.7 MB less of it.
     external: [...shared.external, "socket.io", "engine.io", "@peculiar/asn1-schema", "@peculiar/asn1-x509"],
-    entryPoints: [join(root, "dist/src/embed/index.js")],
-    outfile: join(bundle, "embed/index.vm.js"),
+    entryPoints: [join(root, "dist/src/cli/command.js")],
+    outfile: join(bundle, "cli/command.vm.js"),
     format: "cjs",
     define: { "import.meta.url": "__rxetcdImportMetaUrl" },
     banner: {
@@ -145,12 +143,12 @@ try {
   // A package kept in node_modules is loaded with require, not import(): V8 compiles this file with its
   // code cache, and code taken from a cache has no dynamic import callback (Node 20 throws
   // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the feed could not load socket.io on a start after the first.
-  const vmFile = join(bundle, "embed/index.vm.js");
+  const vmFile = join(bundle, "cli/command.vm.js");
   const vmText = readFileSync(vmFile, "utf8").replace(
     /\bimport\("([^"./][^"]*)"\)/g,
     (_, name) => `Promise.resolve().then(()=>require(${JSON.stringify(name)}))`,
   );
-  if (/\bimport\(/.test(vmText)) fail("embed/index.vm.js has an import() the code cache cannot serve");
+  if (/\bimport\(/.test(vmText)) fail("cli/command.vm.js has an import() the code cache cannot serve");
   writeFileSync(vmFile, vmText);
 } catch (error) {
   fail(`esbuild failed: ${error.message}`);

@@ -1,99 +1,10 @@
-// Entry point of the `rxetcd` command (bin/rxetcd.js and `npm start`).
+// Entry point of the `rxetcd` command (bin/rxetcd.js and `npm start`): the feed and snapshot
+// subcommands here, the rest in command.ts.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { debuglog } from "node:util";
 import { loadWithCodeCache } from "./code-cache.js";
-import { giveMemoryBackAfterBursts } from "./memory-after-bursts.js";
-import { importOptional, type RunningServer, runCli, type StartServer } from "./run.js";
-import { releaseStartUpFlags } from "./start-up-flags.js";
-
-function pickStarter(name: string) {
-  return (mod: Record<string, unknown>): StartServer | undefined => {
-    const fn = mod[name];
-    return typeof fn === "function" ? (fn as StartServer) : undefined;
-  };
-}
-
-/** The command gives memory back after this many quiet seconds in a row. */
-const COMMAND_QUIET_LOOKS = 30;
-
-let serving = false;
-const debugMemory = debuglog("rxetcd");
-/** V8 as a serving member runs it: the start-up flags given back, memory given back after bursts. */
-function setUpServing(): void {
-  if (serving) return;
-  serving = true;
-  releaseStartUpFlags();
-  // On unless RXETCD_GIVE_MEMORY_BACK=0 (see memory-after-bursts.ts for what it gives back), after
-  // 30 quiet seconds in a row: the burst after a give-back runs slower. Measured in one build with the
-  // same 6 s gap before each run, the 30,000 put-64 requests after a give-back took 15-35 % more CPU
-  // each than without it: V8 optimized about 75 functions again (5-10 without), and old space, left a
-  // small limit, ran about 5 full collections (0-2 without) while it regrew. Paid once per 30 s of
-  // quiet, that is what a member idle between bursts trades for holding tens of MB less (after a
-  // round of hostile input, see test/e2e/hostile.test.ts); the pauses between the runs of a benchmark
-  // are far shorter. NODE_DEBUG=rxetcd prints each give-back.
-  if (process.env.RXETCD_GIVE_MEMORY_BACK === "0") return;
-  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  giveMemoryBackAfterBursts({
-    quietLooks: COMMAND_QUIET_LOOKS,
-    onGiveBack: ({ young, old }) =>
-      debugMemory(`giving memory back: young generation ${mib(young)}, old space ${mib(old)}`),
-  });
-}
-
-/**
- * Sets V8 up for serving (start-up flags given back, see start-up-flags.ts; memory given back after
- * bursts, see memory-after-bursts.ts) once the server `start` starts serves, after `whenReady` when
- * one is given; gives the start-up flags back at once when it fails to start.
- */
-function releasingStartUpFlags(
-  start: StartServer,
-  whenReady: (release: () => void) => void = (release) => release(),
-): StartServer {
-  return async (config, extras) => {
-    let server: RunningServer;
-    try {
-      server = await start(config, extras);
-    } catch (error) {
-      releaseStartUpFlags();
-      throw error;
-    }
-    void (server.ready ?? Promise.resolve()).then(
-      () => whenReady(setUpServing),
-      () => releaseStartUpFlags(),
-    );
-    return server;
-  };
-}
-
-/**
- * The server's starter. A build also has the server as one CommonJS module (embed/index.vm.js), which
- * loads through V8's code cache (see code-cache.ts); its cache is written, when it has to be, once the
- * member is ready, so that it holds the code of a whole start. From sources, and for a build without
- * that file, the module is imported.
- */
-async function loadServer(): Promise<StartServer | undefined> {
-  const bundled = new URL("../embed/index.vm.js", import.meta.url);
-  if (!existsSync(bundled)) {
-    const start = await importOptional(
-      new URL("../embed/index.js", import.meta.url),
-      pickStarter("startEtcd"),
-    );
-    return start && releasingStartUpFlags(start);
-  }
-  const loaded = loadWithCodeCache(fileURLToPath(bundled));
-  const start = pickStarter("startEtcd")(loaded.exports);
-  if (!start) return start;
-  if (loaded.cache === "used") return releasingStartUpFlags(start);
-  // the cache is saved under the flags it was loaded with (V8 refuses a cache made under others)
-  return releasingStartUpFlags(start, (release) =>
-    setTimeout(() => {
-      loaded.save();
-      release();
-    }, 1000).unref(),
-  );
-}
+import type { runCommand } from "./command.js";
 
 const io = {
   stdout: (text: string) => process.stdout.write(text),
@@ -105,24 +16,30 @@ async function snapshotCommand(argv: string[]): Promise<number> {
   return runSnapshotCommand(argv, { ...io, restore: restoreSnapshot });
 }
 
+/**
+ * command.ts, with the server. A build also has it as one CommonJS module (cli/command.vm.js), which
+ * loads through V8's code cache (see code-cache.ts): ES modules have none on Node 20, and a start
+ * compiled the ~250 kB of them the command ran before the server (its flags, its logger), built node's
+ * facades of the builtins they import, and kept their text and module records for its whole life,
+ * besides a second copy of the flags' code, which the server uses too. Its cache is written, when it
+ * has to be, once the member is ready, so that it holds the code of a whole start. --help and
+ * --version start no member and take the ES modules; so do the sources and a build without the file.
+ */
+async function command(argv: string[]): Promise<number> {
+  const bundled = new URL("./command.vm.js", import.meta.url);
+  const startsNothing = argv.some((a) => /^--?(help|h|version)$/.test(a));
+  if (startsNothing || !existsSync(bundled)) return (await import("./command.js")).runCommand(argv);
+  const loaded = loadWithCodeCache(fileURLToPath(bundled));
+  const run = loaded.exports.runCommand as typeof runCommand;
+  return run(argv, loaded.cache === "used" ? {} : { saveCodeCache: () => loaded.save() });
+}
+
 const code =
   process.argv[2] === "feed"
     ? await (await import("./feed-tail.js")).tailFeed(process.argv.slice(3), io)
     : process.argv[2] === "snapshot"
       ? await snapshotCommand(process.argv.slice(3))
-      : await runCli(process.argv.slice(2), {
-          stdout: (text) => process.stdout.write(text),
-          stderr: (text) => process.stderr.write(text),
-          env: process.env,
-          loadServer,
-          loadProxy: async () => {
-            const start = await importOptional(
-              new URL("../proxy/index.js", import.meta.url),
-              pickStarter("startProxy"),
-            );
-            return start && releasingStartUpFlags(start);
-          },
-        });
+      : await command(process.argv.slice(2));
 process.exitCode = code;
 // Handles left open by a closed server (sockets, timers) must not keep a finished command alive;
 // the timer is unref'd so a command with nothing left open exits at once, output flushed.

@@ -47,24 +47,6 @@ export function rxetcdVersion(): string {
   return "unknown";
 }
 
-/** A dynamic import that yields undefined when the module itself is absent from this build. */
-export async function importOptional<T>(
-  specifier: URL,
-  pick: (mod: Record<string, unknown>) => T | undefined,
-) {
-  try {
-    const mod = (await import(specifier.href)) as Record<string, unknown>;
-    return pick(mod);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { url?: string };
-    const missing = e.code === "ERR_MODULE_NOT_FOUND" || e.code === "MODULE_NOT_FOUND";
-    // Only the module itself being absent counts; a missing dependency of it is a real error.
-    const itself = e.url === specifier.href || e.message.includes(`'${specifier.pathname}'`);
-    if (missing && itself) return undefined;
-    throw err;
-  }
-}
-
 function errorLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0];
 }

@@ -3,14 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { pathToFileURL } from "node:url";
-import {
-  type CliIo,
-  importOptional,
-  type RunningServer,
-  runCli,
-  type StartServer,
-} from "../../src/cli/run.js";
+import { type CliIo, type RunningServer, runCli, type StartServer } from "../../src/cli/run.js";
 import type { Config } from "../../src/config/codec.js";
 import { DiscoveryError, ErrDuplicateID, ErrFullCluster } from "../../src/discovery/index.js";
 
@@ -286,30 +279,5 @@ describe("the rxetcd command", () => {
     assert.match(readFileSync(marker, "utf8"), /^--ready --pid=\d+/);
     s.stop();
     assert.equal(await running, 0);
-  });
-});
-
-describe("optional modules", () => {
-  test("a module absent from the build yields undefined", { timeout: 20_000 }, async () => {
-    const got = await importOptional(pathToFileURL(join(root, "nowhere", "index.js")), () => "found");
-    assert.equal(got, undefined);
-  });
-  test("a present module is picked from", { timeout: 20_000 }, async () => {
-    const dir = join(root, "present");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "index.mjs"), "export function startEtcd() { return 1; }\n");
-    const got = await importOptional(pathToFileURL(join(dir, "index.mjs")), (m) =>
-      typeof m.startEtcd === "function" ? "yes" : "no",
-    );
-    assert.equal(got, "yes");
-  });
-  test("a present module with a broken import is an error, not 'absent'", { timeout: 20_000 }, async () => {
-    const dir = join(root, "broken");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "index.mjs"), 'import "./index-helpers.mjs";\nexport const x = 1;\n');
-    await assert.rejects(
-      importOptional(pathToFileURL(join(dir, "index.mjs")), () => "found"),
-      /index-helpers/,
-    );
   });
 });

@@ -79,7 +79,7 @@ describe("the built package", { timeout: 240_000 }, () => {
       "bin/rxetcd.js",
       "dist/bundle/cli/main.js",
       "dist/bundle/embed/index.js",
-      "dist/bundle/proxy/index.js",
+      "dist/bundle/cli/command.vm.js",
       "dist/bundle/index.js",
     ]) {
       assert.ok(files.includes(f), `${f} is in the package`);

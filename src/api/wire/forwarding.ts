@@ -247,9 +247,11 @@ class ForwardedStream implements WireStreamHandler {
     private readonly request: RequestHead,
     private readonly maxReceiveBytes: number,
   ) {
-    const one = oneMessage.has(request.path ?? "");
+    // only gRPC bodies are messages; a plain HTTP request (the gateway over h2 on TLS) goes as it came
+    const grpc = isGrpcContentType(request.type);
+    const one = grpc && oneMessage.has(request.path ?? "");
     this.held = one ? [] : undefined;
-    this.reader = one ? undefined : new StreamMessageReader(maxReceiveBytes);
+    this.reader = grpc && !one ? new StreamMessageReader(maxReceiveBytes) : undefined;
     upstream.on("error", noop);
     upstream.on("response", (headers: IncomingHttpHeaders, flags: number) => this.response(headers, flags));
     upstream.on("data", (chunk: Buffer) => {
@@ -303,6 +305,12 @@ class ForwardedStream implements WireStreamHandler {
         if (length > this.maxReceiveBytes)
           this.refuseHeld(8, tooLargeText(length, this.maxReceiveBytes), this.heldBytes);
       }
+      return;
+    }
+    if (reader === undefined && !this.ended) {
+      const n = chunk.length;
+      if (!this.upstream.destroyed) this.upstream.write(chunk, () => this.stream.consumed(n));
+      else this.stream.consumed(n);
       return;
     }
     if (reader === undefined || this.request.refused !== undefined || this.ended) {
