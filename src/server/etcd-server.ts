@@ -174,9 +174,9 @@ export class EtcdServer implements ServerCore {
     this.wait = new WaitRegistry<ApplyResult>(
       {
         timeoutMs: requestTimeoutMs(cfg),
-        error: (id) => {
+        error: (id, waitedMs) => {
           if (this.leaderless.delete(id)) return Errors.ProposalDeadlineExceeded;
-          return raft.hasLeader ? Errors.Timeout : Errors.TimeoutDueToLeaderFail;
+          return this.proposalTimeout(this.now() - waitedMs);
         },
       },
       {
@@ -412,6 +412,7 @@ export class EtcdServer implements ServerCore {
           for (const propose of waiting) propose();
         }
         if (lead !== 0n) {
+          this.leadElectedAt = this.now();
           this.serverMetrics.leaderChanges.inc();
           this.log.info({ leader: formatId(lead), term: this.raft.leadership$.value.term }, "leader elected");
         }
@@ -843,6 +844,32 @@ export class EtcdServer implements ServerCore {
       this.raft.node.proposeConfChange(cc);
       this.raft.kick();
     });
+  }
+
+  /** When this member last learned of a new leader (ms on `now`'s clock; etcd's leadElectedTime). */
+  private leadElectedAt = 0;
+
+  /**
+   * The error of a proposal raft took that was not applied within the request timeout, by etcd's
+   * parseProposeCtxErr: made within two election timeouts before a leader was elected, the previous
+   * leader's failure; else a connection lost since it was made (to a quorum when leading, to the
+   * leader when following); else the plain timeout (also while no leader is known).
+   */
+  private proposalTimeout(start: number): unknown {
+    const electedAt = this.leadElectedAt;
+    const previousLost = electedAt - 2 * this.cfg.electionTicks * this.cfg.tickMs;
+    if (start > previousLost && start < electedAt) return Errors.TimeoutDueToLeaderFail;
+    const lead = this.raft.lead;
+    const connectedSince = (id: bigint) => {
+      const since = this.transport.activeSince(id);
+      return since !== undefined && since !== 0 && since < start;
+    };
+    if (lead === this.memberId) {
+      const members = this.cluster.list();
+      const connected = members.filter((m) => m.id === this.memberId || connectedSince(m.id)).length;
+      if (connected < Math.floor(members.length / 2) + 1) return Errors.TimeoutDueToConnectionLost;
+    } else if (lead !== 0n && !connectedSince(lead)) return Errors.TimeoutDueToConnectionLost;
+    return Errors.Timeout;
   }
 
   private readonly unanswered = new UnansweredProposals();

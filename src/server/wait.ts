@@ -9,8 +9,11 @@ interface Waiter<T> {
 export interface WaitTimeouts {
   /** Milliseconds from registration to failure. */
   readonly timeoutMs: number;
-  /** The error a waiter fails with once its time is up (decided then: it may depend on the member's state). */
-  readonly error: (id: bigint) => unknown;
+  /**
+   * The error a waiter fails with once its time is up (decided then: it may depend on the member's
+   * state, and on how long ago it registered: `waitedMs`).
+   */
+  readonly error: (id: bigint, waitedMs: number) => unknown;
   /** Milliseconds from a monotonic clock (tests inject their own). */
   readonly now?: () => number;
 }
@@ -125,7 +128,10 @@ export class WaitRegistry<T> {
       if (w.deadline <= now) expired.push(id);
       else if (w.deadline < next) next = w.deadline;
     }
-    for (const id of expired) this.fail(id, timeouts.error(id));
+    for (const id of expired) {
+      const w = this.pending.get(id) as Waiter<T>;
+      this.fail(id, timeouts.error(id, now - (w.deadline - timeouts.timeoutMs)));
+    }
     if (next !== Number.POSITIVE_INFINITY && this.timer === undefined) this.arm(next);
   }
 }

@@ -39,31 +39,84 @@ function continues(prev: Message, next: Message): boolean {
   );
 }
 
+/** Batches up to this many messages look up the last message to a member by scanning back, with no map. */
+const SCANNED_BATCH = 16;
+
+/** Where the last message to `to` sits in `out` (-1: none). */
+function lastTo(out: readonly Message[], to: bigint): number {
+  for (let i = out.length - 1; i >= 0; i--) if (out[i].to === to) return i;
+  return -1;
+}
+
+/**
+ * `next` continues `prev`, which carries no entries and nothing `next` does not: the two joined are
+ * `next` itself (a commit notice followed by an append).
+ */
+function stands(prev: Message, next: Message): boolean {
+  return (
+    prev.entries.length === 0 &&
+    continues(prev, next) &&
+    prev.reject === next.reject &&
+    prev.rejectHint === next.rejectHint &&
+    prev.snapshot === next.snapshot &&
+    entryBytes(next) <= MAX_JOINED_ENTRY_BYTES
+  );
+}
+
+/** Whether some MsgApp of a small batch continues the message before it to the same member. */
+function joinsSome(msgs: readonly Message[]): boolean {
+  for (let j = 1; j < msgs.length; j++) {
+    const m = msgs[j];
+    if (m.type !== MessageType.MsgApp) continue;
+    for (let i = j - 1; i >= 0; i--) {
+      if (msgs[i].to !== m.to) continue;
+      if (continues(msgs[i], m)) return true;
+      break;
+    }
+  }
+  return false;
+}
+
 /**
  * The messages in order, with every MsgApp that continues the previous message to the same member
  * joined into that message (entries appended, the later commit), up to MAX_JOINED_ENTRY_BYTES of
- * entry data per message. Messages to one member keep their order; the input is not changed.
+ * entry data per message. Messages to one member keep their order; the input is not changed, and is
+ * what comes back when nothing joins (a leader's Ready with one append per follower: no allocation).
  */
-export function coalesceAppends(msgs: readonly Message[]): Message[] {
+export function coalesceAppends(msgs: readonly Message[]): readonly Message[] {
+  // a stream's commit notice and the append that followed it (one client's puts): the append alone
+  if (msgs.length === 2 && stands(msgs[0], msgs[1])) return [msgs[1]];
+  const scanned = msgs.length <= SCANNED_BATCH;
+  if (scanned && !joinsSome(msgs)) return msgs;
   const out: Message[] = [];
-  // where the last message to each member sits in `out`, and its entry bytes
-  const lastTo = new Map<bigint, { at: number; bytes: number; joined: boolean }>();
+  // per message of `out`: its entry bytes, and whether it is a joined copy
+  const bytesOf: number[] = [];
+  const joined: boolean[] = [];
+  // where the last message to each member sits in `out`, for a big batch
+  const lastAt = scanned ? undefined : new Map<bigint, number>();
   for (const m of msgs) {
-    const last = lastTo.get(m.to);
-    if (last !== undefined && continues(out[last.at], m)) {
+    const at = lastAt === undefined ? lastTo(out, m.to) : (lastAt.get(m.to) ?? -1);
+    if (at >= 0 && continues(out[at], m)) {
       const bytes = entryBytes(m);
-      if (last.bytes + bytes <= MAX_JOINED_ENTRY_BYTES) {
-        const prev = out[last.at];
+      if (bytesOf[at] + bytes <= MAX_JOINED_ENTRY_BYTES) {
+        const prev = out[at];
+        if (!joined[at] && stands(prev, m)) {
+          out[at] = m;
+          bytesOf[at] = bytes;
+          continue;
+        }
         // the first join copies: raft's own message and entry array stay as they were
-        const entries = last.joined ? prev.entries : prev.entries.slice();
+        const entries = joined[at] ? prev.entries : prev.entries.slice();
         for (const e of m.entries) entries.push(e);
-        out[last.at] = { ...prev, entries, commit: m.commit };
-        last.bytes += bytes;
-        last.joined = true;
+        out[at] = { ...prev, entries, commit: m.commit };
+        bytesOf[at] += bytes;
+        joined[at] = true;
         continue;
       }
     }
-    lastTo.set(m.to, { at: out.length, bytes: entryBytes(m), joined: false });
+    lastAt?.set(m.to, out.length);
+    bytesOf.push(entryBytes(m));
+    joined.push(false);
     out.push(m);
   }
   return out;

@@ -11,11 +11,21 @@ export class FrameError extends Error {
 /** Frames larger than this end the stream (etcd's readBytesLimit). */
 export const MAX_FRAME_BYTES = 512 * 1024 * 1024;
 
+/**
+ * A big-endian uint64 as a number (rounded above 2^53, as Number() of the bigint rounds it), read in
+ * two halves: a bigint read made two heap objects per length of every frame.
+ */
+export function readU64(buf: Buffer, offset: number): number {
+  return buf.readUInt32BE(offset) * 0x1_0000_0000 + buf.readUInt32BE(offset + 4);
+}
+
 /** A big-endian uint64 that must fit a JS number and stay under `limit`. */
 export function readLength(buf: Buffer, offset: number, limit: number, what: string): number {
-  const v = buf.readBigUInt64BE(offset);
-  if (v > BigInt(limit)) throw new FrameError(`${what} ${v} exceeds the limit of ${limit} bytes`);
-  return Number(v);
+  const v = readU64(buf, offset);
+  if (v > limit) {
+    throw new FrameError(`${what} ${buf.readBigUInt64BE(offset)} exceeds the limit of ${limit} bytes`);
+  }
+  return v;
 }
 
 /** Writes a big-endian uint64 (a safe integer) at `offset`; returns the end offset. */

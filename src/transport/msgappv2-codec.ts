@@ -6,7 +6,7 @@
 //   0x01 u64 n, n × (u64 len, Entry), u64 commit   entries continuing at state.index in state.term
 //   0x02 u64 len, Message                  a full MsgApp; resets the state
 import { type Entry, type Message, MessageType } from "../gen/raftpb/raft.js";
-import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, writeU64 } from "./frames.js";
+import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, readU64, writeU64 } from "./frames.js";
 import { isLinkHeartbeat, LINK_HEARTBEAT } from "./message-codec.js";
 import {
   decodeEntry,
@@ -129,11 +129,11 @@ export function decodeMsgAppV2(
         const len = readLength(buf, offset, limit, "msgappv2 entry length");
         offset += 8;
         if (buf.length < offset + len) return { done: false, need: offset + len + 8 * (n - i) };
-        entries.push(wrap(() => decodeEntry(buf.subarray(offset, offset + len))));
+        entries.push(decodeEntryFrame(buf.subarray(offset, offset + len)));
         offset += len;
       }
       if (buf.length < offset + 8) return { done: false, need: offset + 8 };
-      const commit = Number(buf.readBigUInt64BE(offset));
+      const commit = readU64(buf, offset);
       offset += 8;
       const message: Message = {
         type: MessageType.MsgApp,
@@ -147,7 +147,7 @@ export function decodeMsgAppV2(
         snapshot: undefined,
         reject: false,
         rejectHint: 0,
-        context: Buffer.alloc(0),
+        context: NO_CONTEXT,
       };
       return {
         done: true,
@@ -164,6 +164,18 @@ export function decodeMsgAppV2(
     }
     default:
       throw new FrameError(`failed to parse type ${type} in msgappv2 stream`);
+  }
+}
+
+/** The context of a MsgApp sent without its header: empty, one buffer for all (nobody writes into it). */
+const NO_CONTEXT = Buffer.alloc(0);
+
+/** An entry of a headerless MsgApp; what does not decode ends the stream. */
+function decodeEntryFrame(bytes: Buffer): Entry {
+  try {
+    return decodeEntry(bytes);
+  } catch (err) {
+    throw new FrameError((err as Error).message);
   }
 }
 

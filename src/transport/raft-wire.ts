@@ -3,7 +3,14 @@
 // Any valid protobuf decodes on the other side, but matching etcd's bytes keeps captures comparable
 // and lets the codec tests use the frames observed on the wire. Decoding goes through the generated
 // ts-proto reader, which accepts every valid encoding.
-import { type ConfState, Entry, Message, type Snapshot, type SnapshotMetadata } from "../gen/raftpb/raft.js";
+import {
+  type ConfState,
+  Entry,
+  Message,
+  MessageType,
+  type Snapshot,
+  type SnapshotMetadata,
+} from "../gen/raftpb/raft.js";
 import { ByteSlab } from "./byte-slab.js";
 
 export class RaftWireError extends Error {
@@ -247,6 +254,8 @@ export function encodeEntry(e: Entry): Buffer {
 
 /** Any valid protobuf encoding of a raft message; throws RaftWireError on malformed input. */
 export function decodeMessage(bytes: Uint8Array): Message {
+  const common = decodeCommonMessage(bytes);
+  if (common !== undefined) return common;
   try {
     return Message.decode(bytes);
   } catch (err) {
@@ -255,20 +264,26 @@ export function decodeMessage(bytes: Uint8Array): Message {
 }
 
 /**
- * A varint of at most 7 bytes (below 2^49, a safe number) at `at`: [value, end], or undefined when it
- * is longer or runs past `end`.
+ * A varint of at most 7 bytes (below 2^49, a safe number) at `at`, its end left in varintEnd; -1 when
+ * it is longer or runs past `end`.
  */
-function shortVarint(bytes: Uint8Array, at: number, end: number): [number, number] | undefined {
+function shortVarint(bytes: Uint8Array, at: number, end: number): number {
   let value = 0;
   let scale = 1;
   for (let i = at; i < end && i < at + 7; i++) {
     const b = bytes[i];
     value += (b & 0x7f) * scale;
-    if (b < 0x80) return [value, i + 1];
+    if (b < 0x80) {
+      varintEnd = i + 1;
+      return value;
+    }
     scale *= 0x80;
   }
-  return undefined;
+  return -1;
 }
+
+/** Where the varint shortVarint read last ended (not a [value, end] pair: one per field of every entry). */
+let varintEnd = 0;
 
 /** Where received entries' data is kept. */
 const entryBytes = new ByteSlab();
@@ -293,28 +308,166 @@ function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
       if (seen & 8) return undefined;
       seen |= 8;
       const length = shortVarint(bytes, at, end);
-      if (length === undefined || length[1] + length[0] > end) return undefined;
-      at = length[1];
+      if (length < 0 || varintEnd + length > end) return undefined;
+      at = varintEnd;
       // a copy, not a view of the frame: the entry stays in the raft log (see byte-slab.ts)
-      data = entryBytes.alloc(length[0]);
-      data.set(bytes.subarray(at, at + length[0]));
-      at += length[0];
+      data = entryBytes.alloc(length);
+      data.set(bytes.subarray(at, at + length));
+      at += length;
       continue;
     }
     const bit = tag === 0x08 ? 1 : tag === 0x10 ? 2 : tag === 0x18 ? 4 : 0;
     if (bit === 0 || seen & bit) return undefined;
     seen |= bit;
     const value = shortVarint(bytes, at, end);
-    if (value === undefined) return undefined;
-    at = value[1];
+    if (value < 0) return undefined;
+    at = varintEnd;
     if (bit === 1) {
-      if (value[0] > 0x7f) return undefined;
-      type = value[0];
-    } else if (bit === 2) term = value[0];
-    else index = value[0];
+      if (value > 0x7f) return undefined;
+      type = value;
+    } else if (bit === 2) term = value;
+    else index = value;
   }
   return { type, term, index, data: data ?? Buffer.alloc(0) };
 }
+
+/**
+ * The snapshot field every message of etcd's carries (gogoproto writes it always), empty: its length
+ * and bytes after the tag.
+ */
+const EMPTY_SNAPSHOT_FIELD = Buffer.from([0x0a, 0x12, 0x08, 0x0a, 0x02, 0x28, 0x00, 0x10, 0x00, 0x18, 0x00]);
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * What the generated decoder makes of that field, made once and frozen: every message without a
+ * snapshot of its own shares it (nothing writes into a received message's snapshot; a MsgSnap is
+ * never decoded by hand).
+ */
+const EMPTY_SNAPSHOT: Snapshot | undefined = deepFreeze(
+  Message.decode(Buffer.concat([Buffer.from([0x4a]), EMPTY_SNAPSHOT_FIELD])).snapshot,
+);
+
+/** The member ids decoded last, by the two halves of their varint: a member hears the same few. */
+const ID_CACHE = 8;
+const idLow = new Array<number>(ID_CACHE).fill(-1);
+const idHigh = new Array<number>(ID_CACHE).fill(-1);
+const idValue = new Array<bigint>(ID_CACHE).fill(0n);
+let idNext = 0;
+
+function idOf(low: number, high: number): bigint {
+  for (let k = 0; k < ID_CACHE; k++) if (idLow[k] === low && idHigh[k] === high) return idValue[k];
+  const value = BigInt.asUintN(64, (BigInt(high) << 49n) | BigInt(low));
+  idLow[idNext] = low;
+  idHigh[idNext] = high;
+  idValue[idNext] = value;
+  idNext = (idNext + 1) % ID_CACHE;
+  return value;
+}
+
+/**
+ * A uint64 varint of at most 10 bytes at `at` as a bigint (bits past 64 dropped, as the generated
+ * decoder drops them), its end left in varintEnd; undefined when longer or cut short.
+ */
+function u64Varint(bytes: Uint8Array, at: number, end: number): bigint | undefined {
+  let low = 0;
+  let high = 0;
+  let scale = 1;
+  for (let i = at, n = 0; i < end && n < 10; i++, n++) {
+    if (n === 7) scale = 1;
+    const b = bytes[i];
+    if (n < 7) low += (b & 0x7f) * scale;
+    else high += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      varintEnd = i + 1;
+      return idOf(low, high);
+    }
+    scale *= 0x80;
+  }
+  return undefined;
+}
+
+/**
+ * A message without entries, context or a snapshot of its own (an append's answer, a heartbeat, a
+ * vote), decoded by hand: each field at most once, numbers below 2^49. The generated decoder reads
+ * every number as a bigint and builds an empty snapshot's five objects for each message; a leader
+ * decodes an answer from every follower for every append. Anything else is left to the generated
+ * decoder: undefined.
+ */
+function decodeCommonMessage(bytes: Uint8Array): Message | undefined {
+  const end = bytes.length;
+  let type = 0;
+  let to = 0n;
+  let from = 0n;
+  let term = 0;
+  let logTerm = 0;
+  let index = 0;
+  let commit = 0;
+  let snapshot: Snapshot | undefined;
+  let reject = false;
+  let rejectHint = 0;
+  let seen = 0;
+  let at = 0;
+  while (at < end) {
+    const tag = bytes[at++];
+    const field = tag >>> 3;
+    if ((tag & 7) !== (field === 9 ? 2 : 0) || field < 1 || field > 11 || field === 7) return undefined;
+    const bit = 1 << field;
+    if (seen & bit) return undefined;
+    seen |= bit;
+    if (field === 9) {
+      if (end - at < EMPTY_SNAPSHOT_FIELD.length) return undefined;
+      for (let k = 0; k < EMPTY_SNAPSHOT_FIELD.length; k++)
+        if (bytes[at + k] !== EMPTY_SNAPSHOT_FIELD[k]) return undefined;
+      at += EMPTY_SNAPSHOT_FIELD.length;
+      snapshot = EMPTY_SNAPSHOT;
+      continue;
+    }
+    if (field === 2 || field === 3) {
+      const id = u64Varint(bytes, at, end);
+      if (id === undefined) return undefined;
+      at = varintEnd;
+      if (field === 2) to = id;
+      else from = id;
+      continue;
+    }
+    const value = shortVarint(bytes, at, end);
+    if (value < 0) return undefined;
+    at = varintEnd;
+    if (field === 1) {
+      if (value > 0x7f || value === MessageType.MsgSnap) return undefined;
+      type = value;
+    } else if (field === 4) term = value;
+    else if (field === 5) logTerm = value;
+    else if (field === 6) index = value;
+    else if (field === 8) commit = value;
+    else if (field === 10) reject = value !== 0;
+    else rejectHint = value;
+  }
+  return {
+    type,
+    to,
+    from,
+    term,
+    logTerm,
+    index,
+    entries: [],
+    commit,
+    snapshot,
+    reject,
+    rejectHint,
+    context: NO_CONTEXT,
+  };
+}
+
+/** The context of a message that carries none, one buffer for all. */
+const NO_CONTEXT = Buffer.alloc(0);
 
 /** Any valid protobuf encoding of an entry; throws RaftWireError on malformed input. */
 export function decodeEntry(bytes: Uint8Array): Entry {

@@ -292,13 +292,24 @@ export class WAL {
       if (sealed.hardState !== undefined) this.deferredHardState = sealed.hardState;
       return Promise.resolve();
     }
-    if (sealed.hardState !== undefined) this.deferredHardState = undefined;
+    let sealedHardState = sealed.hardState;
+    if (sealedHardState !== undefined) this.deferredHardState = undefined;
     else if (this.deferredHardState !== undefined) {
-      sealed = { ...sealed, hardState: this.deferredHardState };
+      sealedHardState = this.deferredHardState;
       this.deferredHardState = undefined;
     }
+    // the job's fields one by one: a spread of `sealed` built the object key by key, every save
+    const { entries: sealedEntries, snapshot: sealedSnapshot } = sealed;
     return new Promise<void>((resolve, reject) => {
-      this.enqueue({ kind: "save", ...sealed, soon, resolve, reject });
+      this.enqueue({
+        kind: "save",
+        hardState: sealedHardState,
+        entries: sealedEntries,
+        snapshot: sealedSnapshot,
+        soon,
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -308,8 +319,6 @@ export class WAL {
     entries: readonly Entry[],
     snapshot: Snapshot | undefined,
   ): Pick<SaveJob, "hardState" | "entries" | "snapshot"> {
-    const encodeFailed = (what: string, error: unknown) =>
-      new WalInputError(`wal: ${this.dir}: cannot encode ${what}: ${(error as Error).message}`);
     let sealedSnapshot: SealedSnapshot | undefined;
     if (snapshot !== undefined) {
       const meta = snapshot.metadata;
@@ -320,7 +329,7 @@ export class WAL {
         const sealed = seal(RecordKind.snapshot, indexKey(meta.index), Snapshot.encode(snapshot).finish());
         sealedSnapshot = { index: meta.index, term: meta.term, sealed };
       } catch (error) {
-        throw encodeFailed(`snapshot ${meta.index}`, error);
+        throw encodeError(this.dir, `snapshot ${meta.index}`, error);
       }
     }
     const sealedEntries = entries.map((entry): SealedEntry => {
@@ -334,7 +343,7 @@ export class WAL {
           frame: encodeEntryFrame(entry),
         };
       } catch (error) {
-        throw encodeFailed(`entry ${entry.index}`, error);
+        throw encodeError(this.dir, `entry ${entry.index}`, error);
       }
     });
     let sealedHardState: SealedHardState | undefined;
@@ -343,7 +352,7 @@ export class WAL {
         const { proto, frame } = encodeHardStateFrame(hardState);
         sealedHardState = { commit: hardState.commit, proto, frame };
       } catch (error) {
-        throw encodeFailed("hard state", error);
+        throw encodeError(this.dir, "hard state", error);
       }
     }
     return { hardState: sealedHardState, entries: sealedEntries, snapshot: sealedSnapshot };
@@ -759,4 +768,9 @@ function repairTail(dir: string, replayed: Replayed): WalRepair[] {
     done.push({ kind: "removed-orphan-snapshot", index });
   }
   return done;
+}
+
+/** What a save that could not encode a record of `dir`'s log fails with. */
+function encodeError(dir: string, what: string, error: unknown): WalInputError {
+  return new WalInputError(`wal: ${dir}: cannot encode ${what}: ${(error as Error).message}`);
 }

@@ -447,7 +447,14 @@ async function waitingOutcomes(binary: Binary): Promise<Record<string, unknown>>
   for (const m of members) m.initialCluster = initial;
   await Promise.all(members.map((m) => m.launch()));
   const [a, b] = members as [Member, Member];
+  // a proposal the leader takes just as its peer goes (it steps down an election timeout or two
+  // later, and the request timeout ends the wait with no leader known)
+  const early = await RawClient.open(a.clientPort);
   await b.kill();
+  early.write(
+    early.headers(1, grpcRequest("/etcdserverpb.KV/Put")),
+    early.data(1, grpcMessage(Buffer.from([0x0a, 0x01, 0x65, 0x12, 0x01, 0x62]))),
+  );
   // the leader steps down once it has not heard from a quorum (CheckQuorum); then nothing is led
   await eventually(
     "the member alone to know no leader",
@@ -482,6 +489,9 @@ async function waitingOutcomes(binary: Binary): Promise<Record<string, unknown>>
     seen[name] = streamSummary(raw, ids[i]);
   }
   raw.socket.destroy();
+  await within(early.stream(1), 30_000);
+  seen["a Put the leader took as its peer went"] = streamSummary(early, 1);
+  early.socket.destroy();
   for (const m of members) await m.destroy();
   return seen;
 }
@@ -645,6 +655,14 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
       assert.deepEqual((etcd["a linearizable Range without a grpc-timeout"] as HeaderField[][])[0].slice(2), [
         ["grpc-status", "14"],
         ["grpc-message", "etcdserver: request timed out"],
+      ]);
+      assert.deepEqual(etcd["a Put the leader took as its peer went"], [
+        [
+          [":status", "200"],
+          ["content-type", "application/grpc"],
+          ["grpc-status", "14"],
+          ["grpc-message", "etcdserver: request timed out"],
+        ],
       ]);
       assert.deepEqual(rxetcd, etcd);
     },

@@ -74,7 +74,33 @@ describe("coalesceAppends", () => {
     ];
     for (const [why, msgs] of cases) {
       assert.deepEqual(coalesceAppends(msgs).map(shape), msgs.map(shape), why);
+      assert.equal(coalesceAppends(msgs), msgs, `${why}: nothing joins, the input comes back as it is`);
     }
+  });
+
+  it("sends the append that continues a commit notice in its place, as it is", () => {
+    const notice = app(2n, 12, 2, 0, 11);
+    const append = app(2n, 12, 2, 1, 12);
+    const out = coalesceAppends([notice, append]);
+    assert.equal(out.length, 1);
+    assert.equal(out[0], append, "the append itself: it carries everything the notice did");
+    const later = app(2n, 12, 2, 1, 10);
+    assert.deepEqual(
+      coalesceAppends([notice, later]).map(shape),
+      [notice, later].map(shape),
+      "a commit going back",
+    );
+  });
+
+  it("joins the same in a batch too big to scan, with a map of the last message to each member", () => {
+    // 3 members x 8 appends: more than a small batch scanned pairwise
+    const input: Message[] = [];
+    for (let k = 0; k < 8; k++) for (const to of [2n, 3n, 4n]) input.push(app(to, 10 + k, 2, 1, 9 + k));
+    assert.deepEqual(coalesceAppends(input).map(shape), [
+      "MsgApp to 2 at 10 [8] ..18 c16",
+      "MsgApp to 3 at 10 [8] ..18 c16",
+      "MsgApp to 4 at 10 [8] ..18 c16",
+    ]);
   });
 
   it("stops joining at MAX_JOINED_ENTRY_BYTES of entry data", () => {
@@ -106,7 +132,7 @@ class Cluster {
   private readonly queue: Message[] = [];
   delivered = { apps: 0, answers: 0 };
 
-  constructor(private readonly transform: (msgs: Message[]) => Message[]) {
+  constructor(private readonly transform: (msgs: Message[]) => readonly Message[]) {
     for (const id of [1n, 2n, 3n]) this.nodes.set(id, { ...threeVoterRawNode(id), committed: [] });
     this.settle(); // the bootstrap entries are applied before a member may campaign
     this.leader.rn.campaign();
@@ -156,7 +182,7 @@ class Cluster {
   }
 }
 
-function runPlan(plan: readonly number[], transform: (msgs: Message[]) => Message[]) {
+function runPlan(plan: readonly number[], transform: (msgs: Message[]) => readonly Message[]) {
   const c = new Cluster(transform);
   let n = 0;
   const proposed: string[] = [];
