@@ -6,6 +6,7 @@ import { debuglog } from "node:util";
 import { giveMemoryBackAfterBursts } from "./memory-after-bursts.js";
 import { type RunningServer, runCli, type StartServer } from "./run.js";
 import { releaseStartUpFlags } from "./start-up-flags.js";
+import { type FlagPair, holdUntilBusy } from "./until-busy.js";
 
 export interface CommandOptions {
   /**
@@ -19,6 +20,10 @@ export interface CommandOptions {
 /** The command gives memory back after this many quiet seconds in a row. */
 const COMMAND_QUIET_LOOKS = 30;
 
+/** The released values are the start-up flags' (bin/rxetcd.js). */
+const NO_TURBOFAN_UNTIL_BUSY: FlagPair = ["--no-turbofan", "--turbofan"];
+const YOUNG_GROWTH_UNTIL_BUSY: FlagPair = ["--semi-space-growth-factor=1", "--semi-space-growth-factor=16"];
+
 let serving = false;
 const debugMemory = debuglog("rxetcd");
 /** V8 as a serving member runs it: the start-up flags given back, memory given back after bursts. */
@@ -26,6 +31,9 @@ function setUpServing(): void {
   if (serving) return;
   serving = true;
   releaseStartUpFlags();
+  // TurboFan and the young generation's growth wait for work (see until-busy.ts); the growth again
+  // after each give-back
+  const untilBusy = holdUntilBusy([NO_TURBOFAN_UNTIL_BUSY, YOUNG_GROWTH_UNTIL_BUSY]);
   // On unless RXETCD_GIVE_MEMORY_BACK=0 (see memory-after-bursts.ts for what it gives back), after
   // 30 quiet seconds in a row: the burst after a give-back runs slower. Measured in one build with the
   // same 6 s gap before each run, the 30,000 put-64 requests after a give-back took 15-35 % more CPU
@@ -38,8 +46,10 @@ function setUpServing(): void {
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   giveMemoryBackAfterBursts({
     quietLooks: COMMAND_QUIET_LOOKS,
-    onGiveBack: ({ young, old }) =>
-      debugMemory(`giving memory back: young generation ${mib(young)}, old space ${mib(old)}`),
+    onGiveBack: ({ young, old }) => {
+      debugMemory(`giving memory back: young generation ${mib(young)}, old space ${mib(old)}`);
+      untilBusy.hold([YOUNG_GROWTH_UNTIL_BUSY]);
+    },
   });
 }
 
