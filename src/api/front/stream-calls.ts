@@ -6,17 +6,10 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type CallStream, listenToCall } from "../grpc/call-stream.js";
 import { answerOk } from "../grpc/ok-answer.js";
 import { grpcMessageValue } from "../grpc/status-text.js";
-import {
-  DEADLINE_TEXT,
-  firstMessageLength,
-  messagePrefixLength,
-  tooLargeText,
-} from "../grpc/unary-request-body.js";
+import { UnaryRequestCall } from "../grpc/unary-request-call.js";
 import { type BatchMethods, CallBatch, type FrontAnswer, type FrontCall } from "./call-batch.js";
 import { TurnSender } from "./turn-sender.js";
 
-/** gRPC status codes this side answers by itself. */
-const Code = { Unknown: 2, DeadlineExceeded: 4, ResourceExhausted: 8 } as const;
 /** The most calls one batch carries; a larger turn sends more than one. */
 const MAX_BATCH_CALLS = 4096;
 
@@ -27,38 +20,23 @@ function tokenOf(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /** One call while its stream is open. */
-class StreamCall {
-  private finished = false;
-  private deadline: NodeJS.Timeout | undefined = undefined;
-  private chunks: Buffer[] = [];
-  private received = 0;
-  /** The request went to the main thread. */
-  private sent = false;
-
+class StreamCall extends UnaryRequestCall {
   constructor(
     readonly id: number,
     private readonly method: number,
     private readonly stream: CallStream,
     private readonly headers: IncomingHttpHeaders,
     private readonly calls: StreamCalls,
-  ) {}
+  ) {
+    super(calls.maxReceiveBytes);
+  }
 
   start(): void {
     listenToCall(this.stream, this, this.headers);
   }
 
-  /** As the unary fast path's (unary-call-base.ts): code 4 before the request went on, 2 after. */
-  startDeadline(ms: number): void {
-    this.deadline = setTimeout(
-      () => this.fail(this.sent ? Code.Unknown : Code.DeadlineExceeded, DEADLINE_TEXT),
-      ms,
-    );
-  }
-
   private finish(): boolean {
-    if (this.finished) return false;
-    this.finished = true;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    if (!this.finishCall()) return false;
     this.calls.forget(this.id);
     return !this.stream.destroyed && !this.stream.closed;
   }
@@ -82,39 +60,15 @@ class StreamCall {
   }
 
   closed(): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.calls.forget(this.id);
-  }
-
-  data(chunk: Buffer): void {
-    if (this.finished) return;
-    this.chunks.push(chunk);
-    this.received += chunk.length;
-    if (this.received < messagePrefixLength) return;
-    const head = this.chunks[0].length >= messagePrefixLength ? this.chunks[0] : Buffer.concat(this.chunks);
-    const length = head.readUInt32BE(1);
-    const max = this.calls.maxReceiveBytes;
-    if (length > max) this.fail(Code.ResourceExhausted, tooLargeText(length, max));
+    this.finish();
   }
 
   end(): void {
-    if (this.finished) return;
-    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-    this.chunks = [];
-    const length = firstMessageLength(body);
-    if (typeof length !== "number") {
-      this.fail(length.code, length.message);
-      return;
-    }
-    this.sent = true;
-    this.calls.send({
-      id: this.id,
-      method: this.method,
-      token: tokenOf(this.headers),
-      request: body.subarray(messagePrefixLength, messagePrefixLength + length),
-    });
+    if (this.done) return;
+    const request = this.requestMessage();
+    if (request === undefined) return;
+    this.handedOver = true;
+    this.calls.send({ id: this.id, method: this.method, token: tokenOf(this.headers), request });
   }
 }
 
