@@ -294,14 +294,13 @@ const entryBytes = new ByteSlab();
  * decodes every entry the leader appends. Anything else (unknown fields, repeats, long or broken
  * varints) is left to the generated decoder: undefined.
  */
-function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
-  const end = bytes.length;
+function decodeCommonEntry(bytes: Uint8Array, start: number, end: number): Entry | undefined {
   let type = 0;
   let term = 0;
   let index = 0;
   let data: Buffer | undefined;
   let seen = 0;
-  let at = 0;
+  let at = start;
   while (at < end) {
     const tag = bytes[at++];
     if (tag === 0x22) {
@@ -471,10 +470,18 @@ const NO_CONTEXT = Buffer.alloc(0);
 
 /** Any valid protobuf encoding of an entry; throws RaftWireError on malformed input. */
 export function decodeEntry(bytes: Uint8Array): Entry {
-  const common = decodeCommonEntry(bytes);
+  return decodeEntryAt(bytes, 0, bytes.length);
+}
+
+/**
+ * The entry encoded in bytes[start, end), read in place: a follower's appends carry their entries
+ * inside the frame, and a view of each was one more object per entry.
+ */
+export function decodeEntryAt(bytes: Uint8Array, start: number, end: number): Entry {
+  const common = decodeCommonEntry(bytes, start, end);
   if (common !== undefined) return common;
   try {
-    return Entry.decode(bytes);
+    return Entry.decode(bytes.subarray(start, end));
   } catch (err) {
     throw new RaftWireError(`malformed raft entry: ${(err as Error).message}`);
   }
