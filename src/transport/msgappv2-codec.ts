@@ -11,7 +11,7 @@ import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, readU64, wri
 import { isLinkHeartbeat, LINK_HEARTBEAT } from "./message-codec.js";
 import {
   decodeEntryAt,
-  decodeMessage,
+  decodeMessageAt,
   entrySize,
   messageSize,
   writeEntryInto,
@@ -156,7 +156,7 @@ export class MsgAppV2Reader {
         if (buf.length < 9) return { done: false, need: 9 };
         const len = readLength(buf, 1, this.limit, "msgappv2 message length");
         if (buf.length < 9 + len) return { done: false, need: 9 + len };
-        const message = wrap(() => decodeMessage(buf.subarray(9, 9 + len)));
+        const message = wrap(() => decodeMessageAt(buf, 9, 9 + len));
         const last = message.entries[message.entries.length - 1];
         this.term = message.term;
         this.index = last ? last.index : message.index;
