@@ -53,6 +53,7 @@ describe("front call batches", () => {
             id: Math.floor(random() * 2 ** 32),
             method: Math.floor(random() * 4),
             token: random() < 0.3 ? textOf(random, Math.floor(random() * 40)) : undefined,
+            deadlineMs: random() < 0.3 ? Math.floor(random() * 100_000) : undefined,
             request: bytesOf(random, Math.floor(random() * 300)),
           };
           wantCalls.push(call);
@@ -78,7 +79,7 @@ describe("front call batches", () => {
 
   it("refuses a batch cut short, and an answer of an unknown kind", () => {
     const calls = new CallBatch();
-    calls.add({ id: 7, method: 1, token: "tok", request: new Uint8Array(10) });
+    calls.add({ id: 7, method: 1, token: "tok", deadlineMs: undefined, request: new Uint8Array(10) });
     const whole = calls.take();
     assert.throws(() => readCalls(whole.slice(0, whole.byteLength - 1), () => {}), BatchFormatError);
     const answers = new AnswerBatch();
@@ -88,13 +89,16 @@ describe("front call batches", () => {
     assert.throws(() => readAnswers(bytes.buffer, () => {}), /unknown answer kind 9/);
   });
 
-  it("takes an empty token apart from none", () => {
+  it("takes an empty token apart from none, and a deadline apart from none", () => {
     const calls = new CallBatch();
-    calls.add({ id: 1, method: 0, token: "", request: new Uint8Array(0) });
-    calls.add({ id: 2, method: 0, token: undefined, request: new Uint8Array(0) });
+    calls.add({ id: 1, method: 0, token: "", deadlineMs: 500, request: new Uint8Array(0) });
+    calls.add({ id: 2, method: 0, token: undefined, deadlineMs: undefined, request: new Uint8Array(0) });
     assert.deepEqual(
-      callsBack(calls.take()).map((c) => c.token),
-      ["", undefined],
+      callsBack(calls.take()).map((c) => [c.token, c.deadlineMs]),
+      [
+        ["", 500],
+        [undefined, undefined],
+      ],
     );
   });
 });

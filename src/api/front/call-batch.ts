@@ -3,7 +3,8 @@
 // transferred as a whole, so a batch per event-loop turn pays that once for every call of the turn.
 // Each batch is one ArrayBuffer, transferred (not copied); records follow each other, integers are
 // little-endian:
-//   call:   id u32 | method u8 (an index of BatchMethods) | token length u32 (0xffffffff: none) | token UTF-8 | request length u32 | request
+//   call:   id u32 | method u8 (an index of BatchMethods) | deadline ms u32 (0xffffffff: none) | token length u32
+//           (0xffffffff: none) | token UTF-8 | request length u32 | request
 //   answer: id u32 | kind u8 = 0 | frame length u32 | frame (the gRPC-framed answer: prefix and message)
 //           id u32 | kind u8 = 1 | code u8 | message length u32 | message UTF-8 (a gRPC status)
 
@@ -34,6 +35,8 @@ export interface FrontCall {
   readonly method: number;
   /** The `token` (or `authorization`) metadata entry, when the call has one. */
   readonly token: string | undefined;
+  /** Milliseconds left of the call's grpc-timeout as it is handed over (the main thread's waits end there). */
+  readonly deadlineMs: number | undefined;
   readonly request: Uint8Array;
 }
 
@@ -43,6 +46,7 @@ export type FrontAnswer =
   | { readonly id: number; readonly code: number; readonly message: string };
 
 const NO_TOKEN = 0xffffffff;
+const NO_DEADLINE = 0xffffffff;
 const ANSWER_FRAME = 0;
 const ANSWER_STATUS = 1;
 
@@ -109,7 +113,7 @@ export class CallBatch {
     const tokenLength = call.token === undefined ? 0 : Buffer.byteLength(call.token);
     this.calls.push(call);
     this.tokenBytes.push(tokenLength);
-    this.bytes += 13 + tokenLength + call.request.length;
+    this.bytes += 17 + tokenLength + call.request.length;
   }
 
   take(): ArrayBuffer {
@@ -117,9 +121,15 @@ export class CallBatch {
     const out = Buffer.from(buffer);
     let at = 0;
     for (let i = 0; i < this.calls.length; i++) {
-      const { id, method, token, request } = this.calls[i];
+      const { id, method, token, deadlineMs, request } = this.calls[i];
       at = out.writeUInt32LE(id, at);
       at = out.writeUInt8(method, at);
+      at = out.writeUInt32LE(
+        deadlineMs === undefined
+          ? NO_DEADLINE
+          : Math.min(NO_DEADLINE - 1, Math.max(0, Math.ceil(deadlineMs))),
+        at,
+      );
       if (token === undefined) at = out.writeUInt32LE(NO_TOKEN, at);
       else {
         at = out.writeUInt32LE(this.tokenBytes[i], at);
@@ -142,10 +152,11 @@ export function readCalls(buffer: ArrayBuffer, each: (call: FrontCall) => void):
   while (!r.done) {
     const id = r.u32();
     const method = r.u8();
+    const deadline = r.u32();
     const tokenLength = r.u32();
     const token = tokenLength === NO_TOKEN ? undefined : r.text(tokenLength);
     const request = r.bytes(r.u32());
-    each({ id, method, token, request });
+    each({ id, method, token, deadlineMs: deadline === NO_DEADLINE ? undefined : deadline, request });
   }
 }
 

@@ -68,7 +68,16 @@ class StreamCall extends UnaryRequestCall {
     const request = this.requestMessage();
     if (request === undefined) return;
     this.handedOver = true;
-    this.calls.send({ id: this.id, method: this.method, token: tokenOf(this.headers), request });
+    // with a deadline, the main thread answers it (its waits end with etcd's errors there)
+    const deadline = this.clientDeadline;
+    this.deadlineAnsweredElsewhere = deadline !== undefined;
+    this.calls.send({
+      id: this.id,
+      method: this.method,
+      token: tokenOf(this.headers),
+      deadlineMs: deadline === undefined ? undefined : deadline.at - performance.now(),
+      request,
+    });
   }
 }
 

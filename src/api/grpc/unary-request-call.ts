@@ -15,6 +15,11 @@ import {
 } from "./unary-request-body.js";
 
 const emptyBody = Buffer.alloc(0);
+/**
+ * How long past its deadline a call handed to another thread waits for that thread's answer (which
+ * comes at the deadline) before answering by itself.
+ */
+const ANSWERED_ELSEWHERE_GRACE_MS = 1000;
 
 export abstract class UnaryRequestCall implements ClientDeadline {
   private finished = false;
@@ -27,6 +32,8 @@ export abstract class UnaryRequestCall implements ClientDeadline {
   private expired = false;
   /** The request went on (to its handler, or to the main thread). */
   protected handedOver = false;
+  /** The request went to a thread that answers its deadline itself (the main thread's call runner). */
+  protected deadlineAnsweredElsewhere = false;
   /** The request's bytes so far: one chunk, or the list once a second arrives. */
   private body: Buffer | undefined = undefined;
   private chunks: Buffer[] | undefined = undefined;
@@ -62,9 +69,11 @@ export abstract class UnaryRequestCall implements ClientDeadline {
     this.expiryListener = undefined;
     told?.();
     // the wait told settles its answer in microtasks; with none told, the context's error
-    setImmediate(() => {
+    const fallback = () => {
       if (!this.finished) this.fail(2, DEADLINE_TEXT);
-    });
+    };
+    if (this.deadlineAnsweredElsewhere) setTimeout(fallback, ANSWERED_ELSEWHERE_GRACE_MS).unref();
+    else setImmediate(fallback);
   }
 
   /** The call answered or closed. */
