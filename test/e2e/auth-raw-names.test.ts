@@ -77,6 +77,9 @@ async function outcomes(binary: Binary, authToken: string[]): Promise<Record<str
     const perm = Buffer.from([0x08, 0x02, 0x12, 0x01, 0x6b]);
     await step("RoleGrantPermission r\\xff", `${AUTH}RoleGrantPermission`, msg([1, R_FF], [2, perm]));
     await step("RoleGet r\\xff", `${AUTH}RoleGet`, msg([1, R_FF]));
+    await step("RoleRevokePermission r\\xff", `${AUTH}RoleRevokePermission`, msg([1, R_FF], [2, "k"]));
+    await step("RoleRevokePermission r\\ufffd", `${AUTH}RoleRevokePermission`, msg([1, R_FFFD], [2, "k"]));
+    await step("RoleGrantPermission r\\xff again", `${AUTH}RoleGrantPermission`, msg([1, R_FF], [2, perm]));
     await step("RoleGet r\\ufffd", `${AUTH}RoleGet`, msg([1, R_FFFD]));
     await step("UserRevokeRole a\\xffb r\\ufffd", `${AUTH}UserRevokeRole`, msg([1, A_FF_B], [2, R_FFFD]));
     await step(

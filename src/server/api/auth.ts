@@ -61,7 +61,7 @@ export class AuthApi implements ClientAuthApi {
     req: Partial<InternalRaftRequest>,
   ): Promise<R> {
     return withAuthInfo(this.core, ctx, async (ai) => {
-      const r = await this.core.propose({ ...req, ...proposer(ai) });
+      const r = await this.core.propose({ ...req, ...proposer(ai) }, ctx?.deadline);
       return withHeader(this.core, r.resp as R);
     });
   }
