@@ -3,6 +3,7 @@
 # The generated code carries the four password fields as bytes: declared string (as in etcd, so the
 # JSON gateway keeps them strings), they hold whatever bytes a client sent, and a string field would
 # turn invalid UTF-8 into U+FFFD (two such passwords would count as the same). The wire is the same.
+# User and role names stay strings that keep such bytes (raw-strings.js).
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
@@ -25,3 +26,4 @@ rm -rf ../src/gen
 mv "$tmp/src/gen" ../src/gen
 node shared-empty-bytes.js ../src/gen
 node int64-as-number.js ../src/gen
+node raw-strings.js ../src/gen

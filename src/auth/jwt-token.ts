@@ -4,6 +4,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { createRequire } from "node:module";
 import type * as Jwt from "jsonwebtoken";
+import { goJsonBytes, goJsonText } from "../rpctypes/raw-string.js";
 import type { AuthInfo } from "./context.js";
 import { AuthErrors } from "./errors.js";
 import type { TokenProvider } from "./token-provider.js";
@@ -97,9 +98,13 @@ export class JwtTokenProvider implements TokenProvider {
   assign(username: string, revision: number): string {
     if (!this.sign) throw AuthErrors.VerifyOnly;
     const exp = Math.floor((this.now() + this.opts.ttlMs) / 1000);
-    return jwtLibrary().sign({ exp, revision, username }, this.sign, {
+    // the claims as Go's encoding/json writes them: a name's bytes that are not UTF-8 become U+FFFD
+    // (the token then speaks for the user of that name, as etcd's does)
+    const claims = goJsonBytes(JSON.stringify({ exp, revision, username }));
+    // (a payload given as text gets no "iat" claim added, as etcd's has none, and no "typ" unless told)
+    return jwtLibrary().sign(claims, this.sign, {
       algorithm: this.opts.signMethod,
-      noTimestamp: true,
+      header: { alg: this.opts.signMethod, typ: "JWT" },
     });
   }
 
@@ -118,6 +123,6 @@ export class JwtTokenProvider implements TokenProvider {
     if (typeof username !== "string" || typeof revision !== "number" || !Number.isSafeInteger(revision))
       return undefined;
     if (revision < 0) return undefined;
-    return { username, revision };
+    return { username: goJsonText(username), revision };
   }
 }

@@ -4,6 +4,7 @@
 // keys), so that snapshots carry it. Every change arrives through raft: the apply methods are
 // deterministic and return the record changes to commit with their entry. Checks follow etcd 3.4's
 // auth package: root may do anything, other users what the union of their roles' permissions allows.
+// Names are the bytes clients sent, as strings that keep bytes that are not UTF-8 (raw-string.ts).
 import { type Permission, Permission_Type, Role, User } from "../gen/authpb/auth.js";
 import type {
   AuthRoleAddRequest,
@@ -19,6 +20,12 @@ import type {
   AuthUserRevokeRoleRequest,
 } from "../gen/etcdserverpb/rpc.js";
 import { Errors } from "../rpctypes/errors.js";
+import {
+  compareRawStrings,
+  decodeRawString,
+  encodeRawString,
+  rawStringByteLength,
+} from "../rpctypes/raw-string.js";
 import { type AuthInfo, internalRootContext, type RequestContext } from "./context.js";
 import { AuthErrors, MAX_NAME_BYTES } from "./errors.js";
 import { intervalOf, KeyRangeSet } from "./key-ranges.js";
@@ -78,7 +85,6 @@ const revisionBytes = (rev: number) => {
 };
 
 const hasRootRole = (u: User) => u.roles.includes(ROOT_ROLE);
-const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 export class AuthStore {
   private users = new Map<string, User>();
@@ -112,12 +118,12 @@ export class AuthStore {
     this.users = new Map();
     for (const [, v] of source.list(AUTH_USERS_BUCKET)) {
       const u = User.decode(v);
-      this.users.set(u.name.toString(), u);
+      this.users.set(decodeRawString(u.name), u);
     }
     this.roles = new Map();
     for (const [, v] of source.list(AUTH_ROLES_BUCKET)) {
       const r = Role.decode(v);
-      this.roles.set(r.name.toString(), r);
+      this.roles.set(decodeRawString(r.name), r);
     }
     let enabled = false;
     let rev = 0;
@@ -205,7 +211,7 @@ export class AuthStore {
   }
 
   private permissionsOf(user: User): MergedPermissions {
-    const name = user.name.toString();
+    const name = decodeRawString(user.name);
     let p = this.permCache.get(name);
     if (!p) {
       const read = [];
@@ -236,12 +242,12 @@ export class AuthStore {
   }
 
   private putUser(u: User, changes: AuthRecordChange[]): void {
-    this.users.set(u.name.toString(), u);
+    this.users.set(decodeRawString(u.name), u);
     changes.push([AUTH_USERS_BUCKET, u.name, Buffer.from(User.encode(u).finish())]);
   }
 
   private putRole(r: Role, changes: AuthRecordChange[]): void {
-    this.roles.set(r.name.toString(), r);
+    this.roles.set(decodeRawString(r.name), r);
     changes.push([AUTH_ROLES_BUCKET, r.name, Buffer.from(Role.encode(r).finish())]);
   }
 
@@ -286,13 +292,13 @@ export class AuthStore {
    */
   applyUserAdd(r: AuthUserAddRequest, hashed?: Buffer): AuthApplied<object> {
     if (r.name.length === 0) throw Errors.UserEmpty;
-    if (Buffer.byteLength(r.name) > MAX_NAME_BYTES) throw AuthErrors.UserNameTooLong;
+    if (rawStringByteLength(r.name) > MAX_NAME_BYTES) throw AuthErrors.UserNameTooLong;
     const noPassword = r.options?.noPassword ?? false;
     const password = noPassword ? Buffer.alloc(0) : this.passwordHash(r, hashed);
     if (this.users.has(r.name)) throw Errors.UserAlreadyExist;
     const changes: AuthRecordChange[] = [];
     this.putUser(
-      { name: Buffer.from(r.name), password, roles: [], options: r.options ?? { noPassword: false } },
+      { name: encodeRawString(r.name), password, roles: [], options: r.options ?? { noPassword: false } },
       changes,
     );
     this.bump(changes);
@@ -345,7 +351,7 @@ export class AuthStore {
       return { resp: {}, changes: [] };
     }
     const changes: AuthRecordChange[] = [];
-    this.putUser({ ...user, roles: [...user.roles, r.role].sort(byBytes) }, changes);
+    this.putUser({ ...user, roles: [...user.roles, r.role].sort(compareRawStrings) }, changes);
     this.bump(changes);
     this.opts.log?.info({ "user-name": r.user, "added-role-name": r.role }, "granted a role to a user");
     return { resp: {}, changes };
@@ -358,7 +364,7 @@ export class AuthStore {
   }
 
   applyUserList(): AuthApplied<{ users: string[] }> {
-    return { resp: { users: [...this.users.keys()].sort(byBytes) }, changes: [] };
+    return { resp: { users: [...this.users.keys()].sort(compareRawStrings) }, changes: [] };
   }
 
   applyUserRevokeRole(r: AuthUserRevokeRoleRequest): AuthApplied<object> {
@@ -376,10 +382,10 @@ export class AuthStore {
 
   applyRoleAdd(r: AuthRoleAddRequest): AuthApplied<object> {
     if (r.name.length === 0) throw Errors.RoleEmpty;
-    if (Buffer.byteLength(r.name) > MAX_NAME_BYTES) throw AuthErrors.RoleNameTooLong;
+    if (rawStringByteLength(r.name) > MAX_NAME_BYTES) throw AuthErrors.RoleNameTooLong;
     if (this.roles.has(r.name)) throw Errors.RoleAlreadyExist;
     const changes: AuthRecordChange[] = [];
-    this.putRole({ name: Buffer.from(r.name), keyPermission: [] }, changes);
+    this.putRole({ name: encodeRawString(r.name), keyPermission: [] }, changes);
     this.bump(changes);
     this.opts.log?.info({ "role-name": r.name }, "created a role");
     return { resp: {}, changes };
@@ -392,7 +398,7 @@ export class AuthStore {
   }
 
   applyRoleList(): AuthApplied<{ roles: string[] }> {
-    return { resp: { roles: [...this.roles.keys()].sort(byBytes) }, changes: [] };
+    return { resp: { roles: [...this.roles.keys()].sort(compareRawStrings) }, changes: [] };
   }
 
   applyRoleDelete(r: AuthRoleDeleteRequest): AuthApplied<object> {

@@ -71,7 +71,7 @@ import type {
 } from "../gen/etcdserverpb/rpc.js";
 import type { WatchEventsListener, WatcherAdmission } from "../mvcc/watch-stream.js";
 
-export type { RequestContext } from "../auth/context.js";
+export type { ClientDeadline, RequestContext } from "../auth/context.js";
 export type { WatchEventsListener, WatcherAdmission } from "../mvcc/watch-stream.js";
 
 /** One client watch stream: requests in, responses out (the gRPC Watch bidi stream maps onto it 1:1). */

@@ -1,6 +1,7 @@
 // Membership changes as etcd 3.4's server makes them: the strict reconfiguration checks, a raft conf
 // change with etcd's context, and the verdict every member reaches when it applies it. Learner
 // promotion is the leader's to decide; other members forward it over the peer port.
+import type { ClientDeadline } from "../auth/context.js";
 import { ConfChange, ConfChangeType } from "../gen/raftpb/raft.js";
 import {
   type Member,
@@ -37,7 +38,7 @@ export interface ClusterOpsDeps {
   core: ServerCore;
   transport: () => Transport;
   /** Proposes a conf change and resolves with the apply verdict (an error text when refused). */
-  configure(cc: ConfChange): Promise<void>;
+  configure(cc: ConfChange, deadline?: ClientDeadline): Promise<void>;
   now: () => number;
 }
 
@@ -104,7 +105,11 @@ export class ClusterOps {
     this.check(mayRemoveMember(this.reconfigContext(), id, this.cluster.member(id)?.isLearner ?? false));
   }
 
-  async add(peerUrls: string[], isLearner: boolean): Promise<{ member: Member; members: Member[] }> {
+  async add(
+    peerUrls: string[],
+    isLearner: boolean,
+    deadline?: ClientDeadline,
+  ): Promise<{ member: Member; members: Member[] }> {
     if (!validPeerUrls(peerUrls)) throw Errors.MemberBadURLs;
     const urls = [...peerUrls].sort();
     const id = newMemberId(urls, Math.floor(this.d.now() / 1000));
@@ -116,12 +121,13 @@ export class ClusterOps {
         nodeId: id,
         context: memberAddContext({ id, peerUrls: urls, isLearner }),
       }),
+      deadline,
     );
     const member = this.cluster.member(id) ?? { id, name: "", peerUrls: urls, clientUrls: [], isLearner };
     return { member, members: this.cluster.list() };
   }
 
-  async remove(id: bigint): Promise<Member[]> {
+  async remove(id: bigint, deadline?: ClientDeadline): Promise<Member[]> {
     this.mayRemoveMember(id);
     if (id === this.d.core.memberId && this.d.core.raft.leadership$.value.isLeader) await this.stepDown();
     await this.d.configure(
@@ -130,6 +136,7 @@ export class ClusterOps {
         type: ConfChangeType.ConfChangeRemoveNode,
         nodeId: id,
       }),
+      deadline,
     );
     return this.cluster.list();
   }
@@ -161,7 +168,7 @@ export class ClusterOps {
       await new Promise((r) => setTimeout(r, core.cfg.tickMs));
   }
 
-  async update(id: bigint, peerUrls: string[]): Promise<Member[]> {
+  async update(id: bigint, peerUrls: string[], deadline?: ClientDeadline): Promise<Member[]> {
     if (!validPeerUrls(peerUrls)) throw Errors.MemberBadURLs;
     await this.d.configure(
       ConfChange.fromPartial({
@@ -170,12 +177,13 @@ export class ClusterOps {
         nodeId: id,
         context: memberUpdateContext(id, peerUrls),
       }),
+      deadline,
     );
     return this.cluster.list();
   }
 
   /** Promotes a learner: the leader checks it is in sync and proposes; others forward to the leader. */
-  async promote(id: bigint): Promise<MemberJson[]> {
+  async promote(id: bigint, deadline?: ClientDeadline): Promise<MemberJson[]> {
     const { core } = this.d;
     if (!core.raft.leadership$.value.isLeader) {
       const lead = core.raft.lead;
@@ -197,6 +205,7 @@ export class ClusterOps {
         nodeId: id,
         context: memberPromoteContext(id),
       }),
+      deadline,
     );
     return membersJson(core);
   }

@@ -57,7 +57,7 @@ import { createClientApi } from "./api/index.js";
 import { type ApplyResult, EntryApplier } from "./apply.js";
 import { createAuthStore } from "./auth-setup.js";
 import { type BootstrapCase, bootstrapRaft, logWalRepair } from "./bootstrap.js";
-import type { ClientApi } from "./client-api.js";
+import type { ClientApi, ClientDeadline } from "./client-api.js";
 import { ClusterOps } from "./cluster-ops.js";
 import { clusterVersion$ } from "./cluster-version.js";
 import { Compactor } from "./compactor.js";
@@ -174,10 +174,7 @@ export class EtcdServer implements ServerCore {
     this.wait = new WaitRegistry<ApplyResult>(
       {
         timeoutMs: requestTimeoutMs(cfg),
-        error: (id, waitedMs) => {
-          if (this.leaderless.delete(id)) return Errors.ProposalDeadlineExceeded;
-          return this.proposalTimeout(this.now() - waitedMs);
-        },
+        error: (id, waitedMs) => this.waitExpired(id, this.now() - waitedMs),
       },
       {
         // a refused request fails its waiter; the proposal is done either way (no `then` per proposal)
@@ -239,7 +236,7 @@ export class EtcdServer implements ServerCore {
     this.clusterOps = new ClusterOps({
       core: this,
       transport: () => this.transport,
-      configure: (cc) => this.configure(cc),
+      configure: (cc, deadline) => this.configure(cc, deadline),
       now: this.now,
     });
     this.api = createClientApi(this);
@@ -811,8 +808,11 @@ export class EtcdServer implements ServerCore {
 
   // ---- proposals -----------------------------------------------------------------------------
 
-  /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
-  propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult> {
+  /**
+   * Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest),
+   * until the request timeout or the client's deadline, whichever passes first.
+   */
+  propose(req: Partial<InternalRaftRequest>, deadline?: ClientDeadline): Promise<ApplyResult> {
     // (not async: every write comes this way, and the promise of the wait is the answer itself)
     if (this.stopping) return Promise.reject(Errors.Stopped);
     // etcd refuses new work while applies lag commits by more than maxGapBetweenApplyAndCommitIndex
@@ -834,16 +834,20 @@ export class EtcdServer implements ServerCore {
     const { data, decoded } = proposal;
     if (data.length > this.cfg.maxRequestBytes) return Promise.reject(Errors.RequestTooLarge);
     if (decoded !== undefined) this.proposed.remember(data, decoded);
-    return this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped));
+    return this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped), deadline);
   }
 
   /** Proposes a membership change and waits for every member's verdict on it (etcd's configure). */
-  async configure(cc: ConfChange): Promise<void> {
+  async configure(cc: ConfChange, deadline?: ClientDeadline): Promise<void> {
     if (this.stopping) throw Errors.Stopped;
-    await this.proposeAndWait(cc.id, () => {
-      this.raft.node.proposeConfChange(cc);
-      this.raft.kick();
-    });
+    await this.proposeAndWait(
+      cc.id,
+      () => {
+        this.raft.node.proposeConfChange(cc);
+        this.raft.kick();
+      },
+      deadline,
+    );
   }
 
   /** When this member last learned of a new leader (ms on `now`'s clock; etcd's leadElectedTime). */
@@ -878,16 +882,34 @@ export class EtcdServer implements ServerCore {
   /** The ids of the proposals in awaitingLeader (what their timeout fails them with). */
   private readonly leaderless = new Set<bigint>();
 
-  /** Runs a proposal registered under `id` and waits for its apply result, failing after the request timeout. */
+  /**
+   * The error of a wait for a proposal whose time is up (the request timeout's or the client's
+   * deadline, made at `start`): one no leader took yet fails as etcd's raft node gives up waiting for
+   * one (the context's error), one raft took as parseProposeCtxErr says.
+   */
+  private waitExpired(id: bigint, start: number): unknown {
+    if (this.leaderless.delete(id)) return Errors.ProposalDeadlineExceeded;
+    return this.proposalTimeout(start);
+  }
+
+  /**
+   * Runs a proposal registered under `id` and waits for its apply result, failing after the request
+   * timeout or when the client's deadline passes.
+   */
   private proposeAndWait(
     id: bigint,
     propose: (dropped: (err: unknown) => void) => void,
+    deadline?: ClientDeadline,
   ): Promise<ApplyResult> {
     let result: Promise<ApplyResult>;
     try {
       result = this.wait.register(id);
     } catch (err) {
       return Promise.reject(err);
+    }
+    if (deadline !== undefined) {
+      const start = this.now();
+      deadline.onExpiry(() => this.wait.fail(id, this.waitExpired(id, start)));
     }
     // raft refused it, now or when the proposals of the turn were stepped
     const dropped = (err: unknown) =>

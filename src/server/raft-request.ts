@@ -1,6 +1,7 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { InternalRaftRequest, RequestHeader } from "../gen/etcdserverpb/raft_internal.js";
 import { DeleteRangeRequest, PutRequest, TxnRequest } from "../gen/etcdserverpb/rpc.js";
+import { encodeRawString, hasRawBytes } from "../rpctypes/raw-string.js";
 import { ByteSlab } from "../transport/byte-slab.js";
 import { isPlainVarint, WireBuffer } from "./wire-buffer.js";
 
@@ -92,7 +93,8 @@ function encodePut(put: PutRequest, header: RequestHeader): Buffer | undefined {
     }
     if (header.username !== "") {
       w.byte(18);
-      w.string(header.username);
+      if (hasRawBytes(header.username)) w.bytes(encodeRawString(header.username));
+      else w.string(header.username);
     }
     if (header.authRevision !== 0) {
       w.byte(24);
@@ -122,13 +124,11 @@ function soleClientWrite(req: Partial<InternalRaftRequest>): ClientWrite | undef
  * starts from, so a request built from it has the decoder's shape.
  */
 const NO_REQUEST: InternalRaftRequest = InternalRaftRequest.fromPartial({});
-/** Lone UTF-16 surrogates: the encoder writes them as U+FFFD, so a string with one does not decode to itself. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * What decoding a hand-written put gives, built from the request itself; undefined unless every field
- * has exactly the type and value the decoder would produce (bytes as Buffers, booleans, a string that
- * survives UTF-8), so that applying it is applying the proposed bytes.
+ * has exactly the type and value the decoder would produce (bytes as Buffers, booleans, a user name
+ * of UTF-8 text), so that applying it is applying the proposed bytes.
  */
 function decodedPut(put: PutRequest, header: RequestHeader): InternalRaftRequest | undefined {
   const { key, value, lease, prevKv, ignoreValue, ignoreLease } = put;
@@ -140,7 +140,7 @@ function decodedPut(put: PutRequest, header: RequestHeader): InternalRaftRequest
     typeof ignoreValue !== "boolean" ||
     typeof ignoreLease !== "boolean" ||
     typeof header.username !== "string" ||
-    (header.username !== "" && LONE_SURROGATE.test(header.username))
+    (header.username !== "" && hasRawBytes(header.username))
   )
     return undefined;
   return {

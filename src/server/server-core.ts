@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ClientDeadline } from "../auth/context.js";
 import type { AuthStore } from "../auth/store.js";
 import type { InternalRaftRequest } from "../gen/etcdserverpb/raft_internal.js";
 import type { AlarmMember, ResponseHeader } from "../gen/etcdserverpb/rpc.js";
@@ -40,8 +41,11 @@ export interface ServerCore {
   readonly clusterOps: ClusterOps;
   /** Raised alarms, as applied. */
   alarms(): AlarmMember[];
-  /** Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest). */
-  propose(req: Partial<InternalRaftRequest>): Promise<ApplyResult>;
+  /**
+   * Proposes a request through raft and waits for its apply result (etcd's processInternalRaftRequest),
+   * until the request timeout or the client's deadline.
+   */
+  propose(req: Partial<InternalRaftRequest>, deadline?: ClientDeadline): Promise<ApplyResult>;
   /** The response header at a revision (default: the current one). */
   header(revision?: number): ResponseHeader;
   /** Runs work that must not overlap an apply batch (defragmentation). */

@@ -55,30 +55,48 @@ export class FrameReader<T> {
 
   /** The frames completed by this chunk, in order; throws what the decoder throws. */
   push(chunk: Buffer): T[] {
-    if (chunk.length === 0) return [];
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const out: T[] = [];
-    if (this.buffered < this.need) return out;
-    let buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
-    let offset = 0;
-    for (;;) {
-      if (offset === buf.length) {
-        this.need = 1;
-        break;
-      }
-      const r = this.decode(offset === 0 ? buf : buf.subarray(offset));
-      if (!r.done) {
-        this.need = r.need;
-        break;
-      }
-      out.push(r.value);
-      offset += r.size;
-    }
-    buf = buf.subarray(offset);
-    this.chunks = buf.length > 0 ? [buf] : [];
-    this.buffered = buf.length;
+    this.each(chunk, (value) => out.push(value));
     return out;
+  }
+
+  /**
+   * Hands each frame completed by this chunk to `frame`, in order; throws what the decoder (or
+   * `frame`) throws. A stream's reader gets one frame per chunk mostly: no array for them, and none
+   * for the bytes left over when the chunk ended with a frame.
+   */
+  each(chunk: Buffer, frame: (value: T) => void): void {
+    if (chunk.length === 0) return;
+    this.buffered += chunk.length;
+    if (this.buffered < this.need) {
+      this.chunks.push(chunk);
+      return;
+    }
+    let buf = chunk;
+    if (this.chunks.length > 0) {
+      this.chunks.push(chunk);
+      buf = Buffer.concat(this.chunks, this.buffered);
+    }
+    this.chunks.length = 0;
+    let offset = 0;
+    try {
+      for (;;) {
+        if (offset === buf.length) {
+          this.need = 1;
+          break;
+        }
+        const r = this.decode(offset === 0 ? buf : buf.subarray(offset));
+        if (!r.done) {
+          this.need = r.need;
+          break;
+        }
+        offset += r.size;
+        frame(r.value);
+      }
+    } finally {
+      this.buffered = buf.length - offset;
+      if (this.buffered > 0) this.chunks.push(offset === 0 ? buf : buf.subarray(offset));
+    }
   }
 
   /** Bytes received but not yet part of a whole frame. */

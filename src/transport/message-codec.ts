@@ -2,7 +2,7 @@
 // a big-endian uint64 length followed by one raft message in etcd's layout.
 import { type Message, MessageType } from "../gen/raftpb/raft.js";
 import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, writeU64 } from "./frames.js";
-import { decodeMessage, emptyMessage, messageSize, RaftWireError, writeMessageInto } from "./raft-wire.js";
+import { decodeMessageAt, emptyMessage, messageSize, RaftWireError, writeMessageInto } from "./raft-wire.js";
 
 /** The keep-alive every stream writer sends: a MsgHeartbeat with every other field zero. */
 export const LINK_HEARTBEAT: Message = emptyMessage(MessageType.MsgHeartbeat);
@@ -38,7 +38,7 @@ export function decodeMessageFrame(buf: Buffer, limit: number = MAX_FRAME_BYTES)
   const len = readLength(buf, 0, limit, "raft message length");
   if (buf.length < 8 + len) return { done: false, need: 8 + len };
   try {
-    return { done: true, value: decodeMessage(buf.subarray(8, 8 + len)), size: 8 + len };
+    return { done: true, value: decodeMessageAt(buf, 8, 8 + len), size: 8 + len };
   } catch (err) {
     throw new FrameError((err as Error).message);
   }

@@ -1,6 +1,7 @@
 // The msgappv2 stream (`/raft/stream/msgapp/<id>`): only MsgApp travels here, and a MsgApp that
 // continues exactly where the previous one ended is sent without its header. Both ends track the
-// (term, index) the last frame ended at; these functions are pure and return the next state.
+// (term, index) the last frame ended at: the functions here are pure and return the next state; a
+// stream's MsgAppV2Reader keeps it.
 //
 //   0x00                                   link heartbeat (state unchanged)
 //   0x01 u64 n, n × (u64 len, Entry), u64 commit   entries continuing at state.index in state.term
@@ -9,8 +10,8 @@ import { type Entry, type Message, MessageType } from "../gen/raftpb/raft.js";
 import { FrameError, type FrameResult, MAX_FRAME_BYTES, readLength, readU64, writeU64 } from "./frames.js";
 import { isLinkHeartbeat, LINK_HEARTBEAT } from "./message-codec.js";
 import {
-  decodeEntry,
-  decodeMessage,
+  decodeEntryAt,
+  decodeMessageAt,
   entrySize,
   messageSize,
   writeEntryInto,
@@ -114,66 +115,112 @@ export function decodeMsgAppV2(
   remote: bigint,
   limit: number = MAX_FRAME_BYTES,
 ): FrameResult<MsgAppV2Decoded> {
-  if (buf.length < 1) return { done: false, need: 1 };
-  const type = buf[0];
-  switch (type) {
-    case TYPE_LINK_HEARTBEAT:
-      return { done: true, value: { message: { ...LINK_HEARTBEAT, entries: [] }, state }, size: 1 };
-    case TYPE_APP_ENTRIES: {
-      if (buf.length < 9) return { done: false, need: 9 };
-      const n = readLength(buf, 1, limit / 8, "msgappv2 entry count");
-      let offset = 9;
-      const entries: Entry[] = [];
-      for (let i = 0; i < n; i++) {
-        if (buf.length < offset + 8) return { done: false, need: offset + 8 + 8 * (n - i) };
-        const len = readLength(buf, offset, limit, "msgappv2 entry length");
-        offset += 8;
-        if (buf.length < offset + len) return { done: false, need: offset + len + 8 * (n - i) };
-        entries.push(decodeEntryFrame(buf.subarray(offset, offset + len)));
-        offset += len;
+  const reader = new MsgAppV2Reader(local, remote, limit);
+  reader.term = state.term;
+  reader.index = state.index;
+  const r = reader.decode(buf);
+  if (!r.done) return r;
+  const next = reader.term === state.term && reader.index === state.index ? state : reader.state;
+  return { done: true, value: { message: r.value, state: next }, size: r.size };
+}
+
+/**
+ * The receiving end of one msgappv2 stream: decodes frame after frame, keeping the (term, index) the
+ * last one ended at. A follower decodes one frame per append; a fresh state and two result objects for
+ * each (decodeMsgAppV2's answer) were garbage of every put.
+ */
+export class MsgAppV2Reader {
+  term = INITIAL_MSGAPPV2_STATE.term;
+  index = INITIAL_MSGAPPV2_STATE.index;
+
+  constructor(
+    private readonly local: bigint,
+    private readonly remote: bigint,
+    private readonly limit: number = MAX_FRAME_BYTES,
+  ) {}
+
+  get state(): MsgAppV2State {
+    return { term: this.term, index: this.index };
+  }
+
+  /** One frame from the start of `buf` (a FrameReader's decoder). */
+  readonly decode = (buf: Buffer): FrameResult<Message> => {
+    if (buf.length < 1) return NEED_TYPE;
+    const type = buf[0];
+    switch (type) {
+      case TYPE_LINK_HEARTBEAT:
+        return { done: true, value: { ...LINK_HEARTBEAT, entries: [] }, size: 1 };
+      case TYPE_APP_ENTRIES:
+        return this.entries(buf);
+      case TYPE_APP: {
+        if (buf.length < 9) return { done: false, need: 9 };
+        const len = readLength(buf, 1, this.limit, "msgappv2 message length");
+        if (buf.length < 9 + len) return { done: false, need: 9 + len };
+        const message = wrap(() => decodeMessageAt(buf, 9, 9 + len));
+        const last = message.entries[message.entries.length - 1];
+        this.term = message.term;
+        this.index = last ? last.index : message.index;
+        return { done: true, value: message, size: 9 + len };
       }
-      if (buf.length < offset + 8) return { done: false, need: offset + 8 };
-      const commit = readU64(buf, offset);
+      default:
+        throw new FrameError(`failed to parse type ${type} in msgappv2 stream`);
+    }
+  };
+
+  /** Entries continuing at the tracked (term, index), without the message's header. */
+  private entries(buf: Buffer): FrameResult<Message> {
+    const limit = this.limit;
+    if (buf.length < 9) return { done: false, need: 9 };
+    const n = readLength(buf, 1, limit / 8, "msgappv2 entry count");
+    let offset = 9;
+    // measured before anything is decoded: a frame still arriving costs no entries decoded again
+    for (let i = 0; i < n; i++) {
+      if (buf.length < offset + 8) return { done: false, need: offset + 8 + 8 * (n - i) };
+      const len = readLength(buf, offset, limit, "msgappv2 entry length");
       offset += 8;
-      const message: Message = {
-        type: MessageType.MsgApp,
-        to: local,
-        from: remote,
-        term: state.term,
-        logTerm: state.term,
-        index: state.index,
-        entries,
-        commit,
-        snapshot: undefined,
-        reject: false,
-        rejectHint: 0,
-        context: NO_CONTEXT,
-      };
-      return {
-        done: true,
-        value: { message, state: { term: state.term, index: state.index + n } },
-        size: offset,
-      };
+      if (buf.length < offset + len) return { done: false, need: offset + len + 8 * (n - i) };
+      offset += len;
     }
-    case TYPE_APP: {
-      if (buf.length < 9) return { done: false, need: 9 };
-      const len = readLength(buf, 1, limit, "msgappv2 message length");
-      if (buf.length < 9 + len) return { done: false, need: 9 + len };
-      const message = wrap(() => decodeMessage(buf.subarray(9, 9 + len)));
-      return { done: true, value: { message, state: afterFullApp(message) }, size: 9 + len };
+    if (buf.length < offset + 8) return { done: false, need: offset + 8 };
+    const entries: Entry[] = new Array(n);
+    let at = 9;
+    for (let i = 0; i < n; i++) {
+      const len = readU64(buf, at);
+      at += 8;
+      entries[i] = decodeEntryFrame(buf, at, at + len);
+      at += len;
     }
-    default:
-      throw new FrameError(`failed to parse type ${type} in msgappv2 stream`);
+    const commit = readU64(buf, offset);
+    const term = this.term;
+    const message: Message = {
+      type: MessageType.MsgApp,
+      to: this.local,
+      from: this.remote,
+      term,
+      logTerm: term,
+      index: this.index,
+      entries,
+      commit,
+      snapshot: undefined,
+      reject: false,
+      rejectHint: 0,
+      context: NO_CONTEXT,
+    };
+    this.index += n;
+    return { done: true, value: message, size: offset + 8 };
   }
 }
+
+/** What a reader answers for an empty buffer. */
+const NEED_TYPE: FrameResult<never> = Object.freeze({ done: false, need: 1 });
 
 /** The context of a MsgApp sent without its header: empty, one buffer for all (nobody writes into it). */
 const NO_CONTEXT = Buffer.alloc(0);
 
-/** An entry of a headerless MsgApp; what does not decode ends the stream. */
-function decodeEntryFrame(bytes: Buffer): Entry {
+/** An entry of a headerless MsgApp, in place in its frame; what does not decode ends the stream. */
+function decodeEntryFrame(bytes: Buffer, start: number, end: number): Entry {
   try {
-    return decodeEntry(bytes);
+    return decodeEntryAt(bytes, start, end);
   } catch (err) {
     throw new FrameError((err as Error).message);
   }

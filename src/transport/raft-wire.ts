@@ -254,10 +254,15 @@ export function encodeEntry(e: Entry): Buffer {
 
 /** Any valid protobuf encoding of a raft message; throws RaftWireError on malformed input. */
 export function decodeMessage(bytes: Uint8Array): Message {
-  const common = decodeCommonMessage(bytes);
+  return decodeMessageAt(bytes, 0, bytes.length);
+}
+
+/** The message encoded in bytes[start, end), read in place (a stream's frame holds it after its length). */
+export function decodeMessageAt(bytes: Uint8Array, start: number, end: number): Message {
+  const common = decodeCommonMessage(bytes, start, end);
   if (common !== undefined) return common;
   try {
-    return Message.decode(bytes);
+    return Message.decode(bytes.subarray(start, end));
   } catch (err) {
     throw new RaftWireError(`malformed raft message: ${(err as Error).message}`);
   }
@@ -294,14 +299,13 @@ const entryBytes = new ByteSlab();
  * decodes every entry the leader appends. Anything else (unknown fields, repeats, long or broken
  * varints) is left to the generated decoder: undefined.
  */
-function decodeCommonEntry(bytes: Uint8Array): Entry | undefined {
-  const end = bytes.length;
+function decodeCommonEntry(bytes: Uint8Array, start: number, end: number): Entry | undefined {
   let type = 0;
   let term = 0;
   let index = 0;
   let data: Buffer | undefined;
   let seen = 0;
-  let at = 0;
+  let at = start;
   while (at < end) {
     const tag = bytes[at++];
     if (tag === 0x22) {
@@ -400,8 +404,7 @@ function u64Varint(bytes: Uint8Array, at: number, end: number): bigint | undefin
  * decodes an answer from every follower for every append. Anything else is left to the generated
  * decoder: undefined.
  */
-function decodeCommonMessage(bytes: Uint8Array): Message | undefined {
-  const end = bytes.length;
+function decodeCommonMessage(bytes: Uint8Array, start: number, end: number): Message | undefined {
   let type = 0;
   let to = 0n;
   let from = 0n;
@@ -413,7 +416,7 @@ function decodeCommonMessage(bytes: Uint8Array): Message | undefined {
   let reject = false;
   let rejectHint = 0;
   let seen = 0;
-  let at = 0;
+  let at = start;
   while (at < end) {
     const tag = bytes[at++];
     const field = tag >>> 3;
@@ -471,10 +474,18 @@ const NO_CONTEXT = Buffer.alloc(0);
 
 /** Any valid protobuf encoding of an entry; throws RaftWireError on malformed input. */
 export function decodeEntry(bytes: Uint8Array): Entry {
-  const common = decodeCommonEntry(bytes);
+  return decodeEntryAt(bytes, 0, bytes.length);
+}
+
+/**
+ * The entry encoded in bytes[start, end), read in place: a follower's appends carry their entries
+ * inside the frame, and a view of each was one more object per entry.
+ */
+export function decodeEntryAt(bytes: Uint8Array, start: number, end: number): Entry {
+  const common = decodeCommonEntry(bytes, start, end);
   if (common !== undefined) return common;
   try {
-    return Entry.decode(bytes);
+    return Entry.decode(bytes.subarray(start, end));
   } catch (err) {
     throw new RaftWireError(`malformed raft entry: ${(err as Error).message}`);
   }

@@ -7,7 +7,7 @@ import { MEMBER_REMOVED, streamHeaders, type TransportContext } from "./context.
 import { FrameReader } from "./frames.js";
 import { peerUrl } from "./http-util.js";
 import { decodeMessageFrame, isLinkHeartbeat } from "./message-codec.js";
-import { decodeMsgAppV2, INITIAL_MSGAPPV2_STATE, type MsgAppV2State } from "./msgappv2-codec.js";
+import { MsgAppV2Reader } from "./msgappv2-codec.js";
 import type { PeerStatus } from "./peer-status.js";
 import { dialStream, type StreamAnswer } from "./stream-dial.js";
 import { STREAM_NAMES, type StreamType } from "./stream-writer.js";
@@ -26,13 +26,7 @@ class DialError extends Error {
 
 function frameDecoder(type: StreamType, local: bigint, remote: bigint): FrameReader<Message> {
   if (type === "message") return new FrameReader(decodeMessageFrame);
-  let state: MsgAppV2State = INITIAL_MSGAPPV2_STATE;
-  return new FrameReader((buf) => {
-    const r = decodeMsgAppV2(state, buf, local, remote);
-    if (!r.done) return r;
-    state = r.value.state;
-    return { done: true, value: r.value.message, size: r.size };
-  });
+  return new FrameReader(new MsgAppV2Reader(local, remote).decode);
 }
 
 export class StreamReader {
@@ -153,6 +147,11 @@ export class StreamReader {
     this.current = res;
     const reader = frameDecoder(this.type, this.ctx.localId, this.peerId);
     const received = this.ctx.metrics.receivedTally(formatId(this.peerId));
+    // each message as its frame is decoded (etcd's reader too); a frame that does not decode ends the stream
+    const deliver = (m: Message): void => {
+      if (isLinkHeartbeat(m)) return;
+      this.ctx.deliver(m);
+    };
     return new Promise((resolve) => {
       let finished = false;
       const finish = (err: Error | undefined) => {
@@ -172,16 +171,10 @@ export class StreamReader {
           if (finished) return;
           idle.refresh();
           received.bytes += chunk.length;
-          let msgs: Message[];
           try {
-            msgs = reader.push(chunk);
+            reader.each(chunk, deliver);
           } catch (err) {
             finish(err as Error);
-            return;
-          }
-          for (const m of msgs) {
-            if (isLinkHeartbeat(m)) continue;
-            this.ctx.deliver(m);
           }
         },
         (err) => finish(this.stopped ? undefined : err),

@@ -20,7 +20,7 @@ import { hex16 } from "./u64.js";
 const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.seg$/;
 export const TEMPORARY_SUFFIX = ".tmp";
 
-/** New logs start with segments of this size; each next one is twice as big, up to the maximum. */
+/** A new log's first segment (written whole before a start serves); every later one has the largest size. */
 export const INITIAL_SEGMENT_BYTES = 1024 * 1024;
 /** Largest segment, as etcd's (64 MB). */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;

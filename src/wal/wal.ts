@@ -68,7 +68,7 @@ export interface WalCommit {
 
 export interface WalOptions {
   readonly onCommit?: (commit: WalCommit) => void;
-  /** Largest segment file (default 64 MiB); a new log starts with 1 MiB segments, each next one twice as big. */
+  /** Size of every segment after a new log's first one of 1 MiB (default 64 MiB, as etcd's). */
   readonly segmentBytes?: number;
   /**
    * etcd's --unsafe-no-fsync: a save resolves once written, without its fdatasync. A process crash loses
@@ -500,13 +500,12 @@ export class WAL {
         bytes += (job.hardState?.frame.length ?? 0) + (job.snapshot ? MARK_FRAME_BYTES : 0);
       }
     }
-    const cut = this.writer.mustCut(bytes);
-    const wait = cut ? this.writer.whenNextReady() : undefined;
-    if (wait === undefined) {
-      this.writeBatch(batch, started, cut, onLoop);
+    const placed = this.writer.place(bytes);
+    if (typeof placed === "string") {
+      this.writeBatch(batch, started, placed === "cut", onLoop);
       return;
     }
-    wait.then(
+    placed.then(
       () => this.writeBatch(batch, started, true, false),
       (error: Error) => this.finish(batch, error),
     );

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { grpcTimeoutMs } from "../../src/api/grpc/call-stream.js";
+import { UnaryRequestCall } from "../../src/api/grpc/unary-request-call.js";
 import { mulberry32, withSeed } from "../seeded-random.js";
 
 /** The header's meaning as grpc-go reads it: 1-8 digits and a unit, nothing else (else malformed). */
@@ -43,3 +44,52 @@ test("any grpc-timeout value means what grpc-go reads in it (random values)", ()
       assert.equal(grpcTimeoutMs(value), byPattern(value), `seed ${seed}, value ${JSON.stringify(value)}`);
     }
   }));
+
+/** A call that records its failures; `handOver` stands for the request going to its handler. */
+class RecordedCall extends UnaryRequestCall {
+  readonly failures: string[] = [];
+  constructor() {
+    super(1024);
+  }
+  fail(code: number, message: string): void {
+    if (this.finishCall()) this.failures.push(`${code} ${message}`);
+  }
+  handOver(): void {
+    this.handedOver = true;
+  }
+  get deadlineForHandler() {
+    return this.clientDeadline;
+  }
+}
+
+const passed = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("a deadline passed before the request went on answers 4; after, the wait told answers, else 2", async () => {
+  const early = new RecordedCall();
+  assert.equal(early.deadlineForHandler, undefined, "no grpc-timeout, no deadline");
+  early.startDeadline(5);
+  await passed(30);
+  assert.deepEqual(early.failures, ["4 context deadline exceeded"]);
+
+  // the handler's wait is told, and its answer (settled in microtasks) is the call's
+  const told = new RecordedCall();
+  told.startDeadline(5);
+  told.handOver();
+  const deadline = told.deadlineForHandler;
+  assert.ok(deadline !== undefined && deadline.at > performance.now() - 1);
+  let calls = 0;
+  deadline.onExpiry(() => {
+    calls++;
+    void Promise.resolve().then(() => told.fail(14, "etcdserver: request timed out"));
+  });
+  await passed(30);
+  assert.equal(calls, 1);
+  assert.deepEqual(told.failures, ["14 etcdserver: request timed out"]);
+
+  // nothing listens: grpc-go's answer to a handler returning the context's error
+  const untold = new RecordedCall();
+  untold.startDeadline(5);
+  untold.handOver();
+  await passed(30);
+  assert.deepEqual(untold.failures, ["2 context deadline exceeded"]);
+});

@@ -633,6 +633,38 @@ describe("the client port's own HTTP/2 connection", { timeout: 30_000 }, () => {
     );
   });
 
+  it("holds a ping's ack for the connection's next write, and sends a held one when the next ping comes", async () => {
+    const { raw } = setup();
+    raw.start();
+    await raw.until((f) => f.some((x) => x.type === FrameType.SETTINGS && x.flags === Flags.ACK));
+    // the answer comes a millisecond later, within the hold: the ack leaves in the same write
+    raw.write(
+      frame(FrameType.PING, 0, 0, Buffer.from("with-ans")),
+      raw.headers(1, grpcRequest("/later/4/1")),
+      raw.data(1, grpcMessage("p")),
+    );
+    const frames = await raw.stream(1);
+    const answer = frames.find((f) => f.type === FrameType.DATA) as ReadFrame;
+    const ack = raw.frames.find((f) => f.type === FrameType.PING) as ReadFrame;
+    assert.equal(ack.payload.toString(), "with-ans");
+    assert.equal(ack.flags, Flags.ACK);
+    assert.equal(ack.read, answer.read, "the ack came with the answer");
+    // nothing else to write: each ack still comes, in order
+    raw.write(frame(FrameType.PING, 0, 0, Buffer.from("alone--1")));
+    raw.write(frame(FrameType.PING, 0, 0, Buffer.from("alone--2")));
+    await raw.until((f) => f.filter((x) => x.type === FrameType.PING).length === 3);
+    const acks = raw.frames.filter((f) => f.type === FrameType.PING);
+    assert.deepEqual(
+      acks.map((f) => [f.flags, f.payload.toString()]),
+      [
+        [Flags.ACK, "with-ans"],
+        [Flags.ACK, "alone--1"],
+        [Flags.ACK, "alone--2"],
+      ],
+    );
+    raw.close();
+  });
+
   it("forgives pings that come after the server wrote", async () => {
     const clock = { ms: 1_000_000 };
     const { raw } = setup({ now: () => clock.ms });

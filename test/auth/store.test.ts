@@ -339,6 +339,55 @@ describe("auth store", () => {
     store.close();
     again.close();
   });
+
+  test("names that are not UTF-8 are their bytes: keys, role lists, order, checks and recovery", async () => {
+    // "a\xffb" as the generated decoder gives it (raw-string.ts), and "a\u{fffd}b": two users, as in etcd
+    const raw = "a\udcffb";
+    const replaced = "a\u{fffd}b";
+    const { store, run, records } = newStore();
+    addUser(store, run, raw, await hashed("p"));
+    addUser(store, run, replaced, await hashed("q"));
+    assert.throws(() => addUser(store, run, raw, "x"), Errors.UserAlreadyExist);
+    run(() => store.applyRoleAdd({ name: "r\udcff" }));
+    run(() => store.applyRoleAdd({ name: "r\u{fffd}" }));
+    run(() => store.applyUserGrantRole({ user: raw, role: "r\u{fffd}" }));
+    run(() => store.applyUserGrantRole({ user: raw, role: "r\udcff" }));
+    run(() =>
+      store.applyRoleGrantPermission({
+        name: "r\udcff",
+        perm: { permType: Permission_Type.READ, key: b("k"), rangeEnd: Buffer.alloc(0) },
+      }),
+    );
+    // byte order: 61 ef.. before 61 ff..; 72 ef.. before 72 ff..
+    assert.deepEqual(store.applyUserList().resp, { users: [replaced, raw] });
+    assert.deepEqual(store.applyUserGet({ name: raw }).resp, { roles: ["r\u{fffd}", "r\udcff"] });
+    assert.deepEqual(store.applyUserGet({ name: replaced }).resp, { roles: [] });
+    const key = Buffer.from("61ff62", "hex");
+    const [stored] = records.list("authUsers").filter(([k]) => k.equals(key));
+    assert.ok(stored, "the user's key is the bytes of its name");
+    assert.deepEqual(User.decode(stored[1]).name, key);
+    assert.deepEqual(
+      records.list("authRoles").map(([k]) => k.toString("hex")),
+      ["72efbfbd", "72ff"],
+    );
+    assert.equal(records.get("authUsers", replaced) !== undefined, true);
+    addUser(store, run, "root", await hashed("r"));
+    run(() => store.applyUserGrantRole({ user: "root", role: "root" }));
+    run(() => store.applyAuthEnable());
+    const ai = (username: string) => ({ username, revision: store.revision });
+    store.checkAccess(ai(raw), b("k"), Buffer.alloc(0), "read");
+    assert.throws(
+      () => store.checkAccess(ai(replaced), b("k"), Buffer.alloc(0), "read"),
+      Errors.PermissionDenied,
+    );
+    const again = newStore().store;
+    again.recover(records);
+    assert.deepEqual(again.applyUserList().resp, store.applyUserList().resp);
+    assert.deepEqual(again.applyUserGet({ name: raw }).resp, { roles: ["r\u{fffd}", "r\udcff"] });
+    again.checkAccess(ai(raw), b("k"), Buffer.alloc(0), "read");
+    store.close();
+    again.close();
+  });
 });
 
 describe("password hasher", () => {

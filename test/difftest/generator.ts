@@ -174,10 +174,12 @@ const KEYS = [
   "\xff",
   "\xff\xff",
 ];
-// Users and roles: a few that keep meeting each other, root (which etcd treats specially), the empty name and
-// one longer than an LMDB key (a bbolt key holds it).
-const USERS = ["root", "alice", "bob", "carol", "", `b${"o".repeat(2000)}`];
-const ROLES = ["root", "reader", "writer", "", `r${"e".repeat(2000)}`];
+// Users and roles: a few that keep meeting each other, root (which etcd treats specially), the empty name, one
+// longer than an LMDB key (a bbolt key holds it), and a name of bytes that are not UTF-8 beside the one of U+FFFD
+// in their place (two names to etcd: "\udcff" is how the generated codecs carry the byte 0xff, see raw-string.ts;
+// through the gateway, JSON turns it into U+FFFD on both servers).
+const USERS = ["root", "alice", "bob", "carol", "", `b${"o".repeat(2000)}`, "d\udcffe", "d\ufffde"];
+const ROLES = ["root", "reader", "writer", "", `r${"e".repeat(2000)}`, "w\udcff", "w\ufffd"];
 const PASSWORDS = ["", "pw", "secret"];
 const AUTH_METHODS: ReadonlyArray<readonly [AuthMethod, number]> = [
   ["userAdd", 4],

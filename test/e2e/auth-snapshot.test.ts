@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe } from "node:test";
+import { Client, credentials } from "@grpc/grpc-js";
 import bcrypt from "bcryptjs";
 import { Etcd3 } from "etcd3";
 import { BboltReader } from "../../src/bbolt/index.js";
@@ -15,9 +16,16 @@ import { User } from "../../src/gen/authpb/auth.js";
 import { requireEtcd, restoreAndStart } from "../bbolt/etcd-tools.js";
 import { Cluster, fastElections, memberAdd } from "./cluster-harness.js";
 import { type Binary, destroyAllMembers, e2eTest, eventually, Member } from "./harness.js";
+import { call, msg } from "./raw-grpc.js";
 
 const ROOT = ["--user", "root:rootpw"];
-const PASSWORDS: Record<string, string> = { root: "rootpw", alice: "alicepw", bob: "bobpw" };
+// (the user named 61 ff 62, as Buffer.toString reads its name)
+const PASSWORDS: Record<string, string> = {
+  root: "rootpw",
+  alice: "alicepw",
+  bob: "bobpw",
+  "a\u{fffd}b": "rawpw",
+};
 
 async function ok(m: Member, args: string[], input?: string): Promise<string> {
   const res = await m.etcdctl(args, { timeoutMs: 30_000, ...(input === undefined ? {} : { input }) });
@@ -47,6 +55,24 @@ async function setUpAuth(m: Member): Promise<void> {
   await ok(m, ["user", "grant-role", "bob", "r1"]);
   await ok(m, ["user", "grant-role", "bob", "r2"]);
   await ok(m, ["user", "add", "nopw", "--no-password"]);
+  // a user and a role named by bytes that are not UTF-8 (the bucket keys are those bytes)
+  const client = new Client(`127.0.0.1:${m.clientPort}`, credentials.createInsecure());
+  try {
+    const [user, role] = [Buffer.from("61ff62", "hex"), Buffer.from("72ff", "hex")];
+    for (const [method, body] of [
+      ["UserAdd", msg([1, user], [2, "rawpw"])],
+      ["RoleAdd", msg([1, role])],
+      ["RoleGrantPermission", msg([1, role], [2, Buffer.from([0x08, 0x02, 0x12, 0x03, 0x72, 0x61, 0x77])])],
+      ["UserGrantRole", msg([1, user], [2, role])],
+    ] as const)
+      assert.equal(
+        (await call(client, `/etcdserverpb.Auth/${method}`, body))[0],
+        "ok ",
+        `${m.binary}: ${method}`,
+      );
+  } finally {
+    client.close();
+  }
   await ok(m, ["user", "grant-role", "root", "root"]);
   await ok(m, ["auth", "enable"]);
   await ok(m, [...ROOT, "role", "revoke-permission", "r1", "single"]);

@@ -4,6 +4,7 @@
 // error about anything an rxetcd member sent.
 import assert from "node:assert/strict";
 import { after, describe } from "node:test";
+import { Client, credentials } from "@grpc/grpc-js";
 import { assertHasAll, equalHashes, etcdErrorLines, hex, memberList, WriteLoad } from "./cluster-checks.js";
 import { Cluster } from "./cluster-harness.js";
 import {
@@ -16,6 +17,7 @@ import {
   needsDebianEtcd,
   sleep,
 } from "./harness.js";
+import { call, msg } from "./raw-grpc.js";
 
 /** Each member's id (decimal, as etcdctl prints it), read from a member list. */
 async function idsByName(c: Cluster): Promise<Map<string, string>> {
@@ -112,6 +114,51 @@ for (const shape of [
           );
           assert.deepEqual(v, { etcdserver: "3.4.23", etcdcluster: "3.4.0" });
         }
+      },
+    );
+
+    e2eTest(
+      "user and role names that are not UTF-8 are applied alike by members of both kinds",
+      { timeout: 60_000 },
+      async () => {
+        // "a\xffb" through one member, "a\u{fffd}b" through another: two users on every member (etcd
+        // keeps the bytes), given back as sent, whoever proposed them
+        const clients = cluster.members.map(
+          (m) => new Client(`127.0.0.1:${m.clientPort}`, credentials.createInsecure()),
+        );
+        const AUTH = "/etcdserverpb.Auth/";
+        const [first, , last] = clients;
+        try {
+          const steps: [Client, string, Buffer][] = [
+            [first, "UserAdd", msg([1, Buffer.from("61ff62", "hex")], [2, "p"])],
+            [last, "UserAdd", msg([1, Buffer.from("61efbfbd62", "hex")], [2, "q"])],
+            [last, "RoleAdd", msg([1, Buffer.from("72ff", "hex")])],
+            [first, "UserGrantRole", msg([1, Buffer.from("61ff62", "hex")], [2, Buffer.from("72ff", "hex")])],
+          ];
+          for (const [client, method, body] of steps)
+            assert.equal((await call(client, `${AUTH}${method}`, body))[0], "ok ", method);
+          for (const [i, client] of clients.entries()) {
+            const name = `${cluster.members[i].binary} ${cluster.members[i].name}`;
+            assert.equal(
+              (await call(client, `${AUTH}UserList`, Buffer.alloc(0)))[0],
+              "ok 120561efbfbd62120361ff62",
+              name,
+            );
+            const got = await call(client, `${AUTH}UserGet`, msg([1, Buffer.from("61ff62", "hex")]));
+            assert.equal(got[0], "ok 120272ff", name);
+          }
+          for (const [client, method, body] of [
+            [first, "UserDelete", msg([1, Buffer.from("61ff62", "hex")])],
+            [last, "UserDelete", msg([1, Buffer.from("61efbfbd62", "hex")])],
+            [first, "RoleDelete", msg([1, Buffer.from("72ff", "hex")])],
+          ] as const)
+            assert.equal((await call(client, `${AUTH}${method}`, body))[0], "ok ", method);
+          assert.equal((await call(last, `${AUTH}UserList`, Buffer.alloc(0)))[0], "ok ");
+        } finally {
+          for (const c of clients) c.close();
+        }
+        await eventually("equal HashKV on every member", () => equalHashes(cluster.members), 30_000);
+        assertEtcdLoggedNoErrors(cluster);
       },
     );
 

@@ -496,6 +496,110 @@ async function waitingOutcomes(binary: Binary): Promise<Record<string, unknown>>
   return seen;
 }
 
+/** A uint64 as a protobuf varint. */
+function uvarint(n: bigint): Buffer {
+  const out: number[] = [];
+  for (; n >= 0x80n; n >>= 7n) out.push(Number(n & 0x7fn) | 0x80);
+  out.push(Number(n));
+  return Buffer.from(out);
+}
+
+/** Where the cluster cannot commit: the leader with its only peer gone, or the follower whose leader went. */
+type Stranded = "leader" | "follower";
+
+/**
+ * The answers to calls whose grpc-timeout (500 ms) passes while they wait on a member of two that still
+ * knows its leader but cannot commit: the leader whose peer is gone, or the follower whose leader is
+ * (an election timeout of 3 s keeps both from noticing for the calls' time). Proposals, member changes
+ * and a forwarded lease call end as etcd ends them; the others serve as before.
+ */
+async function strandedOutcomes(binary: Binary, asked: Stranded): Promise<Record<string, unknown>> {
+  const members: Member[] = [];
+  for (const name of ["a", "b"])
+    members.push(
+      await Member.create({
+        binary,
+        name,
+        extraArgs: ["--heartbeat-interval", "100", "--election-timeout", "3000"],
+        clusterArgs: ["--initial-cluster-state", "new"],
+        startTimeoutMs: 60_000,
+      }),
+    );
+  const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+  for (const m of members) m.initialCluster = initial;
+  await Promise.all(members.map((m) => m.launch()));
+  const leader = await eventually(
+    "a leader",
+    async () => {
+      for (const m of members)
+        if (/^etcd_server_is_leader 1$/m.test((await m.http("/metrics")).text)) return m;
+      return undefined;
+    },
+    30_000,
+  );
+  const follower = members.find((m) => m !== leader) as Member;
+  const listed = JSON.parse(
+    (await leader.etcdctl(["member", "list", "-w", "json"])).stdout.replace(/"ID":(\d+)/g, '"ID":"$1"'),
+  ) as { members: { name: string; ID: string }[] };
+  const idOf = (m: Member) => BigInt(listed.members.find((x) => x.name === m.name)?.ID ?? "0");
+  const [target, gone] = asked === "leader" ? [leader, follower] : [follower, leader];
+  await gone.kill();
+  // the member saw its peer's connections close (etcd's isConnectedSince reads when they did)
+  await eventually(
+    "the peer seen gone",
+    async () => {
+      const values = [
+        ...(await target.http("/metrics")).text.matchAll(/^etcd_network_active_peers\{[^}]*\} (\d+)$/gm),
+      ];
+      return values.every((v) => v[1] === "0") ? true : undefined;
+    },
+    2_000,
+  );
+  const put = Buffer.from([0x0a, 0x01, 0x61, 0x12, 0x01, 0x62]);
+  const calls: [string, string, Buffer][] = [
+    ["a Put", "/etcdserverpb.KV/Put", put],
+    ["a Txn", "/etcdserverpb.KV/Txn", Buffer.concat([Buffer.from([0x12, 0x08, 0x12, 0x06]), put])],
+    ["a DeleteRange", "/etcdserverpb.KV/DeleteRange", Buffer.from([0x0a, 0x01, 0x61])],
+    ["a Compact", "/etcdserverpb.KV/Compact", Buffer.from([0x08, 0x01])],
+    ["a linearizable Range", RANGE, Buffer.from([0x0a, 0x01, 0x61])],
+    ["a LeaseGrant", "/etcdserverpb.Lease/LeaseGrant", Buffer.from([0x08, 0x0a])],
+    ["a LeaseRevoke", "/etcdserverpb.Lease/LeaseRevoke", Buffer.from([0x08, 0x01])],
+    ["a LeaseTimeToLive", "/etcdserverpb.Lease/LeaseTimeToLive", Buffer.from([0x08, 0x01])],
+    ["a UserAdd", "/etcdserverpb.Auth/UserAdd", Buffer.from([0x0a, 0x01, 0x75, 0x12, 0x01, 0x70])],
+    ["an Alarm list", "/etcdserverpb.Maintenance/Alarm", Buffer.alloc(0)],
+    [
+      "a MemberUpdate",
+      "/etcdserverpb.Cluster/MemberUpdate",
+      Buffer.concat([
+        Buffer.from([0x08]),
+        uvarint(idOf(target)),
+        Buffer.from([0x12, target.peerUrl.length]),
+        Buffer.from(target.peerUrl),
+      ]),
+    ],
+    [
+      "a MemberRemove",
+      "/etcdserverpb.Cluster/MemberRemove",
+      Buffer.concat([Buffer.from([0x08]), uvarint(idOf(gone))]),
+    ],
+  ];
+  const raw = await RawClient.open(target.clientPort);
+  const ids = calls.map((_, i) => 1 + 2 * i);
+  for (const [i, [, path, body]] of calls.entries())
+    raw.write(
+      raw.headers(ids[i], grpcRequest(path, [["grpc-timeout", "500m"]])),
+      raw.data(ids[i], grpcMessage(body)),
+    );
+  const seen: Record<string, unknown> = {};
+  for (const [i, [name]] of calls.entries()) {
+    await within(raw.stream(ids[i]));
+    seen[name] = streamSummary(raw, ids[i]).filter((x) => typeof x !== "string" || x !== "DATA");
+  }
+  raw.socket.destroy();
+  for (const m of members) await m.destroy();
+  return seen;
+}
+
 describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
   after(destroyAllMembers);
 
@@ -667,4 +771,28 @@ describe("raw HTTP/2 frames beside etcd", { timeout: 300_000 }, () => {
       assert.deepEqual(rxetcd, etcd);
     },
   );
+
+  for (const asked of ["leader", "follower"] as Stranded[])
+    e2eTest(
+      `calls whose grpc-timeout passes while the ${asked} of two waits on a lost peer end as etcd's`,
+      { timeout: 200_000 },
+      async () => {
+        assert.ok(!needsDebianEtcd, needsDebianEtcd || "");
+        const etcd = await strandedOutcomes("etcd", asked);
+        const rxetcd = await strandedOutcomes("rxetcd", asked);
+        // what etcd answered: a proposal raft took fails as parseProposeCtxErr says when the client's
+        // deadline passes (the request timeout's error, sooner); a read gets the context's error
+        const lost = [
+          ["grpc-status", "14"],
+          ["grpc-message", "etcdserver: request timed out, possibly due to connection lost"],
+        ];
+        for (const call of ["a Put", "a LeaseGrant", "a MemberUpdate"])
+          assert.deepEqual((etcd[call] as HeaderField[][])[0].slice(2), lost, call);
+        assert.deepEqual((etcd["a linearizable Range"] as HeaderField[][])[0].slice(2), [
+          ["grpc-status", "2"],
+          ["grpc-message", "context deadline exceeded"],
+        ]);
+        assert.deepEqual(rxetcd, etcd);
+      },
+    );
 });

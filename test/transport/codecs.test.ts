@@ -23,6 +23,7 @@ import {
   decodeMsgAppV2,
   encodeMsgAppV2,
   INITIAL_MSGAPPV2_STATE,
+  MsgAppV2Reader,
   type MsgAppV2State,
 } from "../../src/transport/msgappv2-codec.js";
 import {
@@ -314,6 +315,19 @@ test("property: msgappv2 encoder and decoder states agree and every MsgApp round
         assert.equal(reader.pending, 0);
         assert.deepEqual(decStates, states);
         assert.deepEqual(got.map(normalise), msgs.map(normalise));
+        // a stream's reader: the same frames, one at a time as each completes, and the same state
+        const streamReader = new MsgAppV2Reader(LOCAL, REMOTE);
+        const frameReader = new FrameReader(streamReader.decode);
+        const each: Message[] = [];
+        offset = 0;
+        for (let i = 0; offset < stream.length; i++) {
+          const n = cuts[(i + 1) % cuts.length];
+          frameReader.each(stream.subarray(offset, offset + n), (m) => each.push(m));
+          offset += n;
+        }
+        assert.equal(frameReader.pending, 0);
+        assert.deepEqual(streamReader.state, states[states.length - 1] ?? INITIAL_MSGAPPV2_STATE);
+        assert.deepEqual(each.map(normalise), msgs.map(normalise));
       }),
       { seed, path, numRuns: 300, endOnFailure: path !== undefined },
     );

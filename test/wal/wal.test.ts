@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Snapshot } from "../../src/gen/raftpb/raft.js";
@@ -416,6 +416,83 @@ test("entries at or below the snapshot index are refused", async () => {
   await wal.saveSnapshot(snapshot(8, 1));
   await assert.rejects(wal.save(undefined, [entry(8, 2)]), /entry 8 is at or below the snapshot index 8/);
   await wal.close();
+});
+
+describe("WAL segment sizes", () => {
+  const MiB = 1024 * 1024;
+  const big = (index: number) => entry(index, 1, payloadFor(index, 1, 1000));
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+
+  test("a new log's first segment is 1 MiB, the next one the largest size; a batch that finds it unready grows the first", async () => {
+    const dir = walDir();
+    const options = { segmentBytes: 16 * MiB };
+    const segments = () =>
+      readdirSync(dir)
+        .filter((name) => name.endsWith(".seg"))
+        .sort()
+        .map((name) => statSync(join(dir, name)).size);
+    const wal = await WAL.create(dir, METADATA, options);
+    assert.deepEqual(segments(), [MiB]);
+    // 600 entries of 1 KB: past half of the first segment, so the next one is being zero-filled
+    await wal.save(hardState(1, 0), range(1, 600).map(big));
+    // 600 more do not fit, and 16 MiB of zeros synced in 1 MiB slices take far longer than one save
+    await wal.save(hardState(1, 600), range(601, 1200).map(big));
+    const grown = segments();
+    assert.equal(grown.length, 1);
+    assert.ok(grown[0] > 1.1 * MiB, `the first segment grew past its zeros (${grown[0]} bytes)`);
+    let last = 1200;
+    while (segments().length < 2) {
+      last++;
+      await wal.save(hardState(1, last - 1), [big(last)]);
+      assert.ok(last < 12_000, "the next segment was never cut to");
+    }
+    assert.equal(segments()[1], 16 * MiB);
+    await wal.close();
+
+    const opened = await WAL.open(dir, options);
+    assert.deepEqual(opened.entries, range(1, last).map(big));
+    assert.deepEqual(opened.hardState, { term: 1, vote: 1n, commit: last - 1 });
+    await opened.wal.save(hardState(1, last), [big(last + 1)]);
+    await opened.wal.close();
+    const again = await WAL.open(dir, options);
+    assert.deepEqual(again.entries, range(1, last + 1).map(big));
+    assert.deepEqual(again.repairs, []);
+    await again.wal.close();
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => name.endsWith(".tmp")),
+      [],
+    );
+  });
+
+  test("a log reopened in a grown first segment keeps growing it until the next one is ready, and replays", async () => {
+    const dir = walDir();
+    const options = { segmentBytes: 16 * MiB };
+    const wal = await WAL.create(dir, METADATA, options);
+    await wal.save(hardState(1, 0), range(1, 1100).map(big));
+    await wal.close();
+    const opened = await WAL.open(dir, options);
+    // the reopened writer starts its prepare with this batch, which does not fit the grown file
+    await opened.wal.save(hardState(1, 1100), range(1101, 1400).map(big));
+    await opened.wal.close();
+    const again = await WAL.open(dir, options);
+    assert.deepEqual(again.entries, range(1, 1400).map(big));
+    assert.deepEqual(again.repairs, []);
+    await again.wal.close();
+  });
+
+  test("close stops a segment being prepared and leaves no temporary file", async () => {
+    const dir = walDir();
+    const wal = await WAL.create(dir, METADATA);
+    await wal.save(hardState(1, 0), range(1, 600).map(big));
+    await wal.close();
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => name.endsWith(".tmp")),
+      [],
+    );
+    const opened = await WAL.open(dir);
+    assert.equal(opened.entries.length, 600);
+    await opened.wal.close();
+  });
 });
 
 describe("WAL snapshots and purge", () => {

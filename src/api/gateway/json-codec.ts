@@ -11,8 +11,9 @@ import {
   ScalarType,
   toJson,
 } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, configureTextEncoding, getTextEncoding, WireType } from "@bufbuild/protobuf/wire";
 import { FeatureSet_FieldPresence, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { decodeRawString, goJsonBytes } from "../../rpctypes/raw-string.js";
 import { fileDescriptorSetBase64 } from "./descriptors.gen.js";
 import {
   escapedSource,
@@ -40,9 +41,25 @@ export function messageDesc(typeName: string): DescMessage {
 /** A request body that cannot become the request message; `message` is what the client sees. */
 export class JsonDecodeError extends Error {}
 
-/** Wire bytes of one message -> the gateway's JSON text for it. */
+/**
+ * Wire bytes of one message -> the gateway's JSON text for it. A string field's bytes that are not
+ * UTF-8 come out as Go's encoding/json writes them: `\ufffd` for each such byte (a U+FFFD the bytes
+ * hold as UTF-8 stays the character itself).
+ */
 export function wireToJson(desc: DescMessage, bytes: Uint8Array): string {
-  return JSON.stringify(toJson(desc, fromBinary(desc, bytes), { useProtoFieldName: true }));
+  const message = withRawStrings(() => fromBinary(desc, bytes));
+  return goJsonBytes(JSON.stringify(toJson(desc, message, { useProtoFieldName: true })));
+}
+
+/** Runs `decode` with the wire reader's strings decoded as decodeRawString decodes them. */
+function withRawStrings<T>(decode: () => T): T {
+  const usual = getTextEncoding();
+  configureTextEncoding({ ...usual, decodeUtf8: (bytes) => decodeRawString(bytes) });
+  try {
+    return decode();
+  } finally {
+    configureTextEncoding(usual);
+  }
 }
 
 /** One decoded JSON value (an object, or null for an empty message) -> wire bytes of `desc`. */

@@ -100,7 +100,9 @@ export abstract class UnaryCallBase extends UnaryRequestCall {
     this.handedOver = true;
     let answer: Promise<unknown>;
     try {
-      answer = method.handler.handle(request, undefined, this.credentials(this));
+      const ctx = this.credentials(this);
+      const deadline = this.clientDeadline;
+      answer = method.handler.handle(request, undefined, deadline === undefined ? ctx : { ...ctx, deadline });
     } catch (err) {
       answer = Promise.reject(err);
     }

@@ -2,9 +2,11 @@
 // thread, stream-calls.ts on the HTTP/2 thread): its body, with grpc-go's receive limit checked as
 // soon as the first prefix is in and its first message read at the client's end, and its
 // grpc-timeout deadline. Passed before the request was read, grpc-go's transport answers code 4 as it
-// reads it with the call's context done; passed once the request went on (a proposal or a
-// linearizable read waiting without a leader), etcd's handler returns the context's error as it is,
-// which grpc-go answers with code 2.
+// reads it with the call's context done; passed once the request went on, the wait that listens to
+// the deadline ends with etcd's error for it (a proposal raft took: parseProposeCtxErr's), and a call
+// that nothing of the kind waits for (a linearizable read, a proposal without a leader) answers as
+// etcd's handler that returns the context's error as it is, which grpc-go answers with code 2.
+import type { ClientDeadline } from "../../auth/context.js";
 import {
   DEADLINE_TEXT,
   firstMessageLength,
@@ -14,9 +16,13 @@ import {
 
 const emptyBody = Buffer.alloc(0);
 
-export abstract class UnaryRequestCall {
+export abstract class UnaryRequestCall implements ClientDeadline {
   private finished = false;
   private deadline: NodeJS.Timeout | undefined = undefined;
+  /** When the grpc-timeout passes (performance.now() ms); Infinity without one. */
+  at = Number.POSITIVE_INFINITY;
+  /** Told when the deadline passes after the request went on. */
+  private expiryListener: (() => void) | undefined = undefined;
   /** The grpc-timeout was 0 (1n, 0S): the deadline passed before the request could be read. */
   private expired = false;
   /** The request went on (to its handler, or to the main thread). */
@@ -33,7 +39,32 @@ export abstract class UnaryRequestCall {
 
   startDeadline(ms: number): void {
     if (ms <= 0) this.expired = true;
-    this.deadline = setTimeout(() => this.fail(this.handedOver ? 2 : 4, DEADLINE_TEXT), ms);
+    this.at = performance.now() + ms;
+    this.deadline = setTimeout(() => this.deadlinePassed(), ms);
+  }
+
+  /** The call's deadline for its handler's waits; undefined without a grpc-timeout. */
+  protected get clientDeadline(): ClientDeadline | undefined {
+    return this.at === Number.POSITIVE_INFINITY ? undefined : this;
+  }
+
+  onExpiry(expired: () => void): void {
+    this.expiryListener = expired;
+  }
+
+  private deadlinePassed(): void {
+    this.deadline = undefined;
+    if (!this.handedOver) {
+      this.fail(4, DEADLINE_TEXT);
+      return;
+    }
+    const told = this.expiryListener;
+    this.expiryListener = undefined;
+    told?.();
+    // the wait told settles its answer in microtasks; with none told, the context's error
+    setImmediate(() => {
+      if (!this.finished) this.fail(2, DEADLINE_TEXT);
+    });
   }
 
   /** The call answered or closed. */
@@ -47,6 +78,7 @@ export abstract class UnaryRequestCall {
     this.finished = true;
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     this.deadline = undefined;
+    this.expiryListener = undefined;
     this.body = undefined;
     this.chunks = undefined;
     return true;

@@ -49,6 +49,12 @@ const MAX_HEADER_BLOCK_BYTES = MAX_HEADER_LIST_BYTES;
 /** How long a connection we ended may stay half-open before it is destroyed. */
 const LINGER_MS = 1000;
 /**
+ * The longest a PING's acknowledgement waits for the connection's next write (see onPing): a client's
+ * keepalive allows seconds for it, and grpc-go's window estimate only grows more slowly on a longer
+ * round trip.
+ */
+export const PING_ACK_HOLD_MS = 5;
+/**
  * The streams we reset last, whose frames still on their way are ignored (RFC 9113 §5.1); frames on
  * other closed streams are the client's error.
  */
@@ -100,6 +106,19 @@ function flushAll(): void {
   for (const c of connections) c.flush();
 }
 
+/** Connections that held a PING acknowledgement since the hold timer was armed (some may have sent it since). */
+let ackHolders: WireConnection[] = [];
+/** Connections holding an acknowledgement now. */
+let ackHolding = 0;
+let ackTimer: NodeJS.Timeout | undefined;
+
+function releaseHeldAcks(): void {
+  ackTimer = undefined;
+  const holders = ackHolders;
+  ackHolders = [];
+  for (const c of holders) c.releaseAck();
+}
+
 enum Phase {
   Preface,
   Settings,
@@ -132,6 +151,8 @@ export class WireConnection implements StreamConnection {
   /** The socket is plain TCP: the memory of a write it took at once is used again (see OutputBuffer). */
   private readonly reusesOutput: boolean;
   private flushQueued = false;
+  /** A PING acknowledgement waiting for the connection's next write (or the hold timer). */
+  private heldAck: Buffer | undefined = undefined;
   private readPaused = false;
   /** GOAWAY sent: no new streams. */
   private goingAway = false;
@@ -265,10 +286,11 @@ export class WireConnection implements StreamConnection {
     this.serverWrote = true;
   }
 
-  /** Writes the turn's output in one socket write. */
+  /** Writes the turn's output in one socket write, with a held PING acknowledgement. */
   flush(): void {
     this.flushQueued = false;
     if (this.out.length === 0) return;
+    if (this.heldAck !== undefined) this.out.append(this.takeHeldAck());
     if (this.socket.destroyed || this.socket.writableEnded) {
       this.out.clear();
       return;
@@ -278,6 +300,22 @@ export class WireConnection implements StreamConnection {
       this.readPaused = true;
       this.socket.pause();
     }
+  }
+
+  /** Sends the held PING acknowledgement at the end of this turn (the hold is over). */
+  releaseAck(): void {
+    if (this.heldAck !== undefined) this.output(this.takeHeldAck());
+  }
+
+  private takeHeldAck(): Buffer {
+    const ack = this.heldAck as Buffer;
+    this.heldAck = undefined;
+    if (--ackHolding === 0 && ackTimer !== undefined) {
+      clearTimeout(ackTimer);
+      ackTimer = undefined;
+      ackHolders = [];
+    }
+    return ack;
   }
 
   // --- ending ---
@@ -310,6 +348,7 @@ export class WireConnection implements StreamConnection {
     this.pingDeadline = undefined;
     this.phase = Phase.Closed;
     this.out.clear();
+    if (this.heldAck !== undefined) this.takeHeldAck();
     const streams = [...this.streams.values()];
     this.streams.clear();
     this.waiting.clear();
@@ -719,9 +758,14 @@ export class WireConnection implements StreamConnection {
       this.schedulePing();
       return;
     }
-    // The ack leaves after the requests read with the ping were handled: grpc-go clients ping with
-    // every burst of data they receive, so a lone client's ping comes with its next request, and an
-    // ack written at once was a socket write (and a wake-up of the client) ahead of the put's appends.
+    // grpc-go clients ping with every burst of data they receive (its window estimate), so a ping
+    // comes after each answer or batch of watch events, alone or with the client's next request. Its
+    // ack waits for the connection's next write, PING_ACK_HOLD_MS at most: written on its own, it was a
+    // socket write of ours and a read (often a wake-up) of the client's in every round of a closed loop,
+    // while the client was still taking in the events; an ack written at once also went out ahead of
+    // the appends of a put read with the ping. A ping that comes while an ack is held sends that one
+    // now, in order (grpc-go waits for one ack at a time).
+    if (this.heldAck !== undefined) this.output(this.takeHeldAck());
     const ack = frame(FrameType.PING, Flags.ACK, 0, payload);
     const wrote = this.serverWrote || this.waiting.size > 0;
     this.serverWrote = false;
@@ -732,7 +776,10 @@ export class WireConnection implements StreamConnection {
       this.fail(ErrorCode.ENHANCE_YOUR_CALM, tooManyPings.toString());
       return;
     }
-    setImmediate(() => this.output(ack));
+    this.heldAck = ack;
+    ackHolding++;
+    ackHolders.push(this);
+    if (ackTimer === undefined) ackTimer = setTimeout(releaseHeldAcks, PING_ACK_HOLD_MS);
   }
 
   private onWindowUpdate(id: number, payload: Buffer): void {

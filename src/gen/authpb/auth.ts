@@ -5,6 +5,7 @@
 // source: authpb/auth.proto
 
 /* eslint-disable */
+import { decodeRawString, encodeRawString } from "../../rpctypes/raw-string.js";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
 /** Every default bytes field: one shared empty buffer (frozen; see proto/shared-empty-bytes.js). */
@@ -163,7 +164,7 @@ export const User: MessageFns<User> = {
       writer.uint32(18).bytes(message.password);
     }
     for (const v of message.roles) {
-      writer.uint32(26).string(v!);
+      writer.uint32(26).bytes(encodeRawString(v!));
     }
     if (message.options !== undefined) {
       UserAddOptions.encode(message.options, writer.uint32(34).fork()).join();
@@ -205,7 +206,7 @@ export const User: MessageFns<User> = {
               break;
             }
 
-            message.roles.push(reader.string());
+            message.roles.push(decodeRawString(reader.bytes()));
             continue;
           }
           case 4: {

@@ -5,6 +5,7 @@
 // source: etcdserverpb/raft_internal.proto
 
 /* eslint-disable */
+import { decodeRawString, encodeRawString } from "../../rpctypes/raw-string.js";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Request } from "./etcdserver.js";
 import {
@@ -107,7 +108,7 @@ export const RequestHeader: MessageFns<RequestHeader> = {
       writer.uint32(8).uint64(message.ID);
     }
     if (message.username !== "") {
-      writer.uint32(18).string(message.username);
+      writer.uint32(18).bytes(encodeRawString(message.username));
     }
     if (message.authRevision !== 0) {
       if (BigInt.asUintN(64, BigInt(message.authRevision)) !== BigInt(message.authRevision)) {
@@ -144,7 +145,7 @@ export const RequestHeader: MessageFns<RequestHeader> = {
               break;
             }
 
-            message.username = reader.string();
+            message.username = decodeRawString(reader.bytes());
             continue;
           }
           case 3: {
@@ -924,7 +925,7 @@ function createBaseInternalAuthenticateRequest(): InternalAuthenticateRequest {
 export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest> = {
   encode(message: InternalAuthenticateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     if (message.password.length !== 0) {
       writer.uint32(18).bytes(message.password);
@@ -953,7 +954,7 @@ export const InternalAuthenticateRequest: MessageFns<InternalAuthenticateRequest
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {

@@ -5,6 +5,7 @@
 // source: etcdserverpb/rpc.proto
 
 /* eslint-disable */
+import { decodeRawString, encodeRawString } from "../../rpctypes/raw-string.js";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   type CallOptions,
@@ -7059,7 +7060,7 @@ function createBaseAuthenticateRequest(): AuthenticateRequest {
 export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
   encode(message: AuthenticateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     if (message.password.length !== 0) {
       writer.uint32(18).bytes(message.password);
@@ -7085,7 +7086,7 @@ export const AuthenticateRequest: MessageFns<AuthenticateRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -7144,7 +7145,7 @@ function createBaseAuthUserAddRequest(): AuthUserAddRequest {
 export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
   encode(message: AuthUserAddRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     if (message.password.length !== 0) {
       writer.uint32(18).bytes(message.password);
@@ -7176,7 +7177,7 @@ export const AuthUserAddRequest: MessageFns<AuthUserAddRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -7263,7 +7264,7 @@ function createBaseAuthUserGetRequest(): AuthUserGetRequest {
 export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
   encode(message: AuthUserGetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     return writer;
   },
@@ -7286,7 +7287,7 @@ export const AuthUserGetRequest: MessageFns<AuthUserGetRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7330,7 +7331,7 @@ function createBaseAuthUserDeleteRequest(): AuthUserDeleteRequest {
 export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
   encode(message: AuthUserDeleteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     return writer;
   },
@@ -7353,7 +7354,7 @@ export const AuthUserDeleteRequest: MessageFns<AuthUserDeleteRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7397,7 +7398,7 @@ function createBaseAuthUserChangePasswordRequest(): AuthUserChangePasswordReques
 export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordRequest> = {
   encode(message: AuthUserChangePasswordRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     if (message.password.length !== 0) {
       writer.uint32(18).bytes(message.password);
@@ -7426,7 +7427,7 @@ export const AuthUserChangePasswordRequest: MessageFns<AuthUserChangePasswordReq
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -7500,10 +7501,10 @@ function createBaseAuthUserGrantRoleRequest(): AuthUserGrantRoleRequest {
 export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
   encode(message: AuthUserGrantRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.user !== "") {
-      writer.uint32(10).string(message.user);
+      writer.uint32(10).bytes(encodeRawString(message.user));
     }
     if (message.role !== "") {
-      writer.uint32(18).string(message.role);
+      writer.uint32(18).bytes(encodeRawString(message.role));
     }
     return writer;
   },
@@ -7526,7 +7527,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
               break;
             }
 
-            message.user = reader.string();
+            message.user = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -7534,7 +7535,7 @@ export const AuthUserGrantRoleRequest: MessageFns<AuthUserGrantRoleRequest> = {
               break;
             }
 
-            message.role = reader.string();
+            message.role = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7585,10 +7586,10 @@ function createBaseAuthUserRevokeRoleRequest(): AuthUserRevokeRoleRequest {
 export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = {
   encode(message: AuthUserRevokeRoleRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     if (message.role !== "") {
-      writer.uint32(18).string(message.role);
+      writer.uint32(18).bytes(encodeRawString(message.role));
     }
     return writer;
   },
@@ -7611,7 +7612,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -7619,7 +7620,7 @@ export const AuthUserRevokeRoleRequest: MessageFns<AuthUserRevokeRoleRequest> = 
               break;
             }
 
-            message.role = reader.string();
+            message.role = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7670,7 +7671,7 @@ function createBaseAuthRoleAddRequest(): AuthRoleAddRequest {
 export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
   encode(message: AuthRoleAddRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     return writer;
   },
@@ -7693,7 +7694,7 @@ export const AuthRoleAddRequest: MessageFns<AuthRoleAddRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7737,7 +7738,7 @@ function createBaseAuthRoleGetRequest(): AuthRoleGetRequest {
 export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
   encode(message: AuthRoleGetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.role !== "") {
-      writer.uint32(10).string(message.role);
+      writer.uint32(10).bytes(encodeRawString(message.role));
     }
     return writer;
   },
@@ -7760,7 +7761,7 @@ export const AuthRoleGetRequest: MessageFns<AuthRoleGetRequest> = {
               break;
             }
 
-            message.role = reader.string();
+            message.role = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7908,7 +7909,7 @@ function createBaseAuthRoleDeleteRequest(): AuthRoleDeleteRequest {
 export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
   encode(message: AuthRoleDeleteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.role !== "") {
-      writer.uint32(10).string(message.role);
+      writer.uint32(10).bytes(encodeRawString(message.role));
     }
     return writer;
   },
@@ -7931,7 +7932,7 @@ export const AuthRoleDeleteRequest: MessageFns<AuthRoleDeleteRequest> = {
               break;
             }
 
-            message.role = reader.string();
+            message.role = decodeRawString(reader.bytes());
             continue;
           }
         }
@@ -7975,7 +7976,7 @@ function createBaseAuthRoleGrantPermissionRequest(): AuthRoleGrantPermissionRequ
 export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionRequest> = {
   encode(message: AuthRoleGrantPermissionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
-      writer.uint32(10).string(message.name);
+      writer.uint32(10).bytes(encodeRawString(message.name));
     }
     if (message.perm !== undefined) {
       Permission.encode(message.perm, writer.uint32(18).fork()).join();
@@ -8001,7 +8002,7 @@ export const AuthRoleGrantPermissionRequest: MessageFns<AuthRoleGrantPermissionR
               break;
             }
 
-            message.name = reader.string();
+            message.name = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -8064,7 +8065,7 @@ function createBaseAuthRoleRevokePermissionRequest(): AuthRoleRevokePermissionRe
 export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissionRequest> = {
   encode(message: AuthRoleRevokePermissionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.role !== "") {
-      writer.uint32(10).string(message.role);
+      writer.uint32(10).bytes(encodeRawString(message.role));
     }
     if (message.key.length !== 0) {
       writer.uint32(18).bytes(message.key);
@@ -8093,7 +8094,7 @@ export const AuthRoleRevokePermissionRequest: MessageFns<AuthRoleRevokePermissio
               break;
             }
 
-            message.role = reader.string();
+            message.role = decodeRawString(reader.bytes());
             continue;
           }
           case 2: {
@@ -8468,7 +8469,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
     }
     for (const v of message.roles) {
-      writer.uint32(18).string(v!);
+      writer.uint32(18).bytes(encodeRawString(v!));
     }
     return writer;
   },
@@ -8499,7 +8500,7 @@ export const AuthUserGetResponse: MessageFns<AuthUserGetResponse> = {
               break;
             }
 
-            message.roles.push(reader.string());
+            message.roles.push(decodeRawString(reader.bytes()));
             continue;
           }
         }
@@ -8989,7 +8990,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
     }
     for (const v of message.roles) {
-      writer.uint32(18).string(v!);
+      writer.uint32(18).bytes(encodeRawString(v!));
     }
     return writer;
   },
@@ -9020,7 +9021,7 @@ export const AuthRoleListResponse: MessageFns<AuthRoleListResponse> = {
               break;
             }
 
-            message.roles.push(reader.string());
+            message.roles.push(decodeRawString(reader.bytes()));
             continue;
           }
         }
@@ -9076,7 +9077,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
       ResponseHeader.encode(message.header, writer.uint32(10).fork()).join();
     }
     for (const v of message.users) {
-      writer.uint32(18).string(v!);
+      writer.uint32(18).bytes(encodeRawString(v!));
     }
     return writer;
   },
@@ -9107,7 +9108,7 @@ export const AuthUserListResponse: MessageFns<AuthUserListResponse> = {
               break;
             }
 
-            message.users.push(reader.string());
+            message.users.push(decodeRawString(reader.bytes()));
             continue;
           }
         }

@@ -33,6 +33,7 @@ import type {
   ResponseHeader,
 } from "../../gen/etcdserverpb/rpc.js";
 import { Errors } from "../../rpctypes/errors.js";
+import { rawStringByteLength } from "../../rpctypes/raw-string.js";
 import type { ClientAuthApi } from "../client-api.js";
 import { type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
@@ -60,7 +61,7 @@ export class AuthApi implements ClientAuthApi {
     req: Partial<InternalRaftRequest>,
   ): Promise<R> {
     return withAuthInfo(this.core, ctx, async (ai) => {
-      const r = await this.core.propose({ ...req, ...proposer(ai) });
+      const r = await this.core.propose({ ...req, ...proposer(ai) }, ctx?.deadline);
       return withHeader(this.core, r.resp as R);
     });
   }
@@ -119,7 +120,7 @@ export class AuthApi implements ClientAuthApi {
    */
   userAdd(req: AuthUserAddRequest, ctx?: RequestContext): Promise<AuthUserAddResponse> {
     const { name, password, options } = req;
-    if (Buffer.byteLength(name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.UserNameTooLong);
+    if (rawStringByteLength(name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.UserNameTooLong);
     return this.propose(ctx, { authUserAdd: { name, password, options, hashedPassword: "" } });
   }
 
@@ -153,7 +154,7 @@ export class AuthApi implements ClientAuthApi {
 
   /** A name longer than a bbolt key is refused before it is proposed, as in `userAdd`. */
   roleAdd(req: AuthRoleAddRequest, ctx?: RequestContext): Promise<AuthRoleAddResponse> {
-    if (Buffer.byteLength(req.name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.RoleNameTooLong);
+    if (rawStringByteLength(req.name) > MAX_NAME_BYTES) return Promise.reject(AuthErrors.RoleNameTooLong);
     return this.propose(ctx, { authRoleAdd: req });
   }
 

@@ -48,7 +48,7 @@ export class ClusterApi {
 
   async memberAdd(req: MemberAddRequest, ctx?: RequestContext): Promise<MemberAddResponse> {
     await this.admin(ctx);
-    const { member, members } = await this.core.clusterOps.add(req.peerURLs, req.isLearner);
+    const { member, members } = await this.core.clusterOps.add(req.peerURLs, req.isLearner, ctx?.deadline);
     return {
       header: this.core.header(),
       // etcd answers with the new member's raft attributes only
@@ -65,19 +65,19 @@ export class ClusterApi {
 
   async memberRemove(req: MemberRemoveRequest, ctx?: RequestContext): Promise<MemberRemoveResponse> {
     await this.admin(ctx);
-    const members = await this.core.clusterOps.remove(req.ID);
+    const members = await this.core.clusterOps.remove(req.ID, ctx?.deadline);
     return { header: this.core.header(), members: members.map(toProto) };
   }
 
   async memberUpdate(req: MemberUpdateRequest, ctx?: RequestContext): Promise<MemberUpdateResponse> {
     await this.admin(ctx);
-    const members = await this.core.clusterOps.update(req.ID, req.peerURLs);
+    const members = await this.core.clusterOps.update(req.ID, req.peerURLs, ctx?.deadline);
     return { header: this.core.header(), members: members.map(toProto) };
   }
 
   async memberPromote(req: MemberPromoteRequest, ctx?: RequestContext): Promise<MemberPromoteResponse> {
     await this.admin(ctx);
-    const members = await this.core.clusterOps.promote(req.ID);
+    const members = await this.core.clusterOps.promote(req.ID, ctx?.deadline);
     return { header: this.core.header(), members: members.map(jsonToProto) };
   }
 }

@@ -71,7 +71,9 @@ export class KvApi {
     const proposal = { put: req };
     if (!quota.fits(proposal)) return quota.refuse();
     return withAuthInfo(core, ctx, (ai) =>
-      core.propose(ai ? { ...proposal, ...proposer(ai) } : proposal).then(this.putAnswer, quota.failed),
+      core
+        .propose(ai ? { ...proposal, ...proposer(ai) } : proposal, ctx?.deadline)
+        .then(this.putAnswer, quota.failed),
     );
   }
 
@@ -82,7 +84,7 @@ export class KvApi {
   async deleteRange(req: DeleteRangeRequest, ctx?: RequestContext): Promise<DeleteRangeResponse> {
     this.core.kv.checkDeleteRange(req);
     return withAuthInfo(this.core, ctx, async (ai) => {
-      const r = await this.core.propose({ deleteRange: req, ...proposer(ai) });
+      const r = await this.core.propose({ deleteRange: req, ...proposer(ai) }, ctx?.deadline);
       return withHeader(this.core, r.resp as DeleteRangeResponse);
     });
   }
@@ -99,7 +101,9 @@ export class KvApi {
     const proposal = { txn: req };
     if (!quota.fits(proposal)) return quota.refuse();
     return withAuthInfo(core, ctx, (ai) =>
-      core.propose(ai ? { ...proposal, ...proposer(ai) } : proposal).then(this.txnAnswer, quota.failed),
+      core
+        .propose(ai ? { ...proposal, ...proposer(ai) } : proposal, ctx?.deadline)
+        .then(this.txnAnswer, quota.failed),
     );
   }
 
@@ -122,7 +126,7 @@ export class KvApi {
 
   async compact(req: CompactionRequest, ctx?: RequestContext): Promise<CompactionResponse> {
     return withAuthInfo(this.core, ctx, async (ai) => {
-      const r = await this.core.propose({ compaction: req, ...proposer(ai) });
+      const r = await this.core.propose({ compaction: req, ...proposer(ai) }, ctx?.deadline);
       if (req.physical && r.done) await r.done;
       return withHeader(this.core, r.resp as CompactionResponse);
     });

@@ -13,6 +13,7 @@ import { forwardLeaseRenew, forwardLeaseTimeToLive } from "../../transport/peer-
 import type { KeepAliveResult } from "../client-api.js";
 import { requestTimeoutMs, type ServerCore, withHeader } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
+import { untilDeadline } from "./client-deadline.js";
 import type { QuotaGuard } from "./quota-guard.js";
 
 /**
@@ -32,7 +33,10 @@ export class LeaseApi {
     // as etcd, a TTL too large or an id in use is refused when applied, not before proposing
     return this.quota.run({ leaseGrant: req }, () =>
       withAuthInfo(core, ctx, async (ai) => {
-        const r = await core.propose({ leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) });
+        const r = await core.propose(
+          { leaseGrant: { TTL: req.TTL, ID: id }, ...proposer(ai) },
+          ctx?.deadline,
+        );
         return withHeader(core, r.resp as LeaseGrantResponse);
       }),
     );
@@ -41,7 +45,7 @@ export class LeaseApi {
   /** An unknown lease is refused when applied (etcd proposes every revoke). */
   async leaseRevoke(req: LeaseRevokeRequest, ctx?: RequestContext): Promise<LeaseRevokeResponse> {
     return withAuthInfo(this.core, ctx, async (ai) => {
-      const r = await this.core.propose({ leaseRevoke: req, ...proposer(ai) });
+      const r = await this.core.propose({ leaseRevoke: req, ...proposer(ai) }, ctx?.deadline);
       return withHeader(this.core, r.resp as LeaseRevokeResponse);
     });
   }
@@ -90,13 +94,18 @@ export class LeaseApi {
       });
     }
     if (!core.raft.leadership$.value.isLeader) {
-      // the remaining TTL is the leader's: ask it (etcd forwards over the peer port's /leases/internal)
-      const t = await forwardLeaseTimeToLive(
-        this.leaderUrls(),
-        req.ID,
-        req.keys,
-        requestTimeoutMs(core.cfg),
-        core.cfg.peerTls,
+      // the remaining TTL is the leader's: ask it (etcd forwards over the peer port's /leases/internal),
+      // until the request timeout or the client's deadline ("request timed out" either way)
+      const t = await untilDeadline(
+        forwardLeaseTimeToLive(
+          this.leaderUrls(),
+          req.ID,
+          req.keys,
+          requestTimeoutMs(core.cfg),
+          core.cfg.peerTls,
+        ),
+        ctx?.deadline,
+        Errors.Timeout,
       );
       return { header: core.header(), ID: req.ID, TTL: t.ttl, grantedTTL: t.grantedTtl, keys: t.keys };
     }

@@ -12,7 +12,8 @@ import {
   type MoveLeaderResponse,
   type StatusResponse,
 } from "../../gen/etcdserverpb/rpc.js";
-import { Errors } from "../../rpctypes/errors.js";
+import { Errors, EtcdError, GrpcCode } from "../../rpctypes/errors.js";
+import type { ApplyResult } from "../apply.js";
 import type { BackendSnapshot } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
@@ -60,7 +61,16 @@ export class MaintenanceApi {
     } catch (err) {
       throw unmappedAuthError(err);
     }
-    const r = await this.core.propose({ alarm: req, ...proposer(ai) });
+    let r: ApplyResult;
+    try {
+      r = await this.core.propose({ alarm: req, ...proposer(ai) }, ctx?.deadline);
+    } catch (err) {
+      // etcd's Alarm hands the server's errors to grpc-go unmapped: code Unknown, the same text
+      const unmapped = unmappedAuthError(err);
+      throw unmapped instanceof EtcdError && unmapped.code !== GrpcCode.Unknown
+        ? new EtcdError(GrpcCode.Unknown, unmapped.message)
+        : unmapped;
+    }
     return { ...(r.resp as AlarmResponse), header: undefined };
   }
 
