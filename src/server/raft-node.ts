@@ -5,6 +5,7 @@ import {
   EntryType,
   type HardState,
   type Message,
+  MessageType,
   type Snapshot,
 } from "../gen/raftpb/raft.js";
 import type { RawNode, Ready } from "../raft/rawnode.js";
@@ -93,6 +94,7 @@ export class RaftNode {
     confState: ConfState,
   ) {
     this.confState = confState;
+    this.handedIndex = node.raft.raftLog.applied;
     const st = node.basicStatus();
     this.leadership$ = new BehaviorSubject<Leadership>({
       lead: st.softState.lead,
@@ -112,7 +114,42 @@ export class RaftNode {
 
   step(m: Message): void {
     this.node.step(m);
+    if (m.type === MessageType.MsgAppResp) this.applyCommittedEarly();
     this.kick();
+  }
+
+  /** The last index handed to the apply loop, by a Ready or by `applyCommittedEarly`. */
+  private handedIndex: number;
+
+  /**
+   * A leader hands what a quorum's acknowledgement just committed to the apply loop at once, when its
+   * own log holds it durably (written by an earlier Ready, in the in-memory log): the Ready that
+   * carries it comes only after the write under way, and under many clients one always is, so each
+   * commit waited for the next batch's sync as well (three members, 64 clients on two busy cores:
+   * 1-30 ms after the quorum had it, the most in the slowest rounds). That Ready then hands over only
+   * what is left. A conf change waits for its Ready, which applies it before the next.
+   */
+  private applyCommittedEarly(): void {
+    if (!this.leadership$.value.isLeader) return;
+    const log = this.node.raft.raftLog;
+    // entries below the unstable offset are the stored ones (a pending rewrite of them would not be)
+    const hi = Math.min(log.committed, log.unstable.offset - 1, this.storage.lastIndex());
+    if (hi <= this.handedIndex || this.handedIndex + 1 < this.storage.firstIndex()) return;
+    let entries = this.storage.entries(this.handedIndex + 1, hi + 1, log.maxNextEntsSize);
+    let normal = 0;
+    while (normal < entries.length && entries[normal].type === EntryType.EntryNormal) normal++;
+    if (normal === 0) return;
+    if (normal < entries.length) entries = entries.slice(0, normal);
+    this.handedIndex = entries[normal - 1].index;
+    this.applies$.next({ entries, snapshot: undefined, persisted: DURABLE, durable: true, applied: ignore });
+  }
+
+  /** The committed entries of a Ready that were not handed over early. */
+  private unhanded(committed: Entry[]): Entry[] {
+    if (committed.length === 0 || committed[0].index > this.handedIndex) return committed;
+    let from = 0;
+    while (from < committed.length && committed[from].index <= this.handedIndex) from++;
+    return committed.slice(from);
   }
 
   /**
@@ -214,14 +251,21 @@ export class RaftNode {
     let markPersisted!: () => void;
     const persisted = new Promise<void>((resolve) => (markPersisted = resolve));
     const hasSnapshot = !isEmptySnap(rd.snapshot);
-    const hasWork = rd.committedEntries.length > 0 || hasSnapshot;
+    const committed = this.unhanded(rd.committedEntries);
+    if (rd.committedEntries.length > 0)
+      this.handedIndex = Math.max(
+        this.handedIndex,
+        rd.committedEntries[rd.committedEntries.length - 1].index,
+      );
+    if (hasSnapshot) this.handedIndex = Math.max(this.handedIndex, rd.snapshot?.metadata?.index ?? 0);
+    const hasWork = committed.length > 0 || hasSnapshot;
     // only a conf change waits for its batch's apply (one promise fewer for every other Ready)
-    const confChange = hasWork && hasConfChange(rd.committedEntries);
+    const confChange = hasWork && hasConfChange(committed);
     let markApplied = ignore;
     const appliedPromise = confChange ? new Promise<void>((resolve) => (markApplied = resolve)) : undefined;
     if (hasWork) {
       this.applies$.next({
-        entries: rd.committedEntries,
+        entries: committed,
         snapshot: rd.snapshot,
         persisted,
         // a follower applies once its answer is out: on one thread an apply running when the write
@@ -309,6 +353,9 @@ export class RaftNode {
 
 /** An apply's `applied` when nobody waits for it. */
 function ignore(): void {}
+
+/** The `persisted` of a batch its member held durably already. */
+const DURABLE: Promise<void> = Promise.resolve();
 
 /** Whether some entry is a conf change (anything but a normal entry). */
 function hasConfChange(entries: readonly Entry[]): boolean {

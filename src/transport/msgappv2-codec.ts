@@ -182,12 +182,13 @@ export class MsgAppV2Reader {
       offset += len;
     }
     if (buf.length < offset + 8) return { done: false, need: offset + 8 };
-    const entries: Entry[] = new Array(n);
+    // pushed, not preallocated: a holey array would be a second elements kind in raft's code
+    const entries: Entry[] = [];
     let at = 9;
     for (let i = 0; i < n; i++) {
       const len = readU64(buf, at);
       at += 8;
-      entries[i] = decodeEntryFrame(buf, at, at + len);
+      entries.push(decodeEntryFrame(buf, at, at + len));
       at += len;
     }
     const commit = readU64(buf, offset);
