@@ -13,7 +13,7 @@ import {
   type Snapshot,
 } from "../../src/gen/raftpb/raft.js";
 import { type ApplyBatch, RaftNode } from "../../src/server/raft-node.js";
-import { threeVoterRawNode } from "./raw-node-fixture.js";
+import { electMemberOne, threeVoterRawNode } from "./raw-node-fixture.js";
 
 function confState(voters: bigint[]): ConfState {
   return { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -47,15 +47,7 @@ async function leader() {
     batches.push(batch);
     void batch.persisted.then(() => batch.applied());
   });
-  await node.drain();
-  rn.campaign();
-  await node.drain();
-  const vote = sent.find((m) => m.type === MessageType.MsgVote);
-  assert.ok(vote, "the campaign asked for votes");
-  const term = vote.term;
-  node.step(Message.fromPartial({ type: MessageType.MsgVoteResp, from: 2n, to: 1n, term }));
-  await node.drain();
-  assert.equal(node.leadership$.value.isLeader, true);
+  const term = await electMemberOne(rn, node, sent, (m) => node.step(m));
   const ack = (index: number) =>
     node.step(Message.fromPartial({ type: MessageType.MsgAppResp, from: 2n, to: 1n, term, index }));
   // the leader's empty entry of its term, acknowledged and applied

@@ -13,7 +13,7 @@ import {
   type Snapshot,
 } from "../../src/gen/raftpb/raft.js";
 import { type ApplyBatch, RaftNode, writesCommitted } from "../../src/server/raft-node.js";
-import { rawNodeOf, threeVoterRawNode } from "./raw-node-fixture.js";
+import { electMemberOne, rawNodeOf, threeVoterRawNode } from "./raw-node-fixture.js";
 
 const entry = (index: number, term: number): Entry => ({
   type: EntryType.EntryNormal,
@@ -144,15 +144,7 @@ describe("raft loop: applying entries while their Ready is written", () => {
     const sent: Message[] = [];
     const node = new RaftNode(rn, storage, log, { send: (ms) => sent.push(...ms) }, confState([1n, 2n, 3n]));
     const batches = recordBatches(node);
-    await node.drain();
-    rn.campaign();
-    await node.drain();
-    const vote = sent.find((m) => m.type === MessageType.MsgVote);
-    assert.ok(vote, "the campaign asked for votes");
-    const term = vote.term;
-    rn.step(Message.fromPartial({ type: MessageType.MsgVoteResp, from: 2n, to: 1n, term }));
-    await node.drain();
-    assert.equal(node.leadership$.value.isLeader, true);
+    const term = await electMemberOne(rn, node, sent, (m) => rn.step(m));
 
     // a proposal is written; then a follower acknowledges it while a second proposal comes in
     node.propose(Buffer.from("first"), notDropped);
