@@ -224,9 +224,12 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
     return { header: resp.header, leader };
   }
 
+  // Proclaim and Resign resume the election in a session of the leader key's lease, as etcd's election server
+  // does: a key that names no lease (0) gets a new session lease, and Proclaim puts the value with that lease.
   async function proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
     if (!req.leader) throw missingLeaderKey();
-    return { header: await proclaimAs(req.leader, req.value) };
+    const lease = await sessionLease(req.leader.lease);
+    return { header: await proclaimAs({ ...req.leader, lease }, req.value) };
   }
 
   async function leader(req: LeaderRequest): Promise<LeaderResponse> {
@@ -237,6 +240,7 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
 
   async function resign(req: ResignRequest): Promise<ResignResponse> {
     if (!req.leader) throw missingLeaderKey();
+    await sessionLease(req.leader.lease);
     return { header: await resignAs(req.leader) };
   }
 
