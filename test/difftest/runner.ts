@@ -864,8 +864,16 @@ async function afterSession(side: Side, op: ServiceOp, r: Resolver): Promise<voi
   side.chosenLeaseRev = Math.min(side.chosenLeaseRev ?? from, from);
 }
 
-/** An Auth call over gRPC (the generated client's method of that name). */
-function authCall(side: Side, method: AuthMethod, req: Record<string, unknown>) {
+/**
+ * An Auth call over gRPC (the generated client's method of that name). A password is a string in etcd's proto and
+ * the gateway's JSON, bytes in the generated types (rxetcd keeps its raw bytes): over gRPC it goes as those bytes,
+ * with the 3.5 hashed password empty.
+ */
+function authCall(side: Side, method: AuthMethod, fields: Record<string, unknown>) {
+  const req =
+    typeof fields.password === "string"
+      ? { ...fields, password: Buffer.from(fields.password, "latin1"), hashedPassword: "" }
+      : fields;
   const client = side.auth as unknown as Record<
     AuthMethod,
     (

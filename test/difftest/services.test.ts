@@ -4,16 +4,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { debianEtcd } from "../e2e/harness.js";
-import type { Op } from "./generator.js";
+import { AUTH_SETUP, type Op } from "./generator.js";
 import { show } from "./normalize.js";
 import { report, runOps, type Via, withMembers } from "./runner.js";
 
 /** Runs `ops` on a fresh etcd and rxetcd; returns etcd's answers (after asserting that rxetcd's are the same). */
-async function sideBySide(ops: Op[], via: Via = "grpc"): Promise<unknown[]> {
+async function sideBySide(ops: Op[], via: Via = "grpc", auth = false): Promise<unknown[]> {
   assert.ok(debianEtcd, "Debian's etcd 3.4 is not installed (apt-get install etcd-server)");
   const answers: unknown[] = [];
   const result = await withMembers((endpoints) =>
-    runOps(ops, endpoints, { via, onAnswers: (i, etcd) => (answers[i] = etcd) }),
+    runOps(ops, endpoints, { via, auth, onAnswers: (i, etcd) => (answers[i] = etcd) }),
   );
   assert.equal(result.divergence, undefined, report(0, result));
   return answers;
@@ -58,26 +58,27 @@ test("MemberRemove of the only voter is refused with code Unknown", async () => 
   );
 });
 
+const prefixRange = (key: string): Op => ({
+  kind: "range",
+  req: {
+    key,
+    rangeEnd: `${key.slice(0, -1)}0`,
+    limit: 0,
+    revision: 0,
+    sortOrder: 0,
+    sortTarget: 0,
+    serializable: false,
+    keysOnly: true,
+    countOnly: false,
+    minModRevision: 0,
+    maxModRevision: 0,
+    minCreateRevision: 0,
+    maxCreateRevision: 0,
+  },
+});
+
 for (const via of ["grpc", "gateway"] as const) {
   test(`Lock and Campaign whose deadline passes while they wait (${via}): etcd's answer, the waiter's key gone`, async () => {
-    const prefixRange = (key: string): Op => ({
-      kind: "range",
-      req: {
-        key,
-        rangeEnd: `${key.slice(0, -1)}0`,
-        limit: 0,
-        revision: 0,
-        sortOrder: 0,
-        sortTarget: 0,
-        serializable: false,
-        keysOnly: true,
-        countOnly: false,
-        minModRevision: 0,
-        maxModRevision: 0,
-        minCreateRevision: 0,
-        maxCreateRevision: 0,
-      },
-    });
     const answers = await sideBySide(
       [
         grant("100000"),
@@ -118,4 +119,32 @@ test("Proclaim and Resign of a leader key of no lease grant a session lease; Pro
   assert.match(show(answers[3]), /"value":"b","lease":"L2"/);
   assert.equal((answers[4] as { leases: unknown[] }).leases.length, 2);
   assert.equal((answers[6] as { leases: unknown[] }).leases.length, 3);
+});
+
+test("with auth on, a waiter whose deadline passes keeps its key: etcd gives up its place without credentials", async () => {
+  const asRoot = (op: Op): Op => ({ ...op, as: "root" });
+  const answers = await sideBySide(
+    [
+      ...AUTH_SETUP,
+      ...(
+        [
+          grant("100000"),
+          { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 400 },
+          grant("100001"),
+          { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 400 },
+          prefixRange("lk/"),
+          { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
+          { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 400 },
+          prefixRange("el/"),
+        ] as Op[]
+      ).map(asRoot),
+    ],
+    "grpc",
+    true,
+  );
+  const n = AUTH_SETUP.length;
+  assert.deepEqual(answers[n + 3], failure(2, "context deadline exceeded"));
+  assert.match(show(answers[n + 4]), /"count":2/, show(answers[n + 4]));
+  assert.deepEqual(answers[n + 6], failure(2, "context deadline exceeded"));
+  assert.match(show(answers[n + 7]), /"count":2/);
 });
