@@ -148,3 +148,20 @@ test("with auth on, a waiter whose deadline passes keeps its key: etcd gives up 
   assert.deepEqual(answers[n + 6], failure(2, "context deadline exceeded"));
   assert.match(show(answers[n + 7]), /"count":2/);
 });
+
+test("a member of one that added a voter that never starts loses its leader, and Status says so", async () => {
+  assert.ok(debianEtcd, "Debian's etcd 3.4 is not installed (apt-get install etcd-server)");
+  const statuses: unknown[] = [];
+  const result = await withMembers(async (endpoints) => {
+    const added = await runOps(
+      [{ kind: "memberAdd", peerUrls: ["http://127.0.0.1:1"], learner: false }],
+      endpoints,
+    );
+    if (added.divergence) return added;
+    // etcd's leader steps down once it has not heard from a quorum for an election timeout (check quorum)
+    await new Promise((r) => setTimeout(r, 3000));
+    return runOps([{ kind: "status" }], endpoints, { onAnswers: (_i, etcd) => statuses.push(etcd) });
+  });
+  assert.equal(result.divergence, undefined, report(0, result));
+  assert.deepEqual((statuses[0] as { errors: string[] }).errors, ["etcdserver: no leader"]);
+});

@@ -45,7 +45,11 @@ export class MaintenanceApi {
       raftIndex: st.hardState.commit,
       raftTerm: st.hardState.term,
       raftAppliedIndex: core.appliedIndex.index,
-      errors: core.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      // etcd lists "no leader" first, then the alarms
+      errors: [
+        ...(st.softState.lead === 0n ? [Errors.NoLeader.grpcMessage] : []),
+        ...core.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      ],
       dbSizeInUse: core.store.backend.sizeInUse(),
       isLearner: core.cluster.member(core.memberId)?.isLearner ?? false,
     };
