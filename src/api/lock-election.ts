@@ -310,7 +310,13 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext, 
   async function* observe(req: LeaderRequest, signal: AbortSignal): AsyncGenerator<LeaderResponse> {
     const prefix = withSlash(req.name);
     while (!signal.aborted) {
-      const resp = await kv.range(firstCreated(prefix));
+      let resp: RangeResponse;
+      try {
+        resp = await kv.range(firstCreated(prefix));
+      } catch {
+        // etcd's election closes its observation on any error of its read: the stream ends without one
+        return;
+      }
       let header = resp.header;
       let current = resp.kvs[0];
       if (!current) {

@@ -165,3 +165,12 @@ test("a member of one that added a voter that never starts loses its leader, and
   assert.equal(result.divergence, undefined, report(0, result));
   assert.deepEqual((statuses[0] as { errors: string[] }).errors, ["etcdserver: no leader"]);
 });
+
+test("with auth on, Observe by a user who may not read the election ends the stream without an error", async () => {
+  const answers = await sideBySide(
+    [...AUTH_SETUP, { kind: "observe", name: "el", windowMs: 300, as: "carol" }],
+    "grpc",
+    true,
+  );
+  assert.deepEqual(answers[AUTH_SETUP.length], { answers: [], end: "closed" });
+});
