@@ -59,7 +59,7 @@ export function membershipError(text: string): EtcdError | undefined {
 }
 
 /** etcd's types.NewURLs: at least one URL, each scheme://host:port with no path; sorted by their text. */
-function peerUrlList(urls: string[]): string[] | undefined {
+export function peerUrlList(urls: string[]): string[] | undefined {
   if (urls.length === 0) return undefined;
   try {
     return urls.map((u) => parseEtcdUrl(u).href).sort();

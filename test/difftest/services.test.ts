@@ -174,3 +174,12 @@ test("with auth on, Observe by a user who may not read the election ends the str
   );
   assert.deepEqual(answers[AUTH_SETUP.length], { answers: [], end: "closed" });
 });
+
+test("with auth on, MemberAdd refuses bad peer URLs before it asks who sends it", async () => {
+  const answers = await sideBySide(
+    [...AUTH_SETUP, { kind: "memberAdd", peerUrls: ["http://127.0.0.1:1/p"], learner: false, as: "bob" }],
+    "grpc",
+    true,
+  );
+  assert.deepEqual(answers[AUTH_SETUP.length], failure(3, "etcdserver: given member URLs are invalid"));
+});
