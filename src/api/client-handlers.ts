@@ -231,17 +231,19 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
 
   // Lock and Election use the KV handlers above, so their headers are filled like any KV answer;
   // the recipes act with the caller's credentials.
-  const recipes = (ctx?: RequestContext) => {
+  const kvAs = (ctx?: RequestContext) => {
     const call =
       <Req, Res>(d: MethodDefinition<Req, Res>) =>
       (req: Req) =>
         (table.get(d.path) as UnaryHandler<Req, Res>).handle(req, undefined, ctx);
-    return lockElection(
-      api,
-      { range: call(KVService.range), txn: call(KVService.txn), deleteRange: call(KVService.deleteRange) },
-      ctx,
-    );
+    return {
+      range: call(KVService.range),
+      txn: call(KVService.txn),
+      deleteRange: call(KVService.deleteRange),
+    };
   };
+  const internalKv = kvAs();
+  const recipes = (ctx?: RequestContext) => lockElection(api, kvAs(ctx), ctx, internalKv);
   const anonymous = recipes();
   const recipe =
     <Req, Res>(pick: (r: ReturnType<typeof recipes>) => (req: Req, signal?: AbortSignal) => Promise<Res>) =>

@@ -79,8 +79,13 @@ const createdAt = (key: Buffer, rev: number) => ({
   createRevision: BigInt(rev),
 });
 
-/** The recipes for one caller: `kv` and the lease and watch calls act with the caller's credentials. */
-export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) {
+/**
+ * The recipes for one caller: `kv` and the lease and watch calls act with the caller's credentials. `internalKv`
+ * acts with none: etcd's recipes give up a waiter's place in the queue through their internal client's own context,
+ * which carries no token, so with auth enabled that delete is refused ("user name is empty") and the key stays
+ * until its lease ends.
+ */
+export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext, internalKv: KvCalls = kv) {
   const sessionLease = async (lease: bigint) =>
     lease !== 0n ? lease : (await api.leaseGrant({ TTL: sessionTtl, ID: 0n }, ctx)).ID;
 
@@ -166,8 +171,10 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
     try {
       return { header: await waitDeletes(prefix, myRev - 1, signal), key: myKey };
     } catch (err) {
-      // Give up the place in the queue, as etcd's mutex does.
-      await kv.deleteRange({ key: myKey, rangeEnd: Buffer.alloc(0), prevKv: false }).catch(() => undefined);
+      // Give up the place in the queue whatever ended the wait, as etcd's mutex does (without credentials).
+      await internalKv
+        .deleteRange({ key: myKey, rangeEnd: Buffer.alloc(0), prevKv: false })
+        .catch(() => undefined);
       throw err;
     }
   }
@@ -188,8 +195,8 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
     return resp.header;
   }
 
-  async function resignAs(leader: LeaderKey): Promise<ResponseHeader | undefined> {
-    const resp = await kv.txn(
+  async function resignAs(leader: LeaderKey, through: KvCalls = kv): Promise<ResponseHeader | undefined> {
+    const resp = await through.txn(
       TxnRequest.fromPartial({
         compare: [createdAt(leader.key, leader.rev)],
         success: [{ requestDeleteRange: { key: leader.key, rangeEnd: Buffer.alloc(0), prevKv: false } }],
@@ -210,23 +217,34 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
       }),
     );
     const leader: LeaderKey = { name: req.name, key, rev: resp.header?.revision ?? 0, lease };
-    try {
-      if (!resp.succeeded) {
-        const kvs = resp.responses[0].responseRange?.kvs[0];
-        leader.rev = kvs?.createRevision ?? leader.rev;
-        if (kvs && !kvs.value.equals(req.value)) await proclaimAs(leader, req.value);
+    if (!resp.succeeded) {
+      const kvs = resp.responses[0].responseRange?.kvs[0];
+      leader.rev = kvs?.createRevision ?? leader.rev;
+      if (kvs && !kvs.value.equals(req.value)) {
+        try {
+          await proclaimAs(leader, req.value);
+        } catch (err) {
+          await resignAs(leader).catch(() => undefined);
+          throw err;
+        }
       }
+    }
+    try {
       await waitDeletes(prefix, leader.rev - 1, signal);
     } catch (err) {
-      await resignAs(leader).catch(() => undefined);
+      // etcd's election resigns only when the caller left or its deadline passed, and without credentials
+      if (signal?.aborted) await resignAs(leader, internalKv).catch(() => undefined);
       throw err;
     }
     return { header: resp.header, leader };
   }
 
+  // Proclaim and Resign resume the election in a session of the leader key's lease, as etcd's election server
+  // does: a key that names no lease (0) gets a new session lease, and Proclaim puts the value with that lease.
   async function proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
     if (!req.leader) throw missingLeaderKey();
-    return { header: await proclaimAs(req.leader, req.value) };
+    const lease = await sessionLease(req.leader.lease);
+    return { header: await proclaimAs({ ...req.leader, lease }, req.value) };
   }
 
   async function leader(req: LeaderRequest): Promise<LeaderResponse> {
@@ -237,6 +255,7 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
 
   async function resign(req: ResignRequest): Promise<ResignResponse> {
     if (!req.leader) throw missingLeaderKey();
+    await sessionLease(req.leader.lease);
     return { header: await resignAs(req.leader) };
   }
 
@@ -291,7 +310,13 @@ export function lockElection(api: ClientApi, kv: KvCalls, ctx?: RequestContext) 
   async function* observe(req: LeaderRequest, signal: AbortSignal): AsyncGenerator<LeaderResponse> {
     const prefix = withSlash(req.name);
     while (!signal.aborted) {
-      const resp = await kv.range(firstCreated(prefix));
+      let resp: RangeResponse;
+      try {
+        resp = await kv.range(firstCreated(prefix));
+      } catch {
+        // etcd's election closes its observation on any error of its read: the stream ends without one
+        return;
+      }
       let header = resp.header;
       let current = resp.kvs[0];
       if (!current) {

@@ -86,6 +86,10 @@ export function parseEtcdUrl(input: string): EtcdUrl {
       if (!/^:[0-9]*$/.test(port)) throw parseFailure(raw, `invalid port ${JSON.stringify(port)} after host`);
     }
   }
+  // url.Parse refuses a host with an ASCII character it would have to escape
+  const badHostChar = /[^A-Za-z0-9\-_.~!$&'()*+,;=:[\]<>"\x80-\uffff]/.exec(hostport);
+  if (badHostChar)
+    throw parseFailure(raw, `invalid character ${JSON.stringify(badHostChar[0])} in host name`);
   const parts = splitHostPort(hostport);
   if (!parts) throw new UrlListError(`URL address does not have the form "host:port": ${raw}`);
   if (path !== "") throw new UrlListError(`URL must not contain a path: ${raw}`);

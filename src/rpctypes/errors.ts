@@ -85,10 +85,11 @@ export const Errors = {
   WatchCanceled: e(GrpcCode.Canceled, "watch canceled"),
   MemberExist: e(GrpcCode.FailedPrecondition, "member ID already exist"),
   PeerURLExist: e(GrpcCode.FailedPrecondition, "Peer URLs already exists"),
-  MemberNotEnoughStarted: e(
-    GrpcCode.FailedPrecondition,
-    "re-configuration failed due to not enough started members",
-  ),
+  /**
+   * etcd 3.4 maps this refusal to rpctypes' client-side error (no gRPC status), which grpc-go sends as Unknown;
+   * clients match the text.
+   */
+  MemberNotEnoughStarted: e(GrpcCode.Unknown, "re-configuration failed due to not enough started members"),
   MemberBadURLs: e(GrpcCode.InvalidArgument, "given member URLs are invalid"),
   MemberNotFound: e(GrpcCode.NotFound, "member not found"),
   MemberNotLearner: e(GrpcCode.FailedPrecondition, "can only promote a learner member"),
@@ -143,5 +144,7 @@ export const Errors = {
   Unhealthy: e(GrpcCode.Unavailable, "unhealthy cluster"),
   Corrupt: e(GrpcCode.DataLoss, "corrupt cluster"),
   BadLeaderTransferee: e(GrpcCode.FailedPrecondition, "bad leader transferee"),
+  /** Not in etcd 3.4's map of server errors to gRPC ones: grpc-go sends it as Unknown. */
+  TimeoutLeaderTransfer: e(GrpcCode.Unknown, "request timed out, leader transfer took too long"),
   NotSupportedForLearner: e(GrpcCode.Unavailable, "rpc not supported for learner"),
 } as const;

@@ -2,6 +2,7 @@
 // change with etcd's context, and the verdict every member reaches when it applies it. Learner
 // promotion is the leader's to decide; other members forward it over the peer port.
 import type { ClientDeadline } from "../auth/context.js";
+import { parseEtcdUrl, UrlListError } from "../config/urls.js";
 import { ConfChange, ConfChangeType } from "../gen/raftpb/raft.js";
 import {
   type Member,
@@ -57,20 +58,15 @@ export function membershipError(text: string): EtcdError | undefined {
   return verdicts[text];
 }
 
-function validPeerUrls(urls: string[]): boolean {
-  if (urls.length === 0) return false;
-  return urls.every((u) => {
-    try {
-      const p = new URL(u);
-      return (
-        ["http:", "https:", "unix:", "unixs:"].includes(p.protocol) &&
-        p.host !== "" &&
-        (p.pathname === "" || p.pathname === "/")
-      );
-    } catch {
-      return false;
-    }
-  });
+/** etcd's types.NewURLs: at least one URL, each scheme://host:port with no path; sorted by their text. */
+export function peerUrlList(urls: string[]): string[] | undefined {
+  if (urls.length === 0) return undefined;
+  try {
+    return urls.map((u) => parseEtcdUrl(u).href).sort();
+  } catch (err) {
+    if (err instanceof UrlListError) return undefined;
+    throw err;
+  }
 }
 
 export class ClusterOps {
@@ -110,8 +106,8 @@ export class ClusterOps {
     isLearner: boolean,
     deadline?: ClientDeadline,
   ): Promise<{ member: Member; members: Member[] }> {
-    if (!validPeerUrls(peerUrls)) throw Errors.MemberBadURLs;
-    const urls = [...peerUrls].sort();
+    const urls = peerUrlList(peerUrls);
+    if (!urls) throw Errors.MemberBadURLs;
     const id = newMemberId(urls, Math.floor(this.d.now() / 1000));
     this.mayAddMember(isLearner);
     await this.d.configure(
@@ -168,8 +164,14 @@ export class ClusterOps {
       await new Promise((r) => setTimeout(r, core.cfg.tickMs));
   }
 
+  /**
+   * etcd 3.4's MemberUpdate takes the URLs as they come, unchecked: its own member keeps any, an unknown id is
+   * refused when applied. Only another member's are checked here, where etcd's transport panics on a URL it cannot
+   * parse (on every member, at every replay of the entry).
+   */
   async update(id: bigint, peerUrls: string[], deadline?: ClientDeadline): Promise<Member[]> {
-    if (!validPeerUrls(peerUrls)) throw Errors.MemberBadURLs;
+    if (id !== this.d.core.memberId && this.cluster.member(id) && !peerUrlList(peerUrls))
+      throw Errors.MemberBadURLs;
     await this.d.configure(
       ConfChange.fromPartial({
         id: this.d.core.idGen.next(),

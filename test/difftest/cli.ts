@@ -13,9 +13,19 @@ import { pick, shrink } from "./shrink.js";
 /** Operations per seed unless --ops says otherwise. */
 export const DEFAULT_OPS = 300;
 
-async function runIndices(ops: Op[], indices: number[], via: Via, auth: boolean): Promise<RunResult> {
+async function runIndices(
+  ops: Op[],
+  indices: number[],
+  via: Via,
+  auth: boolean,
+  trace = false,
+): Promise<RunResult> {
   const subset = pick(ops, indices);
-  return withMembers((endpoints) => runOps(subset, endpoints, { via, auth }));
+  const onAnswers = trace
+    ? (i: number, etcd: unknown, rxetcd: unknown) =>
+        console.log(`${indices[i]}\t${show(subset[i])}\n  etcd:   ${show(etcd)}\n  rxetcd: ${show(rxetcd)}`)
+    : undefined;
+  return withMembers((endpoints) => runOps(subset, endpoints, { via, auth, onAnswers }));
 }
 
 /** A run over a subset reports indices of the subset: map them back to the seed's operation indices. */
@@ -31,6 +41,7 @@ const USAGE = `usage:
   npm run difftest -- --seed 7 --only 3,17,143                     replays just these operations of seed 7
   npm run difftest -- --seed 7 --ops 144 --shrink [--budget 40]    minimises a difference
   npm run difftest -- --seed 7 --ops 20 --print                    prints the operations without running them
+  npm run difftest -- --seed 7 --ops 20 --trace                    prints every operation and both answers
   npm run difftest -- --seeds 20 --via mixed|gateway|grpc          which API carries the unary calls
   npm run difftest -- --seeds 20 --auth                            with auth enabled`;
 
@@ -48,6 +59,7 @@ function parseOptions() {
       shrink: { type: "boolean" },
       budget: { type: "string" },
       print: { type: "boolean" },
+      trace: { type: "boolean" },
       via: { type: "string" },
       auth: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -94,7 +106,7 @@ async function main(): Promise<number> {
       continue;
     }
     const t0 = Date.now();
-    const raw = await runIndices(ops, indices, via, auth);
+    const raw = await runIndices(ops, indices, via, auth, values.trace);
     totalOps += raw.ops;
     compared += raw.compared;
     let result = inSeedTerms(raw, indices);

@@ -3,6 +3,7 @@
 // int64 values as strings, fields left out when they hold their default, and error bodies with their HTTP status.
 import type { AuthMethod, Op } from "./generator.js";
 import { Approx, type LeaseNames, tokenShown } from "./normalize.js";
+import { SERVICE_PATHS } from "./services.js";
 
 /** Operation kinds the gateway serves as a unary call (watches, keep-alives and HashKV stay on gRPC). */
 const PATHS: Partial<Record<Op["kind"], string>> = {
@@ -40,7 +41,7 @@ const AUTH_PATHS: Record<AuthMethod, string> = {
 };
 
 export function gatewayPath(op: Op): string | undefined {
-  return op.kind === "auth" ? AUTH_PATHS[op.method] : PATHS[op.kind];
+  return op.kind === "auth" ? AUTH_PATHS[op.method] : (PATHS[op.kind] ?? SERVICE_PATHS[op.kind]);
 }
 
 /** A gateway answer: the status and the parsed body (or the text, when it is not JSON). */
@@ -74,10 +75,15 @@ export async function postGateway(
   timeoutMs: number,
   /** An auth token, sent in the Authorization header as the gateway expects it. */
   token?: string,
+  /** The call's deadline, sent in the Grpc-Timeout header (grpc-gateway makes it the call's). */
+  serverDeadlineMs?: number,
 ): Promise<GatewayAnswer> {
+  const headers: Record<string, string> = { ...JSON_HEADERS };
+  if (token !== undefined) headers.authorization = token;
+  if (serverDeadlineMs !== undefined) headers["grpc-timeout"] = `${serverDeadlineMs}m`;
   const res = await fetch(`${base}${path}`, {
     method: "POST",
-    headers: token === undefined ? JSON_HEADERS : { ...JSON_HEADERS, authorization: token },
+    headers,
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -128,6 +134,12 @@ export function normalizeJson(
       /^-?\d+$/.test(String(v))
     )
       return leases.name(BigInt(v));
+    if ((field === "key" || field === "keys") && typeof v === "string" && leases.chosen.size > 0) {
+      // a lock's key names the lease the server chose (see LeaseNames.renameKey)
+      const shown = Buffer.from(v, "base64").toString("latin1");
+      const renamed = leases.renameKey(shown);
+      if (renamed !== shown) return renamed;
+    }
     if (field === "TTL" && ttlTolerance > 0 && Number(v) > 0) return new Approx(Number(v), ttlTolerance);
     // the two servers start with different numbers of raft entries: count from the first operation
     if ((field === "raftIndex" || field === "raftAppliedIndex") && typeof v === "string")

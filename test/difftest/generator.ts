@@ -10,8 +10,25 @@ export type Bytes = string | { size: number; fill: string };
 /** A revision: a literal number, or relative to the current revision (`{ rel: -2 }` = two revisions ago). */
 export type Rev = number | { rel: number };
 
-/** A lease: the k-th lease granted so far (modulo the number granted; 0 when none was), or a literal id. */
-export type LeaseRef = { granted: number } | { id: string };
+/**
+ * A lease: the k-th lease granted so far (modulo the number granted; 0 when none was), a literal id, or the session
+ * lease the server granted for the last Lock or Campaign sent without one (0 when there is none).
+ */
+export type LeaseRef = { granted: number } | { id: string } | { session: true };
+
+/** A lock key: the k-th key a Lock answered (modulo their number; empty when none did), or literal bytes. */
+export type LockRef = { acquired: number } | { literal: Bytes };
+
+/**
+ * A leader key for Proclaim and Resign: the k-th one a Campaign answered (modulo their number), now and then with
+ * one field changed (a key, revision or lease that is not the leader's); or none at all (etcd refuses that).
+ */
+export type LeaderRef =
+  | { won: number; change?: "key" | "rev" | "lease" | "name" | "noLease" }
+  | { missing: true };
+
+/** A member: the one serving, the k-th one added (modulo their number; id 0 when none was), or an id. */
+export type MemberRef = { self: true } | { added: number } | { id: string };
 
 /** A watch of a stream: the k-th watch created on it (modulo the number created), or a literal watch id. */
 export type WatchRef = { created: number } | { id: number };
@@ -145,7 +162,30 @@ type OpBody =
   | { kind: "status" }
   | { kind: "hashKv"; revision: Rev }
   | { kind: "alarmList" }
-  | { kind: "auth"; method: AuthMethod; args: AuthArgs };
+  | { kind: "auth"; method: AuthMethod; args: AuthArgs }
+  /**
+   * v3lock and v3election. A call that may wait (Lock on a held lock, Campaign on a held election) carries a
+   * deadline: both servers answer it, or both let the client's deadline pass and give up their place in the queue.
+   * `lease` null sends none (the server grants a session lease of 60 s).
+   */
+  | { kind: "lock"; name: Bytes; lease: LeaseRef | null; deadlineMs: number }
+  | { kind: "unlock"; key: LockRef }
+  | { kind: "campaign"; name: Bytes; lease: LeaseRef | null; value: Bytes; deadlineMs: number }
+  | { kind: "proclaim"; leader: LeaderRef; value: Bytes }
+  | { kind: "leader"; name: Bytes }
+  | { kind: "resign"; leader: LeaderRef }
+  /** Observe for a while (a stream that ends only when the client leaves): every answer within the window. */
+  | { kind: "observe"; name: Bytes; windowMs: number }
+  /** The cluster service on the one member. Peer URLs name no member that ever starts (or are not URLs). */
+  | { kind: "memberList" }
+  | { kind: "memberAdd"; peerUrls: string[]; learner: boolean }
+  | { kind: "memberUpdate"; member: MemberRef; peerUrls: string[] }
+  | { kind: "memberRemove"; member: MemberRef }
+  | { kind: "memberPromote"; member: MemberRef }
+  | { kind: "hash" }
+  | { kind: "defragment" }
+  | { kind: "moveLeader"; member: MemberRef }
+  | { kind: "snapshot" };
 
 /** Watch streams each server gets (the same number on both). */
 export const WATCH_STREAMS = 3;
@@ -197,6 +237,30 @@ const AUTH_METHODS: ReadonlyArray<readonly [AuthMethod, number]> = [
   ["roleRevokePermission", 2],
   ["authenticate", 1],
   ["authDisable", 0.3],
+];
+// Names of locks and elections: some of their own, some in the users' key ranges of an auth run, the empty name and
+// the smallest and largest bytes.
+const LOCK_NAMES = ["lk", "lk2", "el", "a", "b", "z", "", "\x00", "\xff"];
+/**
+ * Peer URLs of members added, none of which ever starts: a port nobody listens on, an address nobody answers, and
+ * strings etcd refuses as peer URLs; "self" stands for the serving member's own peer URL (each side's).
+ */
+const PEER_URLS = [
+  "http://127.0.0.1:1",
+  "http://127.0.0.1:9",
+  "https://127.0.0.1:1",
+  "http://localhost:1",
+  "http://192.0.2.1:2380",
+  "self",
+];
+const BAD_PEER_URLS = [
+  "",
+  "127.0.0.1:1",
+  "foo",
+  "http://127.0.0.1",
+  "unix://x",
+  "http://127.0.0.1:1/p",
+  "http://a b:1",
 ];
 const VALUES = ["", "v", "1", "22", "hello", "\x00", "\xff\xfe", "value-that-is-a-bit-longer"];
 
@@ -257,6 +321,22 @@ const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", numbe
   ["auth", 5],
   ["bigPuts", 0.15],
   ["manyOps", 0.4],
+  ["lock", 1],
+  ["unlock", 0.6],
+  ["campaign", 0.8],
+  ["proclaim", 0.5],
+  ["leader", 0.5],
+  ["resign", 0.4],
+  ["observe", 0.35],
+  ["memberList", 0.3],
+  ["memberAdd", 0.4],
+  ["memberUpdate", 0.25],
+  ["memberRemove", 0.25],
+  ["memberPromote", 0.2],
+  ["hash", 0.25],
+  ["defragment", 0.15],
+  ["moveLeader", 0.2],
+  ["snapshot", 0.15],
 ];
 
 export interface GeneratorOptions {
@@ -445,6 +525,55 @@ class Generator {
         return [{ kind }];
       case "auth":
         return [{ kind, method: this.weighted(AUTH_METHODS), args: this.authArgs() }];
+      case "lock":
+      case "campaign":
+        return this.lockOrCampaign(kind);
+      case "unlock":
+        return [
+          {
+            kind,
+            key: this.r.chance(0.85)
+              ? { acquired: this.r.int(8) }
+              : { literal: this.r.pick(["", "lk", "lk/1", "a", "nolock/694d"]) },
+          },
+        ];
+      case "proclaim":
+      case "resign": {
+        // a leader key of no lease makes the server grant a session lease: revoked right after (see lockOrCampaign)
+        const leader = this.leaderRef();
+        const op: Op = kind === "proclaim" ? { kind, leader, value: this.r.pick(VALUES) } : { kind, leader };
+        if ("won" in leader && leader.change === "noLease")
+          return [op, { kind: "leaseRevoke", lease: { session: true } }];
+        return [op];
+      }
+      case "leader":
+        return [{ kind, name: this.lockName() }];
+      case "observe":
+        return [{ kind, name: this.lockName(), windowMs: 300 }];
+      case "memberList":
+      case "hash":
+      case "defragment":
+      case "snapshot":
+        return [{ kind }];
+      case "memberAdd":
+        // a voter that never starts costs a member of one its quorum (etcd lets a cluster of one add a voter):
+        // voters are added only with URLs etcd refuses, or the serving member's own
+        if (this.r.chance(0.7)) return [{ kind, peerUrls: this.peerUrls(), learner: true }];
+        return [{ kind, peerUrls: [this.r.pick([...BAD_PEER_URLS, "self"])], learner: false }];
+      case "memberUpdate": {
+        // etcd takes a member update's URLs unchecked. The serving member keeps its own URL (so that adding a
+        // voter of that URL stays refused); another member is given good URLs only (etcd's transport panics on
+        // one it cannot parse, and so would the member at each restart); an unknown id any.
+        const member = this.memberRef();
+        const peerUrls = this.peerUrls();
+        if ("self" in member) return [{ kind, member, peerUrls: ["self", ...peerUrls] }];
+        if ("added" in member) return [{ kind, member, peerUrls: [this.r.pick(PEER_URLS)] }];
+        return [{ kind, member, peerUrls }];
+      }
+      case "memberRemove":
+      case "memberPromote":
+      case "moveLeader":
+        return [{ kind, member: this.memberRef() }];
       case "bigPuts":
         return this.bigPuts();
       case "manyOps":
@@ -649,6 +778,70 @@ class Generator {
         ignoreLease: false,
       },
     }));
+  }
+
+  private lockName(): string {
+    return this.r.pick(LOCK_NAMES);
+  }
+
+  /**
+   * A Lock or Campaign: with a lease granted by the client (a new id, so that the key it names is the same on both
+   * servers), one granted earlier, one that does not exist, or none. With none, the server grants a session lease
+   * of 60 s: it is revoked by the next operation but one, so that it never expires during a run (which it would do
+   * on the two servers at moments up to etcd's 500 ms expiry tick apart).
+   */
+  private lockOrCampaign(kind: "lock" | "campaign"): Op[] {
+    const name = this.lockName();
+    const deadlineMs = this.r.pick([400, 800]);
+    const x = this.r.float();
+    const ops: Op[] = [];
+    let lease: LeaseRef | null;
+    if (x < 0.55) {
+      const id = String(this.nextLeaseId++);
+      ops.push({ kind: "leaseGrant", ttl: 3600, id });
+      lease = { id };
+    } else if (x < 0.8) lease = { granted: this.r.int(16) };
+    else if (x < 0.88) lease = { id: this.r.pick(["424242", "-3"]) };
+    else lease = null;
+    ops.push(
+      kind === "lock"
+        ? { kind, name, lease, deadlineMs }
+        : { kind, name, lease, value: this.r.pick(VALUES), deadlineMs },
+    );
+    if (lease === null) {
+      if (this.r.chance(0.5))
+        ops.push(
+          this.r.pick<Op>([
+            { kind: "leader", name },
+            { kind: "observe", name, windowMs: 300 },
+            { kind: "unlock", key: { acquired: this.r.int(8) } },
+            { kind: "proclaim", leader: { won: this.r.int(8) }, value: this.r.pick(VALUES) },
+          ]),
+        );
+      ops.push({ kind: "leaseRevoke", lease: { session: true } });
+    }
+    return ops;
+  }
+
+  private leaderRef(): LeaderRef {
+    if (this.r.chance(0.05)) return { missing: true };
+    const won = this.r.int(8);
+    if (this.r.chance(0.18))
+      return { won, change: this.r.pick(["key", "rev", "lease", "name", "noLease"] as const) };
+    return { won };
+  }
+
+  private peerUrls(): string[] {
+    if (this.r.chance(0.15)) return this.r.chance(0.3) ? [] : [this.r.pick(BAD_PEER_URLS)];
+    const urls = Array.from({ length: 1 + (this.r.chance(0.2) ? 1 : 0) }, () => this.r.pick(PEER_URLS));
+    return urls;
+  }
+
+  private memberRef(): MemberRef {
+    const x = this.r.float();
+    if (x < 0.5) return { added: this.r.int(4) };
+    if (x < 0.8) return { self: true };
+    return { id: this.r.pick(["0", "1", "12345", "18446744073709551615"]) };
   }
 
   private authArgs(): AuthArgs {

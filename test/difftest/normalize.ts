@@ -23,6 +23,9 @@ export class LeaseNames {
   /** Ids the server chose (the client sent 0): they differ between the two servers. */
   readonly chosen = new Set<bigint>();
 
+  /** Session leases: granted by the server for a Lock or Campaign that came without a lease, in order. */
+  readonly sessions: bigint[] = [];
+
   /** Records a successful grant and returns the lease's name. */
   grant(id: bigint, chosenByServer: boolean): string {
     if (chosenByServer) this.chosen.add(id);
@@ -35,6 +38,20 @@ export class LeaseNames {
   name(id: bigint): string {
     if (id === 0n) return "none";
     return this.names.get(id) ?? `id:${id}`;
+  }
+
+  /**
+   * A key shown with the lease id it ends in by name, when the server chose the id: a lock's or an election's key
+   * is its name, "/", and its lease id in hex.
+   */
+  renameKey(shown: string): string {
+    if (this.chosen.size === 0) return shown;
+    const slash = shown.lastIndexOf("/");
+    if (slash < 0) return shown;
+    const tail = shown.slice(slash + 1);
+    if (!/^[0-9a-f]+$/.test(tail)) return shown;
+    const id = BigInt(`0x${tail}`);
+    return this.chosen.has(id) ? `${shown.slice(0, slash + 1)}<${this.name(id)}>` : shown;
   }
 }
 
@@ -70,7 +87,7 @@ const LEASE_FIELDS = new Set(["ID", "lease"]);
 export function normalize(value: unknown, leases: LeaseNames, ttlTolerance = 0): unknown {
   const walk = (v: unknown, field: string): unknown => {
     if (v === undefined || v === null) return null;
-    if (Buffer.isBuffer(v)) return showBytes(v);
+    if (Buffer.isBuffer(v)) return leases.renameKey(showBytes(v));
     if (typeof v === "bigint") return LEASE_FIELDS.has(field) ? leases.name(v) : v.toString();
     if (Array.isArray(v)) return v.map((x) => walk(x, field));
     if (typeof v === "object") {

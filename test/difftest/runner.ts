@@ -57,7 +57,23 @@ import type {
   WatchCreateSpec,
 } from "./generator.js";
 import { PASSWORD_OF, WATCH_STREAMS } from "./generator.js";
-import { firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
+import { Approx, firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
+import {
+  AFTER_DEADLINE_MS,
+  grantsSession,
+  isServiceOp,
+  learnSelf,
+  maintenanceMethod,
+  observeWindow,
+  remember,
+  type ServiceOp,
+  ServiceState,
+  serviceAnswer,
+  serviceRequest,
+  serviceUnary,
+  snapshotStream,
+  unnamedLeases,
+} from "./services.js";
 
 /** The user each watch stream of an auth run is opened as (the generator relies on root's being the first). */
 const STREAM_USERS = ["root", "alice", "bob"];
@@ -69,6 +85,8 @@ export const SIDES = ["etcd", "rxetcd"] as const;
 
 /** How long a unary call may take before it counts as unanswered. */
 const CALL_TIMEOUT_MS = 20_000;
+/** How much later than the server's a client's own deadline passes, when a call sends the server one. */
+const CLIENT_DEADLINE_SLACK_MS = 2_000;
 /** Remaining TTLs of the two servers may differ by this many seconds (they are read a few ms apart). */
 const TTL_TOLERANCE_S = 2;
 /** Quiet period that ends a settle when only already-synced watchers can still deliver. */
@@ -233,6 +251,8 @@ class Side {
   readonly maintenance: MaintenanceClient;
   readonly auth: AuthClient;
   readonly watchClient: WatchClient;
+  /** The lock, election and cluster clients, and what the side remembers of their answers. */
+  readonly svc: ServiceState;
   readonly streams: WatchLog[];
   opIndex = 0;
   /** The first revision written with a lease id this server chose (HashKV at or after it cannot be compared). */
@@ -271,6 +291,7 @@ class Side {
     this.maintenance = new MaintenanceClient(address, creds, options);
     this.auth = new AuthClient(address, creds, options);
     this.watchClient = new WatchClient(address, creds, options);
+    this.svc = new ServiceState(address, creds, options);
     this.streams = Array.from({ length: WATCH_STREAMS }, () => new WatchLog(this.watchClient, this));
   }
 
@@ -283,17 +304,33 @@ class Side {
       cb: (err: ServiceError | null, res: Res) => void,
     ) => ClientUnaryCall,
     req: Req,
+    serverDeadlineMs?: number,
   ): Promise<{ ok: Res } | { error: RpcFailure }> {
+    const md = this.metadata(this.callToken);
+    if (serverDeadlineMs === undefined) {
+      return new Promise((resolve) => {
+        method(req, md, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
+          if (err) resolve({ error: { code: err.code, message: err.details } });
+          else resolve({ ok: res });
+        });
+      });
+    }
+    // The server is given the deadline and the client waits longer, so that what the client sees is the server's
+    // answer to it (with one deadline, the client's own timer and the server's answer race). A deadline of the
+    // call's own would replace this grpc-timeout.
+    md.set("grpc-timeout", `${serverDeadlineMs}m`);
     return new Promise((resolve) => {
-      method(req, this.metadata(this.callToken), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
+      const call = method(req, md, {}, (err, res) => {
+        clearTimeout(timer);
         if (err) resolve({ error: { code: err.code, message: err.details } });
         else resolve({ ok: res });
       });
+      const timer = setTimeout(() => call.cancel(), serverDeadlineMs + CLIENT_DEADLINE_SLACK_MS);
     });
   }
 
   /** Metadata carrying a token, as clientv3 sends it. */
-  private metadata(token: string | undefined): Metadata {
+  metadata(token: string | undefined): Metadata {
     const md = new Metadata();
     if (token !== undefined) md.set("token", token);
     return md;
@@ -370,6 +407,7 @@ class Side {
     this.lease.close();
     this.maintenance.close();
     this.watchClient.close();
+    this.svc.close();
   }
 }
 
@@ -381,6 +419,10 @@ class Resolver {
     private readonly side: Side,
     private readonly currentRev: number,
   ) {}
+
+  get currentRevision(): number {
+    return this.currentRev;
+  }
 
   bytes(b: Bytes): Buffer {
     return typeof b === "string" ? Buffer.from(b, "latin1") : Buffer.alloc(b.size, b.fill.charCodeAt(0));
@@ -431,6 +473,12 @@ class Resolver {
   lease(ref: LeaseRef | null): bigint {
     if (ref === null) return 0n;
     if ("id" in ref) return BigInt(ref.id);
+    if ("session" in ref) {
+      const sessions = this.side.leases.sessions;
+      if (sessions.length === 0) return 0n;
+      this.usedChosenLease = true;
+      return sessions[sessions.length - 1];
+    }
     const granted = this.side.leases.granted;
     const id = granted.length === 0 ? 0n : granted[ref.granted % granted.length];
     if (this.side.leases.chosen.has(id)) this.usedChosenLease = true;
@@ -548,6 +596,7 @@ function requestOf(op: Op, r: Resolver, side: Side): unknown {
     case "auth":
       return { method: op.method, ...r.auth(op.method, op.args) };
     default:
+      if (isServiceOp(op)) return serviceRequest(op, side.svc, r);
       return { ...op };
   }
 }
@@ -705,12 +754,16 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
       return outcomeOf(await side.unary(ls.leaseRevoke.bind(ls), { ID: r.lease(op.lease) }), side.leases);
     case "leaseKeepAlive":
       return side.keepAliveOnce(r.lease(op.lease));
-    case "leaseTimeToLive":
-      return outcomeOf(
-        sortedKeys(await side.unary(ls.leaseTimeToLive.bind(ls), { ID: r.lease(op.lease), keys: op.keys })),
+    case "leaseTimeToLive": {
+      const out = outcomeOf(
+        await side.unary(ls.leaseTimeToLive.bind(ls), { ID: r.lease(op.lease), keys: op.keys }),
         side.leases,
         TTL_TOLERANCE_S,
       );
+      // etcd lists a lease's keys in Go map order (random): compare them sorted, once named (see renameKey)
+      if ("ok" in out) (out.ok as { keys: string[] }).keys.sort();
+      return out;
+    }
     case "leaseLeases": {
       const res = await side.unary(ls.leaseLeases.bind(ls), {});
       const out = outcomeOf(res, side.leases);
@@ -768,11 +821,59 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
       );
     case "auth":
       return outcomeOf(await authCall(side, op.method, r.auth(op.method, op.args)), side.leases);
+    default:
+      return executeService(side, op, r);
   }
 }
 
-/** An Auth call over gRPC (the generated client's method of that name). */
-function authCall(side: Side, method: AuthMethod, req: Record<string, unknown>) {
+/** A lock, election, cluster or maintenance call over gRPC. */
+async function executeService(side: Side, op: ServiceOp, r: Resolver): Promise<Outcome> {
+  const req = serviceRequest(op, side.svc, r);
+  const call = side.unary.bind(side) as Parameters<typeof serviceUnary>[3];
+  let res: { ok: unknown } | { error: RpcFailure };
+  const mt = side.maintenance as unknown as Record<string, unknown>;
+  const maintenance = maintenanceMethod(op);
+  if (op.kind === "observe")
+    res = await observeWindow(side.svc, req, side.metadata(side.callToken), op.windowMs);
+  else if (op.kind === "snapshot")
+    res = await snapshotStream(side.maintenance, side.metadata(side.callToken));
+  else if (maintenance !== undefined)
+    res = await call((mt[maintenance] as (...a: never[]) => ClientUnaryCall).bind(mt) as never, req);
+  else res = await serviceUnary(op, side.svc, req, call);
+  if ("ok" in res) remember(op, side.svc, res.ok, false);
+  await afterSession(side, op, r);
+  if ("error" in res) return res;
+  return outcomeOf({ ok: serviceAnswer(op, side.svc, res.ok) }, side.leases);
+}
+
+/**
+ * After a Lock or Campaign sent without a lease: names the session lease the server granted for it (whether or not
+ * the call succeeded), and notes that keys from here on may carry it (HashKV cannot compare those revisions).
+ */
+async function afterSession(side: Side, op: ServiceOp, r: Resolver): Promise<void> {
+  if (!grantsSession(op, serviceRequest(op, side.svc, r))) return;
+  const saved = side.callToken;
+  side.callToken = side.authRun ? await side.tokenFor("root") : undefined;
+  const found = await unnamedLeases(side.unary.bind(side) as never, side.lease, side.leases);
+  side.callToken = saved;
+  for (const id of found) {
+    side.leases.grant(id, true);
+    side.leases.sessions.push(id);
+  }
+  const from = r.currentRevision + 1;
+  side.chosenLeaseRev = Math.min(side.chosenLeaseRev ?? from, from);
+}
+
+/**
+ * An Auth call over gRPC (the generated client's method of that name). A password is a string in etcd's proto and
+ * the gateway's JSON, bytes in the generated types (rxetcd keeps its raw bytes): over gRPC it goes as those bytes,
+ * with the 3.5 hashed password empty.
+ */
+function authCall(side: Side, method: AuthMethod, fields: Record<string, unknown>) {
+  const req =
+    typeof fields.password === "string"
+      ? { ...fields, password: Buffer.from(fields.password, "latin1"), hashedPassword: "" }
+      : fields;
   const client = side.auth as unknown as Record<
     AuthMethod,
     (
@@ -798,12 +899,23 @@ async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Pr
         : op.kind === "auth"
           ? r.auth(op.method, op.args)
           : requestOf(op, r, side);
+  // grpc-gateway turns a Grpc-Timeout header into the call's deadline
+  const serverDeadline = op.kind === "lock" || op.kind === "campaign" ? op.deadlineMs : undefined;
   let answer: Awaited<ReturnType<typeof postGateway>>;
   try {
-    answer = await postGateway(side.base, path, requestJson(body), CALL_TIMEOUT_MS, side.callToken);
+    answer = await postGateway(
+      side.base,
+      path,
+      requestJson(body),
+      serverDeadline === undefined ? CALL_TIMEOUT_MS : serverDeadline + CLIENT_DEADLINE_SLACK_MS,
+      side.callToken,
+      serverDeadline,
+    );
   } catch (err) {
+    if (isServiceOp(op)) await afterSession(side, op, r);
     return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
   }
+  if (serverDeadline !== undefined && answer.status !== 200) await sleep(AFTER_DEADLINE_MS);
   const ok = answer.status === 200 ? (answer.body as Record<string, unknown>) : undefined;
   if (ok && op.kind === "leaseGrant" && typeof ok.ID === "string" && !ok.error) {
     side.leases.grant(BigInt(ok.ID), op.id === "0");
@@ -811,12 +923,23 @@ async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Pr
   if (ok && op.kind === "range") relaxJsonTies((body as RangeRequest).sortTarget, ok);
   if (ok && op.kind === "txn") relaxJsonTxnTies(body as TxnRequest, ok);
   if (ok && op.kind === "leaseTimeToLive" && Array.isArray(ok.keys)) (ok.keys as string[]).sort();
+  let json = answer.body;
+  if (isServiceOp(op)) {
+    if (ok && !ok.error) remember(op, side.svc, ok, true);
+    await afterSession(side, op, r);
+    json = serviceAnswer(op, side.svc, json);
+  }
   const normalized = normalizeJson(
-    answer.body,
+    json,
     side.leases,
     op.kind === "leaseTimeToLive" ? TTL_TOLERANCE_S : 0,
     side.raftBase,
   );
+  if (ok && op.kind === "leaseTimeToLive") {
+    // sorted again: keys named by a lease the server chose sort by that name
+    const v = normalized as { keys?: string[] };
+    v.keys?.sort();
+  }
   if (ok && op.kind === "leaseLeases") {
     // etcd lists leases in map order: compare them as a set
     const v = normalized as { leases?: Array<{ ID: string }> };
@@ -899,6 +1022,24 @@ async function expireLease(side: Side, leaseId: bigint, ttl: number, keys: strin
   };
 }
 
+/**
+ * A watch item with the lease names known now: an event may arrive before the answer that names the lease it
+ * carries (a Lock's session lease is named after the Lock's answer).
+ */
+function relabel(v: unknown, leases: LeaseNames): unknown {
+  if (typeof v === "string") {
+    const id = /^id:(\d+)$/.exec(v);
+    return id ? leases.name(BigInt(id[1])) : leases.renameKey(v);
+  }
+  if (Array.isArray(v)) return v.map((x) => relabel(x, leases));
+  if (typeof v === "object" && v !== null && !(v instanceof Approx)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = relabel(x, leases);
+    return out;
+  }
+  return v;
+}
+
 function describe(v: unknown): string {
   return show(v);
 }
@@ -930,7 +1071,7 @@ class Comparator {
         let i = this.cursors.get(key) ?? 0;
         const common = Math.min(xa.length, xb.length);
         for (; i < common; i++) {
-          const d = firstDifference(xa[i].value, xb[i].value);
+          const d = firstDifference(relabel(xa[i].value, a.leases), relabel(xb[i].value, b.leases));
           if (d) {
             consider({
               index: Math.max(xa[i].op, xb[i].op),
@@ -1012,6 +1153,8 @@ export interface RunOptions {
   via?: Via;
   /** The operations are an auth run's (generated with `auth`): streams and keep-alives go with tokens. */
   auth?: boolean;
+  /** Called with both normalized answers of each operation (before they are compared). */
+  onAnswers?: (index: number, etcd: unknown, rxetcd: unknown) => void;
 }
 
 function gatewayChooser(via: Via): (index: number) => boolean {
@@ -1057,6 +1200,7 @@ export async function runOps(
       const st = await side.unary(side.maintenance.status.bind(side.maintenance), {});
       if ("error" in st) throw new Error(`${side.name} does not answer Status: ${st.error.message}`);
       side.raftBase = st.ok.raftIndex;
+      await learnSelf(side.svc, side.unary.bind(side) as never);
     }
     for (; index < ops.length; index++) {
       const op = ops[index];
@@ -1067,6 +1211,7 @@ export async function runOps(
       const [oa, ob] = await Promise.all(sides.map((s) => executeAs(s, op, currentRev)));
       const va = "ok" in oa ? oa.ok : { error: oa.error };
       const vb = "ok" in ob ? ob.ok : { error: ob.error };
+      options.onAnswers?.(index, va, vb);
       const d = firstDifference(va, vb);
       if (d) return diverged(index, "answer", d, describe(va), describe(vb));
       cmp.compared++;

@@ -30,6 +30,7 @@ import { grpcOverheadBytes } from "../grpc/grpc-services.js";
 import { type RpcStatus, toRpcStatus } from "../grpc/status.js";
 import { encodeWatchResponse } from "../grpc/watch-response-encoder.js";
 import { httpRequestContext } from "../request-context.js";
+import { GATEWAY_DEADLINE_STATUS, gatewayTimeoutMs } from "./gateway-deadline.js";
 import { JsonIncomplete, type JsonValue, JsonValueReader } from "./go-json.js";
 import {
   errorBody,
@@ -83,9 +84,36 @@ export function createGateway(
   });
 
   const unary = (req: IncomingMessage, res: ServerResponse, handler: UnaryHandler, descs: MethodDescs) => {
+    const timeoutHeader = req.headers["grpc-timeout"];
+    const timeoutMs = gatewayTimeoutMs(timeoutHeader);
+    if (timeoutMs === "invalid")
+      return replyRpcError(res, {
+        code: GrpcCode.InvalidArgument,
+        message: `invalid grpc-timeout: ${Array.isArray(timeoutHeader) ? timeoutHeader[0] : timeoutHeader}`,
+      });
+    // Grpc-Timeout: once it passes the client's answer is the deadline's, and a call that waits gives up
+    let expired = false;
+    const gone = handler.waits ? new AbortController() : undefined;
+    const deadline =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              expired = true;
+              gone?.abort();
+              if (!res.headersSent && !res.destroyed) replyRpcError(res, GATEWAY_DEADLINE_STATUS);
+            },
+            Math.max(0, timeoutMs),
+          );
+    if (deadline !== undefined || gone !== undefined)
+      res.on("close", () => {
+        if (deadline !== undefined) clearTimeout(deadline);
+        gone?.abort();
+      });
     readWholeBody(req, maxBodyBytes)
       .then(
         async (body) => {
+          if (expired) return;
           // as etcd, which decodes any body whole: a malformed body is a bad request, and so is one
           // whose fields have the wrong types; a well-formed one is too large when its message is
           if (body.syntaxError !== undefined)
@@ -107,22 +135,18 @@ export function createGateway(
           meter.received();
           try {
             const def = handler.definition as MethodDefinition<unknown, unknown>;
-            let signal: AbortSignal | undefined;
-            if (handler.waits) {
-              const gone = new AbortController();
-              res.on("close", () => gone.abort());
-              signal = gone.signal;
-            }
             const resp = await handler.handle(
               def.requestDeserialize(Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength)),
-              signal,
+              gone?.signal,
               httpRequestContext(req.headers),
             );
+            if (expired) return;
             const json = goJsonEscape(wireToJson(descs.output, def.responseSerialize(resp)));
             meter.sent();
             meter.handled(GrpcCode.OK);
             replyJson(res, json);
           } catch (err) {
+            if (expired) return;
             const status = toRpcStatus(err);
             meter.handled(status.code);
             replyRpcError(res, status);

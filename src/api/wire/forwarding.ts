@@ -13,6 +13,8 @@ import {
 } from "node:http2";
 import type { Duplex } from "node:stream";
 import { LeaseService, WatchService } from "../../gen/etcdserverpb/rpc.js";
+import { ElectionService } from "../../gen/v3electionpb/v3election.js";
+import { LockService } from "../../gen/v3lockpb/v3lock.js";
 import { openForwardingSession } from "../forwarding-session.js";
 import { repairAuthorityValue } from "../grpc/authority-repair.js";
 import { GRPC_TYPE, grpcAnswerType, isGrpcContentType } from "../grpc/grpc-content-type.js";
@@ -82,8 +84,8 @@ const noMessage = /^Received(%20| )no(%20| )request(%20| )message/;
  * grpc-js's status text of a call that succeeded is "OK", grpc-go's is empty; other texts are
  * percent-encoded as grpc-go encodes them (grpc-js encodes as encodeURI, spaces too). A deadline
  * that passed is grpc-go's "context deadline exceeded": code 4 where its transport answers (the
- * client's next message read with the call's context done), code 2 from LeaseKeepAlive, whose handler
- * returns the context's error itself. A call the client ended without its message is grpc-go's
+ * client's next message read with the call's context done), code 2 from LeaseKeepAlive, Lock and
+ * Campaign, whose handlers return the context's error themselves. A call the client ended without its message is grpc-go's
  * code 2 "EOF".
  */
 function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): IncomingHttpHeaders {
@@ -99,7 +101,7 @@ function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): Incoming
     (message === "Deadline%20exceeded" || message === "Deadline exceeded")
   ) {
     fields["grpc-message"] = DEADLINE_TEXT;
-    fields["grpc-status"] = String(deadlineCode(request.path));
+    fields["grpc-status"] = String(waitDeadlineCode(request.path));
   } else if (fields["grpc-status"] === "12" && typeof message === "string" && noMessage.test(message)) {
     // the client's end before the request's one message was whole: grpc-go's io.EOF, or its
     // io.ErrUnexpectedEOF after part of one (code 13 where a server-streaming handler reads it)
@@ -117,6 +119,20 @@ function etcdStatus(fields: IncomingHttpHeaders, request: RequestHead): Incoming
  */
 export function deadlineCode(path: string | undefined): number {
   return path === LEASE_KEEP_ALIVE_PATH ? 2 : 4;
+}
+
+/**
+ * Lock and Campaign wait under the call's context, and their handlers return its error when the deadline passes
+ * there (grpc-go's code 2), as LeaseKeepAlive's does.
+ */
+const WAITS_UNDER_CONTEXT: ReadonlySet<string> = new Set([
+  LockService.lock.path,
+  ElectionService.campaign.path,
+]);
+
+/** The status code of a forwarded call whose deadline passed while it was served (see deadlineCode). */
+function waitDeadlineCode(path: string | undefined): number {
+  return path !== undefined && WAITS_UNDER_CONTEXT.has(path) ? 2 : deadlineCode(path);
 }
 
 /** A forwarded answer's trailers as grpc-go writes them (etcdStatus). */

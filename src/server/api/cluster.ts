@@ -12,7 +12,9 @@ import type {
 } from "../../gen/etcdserverpb/rpc.js";
 import type { Member } from "../../membership/cluster.js";
 import type { MemberJson } from "../../membership/member-json.js";
+import { Errors } from "../../rpctypes/errors.js";
 import type { RequestContext } from "../client-api.js";
+import { peerUrlList } from "../cluster-ops.js";
 import type { ServerCore } from "../server-core.js";
 import { withAuthInfo } from "./authorize.js";
 
@@ -47,6 +49,8 @@ export class ClusterApi {
   }
 
   async memberAdd(req: MemberAddRequest, ctx?: RequestContext): Promise<MemberAddResponse> {
+    // etcd's MemberAdd parses the URLs before the server checks who asks
+    if (!peerUrlList(req.peerURLs)) throw Errors.MemberBadURLs;
     await this.admin(ctx);
     const { member, members } = await this.core.clusterOps.add(req.peerURLs, req.isLearner, ctx?.deadline);
     return {

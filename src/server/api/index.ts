@@ -45,7 +45,7 @@ export function createClientApi(core: ServerCore): ClientApi {
     hash: (ctx) => maintenance.hash(ctx),
     hashKV: (r, ctx) => maintenance.hashKV(r, ctx),
     defragment: (ctx) => maintenance.defragment(ctx),
-    moveLeader: (r) => maintenance.moveLeader(r),
+    moveLeader: (r, ctx) => maintenance.moveLeader(r, ctx),
     snapshot: (ctx) => maintenance.snapshot(ctx),
     health: () => maintenance.health(),
     clusterVersion: () => core.cluster.version(),

@@ -17,6 +17,7 @@ import type { ApplyResult } from "../apply.js";
 import type { BackendSnapshot } from "../client-api.js";
 import type { ServerCore } from "../server-core.js";
 import { proposer, withAuthInfo } from "./authorize.js";
+import { untilDeadline } from "./client-deadline.js";
 
 /**
  * Maintenance: status, alarms, hashes, defragmentation, leader transfer, snapshots and health.
@@ -44,7 +45,11 @@ export class MaintenanceApi {
       raftIndex: st.hardState.commit,
       raftTerm: st.hardState.term,
       raftAppliedIndex: core.appliedIndex.index,
-      errors: core.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      // etcd lists "no leader" first, then the alarms
+      errors: [
+        ...(st.softState.lead === 0n ? [Errors.NoLeader.grpcMessage] : []),
+        ...core.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      ],
       dbSizeInUse: core.store.backend.sizeInUse(),
       isLearner: core.cluster.member(core.memberId)?.isLearner ?? false,
     };
@@ -96,15 +101,27 @@ export class MaintenanceApi {
     );
   }
 
-  async moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+  /**
+   * etcd 3.4's MoveLeader: a learner is no transferee; the call waits until the transferee leads (or the client's
+   * deadline passes), and its answer has no header.
+   */
+  async moveLeader(req: MoveLeaderRequest, ctx?: RequestContext): Promise<MoveLeaderResponse> {
     const { core } = this;
     if (!core.raft.leadership$.value.isLeader) throw Errors.NotLeader;
-    if (!core.cluster.member(req.targetID) || req.targetID === 0n) throw Errors.BadLeaderTransferee;
+    const target = core.cluster.member(req.targetID);
+    if (!target || target.isLearner || req.targetID === 0n) throw Errors.BadLeaderTransferee;
     if (req.targetID !== core.memberId) {
       core.raft.node.transferLeader(req.targetID);
       core.raft.kick();
+      await untilDeadline(this.leadBy(req.targetID), ctx?.deadline, Errors.TimeoutLeaderTransfer);
     }
-    return { header: core.header() };
+    return { header: undefined };
+  }
+
+  /** Resolves once `id` leads, looking every tick as etcd does. */
+  private async leadBy(id: bigint): Promise<void> {
+    const { core } = this;
+    while (core.raft.lead !== id) await new Promise((r) => setTimeout(r, core.cfg.tickMs));
   }
 
   async snapshot(ctx?: RequestContext): Promise<BackendSnapshot> {

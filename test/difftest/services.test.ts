@@ -1,0 +1,185 @@
+// Side by side with Debian's etcd 3.4: the lock, election, cluster and maintenance answers the differential tester
+// found different, each as a short sequence of its operations on two fresh members. Every answer must be the same
+// on both, and etcd's answer must be the one named (so that a change on both sides shows too).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { debianEtcd } from "../e2e/harness.js";
+import { AUTH_SETUP, type Op } from "./generator.js";
+import { show } from "./normalize.js";
+import { report, runOps, type Via, withMembers } from "./runner.js";
+
+/** Runs `ops` on a fresh etcd and rxetcd; returns etcd's answers (after asserting that rxetcd's are the same). */
+async function sideBySide(ops: Op[], via: Via = "grpc", auth = false): Promise<unknown[]> {
+  assert.ok(debianEtcd, "Debian's etcd 3.4 is not installed (apt-get install etcd-server)");
+  const answers: unknown[] = [];
+  const result = await withMembers((endpoints) =>
+    runOps(ops, endpoints, { via, auth, onAnswers: (i, etcd) => (answers[i] = etcd) }),
+  );
+  assert.equal(result.divergence, undefined, report(0, result));
+  return answers;
+}
+
+const grant = (id: string): Op => ({ kind: "leaseGrant", ttl: 3600, id });
+const failure = (code: number, message: string) => ({ error: { code, message } });
+
+test("MoveLeader answers without a header; a learner or an unknown member is no transferee", async () => {
+  const answers = await sideBySide([
+    { kind: "memberAdd", peerUrls: ["http://127.0.0.1:1"], learner: true },
+    { kind: "moveLeader", member: { self: true } },
+    { kind: "moveLeader", member: { added: 0 } },
+    { kind: "moveLeader", member: { id: "12345" } },
+  ]);
+  assert.deepEqual(answers[1], { header: null });
+  assert.deepEqual(answers[2], failure(9, "etcdserver: bad leader transferee"));
+  assert.deepEqual(answers[3], failure(9, "etcdserver: bad leader transferee"));
+});
+
+test("MemberAdd checks peer URLs as types.NewURLs does; MemberUpdate takes them unchecked", async () => {
+  const bad = ["http://127.0.0.1", "http://127.0.0.1:1/", "unix://x", "http://a b:1"];
+  const answers = await sideBySide([
+    ...bad.map((u): Op => ({ kind: "memberAdd", peerUrls: [u], learner: false })),
+    { kind: "memberAdd", peerUrls: ["http://127.0.0.1:", "http://127.0.0.1:1?x"], learner: true },
+    { kind: "memberUpdate", member: { self: true }, peerUrls: ["self", "foo"] },
+    { kind: "memberUpdate", member: { id: "12345" }, peerUrls: ["foo"] },
+    { kind: "memberList" },
+  ]);
+  for (let i = 0; i < bad.length; i++)
+    assert.deepEqual(answers[i], failure(3, "etcdserver: given member URLs are invalid"), bad[i]);
+  assert.ok(!("error" in (answers[4] as object)), show(answers[4]));
+  assert.ok(!("error" in (answers[5] as object)), show(answers[5]));
+  assert.deepEqual(answers[6], failure(5, "etcdserver: member not found"));
+});
+
+test("MemberRemove of the only voter is refused with code Unknown", async () => {
+  const answers = await sideBySide([{ kind: "memberRemove", member: { self: true } }]);
+  assert.deepEqual(
+    answers[0],
+    failure(2, "etcdserver: re-configuration failed due to not enough started members"),
+  );
+});
+
+const prefixRange = (key: string): Op => ({
+  kind: "range",
+  req: {
+    key,
+    rangeEnd: `${key.slice(0, -1)}0`,
+    limit: 0,
+    revision: 0,
+    sortOrder: 0,
+    sortTarget: 0,
+    serializable: false,
+    keysOnly: true,
+    countOnly: false,
+    minModRevision: 0,
+    maxModRevision: 0,
+    minCreateRevision: 0,
+    maxCreateRevision: 0,
+  },
+});
+
+for (const via of ["grpc", "gateway"] as const) {
+  test(`Lock and Campaign whose deadline passes while they wait (${via}): etcd's answer, the waiter's key gone`, async () => {
+    const answers = await sideBySide(
+      [
+        grant("100000"),
+        { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 400 },
+        grant("100001"),
+        { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 400 },
+        prefixRange("lk/"),
+        { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
+        { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 400 },
+        prefixRange("el/"),
+      ],
+      via,
+    );
+    const expired =
+      via === "grpc"
+        ? failure(2, "context deadline exceeded")
+        : {
+            http: 504,
+            body: { error: "context deadline exceeded", message: "context deadline exceeded", code: 4 },
+          };
+    assert.deepEqual(answers[3], expired);
+    assert.deepEqual(answers[6], expired);
+    assert.match(show(answers[4]), /"count":"?1"?/);
+    assert.match(show(answers[7]), /"count":"?1"?/);
+  });
+}
+
+test("Proclaim and Resign of a leader key of no lease grant a session lease; Proclaim puts with it", async () => {
+  const answers = await sideBySide([
+    grant("100000"),
+    { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
+    { kind: "proclaim", leader: { won: 0, change: "noLease" }, value: "b" },
+    { kind: "leader", name: "el" },
+    { kind: "leaseLeases" },
+    { kind: "resign", leader: { won: 0, change: "noLease" } },
+    { kind: "leaseLeases" },
+  ]);
+  assert.match(show(answers[3]), /"value":"b","lease":"L2"/);
+  assert.equal((answers[4] as { leases: unknown[] }).leases.length, 2);
+  assert.equal((answers[6] as { leases: unknown[] }).leases.length, 3);
+});
+
+test("with auth on, a waiter whose deadline passes keeps its key: etcd gives up its place without credentials", async () => {
+  const asRoot = (op: Op): Op => ({ ...op, as: "root" });
+  const answers = await sideBySide(
+    [
+      ...AUTH_SETUP,
+      ...(
+        [
+          grant("100000"),
+          { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 400 },
+          grant("100001"),
+          { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 400 },
+          prefixRange("lk/"),
+          { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
+          { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 400 },
+          prefixRange("el/"),
+        ] as Op[]
+      ).map(asRoot),
+    ],
+    "grpc",
+    true,
+  );
+  const n = AUTH_SETUP.length;
+  assert.deepEqual(answers[n + 3], failure(2, "context deadline exceeded"));
+  assert.match(show(answers[n + 4]), /"count":2/, show(answers[n + 4]));
+  assert.deepEqual(answers[n + 6], failure(2, "context deadline exceeded"));
+  assert.match(show(answers[n + 7]), /"count":2/);
+});
+
+test("a member of one that added a voter that never starts loses its leader, and Status says so", async () => {
+  assert.ok(debianEtcd, "Debian's etcd 3.4 is not installed (apt-get install etcd-server)");
+  const statuses: unknown[] = [];
+  const result = await withMembers(async (endpoints) => {
+    const added = await runOps(
+      [{ kind: "memberAdd", peerUrls: ["http://127.0.0.1:1"], learner: false }],
+      endpoints,
+    );
+    if (added.divergence) return added;
+    // etcd's leader steps down once it has not heard from a quorum for an election timeout (check quorum)
+    await new Promise((r) => setTimeout(r, 3000));
+    return runOps([{ kind: "status" }], endpoints, { onAnswers: (_i, etcd) => statuses.push(etcd) });
+  });
+  assert.equal(result.divergence, undefined, report(0, result));
+  assert.deepEqual((statuses[0] as { errors: string[] }).errors, ["etcdserver: no leader"]);
+});
+
+test("with auth on, Observe by a user who may not read the election ends the stream without an error", async () => {
+  const answers = await sideBySide(
+    [...AUTH_SETUP, { kind: "observe", name: "el", windowMs: 300, as: "carol" }],
+    "grpc",
+    true,
+  );
+  assert.deepEqual(answers[AUTH_SETUP.length], { answers: [], end: "closed" });
+});
+
+test("with auth on, MemberAdd refuses bad peer URLs before it asks who sends it", async () => {
+  const answers = await sideBySide(
+    [...AUTH_SETUP, { kind: "memberAdd", peerUrls: ["http://127.0.0.1:1/p"], learner: false, as: "bob" }],
+    "grpc",
+    true,
+  );
+  assert.deepEqual(answers[AUTH_SETUP.length], failure(3, "etcdserver: given member URLs are invalid"));
+});
