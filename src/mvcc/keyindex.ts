@@ -123,11 +123,25 @@ class Generation {
   }
 
   append(main: number, sub: number): void {
-    if (this.revs.length === 0) {
-      this.created = main;
-      this.revs = [main, sub];
-    } else {
-      this.revs.push(main, sub);
+    const r = this.revs;
+    // Up to four revisions the array is replaced by one of exactly the new length: a push grows a
+    // two-element array to room for 22 (192 bytes), and most keys keep few revisions until compacted.
+    switch (r.length) {
+      case 0:
+        this.created = main;
+        this.revs = [main, sub];
+        break;
+      case 2:
+        this.revs = [r[0], r[1], main, sub];
+        break;
+      case 4:
+        this.revs = [r[0], r[1], r[2], r[3], main, sub];
+        break;
+      case 6:
+        this.revs = [r[0], r[1], r[2], r[3], r[4], r[5], main, sub];
+        break;
+      default:
+        r.push(main, sub);
     }
     this.ver++;
   }
