@@ -792,7 +792,9 @@ class Generator {
    */
   private lockOrCampaign(kind: "lock" | "campaign"): Op[] {
     const name = this.lockName();
-    const deadlineMs = this.r.pick([400, 800]);
+    // long enough that a busy machine still takes the lease, the put and the first read of either server well
+    // within it (a deadline passing earlier on one server than the other would differ by timing alone)
+    const deadlineMs = this.r.pick([1000, 1500]);
     const x = this.r.float();
     const ops: Op[] = [];
     let lease: LeaseRef | null;
