@@ -4,8 +4,15 @@
 // time of the whole process (user + system, /proc/PID/stat), bytes allocated on the JavaScript heap
 // (the `allocated=` of every collection in the window) and the collections' pauses.
 //
-//   npm run bench:put-cost -- [--rows put-64,put-256] [--reps N] [--against DIR] [--node-args "..."]
-//                             [--client-http2 node|own]
+//   npm run bench:put-cost -- [--rows put-64,put-256] [--reps N] [--members 1|3] [--warmup N] [--against DIR]
+//                             [--node-args "..."] [--client-http2 node|own]
+//
+// --warmup N first runs N requests of the row, untimed, on each fresh deployment (default 0): the
+// young generation has then grown and the code is optimized, as in a long-running member.
+// --members 3 runs three-member clusters and measures their leader (its CPU, its collections).
+// Besides what a request allocates, the table gives what it leaves in the heap: the bytes scavenges
+// promoted to the old generation per request, and the scavenges' count and pause per request (their time
+// grows with what survives them, as V8 copies every survivor).
 //
 // --client-http2 node adds this checkout with its client port's HTTP/2 served by Node's
 // (RXETCD_CLIENT_HTTP2=node) as the contender "node"; "rxetcd" then runs with its own connection (the
@@ -27,6 +34,8 @@ function flag(name: string): string | undefined {
 }
 
 const reps = Number(flag("--reps") ?? 2);
+const size = Number(flag("--members") ?? 1);
+const warmup = Number(flag("--warmup") ?? 0);
 const wanted = (flag("--rows") ?? "put-64,put-256").split(",");
 const against = flag("--against");
 const extraArgs = (flag("--node-args") ?? "").split(" ").filter((a) => a !== "");
@@ -36,10 +45,13 @@ if (
   !Number.isInteger(reps) ||
   reps < 1 ||
   workloads.length !== wanted.length ||
+  (size !== 1 && size !== 3) ||
+  !Number.isInteger(warmup) ||
+  warmup < 0 ||
   (clientHttp2 !== undefined && clientHttp2 !== "own" && clientHttp2 !== "node")
 ) {
   console.error(
-    `usage: bench:put-cost [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--reps N] [--against DIR] [--node-args "..."] [--client-http2 node|own]`,
+    `usage: bench:put-cost [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--reps N] [--members 1|3] [--warmup N] [--against DIR] [--node-args "..."] [--client-http2 node|own]`,
   );
   process.exit(2);
 }
@@ -52,21 +64,34 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SEC;
 }
 
+interface Collections {
+  allocated: number;
+  pauseMs: number;
+  count: number;
+  /** Bytes the scavenges moved to the old generation. */
+  promoted: number;
+  scavenges: number;
+  scavengeMs: number;
+}
+
 /** The collections logged by --trace-gc-nvp from byte `from` of the log on. */
-function collections(log: string, from: number): { allocated: number; pauseMs: number; count: number } {
+function collections(log: string, from: number): Collections {
   const text = readFileSync(log, "utf8").slice(from);
-  let allocated = 0;
-  let pauseMs = 0;
-  let count = 0;
+  const c: Collections = { allocated: 0, pauseMs: 0, count: 0, promoted: 0, scavenges: 0, scavengeMs: 0 };
   for (const line of text.split("\n")) {
     const a = /\ballocated=(\d+)/.exec(line);
     const p = /\bpause=([\d.]+)/.exec(line);
     if (a === null || p === null) continue;
-    allocated += Number(a[1]);
-    pauseMs += Number(p[1]);
-    count++;
+    c.allocated += Number(a[1]);
+    c.pauseMs += Number(p[1]);
+    c.count++;
+    if (/\bgc=s\b/.test(line)) {
+      c.promoted += Number(/\bpromoted=(\d+)/.exec(line)?.[1] ?? 0);
+      c.scavenges++;
+      c.scavengeMs += Number(p[1]);
+    }
   }
-  return { allocated, pauseMs, count };
+  return c;
 }
 const logSize = (log: string) => readFileSync(log).length;
 
@@ -106,6 +131,9 @@ interface Figures {
   allocBytes: number;
   gcUs: number;
   gcs: number;
+  promotedBytes: number;
+  scavengeUs: number;
+  scavenges: number;
 }
 const results = new Map<string, Figures[]>();
 const logDir = mkdtempSync(join(tmpdir(), "put-cost-"));
@@ -114,18 +142,20 @@ for (const w of workloads) {
   for (let rep = 0; rep < reps; rep++) {
     const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]);
     for (const c of order) {
-      const log = join(logDir, `${c.name}-${w.id}-${rep}.log`);
-      const fd = openSync(log, "w");
-      const d = await startDeployment("rxetcd", 1, {
+      const logs = Array.from({ length: size }, (_, i) => join(logDir, `${c.name}-${w.id}-${rep}-m${i}.log`));
+      const fds = logs.map((log) => openSync(log, "w"));
+      const d = await startDeployment("rxetcd", size, {
         rxetcdNodeArgs: ["--trace-gc-nvp", ...c.nodeArgs],
         rxetcdRoot: c.root,
-        rxetcdStdout: fd,
+        rxetcdStdout: fds,
         ...(c.env ? { rxetcdEnv: c.env } : {}),
       });
       try {
         const pid = d.leaderPid;
-        if (pid === undefined) throw new Error(`${c.name}: no member pid`);
+        if (pid === undefined || d.memberPids.length !== size) throw new Error(`${c.name}: no member pid`);
+        const log = logs[d.memberPids.indexOf(pid)];
         for (const p of w.prepare) await runLoadgen(loadgen, p, [d.leader]);
+        if (warmup > 0) await runLoadgen(loadgen, w.args(warmup), [d.leader]);
         const [cpu0, log0] = [cpuMs(pid), logSize(log)];
         const s = await runLoadgen(loadgen, w.args(w.total), [d.leader]);
         const cpu1 = cpuMs(pid);
@@ -137,17 +167,21 @@ for (const w of workloads) {
           allocBytes: gc.allocated / s.ok,
           gcUs: (gc.pauseMs * 1000) / s.ok,
           gcs: gc.count,
+          promotedBytes: gc.promoted / s.ok,
+          scavengeUs: (gc.scavengeMs * 1000) / s.ok,
+          scavenges: gc.scavenges,
         };
         const key = `${w.id} ${c.name}`;
         results.set(key, [...(results.get(key) ?? []), f]);
         console.log(
           `${w.id.padEnd(10)} ${c.name.padEnd(6)} ${f.rps.toFixed(0).padStart(6)} req/s  p99 ${f.p99.toFixed(2)} ms  ` +
             `CPU ${f.cpuUs.toFixed(0)} us/req  alloc ${(f.allocBytes / 1024).toFixed(1)} KiB/req  ` +
-            `GC pause ${f.gcUs.toFixed(1)} us/req (${f.gcs} collections)  load ${loadavg()}`,
+            `GC pause ${f.gcUs.toFixed(1)} us/req (${f.gcs} collections)  promoted ${f.promotedBytes.toFixed(0)} B/req  ` +
+            `scavenges ${f.scavenges}, ${f.scavengeUs.toFixed(1)} us/req  load ${loadavg()}`,
         );
       } finally {
         await d.stop();
-        closeSync(fd);
+        for (const fd of fds) closeSync(fd);
       }
     }
   }
@@ -160,13 +194,17 @@ const median = (xs: number[]) => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-console.log(`\nload average at end: ${loadavg()}; medians of ${reps} run(s) each\n`);
-console.log("| workload | contender | req/s | p99 ms | CPU us/req | KiB allocated/req | GC pause us/req |");
-console.log("|---|---|---:|---:|---:|---:|---:|");
+console.log(
+  `\nload average at end: ${loadavg()}; ${size === 1 ? "one member" : "the leader of three"}; medians of ${reps} run(s) each\n`,
+);
+console.log(
+  "| workload | contender | req/s | p99 ms | CPU us/req | KiB allocated/req | GC pause us/req | promoted B/req | scavenges | scavenge us/req |",
+);
+console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const [key, fs] of results) {
   const [id, name] = key.split(" ");
   const m = (pick: (f: Figures) => number) => median(fs.map(pick));
   console.log(
-    `| ${id} | ${name} | ${m((f) => f.rps).toFixed(0)} | ${m((f) => f.p99).toFixed(2)} | ${m((f) => f.cpuUs).toFixed(0)} | ${(m((f) => f.allocBytes) / 1024).toFixed(1)} | ${m((f) => f.gcUs).toFixed(1)} |`,
+    `| ${id} | ${name} | ${m((f) => f.rps).toFixed(0)} | ${m((f) => f.p99).toFixed(2)} | ${m((f) => f.cpuUs).toFixed(0)} | ${(m((f) => f.allocBytes) / 1024).toFixed(1)} | ${m((f) => f.gcUs).toFixed(1)} | ${m((f) => f.promotedBytes).toFixed(0)} | ${m((f) => f.scavenges)} | ${m((f) => f.scavengeUs).toFixed(1)} |`,
   );
 }

@@ -56,8 +56,11 @@ export interface StartOptions {
   readonly rxetcdRoot?: string;
   /** Environment variables for rxetcd members on top of this process's (e.g. RXETCD_CLIENT_THREAD). */
   readonly rxetcdEnv?: Readonly<Record<string, string>>;
-  /** Where an rxetcd member's stdout goes (an open file descriptor), e.g. node's --trace-gc-nvp lines. */
-  readonly rxetcdStdout?: number;
+  /**
+   * Where an rxetcd member's stdout goes (an open file descriptor), e.g. node's --trace-gc-nvp lines; an
+   * array gives each member its own, in the order of memberPids.
+   */
+  readonly rxetcdStdout?: number | readonly number[];
 }
 
 export function freePort(): Promise<number> {
@@ -147,7 +150,7 @@ export async function startDeployment(
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const m of members) {
+    for (const [i, m] of members.entries()) {
       const args = [
         ["--name", m.name],
         ["--data-dir", join(dir, m.name)],
@@ -164,7 +167,8 @@ export async function startDeployment(
         kind === "etcd"
           ? [etcdBinary(), []]
           : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot);
-      const stdout = kind === "rxetcd" ? (options.rxetcdStdout ?? "ignore") : "ignore";
+      const out = options.rxetcdStdout;
+      const stdout = kind === "rxetcd" ? ((typeof out === "object" ? out[i] : out) ?? "ignore") : "ignore";
       const env =
         kind === "rxetcd" && options.rxetcdEnv ? { ...process.env, ...options.rxetcdEnv } : undefined;
       const proc = spawn(command, [...prefix, ...args], {

@@ -2,7 +2,7 @@
 import type { ConfState, Entry, HardState, Snapshot } from "../gen/raftpb/raft.js";
 import { EntryType } from "../gen/raftpb/raft.js";
 import { RaftPanicError } from "./logger.js";
-import { countWithinSize, emptyBuffer, emptyConfState, emptySnapshot, None } from "./util.js";
+import { emptyBuffer, emptyConfState, emptySnapshot, encodedEntrySize, None, noLimit } from "./util.js";
 
 /** The requested index is below the first available one (it went into a snapshot). */
 export class CompactedError extends Error {
@@ -56,18 +56,38 @@ export interface Storage {
   snapshot(): Snapshot;
 }
 
-function dummyEntry(index: number, term: number): Entry {
-  return { type: EntryType.EntryNormal, term, index, data: emptyBuffer };
-}
+/** Entries the packed log has room for at first; its arrays double as it grows. */
+const INITIAL_CAPACITY = 256;
 
 /**
- * Storage backed by an array. ents[0] is a dummy entry holding the index and term of the last
- * compacted position, so that ents[i] is at log index ents[0].index + i.
+ * Storage held in memory. The log is packed: each entry's term, type and data (the data's backing
+ * buffer, offset and length) sit in arrays indexed by position, and an Entry object is made when it
+ * is read. A log keeps up to --snapshot-count entries (100,000 by default), and an object and a
+ * Buffer view per entry, each kept that long, were what scavenges copied most: every write left both
+ * in the old generation. The entries after `packedTo` (not yet applied) are also kept as the objects
+ * appended, so that the apply reads the very objects proposed (and their data buffers, by which the
+ * server finds its own proposals' decoded requests).
+ *
+ * Position `head` holds a dummy entry: the index and term of the last compacted position, so that
+ * log index `dummyIndex + k` is at position `head + k`, for k < `count`.
  */
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: None, commit: 0 };
   private snap: Snapshot = emptySnapshot();
-  private ents: Entry[] = [dummyEntry(0, 0)];
+  private dummyIndex = 0;
+  private head = 0;
+  private count = 1;
+  private terms = new Float64Array(INITIAL_CAPACITY);
+  private types = new Uint8Array(INITIAL_CAPACITY);
+  /** The data's backing buffer (undefined for no data), offset into it and length. */
+  private dataBuffers: Array<ArrayBufferLike | undefined> = new Array(INITIAL_CAPACITY).fill(undefined);
+  private dataOffsets = new Float64Array(INITIAL_CAPACITY);
+  private dataLengths = new Float64Array(INITIAL_CAPACITY);
+  /** The last index whose entry needs no object of its own any more (see packTo). */
+  private packedTo = 0;
+  /** The entries appended after packedTo as objects: held[k] is at index heldFirst + k. */
+  private held: Entry[] = [];
+  private heldFirst = 0;
 
   initialState(): InitialState {
     return { hardState: this.hardState, confState: this.snap.metadata?.confState ?? emptyConfState() };
@@ -78,30 +98,36 @@ export class MemoryStorage implements Storage {
   }
 
   entries(lo: number, hi: number, maxSize: number): Entry[] {
-    const offset = this.ents[0].index;
+    const offset = this.dummyIndex;
     if (lo <= offset) throw new CompactedError();
     if (hi > this.lastIndex() + 1) {
       throw new RaftPanicError(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     }
-    if (this.ents.length === 1) throw new UnavailableError();
-    const start = lo - offset;
-    const n = countWithinSize(this.ents, start, hi - offset, maxSize, 0, true);
-    return this.ents.slice(start, start + n);
+    if (this.count === 1) throw new UnavailableError();
+    const n = this.countWithinSize(lo, hi, maxSize);
+    const out: Entry[] = [];
+    const held = this.held;
+    const heldFirst = this.heldFirst;
+    for (let i = lo; i < lo + n; i++) {
+      const k = i - heldFirst;
+      out.push(k >= 0 && k < held.length ? held[k] : this.materialize(i));
+    }
+    return out;
   }
 
   term(i: number): number {
-    const offset = this.ents[0].index;
+    const offset = this.dummyIndex;
     if (i < offset) throw new CompactedError();
-    if (i - offset >= this.ents.length) throw new UnavailableError();
-    return this.ents[i - offset].term;
+    if (i - offset >= this.count) throw new UnavailableError();
+    return this.terms[this.head + i - offset];
   }
 
   lastIndex(): number {
-    return this.ents[0].index + this.ents.length - 1;
+    return this.dummyIndex + this.count - 1;
   }
 
   firstIndex(): number {
-    return this.ents[0].index + 1;
+    return this.dummyIndex + 1;
   }
 
   snapshot(): Snapshot {
@@ -114,7 +140,13 @@ export class MemoryStorage implements Storage {
     const idx = snap.metadata?.index ?? 0;
     if (cur >= idx) throw new SnapOutOfDateError();
     this.snap = snap;
-    this.ents = [dummyEntry(idx, snap.metadata?.term ?? 0)];
+    this.dataBuffers.fill(undefined, this.head, this.head + this.count);
+    this.head = 0;
+    this.count = 1;
+    this.dummyIndex = idx;
+    this.setDummy(0, snap.metadata?.term ?? 0);
+    this.held = [];
+    this.packedTo = Math.max(this.packedTo, idx);
   }
 
   /**
@@ -124,28 +156,45 @@ export class MemoryStorage implements Storage {
   createSnapshot(i: number, cs: ConfState | undefined, data: Buffer): Snapshot {
     const prev = this.snap.metadata ?? { confState: emptyConfState(), index: 0, term: 0 };
     if (i <= prev.index) throw new SnapOutOfDateError();
-    const offset = this.ents[0].index;
     if (i > this.lastIndex()) {
       throw new RaftPanicError(`snapshot ${i} is out of bound lastindex(${this.lastIndex()})`);
     }
     this.snap = {
       data,
-      metadata: { index: i, term: this.ents[i - offset].term, confState: cs ?? prev.confState },
+      metadata: {
+        index: i,
+        term: this.terms[this.head + i - this.dummyIndex],
+        confState: cs ?? prev.confState,
+      },
     };
     return this.snap;
   }
 
   /** Discards the entries before compactIndex; compactIndex becomes the new dummy position. */
   compact(compactIndex: number): void {
-    const offset = this.ents[0].index;
+    const offset = this.dummyIndex;
     if (compactIndex <= offset) throw new CompactedError();
     if (compactIndex > this.lastIndex()) {
       throw new RaftPanicError(`compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
     }
     const i = compactIndex - offset;
-    const kept = this.ents[i];
-    this.ents.splice(0, i);
-    this.ents[0] = dummyEntry(kept.index, kept.term);
+    // the compacted entries' data buffers go (a slab is freed once no entry points into it)
+    this.dataBuffers.fill(undefined, this.head, this.head + i);
+    this.head += i;
+    this.count -= i;
+    this.dummyIndex = compactIndex;
+    this.setDummy(this.head, this.terms[this.head]);
+    this.dropHeld(compactIndex);
+  }
+
+  /**
+   * Says that the entries up to index i were applied: nothing needs their objects any more, and the log
+   * keeps them packed only (a read then makes new objects of the same content).
+   */
+  packTo(i: number): void {
+    if (i <= this.packedTo) return;
+    this.packedTo = i;
+    this.dropHeld(i);
   }
 
   /**
@@ -159,14 +208,107 @@ export class MemoryStorage implements Storage {
     if (last < first) return;
     let start = 0;
     if (first > entries[0].index) start = first - entries[0].index;
-    const offset = entries[start].index - this.ents[0].index;
-    if (this.ents.length > offset) {
-      this.ents.length = offset;
-    } else if (this.ents.length < offset) {
-      throw new RaftPanicError(
-        `missing log entry [last: ${this.lastIndex()}, append at: ${entries[start].index}]`,
-      );
+    const at = entries[start].index;
+    const offset = at - this.dummyIndex;
+    if (this.count > offset) {
+      this.dataBuffers.fill(undefined, this.head + offset, this.head + this.count);
+      this.count = offset;
+      const keep = at - this.heldFirst;
+      if (keep < this.held.length) this.held.length = Math.max(0, keep);
+    } else if (this.count < offset) {
+      throw new RaftPanicError(`missing log entry [last: ${this.lastIndex()}, append at: ${at}]`);
     }
-    for (let k = start; k < entries.length; k++) this.ents.push(entries[k]);
+    this.reserve(entries.length - start);
+    for (let k = start; k < entries.length; k++) {
+      const e = entries[k];
+      const pos = this.head + this.count++;
+      this.terms[pos] = e.term;
+      this.types[pos] = e.type;
+      const data = e.data;
+      this.dataBuffers[pos] = data.length === 0 ? undefined : data.buffer;
+      this.dataOffsets[pos] = data.byteOffset;
+      this.dataLengths[pos] = data.length;
+      if (e.index > this.packedTo) {
+        if (this.held.length === 0) this.heldFirst = e.index;
+        this.held.push(e);
+      }
+    }
+  }
+
+  /** The entry at index i (in the log) as a new object. */
+  private materialize(i: number): Entry {
+    const pos = this.head + i - this.dummyIndex;
+    const buffer = this.dataBuffers[pos];
+    return {
+      type: this.types[pos] as EntryType,
+      term: this.terms[pos],
+      index: i,
+      data:
+        buffer === undefined
+          ? emptyBuffer
+          : Buffer.from(buffer, this.dataOffsets[pos], this.dataLengths[pos]),
+    };
+  }
+
+  /** How many entries of [lo, hi) fit in maxSize encoded bytes (at least one), as countWithinSize. */
+  private countWithinSize(lo: number, hi: number, maxSize: number): number {
+    if (maxSize === noLimit) return hi - lo;
+    const base = this.head - this.dummyIndex;
+    let size = 0;
+    let i = lo;
+    for (; i < hi; i++) {
+      const pos = base + i;
+      size += encodedEntrySize(this.types[pos], this.terms[pos], i, this.dataLengths[pos]);
+      if (size > maxSize && i !== lo) break;
+    }
+    return i - lo;
+  }
+
+  private setDummy(pos: number, term: number): void {
+    this.terms[pos] = term;
+    this.types[pos] = EntryType.EntryNormal;
+    this.dataBuffers[pos] = undefined;
+    this.dataOffsets[pos] = 0;
+    this.dataLengths[pos] = 0;
+  }
+
+  /** Forgets the held objects of the entries up to index i. */
+  private dropHeld(i: number): void {
+    const n = Math.min(this.held.length, i - this.heldFirst + 1);
+    if (n <= 0) return;
+    this.held.splice(0, n);
+    this.heldFirst += n;
+  }
+
+  /** Makes room for n more entries after the last: moves the log to the arrays' start, or grows them. */
+  private reserve(n: number): void {
+    const need = this.count + n;
+    const capacity = this.terms.length;
+    if (this.head + need <= capacity) return;
+    const from = this.head;
+    const to = from + this.count;
+    if (need <= capacity >> 1) {
+      this.terms.copyWithin(0, from, to);
+      this.types.copyWithin(0, from, to);
+      this.dataOffsets.copyWithin(0, from, to);
+      this.dataLengths.copyWithin(0, from, to);
+      this.dataBuffers.copyWithin(0, from, to);
+      this.dataBuffers.fill(undefined, this.count);
+    } else {
+      let size = capacity * 2;
+      while (size < need) size *= 2;
+      const grow = <T extends Float64Array | Uint8Array>(old: T, made: T): T => {
+        made.set(old.subarray(from, to));
+        return made;
+      };
+      this.terms = grow(this.terms, new Float64Array(size));
+      this.types = grow(this.types, new Uint8Array(size));
+      this.dataOffsets = grow(this.dataOffsets, new Float64Array(size));
+      this.dataLengths = grow(this.dataLengths, new Float64Array(size));
+      const buffers: Array<ArrayBufferLike | undefined> = new Array(size).fill(undefined);
+      for (let k = 0; k < this.count; k++) buffers[k] = this.dataBuffers[from + k];
+      this.dataBuffers = buffers;
+    }
+    this.head = 0;
   }
 }

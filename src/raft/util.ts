@@ -82,9 +82,13 @@ export function varintSize(v: number): number {
 
 /** The encoded size of an entry as etcd's gogo-protobuf computes it (message size limits use it). */
 export function entrySize(e: Entry): number {
-  let n = 3 + varintSize(e.type) + varintSize(e.term) + varintSize(e.index);
-  const l = e.data.length;
-  if (l > 0) n += 1 + l + varintSize(l);
+  return encodedEntrySize(e.type, e.term, e.index, e.data.length);
+}
+
+/** entrySize of an entry given by its fields and the length of its data. */
+export function encodedEntrySize(type: number, term: number, index: number, dataLength: number): number {
+  let n = 3 + varintSize(type) + varintSize(term) + varintSize(index);
+  if (dataLength > 0) n += 1 + dataLength + varintSize(dataLength);
   return n;
 }
 

@@ -757,6 +757,8 @@ export class EtcdServer implements ServerCore {
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       const entries = batch.entries;
       if (entries.length > 0) last = entries[entries.length - 1].index;
+      // applied: raft's in-memory log needs the entries' objects no more and keeps them packed
+      this.raft.storage.packTo(last);
       const term = this.raft.leadership$.value.term;
       if (hasLeaderEntry(entries, term)) this.firstCommitInTerm$.next(term);
       const took = performance.now() - started;
