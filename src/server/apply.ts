@@ -106,7 +106,10 @@ export class EntryApplier {
    * hash is ready: applies stay FIFO and the apply transaction never waits on bcrypt).
    */
   prepare(entries: Entry[]): PreparedEntry[] | Promise<PreparedEntry[]> {
-    const prepared: PreparedEntry[] = entries.map((entry) => ({ entry, decoded: this.decode(entry) }));
+    // pushed into a literal, not mapped: map() makes an empty batch's array one of another map (small
+    // integers), which deoptimized the apply path the first time a run met one
+    const prepared: PreparedEntry[] = [];
+    for (const entry of entries) prepared.push({ entry, decoded: this.decode(entry) });
     let toHash: PreparedEntry[] | undefined;
     for (const p of prepared) if (this.needsHash(p)) (toHash ??= []).push(p);
     if (toHash === undefined) return prepared;

@@ -753,7 +753,12 @@ export class EtcdServer implements ServerCore {
       const started = performance.now();
       // one staged backend batch (one LMDB transaction, committed off the main thread); waiters hear
       // their results once it is applied, as etcd's do before its backend commits
-      const results = this.store.batch(() => prepared.map((p) => this.applier.apply(p)));
+      const results = this.store.batch(() => {
+        // a literal, not map(): an empty batch's results keep the map of the others' (see prepare)
+        const out: ApplyResult[] = [];
+        for (const p of prepared) out.push(this.applier.apply(p));
+        return out;
+      });
       for (const result of results) if (result.id !== undefined) this.wait.trigger(result.id, result);
       const entries = batch.entries;
       if (entries.length > 0) last = entries[entries.length - 1].index;

@@ -108,7 +108,22 @@ export function coalesceAppends(msgs: readonly Message[]): readonly Message[] {
         // the first join copies: raft's own message and entry array stay as they were
         const entries = joined[at] ? prev.entries : prev.entries.slice();
         for (const e of m.entries) entries.push(e);
-        out[at] = { ...prev, entries, commit: m.commit };
+        // field by field in raft's order: a spread copy made the messages' map generalize its fields
+        // (to, term, snapshot) when the first join came, and code optimized on raft's messages deoptimized
+        out[at] = {
+          type: prev.type,
+          to: prev.to,
+          from: prev.from,
+          term: prev.term,
+          logTerm: prev.logTerm,
+          index: prev.index,
+          entries,
+          commit: m.commit,
+          snapshot: prev.snapshot,
+          reject: prev.reject,
+          rejectHint: prev.rejectHint,
+          context: prev.context,
+        };
         bytesOf[at] += bytes;
         joined[at] = true;
         continue;

@@ -332,20 +332,23 @@ export class WAL {
         throw encodeError(this.dir, `snapshot ${meta.index}`, error);
       }
     }
-    const sealedEntries = entries.map((entry): SealedEntry => {
+    // pushed into a literal, not mapped: map() makes an empty result an array of another map (small
+    // integers), and the first hard-state-only save of a run deoptimized the code that reads a job's entries
+    const sealedEntries: SealedEntry[] = [];
+    for (const entry of entries) {
       if (!Number.isSafeInteger(entry.index) || entry.index < 1) {
         throw new WalInputError(`wal: ${this.dir}: entry index ${entry.index} is not a positive integer`);
       }
       try {
-        return {
+        sealedEntries.push({
           index: entry.index,
           term: entry.term,
           frame: encodeEntryFrame(entry),
-        };
+        });
       } catch (error) {
         throw encodeError(this.dir, `entry ${entry.index}`, error);
       }
-    });
+    }
     let sealedHardState: SealedHardState | undefined;
     if (hardState !== undefined) {
       try {

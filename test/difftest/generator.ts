@@ -791,8 +791,10 @@ class Generator {
    * on the two servers at moments up to etcd's 500 ms expiry tick apart).
    */
   private lockOrCampaign(kind: "lock" | "campaign"): Op[] {
-    const name = this.lockName();
-    const deadlineMs = this.r.pick([400, 800]);
+    let name = this.lockName();
+    // long enough that a busy machine still takes the lease, the put and the first read of either server well
+    // within it (a deadline passing earlier on one server than the other would differ by timing alone)
+    const deadlineMs = this.r.pick([1000, 1500]);
     const x = this.r.float();
     const ops: Op[] = [];
     let lease: LeaseRef | null;
@@ -803,6 +805,12 @@ class Generator {
     } else if (x < 0.8) lease = { granted: this.r.int(16) };
     else if (x < 0.88) lease = { id: this.r.pick(["424242", "-3"]) };
     else lease = null;
+    // A lease the server chose (a session lease, or one granted with id 0) has each server's own id, and so has the
+    // key it names ("a/2f3c..." on one server, "a/694d..." on the other): under a prefix that keys of the key space
+    // share ("a/1", "b/1"), ranges and watches between those keys would take the one and not the other. Such a Lock
+    // or Campaign names a lock of its own.
+    if ((lease === null || "granted" in lease) && (name === "a" || name === "b"))
+      name = this.r.pick(["lk", "el"]);
     ops.push(
       kind === "lock"
         ? { kind, name, lease, deadlineMs }

@@ -836,7 +836,7 @@ async function executeService(side: Side, op: ServiceOp, r: Resolver): Promise<O
   if (op.kind === "observe")
     res = await observeWindow(side.svc, req, side.metadata(side.callToken), op.windowMs);
   else if (op.kind === "snapshot")
-    res = await snapshotStream(side.maintenance, side.metadata(side.callToken));
+    res = await snapshotStream(side.maintenance, side.metadata(side.callToken), CALL_TIMEOUT_MS);
   else if (maintenance !== undefined)
     res = await call((mt[maintenance] as (...a: never[]) => ClientUnaryCall).bind(mt) as never, req);
   else res = await serviceUnary(op, side.svc, req, call);

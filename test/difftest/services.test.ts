@@ -82,12 +82,12 @@ for (const via of ["grpc", "gateway"] as const) {
     const answers = await sideBySide(
       [
         grant("100000"),
-        { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 400 },
+        { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 1000 },
         grant("100001"),
-        { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 400 },
+        { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 1000 },
         prefixRange("lk/"),
-        { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
-        { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 400 },
+        { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 1000 },
+        { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 1000 },
         prefixRange("el/"),
       ],
       via,
@@ -109,7 +109,7 @@ for (const via of ["grpc", "gateway"] as const) {
 test("Proclaim and Resign of a leader key of no lease grant a session lease; Proclaim puts with it", async () => {
   const answers = await sideBySide([
     grant("100000"),
-    { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
+    { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 1000 },
     { kind: "proclaim", leader: { won: 0, change: "noLease" }, value: "b" },
     { kind: "leader", name: "el" },
     { kind: "leaseLeases" },
@@ -129,12 +129,12 @@ test("with auth on, a waiter whose deadline passes keeps its key: etcd gives up 
       ...(
         [
           grant("100000"),
-          { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 400 },
+          { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 1000 },
           grant("100001"),
-          { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 400 },
+          { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 1000 },
           prefixRange("lk/"),
-          { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 400 },
-          { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 400 },
+          { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 1000 },
+          { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 1000 },
           prefixRange("el/"),
         ] as Op[]
       ).map(asRoot),

@@ -439,6 +439,7 @@ export function observeWindow(
 export function snapshotStream(
   maintenance: object,
   md: Metadata,
+  timeoutMs: number,
 ): Promise<{ ok: unknown } | { error: RpcFailure }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -456,8 +457,13 @@ export function snapshotStream(
       }
       last = resp;
     });
-    stream.on("error", (err: ServiceError) => resolve({ error: { code: err.code, message: err.details } }));
+    const timer = setTimeout(() => stream.cancel(), timeoutMs);
+    stream.on("error", (err: ServiceError) => {
+      clearTimeout(timer);
+      resolve({ error: { code: err.code, message: err.details } });
+    });
     stream.on("end", () => {
+      clearTimeout(timer);
       const all = Buffer.concat(chunks);
       const body = all.subarray(0, Math.max(0, all.length - 32));
       const trailer = all.subarray(body.length);
