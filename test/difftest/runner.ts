@@ -2,7 +2,6 @@
 // etcd 3.4 as the reference, rxetcd as the subject), every answer and every watch event compared once normalized.
 // Stops at the first difference and says which operation caused it.
 import {
-  type CallOptions,
   type ClientDuplexStream,
   type ClientUnaryCall,
   credentials,
@@ -72,6 +71,7 @@ import {
   serviceRequest,
   serviceUnary,
   snapshotStream,
+  type UnaryMethod,
   unnamedLeases,
 } from "./services.js";
 
@@ -297,12 +297,7 @@ class Side {
 
   /** A unary call as an outcome (never throws). */
   unary<Req, Res>(
-    method: (
-      req: Req,
-      md: Metadata,
-      opts: Partial<CallOptions>,
-      cb: (err: ServiceError | null, res: Res) => void,
-    ) => ClientUnaryCall,
+    method: UnaryMethod<Req, Res>,
     req: Req,
     serverDeadlineMs?: number,
   ): Promise<{ ok: Res } | { error: RpcFailure }> {
@@ -874,15 +869,7 @@ function authCall(side: Side, method: AuthMethod, fields: Record<string, unknown
     typeof fields.password === "string"
       ? { ...fields, password: Buffer.from(fields.password, "latin1"), hashedPassword: "" }
       : fields;
-  const client = side.auth as unknown as Record<
-    AuthMethod,
-    (
-      req: unknown,
-      md: Metadata,
-      opts: Partial<CallOptions>,
-      cb: (err: ServiceError | null, res: unknown) => void,
-    ) => ClientUnaryCall
-  >;
+  const client = side.auth as unknown as Record<AuthMethod, UnaryMethod<unknown, unknown>>;
   return side.unary(client[method].bind(client), req);
 }
 

@@ -77,21 +77,24 @@ const prefixRange = (key: string): Op => ({
   },
 });
 
+/**
+ * Two Locks and two Campaigns on one name, each second one waiting past its 1 s deadline, each pair followed by a
+ * range over its keys.
+ */
+const waitersPastDeadline = (): Op[] => [
+  grant("100000"),
+  { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 1000 },
+  grant("100001"),
+  { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 1000 },
+  prefixRange("lk/"),
+  { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 1000 },
+  { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 1000 },
+  prefixRange("el/"),
+];
+
 for (const via of ["grpc", "gateway"] as const) {
   test(`Lock and Campaign whose deadline passes while they wait (${via}): etcd's answer, the waiter's key gone`, async () => {
-    const answers = await sideBySide(
-      [
-        grant("100000"),
-        { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 1000 },
-        grant("100001"),
-        { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 1000 },
-        prefixRange("lk/"),
-        { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 1000 },
-        { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 1000 },
-        prefixRange("el/"),
-      ],
-      via,
-    );
+    const answers = await sideBySide(waitersPastDeadline(), via);
     const expired =
       via === "grpc"
         ? failure(2, "context deadline exceeded")
@@ -123,25 +126,7 @@ test("Proclaim and Resign of a leader key of no lease grant a session lease; Pro
 
 test("with auth on, a waiter whose deadline passes keeps its key: etcd gives up its place without credentials", async () => {
   const asRoot = (op: Op): Op => ({ ...op, as: "root" });
-  const answers = await sideBySide(
-    [
-      ...AUTH_SETUP,
-      ...(
-        [
-          grant("100000"),
-          { kind: "lock", name: "lk", lease: { id: "100000" }, deadlineMs: 1000 },
-          grant("100001"),
-          { kind: "lock", name: "lk", lease: { id: "100001" }, deadlineMs: 1000 },
-          prefixRange("lk/"),
-          { kind: "campaign", name: "el", lease: { id: "100000" }, value: "a", deadlineMs: 1000 },
-          { kind: "campaign", name: "el", lease: { id: "100001" }, value: "b", deadlineMs: 1000 },
-          prefixRange("el/"),
-        ] as Op[]
-      ).map(asRoot),
-    ],
-    "grpc",
-    true,
-  );
+  const answers = await sideBySide([...AUTH_SETUP, ...waitersPastDeadline().map(asRoot)], "grpc", true);
   const n = AUTH_SETUP.length;
   assert.deepEqual(answers[n + 3], failure(2, "context deadline exceeded"));
   assert.match(show(answers[n + 4]), /"count":2/, show(answers[n + 4]));

@@ -249,24 +249,22 @@ export function serviceRequest(
   }
 }
 
+/** A unary method of a generated gRPC client. */
+export type UnaryMethod<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: Partial<CallOptions>,
+  cb: (err: ServiceError | null, res: Res) => void,
+) => ClientUnaryCall;
+
 /** A unary call of a generated client, as the runner's Side makes it. */
 export type UnaryCaller = <Req, Res>(
-  method: (
-    req: Req,
-    md: Metadata,
-    opts: Partial<CallOptions>,
-    cb: (err: ServiceError | null, res: Res) => void,
-  ) => ClientUnaryCall,
+  method: UnaryMethod<Req, Res>,
   req: Req,
   deadlineMs?: number,
 ) => Promise<{ ok: Res } | { error: RpcFailure }>;
 
-type Unary = (
-  req: unknown,
-  md: Metadata,
-  opts: Partial<CallOptions>,
-  cb: (err: ServiceError | null, res: unknown) => void,
-) => ClientUnaryCall;
+type Unary = UnaryMethod<unknown, unknown>;
 
 /**
  * A waiting Lock or Campaign whose deadline passed gives up its place in the queue (deletes its key, a write) after
