@@ -4,7 +4,7 @@
 //
 //   npm run bench:compare -- [--rows put-1,range-s-64,...] [--members 1,3] [--reps N] [--quick]
 //                            [--warmup F] [--warmup-runs N] [--cpu-prof DIR] [--against DIR]
-//                            [--client-thread] [--client-http2 node|own]
+//                            [--client-thread] [--client-http2 node|own] [--node-args "FLAGS"]
 //
 // --members picks the deployments: by default every row runs against one member and then against
 // 3-member clusters of each (three local processes, the load on the leader); where a deployment does
@@ -30,6 +30,9 @@
 // --client-http2 node adds this checkout's rxetcd serving its client port's HTTP/2 with Node's
 // (RXETCD_CLIENT_HTTP2=node) as one more contender, "node"; the "rxetcd" contender then runs with its own
 // connection (the default), whatever the environment says. --client-http2 own is the other way round.
+// --node-args "FLAGS" adds this checkout's rxetcd started with those node flags (space-separated, e.g.
+// V8 options that cannot be set once the heap exists) as one more contender, "flags", beside the same build
+// without them.
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +59,9 @@ const profileDir = flag("--cpu-prof");
 const against = flag("--against");
 const clientThread = process.argv.includes("--client-thread");
 const clientHttp2 = flag("--client-http2");
+const nodeArgs = flag("--node-args")
+  ?.split(" ")
+  .filter((a) => a !== "");
 const warmup = Number(flag("--warmup") ?? (quick ? 0 : 0.25));
 /** Load generator runs (each on new connections) a warm-up is split over. */
 const WARMUP_RUNS = Number(flag("--warmup-runs") ?? 3);
@@ -73,7 +79,7 @@ if (
   (clientHttp2 !== undefined && clientHttp2 !== "own" && clientHttp2 !== "node")
 ) {
   console.error(
-    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--warmup-runs N] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 node|own]`,
+    `usage: bench:compare [--rows ${WORKLOADS.map((w) => w.id).join(",")}] [--members 1,3] [--reps N] [--quick] [--warmup F] [--warmup-runs N] [--cpu-prof DIR] [--against DIR] [--client-thread] [--client-http2 node|own] [--node-args "FLAGS"]`,
   );
   process.exit(2);
 }
@@ -110,6 +116,12 @@ if (clientHttp2)
     name: clientHttp2,
     kind: "rxetcd",
     options: { rxetcdNodeArgs, rxetcdEnv: { RXETCD_CLIENT_HTTP2: clientHttp2 } },
+  });
+if (nodeArgs)
+  contenders.push({
+    name: "flags",
+    kind: "rxetcd",
+    options: { rxetcdNodeArgs: [...nodeArgs, ...rxetcdNodeArgs] },
   });
 
 buildRxetcd(fileURLToPath(new URL("..", import.meta.url)));
@@ -195,12 +207,13 @@ console.log(
       : ", cold processes\n"),
 );
 const extra =
-  (against ? " before req/s | after/before |" : "") +
+  (against ? " before req/s | after/before | before p99 ms |" : "") +
   (clientThread ? " thread req/s | thread/rxetcd | thread p99 ms |" : "") +
   (clientHttp2
     ? ` ${clientHttp2} req/s | ${clientHttp2}/rxetcd | ${clientHttp2}/etcd | ${clientHttp2} p99 ms |`
-    : "");
-const extraColumns = (against ? 2 : 0) + (clientThread ? 3 : 0) + (clientHttp2 ? 4 : 0);
+    : "") +
+  (nodeArgs ? " flags req/s | flags/rxetcd | flags p99 ms |" : "");
+const extraColumns = (against ? 3 : 0) + (clientThread ? 3 : 0) + (clientHttp2 ? 4 : 0) + (nodeArgs ? 3 : 0);
 console.log(
   `| members | workload | rxetcd req/s | etcd req/s | ratio | rxetcd p99 ms | etcd p99 ms |${extra}`,
 );
@@ -217,12 +230,17 @@ for (const r of results) {
   const p99 = (name: string) => median(runs(name).map((s) => s.p99_ms));
   const [rx, et] = [rps("rxetcd"), rps("etcd")];
   const tail =
-    (against ? ` ${rps("before").toFixed(0)} | ${(rx / rps("before")).toFixed(2)} |` : "") +
+    (against
+      ? ` ${rps("before").toFixed(0)} | ${(rx / rps("before")).toFixed(2)} | ${p99("before").toFixed(2)} |`
+      : "") +
     (clientThread
       ? ` ${rps("thread").toFixed(0)} | ${(rps("thread") / rx).toFixed(2)} | ${p99("thread").toFixed(2)} |`
       : "") +
     (clientHttp2
       ? ` ${rps(clientHttp2).toFixed(0)} | ${(rps(clientHttp2) / rx).toFixed(2)} | ${(rps(clientHttp2) / et).toFixed(2)} | ${p99(clientHttp2).toFixed(2)} |`
+      : "") +
+    (nodeArgs
+      ? ` ${rps("flags").toFixed(0)} | ${(rps("flags") / rx).toFixed(2)} | ${p99("flags").toFixed(2)} |`
       : "");
   console.log(
     `| ${r.size} | ${r.label} | ${rx.toFixed(0)} | ${et.toFixed(0)} | ${(rx / et).toFixed(2)} | ${p99("rxetcd").toFixed(2)} | ${p99("etcd").toFixed(2)} |${tail}`,

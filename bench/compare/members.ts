@@ -54,6 +54,11 @@ export interface StartOptions {
   readonly rxetcdNodeArgs?: readonly string[];
   /** Another rxetcd checkout to run instead of this one (bench:compare --against). */
   readonly rxetcdRoot?: string;
+  /**
+   * Run the TypeScript sources through tsx instead of bin/rxetcd.js's build (bench:alloc: profiles then
+   * name source files, not bundle chunks). bin/rxetcd.js's V8 flags are not set.
+   */
+  readonly rxetcdSources?: boolean;
   /** Environment variables for rxetcd members on top of this process's (e.g. RXETCD_CLIENT_THREAD). */
   readonly rxetcdEnv?: Readonly<Record<string, string>>;
   /**
@@ -82,9 +87,10 @@ export function etcdBinary(): string {
   }
 }
 
-/** How rxetcd is started: the package's own command. */
-function rxetcdCommand(nodeArgs: readonly string[], root = ROOT): [string, string[]] {
-  return [process.execPath, [...nodeArgs, join(root, "bin/rxetcd.js")]];
+/** How rxetcd is started: the package's own command, or its sources through tsx. */
+function rxetcdCommand(nodeArgs: readonly string[], root = ROOT, sources = false): [string, string[]] {
+  const entry = sources ? ["--import", "tsx", join(root, "src/cli/main.ts")] : [join(root, "bin/rxetcd.js")];
+  return [process.execPath, [...nodeArgs, ...entry]];
 }
 
 async function waitHealthy(clientUrl: string, proc: ChildProcess, name: string): Promise<void> {
@@ -166,7 +172,7 @@ export async function startDeployment(
       const [command, prefix] =
         kind === "etcd"
           ? [etcdBinary(), []]
-          : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot);
+          : rxetcdCommand(options.rxetcdNodeArgs ?? [], options.rxetcdRoot, options.rxetcdSources);
       const out = options.rxetcdStdout;
       const stdout = kind === "rxetcd" ? ((typeof out === "object" ? out[i] : out) ?? "ignore") : "ignore";
       const env =

@@ -1,0 +1,244 @@
+// `npm run bench:alloc`: what a request allocates on each member, function by function. Every byte a
+// member allocates brings its next scavenge nearer, and each scavenge stops the member's one main thread
+// (every client of a leader waits meanwhile), so bytes allocated per request is a figure to cut — and,
+// unlike latency, one that other work on the machine does not change.
+//
+//   npm run bench:alloc -- [--row put-64] [--members 1|3] [--warmup N] [--requests N] [--interval B]
+//                          [--top K] [--against DIR] [--node-args "FLAGS"] [--sources]
+//                          [--callers NAME,...]
+//
+// Members run as they ship (bin/rxetcd.js and its bundle), with bench/alloc/sampler.mjs loaded: after an untimed warm-up (three load generator runs of N/3 requests)
+// each member samples with V8's heap profiler (one sample every B bytes on average, freed objects
+// included) while the Go load generator runs the row once more. Per member (the leader, then one
+// follower) it prints bytes sampled per request and the functions that allocated most: by their own
+// allocations, and by the innermost rxetcd source function on the stack (what the project can change).
+// --against DIR does the same for another checkout, one after the other. --node-args passes node flags to
+// the members: "--no-turbo-inlining" charges each allocation to the function that makes it (optimized code
+// otherwise charges an inlined callee's allocations to its caller), at the cost of measuring code that
+// allocates a little more than the real one. A frame in the bundle is named by its function, the
+// module marker esbuild left nearest before it (`dist/src/...`: a class's own module for its methods, but
+// for a plain function the module before its own, as esbuild puts those ahead of their module's marker)
+// and, for an anonymous function, its first characters of code.
+// --sources runs the TypeScript sources through tsx instead, naming source files (but tsx wraps every
+// named function in a helper that allocates as it names it, so the figures are not the bundle's).
+// --callers NAME,... breaks down what the functions of those names allocate (Node's FastBuffer, say) by
+// the innermost rxetcd function calling them.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as t from "io-ts";
+import { PathReporter } from "io-ts/lib/PathReporter.js";
+import { findLoadgen, runLoadgen } from "./compare/loadgen.js";
+import { startDeployment } from "./compare/members.js";
+import { WORKLOADS } from "./compare/rows.js";
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const rowId = flag("--row") ?? "put-64";
+const size = Number(flag("--members") ?? 3);
+const warmup = Number(flag("--warmup") ?? 15_000);
+const requests = Number(flag("--requests") ?? 30_000);
+const interval = Number(flag("--interval") ?? 1024);
+const top = Number(flag("--top") ?? 25);
+const against = flag("--against");
+const nodeArgs = (flag("--node-args") ?? "").split(" ").filter((a) => a !== "");
+const sources = process.argv.includes("--sources");
+/** Functions (by name) whose allocations are also broken down by the rxetcd function calling them. */
+const callersOf = (flag("--callers") ?? "").split(",").filter((a) => a !== "");
+const row = WORKLOADS.find((w) => w.id === rowId);
+if (
+  row === undefined ||
+  (size !== 1 && size !== 3) ||
+  [warmup, requests, interval, top].some((n) => !Number.isInteger(n) || n < 0) ||
+  requests === 0
+) {
+  console.error(
+    `usage: bench:alloc [--row ${WORKLOADS.map((w) => w.id).join("|")}] [--members 1|3] [--warmup N] [--requests N] [--interval B] [--top K] [--against DIR] [--node-args "FLAGS"] [--sources] [--callers NAME,...]`,
+  );
+  process.exit(2);
+}
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
+}
+const ProfileNode: t.Type<ProfileNode> = t.recursion("ProfileNode", () =>
+  t.type({
+    callFrame: t.type({
+      functionName: t.string,
+      url: t.string,
+      lineNumber: t.number,
+      columnNumber: t.number,
+    }),
+    selfSize: t.number,
+    children: t.array(ProfileNode),
+  }),
+);
+const Profile = t.type({ head: ProfileNode });
+
+function readProfile(path: string): ProfileNode {
+  const decoded = Profile.decode(JSON.parse(readFileSync(path, "utf8")));
+  if (decoded._tag === "Left") throw new Error(`${path}: ${PathReporter.report(decoded).join("; ")}`);
+  return decoded.right.head;
+}
+
+/** A bundle file's lines and the module markers esbuild left in it, read once. */
+interface BundleText {
+  readonly lines: readonly string[];
+  /** Per line: [column, module path] of each `"dist/src/....js"(){` marker, in order. */
+  readonly markers: readonly (readonly [number, string])[][];
+}
+const bundles = new Map<string, BundleText>();
+
+function bundleText(path: string): BundleText {
+  let text = bundles.get(path);
+  if (text === undefined) {
+    const lines = readFileSync(path, "utf8").split("\n");
+    const markers = lines.map((line) =>
+      [...line.matchAll(/"dist\/((?:src|streams)\/[^"]+)\.js"\(\)\{/g)].map(
+        (m) => [m.index ?? 0, m[1]] as const,
+      ),
+    );
+    text = { lines, markers };
+    bundles.set(path, text);
+  }
+  return text;
+}
+
+/** The module whose marker comes last before a position in a bundle file. */
+function moduleBefore(text: BundleText, line: number, column: number): string {
+  for (let l = line; l >= 0; l--) {
+    const marks = text.markers[l] ?? [];
+    for (let k = marks.length - 1; k >= 0; k--) if (l < line || marks[k][0] <= column) return marks[k][1];
+  }
+  return "?";
+}
+
+/**
+ * A frame's name: function and file relative to the checkout (or node's own module) with line and column
+ * of the code V8 ran; in the bundle, the module near it, and an anonymous function's first characters.
+ */
+function frameName(frame: ProfileNode["callFrame"], root: string): string {
+  const url = frame.url.startsWith("file://") ? fileURLToPath(frame.url) : frame.url;
+  const file = url.startsWith(root) ? url.slice(root.length) : url;
+  let name = `${frame.functionName || "(anonymous)"} ${file || "(native)"}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`;
+  if (file.startsWith("dist/bundle/") && existsSync(url)) {
+    const text = bundleText(url);
+    name += ` [${moduleBefore(text, frame.lineNumber, frame.columnNumber)}]`;
+    if (frame.functionName === "") {
+      const code = text.lines[frame.lineNumber]?.slice(frame.columnNumber, frame.columnNumber + 50) ?? "";
+      name += ` ${code}`;
+    }
+  }
+  return name;
+}
+
+/** The project's own code (its sources, or its part of the bundle), where a change can cut an allocation. */
+function isProjectFrame(frame: ProfileNode["callFrame"], root: string): boolean {
+  if (!frame.url.startsWith("file://")) return false;
+  const path = fileURLToPath(frame.url);
+  if (path.startsWith(join(root, "dist/bundle/")) && existsSync(path)) {
+    const module = moduleBefore(bundleText(path), frame.lineNumber, frame.columnNumber);
+    return module !== "?";
+  }
+  return path.startsWith(join(root, "src")) || path.startsWith(join(root, "streams"));
+}
+
+interface Summary {
+  total: number;
+  bySelf: Map<string, number>;
+  byProject: Map<string, number>;
+  /** Per --callers name: its own allocations by the innermost rxetcd function calling it. */
+  byCaller: Map<string, Map<string, number>>;
+}
+
+function summarize(head: ProfileNode, root: string): Summary {
+  const summary: Summary = {
+    total: 0,
+    bySelf: new Map(),
+    byProject: new Map(),
+    byCaller: new Map(callersOf.map((name) => [name, new Map()])),
+  };
+  const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
+  const walk = (node: ProfileNode, project: string) => {
+    const here = isProjectFrame(node.callFrame, root) ? frameName(node.callFrame, root) : project;
+    if (node.selfSize > 0) {
+      summary.total += node.selfSize;
+      add(summary.bySelf, frameName(node.callFrame, root), node.selfSize);
+      add(summary.byProject, here, node.selfSize);
+      const callers = summary.byCaller.get(node.callFrame.functionName);
+      if (callers !== undefined) add(callers, project, node.selfSize);
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(head, "(no rxetcd frame)");
+  return summary;
+}
+
+function printTop(title: string, m: Map<string, number>, perRequest: number) {
+  console.log(`  ${title}`);
+  const sorted = [...m].sort((a, b) => b[1] - a[1]).slice(0, top);
+  for (const [name, bytes] of sorted)
+    console.log(`    ${(bytes / perRequest).toFixed(0).padStart(7)} B/req  ${name}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForFile(path: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`no profile at ${path} within 60 s`);
+    await sleep(100);
+  }
+  await sleep(500); // written in one call; let it finish
+}
+
+const loadgen = findLoadgen((line) => console.log(line));
+const sampler = fileURLToPath(new URL("alloc/sampler.mjs", import.meta.url));
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
+const roots = [fileURLToPath(new URL("..", import.meta.url)), ...(against ? [resolve(against)] : [])];
+console.log(
+  `row ${row.id} (${row.label}), ${size} member(s); warm-up ${warmup}, sampled ${requests} requests; one sample per ${interval} B; load ${loadavg()}`,
+);
+
+for (const root of roots) {
+  const rootDir = root.endsWith("/") ? root : `${root}/`;
+  const dir = mkdtempSync(join(tmpdir(), "rxetcd-alloc-"));
+  const d = await startDeployment("rxetcd", size, {
+    rxetcdRoot: root,
+    rxetcdSources: sources,
+    rxetcdNodeArgs: [...nodeArgs, "--import", sampler],
+    rxetcdEnv: { RXETCD_ALLOC_PROFILE_DIR: dir, RXETCD_ALLOC_INTERVAL: String(interval) },
+  });
+  try {
+    for (const p of row.prepare) await runLoadgen(loadgen, p, [d.leader]);
+    for (let i = 0; i < 3 && warmup > 0; i++)
+      await runLoadgen(loadgen, row.args(Math.ceil(warmup / 3)), [d.leader]);
+    const pids = [d.leaderPid, ...d.memberPids.filter((p) => p !== d.leaderPid)].slice(0, 2);
+    for (const pid of pids) if (pid !== undefined) process.kill(pid, "SIGUSR2");
+    await sleep(300);
+    const s = await runLoadgen(loadgen, row.args(requests), [d.leader]);
+    for (const pid of pids) if (pid !== undefined) process.kill(pid, "SIGUSR2");
+    console.log(`\n${rootDir}: ${s.rps.toFixed(0)} req/s, ${s.ok} answered; load ${loadavg()}`);
+    for (const [i, pid] of pids.entries()) {
+      const path = join(dir, `${pid}.heapprofile`);
+      await waitForFile(path);
+      const summary = summarize(readProfile(path), rootDir);
+      console.log(
+        `\n${i === 0 ? "leader" : "follower"} (pid ${pid}): ${(summary.total / s.ok).toFixed(0)} B sampled per request`,
+      );
+      printTop("by the allocating function:", summary.bySelf, s.ok);
+      printTop("by the innermost rxetcd function on the stack:", summary.byProject, s.ok);
+      for (const [name, callers] of summary.byCaller)
+        printTop(`${name}'s own, by the innermost rxetcd function calling it:`, callers, s.ok);
+    }
+  } finally {
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
