@@ -5,7 +5,7 @@
 //
 //   npm run bench:alloc -- [--row put-64] [--members 1|3] [--warmup N] [--requests N] [--interval B]
 //                          [--top K] [--against DIR] [--node-args "FLAGS"] [--sources]
-//                          [--callers NAME,...]
+//                          [--callers NAME,...] [--survivors]
 //
 // Members run as they ship (bin/rxetcd.js and its bundle), with bench/alloc/sampler.mjs loaded: after an untimed warm-up (three load generator runs of N/3 requests)
 // each member samples with V8's heap profiler (one sample every B bytes on average, freed objects
@@ -22,7 +22,8 @@
 // --sources runs the TypeScript sources through tsx instead, naming source files (but tsx wraps every
 // named function in a helper that allocates as it names it, so the figures are not the bundle's).
 // --callers NAME,... breaks down what the functions of those names allocate (Node's FastBuffer, say) by
-// the innermost rxetcd function calling them.
+// the innermost rxetcd function calling them. --survivors leaves out what scavenges freed: what is left
+// outlived the young generation (V8 copied it twice, and promoted it), which is what makes scavenges long.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -48,6 +49,7 @@ const against = flag("--against");
 const nodeArgs = (flag("--node-args") ?? "").split(" ").filter((a) => a !== "");
 const sources = process.argv.includes("--sources");
 /** Functions (by name) whose allocations are also broken down by the rxetcd function calling them. */
+const survivors = process.argv.includes("--survivors");
 const callersOf = (flag("--callers") ?? "").split(",").filter((a) => a !== "");
 const row = WORKLOADS.find((w) => w.id === rowId);
 if (
@@ -57,7 +59,7 @@ if (
   requests === 0
 ) {
   console.error(
-    `usage: bench:alloc [--row ${WORKLOADS.map((w) => w.id).join("|")}] [--members 1|3] [--warmup N] [--requests N] [--interval B] [--top K] [--against DIR] [--node-args "FLAGS"] [--sources] [--callers NAME,...]`,
+    `usage: bench:alloc [--row ${WORKLOADS.map((w) => w.id).join("|")}] [--members 1|3] [--warmup N] [--requests N] [--interval B] [--top K] [--against DIR] [--node-args "FLAGS"] [--sources] [--callers NAME,...] [--survivors]`,
   );
   process.exit(2);
 }
@@ -213,7 +215,11 @@ for (const root of roots) {
     rxetcdRoot: root,
     rxetcdSources: sources,
     rxetcdNodeArgs: [...nodeArgs, "--import", sampler],
-    rxetcdEnv: { RXETCD_ALLOC_PROFILE_DIR: dir, RXETCD_ALLOC_INTERVAL: String(interval) },
+    rxetcdEnv: {
+      RXETCD_ALLOC_PROFILE_DIR: dir,
+      RXETCD_ALLOC_INTERVAL: String(interval),
+      RXETCD_ALLOC_SURVIVORS: survivors ? "1" : "0",
+    },
   });
   try {
     for (const p of row.prepare) await runLoadgen(loadgen, p, [d.leader]);
@@ -230,7 +236,7 @@ for (const root of roots) {
       await waitForFile(path);
       const summary = summarize(readProfile(path), rootDir);
       console.log(
-        `\n${i === 0 ? "leader" : "follower"} (pid ${pid}): ${(summary.total / s.ok).toFixed(0)} B sampled per request`,
+        `\n${i === 0 ? "leader" : "follower"} (pid ${pid}): ${(summary.total / s.ok).toFixed(0)} B ${survivors ? "outliving scavenges" : "sampled"} per request`,
       );
       printTop("by the allocating function:", summary.bySelf, s.ok);
       printTop("by the innermost rxetcd function on the stack:", summary.byProject, s.ok);

@@ -1,7 +1,8 @@
 // Loaded into a member with --import by bench:alloc. The first SIGUSR2 starts V8's sampling heap
 // profiler, keeping the objects that collections freed as well (what a request allocates, not only what
 // it leaves behind); the next one stops it and writes the profile (Chrome's .heapprofile format) to
-// $RXETCD_ALLOC_PROFILE_DIR/<pid>.heapprofile.
+// $RXETCD_ALLOC_PROFILE_DIR/<pid>.heapprofile. With RXETCD_ALLOC_SURVIVORS=1 it leaves out what
+// scavenges freed: what is left is what outlived the young generation (promoted, whether it died later or not).
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ if (dir) {
       await session.post("HeapProfiler.startSampling", {
         samplingInterval: interval,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: process.env.RXETCD_ALLOC_SURVIVORS !== "1",
       });
       return;
     }

@@ -32,6 +32,34 @@ describe("HPACK reader", { timeout: 60_000 }, () => {
     ]);
   });
 
+  it("decodes Huffman-coded values of any length, one after another", () => {
+    // '0' is the 5-bit code 00000: 625 zero bytes are exactly 1,000 of them, with no padding
+    const literal = (name: string, zeroBytes: number) => {
+      const out = [0x00, name.length, ...Buffer.from(name, "latin1")];
+      if (zeroBytes < 127) out.push(0x80 | zeroBytes);
+      else {
+        out.push(0xff);
+        for (let rest = zeroBytes - 127; ; rest = Math.floor(rest / 128)) {
+          if (rest < 128) {
+            out.push(rest);
+            break;
+          }
+          out.push((rest % 128) | 0x80);
+        }
+      }
+      return Buffer.concat([Buffer.from(out), Buffer.alloc(zeroBytes)]);
+    };
+    const d = new HpackDecoder();
+    for (const [name, bytes] of [
+      ["x-long", 625],
+      ["x-short", 5],
+      ["x-longer", 5000],
+      ["x-short", 5],
+    ] as const) {
+      assert.deepEqual(d.decode(literal(name, bytes)), [[name, "0".repeat((bytes * 8) / 5)]]);
+    }
+  });
+
   it("writes literals that read back unchanged", () => {
     const fields: [string, string][] = [
       [":path", "/etcdserverpb.Maintenance/Status"],

@@ -112,11 +112,25 @@ const huffman = (() => {
 
 export class HpackError extends Error {}
 
-function huffmanDecode(bytes: Buffer): Buffer {
-  const out: number[] = [];
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Where Huffman-coded strings are decoded, kept between calls: a header value is read out of it as a
+ * string, so no buffer is made per string. Grows for a longer string (a decoded string is at most 8/5
+ * as long as its code).
+ */
+let huffmanOut = Buffer.allocUnsafe(256);
+
+/** Decodes `block[start, end)`, Huffman-coded (RFC 7541 Appendix B), as a latin1 string. */
+function huffmanDecode(block: Buffer, start: number, end: number): string {
+  const most = Math.ceil(((end - start) * 8) / 5);
+  if (most > huffmanOut.length) huffmanOut = Buffer.allocUnsafe(Math.max(most, huffmanOut.length * 2));
+  const out = huffmanOut;
+  let n = 0;
   let code = 0;
   let len = 0;
-  for (const byte of bytes) {
+  for (let at = start; at < end; at++) {
+    const byte = block[at];
     for (let bit = 7; bit >= 0; bit--) {
       code = (code << 1) | ((byte >> bit) & 1);
       len++;
@@ -124,7 +138,7 @@ function huffmanDecode(bytes: Buffer): Buffer {
       if (first !== undefined && code - first < huffman.count[len] && code >= first) {
         const sym = huffman.order[huffman.firstIndex[len] + code - first];
         if (sym === 256) throw new HpackError("EOS in Huffman string");
-        out.push(sym);
+        out[n++] = sym;
         code = 0;
         len = 0;
       } else if (len > 30) {
@@ -134,13 +148,16 @@ function huffmanDecode(bytes: Buffer): Buffer {
   }
   // Padding must be at most 7 one-bits.
   if (len > 7 || code !== (1 << len) - 1) throw new HpackError("bad Huffman padding");
-  return Buffer.from(out);
+  return out.toString("latin1", 0, n);
 }
 
 /** Decodes header blocks of one direction of a connection (keeps its dynamic table). */
 export class HpackDecoder {
   private dynamic: HeaderField[] = [];
   private size = 0;
+  /** The block being decoded, and where in it. Fields, not closures: decode runs once per request. */
+  private block: Buffer = Buffer.alloc(0);
+  private pos = 0;
   /**
    * @param maxSize the table's size to start with
    * @param allowedSize the most a size update may ask for (the receiver's SETTINGS_HEADER_TABLE_SIZE)
@@ -152,58 +169,71 @@ export class HpackDecoder {
 
   decode(block: Buffer): HeaderField[] {
     const fields: HeaderField[] = [];
-    let pos = 0;
-    const int = (prefixBits: number): number => {
-      const mask = (1 << prefixBits) - 1;
-      let value = block[pos++] & mask;
-      if (value < mask) return value;
-      let shift = 0;
-      for (;;) {
-        if (pos >= block.length) throw new HpackError("truncated integer");
-        const b = block[pos++];
-        value += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-        if ((b & 0x80) === 0) return value;
-        if (shift > 28) throw new HpackError("integer too large");
+    this.block = block;
+    this.pos = 0;
+    try {
+      while (this.pos < block.length) {
+        const b = block[this.pos];
+        if (b & 0x80) {
+          fields.push(this.entry(this.int(7)));
+        } else if (b & 0x40) {
+          const index = this.int(6);
+          const name = index === 0 ? this.str() : this.entry(index)[0];
+          const field: HeaderField = [name, this.str()];
+          fields.push(field);
+          this.add(field);
+        } else if (b & 0x20) {
+          const size = this.int(5);
+          if (size > this.allowedSize) throw new HpackError(`table size ${size} over ${this.allowedSize}`);
+          this.maxSize = size;
+          this.evict();
+        } else {
+          const index = this.int(4);
+          const name = index === 0 ? this.str() : this.entry(index)[0];
+          fields.push([name, this.str()]);
+        }
       }
-    };
-    const str = (): string => {
-      if (pos >= block.length) throw new HpackError("truncated string");
-      const huff = (block[pos] & 0x80) !== 0;
-      const len = int(7);
-      if (pos + len > block.length) throw new HpackError("truncated string");
-      const raw = block.subarray(pos, pos + len);
-      pos += len;
-      return (huff ? huffmanDecode(raw) : raw).toString("latin1");
-    };
-    const entry = (index: number): HeaderField => {
-      if (index >= 1 && index <= staticTable.length) return staticTable[index - 1];
-      const e = this.dynamic[index - staticTable.length - 1];
-      if (!e) throw new HpackError(`bad header index ${index}`);
-      return e;
-    };
-    while (pos < block.length) {
-      const b = block[pos];
-      if (b & 0x80) {
-        fields.push(entry(int(7)));
-      } else if (b & 0x40) {
-        const index = int(6);
-        const name = index === 0 ? str() : entry(index)[0];
-        const field: HeaderField = [name, str()];
-        fields.push(field);
-        this.add(field);
-      } else if (b & 0x20) {
-        const size = int(5);
-        if (size > this.allowedSize) throw new HpackError(`table size ${size} over ${this.allowedSize}`);
-        this.maxSize = size;
-        this.evict();
-      } else {
-        const index = int(4);
-        const name = index === 0 ? str() : entry(index)[0];
-        fields.push([name, str()]);
-      }
+    } finally {
+      // the block is the connection's read buffer: not kept past its decode
+      this.block = EMPTY;
     }
     return fields;
+  }
+
+  /** An integer with a `prefixBits`-bit prefix at the current position (RFC 7541 §5.1). */
+  private int(prefixBits: number): number {
+    const block = this.block;
+    const mask = (1 << prefixBits) - 1;
+    let value = block[this.pos++] & mask;
+    if (value < mask) return value;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= block.length) throw new HpackError("truncated integer");
+      const b = block[this.pos++];
+      value += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((b & 0x80) === 0) return value;
+      if (shift > 28) throw new HpackError("integer too large");
+    }
+  }
+
+  /** A string literal at the current position (RFC 7541 §5.2), as latin1 text. */
+  private str(): string {
+    const block = this.block;
+    if (this.pos >= block.length) throw new HpackError("truncated string");
+    const huff = (block[this.pos] & 0x80) !== 0;
+    const len = this.int(7);
+    const start = this.pos;
+    if (start + len > block.length) throw new HpackError("truncated string");
+    this.pos += len;
+    return huff ? huffmanDecode(block, start, start + len) : block.toString("latin1", start, start + len);
+  }
+
+  private entry(index: number): HeaderField {
+    if (index >= 1 && index <= staticTable.length) return staticTable[index - 1];
+    const e = this.dynamic[index - staticTable.length - 1];
+    if (!e) throw new HpackError(`bad header index ${index}`);
+    return e;
   }
 
   private add(field: HeaderField): void {
