@@ -7,6 +7,7 @@
 // that nothing of the kind waits for (a linearizable read, a proposal without a leader) answers as
 // etcd's handler that returns the context's error as it is, which grpc-go answers with code 2.
 import type { ClientDeadline } from "../../auth/context.js";
+import { DeadlineQueue, type QueuedDeadline } from "./deadline-queue.js";
 import {
   DEADLINE_TEXT,
   firstMessageLength,
@@ -21,11 +22,16 @@ const emptyBody = Buffer.alloc(0);
  */
 const ANSWERED_ELSEWHERE_GRACE_MS = 1000;
 
-export abstract class UnaryRequestCall implements ClientDeadline {
+/** Every call's deadline on this thread, behind one timer (see deadline-queue.ts). */
+const callDeadlines = new DeadlineQueue();
+
+export abstract class UnaryRequestCall implements ClientDeadline, QueuedDeadline {
   private finished = false;
-  private deadline: NodeJS.Timeout | undefined = undefined;
   /** When the grpc-timeout passes (performance.now() ms); Infinity without one. */
   at = Number.POSITIVE_INFINITY;
+  prevDeadline: QueuedDeadline | undefined = undefined;
+  nextDeadline: QueuedDeadline | undefined = undefined;
+  queued = false;
   /** Told when the deadline passes after the request went on. */
   private expiryListener: (() => void) | undefined = undefined;
   /** The grpc-timeout was 0 (1n, 0S): the deadline passed before the request could be read. */
@@ -47,7 +53,7 @@ export abstract class UnaryRequestCall implements ClientDeadline {
   startDeadline(ms: number): void {
     if (ms <= 0) this.expired = true;
     this.at = performance.now() + ms;
-    this.deadline = setTimeout(() => this.deadlinePassed(), ms);
+    callDeadlines.add(this);
   }
 
   /** The call's deadline for its handler's waits; undefined without a grpc-timeout. */
@@ -59,8 +65,7 @@ export abstract class UnaryRequestCall implements ClientDeadline {
     this.expiryListener = expired;
   }
 
-  private deadlinePassed(): void {
-    this.deadline = undefined;
+  deadlinePassed(): void {
     if (!this.handedOver) {
       this.fail(4, DEADLINE_TEXT);
       return;
@@ -85,8 +90,7 @@ export abstract class UnaryRequestCall implements ClientDeadline {
   protected finishCall(): boolean {
     if (this.finished) return false;
     this.finished = true;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.deadline = undefined;
+    callDeadlines.remove(this);
     this.expiryListener = undefined;
     this.body = undefined;
     this.chunks = undefined;
