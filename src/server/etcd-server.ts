@@ -46,7 +46,6 @@ import { exportBbolt } from "../mvcc/bbolt-export.js";
 import { KVStore } from "../mvcc/kvstore.js";
 import { WatchableStore } from "../mvcc/watchable-store.js";
 import type { RaftLogger } from "../raft/logger.js";
-import { ProposalDroppedError } from "../raft/raft.js";
 import { SeededRand } from "../raft/rand.js";
 import { RawNode, SnapshotStatus } from "../raft/rawnode.js";
 import { Errors, EtcdError, isClientVisibleError } from "../rpctypes/errors.js";
@@ -66,6 +65,7 @@ import { KvRequests } from "./kv-requests.js";
 import { sendMergedSnapshot } from "./merged-snapshot.js";
 import { ServerMetrics } from "./metrics.js";
 import { createPeerServices } from "./peer-services.js";
+import { DataProposal, type PendingProposal, type ProposalHost, ProposalOf } from "./pending-proposal.js";
 import { ProposedRequests } from "./proposed-requests.js";
 import { quotaBytes } from "./quota.js";
 import { type ApplyBatch, RaftNode } from "./raft-node.js";
@@ -438,7 +438,7 @@ export class EtcdServer implements ServerCore {
       clusterVersion$({
         core: this,
         firstCommitInTerm$: this.firstCommitInTerm$,
-        proposeV2: (id, data) => this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped)),
+        proposeV2: (id, data) => this.proposeAndWait(new DataProposal(this.pendingHost, id, this.raft, data)),
         peerTimeoutMs: requestTimeoutMs(this.cfg),
       }),
       this.leaseCheckpoints$(),
@@ -841,18 +841,17 @@ export class EtcdServer implements ServerCore {
     const { data, decoded } = proposal;
     if (data.length > this.cfg.maxRequestBytes) return Promise.reject(Errors.RequestTooLarge);
     if (decoded !== undefined) this.proposed.remember(data, decoded);
-    return this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped), deadline);
+    return this.proposeAndWait(new DataProposal(this.pendingHost, id, this.raft, data), deadline);
   }
 
   /** Proposes a membership change and waits for every member's verdict on it (etcd's configure). */
   async configure(cc: ConfChange, deadline?: ClientDeadline): Promise<void> {
     if (this.stopping) throw Errors.Stopped;
     await this.proposeAndWait(
-      cc.id,
-      () => {
+      new ProposalOf(this.pendingHost, cc.id, () => {
         this.raft.node.proposeConfChange(cc);
         this.raft.kick();
-      },
+      }),
       deadline,
     );
   }
@@ -899,15 +898,15 @@ export class EtcdServer implements ServerCore {
     return this.proposalTimeout(start);
   }
 
+  /** What this member's pending proposals need of it: failing their waits. */
+  private readonly pendingHost: ProposalHost = { fail: (id, err) => this.wait.fail(id, err) };
+
   /**
-   * Runs a proposal registered under `id` and waits for its apply result, failing after the request
+   * Makes a proposal registered under its id and waits for its apply result, failing after the request
    * timeout or when the client's deadline passes.
    */
-  private proposeAndWait(
-    id: bigint,
-    propose: (dropped: (err: unknown) => void) => void,
-    deadline?: ClientDeadline,
-  ): Promise<ApplyResult> {
+  private proposeAndWait(pending: PendingProposal, deadline?: ClientDeadline): Promise<ApplyResult> {
+    const id = pending.id;
     let result: Promise<ApplyResult>;
     try {
       result = this.wait.register(id);
@@ -918,19 +917,10 @@ export class EtcdServer implements ServerCore {
       const start = this.now();
       deadline.onExpiry(() => this.wait.fail(id, this.waitExpired(id, start)));
     }
-    // raft refused it, now or when the proposals of the turn were stepped
-    const dropped = (err: unknown) =>
-      this.wait.fail(id, err instanceof ProposalDroppedError ? Errors.NoLeader : err);
-    const attempt = () => {
-      try {
-        propose(dropped);
-      } catch (err) {
-        dropped(err);
-      }
-    };
     try {
-      this.unanswered.add(id, this.raft.leadership$.value.term, attempt);
-      if (this.raft.hasLeader) attempt();
+      pending.term = this.raft.leadership$.value.term;
+      this.unanswered.add(id, pending);
+      if (this.raft.hasLeader) pending.attempt();
       else {
         // as etcd's raft node: with no leader a proposal waits for one (until the request timeout) instead
         // of failing, so an election costs clients time, not errors
@@ -939,7 +929,7 @@ export class EtcdServer implements ServerCore {
           this.leaderless.delete(id);
           if (!this.wait.isRegistered(id)) return; // timed out meanwhile: its client has its answer
           this.unanswered.retag(id, this.raft.leadership$.value.term);
-          attempt();
+          pending.attempt();
         });
       }
     } catch (err) {
@@ -996,7 +986,7 @@ export class EtcdServer implements ServerCore {
         // a bare v2 request, as etcd 3.4 proposes it (etcd members apply it alike)
         const id = this.idGen.next();
         const data = encodeV2Request(publishRequest(id, this.memberId, this.cfg.name, this.cfg.clientUrls));
-        await this.proposeAndWait(id, (dropped) => this.raft.propose(data, dropped));
+        await this.proposeAndWait(new DataProposal(this.pendingHost, id, this.raft, data));
         this.log.info(
           { "local-member-id": formatId(this.memberId), "client-urls": this.cfg.clientUrls },
           "published local member to cluster through raft",

@@ -13,6 +13,7 @@ import type { ReadState } from "../raft/read_only.js";
 import { StateType } from "../raft/state.js";
 import type { MemoryStorage } from "../raft/storage.js";
 import { isEmptySnap, None } from "../raft/util.js";
+import type { ProposalListener } from "./pending-proposal.js";
 
 /** Where the raft loop makes its state durable (the WAL). */
 export interface DurableLog {
@@ -157,9 +158,10 @@ export class RaftNode {
    * its end (or when a Ready is taken first), as runs of entries in one MsgProp each: the leader
    * appends a run at once and sends each follower one append for it, where one proposal at a time
    * cost a step, an append and a broadcast each. `dropped` hears why raft refused the proposal
-   * (ProposalDroppedError: no leader, a leader transfer, the uncommitted limit).
+   * (ProposalDroppedError: no leader, a leader transfer, the uncommitted limit): a function, or an object
+   * (a pending proposal hears it itself, without a closure per proposal).
    */
-  propose(data: Buffer, dropped: (err: unknown) => void): void {
+  propose(data: Buffer, dropped: ((err: unknown) => void) | ProposalListener): void {
     this.gatheredData.push(data);
     this.gatheredDropped.push(dropped);
     if (this.gatheredData.length === 1) setImmediate(this.stepGatheredSoon);
@@ -167,7 +169,7 @@ export class RaftNode {
 
   /** Proposals of this turn, not yet stepped into raft: their data, and who hears of a refusal. */
   private gatheredData: Buffer[] = [];
-  private gatheredDropped: Array<(err: unknown) => void> = [];
+  private gatheredDropped: Array<((err: unknown) => void) | ProposalListener> = [];
   private readonly stepGatheredSoon = (): void => {
     if (this.stepGathered()) this.kick();
   };
@@ -191,7 +193,11 @@ export class RaftNode {
       try {
         this.node.proposeMany(from === 0 && to === data.length ? data : data.slice(from, to));
       } catch (err) {
-        for (let i = from; i < to; i++) dropped[i](err);
+        for (let i = from; i < to; i++) {
+          const d = dropped[i];
+          if (typeof d === "function") d(err);
+          else d.dropped(err);
+        }
       }
       from = to;
     }

@@ -10,14 +10,20 @@
  * earlier term still waiting was not kept. After a grace period (for a forwarded message still on its way) it is
  * proposed again, to the new leader, and its client only sees the delay.
  */
+/** A proposal as this list keeps it: the term it was (last) made in, and how to make it again. */
+export interface Reproposable {
+  term: number;
+  attempt(): void;
+}
+
 export class UnansweredProposals {
-  private readonly proposals = new Map<bigint, { term: number; propose: () => void }>();
+  private readonly proposals = new Map<bigint, Reproposable>();
   /** Proposals made again, since start (a metric for operators and tests). */
   reproposed = 0;
 
-  /** `propose` is called now by the caller and again here if the proposal is found lost. */
-  add(id: bigint, term: number, propose: () => void): void {
-    this.proposals.set(id, { term, propose });
+  /** The caller makes the proposal now (in `proposal.term`); this list again if it is found lost. */
+  add(id: bigint, proposal: Reproposable): void {
+    this.proposals.set(id, proposal);
   }
 
   /** The proposal was answered (applied, refused or timed out). */
@@ -40,7 +46,7 @@ export class UnansweredProposals {
     for (const p of this.proposals.values()) {
       if (p.term >= lostBefore) continue;
       p.term = currentTerm;
-      p.propose();
+      p.attempt();
       n++;
     }
     this.reproposed += n;
