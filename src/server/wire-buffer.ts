@@ -4,6 +4,7 @@
 // 64 bytes), and writes every 64-bit integer through BigInt and a {lo, hi} object. Taken out, a message
 // is an exact-size Buffer (from Node's pool when small).
 import { varintSize } from "../raft/util.js";
+import { copyBytes } from "../rpctypes/copy-bytes.js";
 
 /** Buffers above this size are not kept for the next answers (one huge answer must not pin its memory). */
 const KEPT_BUFFER_MAX_BYTES = 256 * 1024;
@@ -192,7 +193,7 @@ export class WireBuffer {
   }
 
   private takeInto(out: Buffer): Buffer {
-    this.buf.copy(out, 0, 0, this.pos);
+    copyBytes(this.buf, 0, out, 0, this.pos);
     this.pos = 0;
     if (this.buf.length > KEPT_BUFFER_MAX_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
     return out;

@@ -6,6 +6,7 @@
 // repeated-with-another-type field, a long varint, a truncated message) goes to the generated decoder,
 // so its results and its errors stay the generated ones.
 import { KVService, PutRequest } from "../../gen/etcdserverpb/rpc.js";
+import { copyBytes } from "../../rpctypes/copy-bytes.js";
 
 const EMPTY = Buffer.alloc(0);
 /** Tags of PutRequest's fields: key 1 and value 2 length-delimited, lease 3 and the flags 4-6 varints. */
@@ -20,9 +21,8 @@ const MAX_PLAIN_VARINT_BYTES = 7;
 
 /** Bytes [pos, pos + n) of `buf` in a Buffer of their own (from a Buffer without a view made for it). */
 function copyOut(buf: Uint8Array, pos: number, n: number): Buffer {
-  if (!Buffer.isBuffer(buf)) return Buffer.from(buf.subarray(pos, pos + n));
   const out = Buffer.allocUnsafe(n);
-  buf.copy(out, 0, pos, pos + n);
+  copyBytes(buf, pos, out, 0, n);
   return out;
 }
 
