@@ -27,6 +27,7 @@ import type { KvRequests } from "./kv-requests.js";
 import type { ProposedRequests } from "./proposed-requests.js";
 import { BackendQuota, requestCost } from "./quota.js";
 import type { RaftNode } from "./raft-node.js";
+import { decodePutEntry } from "./raft-request.js";
 import { type RecordChange, ServerRecords } from "./records.js";
 
 /** The outcome of one applied entry, handed to the proposer waiting on `id`. */
@@ -126,6 +127,8 @@ export class EntryApplier {
     if (entry.type !== EntryType.EntryNormal || entry.data.length === 0) return undefined;
     const own = this.d.proposed?.take(entry.data);
     if (own !== undefined) return { kind: "v3", req: own };
+    const put = decodePutEntry(entry.data);
+    if (put !== undefined) return { kind: "v3", req: put };
     try {
       return decodeEntryData(entry.data);
     } catch {

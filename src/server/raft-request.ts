@@ -1,7 +1,8 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { InternalRaftRequest, RequestHeader } from "../gen/etcdserverpb/raft_internal.js";
 import { DeleteRangeRequest, PutRequest, TxnRequest } from "../gen/etcdserverpb/rpc.js";
-import { encodeRawString, hasRawBytes } from "../rpctypes/raw-string.js";
+import { decodePutRange } from "../rpctypes/put-request-bytes.js";
+import { decodeRawString, encodeRawString, hasRawBytes } from "../rpctypes/raw-string.js";
 import { ByteSlab } from "../transport/byte-slab.js";
 import { isPlainVarint, WireBuffer } from "./wire-buffer.js";
 
@@ -165,6 +166,96 @@ function decodedPut(put: PutRequest, header: RequestHeader): InternalRaftRequest
     { ID: header.ID, username: header.username, authRevision: header.authRevision },
   );
   // every field InternalRaftRequest has reads as it must (see ProposedPut); the type cannot say so
+  return request as unknown as InternalRaftRequest;
+}
+
+/** HEADER_TAG as its varint's two bytes. */
+const HEADER_TAG_BYTE_0 = (HEADER_TAG & 0x7f) | 0x80;
+const HEADER_TAG_BYTE_1 = HEADER_TAG >> 7;
+/** Varints of up to this many bytes are read as numbers (below 2^49, exact). */
+const MAX_PLAIN_VARINT_BYTES = 7;
+
+/**
+ * A put entry's request decoded by hand, in the layout encodePut writes (the put, then a header of an ID,
+ * a user name and an auth revision), as the generated decoder would decode it; undefined for anything
+ * else, which the generated decoder then decodes. A follower applies every put it is sent this way: the
+ * generated decoder made a reader, a 28-field request and a header for each.
+ */
+export function decodePutEntry(data: Uint8Array): InternalRaftRequest | undefined {
+  const end = data.length;
+  if (end < 2 || data[0] !== clientWrites.put.tag) return undefined;
+  let pos = 1;
+  let putLength = 0;
+  for (let size = 0, mul = 1; ; size++, mul *= 128) {
+    if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
+    const byte = data[pos++];
+    putLength += (byte & 0x7f) * mul;
+    if (byte < 0x80) break;
+  }
+  const putEnd = pos + putLength;
+  if (putEnd > end) return undefined;
+  const put = decodePutRange(data, pos, putEnd);
+  if (put === undefined) return undefined;
+  pos = putEnd;
+  if (pos + 2 > end || data[pos] !== HEADER_TAG_BYTE_0 || data[pos + 1] !== HEADER_TAG_BYTE_1)
+    return undefined;
+  pos += 2;
+  let headerLength = 0;
+  for (let size = 0, mul = 1; ; size++, mul *= 128) {
+    if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
+    const byte = data[pos++];
+    headerLength += (byte & 0x7f) * mul;
+    if (byte < 0x80) break;
+  }
+  // nothing may follow the header (a field after it would be the generated decoder's to merge)
+  if (pos + headerLength !== end) return undefined;
+  let id = 0n;
+  let username = "";
+  let authRevision = 0;
+  while (pos < end) {
+    const tag = data[pos++];
+    if (tag === 8) {
+      // uint64: the low 49 bits as a number, the rest (at most 15 bits, three bytes) beside them
+      let low = 0;
+      let high = 0;
+      let size = 0;
+      for (let mul = 1; ; size++) {
+        if (pos >= end || size === 10) return undefined;
+        const byte = data[pos++];
+        if (size < MAX_PLAIN_VARINT_BYTES) {
+          low += (byte & 0x7f) * mul;
+          mul *= 128;
+        } else high += (byte & 0x7f) * 128 ** (size - MAX_PLAIN_VARINT_BYTES);
+        if (byte < 0x80) break;
+      }
+      // a tenth byte may hold bit 63 alone; more is the generated decoder's to judge
+      if (size === 9 && data[pos - 1] > 1) return undefined;
+      id = high === 0 ? BigInt(low) : (BigInt(high) << 49n) | BigInt(low);
+    } else if (tag === 18) {
+      let length = 0;
+      for (let size = 0, mul = 1; ; size++, mul *= 128) {
+        if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
+        const byte = data[pos++];
+        length += (byte & 0x7f) * mul;
+        if (byte < 0x80) break;
+      }
+      if (pos + length > end) return undefined;
+      username = length === 0 ? "" : decodeRawString(data.subarray(pos, pos + length));
+      pos += length;
+    } else if (tag === 24) {
+      let value = 0;
+      for (let size = 0, mul = 1; ; size++, mul *= 128) {
+        if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
+        const byte = data[pos++];
+        value += (byte & 0x7f) * mul;
+        if (byte < 0x80) break;
+      }
+      authRevision = value;
+    } else {
+      return undefined;
+    }
+  }
+  const request = new ProposedPut(put, { ID: id, username, authRevision });
   return request as unknown as InternalRaftRequest;
 }
 

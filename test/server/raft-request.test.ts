@@ -9,7 +9,7 @@ import type {
   RequestOp,
   TxnRequest,
 } from "../../src/gen/etcdserverpb/rpc.js";
-import { encodeProposal, encodeRaftRequest } from "../../src/server/raft-request.js";
+import { decodePutEntry, encodeProposal, encodeRaftRequest } from "../../src/server/raft-request.js";
 import { mulberry32, randomBytes, withSeed } from "../seeded-random.js";
 
 /** The bytes the general path gives: fromPartial's full copy, then the generated encoder. */
@@ -246,3 +246,60 @@ test("a proposal carries no request where decoding might differ: other requests,
   }
   assert.notEqual(encodeProposal({ put }, header).decoded, undefined);
 });
+
+test("a put entry decoded by hand reads as the generated decoder's, and other bytes are left to it (random puts, mutated)", () =>
+  withSeed("SEED", "test/server/raft-request.test.ts", (seed) => {
+    const next = mulberry32(seed);
+    const fields = Object.keys(InternalRaftRequest.fromPartial({})) as (keyof InternalRaftRequest)[];
+    let byHand = 0;
+    let mutatedByHand = 0;
+    for (let i = 0; i < 3000; i++) {
+      const put: PutRequest = {
+        key: randomBytes(next, 40),
+        value: randomBytes(next, next() < 0.05 ? 5000 : 300),
+        lease: next() < 0.5 ? 0n : BigInt(Math.floor(next() * 2 ** 53)),
+        prevKv: next() < 0.5,
+        ignoreValue: next() < 0.2,
+        ignoreLease: next() < 0.2,
+      };
+      const ids = [0n, 1n, BigInt(Math.floor(next() * 2 ** 53)), 2n ** 63n + 5n, 2n ** 64n - 1n];
+      const names = ["", `user-${Math.floor(next() * 1000)}`, "ü-用户", "lone \ud800 half"];
+      const header: RequestHeader = {
+        ID: ids[Math.floor(next() * ids.length)],
+        username: names[Math.floor(next() * names.length)],
+        authRevision: next() < 0.5 ? 0 : Math.floor(next() * 2 ** 40),
+      };
+      const { data } = encodeProposal({ put }, header);
+      const check = (bytes: Uint8Array, what: string): boolean => {
+        let expected: InternalRaftRequest | undefined;
+        try {
+          expected = InternalRaftRequest.decode(bytes);
+        } catch {
+          expected = undefined;
+        }
+        const got = decodePutEntry(bytes);
+        if (got === undefined) return false;
+        assert.ok(
+          expected !== undefined,
+          `seed ${seed}, ${what}: decoded by hand, refused by the generated decoder`,
+        );
+        for (const field of fields)
+          assert.deepEqual(got[field], expected[field], `seed ${seed}, ${what}, field ${field}`);
+        return true;
+      };
+      if (check(data, `request ${i}`)) byHand++;
+      // the same bytes mutated: a changed byte, cut short, or a byte more
+      const mutated = Buffer.from(data);
+      const pick = next();
+      const at = Math.floor(next() * mutated.length);
+      const bytes =
+        pick < 0.6
+          ? (mutated.fill(Math.floor(next() * 256), at, at + 1), mutated)
+          : pick < 0.8
+            ? mutated.subarray(0, at)
+            : Buffer.concat([mutated, Buffer.from([Math.floor(next() * 256)])]);
+      if (check(bytes, `request ${i}, mutated at ${at}`)) mutatedByHand++;
+    }
+    assert.ok(byHand > 2500, `seed ${seed}: only ${byHand} put entries decoded by hand`);
+    assert.ok(mutatedByHand > 100, `seed ${seed}: only ${mutatedByHand} mutated entries decoded by hand`);
+  }));
