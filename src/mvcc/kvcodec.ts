@@ -4,6 +4,7 @@
 
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { KeyValue } from "../gen/mvccpb/kv.js";
+import { copyBytes } from "../rpctypes/copy-bytes.js";
 import { keyString } from "./keyindex.js";
 
 /**
@@ -141,7 +142,7 @@ export function decodeKeyValue(bytes: Uint8Array): KeyValue {
         mul *= 128;
       }
       const copy = Buffer.allocUnsafe(len);
-      copy.set(buf.subarray(pos, pos + len));
+      copyBytes(buf, pos, copy, 0, len);
       pos += len;
       if (field === 1) kv.key = copy;
       else if (field === 5) kv.value = copy;

@@ -11,6 +11,7 @@ import {
   type Snapshot,
   type SnapshotMetadata,
 } from "../gen/raftpb/raft.js";
+import { copyBytes } from "../rpctypes/copy-bytes.js";
 import { ByteSlab } from "./byte-slab.js";
 
 export class RaftWireError extends Error {
@@ -316,7 +317,7 @@ function decodeCommonEntry(bytes: Uint8Array, start: number, end: number): Entry
       at = varintEnd;
       // a copy, not a view of the frame: the entry stays in the raft log (see byte-slab.ts)
       data = entryBytes.alloc(length);
-      data.set(bytes.subarray(at, at + length));
+      copyBytes(bytes, at, data, 0, length);
       at += length;
       continue;
     }
