@@ -31,7 +31,7 @@ import { fileURLToPath } from "node:url";
 import * as t from "io-ts";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { findLoadgen, runLoadgen } from "./compare/loadgen.js";
-import { startDeployment } from "./compare/members.js";
+import { buildRxetcd, startDeployment } from "./compare/members.js";
 import { WORKLOADS } from "./compare/rows.js";
 
 function flag(name: string): string | undefined {
@@ -207,6 +207,9 @@ const roots = [fileURLToPath(new URL("..", import.meta.url)), ...(against ? [res
 console.log(
   `row ${row.id} (${row.label}), ${size} member(s); warm-up ${warmup}, sampled ${requests} requests; one sample per ${interval} B; load ${loadavg()}`,
 );
+
+// each checkout runs its build (bin/rxetcd.js would run stale sources through tsx otherwise)
+if (!sources) for (const root of roots) buildRxetcd(root);
 
 for (const root of roots) {
   const rootDir = root.endsWith("/") ? root : `${root}/`;
