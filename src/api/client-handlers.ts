@@ -170,7 +170,8 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   add(KVService.put, (req, _signal, ctx) => {
     checkPut(req);
     tooLarge(KVService.put, req);
-    return withHeader(api.put(req, ctx));
+    // answered with the member's full header already (see ClientApi): no second pass over it
+    return api.put(req, ctx);
   });
   add(KVService.deleteRange, (req, _signal, ctx) => {
     checkDelete(req);
@@ -180,7 +181,7 @@ export function unaryHandlers(api: ClientApi, limits: ClientLimits): Map<string,
   add(KVService.txn, (req, _signal, ctx) => {
     checkTxn(req, limits.maxTxnOps);
     if (!isReadOnlyTxn(req)) tooLarge(KVService.txn, req);
-    return withHeader(api.txn(req, ctx));
+    return api.txn(req, ctx);
   });
   add(KVService.compact, async (req, _signal, ctx) => withHeader(api.compact(req, ctx)));
 

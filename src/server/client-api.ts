@@ -172,8 +172,10 @@ export interface ClientApi {
   header(): ResponseHeader;
 
   range(req: RangeRequest, ctx?: RequestContext): Promise<RangeResponse>;
+  /** Answers with this member's full header (cluster, member, raft term, revision), as txn does. */
   put(req: PutRequest, ctx?: RequestContext): Promise<PutResponse>;
   deleteRange(req: DeleteRangeRequest, ctx?: RequestContext): Promise<DeleteRangeResponse>;
+  /** Answers with this member's full header, as put does (the gRPC handlers add none to either). */
   txn(req: TxnRequest, ctx?: RequestContext): Promise<TxnResponse>;
   compact(req: CompactionRequest, ctx?: RequestContext): Promise<CompactionResponse>;
 
