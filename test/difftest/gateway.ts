@@ -123,7 +123,8 @@ export function normalizeJson(
     if (typeof v === "object" && v !== null) {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (DROPPED.has(k)) continue;
+        // Status's leader is a member id; a Campaign's leader is a leader key, compared
+        if (DROPPED.has(k) && !(k === "leader" && typeof x === "object")) continue;
         out[k] = k === "token" ? tokenShown(x) : walk(x, k);
       }
       return out;

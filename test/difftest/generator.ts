@@ -19,12 +19,19 @@ export type LeaseRef = { granted: number } | { id: string } | { session: true };
 /** A lock key: the k-th key a Lock answered (modulo their number; empty when none did), or literal bytes. */
 export type LockRef = { acquired: number } | { literal: Bytes };
 
+/** The key a Lock or Campaign of this name with this lease (an id the client chose) puts: name, "/", the id in hex. */
+export function keyOfLease(name: string, lease: string): string {
+  return `${name}/${BigInt(lease).toString(16)}`;
+}
+
 /**
  * A leader key for Proclaim and Resign: the k-th one a Campaign answered (modulo their number), now and then with
  * one field changed (a key, revision or lease that is not the leader's); or none at all (etcd refuses that).
  */
 export type LeaderRef =
   | { won: number; change?: "key" | "rev" | "lease" | "name" | "noLease" }
+  /** The last leader key a Campaign with this lease id answered (a waiter's, once it won). */
+  | { byLease: string }
   | { missing: true };
 
 /** A member: the one serving, the k-th one added (modulo their number; id 0 when none was), or an id. */
@@ -176,6 +183,21 @@ type OpBody =
   | { kind: "resign"; leader: LeaderRef }
   /** Observe for a while (a stream that ends only when the client leaves): every answer within the window. */
   | { kind: "observe"; name: Bytes; windowMs: number }
+  /**
+   * A Lock or Campaign with no deadline, held as pending: its answer is compared whenever it comes (after the
+   * operation that released it: an Unlock, a Resign, the revoke or expiry of the holder's lease). Its lease is one
+   * the client named, so that its key is the same on both servers. `zeroTimeout` sends it through the gateway with
+   * Grpc-Timeout: 0m whatever the run's transport: etcd's grpc-gateway sets no deadline for a zero timeout. (Over
+   * gRPC a zero grpc-timeout is a race inside etcd, see services.test.ts: it is not generated.)
+   */
+  | { kind: "lockWait"; name: string; lease: string; zeroTimeout: boolean }
+  | { kind: "campaignWait"; name: string; lease: string; value: Bytes; zeroTimeout: boolean }
+  /** An Observe held open across the operations that follow: its answers are compared as they come. */
+  | { kind: "observeOpen"; name: Bytes }
+  /** Closes the k-th Observe opened (modulo their number). */
+  | { kind: "observeClose"; which: number }
+  /** Waits until both servers have let a lease expire (one granted with a short TTL earlier). */
+  | { kind: "leaseAwaitExpiry"; lease: string }
   /** The cluster service on the one member. Peer URLs name no member that ever starts (or are not URLs). */
   | { kind: "memberList" }
   | { kind: "memberAdd"; peerUrls: string[]; learner: boolean }
@@ -300,7 +322,7 @@ export function withoutIgnoreAfterDelete(txn: TxnSpec): TxnSpec {
 }
 
 /** How often each kind of operation is picked (relative weights). */
-const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", number]> = [
+const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps" | "waiter", number]> = [
   ["range", 20],
   ["put", 22],
   ["deleteRange", 6],
@@ -337,6 +359,9 @@ const WEIGHTS: ReadonlyArray<readonly [Op["kind"] | "bigPuts" | "manyOps", numbe
   ["defragment", 0.15],
   ["moveLeader", 0.2],
   ["snapshot", 0.15],
+  ["waiter", 0.5],
+  ["observeOpen", 0.3],
+  ["observeClose", 0.15],
 ];
 
 export interface GeneratorOptions {
@@ -469,8 +494,16 @@ class Generator {
 
   constructor(private readonly r: Prng) {}
 
+  /**
+   * Operations that release a waiter (see waiter()), each emitted as a step of its own some steps later, so that
+   * other operations run while the waiter waits.
+   */
+  private readonly releases: Op[][] = [];
+
   /** One or more operations (a few composite steps are emitted as several operations). */
   next(options: GeneratorOptions): Op[] {
+    const release = this.releases.length > 0 && this.r.chance(0.3) ? this.releases.shift() : undefined;
+    if (release) return release;
     const kind = this.weighted(WEIGHTS);
     switch (kind) {
       case "range":
@@ -550,6 +583,16 @@ class Generator {
         return [{ kind, name: this.lockName() }];
       case "observe":
         return [{ kind, name: this.lockName(), windowMs: 300 }];
+      case "waiter":
+        return this.waiter(options);
+      case "observeOpen":
+        return [{ kind, name: this.lockName() }];
+      case "observeClose":
+        return [{ kind, which: this.r.int(4) }];
+      case "lockWait":
+      case "campaignWait":
+      case "leaseAwaitExpiry":
+        return [];
       case "memberList":
       case "hash":
       case "defragment":
@@ -828,6 +871,53 @@ class Generator {
         );
       ops.push({ kind: "leaseRevoke", lease: { session: true } });
     }
+    return ops;
+  }
+
+  /**
+   * A Lock or Campaign that holds a name (with a lease of its own), one or two waiters queued behind it with no
+   * deadline, now and then an Observe held open on the election, and what releases the holder: its Unlock or Resign
+   * or the revoke of its lease (queued, to come some steps later), or its lease's expiry (waited for at once: an
+   * expiry comes up to etcd's 500 ms expiry tick apart on the two servers, so nothing else may run meanwhile). Once
+   * released, the first waiter holds the name: it is released in turn later, or proclaims first.
+   */
+  private waiter(options: GeneratorOptions): Op[] {
+    const lock = this.r.chance(0.5);
+    const name = this.lockName();
+    const expiry = !options.noExpiry && this.r.chance(0.2);
+    const holder = String(this.nextLeaseId++);
+    // etcd's shortest lease is 2 s (one and a half election timeouts, rounded up); 3 s leaves room for the waiters
+    const ops: Op[] = [{ kind: "leaseGrant", ttl: expiry ? 3 : 3600, id: holder }];
+    ops.push(
+      lock
+        ? { kind: "lock", name, lease: { id: holder }, deadlineMs: 1500 }
+        : { kind: "campaign", name, lease: { id: holder }, value: this.r.pick(VALUES), deadlineMs: 1500 },
+    );
+    const waiters = Array.from({ length: this.r.chance(0.3) ? 2 : 1 }, () => String(this.nextLeaseId++));
+    for (const id of waiters) {
+      ops.push({ kind: "leaseGrant", ttl: 3600, id });
+      const zeroTimeout = this.r.chance(0.2);
+      ops.push(
+        lock
+          ? { kind: "lockWait", name, lease: id, zeroTimeout }
+          : { kind: "campaignWait", name, lease: id, value: this.r.pick(VALUES), zeroTimeout },
+      );
+    }
+    if (!lock && this.r.chance(0.6)) ops.push({ kind: "observeOpen", name });
+    const release = (id: string): Op =>
+      lock
+        ? { kind: "unlock", key: { literal: keyOfLease(name, id) } }
+        : { kind: "resign", leader: { byLease: id } };
+    if (expiry) ops.push({ kind: "leaseAwaitExpiry", lease: holder });
+    else
+      this.releases.push([
+        this.r.chance(0.6) ? release(holder) : { kind: "leaseRevoke", lease: { id: holder } },
+      ]);
+    const next: Op[] = [];
+    if (!lock && this.r.chance(0.5))
+      next.push({ kind: "proclaim", leader: { byLease: waiters[0] }, value: this.r.pick(VALUES) });
+    if (this.r.chance(0.6)) next.push(release(waiters[0]));
+    if (next.length > 0) this.releases.push(next);
     return ops;
   }
 

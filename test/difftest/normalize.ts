@@ -93,7 +93,8 @@ export function normalize(value: unknown, leases: LeaseNames, ttlTolerance = 0):
     if (typeof v === "object") {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (DROPPED.has(k)) continue;
+        // Status's leader is a member id; a Campaign's leader is a leader key, compared
+        if (DROPPED.has(k) && !(k === "leader" && typeof x === "object")) continue;
         if (k === "token") {
           out[k] = tokenShown(x);
           continue;

@@ -1,6 +1,7 @@
 // The differential tester's runner: one operation at a time, the same request to two servers at once (Debian's
 // etcd 3.4 as the reference, rxetcd as the subject), every answer and every watch event compared once normalized.
 // Stops at the first difference and says which operation caused it.
+import { createHash } from "node:crypto";
 import {
   type ClientDuplexStream,
   type ClientUnaryCall,
@@ -23,6 +24,7 @@ import {
   PutRequest,
   RangeRequest,
   type RangeRequest_SortOrder,
+  type RangeResponse,
   type RequestOp,
   type ResponseHeader,
   TxnRequest,
@@ -56,6 +58,7 @@ import type {
   WatchCreateSpec,
 } from "./generator.js";
 import { PASSWORD_OF, WATCH_STREAMS } from "./generator.js";
+import { gatewayLines, HeldCalls } from "./held.js";
 import { Approx, firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
 import {
   AFTER_DEADLINE_MS,
@@ -254,6 +257,9 @@ class Side {
   /** The lock, election and cluster clients, and what the side remembers of their answers. */
   readonly svc: ServiceState;
   readonly streams: WatchLog[];
+  /** Waiters and Observes held open across operations. */
+  readonly held: HeldCalls;
+  readonly kvRange: UnaryMethod<RangeRequest, RangeResponse>;
   opIndex = 0;
   /** The first revision written with a lease id this server chose (HashKV at or after it cannot be compared). */
   chosenLeaseRev: number | undefined;
@@ -293,6 +299,8 @@ class Side {
     this.watchClient = new WatchClient(address, creds, options);
     this.svc = new ServiceState(address, creds, options);
     this.streams = Array.from({ length: WATCH_STREAMS }, () => new WatchLog(this.watchClient, this));
+    this.kvRange = this.kv.range.bind(this.kv);
+    this.held = new HeldCalls(this);
   }
 
   /** A unary call as an outcome (never throws). */
@@ -396,6 +404,7 @@ class Side {
   }
 
   close(): void {
+    this.held.close();
     for (const s of this.streams) s.close();
     this.keepAlive?.cancel();
     this.kv.close();
@@ -816,6 +825,17 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
       );
     case "auth":
       return outcomeOf(await authCall(side, op.method, r.auth(op.method, op.args)), side.leases);
+    case "lockWait":
+    case "campaignWait":
+      // the answer comes later, as a held item; compared here: whether it queued up (or answered) in time
+      return { ok: await side.held.wait(op, side.viaGateway(side.opIndex)) };
+    case "observeOpen":
+      side.held.observe(r.bytes(op.name), side.viaGateway(side.opIndex));
+      return { ok: "opened" };
+    case "observeClose":
+      return { ok: { closed: side.held.closeObserver(op.which) } };
+    case "leaseAwaitExpiry":
+      return awaitExpiry(side, BigInt(op.lease));
     default:
       return executeService(side, op, r);
   }
@@ -828,6 +848,9 @@ async function executeService(side: Side, op: ServiceOp, r: Resolver): Promise<O
   let res: { ok: unknown } | { error: RpcFailure };
   const mt = side.maintenance as unknown as Record<string, unknown>;
   const maintenance = maintenanceMethod(op);
+  const gateway = side.viaGateway(side.opIndex);
+  if (op.kind === "observe" && gateway) return observeWindowGateway(side, req, op.windowMs);
+  if (op.kind === "snapshot" && gateway) return snapshotGateway(side);
   if (op.kind === "observe")
     res = await observeWindow(side.svc, req, side.metadata(side.callToken), op.windowMs);
   else if (op.kind === "snapshot")
@@ -837,8 +860,21 @@ async function executeService(side: Side, op: ServiceOp, r: Resolver): Promise<O
   else res = await serviceUnary(op, side.svc, req, call);
   if ("ok" in res) remember(op, side.svc, res.ok, false);
   await afterSession(side, op, r);
-  if ("error" in res) return res;
+  if ("error" in res) return { error: expiredOnArrival(op, res.error) };
   return outcomeOf({ ok: serviceAnswer(op, side.svc, res.ok) }, side.leases);
+}
+
+/**
+ * A Lock or Campaign whose deadline had passed when it arrived (grpc-timeout: 0): etcd's gRPC server answers
+ * DeadlineExceeded (4) when it finds the deadline passed as it reads the request, and Unknown (2) with the same text
+ * when the handler ran first and its internal client gave up; which of the two is a race inside etcd (the same request
+ * gets either), so both count as the one answer "deadline passed".
+ */
+function expiredOnArrival(op: ServiceOp, error: RpcFailure): RpcFailure {
+  const zero = (op.kind === "lock" || op.kind === "campaign") && op.deadlineMs === 0;
+  if (zero && error.message === "context deadline exceeded" && (error.code === 2 || error.code === 4))
+    return { code: 4, message: "(deadline passed on arrival) context deadline exceeded" };
+  return error;
 }
 
 /**
@@ -957,6 +993,108 @@ function sortedKeys<T extends { ok: { keys: Buffer[] } } | { error: RpcFailure }
   return res;
 }
 
+/**
+ * Waits until the server has let a lease expire (its TTL reads -1), bounded by its TTL and a margin. Compared: whether
+ * it expired in time; the revision after it (the expiry deleted its keys).
+ */
+async function awaitExpiry(side: Side, id: bigint): Promise<Outcome> {
+  const ls = side.lease;
+  const kv = side.kv;
+  const saved = side.callToken;
+  side.callToken = side.authRun ? await side.tokenFor("root") : undefined;
+  try {
+    const first = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
+    const ttl = "ok" in first ? first.ok.grantedTTL : 0;
+    const deadline = Date.now() + Math.max(ttl, 2) * 1000 + 15_000;
+    let expired = false;
+    while (Date.now() < deadline) {
+      const now = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
+      if ("ok" in now && now.ok.TTL === -1) {
+        expired = true;
+        break;
+      }
+      await sleep(50);
+    }
+    const after = await side.unary(
+      kv.range.bind(kv),
+      RangeRequest.fromPartial({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }),
+    );
+    return {
+      ok: { expired, after: "ok" in after ? normalize(after.ok, side.leases) : after },
+      revision: "ok" in after ? headerRev(after.ok) : undefined,
+    };
+  } finally {
+    side.callToken = saved;
+  }
+}
+
+/**
+ * Observe through the gateway for a while: every JSON value of the stream in the window (grpc-gateway writes a
+ * stream's messages as `{"result": ...}` lines, and its error as an `{"error": ...}` one), normalized as a gateway
+ * answer, with the HTTP status.
+ */
+async function observeWindowGateway(
+  side: Side,
+  req: Record<string, unknown>,
+  windowMs: number,
+): Promise<Outcome> {
+  const abort = new AbortController();
+  const answers: unknown[] = [];
+  const timer = setTimeout(() => abort.abort(), windowMs);
+  try {
+    const status = await gatewayLines(side, "/v3/election/observe", req, abort.signal, (line) =>
+      answers.push(normalizeJson(line, side.leases, 0, side.raftBase)),
+    );
+    return { ok: abort.signal.aborted ? { answers, open: true } : { answers, end: "closed", http: status } };
+  } catch (err) {
+    return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A snapshot through the gateway: a stream of `{"result": {header, remaining_bytes, blob}}` lines. As over gRPC, the
+ * bytes are each server's own backend file; compared are the shape of the stream (every line a result, the fields
+ * of its first and last, which JSON leaves out when they hold their default) and what snapshotStream checks.
+ */
+async function snapshotGateway(side: Side): Promise<Outcome> {
+  const lines: unknown[] = [];
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), CALL_TIMEOUT_MS);
+  let status: number;
+  try {
+    status = await gatewayLines(side, "/v3/maintenance/snapshot", {}, abort.signal, (l) => lines.push(l));
+  } catch (err) {
+    return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
+  } finally {
+    clearTimeout(timer);
+  }
+  type Chunk = { header?: unknown; remaining_bytes?: string; blob?: string };
+  const results = lines.map((l) => (l as { result?: Chunk }).result);
+  const chunks = results.filter((r): r is Chunk => r !== undefined);
+  const all = Buffer.concat(chunks.map((c) => Buffer.from(c.blob ?? "", "base64")));
+  const body = all.subarray(0, Math.max(0, all.length - 32));
+  const trailer = all.subarray(body.length);
+  const last = chunks[chunks.length - 1];
+  const fields = (c: Chunk | undefined) => (c === undefined ? null : Object.keys(c).sort());
+  return {
+    ok: {
+      http: status,
+      everyLineAResult: chunks.length === lines.length,
+      notResults: lines.filter((l) => (l as { result?: unknown }).result === undefined),
+      firstFields: fields(chunks[0]),
+      lastFields: fields(last),
+      nonEmpty: all.length > 32,
+      lastRemainingBytes: last?.remaining_bytes ?? null,
+      checksumMatches: trailer.length === 32 && createHash("sha256").update(body).digest().equals(trailer),
+      boltMagic: all.subarray(16, 20).toString("hex"),
+      everyChunkHasHeader: chunks.every((c) => c.header !== undefined),
+      firstHeader: normalizeJson(chunks[0]?.header ?? null, side.leases, 0, side.raftBase),
+    },
+  };
+}
+
 /** Grants a short lease, attaches keys, and waits for the server to revoke it on expiry. */
 async function expireLease(side: Side, leaseId: bigint, ttl: number, keys: string[]): Promise<Outcome> {
   const ls = side.lease;
@@ -1036,7 +1174,11 @@ class Comparator {
   compared = 0;
   private readonly cursors = new Map<string, number>();
 
-  constructor(private readonly sides: readonly [Side, Side]) {}
+  constructor(
+    private readonly sides: readonly [Side, Side],
+    /** Told of each item of the held calls found the same on both sides (etcd's, normalized). */
+    private readonly onHeld?: (bucket: string, etcd: unknown) => void,
+  ) {}
 
   /** The first watch difference (when `final`, also a bucket one side has more of). */
   watches(
@@ -1047,12 +1189,15 @@ class Comparator {
     const consider = (d: NonNullable<typeof found>) => {
       if (!found || d.index < found.index) found = d;
     };
-    for (let s = 0; s < WATCH_STREAMS; s++) {
-      const la = a.streams[s];
-      const lb = b.streams[s];
+    // the watch streams, then the held calls (waiters and Observes) as one more log
+    const logs: Array<[string, Pick<WatchLog, "buckets">, Pick<WatchLog, "buckets">]> = a.streams.map(
+      (la, s) => [`watch stream ${s}`, la, b.streams[s]],
+    );
+    logs.push(["held", a.held, b.held]);
+    for (const [logName, la, lb] of logs) {
       const names = new Set([...la.buckets.keys(), ...lb.buckets.keys()]);
       for (const name of names) {
-        const key = `${s}/${name}`;
+        const key = `${logName}/${name}`;
         const xa = la.buckets.get(name) ?? [];
         const xb = lb.buckets.get(name) ?? [];
         let i = this.cursors.get(key) ?? 0;
@@ -1062,7 +1207,7 @@ class Comparator {
           if (d) {
             consider({
               index: Math.max(xa[i].op, xb[i].op),
-              where: `watch stream ${s} ${name} item ${i}`,
+              where: `${logName} ${name} item ${i}`,
               detail: d,
               a: describe(xa[i].value),
               b: describe(xb[i].value),
@@ -1070,13 +1215,14 @@ class Comparator {
             break;
           }
           this.compared++;
+          if (logName === "held") this.onHeld?.(name, relabel(xa[i].value, a.leases));
         }
         this.cursors.set(key, i);
         if (final && i === common && xa.length !== xb.length) {
           const extra = xa.length > xb.length ? xa[i] : xb[i];
           consider({
             index: extra.op,
-            where: `watch stream ${s} ${name} item ${i}`,
+            where: `${logName} ${name} item ${i}`,
             detail: `only ${xa.length > xb.length ? SIDES[0] : SIDES[1]} sent it`,
             a: i < xa.length ? describe(xa[i].value) : "(nothing)",
             b: i < xb.length ? describe(xb[i].value) : "(nothing)",
@@ -1094,10 +1240,18 @@ class Comparator {
  */
 async function settle(sides: readonly [Side, Side], quietMs: number): Promise<string | undefined> {
   const deadline = Date.now() + SETTLE_LIMIT_MS;
+  // waiters whose turn has come must answer before the next operation (their answer's header and order depend on it)
+  const due = await Promise.all(sides.map((s) => s.held.due()));
   for (;;) {
     const [a, b] = sides;
     const waiting: string[] = [];
-    let last = 0;
+    let last = Math.max(a.held.lastArrival, b.held.lastArrival);
+    sides.forEach((side, i) => {
+      const unanswered = due[i].filter((w) => !w.answered).length;
+      if (unanswered > 0) waiting.push(`${side.name}: ${unanswered} waiters whose turn came`);
+    });
+    if (a.held.items.length !== b.held.items.length)
+      waiting.push(`held calls: ${a.held.items.length} vs ${b.held.items.length} answers`);
     for (let s = 0; s < WATCH_STREAMS; s++) {
       const la = a.streams[s];
       const lb = b.streams[s];
@@ -1124,7 +1278,7 @@ async function settle(sides: readonly [Side, Side], quietMs: number): Promise<st
 
 /** Whether a stream may still answer: it created watches, or was asked for progress (answered even with none). */
 function hasWatches(side: Side): boolean {
-  return side.streams.some((s) => s.createsSent > 0 || s.progressSent > 0);
+  return side.held.active || side.streams.some((s) => s.createsSent > 0 || s.progressSent > 0);
 }
 
 /**
@@ -1142,6 +1296,8 @@ export interface RunOptions {
   auth?: boolean;
   /** Called with both normalized answers of each operation (before they are compared). */
   onAnswers?: (index: number, etcd: unknown, rxetcd: unknown) => void;
+  /** Called with each answer of a waiter or a held Observe once found the same on both (etcd's). */
+  onHeld?: (bucket: string, etcd: unknown) => void;
 }
 
 function gatewayChooser(via: Via): (index: number) => boolean {
@@ -1161,7 +1317,7 @@ export async function runOps(
     new Side(SIDES[0], endpoints.etcd, choose, options.auth),
     new Side(SIDES[1], endpoints.rxetcd, choose, options.auth),
   ] as const;
-  const cmp = new Comparator(sides);
+  const cmp = new Comparator(sides, options.onHeld);
   // every request as sent to etcd, for the report
   const requests: string[] = [];
   let currentRev = 1;

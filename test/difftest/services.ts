@@ -177,6 +177,12 @@ function lockKey(state: ServiceState, ref: LockRef, r: ServiceResolver): Buffer 
 
 function leaderKey(state: ServiceState, ref: LeaderRef): LeaderKey | undefined {
   if ("missing" in ref) return undefined;
+  if ("byLease" in ref) {
+    const lease = BigInt(ref.byLease);
+    const won = [...state.leaders].reverse().find((l) => l.lease === lease);
+    // none yet (the waiter has not won): the key it would have, at a revision no key was created at
+    return won ?? { name: Buffer.from("el"), key: Buffer.from(`el/${lease.toString(16)}`), rev: 1, lease };
+  }
   const won = state.leaders.length === 0 ? undefined : state.leaders[ref.won % state.leaders.length];
   // before any Campaign answered: a key of an election nobody leads
   const leader: LeaderKey = won ?? {

@@ -104,6 +104,11 @@ function featuresOf(ops: Op[]): Set<string> {
       if (w.progressNotify) seen.add("watch progress_notify");
       if (w.watchId !== 0) seen.add("watch id chosen");
     }
+    if ((op.kind === "lockWait" || op.kind === "campaignWait") && op.zeroTimeout)
+      seen.add("waiter grpc-timeout 0");
+    if (op.kind === "unlock" && "literal" in op.key) seen.add("unlock of a holder's key");
+    if ((op.kind === "resign" || op.kind === "proclaim") && "byLease" in op.leader)
+      seen.add(`${op.kind} by lease`);
     if (op.kind === "leaseGrant" && op.ttl > 9_000_000_000) seen.add("lease TTL too large");
     if (op.kind === "leaseRevoke" && "id" in op.lease) seen.add("unknown lease");
     if (op.kind === "compact" && op.physical) seen.add("physical compaction");
@@ -118,7 +123,7 @@ function featuresOf(ops: Op[]): Set<string> {
 
 test("a few thousand operations reach every kind of call and every option", () => {
   const seen = new Set<string>();
-  for (const seed of [1, 2, 3, 4]) for (const f of featuresOf(generate(seed, 1000))) seen.add(f);
+  for (const seed of [1, 2, 3, 4, 5]) for (const f of featuresOf(generate(seed, 1000))) seen.add(f);
   const wanted = [
     "range",
     "put",
@@ -137,6 +142,15 @@ test("a few thousand operations reach every kind of call and every option", () =
     "status",
     "hashKv",
     "alarmList",
+    "lockWait",
+    "campaignWait",
+    "observeOpen",
+    "observeClose",
+    "leaseAwaitExpiry",
+    "waiter grpc-timeout 0",
+    "unlock of a holder's key",
+    "resign by lease",
+    "proclaim by lease",
     "range limit",
     "range sort descend",
     "range sort by value",

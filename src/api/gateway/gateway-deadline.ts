@@ -6,8 +6,10 @@
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 
 /**
- * The header's timeout in milliseconds (negative: passed already); undefined without the header;
- * "invalid" for one grpc-gateway refuses (a unit it does not know, a number strconv.ParseInt refuses).
+ * The header's timeout in milliseconds (negative: passed already); undefined without the header, and
+ * for a timeout of 0 (grpc-gateway gives the call a deadline only for another value, so "0m" waits as
+ * long as no header does); "invalid" for one grpc-gateway refuses (a unit it does not know, a number
+ * strconv.ParseInt refuses).
  */
 export function gatewayTimeoutMs(header: string | string[] | undefined): number | undefined | "invalid" {
   if (header === undefined) return undefined;
@@ -19,6 +21,7 @@ export function gatewayTimeoutMs(header: string | string[] | undefined): number 
   if (unit === undefined || !/^[+-]?[0-9]+$/.test(digits)) return "invalid";
   const n = Number(digits);
   if (!Number.isSafeInteger(n)) return "invalid";
+  if (n === 0) return undefined;
   return n * unit;
 }
 
