@@ -3,7 +3,12 @@
 // after, and compared like a watch stream's items; a settle waits for a waiter whose turn has come (no key older
 // than its own is left under its name), so that its answer is read before the next operation runs.
 import type { ClientReadableStream, ClientUnaryCall, Metadata, ServiceError } from "@grpc/grpc-js";
-import { RangeRequest, type RangeResponse } from "../../src/gen/etcdserverpb/rpc.js";
+import {
+  RangeRequest,
+  RangeRequest_SortOrder,
+  RangeRequest_SortTarget,
+  type RangeResponse,
+} from "../../src/gen/etcdserverpb/rpc.js";
 import {
   CampaignResponse,
   type LeaderKey,
@@ -51,9 +56,17 @@ interface Waiter {
 }
 
 interface Observer {
+  readonly prefix: Buffer;
   closed: boolean;
+  /** The stream ended (or was closed): it answers no more. */
+  ended: boolean;
+  /** The leader key and its mod revision in the last answer (latin1). */
+  last: string | undefined;
   cancel(): void;
 }
+
+/** What a settle waits for: true once the call has given the answer it owes. */
+export type Owed = () => boolean;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -202,9 +215,33 @@ export class HeldCalls {
     }
   }
 
-  /** Waiters whose turn has come (no key older than theirs under their name) and that have not answered yet. */
-  async due(): Promise<Array<{ readonly answered: boolean }>> {
-    const due: Waiter[] = [];
+  /**
+   * The answers owed now: by each waiter whose turn has come (no key older than its own is left under its name), and
+   * by each open Observe whose election has a leader other than the one it reported last (a new leader or a new
+   * value). Etcd's Observe reads a new leader with a Get whose header is the revision of that moment, so the next
+   * operation must not run before it.
+   */
+  async due(): Promise<Owed[]> {
+    const due: Owed[] = [];
+    for (const o of this.observers) {
+      if (o.ended) continue;
+      const res = await this.asRoot(() =>
+        this.side.unary(
+          this.side.kvRange,
+          RangeRequest.fromPartial({
+            key: o.prefix,
+            rangeEnd: prefixEndOf(o.prefix),
+            sortOrder: RangeRequest_SortOrder.ASCEND,
+            sortTarget: RangeRequest_SortTarget.CREATE,
+            limit: 1,
+          }),
+        ),
+      );
+      const kv = "ok" in res ? res.ok.kvs[0] : undefined;
+      if (kv === undefined) continue;
+      const leader = leaderMark(kv.key.toString("latin1"), kv.modRevision);
+      if (o.last !== leader) due.push(() => o.ended || o.last === leader);
+    }
     for (const w of this.waiters) {
       if (w.answered || w.createRev === undefined) continue;
       const res = await this.asRoot(() =>
@@ -218,7 +255,7 @@ export class HeldCalls {
           }),
         ),
       );
-      if ("ok" in res && Number(res.ok.count) === 0) due.push(w);
+      if ("ok" in res && Number(res.ok.count) === 0) due.push(() => w.answered);
     }
     return due;
   }
@@ -233,20 +270,32 @@ export class HeldCalls {
     const n = this.observers.length;
     const bucket = `observe ${n}`;
     const side = this.side;
-    const observer: Observer = { closed: false, cancel: () => undefined };
+    const observer: Observer = {
+      prefix: Buffer.concat([name, Buffer.from("/")]),
+      closed: false,
+      ended: false,
+      last: undefined,
+      cancel: () => undefined,
+    };
     this.observers.push(observer);
+    const end = (value: unknown) => {
+      if (!observer.closed) this.push(bucket, value);
+      observer.ended = true;
+    };
     if (viaGateway) {
       const abort = new AbortController();
       observer.cancel = () => abort.abort();
-      gatewayLines(side, "/v3/election/observe", { name }, abort.signal, (line) =>
-        this.push(bucket, normalizeJson(line, side.leases, 0, side.raftBase)),
-      ).then(
-        (status) => {
-          if (!observer.closed) this.push(bucket, { end: "closed", http: status });
-        },
-        (err: unknown) => {
-          if (!observer.closed) this.push(bucket, { end: `gateway: ${String(err)}` });
-        },
+      gatewayLines(side, "/v3/election/observe", { name }, abort.signal, (line) => {
+        const kv = (line as { result?: { kv?: { key?: string; mod_revision?: string } } }).result?.kv;
+        if (kv?.key !== undefined)
+          observer.last = leaderMark(
+            Buffer.from(kv.key, "base64").toString("latin1"),
+            Number(kv.mod_revision),
+          );
+        this.push(bucket, normalizeJson(line, side.leases, 0, side.raftBase));
+      }).then(
+        (status) => end({ end: "closed", http: status }),
+        (err: unknown) => end({ end: `gateway: ${String(err)}` }),
       );
       return;
     }
@@ -256,13 +305,12 @@ export class HeldCalls {
       }
     ).observe({ name }, side.metadata(side.callToken));
     observer.cancel = () => stream.cancel();
-    stream.on("data", (resp: LeaderResponse) => this.push(bucket, normalize(resp, side.leases)));
-    stream.on("error", (err: ServiceError) => {
-      if (!observer.closed) this.push(bucket, { end: { code: err.code, message: err.details } });
+    stream.on("data", (resp: LeaderResponse) => {
+      if (resp.kv) observer.last = leaderMark(resp.kv.key.toString("latin1"), resp.kv.modRevision);
+      this.push(bucket, normalize(resp, side.leases));
     });
-    stream.on("end", () => {
-      if (!observer.closed) this.push(bucket, { end: "closed" });
-    });
+    stream.on("error", (err: ServiceError) => end({ end: { code: err.code, message: err.details } }));
+    stream.on("end", () => end({ end: "closed" }));
   }
 
   /** Closes the k-th Observe opened (modulo their number); whether there was one open. */
@@ -279,6 +327,11 @@ export class HeldCalls {
     for (const w of this.waiters) w.cancel();
     for (let k = 0; k < this.observers.length; k++) this.closeObserver(k);
   }
+}
+
+/** A leader as an Observe reports it: its key and the revision of its value. */
+function leaderMark(key: string, modRevision: number): string {
+  return `${key}@${modRevision}`;
 }
 
 function prefixEndOf(prefix: Buffer): Buffer {

@@ -33,6 +33,7 @@ import {
   type WatchRequest,
   type WatchResponse,
 } from "../../src/gen/etcdserverpb/rpc.js";
+import type { LeaderKey } from "../../src/gen/v3electionpb/v3election.js";
 import { Member } from "../e2e/harness.js";
 import {
   gatewayPath,
@@ -882,7 +883,13 @@ function expiredOnArrival(op: ServiceOp, error: RpcFailure): RpcFailure {
  * the call succeeded), and notes that keys from here on may carry it (HashKV cannot compare those revisions).
  */
 async function afterSession(side: Side, op: ServiceOp, r: Resolver): Promise<void> {
-  if (!grantsSession(op, serviceRequest(op, side.svc, r))) return;
+  const req = serviceRequest(op, side.svc, r);
+  const from = r.currentRevision + 1;
+  // a Lock, Campaign or Proclaim may put a key with a lease the server chose earlier (granted with id 0)
+  const lease = (req.leader as LeaderKey | undefined)?.lease ?? req.lease;
+  if (typeof lease === "bigint" && side.leases.chosen.has(lease))
+    side.chosenLeaseRev = Math.min(side.chosenLeaseRev ?? from, from);
+  if (!grantsSession(op, req)) return;
   const saved = side.callToken;
   side.callToken = side.authRun ? await side.tokenFor("root") : undefined;
   const found = await unnamedLeases(side.unary.bind(side) as never, side.lease, side.leases);
@@ -891,7 +898,6 @@ async function afterSession(side: Side, op: ServiceOp, r: Resolver): Promise<voi
     side.leases.grant(id, true);
     side.leases.sessions.push(id);
   }
-  const from = r.currentRevision + 1;
   side.chosenLeaseRev = Math.min(side.chosenLeaseRev ?? from, from);
 }
 
@@ -1077,14 +1083,20 @@ async function snapshotGateway(side: Side): Promise<Outcome> {
   const body = all.subarray(0, Math.max(0, all.length - 32));
   const trailer = all.subarray(body.length);
   const last = chunks[chunks.length - 1];
-  const fields = (c: Chunk | undefined) => (c === undefined ? null : Object.keys(c).sort());
+  // How many chunks there are depends on the size of each server's backend file; what every chunk must be does not:
+  // remaining_bytes counts down to 0 over the data chunks, and JSON leaves it out exactly where it is 0.
+  let left = all.length - 32;
+  const counted = chunks.slice(0, -1).every((c) => {
+    left -= Buffer.from(c.blob ?? "", "base64").length;
+    return Number(c.remaining_bytes ?? 0) === left && (c.remaining_bytes === undefined) === (left === 0);
+  });
   return {
     ok: {
       http: status,
       everyLineAResult: chunks.length === lines.length,
       notResults: lines.filter((l) => (l as { result?: unknown }).result === undefined),
-      firstFields: fields(chunks[0]),
-      lastFields: fields(last),
+      remainingBytesCountDown: counted && left === 0,
+      lastFields: last === undefined ? null : Object.keys(last).sort(),
       nonEmpty: all.length > 32,
       lastRemainingBytes: last?.remaining_bytes ?? null,
       checksumMatches: trailer.length === 32 && createHash("sha256").update(body).digest().equals(trailer),
@@ -1151,15 +1163,23 @@ async function expireLease(side: Side, leaseId: bigint, ttl: number, keys: strin
  * A watch item with the lease names known now: an event may arrive before the answer that names the lease it
  * carries (a Lock's session lease is named after the Lock's answer).
  */
-function relabel(v: unknown, leases: LeaseNames): unknown {
+function relabel(v: unknown, leases: LeaseNames, field = ""): unknown {
   if (typeof v === "string") {
     const id = /^id:(\d+)$/.exec(v);
-    return id ? leases.name(BigInt(id[1])) : leases.renameKey(v);
+    if (id) return leases.name(BigInt(id[1]));
+    const renamed = leases.renameKey(v);
+    if (renamed !== v || field !== "key") return renamed;
+    // a gateway answer's key is base64
+    const raw = Buffer.from(v, "base64");
+    if (raw.toString("base64") !== v) return v;
+    const shown = raw.toString("latin1");
+    const named = leases.renameKey(shown);
+    return named === shown ? v : named;
   }
-  if (Array.isArray(v)) return v.map((x) => relabel(x, leases));
+  if (Array.isArray(v)) return v.map((x) => relabel(x, leases, field));
   if (typeof v === "object" && v !== null && !(v instanceof Approx)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = relabel(x, leases);
+    for (const [k, x] of Object.entries(v)) out[k] = relabel(x, leases, k);
     return out;
   }
   return v;
@@ -1240,15 +1260,15 @@ class Comparator {
  */
 async function settle(sides: readonly [Side, Side], quietMs: number): Promise<string | undefined> {
   const deadline = Date.now() + SETTLE_LIMIT_MS;
-  // waiters whose turn has come must answer before the next operation (their answer's header and order depend on it)
+  // what waiters and Observes owe must come before the next operation (their answers' headers depend on it)
   const due = await Promise.all(sides.map((s) => s.held.due()));
   for (;;) {
     const [a, b] = sides;
     const waiting: string[] = [];
     let last = Math.max(a.held.lastArrival, b.held.lastArrival);
     sides.forEach((side, i) => {
-      const unanswered = due[i].filter((w) => !w.answered).length;
-      if (unanswered > 0) waiting.push(`${side.name}: ${unanswered} waiters whose turn came`);
+      const owed = due[i].filter((given) => !given()).length;
+      if (owed > 0) waiting.push(`${side.name}: ${owed} answers of waiters or Observes`);
     });
     if (a.held.items.length !== b.held.items.length)
       waiting.push(`held calls: ${a.held.items.length} vs ${b.held.items.length} answers`);
