@@ -908,6 +908,8 @@ class Generator {
       lock
         ? { kind: "unlock", key: { literal: keyOfLease(name, id) } }
         : { kind: "resign", leader: { byLease: id } };
+    // now and then the first waiter's own lease goes while it waits (etcd 3.4 still answers it once its turn comes)
+    if (this.r.chance(0.15)) this.releases.push([{ kind: "leaseRevoke", lease: { id: waiters[0] } }]);
     if (expiry) ops.push({ kind: "leaseAwaitExpiry", lease: holder });
     else
       this.releases.push([
