@@ -348,7 +348,7 @@ function prefixEndOf(prefix: Buffer): Buffer {
 /**
  * A streaming call of the gateway: POSTs `req` and hands each JSON value of the answer (one a line, as grpc-gateway
  * writes a stream) to `onLine` as it comes; resolves with the HTTP status when the stream ends, or when `signal`
- * aborts it.
+ * aborts it (0 when that was before the answer's headers came).
  */
 export async function gatewayLines(
   side: Pick<HeldSide, "base" | "callToken">,
@@ -359,12 +359,19 @@ export async function gatewayLines(
 ): Promise<number> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (side.callToken !== undefined) headers.authorization = side.callToken;
-  const res = await fetch(`${side.base}${path}`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify(requestJson(req)),
-    signal,
-  });
+  let res: Response;
+  try {
+    res = await fetch(`${side.base}${path}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(requestJson(req)),
+      signal,
+    });
+  } catch (err) {
+    // grpc-gateway sends a stream's headers with its first message: none yet when the client left
+    if (signal.aborted) return 0;
+    throw err;
+  }
   let pending = "";
   const emit = (line: string) => {
     if (line.trim() === "") return;

@@ -1051,7 +1051,11 @@ async function observeWindowGateway(
     const status = await gatewayLines(side, "/v3/election/observe", req, abort.signal, (line) =>
       answers.push(normalizeJson(line, side.leases, 0, side.raftBase)),
     );
-    return { ok: abort.signal.aborted ? { answers, open: true } : { answers, end: "closed", http: status } };
+    return {
+      ok: abort.signal.aborted
+        ? { answers, open: true, headersCame: status !== 0 }
+        : { answers, end: "closed", http: status },
+    };
   } catch (err) {
     return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
   } finally {
