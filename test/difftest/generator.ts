@@ -194,6 +194,11 @@ type OpBody =
   | { kind: "campaignWait"; name: string; lease: string; value: Bytes; zeroTimeout: boolean }
   /** An Observe held open across the operations that follow: its answers are compared as they come. */
   | { kind: "observeOpen"; name: Bytes }
+  /**
+   * The client of the n-th waiter sent leaves while it waits: the server gives up its place in the queue (a delete,
+   * or a Resign), as it does when a deadline passes.
+   */
+  | { kind: "waiterLeave"; which: number }
   /** Closes the k-th Observe opened (modulo their number). */
   | { kind: "observeClose"; which: number }
   /** Waits until both servers have let a lease expire (one granted with a short TTL earlier). */
@@ -499,6 +504,8 @@ class Generator {
    * other operations run while the waiter waits.
    */
   private readonly releases: Op[][] = [];
+  /** Waiters emitted so far (a waiterLeave names one by its order). */
+  private waitersSent = 0;
 
   /** One or more operations (a few composite steps are emitted as several operations). */
   next(options: GeneratorOptions): Op[] {
@@ -592,6 +599,7 @@ class Generator {
       case "lockWait":
       case "campaignWait":
       case "leaseAwaitExpiry":
+      case "waiterLeave":
         return [];
       case "memberList":
       case "hash":
@@ -894,6 +902,8 @@ class Generator {
         : { kind: "campaign", name, lease: { id: holder }, value: this.r.pick(VALUES), deadlineMs: 1500 },
     );
     const waiters = Array.from({ length: this.r.chance(0.3) ? 2 : 1 }, () => String(this.nextLeaseId++));
+    const first = this.waitersSent;
+    this.waitersSent += waiters.length;
     for (const id of waiters) {
       ops.push({ kind: "leaseGrant", ttl: 3600, id });
       const zeroTimeout = this.r.chance(0.2);
@@ -908,8 +918,10 @@ class Generator {
       lock
         ? { kind: "unlock", key: { literal: keyOfLease(name, id) } }
         : { kind: "resign", leader: { byLease: id } };
-    // now and then the first waiter's own lease goes while it waits (etcd 3.4 still answers it once its turn comes)
+    // now and then the first waiter's own lease goes while it waits (etcd 3.4 still answers it once its turn comes),
+    // or the last waiter's client leaves
     if (this.r.chance(0.15)) this.releases.push([{ kind: "leaseRevoke", lease: { id: waiters[0] } }]);
+    if (this.r.chance(0.15)) this.releases.push([{ kind: "waiterLeave", which: first + waiters.length - 1 }]);
     if (expiry) ops.push({ kind: "leaseAwaitExpiry", lease: holder });
     else
       this.releases.push([

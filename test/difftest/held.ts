@@ -323,6 +323,15 @@ export class HeldCalls {
     return wasOpen;
   }
 
+  /** The client of the n-th waiter leaves (cancels the call); whether it was still waiting. */
+  leave(n: number): boolean {
+    const w = this.waiters[n];
+    if (w === undefined || w.answered) return false;
+    w.answered = true;
+    w.cancel();
+    return true;
+  }
+
   close(): void {
     for (const w of this.waiters) w.cancel();
     for (let k = 0; k < this.observers.length; k++) this.closeObserver(k);

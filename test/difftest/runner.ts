@@ -833,6 +833,12 @@ async function execute(side: Side, op: Op, currentRev: number): Promise<Outcome>
     case "observeOpen":
       side.held.observe(r.bytes(op.name), side.viaGateway(side.opIndex));
       return { ok: "opened" };
+    case "waiterLeave": {
+      const left = side.held.leave(op.which);
+      // the server gives up the waiter's place (a write) once it sees the client gone
+      if (left) await sleep(AFTER_DEADLINE_MS);
+      return { ok: { left } };
+    }
     case "observeClose":
       return { ok: { closed: side.held.closeObserver(op.which) } };
     case "leaseAwaitExpiry":

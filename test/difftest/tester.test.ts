@@ -147,6 +147,7 @@ test("a few thousand operations reach every kind of call and every option", () =
     "observeOpen",
     "observeClose",
     "leaseAwaitExpiry",
+    "waiterLeave",
     "waiter grpc-timeout 0",
     "unlock of a holder's key",
     "resign by lease",
