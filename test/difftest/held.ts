@@ -101,7 +101,12 @@ export class HeldCalls {
       name: Buffer.from(op.name, "latin1"),
       lease,
       ...(op.kind === "campaignWait"
-        ? { value: typeof op.value === "string" ? Buffer.from(op.value, "latin1") : Buffer.alloc(0) }
+        ? {
+            value:
+              typeof op.value === "string"
+                ? Buffer.from(op.value, "latin1")
+                : Buffer.alloc(op.value.size, op.value.fill.charCodeAt(0)),
+          }
         : {}),
     };
     const waiter: Waiter = {

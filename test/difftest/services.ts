@@ -73,7 +73,7 @@ export function isServiceOp(op: Op): op is ServiceOp {
   return SERVICE_KINDS.has(op.kind);
 }
 
-/** The gateway's paths of the unary calls among them (Observe and Snapshot stream: they stay on gRPC). */
+/** The gateway's paths of the unary calls among them (the runner reads Observe's and Snapshot's streams itself). */
 export const SERVICE_PATHS: Partial<Record<Op["kind"], string>> = {
   lock: "/v3/lock/lock",
   unlock: "/v3/lock/unlock",
