@@ -86,11 +86,8 @@ export function createGateway(
   const unary = (req: IncomingMessage, res: ServerResponse, handler: UnaryHandler, descs: MethodDescs) => {
     const timeoutHeader = req.headers["grpc-timeout"];
     const timeoutMs = gatewayTimeoutMs(timeoutHeader);
-    if (timeoutMs === "invalid")
-      return replyRpcError(res, {
-        code: GrpcCode.InvalidArgument,
-        message: `invalid grpc-timeout: ${Array.isArray(timeoutHeader) ? timeoutHeader[0] : timeoutHeader}`,
-      });
+    if (timeoutMs === "invalid") return replyRpcError(res, invalidTimeout(timeoutHeader));
+    const deadlineAt = performance.now() + (timeoutMs ?? Number.POSITIVE_INFINITY);
     // Grpc-Timeout: once it passes the client's answer is the deadline's, and a call that waits gives up
     let expired = false;
     const gone = handler.waits ? new AbortController() : undefined;
@@ -129,6 +126,13 @@ export function createGateway(
             else return replyRpcError(res, tooBig(maxBodyBytes));
           } catch (err) {
             return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
+          }
+          // etcd's gateway calls its client with the deadline as its context: one passed by then (a negative
+          // timeout, or nanoseconds) is refused before the call is sent, and the handler never runs
+          if (performance.now() >= deadlineAt) {
+            expired = true;
+            clearTimeout(deadline);
+            return replyRpcError(res, GATEWAY_DEADLINE_STATUS);
           }
           if (size > maxMessageBytes) return replyRpcError(res, tooBig(size));
           const meter = metrics.start(handler.definition.path, "unary");
@@ -169,13 +173,21 @@ export function createGateway(
     const descs = methodDescs(grpcPath);
     const handler = handlers.get(grpcPath);
     if (handler) return unary(req, res, handler, descs);
+    // a stream's Grpc-Timeout is its deadline too (grpc-gateway reads it for every call)
+    const timeoutHeader = req.headers["grpc-timeout"];
+    const timeoutMs = gatewayTimeoutMs(timeoutHeader);
+    if (timeoutMs === "invalid") return replyRpcError(res, invalidTimeout(timeoutHeader));
     const lines = new LineWriter(res, options.openStreams);
+    if (timeoutMs !== undefined) lines.startDeadline(timeoutMs);
     const { budgets } = options;
     if (grpcPath === WatchService.watch.path)
-      return gatewayWatch(api, req, lines, descs, streamLimits, budgets);
+      return lines.expired
+        ? lines.deadlinePassed()
+        : gatewayWatch(api, req, lines, descs, streamLimits, budgets);
     // the caller's token (etcd's gateway forwards the Authorization header as gRPC metadata)
     const ctx = httpRequestContext(req.headers);
     if (grpcPath === LeaseService.leaseKeepAlive.path) {
+      if (lines.expired) return lines.deadlinePassed();
       const closeSlot = budgets?.openKeepAlive(connectionName(req.socket));
       if (budgets && closeSlot === undefined) return lines.fail(toRpcStatus(TOO_MANY));
       if (closeSlot) lines.res.once("close", closeSlot);
@@ -191,6 +203,7 @@ export function createGateway(
             } catch (err) {
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
+            if (lines.expired) return lines.deadlinePassed();
             void lines.pipe(
               snapshotMessages(api, ctx),
               MaintenanceService.snapshot.responseSerialize,
@@ -213,6 +226,7 @@ export function createGateway(
             } catch (err) {
               return replyDecodeError(res, { code: GrpcCode.InvalidArgument, message: errorText(err) });
             }
+            if (lines.expired) return lines.deadlinePassed();
             const gone = new AbortController();
             res.on("close", () => gone.abort());
             let request: LeaderRequest;
@@ -443,9 +457,19 @@ class TopLevelScanner {
   }
 }
 
+/** grpc-gateway's answer to a Grpc-Timeout it cannot read. */
+function invalidTimeout(header: string | string[] | undefined): RpcStatus {
+  return {
+    code: GrpcCode.InvalidArgument,
+    message: `invalid grpc-timeout: ${Array.isArray(header) ? header[0] : header}`,
+  };
+}
+
 /** Writes a gateway response stream: headers with the first line, one chunk per message. */
 class LineWriter implements EndableStream {
   private started = false;
+  /** When the stream's Grpc-Timeout passes (performance.now() ms). */
+  private deadlineAt = Number.POSITIVE_INFINITY;
   constructor(
     readonly res: ServerResponse,
     openStreams?: OpenStreams,
@@ -492,6 +516,29 @@ class LineWriter implements EndableStream {
     const over = new Promise<void>((resolve) => this.res.once("close", () => resolve()));
     this.fail(status);
     return over;
+  }
+
+  /** Starts the stream's deadline of `ms` milliseconds (passed already when not positive). */
+  startDeadline(ms: number): void {
+    this.deadlineAt = performance.now() + ms;
+    const timer = setTimeout(() => this.deadlinePassed(), Math.max(0, ms));
+    this.res.once("close", () => clearTimeout(timer));
+  }
+
+  /** Whether the deadline has passed (a call that would start now is refused, as etcd's gateway client does). */
+  get expired(): boolean {
+    return performance.now() >= this.deadlineAt;
+  }
+
+  /**
+   * The deadline passed. grpc-gateway waits for a stream's headers, which come with its first message: before that
+   * it answers like a unary call (504 and an error body); after, the stream ends with an error line.
+   */
+  deadlinePassed(): void {
+    if (this.closed) return;
+    if (this.started) return this.fail(GATEWAY_DEADLINE_STATUS);
+    this.started = true;
+    replyRpcError(this.res, GATEWAY_DEADLINE_STATUS);
   }
 
   /** The first request message could not be read: the gateway answers 500 with code Unknown. */
