@@ -536,7 +536,10 @@ class LineWriter implements EndableStream {
    */
   deadlinePassed(): void {
     if (this.closed) return;
-    if (this.started) return this.fail(GATEWAY_DEADLINE_STATUS);
+    if (this.started) {
+      this.fail(GATEWAY_DEADLINE_STATUS);
+      return;
+    }
     this.started = true;
     replyRpcError(this.res, GATEWAY_DEADLINE_STATUS);
   }
