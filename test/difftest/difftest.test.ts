@@ -1,5 +1,6 @@
-// The differential test: seeded sequences of KV, txn, compaction, lease, watch, maintenance, Auth and invalid requests sent
-// in lockstep to Debian's etcd 3.4 and to rxetcd (one fresh member each), every answer and watch event compared.
+// The differential test: seeded sequences of KV, txn, compaction, lease, watch, maintenance, Auth, lock, election and
+// invalid requests sent in lockstep to Debian's etcd 3.4 and to rxetcd (one fresh member each), every answer, watch
+// event, and answer of a waiting Lock or Campaign or a held Observe compared.
 // More seeds: `npm run difftest -- --seeds N [--from S] [--ops K]`; a failure prints the command that replays it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
