@@ -343,12 +343,36 @@ export class HeldCalls {
   }
 }
 
+/** What an Observe that has answered nothing yet owes: its first answer (a leader), its end (a read refused), or nothing. */
+export type ObserveOwes = "answer" | "end" | "nothing";
+
+/** How long past its window an Observe may take to give what it owes. */
+const OWED_GRACE_MS = 2_000;
+
+/**
+ * Resolves when an Observe's window is over: `windowMs`, and then, when it has neither answered nor ended, until it
+ * gives what `owes` says it owes (within a grace): how soon it answers is the machine's business, what it answers not.
+ */
+export async function windowOver(
+  windowMs: number,
+  answered: () => number,
+  ended: () => boolean,
+  owes: () => Promise<ObserveOwes>,
+): Promise<void> {
+  await sleep(windowMs);
+  if (answered() > 0 || ended()) return;
+  const what = await owes();
+  const given = () => (what === "end" ? ended() : what === "answer" ? answered() > 0 || ended() : true);
+  const until = Date.now() + OWED_GRACE_MS;
+  while (!given() && Date.now() < until) await sleep(10);
+}
+
 /** A leader as an Observe reports it: its key and the revision of its value. */
 function leaderMark(key: string, modRevision: number): string {
   return `${key}@${modRevision}`;
 }
 
-function prefixEndOf(prefix: Buffer): Buffer {
+export function prefixEndOf(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i] < 0xff) {

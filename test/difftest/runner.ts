@@ -59,7 +59,7 @@ import type {
   WatchCreateSpec,
 } from "./generator.js";
 import { PASSWORD_OF, WATCH_STREAMS } from "./generator.js";
-import { gatewayLines, HeldCalls } from "./held.js";
+import { gatewayLines, HeldCalls, type ObserveOwes, prefixEndOf, windowOver } from "./held.js";
 import { Approx, firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
 import {
   AFTER_DEADLINE_MS,
@@ -859,7 +859,9 @@ async function executeService(side: Side, op: ServiceOp, r: Resolver): Promise<O
   if (op.kind === "observe" && gateway) return observeWindowGateway(side, req, op.windowMs);
   if (op.kind === "snapshot" && gateway) return snapshotGateway(side);
   if (op.kind === "observe")
-    res = await observeWindow(side.svc, req, side.metadata(side.callToken), op.windowMs);
+    res = await observeWindow(side.svc, req, side.metadata(side.callToken), op.windowMs, () =>
+      observeOwes(side, req.name as Buffer),
+    );
   else if (op.kind === "snapshot")
     res = await snapshotStream(side.maintenance, side.metadata(side.callToken), CALL_TIMEOUT_MS);
   else if (maintenance !== undefined)
@@ -1052,21 +1054,41 @@ async function observeWindowGateway(
 ): Promise<Outcome> {
   const abort = new AbortController();
   const answers: unknown[] = [];
-  const timer = setTimeout(() => abort.abort(), windowMs);
+  let ended = false;
+  void windowOver(
+    windowMs,
+    () => answers.length,
+    () => ended,
+    () => observeOwes(side, req.name as Buffer),
+  ).then(() => abort.abort());
   try {
     const status = await gatewayLines(side, "/v3/election/observe", req, abort.signal, (line) =>
       answers.push(normalizeJson(line, side.leases, 0, side.raftBase)),
     );
+    ended = true;
     return {
       ok: abort.signal.aborted
         ? { answers, open: true, headersCame: status !== 0 }
         : { answers, end: "closed", http: status },
     };
   } catch (err) {
+    ended = true;
     return { error: { code: -1, message: `gateway: ${err instanceof Error ? err.message : String(err)}` } };
-  } finally {
-    clearTimeout(timer);
   }
+}
+
+/**
+ * What an Observe owes once its window passed with no answer: etcd's Observe first reads the election's first key
+ * with the caller's credentials, and ends its stream when that read fails; with a key it answers it.
+ */
+async function observeOwes(side: Side, name: Buffer): Promise<ObserveOwes> {
+  const prefix = Buffer.concat([name, Buffer.from("/")]);
+  const res = await side.unary(
+    side.kvRange,
+    RangeRequest.fromPartial({ key: prefix, rangeEnd: prefixEndOf(prefix), limit: 1, keysOnly: true }),
+  );
+  if ("error" in res) return "end";
+  return res.ok.kvs.length > 0 ? "answer" : "nothing";
 }
 
 /**

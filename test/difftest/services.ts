@@ -25,6 +25,7 @@ import {
 } from "../../src/gen/v3electionpb/v3election.js";
 import { LockClient, LockResponse } from "../../src/gen/v3lockpb/v3lock.js";
 import type { Bytes, LeaderRef, LeaseRef, LockRef, MemberRef, Op } from "./generator.js";
+import { type ObserveOwes, windowOver } from "./held.js";
 import type { LeaseNames, RpcFailure } from "./normalize.js";
 
 /** The operation kinds this file serves. */
@@ -406,6 +407,7 @@ export function observeWindow(
   req: Record<string, unknown>,
   md: Metadata,
   windowMs: number,
+  owes: () => Promise<ObserveOwes>,
 ): Promise<{ ok: unknown } | { error: RpcFailure }> {
   return new Promise((resolve) => {
     const answers: LeaderResponse[] = [];
@@ -418,11 +420,15 @@ export function observeWindow(
     const finish = (out: { ok: unknown } | { error: RpcFailure }) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
       stream.cancel();
       resolve(out);
     };
-    const timer = setTimeout(() => finish({ ok: { answers, open: true } }), windowMs);
+    void windowOver(
+      windowMs,
+      () => answers.length,
+      () => done,
+      owes,
+    ).then(() => finish({ ok: { answers, open: true } }));
     stream.on("data", (resp: LeaderResponse) => answers.push(resp));
     stream.on("error", (err: ServiceError) =>
       finish(
