@@ -175,6 +175,23 @@ const HEADER_TAG_BYTE_1 = HEADER_TAG >> 7;
 /** Varints of up to this many bytes are read as numbers (below 2^49, exact). */
 const MAX_PLAIN_VARINT_BYTES = 7;
 
+/** Where the varint plainVarint read last ended (not a [value, end] pair: several per entry). */
+let varintEnd = 0;
+
+/** A varint of at most 7 bytes at `at` (its end in varintEnd); -1 when longer or cut short by `end`. */
+function plainVarint(data: Uint8Array, at: number, end: number): number {
+  let value = 0;
+  for (let size = 0, mul = 1; size < MAX_PLAIN_VARINT_BYTES && at < end; size++, mul *= 128) {
+    const byte = data[at++];
+    value += (byte & 0x7f) * mul;
+    if (byte < 0x80) {
+      varintEnd = at;
+      return value;
+    }
+  }
+  return -1;
+}
+
 /**
  * A put entry's request decoded by hand, in the layout encodePut writes (the put, then a header of an ID,
  * a user name and an auth revision), as the generated decoder would decode it; undefined for anything
@@ -184,31 +201,18 @@ const MAX_PLAIN_VARINT_BYTES = 7;
 export function decodePutEntry(data: Uint8Array): InternalRaftRequest | undefined {
   const end = data.length;
   if (end < 2 || data[0] !== clientWrites.put.tag) return undefined;
-  let pos = 1;
-  let putLength = 0;
-  for (let size = 0, mul = 1; ; size++, mul *= 128) {
-    if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
-    const byte = data[pos++];
-    putLength += (byte & 0x7f) * mul;
-    if (byte < 0x80) break;
-  }
-  const putEnd = pos + putLength;
-  if (putEnd > end) return undefined;
-  const put = decodePutRange(data, pos, putEnd);
+  const putLength = plainVarint(data, 1, end);
+  if (putLength < 0 || varintEnd + putLength > end) return undefined;
+  const putEnd = varintEnd + putLength;
+  const put = decodePutRange(data, varintEnd, putEnd);
   if (put === undefined) return undefined;
-  pos = putEnd;
+  let pos = putEnd;
   if (pos + 2 > end || data[pos] !== HEADER_TAG_BYTE_0 || data[pos + 1] !== HEADER_TAG_BYTE_1)
     return undefined;
-  pos += 2;
-  let headerLength = 0;
-  for (let size = 0, mul = 1; ; size++, mul *= 128) {
-    if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
-    const byte = data[pos++];
-    headerLength += (byte & 0x7f) * mul;
-    if (byte < 0x80) break;
-  }
+  const headerLength = plainVarint(data, pos + 2, end);
   // nothing may follow the header (a field after it would be the generated decoder's to merge)
-  if (pos + headerLength !== end) return undefined;
+  if (headerLength < 0 || varintEnd + headerLength !== end) return undefined;
+  pos = varintEnd;
   let id = 0n;
   let username = "";
   let authRevision = 0;
@@ -232,24 +236,15 @@ export function decodePutEntry(data: Uint8Array): InternalRaftRequest | undefine
       if (size === 9 && data[pos - 1] > 1) return undefined;
       id = high === 0 ? BigInt(low) : (BigInt(high) << 49n) | BigInt(low);
     } else if (tag === 18) {
-      let length = 0;
-      for (let size = 0, mul = 1; ; size++, mul *= 128) {
-        if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
-        const byte = data[pos++];
-        length += (byte & 0x7f) * mul;
-        if (byte < 0x80) break;
-      }
-      if (pos + length > end) return undefined;
+      const length = plainVarint(data, pos, end);
+      if (length < 0 || varintEnd + length > end) return undefined;
+      pos = varintEnd;
       username = length === 0 ? "" : decodeRawString(data.subarray(pos, pos + length));
       pos += length;
     } else if (tag === 24) {
-      let value = 0;
-      for (let size = 0, mul = 1; ; size++, mul *= 128) {
-        if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
-        const byte = data[pos++];
-        value += (byte & 0x7f) * mul;
-        if (byte < 0x80) break;
-      }
+      const value = plainVarint(data, pos, end);
+      if (value < 0) return undefined;
+      pos = varintEnd;
       authRevision = value;
     } else {
       return undefined;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { DeadlineQueue, type QueuedDeadline } from "../../src/api/grpc/deadline-queue.js";
+import { mulberry32 } from "../seeded-random.js";
 
 function deadline(at: number, passed: (d: QueuedDeadline) => void): QueuedDeadline & { name: number } {
   const d = {
@@ -17,24 +18,12 @@ function deadline(at: number, passed: (d: QueuedDeadline) => void): QueuedDeadli
   return d;
 }
 
-/** A small seeded generator (mulberry32), so that a failing seed replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("deadlines pass in order, equal ones in the order added, and taken-out ones never", async () => {
   const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
   for (const seed of seeds) {
-    const next = random(seed);
+    const next = mulberry32(seed);
     const queue = new DeadlineQueue();
     const passed: number[] = [];
     const live: (QueuedDeadline & { name: number })[] = [];
