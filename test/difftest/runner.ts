@@ -1007,6 +1007,18 @@ function sortedKeys<T extends { ok: { keys: Buffer[] } } | { error: RpcFailure }
   return res;
 }
 
+/** Polls a lease every `pollMs` until its TTL reads -1 (true), or its TTL and a margin pass (false). */
+async function leaseExpiredWithin(side: Side, id: bigint, ttl: number, pollMs: number): Promise<boolean> {
+  const ls = side.lease;
+  const deadline = Date.now() + Math.max(ttl, 2) * 1000 + 15_000;
+  while (Date.now() < deadline) {
+    const now = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
+    if ("ok" in now && now.ok.TTL === -1) return true;
+    await sleep(pollMs);
+  }
+  return false;
+}
+
 /**
  * Waits until the server has let a lease expire (its TTL reads -1), bounded by its TTL and a margin. Compared: whether
  * it expired in time; the revision after it (the expiry deleted its keys).
@@ -1019,16 +1031,7 @@ async function awaitExpiry(side: Side, id: bigint): Promise<Outcome> {
   try {
     const first = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
     const ttl = "ok" in first ? first.ok.grantedTTL : 0;
-    const deadline = Date.now() + Math.max(ttl, 2) * 1000 + 15_000;
-    let expired = false;
-    while (Date.now() < deadline) {
-      const now = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
-      if ("ok" in now && now.ok.TTL === -1) {
-        expired = true;
-        break;
-      }
-      await sleep(50);
-    }
+    const expired = await leaseExpiredWithin(side, id, ttl, 50);
     const after = await side.unary(
       kv.range.bind(kv),
       RangeRequest.fromPartial({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }),
@@ -1163,16 +1166,7 @@ async function expireLease(side: Side, leaseId: bigint, ttl: number, keys: strin
           }),
         );
   const before = sortedKeys(await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: true }));
-  const deadline = Date.now() + Math.max(ttl, 2) * 1000 + 15_000;
-  let expired = false;
-  while (Date.now() < deadline) {
-    const now = await side.unary(ls.leaseTimeToLive.bind(ls), { ID: id, keys: false });
-    if ("ok" in now && now.ok.TTL === -1) {
-      expired = true;
-      break;
-    }
-    await sleep(100);
-  }
+  const expired = await leaseExpiredWithin(side, id, ttl, 100);
   const after = await side.unary(
     kv.range.bind(kv),
     RangeRequest.fromPartial({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }),
