@@ -3,6 +3,7 @@
 // after, and compared like a watch stream's items; a settle waits for a waiter whose turn has come (no key older
 // than its own is left under its name), so that its answer is read before the next operation runs.
 import type { ClientReadableStream, ClientUnaryCall, Metadata, ServiceError } from "@grpc/grpc-js";
+import { prefixEnd } from "../../src/api/lock-election.js";
 import {
   RangeRequest,
   RangeRequest_SortOrder,
@@ -235,7 +236,7 @@ export class HeldCalls {
           this.side.kvRange,
           RangeRequest.fromPartial({
             key: o.prefix,
-            rangeEnd: prefixEndOf(o.prefix),
+            rangeEnd: prefixEnd(o.prefix),
             sortOrder: RangeRequest_SortOrder.ASCEND,
             sortTarget: RangeRequest_SortTarget.CREATE,
             limit: 1,
@@ -254,7 +255,7 @@ export class HeldCalls {
           this.side.kvRange,
           RangeRequest.fromPartial({
             key: w.prefix,
-            rangeEnd: prefixEndOf(w.prefix),
+            rangeEnd: prefixEnd(w.prefix),
             maxCreateRevision: w.createRev! - 1,
             countOnly: true,
           }),
@@ -370,17 +371,6 @@ export async function windowOver(
 /** A leader as an Observe reports it: its key and the revision of its value. */
 function leaderMark(key: string, modRevision: number): string {
   return `${key}@${modRevision}`;
-}
-
-export function prefixEndOf(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
 }
 
 /**

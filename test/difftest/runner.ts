@@ -9,6 +9,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import { prefixEnd } from "../../src/api/lock-election.js";
 import {
   AlarmRequest,
   AuthClient,
@@ -59,7 +60,7 @@ import type {
   WatchCreateSpec,
 } from "./generator.js";
 import { PASSWORD_OF, WATCH_STREAMS } from "./generator.js";
-import { gatewayLines, HeldCalls, type ObserveOwes, prefixEndOf, windowOver } from "./held.js";
+import { gatewayLines, HeldCalls, type ObserveOwes, windowOver } from "./held.js";
 import { Approx, firstDifference, LeaseNames, normalize, type RpcFailure, show } from "./normalize.js";
 import {
   AFTER_DEADLINE_MS,
@@ -1088,7 +1089,7 @@ async function observeOwes(side: Side, name: Buffer): Promise<ObserveOwes> {
   const prefix = Buffer.concat([name, Buffer.from("/")]);
   const res = await side.unary(
     side.kvRange,
-    RangeRequest.fromPartial({ key: prefix, rangeEnd: prefixEndOf(prefix), limit: 1, keysOnly: true }),
+    RangeRequest.fromPartial({ key: prefix, rangeEnd: prefixEnd(prefix), limit: 1, keysOnly: true }),
   );
   if ("error" in res) return "end";
   return res.ok.kvs.length > 0 ? "answer" : "nothing";
