@@ -6,6 +6,7 @@
 // (a follower's applies) are read this way.
 import type { PutRequest } from "../gen/etcdserverpb/rpc.js";
 import { copyBytes } from "./copy-bytes.js";
+import { bigVarint, plainVarint, varintEnd } from "./varint-bytes.js";
 
 const EMPTY = Buffer.alloc(0);
 /** Tags of PutRequest's fields: key 1 and value 2 length-delimited, lease 3 and the flags 4-6 varints. */
@@ -15,8 +16,6 @@ const LEASE = 3 << 3;
 const PREV_KV = 4 << 3;
 const IGNORE_VALUE = 5 << 3;
 const IGNORE_LEASE = 6 << 3;
-/** Varints of up to this many bytes are read as numbers (below 2^49, exact). */
-const MAX_PLAIN_VARINT_BYTES = 7;
 
 /** Bytes [pos, pos + n) of `buf` in a Buffer of their own. */
 function copyOut(buf: Uint8Array, pos: number, n: number): Buffer {
@@ -37,34 +36,16 @@ export function decodePutRange(buf: Uint8Array, start: number, end: number): Put
   while (pos < end) {
     const tag = buf[pos++];
     if (tag === LEASE) {
-      // an int64, positive (lease IDs are below 2^63): the low 49 bits as a number, the rest beside them;
-      // a negative one (ten bytes) is the generated decoder's
-      let low = 0;
-      let high = 0;
-      for (let size = 0, mul = 1; ; size++) {
-        if (pos >= end || size === 9) return undefined;
-        const byte = buf[pos++];
-        if (size < MAX_PLAIN_VARINT_BYTES) {
-          low += (byte & 0x7f) * mul;
-          mul *= 128;
-        } else high += (byte & 0x7f) * 128 ** (size - MAX_PLAIN_VARINT_BYTES);
-        if (byte < 0x80) break;
-      }
-      lease = high === 0 ? BigInt(low) : (BigInt(high) << 49n) | BigInt(low);
+      // an int64, positive (lease IDs are below 2^63); a negative one (ten bytes) is the generated decoder's
+      const read = bigVarint(buf, pos, end, 9);
+      if (read === undefined) return undefined;
+      lease = read;
+      pos = varintEnd;
     } else if (tag === KEY || tag === VALUE) {
       // the length of a bytes field
-      let n = 0;
-      let mul = 1;
-      let size = 0;
-      for (;;) {
-        if (pos >= end || size === MAX_PLAIN_VARINT_BYTES) return undefined;
-        const byte = buf[pos++];
-        size++;
-        n += (byte & 0x7f) * mul;
-        if (byte < 0x80) break;
-        mul *= 128;
-      }
-      if (n > end - pos) return undefined;
+      const n = plainVarint(buf, pos, end);
+      if (n < 0 || n > end - varintEnd) return undefined;
+      pos = varintEnd;
       // a copy, as the generated decoder makes (the request's buffer is not kept)
       const field = copyOut(buf, pos, n);
       pos += n;

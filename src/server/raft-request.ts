@@ -3,6 +3,7 @@ import { InternalRaftRequest, RequestHeader } from "../gen/etcdserverpb/raft_int
 import { DeleteRangeRequest, PutRequest, TxnRequest } from "../gen/etcdserverpb/rpc.js";
 import { decodePutRange } from "../rpctypes/put-request-bytes.js";
 import { decodeRawString, encodeRawString, hasRawBytes } from "../rpctypes/raw-string.js";
+import { bigVarint, plainVarint, varintEnd } from "../rpctypes/varint-bytes.js";
 import { ByteSlab } from "../transport/byte-slab.js";
 import { isPlainVarint, WireBuffer } from "./wire-buffer.js";
 
@@ -172,26 +173,6 @@ function decodedPut(put: PutRequest, header: RequestHeader): InternalRaftRequest
 /** HEADER_TAG as its varint's two bytes. */
 const HEADER_TAG_BYTE_0 = (HEADER_TAG & 0x7f) | 0x80;
 const HEADER_TAG_BYTE_1 = HEADER_TAG >> 7;
-/** Varints of up to this many bytes are read as numbers (below 2^49, exact). */
-const MAX_PLAIN_VARINT_BYTES = 7;
-
-/** Where the varint plainVarint read last ended (not a [value, end] pair: several per entry). */
-let varintEnd = 0;
-
-/** A varint of at most 7 bytes at `at` (its end in varintEnd); -1 when longer or cut short by `end`. */
-function plainVarint(data: Uint8Array, at: number, end: number): number {
-  let value = 0;
-  for (let size = 0, mul = 1; size < MAX_PLAIN_VARINT_BYTES && at < end; size++, mul *= 128) {
-    const byte = data[at++];
-    value += (byte & 0x7f) * mul;
-    if (byte < 0x80) {
-      varintEnd = at;
-      return value;
-    }
-  }
-  return -1;
-}
-
 /**
  * A put entry's request decoded by hand, in the layout encodePut writes (the put, then a header of an ID,
  * a user name and an auth revision), as the generated decoder would decode it; undefined for anything
@@ -219,22 +200,10 @@ export function decodePutEntry(data: Uint8Array): InternalRaftRequest | undefine
   while (pos < end) {
     const tag = data[pos++];
     if (tag === 8) {
-      // uint64: the low 49 bits as a number, the rest (at most 15 bits, three bytes) beside them
-      let low = 0;
-      let high = 0;
-      let size = 0;
-      for (let mul = 1; ; size++) {
-        if (pos >= end || size === 10) return undefined;
-        const byte = data[pos++];
-        if (size < MAX_PLAIN_VARINT_BYTES) {
-          low += (byte & 0x7f) * mul;
-          mul *= 128;
-        } else high += (byte & 0x7f) * 128 ** (size - MAX_PLAIN_VARINT_BYTES);
-        if (byte < 0x80) break;
-      }
-      // a tenth byte may hold bit 63 alone; more is the generated decoder's to judge
-      if (size === 9 && data[pos - 1] > 1) return undefined;
-      id = high === 0 ? BigInt(low) : (BigInt(high) << 49n) | BigInt(low);
+      const read = bigVarint(data, pos, end, 10);
+      if (read === undefined) return undefined;
+      id = read;
+      pos = varintEnd;
     } else if (tag === 18) {
       const length = plainVarint(data, pos, end);
       if (length < 0 || varintEnd + length > end) return undefined;
