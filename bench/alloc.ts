@@ -7,7 +7,7 @@
 //                          [--top K] [--against DIR] [--node-args "FLAGS"] [--sources]
 //                          [--callers NAME,...] [--survivors]
 //
-// Members run as they ship (bin/rxetcd.js and its bundle), with bench/alloc/sampler.mjs loaded: after an untimed warm-up (three load generator runs of N/3 requests)
+// Members run as they ship (bin/rxetcd.js and its bundle), with bench/profile/heap-sampler.mjs loaded: after an untimed warm-up (three load generator runs of N/3 requests)
 // each member samples with V8's heap profiler (one sample every B bytes on average, freed objects
 // included) while the Go load generator runs the row once more. Per member (the leader, then one
 // follower) it prints bytes sampled per request and the functions that allocated most: by their own
@@ -24,15 +24,16 @@
 // --callers NAME,... breaks down what the functions of those names allocate (Node's FastBuffer, say) by
 // the innermost rxetcd function calling them. --survivors leaves out what scavenges freed: what is left
 // outlived the young generation (V8 copied it twice, and promoted it), which is what makes scavenges long.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as t from "io-ts";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
-import { findLoadgen, runLoadgen } from "./compare/loadgen.js";
-import { buildRxetcd, startDeployment } from "./compare/members.js";
+import { findLoadgen } from "./compare/loadgen.js";
+import { buildRxetcd } from "./compare/members.js";
 import { WORKLOADS } from "./compare/rows.js";
+import { frameName, isProjectFrame } from "./profile/frames.js";
+import { profileRow } from "./profile/profile-row.js";
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -89,68 +90,6 @@ function readProfile(path: string): ProfileNode {
   return decoded.right.head;
 }
 
-/** A bundle file's lines and the module markers esbuild left in it, read once. */
-interface BundleText {
-  readonly lines: readonly string[];
-  /** Per line: [column, module path] of each `"dist/src/....js"(){` marker, in order. */
-  readonly markers: readonly (readonly [number, string])[][];
-}
-const bundles = new Map<string, BundleText>();
-
-function bundleText(path: string): BundleText {
-  let text = bundles.get(path);
-  if (text === undefined) {
-    const lines = readFileSync(path, "utf8").split("\n");
-    const markers = lines.map((line) =>
-      [...line.matchAll(/"dist\/((?:src|streams)\/[^"]+)\.js"\(\)\{/g)].map(
-        (m) => [m.index ?? 0, m[1]] as const,
-      ),
-    );
-    text = { lines, markers };
-    bundles.set(path, text);
-  }
-  return text;
-}
-
-/** The module whose marker comes last before a position in a bundle file. */
-function moduleBefore(text: BundleText, line: number, column: number): string {
-  for (let l = line; l >= 0; l--) {
-    const marks = text.markers[l] ?? [];
-    for (let k = marks.length - 1; k >= 0; k--) if (l < line || marks[k][0] <= column) return marks[k][1];
-  }
-  return "?";
-}
-
-/**
- * A frame's name: function and file relative to the checkout (or node's own module) with line and column
- * of the code V8 ran; in the bundle, the module near it, and an anonymous function's first characters.
- */
-function frameName(frame: ProfileNode["callFrame"], root: string): string {
-  const url = frame.url.startsWith("file://") ? fileURLToPath(frame.url) : frame.url;
-  const file = url.startsWith(root) ? url.slice(root.length) : url;
-  let name = `${frame.functionName || "(anonymous)"} ${file || "(native)"}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`;
-  if (file.startsWith("dist/bundle/") && existsSync(url)) {
-    const text = bundleText(url);
-    name += ` [${moduleBefore(text, frame.lineNumber, frame.columnNumber)}]`;
-    if (frame.functionName === "") {
-      const code = text.lines[frame.lineNumber]?.slice(frame.columnNumber, frame.columnNumber + 50) ?? "";
-      name += ` ${code}`;
-    }
-  }
-  return name;
-}
-
-/** The project's own code (its sources, or its part of the bundle), where a change can cut an allocation. */
-function isProjectFrame(frame: ProfileNode["callFrame"], root: string): boolean {
-  if (!frame.url.startsWith("file://")) return false;
-  const path = fileURLToPath(frame.url);
-  if (path.startsWith(join(root, "dist/bundle/")) && existsSync(path)) {
-    const module = moduleBefore(bundleText(path), frame.lineNumber, frame.columnNumber);
-    return module !== "?";
-  }
-  return path.startsWith(join(root, "src")) || path.startsWith(join(root, "streams"));
-}
-
 interface Summary {
   total: number;
   bySelf: Map<string, number>;
@@ -189,19 +128,8 @@ function printTop(title: string, m: Map<string, number>, perRequest: number) {
     console.log(`    ${(bytes / perRequest).toFixed(0).padStart(7)} B/req  ${name}`);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForFile(path: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new Error(`no profile at ${path} within 60 s`);
-    await sleep(100);
-  }
-  await sleep(500); // written in one call; let it finish
-}
-
 const loadgen = findLoadgen((line) => console.log(line));
-const sampler = fileURLToPath(new URL("alloc/sampler.mjs", import.meta.url));
+const sampler = fileURLToPath(new URL("profile/heap-sampler.mjs", import.meta.url));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim().split(" ").slice(0, 3).join(" ");
 const roots = [fileURLToPath(new URL("..", import.meta.url)), ...(against ? [resolve(against)] : [])];
 console.log(
@@ -213,33 +141,27 @@ if (!sources) for (const root of roots) buildRxetcd(root);
 
 for (const root of roots) {
   const rootDir = root.endsWith("/") ? root : `${root}/`;
-  const dir = mkdtempSync(join(tmpdir(), "rxetcd-alloc-"));
-  const d = await startDeployment("rxetcd", size, {
-    rxetcdRoot: root,
-    rxetcdSources: sources,
-    rxetcdNodeArgs: [...nodeArgs, "--import", sampler],
-    rxetcdEnv: {
-      RXETCD_ALLOC_PROFILE_DIR: dir,
-      RXETCD_ALLOC_INTERVAL: String(interval),
-      RXETCD_ALLOC_SURVIVORS: survivors ? "1" : "0",
-    },
+  const run = await profileRow({
+    loadgen,
+    root,
+    sources,
+    size,
+    row,
+    warmup,
+    requests,
+    preload: sampler,
+    dirVariable: "RXETCD_ALLOC_PROFILE_DIR",
+    env: { RXETCD_ALLOC_INTERVAL: String(interval), RXETCD_ALLOC_SURVIVORS: survivors ? "1" : "0" },
+    nodeArgs,
+    extension: "heapprofile",
   });
   try {
-    for (const p of row.prepare) await runLoadgen(loadgen, p, [d.leader]);
-    for (let i = 0; i < 3 && warmup > 0; i++)
-      await runLoadgen(loadgen, row.args(Math.ceil(warmup / 3)), [d.leader]);
-    const pids = [d.leaderPid, ...d.memberPids.filter((p) => p !== d.leaderPid)].slice(0, 2);
-    for (const pid of pids) if (pid !== undefined) process.kill(pid, "SIGUSR2");
-    await sleep(300);
-    const s = await runLoadgen(loadgen, row.args(requests), [d.leader]);
-    for (const pid of pids) if (pid !== undefined) process.kill(pid, "SIGUSR2");
+    const s = run.summary;
     console.log(`\n${rootDir}: ${s.rps.toFixed(0)} req/s, ${s.ok} answered; load ${loadavg()}`);
-    for (const [i, pid] of pids.entries()) {
-      const path = join(dir, `${pid}.heapprofile`);
-      await waitForFile(path);
-      const summary = summarize(readProfile(path), rootDir);
+    for (const m of run.members) {
+      const summary = summarize(readProfile(m.path), rootDir);
       console.log(
-        `\n${i === 0 ? "leader" : "follower"} (pid ${pid}): ${(summary.total / s.ok).toFixed(0)} B ${survivors ? "outliving scavenges" : "sampled"} per request`,
+        `\n${m.role} (pid ${m.pid}): ${(summary.total / s.ok).toFixed(0)} B ${survivors ? "outliving scavenges" : "sampled"} per request`,
       );
       printTop("by the allocating function:", summary.bySelf, s.ok);
       printTop("by the innermost rxetcd function on the stack:", summary.byProject, s.ok);
@@ -247,7 +169,6 @@ for (const root of roots) {
         printTop(`${name}'s own, by the innermost rxetcd function calling it:`, callers, s.ok);
     }
   } finally {
-    await d.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await run.done();
   }
 }
