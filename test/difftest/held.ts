@@ -16,6 +16,7 @@ import {
   type LeaderResponse,
 } from "../../src/gen/v3electionpb/v3election.js";
 import { LockResponse } from "../../src/gen/v3lockpb/v3lock.js";
+import { AnswerLog } from "./answer-log.js";
 import { normalizeJson, requestJson } from "./gateway.js";
 import { keyOfLease, type Op } from "./generator.js";
 import { type LeaseNames, normalize, type RpcFailure } from "./normalize.js";
@@ -39,12 +40,6 @@ export interface HeldSide {
   readonly unary: UnaryCaller;
   readonly kvRange: UnaryMethod<RangeRequest, RangeResponse>;
   readonly authRun: boolean;
-}
-
-export interface HeldItem {
-  bucket: string;
-  value: unknown;
-  op: number;
 }
 
 interface Waiter {
@@ -72,22 +67,12 @@ export type Owed = () => boolean;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One side's held calls and everything they answered. */
-export class HeldCalls {
-  readonly items: HeldItem[] = [];
-  readonly buckets = new Map<string, HeldItem[]>();
-  lastArrival = 0;
+export class HeldCalls extends AnswerLog {
   private readonly waiters: Waiter[] = [];
   private readonly observers: Observer[] = [];
 
-  constructor(private readonly side: HeldSide) {}
-
-  private push(bucket: string, value: unknown): void {
-    const item = { bucket, value, op: this.side.opIndex };
-    this.items.push(item);
-    let list = this.buckets.get(bucket);
-    if (!list) this.buckets.set(bucket, (list = []));
-    list.push(item);
-    this.lastArrival = Date.now();
+  constructor(private readonly side: HeldSide) {
+    super(() => side.opIndex);
   }
 
   /**

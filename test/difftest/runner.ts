@@ -36,6 +36,7 @@ import {
 } from "../../src/gen/etcdserverpb/rpc.js";
 import type { LeaderKey } from "../../src/gen/v3electionpb/v3election.js";
 import { Member } from "../e2e/harness.js";
+import { AnswerLog } from "./answer-log.js";
 import {
   gatewayPath,
   jsonRevision,
@@ -136,17 +137,8 @@ export interface RunResult {
 
 type Outcome = { ok: unknown; revision?: number } | { error: RpcFailure };
 
-interface WatchItem {
-  bucket: string;
-  value: unknown;
-  /** Index of the operation after which it arrived. */
-  op: number;
-}
-
 /** One watch stream of one server, and everything it answered. */
-class WatchLog {
-  readonly items: WatchItem[] = [];
-  readonly buckets = new Map<string, WatchItem[]>();
+class WatchLog extends AnswerLog {
   /** Ids of the watches this stream created (refusals excluded), in order. */
   readonly created: number[] = [];
   createsSent = 0;
@@ -158,14 +150,15 @@ class WatchLog {
   cancelAnswers = 0;
   /** Ids created here and not cancelled by the client yet (a watch ended by compaction keeps its id). */
   private readonly liveIds = new Set<number>();
-  lastArrival = 0;
   ended = false;
   private call: ClientDuplexStream<WatchRequest, WatchResponse> | undefined;
 
   constructor(
     private readonly client: WatchClient,
     private readonly side: Side,
-  ) {}
+  ) {
+    super(() => side.opIndex);
+  }
 
   /** Opens the stream (with the metadata given: an auth run's token) unless it is open already. */
   open(md: Metadata): void {
@@ -193,15 +186,6 @@ class WatchLog {
   close(): void {
     this.ended = true;
     this.call?.cancel();
-  }
-
-  private push(bucket: string, value: unknown): void {
-    const item = { bucket, value, op: this.side.opIndex };
-    this.items.push(item);
-    let list = this.buckets.get(bucket);
-    if (!list) this.buckets.set(bucket, (list = []));
-    list.push(item);
-    this.lastArrival = Date.now();
   }
 
   private receive(resp: WatchResponse): void {
