@@ -401,7 +401,8 @@ describe("hostile input", () => {
     "a round of hostile clients: the member keeps serving and its memory stays near etcd's",
     { timeout: limit(900_000) },
     async () => {
-      const measure = async (m: Member) => {
+      // one member's round, then (while the next member's round runs) what it gives back within SETTLE_MS
+      const runRound = async (m: Member) => {
         await canary(m);
         await sleep(500);
         const before = rssBytes(m.pid as number);
@@ -411,24 +412,25 @@ describe("hostile input", () => {
         const end = performance.now();
         await sleep(2000);
         const afterRound = rssBytes(m.pid as number);
+        return { before, after: afterRound, growth: afterRound - before, end, ...stats };
+      };
+      const settle = async (m: Member, r: Awaited<ReturnType<typeof runRound>>) => {
         // what the member keeps once it has had time to give memory back: the least RSS seen within
         // SETTLE_MS of the round's end (the same window for both servers)
-        let settled = afterRound;
-        while (performance.now() - end < SETTLE_MS) {
+        let settled = r.after;
+        while (performance.now() - r.end < SETTLE_MS) {
           await sleep(500);
           settled = Math.min(settled, rssBytes(m.pid as number));
         }
-        return {
-          before,
-          after: afterRound,
-          growth: afterRound - before,
-          settled,
-          settledGrowth: settled - before,
-          ...stats,
-        };
+        return { ...r, settled, settledGrowth: settled - r.before };
       };
-      const mine = await measure(rx);
-      const theirs = ref ? await measure(ref) : undefined;
+      const mineRound = await runRound(rx);
+      const mineSettling = settle(rx, mineRound);
+      const theirsRound = ref ? await runRound(ref) : undefined;
+      const [mine, theirs] = await Promise.all([
+        mineSettling,
+        ref && theirsRound ? settle(ref, theirsRound) : undefined,
+      ]);
       const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
       // a change in RSS with its sign: "+19.6 MB", "-15.4 MB"
       const delta = (n: number) => `${n < 0 ? "" : "+"}${mb(n)}`;
