@@ -66,6 +66,31 @@ export type Owed = () => boolean;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Adds waiters' answers to a list the runner names answers by (Unlock's and Resign's "the k-th answered"): answers
+ * that came after the same operation go in the order their waiters were sent, not the order they arrived in, which
+ * the two servers may differ in (one delete can let two Campaigns win at once: seed 1001 of the gateway runs).
+ */
+export class WaiterOrder {
+  /** The operation the list's last additions came after, their waiters in list order, and the list's length then. */
+  private after = -1;
+  private waiters: number[] = [];
+  private end = -1;
+
+  add<T>(list: T[], after: number, waiter: number, item: T): void {
+    // anything else added to the list since starts a new run
+    if (after !== this.after || list.length !== this.end) {
+      this.after = after;
+      this.waiters = [];
+    }
+    let at = this.waiters.length;
+    while (at > 0 && this.waiters[at - 1] > waiter) at--;
+    this.waiters.splice(at, 0, waiter);
+    list.splice(list.length - (this.waiters.length - 1 - at), 0, item);
+    this.end = list.length;
+  }
+}
+
 /** One side's held calls and everything they answered. */
 export class HeldCalls extends AnswerLog {
   private readonly waiters: Waiter[] = [];
@@ -106,7 +131,7 @@ export class HeldCalls extends AnswerLog {
     const answered = (value: unknown, ok: unknown, json: boolean) => {
       if (waiter.answered) return;
       waiter.answered = true;
-      if (ok !== undefined) this.remember(op, ok, json);
+      if (ok !== undefined) this.remember(op, ok, json, n);
       this.push(`waiter ${n}`, { after: side.opIndex, answer: value });
     };
     if (viaGateway || op.zeroTimeout) {
@@ -183,14 +208,19 @@ export class HeldCalls extends AnswerLog {
     return { queued: waiter.createRev !== undefined || waiter.answered };
   }
 
+  private readonly lockOrder = new WaiterOrder();
+  private readonly leaderOrder = new WaiterOrder();
+
   /** A Lock's key or a Campaign's leader key, as the runner remembers answers (Unlock and Resign name them). */
-  private remember(op: WaitOp, ok: unknown, json: boolean): void {
+  private remember(op: WaitOp, ok: unknown, json: boolean, n: number): void {
     const svc = this.side.svc;
-    if (op.kind === "lockWait") svc.locks.push((json ? LockResponse.fromJSON(ok) : (ok as LockResponse)).key);
+    const after = this.side.opIndex;
+    if (op.kind === "lockWait")
+      this.lockOrder.add(svc.locks, after, n, (json ? LockResponse.fromJSON(ok) : (ok as LockResponse)).key);
     else {
       const leader: LeaderKey | undefined = (json ? CampaignResponse.fromJSON(ok) : (ok as CampaignResponse))
         .leader;
-      if (leader) svc.leaders.push(leader);
+      if (leader) this.leaderOrder.add(svc.leaders, after, n, leader);
     }
   }
 

@@ -968,10 +968,35 @@ async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Pr
     v.leases?.sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
   }
   const out: Outcome = {
-    ok: { http: answer.status, body: normalized },
+    ok: expiredWhileWaiting(serverDeadline, { http: answer.status, body: normalized }),
     revision: ok ? jsonRevision(ok) : undefined,
   };
   return op.kind === "put" || op.kind === "txn" ? wrote(side, r, out) : out;
+}
+
+/** The gateway's answer to a Lock or Campaign whose deadline passed while it waited (etcd's two, as one). */
+const EXPIRED_WHILE_WAITING = {
+  http: 504,
+  body: { error: "context deadline exceeded", message: "context deadline exceeded", code: 4 },
+};
+
+/**
+ * A Lock or Campaign through the gateway whose deadline passes while it waits: etcd's gateway answers 504 (code 4)
+ * when its internal client's deadline fires first, and 500 (code 2, the same text) when the handler's does and
+ * returns its context's error; which of the two is a race inside etcd (seed 1008 of the gateway runs gets either), so
+ * both count as the one answer 504.
+ */
+export function expiredWhileWaiting(
+  serverDeadline: number | undefined,
+  answer: { http: number; body: unknown },
+): { http: number; body: unknown } {
+  if (serverDeadline === undefined || answer.http !== 500) return answer;
+  const body = answer.body as { error?: unknown; message?: unknown; code?: unknown } | undefined;
+  const racing =
+    body?.code === 2 &&
+    body.error === "context deadline exceeded" &&
+    body.message === "context deadline exceeded";
+  return racing ? EXPIRED_WHILE_WAITING : answer;
 }
 
 /** relaxJsonTies for every range inside a txn answer, nested txns included. */
