@@ -458,9 +458,21 @@ function txnNestsOrInverts(t: TxnSpec): boolean {
  * lease's keys to anyone (CVE-2023-32082; etcd 3.5 and rxetcd check both), and checks a watch "from a key on" as if it
  * watched that one key (rxetcd checks the whole range). For an empty range (one that ends where or before it begins), etcd 3.4's
  * answer depends on the shape of its interval tree (rxetcd permits it where the user holds its first key).
+ *
+ * Lock, Campaign and Observe (which may wait on a watch) go as root too: etcd 3.4's lock and election services watch
+ * through the member's in-process client, whose watches all share one stream, opened with the credentials of the call
+ * that made the first of them; while it is open, a later call's watch is checked against that first caller's
+ * permissions, not its own (a root Observe ends at once, a root waiter fails with "permission denied", while a user
+ * with less holds one open). rxetcd checks each call's own; with one user behind all of them the two agree.
  */
 function rootOnly(op: Op): boolean {
   switch (op.kind) {
+    case "lock":
+    case "campaign":
+    case "lockWait":
+    case "campaignWait":
+    case "observe":
+      return true;
     case "txn":
       return txnNestsOrInverts(op.req);
     case "leaseTimeToLive":
