@@ -31,39 +31,18 @@ import * as t from "io-ts";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { findLoadgen } from "./compare/loadgen.js";
 import { buildRxetcd } from "./compare/members.js";
-import { WORKLOADS } from "./compare/rows.js";
 import { frameName, isProjectFrame } from "./profile/frames.js";
 import { profileRow } from "./profile/profile-row.js";
+import { flag, rowOptions } from "./profile/row-options.js";
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const rowId = flag("--row") ?? "put-64";
-const size = Number(flag("--members") ?? 3);
-const warmup = Number(flag("--warmup") ?? 15_000);
-const requests = Number(flag("--requests") ?? 30_000);
-const interval = Number(flag("--interval") ?? 1024);
-const top = Number(flag("--top") ?? 25);
-const against = flag("--against");
+const { row, size, warmup, requests, interval, top, against, callersOf } = rowOptions(
+  "bench:alloc",
+  { interval: 1024, intervalUnit: "B", top: 25 },
+  '[--node-args "FLAGS"] [--sources] [--survivors]',
+);
 const nodeArgs = (flag("--node-args") ?? "").split(" ").filter((a) => a !== "");
 const sources = process.argv.includes("--sources");
-/** Functions (by name) whose allocations are also broken down by the rxetcd function calling them. */
 const survivors = process.argv.includes("--survivors");
-const callersOf = (flag("--callers") ?? "").split(",").filter((a) => a !== "");
-const row = WORKLOADS.find((w) => w.id === rowId);
-if (
-  row === undefined ||
-  (size !== 1 && size !== 3) ||
-  [warmup, requests, interval, top].some((n) => !Number.isInteger(n) || n < 0) ||
-  requests === 0
-) {
-  console.error(
-    `usage: bench:alloc [--row ${WORKLOADS.map((w) => w.id).join("|")}] [--members 1|3] [--warmup N] [--requests N] [--interval B] [--top K] [--against DIR] [--node-args "FLAGS"] [--sources] [--callers NAME,...] [--survivors]`,
-  );
-  process.exit(2);
-}
 
 interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };

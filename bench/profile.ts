@@ -23,38 +23,16 @@ import * as t from "io-ts";
 import { PathReporter } from "io-ts/lib/PathReporter.js";
 import { findLoadgen } from "./compare/loadgen.js";
 import { buildRxetcd } from "./compare/members.js";
-import { WORKLOADS } from "./compare/rows.js";
 import { type CallFrame, frameName, projectModule } from "./profile/frames.js";
 import { profileRow } from "./profile/profile-row.js";
+import { flag, rowOptions } from "./profile/row-options.js";
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const rowId = flag("--row") ?? "put-64";
-const size = Number(flag("--members") ?? 3);
-const warmup = Number(flag("--warmup") ?? 15_000);
-const requests = Number(flag("--requests") ?? 30_000);
-const interval = Number(flag("--interval") ?? 1000);
-const top = Number(flag("--top") ?? 20);
-const against = flag("--against");
+const { row, size, warmup, requests, interval, top, against, callersOf } = rowOptions(
+  "bench:profile",
+  { interval: 1000, intervalUnit: "US", top: 20 },
+  "[--save DIR]",
+);
 const saveDir = flag("--save");
-/** Functions (by name) whose own time is also broken down by the project function calling them. */
-const callersOf = (flag("--callers") ?? "").split(",").filter((a) => a !== "");
-const row = WORKLOADS.find((w) => w.id === rowId);
-if (
-  row === undefined ||
-  (size !== 1 && size !== 3) ||
-  [warmup, requests, interval, top].some((n) => !Number.isInteger(n) || n < 0) ||
-  requests === 0 ||
-  interval === 0
-) {
-  console.error(
-    `usage: bench:profile [--row ${WORKLOADS.map((w) => w.id).join("|")}] [--members 1|3] [--warmup N] [--requests N] [--interval US] [--top K] [--against DIR] [--save DIR] [--callers NAME,...]`,
-  );
-  process.exit(2);
-}
 
 const CpuProfile = t.type({
   nodes: t.array(
