@@ -272,11 +272,13 @@ export class HeldCalls extends AnswerLog {
             key: w.prefix,
             rangeEnd: prefixEnd(w.prefix),
             maxCreateRevision: w.createRev! - 1,
-            countOnly: true,
+            // not countOnly: a range's count is of every key in it, before the create-revision filter (etcd 3.4
+            // prunes the keys it read, and a count-only read reads none)
+            keysOnly: true,
           }),
         ),
       );
-      if ("ok" in res && Number(res.ok.count) === 0) due.push(() => w.answered);
+      if ("ok" in res && res.ok.kvs.length === 0) due.push(() => w.answered);
     }
     return due;
   }
