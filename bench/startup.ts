@@ -9,11 +9,10 @@
 // contender, "before", interleaved with the others, so that a change is measured in one run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildRxetcd, etcdBinary } from "./compare/members.js";
+import { buildRxetcd, etcdBinary, freePort } from "./compare/members.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -33,18 +32,6 @@ if (against) buildRxetcd(against);
 /** This checkout's rxetcd, etcd, and with --against the other checkout's rxetcd. */
 type Kind = "rxetcd" | "etcd" | "before";
 const kinds: Kind[] = against ? ["rxetcd", "etcd", "before"] : ["rxetcd", "etcd"];
-
-/** A port nothing listens on now (the kernel's pick for a listener on port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function start(kind: Kind, dir: string, ports: [number, number]): ChildProcess {
   const client = `http://127.0.0.1:${ports[0]}`;

@@ -68,15 +68,32 @@ export interface StartOptions {
   readonly rxetcdStdout?: number | readonly number[];
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+/**
+ * Ports handed to members come from here, below the kernel's ephemeral range (32768 and up on Linux):
+ * a port the kernel picked for a listener on port 0 and then freed could be taken by one of the load
+ * generator's outgoing connections before the member listened on it (EADDRINUSE). Above the tests'
+ * range (10000-20000), so that a benchmark and the tests may run at once.
+ */
+const BENCH_PORTS = { from: 20000, to: 30000 };
+const handedOut = new Set<number>();
+
+function bindsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** A port nothing listens on now, not handed out before by this process. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 500; tries++) {
+    const port = BENCH_PORTS.from + Math.floor(Math.random() * (BENCH_PORTS.to - BENCH_PORTS.from));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await bindsFree(port)) return port;
+  }
+  throw new Error(`no free port between ${BENCH_PORTS.from} and ${BENCH_PORTS.to}`);
 }
 
 export function etcdBinary(): string {
