@@ -647,8 +647,37 @@ function relaxTies(req: RangeRequest, resp: unknown): void {
   r.kvs = out as NormalizedKv[];
 }
 
+/** A key shown with the name of a lease the server chose (see LeaseNames.renameKey). */
+const RENAMED_KEY = /\/<[^/>]*>$/;
+
+/**
+ * Every list of keys in an answer (a range's, a txn's ranges) that holds a key named after a lease the server chose,
+ * sorted by the keys as shown: a lock's or an election's key ends in that lease's id, which is random, and a range
+ * orders keys (and breaks ties) by the raw key, so where such a key falls among the others differs between the two
+ * servers (seed 1006 with auth: `lk2/109a...` before `lk2/186a2` on one, `lk2/7568...` after it on the other). Such a
+ * list is compared as a set. A list the limit cut is left as it is: which keys made the cut depends on the ids too.
+ */
+export function orderRenamedKeys(v: unknown): void {
+  if (Array.isArray(v)) {
+    for (const x of v) orderRenamedKeys(x);
+    return;
+  }
+  if (typeof v !== "object" || v === null) return;
+  const r = v as { kvs?: unknown; more?: unknown };
+  if (Array.isArray(r.kvs) && r.more !== true) {
+    const kvs = r.kvs as { key?: unknown }[];
+    const shown = (kv: { key?: unknown }) => (typeof kv.key === "string" ? kv.key : "");
+    if (kvs.some((kv) => RENAMED_KEY.test(shown(kv))))
+      kvs.sort((a, b) => (shown(a) < shown(b) ? -1 : shown(a) > shown(b) ? 1 : 0));
+  }
+  for (const x of Object.values(v)) orderRenamedKeys(x);
+}
+
 function relaxRangeTies(req: RangeRequest, out: Outcome): Outcome {
-  if ("ok" in out) relaxTies(req, out.ok);
+  if ("ok" in out) {
+    relaxTies(req, out.ok);
+    orderRenamedKeys(out.ok);
+  }
   return out;
 }
 
@@ -665,6 +694,7 @@ function relaxTxnTies(req: TxnRequest, out: Outcome): Outcome {
     });
   };
   walk(req, out.ok);
+  orderRenamedKeys(out.ok);
   return out;
 }
 
@@ -962,6 +992,7 @@ async function executeGateway(side: Side, op: Op, r: Resolver, path: string): Pr
     const v = normalized as { keys?: string[] };
     v.keys?.sort();
   }
+  if (ok && (op.kind === "range" || op.kind === "txn")) orderRenamedKeys(normalized);
   if (ok && op.kind === "leaseLeases") {
     // etcd lists leases in map order: compare them as a set
     const v = normalized as { leases?: Array<{ ID: string }> };

@@ -12,7 +12,7 @@ import {
   withoutIgnoreAfterDelete,
 } from "./generator.js";
 import { Approx, firstDifference, LeaseNames, normalize } from "./normalize.js";
-import type { Divergence, RunResult } from "./runner.js";
+import { type Divergence, orderRenamedKeys, type RunResult } from "./runner.js";
 import { shrink, signature } from "./shrink.js";
 
 test("a seed always gives the same operations, and a longer run extends a shorter one", () => {
@@ -306,5 +306,45 @@ test("an auth run: the set-up first, then users and nobody send; what etcd 3.4 c
     generate(9, 300).some((o) => o.as !== undefined),
     false,
     "without auth nobody is named",
+  );
+});
+
+test("a range's keys named after leases the servers chose compare as a set, unless the limit cut the list", () => {
+  const a = new LeaseNames();
+  const b = new LeaseNames();
+  // the servers chose different ids for the same lease: its lock key sorts before "lk2/186a2" on one, after on the other
+  a.grant(0x109an, true);
+  b.grant(0x7568n, true);
+  const kv = (key: string) => ({ key: Buffer.from(key), createRevision: 1 });
+  const answer = (first: string, second: string, more = false) => ({ kvs: [kv(first), kv(second)], more });
+  const ordered = (v: unknown) => {
+    orderRenamedKeys(v);
+    return v;
+  };
+  const ours = normalize(answer("lk2/109a", "lk2/186a2"), a);
+  const theirs = normalize(answer("lk2/186a2", "lk2/7568"), b);
+  assert.notEqual(firstDifference(ours, theirs), undefined, "raw order differs");
+  assert.equal(firstDifference(ordered(ours), ordered(theirs)), undefined);
+  // a txn's range, nested
+  const txn = (r: unknown) => ({ succeeded: true, responses: [{ responseRange: r }] });
+  assert.equal(
+    firstDifference(
+      ordered(txn(normalize(answer("lk2/109a", "lk2/186a2"), a))),
+      ordered(txn(normalize(answer("lk2/186a2", "lk2/7568"), b))),
+    ),
+    undefined,
+  );
+  // cut by a limit: left as it is
+  assert.notEqual(
+    firstDifference(
+      ordered(normalize(answer("lk2/109a", "lk2/186a2", true), a)),
+      ordered(normalize(answer("lk2/186a2", "lk2/7568", true), b)),
+    ),
+    undefined,
+  );
+  // no renamed key: the server's order is compared as it is
+  assert.notEqual(
+    firstDifference(ordered(normalize(answer("a", "b"), a)), ordered(normalize(answer("b", "a"), a))),
+    undefined,
   );
 });
